@@ -1,0 +1,167 @@
+"""Key terms: from highlighted markdown to matchable phrasings, or derived from prose.
+
+How a highlighted term is read (documented in the README):
+
+* ``dispatcher: entry point``: a short head before a colon names the idea and the
+  rest explains it. The head earns 75% of the term, the explanation 25%, so
+  ``dispatcher`` alone counts as found and the explanation adds the rest.
+* ``manager (hypervisor)``: a parenthetical at the end of a short term is a
+  synonym; either phrasing earns the term. Elsewhere (``process that (theorically)
+  runs``) a parenthetical is optional and is dropped. ``(re)written`` accepts
+  ``rewritten`` and ``written``.
+* ``one/few``: a slash between two words of three or more letters gives
+  alternatives (``translates one`` or ``translates few``); ``I/O`` and ``C/S`` stay
+  as written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable, Mapping
+
+from .models import KeyTerm, TermPart
+from .normalize import STOPWORDS, content_tokens, tokenize
+
+HEAD_WEIGHT = 0.75
+MAX_ALTERNATIVES = 8
+
+_MATH = re.compile(r"\$+([^$]*)\$+")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_WIKILINK = re.compile(r"\[\[([^\]|]*)(?:\|([^\]]*))?\]\]")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|`+|~~)")
+_LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
+_SPACE = re.compile(r"\s+")
+_EDGE_PUNCT = " \t.,;:=!?-–—*_\\\"'`"
+
+
+def clean_markdown(text: str) -> str:
+    """Plain text of a markdown fragment: math, links, tags and emphasis removed."""
+    text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _LINK.sub(r"\1", text)
+    text = _MATH.sub(r"\1", text)
+    text = _TAG.sub(" ", text)
+    text = _LATEX_CMD.sub(r"\1", text)
+    text = text.replace("\\", " ").replace("$", "")
+    text = _EMPHASIS.sub("", text)
+    text = text.replace("==", " ")
+    return _SPACE.sub(" ", text).strip()
+
+
+def clean_term(raw: str) -> str:
+    """The display text of a highlighted span."""
+    return clean_markdown(raw).strip(_EDGE_PUNCT).strip()
+
+
+def parse_term(text: str) -> KeyTerm | None:
+    """Turn a cleaned highlight into a KeyTerm, or None if nothing matchable is left."""
+    head, sep, rest = text.partition(":")
+    if sep and 0 < len(content_tokens(head)) <= 4 and content_tokens(rest):
+        parts = [(head.strip(), HEAD_WEIGHT), (rest.strip(), 1 - HEAD_WEIGHT)]
+    else:
+        parts = [(text, 1.0)]
+    per_part = [[(variant, weight) for variant in _variants(phrase)] for phrase, weight in parts]
+    alternatives = []
+    for combo in itertools.islice(itertools.product(*per_part), MAX_ALTERNATIVES):
+        alt = [TermPart(text=variant, weight=weight) for variant, weight in combo if tokenize(variant)]
+        if alt:
+            alternatives.append(alt)
+    if not alternatives:
+        return None
+    return KeyTerm(text=text, alternatives=alternatives)
+
+
+_TRAILING_GLOSS = re.compile(r"^(?P<main>.+?)\s*\((?P<gloss>[^()]+)\)\s*$")
+_OPTIONAL_AFFIX = re.compile(r"\((\w{1,6})\)(?=\w)")
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
+_SLASH = re.compile(r"\b([A-Za-z]{3,})/([A-Za-z]{3,})\b")
+
+
+def _variants(phrase: str) -> list[str]:
+    """The phrasings a single phrase allows (synonym glosses, optional bits, slashes)."""
+    variants = [phrase]
+    gloss = _TRAILING_GLOSS.match(phrase)
+    if gloss and len(content_tokens(gloss["main"])) <= 3:
+        variants = [gloss["main"], gloss["gloss"]]
+    expanded: list[str] = []
+    for v in variants:
+        if _OPTIONAL_AFFIX.search(v):
+            expanded += [_OPTIONAL_AFFIX.sub(r"\1", v), _OPTIONAL_AFFIX.sub("", v)]
+        else:
+            expanded.append(v)
+    expanded = [_PARENTHETICAL.sub("", v).strip() or v for v in expanded]
+    out: list[str] = []
+    for v in expanded:
+        m = _SLASH.search(v)
+        if m:
+            out += [v[: m.start()] + m[1] + v[m.end():], v[: m.start()] + m[2] + v[m.end():]]
+        else:
+            out.append(v)
+    return list(dict.fromkeys(out))
+
+
+# --- Derived terms for cards whose author highlighted nothing -----------------
+
+_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”]|\s-\s|\s–\s")
+MAX_DERIVED_TERMS = 6
+MAX_PHRASE_WORDS = 3
+# Words that open remarks rather than carry the answer.
+DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", "see", "slides", "etc"}
+
+
+def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
+    """How many of the texts each stem occurs in: distinctiveness within a deck."""
+    freq: dict[str, int] = {}
+    n = 0
+    for text in texts:
+        n += 1
+        for s in {t.stem for t in content_tokens(text)}:
+            freq[s] = freq.get(s, 0) + 1
+    return freq, n
+
+
+def derive_key_terms(
+    answer: str, doc_freq: Mapping[str, int] | None = None, n_docs: int = 1, question: str = ""
+) -> list[KeyTerm]:
+    """Key terms for an unhighlighted answer: its most distinctive short phrases.
+
+    The answer is cut into candidate phrases at punctuation and stopwords (as in
+    RAKE); each phrase scores the sum of its words' inverse document frequency
+    within the deck, so words every card uses count for little and words the
+    question already gives count for less.
+    """
+    doc_freq = doc_freq or {}
+    question_stems = {t.stem for t in content_tokens(question)}
+    candidates: dict[str, tuple[float, str]] = {}
+    for chunk in _PHRASE_BREAK.split(clean_markdown(answer)):
+        phrase: list[str] = []
+        for word in chunk.split() + [""]:
+            toks = tokenize(word)
+            is_content = bool(toks) and all(t.word not in DERIVE_STOPWORDS and not t.word.isdigit() for t in toks)
+            if is_content and len(phrase) < MAX_PHRASE_WORDS:
+                phrase.append(word)
+                continue
+            if phrase:
+                text = " ".join(phrase).strip(_EDGE_PUNCT)
+                key = " ".join(t.stem for t in tokenize(text))
+                score = sum(
+                    _idf(t.stem, doc_freq, n_docs) * (0.3 if t.stem in question_stems else 1.0)
+                    for t in tokenize(text)
+                )
+                if key and (key not in candidates or candidates[key][0] < score):
+                    candidates[key] = (score, text)
+            phrase = [word] if is_content else []
+    ranked = sorted(candidates.values(), key=lambda c: -c[0])
+    keep = max(1, min(MAX_DERIVED_TERMS, math.ceil(len(ranked) / 2)))
+    terms = []
+    for _, text in ranked[:keep]:
+        term = parse_term(text)
+        if term is not None:
+            terms.append(term.model_copy(update={"derived": True}))
+    return terms
+
+
+def _idf(stem: str, doc_freq: Mapping[str, int], n_docs: int) -> float:
+    return math.log((n_docs + 1) / (doc_freq.get(stem, 0) + 0.5))

@@ -1,0 +1,187 @@
+"""Finding a card's key terms in answers: the only module that imports rapidfuzz.
+
+A card is compiled once into a table of term words. Answers are compared with
+it in one ``process.cdist`` call per batch (optimal string alignment distance,
+on both the folded words and their stems), so the cost per answer is a few
+array operations, not a Python loop over word pairs.
+
+Tolerance is scaled to word length: words of up to four letters must match
+exactly (``I/O``, ``CPU``), five to eight letters allow one slip, longer words
+two, and a slip never changes the first letter (``hypervisor`` is not a typo
+of ``supervisor``). Stems equal means the same word inflected
+(``aggregating``/``aggregation``). An answer word of four or more letters that
+begins a longer term word is read as its abbreviation (``virt``, ``perf``), and
+a few standard short forms are spelt out (``hw``, ``sw``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .models import Card, KeyTerm
+from .normalize import SHORT_FORMS, Token, content_tokens, tokenize
+
+# Words the question already gives are weak evidence that the answer knows the term.
+QUESTION_WORD_WEIGHT = 0.3
+# Long phrases (whole sentences are common) are rarely recalled word for word:
+# covering this share of their words earns the whole phrase.
+LONG_PHRASE_WORDS = 4
+LONG_PHRASE_SATURATION = 0.6
+# How far (in words) the words of one term may stray from each other and still count as one mention.
+MIN_WINDOW = 6
+
+
+def allowed_edits(length: int) -> int:
+    """Typos tolerated in a word of this length."""
+    if length <= 4:
+        return 0
+    if length <= 8:
+        return 1
+    return 2
+
+
+@dataclass(frozen=True)
+class _Part:
+    weight: float
+    rows: np.ndarray  # indices into the card's word table
+    row_weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Term:
+    term: KeyTerm
+    weight: float
+    alternatives: tuple[tuple[_Part, ...], ...]
+
+
+@dataclass(frozen=True)
+class CompiledCard:
+    """A card's key terms as a word table ready for batched comparison."""
+
+    card: Card
+    words: list[str]
+    stems: list[str]
+    word_edits: np.ndarray
+    stem_edits: np.ndarray
+    terms: tuple[_Term, ...]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much of one key term an answer covers, and where."""
+
+    term: KeyTerm
+    weight: float
+    coverage: float
+    span: tuple[int, int] | None
+
+
+def compile_card(card: Card) -> CompiledCard:
+    """Index a card's key terms once; reuse the result for every answer to it."""
+    question_stems = {t.stem for t in content_tokens(card.question)}
+    table: dict[tuple[str, str], int] = {}
+    terms = []
+    for term in card.key_terms:
+        alternatives = []
+        for alt in term.alternatives:
+            parts = []
+            for part in alt:
+                toks = content_tokens(part.text) or tokenize(part.text)
+                rows = [table.setdefault((t.word, t.stem), len(table)) for t in toks]
+                weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
+                parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights)))
+            alternatives.append(tuple(parts))
+        first = alternatives[0]
+        weight = sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
+        terms.append(_Term(term, weight, tuple(alternatives)))
+    words = [w for w, _ in table]
+    stems = [s for _, s in table]
+    return CompiledCard(
+        card=card,
+        words=words,
+        stems=stems,
+        word_edits=np.array([allowed_edits(len(w)) for w in words], dtype=np.int32),
+        stem_edits=np.array([allowed_edits(len(s)) for s in stems], dtype=np.int32),
+        terms=tuple(terms),
+    )
+
+
+def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evidence]]:
+    """Evidence for every key term in each answer, with one comparison for the batch."""
+    tokenized = [content_tokens(a) for a in answers]
+    vocab: dict[tuple[str, str], int] = {}
+    columns = [np.array([vocab.setdefault((t.word, t.stem), len(vocab)) for t in toks], dtype=np.intp) for toks in tokenized]
+    if not compiled.words or not vocab:
+        return [[Evidence(t.term, t.weight, 0.0, None) for t in compiled.terms] for _ in answers]
+    answer_words = [w for w, _ in vocab]
+    answer_stems = [s for _, s in vocab]
+    word_dist = process.cdist(compiled.words, answer_words, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
+    stem_dist = process.cdist(compiled.stems, answer_stems, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
+    fuzzy = (word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])
+    same_initial = np.array([w[:1] for w in compiled.words])[:, None] == np.array([w[:1] for w in answer_words])[None, :]
+    hits = (stem_dist == 0) | (fuzzy & same_initial) | _abbreviations(compiled.words, answer_words)
+    return [_evidence(compiled, hits[:, cols], toks) for cols, toks in zip(columns, tokenized)]
+
+
+def match_answer(compiled: CompiledCard, answer: str) -> list[Evidence]:
+    """Evidence for every key term in one answer."""
+    return match_answers(compiled, [answer])[0]
+
+
+def _abbreviations(term_words: list[str], answer_words: list[str]) -> np.ndarray:
+    """Where an answer word abbreviates a term word (``virt`` -> ``virtualization``)."""
+    out = np.zeros((len(term_words), len(answer_words)), dtype=bool)
+    for j, a in enumerate(answer_words):
+        full = SHORT_FORMS.get(a)
+        if full is None and len(a) < 4:
+            continue
+        for i, t in enumerate(term_words):
+            if t == full or (full is None and len(t) >= len(a) + 3 and t.startswith(a)):
+                out[i, j] = True
+    return out
+
+
+def _evidence(compiled: CompiledCard, hits: np.ndarray, tokens: list[Token]) -> list[Evidence]:
+    """Per-term coverage from the word-hit matrix of one answer (rows: term words, columns: answer words)."""
+    out = []
+    for term in compiled.terms:
+        best_cov, best_pos = 0.0, np.empty(0, dtype=np.intp)
+        for alt in term.alternatives:
+            cov, pos = _alternative_coverage(alt, hits)
+            if cov > best_cov:
+                best_cov, best_pos = cov, pos
+        span = (tokens[int(best_pos.min())].start, tokens[int(best_pos.max())].end) if best_pos.size else None
+        out.append(Evidence(term.term, term.weight, best_cov, span))
+    return out
+
+
+def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[float, np.ndarray]:
+    """Weighted share of an alternative's words found near each other, and their positions."""
+    total = 0.0
+    positions = []
+    for part in parts:
+        sub = hits[part.rows]
+        found = sub.any(axis=1)
+        if not found.any():
+            continue
+        n_cols = sub.shape[1]
+        idx = np.arange(n_cols)
+        # Centre on the median of each found word's first mention, then take for
+        # every word its mention nearest that centre: the words of one mention.
+        first = sub.argmax(axis=1)[found]
+        centre = float(np.median(first))
+        dist = np.where(sub, np.abs(idx[None, :] - centre), np.inf)
+        nearest = dist.argmin(axis=1)
+        window = max(MIN_WINDOW, 2 * len(part.rows))
+        near = found & (dist[np.arange(len(part.rows)), nearest] <= window)
+        share = float(part.row_weights[near].sum() / part.row_weights.sum())
+        if len(part.rows) >= LONG_PHRASE_WORDS:
+            share = min(1.0, share / LONG_PHRASE_SATURATION)
+        total += part.weight * share
+        positions.append(nearest[near])
+    pos = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
+    return total / sum(p.weight for p in parts), pos

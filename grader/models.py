@@ -1,0 +1,133 @@
+"""Pydantic models for everything that crosses a boundary: decks, grades, reports."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Verdict(str, Enum):
+    correct = "correct"
+    partial = "partial"
+    incorrect = "incorrect"
+    self_graded = "self-graded"
+
+
+class KeyTerm(BaseModel):
+    """One key term of a card, as the author highlighted it (or as derived).
+
+    ``alternatives`` are the phrasings any one of which earns the term; each is a
+    list of ``Part``s so that ``dispatcher: entry point`` can weigh its head more
+    than its explanation.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(description="The term as shown to the user, markdown removed.")
+    alternatives: list[list[TermPart]] = Field(
+        description="Ways to express the term; each is a list of weighted parts."
+    )
+    derived: bool = Field(False, description="True when derived from an unhighlighted answer.")
+
+
+class TermPart(BaseModel):
+    """A phrase inside a key term and its share of the term's credit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    weight: float = 1.0
+
+
+class Card(BaseModel):
+    """A recall question with its reference answer and key terms."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Stable id: hash of the normalised question, unique in the deck.")
+    number: int = Field(description="Position in the deck, counting from 1.")
+    question: str
+    answer: str = Field(description="Reference answer as written (markdown).")
+    key_terms: list[KeyTerm] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list, description="Image paths in the answer.")
+    line: int = Field(1, description="Line of the card in its deck file.")
+
+    @property
+    def gradable(self) -> bool:
+        """A card with key terms is graded; one without is self-graded."""
+        return bool(self.key_terms)
+
+
+class Deck(BaseModel):
+    """The cards of one deck file, in order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    title: str
+    cards: list[Card]
+
+
+class TermMatch(BaseModel):
+    """How one key term fared in an answer."""
+
+    term: str
+    found: bool
+    credit: float = Field(ge=0.0, le=1.0, description="Share of the term the answer covers.")
+    span: tuple[int, int] | None = Field(
+        None, description="Character offsets [start, end) of the matching text in the answer."
+    )
+    matched_text: str | None = None
+    derived: bool = False
+
+
+class Grade(BaseModel):
+    """The keyword grade of one answer to one card."""
+
+    card: str = Field(description="Card id.")
+    number: int
+    score: float = Field(ge=0.0, le=1.0)
+    verdict: Verdict
+    terms: list[TermMatch] = Field(default_factory=list)
+
+    @property
+    def matched(self) -> list[str]:
+        return [t.term for t in self.terms if t.found]
+
+    @property
+    def missing(self) -> list[str]:
+        return [t.term for t in self.terms if not t.found]
+
+
+class PlainCard(BaseModel):
+    """A card in a plain YAML or JSON deck, for people who don't write the markdown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    answer: str = ""
+    key_terms: list[str] | None = None
+
+
+class PlainDeck(BaseModel):
+    """A plain YAML or JSON deck: a title and a list of cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    cards: list[PlainCard]
+
+
+class AnswerRow(BaseModel):
+    """One row of an answers file: which card, the answer, and fields to pass through."""
+
+    line: int
+    card: str | None = None
+    question: str | None = None
+    answer: str
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+KeyTerm.model_rebuild()

@@ -1,0 +1,103 @@
+"""Text normalisation shared by deck parsing, matching and term derivation.
+
+Everything is compared in one canonical form: case-folded, accents removed,
+punctuation treated as a word break, each word paired with its Snowball stem so
+that ``aggregating`` meets ``aggregation``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import NamedTuple
+
+import snowballstemmer
+
+# A word is a run of letters and digits; an apostrophe inside keeps "don't" whole.
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_STEMMER = snowballstemmer.stemmer("english")
+
+# Negations carry meaning ("non privileged" is not "privileged"), so they are
+# kept as content and spelled one way.
+NEGATIONS = {"no": "not", "not": "not", "non": "not", "never": "not", "nt": "not", "cannot": "not"}
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    e.g eg etc few for from further had has have having he her here hers herself him himself
+    his how i ie if in into is it its itself just let lets me more most my myself of off on
+    once only or other our ours ourselves out over own same she should so some such than that
+    the their theirs them themselves then there these they this those through to too under
+    until up us very was we were what when where which while who whom why will with would you
+    your yours yourself yourselves s t d ll m re ve y may might must shall one's way thing
+    things something basically mean means meaning like well used use using""".split()
+)
+
+
+# Short forms students write that no fuzzy match can expand.
+SHORT_FORMS = {
+    "hw": "hardware",
+    "sw": "software",
+    "mem": "memory",
+    "info": "information",
+    "app": "application",
+    "apps": "application",
+    "db": "database",
+    "env": "environment",
+    "perf": "performance",
+    "sec": "security",
+    "w": "with",
+    "impl": "implementation",
+    "approx": "approximation",
+}
+
+
+class Token(NamedTuple):
+    """A word of a text: its folded form, its stem, and where it stands."""
+
+    word: str
+    stem: str
+    start: int
+    end: int
+
+
+def fold(text: str) -> str:
+    """Case-fold and strip accents: the canonical spelling for comparison."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Snowball stem of a folded word (cached: answers repeat their words)."""
+    if word in NEGATIONS:
+        return "not"
+    return _STEMMER.stemWord(word)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into word tokens with offsets into the original string.
+
+    Folding can change a string's length (``ß`` -> ``ss``), so words are found in
+    the original text and folded one by one to keep offsets true.
+    """
+    tokens = []
+    for m in _WORD.finditer(text):
+        word = fold(m.group()).replace("’", "'")
+        if word.endswith("n't") or word in NEGATIONS:
+            word = "not"
+        elif "'" in word:
+            word = word.split("'", 1)[0]  # "docker's" -> "docker"
+        tokens.append(Token(word, stem(word), m.start(), m.end()))
+    return tokens
+
+
+def content_tokens(text: str) -> list[Token]:
+    """Tokens that carry meaning: stopwords removed, negations kept."""
+    return [t for t in tokenize(text) if t.word not in STOPWORDS]
+
+
+def normalize(text: str) -> str:
+    """One canonical string for a text: folded words joined by single spaces."""
+    return " ".join(t.word for t in tokenize(text))
