@@ -185,3 +185,13 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
         positions.append(nearest[near])
     pos = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
     return total / sum(p.weight for p in parts), pos
+
+
+def find_question(questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:
+    """Index of the question a user named, tolerant of small differences in wording."""
+    from rapidfuzz import fuzz
+
+    from .normalize import normalize
+
+    found = process.extractOne(normalize(wanted), [normalize(q) for q in questions], scorer=fuzz.ratio, score_cutoff=cutoff)
+    return found[2] if found else None

@@ -1,0 +1,108 @@
+"""A practice session's logic, apart from the terminal: which cards, what was typed, the summary."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .errors import GraderError
+from .models import Card, Grade, Verdict
+
+
+class Command(str, Enum):
+    """What a practising user can type instead of an answer."""
+
+    skip = "skip"
+    reveal = "reveal"
+    quit = "quit"
+
+
+COMMANDS = {
+    "/skip": Command.skip, "/s": Command.skip,
+    "/reveal": Command.reveal, "/r": Command.reveal,
+    "/quit": Command.quit, "/q": Command.quit,
+}  # fmt: skip
+
+SELF_RATINGS = {
+    "c": Verdict.correct, "correct": Verdict.correct, "y": Verdict.correct, "yes": Verdict.correct,
+    "p": Verdict.partial, "partial": Verdict.partial,
+    "i": Verdict.incorrect, "incorrect": Verdict.incorrect, "n": Verdict.incorrect, "no": Verdict.incorrect,
+}  # fmt: skip
+
+
+def parse_command(text: str) -> Command | None:
+    """The command a typed line stands for, if it is one."""
+    return COMMANDS.get(text.strip().lower())
+
+
+def parse_self_rating(text: str) -> Verdict | None:
+    """How a user says they did on a card the grader cannot grade."""
+    return SELF_RATINGS.get(text.strip().lower())
+
+
+def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
+    """Cards named by ``--cards``: numbers, ranges (``3-5``) and ids, comma-separated."""
+    by_id = {c.id: c for c in cards}
+    picked: list[Card] = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        if item in by_id:
+            picked.append(by_id[item])
+            continue
+        lo, sep, hi = item.partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise GraderError(f"--cards: '{item}' is neither a card number, a range nor a card id") from None
+        if not (1 <= first <= last <= len(cards)):
+            raise GraderError(f"--cards: '{item}' is outside 1-{len(cards)}")
+        picked.extend(cards[first - 1 : last])
+    return list(dict.fromkeys(picked))
+
+
+def select_cards(
+    cards: list[Card], *, picks: str | None = None, shuffle: bool = False, limit: int | None = None, seed: int | None = None
+) -> list[Card]:
+    """The cards of a session, in the order they will be asked."""
+    chosen = parse_picks(picks, cards) if picks else list(cards)
+    if shuffle:
+        random.Random(seed).shuffle(chosen)
+    return chosen[:limit] if limit is not None else chosen
+
+
+class Outcome(BaseModel):
+    """What happened to one card in a session."""
+
+    card: str
+    number: int
+    verdict: Verdict | None = Field(None, description="None when skipped or revealed without answering.")
+    score: float | None = None
+    skipped: bool = False
+    revealed: bool = False
+
+
+class SessionSummary(BaseModel):
+    """The end-of-session tally."""
+
+    asked: int
+    answered: int
+    skipped: int
+    verdicts: dict[str, int]
+    mean_score: float | None
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> SessionSummary:
+        scores = [o.score for o in outcomes if o.score is not None]
+        return cls(
+            asked=len(outcomes),
+            answered=sum(1 for o in outcomes if o.verdict is not None),
+            skipped=sum(1 for o in outcomes if o.skipped or o.revealed),
+            verdicts=dict(Counter(o.verdict.value for o in outcomes if o.verdict is not None)),
+            mean_score=round(sum(scores) / len(scores), 3) if scores else None,
+        )
+
+
+def outcome_of(card: Card, grade: Grade) -> Outcome:
+    return Outcome(card=card.id, number=card.number, verdict=grade.verdict, score=grade.score if card.gradable else None)

@@ -1,0 +1,109 @@
+"""Terminal rendering with rich: questions, graded answers, summaries, tables."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .models import Card, Grade, Verdict
+from .practice import SessionSummary
+
+VERDICT_STYLE = {
+    Verdict.correct: "bold green",
+    Verdict.partial: "bold yellow",
+    Verdict.incorrect: "bold red",
+    Verdict.self_graded: "bold cyan",
+}
+
+
+def question_panel(card: Card, position: int, total: int, deck_title: str) -> Panel:
+    return Panel(
+        Text(card.question or "(no question)", style="bold"),
+        title=f"{deck_title} · card {card.number}",
+        subtitle=f"{position}/{total}",
+        title_align="left",
+        subtitle_align="right",
+        border_style="blue",
+    )
+
+
+def highlighted_answer(answer: str, grade: Grade) -> Text:
+    """The user's answer with the spans that earned each key term highlighted."""
+    text = Text(answer)
+    for term in grade.terms:
+        if term.span and term.credit > 0:
+            text.stylize("bold green" if term.found else "yellow", *term.span)
+    return text
+
+
+def reference_markdown(card: Card) -> Markdown:
+    # ==term== is not markdown; show it as bold so the key terms stand out.
+    return Markdown(re.sub(r"={2,3}(.+?)={2,3}", r"**\1**", card.answer, flags=re.DOTALL) or "_(no answer text)_")
+
+
+def grade_view(card: Card, answer: str, grade: Grade) -> Group:
+    """Everything shown after an answer: verdict, highlighted answer, missed terms, reference."""
+    parts: list = []
+    if grade.verdict is Verdict.self_graded:
+        parts.append(Text("Self-graded card: compare with the reference.", style=VERDICT_STYLE[grade.verdict]))
+    else:
+        head = Text.assemble((grade.verdict.value.upper(), VERDICT_STYLE[grade.verdict]), f"  score {grade.score:.0%}")
+        parts += [head, Text(""), Text("Your answer:", style="dim"), highlighted_answer(answer, grade)]
+        found = [t for t in grade.terms if t.found]
+        partly = [t for t in grade.terms if not t.found and t.credit > 0]
+        missed = [t for t in grade.terms if not t.found and t.credit == 0]
+        if found:
+            parts.append(Text("✓ " + " · ".join(t.term for t in found), style="green"))
+        if partly:
+            parts.append(Text("~ " + " · ".join(f"{t.term} ({t.credit:.0%})" for t in partly), style="yellow"))
+        if missed:
+            parts.append(Text("✗ missed: " + " · ".join(t.term for t in missed), style="red"))
+        if any(t.derived for t in grade.terms):
+            parts.append(Text("(key terms derived from the reference answer: the card has no highlights)", style="dim"))
+    parts.append(Text(""))
+    parts.append(reference_panel(card))
+    return Group(*parts)
+
+
+def reference_panel(card: Card) -> Panel:
+    body: list = [reference_markdown(card)]
+    if card.images:
+        body.append(Text("Images: " + ", ".join(card.images), style="cyan"))
+    return Panel(Group(*body), title="Reference answer", title_align="left", border_style="dim")
+
+
+def summary_table(summary: SessionSummary) -> Table:
+    table = Table(title="Session summary", show_header=False)
+    table.add_row("Cards asked", str(summary.asked))
+    table.add_row("Answered", str(summary.answered))
+    table.add_row("Skipped or revealed", str(summary.skipped))
+    for verdict in Verdict:
+        if summary.verdicts.get(verdict.value):
+            table.add_row(Text(verdict.value, style=VERDICT_STYLE[verdict]), str(summary.verdicts[verdict.value]))
+    if summary.mean_score is not None:
+        table.add_row("Mean score", f"{summary.mean_score:.0%}")
+    return table
+
+
+def cards_table(cards: list[Card], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    table.add_column("id")
+    table.add_column("question", ratio=3)
+    table.add_column("key terms", ratio=3)
+    table.add_column("graded")
+    for c in cards:
+        terms = "; ".join(t.text for t in c.key_terms)
+        if c.key_terms and c.key_terms[0].derived:
+            terms = f"[dim](derived)[/dim] {terms}"
+        table.add_row(str(c.number), c.id, c.question, terms, "yes" if c.gradable else "self")
+    return table
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False)

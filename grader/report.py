@@ -1,0 +1,110 @@
+"""Batch results as records, and writers that put each one out the moment it is final.
+
+The JSON Lines record is a contract other tools rely on (README, "grade --json"):
+``card``, ``number``, ``question``, ``answer``, ``score``, ``verdict``,
+``matched``, ``missing``, ``terms``, plus the input row's own fields. An input
+field whose name collides with one of ours is kept as ``input_<name>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from typing import IO, Any
+
+from .models import AnswerRow, Card, Grade
+
+RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms")
+
+
+def passthrough_name(field: str) -> str:
+    """The output name of an input field: unchanged unless it collides with ours."""
+    return f"input_{field}" if field in RECORD_FIELDS else field
+
+
+def grade_record(card: Card, row: AnswerRow, grade: Grade) -> dict[str, Any]:
+    """The stable JSON record of one graded answer."""
+    extra = {passthrough_name(k): v for k, v in row.extra.items()}
+    return {
+        **extra,
+        "card": card.id,
+        "number": card.number,
+        "question": card.question,
+        "answer": row.answer,
+        "score": grade.score,
+        "verdict": grade.verdict.value,
+        "matched": grade.matched,
+        "missing": grade.missing,
+        "terms": [t.model_dump(mode="json") for t in grade.terms],
+    }
+
+
+class JsonLinesWriter:
+    def __init__(self, out: IO[str]):
+        self.out = out
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class CsvWriter:
+    """CSV with our columns first; extra input columns after, as first seen."""
+
+    def __init__(self, out: IO[str], extra_columns: list[str]):
+        self.out = out
+        self.columns = ["card", "number", "score", "verdict", "matched", "missing", *extra_columns, "answer"]
+        self.writer = csv.DictWriter(out, fieldnames=self.columns, extrasaction="ignore")
+        self.writer.writeheader()
+
+    def write(self, record: dict[str, Any]) -> None:
+        row = dict(record)
+        row["matched"] = "; ".join(record["matched"])
+        row["missing"] = "; ".join(record["missing"])
+        self.writer.writerow({k: _cell(v) for k, v in row.items()})
+        self.out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+class MarkdownReport:
+    """A Markdown report written row by row, with a summary appended at the end."""
+
+    def __init__(self, out: IO[str], deck_title: str, answers_path: str):
+        self.out = out
+        self.verdicts: Counter[str] = Counter()
+        self.scores: list[float] = []
+        out.write(f"# Grading report: {_md(deck_title)}\n\nAnswers: `{answers_path}`\n\n")
+        out.write("| # | card | question | score | verdict | matched | missing |\n|---|---|---|---|---|---|---|\n")
+        out.flush()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.verdicts[record["verdict"]] += 1
+        self.scores.append(record["score"])
+        n = sum(self.verdicts.values())
+        self.out.write(
+            f"| {n} | {record['number']} | {_md(record['question'])} | {record['score']:.2f} | {record['verdict']} "
+            f"| {_md(', '.join(record['matched']))} | {_md(', '.join(record['missing']))} |\n"
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        n = len(self.scores)
+        if not n:
+            return
+        tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
+        self.out.write(f"\n**{n} answers**: {tally}; mean score {sum(self.scores) / n:.2f}.\n")
+        self.out.flush()
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
