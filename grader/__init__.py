@@ -1,1 +1,61 @@
-"""grader: grade free-recall answers against the key terms of your own study decks."""
+"""grader: grade free-recall answers against the key terms of your own study decks.
+
+    >>> from grader import load_deck, grade_answer
+    >>> deck = load_deck("decks/virtualization.md")
+    >>> grade_answer(deck.cards[2], "sharing, aggregation, emulation, isolation").verdict.value
+    'correct'
+
+Names are loaded on first use, so ``import grader`` (and ``grader --help``)
+stays fast: the matcher's numpy and rapidfuzz load only when something is graded.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AnswersError": "errors",
+    "Card": "models",
+    "Deck": "models",
+    "DeckError": "errors",
+    "Grade": "models",
+    "GraderError": "errors",
+    "GradingSettings": "scoring",
+    "InputError": "errors",
+    "KeyTerm": "models",
+    "KeywordGrader": "grading",
+    "LLMError": "errors",
+    "TermMatch": "models",
+    "Verdict": "models",
+    "card_id": "decks",
+    "derive_key_terms": "keyterms",
+    "find_decks": "decks",
+    "grade_answer": "grading",
+    "load_deck": "decks",
+    "parse_deck": "decks",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'grader' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .decks import card_id, find_decks, load_deck, parse_deck
+    from .errors import AnswersError, DeckError, GraderError, InputError, LLMError
+    from .grading import KeywordGrader, grade_answer
+    from .keyterms import derive_key_terms
+    from .models import Card, Deck, Grade, KeyTerm, TermMatch, Verdict
+    from .scoring import GradingSettings

@@ -84,12 +84,13 @@ def tokenize(text: str) -> list[Token]:
     """
     tokens = []
     for m in _WORD.finditer(text):
-        word = fold(m.group()).replace("’", "'")
-        if word.endswith("n't") or word in NEGATIONS:
-            word = "not"
-        elif "'" in word:
-            word = word.split("'", 1)[0]  # "docker's" -> "docker"
-        tokens.append(Token(word, stem(word), m.start(), m.end()))
+        # Folding may split a word ("¼" -> "1⁄4"): each piece keeps the original offsets.
+        for piece in _WORD.findall(fold(m.group()).replace("’", "'")):
+            if piece.endswith("n't") or piece in NEGATIONS:
+                piece = "not"
+            elif "'" in piece:
+                piece = piece.split("'", 1)[0]  # "docker's" -> "docker"
+            tokens.append(Token(piece, stem(piece), m.start(), m.end()))
     return tokens
 
 

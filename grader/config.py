@@ -1,0 +1,220 @@
+"""Where grader keeps its files, and the user's LLM settings.
+
+Files live in the user's config and data dirs (platformdirs); ``GRADER_HOME``
+puts all of them in one directory instead (tests use it, and so can a portable
+setup). The settings file is ``settings.toml`` in the config dir. Each setting
+is taken from the first of these that gives it:
+
+    command-line flags  >  environment  >  settings file  >  defaults
+
+The environment is the openai library's own (``OPENAI_API_KEY``,
+``OPENAI_BASE_URL``) plus ``GRADER_MODEL``, ``GRADER_LLM``, ``GRADER_OFFLINE``,
+``GRADER_LLM_TIMEOUT`` and ``GRADER_LLM_CONCURRENCY``. The API key is only read
+from the environment, never from the file, and never shown unmasked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import InputError
+
+APP_NAME = "grader"
+SETTINGS_FILE = "settings.toml"
+
+# Environment variable -> setting. Read as the openai library reads its own.
+ENV_VARS = {
+    "OPENAI_API_KEY": "api_key",
+    "OPENAI_BASE_URL": "base_url",
+    "GRADER_MODEL": "model",
+    "GRADER_LLM": "enabled",
+    "GRADER_OFFLINE": "offline",
+    "GRADER_LLM_TIMEOUT": "timeout",
+    "GRADER_LLM_CONCURRENCY": "concurrency",
+}
+
+
+def config_dir() -> Path:
+    """The directory of the settings file (``GRADER_HOME`` if set)."""
+    home = os.environ.get("GRADER_HOME")
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def data_dir() -> Path:
+    """The directory of grader's databases (``GRADER_HOME`` if set)."""
+    home = os.environ.get("GRADER_HOME")
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def read_settings_file(path: Path | None = None) -> dict[str, Any]:
+    """The settings file as a dict of tables (empty when there is no file).
+
+    Each module validates its own table; a TOML syntax error is reported with
+    the file and line.
+    """
+    path = path or settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read settings: {getattr(exc, 'strerror', None) or exc}", path=path) from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise InputError(f"invalid TOML: {message}", path=path, line=int(found[1]) if found else None) from None
+
+
+class Price(BaseModel):
+    """What a model costs, in US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0, description="USD per million prompt tokens.")
+    output: float = Field(ge=0, description="USD per million completion tokens.")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
+
+
+class LLMFileSettings(BaseModel):
+    """The ``[llm]`` table of the settings file: what users may write there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = Field(None, description="Give LLM feedback without --llm.")
+    model: str | None = None
+    base_url: str | None = None
+    timeout: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0, le=10)
+    concurrency: int | None = Field(None, ge=1, le=64)
+    repair_attempts: int | None = Field(None, ge=0, le=5)
+    cache: bool | None = None
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+
+class LLMSettings(BaseModel):
+    """The resolved LLM settings and where each came from (``sources``)."""
+
+    enabled: bool = Field(False, description="LLM feedback requested (--llm, GRADER_LLM or the file).")
+    offline: bool = Field(False, description="Keyword-only, whatever else says (--offline).")
+    model: str = "gpt-4o-mini"
+    base_url: str | None = Field(None, description="None means the openai library's default (api.openai.com).")
+    api_key: SecretStr | None = None
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for one reply (local models can be slow).")
+    max_retries: int = Field(2, ge=0, le=10, description="The SDK's retries with backoff on 429, 5xx, timeouts.")
+    concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once in a batch.")
+    repair_attempts: int = Field(2, ge=0, le=5, description="Retries of an invalid reply with the error fed back.")
+    cache: bool = True
+    prices: dict[str, Price] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def active(self) -> bool:
+        """Whether LLM feedback is to be asked for at all."""
+        return self.enabled and not self.offline
+
+    def key_value(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    def masked_key(self) -> str:
+        """The key as it may be shown: its last four characters at most."""
+        key = self.key_value()
+        if not key:
+            return "(none)"
+        return "****" + key[-4:] if len(key) >= 16 else "****"
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key masked wherever it appears."""
+        key = self.key_value()
+        return text.replace(key, self.masked_key()) if key else text
+
+    def price(self) -> Price | None:
+        return self.prices.get(self.model)
+
+
+def load_llm_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> LLMSettings:
+    """LLM settings from flags, environment, settings file and defaults, in that order.
+
+    ``flags`` holds command-line values; None means "not given".
+    """
+    env = os.environ if env is None else env
+    path = path or settings_path()
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    file_table = read_settings_file(path).get("llm", {})
+    try:
+        from_file = LLMFileSettings.model_validate(file_table)
+    except ValidationError as exc:
+        raise _file_error(exc, path) from None
+    for name, value in from_file.model_dump(exclude_none=True).items():
+        if name != "prices":
+            values[name], sources[name] = value, f"settings file {path}"
+    values["prices"] = from_file.prices
+
+    for var, name in ENV_VARS.items():
+        if env.get(var):
+            values[name], sources[name] = env[var], f"environment {var}"
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name], sources[name] = value, "command line"
+    try:
+        settings = LLMSettings.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        raise InputError(f"setting {name!r} from {sources.get(name, 'defaults')}: {err['msg']}") from None
+    settings.sources = {name: sources.get(name, "default") for name in LLMSettings.model_fields if name != "sources"}
+    return settings
+
+
+def _file_error(exc: ValidationError, path: Path) -> InputError:
+    """A one-line error naming the key and, when it can be found, its line."""
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden" and loc == "api_key":
+        message = "api_key does not belong in the settings file: set OPENAI_API_KEY in the environment"
+    elif err["type"] == "extra_forbidden":
+        message = f"[llm] has no setting {loc!r}"
+    else:
+        message = f"[llm] {loc}: {err['msg']}"
+    line = None
+    try:
+        key = str(err["loc"][-1])
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", text):
+                line = number
+                break
+    except (OSError, IndexError):
+        pass
+    return InputError(message, path=path, line=line)

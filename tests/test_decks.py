@@ -1,0 +1,230 @@
+"""The deck parser against the seed deck, the real corpus and every variation it holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from grader import DeckError, InputError, card_id, find_decks, load_deck, parse_deck
+from grader.decks import parse_markdown
+
+from .conftest import CORPUS, SEED_DECK
+
+CORPUS_DECKS = sorted(CORPUS.glob("*/*.md")) if CORPUS.is_dir() else []
+needs_corpus = pytest.mark.skipif(not CORPUS_DECKS, reason="shared decks corpus not present")
+
+
+def card(question: str, body: str, indent: str = "    ") -> str:
+    lines = "\n".join(indent + ln if ln else "" for ln in body.split("\n"))
+    return f'1. <details markdown=1><summary markdown="span"> {question} </summary>\n\n{lines}\n\n</details>\n\n'
+
+
+def terms_of(md: str) -> list[str]:
+    return [t.text for t in parse_markdown(md).deck.cards[0].key_terms]
+
+
+def test_seed_deck_cards_questions_and_terms(seed_deck):
+    assert len(seed_deck.cards) == 18
+    assert seed_deck.title == "Virtualization"
+    first = seed_deck.cards[0]
+    assert first.question == "What are 3 main characteristics of virtualization environments?"
+    assert [t.text for t in first.key_terms] == ["increased secuirity", "managed execution", "portability"]
+    assert [c.number for c in seed_deck.cards] == list(range(1, 19))
+    assert "==" not in first.answer or "portability" in first.answer
+
+
+def test_seed_deck_self_graded_and_derived_cards(seed_deck):
+    by_number = {c.number: c for c in seed_deck.cards}
+    assert not by_number[17].gradable and by_number[17].images == ["./static/CLD/virt6.png"]
+    assert not by_number[4].gradable, "an image with a side note is self-graded"
+    assert by_number[18].gradable and all(t.derived for t in by_number[18].key_terms)
+    derived = " ".join(t.text for t in by_number[18].key_terms).lower()
+    assert "docker daemon" in derived and "rest api" in derived
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", CORPUS_DECKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_corpus_deck_loads_one_card_per_details_block(path: Path):
+    text = path.read_text(encoding="utf-8")
+    parsed = parse_deck(path)
+    assert len(parsed.deck.cards) == len(re.findall(r"<details\b", text))
+    for c in parsed.deck.cards:
+        assert "<summary" not in c.question and "</" not in c.question
+        assert "</details>" not in c.answer and "<summary" not in c.answer
+        for term in c.key_terms:
+            assert term.text and "==" not in term.text and "$" not in term.text
+    ids = [c.id for c in parsed.deck.cards]
+    assert len(set(ids)) == len(ids)
+
+
+@needs_corpus
+def test_corpus_has_547_cards_and_most_are_gradable():
+    cards = [c for p in CORPUS_DECKS for c in load_deck(p).cards]
+    assert len(cards) == 547
+    assert sum(c.gradable for c in cards) / len(cards) > 0.85
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    "deck, number, expected_terms",
+    [
+        # highlight spanning two lines
+        ("AML/detection-and-segmentation.md", 1, ["label each pixel in the image with a category label"]),
+        # ==nonce=== : the extra = is a typo
+        ("BDT/ethereum.md", None, ["nonce"]),
+        # mark in the middle of a word widens to the word
+        ("DEEP/data-features-and-more.md", 7, ["the features of the data points that do not change even if the embedding is changed"]),
+        # math inside a highlight
+        ("BIG/recommender-systems.md", 4, ["utility matrix R is sparse", "cold start"]),
+    ],
+)
+def test_corpus_variations(deck, number, expected_terms):
+    cards = load_deck(CORPUS / deck).cards
+    pool = [t.text for c in (cards if number is None else [cards[number - 1]]) for t in c.key_terms]
+    for term in expected_terms:
+        assert any(t.startswith(term) for t in pool), (term, pool)
+
+
+@needs_corpus
+def test_summary_on_its_own_line():
+    cards = load_deck(CORPUS / "BIG/mapreduce.md").cards
+    assert cards[2].question == "What are the 3 main components of a standard implementation?"
+    assert cards[2].key_terms and all(t.derived for t in cards[2].key_terms)
+
+
+@needs_corpus
+def test_headings_with_highlights_belong_to_no_card():
+    cards = load_deck(CORPUS / "BIG/graph-link-analysis.md").cards
+    assert not any(t.text.lower() == "page rank" for c in cards for t in c.key_terms)
+
+
+@needs_corpus
+def test_image_without_bang_is_an_image():
+    cards = load_deck(CORPUS / "BDT/bitcoin.md").cards
+    assert any(img.endswith("bit2.png") for c in cards for img in c.images)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("plain ==term== here", ["term"]),
+        ("==spans\nlines== ok", ["spans lines"]),
+        ("==unclosed at the end", ["unclosed at the end"]),
+        ("==a==, ==b== and ==c===", ["a", "b", "c"]),
+        ("==$x^2$ grows==", ["x^2 grows"]),
+        ("==**bold** term==", ["bold term"]),
+        ("- Virtual machine ==manager==\n- ==library==", ["Virtual machine manager", "library"]),
+        ("- the ==utility matrix== is sparse", ["utility matrix"]),
+        ("==first== then ==unclosed\n\nnext ==para==", ["first", "unclosed", "para"]),
+        ("see [[Some Note]] and ==wiki [[Linked|alias]]==", ["wiki alias"]),
+        ("<small>==tiny==</small>", ["tiny"]),
+        ("> quoted ==term==", ["term"]),
+        ("no highlight at all, only prose about containers", None),
+    ],
+)
+def test_highlight_variations(body, expected):
+    terms = terms_of(card("Q?", body))
+    if expected is None:
+        assert terms and all(t for t in terms)  # derived from the prose
+    else:
+        assert terms == expected
+
+
+def test_tabs_and_spaces_mixed_and_no_space_after_tag():
+    md = '1. <details markdown=1><summary markdown="span">Q one?</summary>\n\t\\\n\t- ==alpha==\n    - ==beta==\n</details>\n'
+    c = parse_markdown(md).deck.cards[0]
+    assert c.question == "Q one?" and [t.text for t in c.key_terms] == ["alpha", "beta"]
+
+
+def test_empty_and_question_mark_questions_get_unique_ids_and_lint():
+    md = card("", "==a==") + card("?", "==b==") + card("", "==c==")
+    parsed = parse_markdown(md)
+    ids = [c.id for c in parsed.deck.cards]
+    # "?" normalises to the empty question too: three cards share one hash
+    assert ids == [ids[0], ids[0] + "-2", ids[0] + "-3"]
+    messages = [f.message for f in parsed.findings]
+    assert messages.count("card has an empty question") == 3
+
+
+def test_card_id_is_stable_under_answer_and_whitespace_edits():
+    a = parse_markdown(card("What is  a Hypervisor?", "==x==")).deck.cards[0]
+    b = parse_markdown(card("what is a hypervisor ?", "something else ==y==")).deck.cards[0]
+    assert a.id == b.id == card_id("What is a hypervisor")
+    assert card_id("What is a hypervisor") != card_id("What is a container")
+
+
+def test_text_before_first_card_and_numbering_restarts():
+    md = "# Title\nIntro with ==not a term==.\n\n" + card("Q1?", "==a==") + "#### Section\n\n" + card("Q2?", "==b==")
+    deck = parse_markdown(md).deck
+    assert deck.title == "Title"
+    assert [c.number for c in deck.cards] == [1, 2]
+    assert [t.text for c in deck.cards for t in c.key_terms] == ["a", "b"]
+
+
+def test_lint_findings_name_the_line():
+    md = card("Same?", "==open") + card("Same?", "![](img.png)") + card("Plain?", "just text without highlights here")
+    findings = [(f.line, f.message) for f in parse_markdown(md).findings]
+    assert any("never closed" in m for _, m in findings)
+    assert any("duplicate question" in m for _, m in findings)
+    assert any("only an image" in m for _, m in findings)
+    assert any("no highlighted key terms" in m for _, m in findings)
+    assert all(line >= 1 for line, _ in findings)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_plain_decks(tmp_path, suffix):
+    cards = [
+        {"question": "What is a VM?", "answer": "An emulated computer", "key_terms": ["emulated computer"]},
+        {"question": "What is Docker?", "answer": "A platform that runs containers with a daemon"},
+    ]
+    path = tmp_path / f"deck{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps({"title": "Mine", "cards": cards}))
+    else:
+        import yaml
+
+        path.write_text(yaml.safe_dump({"title": "Mine", "cards": cards}))
+    deck = load_deck(path)
+    assert deck.title == "Mine"
+    assert [t.text for t in deck.cards[0].key_terms] == ["emulated computer"]
+    assert deck.cards[1].key_terms and all(t.derived for t in deck.cards[1].key_terms)
+
+
+@pytest.mark.parametrize(
+    "name, content, error, message",
+    [
+        ("missing.md", None, InputError, "no such deck"),
+        ("bin.md", b"\x00\x01\x02", InputError, "binary data"),
+        ("latin1.md", "caf\xe9".encode("latin-1"), InputError, "not valid UTF-8"),
+        ("empty.md", b"# Nothing here\n", DeckError, "deck has no cards"),
+        ("bad.yaml", b"cards: [\n", DeckError, "invalid YAML"),
+        ("bad.json", b'{"cards": [{"answer": "x"}]}', DeckError, "question"),
+        ("extra.yaml", b"cards:\n- question: q\n  answr: typo\n", DeckError, "answr"),
+    ],
+)
+def test_deck_errors_name_the_file(tmp_path, name, content, error, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error) as info:
+        load_deck(path)
+    assert message in str(info.value) and name in str(info.value)
+
+
+def test_find_decks_recurses_and_skips_non_decks(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deck.md").write_text(card("Q?", "==a=="))
+    (tmp_path / "notes.md").write_text("# just notes\n")
+    assert find_decks([tmp_path]) == [tmp_path / "sub" / "deck.md"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DeckError, match="no decks found"):
+        find_decks([tmp_path / "empty"])
+
+
+def test_bundled_deck_is_the_seed_deck():
+    from grader.decks import bundled_deck_dir
+
+    assert (bundled_deck_dir() / "virtualization.md").read_text() == SEED_DECK.read_text()
