@@ -49,14 +49,13 @@ def practice(
 
     Example: grader practice notes/ --shuffle --limit 10
     """
-    from .grading import KeywordGrader
     from .models import Grade
     from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_self_rating, select_cards
     from .render import grade_view, make_console, question_panel, reference_panel, summary_table
 
     console = make_console()
     interactive = sys.stdin.isatty()
-    grader = KeywordGrader()
+    grader = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
     session = [(deck, card) for deck in _decks(decks) for card in select_cards(deck.cards, picks=cards)]
     if shuffle:
         import random
@@ -81,6 +80,10 @@ def practice(
                 rating = parse_self_rating(answer) if not interactive else _ask_self_rating(console)
                 outcomes.append(Outcome(card=card.id, number=card.number, verdict=rating))
                 continue
+            if grader is None:
+                from .grading import KeywordGrader
+
+                grader = KeywordGrader()
             grade: Grade = grader.grade(card, answer)
             console.print(grade_view(card, answer, grade))
             outcomes.append(outcome_of(card, grade))

@@ -195,3 +195,12 @@ def find_question(questions: list[str], wanted: str, cutoff: float = 90.0) -> in
 
     found = process.extractOne(normalize(wanted), [normalize(q) for q in questions], scorer=fuzz.ratio, score_cutoff=cutoff)
     return found[2] if found else None
+
+
+def similarity(a: list[str], b: list[str]) -> np.ndarray:
+    """Pairwise ``fuzz.ratio`` (0-100) of strings already normalised, as a len(a) x len(b) array."""
+    from rapidfuzz import fuzz
+
+    if not a or not b:
+        return np.zeros((len(a), len(b)), dtype=np.float32)
+    return process.cdist(a, b, scorer=fuzz.ratio, processor=None, dtype=np.float32)

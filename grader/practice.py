@@ -59,7 +59,7 @@ def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
         if not (1 <= first <= last <= len(cards)):
             raise GraderError(f"--cards: '{item}' is outside 1-{len(cards)}")
         picked.extend(cards[first - 1 : last])
-    return list(dict.fromkeys(picked))
+    return list({c.id: c for c in picked}.values())
 
 
 def select_cards(

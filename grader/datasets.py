@@ -1,0 +1,251 @@
+"""Human-graded answer sets for evaluation: reading them and turning questions into cards.
+
+Two formats, told apart by their rows (see the README, "Evaluation data"):
+
+* **Dataset rows** (``../shared/datasets/*/train.jsonl``): one JSON object per
+  line with ``question``, ``answer`` and at least one human judgement
+  (``score``, ``label`` or ``label_2way``); see ``EvalItem``. Each distinct
+  ``question_id`` becomes a card whose key terms are the row's ``key_terms`` or,
+  without them, are derived from ``reference_answer`` exactly as the core
+  derives terms for an unhighlighted card, with document frequencies over all
+  the dataset's reference answers.
+* **Deck rows** (the project's ``eval/seed_*.jsonl``): ``card`` (number or id in
+  a deck), ``answer`` and the teacher's ``verdict``; the cards, with their
+  highlighted key terms, come from the deck.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .decks import bundled_deck_dir, load_deck
+from .errors import InputError
+from .files import read_text
+from .keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
+from .models import Card, Deck, KeyTerm, Verdict
+
+# Evaluation sets are big (ASAP-SAS train is 38 MB) but still read whole.
+MAX_DATASET_BYTES = 512 * 1024 * 1024
+SEED_DECK = "virtualization.md"
+
+TermDeriver = Callable[[str, Mapping[str, int], int, str], list[KeyTerm]]
+
+
+class EvalItem(BaseModel):
+    """One human-graded answer (a line of a dataset file).
+
+    Fields the harness does not use (``rubric``, ``feedback``, ``module``...) are
+    ignored, so the shared datasets are read as they are.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    dataset: str | None = Field(None, description="Dataset name; defaults to the file's folder name.")
+    id: str | None = Field(None, description="Answer id; defaults to FILE:LINE.")
+    question_id: str | None = Field(None, description="Groups answers to one question; defaults to the question text.")
+    question: str
+    reference_answer: str | None = Field(None, description="Model answer the key terms are derived from.")
+    answer: str
+    score: float | None = Field(None, description="Human score in points, 0..max_score.")
+    max_score: float | None = Field(None, gt=0, description="Top of the score scale for this question.")
+    label: str | None = Field(None, description="Human label, e.g. correct / partially_correct / incorrect.")
+    label_2way: str | None = Field(None, description="Two-way label: correct / incorrect.")
+    key_terms: list[str] | None = Field(None, description="Key terms to grade against, instead of derived ones.")
+    score_grader1: float | None = Field(None, description="First human's score, when two graded.")
+    score_grader2: float | None = Field(None, description="Second human's score, when two graded.")
+    line: int = 0
+
+    @field_validator("id", "question_id", mode="before")
+    @classmethod
+    def _text_id(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _no_answer_is_empty(cls, v: Any) -> Any:
+        return "" if v is None else v
+
+    @model_validator(mode="after")
+    def _judged(self) -> EvalItem:
+        if self.score is None and self.label is None and self.label_2way is None:
+            raise ValueError("row has no human judgement (score, label or label_2way)")
+        if self.score is not None:
+            if self.max_score is None:
+                raise ValueError("row has a score but no max_score")
+            if not 0 <= self.score <= self.max_score:
+                raise ValueError(f"score {self.score:g} is outside 0..{self.max_score:g}")
+        return self
+
+
+class SeedRow(BaseModel):
+    """One row of a deck-based labelled set: which card, the answer, the teacher's verdict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    card: int | str
+    answer: str
+    verdict: Verdict
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _no_answer_is_empty(cls, v: Any) -> Any:
+        return "" if v is None else v
+
+
+@dataclass
+class EvalSet:
+    """Graded answers and the cards they answer, keyed by question id."""
+
+    path: str
+    name: str
+    items: list[EvalItem]
+    cards: dict[str, Card]
+    skipped: list[EvalItem] = field(default_factory=list)
+    skipped_questions: list[str] = field(default_factory=list)
+
+    @property
+    def questions(self) -> int:
+        return len({it.question_id for it in self.items})
+
+
+def default_dataset() -> Path:
+    """The project's labelled seed-deck development set."""
+    return Path(__file__).resolve().parent.parent / "eval" / "seed_dev.jsonl"
+
+
+def read_rows(path: str | Path) -> list[tuple[int, dict]]:
+    """JSON objects of a JSON Lines file with their line numbers; a bad line is a one-line error."""
+    text = read_text(path, what="dataset", max_bytes=MAX_DATASET_BYTES)
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+        if not isinstance(row, dict):
+            raise InputError("each line must be a JSON object", path=path, line=number)
+        rows.append((number, row))
+    if not rows:
+        raise InputError("dataset has no rows", path=path)
+    return rows
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def load_eval_set(
+    path: str | Path,
+    *,
+    deck: str | Path | None = None,
+    derive: TermDeriver = derive_key_terms,
+) -> EvalSet:
+    """Read a dataset file or a deck-based labelled set (told apart by the first row)."""
+    path = Path(path)
+    rows = read_rows(path)
+    if "card" in rows[0][1] and "verdict" in rows[0][1]:
+        return _load_seed(path, rows, deck)
+    items = []
+    for number, row in rows:
+        try:
+            item = EvalItem.model_validate(row)
+        except ValidationError as exc:
+            raise InputError(_first_error(exc), path=path, line=number) from None
+        items.append(
+            item.model_copy(
+                update={
+                    "line": number,
+                    "id": item.id or f"{path.name}:{number}",
+                    "question_id": item.question_id or item.question,
+                    "dataset": item.dataset or path.parent.name or path.stem,
+                }
+            )
+        )
+    name = items[0].dataset or path.stem
+    return _with_cards(str(path), name, items, dataset_cards(items, derive))
+
+
+def dataset_cards(items: list[EvalItem], derive: TermDeriver = derive_key_terms) -> dict[str, Card]:
+    """One card per question: given key terms, or terms derived from the reference answer.
+
+    Document frequencies run over the reference answers of the whole set, so a
+    word every reference uses (``terminal`` in Beetle) weighs little.
+    """
+    firsts: dict[str, EvalItem] = {}
+    for it in items:
+        firsts.setdefault(it.question_id, it)
+    references = [it.reference_answer or "" for it in firsts.values()]
+    doc_freq, n_docs = document_frequencies(references)
+    cards = {}
+    for number, (qid, it) in enumerate(firsts.items(), start=1):
+        if it.key_terms is not None:
+            terms = [t for t in (parse_term(clean_term(raw)) for raw in it.key_terms) if t is not None]
+        elif it.reference_answer:
+            terms = derive(it.reference_answer, doc_freq, n_docs, it.question)
+        else:
+            terms = []
+        cards[qid] = Card(
+            id=qid, number=number, question=it.question, answer=it.reference_answer or "", key_terms=terms, line=it.line
+        )
+    return cards
+
+
+def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Card]) -> EvalSet:
+    """Split off answers to questions with nothing to grade against (no key terms)."""
+    keep = [it for it in items if cards[it.question_id].gradable]
+    skipped = [it for it in items if not cards[it.question_id].gradable]
+    skipped_questions = sorted({it.question_id for it in skipped})
+    return EvalSet(
+        path=path,
+        name=name,
+        items=keep,
+        cards={q: c for q, c in cards.items() if c.gradable},
+        skipped=skipped,
+        skipped_questions=skipped_questions,
+    )
+
+
+def _load_seed(path: Path, rows: list[tuple[int, dict]], deck_path: str | Path | None) -> EvalSet:
+    deck = load_deck(deck_path or bundled_deck_dir() / SEED_DECK)
+    by_number = {str(c.number): c for c in deck.cards}
+    by_id = {c.id: c for c in deck.cards}
+    items = []
+    cards: dict[str, Card] = {}
+    for number, row in rows:
+        try:
+            seed = SeedRow.model_validate(row)
+        except ValidationError as exc:
+            raise InputError(_first_error(exc), path=path, line=number) from None
+        card = _seed_card(seed.card, by_number, by_id, deck, path, number)
+        cards[card.id] = card
+        items.append(
+            EvalItem(
+                dataset=path.stem,
+                id=f"{path.name}:{number}",
+                question_id=card.id,
+                question=card.question,
+                reference_answer=card.answer,
+                answer=seed.answer,
+                label=seed.verdict.value,
+                line=number,
+            )
+        )
+    return _with_cards(str(path), path.stem, items, cards)
+
+
+def _seed_card(ref: int | str, by_number: dict, by_id: dict, deck: Deck, path: Path, line: int) -> Card:
+    card = by_number.get(str(ref)) or by_id.get(str(ref))
+    if card is None:
+        raise InputError(f"card {ref!r} is not in {deck.path} ({len(deck.cards)} cards)", path=path, line=line)
+    return card

@@ -1,0 +1,163 @@
+"""The real ``grader`` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from .conftest import ROOT, SEED_DECK, run_cli
+
+DECK = str(SEED_DECK)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_grade_json_contract_and_passthrough(tmp_path):
+    answers = write(
+        tmp_path,
+        "a.jsonl",
+        json.dumps({"card": 3, "answer": "sharing, aggregation, emulation, isolation", "student": "ann"})
+        + "\n"
+        + json.dumps({"question": "What are examples of managed execution?", "answer": "sharing", "score": 5})
+        + "\n",
+    )
+    result = run_cli("grade", DECK, answers, "--json")
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    for key in ("card", "number", "score", "verdict", "matched", "missing"):
+        assert key in first
+    assert first["number"] == 3 and first["verdict"] == "correct" and first["score"] == 1.0
+    assert first["student"] == "ann" and first["missing"] == []
+    assert len(first["card"]) == 10
+    assert second["input_score"] == 5 and second["matched"] == ["sharing"]
+    assert set(second["missing"]) == {"aggregation", "emulation", "isolation"}
+
+
+def test_grade_csv_yaml_and_report(tmp_path):
+    answers = write(tmp_path, "a.yaml", "- card: 1\n  answer: portability and managed execution\n  student: bo\n- card: 15\n  answer: offline and live\n")
+    report = tmp_path / "report.md"
+    result = run_cli("grade", DECK, answers, "--csv", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["number"] for r in rows] == ["1", "15"] and rows[0]["student"] == "bo"
+    assert rows[1]["verdict"] == "correct"
+    text = report.read_text()
+    assert "| 2 | 15 |" in text and "**2 answers**" in text
+
+
+def test_grade_table_output(tmp_path):
+    answers = write(tmp_path, "a.csv", "card,answer\n15,offline and live migration\n")
+    result = run_cli("grade", DECK, answers)
+    assert result.returncode == 0
+    assert "correct" in result.stdout and "offline migration" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("a.jsonl", '{"card": 99, "answer": "x"}\n', "a.jsonl:1: card '99' is not in"),
+        ("a.jsonl", '{"card": 1, "answer": "x"}\n{oops\n', "a.jsonl:2: invalid JSON"),
+        ("a.jsonl", '{"card": 1}\n', "a.jsonl:1: row has no 'answer' field"),
+        ("a.jsonl", '{"answer": "x"}\n', "a.jsonl:1: row names no card"),
+        ("a.csv", "card,answer\n1,ok\n,nothing\n", "a.csv:3: row names no card"),
+        ("a.yaml", "- card: 1\n  answer: ok\n- question: Who knows?\n  answer: x\n", "a.yaml:3: no card in"),
+        ("a.txt", "hello\n", "a.txt: unknown answers format"),
+        ("a.jsonl", "", "a.jsonl:1: answers file has no rows"),
+    ],
+)
+def test_grade_errors_are_one_line_with_file_and_line(tmp_path, name, content, expected):
+    path = write(tmp_path, name, content)
+    result = run_cli("grade", DECK, path, "--json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], result.stderr
+
+
+def test_missing_binary_and_huge_files(tmp_path):
+    assert run_cli("cards", str(tmp_path / "nope.md")).stderr == f"Error: {tmp_path / 'nope.md'}: no such deck\n"
+    binary = tmp_path / "b.md"
+    binary.write_bytes(b"\x00" * 10)
+    assert run_cli("cards", str(binary)).stderr == f"Error: {binary}:1: binary data, not a text deck\n"
+    huge = tmp_path / "huge.jsonl"
+    with huge.open("wb") as fh:
+        fh.truncate(100 * 1024 * 1024)
+    result = run_cli("grade", DECK, str(huge))
+    assert result.returncode == 1 and "too large" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_usage_exits_2():
+    result = run_cli("grade", DECK)
+    assert result.returncode == 2 and "Missing argument" in result.stderr
+    assert run_cli("grade", DECK, DECK, "--json", "--csv").returncode == 2
+
+
+def test_cards_json():
+    result = run_cli("cards", DECK, "--json")
+    cards = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(cards) == 18
+    assert cards[0]["key_terms"] == ["increased secuirity", "managed execution", "portability"]
+    assert cards[16]["gradable"] is False and cards[17]["derived_terms"] is True
+
+
+def test_lint_reports_and_exit_code(tmp_path):
+    result = run_cli("lint", DECK)
+    assert result.returncode == 1
+    assert f"{DECK}:158: card answer is only an image" in result.stdout
+    clean = write(tmp_path, "ok.md", '1. <details markdown=1><summary markdown="span"> Q? </summary>\n\n    ==a==\n\n</details>\n')
+    assert run_cli("lint", clean).returncode == 0
+
+
+def test_practice_scripted_from_stdin():
+    script = "sharing, aggregation, emulation and isolation\n/skip\nno idea\n"
+    result = run_cli("practice", "--cards", "3,1,15", input=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("What are examples of managed execution?") < out.index("CORRECT")
+    assert "What are 3 main characteristics" in out
+    assert "INCORRECT" in out and "offline migration" in out
+    assert "Session summary" in out and "Cards asked" in out
+
+
+def test_practice_default_deck_from_another_directory(tmp_path):
+    result = run_cli("practice", "--limit", "1", input="/quit\n", cwd=tmp_path)
+    assert result.returncode == 0 and "What are 3 main characteristics" in result.stdout
+
+
+def test_practice_self_graded_card_takes_a_rating():
+    result = run_cli("practice", "--cards", "17", input="p\n")
+    assert "Self-graded" not in result.stdout  # shown only after a typed answer on a terminal
+    assert "virt6.png" in result.stdout and "partial" in result.stdout
+
+
+def test_practice_rejects_bad_picks():
+    result = run_cli("practice", "--cards", "0-99", input="")
+    assert result.returncode == 1 and result.stderr.startswith("Error: --cards")
+
+
+def test_every_command_has_help_with_an_example():
+    top = run_cli("--help").stdout
+    commands = [line.split()[0] for line in top.split("Commands:")[1].splitlines() if line.startswith("  ") and line.split()]
+    assert {"practice", "grade", "cards", "lint"} <= set(commands)
+    for command in commands:
+        help_text = run_cli(command, "--help").stdout
+        assert "Example:" in help_text or "Examples:" in help_text, command
+
+
+def test_readme_commands_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nrun:" in makefile and "\ntest:" in makefile
+    top = run_cli("--help").stdout
+    for line in readme.splitlines():
+        if line.startswith("grader ") or line.startswith("$ grader "):
+            command = line.removeprefix("$ ").split()[1]
+            assert command in top, line
