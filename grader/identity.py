@@ -23,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 from .normalize import normalize
 
 # rapidfuzz ratio of normalised questions. The closest distinct questions in
@@ -68,8 +70,6 @@ class Match:
 
 def match_cards(current: list[CardRef], stored: list[CardRef]) -> list[Match]:
     """Pair each current card with the stored card it continues, one to one (see the module docstring)."""
-    from .match import similarity
-
     cq = [normalize(c.question) for c in current]
     sq = [normalize(s.question) for s in stored]
     result: dict[int, Match] = {}
@@ -91,30 +91,8 @@ def match_cards(current: list[CardRef], stored: list[CardRef]) -> list[Match]:
     rest = [i for i in range(len(current)) if i not in result]
     free = [j for j in range(len(stored)) if j not in claimed]
     if rest and free:
-        ca = [normalize(current[i].answer) for i in rest]
-        sa = [normalize(stored[j].answer) for j in free]
-        q_sim = similarity([cq[i] for i in rest], [sq[j] for j in free])
-        a_sim = similarity(ca, sa)
-        candidates = []
-        for x, i in enumerate(rest):
-            c = current[i]
-            for y, j in enumerate(free):
-                s = stored[j]
-                same_deck = s.deck == c.deck
-                if cq[i] and cq[i] == sq[j]:
-                    how = How.same_question
-                elif ca[x] and ca[x] == sa[y]:
-                    how = How.same_answer
-                elif cq[i] and sq[j] and q_sim[x, y] >= SIMILAR_QUESTION:
-                    how = How.similar_question
-                elif not cq[i] and same_deck and c.id == s.id:
-                    how = How.same_position
-                else:
-                    continue
-                level = len(How) - list(How).index(how)
-                candidates.append(((level, same_deck, float(q_sim[x, y]), float(a_sim[x, y])), i, j, how))
-        candidates.sort(key=lambda cand: cand[0], reverse=True)
-        for _, i, j, how in candidates:
+        for i, j, how in _ranked_pairs([current[i] for i in rest], [stored[j] for j in free]):
+            i, j = rest[i], free[j]
             if i in result or j in claimed:
                 continue
             c, s = current[i], stored[j]
@@ -122,3 +100,33 @@ def match_cards(current: list[CardRef], stored: list[CardRef]) -> list[Match]:
             result[i] = Match(c, s, How.same if same else how)
             claimed.add(j)
     return [result.get(i, Match(c, None, None)) for i, c in enumerate(current)]
+
+
+# Evidence levels, strongest first (the order of the module docstring).
+_LEVELS = (How.same_question, How.same_answer, How.similar_question, How.same_position)
+
+
+def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[int, int, How]]:
+    """Every (current, stored) pair with some evidence, best first, compared as arrays."""
+    from .match import similarity
+
+    cq = np.array([normalize(c.question) for c in current], dtype=object)[:, None]
+    sq = np.array([normalize(s.question) for s in stored], dtype=object)[None, :]
+    ca = np.array([normalize(c.answer) for c in current], dtype=object)[:, None]
+    sa = np.array([normalize(s.answer) for s in stored], dtype=object)[None, :]
+    q_sim = similarity(list(cq[:, 0]), list(sq[0]))
+    a_sim = similarity(list(ca[:, 0]), list(sa[0]))
+    has_q = (cq != "") & (sq != "")
+    same_deck = np.array([c.deck for c in current], dtype=object)[:, None] == np.array([s.deck for s in stored], dtype=object)[None, :]
+    same_id = np.array([c.id for c in current], dtype=object)[:, None] == np.array([s.id for s in stored], dtype=object)[None, :]
+    evidence = [
+        has_q & (cq == sq),
+        (ca != "") & (ca == sa),
+        has_q & (q_sim >= SIMILAR_QUESTION),
+        (cq == "") & same_deck & same_id,
+    ]
+    level = np.select(evidence, [len(_LEVELS) - n for n in range(len(_LEVELS))], default=0)
+    rows, cols = np.nonzero(level)
+    # Sort by level, then same deck, then question and answer similarity, all descending.
+    order = np.lexsort((-a_sim[rows, cols], -q_sim[rows, cols], -same_deck[rows, cols].astype(int), -level[rows, cols]))
+    return [(int(rows[k]), int(cols[k]), _LEVELS[len(_LEVELS) - int(level[rows[k], cols[k]])]) for k in order]
