@@ -5,7 +5,8 @@
     │   │                       badly encoded, too large or malformed
     │   ├── DeckError           a deck has no cards or a card is malformed
     │   └── AnswersError        an answers row is malformed or names no card
-    └── LLMError                the LLM endpoint failed (issue: LLM feedback)
+    ├── LLMError                the LLM endpoint failed (issue: LLM feedback)
+    └── StoreError              the history database cannot be opened or written
 
 Library code raises these with the path and line where they are known; only
 the CLI turns them into ``Error: ...`` on stderr and an exit code. Anything
@@ -47,3 +48,7 @@ class AnswersError(InputError):
 
 class LLMError(GraderError):
     """The LLM endpoint could not give usable feedback."""
+
+
+class StoreError(GraderError):
+    """The practice history cannot be read or saved (disk full, locked, not a database)."""

@@ -8,7 +8,8 @@ of the decks being loaded with at most one stored card, best evidence first:
 
 1. the same normalised question (a moved card, a moved or renamed deck file;
    among cards sharing one question, the most similar answer wins);
-2. the same normalised answer, when it is not empty (the question was reworded);
+2. the same normalised answer, of at least ``MIN_ANSWER_WORDS`` words (the
+   question was reworded; a bare "yes" says nothing);
 3. a question at least ``SIMILAR_QUESTION`` similar (a typo fixed);
 4. the same id in the same deck, for cards with an empty question (their ids
    only say where they stand among the deck's other empty questions).
@@ -32,6 +33,7 @@ from .normalize import normalize
 # "... the reduce function do"); fixing a one-letter typo in a 30-character
 # question scores about 97.
 SIMILAR_QUESTION = 90.0
+MIN_ANSWER_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,15 @@ def match_cards(current: list[CardRef], stored: list[CardRef]) -> list[Match]:
     result: dict[int, Match] = {}
     claimed: set[int] = set()
 
-    # The common case, with no fuzzy matching: same id, same question, and the
-    # id is unambiguous on both sides.
-    current_ids = Counter(c.id for c in current)
+    # The common case, without fuzzy matching: same id and the same question,
+    # a question no other card has on either side.
+    current_qs, stored_qs = Counter(cq), Counter(sq)
     stored_by_id: dict[str, list[int]] = {}
     for j, s in enumerate(stored):
         stored_by_id.setdefault(s.id, []).append(j)
     for i, c in enumerate(current):
         js = stored_by_id.get(c.id, [])
-        if cq[i] and current_ids[c.id] == 1 and len(js) == 1 and sq[js[0]] == cq[i]:
+        if cq[i] and len(js) == 1 and sq[js[0]] == cq[i] and current_qs[cq[i]] == stored_qs[cq[i]] == 1:
             s = stored[js[0]]
             result[i] = Match(c, s, How.same if s.deck == c.deck else How.same_question)
             claimed.add(js[0])
@@ -121,7 +123,7 @@ def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[i
     same_id = np.array([c.id for c in current], dtype=object)[:, None] == np.array([s.id for s in stored], dtype=object)[None, :]
     evidence = [
         has_q & (cq == sq),
-        (ca != "") & (ca == sa),
+        _long_enough(ca) & (ca == sa),
         has_q & (q_sim >= SIMILAR_QUESTION),
         (cq == "") & same_deck & same_id,
     ]
@@ -130,3 +132,6 @@ def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[i
     # Sort by level, then same deck, then question and answer similarity, all descending.
     order = np.lexsort((-a_sim[rows, cols], -q_sim[rows, cols], -same_deck[rows, cols].astype(int), -level[rows, cols]))
     return [(int(rows[k]), int(cols[k]), _LEVELS[len(_LEVELS) - int(level[rows[k], cols[k]])]) for k in order]
+
+
+_long_enough = np.vectorize(lambda text: text.count(" ") + 1 >= MIN_ANSWER_WORDS, otypes=[bool])

@@ -12,9 +12,9 @@ class GradingSettings(BaseModel):
     """Thresholds of the keyword grader (see the README for how they were chosen)."""
 
     found_threshold: float = Field(0.75, ge=0, le=1, description="Coverage at which a term counts as found.")
-    partial_floor: float = Field(0.34, ge=0, le=1, description="Coverage below which a term earns nothing.")
+    partial_floor: float = Field(0.25, ge=0, le=1, description="Coverage below which a term earns nothing.")
     correct_threshold: float = Field(0.7, ge=0, le=1, description="Score at which an answer is correct.")
-    partial_threshold: float = Field(0.3, ge=0, le=1, description="Score at which an answer is partial.")
+    partial_threshold: float = Field(0.2, ge=0, le=1, description="Score at which an answer is partial.")
 
 
 def term_credit(coverage: float, settings: GradingSettings) -> float:

@@ -1,0 +1,47 @@
+"""Grading quality on the project's own teacher-labelled answers to the seed deck.
+
+The grader is tuned on ``eval/seed_dev.jsonl`` only; ``eval/seed_test.jsonl`` is
+for measuring. These tests hold the line: a change that makes the grader agree
+less with the teacher, or lets a non-answer through as correct, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader import KeywordGrader, Verdict
+
+from .conftest import ROOT
+
+NON_ANSWERS = {"empty", "dont_know", "off_topic", "question_copy"}
+
+
+def labelled(name: str) -> list[dict]:
+    return [json.loads(line) for line in (ROOT / "eval" / name).open(encoding="utf-8")]
+
+
+def agreement(rows, deck) -> float:
+    grader = KeywordGrader()
+    hits = sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
+    return hits / len(rows)
+
+
+def test_dev_set_agreement_floor(seed_deck):
+    # Measured 0.778 when this floor was set; paraphrases with no shared words are the misses.
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.76
+
+
+def test_held_out_agreement_meets_the_goal(seed_deck):
+    assert agreement(labelled("seed_test.jsonl"), seed_deck) >= 0.85
+
+
+@pytest.mark.parametrize("name", ["seed_dev.jsonl", "seed_test.jsonl"])
+def test_non_answers_and_contentless_manipulation_are_never_correct(seed_deck, name):
+    grader = KeywordGrader()
+    for row in labelled(name):
+        contentless = row["kind"] in NON_ANSWERS or (row["kind"] == "manipulation" and row["verdict"] == "incorrect")
+        if contentless:
+            grade = grader.grade(seed_deck.cards[row["card"] - 1], row["answer"])
+            assert grade.verdict is not Verdict.correct, row
