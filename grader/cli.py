@@ -66,7 +66,7 @@ def practice(
     try:
         for position, (deck, card) in enumerate(session, start=1):
             console.print(question_panel(card, position, len(session), deck.title))
-            answer = _read_answer(console, interactive)
+            answer = _read_answer(console, interactive, self_graded=not card.gradable)
             command = parse_command(answer) if answer is not None else Command.quit
             if command is Command.quit:
                 break
@@ -93,12 +93,15 @@ def practice(
         console.print(summary_table(SessionSummary.of(outcomes)))
 
 
-def _read_answer(console, interactive: bool) -> str | None:
+def _read_answer(console, interactive: bool, self_graded: bool = False) -> str | None:
     """One answer: several lines ended by an empty one on a terminal, one line otherwise."""
     if not interactive:
         line = sys.stdin.readline()
         return line.rstrip("\n") if line else None
-    console.print("[dim]Your answer (empty line to submit; /skip, /reveal, /quit):[/dim]")
+    if self_graded:
+        console.print("[dim]The answer is an image: recall it (or type it), then press Enter to compare.[/dim]")
+    else:
+        console.print("[dim]Your answer (empty line to submit; /skip, /reveal, /quit):[/dim]")
     lines: list[str] = []
     while True:
         try:
@@ -106,7 +109,7 @@ def _read_answer(console, interactive: bool) -> str | None:
         except EOFError:
             return "\n".join(lines) if lines else None
         if not line.strip():
-            if lines:
+            if lines or self_graded:
                 return "\n".join(lines)
             continue
         if not lines and line.strip().startswith("/"):
