@@ -194,7 +194,7 @@ def _build_cards(
         if images and _is_side_note(answer_text):
             answer_text = ""
         if not terms and answer_text:
-            terms = derive_key_terms(answer_text, doc_freq, n_docs, question)
+            terms = derive_key_terms(answer, doc_freq, n_docs, question)
             findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
         elif not terms:
             what = "only an image (and a note)" if images else "empty"

@@ -106,9 +106,12 @@ def _variants(phrase: str) -> list[str]:
 
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”]|\s-\s|\s–\s")
 MAX_DERIVED_TERMS = 6
+MAX_LIST_TERMS = 8
+_LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
+_IMAGE_OR_MATH = re.compile(r"!?\[[^\]]*\]\([^)]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
 MAX_PHRASE_WORDS = 3
 # Words that open remarks rather than carry the answer.
-DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", "see", "slides", "etc"}
+DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", "see", "slides", "etc", "lol"}
 
 
 def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
@@ -125,17 +128,36 @@ def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
 def derive_key_terms(
     answer: str, doc_freq: Mapping[str, int] | None = None, n_docs: int = 1, question: str = ""
 ) -> list[KeyTerm]:
-    """Key terms for an unhighlighted answer: its most distinctive short phrases.
+    """Key terms for an unhighlighted answer.
 
-    The answer is cut into candidate phrases at punctuation and stopwords (as in
-    RAKE); each phrase scores the sum of its words' inverse document frequency
-    within the deck, so words every card uses count for little and words the
-    question already gives count for less.
+    A list answer is the author's own cut into ideas: each item becomes a term
+    (a long item earns credit by how much of it is covered, like a long
+    highlight). Prose is cut into candidate phrases at punctuation and stopwords
+    (as in RAKE); each phrase scores the sum of its words' inverse document
+    frequency within the deck, so words every card uses count for little and
+    words the question already gives count for less. Formulas are dropped: they
+    are not recalled word by word.
     """
-    doc_freq = doc_freq or {}
+    text = _IMAGE_OR_MATH.sub(" ", answer)
+    items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in _LIST_ITEM.finditer(text)]
+    items = [i.strip(_EDGE_PUNCT) for i in items if content_tokens(i)]
+    if len(items) >= 2:
+        phrases = items[:MAX_LIST_TERMS]
+    else:
+        lines = "\n".join(clean_markdown(line) for line in text.split("\n"))
+        phrases = _distinctive_phrases(lines, doc_freq or {}, n_docs, question)
+    terms = []
+    for phrase in phrases:
+        term = parse_term(phrase)
+        if term is not None:
+            terms.append(term.model_copy(update={"derived": True}))
+    return terms
+
+
+def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:
     question_stems = {t.stem for t in content_tokens(question)}
     candidates: dict[str, tuple[float, str]] = {}
-    for chunk in _PHRASE_BREAK.split(clean_markdown(answer)):
+    for chunk in _PHRASE_BREAK.split(text):
         phrase: list[str] = []
         for word in chunk.split() + [""]:
             toks = tokenize(word)
@@ -144,23 +166,18 @@ def derive_key_terms(
                 phrase.append(word)
                 continue
             if phrase:
-                text = " ".join(phrase).strip(_EDGE_PUNCT)
-                key = " ".join(t.stem for t in tokenize(text))
+                candidate = " ".join(phrase).strip(_EDGE_PUNCT)
+                key = " ".join(t.stem for t in tokenize(candidate))
                 score = sum(
                     _idf(t.stem, doc_freq, n_docs) * (0.3 if t.stem in question_stems else 1.0)
-                    for t in tokenize(text)
+                    for t in tokenize(candidate)
                 )
                 if key and (key not in candidates or candidates[key][0] < score):
-                    candidates[key] = (score, text)
+                    candidates[key] = (score, candidate)
             phrase = [word] if is_content else []
     ranked = sorted(candidates.values(), key=lambda c: -c[0])
     keep = max(1, min(MAX_DERIVED_TERMS, math.ceil(len(ranked) / 2)))
-    terms = []
-    for _, text in ranked[:keep]:
-        term = parse_term(text)
-        if term is not None:
-            terms.append(term.model_copy(update={"derived": True}))
-    return terms
+    return [candidate for _, candidate in ranked[:keep]]
 
 
 def _idf(stem: str, doc_freq: Mapping[str, int], n_docs: int) -> float:

@@ -31,7 +31,7 @@ STOPWORDS = frozenset(
     the their theirs them themselves then there these they this those through to too under
     until up us very was we were what when where which while who whom why will with would you
     your yours yourself yourselves s t d ll m re ve y may might must shall one's way thing
-    things something basically mean means meaning like well used use using""".split()
+    things something basically means meaning like well used use using""".split()
 )
 
 
