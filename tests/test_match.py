@@ -190,7 +190,8 @@ def test_derived_terms_prefer_distinctive_words():
     from grader import derive_key_terms
     from grader.keyterms import document_frequencies
 
-    deck_answers = ["the docker daemon manages containers", "containers share the kernel", "containers are light"]
-    freq, n = document_frequencies(deck_answers)
-    terms = [t.text for t in derive_key_terms("It talks to the docker daemon, which handles containers", freq, n)]
+    answer = "It talks to the docker daemon, which handles containers"
+    deck_answers = [answer, "containers share the kernel", "containers are light", "a daemon handles requests"]
+    freq, n = document_frequencies(deck_answers)  # the card's own answer is part of its deck
+    terms = [t.text for t in derive_key_terms(answer, freq, n)]
     assert terms[0] == "docker daemon" and "containers" not in terms
