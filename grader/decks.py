@@ -91,7 +91,7 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
 
 def _read_body(body: str, first_line: int, findings: list[Finding]) -> tuple[str, list[str], list[str]]:
     """The display answer, its image paths and its highlighted terms."""
-    images = [next(g for g in m.groups() if g) for m in _IMAGE.finditer(body)]
+    images = _image_paths(body)
     terms = _highlights(body, first_line, findings)
     return _display_answer(body), images, terms
 
@@ -135,7 +135,12 @@ def _highlights(body: str, first_line: int, findings: list[Finding]) -> list[str
                 terms.append(_unclosed(lines, open_at, first_line, findings))
                 open_at = None
         for n, (a, b) in enumerate(zip(marks[0::2], marks[1::2])):
-            lead = _lead_in(line[: a.start()]) if n == 0 and not marks[0].start() < a.start() else ""
+            before = line[: a.start()]
+            glued = re.search(r"\w+$", before)  # t==he features==  ->  "the features"
+            if glued:
+                lead = glued.group()
+            else:
+                lead = _lead_in(before) if n == 0 and "==" not in before else ""
             terms.append(lead + line[a.end() : b.start()])
         if len(marks) % 2 == 1:
             open_at = (idx, marks[-1].end())
@@ -153,12 +158,8 @@ def _lead_in(before: str) -> str:
     ``- Virtual machine ==manager==`` highlights the word that differs between
     list items, but the term is ``Virtual machine manager``: without its lead-in,
     ``virtual memory manager`` would earn it. Only a list item's opening words
-    (one or two content words, no punctuation) are taken. A mark in the middle of
-    a word (``t==he features==``) widens the term to the whole word.
+    (one or two content words, no punctuation) are taken.
     """
-    word = re.search(r"(\w+)$", before)
-    if word:
-        return word.group(1)
     item = _LIST_ITEM.match(before)
     if not item or not item["lead"].strip() or re.search(r"[^\w\s-]", item["lead"]):
         return ""
@@ -272,14 +273,14 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     raw = []
     for i, card in enumerate(plain.cards):
         highlights = card.key_terms if card.key_terms is not None else _highlights(card.answer, lines[i], [])
-        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), list(_IMAGE_PATHS(card.answer)), highlights))
+        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), _image_paths(card.answer), highlights))
     findings: list[Finding] = []
     title = plain.title or Path(path).stem
     return ParsedDeck(Deck(path=path, title=title, cards=_build_cards(raw, findings)), findings)
 
 
-def _IMAGE_PATHS(text: str):  # noqa: N802 - reads as a constant-like helper
-    return (next(g for g in m.groups() if g) for m in _IMAGE.finditer(text))
+def _image_paths(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in _IMAGE.finditer(text)]
 
 
 def _plain_card_lines(text: str, count: int) -> list[int]:

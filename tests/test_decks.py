@@ -122,6 +122,7 @@ def test_image_without_bang_is_an_image():
         ("see [[Some Note]] and ==wiki [[Linked|alias]]==", ["wiki alias"]),
         ("<small>==tiny==</small>", ["tiny"]),
         ("> quoted ==term==", ["term"]),
+        ("==a== and t==he thing==", ["a", "the thing"]),
         ("no highlight at all, only prose about containers", None),
     ],
 )
