@@ -7,8 +7,9 @@ modules are imported inside the commands so ``grader --help`` starts fast.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -40,6 +41,14 @@ def practice(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Ask at most this many cards."),
     cards: Optional[str] = typer.Option(None, "--cards", help="Only these cards: numbers, ranges or ids, e.g. '1,3,5-7'."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --shuffle, to repeat an order."),
+    llm: bool = typer.Option(False, "--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help)."),
+    offline: bool = typer.Option(False, "--offline", help="Keyword grading only, even when an LLM is configured."),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    cram: bool = typer.Option(False, "--cram", help="Ignore the schedule and the daily limits: ask every card."),
+    new_limit: Optional[int] = typer.Option(None, "--new-limit", min=0, help="New cards a day (default 20, or new_per_day under [practice] in settings.toml)."),
+    review_limit: Optional[int] = typer.Option(None, "--review-limit", min=0, help="Reviews a day (default 200, or reviews_per_day under [practice])."),
 ) -> None:
     """Practise a deck: answer each question from memory and see how you did.
 
@@ -47,26 +56,48 @@ def practice(
     /skip, /reveal (show the answer) or /quit. When input is not a terminal, each
     line is one answer (for a self-graded card: c, p or i for how you did).
 
+    Every answer is saved to your history and schedules the card (FSRS): cards
+    that are due come first, then new cards up to a daily limit. After each
+    answer, press 1-4 (again, hard, good, easy) to change its rating, or any
+    other key to go on. --cram and --cards ask the cards you name regardless of
+    the schedule; the answers still count.
+
     Example: grader practice notes/ --shuffle --limit 10
+
+    Example: grader practice notes/ --cram
+
+    Example: grader practice --llm --base-url http://localhost:11434/v1 --model llama3.2
     """
-    from .models import Grade
-    from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_self_rating, select_cards
+    import time
+
+    from .models import Grade, Verdict
+    from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_self_rating
+    from .schedule import VERDICT_RATING, Rating, rating_for
     from .render import grade_view, make_console, question_panel, reference_panel, summary_table
 
     console = make_console()
     interactive = sys.stdin.isatty()
     grader = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
-    session = [(deck, card) for deck in _decks(decks) for card in select_cards(deck.cards, picks=cards)]
+    the_decks = _decks(decks)
+    cram = cram or bool(cards)  # cards picked by hand are asked whatever their schedule
+    store, plan = _practice_plan(console, the_decks, cards, cram=cram, new_limit=new_limit, review_limit=review_limit)
     if shuffle:
         import random
 
-        random.Random(seed).shuffle(session)
-    session = session[:limit] if limit else session
+        rng = random.Random(seed)
+        rng.shuffle(plan.due)
+        rng.shuffle(plan.new)
+    session = plan.keys[:limit] if limit else plan.keys
+    memory = _Memory(console, store, session, interactive, cram)
     outcomes: list[Outcome] = []
+    feedback = _feedback_client(llm, offline, model, base_url, no_cache)
+    notices_shown: set[str | None] = set()
     try:
         for position, (deck, card) in enumerate(session, start=1):
             console.print(question_panel(card, position, len(session), deck.title))
+            shown = time.monotonic()
             answer = _read_answer(console, interactive, self_graded=not card.gradable)
+            seconds = time.monotonic() - shown if interactive else None  # scripted answers have no timing
             command = parse_command(answer) if answer is not None else Command.quit
             if command is Command.quit:
                 break
@@ -74,11 +105,16 @@ def practice(
                 outcomes.append(Outcome(card=card.id, number=card.number, skipped=command is Command.skip, revealed=command is Command.reveal))
                 if command is Command.reveal:
                     console.print(reference_panel(card))
+                    # Asking for the answer is not remembering it.
+                    memory.rate(deck, card, memory.record(deck, card, "", _reveal_grade(card), Rating.again, "grader", seconds))
                 continue
             if not card.gradable:
                 console.print(reference_panel(card))
                 rating = parse_self_rating(answer) if not interactive else _ask_self_rating(console)
                 outcomes.append(Outcome(card=card.id, number=card.number, verdict=rating))
+                if rating is not None:
+                    self_grade = Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+                    memory.rate(deck, card, memory.record(deck, card, answer, self_grade, VERDICT_RATING[rating], "user", seconds))
                 continue
             if grader is None:
                 from .grading import KeywordGrader
@@ -87,10 +123,22 @@ def practice(
             grade: Grade = grader.grade(card, answer)
             console.print(grade_view(card, answer, grade))
             outcomes.append(outcome_of(card, grade))
+            rating = rating_for(grade, answer=answer, seconds=seconds, settings=store.settings)
+            attempt = memory.record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked
+            if feedback is not None:
+                result = _show_feedback(console, feedback, card, answer, grade, notices_shown)
+                if result is not None:
+                    store.set_feedback(attempt.attempt_id, result.record())
+            memory.rate(deck, card, attempt)
     except KeyboardInterrupt:
         console.print("\n[dim]Interrupted.[/dim]")
+    finally:
+        if feedback is not None:
+            feedback.close()
     if outcomes:
         console.print(summary_table(SessionSummary.of(outcomes)))
+    _next_due(console, store, the_decks)
+    store.close()
 
 
 def _read_answer(console, interactive: bool, self_graded: bool = False) -> str | None:
@@ -131,6 +179,129 @@ def _ask_self_rating(console):
         console.print("[yellow]Type c, p or i.[/yellow]")
 
 
+def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, concurrency=None):
+    """The LLM feedback client the flags, environment and settings ask for; None for keyword-only."""
+    from .config import load_llm_settings
+
+    flags = {
+        "enabled": llm or None,
+        "offline": offline or None,
+        "model": model,
+        "base_url": base_url,
+        "cache": False if no_cache else None,
+        "concurrency": concurrency,
+    }
+    settings = load_llm_settings(flags)
+    if not settings.active:
+        return None
+    from .feedback import open_feedback_client
+
+    return open_feedback_client(settings)
+
+
+def _show_feedback(console, feedback, card, answer, grade, notices_shown: set):
+    """One answer's LLM feedback, returned to be saved; a notice already shown this session is not repeated."""
+    from .render import feedback_view
+
+    with console.status("Asking the model…"):
+        result = feedback.feedback(card, answer, grade)
+    if result is None or (result.status == "failed" and result.notice in notices_shown):
+        return result
+    notices_shown.add(result.notice)
+    console.print(feedback_view(result))
+    return result
+
+
+def _practice_plan(console, decks, picks, *, cram: bool, new_limit, review_limit):
+    """The history store and the session's cards: due ones first, then new ones (see ``Store.plan``)."""
+    from rich.text import Text
+
+    from .practice import select_cards
+    from .schedule import describe_due, load_settings
+    from .store import Store, sync_notes
+
+    store = Store.open(settings=load_settings({"new_per_day": new_limit, "reviews_per_day": review_limit}))
+    for note in sync_notes(store.sync(decks)):
+        console.print(Text(note, style="dim"))
+    now = _now()
+    candidates = [(deck, card) for deck in decks for card in select_cards(deck.cards, picks=picks)]
+    plan = store.plan(decks, candidates, now=now, cram=cram)
+    held = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
+    if held:
+        console.print(f"[dim]Daily limits leave {' and '.join(held)} for later days (--new-limit, --review-limit).[/dim]")
+    if not plan.keys:
+        when = f" The next card is due {describe_due(plan.next_due, now=now)}." if plan.next_due else ""
+        console.print(f"Nothing is due now.{when} Use --cram to practise anyway.")
+    return store, plan
+
+
+@dataclass
+class _Memory:
+    """What the practice loop needs to save answers and reschedule cards."""
+
+    console: Any
+    store: Any
+    queue: list  # the session's cards; a card still being learnt is appended again
+    interactive: bool
+    cram: bool
+
+    def record(self, deck, card, answer, grade, rating, rated_by, seconds):
+        """Save an attempt as soon as it is graded: nothing typed is lost to Ctrl-C or a crash."""
+        return self.store.record_attempt(
+            deck, card, answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=_now(), seconds=seconds, cram=self.cram
+        )
+
+    def rate(self, deck, card, attempt) -> None:
+        """Show the rating and next review; one key (1-4) overrides the rating; a learning card comes back."""
+        from .schedule import ask_again, describe_due, parse_rating
+
+        now = _now()
+        self.console.print(_rating_line(attempt, now))
+        if self.interactive:
+            self.console.print("[dim]1 again · 2 hard · 3 good · 4 easy to change the rating; any other key to go on[/dim]")
+            try:
+                rating = parse_rating(typer.getchar())  # one key, no Enter; Ctrl-C still interrupts
+            except EOFError:
+                rating = None
+            if rating is not None and rating != attempt.rating:
+                attempt = self.store.override_rating(attempt.attempt_id, rating)
+                self.console.print(_rating_line(attempt, now))
+        if not self.cram and ask_again(attempt.state, now=now, settings=self.store.settings):
+            self.queue.append((deck, card))
+            self.console.print(f"[dim]Still learning: it comes back {describe_due(attempt.state.due, now=now)}, in this session.[/dim]")
+
+
+def _rating_line(attempt, now) -> str:
+    from .schedule import describe_due
+
+    return f"Rated [bold]{attempt.rating.name.capitalize()}[/bold] · next review {describe_due(attempt.state.due, now=now)}"
+
+
+def _reveal_grade(card):
+    """The grade of an answer the user asked to see: nothing recalled."""
+    from .models import Grade, TermMatch, Verdict
+
+    if not card.gradable:
+        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+    terms = [TermMatch(term=t.text, found=False, credit=0.0, derived=t.derived) for t in card.key_terms]
+    return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=terms)
+
+
+def _next_due(console, store, decks) -> None:
+    from .schedule import describe_due
+
+    now = _now()
+    upcoming = [s.due for s in store.states(decks).values() if s.due > now]
+    if upcoming:
+        console.print(f"[dim]Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`.[/dim]")
+
+
+def _now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
 @app.command()
 def grade(
     deck: Path = typer.Argument(..., help="The deck the answers are to."),
@@ -138,10 +309,21 @@ def grade(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per answer (JSON Lines)."),
     csv_out: bool = typer.Option(False, "--csv", help="CSV with one row per answer."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report to this file."),
+    llm: bool = typer.Option(False, "--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help)."),
+    offline: bool = typer.Option(False, "--offline", help="Keyword grading only, even when an LLM is configured."),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="LLM requests at once (default 4)."),
 ) -> None:
     """Grade a file of answers against a deck; results appear as they are computed.
 
+    With --llm each answer also gets rubric feedback from an LLM, as an "llm"
+    object in --json output; a progress bar shows on stderr.
+
     Example: grader grade decks/virtualization.md answers.jsonl --json > grades.jsonl
+
+    Example: grader grade decks/virtualization.md answers.jsonl --llm --concurrency 8 --json
     """
     from .answers import read_answers, resolve_card
     from .decks import load_deck
@@ -172,10 +354,28 @@ def grade(
     table = not (json_out or csv_out)
     if table:
         console.print(f"[bold]{'#':>4}  {'card':>4}  {'score':>5}  {'verdict':<11}  matched / missing[/bold]")
+    feedback = _feedback_client(llm, offline, model, base_url, no_cache, concurrency)
+    progress = None
     try:
-        for n, (row, card) in enumerate(resolved, start=1):
-            result = grader.grade(card, row.answer)
+        if feedback is not None:
+            from rich.progress import Progress
+
+            from .feedback import grade_all
+            from .render import feedback_line
+
+            err = make_console(stderr=True)
+            progress = Progress(console=err, transient=True, disable=not err.is_terminal)
+            progress.start()
+            task = progress.add_task("LLM feedback", total=len(resolved))
+            graded = grade_all(
+                [(card, row.answer) for row, card in resolved], grader, feedback, lambda: progress.advance(task)
+            )
+        else:
+            graded = ((grader.grade(card, row.answer), None) for row, card in resolved)
+        for n, ((row, card), (result, llm_result)) in enumerate(zip(resolved, graded), start=1):
             record = grade_record(card, row, result)
+            if llm_result is not None:
+                record["llm"] = llm_result.record()
             for w in writers:
                 w.write(record)
             if table:
@@ -186,9 +386,20 @@ def grade(
                     f"  [green]{', '.join(result.matched)}[/green]{missing}",
                     soft_wrap=True,
                 )
+                if llm_result is not None:
+                    console.print(feedback_line(llm_result), soft_wrap=True)
     finally:
+        if progress is not None:
+            progress.stop()
         for w in writers:
             w.close()
+        if feedback is not None:
+            summary = feedback.totals.summary(feedback.settings.model)
+            for line in [*feedback.notices, summary]:
+                print(line, file=sys.stderr)
+            if report_file is not None:
+                report_file.write(f"\n{summary}.\n")
+            feedback.close()
         if report_file is not None:
             report_file.close()
 
@@ -241,6 +452,218 @@ def lint(decks: list[Path] = typer.Argument(..., help="Deck files or folders."))
     if count:
         raise typer.Exit(1)
 
+
+EVAL_GRADERS = ("keyword", "llm", "hybrid")
+
+
+@app.command("eval")
+def eval_command(
+    data: Optional[list[str]] = typer.Argument(
+        None,
+        metavar="[DATA.jsonl | compare A.json B.json]",
+        help="Human-graded answers, JSON Lines (default: eval/seed_dev.jsonl); or 'compare' and two saved --json runs.",
+    ),
+    train: Optional[Path] = typer.Option(None, "--train", help="Fit the calibration on this file (default: cross-validation grouped by question)."),
+    grader_name: str = typer.Option("keyword", "--grader", help="keyword, llm or hybrid."),
+    json_out: bool = typer.Option(False, "--json", help="Print every metric and answer as one JSON document (to save and compare)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write report.md, report.html and SVG figures into this folder."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Grade a fixed random sample of this many answers (per file)."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Grade every answer this many times and report self-consistency."),
+    per_question: bool = typer.Option(False, "--per-question", help="Fit one calibration per question (for unseen answers to known questions)."),
+    deck: Optional[Path] = typer.Option(None, "--deck", help="The deck a card-numbered labelled set refers to (default: the bundled deck)."),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM model, for --grader llm or hybrid."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, for --grader llm or hybrid."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Start a paid LLM run without asking."),
+) -> None:
+    """Measure a grader against human grades, with 95% intervals and baselines.
+
+    Calibration is cross-validated by question unless --train is given; every
+    run also scores a majority, an answer-length and a word-overlap baseline.
+
+    Example: grader eval ../shared/datasets/mohler/train.jsonl --report out/
+
+    Example: grader eval runA.json ... ; grader eval compare runA.json runB.json
+    """
+    args = list(data or [])
+    if args[:1] == ["compare"]:
+        if len(args) != 3:
+            raise typer.BadParameter("compare needs two saved runs: grader eval compare A.json B.json")
+        return _eval_compare(Path(args[1]), Path(args[2]), json_out)
+    if len(args) > 1:
+        raise typer.BadParameter("give one data file (or: grader eval compare A.json B.json)")
+    if grader_name not in EVAL_GRADERS:
+        raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
+    from .datasets import default_dataset, load_eval_set
+    from .eval_report import terminal, write_report
+    from .evaluate import KeywordEvalGrader, evaluate, limit_items
+    from .render import make_console
+
+    console, err = make_console(), make_console(stderr=True)
+    evalset = load_eval_set(Path(args[0]) if args else default_dataset(), deck=deck)
+    train_set = load_eval_set(train, deck=deck) if train else None
+    client = None
+    try:
+        if grader_name == "keyword":
+            grader = KeywordEvalGrader()
+        else:
+            from .config import load_llm_settings
+            from .eval_llm import LLMEvalGrader, estimate_cost
+            from .feedback import open_feedback_client
+
+            # Repeats measure the model, not the cache.
+            flags = {"model": model, "base_url": base_url, "enabled": True, "cache": False if no_cache or repeat > 1 else None}
+            settings = load_llm_settings(flags)
+            if settings.offline:
+                raise GraderError(f"--grader {grader_name} needs an LLM, but offline mode is on (GRADER_OFFLINE)")
+            client = open_feedback_client(settings)
+            if client.disabled:
+                raise GraderError(client.disabled)
+            sets = [limit_items(s, limit) for s in (evalset, train_set) if s is not None]
+            estimate = estimate_cost(sets, client, repeat=repeat)
+            err.print(estimate.summary())
+            if estimate.requests and not estimate.local and not yes:
+                if not sys.stdin.isatty():
+                    raise GraderError("a paid LLM run needs confirmation: run it in a terminal or add --yes")
+                if not typer.confirm("Start the run?"):
+                    raise typer.Exit(1)
+            grader = LLMEvalGrader(client, hybrid=grader_name == "hybrid")
+        run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope="question" if per_question else "global")
+    except KeyboardInterrupt:
+        err.print("Interrupted." + (" LLM replies so far are cached: run again to continue at no cost." if client else ""))
+        raise typer.Exit(130) from None
+    finally:
+        if client is not None:
+            client.close()
+    if json_out:
+        sys.stdout.write(run.model_dump_json() + "\n")
+    else:
+        for part in terminal(run, width=console.width):
+            console.print(part)
+    if report is not None:
+        write_report(run, report)
+        err.print(f"Report written to {report / 'report.html'} and {report / 'report.md'}")
+
+
+def _eval_compare(a: Path, b: Path, json_out: bool) -> None:
+    from .eval_report import comparison_terminal
+    from .evaluate import compare_runs, load_run
+    from .render import make_console
+
+    names = (a.name, b.name) if a.name != b.name else (str(a), str(b))
+    comparison = compare_runs(load_run(a), load_run(b), a_name=names[0], b_name=names[1])
+    if json_out:
+        sys.stdout.write(comparison.model_dump_json() + "\n")
+        return
+    console = make_console()
+    for part in comparison_terminal(comparison):
+        console.print(part)
+
+
+llm_app = typer.Typer(
+    help="The LLM that gives rubric feedback (--llm).\n\nExample: grader llm check --model gpt-4o-mini",
+    no_args_is_help=True,
+)
+app.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("check")
+def llm_check(
+    model: Optional[str] = typer.Option(None, "--model", help="Model to check (default: settings, GRADER_MODEL, gpt-4o-mini)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL, settings, OpenAI)."),
+) -> None:
+    """Say whether the endpoint answers, the model exists and structured output works; exit 1 if not.
+
+    Settings come from flags, then OPENAI_API_KEY / OPENAI_BASE_URL / GRADER_MODEL,
+    then the [llm] table of settings.toml in the config dir, then defaults.
+
+    Example: grader llm check --base-url http://localhost:11434/v1 --model llama3.2
+    """
+    from .config import load_llm_settings
+    from .feedback import check_endpoint
+
+    lines = check_endpoint(load_llm_settings({"model": model, "base_url": base_url}))
+    for line in lines:
+        print(line)
+    if not all(line.ok for line in lines):
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    decks: Optional[list[Path]] = typer.Argument(None, help="Deck files or folders (default: every deck in your history)."),
+    json_out: bool = typer.Option(False, "--json", help="The whole report as one JSON object."),
+) -> None:
+    """Your progress: cards due today and in the coming days, retention, streak,
+    mastery per deck and the key terms you miss most.
+
+    Example: grader stats notes/ --json
+    """
+    from .render import make_console
+    from .schedule import load_settings
+    from .stats import build_stats, stats_view
+    from .store import Store, deck_key
+
+    with Store.open(settings=load_settings()) as store:
+        keys = None
+        if decks:
+            the_decks = _decks(decks)
+            store.sync(the_decks)  # so that edited cards count with their history
+            keys = [deck_key(d) for d in the_decks]
+        report = build_stats(store.cards(keys), store.attempts(keys), now=_now(), settings=store.settings)
+    if json_out:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        make_console().print(stats_view(report))
+
+
+history_app = typer.Typer(
+    help="Your practice history (JSON Lines), to move it to another machine or analyse it.\n\n"
+    "Example: grader history export backup.jsonl",
+    no_args_is_help=True,
+)
+app.add_typer(history_app, name="history")
+
+
+@history_app.command("export")
+def history_export(file: Optional[Path] = typer.Argument(None, help="File to write (default: standard output).")) -> None:
+    """Write your whole history as JSON Lines: a header, then one line per card and per answer.
+
+    Example: grader history export backup.jsonl
+    """
+    import os
+
+    from .store import Store
+
+    with Store.open() as store:
+        if file is None:
+            store.export(sys.stdout, now=_now())
+            return
+        partial = file.with_name(file.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                lines = store.export(out, now=_now())
+            os.replace(partial, file)  # a failed export never leaves half a file under the real name
+        except OSError as exc:
+            raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
+    print(f"Exported {lines} lines to {file}", file=sys.stderr)
+
+
+@history_app.command("import")
+def history_import(file: Path = typer.Argument(..., help="A file written by 'grader history export'.")) -> None:
+    """Merge an export into your history; answers already in it are skipped, so importing twice is safe.
+
+    Example: grader history import backup.jsonl
+    """
+    import io
+
+    from .files import read_text
+    from .store import Store
+
+    text = read_text(file, what="history export", max_bytes=1024 * 1024 * 1024)
+    with Store.open() as store:
+        report = store.import_(io.StringIO(text), path=str(file))
+    print(f"Imported answers: {report.attempts} new, {report.duplicates} already in your history; cards: {report.cards}.")
 
 def main() -> None:
     """Entry point: run the app, turning GraderErrors into one line and exit code 1.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.markdown import Markdown
@@ -12,6 +13,9 @@ from rich.text import Text
 
 from .models import Card, Grade, Verdict
 from .practice import SessionSummary
+
+if TYPE_CHECKING:
+    from .feedback import LLMResult
 
 VERDICT_STYLE = {
     Verdict.correct: "bold green",
@@ -107,3 +111,51 @@ def cards_table(cards: list[Card], title: str) -> Table:
 
 def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
+
+
+# --- LLM feedback (issue 3) ---------------------------------------------------------
+
+FLAG_STYLE = "bold magenta"
+
+
+def feedback_view(result: LLMResult) -> Text | Panel:
+    """The LLM's feedback under the keyword grade; a one-line notice when it has none."""
+    if result.status == "failed":
+        return Text(result.notice or "LLM feedback unavailable", style="yellow")
+    if result.status == "rejected":
+        return Text(f"⚑ {result.notice}", style=FLAG_STYLE)
+    verdict = Verdict(result.verdict)
+    parts: list = [
+        Text.assemble((verdict.value.upper(), VERDICT_STYLE[verdict]), f"  score {result.score:.0%}"),
+        Text(result.feedback or ""),
+    ]
+    marks = {"covered": ("✓", "green"), "partly": ("~", "yellow"), "missing": ("✗", "red")}
+    terms = Text()
+    for t in result.terms:
+        mark, style = marks[t.status]
+        terms.append(f"{mark} {t.term}  ", style=style)
+    parts.append(terms)
+    for m in result.misconceptions:
+        parts.append(Text.assemble(("✗ ", "red"), (f"“{m.quote}”", "italic"), f" → {m.correction}"))
+    if result.suggestion:
+        parts.append(Text.assemble(("Study next: ", "bold cyan"), result.suggestion))
+    if "disagreement" in result.flags:
+        parts.append(Text(f"⚑ {result.notice}", style=FLAG_STYLE))
+    origin = " · cached" if result.cached else ""
+    return Panel(
+        Group(*parts), title=f"LLM feedback ({result.model}{origin})", title_align="left", border_style="magenta"
+    )
+
+
+def feedback_line(result: LLMResult) -> Text:
+    """The LLM's side of a row of the ``grade`` table."""
+    if result.status != "ok":
+        style = FLAG_STYLE if result.status == "rejected" else "yellow"
+        return Text(f"{'':>10}{'⚑ ' if result.status == 'rejected' else ''}{result.notice}", style=style)
+    verdict = Verdict(result.verdict)
+    line = Text.assemble(
+        f"{'':>10}LLM {result.score:>5.2f}  ", (f"{verdict.value:<11}", VERDICT_STYLE[verdict]), f"  {result.feedback}"
+    )
+    if "disagreement" in result.flags:
+        line.append("  ⚑ disagrees with the keyword grade", style=FLAG_STYLE)
+    return line

@@ -45,3 +45,12 @@ def run_cli(*args: str, input: str | None = None, cwd: Path | None = None, env: 
         env={**os.environ, "COLUMNS": "120", **(env or {})},
         timeout=60,
     )
+
+
+@pytest.fixture
+def fake_openai():
+    """A real chat-completions server on 127.0.0.1 (tests/fake_openai.py), one per test."""
+    from .fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
