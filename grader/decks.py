@@ -326,7 +326,8 @@ def find_decks(paths: list[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.suffix.lower() in DECK_SUFFIXES and f.is_file() and not any(part.startswith(".") for part in f.parts):
+                hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
+                if f.suffix.lower() in DECK_SUFFIXES and f.is_file() and not hidden:
                     if f.suffix.lower() in MARKDOWN_SUFFIXES and not _looks_like_deck(f):
                         continue
                     found.append(f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -220,6 +221,10 @@ def test_find_decks_recurses_and_skips_non_decks(tmp_path):
     (tmp_path / "sub" / "deck.md").write_text(card("Q?", "==a=="))
     (tmp_path / "notes.md").write_text("# just notes\n")
     assert find_decks([tmp_path]) == [tmp_path / "sub" / "deck.md"]
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "deck.md").write_text(card("Q?", "==a=="))
+    relative = Path(os.path.relpath(tmp_path / "sub", Path.cwd()))  # may contain ".."
+    assert find_decks([relative.parent]) == [relative.parent / "sub" / "deck.md"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(DeckError, match="no decks found"):
         find_decks([tmp_path / "empty"])
