@@ -15,7 +15,9 @@ of the decks being loaded with at most one stored card, best evidence first:
    only say where they stand among the deck's other empty questions).
 
 Within a level, a stored card of the same deck wins over one of another deck.
-A card that matches nothing is new, and the caller says so.
+A card that matches nothing is new, and the caller says so. Unchanged cards
+and moved deck files are settled by exact comparison first, so the fuzzy
+comparison (and numpy) is only paid for cards that were edited.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
-
-import numpy as np
 
 from .normalize import normalize
 
@@ -77,18 +77,31 @@ def match_cards(current: list[CardRef], stored: list[CardRef]) -> list[Match]:
     result: dict[int, Match] = {}
     claimed: set[int] = set()
 
-    # The common case, without fuzzy matching: same id and the same question,
-    # a question no other card has on either side.
-    current_qs, stored_qs = Counter(cq), Counter(sq)
-    stored_by_id: dict[str, list[int]] = {}
-    for j, s in enumerate(stored):
-        stored_by_id.setdefault(s.id, []).append(j)
+    # The common cases, without fuzzy matching. A card unchanged in every field
+    # is itself (even with no question, or one that repeats).
+    exact = Counter(current)
+    stored_at = {s: j for j, s in enumerate(stored)}
     for i, c in enumerate(current):
-        js = stored_by_id.get(c.id, [])
-        if cq[i] and len(js) == 1 and sq[js[0]] == cq[i] and current_qs[cq[i]] == stored_qs[cq[i]] == 1:
-            s = stored[js[0]]
-            result[i] = Match(c, s, How.same if s.deck == c.deck else How.same_question)
-            claimed.add(js[0])
+        if exact[c] == 1 and c in stored_at:
+            result[i] = Match(c, c, How.same)
+            claimed.add(stored_at[c])
+    # Then the same question under the same id, a question no other card has
+    # on either side: first within a deck (an edited answer), then across
+    # decks (a moved deck file).
+    for scope in (lambda ref: ref.deck, lambda ref: None):
+        current_qs = Counter((scope(c), q) for c, q in zip(current, cq))
+        stored_qs = Counter((scope(s), q) for s, q in zip(stored, sq))
+        by_id: dict[tuple, list[int]] = {}
+        for j, s in enumerate(stored):
+            if j not in claimed:
+                by_id.setdefault((scope(s), s.id), []).append(j)
+        for i, c in enumerate(current):
+            js = by_id.get((scope(c), c.id), [])
+            key = (scope(c), cq[i])
+            if i not in result and cq[i] and len(js) == 1 and sq[js[0]] == cq[i] and current_qs[key] == stored_qs[key] == 1:
+                s = stored[js[0]]
+                result[i] = Match(c, s, How.same if s.deck == c.deck else How.same_question)
+                claimed.add(js[0])
 
     rest = [i for i in range(len(current)) if i not in result]
     free = [j for j in range(len(stored)) if j not in claimed]
@@ -110,6 +123,8 @@ _LEVELS = (How.same_question, How.same_answer, How.similar_question, How.same_po
 
 def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[int, int, How]]:
     """Every (current, stored) pair with some evidence, best first, compared as arrays."""
+    import numpy as np  # only edited decks get here: an unchanged deck starts without numpy
+
     from .match import similarity
 
     cq = np.array([normalize(c.question) for c in current], dtype=object)[:, None]
@@ -123,7 +138,7 @@ def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[i
     same_id = np.array([c.id for c in current], dtype=object)[:, None] == np.array([s.id for s in stored], dtype=object)[None, :]
     evidence = [
         has_q & (cq == sq),
-        _long_enough(ca) & (ca == sa),
+        np.vectorize(_long_enough, otypes=[bool])(ca) & (ca == sa),
         has_q & (q_sim >= SIMILAR_QUESTION),
         (cq == "") & same_deck & same_id,
     ]
@@ -134,4 +149,5 @@ def _ranked_pairs(current: list[CardRef], stored: list[CardRef]) -> list[tuple[i
     return [(int(rows[k]), int(cols[k]), _LEVELS[len(_LEVELS) - int(level[rows[k], cols[k]])]) for k in order]
 
 
-_long_enough = np.vectorize(lambda text: text.count(" ") + 1 >= MIN_ANSWER_WORDS, otypes=[bool])
+def _long_enough(answer: str) -> bool:
+    return bool(answer) and answer.count(" ") + 1 >= MIN_ANSWER_WORDS

@@ -20,6 +20,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum, IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,6 +98,34 @@ class ScheduleSettings(BaseModel):
     )
     learn_ahead_minutes: float = Field(20, ge=0, description="A learning card due this soon is asked now.")
     day_starts_at: int = Field(4, ge=0, le=23, description="Local hour at which a study day starts.")
+
+
+def settings_from(table: Mapping[str, object], flags: Mapping[str, object] | None = None) -> ScheduleSettings:
+    """Settings from the ``[practice]`` table of the settings file, overridden by flags that were given.
+
+    Raises pydantic's ValidationError; the caller knows the file and reports it.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    return ScheduleSettings.model_validate({**table, **given})
+
+
+def load_settings(flags: Mapping[str, object] | None = None, path: Path | None = None) -> ScheduleSettings:
+    """Settings from flags, then the ``[practice]`` table of the settings file, then defaults."""
+    from pydantic import ValidationError
+
+    from .config import read_settings_file, settings_path
+    from .errors import InputError
+
+    path = path or settings_path()
+    table = read_settings_file(path).get("practice", {})
+    try:
+        return settings_from(table, flags)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise InputError(f"[practice] has no setting {name!r}", path=path) from None
+        raise InputError(f"[practice] {name}: {err['msg']}", path=path) from None
 
 
 # --- Ratings --------------------------------------------------------------------
@@ -273,6 +302,19 @@ def pick_cards(
         reviews_held_back=max(0, len(reviews) - review_room),
         next_due=min(later, default=None),
     )
+
+
+def describe_due(due: datetime, *, now: datetime) -> str:
+    """When a card is due, as a person says it: "in 10 min", "in 3 h", "in 4 days"."""
+    seconds = (due - now).total_seconds()
+    if seconds < 30:
+        return "now"
+    if seconds < 3570:
+        return f"in {max(1, round(seconds / 60))} min"
+    if seconds < 86400:
+        return f"in {round(seconds / 3600)} h"
+    days = round(seconds / 86400)
+    return "tomorrow" if days == 1 else f"in {days} days"
 
 
 def ask_again(state: CardState, *, now: datetime, settings: ScheduleSettings) -> bool:

@@ -1,0 +1,287 @@
+"""Progress from the history: what is due, retention, streak, mastery per deck, the terms missed most.
+
+``build_stats`` is a pure function of stored cards and attempts (and ``now``);
+``stats_view`` draws its result with rich, charts included. The definitions:
+
+* **due today**: cards ``schedule.pick_cards`` would ask now, the daily limits
+  aside (new cards are counted apart); the forecast counts cards falling due
+  on each of the next days.
+* **retention**: the share of reviews of cards in the Review state (not
+  cramming, not first answers, not learning steps) rated Hard or better:
+  Anki's "true retention".
+* **streak**: consecutive study days with at least one answer, up to today;
+  a streak is not broken until a day ends without practice.
+* **mastery**: the mean probability, by FSRS, of recalling each card of the
+  deck right now; a card never answered counts 0. "Mature" cards are those
+  whose stability reaches 21 days (Anki's threshold).
+* **missed terms**: key terms by the number of answers that missed them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from .schedule import Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
+from .store import Attempt, StoredCard
+
+MATURE_DAYS = 21.0
+FORECAST_DAYS = 7
+ACTIVITY_DAYS = 30
+TOP_TERMS = 10
+
+
+class DayCount(BaseModel):
+    day: date
+    count: int
+
+
+class Retention(BaseModel):
+    reviews: int = Field(description="Reviews of cards in the Review state.")
+    passed: int = Field(description="Of those, rated Hard, Good or Easy.")
+    rate: float | None = Field(description="passed / reviews; null without reviews.")
+
+
+class Streak(BaseModel):
+    current: int = Field(description="Consecutive study days with practice, up to today.")
+    longest: int
+    studied_today: bool
+
+
+class DeckStats(BaseModel):
+    deck: str = Field(description="Resolved path of the deck file.")
+    title: str
+    cards: int
+    new: int = Field(description="Never answered.")
+    learning: int = Field(description="In (re)learning steps.")
+    young: int = Field(description="In review, stability under 21 days.")
+    mature: int = Field(description="In review, stability of 21 days or more.")
+    due_today: int
+    mastery: float = Field(ge=0, le=1, description="Mean FSRS recall probability now; unanswered cards count 0.")
+    attempts: int
+    mean_score: float | None = Field(description="Mean keyword score of graded answers.")
+
+
+class MissedTerm(BaseModel):
+    term: str
+    deck_title: str
+    question: str = Field(description="The card's question (the latest one asking for the term).")
+    missed: int = Field(description="Answers that missed the term.")
+    asked: int = Field(description="Answers graded against the term.")
+    missed_last_time: bool
+
+
+class StatsReport(BaseModel):
+    """Everything ``grader stats`` shows; ``--json`` prints exactly this."""
+
+    generated_at: datetime
+    study_day: date
+    due_today: int
+    new_cards: int = Field(description="Cards never answered.")
+    forecast: list[DayCount] = Field(description=f"Cards falling due on each of the next {FORECAST_DAYS} study days.")
+    retention_30_days: Retention
+    retention_all_time: Retention
+    streak: Streak
+    activity: list[DayCount] = Field(description=f"Answers on each of the last {ACTIVITY_DAYS} study days, today last.")
+    attempts: int
+    time_spent_seconds: float
+    decks: list[DeckStats]
+    missed_terms: list[MissedTerm]
+
+
+def build_stats(
+    cards: list[StoredCard], attempts: list[Attempt], *, now: datetime, settings: ScheduleSettings
+) -> StatsReport:
+    """The stats of these cards (those still present in their decks) and these attempts."""
+    today = study_day(now, settings)
+    present = [c for c in cards if c.present]
+    days = [study_day(a.at, settings) for a in attempts]
+
+    forecast = Counter(study_day(c.state.due, settings) for c in present if c.state and not is_due(c.state, now=now, settings=settings))
+    per_day = Counter(days)
+    month_ago = today - timedelta(days=ACTIVITY_DAYS - 1)
+    return StatsReport(
+        generated_at=now,
+        study_day=today,
+        due_today=sum(1 for c in present if c.state and is_due(c.state, now=now, settings=settings)),
+        new_cards=sum(1 for c in present if c.state is None),
+        forecast=[DayCount(day=d, count=forecast.get(d, 0)) for d in (today + timedelta(days=k) for k in range(1, FORECAST_DAYS + 1))],
+        retention_30_days=retention([a for a, d in zip(attempts, days) if d >= month_ago]),
+        retention_all_time=retention(attempts),
+        streak=streak(set(days), today),
+        activity=[DayCount(day=d, count=per_day.get(d, 0)) for d in (month_ago + timedelta(days=k) for k in range(ACTIVITY_DAYS))],
+        attempts=len(attempts),
+        time_spent_seconds=round(sum(a.seconds or 0.0 for a in attempts), 1),
+        decks=_deck_stats(present, attempts, now=now, settings=settings),
+        missed_terms=missed_terms(attempts, {c.deck: c.deck_title for c in cards}),
+    )
+
+
+def retention(attempts: list[Attempt]) -> Retention:
+    """True retention: reviews of learned cards rated Hard or better, cramming aside."""
+    reviews = [a for a in attempts if not a.cram and a.state_before is not None and a.state_before.phase is Phase.review]
+    passed = sum(1 for a in reviews if a.rating >= Rating.hard)
+    return Retention(reviews=len(reviews), passed=passed, rate=round(passed / len(reviews), 4) if reviews else None)
+
+
+def streak(days: set[date], today: date) -> Streak:
+    """Current and longest runs of consecutive study days."""
+    current, day = 0, today if today in days else today - timedelta(days=1)
+    while day in days:
+        current, day = current + 1, day - timedelta(days=1)
+    longest = run = 0
+    previous: date | None = None
+    for d in sorted(days):
+        run = run + 1 if previous is not None and d - previous == timedelta(days=1) else 1
+        longest, previous = max(longest, run), d
+    return Streak(current=current, longest=longest, studied_today=today in days)
+
+
+def missed_terms(attempts: list[Attempt], titles: dict[str, str], top: int = TOP_TERMS) -> list[MissedTerm]:
+    """The key terms missed most often, per deck, most missed first."""
+    missed: Counter[tuple[str, str]] = Counter()
+    asked: Counter[tuple[str, str]] = Counter()
+    last: dict[tuple[str, str], tuple[bool, str]] = {}
+    for a in attempts:  # oldest first, so ``last`` ends with the latest answer
+        for term in a.matched:
+            asked[a.deck, term] += 1
+            last[a.deck, term] = (False, a.question)
+        for term in a.missing:
+            asked[a.deck, term] += 1
+            missed[a.deck, term] += 1
+            last[a.deck, term] = (True, a.question)
+    ranked = sorted(missed, key=lambda k: (-missed[k], -missed[k] / asked[k], not last[k][0], k[1].casefold()))
+    return [
+        MissedTerm(
+            term=term,
+            deck_title=titles.get(deck, deck),
+            question=last[deck, term][1],
+            missed=missed[deck, term],
+            asked=asked[deck, term],
+            missed_last_time=last[deck, term][0],
+        )
+        for deck, term in ranked[:top]
+    ]
+
+
+def _deck_stats(present: list[StoredCard], attempts: list[Attempt], *, now: datetime, settings: ScheduleSettings) -> list[DeckStats]:
+    by_deck: dict[str, list[StoredCard]] = defaultdict(list)
+    for c in present:
+        by_deck[c.deck].append(c)
+    tries: dict[str, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        tries[a.deck].append(a)
+    result = []
+    for deck, cards in by_deck.items():
+        states = [c.state for c in cards if c.state is not None]
+        review = [s for s in states if s.phase is Phase.review]
+        scores = [a.score for a in tries[deck] if a.score is not None]
+        result.append(
+            DeckStats(
+                deck=deck,
+                title=cards[0].deck_title,
+                cards=len(cards),
+                new=len(cards) - len(states),
+                learning=len(states) - len(review),
+                young=sum(1 for s in review if (s.stability or 0) < MATURE_DAYS),
+                mature=sum(1 for s in review if (s.stability or 0) >= MATURE_DAYS),
+                due_today=sum(1 for s in states if is_due(s, now=now, settings=settings)),
+                mastery=round(sum(retrievability(s, now=now, settings=settings) for s in states) / len(cards), 4),
+                attempts=len(tries[deck]),
+                mean_score=round(sum(scores) / len(scores), 4) if scores else None,
+            )
+        )
+    return sorted(result, key=lambda d: (d.title.casefold(), d.deck))
+
+
+# --- Drawing ------------------------------------------------------------------------
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    """Values as a row of block characters, the largest full height; zero is a dot."""
+    top = max(values, default=0)
+    if top == 0:
+        return "·" * len(values)
+    return "".join("·" if v == 0 else _SPARKS[min(len(_SPARKS) - 1, (v * len(_SPARKS) - 1) // top)] for v in values)
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A horizontal bar, in eighths of a character."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")).ljust(width)
+
+
+def stats_view(report: StatsReport):
+    """The report as rich renderables: headline, charts and tables."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list = []
+    r30 = report.retention_30_days
+    retention_text = f"{r30.rate:.0%} of {r30.reviews} reviews (30 days)" if r30.rate is not None else "no reviews yet"
+    s = report.streak
+    streak_text = f"{s.current} day{'s' if s.current != 1 else ''}" + ("" if s.studied_today or not s.current else ", practise today to keep it")
+    parts.append(
+        Text.assemble(
+            ("Due today: ", "bold"), (str(report.due_today), "bold cyan"),
+            f"   New: {report.new_cards}   ",
+            ("Retention: ", "bold"), retention_text, "   ",
+            ("Streak: ", "bold"), streak_text, f" (longest {s.longest})",
+        )
+    )  # fmt: skip
+    parts.append(Text(f"Answers: {report.attempts}, time spent {_duration(report.time_spent_seconds)}", style="dim"))
+
+    charts = Table.grid(padding=(0, 4))
+    charts.add_column()
+    charts.add_column()
+    top = max((d.count for d in report.forecast), default=0)
+    forecast = Table(title="Due in the coming days", show_header=False, box=None, title_justify="left")
+    for d in report.forecast:
+        forecast.add_row(d.day.strftime("%a %d %b"), Text(bar(d.count / top if top else 0, 16), style="cyan"), str(d.count))
+    spark = sparkline([d.count for d in report.activity])
+    first, last = f"{report.activity[0].day:%d %b}", f"{report.activity[-1].day:%d %b}"
+    activity = Text.assemble(
+        (f"Answers, last {ACTIVITY_DAYS} days\n", "italic"), (spark, "green"), "\n", (first + last.rjust(len(spark) - len(first)), "dim")
+    )
+    charts.add_row(forecast, activity)
+    parts += [Text(""), charts]
+
+    if report.decks:
+        table = Table(title="Decks", title_justify="left")
+        table.add_column("deck", overflow="fold")
+        for name in ("cards", "new", "learning", "young", "mature", "due"):
+            table.add_column(name, justify="right")
+        table.add_column("mastery", no_wrap=True)
+        for d in report.decks:
+            table.add_row(
+                d.title, str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
+                Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
+            )  # fmt: skip
+        parts += [Text(""), table]
+
+    if report.missed_terms:
+        table = Table(title="Key terms you miss most", title_justify="left")
+        table.add_column("term")
+        table.add_column("deck")
+        table.add_column("missed", justify="right")
+        table.add_column("last time")
+        for t in report.missed_terms:
+            table.add_row(
+                t.term, t.deck_title, f"{t.missed} of {t.asked}",
+                Text("missed", style="red") if t.missed_last_time else Text("found", style="green"),
+            )  # fmt: skip
+        parts += [Text(""), table]
+    if not report.attempts:
+        parts += [Text(""), Text("No answers in your history yet: start with `grader practice`.")]
+    return Group(*parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

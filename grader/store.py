@@ -1,0 +1,646 @@
+"""Practice history in one SQLite file: every attempt, and each card's FSRS state.
+
+The file lives in the user's data directory (``platformdirs``), or in
+``$GRADER_HOME`` when that is set. It is opened in WAL mode with a busy
+timeout, so two ``grader`` processes can practise at once, and with
+``synchronous=FULL``, so an attempt whose ``record_attempt`` returned survives
+Ctrl-C, a crash and a power cut. Every write is one short ``BEGIN IMMEDIATE``
+transaction; nothing is held open while the user types.
+
+A card is stored under its deck's resolved path and its id. ``sync`` runs the
+identity matching of ``identity.py`` and re-keys what was edited or moved, so
+history follows a card through edits of its deck.
+
+The schema is versioned with ``PRAGMA user_version`` and upgraded in order by
+``MIGRATIONS``; a file written by a newer grader is refused, not damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import InputError, StoreError
+from .identity import CardRef, How, match_cards
+from .models import Card, Deck, Grade, Verdict
+from .schedule import CardState, Phase, Plan, Rating, ScheduleSettings, day_start, pick_cards, review, study_day
+
+HISTORY_FILE = "history.sqlite3"
+EXPORT_FORMAT = "grader-history"
+EXPORT_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 15.0
+
+# Each entry upgrades the schema by one version; never edit one that has shipped.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE cards (
+            key INTEGER PRIMARY KEY,
+            deck TEXT NOT NULL,            -- resolved path of the deck file
+            deck_title TEXT NOT NULL,
+            card_id TEXT NOT NULL,         -- decks.card_id: hash of the normalised question
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            present INTEGER NOT NULL DEFAULT 1,  -- 0 once the card left its deck (history kept)
+            state TEXT,                    -- CardState JSON; NULL until the first review
+            due TEXT,                      -- state's due time, UTC, for queries
+            UNIQUE (deck, card_id)
+        )""",
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,      -- stable across export and import
+            card INTEGER NOT NULL REFERENCES cards(key),
+            question TEXT NOT NULL,        -- as asked, before any later edit
+            at TEXT NOT NULL,              -- UTC
+            answer TEXT NOT NULL,
+            score REAL,                    -- NULL for a self-graded card
+            verdict TEXT NOT NULL,
+            matched TEXT NOT NULL,         -- JSON list of key terms
+            missing TEXT NOT NULL,         -- JSON list of key terms
+            feedback TEXT,                 -- LLM feedback JSON, if any
+            rating INTEGER NOT NULL,       -- 1 again, 2 hard, 3 good, 4 easy
+            rated_by TEXT NOT NULL,        -- grader, user (self-graded card) or override
+            seconds REAL,                  -- from question shown to answer submitted
+            cram INTEGER NOT NULL DEFAULT 0,
+            phase_before TEXT,             -- NULL: the card's first review
+            state_before TEXT,
+            state_after TEXT NOT NULL
+        )""",
+        "CREATE INDEX attempts_by_card ON attempts (card, at)",
+        "CREATE INDEX attempts_by_time ON attempts (at)",
+    ],
+]
+
+RatedBy = Literal["grader", "user", "override"]
+
+
+def default_path() -> Path:
+    """Where the history lives: ``$GRADER_HOME`` if set, else the user's data dir."""
+    from .config import data_dir
+
+    return data_dir() / HISTORY_FILE
+
+
+def deck_key(deck: Deck) -> str:
+    """How a deck is known in the store: its resolved path."""
+    return str(Path(deck.path).expanduser().resolve())
+
+
+def _ts(moment: datetime) -> str:
+    """A UTC timestamp in one fixed format, so that text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- Records (also the lines of an export) --------------------------------------
+
+
+class ExportHeader(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["header"] = "header"
+    format: Literal["grader-history"] = EXPORT_FORMAT
+    version: int = EXPORT_VERSION
+    exported_at: datetime
+
+
+class StoredCard(BaseModel):
+    """A card as the store knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["card"] = "card"
+    deck: str = Field(description="Resolved path of the deck file.")
+    deck_title: str
+    card: str = Field(description="Card id.")
+    question: str
+    answer: str
+    present: bool = Field(True, description="False once the card is no longer in its deck.")
+    state: CardState | None = None
+
+
+class Attempt(BaseModel):
+    """One answer to one card, as stored and exported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["attempt"] = "attempt"
+    uid: str
+    deck: str
+    card: str
+    question: str
+    at: datetime
+    answer: str
+    score: float | None = Field(None, ge=0, le=1)
+    verdict: Verdict
+    matched: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    feedback: Any = None
+    rating: Rating
+    rated_by: RatedBy
+    seconds: float | None = Field(None, ge=0)
+    cram: bool = False
+    state_before: CardState | None = None
+    state_after: CardState
+
+
+_ExportLine = TypeAdapter(Annotated[ExportHeader | StoredCard | Attempt, Field(discriminator="type")])
+_ExportHeaderLine = TypeAdapter(ExportHeader)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording (or re-rating) an attempt did to the card."""
+
+    attempt_id: int
+    rating: Rating
+    state: CardState
+    previous: CardState | None
+
+
+@dataclass
+class DeckSync:
+    """What ``sync`` found for one deck: which cards continue which history, which are new."""
+
+    deck: Deck
+    known: bool = False  # the deck had history before
+    continued: list[tuple[Card, How, StoredCard]] = field(default_factory=list)
+    new: list[Card] = field(default_factory=list)
+    retired: int = 0  # stored cards no longer in the deck (their history is kept)
+
+
+@dataclass
+class ImportReport:
+    """What an import read: card lines, new attempts, and attempts already present."""
+
+    cards: int = 0
+    attempts: int = 0
+    duplicates: int = 0
+
+
+# --- The store --------------------------------------------------------------------
+
+
+class Store:
+    """The history database. Open with ``Store.open()``; use as a context manager."""
+
+    def __init__(self, path: Path, settings: ScheduleSettings | None = None):
+        self.path = Path(path)
+        self.settings = settings or ScheduleSettings()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are only the explicit ones in _write.
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._setup()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def open(cls, path: Path | None = None, settings: ScheduleSettings | None = None) -> Store:
+        return cls(path or default_path(), settings)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _setup(self) -> None:
+        """WAL mode, durable commits, and the schema up to date.
+
+        Switching a new file to WAL can fail at once with "locked" while another
+        process does the same (SQLite does not wait there), so that is retried.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the history was written by a newer grader (schema {version}, this one knows {len(MIGRATIONS)}); upgrade grader",
+                path=self.path,
+            )
+        if version == len(MIGRATIONS):
+            return
+        with self._write() as db:
+            # Another process may have migrated while we waited for the lock.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for sql in statements:
+                    db.execute(sql)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so two writers queue instead of deadlocking."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the practice history: {_reason(exc)}", path=self.path) from None
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(f"cannot save to the practice history: {_reason(exc)}", path=self.path) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (e.g. on a full disk)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the practice history: {_reason(exc)}", path=self.path) from None
+
+    def _rows_in(self, sql: str, values: Sequence[Any], before: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a query with one ``IN ({})`` list, in chunks (SQLite caps the number of parameters)."""
+        values = list(values)
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            rows += self._read(sql.format(", ".join("?" * len(chunk))), [*before, *chunk])
+        return rows
+
+    # --- Cards and their identity ---------------------------------------------------
+
+    def sync(self, decks: Sequence[Deck], *, exists: Callable[[str], bool] = os.path.exists) -> list[DeckSync]:
+        """Bring the stored cards in line with the decks as they are now; say what changed.
+
+        Stored cards of these decks, and of stored decks whose file is gone
+        (moved or renamed), are matched to the current cards (``identity``);
+        matched ones are re-keyed with their history, the rest become new
+        cards, and stored cards left over are marked as no longer present.
+        """
+        decks = list({deck_key(d): d for d in decks}.values())  # a deck named twice is one deck
+        keys = [deck_key(d) for d in decks]
+        with self._write() as db:
+            known_decks = {r[0] for r in db.execute("SELECT DISTINCT deck FROM cards")}
+            candidates = set(keys) | {d for d in known_decks if d not in keys and not exists(d)}
+            rows = self._rows_in("SELECT * FROM cards WHERE deck IN ({})", sorted(candidates))
+            by_ref = {CardRef(r["deck"], r["card_id"], r["question"], r["answer"]): r for r in rows}
+            current = [CardRef(k, c.id, c.question, c.answer) for d, k in zip(decks, keys) for c in d.cards]
+            matches = match_cards(current, list(by_ref))
+            cards = [(d, k, c) for d, k in zip(decks, keys) for c in d.cards]
+            report = {k: DeckSync(d, known=k in known_decks) for d, k in zip(decks, keys)}
+
+            # Re-key in two steps, so that cards trading ids never collide.
+            moving = [(by_ref[m.stored]["key"], m) for m in matches if m.rekeyed]
+            for row_key, _ in moving:
+                db.execute("UPDATE cards SET card_id = '~moving~' || key WHERE key = ?", (row_key,))
+            kept: set[int] = set()
+            for (deck, key, card), m in zip(cards, matches):
+                if m.stored is None:
+                    db.execute(
+                        "INSERT INTO cards (deck, deck_title, card_id, question, answer) VALUES (?, ?, ?, ?, ?)",
+                        (key, deck.title, card.id, card.question, card.answer),
+                    )
+                    report[key].new.append(card)
+                    continue
+                row = by_ref[m.stored]
+                kept.add(row["key"])
+                db.execute(
+                    "UPDATE cards SET deck = ?, deck_title = ?, card_id = ?, question = ?, answer = ?, present = 1 WHERE key = ?",
+                    (key, deck.title, card.id, card.question, card.answer, row["key"]),
+                )
+                if m.how is not How.same:
+                    report[key].continued.append((card, m.how, _stored_card(row)))
+            for row in rows:
+                if row["deck"] in report and row["key"] not in kept and row["present"]:
+                    db.execute("UPDATE cards SET present = 0 WHERE key = ?", (row["key"],))
+                    report[row["deck"]].retired += 1
+        return list(report.values())
+
+    def states(self, decks: Sequence[Deck]) -> dict[tuple[str, str], CardState]:
+        """The FSRS state of every reviewed card now in these decks, by (deck key, card id)."""
+        rows = self._rows_in("SELECT deck, card_id, state FROM cards WHERE present AND state IS NOT NULL AND deck IN ({})", [deck_key(d) for d in decks])
+        return {(r["deck"], r["card_id"]): CardState.model_validate_json(r["state"]) for r in rows}
+
+    def done_today(self, decks: Sequence[Deck], *, now: datetime) -> tuple[int, int]:
+        """New cards introduced and reviews done so far this study day in these decks (cramming aside)."""
+        since = _ts(day_start(study_day(now, self.settings), self.settings))
+        rows = self._rows_in(
+            "SELECT a.phase_before AS phase, COUNT(DISTINCT a.card) AS n FROM attempts a JOIN cards c ON c.key = a.card "
+            "WHERE a.at >= ? AND NOT a.cram AND c.deck IN ({}) GROUP BY a.phase_before",
+            [deck_key(d) for d in decks],
+            before=[since],
+        )
+        counts = {r["phase"]: r["n"] for r in rows}
+        return counts.get(None, 0), counts.get(Phase.review.value, 0)
+
+    def plan(self, decks: Sequence[Deck], candidates: Sequence[tuple[Deck, Card]], *, now: datetime, cram: bool = False) -> Plan:
+        """Which of the candidate cards to ask now: ``schedule.pick_cards`` fed from the history."""
+        keys = {id(d): deck_key(d) for d in decks}
+        by_key = {(keys.get(id(d)) or deck_key(d), c.id): (d, c) for d, c in candidates}
+        new_done, reviews_done = self.done_today(decks, now=now)
+        plan = pick_cards(
+            list(by_key), self.states(decks), now=now, settings=self.settings,
+            new_done_today=new_done, reviews_done_today=reviews_done, cram=cram,
+        )  # fmt: skip
+        return Plan(
+            due=[by_key[k] for k in plan.due],
+            new=[by_key[k] for k in plan.new],
+            new_held_back=plan.new_held_back,
+            reviews_held_back=plan.reviews_held_back,
+            next_due=plan.next_due,
+        )
+
+    # --- Attempts ---------------------------------------------------------------------
+
+    def record_attempt(
+        self,
+        deck: Deck,
+        card: Card,
+        *,
+        answer: str,
+        grade: Grade,
+        rating: Rating,
+        now: datetime,
+        rated_by: RatedBy = "grader",
+        seconds: float | None = None,
+        cram: bool = False,
+        feedback: Any = None,
+    ) -> Recorded:
+        """Store one attempt and the card's next FSRS state, committed before this returns."""
+        key = deck_key(deck)
+        if isinstance(feedback, BaseModel):
+            feedback = feedback.model_dump(mode="json")
+        with self._write() as db:
+            row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
+            if row is None:  # practised without sync: the card starts its history here
+                cur = db.execute(
+                    "INSERT INTO cards (deck, deck_title, card_id, question, answer) VALUES (?, ?, ?, ?, ?)",
+                    (key, deck.title, card.id, card.question, card.answer),
+                )
+                row_key, before = cur.lastrowid, None
+            else:
+                row_key, before = row["key"], CardState.model_validate_json(row["state"]) if row["state"] else None
+            after = review(before, rating, now=now, settings=self.settings)
+            self_graded = grade.verdict is Verdict.self_graded
+            cur = db.execute(
+                "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback, rating,"
+                " rated_by, seconds, cram, phase_before, state_before, state_after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex, row_key, card.question, _ts(now), answer,
+                    None if self_graded else grade.score, grade.verdict.value,
+                    json.dumps(grade.matched), json.dumps(grade.missing),
+                    json.dumps(feedback) if feedback is not None else None,
+                    int(rating), rated_by, seconds, int(cram),
+                    before.phase.value if before else None,
+                    before.model_dump_json() if before else None, after.model_dump_json(),
+                ),
+            )  # fmt: skip
+            db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (after.model_dump_json(), _ts(after.due), row_key))
+            return Recorded(cur.lastrowid, rating, after, before)
+
+    def override_rating(self, attempt_id: int, rating: Rating) -> Recorded:
+        """Re-rate an attempt (the user overruling the grader) and reschedule its card from the same starting point."""
+        with self._write() as db:
+            row = db.execute("SELECT card, at, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+            before = CardState.model_validate_json(row["state_before"]) if row["state_before"] else None
+            at = datetime.fromisoformat(row["at"].replace("Z", "+00:00"))
+            after = review(before, rating, now=at, settings=self.settings)
+            db.execute(
+                "UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?",
+                (int(rating), after.model_dump_json(), attempt_id),
+            )
+            latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
+            if latest == attempt_id:  # a later review has already moved the card on otherwise
+                db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (after.model_dump_json(), _ts(after.due), row["card"]))
+            return Recorded(attempt_id, rating, after, before)
+
+    def set_feedback(self, attempt_id: int, feedback: Any) -> None:
+        """Attach LLM feedback to an attempt already saved (the keyword grade is saved first, the model may be slow)."""
+        if isinstance(feedback, BaseModel):
+            feedback = feedback.model_dump(mode="json")
+        with self._write() as db:
+            db.execute("UPDATE attempts SET feedback = ? WHERE id = ?", (json.dumps(feedback), attempt_id))
+
+    # --- Reading, export and import --------------------------------------------------
+
+    def cards(self, deck_keys: Sequence[str] | None = None) -> list[StoredCard]:
+        """Stored cards, of the given decks or of all, in deck and id order."""
+        sql = "SELECT * FROM cards" + (" WHERE deck IN ({})" if deck_keys is not None else "") + " ORDER BY deck, card_id"
+        rows = self._rows_in(sql, list(deck_keys)) if deck_keys is not None else self._read(sql)
+        return [_stored_card(r) for r in rows]
+
+    def attempts(self, deck_keys: Sequence[str] | None = None) -> list[Attempt]:
+        """Stored attempts, of the given decks or of all, oldest first."""
+        sql = (
+            "SELECT a.*, c.deck, c.card_id FROM attempts a JOIN cards c ON c.key = a.card"
+            + (" WHERE c.deck IN ({})" if deck_keys is not None else "")
+            + " ORDER BY a.at, a.uid"
+        )
+        rows = self._rows_in(sql, list(deck_keys)) if deck_keys is not None else self._read(sql)
+        return [_attempt(r) for r in rows]
+
+    def export(self, out: IO[str], *, now: datetime) -> int:
+        """Write the whole history as JSON Lines (a header, the cards, the attempts); return the line count."""
+        lines = [ExportHeader(exported_at=now), *self.cards(), *self.attempts()]
+        for record in lines:
+            out.write(record.model_dump_json() + "\n")
+        return len(lines)
+
+    def import_(self, source: IO[str], *, path: str = "<history>") -> ImportReport:
+        """Merge an export into this history: all of it or, on a bad line, none of it.
+
+        Attempts already present (same uid) are skipped, so importing twice
+        changes nothing; a card keeps whichever state was reviewed last.
+        """
+        records = _parse_export(source, path)
+        report = ImportReport()
+        with self._write() as db:
+            for rec in records:
+                if isinstance(rec, StoredCard):
+                    self._import_card(db, rec)
+                    report.cards += 1
+                elif isinstance(rec, Attempt):
+                    if db.execute("SELECT 1 FROM attempts WHERE uid = ?", (rec.uid,)).fetchone():
+                        report.duplicates += 1
+                        continue
+                    row_key = self._card_key(db, rec.deck, rec.card, rec.question)
+                    db.execute(
+                        "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback,"
+                        " rating, rated_by, seconds, cram, phase_before, state_before, state_after)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            rec.uid, row_key, rec.question, _ts(rec.at), rec.answer, rec.score, rec.verdict.value,
+                            json.dumps(rec.matched), json.dumps(rec.missing),
+                            json.dumps(rec.feedback) if rec.feedback is not None else None,
+                            int(rec.rating), rec.rated_by, rec.seconds, int(rec.cram),
+                            rec.state_before.phase.value if rec.state_before else None,
+                            rec.state_before.model_dump_json() if rec.state_before else None,
+                            rec.state_after.model_dump_json(),
+                        ),
+                    )  # fmt: skip
+                    report.attempts += 1
+        return report
+
+    def _import_card(self, db: sqlite3.Connection, rec: StoredCard) -> None:
+        row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (rec.deck, rec.card)).fetchone()
+        state = rec.state.model_dump_json() if rec.state else None
+        due = _ts(rec.state.due) if rec.state else None
+        if row is None:
+            db.execute(
+                "INSERT INTO cards (deck, deck_title, card_id, question, answer, present, state, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.deck, rec.deck_title, rec.card, rec.question, rec.answer, int(rec.present), state, due),
+            )
+            return
+        mine = CardState.model_validate_json(row["state"]) if row["state"] else None
+        if rec.state is not None and (mine is None or _reviewed(rec.state) > _reviewed(mine)):
+            db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (state, due, row["key"]))
+
+    @staticmethod
+    def _card_key(db: sqlite3.Connection, deck: str, card_id: str, question: str) -> int:
+        row = db.execute("SELECT key FROM cards WHERE deck = ? AND card_id = ?", (deck, card_id)).fetchone()
+        if row is not None:
+            return row["key"]
+        # An attempt whose card line is missing: keep it under a card made from what the attempt knows.
+        title = Path(deck).stem
+        cur = db.execute(
+            "INSERT INTO cards (deck, deck_title, card_id, question, answer, present) VALUES (?, ?, ?, ?, '', 0)",
+            (deck, title, card_id, question),
+        )
+        return cur.lastrowid
+
+
+def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
+    """What a user should hear about ``sync``: history carried over, cards treated as new, cards gone."""
+    notes = []
+    for s in syncs:
+        title = s.deck.title
+        moved = [old for _, _, old in s.continued if old.deck != deck_key(s.deck)]
+        if len(moved) > 3:
+            sources = sorted({old.deck for old in moved})
+            notes.append(f"{title}: history of {len(moved)} cards carried over from {', '.join(sources)} (the deck moved)")
+        for card, how, old in s.continued:
+            if len(moved) > 3 and old in moved and how is How.same_question:
+                continue  # said above; edited cards are still named
+            where = f" in {Path(old.deck).name}" if old.deck != deck_key(s.deck) else ""
+            notes.append(f"{title}: card {card.number} continues the history of “{old.question}”{where} ({how.value})")
+        if s.known or s.continued:
+            for card in s.new:
+                notes.append(f"{title}: card {card.number} “{card.question}” is new (no earlier history matches it)")
+        elif s.new:
+            notes.append(f"{title}: new deck, {len(s.new)} cards")
+        if s.retired:
+            notes.append(f"{title}: {s.retired} card{'s' if s.retired > 1 else ''} no longer in the deck (history kept)")
+    return notes
+
+
+def _reviewed(state: CardState) -> datetime:
+    return state.last_review or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _parse_export(source: IO[str], path: str) -> list[StoredCard | Attempt]:
+    """The records of an export, validated line by line; a bad line is an InputError naming it.
+
+    Header lines after the first are allowed, so exports joined with ``cat`` import as one.
+    """
+    records: list[StoredCard | Attempt] = []
+    seen_header = False
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = (_ExportLine if seen_header else _ExportHeaderLine).validate_json(line)
+        except ValidationError as exc:
+            if not seen_header:
+                raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise InputError(f"not a grader history line: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
+        if isinstance(rec, ExportHeader):
+            if rec.version > EXPORT_VERSION:
+                raise InputError(f"history format version {rec.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
+            seen_header = True
+        else:
+            records.append(rec)
+    if not seen_header:
+        raise InputError("empty file: not a grader history export", path=path, line=1)
+    return records
+
+
+def _stored_card(row: sqlite3.Row) -> StoredCard:
+    return StoredCard(
+        deck=row["deck"],
+        deck_title=row["deck_title"],
+        card=row["card_id"],
+        question=row["question"],
+        answer=row["answer"],
+        present=bool(row["present"]),
+        state=CardState.model_validate_json(row["state"]) if row["state"] else None,
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        uid=row["uid"],
+        deck=row["deck"],
+        card=row["card_id"],
+        question=row["question"],
+        at=datetime.fromisoformat(row["at"].replace("Z", "+00:00")),
+        answer=row["answer"],
+        score=row["score"],
+        verdict=Verdict(row["verdict"]),
+        matched=json.loads(row["matched"]),
+        missing=json.loads(row["missing"]),
+        feedback=json.loads(row["feedback"]) if row["feedback"] is not None else None,
+        rating=Rating(row["rating"]),
+        rated_by=row["rated_by"],
+        seconds=row["seconds"],
+        cram=bool(row["cram"]),
+        state_before=CardState.model_validate_json(row["state_before"]) if row["state_before"] else None,
+        state_after=CardState.model_validate_json(row["state_after"]),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    if "locked" in text or "busy" in text:
+        text += f" (another grader held it for over {BUSY_TIMEOUT_SECONDS:.0f} s)"
+    return text

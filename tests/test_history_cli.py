@@ -1,0 +1,69 @@
+"""``grader stats``, ``grader history`` and the practice schedule, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import SEED_DECK, run_cli
+
+DECK = str(SEED_DECK)
+CARD_3 = "sharing, aggregation, emulation, isolation\n"  # a correct answer to card 3 of the seed deck
+
+
+def test_stats_without_history():
+    result = run_cli("stats")
+    assert result.returncode == 0, result.stderr
+    assert "Due today: 0" in result.stdout and "No answers in your history yet" in result.stdout
+
+
+def test_practice_follows_the_daily_new_card_limit(isolated_env):
+    (isolated_env / "settings.toml").write_text("[practice]\nnew_per_day = 1\n")
+    first = run_cli("practice", DECK, input="anything\n" * 5)
+    assert first.returncode == 0, first.stderr
+    assert "Daily limits leave 17 new cards for later days" in first.stdout
+    assert first.stdout.count("Rated Again") >= 1
+    # The one new card of the day was failed: it is in learning, due within minutes, and
+    # the only card offered; the flag overrides the settings file.
+    again = run_cli("practice", DECK, "--new-limit", "0", input="/quit\n")
+    assert "What are 3 main characteristics" in again.stdout and "card 2" not in again.stdout
+
+
+def test_nothing_due_says_when_and_how_to_cram():
+    result = run_cli("practice", DECK, "--new-limit", "0", input="")
+    assert result.returncode == 0
+    assert "Nothing is due now. Use --cram to practise anyway." in result.stdout
+
+
+def test_bad_practice_settings_are_one_line_errors(isolated_env):
+    settings = isolated_env / "settings.toml"
+    settings.write_text("[practice]\nnew_cards = 3\n")
+    result = run_cli("practice", DECK, input="")
+    assert (result.returncode, result.stderr) == (1, f"Error: {settings}: [practice] has no setting 'new_cards'\n")
+
+
+def test_history_export_and_import_move_a_history(tmp_path, isolated_env):
+    assert run_cli("practice", DECK, "--cards", "3", input=CARD_3).returncode == 0
+    stats = json.loads(run_cli("stats", "--json").stdout)
+    assert stats["attempts"] == 1 and stats["decks"][0]["cards"] == 18
+
+    backup = tmp_path / "backup.jsonl"
+    exported = run_cli("history", "export", str(backup))
+    assert exported.returncode == 0 and exported.stderr == f"Exported 20 lines to {backup}\n"
+    assert not (tmp_path / "backup.jsonl.partial").exists()
+
+    other = {"GRADER_HOME": str(tmp_path / "other-machine")}
+    imported = run_cli("history", "import", str(backup), env=other)
+    assert imported.stdout == "Imported answers: 1 new, 0 already in your history; cards: 18.\n"
+    again = run_cli("history", "import", str(backup), env=other)
+    assert again.stdout == "Imported answers: 0 new, 1 already in your history; cards: 18.\n"
+    assert run_cli("history", "export", env=other).stdout.splitlines()[1:] == backup.read_text().splitlines()[1:]
+
+
+def test_history_import_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "attempt"}\n')
+    result = run_cli("history", "import", str(bad))
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {bad}:1: not a grader history export (the first line must be its header)\n"
+    missing = run_cli("history", "import", str(tmp_path / "nope.jsonl"))
+    assert missing.stderr == f"Error: {tmp_path / 'nope.jsonl'}: no such history export\n"

@@ -1,0 +1,150 @@
+"""Progress stats: a pure function of stored cards and attempts, at an injected time."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from grader.models import Verdict
+from grader.schedule import Rating, ScheduleSettings, review
+from grader.stats import StatsReport, bar, build_stats, missed_terms, retention, sparkline, stats_view, streak
+from grader.store import Attempt, StoredCard
+
+SETTINGS = ScheduleSettings()
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
+TODAY = date(2024, 5, 10)
+
+
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def attempt(card="c1", *, at=NOW, rating=Rating.good, before=None, cram=False, matched=(), missing=(), score=1.0, deck="/d/a.md", seconds=10.0):
+    after = review(before, rating, now=at, settings=SETTINGS)
+    return Attempt(
+        uid=f"{card}-{at.isoformat()}", deck=deck, card=card, question=f"Question {card}?", at=at, answer="x",
+        score=score, verdict=Verdict.correct, matched=list(matched), missing=list(missing), rating=rating,
+        rated_by="grader", seconds=seconds, cram=cram, state_before=before, state_after=after,
+    )  # fmt: skip
+
+
+def graduated(at: datetime):
+    return review(None, Rating.easy, now=at, settings=SETTINGS)
+
+
+def test_retention_counts_reviews_of_learned_cards_only():
+    learned = graduated(NOW - timedelta(days=20))
+    attempts = [
+        attempt(rating=Rating.good, before=learned),
+        attempt(rating=Rating.hard, before=learned),
+        attempt(rating=Rating.again, before=learned),
+        attempt(rating=Rating.again, before=learned, cram=True),  # cramming: not counted
+        attempt(rating=Rating.again),  # a first answer: not counted
+        attempt(rating=Rating.again, before=review(None, Rating.again, now=NOW, settings=SETTINGS)),  # learning step
+    ]
+    r = retention(attempts)
+    assert (r.reviews, r.passed, r.rate) == (3, 2, 0.6667)
+    assert retention([]).rate is None
+
+
+@pytest.mark.parametrize(
+    ("offsets", "expected"),
+    [
+        ([], (0, 0, False)),
+        ([0], (1, 1, True)),
+        ([0, 1, 2], (3, 3, True)),
+        ([1, 2], (2, 2, False)),  # yesterday's streak holds until today ends
+        ([2, 3, 4, 5], (0, 4, False)),  # broken yesterday
+        ([0, 1, 3, 4, 5, 6], (2, 4, True)),
+    ],
+)
+def test_streak(offsets, expected):
+    s = streak({TODAY - timedelta(days=k) for k in offsets}, TODAY)
+    assert (s.current, s.longest, s.studied_today) == expected
+
+
+def test_missed_terms_ranked_by_misses_then_rate():
+    attempts = [
+        attempt("c1", at=NOW - timedelta(days=3), missing=["hypervisor"], matched=["VM"]),
+        attempt("c1", at=NOW - timedelta(days=2), missing=["hypervisor", "VM"]),
+        attempt("c1", at=NOW - timedelta(days=1), matched=["hypervisor"], missing=["VM"]),
+        attempt("c2", at=NOW, missing=["live migration"]),
+        attempt("c3", at=NOW, missing=["hypervisor"], deck="/d/b.md"),
+    ]
+    result = missed_terms(attempts, {"/d/a.md": "A", "/d/b.md": "B"})
+    assert [(t.term, t.deck_title, t.missed, t.asked, t.missed_last_time) for t in result] == [
+        ("VM", "A", 2, 3, True),
+        ("hypervisor", "A", 2, 3, False),
+        ("hypervisor", "B", 1, 1, True),
+        ("live migration", "A", 1, 1, True),
+    ]
+    assert len(missed_terms(attempts, {}, top=2)) == 2
+
+
+def test_build_stats_from_a_history():
+    deck = "/d/a.md"
+    learned = graduated(NOW - timedelta(days=30))  # due long ago: due today
+    soon = graduated(NOW - timedelta(days=5))  # due in a few days
+    cards = [
+        StoredCard(deck=deck, deck_title="A", card="c1", question="Q1?", answer="", state=learned),
+        StoredCard(deck=deck, deck_title="A", card="c2", question="Q2?", answer="", state=soon),
+        StoredCard(deck=deck, deck_title="A", card="c3", question="Q3?", answer=""),  # new
+        StoredCard(deck=deck, deck_title="A", card="gone", question="Q?", answer="", present=False, state=learned),
+    ]
+    attempts = [
+        attempt("c1", at=NOW - timedelta(days=1, hours=1), score=0.5, missing=["x"]),
+        attempt("c2", at=NOW - timedelta(hours=2), score=1.0),
+    ]
+    report = build_stats(cards, attempts, now=NOW, settings=SETTINGS)
+    assert (report.due_today, report.new_cards, report.attempts, report.time_spent_seconds) == (1, 1, 2, 20.0)
+    assert report.study_day == TODAY
+    assert [d.day for d in report.forecast] == [TODAY + timedelta(days=k) for k in range(1, 8)]
+    assert sum(d.count for d in report.forecast) == 1
+    assert (report.activity[-1].day, report.activity[-1].count) == (TODAY, 1)
+    assert report.activity[-2].count == 1 and len(report.activity) == 30
+    assert (report.streak.current, report.streak.studied_today) == (2, True)
+    [a] = report.decks
+    assert (a.cards, a.new, a.learning, a.young, a.mature, a.due_today, a.attempts, a.mean_score) == (3, 1, 0, 2, 0, 1, 2, 0.75)
+    assert 0 < a.mastery < 2 / 3  # two learned cards, neither certain; the new one counts 0
+    assert [t.term for t in report.missed_terms] == ["x"]
+    assert StatsReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_empty_history():
+    report = build_stats([], [], now=NOW, settings=SETTINGS)
+    assert (report.due_today, report.decks, report.missed_terms, report.streak.current) == (0, [], [], 0)
+    assert report.retention_all_time.rate is None
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([], ""), ([0, 0], "··"), ([0, 1, 2, 4, 8], "·▁▂▄█"), ([3, 3], "██")],
+)
+def test_sparkline(values, expected):
+    assert sparkline(values) == expected
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0, "    "), (1, "████"), (0.5, "██  "), (0.53, "██▏ "), (2, "████")])
+def test_bar(fraction, expected):
+    assert bar(fraction, width=4) == expected
+
+
+def test_stats_view_renders_every_part():
+    from rich.console import Console
+
+    learned = graduated(NOW - timedelta(days=30))
+    cards = [StoredCard(deck="/d/a.md", deck_title="Virtualization", card="c1", question="Q1?", answer="", state=learned)]
+    report = build_stats(cards, [attempt("c1", missing=["hypervisor"])], now=NOW, settings=SETTINGS)
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(stats_view(report))
+    text = console.export_text()
+    for expected in ("Due today: 1", "Streak: 1 day", "Due in the coming days", "Virtualization", "hypervisor", "1 of 1", "Answers, last 30 days"):
+        assert expected in text
