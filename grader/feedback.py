@@ -436,6 +436,13 @@ def _server_message(exc: Any) -> str:
     return f' (server: "{_clip(str(message), 120)}")' if message else ""
 
 
+def _quiet_about_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A task that Ctrl-C stopped is not an error to report; anything else is."""
+    if isinstance(context.get("exception"), (KeyboardInterrupt, asyncio.CancelledError)):
+        return
+    loop.default_exception_handler(context)
+
+
 class FeedbackClient:
     """Asks for feedback on graded answers, one at a time or as a concurrent batch.
 
@@ -639,6 +646,10 @@ class FeedbackClient:
                 task.cancel()
             if pending and not loop.is_closed():
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # A Ctrl-C can land inside a task: reap it, or asyncio logs it as a traceback at exit.
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()
 
     def feedback_many(
         self,
@@ -660,6 +671,7 @@ class FeedbackClient:
         # One loop for the client's lifetime: the async HTTP client is bound to it.
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            self._loop.set_exception_handler(_quiet_about_interrupts)
         return self._loop
 
     def close(self) -> None:
