@@ -72,8 +72,8 @@ def practice(
 
     from .models import Grade, Verdict
     from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_self_rating
-    from .schedule import VERDICT_RATING, Rating, rating_for
     from .render import grade_view, make_console, question_panel, reference_panel, summary_table
+    from .schedule import VERDICT_RATING, Rating, rating_for
 
     console = make_console()
     interactive = sys.stdin.isatty()
@@ -528,7 +528,16 @@ def eval_command(
                 if not typer.confirm("Start the run?"):
                     raise typer.Exit(1)
             grader = LLMEvalGrader(client, hybrid=grader_name == "hybrid")
-        run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope="question" if per_question else "global")
+        scope = "question" if per_question else "global"
+        if client is None:
+            run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope=scope)
+        else:
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("LLM grading", total=repeat * sum(len(s.items) for s in sets))
+                grader.progress = lambda: bar.advance(task)
+                run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope=scope)
     except KeyboardInterrupt:
         err.print("Interrupted." + (" LLM replies so far are cached: run again to continue at no cost." if client else ""))
         raise typer.Exit(130) from None

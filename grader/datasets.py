@@ -8,7 +8,8 @@ Two formats, told apart by their rows (see the README, "Evaluation data"):
   ``question_id`` becomes a card whose key terms are the row's ``key_terms`` or,
   without them, are derived from ``reference_answer`` exactly as the core
   derives terms for an unhighlighted card, with document frequencies over all
-  the dataset's reference answers.
+  the dataset's reference answers. Further acceptable answers in
+  ``reference_answers`` become further cards; an answer's best grade counts.
 * **Deck rows** (the project's ``eval/seed_*.jsonl``): ``card`` (number or id in
   a deck), ``answer`` and the teacher's ``verdict``; the cards, with their
   highlighted key terms, come from the deck.
@@ -29,12 +30,22 @@ from .errors import InputError
 from .files import read_text
 from .keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
 from .models import Card, Deck, KeyTerm, Verdict
+from .normalize import normalize
 
 # Evaluation sets are big (ASAP-SAS train is 38 MB) but still read whole.
 MAX_DATASET_BYTES = 512 * 1024 * 1024
 SEED_DECK = "virtualization.md"
 
 TermDeriver = Callable[[str, Mapping[str, int], int, str], list[KeyTerm]]
+
+
+class ReferenceAnswer(BaseModel):
+    """One of several acceptable answers to a question (SemEval lists up to a dozen)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str
+    category: str | None = None
 
 
 class EvalItem(BaseModel):
@@ -51,6 +62,9 @@ class EvalItem(BaseModel):
     question_id: str | None = Field(None, description="Groups answers to one question; defaults to the question text.")
     question: str
     reference_answer: str | None = Field(None, description="Model answer the key terms are derived from.")
+    reference_answers: list[ReferenceAnswer] | None = Field(
+        None, description="Other acceptable answers (text or {text, category}); an answer is graded against each, the best counts."
+    )
     answer: str
     score: float | None = Field(None, description="Human score in points, 0..max_score.")
     max_score: float | None = Field(None, gt=0, description="Top of the score scale for this question.")
@@ -70,6 +84,11 @@ class EvalItem(BaseModel):
     @classmethod
     def _no_answer_is_empty(cls, v: Any) -> Any:
         return "" if v is None else v
+
+    @field_validator("reference_answers", mode="before")
+    @classmethod
+    def _plain_texts(cls, v: Any) -> Any:
+        return [{"text": r} if isinstance(r, str) else r for r in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _judged(self) -> EvalItem:
@@ -106,6 +125,7 @@ class EvalSet:
     name: str
     items: list[EvalItem]
     cards: dict[str, Card]
+    alternatives: dict[str, list[Card]] = field(default_factory=dict)  # cards of further reference answers
     skipped: list[EvalItem] = field(default_factory=list)
     skipped_questions: list[str] = field(default_factory=list)
 
@@ -173,7 +193,9 @@ def load_eval_set(
             )
         )
     name = items[0].dataset or path.stem
-    return _with_cards(str(path), name, items, dataset_cards(items, derive))
+    evalset = _with_cards(str(path), name, items, dataset_cards(items, derive))
+    evalset.alternatives = alternative_cards(items, evalset.cards, derive)
+    return evalset
 
 
 def dataset_cards(items: list[EvalItem], derive: TermDeriver = derive_key_terms) -> dict[str, Card]:
@@ -199,6 +221,31 @@ def dataset_cards(items: list[EvalItem], derive: TermDeriver = derive_key_terms)
             id=qid, number=number, question=it.question, answer=it.reference_answer or "", key_terms=terms, line=it.line
         )
     return cards
+
+
+def alternative_cards(items: list[EvalItem], cards: dict[str, Card], derive: TermDeriver = derive_key_terms) -> dict[str, list[Card]]:
+    """A card for each further reference answer of a question, with terms derived like the first's."""
+    firsts: dict[str, EvalItem] = {}
+    for it in items:
+        firsts.setdefault(it.question_id, it)
+    doc_freq, n_docs = document_frequencies(c.answer for c in cards.values())
+    out: dict[str, list[Card]] = {}
+    for qid, it in firsts.items():
+        card = cards.get(qid)
+        if card is None or it.key_terms is not None or not it.reference_answers:
+            continue
+        seen = {normalize(card.answer)}
+        extra = []
+        for ref in it.reference_answers:
+            if normalize(ref.text) in seen:
+                continue
+            seen.add(normalize(ref.text))
+            terms = derive(ref.text, doc_freq, n_docs, it.question)
+            if terms:
+                extra.append(card.model_copy(update={"id": f"{qid}#{len(extra) + 2}", "answer": ref.text, "key_terms": terms}))
+        if extra:
+            out[qid] = extra
+    return out
 
 
 def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Card]) -> EvalSet:

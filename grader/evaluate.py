@@ -7,8 +7,10 @@ the humans with bootstrap intervals:
 * ``zero_shot``: the grader's own score times the question's maximum, and its
   own verdict for labels (``partial`` becomes ``partially_correct`` or
   ``incorrect``, whichever the data has);
-* ``calibrated``: a line and cut points fitted on ``--train`` or, with one
-  file, out of fold by cross-validation grouped by question;
+* ``calibrated``: a monotone (isotonic) map and cut points fitted on
+  ``--train`` or, with one file, out of fold by cross-validation grouped by
+  question; with ``scope="question"`` one mapping per question, for test sets
+  of unseen answers to known questions;
 * baselines, calibrated the same way: ``majority`` (the most frequent training
   value), ``length`` (words in the answer), ``overlap`` (share of the
   reference's content words the answer repeats, exact words only);
@@ -20,8 +22,9 @@ Tasks: ``score`` (points; its ordinal metrics when the scale is whole points),
 is the stable ``--json`` output that ``compare_runs`` reads back.
 
 Graders plug in as anything with ``name`` and ``grade(card, answers)``;
-``CallableGrader`` adapts a function of one card and one answer (how an LLM
-grader is wired), so the harness never needs to know how a score was made.
+``CallableGrader`` adapts a function of one card and one answer, and
+``eval_llm.LLMEvalGrader`` wraps the LLM feedback client, so the harness never
+needs to know how a score was made.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from . import metrics as M
-from .calibration import Cuts, fit_cuts, fit_linear, group_folds
+from .calibration import Cuts, fit_cuts, fit_isotonic, group_folds
 from .datasets import EvalItem, EvalSet
 from .errors import InputError
 from .files import read_text
@@ -84,6 +87,10 @@ class KeywordEvalGrader:
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         return [Prediction(g.score, g.verdict) for g in self.grader.grade_many(card, answers)]
+
+    def describe(self) -> dict[str, Any]:
+        """The settings a run records beside its figures."""
+        return self.grader.settings.model_dump()
 
 
 class CallableGrader:
@@ -136,7 +143,11 @@ class Graded:
 def grade_set(
     evalset: EvalSet, grader: Grader, *, repeat: int = 1, progress: Callable[[int], None] | None = None
 ) -> Graded:
-    """Grade every answer ``repeat`` times, one batch per question."""
+    """Grade every answer ``repeat`` times, one batch per question and reference answer.
+
+    A question with several reference answers is graded against each and the
+    best grade counts, unless the grader says otherwise (``best_of_references``).
+    """
     groups: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(evalset.items):
         groups[it.question_id].append(i)
@@ -145,11 +156,17 @@ def grade_set(
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
     default = GradingSettings()
     start = time.perf_counter()
+    several = getattr(grader, "best_of_references", True)
     for r in range(repeat):
         for qid, idx in groups.items():
-            preds = grader.grade(evalset.cards[qid], [evalset.items[i].answer for i in idx])
-            if len(preds) != len(idx):
-                raise ValueError(f"grader {grader.name} returned {len(preds)} results for {len(idx)} answers")
+            answers = [evalset.items[i].answer for i in idx]
+            preds: list[Prediction] = []
+            for card in [evalset.cards[qid], *(evalset.alternatives.get(qid, []) if several else [])]:
+                these = grader.grade(card, answers)
+                if len(these) != len(idx):
+                    raise ValueError(f"grader {grader.name} returned {len(these)} results for {len(idx)} answers")
+                # The best grade over the acceptable answers counts (the first on a tie).
+                preds = [max(a, b, key=lambda p: p.score) for a, b in zip(preds, these)] if preds else these
             for i, p in zip(idx, preds):
                 scores[r, i] = p.score
                 verdicts[r][i] = p.verdict or verdict_for(p.score, default)
@@ -193,6 +210,11 @@ class Task:
     @property
     def ordinal(self) -> bool:
         return self.ordinal_gold is not None
+
+    @property
+    def normalised(self) -> bool:
+        """Questions worth different points are compared as shares of their maximum."""
+        return self.max_score is not None and bool(np.ptp(self.max_score) > 0)
 
     @property
     def ordinal_k(self) -> int:
@@ -292,8 +314,8 @@ def _fit_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray) -> Task
     t, xf = fit.task, fit.x
     if task.kind == "score":
         gold_share = t.gold[fit.idx] / t.max_score[fit.idx]
-        line = fit_linear(xf, gold_share)
-        points = line(x) * task.max_score[idx]
+        mapping = fit_isotonic(xf, gold_share)
+        points = mapping(x) * task.max_score[idx]
         ordinal = None
         if task.ordinal:
             ordinal = _half_up(points)
@@ -328,27 +350,61 @@ def _majority(fit: FitData, task: Task, idx: np.ndarray) -> TaskPrediction:
     return TaskPrediction(np.full(len(idx), common, dtype=np.intp))
 
 
-def cross_validated(task: Task, x: np.ndarray, folds: np.ndarray, *, majority: bool = False) -> TaskPrediction:
-    """Out-of-fold predictions: each fold predicted by a mapping fitted on the others."""
+Plan = list[tuple[np.ndarray, np.ndarray]]  # (items to fit on, items to predict) pairs
+
+
+def cv_plan(questions: Sequence[str], scope: str, folds: int = 5, seed: int = 0) -> Plan:
+    """Cross-validation splits of one set.
+
+    ``global``: folds of whole questions, so every prediction is made by a
+    mapping that never saw the question. ``question``: a mapping per question,
+    fitted on the other folds of that question's answers.
+    """
+    qs = np.asarray(questions, dtype=object)
+    plan: Plan = []
+    if scope == "global":
+        fold_of = group_folds(list(questions), folds, seed)
+        for f in np.unique(fold_of):
+            test, train = np.flatnonzero(fold_of == f), np.flatnonzero(fold_of != f)
+            plan.append((train if train.size else test, test))
+        return plan
+    rng = np.random.default_rng(seed)
+    for q in dict.fromkeys(questions):
+        idx = np.flatnonzero(qs == q)
+        k = max(1, min(folds, len(idx)))
+        fold_of = np.empty(len(idx), dtype=np.intp)
+        fold_of[rng.permutation(len(idx))] = np.arange(len(idx)) % k
+        for f in range(k):
+            test, train = idx[fold_of == f], idx[fold_of != f]
+            plan.append((train if train.size else test, test))
+    return plan
+
+
+def train_plan(questions: Sequence[str], train_questions: Sequence[str], scope: str) -> Plan:
+    """Fit on a training set: one mapping, or one per question (all of the training set where it lacks the question)."""
+    everything = np.arange(len(train_questions))
+    if scope == "global":
+        return [(everything, np.arange(len(questions)))]
+    qs, tq = np.asarray(questions, dtype=object), np.asarray(train_questions, dtype=object)
+    plan: Plan = []
+    for q in dict.fromkeys(questions):
+        fit = np.flatnonzero(tq == q)
+        plan.append((fit if fit.size else everything, np.flatnonzero(qs == q)))
+    return plan
+
+
+def apply_plan(task: Task, x: np.ndarray, plan: Plan, fit_task: Task, fit_x: np.ndarray, *, majority: bool = False) -> TaskPrediction:
+    """Predictions for every item, each from the mapping its plan entry fits."""
     n = len(x)
     values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
     ordinal = np.zeros(n, dtype=np.intp) if task.ordinal else None
-    for f in np.unique(folds):
-        test = np.flatnonzero(folds == f)
-        train = np.flatnonzero(folds != f)
-        if train.size == 0:  # a single question: nothing to fit on but itself
-            train = test
-        fit = FitData(x[train], task, train)
+    for fit_idx, test in plan:
+        fit = FitData(fit_x[fit_idx], fit_task, fit_idx)
         pred = _majority(fit, task, test) if majority else _fit_apply(fit, x[test], task, test)
         values[test] = pred.values
         if ordinal is not None:
             ordinal[test] = pred.ordinal
     return TaskPrediction(values, ordinal)
-
-
-def trained(task: Task, x: np.ndarray, fit: FitData, *, majority: bool = False) -> TaskPrediction:
-    idx = np.arange(len(x))
-    return _majority(fit, task, idx) if majority else _fit_apply(fit, x, task, idx)
 
 
 # --- results (the --json schema) ---------------------------------------------------------
@@ -376,6 +432,7 @@ class TaskResult(BaseModel):
     ordered: bool = False
     ordinal: bool = False
     max_score: float | None = None
+    normalised: bool = Field(False, description="Score metrics on score / max_score (questions differ in points).")
     systems: dict[str, SystemResult]
     by_question: dict[str, dict[str, dict[str, Metric]]] = Field(
         default_factory=dict, description="question id -> system -> metric (sets of up to 20 questions)"
@@ -387,14 +444,17 @@ class DataInfo(BaseModel):
     name: str
     items: int
     questions: int
+    reference_answers: int = Field(0, description="Further reference answers graded against (best counts).")
     skipped_items: int = 0
     skipped_questions: list[str] = Field(default_factory=list)
     limit: int | None = None
+    question_text: dict[str, str] = Field(default_factory=dict, description="Question id -> text (sets of up to 20 questions).")
 
 
 class CalibrationInfo(BaseModel):
     mode: Literal["cross-validation", "train"]
-    grouped_by: str = "question_id"
+    scope: Literal["global", "question"] = Field("global", description="One mapping for the set, or one per question.")
+    grouped_by: str | None = Field("question_id", description="Folds keep whole groups of this field together (null: folds of answers).")
     folds: int | None = None
     train_path: str | None = None
     train_items: int | None = None
@@ -439,13 +499,14 @@ class EvalRun(BaseModel):
 
     schema_version: str = SCHEMA
     grader: str
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict, description="The grader's settings (thresholds; LLM model).")
     data: DataInfo
     calibration: CalibrationInfo
     bootstrap: BootstrapInfo
     speed: Speed
     consistency: Consistency | None = None
     primary_task: str | None
+    notes: list[str] = Field(default_factory=list, description="What the grader reported (LLM outcomes, tokens, cost).")
     tasks: dict[str, TaskResult]
     items: list[ItemResult]
 
@@ -470,12 +531,14 @@ def measure(
     """Every metric of the task for one system's predictions, with bootstrap intervals."""
     sel = np.arange(len(task.gold)) if subset is None else subset
     if task.kind == "score":
-        g = (task.gold if gold is None else gold)[sel]
+        g, p = (task.gold if gold is None else gold)[sel], pred.values[sel]
+        if task.normalised:
+            g, p = g / task.max_score[sel], p / task.max_score[sel]
         ordinal = task.ordinal and pred.ordinal is not None
         og = (task.ordinal_gold if gold_ordinal is None else gold_ordinal)
         stats = M.score_statistics(
             g,
-            pred.values[sel],
+            p,
             ordinal_k=task.ordinal_k if ordinal else None,
             ordinal_gold=og[sel] if ordinal else None,
             ordinal_pred=pred.ordinal[sel] if ordinal else None,
@@ -521,14 +584,27 @@ def limit_items(evalset: EvalSet, limit: int | None, seed: int = 0) -> EvalSet:
     keep = np.sort(np.random.default_rng(seed).choice(len(evalset.items), size=limit, replace=False))
     items = [evalset.items[i] for i in keep]
     qids = {it.question_id for it in items}
-    return EvalSet(evalset.path, evalset.name, items, {q: c for q, c in evalset.cards.items() if q in qids}, evalset.skipped, evalset.skipped_questions)
+    return EvalSet(
+        evalset.path,
+        evalset.name,
+        items,
+        {q: c for q, c in evalset.cards.items() if q in qids},
+        {q: c for q, c in evalset.alternatives.items() if q in qids},
+        evalset.skipped,
+        evalset.skipped_questions,
+    )
 
 
 def baseline_scores(evalset: EvalSet) -> dict[str, np.ndarray]:
-    """Raw scores of the calibrated baselines."""
+    """Raw scores of the calibrated baselines (overlap: the best over the question's reference answers)."""
+    references = {
+        q: [c.answer for c in [card, *evalset.alternatives.get(q, [])]] for q, card in evalset.cards.items()
+    }
     return {
         "length": np.array([answer_length(it.answer) for it in evalset.items]),
-        "overlap": np.array([word_overlap(it.answer, it.reference_answer or "") for it in evalset.items]),
+        "overlap": np.array(
+            [max(word_overlap(it.answer, ref) for ref in references[it.question_id]) for it in evalset.items]
+        ),
     }
 
 
@@ -542,7 +618,7 @@ def evaluate(
     resamples: int = M.RESAMPLES,
     seed: int = 0,
     limit: int | None = None,
-    settings: dict[str, Any] | None = None,
+    scope: Literal["global", "question"] = "global",
     progress: Callable[[int], None] | None = None,
 ) -> EvalRun:
     """Grade ``evalset`` with ``grader`` and measure every system on every task."""
@@ -559,7 +635,7 @@ def evaluate(
     fit_graded = fit_base = None
     if train is not None:
         train = limit_items(train, limit, seed)
-        fit_graded = grade_set(train, grader, repeat=repeat).scores.mean(axis=0)
+        fit_graded = grade_set(train, grader, repeat=repeat, progress=progress).scores.mean(axis=0)
         fit_base = baseline_scores(train)
         train_classes = {n: {getattr(it, n) for it in train.items} for n in ("label", "label_2way")}
     tasks = find_tasks(evalset.items, {n: v for n, v in (train_classes or {}).items() if None not in v})
@@ -569,17 +645,21 @@ def evaluate(
         missing = [name for name in tasks if name not in train_tasks]
         if missing:
             raise InputError(f"the training file has no {', '.join(missing)} for every answer", path=train.path)
-        calibration = CalibrationInfo(mode="train", train_path=train.path, train_items=len(train.items))
-        fold_of = None
+        calibration = CalibrationInfo(mode="train", scope=scope, grouped_by=None, train_path=train.path, train_items=len(train.items))
+        plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
     else:
-        fold_of = group_folds([it.question_id for it in evalset.items], folds, seed)
-        calibration = CalibrationInfo(mode="cross-validation", folds=int(fold_of.max()) + 1)
+        plan = cv_plan([it.question_id for it in evalset.items], scope, folds, seed)
+        calibration = CalibrationInfo(
+            mode="cross-validation",
+            scope=scope,
+            grouped_by="question_id" if scope == "global" else None,
+            folds=min(folds, max(len(set(it.question_id for it in evalset.items)), 1)) if scope == "global" else folds,
+        )
 
     def fitted(task: Task, raw: np.ndarray, raw_train: np.ndarray | None, majority: bool = False) -> TaskPrediction:
         if train is None:
-            return cross_validated(task, raw, fold_of, majority=majority)
-        t = train_tasks[task.name]
-        return trained(task, raw, FitData(raw_train, t, np.arange(len(raw_train))), majority=majority)
+            return apply_plan(task, raw, plan, task, raw, majority=majority)
+        return apply_plan(task, raw, plan, train_tasks[task.name], raw_train, majority=majority)
 
     results: dict[str, TaskResult] = {}
     task_predictions: dict[str, dict[str, TaskPrediction]] = {}
@@ -609,7 +689,7 @@ def evaluate(
                 sel = np.flatnonzero(qarr == q)
                 by_question[q] = {
                     s: measure(task, preds[s], resamples=resamples, seed=seed, subset=sel).metrics
-                    for s in ("zero_shot", "calibrated")
+                    for s in ("zero_shot", "calibrated", "overlap")
                     if s in preds
                 }
         results[name] = TaskResult(
@@ -619,6 +699,7 @@ def evaluate(
             ordered=task.ordered,
             ordinal=task.ordinal,
             max_score=float(task.max_score.max()) if task.max_score is not None else None,
+            normalised=task.normalised,
             systems=systems,
             by_question=by_question,
         )
@@ -630,15 +711,17 @@ def evaluate(
     n_graded = len(evalset.items) * repeat
     return EvalRun(
         grader=grader.name,
-        settings=settings or {},
+        settings=grader.describe() if hasattr(grader, "describe") else {},
         data=DataInfo(
             path=evalset.path,
             name=evalset.name,
             items=len(evalset.items),
             questions=evalset.questions,
+            reference_answers=sum(map(len, evalset.alternatives.values())) if getattr(grader, "best_of_references", True) else 0,
             skipped_items=len(evalset.skipped),
             skipped_questions=evalset.skipped_questions,
             limit=limit,
+            question_text={q: c.question[:200] for q, c in evalset.cards.items()} if evalset.questions <= MAX_QUESTION_BREAKDOWN else {},
         ),
         calibration=calibration,
         bootstrap=BootstrapInfo(resamples=resamples, confidence=M.CONFIDENCE, seed=seed),
@@ -650,6 +733,7 @@ def evaluate(
         ),
         consistency=_consistency(graded),
         primary_task=primary_task(tasks),
+        notes=grader.notes() if hasattr(grader, "notes") else [],
         tasks=results,
         items=items,
     )

@@ -1,0 +1,298 @@
+"""Matching experiments for the keyword grader, measured with the evaluation harness.
+
+    python eval/experiments.py [VARIANT ...] [--datasets DIR] [--resamples N]
+
+Each variant changes one thing about how the keyword grader sees the shared
+datasets: where key terms come from, a grading setting, or a matcher constant
+(patched for the run only; grader/match.py, keyterms.py and scoring.py are not
+edited). Every figure is cross-validated on the training splits only:
+
+* Mohler (unseen questions): Pearson r, one mapping, folds grouped by question;
+* Beetle (unseen answers): 2-way macro-F1, one mapping per question, folds of answers;
+* SciEntsBank: 2-way macro-F1 both ways (UA per question, UQ grouped by question);
+* ASAP-SAS prompts 1, 2, 5, 6 (unseen answers): QWK per prompt, mapping per prompt;
+* SAF (no goal): 3-way macro-F1 and Pearson of score share, grouped by question;
+* the seed dev set: zero-shot 3-way accuracy (the core issue's figure).
+
+The variants are proposals for the lead; the winners are written up in
+eval/RESULTS.md with the figures this script prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import keyterms, match, normalize  # noqa: E402
+from grader.datasets import EvalSet, load_eval_set  # noqa: E402
+from grader.evaluate import KeywordEvalGrader, Prediction, evaluate  # noqa: E402
+from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
+from grader.models import KeyTerm  # noqa: E402
+from grader.normalize import content_tokens  # noqa: E402
+from grader.scoring import GradingSettings  # noqa: E402
+
+GOALS = {"mohler": 0.60, "beetle": 0.78, "scientsbank_ua": 0.72, "scientsbank_uq": 0.72, "asap": 0.70}
+
+
+# --- term sources -----------------------------------------------------------------------
+
+
+def sentence_terms(reference: str, doc_freq, n_docs: int, question: str) -> list[KeyTerm]:
+    """Each sentence or list item of the reference is one long term (credit by coverage)."""
+    pieces = [p.strip(" -*•\t") for p in re.split(r"(?<=[.!?;])\s+|\n+", reference)]
+    terms = [parse_term(p) for p in pieces if content_tokens(p)]
+    return [t.model_copy(update={"derived": True}) for t in terms if t is not None] or derive_key_terms(reference, doc_freq, n_docs, question)
+
+
+def word_terms(reference: str, doc_freq, n_docs: int, question: str) -> list[KeyTerm]:
+    """Every distinct content word of the reference is a term."""
+    seen: dict[str, str] = {}
+    for t in content_tokens(keyterms.clean_markdown(reference)):
+        seen.setdefault(t.stem, t.word)
+    terms = [parse_term(w) for w in seen.values()]
+    return [t.model_copy(update={"derived": True}) for t in terms if t is not None]
+
+
+def derived_plus_words(reference: str, doc_freq, n_docs: int, question: str) -> list[KeyTerm]:
+    """The core's derived phrases plus every distinctive single content word not already in them."""
+    terms = derive_key_terms(reference, doc_freq, n_docs, question)
+    covered = {t.stem for term in terms for t in content_tokens(term.text)}
+    question_stems = {t.stem for t in content_tokens(question)}
+    for t in content_tokens(keyterms.clean_markdown(reference)):
+        if t.stem in covered or t.stem in question_stems or t.word.isdigit():
+            continue
+        if keyterms._idf(t.stem, doc_freq, n_docs) < math.log(2):  # in over half the references
+            continue
+        covered.add(t.stem)
+        term = parse_term(t.word)
+        if term is not None:
+            terms.append(term.model_copy(update={"derived": True}))
+    return terms
+
+
+def more_phrases(limit: int) -> Callable:
+    def derive(reference, doc_freq, n_docs, question):
+        with patched([(keyterms, "MAX_DERIVED_TERMS", limit)]):
+            return derive_key_terms(reference, doc_freq, n_docs, question)
+
+    return derive
+
+
+# Stopwords that carry meaning in an answer about order, quantity or comparison.
+MEANINGFUL = frozenset(
+    "before after once first again above below between against more most few same other only until each all both "
+    "over under up down off out further than too very".split()
+)
+
+
+# --- graders ---------------------------------------------------------------------------------
+
+
+class WeightedGrader:
+    """The core matcher's per-term coverage, combined with term weights and a credit rule of the experiment's own.
+
+    ``weight(term, card)`` says how much a term counts; ``credit(coverage)`` how
+    much of it an answer earns. The core uses weight 1 (0.3 for words the question
+    gives) and credit 1 from 75% coverage, the coverage itself from 25%.
+    """
+
+    name = "keyword"
+
+    def __init__(self, weight: Callable, credit: Callable):
+        self.weight, self.credit = weight, credit
+        self.compiled: dict[str, Any] = {}
+
+    def grade(self, card, answers):
+        compiled = self.compiled.get(card.id)
+        if compiled is None or compiled.card != card:
+            compiled = self.compiled[card.id] = match.compile_card(card)
+        weights = [self.weight(t, card) * t.weight for t in compiled.terms]
+        total = sum(weights) or 1.0
+        out = []
+        for evidence in match.match_answers(compiled, answers):
+            earned = sum(w * self.credit(ev.coverage) for w, ev in zip(weights, evidence))
+            out.append(Prediction(min(1.0, earned / total)))
+        return out
+
+
+def core_credit(coverage: float) -> float:
+    return 1.0 if coverage >= 0.75 else coverage if coverage >= 0.25 else 0.0
+
+
+def weighted(credit: Callable = core_credit, idf: bool = False) -> Callable[[EvalSet], WeightedGrader]:
+    """A grader factory: term weight by mean IDF of its words over the set's references, or 1."""
+
+    def make(es: EvalSet) -> WeightedGrader:
+        doc_freq, n = keyterms.document_frequencies(c.answer for c in es.cards.values())
+
+        def weight(term, card):
+            if not idf:
+                return 1.0
+            stems = [t.stem for t in content_tokens(term.term.text)] or ["?"]
+            return sum(keyterms._idf(s, doc_freq, n) for s in stems) / len(stems)
+
+        return WeightedGrader(weight, credit)
+
+    return make
+
+
+# --- variants -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    old = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
+    try:
+        for obj, name, value in changes:
+            setattr(obj, name, value)
+        yield
+    finally:
+        for obj, name, value in old:
+            setattr(obj, name, value)
+
+
+@dataclass
+class Variant:
+    description: str
+    derive: Callable = derive_key_terms
+    settings: GradingSettings | None = None
+    patches: list[tuple[Any, str, Any]] = field(default_factory=list)
+    first_reference_only: bool = False
+    grader: Callable[[EvalSet], Any] | None = None
+
+
+VARIANTS: dict[str, Variant] = {
+    "current": Variant("the core as it is"),
+    "sentences": Variant("each sentence / list item of the reference is one long term", derive=sentence_terms),
+    "words": Variant("every content word of the reference is a term", derive=word_terms),
+    "derived+words": Variant("derived phrases plus every distinctive single word", derive=derived_plus_words),
+    "phrases10": Variant("up to 10 derived phrases instead of 6", derive=more_phrases(10)),
+    "first-ref": Variant("only the first reference answer (SemEval lists several)", first_reference_only=True),
+    "words+first-ref": Variant("every content word a term; only the first reference answer", derive=word_terms, first_reference_only=True),
+    "floor0": Variant("partial_floor 0: any coverage earns credit", settings=GradingSettings(partial_floor=0.0)),
+    "saturation0.5": Variant("long phrases saturate at 50% coverage (not 60%)", patches=[(match, "LONG_PHRASE_SATURATION", 0.5)]),
+    "long3": Variant("phrases of 3+ words get partial coverage (not 4+)", patches=[(match, "LONG_PHRASE_WORDS", 3)]),
+    "check-core": Variant("the core's scoring rebuilt from term coverage (must equal current)", grader=weighted()),
+    "soft": Variant("credit = coverage, no floor, no step", grader=weighted(credit=lambda c: c)),
+    "idf": Variant("terms weighted by the mean IDF of their words", grader=weighted(idf=True)),
+    "words+idf": Variant("every content word a term, weighted by IDF", derive=word_terms, grader=weighted(idf=True)),
+    "words+idf+soft": Variant("every content word a term, IDF weights, soft credit", derive=word_terms, grader=weighted(credit=lambda c: c, idf=True)),
+    "qweight0.6": Variant("words the question gives weigh 0.6 (not 0.3)", patches=[(match, "QUESTION_WORD_WEIGHT", 0.6)]),
+    "words+qweight0": Variant("every content word a term; words the question gives count 0", derive=word_terms, patches=[(match, "QUESTION_WORD_WEIGHT", 0.0)]),
+    "words+qweight0.6": Variant("every content word a term; question words weigh 0.6", derive=word_terms, patches=[(match, "QUESTION_WORD_WEIGHT", 0.6)]),
+    "words+qweight1": Variant("every content word a term; question words weigh 1", derive=word_terms, patches=[(match, "QUESTION_WORD_WEIGHT", 1.0)]),
+    "words+meaningful": Variant(
+        "every content word a term; order/quantity words (before, once, more, same...) are content",
+        derive=word_terms,
+        patches=[(normalize, "STOPWORDS", normalize.STOPWORDS - MEANINGFUL)],
+    ),
+    "words+order": Variant(
+        "every content word a term; order words (before, after, once, first, until, again) are content",
+        derive=word_terms,
+        patches=[(normalize, "STOPWORDS", normalize.STOPWORDS - {"before", "after", "once", "first", "until", "again"})],
+    ),
+    "words+compare": Variant(
+        "every content word a term; comparison words (more, most, same, other, than, only, few, all, each, both) are content",
+        derive=word_terms,
+        patches=[(normalize, "STOPWORDS", normalize.STOPWORDS - {"more", "most", "same", "other", "than", "only", "few", "all", "each", "both"})],
+    ),
+}
+
+
+# --- datasets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    folder: str
+    task: str
+    metric: str
+    scope: str
+
+
+TARGETS = {
+    "mohler": Target("mohler", "score", "pearson", "global"),
+    "beetle": Target("semeval2013_beetle", "label_2way", "macro_f1", "question"),
+    "scientsbank_ua": Target("semeval2013_scientsbank", "label_2way", "macro_f1", "question"),
+    "scientsbank_uq": Target("semeval2013_scientsbank", "label_2way", "macro_f1", "global"),
+    "asap": Target("asap_sas", "score", "qwk", "question"),
+    "saf": Target("saf_en", "label", "macro_f1", "global"),
+}
+
+
+def run_variant(name: str, variant: Variant, datasets: Path, resamples: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cache: dict[str, EvalSet] = {}
+    with patched(variant.patches):
+        for key, target in TARGETS.items():
+            path = datasets / target.folder / "train.jsonl"
+            if not path.exists():
+                continue
+            if target.folder not in cache:
+                cache[target.folder] = load_eval_set(path, derive=variant.derive)
+            es = cache[target.folder]
+            if variant.first_reference_only:
+                es = EvalSet(es.path, es.name, es.items, es.cards, {}, es.skipped, es.skipped_questions)
+            grader = variant.grader(es) if variant.grader is not None else KeywordEvalGrader(variant.settings)
+            run = evaluate(es, grader, scope=target.scope, resamples=resamples)
+            task = run.tasks[target.task]
+            if key == "asap":
+                out[key] = {q: by["calibrated"][target.metric] for q, by in task.by_question.items()}
+                out["asap_all"] = task.systems["calibrated"].metrics[target.metric]
+            else:
+                out[key] = task.systems["calibrated"].metrics[target.metric]
+            if key == "saf":
+                out["saf_pearson"] = run.tasks["score"].systems["calibrated"].metrics["pearson"]
+            if key == "scientsbank_uq":
+                out["speed"] = run.speed.answers_per_second
+        seed_set = load_eval_set(ROOT / "eval" / "seed_dev.jsonl")
+        seed_grader = variant.grader(seed_set) if variant.grader else KeywordEvalGrader(variant.settings)
+        seed = evaluate(seed_set, seed_grader, resamples=resamples)
+        out["seed_dev"] = seed.tasks["label"].systems["zero_shot"].metrics["accuracy"]
+    return out
+
+
+def show(m) -> str:
+    if m is None or m.value is None:
+        return "—"
+    if m.low is None:
+        return f"{m.value:.3f}"
+    return f"{m.value:.3f} [{m.low:.3f}, {m.high:.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="*", default=list(VARIANTS), help=f"any of: {', '.join(VARIANTS)}")
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--resamples", type=int, default=0, help="bootstrap resamples (0: point estimates only)")
+    args = parser.parse_args()
+    for name in args.variants:
+        start = time.perf_counter()
+        found = run_variant(name, VARIANTS[name], args.datasets, args.resamples)
+        asap = found.get("asap", {})
+        print(f"## {name}: {VARIANTS[name].description}  ({time.perf_counter() - start:.1f} s)")
+        for key in ("mohler", "beetle", "scientsbank_ua", "scientsbank_uq"):
+            if key in found:
+                print(f"  {key:<15} {show(found[key])}   goal {GOALS[key]}")
+        for q in sorted(asap, key=int):
+            print(f"  asap prompt {q:<3} {show(asap[q])}   goal {GOALS['asap']}")
+        if "saf" in found:
+            print(f"  saf macro-F1    {show(found['saf'])}   (Pearson {show(found['saf_pearson'])})")
+        print(f"  seed_dev acc.   {show(found['seed_dev'])}   (zero-shot)")
+        if "speed" in found:
+            print(f"  SciEntsBank     {found['speed']:,.0f} answers/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""LLM and hybrid graders for the evaluation harness, on the LLM feedback client.
+
+They measure what a user of ``grade --llm`` gets: the LLM's score where the
+feedback client accepted it, and the keyword grade where it did not (a reply
+rejected as unsupported by its own quotes, or no usable reply), counted
+separately so a run says how often that happened. ``hybrid`` is the mean of the
+keyword score and the accepted LLM score, with the verdict the keyword
+thresholds give that mean.
+
+Requests, concurrency, retries and the cache are the feedback client's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from .evaluate import Prediction
+from .grading import KeywordGrader
+from .models import Card, Verdict
+from .scoring import verdict_for
+
+if TYPE_CHECKING:
+    from .datasets import EvalSet
+    from .feedback import FeedbackClient
+
+# A structured reply (feedback, one entry per term, misconceptions, suggestion)
+# runs to about this many tokens; used only for the estimate before a run.
+COMPLETION_TOKENS_PER_REPLY = 350
+CHARS_PER_TOKEN = 4
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+class LLMEvalGrader:
+    """Grades a question's answers with one concurrent batch of LLM requests.
+
+    Only the first reference answer is shown to the model (one request per
+    answer, as ``grade --llm`` does), so further reference answers are not graded against.
+    """
+
+    best_of_references = False
+
+    def __init__(self, client: FeedbackClient, *, hybrid: bool = False, progress: Callable[[], None] | None = None):
+        self.client = client
+        self.hybrid = hybrid
+        self.name = "hybrid" if hybrid else "llm"
+        self.keyword = KeywordGrader(client.grading)
+        self.progress = progress
+        self.outcomes: Counter[str] = Counter()
+
+    def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
+        grades = self.keyword.grade_many(card, answers)
+        results = self.client.feedback_many([(card, a, g) for a, g in zip(answers, grades)], on_progress=self.progress)
+        out = []
+        for grade, result in zip(grades, results):
+            if result is None or result.status != "ok" or result.score is None:
+                # The keyword grade stands, as it does for the user.
+                self.outcomes["keyword fallback" if result is None else result.status] += 1
+                out.append(Prediction(grade.score, grade.verdict))
+                continue
+            self.outcomes["ok"] += 1
+            if self.hybrid:
+                score = (grade.score + result.score) / 2
+                out.append(Prediction(score, verdict_for(score, self.client.grading)))
+            else:
+                out.append(Prediction(result.score, Verdict(result.verdict) if result.verdict else None))
+        return out
+
+    def describe(self) -> dict[str, object]:
+        """The settings a run records beside its figures."""
+        from .feedback import endpoint
+
+        return {
+            "model": self.client.settings.model,
+            "endpoint": endpoint(self.client.settings),
+            "prompt_version": self.client.prompts.version,
+            "combine": "mean of keyword and LLM scores" if self.hybrid else "LLM score where accepted",
+            **self.client.grading.model_dump(),
+        }
+
+    def notes(self) -> list[str]:
+        """What happened to the requests, for the run's record."""
+        lines = [self.client.totals.summary(self.client.settings.model)]
+        if self.outcomes:
+            lines.append("LLM outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())))
+        return lines + list(self.client.notices)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What an LLM run will ask for, before it starts."""
+
+    model: str
+    endpoint: str
+    requests: int
+    cached: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    local: bool
+
+    def summary(self) -> str:
+        if self.local:
+            price = "a local server: no charge"
+        elif self.cost is not None:
+            price = f"about ${self.cost:.2f}"
+        else:
+            price = "cost unknown (no price for this model in the settings file)"
+        return (
+            f"{self.requests:,} LLM requests to {self.model} at {self.endpoint} "
+            f"({self.cached:,} more answered from the cache), about {self.prompt_tokens:,} prompt + "
+            f"{self.completion_tokens:,} completion tokens: {price}"
+        )
+
+
+def is_local(base_url: str | None) -> bool:
+    return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
+
+
+def estimate_cost(evalsets: list[EvalSet], client: FeedbackClient, *, repeat: int = 1) -> CostEstimate:
+    """Requests, tokens and dollars a run over these sets will take (cache hits are free).
+
+    Prompt tokens are counted as characters / 4 of the exact messages; the reply
+    as ``COMPLETION_TOKENS_PER_REPLY``. Repairs of invalid replies come on top.
+    """
+    from .feedback import endpoint
+    from .llm_cache import cache_key
+
+    keyword = KeywordGrader(client.grading)
+    settings = client.settings
+    where = endpoint(settings)
+    requests = cached = chars = 0
+    for evalset in evalsets:
+        by_question: dict[str, list[str]] = {}
+        for it in evalset.items:
+            by_question.setdefault(it.question_id, []).append(it.answer)
+        for qid, answers in by_question.items():
+            card = evalset.cards[qid]
+            for answer, grade in zip(answers, keyword.grade_many(card, answers)):
+                if not answer.strip():
+                    continue  # the client asks nothing for an empty answer
+                if repeat == 1 and client.cache is not None and settings.cache:
+                    key = cache_key(settings.model, where, client.prompts.version, card, answer)
+                    if client.cache.get(key) is not None:
+                        cached += 1
+                        continue
+                requests += repeat
+                messages = client.prompts.messages(card, answer, grade, client.mode)
+                chars += repeat * sum(len(m["content"]) for m in messages)
+    prompt_tokens = chars // CHARS_PER_TOKEN
+    completion_tokens = requests * COMPLETION_TOKENS_PER_REPLY
+    price = settings.price()
+    return CostEstimate(
+        model=settings.model,
+        endpoint=where,
+        requests=requests,
+        cached=cached,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=price.cost(prompt_tokens, completion_tokens) if price else None,
+        local=is_local(settings.base_url),
+    )

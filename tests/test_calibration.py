@@ -1,0 +1,128 @@
+"""Calibration fitting and cross-validation splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.calibration import Cuts, fit_cuts, fit_isotonic, group_folds, proportion_cuts
+from grader.evaluate import cv_plan, train_plan
+from grader.metrics import macro_f1, quadratic_weighted_kappa
+
+questions = st.lists(st.sampled_from([f"q{i}" for i in range(12)]), min_size=1, max_size=80)
+
+
+@given(questions, st.integers(1, 7), st.integers(0, 3))
+@settings(max_examples=100, deadline=None)
+def test_group_folds_keep_each_question_in_one_fold(groups, folds, seed):
+    fold_of = group_folds(groups, folds, seed)
+    for q in set(groups):
+        assert len({fold_of[i] for i, g in enumerate(groups) if g == q}) == 1
+    assert fold_of.max() < min(folds, len(set(groups)))
+    # every fold is used: no empty fold makes a run look cross-validated when it is not
+    assert set(fold_of.tolist()) == set(range(min(folds, len(set(groups)))))
+
+
+@given(questions, st.integers(2, 6))
+@settings(max_examples=100, deadline=None)
+def test_grouped_cv_never_fits_on_a_question_it_predicts(groups, folds):
+    plan = cv_plan(groups, "global", folds)
+    predicted = np.concatenate([test for _, test in plan])
+    assert sorted(predicted.tolist()) == list(range(len(groups)))  # each answer predicted once
+    for fit, test in plan:
+        if len(set(groups)) > 1:
+            assert not {groups[i] for i in fit} & {groups[i] for i in test}
+
+
+@given(questions)
+@settings(max_examples=60, deadline=None)
+def test_per_question_cv_fits_on_the_same_question_other_answers(groups):
+    plan = cv_plan(groups, "question", 5)
+    predicted = np.concatenate([test for _, test in plan])
+    assert sorted(predicted.tolist()) == list(range(len(groups)))
+    for fit, test in plan:
+        assert len({groups[i] for i in np.concatenate([fit, test])}) == 1
+        if groups.count(groups[test[0]]) > 1:  # a lone answer can only be fitted on itself
+            assert len(fit) and not set(fit.tolist()) & set(test.tolist())
+
+
+def test_train_plan_per_question_falls_back_to_the_whole_training_set():
+    plan = train_plan(["a", "b", "a"], ["a", "a", "c"], "question")
+    as_lists = [(fit.tolist(), test.tolist()) for fit, test in plan]
+    assert as_lists == [([0, 1], [0, 2]), ([0, 1, 2], [1])]
+    assert [(f.tolist(), t.tolist()) for f, t in train_plan(["a", "b"], ["c"], "global")] == [([0], [0, 1])]
+
+
+def ref_isotonic(x, y):
+    """Plain PAV on points sorted by x (ties pooled first): the fitted value at each point."""
+    pairs = sorted(zip(x, y))
+    groups: list[list[float]] = []  # [x, sum, count]
+    for xi, yi in pairs:
+        if groups and groups[-1][0] == xi:
+            groups[-1][1] += yi
+            groups[-1][2] += 1
+        else:
+            groups.append([xi, yi, 1])
+    blocks = [[g[1], g[2], [g[0]]] for g in groups]
+    merged: list = []
+    for b in blocks:
+        merged.append(b)
+        while len(merged) > 1 and merged[-2][0] / merged[-2][1] > merged[-1][0] / merged[-1][1]:
+            s, c, xs = merged.pop()
+            merged[-1][0] += s
+            merged[-1][1] += c
+            merged[-1][2] += xs
+    return {xi: s / c for s, c, xs in merged for xi in xs}
+
+
+@given(st.lists(st.tuples(st.integers(0, 10), st.floats(0, 1)), min_size=1, max_size=40))
+@settings(max_examples=100, deadline=None)
+def test_isotonic_fit_matches_plain_pav(points):
+    x = np.array([p[0] / 10 for p in points])
+    y = np.array([p[1] for p in points])
+    fitted = fit_isotonic(x, y)
+    expected = ref_isotonic(x.tolist(), y.tolist())
+    np.testing.assert_allclose(fitted(x), [expected[v] for v in x], atol=1e-9)
+    grid = np.linspace(-0.5, 1.5, 41)
+    assert (np.diff(fitted(grid)) >= -1e-12).all()  # never decreasing, also between and beyond the data
+
+
+def test_isotonic_map_follows_a_curve_and_is_clipped():
+    x = np.array([0.0, 0.1, 0.2, 0.5, 1.0])
+    y = np.sqrt(x)
+    assert fit_isotonic(x, y)(x) == pytest.approx(y)  # already monotone: fitted exactly
+    assert fit_isotonic(x, y + 5)(np.array([0.3])).tolist() == [1.0]
+    assert fit_isotonic(np.array([]), np.array([]))(np.array([0.2])).tolist() == [0.5]
+
+
+def test_cuts_assign_classes_by_half_open_intervals():
+    assert Cuts((0.3, 0.7))(np.array([0.0, 0.3, 0.5, 0.7, 1.0])).tolist() == [0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("objective", ["qwk", "macro_f1"])
+def test_fit_cuts_recovers_separable_thresholds(objective):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 600)
+    y = np.searchsorted([0.2, 0.5, 0.9], x, side="right")
+    cuts = fit_cuts(x, y, 4, objective)
+    assert (cuts(x) == y).all()
+
+
+def test_fit_cuts_beats_proportion_matching_on_noisy_data():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 800)
+    x = y * 0.3 + rng.normal(0, 0.25, 800) + np.where(y == 2, -0.2, 0)
+    start = np.searchsorted(np.sort(proportion_cuts(x, y, 3)), x, side="right")
+    fitted = fit_cuts(x, y, 3, "qwk")(x)
+    assert quadratic_weighted_kappa(y, fitted, 3) >= quadratic_weighted_kappa(y, start, 3)
+    f1_fitted = fit_cuts(x, y, 3, "macro_f1")(x)
+    assert macro_f1(y, f1_fitted, 3) >= macro_f1(y, start, 3)
+
+
+def test_fit_cuts_degenerate_inputs():
+    assert fit_cuts(np.array([]), np.array([], dtype=int), 3).thresholds == (0.5, 0.5)
+    assert fit_cuts(np.array([0.4, 0.4]), np.array([0, 1]), 1).thresholds == ()
+    same = fit_cuts(np.full(10, 0.5), np.array([0] * 5 + [1] * 5), 2)
+    assert len(same.thresholds) == 1

@@ -1,0 +1,489 @@
+"""The evaluation harness: datasets, runs, graders plugged in, reports, comparisons, CLI."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from grader.datasets import EvalSet, default_dataset, load_eval_set
+from grader.errors import InputError
+from grader.evaluate import (
+    CallableGrader,
+    KeywordEvalGrader,
+    Prediction,
+    compare_runs,
+    evaluate,
+    find_tasks,
+    label_classes,
+    load_run,
+    word_overlap,
+)
+from grader.models import Verdict
+
+from .conftest import DATASETS, ROOT, run_cli
+
+SEED_DEV = ROOT / "eval" / "seed_dev.jsonl"
+FAST = {"resamples": 200}
+
+
+def rows_file(tmp_path, rows, name="data.jsonl"):
+    path = tmp_path / name
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def row(**kw):
+    base = {"question_id": "q1", "question": "Why is the sky blue?", "reference_answer": "Rayleigh scattering of sunlight by air molecules.", "answer": "scattering", "score": 1.0, "max_score": 2.0}
+    return base | kw
+
+
+# --- loading -------------------------------------------------------------------------------
+
+# (rows, expected one-line error: "file:line: message" without the folder)
+LOADER_ERRORS = [
+    ([row(), "{not json"], "data.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+    ([row(), "[1, 2]"], "data.jsonl:2: each line must be a JSON object"),
+    ([row(), {"question": "q", "score": 1, "max_score": 2}], "data.jsonl:2: answer: Field required"),
+    ([row(), row(score=None)], "data.jsonl:2: row has no human judgement (score, label or label_2way)"),
+    ([row(score=6.0, max_score=5.0)], "data.jsonl:1: score 6 is outside 0..5"),
+    ([row(max_score=None)], "data.jsonl:1: row has a score but no max_score"),
+    ([row(), row(max_score=0)], "data.jsonl:2: max_score: Input should be greater than 0"),
+    (["", "  "], "data.jsonl: dataset has no rows"),
+    ([{"card": 99, "answer": "x", "verdict": "correct"}], "data.jsonl:1: card 99 is not in"),
+    ([{"card": 1, "answer": "x", "verdict": "great"}], "data.jsonl:1: verdict: Input should be"),
+]
+
+
+@pytest.mark.parametrize("rows, message", LOADER_ERRORS, ids=[m.split(": ", 1)[1][:30] for _, m in LOADER_ERRORS])
+def test_loader_errors_name_file_and_line(tmp_path, rows, message):
+    path = rows_file(tmp_path, rows)
+    with pytest.raises(InputError) as err:
+        load_eval_set(path)
+    assert str(err.value).replace(str(tmp_path) + "/", "").startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_loader_rejects_missing_and_binary_files(tmp_path):
+    with pytest.raises(InputError, match="no such dataset"):
+        load_eval_set(tmp_path / "nope.jsonl")
+    binary = tmp_path / "b.jsonl"
+    binary.write_bytes(b'{"a": 1}\n\x00\x01')
+    with pytest.raises(InputError, match=r"b.jsonl:2: binary data"):
+        load_eval_set(binary)
+
+
+def test_dataset_questions_become_cards(tmp_path):
+    path = rows_file(
+        tmp_path,
+        [
+            row(id=7),
+            row(question_id="q2", question="Name two noble gases.", reference_answer=None, key_terms=["helium", "==neon=="], label="correct", score=None, max_score=None),
+            row(question_id="q3", question="No reference here", reference_answer=None, label="correct", score=None, max_score=None),
+        ],
+    )
+    es = load_eval_set(path)
+    assert [it.id for it in es.items] == ["7", "data.jsonl:2"]
+    assert es.name == tmp_path.name and es.skipped_questions == ["q3"] and len(es.skipped) == 1
+    assert [t.text for t in es.cards["q2"].key_terms] == ["helium", "neon"]
+    derived = es.cards["q1"].key_terms
+    assert derived and all(t.derived for t in derived)
+    assert any("scattering" in t.text.lower() for t in derived)
+
+
+def test_every_reference_answer_counts(tmp_path):
+    refs = [{"id": "a", "category": "BEST", "text": "The bulb is in a closed path with the battery."}, "Terminal one is connected to the positive terminal."]
+    rows = [
+        row(label_2way="correct", score=None, max_score=None, reference_answer=refs[0]["text"], reference_answers=refs, answer=a)
+        for a in ("terminal 1 is connected to the positive terminal", "the bulb is in a closed path", "no idea")
+    ]
+    es = load_eval_set(rows_file(tmp_path, rows))
+    assert [c.answer for c in es.alternatives["q1"]] == [refs[1]]  # the first reference is the card itself
+    assert es.alternatives["q1"][0].id == "q1#2"
+    run = evaluate(es, KeywordEvalGrader(), **FAST)
+    assert run.data.reference_answers == 1
+    first, second, neither = (it.score for it in run.items)
+    assert first >= 0.75 and second == 1.0 and neither == 0.0
+    only_first = evaluate(EvalSet(es.path, es.name, es.items, es.cards), KeywordEvalGrader(), **FAST)
+    assert only_first.items[0].score < 0.5 and only_first.items[1].score == 1.0
+
+
+def test_seed_set_uses_the_decks_highlighted_terms():
+    es = load_eval_set(SEED_DEV)
+    assert es.name == "seed_dev" and len(es.items) == 117 and es.questions == 16
+    card = es.cards[es.items[0].question_id]
+    assert card.number == 1 and not card.key_terms[0].derived
+    assert {it.label for it in es.items} == {"correct", "partial", "incorrect"}
+    assert default_dataset() == SEED_DEV
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, classes, ordered",
+    [
+        ({"correct", "incorrect"}, ["incorrect", "correct"], True),
+        ({"correct", "partial", "incorrect"}, ["incorrect", "partial", "correct"], True),
+        ({"partially_correct", "correct"}, ["incorrect", "partially_correct", "correct"], True),
+        ({"correct", "contradictory", "incorrect"}, ["contradictory", "correct", "incorrect"], False),
+    ],
+)
+def test_label_classes(values, classes, ordered):
+    assert label_classes(values) == (classes, ordered)
+
+
+def test_tasks_found_from_the_data(tmp_path):
+    binary = load_eval_set(rows_file(tmp_path, [row(score=s, max_score=1.0, label_2way=l) for s, l in [(0.0, "incorrect"), (1.0, "correct")]], "a.jsonl"))
+    assert list(find_tasks(binary.items)) == ["label_2way"]  # a 0/1 score only repeats the label
+    points = load_eval_set(rows_file(tmp_path, [row(score=s, score_grader1=s, score_grader2=2.0) for s in (0.0, 1.0, 2.0)], "b.jsonl"))
+    task = find_tasks(points.items)["score"]
+    assert task.ordinal and task.ordinal_k == 3 and task.human is not None and not task.normalised
+    halves = load_eval_set(rows_file(tmp_path, [row(score=s) for s in (0.5, 1.0, 1.5)], "c.jsonl"))
+    assert not find_tasks(halves.items)["score"].ordinal
+
+
+def test_word_overlap_baseline_is_plain():
+    assert word_overlap("The scattering of light", "Rayleigh scattering of light") == pytest.approx(2 / 3)
+    assert word_overlap("scatters", "scattering") == 0.0  # no stems, no fuzz
+    assert word_overlap("anything", "") == 0.0
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_run():
+    return evaluate(load_eval_set(SEED_DEV), KeywordEvalGrader(), resamples=300)
+
+
+def test_seed_dev_run(seed_run):
+    run = seed_run
+    assert run.grader == "keyword" and run.primary_task == "label"
+    assert run.calibration.mode == "cross-validation" and run.calibration.grouped_by == "question_id"
+    task = run.tasks["label"]
+    assert task.classes == ["incorrect", "partial", "correct"] and task.ordered
+    assert set(task.systems) == {"zero_shot", "calibrated", "majority", "length", "overlap"}
+    zs = task.systems["zero_shot"]
+    assert set(zs.metrics) == {"accuracy", "macro_f1", "weighted_f1", "kappa", "qwk"}
+    assert sum(map(sum, zs.confusion)) == 117
+    assert zs.metrics["accuracy"].value == pytest.approx(np.trace(np.array(zs.confusion)) / 117)
+    for name, m in zs.metrics.items():
+        assert m.low <= m.value <= m.high, name
+    # the majority baseline predicts one class: its kappa is 0 and the grader beats it
+    assert task.systems["majority"].metrics["kappa"].value == 0.0
+    assert zs.metrics["macro_f1"].value > task.systems["majority"].metrics["macro_f1"].value + 0.3
+    assert len(run.items) == 117 and run.items[0].predicted["label"]["zero_shot"] in task.classes
+    assert run.speed.answers == 117 and run.speed.answers_per_second > 0
+
+
+def test_json_round_trip_and_stable_keys(seed_run, tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(seed_run.model_dump_json(), encoding="utf-8")
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == "grader-eval/1"
+    assert {"grader", "data", "calibration", "bootstrap", "speed", "primary_task", "tasks", "items", "notes"} <= set(data)
+    assert set(data["tasks"]["label"]["systems"]["calibrated"]["metrics"]["macro_f1"]) == {"value", "low", "high"}
+    assert load_run(path) == seed_run
+
+
+def test_saved_run_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(InputError, match="bad.json: not a saved run: invalid JSON"):
+        load_run(bad)
+    bad.write_text('{"grader": "keyword"}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.json: not a saved run \(data: Field required\)"):
+        load_run(bad)
+
+
+def _fake_set(tmp_path, n_questions=6, per_question=20):
+    """Answers whose human score is the number of 'good' words: a known truth for a fake grader."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for q in range(n_questions):
+        for a in range(per_question):
+            k = int(rng.integers(0, 4))
+            rows.append(row(question_id=f"q{q}", id=f"q{q}-{a}", answer=" ".join(["good"] * k + ["filler"] * int(rng.integers(0, 5))), score=float(k), max_score=3.0))
+    return load_eval_set(rows_file(tmp_path, rows))
+
+
+def test_a_plugged_in_grader_is_measured(tmp_path):
+    """The seam an LLM grader uses: any function of (card, answer) returning a score in [0, 1]."""
+    seen = []
+
+    def perfect(card, answer):
+        seen.append(card.id)
+        return answer.split().count("good") / 3
+
+    run = evaluate(_fake_set(tmp_path), CallableGrader(perfect, name="oracle", workers=3), **FAST)
+    assert run.grader == "oracle" and len(seen) == 120
+    score = run.tasks["score"].systems
+    assert score["zero_shot"].metrics["pearson"].value == pytest.approx(1.0)
+    assert score["zero_shot"].metrics["qwk"].value == pytest.approx(1.0)
+    assert score["calibrated"].metrics["qwk"].value == pytest.approx(1.0)
+    assert score["calibrated"].metrics["rmse"].value == pytest.approx(0.0, abs=1e-9)
+    assert score["length"].metrics["pearson"].value < 0.9
+
+
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (0.5, Prediction(0.5, None)),
+        (Prediction(1.0, Verdict.correct), Prediction(1.0, Verdict.correct)),
+        (type("Reply", (), {"score": 0.25, "verdict": "partial"})(), Prediction(0.25, Verdict.partial)),
+        (1.5, ValueError),
+        ("high", TypeError),
+    ],
+)
+def test_grader_results_are_checked(tmp_path, result, expected):
+    grader = CallableGrader(lambda card, answer: result)
+    es = _fake_set(tmp_path, 1, 2)
+    card = es.cards["q0"]
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            grader.grade(card, ["an answer"])
+    else:
+        assert grader.grade(card, ["an answer"]) == [expected]
+
+
+def test_repeat_measures_self_consistency_and_limit_samples(tmp_path):
+    rng = np.random.default_rng(1)
+
+    def noisy(card, answer):
+        return float(np.clip(answer.split().count("good") / 3 + rng.normal(0, 0.2), 0, 1))
+
+    es = _fake_set(tmp_path)
+    run = evaluate(es, CallableGrader(noisy, name="noisy"), repeat=3, limit=50, **FAST)
+    k = run.consistency
+    assert k.repeats == 3 and 0 < k.verdict_agreement < 1 and k.mean_score_sd > 0.05
+    assert 0.5 < k.pairwise_pearson < 1
+    assert run.data.items == 50 and run.data.limit == 50 and run.speed.answers == 150
+    again = evaluate(es, KeywordEvalGrader(), repeat=2, limit=50, **FAST)
+    assert {it.id for it in again.items} == {it.id for it in run.items}  # the same fixed sample
+    assert again.consistency.verdict_agreement == 1.0 and again.consistency.mean_score_sd == 0.0
+
+
+def test_train_file_calibration(tmp_path):
+    es = _fake_set(tmp_path)
+    train = EvalSet(es.path, es.name, es.items[:60], es.cards)
+    test = EvalSet(es.path, es.name, es.items[60:], es.cards)
+    run = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), train=train, **FAST)
+    assert run.calibration.mode == "train" and run.calibration.train_items == 60 and run.calibration.grouped_by is None
+    # zero-shot halves every score; the mapping fitted on the training half undoes it
+    assert run.tasks["score"].systems["zero_shot"].metrics["rmse"].value > 0.5
+    assert run.tasks["score"].systems["calibrated"].metrics["rmse"].value == pytest.approx(0.0, abs=1e-9)
+    per_q = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), train=train, scope="question", **FAST)
+    assert per_q.calibration.scope == "question"
+
+
+def test_compare_reports_deltas_and_flips(tmp_path, seed_run):
+    es = load_eval_set(SEED_DEV)
+    harsh = evaluate(es, CallableGrader(lambda c, a: 0.0, name="harsh"), **FAST)
+    cmp = compare_runs(seed_run, harsh, a_name="kw", b_name="harsh")
+    assert cmp.same_data and cmp.primary_task == "label" and cmp.only_in_a == cmp.only_in_b == 0
+    acc = next(d for d in cmp.deltas if (d.task, d.system, d.metric) == ("label", "zero_shot", "accuracy"))
+    assert acc.delta == pytest.approx(acc.b - acc.a) and acc.delta < 0
+    not_incorrect = [it for it in seed_run.items if it.verdict != Verdict.incorrect]
+    assert {f.id for f in cmp.flips} >= {it.id for it in not_incorrect}
+    assert all(f.verdict_b == Verdict.incorrect for f in cmp.flips)
+    assert compare_runs(seed_run, seed_run).flips == []
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+def test_report_files(seed_run, tmp_path):
+    from grader.eval_report import worst_disagreements, write_report
+
+    files = write_report(seed_run, tmp_path / "out")
+    assert sorted(f.name for f in files) == ["calibration.svg", "confusion.svg", "report.html", "report.md", "scatter.svg"]
+    for svg in (tmp_path / "out").glob("*.svg"):
+        ET.fromstring(svg.read_text())  # well-formed XML
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Labels (incorrect / partial / correct)" in md and "![confusion.svg](confusion.svg)" in md
+    assert "| keyword · calibrated |" in md and "The 20 worst disagreements" in md
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("<svg") == 3 and "<table>" in html
+    worst = worst_disagreements(seed_run)
+    assert len(worst) == 20 and all(d.gold != d.predicted for d in worst)
+    assert [d.size for d in worst] == sorted((d.size for d in worst), reverse=True)
+
+
+def test_report_directory_that_cannot_be_made(seed_run, tmp_path):
+    from grader.errors import GraderError
+    from grader.eval_report import write_report
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(GraderError, match="cannot write the report"):
+        write_report(seed_run, blocker / "sub")
+
+
+# --- shared datasets (skipped when absent) --------------------------------------------------
+
+
+def _slice(tmp_path, name, questions):
+    source = DATASETS / name / "train.jsonl"
+    if not source.exists():
+        pytest.skip(f"{source} is not here")
+    keep = []
+    with source.open(encoding="utf-8") as fh:
+        seen: list[str] = []
+        for line in fh:
+            qid = json.loads(line)["question_id"]
+            if qid not in seen:
+                if len(seen) == questions:
+                    break
+                seen.append(qid)
+            keep.append(line)
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(keep), encoding="utf-8")
+    return path
+
+
+def test_mohler_slice_has_scores_and_a_human_ceiling(tmp_path):
+    run = evaluate(load_eval_set(_slice(tmp_path, "mohler", 8)), KeywordEvalGrader(), **FAST)
+    task = run.tasks["score"]
+    assert task.ordinal and task.max_score == 5.0 and "human" in task.systems
+    assert run.primary_task == "score" and set(task.by_question) and len(task.by_question) == 8
+    assert task.systems["calibrated"].metrics["pearson"].value > 0.2
+
+
+def test_semeval_slice_has_two_and_three_way_labels(tmp_path):
+    run = evaluate(load_eval_set(_slice(tmp_path, "semeval2013_beetle", 6)), KeywordEvalGrader(), **FAST)
+    assert set(run.tasks) == {"label", "label_2way"} and run.primary_task == "label_2way"
+    assert not run.tasks["label"].ordered and run.tasks["label_2way"].classes == ["incorrect", "correct"]
+    assert "zero_shot" in run.tasks["label_2way"].systems
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_cli_eval_default_json_and_report(tmp_path):
+    result = run_cli("eval", "--json", "--report", str(tmp_path / "rep"))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["data"]["name"] == "seed_dev" and data["tasks"]["label"]["systems"]["zero_shot"]["metrics"]["accuracy"]["value"] > 0.5
+    assert (tmp_path / "rep" / "report.html").exists() and "Report written to" in result.stderr
+
+
+def test_cli_eval_table_and_compare(tmp_path):
+    first = tmp_path / "a.json"
+    table = run_cli("eval", str(SEED_DEV))
+    assert table.returncode == 0 and "keyword · calibrated" in table.stdout and "overlap baseline" in table.stdout
+    saved = run_cli("eval", "--json")
+    first.write_text(saved.stdout)
+    result = run_cli("eval", "compare", str(first), str(first))
+    assert result.returncode == 0, result.stderr
+    assert "Metric deltas (a.json minus a.json)" not in result.stdout  # same name: the paths tell them apart
+    assert "0 answers changed verdict" in result.stdout and "+0.000" in result.stdout
+    as_json = json.loads(run_cli("eval", "compare", str(first), str(first), "--json").stdout)
+    assert as_json["flips"] == [] and as_json["same_data"] is True
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["eval", "missing.jsonl"], 1, "Error: missing.jsonl: no such dataset\n"),
+        (["eval", "compare", "a.json"], 2, "compare needs two saved runs"),
+        (["eval", "a.jsonl", "b.jsonl"], 2, "give one data file"),
+        (["eval", "--grader", "magic"], 2, "--grader must be one of keyword, llm, hybrid"),
+        (["eval", "compare", "x.json", "y.json"], 1, "Error: x.json: no such saved run\n"),
+    ],
+)
+def test_cli_eval_errors(tmp_path, args, code, message):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == code
+    assert message in result.stderr and "Traceback" not in result.stderr
+    if code == 1:
+        assert result.stderr == message
+
+
+def test_cli_eval_bad_line_is_one_line(tmp_path):
+    path = rows_file(tmp_path, [row(), "{oops"])
+    result = run_cli("eval", str(path))
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {path}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)\n"
+
+
+# --- LLM and hybrid graders, against the fake server on 127.0.0.1 -----------------------------
+
+
+def _llm_client(fake, **overrides):
+    from grader.config import LLMSettings
+    from grader.feedback import FeedbackClient
+
+    values = dict(enabled=True, model="fake-model", base_url=fake.base_url, api_key="sk-test-0123456789abcdef", timeout=2, max_retries=0)
+    return FeedbackClient(LLMSettings(**{**values, **overrides}))
+
+
+def _seed_slice(n):
+    es = load_eval_set(SEED_DEV)
+    return EvalSet(es.path, es.name, es.items[:n], es.cards)
+
+
+def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
+    from grader.eval_llm import LLMEvalGrader
+
+    es = _seed_slice(12)
+    with _llm_client(fake_openai) as client:
+        llm = LLMEvalGrader(client)
+        run = evaluate(es, llm, **FAST)
+    answered = [it for it in es.items if it.answer.strip()]
+    assert len(fake_openai.chat_requests) == len(answered)
+    assert run.grader == "llm" and llm.outcomes["ok"] + llm.outcomes["keyword fallback"] == 12
+    assert any("LLM feedback (fake-model): 12 answers" in n or "LLM outcomes" in n for n in run.notes)
+    fake_openai.behaviour = "manipulated"
+    with _llm_client(fake_openai, cache=False) as client:
+        hybrid = LLMEvalGrader(client, hybrid=True)
+        manipulated = evaluate(es, hybrid, **FAST)
+    # a manipulated model's full marks are rejected: the keyword grade stands
+    keyword = evaluate(es, KeywordEvalGrader(), **FAST)
+    assert manipulated.grader == "hybrid" and hybrid.outcomes["rejected"] > 0
+    rejected_ids = [it.id for it, kw in zip(manipulated.items, keyword.items) if it.score == kw.score]
+    assert len(rejected_ids) >= hybrid.outcomes["rejected"]
+
+
+def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):
+    from grader.config import Price
+    from grader.eval_llm import LLMEvalGrader, estimate_cost
+    from grader.llm_cache import LLMCache
+
+    es = _seed_slice(6)
+    answered = sum(1 for it in es.items if it.answer.strip())
+    prices = {"fake-model": Price(input=1.0, output=2.0)}
+    with _llm_client(fake_openai, prices=prices, base_url=fake_openai.base_url.replace("127.0.0.1", "llm.example.test")) as client:
+        est = estimate_cost([es], client, repeat=2)
+    assert (est.requests, est.cached, est.local) == (2 * answered, 0, False)
+    assert est.prompt_tokens > 100 * est.requests and est.completion_tokens == 350 * est.requests
+    assert est.cost == pytest.approx((est.prompt_tokens * 1.0 + est.completion_tokens * 2.0) / 1e6)
+    assert "about $" in est.summary()
+    from grader.feedback import FeedbackClient
+
+    client = FeedbackClient(_llm_client(fake_openai).settings, cache=LLMCache(tmp_path / "cache.sqlite"))
+    with client:
+        evaluate(es, LLMEvalGrader(client), **FAST)
+        again = estimate_cost([es], client)
+    assert (again.requests, again.cached, again.local) == (0, answered, True)
+    assert "local server: no charge" in again.summary()
+
+
+def test_cli_llm_eval_against_a_local_server(fake_openai, tmp_path):
+    result = run_cli(
+        "eval", "--grader", "hybrid", "--base-url", fake_openai.base_url, "--model", "fake-model", "--limit", "5", "--json",
+        env={"OPENAI_API_KEY": "sk-test-0123456789abcdef"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LLM requests to fake-model" in result.stderr and "no charge" in result.stderr
+    run = json.loads(result.stdout)
+    assert run["grader"] == "hybrid" and run["data"]["items"] == 5 and run["data"]["limit"] == 5
+
+
+def test_cli_paid_llm_run_needs_confirmation(tmp_path):
+    result = run_cli("eval", "--grader", "llm", "--limit", "3", env={"OPENAI_API_KEY": "sk-test-0123456789abcdef"})
+    assert result.returncode == 1
+    assert "LLM requests to gpt-4o-mini" in result.stderr
+    assert result.stderr.endswith("Error: a paid LLM run needs confirmation: run it in a terminal or add --yes\n")
