@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .models import KeyTerm, TermPart
-from .normalize import STOPWORDS, content_tokens, tokenize
+from .normalize import STOPWORDS, content_tokens, stem, tokenize
 
 HEAD_WEIGHT = 0.75
 MAX_ALTERNATIVES = 8
@@ -106,7 +106,8 @@ def _variants(phrase: str) -> list[str]:
 
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”]|\s-\s|\s–\s")
 MAX_DERIVED_TERMS = 6
-MAX_LIST_TERMS = 8
+MAX_ITEM_WORDS = 4
+OTHER_WORD_WEIGHT = 0.25
 _LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
 _IMAGE_OR_MATH = re.compile(r"!?\[[^\]]*\]\([^)]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
 MAX_PHRASE_WORDS = 3
@@ -142,16 +143,41 @@ def derive_key_terms(
     items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in _LIST_ITEM.finditer(text)]
     items = [i.strip(_EDGE_PUNCT) for i in items if content_tokens(i)]
     if len(items) >= 2:
-        phrases = items[:MAX_LIST_TERMS]
+        phrases = []
+        for item in items:
+            if len(content_tokens(item)) <= MAX_ITEM_WORDS:
+                phrases.append(item)
+            else:  # a whole sentence: each of its words, so each idea in it can be found
+                phrases += _content_words(item)
     else:
         lines = "\n".join(clean_markdown(line) for line in text.split("\n"))
         phrases = _distinctive_phrases(lines, doc_freq or {}, n_docs, question)
-    terms = []
+    terms: dict[str, KeyTerm] = {}
     for phrase in phrases:
-        term = parse_term(phrase)
-        if term is not None:
-            terms.append(term.model_copy(update={"derived": True}))
-    return terms
+        _add_derived(terms, phrase, 1.0)
+    if len(items) < 2:
+        # Prose beyond its most distinctive phrases still says something: its
+        # other words are light terms, so covering more of the reference scores higher.
+        covered = {stem for key in terms for stem in key.split()}
+        for word in _content_words(clean_markdown(text)):
+            if len(word) > 1 and stem(word) not in covered:
+                _add_derived(terms, word, OTHER_WORD_WEIGHT)
+    return list(terms.values())
+
+
+def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float) -> None:
+    term = parse_term(phrase)
+    key = " ".join(t.stem for t in tokenize(phrase))
+    if term is not None and key not in terms:  # items often repeat words ("you need to know ...")
+        terms[key] = term.model_copy(update={"derived": True, "weight": weight})
+
+
+def _content_words(text: str) -> list[str]:
+    seen: dict[str, str] = {}
+    for t in content_tokens(text):
+        if t.word not in DERIVE_STOPWORDS and not t.word.isdigit():
+            seen.setdefault(t.stem, t.word)
+    return list(seen.values())
 
 
 def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:

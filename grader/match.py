@@ -96,7 +96,7 @@ def compile_card(card: Card) -> CompiledCard:
                 parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights)))
             alternatives.append(tuple(parts))
         first = alternatives[0]
-        weight = sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
+        weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
         terms.append(_Term(term, weight, tuple(alternatives)))
     words = [w for w, _ in table]
     stems = [s for _, s in table]

@@ -30,6 +30,7 @@ class KeyTerm(BaseModel):
         description="Ways to express the term; each is a list of weighted parts."
     )
     derived: bool = Field(False, description="True when derived from an unhighlighted answer.")
+    weight: float = Field(1.0, gt=0, description="Share of the card's score, relative to its other terms.")
 
 
 class TermPart(BaseModel):

@@ -22,14 +22,15 @@ _STEMMER = snowballstemmer.stemmer("english")
 # kept as content and spelled one way.
 NEGATIONS = {"no": "not", "not": "not", "non": "not", "never": "not", "nt": "not", "cannot": "not"}
 
+# Order words (before, after, first, once, until, again) are content: sequence is often the point.
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
+    """a about above   against all also am an and any are as at be because been
+     being below between both but by can could did do does doing down during each
     e.g eg etc few for from further had has have having he her here hers herself him himself
     his how i ie if in into is it its itself just let lets me more most my myself of off on
-    once only or other our ours ourselves out over own same she should so some such than that
+     only or other our ours ourselves out over own same she should so some such than that
     the their theirs them themselves then there these they this those through to too under
-    until up us very was we were what when where which while who whom why will with would you
+     up us very was we were what when where which while who whom why will with would you
     your yours yourself yourselves s t d ll m re ve y may might must shall one's way thing
     things something basically means meaning like well used use using""".split()
 )

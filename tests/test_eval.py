@@ -105,9 +105,10 @@ def test_every_reference_answer_counts(tmp_path):
     run = evaluate(es, KeywordEvalGrader(), **FAST)
     assert run.data.reference_answers == 1
     first, second, neither = (it.score for it in run.items)
-    assert first >= 0.75 and second == 1.0 and neither == 0.0
+    # each answer earns what it covers of its best reference ("battery" is missing from the second)
+    assert first >= 0.75 and second >= 0.75 and neither == 0.0
     only_first = evaluate(EvalSet(es.path, es.name, es.items, es.cards), KeywordEvalGrader(), **FAST)
-    assert only_first.items[0].score < 0.5 and only_first.items[1].score == 1.0
+    assert only_first.items[0].score < 0.5 and only_first.items[1].score == second
 
 
 def test_seed_set_uses_the_decks_highlighted_terms():

@@ -193,5 +193,6 @@ def test_derived_terms_prefer_distinctive_words():
     answer = "It talks to the docker daemon, which handles containers"
     deck_answers = [answer, "containers share the kernel", "containers are light", "a daemon handles requests"]
     freq, n = document_frequencies(deck_answers)  # the card's own answer is part of its deck
-    terms = [t.text for t in derive_key_terms(answer, freq, n)]
-    assert terms[0] == "docker daemon" and "containers" not in terms
+    terms = {t.text: t.weight for t in derive_key_terms(answer, freq, n)}
+    assert next(iter(terms)) == "docker daemon" and terms["docker daemon"] == 1.0
+    assert terms["containers"] < 1.0  # every card says it: a light term only
