@@ -31,6 +31,7 @@ from .files import read_text
 from .keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
 from .models import Card, Deck, KeyTerm, Verdict
 from .normalize import normalize
+from .resources import bundled, missing
 
 # Evaluation sets are big (ASAP-SAS train is 38 MB) but still read whole.
 MAX_DATASET_BYTES = 512 * 1024 * 1024
@@ -136,7 +137,10 @@ class EvalSet:
 
 def default_dataset() -> Path:
     """The project's labelled seed-deck development set."""
-    return Path(__file__).resolve().parent.parent / "eval" / "seed_dev.jsonl"
+    found = bundled("eval/seed_dev.jsonl")
+    if found is None:
+        raise InputError("the labelled seed set is missing from this installation: give a DATA file", path=missing("eval/seed_dev.jsonl"))
+    return found
 
 
 def read_rows(path: str | Path) -> list[tuple[int, dict]]:

@@ -21,6 +21,7 @@ from .files import read_text
 from .keyterms import clean_markdown, clean_term, derive_key_terms, document_frequencies, parse_term
 from .models import Card, Deck, KeyTerm, PlainDeck
 from .normalize import STOPWORDS, normalize, tokenize
+from .resources import bundled, missing
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 PLAIN_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -348,8 +349,7 @@ def _looks_like_deck(path: Path) -> bool:
 
 def bundled_deck_dir() -> Path:
     """Where the bundled decks are: the repository's ``decks/`` or the installed copy."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "decks", here / "_bundled" / "decks"):
-        if candidate.is_dir():
-            return candidate
-    raise DeckError("the bundled decks are missing from this installation", path=str(here / "_bundled" / "decks"))
+    found = bundled("decks")
+    if found is None:
+        raise DeckError("the bundled decks are missing from this installation", path=missing("decks"))
+    return found

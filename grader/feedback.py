@@ -40,6 +40,7 @@ from .errors import LLMError
 from .llm_cache import CachedReply, LLMCache, cache_key
 from .models import Card, Grade
 from .normalize import STOPWORDS, normalize, stem, tokenize
+from .resources import bundled, missing
 from .scoring import GradingSettings
 
 if TYPE_CHECKING:
@@ -298,11 +299,10 @@ def judge(
 
 def prompts_dir() -> Path:
     """Where the prompt files are: the repository's ``prompts/`` or the installed copy."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "prompts", here / "_bundled" / "prompts"):
-        if (candidate / "system.md").is_file():
-            return candidate
-    raise LLMError("the prompt files are missing from this installation", path=here / "_bundled" / "prompts")
+    found = bundled("prompts")
+    if found is None or not (found / "system.md").is_file():
+        raise LLMError("the prompt files are missing from this installation", path=missing("prompts"))
+    return found
 
 
 @dataclass(frozen=True)
