@@ -159,6 +159,21 @@ def _evidence(compiled: CompiledCard, hits: np.ndarray, tokens: list[Token]) -> 
     return out
 
 
+def _substituted(near: np.ndarray, positions: np.ndarray, n_words: int) -> bool:
+    """Whether a short term's words stand in the answer with another word in a missing one's place.
+
+    ``virtual memory manager`` has ``virtual`` and ``manager`` of ``virtual machine
+    manager`` around a word of its own: it names a different thing, and earns
+    nothing. A term word merely absent (``security`` for ``increased security``)
+    is not a substitution.
+    """
+    if n_words >= LONG_PHRASE_WORDS or near.all() or positions.size < 2:
+        return False
+    span = int(positions.max() - positions.min()) + 1
+    missing_inside = any(not near[i] and near[:i].any() and near[i + 1 :].any() for i in range(n_words))
+    return missing_inside and span > positions.size
+
+
 def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[float, np.ndarray]:
     """Weighted share of an alternative's words found near each other, and their positions."""
     total = 0.0
@@ -178,6 +193,8 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
         nearest = dist.argmin(axis=1)
         window = max(MIN_WINDOW, 2 * len(part.rows))
         near = found & (dist[np.arange(len(part.rows)), nearest] <= window)
+        if _substituted(near, nearest[near], len(part.rows)):
+            continue
         share = float(part.row_weights[near].sum() / part.row_weights.sum())
         if len(part.rows) >= LONG_PHRASE_WORDS:
             share = min(1.0, share / LONG_PHRASE_SATURATION)

@@ -97,6 +97,19 @@ def test_span_points_at_the_matching_text():
     assert grade_answer(make_card("binary translation"), "x").terms[0].span is None
 
 
+@pytest.mark.parametrize(
+    "term, answer, expected",
+    [
+        ("Virtual machine manager", "virtual memory manager", 0.0),  # a different thing
+        ("Virtual machine manager", "the virtual manager", 2 / 3),  # incomplete, not different
+        ("increased security", "security", 0.5),
+        ("managed execution", "managed code execution", 1.0),
+    ],
+)
+def test_a_substituted_word_names_a_different_thing(term, answer, expected):
+    assert credit(term, answer) == pytest.approx(expected, abs=0.01)
+
+
 def test_scattered_words_do_not_make_a_phrase():
     far = "virtual " + "filler " * 20 + "machine manager"
     assert credit("virtual machine manager", far) < 1.0
