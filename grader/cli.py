@@ -328,7 +328,7 @@ def grade(
     from .answers import read_answers, resolve_card
     from .decks import load_deck
     from .grading import KeywordGrader
-    from .render import VERDICT_STYLE, make_console
+    from .render import grade_row, make_console
     from .report import CsvWriter, JsonLinesWriter, MarkdownReport, grade_record, passthrough_name
 
     if json_out and csv_out:
@@ -379,13 +379,7 @@ def grade(
             for w in writers:
                 w.write(record)
             if table:
-                style = VERDICT_STYLE[result.verdict]
-                missing = f"  [red]✗ {', '.join(result.missing)}[/red]" if result.missing else ""
-                console.print(
-                    f"{n:>4}  {card.number:>4}  {result.score:>5.2f}  [{style}]{result.verdict.value:<11}[/{style}]"
-                    f"  [green]{', '.join(result.matched)}[/green]{missing}",
-                    soft_wrap=True,
-                )
+                console.print(grade_row(n, card, result), soft_wrap=True)
                 if llm_result is not None:
                     console.print(feedback_line(llm_result), soft_wrap=True)
     finally:

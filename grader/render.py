@@ -94,6 +94,19 @@ def summary_table(summary: SessionSummary) -> Table:
     return table
 
 
+def grade_row(n: int, card: Card, grade: Grade) -> Text:
+    """One line of the grade table: found terms, partly found (with their credit), missed."""
+    style = VERDICT_STYLE[grade.verdict]
+    line = Text.assemble(f"{n:>4}  {card.number:>4}  {grade.score:>5.2f}  ", (f"{grade.verdict.value:<11}", style))
+    found = [t.term for t in grade.terms if t.found]
+    partly = [f"~{t.term} ({t.credit:.0%})" for t in grade.terms if not t.found and t.credit > 0]
+    missed = [t.term for t in grade.terms if not t.found and t.credit == 0]
+    for items, prefix, colour in ((found, "", "green"), (partly, "", "yellow"), (missed, "✗ ", "red")):
+        if items:
+            line.append("  " + prefix + ", ".join(items), style=colour)
+    return line
+
+
 def cards_table(cards: list[Card], title: str) -> Table:
     table = Table(title=title)
     table.add_column("#", justify="right")
