@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .errors import GraderError
 
 if TYPE_CHECKING:
-    from .models import Card, Deck
+    from .models import Deck
 
 app = typer.Typer(
     name="grader",
@@ -26,6 +26,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+# LLM options shared by several commands.
+LlmFlag = Annotated[bool, typer.Option("--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help).")]
+OfflineFlag = Annotated[bool, typer.Option("--offline", help="Keyword grading only, even when an LLM is configured.")]
+ModelOption = Annotated[Optional[str], typer.Option("--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini).")]
+BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1.")]
+NoCacheFlag = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for answers it has graded before.")]
 
 
 def _decks(paths: list[Path] | None) -> list[Deck]:
@@ -41,11 +49,11 @@ def practice(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Ask at most this many cards."),
     cards: Optional[str] = typer.Option(None, "--cards", help="Only these cards: numbers, ranges or ids, e.g. '1,3,5-7'."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --shuffle, to repeat an order."),
-    llm: bool = typer.Option(False, "--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help)."),
-    offline: bool = typer.Option(False, "--offline", help="Keyword grading only, even when an LLM is configured."),
-    model: Optional[str] = typer.Option(None, "--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    llm: LlmFlag = False,
+    offline: OfflineFlag = False,
+    model: ModelOption = None,
+    base_url: BaseUrlOption = None,
+    no_cache: NoCacheFlag = False,
     cram: bool = typer.Option(False, "--cram", help="Ignore the schedule and the daily limits: ask every card."),
     new_limit: Optional[int] = typer.Option(None, "--new-limit", min=0, help="New cards a day (default 20, or new_per_day under [practice] in settings.toml)."),
     review_limit: Optional[int] = typer.Option(None, "--review-limit", min=0, help="Reviews a day (default 200, or reviews_per_day under [practice])."),
@@ -309,11 +317,11 @@ def grade(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per answer (JSON Lines)."),
     csv_out: bool = typer.Option(False, "--csv", help="CSV with one row per answer."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report to this file."),
-    llm: bool = typer.Option(False, "--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help)."),
-    offline: bool = typer.Option(False, "--offline", help="Keyword grading only, even when an LLM is configured."),
-    model: Optional[str] = typer.Option(None, "--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    llm: LlmFlag = False,
+    offline: OfflineFlag = False,
+    model: ModelOption = None,
+    base_url: BaseUrlOption = None,
+    no_cache: NoCacheFlag = False,
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="LLM requests at once (default 4)."),
 ) -> None:
     """Grade a file of answers against a deck; results appear as they are computed.
@@ -467,7 +475,7 @@ def eval_command(
     deck: Optional[Path] = typer.Option(None, "--deck", help="The deck a card-numbered labelled set refers to (default: the bundled deck)."),
     model: Optional[str] = typer.Option(None, "--model", help="LLM model, for --grader llm or hybrid."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, for --grader llm or hybrid."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM again even for answers it has graded before."),
+    no_cache: NoCacheFlag = False,
     yes: bool = typer.Option(False, "--yes", "-y", help="Start a paid LLM run without asking."),
 ) -> None:
     """Measure a grader against human grades, with 95% intervals and baselines.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,16 @@ def isolated_env(tmp_path_factory, monkeypatch):
         if var.startswith(("OPENAI_", "GRADER_")) and var != "GRADER_HOME":
             monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def utc_local_time(monkeypatch):
+    """Study days follow local time; pin it so a test means the same everywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

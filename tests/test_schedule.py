@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,18 +28,11 @@ from grader.schedule import (
     study_day,
 )
 
+pytestmark = pytest.mark.usefixtures("utc_local_time")  # study days follow local time
+
+
 SETTINGS = ScheduleSettings()
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(autouse=True)
-def utc_local_time(monkeypatch):
-    """Study days follow local time; pin it so the tests mean the same everywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def grade(verdict: Verdict, score: float, found: int = 2, missed: int = 0) -> Grade:

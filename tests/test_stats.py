@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,18 +12,12 @@ from grader.schedule import Rating, ScheduleSettings, review
 from grader.stats import StatsReport, bar, build_stats, missed_terms, retention, sparkline, stats_view, streak
 from grader.store import Attempt, StoredCard
 
+pytestmark = pytest.mark.usefixtures("utc_local_time")  # study days follow local time
+
+
 SETTINGS = ScheduleSettings()
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
 TODAY = date(2024, 5, 10)
-
-
-@pytest.fixture(autouse=True)
-def utc_local_time(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def attempt(card="c1", *, at=NOW, rating=Rating.good, before=None, cram=False, matched=(), missing=(), score=1.0, deck="/d/a.md", seconds=10.0):

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -107,15 +106,6 @@ def test_override_rating_reschedules_from_the_same_start(store, tmp_path):
     with pytest.raises(StoreError):
         store.override_rating(999, Rating.good)
 
-
-@pytest.fixture
-def utc_local_time(monkeypatch):
-    """Study days follow local time; pin it so the test means the same everywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("utc_local_time")
