@@ -15,6 +15,7 @@ from .errors import AnswersError
 from .files import read_text
 from .match import find_question
 from .models import AnswerRow, Card, Deck
+from .normalize import normalize
 
 ANSWER_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".yaml", ".yml"}
 
@@ -100,12 +101,17 @@ def _row(data: Any, line: int, path: Path) -> AnswerRow:
     )
 
 
-def resolve_card(deck: Deck, row: AnswerRow, path: str | Path) -> Card:
-    """The card a row answers: by id, by position (from 1), or by question text."""
+def resolve_cards(deck: Deck, rows: list[AnswerRow], path: str | Path) -> list[tuple[AnswerRow, Card]]:
+    """The card each row answers: by id, by position (from 1), or by question text."""
+    by_id = {card.id: card for card in deck.cards}
+    questions = [normalize(card.question) for card in deck.cards]
+    return [(row, _resolve(deck, by_id, questions, row, path)) for row in rows]
+
+
+def _resolve(deck: Deck, by_id: dict[str, Card], questions: list[str], row: AnswerRow, path: str | Path) -> Card:
     if row.card is not None:
-        for card in deck.cards:
-            if card.id == row.card:
-                return card
+        if row.card in by_id:
+            return by_id[row.card]
         if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):
             return deck.cards[int(row.card) - 1]
         raise AnswersError(
@@ -113,7 +119,7 @@ def resolve_card(deck: Deck, row: AnswerRow, path: str | Path) -> Card:
             path=path,
             line=row.line,
         )
-    index = find_question([c.question for c in deck.cards], row.question or "")
+    index = find_question(questions, row.question or "")
     if index is None:
         raise AnswersError(f"no card in {deck.path} has the question '{_short(row.question or '')}'", path=path, line=row.line)
     return deck.cards[index]

@@ -224,7 +224,7 @@ def _practice_plan(console, decks, picks, *, cram: bool, new_limit, review_limit
     """The history store and the session's cards: due ones first, then new ones (see ``Store.plan``)."""
     from rich.text import Text
 
-    from .practice import select_cards
+    from .practice import parse_picks
     from .schedule import describe_due, load_settings
     from .store import Store, sync_notes
 
@@ -232,7 +232,7 @@ def _practice_plan(console, decks, picks, *, cram: bool, new_limit, review_limit
     for note in sync_notes(store.sync(decks)):
         console.print(Text(note, style="dim"))
     now = _now()
-    candidates = [(deck, card) for deck in decks for card in select_cards(deck.cards, picks=picks)]
+    candidates = [(deck, card) for deck in decks for card in (parse_picks(picks, deck.cards) if picks else deck.cards)]
     plan = store.plan(decks, candidates, now=now, cram=cram)
     held = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
     if held:
@@ -333,7 +333,7 @@ def grade(
 
     Example: grader grade decks/virtualization.md answers.jsonl --llm --concurrency 8 --json
     """
-    from .answers import read_answers, resolve_card
+    from .answers import read_answers, resolve_cards
     from .decks import load_deck
     from .grading import KeywordGrader
     from .render import grade_row, make_console
@@ -343,7 +343,7 @@ def grade(
         raise typer.BadParameter("choose one of --json and --csv")
     the_deck = load_deck(deck)
     rows = read_answers(answers)
-    resolved = [(row, resolve_card(the_deck, row, answers)) for row in rows]  # every row checked before any output
+    resolved = resolve_cards(the_deck, rows, answers)  # every row checked before any output
     grader = KeywordGrader()
     writers = []
     if json_out:

@@ -68,6 +68,7 @@ class CompiledCard:
     word_edits: np.ndarray
     stem_edits: np.ndarray
     terms: tuple[_Term, ...]
+    abbreviations: dict[str, list[int]]  # answer word -> rows of the term words it abbreviates
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def compile_card(card: Card) -> CompiledCard:
         word_edits=np.array([allowed_edits(len(w)) for w in words], dtype=np.int32),
         stem_edits=np.array([allowed_edits(len(s)) for s in stems], dtype=np.int32),
         terms=tuple(terms),
+        abbreviations=_abbreviation_index(words),
     )
 
 
@@ -123,26 +125,25 @@ def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evide
     stem_dist = process.cdist(compiled.stems, answer_stems, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
     fuzzy = (word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])
     same_initial = np.array([w[:1] for w in compiled.words])[:, None] == np.array([w[:1] for w in answer_words])[None, :]
-    hits = (stem_dist == 0) | (fuzzy & same_initial) | _abbreviations(compiled.words, answer_words)
+    hits = (stem_dist == 0) | (fuzzy & same_initial)
+    for j, word in enumerate(answer_words):
+        for i in compiled.abbreviations.get(word, ()):
+            hits[i, j] = True
     return [_evidence(compiled, hits[:, cols], toks) for cols, toks in zip(columns, tokenized)]
 
 
-def match_answer(compiled: CompiledCard, answer: str) -> list[Evidence]:
-    """Evidence for every key term in one answer."""
-    return match_answers(compiled, [answer])[0]
-
-
-def _abbreviations(term_words: list[str], answer_words: list[str]) -> np.ndarray:
-    """Where an answer word abbreviates a term word (``virt`` -> ``virtualization``)."""
-    out = np.zeros((len(term_words), len(answer_words)), dtype=bool)
-    for j, a in enumerate(answer_words):
-        full = SHORT_FORMS.get(a)
-        if full is None and len(a) < 4:
-            continue
-        for i, t in enumerate(term_words):
-            if t == full or (full is None and len(t) >= len(a) + 3 and t.startswith(a)):
-                out[i, j] = True
-    return out
+def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
+    """Answer words that abbreviate a term word: its prefixes of four or more letters
+    that leave three or more unsaid (``virt`` -> ``virtualization``), and standard short forms."""
+    index: dict[str, list[int]] = {}
+    for i, word in enumerate(term_words):
+        for cut in range(4, len(word) - 2):
+            index.setdefault(word[:cut], []).append(i)
+    for short, full in SHORT_FORMS.items():
+        for i, word in enumerate(term_words):
+            if word == full:
+                index.setdefault(short, []).append(i)
+    return index
 
 
 def _evidence(compiled: CompiledCard, hits: np.ndarray, tokens: list[Token]) -> list[Evidence]:
@@ -204,13 +205,13 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
     return total / sum(p.weight for p in parts), pos
 
 
-def find_question(questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:
+def find_question(normalized_questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:
     """Index of the question a user named, tolerant of small differences in wording."""
     from rapidfuzz import fuzz
 
     from .normalize import normalize
 
-    found = process.extractOne(normalize(wanted), [normalize(q) for q in questions], scorer=fuzz.ratio, score_cutoff=cutoff)
+    found = process.extractOne(normalize(wanted), normalized_questions, scorer=fuzz.ratio, score_cutoff=cutoff)
     return found[2] if found else None
 
 

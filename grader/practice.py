@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from enum import Enum
 
@@ -60,16 +59,6 @@ def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
             raise GraderError(f"--cards: '{item}' is outside 1-{len(cards)}")
         picked.extend(cards[first - 1 : last])
     return list({c.id: c for c in picked}.values())
-
-
-def select_cards(
-    cards: list[Card], *, picks: str | None = None, shuffle: bool = False, limit: int | None = None, seed: int | None = None
-) -> list[Card]:
-    """The cards of a session, in the order they will be asked."""
-    chosen = parse_picks(picks, cards) if picks else list(cards)
-    if shuffle:
-        random.Random(seed).shuffle(chosen)
-    return chosen[:limit] if limit is not None else chosen
 
 
 class Outcome(BaseModel):
