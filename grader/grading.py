@@ -17,7 +17,7 @@ class KeywordGrader:
     def _compile(self, card: Card) -> CompiledCard:
         key = (card.id, card.question)
         compiled = self._compiled.get(key)
-        if compiled is None or compiled.card != card:
+        if compiled is None or (compiled.card is not card and compiled.card != card):  # same object: skip the deep compare
             compiled = self._compiled[key] = compile_card(card)
         return compiled
 
