@@ -52,6 +52,8 @@ from .normalize import content_tokens, tokenize
 from .scoring import GradingSettings, verdict_for
 
 SCHEMA = "grader-eval/1"
+# Where non-answers sit on the raw score axis for calibration: below any real score.
+NON_ANSWER_RANK = -1.0
 # Per-question figures (with intervals) are worth printing only for a few questions (ASAP-SAS has 10).
 MAX_QUESTION_BREAKDOWN = 20
 KNOWN_ORDERS = (
@@ -65,10 +67,12 @@ SYSTEMS = ("zero_shot", "calibrated", "majority", "length", "overlap", "human")
 
 
 class Prediction(NamedTuple):
-    """What the harness needs from a grader: a score in [0, 1] and, optionally, a verdict."""
+    """What the harness needs from a grader: a score in [0, 1], optionally a verdict,
+    and whether the answer was a real attempt (not "I don't know")."""
 
     score: float
     verdict: Verdict | None = None
+    answered: bool = True
 
 
 class Grader(Protocol):
@@ -86,7 +90,7 @@ class KeywordEvalGrader:
         self.grader = KeywordGrader(settings)
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
-        return [Prediction(g.score, g.verdict) for g in self.grader.grade_many(card, answers)]
+        return [Prediction(g.score, g.verdict, g.answered) for g in self.grader.grade_many(card, answers)]
 
     def describe(self) -> dict[str, Any]:
         """The settings a run records beside its figures."""
@@ -114,10 +118,11 @@ class CallableGrader:
 
 def as_prediction(result: Any) -> Prediction:
     """Read a grader's result: the score must be a number in [0, 1]."""
+    answered = True
     if isinstance(result, Prediction):
-        score, verdict = result
+        score, verdict, answered = result
     elif isinstance(result, Grade):
-        score, verdict = result.score, result.verdict
+        score, verdict, answered = result.score, result.verdict, result.answered
     elif isinstance(result, int | float) and not isinstance(result, bool):
         score, verdict = float(result), None
     elif hasattr(result, "score"):
@@ -128,7 +133,7 @@ def as_prediction(result: Any) -> Prediction:
         raise ValueError(f"a grader returned score {score!r}, outside [0, 1]")
     if verdict is not None and not isinstance(verdict, Verdict):
         verdict = Verdict(getattr(verdict, "value", verdict))
-    return Prediction(float(score), verdict)
+    return Prediction(float(score), verdict, answered)
 
 
 @dataclass
@@ -138,6 +143,16 @@ class Graded:
     scores: np.ndarray  # (repeats, items)
     verdicts: list[list[Verdict]]  # [repeat][item]
     seconds: float
+    answered: np.ndarray  # (items,) False where the grader saw a non-answer every time
+
+    def calibration_input(self) -> np.ndarray:
+        """Mean score per item, with non-answers ranked below every real attempt.
+
+        A wrong answer and "I don't know" both score 0, but humans give the
+        first some marks and the second none; a calibrated map can only tell
+        them apart if they do not share a raw value.
+        """
+        return np.where(self.answered, self.scores.mean(axis=0), NON_ANSWER_RANK)
 
 
 def grade_set(
@@ -153,6 +168,7 @@ def grade_set(
         groups[it.question_id].append(i)
     n = len(evalset.items)
     scores = np.zeros((repeat, n))
+    answered = np.zeros(n, dtype=bool)
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
     default = GradingSettings()
     start = time.perf_counter()
@@ -169,10 +185,11 @@ def grade_set(
                 preds = [max(a, b, key=lambda p: p.score) for a, b in zip(preds, these)] if preds else these
             for i, p in zip(idx, preds):
                 scores[r, i] = p.score
+                answered[i] |= p.answered
                 verdicts[r][i] = p.verdict or verdict_for(p.score, default)
             if progress:
                 progress(len(idx))
-    return Graded(scores, verdicts, time.perf_counter() - start)
+    return Graded(scores, verdicts, time.perf_counter() - start, answered)
 
 
 # --- baselines ------------------------------------------------------------------------
@@ -628,6 +645,7 @@ def evaluate(
     evalset = limit_items(evalset, limit, seed)
     graded = grade_set(evalset, grader, repeat=repeat, progress=progress)
     x = graded.scores.mean(axis=0)
+    x_fit = graded.calibration_input()
     verdicts = _modal_verdicts(graded)
     base = baseline_scores(evalset)
 
@@ -635,7 +653,7 @@ def evaluate(
     fit_graded = fit_base = None
     if train is not None:
         train = limit_items(train, limit, seed)
-        fit_graded = grade_set(train, grader, repeat=repeat, progress=progress).scores.mean(axis=0)
+        fit_graded = grade_set(train, grader, repeat=repeat, progress=progress).calibration_input()
         fit_base = baseline_scores(train)
         train_classes = {n: {getattr(it, n) for it in train.items} for n in ("label", "label_2way")}
     tasks = find_tasks(evalset.items, {n: v for n, v in (train_classes or {}).items() if None not in v})
@@ -668,8 +686,8 @@ def evaluate(
         zs = zero_shot(task, x, verdicts)
         if zs is not None:
             preds["zero_shot"] = zs
-        preds["calibrated"] = fitted(task, x, fit_graded)
-        preds["majority"] = fitted(task, x, fit_graded, majority=True)
+        preds["calibrated"] = fitted(task, x_fit, fit_graded)
+        preds["majority"] = fitted(task, x_fit, fit_graded, majority=True)
         for b in ("length", "overlap"):
             preds[b] = fitted(task, base[b], fit_base[b] if fit_base else None)
         systems = {s: measure(task, p, resamples=resamples, seed=seed) for s, p in preds.items()}

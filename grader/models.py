@@ -92,6 +92,7 @@ class Grade(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     verdict: Verdict
     terms: list[TermMatch] = Field(default_factory=list)
+    answered: bool = Field(True, description="False for a non-answer: nothing, or 'I don't know' and the like.")
 
     @property
     def matched(self) -> list[str]:

@@ -103,3 +103,22 @@ def content_tokens(text: str) -> list[Token]:
 def normalize(text: str) -> str:
     """One canonical string for a text: folded words joined by single spaces."""
     return " ".join(t.word for t in tokenize(text))
+
+
+# What students write instead of an answer. Graders give these nothing, and they
+# must rank below any real attempt, however far off (a wrong answer that uses
+# none of the terms still earns marks for what it does say).
+NON_ANSWERS = frozenset(
+    normalize(phrase)
+    for phrase in (
+        "not answered", "no answer", "no answer given", "no response", "blank",
+        "I don't know", "I do not know", "I dont know", "don't know", "dont know", "idk", "dunno",
+        "no idea", "I have no idea", "no clue", "not sure", "I'm not sure", "I am not sure",
+        "I forgot", "forgot", "I don't remember", "don't remember", "n/a",
+    )
+)
+
+
+def is_non_answer(text: str) -> bool:
+    """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like."""
+    return normalize(text) in NON_ANSWERS or not tokenize(text)

@@ -2,7 +2,7 @@
 
 The JSON Lines record is a contract other tools rely on (README, "grade --json"):
 ``card``, ``number``, ``question``, ``answer``, ``score``, ``verdict``,
-``matched``, ``missing``, ``terms``, plus the input row's own fields. An input
+``matched``, ``missing``, ``terms``, ``answered``, plus the input row's own fields. An input
 field whose name collides with one of ours is kept as ``input_<name>``.
 """
 
@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from .models import AnswerRow, Card, Grade
 
-RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms")
+RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered")
 
 
 def passthrough_name(field: str) -> str:
@@ -37,6 +37,7 @@ def grade_record(card: Card, row: AnswerRow, grade: Grade) -> dict[str, Any]:
         "matched": grade.matched,
         "missing": grade.missing,
         "terms": [t.model_dump(mode="json") for t in grade.terms],
+        "answered": grade.answered,
     }
 
 

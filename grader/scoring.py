@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from .match import Evidence
 from .models import Card, Grade, TermMatch, Verdict
+from .normalize import is_non_answer
 
 
 class GradingSettings(BaseModel):
@@ -36,6 +37,9 @@ def grade_from_evidence(card: Card, answer: str, evidence: list[Evidence], setti
     """The Grade of an answer given the evidence found for each key term."""
     if not card.gradable:
         return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+    if is_non_answer(answer):
+        missed = [TermMatch(term=ev.term.text, found=False, credit=0.0, derived=ev.term.derived) for ev in evidence]
+        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=missed, answered=False)
     matches = []
     earned = total = 0.0
     for ev in evidence:

@@ -27,13 +27,16 @@ def test_grade_json_contract_and_passthrough(tmp_path):
         json.dumps({"card": 3, "answer": "sharing, aggregation, emulation, isolation", "student": "ann"})
         + "\n"
         + json.dumps({"question": "What are examples of managed execution?", "answer": "sharing", "score": 5})
+        + "\n"
+        + json.dumps({"card": 3, "answer": "I don't know"})
         + "\n",
     )
     result = run_cli("grade", DECK, answers, "--json")
     assert result.returncode == 0, result.stderr
-    first, second = (json.loads(line) for line in result.stdout.splitlines())
-    for key in ("card", "number", "score", "verdict", "matched", "missing"):
+    first, second, third = (json.loads(line) for line in result.stdout.splitlines())
+    for key in ("card", "number", "score", "verdict", "matched", "missing", "terms", "answered"):
         assert key in first
+    assert first["answered"] is True and third["answered"] is False and third["verdict"] == "incorrect"
     assert first["number"] == 3 and first["verdict"] == "correct" and first["score"] == 1.0
     assert first["student"] == "ann" and first["missing"] == []
     assert len(first["card"]) == 10

@@ -234,6 +234,7 @@ def test_a_plugged_in_grader_is_measured(tmp_path):
     [
         (0.5, Prediction(0.5, None)),
         (Prediction(1.0, Verdict.correct), Prediction(1.0, Verdict.correct)),
+        (Prediction(0.0, Verdict.incorrect, answered=False), Prediction(0.0, Verdict.incorrect, answered=False)),
         (type("Reply", (), {"score": 0.25, "verdict": "partial"})(), Prediction(0.25, Verdict.partial)),
         (1.5, ValueError),
         ("high", TypeError),
@@ -248,6 +249,21 @@ def test_grader_results_are_checked(tmp_path, result, expected):
             grader.grade(card, ["an answer"])
     else:
         assert grader.grade(card, ["an answer"]) == [expected]
+
+
+def test_non_answers_rank_below_wrong_attempts_when_calibrated(tmp_path):
+    """A wrong attempt and "I don't know" both score 0; humans give the attempt marks, the non-answer none."""
+    rows = []
+    for q in range(6):
+        for a, (answer, score) in enumerate(
+            [("Rayleigh scattering by air molecules", 2.0), ("light bounces around in the atmosphere", 1.0), ("I don't know", 0.0)] * 4
+        ):
+            rows.append(row(question_id=f"q{q}", id=f"q{q}-{a}", answer=answer, score=score))
+    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KeywordEvalGrader(), **FAST)
+    predicted = {it.answer: it.predicted["score"]["calibrated"] for it in run.items}
+    assert {it.score for it in run.items if it.answer != rows[0]["answer"]} == {0.0}
+    assert predicted["I don't know"] == pytest.approx(0.0)
+    assert predicted["light bounces around in the atmosphere"] == pytest.approx(1.0)
 
 
 def test_repeat_measures_self_consistency_and_limit_samples(tmp_path):

@@ -129,6 +129,30 @@ def test_verdicts_on_the_seed_deck(seed_deck, answer, verdict):
     assert grade_answer(seed_deck.cards[2], answer).verdict is verdict
 
 
+@pytest.mark.parametrize(
+    "answer, is_attempt",
+    [
+        ("I don't know.", False),
+        ("idk!!", False),
+        ("Not answered", False),
+        ("no idea", False),
+        ("???", False),
+        ("", False),
+        # short real answers stay answers, even when wrong
+        ("No", True),
+        ("both", True),
+        ("a[i] = *(a+i)", True),
+        ("no idea what the hypervisor does, but it emulates", True),
+    ],
+)
+def test_non_answers_score_nothing_and_say_so(answer, is_attempt):
+    # The term shares "know" and "answer" with the stock phrases: a non-answer still earns nothing.
+    grade = grade_answer(make_card("know the answer"), answer)
+    assert grade.answered is is_attempt
+    if not is_attempt:
+        assert grade.score == 0.0 and grade.verdict is Verdict.incorrect and grade.missing == ["know the answer"]
+
+
 def test_self_graded_card(seed_deck):
     grade = grade_answer(seed_deck.cards[16], "anything")
     assert grade.verdict is Verdict.self_graded and grade.terms == []
