@@ -9,14 +9,19 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .errors import GraderError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from rich.console import Console
+
     from .models import Deck
+    from .session import Shown
 
 app = typer.Typer(
     name="grader",
@@ -76,115 +81,51 @@ def practice(
 
     Example: grader practice --llm --base-url http://localhost:11434/v1 --model llama3.2
     """
-    import time
+    from .render import make_console
+    from .schedule import load_settings
+    from .session import PracticeSession
+    from .store import Store
 
-    from .models import Grade, Verdict
-    from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_self_rating
-    from .render import grade_view, make_console, question_panel, reference_panel, summary_table
-    from .schedule import VERDICT_RATING, Rating, rating_for
-
-    console = make_console()
-    interactive = sys.stdin.isatty()
-    grader = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
+    terminal = _TerminalIO(make_console(), interactive=sys.stdin.isatty())
     the_decks = _decks(decks)
-    cram = cram or bool(cards)  # cards picked by hand are asked whatever their schedule
-    store, plan = _practice_plan(console, the_decks, cards, cram=cram, new_limit=new_limit, review_limit=review_limit)
-    if shuffle:
-        import random
-
-        rng = random.Random(seed)
-        rng.shuffle(plan.due)
-        rng.shuffle(plan.new)
-    session = plan.keys[:limit] if limit else plan.keys
-    memory = _Memory(console, store, session, interactive, cram)
-    outcomes: list[Outcome] = []
-    feedback = _feedback_client(llm, offline, model, base_url, no_cache)
-    notices_shown: set[str | None] = set()
-    try:
-        for position, (deck, card) in enumerate(session, start=1):
-            console.print(question_panel(card, position, len(session), deck.title))
-            shown = time.monotonic()
-            answer = _read_answer(console, interactive, self_graded=not card.gradable)
-            seconds = time.monotonic() - shown if interactive else None  # scripted answers have no timing
-            command = parse_command(answer) if answer is not None else Command.quit
-            if command is Command.quit:
-                break
-            if command in (Command.skip, Command.reveal):
-                outcomes.append(Outcome(card=card.id, number=card.number, skipped=command is Command.skip, revealed=command is Command.reveal))
-                if command is Command.reveal:
-                    console.print(reference_panel(card))
-                    # Asking for the answer is not remembering it.
-                    memory.rate(deck, card, memory.record(deck, card, "", _reveal_grade(card), Rating.again, "grader", seconds))
-                continue
-            if not card.gradable:
-                console.print(reference_panel(card))
-                rating = parse_self_rating(answer) if not interactive else _ask_self_rating(console)
-                outcomes.append(Outcome(card=card.id, number=card.number, verdict=rating))
-                if rating is not None:
-                    self_grade = Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
-                    memory.rate(deck, card, memory.record(deck, card, answer, self_grade, VERDICT_RATING[rating], "user", seconds))
-                continue
-            if grader is None:
-                from .grading import KeywordGrader
-
-                grader = KeywordGrader()
-            grade: Grade = grader.grade(card, answer)
-            console.print(grade_view(card, answer, grade))
-            outcomes.append(outcome_of(card, grade))
-            rating = rating_for(grade, answer=answer, seconds=seconds, settings=store.settings)
-            attempt = memory.record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked
+    with Store.open(settings=load_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})) as store:
+        # Cards picked by hand are asked whatever their schedule.
+        session = PracticeSession(store, the_decks, terminal, cram=cram or bool(cards))
+        queue = session.plan(cards, shuffle=shuffle, seed=seed, limit=limit)
+        feedback = _feedback_client(llm, offline, model, base_url, no_cache)
+        try:
+            session.run(queue, feedback)
+        finally:
             if feedback is not None:
-                result = _show_feedback(console, feedback, card, answer, grade, notices_shown)
-                if result is not None:
-                    store.set_feedback(attempt.attempt_id, result.record())
-            memory.rate(deck, card, attempt)
-    except KeyboardInterrupt:
-        console.print("\n[dim]Interrupted.[/dim]")
-    finally:
-        if feedback is not None:
-            feedback.close()
-    if outcomes:
-        console.print(summary_table(SessionSummary.of(outcomes)))
-    _next_due(console, store, the_decks)
-    store.close()
+                feedback.close()
 
 
-def _read_answer(console, interactive: bool, self_graded: bool = False) -> str | None:
-    """One answer: several lines ended by an empty one on a terminal, one line otherwise."""
-    if not interactive:
-        line = sys.stdin.readline()
-        return line.rstrip("\n") if line else None
-    if self_graded:
-        console.print("[dim]The answer is an image: recall it (or type it), then press Enter to compare.[/dim]")
-    else:
-        console.print("[dim]Your answer (empty line to submit; /skip, /reveal, /quit):[/dim]")
-    lines: list[str] = []
-    while True:
+@dataclass
+class _TerminalIO:
+    """A practice session's user at the terminal, or a script on standard input (``session.PracticeIO``)."""
+
+    console: Console
+    interactive: bool
+
+    def ask(self, prompt: str) -> str | None:
         try:
-            line = input("> " if not lines else "… ")
-        except EOFError:
-            return "\n".join(lines) if lines else None
-        if not line.strip():
-            if lines or self_graded:
-                return "\n".join(lines)
-            continue
-        if not lines and line.strip().startswith("/"):
-            return line.strip()
-        lines.append(line)
-
-
-def _ask_self_rating(console):
-    from .practice import parse_self_rating
-
-    while True:
-        try:
-            reply = input("How did you do? [c]orrect, [p]artial, [i]ncorrect: ")
+            return input(prompt)
         except EOFError:
             return None
-        rating = parse_self_rating(reply)
-        if rating is not None or not reply.strip():
-            return rating
-        console.print("[yellow]Type c, p or i.[/yellow]")
+
+    def read_key(self) -> str | None:
+        try:
+            return typer.getchar()  # one key, no Enter; Ctrl-C still interrupts
+        except EOFError:
+            return None
+
+    def show(self, shown: Shown) -> None:
+        from .render import practice_view
+
+        self.console.print(practice_view(shown))
+
+    def waiting(self, message: str) -> AbstractContextManager[object]:
+        return self.console.status(message)
 
 
 def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, concurrency=None):
@@ -205,103 +146,6 @@ def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, 
     from .feedback import open_feedback_client
 
     return open_feedback_client(settings)
-
-
-def _show_feedback(console, feedback, card, answer, grade, notices_shown: set):
-    """One answer's LLM feedback, returned to be saved; a notice already shown this session is not repeated."""
-    from .render import feedback_view
-
-    with console.status("Asking the model…"):
-        result = feedback.feedback(card, answer, grade)
-    if result is None or (result.status == "failed" and result.notice in notices_shown):
-        return result
-    notices_shown.add(result.notice)
-    console.print(feedback_view(result))
-    return result
-
-
-def _practice_plan(console, decks, picks, *, cram: bool, new_limit, review_limit):
-    """The history store and the session's cards: due ones first, then new ones (see ``Store.plan``)."""
-    from rich.text import Text
-
-    from .practice import parse_picks
-    from .schedule import describe_due, load_settings
-    from .store import Store, sync_notes
-
-    store = Store.open(settings=load_settings({"new_per_day": new_limit, "reviews_per_day": review_limit}))
-    for note in sync_notes(store.sync(decks)):
-        console.print(Text(note, style="dim"))
-    now = _now()
-    candidates = [(deck, card) for deck in decks for card in (parse_picks(picks, deck.cards) if picks else deck.cards)]
-    plan = store.plan(decks, candidates, now=now, cram=cram)
-    held = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
-    if held:
-        console.print(f"[dim]Daily limits leave {' and '.join(held)} for later days (--new-limit, --review-limit).[/dim]")
-    if not plan.keys:
-        when = f" The next card is due {describe_due(plan.next_due, now=now)}." if plan.next_due else ""
-        console.print(f"Nothing is due now.{when} Use --cram to practise anyway.")
-    return store, plan
-
-
-@dataclass
-class _Memory:
-    """What the practice loop needs to save answers and reschedule cards."""
-
-    console: Any
-    store: Any
-    queue: list  # the session's cards; a card still being learnt is appended again
-    interactive: bool
-    cram: bool
-
-    def record(self, deck, card, answer, grade, rating, rated_by, seconds):
-        """Save an attempt as soon as it is graded: nothing typed is lost to Ctrl-C or a crash."""
-        return self.store.record_attempt(
-            deck, card, answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=_now(), seconds=seconds, cram=self.cram
-        )
-
-    def rate(self, deck, card, attempt) -> None:
-        """Show the rating and next review; one key (1-4) overrides the rating; a learning card comes back."""
-        from .schedule import ask_again, describe_due, parse_rating
-
-        now = _now()
-        self.console.print(_rating_line(attempt, now))
-        if self.interactive:
-            self.console.print("[dim]1 again · 2 hard · 3 good · 4 easy to change the rating; any other key to go on[/dim]")
-            try:
-                rating = parse_rating(typer.getchar())  # one key, no Enter; Ctrl-C still interrupts
-            except EOFError:
-                rating = None
-            if rating is not None and rating != attempt.rating:
-                attempt = self.store.override_rating(attempt.attempt_id, rating)
-                self.console.print(_rating_line(attempt, now))
-        if not self.cram and ask_again(attempt.state, now=now, settings=self.store.settings):
-            self.queue.append((deck, card))
-            self.console.print(f"[dim]Still learning: it comes back {describe_due(attempt.state.due, now=now)}, in this session.[/dim]")
-
-
-def _rating_line(attempt, now) -> str:
-    from .schedule import describe_due
-
-    return f"Rated [bold]{attempt.rating.name.capitalize()}[/bold] · next review {describe_due(attempt.state.due, now=now)}"
-
-
-def _reveal_grade(card):
-    """The grade of an answer the user asked to see: nothing recalled."""
-    from .models import Grade, TermMatch, Verdict
-
-    if not card.gradable:
-        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
-    terms = [TermMatch(term=t.text, found=False, credit=0.0, derived=t.derived) for t in card.key_terms]
-    return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=terms)
-
-
-def _next_due(console, store, decks) -> None:
-    from .schedule import describe_due
-
-    now = _now()
-    upcoming = [s.due for s in store.states(decks).values() if s.due > now]
-    if upcoming:
-        console.print(f"[dim]Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`.[/dim]")
 
 
 def _now():

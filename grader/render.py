@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from .models import Card, Grade, Verdict
 from .practice import SessionSummary
+from .session import Graded, ModelFeedback, Question, Rated, Reference, Shown, Summary
 
 if TYPE_CHECKING:
     from .feedback import LLMResult
@@ -92,6 +93,26 @@ def summary_table(summary: SessionSummary) -> Table:
     if summary.mean_score is not None:
         table.add_row("Mean score", f"{summary.mean_score:.0%}")
     return table
+
+
+NOTICE_STYLE = {"hint": "dim", "warning": "yellow", "plain": ""}
+
+
+def practice_view(shown: Shown) -> RenderableType:
+    """What the terminal prints for each thing a practice session shows."""
+    if isinstance(shown, Question):
+        return question_panel(shown.card, shown.position, shown.total, shown.deck_title)
+    if isinstance(shown, Graded):
+        return grade_view(shown.card, shown.answer, shown.grade)
+    if isinstance(shown, Reference):
+        return reference_panel(shown.card)
+    if isinstance(shown, ModelFeedback):
+        return feedback_view(shown.result)
+    if isinstance(shown, Rated):
+        return Text.assemble("Rated ", (shown.rating.name.capitalize(), "bold"), f" · next review {shown.next_review}")
+    if isinstance(shown, Summary):
+        return summary_table(shown.summary)
+    return Text(shown.text, style=NOTICE_STYLE[shown.tone])
 
 
 def grade_row(n: int, card: Card, grade: Grade) -> Text:

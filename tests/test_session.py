@@ -1,0 +1,317 @@
+"""The practice loop driven by a scripted user, without a terminal (``grader.session``)."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from grader import load_deck
+from grader.feedback import LLMResult
+from grader.models import Verdict
+from grader.schedule import Rating, ScheduleSettings
+from grader.session import (
+    SELF_RATING_PROMPT,
+    Graded,
+    ModelFeedback,
+    Notice,
+    PracticeSession,
+    Question,
+    Rated,
+    Reference,
+    Summary,
+)
+from grader.store import Store
+
+DECK = """# Migration
+
+1. <details markdown=1><summary markdown="span"> What are the two kinds of VM migration? </summary>
+
+    ==Offline== and ==live== migration.
+
+</details>
+
+2. <details markdown=1><summary markdown="span"> What does this diagram show? </summary>
+
+    ![](img/architecture.png)
+
+</details>
+
+3. <details markdown=1><summary markdown="span"> What are three benefits of virtualization? </summary>
+
+    ==Isolation==, ==portability== and ==consolidation==.
+
+</details>
+"""
+
+NOW = datetime(2025, 3, 4, 12, 0, tzinfo=timezone.utc)
+CTRL_C = "<Ctrl-C>"  # a line the scripted user interrupts instead of typing
+
+
+@dataclass
+class ScriptedUser:
+    """A ``PracticeIO`` that types the given lines and keys, then ends its input; it keeps all it was shown."""
+
+    lines: list[str]
+    keys: list[str] = field(default_factory=list)
+    interactive: bool = False
+    shown: list = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
+    waits: list[str] = field(default_factory=list)
+
+    def ask(self, prompt: str) -> str | None:
+        self.prompts.append(prompt)
+        if not self.lines:
+            return None
+        line = self.lines.pop(0)
+        if line == CTRL_C:
+            raise KeyboardInterrupt
+        return line
+
+    def read_key(self) -> str | None:
+        return self.keys.pop(0) if self.keys else None
+
+    def show(self, shown) -> None:
+        self.shown.append(shown)
+
+    @contextmanager
+    def waiting(self, message: str):
+        self.waits.append(message)
+        yield
+
+    def of(self, kind: type) -> list:
+        return [s for s in self.shown if isinstance(s, kind)]
+
+    def notices(self) -> list[str]:
+        return [n.text for n in self.of(Notice)]
+
+
+@pytest.fixture
+def deck(tmp_path):
+    path = tmp_path / "migration.md"
+    path.write_text(DECK, encoding="utf-8")
+    return load_deck(path)
+
+
+@pytest.fixture
+def store(tmp_path, utc_local_time):
+    with Store.open(tmp_path / "history.db") as store:
+        yield store
+
+
+def ticking_now():
+    """A clock from NOW that moves a second each time it is read, so that saved attempts keep their order."""
+    seconds = itertools.count()
+    return lambda: NOW + timedelta(seconds=next(seconds))
+
+
+def practise(store, deck, user, *, cards=(1, 2, 3), cram=False, feedback=None, clock=None) -> PracticeSession:
+    session = PracticeSession(store, [deck], user, cram=cram, now=ticking_now(), clock=clock or (lambda: 0.0))
+    session.run([(deck, deck.cards[n - 1]) for n in cards], feedback)
+    return session
+
+
+def attempts(store, deck) -> list[tuple]:
+    """The saved attempts, oldest first, as (card number, verdict, rating, rated by)."""
+    number = {c.id: c.number for c in deck.cards}
+    return [(number[a.card], a.verdict, a.rating, a.rated_by) for a in store.attempts()]
+
+
+@pytest.mark.parametrize(
+    "lines, asked, saved, summary",
+    [
+        # Input ends after one answer: it is saved, the next card was asked, the summary still comes.
+        (["offline and live migration"], [1, 2], [(1, Verdict.correct, Rating.good, "grader")], (1, 1, 0)),
+        # /skip saves nothing; a self-graded card takes the scripted line as its rating; learning cards come back.
+        (
+            ["/skip", "c", "isolation"],
+            [1, 2, 3, 2],
+            [(2, Verdict.self_graded, Rating.good, "user"), (3, Verdict.partial, Rating.hard, "grader")],
+            (3, 2, 1),
+        ),
+        # /quit mid-session keeps what was answered before it and asks nothing more.
+        (["offline and live migration", "/quit", "isolation"], [1, 2], [(1, Verdict.correct, Rating.good, "grader")], (1, 1, 0)),
+        # Asking for the answer is not remembering it: rated Again, counted with the skipped.
+        (["/reveal", "/q"], [1, 2], [(1, Verdict.incorrect, Rating.again, "grader")], (1, 0, 1)),
+        # A self-rating that means nothing saves nothing, but the card was asked.
+        (["/s", "maybe", "/q"], [1, 2, 3], [], (2, 0, 1)),
+        # No input at all: nothing asked but the first question, no summary.
+        ([], [1], [], None),
+    ],
+)
+def test_scripted_sessions(store, deck, lines, asked, saved, summary):
+    user = ScriptedUser(lines)
+    session = practise(store, deck, user)
+    assert [q.card.number for q in user.of(Question)] == asked
+    assert attempts(store, deck) == saved
+    assert set(user.prompts) <= {""}  # a script sees no prompts
+    summaries = [(s.summary.asked, s.summary.answered, s.summary.skipped) for s in user.of(Summary)]
+    assert summaries == ([summary] if summary else [])
+    assert len(session.outcomes) == (summary[0] if summary else 0)
+
+
+def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
+    user = ScriptedUser(["live and offline migration", "/quit"])
+    practise(store, deck, user)
+    [graded] = user.of(Graded)
+    assert (graded.card.number, graded.answer, graded.grade.verdict) == (1, "live and offline migration", Verdict.correct)
+    [attempt] = store.attempts()
+    assert (attempt.answer, attempt.score, attempt.seconds, attempt.cram) == ("live and offline migration", 1.0, None, False)
+    # Scripted answers are not timed, so a complete answer is Good, never Easy.
+    assert user.of(Rated) == [Rated(Rating.good, "in 10 min")]
+    assert user.notices()[-2:] == [
+        "Still learning: it comes back in 10 min, in this session.",
+        "Saved to your history. Next review in 10 min; see `grader stats`.",
+    ]
+    assert isinstance(user.shown[-1], Notice) and isinstance(user.shown[-2], Summary)
+
+
+def test_a_learning_card_comes_back_unless_cramming(store, deck):
+    user = ScriptedUser(["no idea", "offline, live"])
+    practise(store, deck, user, cards=[1])
+    assert [(q.card.number, q.position, q.total) for q in user.of(Question)] == [(1, 1, 1), (1, 2, 2), (1, 3, 3)]
+    assert [a.rating for a in store.attempts()] == [Rating.again, Rating.good]
+
+    crammer = ScriptedUser(["no idea", "isolation"])
+    practise(store, deck, crammer, cards=[3], cram=True)
+    assert [q.card.number for q in crammer.of(Question)] == [3]
+    assert [(a.rating, a.cram) for a in store.attempts() if a.card == deck.cards[2].id] == [(Rating.again, True)]
+    assert not any(n.startswith("Still learning") for n in crammer.notices())
+
+
+def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
+    user = ScriptedUser(["offline and live migration", "c", CTRL_C])
+    practise(store, deck, user)
+    assert [number for number, *_ in attempts(store, deck)] == [1, 2]
+    interrupted, summary = user.shown[-3:-1]
+    assert interrupted == Notice("\nInterrupted.")
+    assert (summary.summary.asked, summary.summary.answered) == (2, 2)
+
+
+def test_at_a_terminal_answers_span_lines_are_timed_and_one_key_rerates(store, deck):
+    # A blank line before anything is typed is ignored; a blank line after it submits.
+    user = ScriptedUser(["", "offline", "and live", "", "/quit"], keys=["2"], interactive=True)
+    ticks = itertools.count(0.0, 3.0)  # every answer takes 3 s
+    practise(store, deck, user, clock=lambda: next(ticks))
+    assert user.prompts == ["> ", "> ", "… ", "… ", "> "]
+    assert user.of(Graded)[0].answer == "offline\nand live"
+    # Complete and within 5 s: Easy; then the key "2" overrules it.
+    assert user.of(Rated)[0] == Rated(Rating.easy, "in 8 days")
+    assert [r.rating for r in user.of(Rated)] == [Rating.easy, Rating.hard]
+    [attempt] = store.attempts()
+    assert (attempt.rating, attempt.rated_by, attempt.seconds) == (Rating.hard, "override", 3.0)
+    assert user.notices()[0] == "Your answer (empty line to submit; /skip, /reveal, /quit):"
+
+
+@pytest.mark.parametrize(
+    "keys, ratings, rated_by",
+    [
+        ([], [Rating.good], "grader"),  # end of input: the grader's rating stands
+        (["\r"], [Rating.good], "grader"),  # any other key goes on
+        (["3"], [Rating.good], "grader"),  # the same rating changes nothing
+        (["a"], [Rating.good, Rating.again], "override"),
+    ],
+)
+def test_the_rating_key(store, deck, keys, ratings, rated_by):
+    user = ScriptedUser(["offline and live migration", "", "/quit"], keys=keys, interactive=True)
+    ticks = itertools.count(0.0, 60.0)  # slow: Good, not Easy
+    practise(store, deck, user, cards=[1, 3], clock=lambda: next(ticks))
+    assert [r.rating for r in user.of(Rated)] == ratings
+    assert store.attempts()[0].rated_by == rated_by
+
+
+def test_end_of_input_at_a_terminal_submits_what_was_typed(store, deck):
+    user = ScriptedUser(["offline and live migration"], interactive=True)
+    practise(store, deck, user, cards=[1, 3], clock=lambda: 0.0)
+    assert [a.answer for a in store.attempts()] == ["offline and live migration"]
+    assert [q.card.number for q in user.of(Question)] == [1, 3]  # the next card, then input is over
+    assert len(user.of(Summary)) == 1
+
+
+def test_at_a_terminal_a_self_graded_card_asks_how_it_went(store, deck):
+    user = ScriptedUser(["", "zz", "p", "/quit"], interactive=True)
+    practise(store, deck, user, cards=[2, 3])
+    assert user.prompts == ["> ", SELF_RATING_PROMPT, SELF_RATING_PROMPT, "> "]
+    assert user.notices()[:2] == [
+        "The answer is an image: recall it (or type it), then press Enter to compare.",
+        "Type c, p or i.",
+    ]
+    assert user.of(Notice)[1].tone == "warning"
+    assert user.of(Reference)[0].card.number == 2 and not user.of(Graded)
+    assert attempts(store, deck) == [(2, Verdict.self_graded, Rating.hard, "user")]
+
+
+def test_a_blank_self_rating_saves_nothing(store, deck):
+    user = ScriptedUser(["", "", "/quit"], interactive=True)
+    session = practise(store, deck, user, cards=[2, 3])
+    assert store.attempts() == []
+    assert [(o.number, o.verdict) for o in session.outcomes] == [(2, None)]
+
+
+class FakeFeedback:
+    """A feedback client whose model is always unreachable, or whose call the user interrupts."""
+
+    def __init__(self, interrupt: bool = False):
+        self.interrupt = interrupt
+        self.asked: list[str] = []
+
+    def feedback(self, card, answer, grade):
+        self.asked.append(answer)
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return LLMResult(status="failed", notice="LLM feedback off: no server", model="m", prompt_version="v1")
+
+
+def test_llm_feedback_is_saved_and_a_failure_notice_shown_once(store, deck):
+    user = ScriptedUser(["offline", "c", "isolation"])
+    feedback = FakeFeedback()
+    practise(store, deck, user, feedback=feedback)
+    assert feedback.asked == ["offline", "isolation"]  # the self-graded card is not sent
+    assert user.waits == ["Asking the model…"] * 2
+    assert [s.result.notice for s in user.of(ModelFeedback)] == ["LLM feedback off: no server"]
+    assert [a.feedback and a.feedback["status"] for a in store.attempts()] == ["failed", None, "failed"]
+
+
+def test_ctrl_c_while_the_model_thinks_keeps_the_graded_answer(store, deck):
+    user = ScriptedUser(["offline and live migration", "isolation"])
+    practise(store, deck, user, feedback=FakeFeedback(interrupt=True))
+    assert attempts(store, deck) == [(1, Verdict.correct, Rating.good, "grader")]
+    assert "\nInterrupted." in user.notices()
+    [summary] = user.of(Summary)
+    assert (summary.summary.asked, summary.summary.answered) == (1, 1)
+
+
+def test_plan_says_what_the_daily_limit_holds_back(tmp_path, deck, utc_local_time):
+    with Store.open(tmp_path / "history.db", settings=ScheduleSettings(new_per_day=1)) as store:
+        user = ScriptedUser([])
+        assert [c.number for _, c in PracticeSession(store, [deck], user, now=lambda: NOW).plan()] == [1]
+    assert user.notices() == [
+        "Migration: new deck, 3 cards",
+        "Daily limits leave 2 new cards for later days (--new-limit, --review-limit).",
+    ]
+
+
+def test_plan_says_when_nothing_is_due(tmp_path, deck, utc_local_time):
+    with Store.open(tmp_path / "history.db", settings=ScheduleSettings(new_per_day=0)) as store:
+        user = ScriptedUser([])
+        assert PracticeSession(store, [deck], user, now=lambda: NOW).plan() == []
+        assert user.of(Notice)[-1] == Notice("Nothing is due now. Use --cram to practise anyway.", "plain")
+
+        practise(store, deck, ScriptedUser(["offline and live migration", ""], interactive=True), cards=[1])  # fast: Easy
+        later = ScriptedUser([])
+        assert PracticeSession(store, [deck], later, now=lambda: NOW).plan() == []
+        assert later.notices()[-1] == "Nothing is due now. The next card is due in 8 days. Use --cram to practise anyway."
+        assert len(PracticeSession(store, [deck], later, cram=True, now=lambda: NOW).plan()) == 3
+
+
+def test_plan_picks_cards_limits_and_shuffles_repeatably(store, deck):
+    def numbers(**options) -> list[int]:
+        return [c.number for _, c in PracticeSession(store, [deck], ScriptedUser([]), now=lambda: NOW).plan(**options)]
+
+    assert numbers(picks="3,1") == [3, 1]
+    assert numbers(limit=2) == [1, 2]
+    shuffled = numbers(shuffle=True, seed=7)
+    assert sorted(shuffled) == [1, 2, 3] and numbers(shuffle=True, seed=7) == shuffled
