@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import re
 import sys
@@ -31,12 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import keyterms, match, normalize  # noqa: E402
 from grader.datasets import EvalSet, load_eval_set  # noqa: E402
 from grader.evaluate import KeywordEvalGrader, Prediction, evaluate  # noqa: E402
+from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
 from grader.models import KeyTerm  # noqa: E402
 from grader.normalize import content_tokens  # noqa: E402
@@ -120,7 +124,10 @@ class WeightedGrader:
         weights = [self.weight(t, card) * t.weight for t in compiled.terms]
         total = sum(weights) or 1.0
         out = []
-        for evidence in match.match_answers(compiled, answers):
+        for answer, evidence in zip(answers, match.match_answers(compiled, answers)):
+            if normalize.is_non_answer(answer):
+                out.append(Prediction(0.0, None, answered=False))
+                continue
             earned = sum(w * self.credit(ev.coverage) for w, ev in zip(weights, evidence))
             out.append(Prediction(min(1.0, earned / total)))
         return out
@@ -146,6 +153,63 @@ def weighted(credit: Callable = core_credit, idf: bool = False) -> Callable[[Eva
 
     return make
 
+
+class PrecisionGrader:
+    """The core score times a penalty for answer words that are neither in the terms nor in the question.
+
+    ``score * (1 - strength + strength * on_topic)``, where ``on_topic`` is the
+    share of the answer's content words that match a term word (same tolerance
+    as the core) or a question word: rambling off the point costs marks.
+    """
+
+    name = "keyword"
+
+    def __init__(self, strength: float):
+        self.strength = strength
+        self.core = KeywordGrader()
+
+    def grade(self, card, answers):
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        grades = self.core.grade_many(card, answers)
+        compiled = match.compile_card(card)
+        question = {t.stem for t in content_tokens(card.question)}
+        out = []
+        for grade, answer in zip(grades, answers):
+            tokens = content_tokens(answer)
+            if not tokens or not compiled.words:
+                out.append(Prediction(grade.score, None, grade.answered))
+                continue
+            words, stems = [t.word for t in tokens], [t.stem for t in tokens]
+            word_dist = process.cdist(compiled.words, words, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
+            stem_dist = process.cdist(compiled.stems, stems, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
+            hit = ((word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])).any(axis=0)
+            on_topic = float((hit | np.array([s in question for s in stems])).mean())
+            out.append(Prediction(grade.score * (1 - self.strength + self.strength * on_topic), None, grade.answered))
+        return out
+
+
+@functools.lru_cache(maxsize=65536)
+def comparative_stem(word: str) -> str:
+    """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
+    stem = CORE_STEM(word)
+    if stem != word or len(word) < 5:
+        return stem
+    for suffix in ("iest", "ier"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + "i"
+    for suffix in ("est", "er"):
+        if word.endswith(suffix):
+            root = word[: -len(suffix)]
+            if len(root) >= 4 and root[-1] == root[-2] and root[-1] not in "aeiousl":
+                root = root[:-1]  # bigger -> big
+            if len(root) >= 3:
+                return CORE_STEM(root)
+    return stem
+
+
+CORE_STEM = normalize.stem
 
 # --- variants -----------------------------------------------------------------------------------
 
@@ -183,7 +247,7 @@ VARIANTS: dict[str, Variant] = {
     "floor0": Variant("partial_floor 0: any coverage earns credit", settings=GradingSettings(partial_floor=0.0)),
     "saturation0.5": Variant("long phrases saturate at 50% coverage (not 60%)", patches=[(match, "LONG_PHRASE_SATURATION", 0.5)]),
     "long3": Variant("phrases of 3+ words get partial coverage (not 4+)", patches=[(match, "LONG_PHRASE_WORDS", 3)]),
-    "check-core": Variant("the core's scoring rebuilt from term coverage (must equal current)", grader=weighted()),
+    "check-core": Variant("the core's scoring rebuilt from term coverage (equals current up to the core's rounding to 4 decimals)", grader=weighted()),
     "soft": Variant("credit = coverage, no floor, no step", grader=weighted(credit=lambda c: c)),
     "idf": Variant("terms weighted by the mean IDF of their words", grader=weighted(idf=True)),
     "words+idf": Variant("every content word a term, weighted by IDF", derive=word_terms, grader=weighted(idf=True)),
@@ -202,6 +266,9 @@ VARIANTS: dict[str, Variant] = {
         derive=word_terms,
         patches=[(normalize, "STOPWORDS", normalize.STOPWORDS - {"before", "after", "once", "first", "until", "again"})],
     ),
+    "precision0.2": Variant("answer words off the terms and question cost up to 20% of the score", grader=lambda es: PrecisionGrader(0.2)),
+    "precision0.6": Variant("answer words off the terms and question cost up to 60% of the score", grader=lambda es: PrecisionGrader(0.6)),
+    "comparatives": Variant("comparatives and superlatives meet their base (larger/large)", patches=[(normalize, "stem", comparative_stem)]),
     "words+compare": Variant(
         "every content word a term; comparison words (more, most, same, other, than, only, few, all, each, both) are content",
         derive=word_terms,
