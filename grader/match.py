@@ -11,7 +11,9 @@ two, and a slip never changes the first letter (``hypervisor`` is not a typo
 of ``supervisor``). Stems equal means the same word inflected
 (``aggregating``/``aggregation``). An answer word of four or more letters that
 begins a longer term word is read as its abbreviation (``virt``, ``perf``), and
-a few standard short forms are spelt out (``hw``, ``sw``).
+a few standard short forms are spelt out (``hw``, ``sw``). Two words joined by
+a space or a hyphen meet their closed compound either way round (``data base``,
+``read-only`` / ``database``, ``readonly``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from .models import Card, KeyTerm
-from .normalize import SHORT_FORMS, Token, content_tokens, tokenize
+from .normalize import SHORT_FORMS, STOPWORDS, Token, content_tokens, fold, stem, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -49,6 +51,7 @@ class _Part:
     weight: float
     rows: np.ndarray  # indices into the card's word table
     row_weights: np.ndarray
+    compounds: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (table row of two words written as one, the rows' indices it stands for)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class CompiledCard:
     stem_edits: np.ndarray
     terms: tuple[_Term, ...]
     abbreviations: dict[str, list[int]]  # answer word -> rows of the term words it abbreviates
+    compound_rows: np.ndarray  # True for a row that is only two term words written as one
+    stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
+    prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ def compile_card(card: Card) -> CompiledCard:
     """Index a card's key terms once; reuse the result for every answer to it."""
     question_stems = {t.stem for t in content_tokens(card.question)}
     table: dict[tuple[str, str], int] = {}
+    plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -93,8 +100,11 @@ def compile_card(card: Card) -> CompiledCard:
             for part in alt:
                 toks = content_tokens(part.text) or tokenize(part.text)
                 rows = [table.setdefault((t.word, t.stem), len(table)) for t in toks]
+                plain_rows.update(rows)
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
-                parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights)))
+                joins = _compounds(part.text, tokenize(part.text), toks)
+                compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
+                parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights), compounds))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -108,13 +118,24 @@ def compile_card(card: Card) -> CompiledCard:
         word_edits=np.array([allowed_edits(len(w)) for w in words], dtype=np.int32),
         stem_edits=np.array([allowed_edits(len(s)) for s in stems], dtype=np.int32),
         terms=tuple(terms),
-        abbreviations=_abbreviation_index(words),
+        abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)]),
+        compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
+        stem_rows=_rows_by_stem([stems[i] for i in sorted(plain_rows)], sorted(plain_rows)),
+        prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
     )
+
+
+def _rows_by_stem(stems: list[str], rows: list[int]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for s, row in zip(stems, rows):
+        out.setdefault(s, []).append(row)
+    return out
 
 
 def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evidence]]:
     """Evidence for every key term in each answer, with one comparison for the batch."""
-    tokenized = [content_tokens(a) for a in answers]
+    words = [tokenize(a) for a in answers]
+    tokenized = [[t for t in ws if t.word not in STOPWORDS] for ws in words]
     vocab: dict[tuple[str, str], int] = {}
     columns = [np.array([vocab.setdefault((t.word, t.stem), len(vocab)) for t in toks], dtype=np.intp) for toks in tokenized]
     if not compiled.words or not vocab:
@@ -125,11 +146,53 @@ def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evide
     stem_dist = process.cdist(compiled.stems, answer_stems, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
     fuzzy = (word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])
     same_initial = np.array([w[:1] for w in compiled.words])[:, None] == np.array([w[:1] for w in answer_words])[None, :]
-    hits = (stem_dist == 0) | (fuzzy & same_initial)
+    exact = stem_dist == 0
+    hits = exact | (fuzzy & same_initial)
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             hits[i, j] = True
-    return [_evidence(compiled, hits[:, cols], toks) for cols, toks in zip(columns, tokenized)]
+    # Two term words written as one must meet an answer word exactly ("alow" is not "allow").
+    hits[compiled.compound_rows] = exact[compiled.compound_rows]
+    return [
+        _evidence(compiled, _with_compounds(compiled, hits[:, cols], text, ws, toks), toks)
+        for cols, text, ws, toks in zip(columns, answers, words, tokenized)
+    ]
+
+
+def _compounds(
+    text: str, words: list[Token], tokens: list[Token], prefixes: frozenset[str] | None = None
+) -> list[tuple[tuple[int, ...], str]]:
+    """Two adjacent ``words`` of a text, apart by one space or hyphen, written as one ("read-only" -> "readonly").
+
+    Each comes with the indices in ``tokens`` (the text's content words) of the
+    words it stands for: a stopword half ("only") has none. With ``prefixes``,
+    only pairs whose first word begins some word in it are tried.
+    """
+    index = {t.start: i for i, t in enumerate(tokens)}
+    out = []
+    for a, b in zip(words, words[1:]):
+        # As written, not as read: "non-blocking" is "nonblocking", though "non" reads "not".
+        first = fold(text[a.start : a.end]) if a.word == "not" else a.word
+        if prefixes is not None and first not in prefixes:
+            continue
+        covers = tuple(index[t.start] for t in (a, b) if t.start in index)
+        if covers and text[a.end : b.start] in (" ", "-", "\u2010"):
+            word = first + (fold(text[b.start : b.end]) if b.word == "not" else b.word)
+            if word.isalnum():
+                out.append((covers, word))
+    return out
+
+
+def _with_compounds(compiled: CompiledCard, hits: np.ndarray, text: str, words: list[Token], tokens: list[Token]) -> np.ndarray:
+    """One answer's word-hit matrix, where two answer words written apart also hit the term word they spell as one.
+
+    Only an exact spelling counts (same stem): "a low" is not "allow".
+    """
+    for covers, word in _compounds(text, words, tokens, compiled.prefixes):
+        rows = compiled.stem_rows.get(stem(word))
+        if rows:
+            hits[np.ix_(rows, covers)] = True
+    return hits
 
 
 def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
@@ -181,6 +244,9 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
     positions = []
     for part in parts:
         sub = hits[part.rows]
+        for row, covers in part.compounds:  # the answer wrote two words of the term as one
+            for i in covers:
+                sub[i] |= hits[row]
         found = sub.any(axis=1)
         if not found.any():
             continue

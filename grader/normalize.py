@@ -83,16 +83,23 @@ def tokenize(text: str) -> list[Token]:
     Folding can change a string's length (``ß`` -> ``ss``), so words are found in
     the original text and folded one by one to keep offsets true.
     """
-    tokens = []
-    for m in _WORD.finditer(text):
-        # Folding may split a word ("¼" -> "1⁄4"): each piece keeps the original offsets.
-        for piece in _WORD.findall(fold(m.group()).replace("’", "'")):
-            if piece.endswith("n't") or piece in NEGATIONS:
-                piece = "not"
-            elif "'" in piece:
-                piece = piece.split("'", 1)[0]  # "docker's" -> "docker"
-            tokens.append(Token(piece, stem(piece), m.start(), m.end()))
-    return tokens
+    return [Token(piece, stemmed, m.start(), m.end()) for m in _WORD.finditer(text) for piece, stemmed in _word_pieces(m.group())]
+
+
+@lru_cache(maxsize=65536)
+def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
+    """The canonical pieces of one written word with their stems (cached: answers repeat their words).
+
+    Folding may split a word ("¼" -> "1⁄4"); each piece keeps the word's offsets.
+    """
+    pieces = []
+    for piece in _WORD.findall(fold(word).replace("’", "'")):
+        if piece.endswith("n't") or piece in NEGATIONS:
+            piece = "not"
+        elif "'" in piece:
+            piece = piece.split("'", 1)[0]  # "docker's" -> "docker"
+        pieces.append((piece, stem(piece)))
+    return tuple(pieces)
 
 
 def content_tokens(text: str) -> list[Token]:
@@ -119,6 +126,12 @@ NON_ANSWERS = frozenset(
 )
 
 
+# Longer texts are never a stock phrase (checked first: grading calls this for every answer).
+_NON_ANSWER_MAX_CHARS = 3 * max(map(len, NON_ANSWERS))
+
+
 def is_non_answer(text: str) -> bool:
     """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like."""
+    if len(text) > _NON_ANSWER_MAX_CHARS:
+        return False
     return normalize(text) in NON_ANSWERS or not tokenize(text)

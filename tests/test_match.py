@@ -56,6 +56,17 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("translates one/few instructions", "translates few instructions", True),
         ("requires the OS to be (re)written", "requires the OS to be rewritten", True),
         ("dispatcher: entry point", "the dispatcher", True),
+        # compounds written closed, open or hyphenated, either way round
+        ("database", "data base", True),
+        ("data base", "database", True),
+        ("read-only", "readonly", True),
+        ("e-mail", "email", True),
+        ("subclass", "sub-class", True),
+        ("non-blocking", "nonblocking", True),
+        ("nonblocking", "non-blocking", True),
+        ("anti-codon", "anticodons", True),
+        ("allow", "a low", False),  # a joined pair must spell the word exactly
+        ("memory", "memo ry", True),  # a stray space
         # negation is meaning
         ("non transparent", "not transparent", True),
         ("non transparent", "transparent", False),
