@@ -59,6 +59,8 @@ def grade_view(card: Card, answer: str, grade: Grade) -> Group:
     else:
         head = Text.assemble((grade.verdict.value.upper(), VERDICT_STYLE[grade.verdict]), f"  score {grade.score:.0%}")
         parts += [head, Text(""), Text("Your answer:", style="dim"), highlighted_answer(answer, grade)]
+        if not grade.answered:
+            parts.append(Text("Not an answer: here is what to learn.", style="dim"))
         found = [t for t in grade.terms if t.found]
         partly = [t for t in grade.terms if not t.found and t.credit > 0]
         missed = [t for t in grade.terms if not t.found and t.credit == 0]

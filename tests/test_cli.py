@@ -135,6 +135,14 @@ def test_practice_default_deck_from_another_directory(tmp_path):
     assert result.returncode == 0 and "What are 3 main characteristics" in result.stdout
 
 
+def test_practice_says_when_an_answer_is_not_one():
+    result = run_cli("practice", "--cards", "3,1", input="I don't know\nportability and managed execution\n")
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.split("What are 3 main characteristics")
+    assert "Not an answer" in first and "INCORRECT" in first
+    assert "Not an answer" not in second
+
+
 def test_practice_self_graded_card_takes_a_rating():
     result = run_cli("practice", "--cards", "17", input="p\n")
     assert "Self-graded" not in result.stdout  # shown only after a typed answer on a terminal
