@@ -59,7 +59,7 @@ class LLMEvalGrader:
             if result is None or result.status != "ok" or result.score is None:
                 # The keyword grade stands, as it does for the user.
                 self.outcomes["keyword fallback" if result is None else result.status] += 1
-                out.append(Prediction(grade.score, grade.verdict))
+                out.append(Prediction(grade.score, grade.verdict, grade.answered))
                 continue
             self.outcomes["ok"] += 1
             if self.hybrid:
@@ -140,8 +140,8 @@ def estimate_cost(evalsets: list[EvalSet], client: FeedbackClient, *, repeat: in
         for qid, answers in by_question.items():
             card = evalset.cards[qid]
             for answer, grade in zip(answers, keyword.grade_many(card, answers)):
-                if not answer.strip():
-                    continue  # the client asks nothing for an empty answer
+                if not grade.answered:
+                    continue  # the client asks nothing for an empty answer or "I don't know"
                 if repeat == 1 and client.cache is not None and settings.cache:
                     key = cache_key(settings.model, where, client.prompts.version, card, answer)
                     if client.cache.get(key) is not None:

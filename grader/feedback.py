@@ -494,12 +494,12 @@ class FeedbackClient:
     # -- one answer
 
     def feedback(self, card: Card, answer: str, grade: Grade) -> LLMResult | None:
-        """Feedback on one answer (blocking); None when there is nothing to ask."""
+        """Feedback on one answer (blocking); None when there is nothing to ask (a non-answer, an image card)."""
         return self._event_loop().run_until_complete(self.afeedback(card, answer, grade))
 
     async def afeedback(self, card: Card, answer: str, grade: Grade) -> LLMResult | None:
-        if not card.gradable or not answer.strip():
-            return None
+        if not card.gradable or not answer.strip() or not grade.answered:
+            return None  # nothing to grade: an image card, or "I don't know" (the reference says it all)
         meta = {"model": self.settings.model, "prompt_version": self.prompts.version}
         ctx = Context.of(card, answer, self.grading)
         key = cache_key(self.settings.model, endpoint(self.settings), self.prompts.version, card, answer)

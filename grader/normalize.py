@@ -118,7 +118,7 @@ def normalize(text: str) -> str:
 NON_ANSWERS = frozenset(
     normalize(phrase)
     for phrase in (
-        "not answered", "no answer", "no answer given", "no response", "blank",
+        "not answered", "no answer", "no answer given", "no response",
         "I don't know", "I do not know", "I dont know", "don't know", "dont know", "idk", "dunno",
         "no idea", "I have no idea", "no clue", "not sure", "I'm not sure", "I am not sure",
         "I forgot", "forgot", "I don't remember", "don't remember", "n/a",

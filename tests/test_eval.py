@@ -22,6 +22,7 @@ from grader.evaluate import (
     word_overlap,
 )
 from grader.models import Verdict
+from grader.normalize import is_non_answer
 
 from .conftest import DATASETS, ROOT, run_cli
 
@@ -449,8 +450,8 @@ def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
     with _llm_client(fake_openai) as client:
         llm = LLMEvalGrader(client)
         run = evaluate(es, llm, **FAST)
-    answered = [it for it in es.items if it.answer.strip()]
-    assert len(fake_openai.chat_requests) == len(answered)
+    answered = [it for it in es.items if not is_non_answer(it.answer)]
+    assert len(fake_openai.chat_requests) == len(answered) < len(es.items)  # "I don't know" is not sent
     assert run.grader == "llm" and llm.outcomes["ok"] + llm.outcomes["keyword fallback"] == 12
     assert any("LLM feedback (fake-model): 12 answers" in n or "LLM outcomes" in n for n in run.notes)
     fake_openai.behaviour = "manipulated"
@@ -469,8 +470,9 @@ def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):
     from grader.eval_llm import LLMEvalGrader, estimate_cost
     from grader.llm_cache import LLMCache
 
-    es = _seed_slice(6)
-    answered = sum(1 for it in es.items if it.answer.strip())
+    es = _seed_slice(12)
+    answered = sum(1 for it in es.items if not is_non_answer(it.answer))
+    assert answered < len(es.items)  # the slice holds a non-answer, which costs nothing
     prices = {"fake-model": Price(input=1.0, output=2.0)}
     with _llm_client(fake_openai, prices=prices, base_url=fake_openai.base_url.replace("127.0.0.1", "llm.example.test")) as client:
         est = estimate_cost([es], client, repeat=2)

@@ -428,10 +428,11 @@ def test_no_key_and_no_base_url_means_no_request():
     assert client._client is None  # the openai client was never even made
 
 
-def test_nothing_to_ask_for_empty_answers_and_self_graded_cards(fake_openai):
+def test_nothing_to_ask_for_non_answers_and_self_graded_cards(fake_openai):
     image_card = next(c for c in DECK.cards if not c.gradable)
     with FeedbackClient(settings_for(fake_openai)) as client:
         assert client.feedback(CARD, "  \n", KEYWORD.grade(CARD, "")) is None
+        assert client.feedback(CARD, "I don't know", KEYWORD.grade(CARD, "I don't know")) is None
         assert client.feedback(image_card, "a diagram", KEYWORD.grade(image_card, "a diagram")) is None
     assert fake_openai.requests == []
 
