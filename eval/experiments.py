@@ -245,6 +245,7 @@ VARIANTS: dict[str, Variant] = {
     "first-ref": Variant("only the first reference answer (SemEval lists several)", first_reference_only=True),
     "words+first-ref": Variant("every content word a term; only the first reference answer", derive=word_terms, first_reference_only=True),
     "floor0": Variant("partial_floor 0: any coverage earns credit", settings=GradingSettings(partial_floor=0.0)),
+    "floor0.4": Variant("partial_floor 0.4: one word of a three-word term earns nothing", settings=GradingSettings(partial_floor=0.4)),
     "saturation0.5": Variant("long phrases saturate at 50% coverage (not 60%)", patches=[(match, "LONG_PHRASE_SATURATION", 0.5)]),
     "long3": Variant("phrases of 3+ words get partial coverage (not 4+)", patches=[(match, "LONG_PHRASE_WORDS", 3)]),
     "check-core": Variant("the core's scoring rebuilt from term coverage (equals current up to the core's rounding to 4 decimals)", grader=weighted()),
