@@ -25,7 +25,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from .models import Card, KeyTerm
-from .normalize import SHORT_FORMS, STOPWORDS, Token, content_tokens, fold, stem, tokenize
+from .normalize import SHORT_FORMS, Token, content_of, content_tokens, fold, stem, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -135,7 +135,7 @@ def _rows_by_stem(stems: list[str], rows: list[int]) -> dict[str, list[int]]:
 def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evidence]]:
     """Evidence for every key term in each answer, with one comparison for the batch."""
     words = [tokenize(a) for a in answers]
-    tokenized = [[t for t in ws if t.word not in STOPWORDS] for ws in words]
+    tokenized = [content_of(ws) for ws in words]
     vocab: dict[tuple[str, str], int] = {}
     columns = [np.array([vocab.setdefault((t.word, t.stem), len(vocab)) for t in toks], dtype=np.intp) for toks in tokenized]
     if not compiled.words or not vocab:

@@ -104,7 +104,12 @@ def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
 
 def content_tokens(text: str) -> list[Token]:
     """Tokens that carry meaning: stopwords removed, negations kept."""
-    return [t for t in tokenize(text) if t.word not in STOPWORDS]
+    return content_of(tokenize(text))
+
+
+def content_of(tokens: list[Token]) -> list[Token]:
+    """The tokens of a tokenized text that carry meaning (for callers that need both lists)."""
+    return [t for t in tokens if t.word not in STOPWORDS]
 
 
 def normalize(text: str) -> str:
