@@ -10,7 +10,8 @@ the humans with bootstrap intervals:
 * ``calibrated``: a monotone (isotonic) map and cut points fitted on
   ``--train`` or, with one file, out of fold by cross-validation grouped by
   question; with ``scope="question"`` one mapping per question, for test sets
-  of unseen answers to known questions;
+  of unseen answers to known questions. Answers the grader calls non-answers
+  ("I don't know") are their own level, below every real score;
 * baselines, calibrated the same way: ``majority`` (the most frequent training
   value), ``length`` (words in the answer), ``overlap`` (share of the
   reference's content words the answer repeats, exact words only);
