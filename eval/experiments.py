@@ -190,6 +190,59 @@ class PrecisionGrader:
         return out
 
 
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_ASKED_COUNT = re.compile(r"\b(two|three|four|five|six|[2-6])\s+(?:\w+\s+){0,2}?\w+s\b", re.I)
+
+
+class TopItemsGrader:
+    """Rubric counting: when the question asks for k things ("describe three processes") and the
+    reference lists more, the score is the mean coverage of the k best-covered list items.
+
+    An item's coverage is the share of its distinctive words found (words in over
+    half the items frame them all and are left out), full from ``saturation``.
+    Other cards keep the core score.
+    """
+
+    name = "keyword"
+
+    def __init__(self, saturation: float):
+        self.saturation = saturation
+        self.core = KeywordGrader()
+        self.plans: dict[str, Any] = {}
+
+    def plan(self, card):
+        if card.id not in self.plans:
+            self.plans[card.id] = None
+            asked = _ASKED_COUNT.search(card.question)
+            k = asked and NUMBER_WORDS.get(asked.group(1).lower(), int(asked.group(1)) if asked.group(1).isdigit() else 0)
+            items = [keyterms.clean_markdown(m["item"]) for m in keyterms._LIST_ITEM.finditer(card.answer)]
+            items = [i for i in items if content_tokens(i) and not re.match(r"other (acceptable|reasonable)", i, re.I)]
+            if k and len(items) > k:
+                stems = [{normalize.stem(w): w for w in keyterms._content_words(i) if len(w) > 1} for i in items]
+                spread = {s: sum(s in item for item in stems) for item in stems for s in item}
+                stems = [{s: w for s, w in item.items() if spread[s] <= len(items) / 2} or item for item in stems]
+                words = {s: w for item in stems for s, w in item.items()}
+                row = {s: i for i, s in enumerate(words)}
+                terms = [parse_term(w).model_copy(update={"derived": True}) for w in words.values()]
+                word_card = card.model_copy(update={"id": card.id + "-words", "key_terms": terms})
+                self.plans[card.id] = (k, word_card, [[row[s] for s in item] for item in stems])
+        return self.plans[card.id]
+
+    def grade(self, card, answers):
+        grades = self.core.grade_many(card, answers)
+        plan = self.plan(card)
+        if plan is None:
+            return [Prediction(g.score, None, g.answered) for g in grades]
+        k, word_card, item_rows = plan
+        out = []
+        for grade, evidence in zip(grades, match.match_answers(self.core._compile(word_card), answers)):
+            found = np.array([e.weight * (e.coverage >= 0.75) for e in evidence])
+            weight = np.array([e.weight for e in evidence])
+            items = sorted((min(1.0, found[r].sum() / weight[r].sum() / self.saturation) for r in item_rows), reverse=True)
+            out.append(Prediction(float(np.mean(items[:k])) if grade.answered else 0.0, None, grade.answered))
+        return out
+
+
 @functools.lru_cache(maxsize=65536)
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
@@ -269,6 +322,8 @@ VARIANTS: dict[str, Variant] = {
     ),
     "precision0.2": Variant("answer words off the terms and question cost up to 20% of the score", grader=lambda es: PrecisionGrader(0.2)),
     "precision0.6": Variant("answer words off the terms and question cost up to 60% of the score", grader=lambda es: PrecisionGrader(0.6)),
+    "top-items0.6": Variant("rubric counting: the k best list items when the question asks for k (full at 60% of an item)", grader=lambda es: TopItemsGrader(0.6)),
+    "top-items0.34": Variant("rubric counting, an item full at a third of its words", grader=lambda es: TopItemsGrader(0.34)),
     "comparatives": Variant("comparatives and superlatives meet their base (larger/large)", patches=[(normalize, "stem", comparative_stem)]),
     "words+compare": Variant(
         "every content word a term; comparison words (more, most, same, other, than, only, few, all, each, both) are content",
