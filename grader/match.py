@@ -243,6 +243,12 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
     total = 0.0
     positions = []
     for part in parts:
+        if len(part.rows) == 1:  # one word (most derived terms): found or not, at its first mention
+            row = hits[part.rows[0]]
+            if row.any():
+                total += part.weight
+                positions.append(np.array([row.argmax()]))
+            continue
         sub = hits[part.rows]
         for row, covers in part.compounds:  # the answer wrote two words of the term as one
             for i in covers:
@@ -254,8 +260,8 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
         idx = np.arange(n_cols)
         # Centre on the median of each found word's first mention, then take for
         # every word its mention nearest that centre: the words of one mention.
-        first = sub.argmax(axis=1)[found]
-        centre = float(np.median(first))
+        first = sorted(sub.argmax(axis=1)[found].tolist())
+        centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2  # the median, without numpy's overhead
         dist = np.where(sub, np.abs(idx[None, :] - centre), np.inf)
         nearest = dist.argmin(axis=1)
         window = max(MIN_WINDOW, 2 * len(part.rows))
