@@ -243,7 +243,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], hits: np.ndarray) -> tuple[f
     total = 0.0
     positions = []
     for part in parts:
-        if len(part.rows) == 1:  # one word (most derived terms): found or not, at its first mention
+        if len(part.rows) == 1 and not part.compounds:  # one word (most derived terms): found or not, at its first mention
             row = hits[part.rows[0]]
             if row.any():
                 total += part.weight
