@@ -48,7 +48,7 @@ def grade_from_evidence(card: Card, answer: str, evidence: list[Evidence], setti
         total += ev.weight
         span = ev.span if credit > 0 else None
         matches.append(
-            TermMatch(
+            TermMatch.model_construct(  # built from checked values, once per term and answer: validation is all cost
                 term=ev.term.text,
                 found=ev.coverage >= settings.found_threshold,
                 credit=round(credit, 4),
