@@ -98,11 +98,12 @@ def compile_card(card: Card) -> CompiledCard:
         for alt in term.alternatives:
             parts = []
             for part in alt:
-                toks = content_tokens(part.text) or tokenize(part.text)
+                words = tokenize(part.text)
+                toks = content_of(words) or words
                 rows = [table.setdefault((t.word, t.stem), len(table)) for t in toks]
                 plain_rows.update(rows)
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
-                joins = _compounds(part.text, tokenize(part.text), toks)
+                joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
                 parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights), compounds))
             alternatives.append(tuple(parts))
@@ -111,6 +112,9 @@ def compile_card(card: Card) -> CompiledCard:
         terms.append(_Term(term, weight, tuple(alternatives)))
     words = [w for w, _ in table]
     stems = [s for _, s in table]
+    stem_rows: dict[str, list[int]] = {}
+    for i in sorted(plain_rows):
+        stem_rows.setdefault(stems[i], []).append(i)
     return CompiledCard(
         card=card,
         words=words,
@@ -120,16 +124,9 @@ def compile_card(card: Card) -> CompiledCard:
         terms=tuple(terms),
         abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)]),
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
-        stem_rows=_rows_by_stem([stems[i] for i in sorted(plain_rows)], sorted(plain_rows)),
+        stem_rows=stem_rows,
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
     )
-
-
-def _rows_by_stem(stems: list[str], rows: list[int]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for s, row in zip(stems, rows):
-        out.setdefault(s, []).append(row)
-    return out
 
 
 def match_answers(compiled: CompiledCard, answers: list[str]) -> list[list[Evidence]]:
@@ -168,13 +165,15 @@ def _compounds(
     words it stands for: a stopword half ("only") has none. With ``prefixes``,
     only pairs whose first word begins some word in it are tried.
     """
-    index = {t.start: i for i, t in enumerate(tokens)}
+    index: dict[int, int] | None = None  # content-word index by offset, built on the first candidate
     out = []
     for a, b in zip(words, words[1:]):
         # As written, not as read: "non-blocking" is "nonblocking", though "non" reads "not".
         first = fold(text[a.start : a.end]) if a.word == "not" else a.word
         if prefixes is not None and first not in prefixes:
             continue
+        if index is None:
+            index = {t.start: i for i, t in enumerate(tokens)}
         covers = tuple(index[t.start] for t in (a, b) if t.start in index)
         if covers and text[a.end : b.start] in (" ", "-", "\u2010"):
             word = first + (fold(text[b.start : b.end]) if b.word == "not" else b.word)
