@@ -94,6 +94,14 @@ class Grade(BaseModel):
     terms: list[TermMatch] = Field(default_factory=list)
     answered: bool = Field(True, description="False for a non-answer: nothing, or 'I don't know' and the like.")
 
+    @classmethod
+    def nothing_recalled(cls, card: Card, *, answered: bool = True) -> Grade:
+        """The grade of an answer that recalls none of the card's terms (revealed, or "I don't know")."""
+        if not card.gradable:
+            return cls(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+        terms = [TermMatch(term=t.text, found=False, credit=0.0, derived=t.derived) for t in card.key_terms]
+        return cls(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=terms, answered=answered)
+
     @property
     def matched(self) -> list[str]:
         return [t.term for t in self.terms if t.found]

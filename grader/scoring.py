@@ -38,8 +38,7 @@ def grade_from_evidence(card: Card, answer: str, evidence: list[Evidence], setti
     if not card.gradable:
         return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
     if is_non_answer(answer):
-        missed = [TermMatch(term=ev.term.text, found=False, credit=0.0, derived=ev.term.derived) for ev in evidence]
-        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=missed, answered=False)
+        return Grade.nothing_recalled(card, answered=False)
     matches = []
     earned = total = 0.0
     for ev in evidence:

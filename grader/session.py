@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from .models import Card, Deck, Grade, TermMatch, Verdict
+from .models import Card, Deck, Grade, Verdict
 from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating
 from .schedule import VERDICT_RATING, Rating, ask_again, describe_due, parse_rating, rating_for
 
@@ -229,7 +229,7 @@ class PracticeSession:
         """Show the reference; asking for the answer is not remembering it, so the card is rated Again."""
         self.outcomes.append(Outcome(card=card.id, number=card.number, revealed=True))
         self.io.show(Reference(card))
-        return self._record(deck, card, "", _nothing_recalled(card), Rating.again, "grader", seconds)
+        return self._record(deck, card, "", Grade.nothing_recalled(card), Rating.again, "grader", seconds)
 
     def _grade(self, deck: Deck, card: Card, answer: str, seconds: float | None, feedback: FeedbackClient | None) -> Recorded:
         """Grade by key terms and save the attempt, then ask the LLM (which may be slow) if there is one."""
@@ -311,10 +311,3 @@ class PracticeSession:
         if upcoming:
             self.io.show(Notice(f"Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`."))
 
-
-def _nothing_recalled(card: Card) -> Grade:
-    """The grade of an answer the user asked to see instead of giving."""
-    if not card.gradable:
-        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
-    terms = [TermMatch(term=t.text, found=False, credit=0.0, derived=t.derived) for t in card.key_terms]
-    return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.incorrect, terms=terms)
