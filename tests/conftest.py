@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,48 @@ def seed_deck():
     return load_deck(SEED_DECK)
 
 
-def run_cli(*args: str, input: str | None = None, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``grader`` command as a user would (``python -m grader``)."""
+@dataclass
+class CliResult:
+    """What a command printed and returned, shaped like ``subprocess.CompletedProcess``."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, input: str | None = None, cwd: Path | None = None, env: dict | None = None) -> CliResult:
+    """Run ``grader`` in this process, through its real entry point (``cli.main``), as a user would.
+
+    Standard input, output, error, the environment, ``sys.argv`` and the working
+    directory are swapped for the call, so it behaves like ``python -m grader``
+    without paying for a new interpreter. Tests of what only a real process
+    shows (signals, a terminal, start-up time) use ``run_process``.
+    """
+    from typer.testing import CliRunner
+
+    from grader.cli import main
+
+    runner = CliRunner()
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    code = 0
+    with runner.isolation(input=input, env={"COLUMNS": "120", **(env or {})}) as (out, err, _):
+        sys.argv = ["grader", *args]
+        os.chdir(cwd or ROOT)
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved_argv
+            os.chdir(saved_cwd)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return CliResult(code, stdout, stderr)
+
+
+def run_process(*args: str, input: str | None = None, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``grader`` command as a new process (``python -m grader``)."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *args],
         input=input,
