@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench eval clean
+.PHONY: run test test-fast bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(STAMP)  ## practise the bundled deck in the terminal
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the suite without the end-to-end tests that start processes or servers
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)  ## grading throughput, peak memory and start-up time
 	$(BIN)/python eval/bench.py

@@ -38,8 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import keyterms, match, normalize  # noqa: E402
-from grader.datasets import EvalSet, load_eval_set  # noqa: E402
-from grader.evaluate import KeywordEvalGrader, Prediction, evaluate  # noqa: E402
+from grader.evaluation import EvalSet, KeywordEvalGrader, Prediction, evaluate, load_eval_set  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
 from grader.models import KeyTerm  # noqa: E402
@@ -208,11 +207,12 @@ class TopItemsGrader:
     def __init__(self, saturation: float):
         self.saturation = saturation
         self.core = KeywordGrader()
-        self.plans: dict[str, Any] = {}
+        self.rubrics: dict[str, Any] = {}
 
-    def plan(self, card):
-        if card.id not in self.plans:
-            self.plans[card.id] = None
+    def rubric(self, card):
+        """(k asked for, a card of the items' distinctive words, each item's rows), or None when not a count question."""
+        if card.id not in self.rubrics:
+            self.rubrics[card.id] = None
             asked = _ASKED_COUNT.search(card.question)
             k = asked and NUMBER_WORDS.get(asked.group(1).lower(), int(asked.group(1)) if asked.group(1).isdigit() else 0)
             items = [keyterms.clean_markdown(m["item"]) for m in keyterms._LIST_ITEM.finditer(card.answer)]
@@ -225,15 +225,15 @@ class TopItemsGrader:
                 row = {s: i for i, s in enumerate(words)}
                 terms = [parse_term(w).model_copy(update={"derived": True}) for w in words.values()]
                 word_card = card.model_copy(update={"id": card.id + "-words", "key_terms": terms})
-                self.plans[card.id] = (k, word_card, [[row[s] for s in item] for item in stems])
-        return self.plans[card.id]
+                self.rubrics[card.id] = (k, word_card, [[row[s] for s in item] for item in stems])
+        return self.rubrics[card.id]
 
     def grade(self, card, answers):
         grades = self.core.grade_many(card, answers)
-        plan = self.plan(card)
-        if plan is None:
+        rubric = self.rubric(card)
+        if rubric is None:
             return [Prediction(g.score, None, g.answered) for g in grades]
-        k, word_card, item_rows = plan
+        k, word_card, item_rows = rubric
         out = []
         for grade, evidence in zip(grades, match.match_answers(self.core._compile(word_card), answers)):
             found = np.array([e.weight * (e.coverage >= 0.75) for e in evidence])
@@ -263,6 +263,8 @@ def comparative_stem(word: str) -> str:
 
 
 CORE_STEM = normalize.stem
+# Every module that calls the stemmer: each bound the name when it was imported.
+STEM_USERS = (normalize, match, keyterms)
 
 # --- variants -----------------------------------------------------------------------------------
 
@@ -279,11 +281,26 @@ def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
             setattr(obj, name, value)
 
 
+@contextlib.contextmanager
+def fresh_tokens() -> Iterator[None]:
+    """Empty the tokenizer's cache before and after a variant.
+
+    ``normalize._word_pieces`` caches each written word with its stem, so a
+    variant that changes stemming would otherwise keep the old stems of every
+    word seen before it ran, and leave its own stems to the variants after it.
+    """
+    normalize._word_pieces.cache_clear()
+    try:
+        yield
+    finally:
+        normalize._word_pieces.cache_clear()
+
+
 @dataclass
 class Variant:
     description: str
     derive: Callable = derive_key_terms
-    settings: GradingSettings | None = None
+    settings: GradingSettings = field(default_factory=GradingSettings)
     patches: list[tuple[Any, str, Any]] = field(default_factory=list)
     first_reference_only: bool = False
     grader: Callable[[EvalSet], Any] | None = None
@@ -324,7 +341,10 @@ VARIANTS: dict[str, Variant] = {
     "precision0.6": Variant("answer words off the terms and question cost up to 60% of the score", grader=lambda es: PrecisionGrader(0.6)),
     "top-items0.6": Variant("rubric counting: the k best list items when the question asks for k (full at 60% of an item)", grader=lambda es: TopItemsGrader(0.6)),
     "top-items0.34": Variant("rubric counting, an item full at a third of its words", grader=lambda es: TopItemsGrader(0.34)),
-    "comparatives": Variant("comparatives and superlatives meet their base (larger/large)", patches=[(normalize, "stem", comparative_stem)]),
+    "comparatives": Variant(
+        "comparatives and superlatives meet their base (larger/large)",
+        patches=[(module, "stem", comparative_stem) for module in STEM_USERS],
+    ),
     "words+compare": Variant(
         "every content word a term; comparison words (more, most, same, other, than, only, few, all, each, both) are content",
         derive=word_terms,
@@ -357,7 +377,7 @@ TARGETS = {
 def run_variant(name: str, variant: Variant, datasets: Path, resamples: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     cache: dict[str, EvalSet] = {}
-    with patched(variant.patches):
+    with patched(variant.patches), fresh_tokens():
         for key, target in TARGETS.items():
             path = datasets / target.folder / "train.jsonl"
             if not path.exists():
@@ -368,7 +388,7 @@ def run_variant(name: str, variant: Variant, datasets: Path, resamples: int) -> 
             if variant.first_reference_only:
                 es = EvalSet(es.path, es.name, es.items, es.cards, {}, es.skipped, es.skipped_questions)
             grader = variant.grader(es) if variant.grader is not None else KeywordEvalGrader(variant.settings)
-            run = evaluate(es, grader, scope=target.scope, resamples=resamples)
+            run = evaluate(es, grader, variant.settings, scope=target.scope, resamples=resamples)
             task = run.tasks[target.task]
             if key == "asap":
                 out[key] = {q: by["calibrated"][target.metric] for q, by in task.by_question.items()}
@@ -381,7 +401,7 @@ def run_variant(name: str, variant: Variant, datasets: Path, resamples: int) -> 
                 out["speed"] = run.speed.answers_per_second
         seed_set = load_eval_set(ROOT / "eval" / "seed_dev.jsonl")
         seed_grader = variant.grader(seed_set) if variant.grader else KeywordEvalGrader(variant.settings)
-        seed = evaluate(seed_set, seed_grader, resamples=resamples)
+        seed = evaluate(seed_set, seed_grader, variant.settings, resamples=resamples)
         out["seed_dev"] = seed.tasks["label"].systems["zero_shot"].metrics["accuracy"]
     return out
 

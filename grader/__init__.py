@@ -11,8 +11,8 @@ stays fast: the matcher's numpy and rapidfuzz load only when something is graded
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import typing as _typing
+from importlib import import_module as _import_module
 
 _EXPORTS = {
     "AnswersError": "errors",
@@ -32,6 +32,7 @@ _EXPORTS = {
     "derive_key_terms": "keyterms",
     "find_decks": "decks",
     "grade_answer": "grading",
+    "grade_answers": "batch",
     "load_deck": "decks",
     "parse_deck": "decks",
 }
@@ -39,20 +40,21 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    value = getattr(_import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return list(__all__)
 
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
+    from .batch import grade_answers
     from .decks import card_id, find_decks, load_deck, parse_deck
     from .errors import AnswersError, DeckError, GraderError, InputError, LLMError
     from .grading import KeywordGrader, grade_answer

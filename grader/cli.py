@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from .models import Deck
+    from .batch import Writer
+    from .models import AnswerRow, Deck
+    from .scoring import GradingSettings
     from .session import Shown
 
 app = typer.Typer(
@@ -81,23 +83,18 @@ def practice(
 
     Example: grader practice --llm --base-url http://localhost:11434/v1 --model llama3.2
     """
+    from .config import load_grading_settings, load_schedule_settings
     from .render import make_console
-    from .schedule import load_settings
-    from .session import PracticeSession
-    from .store import Store
+    from .session import run_practice
 
     terminal = _TerminalIO(make_console(), interactive=sys.stdin.isatty())
     the_decks = _decks(decks)
-    with Store.open(settings=load_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})) as store:
-        # Cards picked by hand are asked whatever their schedule.
-        session = PracticeSession(store, the_decks, terminal, cram=cram or bool(cards))
-        queue = session.plan(cards, shuffle=shuffle, seed=seed, limit=limit)
-        feedback = _feedback_client(llm, offline, model, base_url, no_cache)
-        try:
-            session.run(queue, feedback)
-        finally:
-            if feedback is not None:
-                feedback.close()
+    settings = load_schedule_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})
+    grading = load_grading_settings()
+    run_practice(
+        the_decks, terminal, settings=settings, grading=grading, picks=cards, shuffle=shuffle, seed=seed, limit=limit,
+        cram=cram, feedback=lambda: _feedback_client(llm, offline, model, base_url, no_cache, grading=grading),
+    )  # fmt: skip
 
 
 @dataclass
@@ -128,8 +125,11 @@ class _TerminalIO:
         return self.console.status(message)
 
 
-def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, concurrency=None):
-    """The LLM feedback client the flags, environment and settings ask for; None for keyword-only."""
+def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, concurrency=None, *, grading: GradingSettings):
+    """The LLM feedback client the flags, environment and settings ask for; None for keyword-only.
+
+    ``grading`` is the command's grading settings: the prompt and the judge use the keyword grader's thresholds.
+    """
     from .config import load_llm_settings
 
     flags = {
@@ -143,9 +143,9 @@ def _feedback_client(llm: bool, offline: bool, model, base_url, no_cache: bool, 
     settings = load_llm_settings(flags)
     if not settings.active:
         return None
-    from .feedback import open_feedback_client
+    from .llm.client import open_feedback_client
 
-    return open_feedback_client(settings)
+    return open_feedback_client(settings, grading)
 
 
 def _now():
@@ -177,77 +177,42 @@ def grade(
 
     Example: grader grade decks/virtualization.md answers.jsonl --llm --concurrency 8 --json
     """
-    from .answers import read_answers, resolve_cards
-    from .decks import load_deck
+    from .batch import grade_file
+    from .config import load_grading_settings
     from .grading import KeywordGrader
-    from .render import grade_row, make_console
-    from .report import CsvWriter, JsonLinesWriter, MarkdownReport, grade_record, passthrough_name
+    from .render import GradeTable, ProgressBar, make_console
+    from .writers import CsvWriter, JsonLinesWriter, MarkdownReport
 
     if json_out and csv_out:
         raise typer.BadParameter("choose one of --json and --csv")
-    the_deck = load_deck(deck)
-    rows = read_answers(answers)
-    resolved = resolve_cards(the_deck, rows, answers)  # every row checked before any output
-    grader = KeywordGrader()
-    writers = []
-    if json_out:
-        writers.append(JsonLinesWriter(sys.stdout))
-    elif csv_out:
-        extra = list(dict.fromkeys(passthrough_name(k) for row in rows for k in row.extra))
-        writers.append(CsvWriter(sys.stdout, extra))
-    report_file = None
-    if report is not None:
-        try:
-            report_file = report.open("w", encoding="utf-8")
-        except OSError as exc:
-            raise GraderError(f"cannot write report: {exc.strerror}", path=report) from None
-        writers.append(MarkdownReport(report_file, the_deck.title, str(answers)))
-    console = make_console()
-    table = not (json_out or csv_out)
-    if table:
-        console.print(f"[bold]{'#':>4}  {'card':>4}  {'score':>5}  {'verdict':<11}  matched / missing[/bold]")
-    feedback = _feedback_client(llm, offline, model, base_url, no_cache, concurrency)
-    progress = None
+
+    def writers(the_deck: Deck, rows: list[AnswerRow]) -> list[Writer]:
+        chosen: list[Writer] = []
+        if json_out:
+            chosen.append(JsonLinesWriter(sys.stdout))
+        elif csv_out:
+            chosen.append(CsvWriter.for_rows(sys.stdout, rows))
+        if report is not None:
+            chosen.append(MarkdownReport.create(report, the_deck.title, str(answers)))
+        if not (json_out or csv_out):
+            chosen.append(GradeTable(make_console()))
+        return chosen
+
+    settings = load_grading_settings()
+    feedback = _feedback_client(llm, offline, model, base_url, no_cache, concurrency, grading=settings)
+    bar = ProgressBar("LLM feedback") if feedback is not None else None
     try:
-        if feedback is not None:
-            from rich.progress import Progress
-
-            from .feedback import grade_all
-            from .render import feedback_line
-
-            err = make_console(stderr=True)
-            progress = Progress(console=err, transient=True, disable=not err.is_terminal)
-            progress.start()
-            task = progress.add_task("LLM feedback", total=len(resolved))
-            graded = grade_all(
-                [(card, row.answer) for row, card in resolved], grader, feedback, lambda: progress.advance(task)
-            )
-        else:
-            graded = ((grader.grade(card, row.answer), None) for row, card in resolved)
-        for n, ((row, card), (result, llm_result)) in enumerate(zip(resolved, graded), start=1):
-            record = grade_record(card, row, result)
-            if llm_result is not None:
-                record["llm"] = llm_result.record()
-            for w in writers:
-                w.write(record)
-            if table:
-                console.print(grade_row(n, card, result), soft_wrap=True)
-                if llm_result is not None:
-                    console.print(feedback_line(llm_result), soft_wrap=True)
+        grade_file(
+            deck, answers, writers, KeywordGrader(settings), feedback,
+            on_start=bar.start if bar else None, on_progress=bar.advance if bar else None,
+        )  # fmt: skip
     finally:
-        if progress is not None:
-            progress.stop()
-        for w in writers:
-            w.close()
+        if bar is not None:
+            bar.stop()
         if feedback is not None:
-            summary = feedback.totals.summary(feedback.settings.model)
-            for line in [*feedback.notices, summary]:
+            for line in [*feedback.notices, feedback.totals.summary(feedback.settings.model)]:
                 print(line, file=sys.stderr)
-            if report_file is not None:
-                report_file.write(f"\n{summary}.\n")
             feedback.close()
-        if report_file is not None:
-            report_file.close()
 
 
 @app.command()
@@ -263,21 +228,12 @@ def cards(
 
     from .decks import load_deck
     from .render import cards_table, make_console
+    from .writers import card_record
 
     the_deck = load_deck(deck)
     if json_out:
-        for c in the_deck.cards:
-            record = {
-                "id": c.id,
-                "number": c.number,
-                "question": c.question,
-                "key_terms": [t.text for t in c.key_terms],
-                "derived_terms": bool(c.key_terms) and c.key_terms[0].derived,
-                "gradable": c.gradable,
-                "images": c.images,
-                "line": c.line,
-            }
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for card in the_deck.cards:
+            sys.stdout.write(json.dumps(card_record(card), ensure_ascii=False) + "\n")
         return
     make_console().print(cards_table(the_deck.cards, the_deck.title))
 
@@ -340,56 +296,34 @@ def eval_command(
         raise typer.BadParameter("give one data file (or: grader eval compare A.json B.json)")
     if grader_name not in EVAL_GRADERS:
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
-    from .datasets import default_dataset, load_eval_set
-    from .eval_report import terminal, write_report
-    from .evaluate import KeywordEvalGrader, evaluate, limit_items
-    from .render import make_console
+    from .config import load_grading_settings
+    from .evaluation.report import write_report
+    from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
+    from .evaluation.terminal import terminal
+    from .render import ProgressBar, make_console
 
     console, err = make_console(), make_console(stderr=True)
-    evalset = load_eval_set(Path(args[0]) if args else default_dataset(), deck=deck)
-    train_set = load_eval_set(train, deck=deck) if train else None
-    client = None
+    request = EvalRequest(
+        data=Path(args[0]) if args else None,
+        train=train,
+        deck=deck,
+        grader=grader_name,
+        limit=limit,
+        repeat=repeat,
+        scope="question" if per_question else "global",
+        model=model,
+        base_url=base_url,
+        no_cache=no_cache,
+        yes=yes,
+    )
+    hooks = EvalHooks(notify=err.print, confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
     try:
-        if grader_name == "keyword":
-            grader = KeywordEvalGrader()
-        else:
-            from .config import load_llm_settings
-            from .eval_llm import LLMEvalGrader, estimate_cost
-            from .feedback import open_feedback_client
-
-            # Repeats measure the model, not the cache.
-            flags = {"model": model, "base_url": base_url, "enabled": True, "cache": False if no_cache or repeat > 1 else None}
-            settings = load_llm_settings(flags)
-            if settings.offline:
-                raise GraderError(f"--grader {grader_name} needs an LLM, but offline mode is on (GRADER_OFFLINE)")
-            client = open_feedback_client(settings)
-            if client.disabled:
-                raise GraderError(client.disabled)
-            sets = [limit_items(s, limit) for s in (evalset, train_set) if s is not None]
-            estimate = estimate_cost(sets, client, repeat=repeat)
-            err.print(estimate.summary())
-            if estimate.requests and not estimate.local and not yes:
-                if not sys.stdin.isatty():
-                    raise GraderError("a paid LLM run needs confirmation: run it in a terminal or add --yes")
-                if not typer.confirm("Start the run?"):
-                    raise typer.Exit(1)
-            grader = LLMEvalGrader(client, hybrid=grader_name == "hybrid")
-        scope = "question" if per_question else "global"
-        if client is None:
-            run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope=scope)
-        else:
-            from rich.progress import Progress
-
-            with Progress(console=err, transient=True) as bar:
-                task = bar.add_task("LLM grading", total=repeat * sum(len(s.items) for s in sets))
-                grader.progress = lambda: bar.advance(task)
-                run = evaluate(evalset, grader, train=train_set, repeat=repeat, limit=limit, scope=scope)
-    except KeyboardInterrupt:
-        err.print("Interrupted." + (" LLM replies so far are cached: run again to continue at no cost." if client else ""))
+        run = run_eval(request, load_grading_settings(), hooks)
+    except RunInterrupted as exc:
+        err.print(exc.message)
         raise typer.Exit(130) from None
-    finally:
-        if client is not None:
-            client.close()
+    if run is None:  # the user declined a paid LLM run
+        raise typer.Exit(1)
     if json_out:
         sys.stdout.write(run.model_dump_json() + "\n")
     else:
@@ -401,8 +335,9 @@ def eval_command(
 
 
 def _eval_compare(a: Path, b: Path, json_out: bool) -> None:
-    from .eval_report import comparison_terminal
-    from .evaluate import compare_runs, load_run
+    from .evaluation.compare import compare_runs
+    from .evaluation.results import load_run
+    from .evaluation.terminal import comparison_terminal
     from .render import make_console
 
     names = (a.name, b.name) if a.name != b.name else (str(a), str(b))
@@ -435,7 +370,7 @@ def llm_check(
     Example: grader llm check --base-url http://localhost:11434/v1 --model llama3.2
     """
     from .config import load_llm_settings
-    from .feedback import check_endpoint
+    from .llm.check import check_endpoint
 
     lines = check_endpoint(load_llm_settings({"model": model, "base_url": base_url}))
     for line in lines:
@@ -454,18 +389,13 @@ def stats(
 
     Example: grader stats notes/ --json
     """
-    from .render import make_console
-    from .schedule import load_settings
-    from .stats import build_stats, stats_view
-    from .store import Store, deck_key
+    from .config import load_schedule_settings
+    from .render import make_console, stats_view
+    from .stats import history_stats
+    from .store import Store
 
-    with Store.open(settings=load_settings()) as store:
-        keys = None
-        if decks:
-            the_decks = _decks(decks)
-            store.sync(the_decks)  # so that edited cards count with their history
-            keys = [deck_key(d) for d in the_decks]
-        report = build_stats(store.cards(keys), store.attempts(keys), now=_now(), settings=store.settings)
+    with Store.open(settings=load_schedule_settings()) as store:
+        report = history_stats(store, _decks(decks) if decks else None, now=_now())
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -486,21 +416,14 @@ def history_export(file: Optional[Path] = typer.Argument(None, help="File to wri
 
     Example: grader history export backup.jsonl
     """
-    import os
-
+    from .history_file import export, export_file
     from .store import Store
 
-    with Store.open() as store:
-        if file is None:
-            store.export(sys.stdout, now=_now())
-            return
-        partial = file.with_name(file.name + ".partial")
-        try:
-            with partial.open("w", encoding="utf-8") as out:
-                lines = store.export(out, now=_now())
-            os.replace(partial, file)  # a failed export never leaves half a file under the real name
-        except OSError as exc:
-            raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
+    if file is None:
+        with Store.open() as store:
+            export(store, sys.stdout, now=_now())
+        return
+    lines = export_file(file, now=_now())
     print(f"Exported {lines} lines to {file}", file=sys.stderr)
 
 
@@ -510,15 +433,11 @@ def history_import(file: Path = typer.Argument(..., help="A file written by 'gra
 
     Example: grader history import backup.jsonl
     """
-    import io
+    from .history_file import import_file
 
-    from .files import read_text
-    from .store import Store
-
-    text = read_text(file, what="history export", max_bytes=1024 * 1024 * 1024)
-    with Store.open() as store:
-        report = store.import_(io.StringIO(text), path=str(file))
+    report = import_file(file)
     print(f"Imported answers: {report.attempts} new, {report.duplicates} already in your history; cards: {report.cards}.")
+
 
 def main() -> None:
     """Entry point: run the app, turning GraderErrors into one line and exit code 1.

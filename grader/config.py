@@ -1,4 +1,4 @@
-"""Where grader keeps its files, and the user's LLM settings.
+"""Where grader keeps its files, and the user's settings (``[llm]``, ``[grading]``, ``[practice]``).
 
 Files live in the user's config and data dirs (platformdirs); ``GRADER_HOME``
 puts all of them in one directory instead (tests use it, and so can a portable
@@ -20,11 +20,15 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .schedule import ScheduleSettings
+    from .scoring import GradingSettings
 
 APP_NAME = "grader"
 SETTINGS_FILE = "settings.toml"
@@ -176,7 +180,7 @@ def load_llm_settings(
     try:
         from_file = LLMFileSettings.model_validate(file_table)
     except ValidationError as exc:
-        raise _file_error(exc, path) from None
+        raise _table_error("llm", exc, path) from None
     for name, value in from_file.model_dump(exclude_none=True).items():
         if name != "prices":
             values[name], sources[name] = value, f"settings file {path}"
@@ -198,16 +202,16 @@ def load_llm_settings(
     return settings
 
 
-def _file_error(exc: ValidationError, path: Path) -> InputError:
-    """A one-line error naming the key and, when it can be found, its line."""
+def _table_error(table: str, exc: ValidationError, path: Path) -> InputError:
+    """A one-line error naming the table's key and, when it can be found, its line."""
     err = exc.errors()[0]
     loc = ".".join(str(part) for part in err["loc"])
     if err["type"] == "extra_forbidden" and loc == "api_key":
         message = "api_key does not belong in the settings file: set OPENAI_API_KEY in the environment"
     elif err["type"] == "extra_forbidden":
-        message = f"[llm] has no setting {loc!r}"
+        message = f"[{table}] has no setting {loc!r}"
     else:
-        message = f"[llm] {loc}: {err['msg']}"
+        message = f"[{table}] {loc}: {err['msg']}"
     line = None
     try:
         key = str(err["loc"][-1])
@@ -218,3 +222,43 @@ def _file_error(exc: ValidationError, path: Path) -> InputError:
     except (OSError, IndexError):
         pass
     return InputError(message, path=path, line=line)
+
+
+def load_grading_settings(flags: Mapping[str, Any] | None = None, path: Path | None = None) -> GradingSettings:
+    """The keyword grader's thresholds from flags, then the ``[grading]`` table, then defaults.
+
+    Built once per command and passed to everything that grades, so the LLM
+    prompt, the judge and the evaluation harness all use the same thresholds.
+    """
+    from .scoring import GradingSettings
+
+    path = path or settings_path()
+    table = read_settings_file(path).get("grading", {})
+    try:
+        from_file = GradingSettings.model_validate(table)
+    except ValidationError as exc:
+        raise _table_error("grading", exc, path) from None
+    given = {name: value for name, value in (flags or {}).items() if value is not None}
+    if not given:
+        return from_file
+    try:
+        return GradingSettings(**{**from_file.model_dump(), **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"setting {'.'.join(map(str, err['loc']))!r} from command line: {err['msg']}") from None
+
+
+def load_schedule_settings(flags: Mapping[str, Any] | None = None, path: Path | None = None) -> ScheduleSettings:
+    """Practice settings from flags, then the ``[practice]`` table of the settings file, then defaults."""
+    from .schedule import settings_from
+
+    path = path or settings_path()
+    table = read_settings_file(path).get("practice", {})
+    try:
+        return settings_from(table, flags)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise InputError(f"[practice] has no setting {name!r}", path=path) from None
+        raise InputError(f"[practice] {name}: {err['msg']}", path=path) from None

@@ -6,6 +6,7 @@
     │   ├── DeckError           a deck has no cards or a card is malformed
     │   └── AnswersError        an answers row is malformed or names no card
     ├── LLMError                the LLM endpoint failed (issue: LLM feedback)
+    ├── CacheError              the LLM reply cache cannot be opened, read or written
     └── StoreError              the history database cannot be opened or written
 
 Library code raises these with the path and line where they are known; only
@@ -48,6 +49,10 @@ class AnswersError(InputError):
 
 class LLMError(GraderError):
     """The LLM endpoint could not give usable feedback."""
+
+
+class CacheError(GraderError):
+    """The LLM reply cache failed; the feedback client turns its cache off and carries on."""
 
 
 class StoreError(GraderError):

@@ -27,10 +27,13 @@ from .normalize import STOPWORDS, content_tokens, stem, tokenize
 HEAD_WEIGHT = 0.75
 MAX_ALTERNATIVES = 8
 
+# Linear-time patterns: a scan stops where another match could start ("[" in
+# link text, "]" in a destination, "<" in a tag), so hostile text such as
+# "[[[[..." is not rescanned from every start.
 _MATH = re.compile(r"\$+([^$]*)\$+")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_WIKILINK = re.compile(r"\[\[([^\]|]*)(?:\|([^\]]*))?\]\]")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^)\]]*\)")
+_WIKILINK = re.compile(r"\[\[([^\[\]|]*)(?:\|([^\[\]]*))?\]\]")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`+|~~)")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
 _SPACE = re.compile(r"\s+")
@@ -109,7 +112,7 @@ MAX_DERIVED_TERMS = 6
 MAX_ITEM_WORDS = 4
 OTHER_WORD_WEIGHT = 0.25
 _LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
-_IMAGE_OR_MATH = re.compile(r"!?\[[^\]]*\]\([^)]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
+_IMAGE_OR_MATH = re.compile(r"!?\[[^\[\]]*\]\([^)\]]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
 MAX_PHRASE_WORDS = 3
 # Words that open remarks rather than carry the answer.
 DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", "see", "slides", "etc", "lol"}

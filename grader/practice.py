@@ -1,14 +1,28 @@
-"""A practice session's logic, apart from the terminal: which cards, what was typed, the summary."""
+"""The words of a practice sitting, as pure functions: what the user types and what they are told.
+
+What the user types: a command instead of an answer (``/skip``), a
+self-rating (``c``, ``p``, ``i``), the ``--cards`` picks. What they are told:
+how their decks matched their history (``sync_notes``) and the end-of-session
+tally (``SessionSummary``). No I/O and no history here: ``session.py`` runs the
+sitting and calls these.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from .errors import GraderError
+from .identity import How
 from .models import Card, Grade, Verdict
+
+if TYPE_CHECKING:
+    from .store import DeckSync
 
 
 class Command(str, Enum):
@@ -95,3 +109,29 @@ class SessionSummary(BaseModel):
 
 def outcome_of(card: Card, grade: Grade) -> Outcome:
     return Outcome(card=card.id, number=card.number, verdict=grade.verdict, score=grade.score if card.gradable else None)
+
+
+def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
+    """What a user should hear about ``Store.sync``: history carried over, cards treated as new, cards gone."""
+    from .store import deck_key  # here, not at the top: render imports this module and needs no sqlite3
+
+    notes = []
+    for s in syncs:
+        title = s.deck.title
+        moved = [old for _, _, old in s.continued if old.deck != deck_key(s.deck)]
+        if len(moved) > 3:
+            sources = sorted({old.deck for old in moved})
+            notes.append(f"{title}: history of {len(moved)} cards carried over from {', '.join(sources)} (the deck moved)")
+        for card, how, old in s.continued:
+            if len(moved) > 3 and old in moved and how is How.same_question:
+                continue  # said above; edited cards are still named
+            where = f" in {Path(old.deck).name}" if old.deck != deck_key(s.deck) else ""
+            notes.append(f"{title}: card {card.number} continues the history of “{old.question}”{where} ({how.value})")
+        if s.known or s.continued:
+            for card in s.new:
+                notes.append(f"{title}: card {card.number} “{card.question}” is new (no earlier history matches it)")
+        elif s.new:
+            notes.append(f"{title}: new deck, {len(s.new)} cards")
+        if s.retired:
+            notes.append(f"{title}: {s.retired} card{'s' if s.retired > 1 else ''} no longer in the deck (history kept)")
+    return notes

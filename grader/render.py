@@ -1,4 +1,4 @@
-"""Terminal rendering with rich: questions, graded answers, summaries, tables."""
+"""Terminal rendering with rich: questions, graded answers, summaries, tables, progress stats."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ import re
 from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from .models import Card, Grade, Verdict
 from .practice import SessionSummary
-from .session import Graded, ModelFeedback, Question, Rated, Reference, Shown, Summary
+from .session import AnswerGraded, ModelFeedback, Question, Rated, Reference, Shown, Summary
 
 if TYPE_CHECKING:
-    from .feedback import LLMResult
+    from rich.markdown import Markdown
+
+    from .batch import GradedAnswer
+    from .llm.schema import LLMResult
+    from .stats import DayCount, DeckStats, MissedTerm, StatsReport
 
 VERDICT_STYLE = {
     Verdict.correct: "bold green",
@@ -47,6 +50,8 @@ def highlighted_answer(answer: str, grade: Grade) -> Text:
 
 
 def reference_markdown(card: Card) -> Markdown:
+    from rich.markdown import Markdown  # markdown-it loads only when a reference is shown
+
     # ==term== is not markdown; show it as bold so the key terms stand out.
     return Markdown(re.sub(r"={2,3}(.+?)={2,3}", r"**\1**", card.answer, flags=re.DOTALL) or "_(no answer text)_")
 
@@ -104,7 +109,7 @@ def practice_view(shown: Shown) -> RenderableType:
     """What the terminal prints for each thing a practice session shows."""
     if isinstance(shown, Question):
         return question_panel(shown.card, shown.position, shown.total, shown.deck_title)
-    if isinstance(shown, Graded):
+    if isinstance(shown, AnswerGraded):
         return grade_view(shown.card, shown.answer, shown.grade)
     if isinstance(shown, Reference):
         return reference_panel(shown.card)
@@ -117,10 +122,37 @@ def practice_view(shown: Shown) -> RenderableType:
     return Text(shown.text, style=NOTICE_STYLE[shown.tone])
 
 
+# The ``grade`` table's columns: name, width, alignment. The header and every row use these.
+GRADE_COLUMNS = (("#", 4, ">"), ("card", 4, ">"), ("score", 5, ">"), ("verdict", 11, "<"))
+
+
+class GradeTable:
+    """The ``grade`` command's table, a row printed as each answer is graded (a batch ``Writer``)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.rows = 0
+        header = "  ".join(f"{name:{align}{width}}" for name, width, align in GRADE_COLUMNS)
+        console.print(Text(f"{header}  matched / missing", style="bold"))
+
+    def write(self, graded: GradedAnswer) -> None:
+        self.rows += 1
+        self.console.print(grade_row(self.rows, graded.card, graded.grade), soft_wrap=True)
+        if graded.feedback is not None:
+            self.console.print(feedback_line(graded.feedback), soft_wrap=True)
+
+    def close(self, footer: str | None = None) -> None:
+        """Nothing to finish: the LLM's usage line goes to standard error with its notices."""
+
+
 def grade_row(n: int, card: Card, grade: Grade) -> Text:
     """One line of the grade table: found terms, partly found (with their credit), missed."""
+    (_, n_width, _), (_, card_width, _), (_, score_width, _), (_, verdict_width, _) = GRADE_COLUMNS
     style = VERDICT_STYLE[grade.verdict]
-    line = Text.assemble(f"{n:>4}  {card.number:>4}  {grade.score:>5.2f}  ", (f"{grade.verdict.value:<11}", style))
+    line = Text.assemble(
+        f"{n:>{n_width}}  {card.number:>{card_width}}  {grade.score:>{score_width}.2f}  ",
+        (f"{grade.verdict.value:<{verdict_width}}", style),
+    )
     found = [t.term for t in grade.terms if t.found]
     partly = [f"~{t.term} ({t.credit:.0%})" for t in grade.terms if not t.found and t.credit > 0]
     missed = [t.term for t in grade.terms if not t.found and t.credit == 0]
@@ -147,6 +179,29 @@ def cards_table(cards: list[Card], title: str) -> Table:
 
 def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
+
+
+class ProgressBar:
+    """A transient progress bar on standard error, drawn only when that is a terminal."""
+
+    def __init__(self, label: str):
+        from rich.progress import Progress
+
+        self.label = label
+        err = make_console(stderr=True)
+        self.progress = Progress(console=err, transient=True, disable=not err.is_terminal)
+        self.task = None
+
+    def start(self, total: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task(self.label, total=total)
+
+    def advance(self) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        self.progress.stop()
 
 
 # --- LLM feedback (issue 3) ---------------------------------------------------------
@@ -195,3 +250,107 @@ def feedback_line(result: LLMResult) -> Text:
     if "disagreement" in result.flags:
         line.append("  ⚑ disagrees with the keyword grade", style=FLAG_STYLE)
     return line
+
+
+# --- Progress (grader stats) -------------------------------------------------------
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def stats_view(report: StatsReport) -> Group:
+    """The stats report as rich renderables: headline, charts and tables."""
+    parts: list = [*_stats_headline(report), Text(""), _stats_charts(report)]
+    if report.decks:
+        parts += [Text(""), _decks_table(report.decks)]
+    if report.missed_terms:
+        parts += [Text(""), _missed_terms_table(report.missed_terms)]
+    if not report.attempts:
+        parts += [Text(""), Text("No answers in your history yet: start with `grader practice`.")]
+    return Group(*parts)
+
+
+def _stats_headline(report: StatsReport) -> list[Text]:
+    """Due, new, retention and streak on one line; answers and time spent under it."""
+    r30, s = report.retention_30_days, report.streak
+    retention = f"{r30.rate:.0%} of {r30.reviews} reviews (30 days)" if r30.rate is not None else "no reviews yet"
+    streak = f"{s.current} day{'s' if s.current != 1 else ''}" + ("" if s.studied_today or not s.current else ", practise today to keep it")
+    headline = Text.assemble(
+        ("Due today: ", "bold"), (str(report.due_today), "bold cyan"),
+        f"   New: {report.new_cards}   ",
+        ("Retention: ", "bold"), retention, "   ",
+        ("Streak: ", "bold"), streak, f" (longest {s.longest})",
+    )  # fmt: skip
+    return [headline, Text(f"Answers: {report.attempts}, time spent {_duration(report.time_spent_seconds)}", style="dim")]
+
+
+def _stats_charts(report: StatsReport) -> Table:
+    """The forecast and the recent activity, side by side."""
+    charts = Table.grid(padding=(0, 4))
+    charts.add_column()
+    charts.add_column()
+    charts.add_row(_forecast_table(report.forecast), _activity_chart(report.activity))
+    return charts
+
+
+def _forecast_table(forecast: list[DayCount]) -> Table:
+    top = max((d.count for d in forecast), default=0)
+    table = Table(title="Due in the coming days", show_header=False, box=None, title_justify="left")
+    for d in forecast:
+        table.add_row(d.day.strftime("%a %d %b"), Text(bar(d.count / top if top else 0, 16), style="cyan"), str(d.count))
+    return table
+
+
+def _activity_chart(activity: list[DayCount]) -> Text:
+    spark = sparkline([d.count for d in activity])
+    first, last = f"{activity[0].day:%d %b}", f"{activity[-1].day:%d %b}"
+    return Text.assemble(
+        (f"Answers, last {len(activity)} days\n", "italic"), (spark, "green"), "\n", (first + last.rjust(len(spark) - len(first)), "dim")
+    )
+
+
+def _decks_table(decks: list[DeckStats]) -> Table:
+    table = Table(title="Decks", title_justify="left")
+    table.add_column("deck", overflow="fold")
+    for name in ("cards", "new", "learning", "young", "mature", "due"):
+        table.add_column(name, justify="right")
+    table.add_column("mastery", no_wrap=True)
+    for d in decks:
+        table.add_row(
+            d.title, str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
+            Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
+        )  # fmt: skip
+    return table
+
+
+def _missed_terms_table(terms: list[MissedTerm]) -> Table:
+    table = Table(title="Key terms you miss most", title_justify="left")
+    table.add_column("term")
+    table.add_column("deck")
+    table.add_column("missed", justify="right")
+    table.add_column("last time")
+    for t in terms:
+        table.add_row(
+            t.term, t.deck_title, f"{t.missed} of {t.asked}",
+            Text("missed", style="red") if t.missed_last_time else Text("found", style="green"),
+        )  # fmt: skip
+    return table
+
+
+def sparkline(values: list[int]) -> str:
+    """Values as a row of block characters, the largest full height; zero is a dot."""
+    top = max(values, default=0)
+    if top == 0:
+        return "·" * len(values)
+    return "".join("·" if v == 0 else _SPARKS[min(len(_SPARKS) - 1, (v * len(_SPARKS) - 1) // top)] for v in values)
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A horizontal bar, in eighths of a character."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")).ljust(width)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

@@ -20,7 +20,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum, IntEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,29 +102,11 @@ class ScheduleSettings(BaseModel):
 def settings_from(table: Mapping[str, object], flags: Mapping[str, object] | None = None) -> ScheduleSettings:
     """Settings from the ``[practice]`` table of the settings file, overridden by flags that were given.
 
-    Raises pydantic's ValidationError; the caller knows the file and reports it.
+    Raises pydantic's ValidationError; the caller knows the file and reports it
+    (``config.load_schedule_settings`` reads the file).
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     return ScheduleSettings.model_validate({**table, **given})
-
-
-def load_settings(flags: Mapping[str, object] | None = None, path: Path | None = None) -> ScheduleSettings:
-    """Settings from flags, then the ``[practice]`` table of the settings file, then defaults."""
-    from pydantic import ValidationError
-
-    from .config import read_settings_file, settings_path
-    from .errors import InputError
-
-    path = path or settings_path()
-    table = read_settings_file(path).get("practice", {})
-    try:
-        return settings_from(table, flags)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            raise InputError(f"[practice] has no setting {name!r}", path=path) from None
-        raise InputError(f"[practice] {name}: {err['msg']}", path=path) from None
 
 
 # --- Ratings --------------------------------------------------------------------
@@ -245,7 +226,7 @@ def is_due(state: CardState, *, now: datetime, settings: ScheduleSettings) -> bo
 
 
 @dataclass
-class Plan(Generic[K]):
+class StudyPlan(Generic[K]):
     """The cards of a session, in order, and what the daily limits held back."""
 
     due: list[K] = field(default_factory=list)  # earliest due first
@@ -268,7 +249,7 @@ def pick_cards(
     new_done_today: int = 0,
     reviews_done_today: int = 0,
     cram: bool = False,
-) -> Plan:
+) -> StudyPlan:
     """Due cards first (earliest due first), then new cards in the given order up to the daily limit.
 
     Cards still in (re)learning are not capped: a card just failed comes back
@@ -277,7 +258,7 @@ def pick_cards(
     ``cram`` ignores the schedule and asks every card in order.
     """
     if cram:
-        return Plan(due=list(keys))
+        return StudyPlan(due=list(keys))
     learning: list[K] = []
     reviews: list[K] = []
     later: list[datetime] = []
@@ -295,7 +276,7 @@ def pick_cards(
     new_room = max(0, settings.new_per_day - new_done_today)
     unseen = [k for k in keys if k not in states]
     due = sorted([*learning, *sorted(reviews, key=lambda k: states[k].due)[:review_room]], key=lambda k: states[k].due)
-    return Plan(
+    return StudyPlan(
         due=due,
         new=unseen[:new_room],
         new_held_back=max(0, len(unseen) - new_room),

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING
 
-from .match import Evidence
+from pydantic import BaseModel, ConfigDict, Field
+
 from .models import Card, Grade, TermMatch, Verdict
 from .normalize import is_non_answer
 
+if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
+    from .match import Evidence
+
 
 class GradingSettings(BaseModel):
-    """Thresholds of the keyword grader (see the README for how they were chosen)."""
+    """Thresholds of the keyword grader (see the README for how they were chosen).
+
+    Built once per run (``config.load_grading_settings``: flags, then the
+    ``[grading]`` table of settings.toml, then these defaults) and passed to
+    everything that grades or describes grading, the LLM prompt included.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     found_threshold: float = Field(0.75, ge=0, le=1, description="Coverage at which a term counts as found.")
     partial_floor: float = Field(0.25, ge=0, le=1, description="Coverage below which a term earns nothing.")

@@ -1,9 +1,13 @@
-"""One sitting of ``grader practice``, apart from the terminal: ask, grade, save, reschedule, tally.
+"""A sitting of ``grader practice``, apart from the terminal: the flow between the user, the history and the schedule.
 
-``PracticeSession`` talks to its user only through a ``PracticeIO``: it reads
-lines and keys, and shows the things listed in ``Shown``. The CLI plugs in a
-rich console; tests plug in a script. Every attempt is saved the moment it is
-graded, so Ctrl-C or the end of input loses nothing already answered.
+``run_practice`` opens the history and runs one ``PracticeSession``: sync the
+decks with the history and say what matched, choose the cards
+the schedule asks for (``choose_cards``), then ask, grade, save and reschedule
+each answer. The session meets its user only through a ``PracticeIO`` (read
+lines and keys, show the things in ``Shown``): a rich console in the CLI, a
+script in tests. Every attempt is saved the moment it is graded, so Ctrl-C or
+the end of input loses nothing. The words of a sitting (what the user types,
+the notes and the tally) are ``practice.py``'s.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from .models import Card, Deck, Grade, Verdict
-from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating
-from .schedule import VERDICT_RATING, Rating, ask_again, describe_due, parse_rating, rating_for
+from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating, sync_notes
+from .schedule import VERDICT_RATING, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, parse_rating, pick_cards, rating_for
 
 if TYPE_CHECKING:
-    from .feedback import FeedbackClient, LLMResult
     from .grading import KeywordGrader
+    from .scoring import GradingSettings
+    from .llm.client import FeedbackClient
+    from .llm.schema import LLMResult
     from .store import RatedBy, Recorded, Store
 
 SELF_RATING_PROMPT = "How did you do? [c]orrect, [p]artial, [i]ncorrect: "
@@ -43,7 +50,7 @@ class Question:
 
 
 @dataclass(frozen=True)
-class Graded:
+class AnswerGraded:
     """The keyword grade of an answer (shown with the reference)."""
 
     card: Card
@@ -88,7 +95,7 @@ class Summary:
     summary: SessionSummary
 
 
-Shown = Question | Graded | Reference | ModelFeedback | Rated | Notice | Summary
+Shown = Question | AnswerGraded | Reference | ModelFeedback | Rated | Notice | Summary
 
 
 class PracticeIO(Protocol):
@@ -115,6 +122,64 @@ class PracticeIO(Protocol):
         """Say that something slow (the LLM) is going on, for as long as the block runs."""
 
 
+# --- A whole sitting -----------------------------------------------------------------
+
+
+def run_practice(
+    decks: Sequence[Deck],
+    io: PracticeIO,
+    *,
+    settings: ScheduleSettings,
+    grading: GradingSettings,
+    picks: str | None = None,
+    shuffle: bool = False,
+    seed: int | None = None,
+    limit: int | None = None,
+    cram: bool = False,
+    feedback: Callable[[], FeedbackClient | None] = lambda: None,
+    history: Path | None = None,
+) -> None:
+    """``grader practice``: open the history (``history``, default the user's), choose the cards, ask them.
+
+    Cards picked by hand (``picks``, ``--cards``) are asked whatever their
+    schedule. ``feedback`` opens the LLM client, once the cards are chosen; it
+    is closed at the end.
+    """
+    from .store import Store  # here, not at the top: render imports this module and needs no sqlite3
+
+    with Store.open(history, settings=settings) as store:
+        session = PracticeSession(store, decks, io, cram=cram or bool(picks), grading=grading)
+        queue = session.plan(picks, shuffle=shuffle, seed=seed, limit=limit)
+        client = feedback()
+        try:
+            session.run(queue, client)
+        finally:
+            if client is not None:
+                client.close()
+
+
+def choose_cards(
+    store: Store, decks: Sequence[Deck], candidates: Sequence[tuple[Deck, Card]], *, now: datetime, cram: bool = False
+) -> StudyPlan[tuple[Deck, Card]]:
+    """Which of the candidate cards to ask now: ``schedule.pick_cards`` fed from the history."""
+    from .store import deck_key
+
+    keys = {id(d): deck_key(d) for d in decks}
+    by_key = {(keys.get(id(d)) or deck_key(d), c.id): (d, c) for d, c in candidates}
+    new_done, reviews_done = store.done_today(decks, now=now)
+    plan = pick_cards(
+        list(by_key), store.states(decks), now=now, settings=store.settings,
+        new_done_today=new_done, reviews_done_today=reviews_done, cram=cram,
+    )  # fmt: skip
+    return StudyPlan(
+        due=[by_key[k] for k in plan.due],
+        new=[by_key[k] for k in plan.new],
+        new_held_back=plan.new_held_back,
+        reviews_held_back=plan.reviews_held_back,
+        next_due=plan.next_due,
+    )
+
+
 # --- The session -------------------------------------------------------------------
 
 
@@ -132,6 +197,7 @@ class PracticeSession:
         io: PracticeIO,
         *,
         cram: bool = False,
+        grading: GradingSettings | None = None,
         now: Callable[[], datetime] = partial(datetime.now, timezone.utc),
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -142,23 +208,22 @@ class PracticeSession:
         self.outcomes: list[Outcome] = []  # each card asked, as soon as its fate is known (for the summary)
         self._now = now
         self._clock = clock
+        self.grading = grading
         self._grader: KeywordGrader | None = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
         self._notices_shown: set[str | None] = set()  # an LLM failure notice is shown once a sitting
 
     def plan(
         self, picks: str | None = None, *, shuffle: bool = False, seed: int | None = None, limit: int | None = None
     ) -> list[tuple[Deck, Card]]:
-        """The cards to ask, due ones first then new ones (see ``Store.plan``), telling what the schedule holds back.
+        """The cards to ask, due ones first then new ones (see ``choose_cards``), telling what the schedule holds back.
 
         ``picks`` is ``--cards`` ("1,3,5-7"); ``seed`` repeats a shuffle.
         """
-        from .store import sync_notes  # here, not at the top: render imports this module and needs no sqlite3
-
         for note in sync_notes(self.store.sync(self.decks)):
             self.io.show(Notice(note))
         now = self._now()
         candidates = [(deck, card) for deck in self.decks for card in (parse_picks(picks, deck.cards) if picks else deck.cards)]
-        plan = self.store.plan(self.decks, candidates, now=now, cram=self.cram)
+        plan = choose_cards(self.store, self.decks, candidates, now=now, cram=self.cram)
         held = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
         if held:
             self.io.show(Notice(f"Daily limits leave {' and '.join(held)} for later days (--new-limit, --review-limit)."))
@@ -236,9 +301,9 @@ class PracticeSession:
         if self._grader is None:
             from .grading import KeywordGrader
 
-            self._grader = KeywordGrader()
+            self._grader = KeywordGrader(self.grading)
         grade = self._grader.grade(card, answer)
-        self.io.show(Graded(card, answer, grade))
+        self.io.show(AnswerGraded(card, answer, grade))
         self.outcomes.append(outcome_of(card, grade))
         rating = rating_for(grade, answer=answer, seconds=seconds, settings=self.store.settings)
         attempt = self._record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked

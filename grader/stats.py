@@ -1,7 +1,9 @@
 """Progress from the history: what is due, retention, streak, mastery per deck, the terms missed most.
 
 ``build_stats`` is a pure function of stored cards and attempts (and ``now``);
-``stats_view`` draws its result with rich, charts included. The definitions:
+``history_stats`` is the one door to the store (given, not opened): it syncs
+the decks and reads what ``build_stats`` needs. ``render.stats_view`` draws the
+report. The definitions:
 
 * **due today**: cards ``schedule.pick_cards`` would ask now, the daily limits
   aside (new cards are counted apart); the forecast counts cards falling due
@@ -20,12 +22,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from .models import Deck
 from .schedule import Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
-from .store import Attempt, StoredCard
+from .store import Attempt, Store, StoredCard, deck_key
 
 MATURE_DAYS = 21.0
 FORECAST_DAYS = 7
@@ -89,6 +93,15 @@ class StatsReport(BaseModel):
     time_spent_seconds: float
     decks: list[DeckStats]
     missed_terms: list[MissedTerm]
+
+
+def history_stats(store: Store, decks: Sequence[Deck] | None, *, now: datetime) -> StatsReport:
+    """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history."""
+    keys = None
+    if decks is not None:
+        store.sync(decks)
+        keys = [deck_key(d) for d in decks]
+    return build_stats(store.cards(keys), store.attempts(keys), now=now, settings=store.settings)
 
 
 def build_stats(
@@ -194,94 +207,3 @@ def _deck_stats(present: list[StoredCard], attempts: list[Attempt], *, now: date
             )
         )
     return sorted(result, key=lambda d: (d.title.casefold(), d.deck))
-
-
-# --- Drawing ------------------------------------------------------------------------
-
-_SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[int]) -> str:
-    """Values as a row of block characters, the largest full height; zero is a dot."""
-    top = max(values, default=0)
-    if top == 0:
-        return "·" * len(values)
-    return "".join("·" if v == 0 else _SPARKS[min(len(_SPARKS) - 1, (v * len(_SPARKS) - 1) // top)] for v in values)
-
-
-def bar(fraction: float, width: int = 20) -> str:
-    """A horizontal bar, in eighths of a character."""
-    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
-    full, rest = divmod(eighths, 8)
-    return ("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")).ljust(width)
-
-
-def stats_view(report: StatsReport):
-    """The report as rich renderables: headline, charts and tables."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    parts: list = []
-    r30 = report.retention_30_days
-    retention_text = f"{r30.rate:.0%} of {r30.reviews} reviews (30 days)" if r30.rate is not None else "no reviews yet"
-    s = report.streak
-    streak_text = f"{s.current} day{'s' if s.current != 1 else ''}" + ("" if s.studied_today or not s.current else ", practise today to keep it")
-    parts.append(
-        Text.assemble(
-            ("Due today: ", "bold"), (str(report.due_today), "bold cyan"),
-            f"   New: {report.new_cards}   ",
-            ("Retention: ", "bold"), retention_text, "   ",
-            ("Streak: ", "bold"), streak_text, f" (longest {s.longest})",
-        )
-    )  # fmt: skip
-    parts.append(Text(f"Answers: {report.attempts}, time spent {_duration(report.time_spent_seconds)}", style="dim"))
-
-    charts = Table.grid(padding=(0, 4))
-    charts.add_column()
-    charts.add_column()
-    top = max((d.count for d in report.forecast), default=0)
-    forecast = Table(title="Due in the coming days", show_header=False, box=None, title_justify="left")
-    for d in report.forecast:
-        forecast.add_row(d.day.strftime("%a %d %b"), Text(bar(d.count / top if top else 0, 16), style="cyan"), str(d.count))
-    spark = sparkline([d.count for d in report.activity])
-    first, last = f"{report.activity[0].day:%d %b}", f"{report.activity[-1].day:%d %b}"
-    activity = Text.assemble(
-        (f"Answers, last {ACTIVITY_DAYS} days\n", "italic"), (spark, "green"), "\n", (first + last.rjust(len(spark) - len(first)), "dim")
-    )
-    charts.add_row(forecast, activity)
-    parts += [Text(""), charts]
-
-    if report.decks:
-        table = Table(title="Decks", title_justify="left")
-        table.add_column("deck", overflow="fold")
-        for name in ("cards", "new", "learning", "young", "mature", "due"):
-            table.add_column(name, justify="right")
-        table.add_column("mastery", no_wrap=True)
-        for d in report.decks:
-            table.add_row(
-                d.title, str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
-                Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
-            )  # fmt: skip
-        parts += [Text(""), table]
-
-    if report.missed_terms:
-        table = Table(title="Key terms you miss most", title_justify="left")
-        table.add_column("term")
-        table.add_column("deck")
-        table.add_column("missed", justify="right")
-        table.add_column("last time")
-        for t in report.missed_terms:
-            table.add_row(
-                t.term, t.deck_title, f"{t.missed} of {t.asked}",
-                Text("missed", style="red") if t.missed_last_time else Text("found", style="green"),
-            )  # fmt: skip
-        parts += [Text(""), table]
-    if not report.attempts:
-        parts += [Text(""), Text("No answers in your history yet: start with `grader practice`.")]
-    return Group(*parts)
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

@@ -13,6 +13,9 @@ history follows a card through edits of its deck.
 
 The schema is versioned with ``PRAGMA user_version`` and upgraded in order by
 ``MIGRATIONS``; a file written by a newer grader is refused, not damaged.
+
+This module stores and queries; which cards to ask is ``session.py``'s
+business, and the export file is ``history_file.py``'s.
 """
 
 from __future__ import annotations
@@ -22,23 +25,21 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InputError, StoreError
+from .errors import StoreError
 from .identity import CardRef, How, match_cards
 from .models import Card, Deck, Grade, Verdict
-from .schedule import CardState, Phase, Plan, Rating, ScheduleSettings, day_start, pick_cards, review, study_day
+from .schedule import CardState, Phase, Rating, ScheduleSettings, day_start, review, study_day
 
 HISTORY_FILE = "history.sqlite3"
-EXPORT_FORMAT = "grader-history"
-EXPORT_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 15.0
 
 # Each entry upgrades the schema by one version; never edit one that has shipped.
@@ -106,15 +107,6 @@ def _ts(moment: datetime) -> str:
 # --- Records (also the lines of an export) --------------------------------------
 
 
-class ExportHeader(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["header"] = "header"
-    format: Literal["grader-history"] = EXPORT_FORMAT
-    version: int = EXPORT_VERSION
-    exported_at: datetime
-
-
 class StoredCard(BaseModel):
     """A card as the store knows it."""
 
@@ -155,10 +147,6 @@ class Attempt(BaseModel):
     state_after: CardState
 
 
-_ExportLine = TypeAdapter(Annotated[ExportHeader | StoredCard | Attempt, Field(discriminator="type")])
-_ExportHeaderLine = TypeAdapter(ExportHeader)
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What recording (or re-rating) an attempt did to the card."""
@@ -181,8 +169,8 @@ class DeckSync:
 
 
 @dataclass
-class ImportReport:
-    """What an import read: card lines, new attempts, and attempts already present."""
+class Merged:
+    """What ``merge`` read: card records, new attempts, and attempts already present."""
 
     cards: int = 0
     attempts: int = 0
@@ -330,10 +318,7 @@ class Store:
             kept: set[int] = set()
             for (deck, key, card), m in zip(cards, matches):
                 if m.stored is None:
-                    db.execute(
-                        "INSERT INTO cards (deck, deck_title, card_id, question, answer) VALUES (?, ?, ?, ?, ?)",
-                        (key, deck.title, card.id, card.question, card.answer),
-                    )
+                    _insert_card(db, key, deck.title, card.id, card.question, card.answer)
                     report[key].new.append(card)
                     continue
                 row = by_ref[m.stored]
@@ -367,23 +352,6 @@ class Store:
         counts = {r["phase"]: r["n"] for r in rows}
         return counts.get(None, 0), counts.get(Phase.review.value, 0)
 
-    def plan(self, decks: Sequence[Deck], candidates: Sequence[tuple[Deck, Card]], *, now: datetime, cram: bool = False) -> Plan:
-        """Which of the candidate cards to ask now: ``schedule.pick_cards`` fed from the history."""
-        keys = {id(d): deck_key(d) for d in decks}
-        by_key = {(keys.get(id(d)) or deck_key(d), c.id): (d, c) for d, c in candidates}
-        new_done, reviews_done = self.done_today(decks, now=now)
-        plan = pick_cards(
-            list(by_key), self.states(decks), now=now, settings=self.settings,
-            new_done_today=new_done, reviews_done_today=reviews_done, cram=cram,
-        )  # fmt: skip
-        return Plan(
-            due=[by_key[k] for k in plan.due],
-            new=[by_key[k] for k in plan.new],
-            new_held_back=plan.new_held_back,
-            reviews_held_back=plan.reviews_held_back,
-            next_due=plan.next_due,
-        )
-
     # --- Attempts ---------------------------------------------------------------------
 
     def record_attempt(
@@ -407,31 +375,19 @@ class Store:
         with self._write() as db:
             row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
             if row is None:  # practised without sync: the card starts its history here
-                cur = db.execute(
-                    "INSERT INTO cards (deck, deck_title, card_id, question, answer) VALUES (?, ?, ?, ?, ?)",
-                    (key, deck.title, card.id, card.question, card.answer),
-                )
-                row_key, before = cur.lastrowid, None
+                row_key, before = _insert_card(db, key, deck.title, card.id, card.question, card.answer), None
             else:
-                row_key, before = row["key"], CardState.model_validate_json(row["state"]) if row["state"] else None
+                row_key, before = row["key"], _state(row["state"])
             after = review(before, rating, now=now, settings=self.settings)
-            self_graded = grade.verdict is Verdict.self_graded
-            cur = db.execute(
-                "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback, rating,"
-                " rated_by, seconds, cram, phase_before, state_before, state_after)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    uuid.uuid4().hex, row_key, card.question, _ts(now), answer,
-                    None if self_graded else grade.score, grade.verdict.value,
-                    json.dumps(grade.matched), json.dumps(grade.missing),
-                    json.dumps(feedback) if feedback is not None else None,
-                    int(rating), rated_by, seconds, int(cram),
-                    before.phase.value if before else None,
-                    before.model_dump_json() if before else None, after.model_dump_json(),
-                ),
+            attempt = Attempt(
+                uid=uuid.uuid4().hex, deck=key, card=card.id, question=card.question, at=now, answer=answer,
+                score=None if grade.verdict is Verdict.self_graded else grade.score, verdict=grade.verdict,
+                matched=grade.matched, missing=grade.missing, feedback=feedback, rating=rating, rated_by=rated_by,
+                seconds=seconds, cram=cram, state_before=before, state_after=after,
             )  # fmt: skip
-            db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (after.model_dump_json(), _ts(after.due), row_key))
-            return Recorded(cur.lastrowid, rating, after, before)
+            attempt_id = _insert_attempt(db, row_key, attempt)
+            _set_state(db, row_key, after)
+            return Recorded(attempt_id, rating, after, before)
 
     def override_rating(self, attempt_id: int, rating: Rating) -> Recorded:
         """Re-rate an attempt (the user overruling the grader) and reschedule its card from the same starting point."""
@@ -439,16 +395,15 @@ class Store:
             row = db.execute("SELECT card, at, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
-            before = CardState.model_validate_json(row["state_before"]) if row["state_before"] else None
-            at = datetime.fromisoformat(row["at"].replace("Z", "+00:00"))
-            after = review(before, rating, now=at, settings=self.settings)
+            before = _state(row["state_before"])
+            after = review(before, rating, now=_parse_ts(row["at"]), settings=self.settings)
             db.execute(
                 "UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?",
                 (int(rating), after.model_dump_json(), attempt_id),
             )
             latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
             if latest == attempt_id:  # a later review has already moved the card on otherwise
-                db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (after.model_dump_json(), _ts(after.due), row["card"]))
+                _set_state(db, row["card"], after)
             return Recorded(attempt_id, rating, after, before)
 
     def set_feedback(self, attempt_id: int, feedback: Any) -> None:
@@ -458,7 +413,7 @@ class Store:
         with self._write() as db:
             db.execute("UPDATE attempts SET feedback = ? WHERE id = ?", (json.dumps(feedback), attempt_id))
 
-    # --- Reading, export and import --------------------------------------------------
+    # --- Reading and merging ------------------------------------------------------------
 
     def cards(self, deck_keys: Sequence[str] | None = None) -> list[StoredCard]:
         """Stored cards, of the given decks or of all, in deck and id order."""
@@ -476,131 +431,92 @@ class Store:
         rows = self._rows_in(sql, list(deck_keys)) if deck_keys is not None else self._read(sql)
         return [_attempt(r) for r in rows]
 
-    def export(self, out: IO[str], *, now: datetime) -> int:
-        """Write the whole history as JSON Lines (a header, the cards, the attempts); return the line count."""
-        lines = [ExportHeader(exported_at=now), *self.cards(), *self.attempts()]
-        for record in lines:
-            out.write(record.model_dump_json() + "\n")
-        return len(lines)
+    def merge(self, records: Iterable[StoredCard | Attempt]) -> Merged:
+        """Merge records (another history's) into this one, in one transaction: all of them, or none if reading them fails.
 
-    def import_(self, source: IO[str], *, path: str = "<history>") -> ImportReport:
-        """Merge an export into this history: all of it or, on a bad line, none of it.
-
-        Attempts already present (same uid) are skipped, so importing twice
+        Attempts already present (same uid) are skipped, so merging twice
         changes nothing; a card keeps whichever state was reviewed last.
+        ``records`` may be a generator: it is read inside the transaction.
         """
-        records = _parse_export(source, path)
-        report = ImportReport()
+        merged = Merged()
         with self._write() as db:
             for rec in records:
                 if isinstance(rec, StoredCard):
-                    self._import_card(db, rec)
-                    report.cards += 1
-                elif isinstance(rec, Attempt):
-                    if db.execute("SELECT 1 FROM attempts WHERE uid = ?", (rec.uid,)).fetchone():
-                        report.duplicates += 1
-                        continue
-                    row_key = self._card_key(db, rec.deck, rec.card, rec.question)
-                    db.execute(
-                        "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback,"
-                        " rating, rated_by, seconds, cram, phase_before, state_before, state_after)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            rec.uid, row_key, rec.question, _ts(rec.at), rec.answer, rec.score, rec.verdict.value,
-                            json.dumps(rec.matched), json.dumps(rec.missing),
-                            json.dumps(rec.feedback) if rec.feedback is not None else None,
-                            int(rec.rating), rec.rated_by, rec.seconds, int(rec.cram),
-                            rec.state_before.phase.value if rec.state_before else None,
-                            rec.state_before.model_dump_json() if rec.state_before else None,
-                            rec.state_after.model_dump_json(),
-                        ),
-                    )  # fmt: skip
-                    report.attempts += 1
-        return report
-
-    def _import_card(self, db: sqlite3.Connection, rec: StoredCard) -> None:
-        row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (rec.deck, rec.card)).fetchone()
-        state = rec.state.model_dump_json() if rec.state else None
-        due = _ts(rec.state.due) if rec.state else None
-        if row is None:
-            db.execute(
-                "INSERT INTO cards (deck, deck_title, card_id, question, answer, present, state, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (rec.deck, rec.deck_title, rec.card, rec.question, rec.answer, int(rec.present), state, due),
-            )
-            return
-        mine = CardState.model_validate_json(row["state"]) if row["state"] else None
-        if rec.state is not None and (mine is None or _reviewed(rec.state) > _reviewed(mine)):
-            db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (state, due, row["key"]))
-
-    @staticmethod
-    def _card_key(db: sqlite3.Connection, deck: str, card_id: str, question: str) -> int:
-        row = db.execute("SELECT key FROM cards WHERE deck = ? AND card_id = ?", (deck, card_id)).fetchone()
-        if row is not None:
-            return row["key"]
-        # An attempt whose card line is missing: keep it under a card made from what the attempt knows.
-        title = Path(deck).stem
-        cur = db.execute(
-            "INSERT INTO cards (deck, deck_title, card_id, question, answer, present) VALUES (?, ?, ?, ?, '', 0)",
-            (deck, title, card_id, question),
-        )
-        return cur.lastrowid
+                    _merge_card(db, rec)
+                    merged.cards += 1
+                elif db.execute("SELECT 1 FROM attempts WHERE uid = ?", (rec.uid,)).fetchone():
+                    merged.duplicates += 1
+                else:
+                    _insert_attempt(db, _card_key(db, rec.deck, rec.card, rec.question), rec)
+                    merged.attempts += 1
+        return merged
 
 
-def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
-    """What a user should hear about ``sync``: history carried over, cards treated as new, cards gone."""
-    notes = []
-    for s in syncs:
-        title = s.deck.title
-        moved = [old for _, _, old in s.continued if old.deck != deck_key(s.deck)]
-        if len(moved) > 3:
-            sources = sorted({old.deck for old in moved})
-            notes.append(f"{title}: history of {len(moved)} cards carried over from {', '.join(sources)} (the deck moved)")
-        for card, how, old in s.continued:
-            if len(moved) > 3 and old in moved and how is How.same_question:
-                continue  # said above; edited cards are still named
-            where = f" in {Path(old.deck).name}" if old.deck != deck_key(s.deck) else ""
-            notes.append(f"{title}: card {card.number} continues the history of “{old.question}”{where} ({how.value})")
-        if s.known or s.continued:
-            for card in s.new:
-                notes.append(f"{title}: card {card.number} “{card.question}” is new (no earlier history matches it)")
-        elif s.new:
-            notes.append(f"{title}: new deck, {len(s.new)} cards")
-        if s.retired:
-            notes.append(f"{title}: {s.retired} card{'s' if s.retired > 1 else ''} no longer in the deck (history kept)")
-    return notes
+# --- Rows -------------------------------------------------------------------------
+
+
+def _insert_card(
+    db: sqlite3.Connection, deck: str, title: str, card_id: str, question: str, answer: str, *, present: bool = True, state: CardState | None = None
+) -> int:
+    """Add a card row; return its key."""
+    cur = db.execute(
+        "INSERT INTO cards (deck, deck_title, card_id, question, answer, present, state, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (deck, title, card_id, question, answer, int(present), state.model_dump_json() if state else None, _ts(state.due) if state else None),
+    )
+    return cur.lastrowid
+
+
+def _set_state(db: sqlite3.Connection, key: int, state: CardState) -> None:
+    db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (state.model_dump_json(), _ts(state.due), key))
+
+
+def _insert_attempt(db: sqlite3.Connection, card_key: int, a: Attempt) -> int:
+    """Add an attempt row under the card with this key; return its id. The one place an attempt is written."""
+    cur = db.execute(
+        "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback, rating,"
+        " rated_by, seconds, cram, phase_before, state_before, state_after)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            a.uid, card_key, a.question, _ts(a.at), a.answer, a.score, a.verdict.value,
+            json.dumps(a.matched), json.dumps(a.missing),
+            json.dumps(a.feedback) if a.feedback is not None else None,
+            int(a.rating), a.rated_by, a.seconds, int(a.cram),
+            a.state_before.phase.value if a.state_before else None,
+            a.state_before.model_dump_json() if a.state_before else None, a.state_after.model_dump_json(),
+        ),
+    )  # fmt: skip
+    return cur.lastrowid
+
+
+def _merge_card(db: sqlite3.Connection, rec: StoredCard) -> None:
+    """Add a card from another history, or take its state if that was reviewed later than ours."""
+    row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (rec.deck, rec.card)).fetchone()
+    if row is None:
+        _insert_card(db, rec.deck, rec.deck_title, rec.card, rec.question, rec.answer, present=rec.present, state=rec.state)
+        return
+    mine = _state(row["state"])
+    if rec.state is not None and (mine is None or _reviewed(rec.state) > _reviewed(mine)):
+        _set_state(db, row["key"], rec.state)
+
+
+def _card_key(db: sqlite3.Connection, deck: str, card_id: str, question: str) -> int:
+    row = db.execute("SELECT key FROM cards WHERE deck = ? AND card_id = ?", (deck, card_id)).fetchone()
+    if row is not None:
+        return row["key"]
+    # An attempt whose card line is missing: keep it under a card made from what the attempt knows.
+    return _insert_card(db, deck, Path(deck).stem, card_id, question, "", present=False)
 
 
 def _reviewed(state: CardState) -> datetime:
     return state.last_review or datetime.min.replace(tzinfo=timezone.utc)
 
 
-def _parse_export(source: IO[str], path: str) -> list[StoredCard | Attempt]:
-    """The records of an export, validated line by line; a bad line is an InputError naming it.
+def _state(text: str | None) -> CardState | None:
+    return CardState.model_validate_json(text) if text else None
 
-    Header lines after the first are allowed, so exports joined with ``cat`` import as one.
-    """
-    records: list[StoredCard | Attempt] = []
-    seen_header = False
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = (_ExportLine if seen_header else _ExportHeaderLine).validate_json(line)
-        except ValidationError as exc:
-            if not seen_header:
-                raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise InputError(f"not a grader history line: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
-        if isinstance(rec, ExportHeader):
-            if rec.version > EXPORT_VERSION:
-                raise InputError(f"history format version {rec.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
-            seen_header = True
-        else:
-            records.append(rec)
-    if not seen_header:
-        raise InputError("empty file: not a grader history export", path=path, line=1)
-    return records
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _stored_card(row: sqlite3.Row) -> StoredCard:
@@ -611,7 +527,7 @@ def _stored_card(row: sqlite3.Row) -> StoredCard:
         question=row["question"],
         answer=row["answer"],
         present=bool(row["present"]),
-        state=CardState.model_validate_json(row["state"]) if row["state"] else None,
+        state=_state(row["state"]),
     )
 
 
@@ -621,7 +537,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         deck=row["deck"],
         card=row["card_id"],
         question=row["question"],
-        at=datetime.fromisoformat(row["at"].replace("Z", "+00:00")),
+        at=_parse_ts(row["at"]),
         answer=row["answer"],
         score=row["score"],
         verdict=Verdict(row["verdict"]),
@@ -632,7 +548,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         rated_by=row["rated_by"],
         seconds=row["seconds"],
         cram=bool(row["cram"]),
-        state_before=CardState.model_validate_json(row["state_before"]) if row["state_before"] else None,
+        state_before=_state(row["state_before"]),
         state_after=CardState.model_validate_json(row["state_after"]),
     )
 

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.calibration import Cuts, fit_cuts, fit_isotonic, group_folds, proportion_cuts
-from grader.evaluate import cv_plan, train_plan
-from grader.metrics import macro_f1, quadratic_weighted_kappa
+from grader.evaluation.calibration import Cuts, cv_plan, fit_cuts, fit_isotonic, group_folds, proportion_cuts, train_plan
+from grader.evaluation.metrics import macro_f1, quadratic_weighted_kappa
 
 questions = st.lists(st.sampled_from([f"q{i}" for i in range(12)]), min_size=1, max_size=80)
 

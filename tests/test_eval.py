@@ -8,26 +8,33 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from grader.datasets import EvalSet, default_dataset, load_eval_set
-from grader.errors import InputError
-from grader.evaluate import (
+from grader.errors import GraderError, InputError
+from grader.evaluation import (
     CallableGrader,
+    EvalHooks,
+    EvalRequest,
+    EvalSet,
     KeywordEvalGrader,
     Prediction,
     compare_runs,
     evaluate,
-    find_tasks,
-    label_classes,
+    load_eval_set,
     load_run,
-    word_overlap,
+    run_eval,
 )
+from grader.evaluation.datasets import default_dataset
+from grader.evaluation.graders import word_overlap
+from grader.evaluation.tasks import find_tasks, label_classes
 from grader.models import Verdict
 from grader.normalize import is_non_answer
+from grader.scoring import GradingSettings
 
 from .conftest import DATASETS, ROOT, run_cli
 
 SEED_DEV = ROOT / "eval" / "seed_dev.jsonl"
 FAST = {"resamples": 200}
+DEFAULTS = GradingSettings()
+KEYWORD = KeywordEvalGrader(DEFAULTS)
 
 
 def rows_file(tmp_path, rows, name="data.jsonl"):
@@ -103,12 +110,12 @@ def test_every_reference_answer_counts(tmp_path):
     es = load_eval_set(rows_file(tmp_path, rows))
     assert [c.answer for c in es.alternatives["q1"]] == [refs[1]]  # the first reference is the card itself
     assert es.alternatives["q1"][0].id == "q1#2"
-    run = evaluate(es, KeywordEvalGrader(), **FAST)
+    run = evaluate(es, KEYWORD, DEFAULTS, **FAST)
     assert run.data.reference_answers == 1
     first, second, neither = (it.score for it in run.items)
     # each answer earns what it covers of its best reference ("battery" is missing from the second)
     assert first >= 0.75 and second >= 0.75 and neither == 0.0
-    only_first = evaluate(EvalSet(es.path, es.name, es.items, es.cards), KeywordEvalGrader(), **FAST)
+    only_first = evaluate(EvalSet(es.path, es.name, es.items, es.cards), KEYWORD, DEFAULTS, **FAST)
     assert only_first.items[0].score < 0.5 and only_first.items[1].score == second
 
 
@@ -158,7 +165,7 @@ def test_word_overlap_baseline_is_plain():
 
 @pytest.fixture(scope="module")
 def seed_run():
-    return evaluate(load_eval_set(SEED_DEV), KeywordEvalGrader(), resamples=300)
+    return evaluate(load_eval_set(SEED_DEV), KEYWORD, DEFAULTS, resamples=300)
 
 
 def test_seed_dev_run(seed_run):
@@ -220,7 +227,7 @@ def test_a_plugged_in_grader_is_measured(tmp_path):
         seen.append(card.id)
         return answer.split().count("good") / 3
 
-    run = evaluate(_fake_set(tmp_path), CallableGrader(perfect, name="oracle", workers=3), **FAST)
+    run = evaluate(_fake_set(tmp_path), CallableGrader(perfect, name="oracle", workers=3), DEFAULTS, **FAST)
     assert run.grader == "oracle" and len(seen) == 120
     score = run.tasks["score"].systems
     assert score["zero_shot"].metrics["pearson"].value == pytest.approx(1.0)
@@ -260,7 +267,7 @@ def test_non_answers_rank_below_wrong_attempts_when_calibrated(tmp_path):
             [("Rayleigh scattering by air molecules", 2.0), ("light bounces around in the atmosphere", 1.0), ("I don't know", 0.0)] * 4
         ):
             rows.append(row(question_id=f"q{q}", id=f"q{q}-{a}", answer=answer, score=score))
-    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KeywordEvalGrader(), **FAST)
+    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KEYWORD, DEFAULTS, **FAST)
     predicted = {it.answer: it.predicted["score"]["calibrated"] for it in run.items}
     assert {it.score for it in run.items if it.answer != rows[0]["answer"]} == {0.0}
     assert predicted["I don't know"] == pytest.approx(0.0)
@@ -274,12 +281,12 @@ def test_repeat_measures_self_consistency_and_limit_samples(tmp_path):
         return float(np.clip(answer.split().count("good") / 3 + rng.normal(0, 0.2), 0, 1))
 
     es = _fake_set(tmp_path)
-    run = evaluate(es, CallableGrader(noisy, name="noisy"), repeat=3, limit=50, **FAST)
+    run = evaluate(es, CallableGrader(noisy, name="noisy"), DEFAULTS, repeat=3, limit=50, **FAST)
     k = run.consistency
     assert k.repeats == 3 and 0 < k.verdict_agreement < 1 and k.mean_score_sd > 0.05
     assert 0.5 < k.pairwise_pearson < 1
     assert run.data.items == 50 and run.data.limit == 50 and run.speed.answers == 150
-    again = evaluate(es, KeywordEvalGrader(), repeat=2, limit=50, **FAST)
+    again = evaluate(es, KEYWORD, DEFAULTS, repeat=2, limit=50, **FAST)
     assert {it.id for it in again.items} == {it.id for it in run.items}  # the same fixed sample
     assert again.consistency.verdict_agreement == 1.0 and again.consistency.mean_score_sd == 0.0
 
@@ -288,18 +295,18 @@ def test_train_file_calibration(tmp_path):
     es = _fake_set(tmp_path)
     train = EvalSet(es.path, es.name, es.items[:60], es.cards)
     test = EvalSet(es.path, es.name, es.items[60:], es.cards)
-    run = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), train=train, **FAST)
+    run = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), DEFAULTS, train=train, **FAST)
     assert run.calibration.mode == "train" and run.calibration.train_items == 60 and run.calibration.grouped_by is None
     # zero-shot halves every score; the mapping fitted on the training half undoes it
     assert run.tasks["score"].systems["zero_shot"].metrics["rmse"].value > 0.5
     assert run.tasks["score"].systems["calibrated"].metrics["rmse"].value == pytest.approx(0.0, abs=1e-9)
-    per_q = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), train=train, scope="question", **FAST)
+    per_q = evaluate(test, CallableGrader(lambda c, a: a.split().count("good") / 6), DEFAULTS, train=train, scope="question", **FAST)
     assert per_q.calibration.scope == "question"
 
 
 def test_compare_reports_deltas_and_flips(tmp_path, seed_run):
     es = load_eval_set(SEED_DEV)
-    harsh = evaluate(es, CallableGrader(lambda c, a: 0.0, name="harsh"), **FAST)
+    harsh = evaluate(es, CallableGrader(lambda c, a: 0.0, name="harsh"), DEFAULTS, **FAST)
     cmp = compare_runs(seed_run, harsh, a_name="kw", b_name="harsh")
     assert cmp.same_data and cmp.primary_task == "label" and cmp.only_in_a == cmp.only_in_b == 0
     acc = next(d for d in cmp.deltas if (d.task, d.system, d.metric) == ("label", "zero_shot", "accuracy"))
@@ -314,7 +321,7 @@ def test_compare_reports_deltas_and_flips(tmp_path, seed_run):
 
 
 def test_report_files(seed_run, tmp_path):
-    from grader.eval_report import worst_disagreements, write_report
+    from grader.evaluation.report import worst_disagreements, write_report
 
     files = write_report(seed_run, tmp_path / "out")
     assert sorted(f.name for f in files) == ["calibration.svg", "confusion.svg", "report.html", "report.md", "scatter.svg"]
@@ -331,8 +338,7 @@ def test_report_files(seed_run, tmp_path):
 
 
 def test_report_directory_that_cannot_be_made(seed_run, tmp_path):
-    from grader.errors import GraderError
-    from grader.eval_report import write_report
+    from grader.evaluation.report import write_report
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -363,7 +369,7 @@ def _slice(tmp_path, name, questions):
 
 
 def test_mohler_slice_has_scores_and_a_human_ceiling(tmp_path):
-    run = evaluate(load_eval_set(_slice(tmp_path, "mohler", 8)), KeywordEvalGrader(), **FAST)
+    run = evaluate(load_eval_set(_slice(tmp_path, "mohler", 8)), KEYWORD, DEFAULTS, **FAST)
     task = run.tasks["score"]
     assert task.ordinal and task.max_score == 5.0 and "human" in task.systems
     assert run.primary_task == "score" and set(task.by_question) and len(task.by_question) == 8
@@ -371,7 +377,7 @@ def test_mohler_slice_has_scores_and_a_human_ceiling(tmp_path):
 
 
 def test_semeval_slice_has_two_and_three_way_labels(tmp_path):
-    run = evaluate(load_eval_set(_slice(tmp_path, "semeval2013_beetle", 6)), KeywordEvalGrader(), **FAST)
+    run = evaluate(load_eval_set(_slice(tmp_path, "semeval2013_beetle", 6)), KEYWORD, DEFAULTS, **FAST)
     assert set(run.tasks) == {"label", "label_2way"} and run.primary_task == "label_2way"
     assert not run.tasks["label"].ordered and run.tasks["label_2way"].classes == ["incorrect", "correct"]
     assert "zero_shot" in run.tasks["label_2way"].systems
@@ -432,10 +438,10 @@ def test_cli_eval_bad_line_is_one_line(tmp_path):
 
 def _llm_client(fake, **overrides):
     from grader.config import LLMSettings
-    from grader.feedback import FeedbackClient
+    from grader.llm.client import FeedbackClient
 
     values = dict(enabled=True, model="fake-model", base_url=fake.base_url, api_key="sk-test-0123456789abcdef", timeout=2, max_retries=0)
-    return FeedbackClient(LLMSettings(**{**values, **overrides}))
+    return FeedbackClient(LLMSettings(**{**values, **overrides}), DEFAULTS)
 
 
 def _seed_slice(n):
@@ -444,12 +450,12 @@ def _seed_slice(n):
 
 
 def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
-    from grader.eval_llm import LLMEvalGrader
+    from grader.evaluation.llm_grader import LLMEvalGrader
 
     es = _seed_slice(12)
     with _llm_client(fake_openai) as client:
         llm = LLMEvalGrader(client)
-        run = evaluate(es, llm, **FAST)
+        run = evaluate(es, llm, DEFAULTS, **FAST)
     answered = [it for it in es.items if not is_non_answer(it.answer)]
     assert len(fake_openai.chat_requests) == len(answered) < len(es.items)  # "I don't know" is not sent
     assert run.grader == "llm" and llm.outcomes["ok"] + llm.outcomes["keyword fallback"] == 12
@@ -457,9 +463,9 @@ def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
     fake_openai.behaviour = "manipulated"
     with _llm_client(fake_openai, cache=False) as client:
         hybrid = LLMEvalGrader(client, hybrid=True)
-        manipulated = evaluate(es, hybrid, **FAST)
+        manipulated = evaluate(es, hybrid, DEFAULTS, **FAST)
     # a manipulated model's full marks are rejected: the keyword grade stands
-    keyword = evaluate(es, KeywordEvalGrader(), **FAST)
+    keyword = evaluate(es, KEYWORD, DEFAULTS, **FAST)
     assert manipulated.grader == "hybrid" and hybrid.outcomes["rejected"] > 0
     rejected_ids = [it.id for it, kw in zip(manipulated.items, keyword.items) if it.score == kw.score]
     assert len(rejected_ids) >= hybrid.outcomes["rejected"]
@@ -467,8 +473,8 @@ def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
 
 def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):
     from grader.config import Price
-    from grader.eval_llm import LLMEvalGrader, estimate_cost
-    from grader.llm_cache import LLMCache
+    from grader.evaluation.llm_grader import LLMEvalGrader, estimate_cost
+    from grader.llm.cache import LLMCache
 
     es = _seed_slice(12)
     answered = sum(1 for it in es.items if not is_non_answer(it.answer))
@@ -480,11 +486,11 @@ def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):
     assert est.prompt_tokens > 100 * est.requests and est.completion_tokens == 350 * est.requests
     assert est.cost == pytest.approx((est.prompt_tokens * 1.0 + est.completion_tokens * 2.0) / 1e6)
     assert "about $" in est.summary()
-    from grader.feedback import FeedbackClient
+    from grader.llm.client import FeedbackClient
 
-    client = FeedbackClient(_llm_client(fake_openai).settings, cache=LLMCache(tmp_path / "cache.sqlite"))
+    client = FeedbackClient(_llm_client(fake_openai).settings, DEFAULTS, cache=LLMCache(tmp_path / "cache.sqlite"))
     with client:
-        evaluate(es, LLMEvalGrader(client), **FAST)
+        evaluate(es, LLMEvalGrader(client), DEFAULTS, **FAST)
         again = estimate_cost([es], client)
     assert (again.requests, again.cached, again.local) == (0, answered, True)
     assert "local server: no charge" in again.summary()
@@ -506,3 +512,33 @@ def test_cli_paid_llm_run_needs_confirmation(tmp_path):
     assert result.returncode == 1
     assert "LLM requests to gpt-4o-mini" in result.stderr
     assert result.stderr.endswith("Error: a paid LLM run needs confirmation: run it in a terminal or add --yes\n")
+
+
+# --- run_eval: what the command does, with its questions answered by the test ------------------
+
+
+def test_run_eval_is_the_command_without_a_terminal():
+    run = run_eval(EvalRequest(limit=20), DEFAULTS)
+    assert run.data.name == "seed_dev" and run.data.items == 20 and run.grader == "keyword"
+    assert run.settings == DEFAULTS.model_dump()
+
+
+@pytest.mark.parametrize("answer, asked", [(False, True), (None, False)], ids=["declined", "nobody to ask"])
+def test_a_paid_llm_run_is_agreed_to_first(monkeypatch, answer, asked):
+    """No request is sent before the estimate is shown and, for a paid endpoint, agreed to."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    shown, questions = [], []
+
+    def confirm(question):
+        questions.append(question)
+        return answer
+
+    request = EvalRequest(grader="llm", model="fake-model", base_url="http://llm.example.test/v1", limit=3)
+    hooks = EvalHooks(notify=shown.append, confirm=confirm if asked else None)
+    if asked:
+        assert run_eval(request, DEFAULTS, hooks) is None
+        assert questions == ["Start the run?"]
+    else:
+        with pytest.raises(GraderError, match="a paid LLM run needs confirmation"):
+            run_eval(request, DEFAULTS, hooks)
+    assert len(shown) == 1 and "LLM requests to fake-model at http://llm.example.test/v1" in shown[0]

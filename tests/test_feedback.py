@@ -16,18 +16,12 @@ from pydantic import ValidationError
 
 from grader import KeywordGrader, load_deck
 from grader.config import LLMSettings, Price
-from grader.feedback import (
-    SUPPORT_MARGIN,
-    Context,
-    FeedbackClient,
-    LLMFeedback,
-    Prompts,
-    check_endpoint,
-    evidence_support,
-    judge,
-    prompts_dir,
-)
-from grader.llm_cache import LLMCache
+from grader.llm.cache import LLMCache
+from grader.llm.check import check_endpoint
+from grader.llm.client import FeedbackClient
+from grader.llm.judge import SUPPORT_MARGIN, Context, evidence_support, judge
+from grader.llm.prompts import Prompts, prompts_dir
+from grader.llm.schema import LLMFeedback
 from grader.scoring import GradingSettings, verdict_for
 
 from .conftest import SEED_DECK
@@ -54,7 +48,7 @@ def settings_for(fake, **overrides) -> LLMSettings:
 
 
 def ask(fake, answer=GOOD_ANSWER, card=CARD, **overrides):
-    with FeedbackClient(settings_for(fake, **overrides)) as client:
+    with FeedbackClient(settings_for(fake, **overrides), GradingSettings()) as client:
         return client.feedback(card, answer, KEYWORD.grade(card, answer)), client
 
 
@@ -197,7 +191,7 @@ JUDGE_CASES = [
 def test_acceptance_rule(case):
     _, answer, terms, score, verdict, status, flags = case
     parsed = validate(reply(terms, score, verdict), answer=answer)
-    result = judge(parsed, CARD, answer, KEYWORD.grade(CARD, answer), GradingSettings(), model="m", prompt_version="v")
+    result = judge(parsed, CARD, answer, KEYWORD.grade(CARD, answer), model="m", prompt_version="v")
     assert (result.status, result.flags) == (status, flags)
     if status == "rejected":
         assert result.score is None and result.feedback is None and result.claimed_score == score
@@ -214,7 +208,7 @@ def test_an_accepted_score_never_exceeds_its_evidence_by_more_than_the_margin(st
     parsed = validate(reply(terms, score, verdict_for(score, GradingSettings()).value))
     support = evidence_support(parsed, CARD, GOOD_ANSWER)
     assert 0 <= support <= 1
-    result = judge(parsed, CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER), GradingSettings(), model="m", prompt_version="v")
+    result = judge(parsed, CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER), model="m", prompt_version="v")
     assert (result.status == "ok") == (score <= support + SUPPORT_MARGIN + 1e-9)
 
 
@@ -351,7 +345,7 @@ def test_manipulative_answers_from_the_dev_set_are_flagged(fake_openai, answer):
 
 
 def test_unknown_model_stops_asking(fake_openai):
-    with FeedbackClient(settings_for(fake_openai, model="no-such-model")) as client:
+    with FeedbackClient(settings_for(fake_openai, model="no-such-model"), GradingSettings()) as client:
         first = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
         second = client.feedback(CARD, "isolation", KEYWORD.grade(CARD, "isolation"))
     assert first.status == second.status == "failed"
@@ -362,7 +356,7 @@ def test_unknown_model_stops_asking(fake_openai):
 
 def test_bad_key_is_reported_without_the_key(fake_openai):
     fake_openai.api_key = "sk-the-right-one"
-    with FeedbackClient(settings_for(fake_openai)) as client:
+    with FeedbackClient(settings_for(fake_openai), GradingSettings()) as client:
         result = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
     assert result.status == "failed" and "rejected the API key ****cdef (HTTP 401)" in result.notice
     assert KEY not in json.dumps(result.record()) + " ".join(client.notices)
@@ -373,7 +367,7 @@ def test_a_server_message_that_echoes_the_key_is_masked():
     import httpx2
     import openai
 
-    from grader.feedback import describe_api_error
+    from grader.llm.client import describe_api_error
 
     response = httpx2.Response(400, request=httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions"))
     exc = openai.BadRequestError("bad", response=response, body={"message": f"key {KEY} cannot use this"})
@@ -394,7 +388,7 @@ def test_unreachable_server(fake_openai):
 
 def test_server_without_json_schema_falls_back_to_json_mode_once(fake_openai):
     fake_openai.json_schema = False
-    with FeedbackClient(settings_for(fake_openai)) as client:
+    with FeedbackClient(settings_for(fake_openai), GradingSettings()) as client:
         first = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
         second = client.feedback(CARD, "isolation", KEYWORD.grade(CARD, "isolation"))
     assert (first.status, first.mode, second.status, second.mode) == ("ok", "json_object", "ok", "json_object")
@@ -404,7 +398,7 @@ def test_server_without_json_schema_falls_back_to_json_mode_once(fake_openai):
 
 
 def test_json_mode_reply_in_a_code_fence_is_read(fake_openai):
-    from grader.feedback import _unfence
+    from grader.llm.reply import _unfence
 
     assert json.loads(_unfence('```json\n{"a": 1}\n```')) == {"a": 1}
     assert _unfence('{"a": 1}') == '{"a": 1}'
@@ -415,14 +409,14 @@ def test_an_injected_client_is_used_and_left_open(fake_openai):
 
     injected = openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key="sk-injected", max_retries=0)
     settings = settings_for(fake_openai, base_url="http://unused.invalid/v1")
-    with FeedbackClient(settings, client=injected) as client:
+    with FeedbackClient(settings, GradingSettings(), client=injected) as client:
         assert client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER)).status == "ok"
     assert fake_openai.chat_requests[0]["headers"]["authorization"] == "Bearer sk-injected"
     assert not injected.is_closed()
 
 
 def test_no_key_and_no_base_url_means_no_request():
-    client = FeedbackClient(LLMSettings(enabled=True))
+    client = FeedbackClient(LLMSettings(enabled=True), GradingSettings())
     result = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
     assert result.status == "failed" and "no OPENAI_API_KEY" in result.notice
     assert client._client is None  # the openai client was never even made
@@ -430,7 +424,7 @@ def test_no_key_and_no_base_url_means_no_request():
 
 def test_nothing_to_ask_for_non_answers_and_self_graded_cards(fake_openai):
     image_card = next(c for c in DECK.cards if not c.gradable)
-    with FeedbackClient(settings_for(fake_openai)) as client:
+    with FeedbackClient(settings_for(fake_openai), GradingSettings()) as client:
         assert client.feedback(CARD, "  \n", KEYWORD.grade(CARD, "")) is None
         assert client.feedback(CARD, "I don't know", KEYWORD.grade(CARD, "I don't know")) is None
         assert client.feedback(image_card, "a diagram", KEYWORD.grade(image_card, "a diagram")) is None
@@ -447,7 +441,7 @@ def test_batch_keeps_input_order_and_bounds_concurrency(fake_openai):
     seen: list[tuple[int, float]] = []
     progress = []
     started = time.monotonic()
-    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3)) as client:
+    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3), GradingSettings()) as client:
         results = client.feedback_many(
             items, on_result=lambda i, r: seen.append((i, time.monotonic())), on_progress=lambda: progress.append(1)
         )
@@ -464,7 +458,7 @@ def test_batch_with_a_slow_first_answer_writes_nothing_out_of_order(fake_openai)
     fake_openai.slow_when, fake_openai.slow_seconds = "SLOW", 0.3
     items = [(CARD, a, KEYWORD.grade(CARD, a)) for a in ["isolation SLOW", "sharing", "emulation"]]
     order = []
-    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3)) as client:
+    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3), GradingSettings()) as client:
         client.feedback_many(items, on_result=lambda i, r: order.append(i))
     assert order == [0, 1, 2]
 
@@ -473,7 +467,7 @@ def test_batch_summary_counts_and_costs(fake_openai):
     prices = {"fake-model": Price(input=1.0, output=2.0)}
     fake_openai.queue.extend(["good", "manipulated"])
     items = [(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER)), (CARD, INJECTION, KEYWORD.grade(CARD, INJECTION))]
-    with FeedbackClient(settings_for(fake_openai, prices=prices, concurrency=1)) as client:
+    with FeedbackClient(settings_for(fake_openai, prices=prices, concurrency=1), GradingSettings()) as client:
         results = client.feedback_many(items)
     usage = [r.usage for r in results]
     expected = sum(u.prompt_tokens * 1.0 + u.completion_tokens * 2.0 for u in usage) / 1e6
@@ -486,7 +480,7 @@ def test_batch_summary_counts_and_costs(fake_openai):
 
 
 def cached_client(fake, tmp_path, **overrides):
-    return FeedbackClient(settings_for(fake, **overrides), cache=LLMCache(tmp_path / "cache.sqlite3"))
+    return FeedbackClient(settings_for(fake, **overrides), GradingSettings(), cache=LLMCache(tmp_path / "cache.sqlite3"))
 
 
 def test_repeated_grade_comes_from_the_cache(fake_openai, tmp_path):
@@ -535,10 +529,10 @@ def test_failures_and_rejections_are_cached_only_when_valid(fake_openai, tmp_pat
 
 
 def test_a_broken_cache_file_turns_the_cache_off_not_grading(fake_openai, isolated_env):
-    from grader.feedback import open_feedback_client
+    from grader.llm.client import open_feedback_client
 
     (isolated_env / "llm_cache.sqlite3").write_bytes(b"this is not a database" * 100)
-    with open_feedback_client(settings_for(fake_openai)) as client:
+    with open_feedback_client(settings_for(fake_openai), GradingSettings()) as client:
         result = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
     assert result.status == "ok"
     assert any(n.startswith("LLM cache off:") for n in client.notices)
@@ -584,7 +578,7 @@ def test_a_paraphrase_backed_by_quotes_is_accepted():
         ("portability", "covered", "software can be moved between machines easily"),
     ]
     parsed = validate(reply(terms, 0.95, "correct"), answer=answer, card=card)
-    result = judge(parsed, card, answer, KEYWORD.grade(card, answer), GradingSettings(), model="m", prompt_version="v")
+    result = judge(parsed, card, answer, KEYWORD.grade(card, answer), model="m", prompt_version="v")
     assert (result.status, result.score, result.support) == ("ok", 0.95, 1.0)
 
 
@@ -593,5 +587,5 @@ def test_one_quote_cited_for_every_term_backs_only_one():
     terms = [(t.text, "covered", "portability") for t in card.key_terms]
     parsed = validate(reply(terms, 1.0, "correct"), answer="portability", card=card)
     assert evidence_support(parsed, card, "portability") == pytest.approx(1 / 3, abs=1e-4)
-    result = judge(parsed, card, "portability", KEYWORD.grade(card, "portability"), GradingSettings(), model="m", prompt_version="v")
+    result = judge(parsed, card, "portability", KEYWORD.grade(card, "portability"), model="m", prompt_version="v")
     assert result.status == "rejected"

@@ -194,7 +194,7 @@ def test_keyword_only_runs_never_import_openai(answers):
         "import sys\nfrom grader.cli import main\n"
         f"sys.argv = ['grader', 'grade', {str(SEED_DECK)!r}, {str(answers)!r}, '--json']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('openai' in sys.modules, 'grader.feedback' in sys.modules, file=sys.stderr)\n"
+        "print('openai' in sys.modules, 'grader.llm' in sys.modules, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stderr.strip().splitlines()[-1] == "False False"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grader.config import load_schedule_settings
 from grader.errors import InputError
 from grader.models import Grade, TermMatch, Verdict
 from grader.schedule import (
@@ -19,7 +20,6 @@ from grader.schedule import (
     describe_due,
     is_due,
     is_fast,
-    load_settings,
     parse_rating,
     pick_cards,
     rating_for,
@@ -227,15 +227,15 @@ def test_pick_cards_invariants(offsets, new_per_day, reviews_per_day):
         ("[practice]\ndesired_retention = 2\n", {}, None, "[practice] desired_retention: Input should be less than 1"),
     ],
 )
-def test_load_settings(tmp_path, toml, flags, expected, error):
+def test_load_schedule_settings(tmp_path, toml, flags, expected, error):
     path = tmp_path / "settings.toml"
     path.write_text(toml)
     if error:
         with pytest.raises(InputError) as exc:
-            load_settings(flags, path)
+            load_schedule_settings(flags, path)
         assert str(exc.value) == f"{path}: {error}"
     else:
-        assert load_settings(flags, path) == expected
+        assert load_schedule_settings(flags, path) == expected
 
 
 @pytest.mark.parametrize(

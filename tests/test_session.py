@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from grader import load_deck
-from grader.feedback import LLMResult
+from grader.llm.schema import LLMResult
 from grader.models import Verdict
 from grader.schedule import Rating, ScheduleSettings
 from grader.session import (
     SELF_RATING_PROMPT,
-    Graded,
+    AnswerGraded,
     ModelFeedback,
     Notice,
     PracticeSession,
@@ -156,7 +156,7 @@ def test_scripted_sessions(store, deck, lines, asked, saved, summary):
 def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     user = ScriptedUser(["live and offline migration", "/quit"])
     practise(store, deck, user)
-    [graded] = user.of(Graded)
+    [graded] = user.of(AnswerGraded)
     assert (graded.card.number, graded.answer, graded.grade.verdict) == (1, "live and offline migration", Verdict.correct)
     [attempt] = store.attempts()
     assert (attempt.answer, attempt.score, attempt.seconds, attempt.cram) == ("live and offline migration", 1.0, None, False)
@@ -197,7 +197,7 @@ def test_at_a_terminal_answers_span_lines_are_timed_and_one_key_rerates(store, d
     ticks = itertools.count(0.0, 3.0)  # every answer takes 3 s
     practise(store, deck, user, clock=lambda: next(ticks))
     assert user.prompts == ["> ", "> ", "… ", "… ", "> "]
-    assert user.of(Graded)[0].answer == "offline\nand live"
+    assert user.of(AnswerGraded)[0].answer == "offline\nand live"
     # Complete and within 5 s: Easy; then the key "2" overrules it.
     assert user.of(Rated)[0] == Rated(Rating.easy, "in 8 days")
     assert [r.rating for r in user.of(Rated)] == [Rating.easy, Rating.hard]
@@ -240,7 +240,7 @@ def test_at_a_terminal_a_self_graded_card_asks_how_it_went(store, deck):
         "Type c, p or i.",
     ]
     assert user.of(Notice)[1].tone == "warning"
-    assert user.of(Reference)[0].card.number == 2 and not user.of(Graded)
+    assert user.of(Reference)[0].card.number == 2 and not user.of(AnswerGraded)
     assert attempts(store, deck) == [(2, Verdict.self_graded, Rating.hard, "user")]
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from grader.models import Verdict
 from grader.schedule import Rating, ScheduleSettings, review
-from grader.stats import StatsReport, bar, build_stats, missed_terms, retention, sparkline, stats_view, streak
+from grader.render import bar, sparkline, stats_view
+from grader.stats import StatsReport, build_stats, missed_terms, retention, streak
 from grader.store import Attempt, StoredCard
 
 pytestmark = pytest.mark.usefixtures("utc_local_time")  # study days follow local time

@@ -19,12 +19,14 @@ from hypothesis import strategies as st
 from grader import store as store_module
 from grader.decks import load_deck
 from grader.errors import InputError, StoreError
+from grader.history_file import export, import_
 from grader.identity import How
 from grader.models import Grade, TermMatch, Verdict
+from grader.practice import sync_notes
 from grader.schedule import Phase, Rating
-from grader.store import MIGRATIONS, Store, deck_key, default_path, sync_notes
+from grader.store import MIGRATIONS, Store, deck_key, default_path
 
-from .conftest import ROOT
+from .conftest import CORPUS, ROOT
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -228,19 +230,15 @@ def test_a_deck_named_twice_is_one_deck(store, tmp_path):
     assert len(sync.new) == 3 and len(store.cards()) == 3
 
 
-def test_sync_is_fast_for_a_whole_notes_folder(store):
-    import time
-
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the deck corpus is not at {CORPUS}")
+def test_a_whole_notes_folder_synced_again_changes_nothing(store):
+    """Every deck of the corpus, synced a second time, is known and unchanged (its speed is the benchmark's business)."""
     from grader.decks import find_decks
-
-    from .conftest import CORPUS
 
     decks = [load_deck(p) for p in find_decks([CORPUS])]
     store.sync(decks)
-    start = time.perf_counter()
     reports = store.sync(decks)
-    assert time.perf_counter() - start < 1.0
-    assert all(r.known and not r.new and not r.continued for r in reports)
+    assert reports and all(r.known and not r.new and not r.continued for r in reports)
 
 
 # --- The database file --------------------------------------------------------------
@@ -370,7 +368,7 @@ def test_a_killed_process_keeps_every_committed_attempt(tmp_path):
 
 def export_text(store: Store) -> str:
     out = io.StringIO()
-    store.export(out, now=NOW)
+    export(store, out, now=NOW)
     return out.getvalue()
 
 
@@ -403,11 +401,11 @@ def test_export_import_round_trip(tmp_path, events):
                     now=NOW + timedelta(minutes=minutes), seconds=seconds, cram=cram, feedback=feedback,
                 )  # fmt: skip
             text = export_text(a)
-            report = b.import_(io.StringIO(text))
+            report = import_(b, io.StringIO(text))
             assert (report.cards, report.attempts) == (3, len(events))
             assert export_text(b) == text
             # Importing again adds nothing.
-            again = b.import_(io.StringIO(text))
+            again = import_(b, io.StringIO(text))
             assert (again.attempts, again.duplicates) == (0, len(events)) and export_text(b) == text
 
 
@@ -419,7 +417,7 @@ def test_import_keeps_the_later_state_when_merging(store, tmp_path):
         laptop.record_attempt(deck, card, answer="laptop", grade=graded(), rating=Rating.easy, now=NOW + timedelta(hours=1))
         text = export_text(laptop)
         laptop_state = laptop.states([deck])
-    store.import_(io.StringIO(text))
+    import_(store, io.StringIO(text))
     assert sorted(a.answer for a in store.attempts()) == ["home", "laptop"]
     assert store.states([deck]) == laptop_state
 
@@ -442,6 +440,6 @@ HEADER = '{"type":"header","format":"grader-history","version":1,"exported_at":"
 )  # fmt: skip
 def test_import_errors_name_the_line_and_change_nothing(store, text, error):
     with pytest.raises(InputError) as exc:
-        store.import_(io.StringIO(text), path="h.jsonl")
+        import_(store, io.StringIO(text), path="h.jsonl")
     assert str(exc.value) == error
     assert store.attempts() == [] and store.cards() == []

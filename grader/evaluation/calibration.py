@@ -10,16 +10,21 @@ the task: quadratic weighted kappa for ordinal scores, macro-F1 for labels.
 
 ``group_folds`` keeps every answer to one question in the same fold, so a
 cross-validated figure is always measured on questions the mapping never saw.
+A ``FitPlan`` says which items each mapping is fitted on and which it predicts
+(``cv_plan``: out of fold; ``train_plan``: from a training set), and
+``apply_plan`` fits and applies one mapping per entry to a task.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .metrics import macro_f1_from, qwk_from
+from .tasks import Task, TaskPrediction, half_up
 
 FOLDS = 5
 # Candidate cut points per coordinate: enough resolution, bounded cost.
@@ -143,3 +148,114 @@ def fit_cuts(x: np.ndarray, y: np.ndarray, k: int, objective: str = "qwk") -> Cu
         if not improved:
             break
     return Cuts(tuple(float(c) for c in cuts))
+
+
+# --- fitting a task, fold by fold -----------------------------------------------------------
+
+
+@dataclass
+class FitData:
+    """What a calibration is fitted on: raw scores and the task's gold for those items."""
+
+    x: np.ndarray
+    task: Task
+    idx: np.ndarray  # which items of the task
+
+
+def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray) -> TaskPrediction:
+    """Fit a mapping on ``fit`` and apply it to ``x`` (items ``idx`` of ``task``)."""
+    t, xf = fit.task, fit.x
+    if task.kind == "score":
+        gold_share = t.gold[fit.idx] / t.max_score[fit.idx]
+        mapping = fit_isotonic(xf, gold_share)
+        points = mapping(x) * task.max_score[idx]
+        ordinal = None
+        if task.ordinal:
+            ordinal = half_up(points)
+            fit_max, apply_max = t.max_score[fit.idx], task.max_score[idx]
+            for m in np.unique(apply_max):
+                here, there = apply_max == m, fit_max == m
+                if there.any() and t.ordinal_gold is not None:
+                    cuts = fit_cuts(xf[there], t.ordinal_gold[fit.idx][there], int(round(m)) + 1, "qwk")
+                    ordinal[here] = cuts(x[here])
+        return TaskPrediction(points, ordinal)
+    k = len(task.classes)
+    gold = t.gold[fit.idx]
+    if task.ordered:
+        rank_of = np.arange(k)
+    else:
+        # Unordered labels (SemEval's contradictory vs incorrect) are ordered by
+        # how highly the grader scores them in the fitting data.
+        means = np.array([xf[gold == c].mean() if (gold == c).any() else -np.inf for c in range(k)])
+        rank_of = np.argsort(np.argsort(means, kind="stable"), kind="stable")
+    class_of = np.argsort(rank_of)
+    cuts: Cuts = fit_cuts(xf, rank_of[gold], k, "macro_f1")
+    return TaskPrediction(class_of[cuts(x)])
+
+
+def majority_prediction(fit: FitData, task: Task, idx: np.ndarray) -> TaskPrediction:
+    """The majority baseline: the most frequent gold value (share of the maximum, or class) of ``fit``."""
+    t = fit.task
+    if task.kind == "score":
+        share = Counter(np.round(t.gold[fit.idx] / t.max_score[fit.idx], 6)).most_common(1)[0][0]
+        points = np.full(len(idx), share) * task.max_score[idx]
+        return TaskPrediction(points, half_up(points) if task.ordinal else None)
+    common = Counter(t.gold[fit.idx].tolist()).most_common(1)[0][0]
+    return TaskPrediction(np.full(len(idx), common, dtype=np.intp))
+
+
+FitPlan = list[tuple[np.ndarray, np.ndarray]]  # (items to fit on, items to predict) pairs
+
+
+def cv_plan(questions: Sequence[str], scope: str, folds: int = 5, seed: int = 0) -> FitPlan:
+    """Cross-validation splits of one set.
+
+    ``global``: folds of whole questions, so every prediction is made by a
+    mapping that never saw the question. ``question``: a mapping per question,
+    fitted on the other folds of that question's answers.
+    """
+    qs = np.asarray(questions, dtype=object)
+    plan: FitPlan = []
+    if scope == "global":
+        fold_of = group_folds(list(questions), folds, seed)
+        for f in np.unique(fold_of):
+            test, train = np.flatnonzero(fold_of == f), np.flatnonzero(fold_of != f)
+            plan.append((train if train.size else test, test))
+        return plan
+    rng = np.random.default_rng(seed)
+    for q in dict.fromkeys(questions):
+        idx = np.flatnonzero(qs == q)
+        k = max(1, min(folds, len(idx)))
+        fold_of = np.empty(len(idx), dtype=np.intp)
+        fold_of[rng.permutation(len(idx))] = np.arange(len(idx)) % k
+        for f in range(k):
+            test, train = idx[fold_of == f], idx[fold_of != f]
+            plan.append((train if train.size else test, test))
+    return plan
+
+
+def train_plan(questions: Sequence[str], train_questions: Sequence[str], scope: str) -> FitPlan:
+    """Fit on a training set: one mapping, or one per question (all of the training set where it lacks the question)."""
+    everything = np.arange(len(train_questions))
+    if scope == "global":
+        return [(everything, np.arange(len(questions)))]
+    qs, tq = np.asarray(questions, dtype=object), np.asarray(train_questions, dtype=object)
+    plan: FitPlan = []
+    for q in dict.fromkeys(questions):
+        fit = np.flatnonzero(tq == q)
+        plan.append((fit if fit.size else everything, np.flatnonzero(qs == q)))
+    return plan
+
+
+def apply_plan(task: Task, x: np.ndarray, plan: FitPlan, fit_task: Task, fit_x: np.ndarray, *, majority: bool = False) -> TaskPrediction:
+    """Predictions for every item, each from the mapping its plan entry fits."""
+    n = len(x)
+    values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
+    ordinal = np.zeros(n, dtype=np.intp) if task.ordinal else None
+    for fit_idx, test in plan:
+        fit = FitData(fit_x[fit_idx], fit_task, fit_idx)
+        pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, x[test], task, test)
+        values[test] = pred.values
+        if ordinal is not None:
+            ordinal[test] = pred.ordinal
+    return TaskPrediction(values, ordinal)

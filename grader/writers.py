@@ -1,4 +1,4 @@
-"""Batch results as records, and writers that put each one out the moment it is final.
+"""Graded answers as records, and the file writers that put each one out the moment it is final.
 
 The JSON Lines record is a contract other tools rely on (README, "grade --json"):
 ``card``, ``number``, ``question``, ``answer``, ``score``, ``verdict``,
@@ -11,9 +11,14 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
+from .errors import GraderError
 from .models import AnswerRow, Card, Grade
+
+if TYPE_CHECKING:
+    from .batch import GradedAnswer
 
 RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered")
 
@@ -41,15 +46,31 @@ def grade_record(card: Card, row: AnswerRow, grade: Grade) -> dict[str, Any]:
     }
 
 
+def card_record(card: Card) -> dict[str, Any]:
+    """The stable JSON record of one card (``cards --json``)."""
+    return {
+        "id": card.id,
+        "number": card.number,
+        "question": card.question,
+        "key_terms": [t.text for t in card.key_terms],
+        "derived_terms": bool(card.key_terms) and card.key_terms[0].derived,
+        "gradable": card.gradable,
+        "images": card.images,
+        "line": card.line,
+    }
+
+
 class JsonLinesWriter:
+    """One JSON object a line, flushed at once so a reader downstream sees each result as it comes."""
+
     def __init__(self, out: IO[str]):
         self.out = out
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    def write(self, graded: GradedAnswer) -> None:
+        self.out.write(json.dumps(graded.record, ensure_ascii=False) + "\n")
         self.out.flush()
 
-    def close(self) -> None:
+    def close(self, footer: str | None = None) -> None:
         pass
 
 
@@ -62,14 +83,19 @@ class CsvWriter:
         self.writer = csv.DictWriter(out, fieldnames=self.columns, extrasaction="ignore")
         self.writer.writeheader()
 
-    def write(self, record: dict[str, Any]) -> None:
-        row = dict(record)
-        row["matched"] = "; ".join(record["matched"])
-        row["missing"] = "; ".join(record["missing"])
+    @classmethod
+    def for_rows(cls, out: IO[str], rows: list[AnswerRow]) -> CsvWriter:
+        """A writer whose extra columns are every input field of the rows, in the order first seen."""
+        return cls(out, list(dict.fromkeys(passthrough_name(k) for row in rows for k in row.extra)))
+
+    def write(self, graded: GradedAnswer) -> None:
+        row = dict(graded.record)
+        row["matched"] = "; ".join(row["matched"])
+        row["missing"] = "; ".join(row["missing"])
         self.writer.writerow({k: _cell(v) for k, v in row.items()})
         self.out.flush()
 
-    def close(self) -> None:
+    def close(self, footer: str | None = None) -> None:
         pass
 
 
@@ -80,6 +106,15 @@ def _cell(value: Any) -> Any:
 class MarkdownReport:
     """A Markdown report written row by row, with a summary appended at the end."""
 
+    @classmethod
+    def create(cls, path: Path, deck_title: str, answers_path: str) -> MarkdownReport:
+        """A report in a new file at ``path`` (the file is closed with the report)."""
+        try:
+            out = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
+        return cls(out, deck_title, answers_path)
+
     def __init__(self, out: IO[str], deck_title: str, answers_path: str):
         self.out = out
         self.verdicts: Counter[str] = Counter()
@@ -88,7 +123,8 @@ class MarkdownReport:
         out.write("| # | card | question | score | verdict | matched | missing |\n|---|---|---|---|---|---|---|\n")
         out.flush()
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, graded: GradedAnswer) -> None:
+        record = graded.record
         self.verdicts[record["verdict"]] += 1
         self.scores.append(record["score"])
         n = sum(self.verdicts.values())
@@ -98,13 +134,15 @@ class MarkdownReport:
         )
         self.out.flush()
 
-    def close(self) -> None:
+    def close(self, footer: str | None = None) -> None:
+        """The summary (and the LLM's usage line, if any), then the file is closed."""
         n = len(self.scores)
-        if not n:
-            return
-        tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
-        self.out.write(f"\n**{n} answers**: {tally}; mean score {sum(self.scores) / n:.2f}.\n")
-        self.out.flush()
+        if n:
+            tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
+            self.out.write(f"\n**{n} answers**: {tally}; mean score {sum(self.scores) / n:.2f}.\n")
+        if footer:
+            self.out.write(f"\n{footer}.\n")
+        self.out.close()
 
 
 def _md(text: str) -> str:

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from .evaluate import Prediction
-from .grading import KeywordGrader
-from .models import Card, Verdict
-from .scoring import verdict_for
+from ..errors import GraderError
+from ..grading import KeywordGrader
+from ..models import Card, Verdict
+from ..scoring import GradingSettings, verdict_for
+from .graders import Prediction
 
 if TYPE_CHECKING:
+    from ..llm.client import FeedbackClient
     from .datasets import EvalSet
-    from .feedback import FeedbackClient
 
 # A structured reply (feedback, one entry per term, misconceptions, suggestion)
 # runs to about this many tokens; used only for the estimate before a run.
@@ -71,12 +72,12 @@ class LLMEvalGrader:
 
     def describe(self) -> dict[str, object]:
         """The settings a run records beside its figures."""
-        from .feedback import endpoint
+        from ..llm.client import endpoint
 
         return {
             "model": self.client.settings.model,
             "endpoint": endpoint(self.client.settings),
-            "prompt_version": self.client.prompts.version,
+            "prompt_version": self.client.prompt_version,
             "combine": "mean of keyword and LLM scores" if self.hybrid else "LLM score where accepted",
             **self.client.grading.model_dump(),
         }
@@ -87,6 +88,31 @@ class LLMEvalGrader:
         if self.outcomes:
             lines.append("LLM outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())))
         return lines + list(self.client.notices)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_llm_client(
+    grader_name: str, grading: GradingSettings, *, model: str | None, base_url: str | None, no_cache: bool, repeat: int
+) -> FeedbackClient:
+    """The feedback client an LLM or hybrid run asks, from the flags, environment and settings file.
+
+    Raises GraderError when offline mode is on or the client cannot work (no API key, say).
+    """
+    from ..config import load_llm_settings
+    from ..llm.client import open_feedback_client
+
+    # Repeats measure the model, not the cache.
+    flags = {"model": model, "base_url": base_url, "enabled": True, "cache": False if no_cache or repeat > 1 else None}
+    settings = load_llm_settings(flags)
+    if settings.offline:
+        raise GraderError(f"--grader {grader_name} needs an LLM, but offline mode is on (GRADER_OFFLINE)")
+    client = open_feedback_client(settings, grading)
+    if client.disabled:
+        client.close()
+        raise GraderError(client.disabled)
+    return client
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,11 @@ class CostEstimate:
     completion_tokens: int
     cost: float | None
     local: bool
+
+    @property
+    def paid(self) -> bool:
+        """Whether the run will send requests that may cost money (asked before it starts)."""
+        return bool(self.requests) and not self.local
 
     def summary(self) -> str:
         if self.local:
@@ -126,8 +157,7 @@ def estimate_cost(evalsets: list[EvalSet], client: FeedbackClient, *, repeat: in
     Prompt tokens are counted as characters / 4 of the exact messages; the reply
     as ``COMPLETION_TOKENS_PER_REPLY``. Repairs of invalid replies come on top.
     """
-    from .feedback import endpoint
-    from .llm_cache import cache_key
+    from ..llm.client import endpoint
 
     keyword = KeywordGrader(client.grading)
     settings = client.settings
@@ -142,13 +172,11 @@ def estimate_cost(evalsets: list[EvalSet], client: FeedbackClient, *, repeat: in
             for answer, grade in zip(answers, keyword.grade_many(card, answers)):
                 if not grade.answered:
                     continue  # the client asks nothing for an empty answer or "I don't know"
-                if repeat == 1 and client.cache is not None and settings.cache:
-                    key = cache_key(settings.model, where, client.prompts.version, card, answer)
-                    if client.cache.get(key) is not None:
-                        cached += 1
-                        continue
+                if repeat == 1 and client.is_cached(card, answer, grade):
+                    cached += 1
+                    continue
                 requests += repeat
-                messages = client.prompts.messages(card, answer, grade, client.mode)
+                messages = client.messages_for(card, answer, grade)
                 chars += repeat * sum(len(m["content"]) for m in messages)
     prompt_tokens = chars // CHARS_PER_TOKEN
     completion_tokens = requests * COMPLETION_TOKENS_PER_REPLY

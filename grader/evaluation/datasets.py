@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .decks import bundled_deck_dir, load_deck
-from .errors import InputError
-from .files import read_text
-from .keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
-from .models import Card, Deck, KeyTerm, Verdict
-from .normalize import normalize
-from .resources import bundled, missing
+from ..decks import bundled_deck_dir, load_deck
+from ..errors import InputError
+from ..files import read_text
+from ..keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
+from ..models import Card, Deck, KeyTerm, Verdict
+from ..normalize import normalize
+from ..resources import bundled, missing
 
 # Evaluation sets are big (ASAP-SAS train is 38 MB) but still read whole.
 MAX_DATASET_BYTES = 512 * 1024 * 1024
@@ -300,3 +301,21 @@ def _seed_card(ref: int | str, by_number: dict, by_id: dict, deck: Deck, path: P
     if card is None:
         raise InputError(f"card {ref!r} is not in {deck.path} ({len(deck.cards)} cards)", path=path, line=line)
     return card
+
+
+def limit_items(evalset: EvalSet, limit: int | None, seed: int = 0) -> EvalSet:
+    """A fixed random sample of ``limit`` answers (in file order), to bound an LLM run's cost."""
+    if not limit or limit >= len(evalset.items):
+        return evalset
+    keep = np.sort(np.random.default_rng(seed).choice(len(evalset.items), size=limit, replace=False))
+    items = [evalset.items[i] for i in keep]
+    qids = {it.question_id for it in items}
+    return EvalSet(
+        evalset.path,
+        evalset.name,
+        items,
+        {q: c for q, c in evalset.cards.items() if q in qids},
+        {q: c for q, c in evalset.alternatives.items() if q in qids},
+        evalset.skipped,
+        evalset.skipped_questions,
+    )

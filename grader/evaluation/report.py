@@ -1,7 +1,8 @@
-"""Showing an evaluation run: terminal tables, a Markdown and HTML report, comparisons.
+"""An evaluation run as tables and files: report.md, report.html and SVG figures.
 
 Every view is built from the saved ``EvalRun`` alone, so a report can be
-written again from a ``--json`` file and always shows what was measured.
+written again from a ``--json`` file and always shows what was measured. The
+tables and summary lines here are shared with the terminal views (``terminal``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from ..errors import GraderError
 from . import plots
-from .errors import GraderError
-from .evaluate import Comparison, EvalRun, ItemResult, Metric, TaskResult
+from .results import EvalRun, ItemResult, Metric, TaskResult
 
 WORST = 20
 METRIC_NAMES = {
@@ -53,6 +54,12 @@ def fmt(m: Metric | None, interval: bool = True) -> str:
     return f"{m.value:.3f} ({m.low:.3f}–{m.high:.3f})"
 
 
+def one_line(text: str, n: int) -> str:
+    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def task_heading(task: TaskResult) -> str:
     if task.kind == "score":
         scale = "share of max score" if task.normalised else f"0–{task.max_score:g} points"
@@ -67,15 +74,6 @@ def task_table(run: EvalRun, task: TaskResult, cell=fmt) -> tuple[list[str], lis
     columns = [c for c in wanted if c in present]
     rows = [[system_name(s, run.grader)] + [cell(r.metrics.get(c)) for c in columns] for s, r in task.systems.items()]
     return ["system"] + [METRIC_NAMES[c] for c in columns], rows
-
-
-def _two_line(m: Metric | None) -> str:
-    """A terminal cell: the figure, and its interval dimmed below it (keeps columns narrow)."""
-    if m is None or m.value is None:
-        return "—"
-    if m.low is None or m.high is None:
-        return f"{m.value:.3f}"
-    return f"{m.value:.3f}\n[dim]{m.low:.2f}–{m.high:.2f}[/dim]"
 
 
 def per_class_table(task: TaskResult, system: str = "calibrated") -> tuple[list[str], list[list[str]]]:
@@ -101,7 +99,7 @@ def question_table(task: TaskResult, titles: dict[str, str], cell=fmt) -> tuple[
         return [], []
     metric = question_metric(task)
     systems = [s for s in ("zero_shot", "calibrated", "overlap") if any(s in q for q in task.by_question.values())]
-    rows = [[q, _short(titles.get(q, ""), 50)] + [cell(by.get(s, {}).get(metric)) for s in systems] for q, by in task.by_question.items()]
+    rows = [[q, one_line(titles.get(q, ""), 50)] + [cell(by.get(s, {}).get(metric)) for s in systems] for q, by in task.by_question.items()]
     return ["question", "text"] + [s.replace("_", "-") for s in systems], rows
 
 
@@ -234,97 +232,6 @@ def _confusion(run: EvalRun) -> tuple[list[list[int]] | None, list[str], str]:
     return None, [], ""
 
 
-# --- terminal -------------------------------------------------------------------------
-
-
-def terminal(run: EvalRun, width: int = 120) -> list:
-    """Rich renderables for the terminal: a summary and one table per task.
-
-    Intervals go on a second, dimmed line of each cell; when the table would
-    not fit ``width`` they are left out (the --json and --report output keep them).
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    out: list = [Text("\n".join(summary_lines(run)), style="dim")]
-    for task in run.tasks.values():
-        headers, _ = task_table(run, task)
-        with_intervals = 16 + sum(max(len(h), 9) + 3 for h in headers[1:]) <= width
-        headers, rows = task_table(run, task, cell=_two_line if with_intervals else (lambda m: fmt(m, interval=False)))
-        table = Table(title=task_heading(task), title_justify="left", show_lines=with_intervals)
-        for i, h in enumerate(headers):
-            if i == 0:
-                table.add_column(h, justify="left", min_width=12)
-            else:
-                table.add_column(h, justify="right", no_wrap=True, min_width=9 if with_intervals else None)
-        for row in rows:
-            style = "bold" if row[0].endswith("calibrated") else None
-            table.add_row(*row, style=style)
-        out.append(table)
-        if not with_intervals:
-            out.append(Text("(95% intervals left out to fit the terminal: see --json or --report)", style="dim"))
-        headers, rows = per_class_table(task)
-        if rows:
-            pc = Table(title=f"Per class ({run.grader} · calibrated)", title_justify="left")
-            for h in headers:
-                pc.add_column(h, justify="right" if h != "class" else "left")
-            for row in rows:
-                pc.add_row(*row)
-            out.append(pc)
-        headers, rows = question_table(task, run.data.question_text, cell=_two_line)
-        if rows:
-            qt = Table(title=f"By question ({METRIC_NAMES[question_metric(task)]})", title_justify="left", show_lines=True)
-            for h in headers:
-                if h == "text":
-                    qt.add_column(h, justify="left", ratio=1, overflow="fold")
-                else:
-                    qt.add_column(h, justify="left" if h == "question" else "right", no_wrap=True)
-            for row in rows:
-                qt.add_row(*row)
-            out.append(qt)
-    return out
-
-
-def comparison_terminal(cmp: Comparison, limit: int = 30) -> list:
-    """Rich renderables for ``grader eval compare``: metric deltas and flipped answers."""
-    from rich.table import Table
-    from rich.text import Text
-
-    out: list = []
-    if not cmp.same_data:
-        out.append(Text("Warning: the two runs are not on the same data; deltas compare different answers.", style="yellow"))
-    table = Table(title=f"Metric deltas ({cmp.b} minus {cmp.a})", title_justify="left")
-    for h in ("task", "system", "metric", cmp.a, cmp.b, "delta"):
-        table.add_column(h, justify="left" if h in ("task", "system", "metric") else "right")
-    for d in cmp.deltas:
-        if d.system not in ("zero_shot", "calibrated"):
-            continue
-        delta = "—" if d.delta is None else f"{d.delta:+.3f}"
-        style = None if d.delta is None or abs(d.delta) < 0.0005 else ("green" if (d.delta > 0) != (d.metric in ("rmse", "mae")) else "red")
-        table.add_row(d.task, d.system, METRIC_NAMES.get(d.metric, d.metric), _num(d.a), _num(d.b), Text(delta, style=style or ""))
-    out.append(table)
-    flips = Table(title=f"{len(cmp.flips)} answers changed verdict or calibrated prediction" + (f" (first {limit})" if len(cmp.flips) > limit else ""), title_justify="left")
-    for h in ("id", "human", f"verdict {cmp.a}", f"verdict {cmp.b}", f"pred {cmp.a}", f"pred {cmp.b}", "answer"):
-        flips.add_column(h, overflow="fold")
-    for f in cmp.flips[:limit]:
-        flips.add_row(f.id, _num(f.gold), f.verdict_a.value, f.verdict_b.value, _num(f.predicted_a), _num(f.predicted_b), _short(f.answer, 80))
-    out.append(flips)
-    if cmp.only_in_a or cmp.only_in_b:
-        out.append(Text(f"Answers only in {cmp.a}: {cmp.only_in_a}; only in {cmp.b}: {cmp.only_in_b}", style="dim"))
-    return out
-
-
-def _num(v) -> str:
-    if v is None:
-        return "—"
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 # --- files ------------------------------------------------------------------------------
 
 
@@ -359,7 +266,7 @@ def markdown(run: EvalRun, figure_files: list[str]) -> str:
 
 def _worst_rows(run: EvalRun) -> tuple[list[str], list[list[str]]]:
     rows = [
-        [d.item.id, d.item.question_id, d.gold, d.predicted, f"{d.item.score:.2f}", d.item.verdict.value, _short(d.item.answer, 160)]
+        [d.item.id, d.item.question_id, d.gold, d.predicted, f"{d.item.score:.2f}", d.item.verdict.value, one_line(d.item.answer, 160)]
         for d in worst_disagreements(run)
     ]
     return ["id", "question", "human", "calibrated", "raw score", "verdict", "answer"], rows

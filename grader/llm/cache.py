@@ -5,6 +5,9 @@ that shapes the reply: model, base URL, prompt version, the card (its id and a
 hash of its question, reference answer and key terms, so editing the card
 invalidates it) and the answer, byte for byte. Token usage is kept with each
 entry so a report can say what the cache saved.
+
+Every SQLite or file-system failure is raised as ``CacheError`` (with the
+file's path), so callers can turn the cache off without knowing it is SQLite.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import Card
+from ..errors import CacheError
+from ..models import Card
 
 SCHEMA_VERSION = 1
 CACHE_FILE = "llm_cache.sqlite3"
@@ -56,29 +62,39 @@ def cache_key(model: str, base_url: str, prompt_version: str, card: Card, answer
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
+@contextmanager
+def _failures_as_cache_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise CacheError(str(exc), path=path) from exc
+
+
 class LLMCache:
     """One SQLite file; each entry is committed as soon as it is written."""
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"cache schema {version} is newer than this grader ({SCHEMA_VERSION})")
-        self._db.execute(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._db.commit()
+        with _failures_as_cache_error(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CacheError(f"cache schema {version} is newer than this grader ({SCHEMA_VERSION})", path=path)
+            self._db.execute(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.commit()
 
     def get(self, key: str) -> CachedReply | None:
-        row = self._db.execute(
-            "SELECT output, mode, prompt_tokens, completion_tokens FROM feedback WHERE key = ?", (key,)
-        ).fetchone()
+        with _failures_as_cache_error(self.path):
+            row = self._db.execute(
+                "SELECT output, mode, prompt_tokens, completion_tokens FROM feedback WHERE key = ?", (key,)
+            ).fetchone()
         return CachedReply(*row) if row else None
 
     def put(self, key: str, *, model: str, base_url: str, prompt_version: str, card: str, reply: CachedReply) -> None:
-        with self._db:
+        with _failures_as_cache_error(self.path), self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -96,7 +112,8 @@ class LLMCache:
             )
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+        with _failures_as_cache_error(self.path):
+            return self._db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

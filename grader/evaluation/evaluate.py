@@ -1,0 +1,357 @@
+"""An evaluation run: grade a human-graded set, calibrate, and measure every system on every task.
+
+A run grades every answer once per repeat (``graders.grade_set``), then, for
+each task the data supports (``tasks.find_tasks``), scores every *system*
+against the humans with bootstrap intervals:
+
+* ``zero_shot``: the grader's own score and verdict (``tasks.zero_shot``);
+* ``calibrated``: a monotone map and cut points (``calibration``) fitted on
+  ``--train`` or, with one file, out of fold by cross-validation grouped by
+  question; with ``scope="question"`` one mapping per question, for test sets
+  of unseen answers to known questions. Answers the grader calls non-answers
+  ("I don't know") are their own level, below every real score;
+* baselines, calibrated the same way: ``majority`` (the most frequent training
+  value), ``length`` (words in the answer), ``overlap`` (share of the
+  reference's content words the answer repeats, exact words only);
+* ``human``: the second human grader against the first, where both exist.
+
+The run is a pydantic ``EvalRun`` (``results``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InputError
+from ..models import Verdict
+from ..scoring import GradingSettings
+from .calibration import FitPlan, apply_plan, cv_plan, train_plan
+from .datasets import EvalItem, EvalSet, limit_items
+from .graders import EvalGrader, RawGrades, baseline_scores, grade_set
+from .metrics import CONFIDENCE, RESAMPLES, Interval, bootstrap, confusion_matrix, label_statistics, pearson, score_statistics
+from .results import (
+    BootstrapInfo,
+    CalibrationInfo,
+    Consistency,
+    DataInfo,
+    EvalRun,
+    ItemResult,
+    Metric,
+    Speed,
+    SystemResult,
+    TaskResult,
+)
+from .tasks import Task, TaskPrediction, find_tasks, half_up, primary_task, zero_shot
+
+# Per-question figures (with intervals) are worth printing only for a few questions (ASAP-SAS has 10).
+MAX_QUESTION_BREAKDOWN = 20
+HUMAN_NOTE = "second human grader against the first (the others are measured against the gold score)"
+
+
+def evaluate(
+    evalset: EvalSet,
+    grader: EvalGrader,
+    settings: GradingSettings,
+    *,
+    train: EvalSet | None = None,
+    repeat: int = 1,
+    folds: int = 5,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    limit: int | None = None,
+    scope: Literal["global", "question"] = "global",
+    progress: Callable[[int], None] | None = None,
+) -> EvalRun:
+    """Grade ``evalset`` with ``grader`` and measure every system on every task.
+
+    ``settings`` give a verdict to a grader that returns only a score.
+    """
+    started = time.perf_counter()
+    if not evalset.items:
+        raise InputError("no answers left to grade (no question has key terms or a reference answer)", path=evalset.path)
+    evalset = limit_items(evalset, limit, seed)
+    graded = grade_set(evalset, grader, settings, repeat=repeat, progress=progress)
+    scores, verdicts = graded.scores.mean(axis=0), _modal_verdicts(graded)
+    baselines = baseline_scores(evalset)
+    if train is None:
+        tasks = find_tasks(evalset.items)
+        source = cross_validation_source(evalset, graded, baselines, tasks, scope, folds, seed)
+    else:
+        train = limit_items(train, limit, seed)
+        train_graded = grade_set(train, grader, settings, repeat=repeat, progress=progress)
+        tasks = find_tasks(evalset.items, _train_classes(train))
+        source = training_source(evalset, train, train_graded, tasks, scope)
+    question_ids = [it.question_id for it in evalset.items]
+    results: dict[str, TaskResult] = {}
+    predictions: dict[str, dict[str, TaskPrediction]] = {}
+    for name, task in tasks.items():
+        predictions[name] = system_predictions(task, scores, verdicts, graded.calibration_input(), baselines, source)
+        results[name] = task_result(task, predictions[name], question_ids, resamples, seed)
+    items = [_item_result(i, it, scores[i], verdicts[i], tasks, predictions) for i, it in enumerate(evalset.items)]
+    return EvalRun(
+        grader=grader.name,
+        settings=grader.describe() if hasattr(grader, "describe") else {},
+        data=_data_info(evalset, grader, limit),
+        calibration=source.info,
+        bootstrap=BootstrapInfo(resamples=resamples, confidence=CONFIDENCE, seed=seed),
+        speed=_speed(graded, len(evalset.items) * repeat, started),
+        consistency=_consistency(graded),
+        primary_task=primary_task(tasks),
+        notes=grader.notes() if hasattr(grader, "notes") else [],
+        tasks=results,
+        items=items,
+    )
+
+
+# --- what the calibrated systems are fitted on ------------------------------------------------
+
+
+@dataclass
+class FitSource:
+    """The items each calibrated system is fitted on: the evaluated set itself (out of fold) or a training set."""
+
+    plan: FitPlan
+    info: CalibrationInfo
+    tasks: dict[str, Task]  # the fitting items' tasks
+    raw: dict[str, np.ndarray]  # system ("grader", "length", "overlap") -> raw scores of the fitting items
+
+    def fit(self, task: Task, raw: np.ndarray, system: str, *, majority: bool = False) -> TaskPrediction:
+        """Predictions for every evaluated item from ``raw`` scores, each by the mapping its plan entry fits."""
+        return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority)
+
+
+def cross_validation_source(
+    evalset: EvalSet,
+    graded: RawGrades,
+    baselines: dict[str, np.ndarray],
+    tasks: dict[str, Task],
+    scope: str,
+    folds: int,
+    seed: int,
+) -> FitSource:
+    """Fit out of fold on the evaluated set: folds of whole questions, or of each question's answers."""
+    questions = [it.question_id for it in evalset.items]
+    info = CalibrationInfo(
+        mode="cross-validation",
+        scope=scope,
+        grouped_by="question_id" if scope == "global" else None,
+        folds=min(folds, max(len(set(questions)), 1)) if scope == "global" else folds,
+    )
+    raw = {"grader": graded.calibration_input(), **baselines}
+    return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw)
+
+
+def training_source(evalset: EvalSet, train: EvalSet, train_graded: RawGrades, tasks: dict[str, Task], scope: str) -> FitSource:
+    """Fit on a training set, which must have a judgement for every task of the evaluated set."""
+    eval_classes = {t.name: set(t.classes) for t in tasks.values() if t.kind == "label"}
+    train_tasks = find_tasks(train.items, eval_classes)
+    missing = [name for name in tasks if name not in train_tasks]
+    if missing:
+        raise InputError(f"the training file has no {', '.join(missing)} for every answer", path=train.path)
+    info = CalibrationInfo(mode="train", scope=scope, grouped_by=None, train_path=train.path, train_items=len(train.items))
+    plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
+    raw = {"grader": train_graded.calibration_input(), **baseline_scores(train)}
+    return FitSource(plan, info, train_tasks, raw)
+
+
+def _train_classes(train: EvalSet) -> dict[str, set[str]]:
+    """The training set's label classes, which the evaluated set's tasks must include."""
+    classes = {n: {getattr(it, n) for it in train.items} for n in ("label", "label_2way")}
+    return {n: v for n, v in classes.items() if None not in v}
+
+
+# --- predicting and measuring a task ------------------------------------------------------------
+
+
+def system_predictions(
+    task: Task,
+    scores: np.ndarray,
+    verdicts: list[Verdict],
+    raw: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    source: FitSource,
+) -> dict[str, TaskPrediction]:
+    """Every system's predictions for the task: zero-shot (when the grader can say it), calibrated, baselines.
+
+    ``scores`` and ``verdicts`` are the grader's own (mean and most common over
+    repeats); ``raw`` is what its calibration maps (non-answers ranked lowest).
+    """
+    preds: dict[str, TaskPrediction] = {}
+    zs = zero_shot(task, scores, verdicts)
+    if zs is not None:
+        preds["zero_shot"] = zs
+    preds["calibrated"] = source.fit(task, raw, "grader")
+    preds["majority"] = source.fit(task, raw, "grader", majority=True)
+    for baseline in ("length", "overlap"):
+        preds[baseline] = source.fit(task, baselines[baseline], baseline)
+    return preds
+
+
+def task_result(task: Task, preds: dict[str, TaskPrediction], question_ids: list[str], resamples: int, seed: int) -> TaskResult:
+    """Every system measured on the task, the human ceiling, and (for a few questions) figures per question."""
+    systems = {s: measure(task, p, resamples=resamples, seed=seed) for s, p in preds.items()}
+    if task.human is not None:
+        first, second = task.human
+        human = TaskPrediction(second, half_up(second) if task.ordinal else None)
+        systems["human"] = measure(task, human, gold=first, gold_ordinal=half_up(first), resamples=resamples, seed=seed)
+        systems["human"].note = HUMAN_NOTE
+    return TaskResult(
+        name=task.name,
+        kind=task.kind,
+        classes=task.classes,
+        ordered=task.ordered,
+        ordinal=task.ordinal,
+        max_score=float(task.max_score.max()) if task.max_score is not None else None,
+        normalised=task.normalised,
+        systems=systems,
+        by_question=_by_question(task, preds, question_ids, resamples, seed),
+    )
+
+
+def _by_question(
+    task: Task, preds: dict[str, TaskPrediction], question_ids: list[str], resamples: int, seed: int
+) -> dict[str, dict[str, dict[str, Metric]]]:
+    """Question id -> system -> metric, for sets of 2 to ``MAX_QUESTION_BREAKDOWN`` questions."""
+    distinct = list(dict.fromkeys(question_ids))
+    if not 1 < len(distinct) <= MAX_QUESTION_BREAKDOWN:
+        return {}
+    questions = np.array(question_ids, dtype=object)
+    by_question = {}
+    for q in distinct:
+        sel = np.flatnonzero(questions == q)
+        by_question[q] = {
+            s: measure(task, preds[s], resamples=resamples, seed=seed, subset=sel).metrics
+            for s in ("zero_shot", "calibrated", "overlap")
+            if s in preds
+        }
+    return by_question
+
+
+def _metric(iv: Interval) -> Metric:
+    return Metric(**iv.as_dict())
+
+
+def measure(
+    task: Task,
+    pred: TaskPrediction,
+    *,
+    gold: np.ndarray | None = None,
+    gold_ordinal: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    subset: np.ndarray | None = None,
+) -> SystemResult:
+    """Every metric of the task for one system's predictions, with bootstrap intervals."""
+    sel = np.arange(len(task.gold)) if subset is None else subset
+    if task.kind == "score":
+        g, p = (task.gold if gold is None else gold)[sel], pred.values[sel]
+        if task.normalised:
+            g, p = g / task.max_score[sel], p / task.max_score[sel]
+        ordinal = task.ordinal and pred.ordinal is not None
+        og = (task.ordinal_gold if gold_ordinal is None else gold_ordinal)
+        stats = score_statistics(
+            g,
+            p,
+            ordinal_k=task.ordinal_k if ordinal else None,
+            ordinal_gold=og[sel] if ordinal else None,
+            ordinal_pred=pred.ordinal[sel] if ordinal else None,
+        )
+        found = bootstrap(stats, len(sel), resamples=resamples, seed=seed)
+        return SystemResult(metrics={k: _metric(v) for k, v in found.items()})
+    k = len(task.classes)
+    g, p = task.gold[sel], pred.values[sel]
+    found = bootstrap(
+        label_statistics(g, p, k, ordered=task.ordered, class_names=task.classes), len(sel), resamples=resamples, seed=seed
+    )
+    metrics = {name: _metric(v) for name, v in found.items() if ":" not in name}
+    per_class = {
+        c: {"precision": _metric(found[f"precision:{c}"]), "recall": _metric(found[f"recall:{c}"])} for c in task.classes
+    }
+    return SystemResult(metrics=metrics, per_class=per_class, confusion=confusion_matrix(g, p, k).tolist())
+
+
+# --- the rest of the record -----------------------------------------------------------------------
+
+
+def _consistency(graded: RawGrades) -> Consistency | None:
+    """Agreement of the grader with itself over repeats (None for one run)."""
+    k = graded.scores.shape[0]
+    if k < 2:
+        return None
+    same = [len({graded.verdicts[r][i] for r in range(k)}) == 1 for i in range(graded.scores.shape[1])]
+    pairs = [pearson(graded.scores[a], graded.scores[b]) for a in range(k) for b in range(a + 1, k)]
+    pairs = [p for p in pairs if math.isfinite(p)]
+    return Consistency(
+        repeats=k,
+        verdict_agreement=round(float(np.mean(same)), 6),
+        mean_score_sd=round(float(graded.scores.std(axis=0).mean()), 6),
+        pairwise_pearson=round(float(np.mean(pairs)), 6) if pairs else None,
+    )
+
+
+def _modal_verdicts(graded: RawGrades) -> list[Verdict]:
+    k, n = graded.scores.shape
+    return [Counter(graded.verdicts[r][i] for r in range(k)).most_common(1)[0][0] for i in range(n)]
+
+
+def _data_info(evalset: EvalSet, grader: EvalGrader, limit: int | None) -> DataInfo:
+    several = getattr(grader, "best_of_references", True)
+    return DataInfo(
+        path=evalset.path,
+        name=evalset.name,
+        items=len(evalset.items),
+        questions=evalset.questions,
+        reference_answers=sum(map(len, evalset.alternatives.values())) if several else 0,
+        skipped_items=len(evalset.skipped),
+        skipped_questions=evalset.skipped_questions,
+        limit=limit,
+        question_text={q: c.question[:200] for q, c in evalset.cards.items()} if evalset.questions <= MAX_QUESTION_BREAKDOWN else {},
+    )
+
+
+def _speed(graded: RawGrades, answers: int, started: float) -> Speed:
+    return Speed(
+        answers=answers,
+        grading_seconds=round(graded.seconds, 4),
+        answers_per_second=round(answers / graded.seconds, 1) if graded.seconds > 0 else None,
+        total_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _item_result(
+    i: int, it: EvalItem, score: float, verdict: Verdict, tasks: dict[str, Task], preds: dict[str, dict[str, TaskPrediction]]
+) -> ItemResult:
+    """One answer's grade, gold and zero-shot / calibrated predictions, as the run records them."""
+    gold: dict[str, float | str] = {}
+    predicted: dict[str, dict[str, float | str]] = {}
+    for name, task in tasks.items():
+        out = {}
+        for system in ("zero_shot", "calibrated"):
+            p = preds[name].get(system)
+            if p is None:
+                continue
+            if task.kind == "score":
+                out[system] = round(float(p.values[i]), 4)
+                if p.ordinal is not None:
+                    out[f"{system}_points"] = int(p.ordinal[i])
+            else:
+                out[system] = task.classes[int(p.values[i])]
+        predicted[name] = out
+        gold[name] = float(task.gold[i]) if task.kind == "score" else task.classes[int(task.gold[i])]
+    return ItemResult(
+        id=it.id,
+        question_id=it.question_id,
+        answer=it.answer,
+        score=round(float(score), 4),
+        verdict=verdict,
+        max_score=it.max_score,
+        gold=gold,
+        predicted=predicted,
+    )

@@ -1,0 +1,108 @@
+"""The practice history as a file: ``grader history export`` writes it, ``grader history import`` merges it in.
+
+The format is JSON Lines: a header line (``ExportHeader``), then one line per
+stored card and one per attempt (``store.StoredCard``, ``store.Attempt``).
+An import is read line by line straight into one transaction of the store, so
+a file of any size is never held whole, and a bad line anywhere leaves the
+history as it was. Header lines after the first are allowed, so exports joined
+with ``cat`` import as one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import GraderError, InputError
+from .files import open_text
+from .store import Attempt, Merged, Store, StoredCard
+
+EXPORT_FORMAT = "grader-history"
+EXPORT_VERSION = 1
+MAX_IMPORT_BYTES = 1024 * 1024 * 1024
+
+
+class ExportHeader(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["header"] = "header"
+    format: Literal["grader-history"] = EXPORT_FORMAT
+    version: int = EXPORT_VERSION
+    exported_at: datetime
+
+
+_ExportLine = TypeAdapter(Annotated[ExportHeader | StoredCard | Attempt, Field(discriminator="type")])
+_ExportHeaderLine = TypeAdapter(ExportHeader)
+
+
+def export(store: Store, out: IO[str], *, now: datetime) -> int:
+    """Write the whole history as JSON Lines (a header, the cards, the attempts); return the line count."""
+    lines = [ExportHeader(exported_at=now), *store.cards(), *store.attempts()]
+    for record in lines:
+        out.write(record.model_dump_json() + "\n")
+    return len(lines)
+
+
+def export_file(file: Path, *, now: datetime, history: Path | None = None) -> int:
+    """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
+
+    The lines go to ``file.partial`` first, so a failed export never leaves
+    half a file under the real name.
+    """
+    with Store.open(history) as store:
+        partial = file.with_name(file.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                lines = export(store, out, now=now)
+            os.replace(partial, file)
+        except OSError as exc:
+            raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
+    return lines
+
+
+def import_(store: Store, source: IO[str], *, path: str = "<history>") -> Merged:
+    """Merge an export into this history: all of it or, on a bad line, none of it.
+
+    Attempts already present (same uid) are skipped, so importing twice
+    changes nothing; a card keeps whichever state was reviewed last.
+    """
+    return store.merge(read_export(source, path))
+
+
+def import_file(file: Path, *, history: Path | None = None) -> Merged:
+    """Merge the export ``file`` into the history (``history``: the store's file, default the user's).
+
+    The file is checked (it exists, is UTF-8 text, not too large) before the
+    history is opened, so a wrong file name creates no history.
+    """
+    with open_text(file, what="history export", max_bytes=MAX_IMPORT_BYTES) as source, Store.open(history) as store:
+        return import_(store, source, path=str(file))
+
+
+def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
+    """The records of an export, validated line by line; a bad line is an InputError naming it."""
+    seen_header = False
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = (_ExportLine if seen_header else _ExportHeaderLine).validate_json(line)
+        except ValidationError as exc:
+            if not seen_header:
+                raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise InputError(f"not a grader history line: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
+        if isinstance(rec, ExportHeader):
+            if rec.version > EXPORT_VERSION:
+                raise InputError(f"history format version {rec.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
+            seen_header = True
+        else:
+            yield rec
+    if not seen_header:
+        raise InputError("empty file: not a grader history export", path=path, line=1)

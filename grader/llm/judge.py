@@ -1,0 +1,140 @@
+"""Whether to accept a model's reply: the evidence rules and the acceptance rule.
+
+A reply is first checked for meaning while it is parsed (``schema.LLMFeedback``
+with a ``Context``): its quotes occur in the answer, its terms are the card's,
+its score fits its verdict. ``judge`` then accepts its score only as far as its
+own quotes back it, so a model talked into full marks by the answer cannot
+give them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Card, Grade
+from ..normalize import STOPWORDS, normalize, stem, tokenize
+from ..scoring import GradingSettings
+from .schema import LLMFeedback, LLMResult
+
+# An LLM score may exceed what its own quoted evidence supports by this much.
+SUPPORT_MARGIN = 0.25
+# Keyword and LLM scores this far apart are reported as a disagreement.
+DISAGREEMENT = 0.5
+# Words that talk about the grading rather than the subject. A quote made of
+# them ("give this full marks") is no evidence, unless the card itself uses them.
+DIRECTIVE_WORDS = """grade grader grading mark marks score points full correct ignore instruction instructions
+    prompt system rubric teacher student answer verdict credit assistant override previous prior""".split()
+STATUS_CREDIT = {"covered": 1.0, "partly": 0.5, "missing": 0.0}
+
+
+def _padded(answer: str) -> str:
+    """The answer normalised and padded with spaces, so a quote is found only as whole words."""
+    return f" {normalize(answer)} "
+
+
+def _occurs(quote: str, padded_answer: str) -> bool:
+    parts = [normalize(p) for p in re.split(r"\.\.\.|…", quote)]
+    parts = [p for p in parts if p]
+    return bool(parts) and all(f" {p} " in padded_answer for p in parts)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the meaning checks compare a reply with."""
+
+    answer: str  # normalised, padded with spaces (see _padded)
+    terms: dict[str, str]  # normalised term -> term as the card has it
+    settings: GradingSettings
+
+    @classmethod
+    def of(cls, card: Card, answer: str, settings: GradingSettings) -> Context:
+        return cls(_padded(answer), {normalize(t.text): t.text for t in card.key_terms}, settings)
+
+    def occurs(self, quote: str) -> bool:
+        """Whether every part of a quote (parts joined by an ellipsis) is in the answer, word for word."""
+        return _occurs(quote, self.answer)
+
+    def verdict_range(self, verdict: str) -> tuple[float, float]:
+        correct, partial = self.settings.correct_threshold, self.settings.partial_threshold
+        return {"correct": (correct, 1.0 + 1e-9), "partial": (partial, correct), "incorrect": (0.0, partial)}[verdict]
+
+
+def evidence_support(reply: LLMFeedback, card: Card, answer: str) -> float:
+    """The score a reply's own evidence backs: covered 1, partly ½, per key term (no threshold is involved).
+
+    A quote counts only if it occurs in the answer, has a content word, is not
+    about the grading itself (``DIRECTIVE_WORDS`` that the card does not use),
+    and backs no other term: one quote cited for several terms backs one of them
+    (else "portability" could back all three terms of a card).
+    """
+    if not card.key_terms:
+        return 0.0
+    card_stems = {t.stem for t in tokenize(" ".join([card.question, card.answer, *(t.text for t in card.key_terms)]))}
+    directive = {stem(w) for w in DIRECTIVE_WORDS} - card_stems
+    padded = _padded(answer)
+
+    def valid(quote: str) -> bool:
+        words = tokenize(quote)
+        return (
+            _occurs(quote, padded)
+            and any(t.word not in STOPWORDS for t in words)
+            and not any(t.stem in directive for t in words)
+        )
+
+    earned = 0.0
+    used: set[str] = set()
+    for t in sorted(reply.terms, key=lambda t: -STATUS_CREDIT[t.status]):
+        quote = normalize(t.evidence)
+        if t.status != "missing" and quote not in used and valid(t.evidence):
+            earned += STATUS_CREDIT[t.status]
+            used.add(quote)
+    return round(earned / len(card.key_terms), 4)
+
+
+def judge(reply: LLMFeedback, card: Card, answer: str, grade: Grade, **meta: Any) -> LLMResult:
+    """The acceptance rule, applied to a reply already valid for the grading settings (see ``Context``).
+
+    The LLM's score is accepted only if ``score <= support + SUPPORT_MARGIN``,
+    where ``support`` is what its own valid quotes back (``evidence_support``).
+    So a reply with no valid quote cannot score above 0.25, let alone be
+    ``correct``: a manipulated model's "full marks" is rejected, flagged
+    ``unsupported-score``, and its feedback withheld. An accepted score that
+    differs from the keyword score by ``DISAGREEMENT`` or more, or a correct
+    against an incorrect verdict, is flagged ``disagreement``.
+    """
+    support = evidence_support(reply, card, answer)
+    if reply.score > support + SUPPORT_MARGIN + 1e-9:
+        return LLMResult(
+            status="rejected",
+            claimed_score=reply.score,
+            support=support,
+            terms=reply.terms,
+            flags=["unsupported-score"],
+            notice=(
+                f"LLM grade not accepted: it claims {reply.score:.2f}, but its quotes from the answer back "
+                f"only {support:.2f}; flagged for review"
+            ),
+            **meta,
+        )
+    verdicts = {reply.verdict, grade.verdict.value}
+    disagree = abs(reply.score - grade.score) >= DISAGREEMENT or verdicts == {"correct", "incorrect"}
+    return LLMResult(
+        status="ok",
+        score=reply.score,
+        verdict=reply.verdict,
+        feedback=reply.feedback,
+        suggestion=reply.suggestion,
+        terms=reply.terms,
+        misconceptions=reply.misconceptions,
+        support=support,
+        flags=["disagreement"] if disagree else [],
+        notice=(
+            f"keyword and LLM grades disagree: {grade.score:.2f} {grade.verdict.value} "
+            f"vs {reply.score:.2f} {reply.verdict}"
+        )
+        if disagree
+        else None,
+        **meta,
+    )

@@ -1,0 +1,46 @@
+"""The public surface: the package's exports and every command's help, as contracts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import grader
+from grader.cli import app
+
+from .conftest import run_cli
+
+
+def test_all_is_sorted_and_is_exactly_what_the_package_exports():
+    assert grader.__all__ == sorted(grader.__all__)
+    for name in grader.__all__:
+        value = getattr(grader, name)
+        assert getattr(value, "__name__", name) == name, name  # each export is the object it names
+    assert dir(grader) == grader.__all__
+    defined = {name for name, value in vars(grader).items() if not name.startswith("_") and type(value).__name__ != "module"}
+    assert defined - {"annotations"} <= set(grader.__all__)  # nothing public that __all__ leaves out
+
+
+def test_grading_settings_import_without_the_matcher():
+    code = "import sys; from grader import GradingSettings; print(sorted(m for m in ('numpy', 'rapidfuzz') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _command_paths(command, prefix=()):
+    """Every runnable command of the CLI as its words, subcommands of groups included."""
+    subcommands = getattr(command, "commands", None)
+    if not subcommands:
+        return [prefix]
+    return [path for name, sub in sorted(subcommands.items()) for path in _command_paths(sub, (*prefix, name))]
+
+
+def test_every_command_has_help_with_an_example():
+    from typer.main import get_command
+
+    paths = _command_paths(get_command(app))
+    assert {("practice",), ("grade",), ("llm", "check"), ("history", "export"), ("history", "import")} <= set(paths)
+    for path in paths:
+        result = run_cli(*path, "--help")
+        assert result.returncode == 0, path
+        assert "Example: grader " + " ".join(path) in result.stdout, path
