@@ -7,6 +7,7 @@ see ``tests/test_decks.py`` for every variation the corpus holds.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -46,40 +47,54 @@ class ParsedDeck:
 
 # --- Markdown decks -----------------------------------------------------------
 
-_DETAILS_OPEN = re.compile(r"<details\b[^>]*>", re.IGNORECASE)
+# Every pattern here runs in time linear in the deck: a scan stops where another
+# match could start ("[" in alt text, "]" in a destination, "<" in a tag), so no
+# stretch of text is rescanned from many starts. Tags are found with str.find.
+_DETAILS_OPEN = re.compile(r"<details\b", re.IGNORECASE)
 _DETAILS_CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
-_SUMMARY = re.compile(r"<summary\b[^>]*>(.*?)</summary\s*>", re.IGNORECASE | re.DOTALL)
+_SUMMARY_OPEN = re.compile(r"<summary\b", re.IGNORECASE)
+_SUMMARY_CLOSE = re.compile(r"</summary\s*>", re.IGNORECASE)
+_DESTINATION = r"\(\s*<?([^)\]\s>]+)(?![^)\]\s>])>?[^)\]]*\)"  # (path "title"); the path never gives back
 _IMAGE = re.compile(
-    r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)"  # ![alt](path)
-    r"|(?<!!)\[\]\(\s*<?([^)\s>]+)>?[^)]*\)"  # [](path), the author's frequent slip
-    r"|<img\b[^>]*\bsrc=[\"']([^\"']+)[\"']"  # <img src="path">
-    r"|!\[\[([^\]|]+)(?:\|[^\]]*)?\]\]",  # ![[embed.png]] (Obsidian)
+    r"!\[[^\[\]]*\]" + _DESTINATION  # ![alt](path)
+    + r"|(?<!!)\[\]" + _DESTINATION  # [](path), the author's frequent slip
+    + r"|<img\b[^<>]*\bsrc=[\"']([^\"']+)[\"']"  # <img src="path">
+    r"|!\[\[([^\[\]|]+)(?:\|[^\[\]]*)?\]\]",  # ![[embed.png]] (Obsidian)
     re.IGNORECASE,
 )
 _HIGHLIGHT_MARK = re.compile(r"={2,3}")
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$", re.MULTILINE)
+_BACKTICKS = re.compile(r"`+")
+_BLANK_LINE = re.compile(r"^[ \t]*$", re.MULTILINE)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
-    """Cards of a markdown deck: one per ``<details>`` block, in order."""
+    """Cards of a markdown deck: one per ``<details>`` block outside code, in order."""
     findings: list[Finding] = []
-    opens = list(_DETAILS_OPEN.finditer(text))
+    structure = _without_code(text)  # same offsets as text; where cards are looked for
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def line_of(offset: int) -> int:
+        return bisect.bisect_right(line_starts, offset)
+
+    opens = _details_tags(structure)
     raw_cards = []
-    for i, m in enumerate(opens):
-        limit = opens[i + 1].start() if i + 1 < len(opens) else len(text)
-        close = _DETAILS_CLOSE.search(text, m.end(), limit)
-        line = text.count("\n", 0, m.start()) + 1
+    for i, (start, end) in enumerate(opens):
+        limit = opens[i + 1][0] if i + 1 < len(opens) else len(text)
+        close = _DETAILS_CLOSE.search(structure, end, limit)
+        line = line_of(start)
         if close is None:
             findings.append(Finding(line, "<details> is never closed with </details>"))
         block_end = close.start() if close else limit
-        summary = _SUMMARY.search(text, m.end(), block_end)
+        summary = _summary(structure, end, block_end)
         if summary is None:
             findings.append(Finding(line, "card has no <summary>: its question is empty"))
-            question_md, body_start = "", m.end()
+            question_md, body_start = "", end
         else:
-            question_md, body_start = summary.group(1), summary.end()
-        body_line = text.count("\n", 0, body_start) + 1
-        raw_cards.append((line, clean_markdown(question_md), text[body_start:block_end], body_line))
+            question_md, body_start = text[summary[0] : summary[1]], summary[2]
+        raw_cards.append((line, clean_markdown(question_md), text[body_start:block_end], line_of(body_start)))
 
     cards = _build_cards(
         [(line, question, *_read_body(body, body_line, findings)) for line, question, body, body_line in raw_cards],
@@ -88,6 +103,94 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
     title_match = _TITLE.search(text)
     title = clean_markdown(title_match.group(1)) if title_match else Path(path).stem
     return ParsedDeck(Deck(path=path, title=title, cards=cards), sorted(findings, key=lambda f: f.line))
+
+
+def _details_tags(text: str) -> list[tuple[int, int]]:
+    """Start and end of each ``<details ...>`` opening tag: a tag runs to the first ``>``."""
+    tags: list[tuple[int, int]] = []
+    pos = 0
+    for m in _DETAILS_OPEN.finditer(text):
+        if m.start() < pos:  # inside the previous tag
+            continue
+        gt = text.find(">", m.end())
+        if gt < 0:  # no later tag can close either
+            break
+        tags.append((m.start(), gt + 1))
+        pos = gt + 1
+    return tags
+
+
+def _summary(text: str, start: int, end: int) -> tuple[int, int, int] | None:
+    """Where the first ``<summary>`` in text[start:end] holds its question, and where it ends.
+
+    Only the first ``<summary`` can match: a later one would close at the same or a later ``>``.
+    """
+    opening = _SUMMARY_OPEN.search(text, start, end)
+    if opening is None:
+        return None
+    gt = text.find(">", opening.end(), end)
+    if gt < 0:
+        return None
+    closing = _SUMMARY_CLOSE.search(text, gt + 1, end)
+    return None if closing is None else (gt + 1, closing.start(), closing.end())
+
+
+def _without_code(text: str) -> str:
+    """The text with fenced and inline code blanked out, at the same offsets.
+
+    A ``<details>`` shown in code is an example, not a card. A fence never
+    closed is left as text: taking the rest of the deck for code would hide its cards.
+    """
+    text = _blank(text, _fenced_blocks(text))
+    return _blank(text, _inline_code(text))
+
+
+def _fenced_blocks(text: str) -> list[tuple[int, int]]:
+    """Spans of ``` and ~~~ blocks, fence lines included, at any indent (cards sit in list items)."""
+    spans = []
+    opening: tuple[int, str, int] | None = None  # start, fence character, fence length
+    for m in _FENCE.finditer(text):
+        fence, info = m[1], m[2]
+        if opening is None:
+            if not (fence[0] == "`" and "`" in info):  # ```x``` on one line is inline code
+                opening = (m.start(), fence[0], len(fence))
+        elif fence[0] == opening[1] and len(fence) >= opening[2] and not info.strip():
+            spans.append((opening[0], m.end()))
+            opening = None
+    return spans
+
+
+def _inline_code(text: str) -> list[tuple[int, int]]:
+    """Spans of inline code: a run of backticks up to the next run as long, in the same paragraph."""
+    runs = [m.span() for m in _BACKTICKS.finditer(text)]
+    blank_lines = [m.start() for m in _BLANK_LINE.finditer(text)]
+    next_same: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        length = runs[i][1] - runs[i][0]
+        next_same[i], last[length] = last.get(length), i
+    spans = []
+    i = 0
+    while i < len(runs):
+        j = next_same[i]
+        if j is not None and bisect.bisect_right(blank_lines, runs[i][1]) == bisect.bisect_right(blank_lines, runs[j][0]):
+            spans.append((runs[i][0], runs[j][1]))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """Text with the spans' characters turned into spaces, newlines kept."""
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for start, end in spans:
+        parts += [text[pos:start], _NOT_NEWLINE.sub(" ", text[start:end])]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def _read_body(body: str, first_line: int, findings: list[Finding]) -> tuple[str, list[str], list[str]]:
@@ -136,18 +239,23 @@ def _highlights(body: str, first_line: int, findings: list[Finding]) -> list[str
                 terms.append(_unclosed(lines, open_at, first_line, findings))
                 open_at = None
         for n, (a, b) in enumerate(zip(marks[0::2], marks[1::2])):
-            before = line[: a.start()]
-            glued = re.search(r"\w+$", before)  # t==he features==  ->  "the features"
-            if glued:
-                lead = glued.group()
-            else:
-                lead = _lead_in(before) if n == 0 and "==" not in before else ""
+            lead = _word_before(line, a.start())  # t==he features==  ->  "the features"
+            if not lead and n == 0 and "==" not in line[: a.start()]:
+                lead = _lead_in(line[: a.start()])
             terms.append(lead + line[a.end() : b.start()])
         if len(marks) % 2 == 1:
             open_at = (idx, marks[-1].end())
     if open_at is not None:
         terms.append(_unclosed(lines, open_at, first_line, findings))
     return terms
+
+
+def _word_before(line: str, end: int) -> str:
+    """The word characters just before ``end``; a walk back, not a regex search that rescans the line per mark."""
+    start = end
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    return line[start:end]
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?P<lead>.*)$")
@@ -262,6 +370,8 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DeckError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
+    except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
+        raise DeckError("nested too deeply to be a deck", path=path) from None
     if isinstance(data, list):
         data = {"cards": data}
     try:
@@ -303,7 +413,7 @@ def _plain_line(text: str, loc: tuple) -> int | None:
 def parse_deck(path: str | Path) -> ParsedDeck:
     """Read and parse one deck file; raise DeckError if it has no cards."""
     path = Path(path)
-    text = read_text(path, what="deck")
+    text = read_text(path, what="deck", error=DeckError)
     suffix = path.suffix.lower()
     parsed = parse_plain(text, str(path), suffix) if suffix in PLAIN_SUFFIXES else parse_markdown(text, str(path))
     if not parsed.deck.cards:
@@ -321,7 +431,7 @@ def find_decks(paths: list[str | Path]) -> list[Path]:
     """Deck files named directly, or found recursively in the folders named.
 
     Inside a folder, a markdown file counts as a deck only if it has a
-    ``<details>`` block, so a notes vault can be pointed at whole.
+    ``<details>`` block outside code, so a notes vault can be pointed at whole.
     """
     found: list[Path] = []
     for p in map(Path, paths):
@@ -342,9 +452,11 @@ def find_decks(paths: list[str | Path]) -> list[Path]:
 def _looks_like_deck(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
-            return b"<details" in fh.read(2_000_000).lower()
+            head = fh.read(2_000_000)
     except OSError:
         return False
+    # A README that shows the format in code is not a deck.
+    return b"<details" in head.lower() and bool(_DETAILS_OPEN.search(_without_code(head.decode("utf-8", "replace"))))
 
 
 def bundled_deck_dir() -> Path:
