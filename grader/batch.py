@@ -9,39 +9,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .grading import KeywordGrader
 from .models import AnswerRow, Card, Deck, Grade
+from .writers import GradedAnswer
 
 if TYPE_CHECKING:
     from .llm.client import FeedbackClient
-    from .llm.schema import LLMResult
 
 CHUNK_ROWS = 512  # rows graded together: enough to batch per card, few enough to show results as they come
-
-
-@dataclass
-class GradedAnswer:
-    """One row of an answers file with its card, its keyword grade and any LLM feedback."""
-
-    row: AnswerRow
-    card: Card
-    grade: Grade
-    feedback: LLMResult | None = None
-
-    @cached_property
-    def record(self) -> dict[str, Any]:
-        """The stable output record (``grade --json``), built once for every writer."""
-        from .writers import grade_record
-
-        record = grade_record(self.card, self.row, self.grade)
-        if self.feedback is not None:
-            record["llm"] = self.feedback.record()
-        return record
 
 
 class Writer(Protocol):

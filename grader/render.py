@@ -17,7 +17,7 @@ from .session import AnswerGraded, ModelFeedback, Question, Rated, Reference, Sh
 if TYPE_CHECKING:
     from rich.markdown import Markdown
 
-    from .batch import GradedAnswer
+    from .writers import GradedAnswer
     from .llm.schema import LLMResult
     from .stats import DayCount, DeckStats, MissedTerm, StatsReport
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from .errors import GraderError
 from .models import AnswerRow, Card, Grade
 
 if TYPE_CHECKING:
-    from .batch import GradedAnswer
+    from .llm.schema import LLMResult
 
 RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered")
 
@@ -58,6 +60,24 @@ def card_record(card: Card) -> dict[str, Any]:
         "images": card.images,
         "line": card.line,
     }
+
+
+@dataclass
+class GradedAnswer:
+    """One row of an answers file with its card, its keyword grade and any LLM feedback."""
+
+    row: AnswerRow
+    card: Card
+    grade: Grade
+    feedback: LLMResult | None = None
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        """The stable output record (``grade --json``), built once for every writer."""
+        record = grade_record(self.card, self.row, self.grade)
+        if self.feedback is not None:
+            record["llm"] = self.feedback.record()
+        return record
 
 
 class JsonLinesWriter:

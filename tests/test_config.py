@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from grader.config import LLMSettings, config_dir, data_dir, load_llm_settings, settings_path
+from grader.config import (
+    LLMSettings,
+    config_dir,
+    data_dir,
+    load_llm_settings,
+    settings_path,
+)
 from grader.errors import InputError
 
 KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
@@ -126,3 +132,41 @@ def test_the_key_is_only_ever_shown_masked(key, masked):
     assert s.redact(f"error: key {key} refused") == f"error: key {masked if key else None} refused"
     if key:
         assert key not in repr(s) and key not in str(s.model_dump()) and key not in s.model_dump_json()
+
+
+def test_grading_thresholds_come_from_flags_then_the_grading_table_then_defaults():
+    from grader.config import load_grading_settings
+    from grader.scoring import GradingSettings
+
+    assert load_grading_settings() == GradingSettings()
+    write_settings("[grading]\ncorrect_threshold = 0.9\npartial_floor = 0.3\n")
+    from_file = load_grading_settings()
+    assert (from_file.correct_threshold, from_file.partial_floor, from_file.found_threshold) == (0.9, 0.3, 0.75)
+    assert load_grading_settings({"correct_threshold": 0.8, "partial_floor": None}).correct_threshold == 0.8
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("[grading]\ncorect_threshold = 0.9\n", 2, "[grading] has no setting 'corect_threshold'"),
+        ("[grading]\n\ncorrect_threshold = 2\n", 3, "[grading] correct_threshold: Input should be less than or equal to 1"),
+    ],
+)
+def test_a_bad_grading_table_is_one_line_with_file_and_line(text, line, message):
+    from grader.config import load_grading_settings
+
+    path = write_settings(text)
+    with pytest.raises(InputError) as err:
+        load_grading_settings()
+    assert str(err.value) == f"{path}:{line}: {message}"
+
+
+def test_the_grading_table_reaches_the_grade_command(seed_deck, tmp_path):
+    from .conftest import SEED_DECK, run_cli
+
+    answers = tmp_path / "a.jsonl"
+    answers.write_text('{"card": 3, "answer": "sharing, aggregation, emulation"}\n', encoding="utf-8")
+    before = run_cli("grade", str(SEED_DECK), str(answers), "--json")
+    write_settings("[grading]\ncorrect_threshold = 0.9\n")
+    after = run_cli("grade", str(SEED_DECK), str(answers), "--json")
+    assert '"verdict": "correct"' in before.stdout and '"verdict": "partial"' in after.stdout

@@ -19,9 +19,9 @@ from grader.config import LLMSettings, Price
 from grader.llm.cache import LLMCache
 from grader.llm.check import check_endpoint
 from grader.llm.client import FeedbackClient
-from grader.llm.judge import SUPPORT_MARGIN, Context, evidence_support, judge
+from grader.llm.judge import SUPPORT_MARGIN, evidence_support, judge
 from grader.llm.prompts import Prompts, prompts_dir
-from grader.llm.schema import LLMFeedback
+from grader.llm.schema import Context, LLMFeedback
 from grader.scoring import GradingSettings, verdict_for
 
 from .conftest import SEED_DECK

@@ -6,7 +6,7 @@ One answer goes through these steps:
       -> chat.completions.parse(response_format=<LLMFeedback's JSON schema>)   mode "json_schema"
          or, when the server rejects json_schema (HTTP 400),
          chat.completions.create(response_format=json_object)                 mode "json_object"
-      -> LLMFeedback validated against the card and the answer (schema.py, judge.Context);
+      -> LLMFeedback validated against the card and the answer (schema.py, with its Context);
          an invalid reply is asked for again with the errors fed back (reply.py)
       -> the acceptance rule (judge.py): ok, rejected (flagged), or failed
 
@@ -30,11 +30,11 @@ from ..errors import CacheError, LLMError
 from ..models import Card, Grade
 from ..scoring import GradingSettings
 from .cache import CACHE_FILE, CachedReply, LLMCache, cache_key
-from .judge import Context, judge
+from .judge import judge
 from .prompts import Prompts
 from .reply import CUT_OFF, RequestFailed, ask_until_valid, check_schema, reply_text
 from .runner import LoopRunner
-from .schema import LLMFeedback, LLMResult, Mode, Totals, Usage, one_line
+from .schema import Context, LLMFeedback, LLMResult, Mode, Totals, Usage, one_line
 
 T = TypeVar("T")
 

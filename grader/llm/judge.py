@@ -9,14 +9,11 @@ give them.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from ..models import Card, Grade
 from ..normalize import STOPWORDS, normalize, stem, tokenize
-from ..scoring import GradingSettings
-from .schema import LLMFeedback, LLMResult
+from .schema import LLMFeedback, LLMResult, occurs_in, padded
 
 # An LLM score may exceed what its own quoted evidence supports by this much.
 SUPPORT_MARGIN = 0.25
@@ -27,38 +24,6 @@ DISAGREEMENT = 0.5
 DIRECTIVE_WORDS = """grade grader grading mark marks score points full correct ignore instruction instructions
     prompt system rubric teacher student answer verdict credit assistant override previous prior""".split()
 STATUS_CREDIT = {"covered": 1.0, "partly": 0.5, "missing": 0.0}
-
-
-def _padded(answer: str) -> str:
-    """The answer normalised and padded with spaces, so a quote is found only as whole words."""
-    return f" {normalize(answer)} "
-
-
-def _occurs(quote: str, padded_answer: str) -> bool:
-    parts = [normalize(p) for p in re.split(r"\.\.\.|…", quote)]
-    parts = [p for p in parts if p]
-    return bool(parts) and all(f" {p} " in padded_answer for p in parts)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the meaning checks compare a reply with."""
-
-    answer: str  # normalised, padded with spaces (see _padded)
-    terms: dict[str, str]  # normalised term -> term as the card has it
-    settings: GradingSettings
-
-    @classmethod
-    def of(cls, card: Card, answer: str, settings: GradingSettings) -> Context:
-        return cls(_padded(answer), {normalize(t.text): t.text for t in card.key_terms}, settings)
-
-    def occurs(self, quote: str) -> bool:
-        """Whether every part of a quote (parts joined by an ellipsis) is in the answer, word for word."""
-        return _occurs(quote, self.answer)
-
-    def verdict_range(self, verdict: str) -> tuple[float, float]:
-        correct, partial = self.settings.correct_threshold, self.settings.partial_threshold
-        return {"correct": (correct, 1.0 + 1e-9), "partial": (partial, correct), "incorrect": (0.0, partial)}[verdict]
 
 
 def evidence_support(reply: LLMFeedback, card: Card, answer: str) -> float:
@@ -73,12 +38,12 @@ def evidence_support(reply: LLMFeedback, card: Card, answer: str) -> float:
         return 0.0
     card_stems = {t.stem for t in tokenize(" ".join([card.question, card.answer, *(t.text for t in card.key_terms)]))}
     directive = {stem(w) for w in DIRECTIVE_WORDS} - card_stems
-    padded = _padded(answer)
+    in_answer = padded(answer)
 
     def valid(quote: str) -> bool:
         words = tokenize(quote)
         return (
-            _occurs(quote, padded)
+            occurs_in(quote, in_answer)
             and any(t.word not in STOPWORDS for t in words)
             and not any(t.stem in directive for t in words)
         )

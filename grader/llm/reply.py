@@ -14,8 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .judge import Context
-from .schema import LLMFeedback, Mode, Usage, one_line
+from .schema import Context, LLMFeedback, Mode, Usage, one_line
 
 Messages = list[dict[str, str]]
 CUT_OFF = "the reply was cut off at the model's token limit"

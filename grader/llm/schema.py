@@ -2,22 +2,22 @@
 
 ``LLMFeedback`` is what the model must reply: its field descriptions are part of
 the prompt, and its validator checks the reply's meaning against the card and
-the answer (a ``judge.Context`` passed as validation context). ``LLMResult`` is
+the answer (a ``Context`` passed as validation context). ``LLMResult`` is
 the outcome of asking, whatever happened, as ``grade --json`` records it;
 ``Totals`` sums a run's results up for its report.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
+from ..models import Card
 from ..normalize import normalize
-
-if TYPE_CHECKING:
-    from .judge import Context
+from ..scoring import GradingSettings
 
 TermStatus = Literal["covered", "partly", "missing"]
 LLMVerdict = Literal["correct", "partial", "incorrect"]
@@ -33,6 +33,39 @@ def one_line(text: str, limit: int) -> str:
 def _quoted(text: str, limit: int = 60) -> str:
     """A short quotation of the model's text for a validation problem fed back to it."""
     return repr(one_line(text, limit))
+
+
+def padded(answer: str) -> str:
+    """The answer normalised and padded with spaces, so a quote is found only as whole words."""
+    return f" {normalize(answer)} "
+
+
+def occurs_in(quote: str, padded_answer: str) -> bool:
+    """Whether every part of a quote (parts joined by an ellipsis) is in a ``padded`` answer, as whole words."""
+    parts = [normalize(p) for p in re.split(r"\.\.\.|…", quote)]
+    parts = [p for p in parts if p]
+    return bool(parts) and all(f" {p} " in padded_answer for p in parts)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the meaning checks compare a reply with."""
+
+    answer: str  # normalised, padded with spaces (see padded)
+    terms: dict[str, str]  # normalised term -> term as the card has it
+    settings: GradingSettings
+
+    @classmethod
+    def of(cls, card: Card, answer: str, settings: GradingSettings) -> Context:
+        return cls(padded(answer), {normalize(t.text): t.text for t in card.key_terms}, settings)
+
+    def occurs(self, quote: str) -> bool:
+        """Whether every part of a quote (parts joined by an ellipsis) is in the answer, word for word."""
+        return occurs_in(quote, self.answer)
+
+    def verdict_range(self, verdict: str) -> tuple[float, float]:
+        correct, partial = self.settings.correct_threshold, self.settings.partial_threshold
+        return {"correct": (correct, 1.0 + 1e-9), "partial": (partial, correct), "incorrect": (0.0, partial)}[verdict]
 
 
 class TermAssessment(BaseModel):
