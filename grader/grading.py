@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade
 from .scoring import GradingSettings, grade_from_evidence
 
+if TYPE_CHECKING:
+    from .semantic import WordVectors
+
 
 class KeywordGrader:
-    """Grades answers by key terms; compiles each card once and reuses it."""
+    """Grades answers by key terms, by their words and (``match = "meaning"``) by meaning; compiles each card once.
 
-    def __init__(self, settings: GradingSettings | None = None):
+    The semantic tier's word vectors load on the first grade, not before, so
+    commands that never grade never pay for them. If they cannot load, grading
+    goes on by words alone and ``notices`` says why, once.
+    """
+
+    def __init__(self, settings: GradingSettings | None = None, vectors: WordVectors | None = None):
         self.settings = settings or GradingSettings()
+        self.notices: list[str] = []
+        self._vectors = vectors
+        self._vectors_tried = vectors is not None
         self._compiled: dict[tuple[str, str], CompiledCard] = {}
+
+    @property
+    def vectors(self) -> WordVectors | None:
+        """The semantic tier's word vectors, or None for keyword-only grading (asked for, or unavailable)."""
+        if self.settings.match != "meaning":
+            return None
+        if not self._vectors_tried:
+            self._vectors_tried = True
+            from .semantic import SemanticUnavailable, load
+
+            try:
+                self._vectors = load()
+            except SemanticUnavailable as exc:
+                self.notices.append(f"{exc}; grading by words only")
+        return self._vectors
 
     def _compile(self, card: Card) -> CompiledCard:
         key = (card.id, card.question)
         compiled = self._compiled.get(key)
         if compiled is None or (compiled.card is not card and compiled.card != card):  # same object: skip the deep compare
-            compiled = self._compiled[key] = compile_card(card)
+            compiled = self._compiled[key] = compile_card(card, self.vectors)
         return compiled
 
     def grade(self, card: Card, answer: str) -> Grade:
@@ -29,8 +57,8 @@ class KeywordGrader:
         """Grades of many answers to one card, compared in one batch."""
         if not card.gradable:
             return [grade_from_evidence(card, a, [], self.settings) for a in answers]
-        evidence = match_answers(self._compile(card), answers)
-        return [grade_from_evidence(card, a, ev, self.settings) for a, ev in zip(answers, evidence)]
+        matches = match_answers(self._compile(card), answers)
+        return [grade_from_evidence(card, a, m.evidence, self.settings, m.similarity) for a, m in zip(answers, matches)]
 
 
 def grade_answer(card: Card, answer: str, settings: GradingSettings | None = None) -> Grade:

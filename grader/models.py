@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,9 @@ class Card(BaseModel):
     key_terms: list[KeyTerm] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list, description="Image paths in the answer.")
     line: int = Field(1, description="Line of the card in its deck file.")
+    required: int | None = Field(
+        None, ge=1, description="How many of the key terms make a complete answer ('any 2'); None: all of them."
+    )
 
     @property
     def gradable(self) -> bool:
@@ -82,6 +85,9 @@ class TermMatch(BaseModel):
     )
     matched_text: str | None = None
     derived: bool = False
+    how: Literal["exact", "stem", "typo", "compound", "meaning"] | None = Field(
+        None, description="How its words were found, the loosest of them: exact, stem, typo, compound or meaning."
+    )
 
 
 class Grade(BaseModel):
@@ -93,6 +99,9 @@ class Grade(BaseModel):
     verdict: Verdict
     terms: list[TermMatch] = Field(default_factory=list)
     answered: bool = Field(True, description="False for a non-answer: nothing, or 'I don't know' and the like.")
+    similarity: float | None = Field(
+        None, description="Closeness in meaning of the whole answer to the reference (cosine), with the semantic tier."
+    )
 
     @classmethod
     def nothing_recalled(cls, card: Card, *, answered: bool = True) -> Grade:
@@ -119,6 +128,7 @@ class PlainCard(BaseModel):
     question: str
     answer: str = ""
     key_terms: list[str] | None = None
+    required: int | None = Field(None, ge=1, description="How many key terms make a complete answer; all when absent.")
 
 
 class PlainDeck(BaseModel):

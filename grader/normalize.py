@@ -112,6 +112,46 @@ def content_of(tokens: list[Token]) -> list[Token]:
     return [t for t in tokens if t.word not in STOPWORDS]
 
 
+# What may stand between a negation and the words it denies ("not a", "no real"): articles only.
+_DENIAL_GAP = re.compile(r"(?:[\s-]+(?:a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
+_PHRASE_GAP = re.compile(r"[\s-]+$")
+# "does not know", "is not clear", "cannot be": a negated verb or predicate, often a right answer put another way.
+_AUXILIARY_BEFORE = re.compile(
+    r"\b(?:do|does|did|is|are|was|were|be|been|am|can|could|will|would|shall|should|may|might|must|has|have|had|or)\s+$", re.I
+)
+
+
+def negated(text: str, tokens: list[Token]) -> list[bool]:
+    """Which content tokens of a text a negation denies: the phrase right after "not", "no", "never", "n't", "non-".
+
+    Only a negation that stands directly before a phrase denies it ("not
+    sharing", "no live migration", "not an emulation"); one before a verb
+    ("cannot be scratched", "does not have") or a clause ("no, because") denies
+    nothing, since it is as often a right answer put another way as a wrong one.
+    """
+    out = [False] * len(tokens)
+    for i, tok in enumerate(tokens):
+        if tok.word != "not" or _is_verb_negation(text, tok):
+            continue
+        gap = _DENIAL_GAP
+        prev_end = tok.end
+        for j in range(i + 1, len(tokens)):
+            if tokens[j].word == "not" or not gap.match(text[prev_end : tokens[j].start]):
+                break
+            out[j] = True
+            gap, prev_end = _PHRASE_GAP, tokens[j].end
+    return out
+
+
+def _is_verb_negation(text: str, tok: Token) -> bool:
+    """Whether a negation token negates a verb: a contraction ("don't", "isn't", "cannot"), or "not"
+    after an auxiliary ("is not"), or the "or not" of "whether or not"."""
+    written = text[tok.start : tok.end].casefold().replace("’", "'")
+    if written.endswith("n't") or written == "cannot":
+        return True
+    return bool(_AUXILIARY_BEFORE.search(text, max(0, tok.start - 12), tok.start))
+
+
 def normalize(text: str) -> str:
     """One canonical string for a text: folded words joined by single spaces."""
     return " ".join(t.word for t in tokenize(text))
@@ -140,3 +180,18 @@ def is_non_answer(text: str) -> bool:
     if len(text) > _NON_ANSWER_MAX_CHARS:
         return False
     return normalize(text) in NON_ANSWERS or not tokenize(text)
+
+
+# An answer that repeats this share of its question's words, and adds none, restates it.
+RESTATED_SHARE = 0.7
+
+
+def restates_question(answer: str, question: str) -> bool:
+    """Whether an answer only restates its question: most of the question's words, and none the question lacks.
+
+    A short answer made of a few words of a long question ("topaz is harder")
+    can be right; a copy of the question never is.
+    """
+    words = {t.stem for t in content_tokens(answer)}
+    asked = {t.stem for t in content_tokens(question)}
+    return bool(words) and words <= asked and len(words) >= RESTATED_SHARE * len(asked)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import Card, Grade, TermMatch, Verdict
-from .normalize import is_non_answer
+from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
     from .match import Evidence
@@ -27,6 +27,12 @@ class GradingSettings(BaseModel):
     partial_floor: float = Field(0.25, ge=0, le=1, description="Coverage below which a term earns nothing.")
     correct_threshold: float = Field(0.7, ge=0, le=1, description="Score at which an answer is correct.")
     partial_threshold: float = Field(0.2, ge=0, le=1, description="Score at which an answer is partial.")
+    match: Literal["meaning", "keyword"] = Field(
+        "meaning", description="meaning: words, and the offline semantic tier; keyword: words only (spelling, stems, typos)."
+    )
+    similarity_weight: float = Field(
+        0.0, ge=0, le=1, description="Weight of the answer's similarity to the reference beside the derived terms' score."
+    )
 
 
 def term_credit(coverage: float, settings: GradingSettings) -> float:
@@ -44,18 +50,46 @@ def verdict_for(score: float, settings: GradingSettings) -> Verdict:
     return Verdict.incorrect
 
 
-def grade_from_evidence(card: Card, answer: str, evidence: list[Evidence], settings: GradingSettings) -> Grade:
+def terms_share(credits: list[tuple[float, float]], required: int | None) -> tuple[float, float]:
+    """Earned and possible weight over the terms that count: all of them, or the ``required`` best.
+
+    A card that asks for "any two" of five examples is answered completely by
+    two: the best-earning two count, and the rest neither add nor cost.
+    """
+    if required is not None and required < len(credits):
+        credits = sorted(credits, key=lambda c: (c[0], -c[1]), reverse=True)[:required]
+    return sum(e for e, _ in credits), sum(w for _, w in credits)
+
+
+def combined_score(terms: float, similarity: float | None, card: Card, settings: GradingSettings) -> float:
+    """The score from the terms' credit, and for derived terms the whole answer's similarity to the reference.
+
+    Derived terms are cut from a reference written as prose, so the reference as
+    a whole says what they cannot; highlighted terms are what the author asks
+    for, and only they count. The weight was chosen on the training splits
+    (eval/RESULTS.md, "Grading by meaning").
+    """
+    derived = bool(card.key_terms) and card.key_terms[0].derived
+    if similarity is None or not derived or not settings.similarity_weight:
+        return round(terms, 4)
+    return round((terms + settings.similarity_weight * similarity) / (1 + settings.similarity_weight), 4)
+
+
+def grade_from_evidence(
+    card: Card, answer: str, evidence: list[Evidence], settings: GradingSettings, similarity: float | None = None
+) -> Grade:
     """The Grade of an answer given the evidence found for each key term."""
     if not card.gradable:
         return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
     if is_non_answer(answer):
         return Grade.nothing_recalled(card, answered=False)
+    if restates_question(answer, card.question):
+        return Grade.nothing_recalled(card)
     matches = []
-    earned = total = 0.0
+    credits = []
     for ev in evidence:
         credit = term_credit(ev.coverage, settings)
-        earned += ev.weight * credit
-        total += ev.weight
+        credits.append((ev.weight * credit, ev.weight))
         span = ev.span if credit > 0 else None
         matches.append(
             TermMatch.model_construct(  # built from checked values, once per term and answer: validation is all cost
@@ -65,7 +99,10 @@ def grade_from_evidence(card: Card, answer: str, evidence: list[Evidence], setti
                 span=span,
                 matched_text=answer[span[0] : span[1]] if span else None,
                 derived=ev.term.derived,
+                how=ev.how if credit > 0 else None,
             )
         )
-    score = round(earned / total, 4) if total else 0.0
-    return Grade(card=card.id, number=card.number, score=score, verdict=verdict_for(score, settings), terms=matches)
+    earned, total = terms_share(credits, card.required)
+    score = combined_score(earned / total if total else 0.0, similarity, card, settings)
+    verdict = verdict_for(score, settings)
+    return Grade(card=card.id, number=card.number, score=score, verdict=verdict, terms=matches, similarity=None if similarity is None else round(similarity, 4))

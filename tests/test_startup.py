@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("openai", "numpy", "rapidfuzz", "fsrs", "sqlite3")
+HEAVY = ("openai", "numpy", "rapidfuzz", "fsrs", "sqlite3", "prompt_toolkit", "zstandard", "wordllama")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["practice", "--help"], ["grade", "--help"]])

@@ -1,0 +1,87 @@
+"""Meaning, offline: word vectors from the ``wordllama`` package, whose wheel carries them.
+
+The model is WordLlama's ``l2_supercat`` (256 dimensions, 16 MB): static
+vectors for the tokens of a Llama tokenizer, so a phrase's vector is the mean
+of its tokens' vectors and any number of phrases of one answer cost a few
+array sums. It is loaded from the package's own folder with downloads
+disabled; nothing is fetched at run time (a test blocks the network to prove
+it). When it cannot load, grading goes on by words alone and says so once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import GraderError
+
+if TYPE_CHECKING:
+    from .normalize import Token
+
+MODEL = "l2_supercat"
+DIMENSIONS = 256
+
+
+class SemanticUnavailable(GraderError):
+    """The word-vector model could not be loaded (not installed, or its files are missing)."""
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: the word cache is keyed on it
+class WordVectors:
+    """A token embedding matrix and the tokenizer that indexes it."""
+
+    matrix: np.ndarray  # (vocabulary, DIMENSIONS), float32
+    tokenizer: object  # tokenizers.Tokenizer
+
+    def word(self, word: str) -> np.ndarray:
+        """The vector of one word: the mean of its tokens' vectors (unnormalised, so phrases can sum them)."""
+        return _word_vector(self, word)
+
+    def words(self, words: list[str]) -> np.ndarray:
+        """One row per word (zeros for a word with no token)."""
+        if not words:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.stack([_word_vector(self, w) for w in words])
+
+
+@lru_cache(maxsize=131072)
+def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
+    ids = vectors.tokenizer.encode(word, add_special_tokens=False).ids  # type: ignore[attr-defined]
+    if not ids:
+        return np.zeros(DIMENSIONS, dtype=np.float32)
+    return vectors.matrix[ids].mean(axis=0)
+
+
+@lru_cache(maxsize=1)
+def load() -> WordVectors:
+    """The bundled word vectors, loaded once; ``SemanticUnavailable`` if they cannot be."""
+    try:
+        import wordllama
+        from wordllama import WordLlama
+    except ImportError as exc:
+        raise SemanticUnavailable(f"meaning tier off: the wordllama package is not installed ({exc.name})") from None
+    folder = Path(wordllama.__file__).parent  # the wheel's weights/ and tokenizers/ are here
+    try:
+        model = WordLlama.load(MODEL, dim=DIMENSIONS, cache_dir=folder, disable_download=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SemanticUnavailable(f"meaning tier off: cannot load the {MODEL} word vectors: {exc}") from None
+    tokenizer = model.tokenizer
+    tokenizer.no_padding()
+    return WordVectors(np.ascontiguousarray(model.embedding, dtype=np.float32), tokenizer)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero)."""
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+
+
+def text_vector(vectors: WordVectors, tokens: list[Token]) -> np.ndarray:
+    """The unit vector of a text from its content tokens (zeros for none)."""
+    if not tokens:
+        return np.zeros(DIMENSIONS, dtype=np.float32)
+    return unit(vectors.words([t.word for t in tokens]).sum(axis=0))

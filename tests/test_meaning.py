@@ -1,0 +1,169 @@
+"""Grading by meaning: negations, restated questions, how each term was found, synonyms, and what a question needs."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+
+from grader import GradingSettings, grade_answer
+from grader.grading import KeywordGrader
+from grader.keyterms import parse_term
+from grader.models import Card
+
+KEYWORD_ONLY = GradingSettings(match="keyword")
+
+
+def card(question: str, terms: list[str], answer: str = "", required: int | None = None) -> Card:
+    return Card(
+        id="c", number=1, question=question, answer=answer or "; ".join(terms),
+        key_terms=[parse_term(t) for t in terms], required=required,
+    )  # fmt: skip
+
+
+EXAMPLES = card("What are examples of managed execution?", ["sharing", "aggregation", "emulation", "isolation"])
+
+
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("sharing, aggregation, emulation, isolation", 1.0),
+        ("not sharing, not aggregation, not emulation, not isolation", 0.0),
+        ("no sharing, never aggregation", 0.0),
+        ("sharing and aggregation but not emulation or isolation", 0.75),  # "or isolation" is outside the denial
+        ("not only sharing but also aggregation, emulation and isolation", 1.0),  # "not only" affirms
+        ("it is not a secret: sharing, aggregation, emulation, isolation", 1.0),  # a negation elsewhere denies nothing
+        ("sharing, aggregation, emulation, isolation, whether or not they apply", 1.0),
+    ],
+)
+def test_a_negated_term_earns_nothing(answer, score):
+    assert grade_answer(EXAMPLES, answer, KEYWORD_ONLY).score == score
+
+
+def test_a_negation_the_reference_makes_too_is_agreement():
+    path = card("Why is bulb A off?", ["closed path"], answer="Bulb A is not in a closed path.")
+    assert grade_answer(path, "because it is not in a closed path", KEYWORD_ONLY).score == 1.0
+
+
+def test_a_term_that_is_itself_negative_is_found_by_its_negation():
+    privileged = card("What is a user-mode instruction?", ["non privileged"])
+    assert grade_answer(privileged, "a non-privileged one", KEYWORD_ONLY).score == 1.0
+
+
+@pytest.mark.parametrize(
+    "answer, credited",
+    [
+        ("examples of managed execution", False),  # the question, restated
+        ("What are the examples of managed execution?", False),
+        ("managed execution examples: sharing", True),
+    ],
+)
+def test_an_answer_that_only_restates_the_question_earns_nothing(answer, credited):
+    grade = grade_answer(card("What are examples of managed execution?", ["managed execution", "sharing"]), answer, KEYWORD_ONLY)
+    assert (grade.score > 0) is credited
+    assert grade.answered  # a restatement is an attempt, not a non-answer
+
+
+@pytest.mark.parametrize(
+    "term, answer, how",
+    [
+        ("live migration", "live migration", "exact"),
+        ("aggregation", "aggregating", "stem"),
+        ("virtualization", "virtualisation", "typo"),
+        ("virtualization", "virt", "typo"),
+        ("read-only", "readonly", "compound"),
+        ("database", "data base", "compound"),
+        ("emulation", "isolation", None),
+    ],
+)
+def test_each_term_says_how_it_was_found(term, answer, how):
+    grade = grade_answer(card("Q?", [term]), answer, KEYWORD_ONLY)
+    assert grade.terms[0].how == how
+
+
+def test_any_two_of_five_is_a_complete_answer():
+    examples = card("Give examples.", ["sharing", "aggregation", "emulation", "isolation", "portability"], required=2)
+    assert grade_answer(examples, "emulation and isolation", KEYWORD_ONLY).score == 1.0
+    assert grade_answer(examples, "isolation", KEYWORD_ONLY).score == 0.5
+    assert grade_answer(examples, "security", KEYWORD_ONLY).score == 0.0
+
+
+# --- the semantic tier (the wordllama package's bundled vectors) --------------------------------
+
+semantic = pytest.importorskip("grader.semantic")
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    try:
+        return semantic.load()
+    except semantic.SemanticUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_a_term_word_is_found_by_a_word_of_the_same_meaning(vectors):
+    grader = KeywordGrader(GradingSettings(), vectors)
+    grade = grader.grade(card("How does a VM migration begin?", ["start the copy"]), "begin the copy")
+    assert grade.terms[0].found and grade.terms[0].how == "meaning"
+    assert grade.terms[0].matched_text == "begin the copy"
+
+
+@pytest.mark.parametrize(
+    "term, answer",
+    [
+        ("hypervisor", "supervisor"),  # alike in letters and in vectors, not the same thing
+        ("increase", "decrease"),
+        ("big", "small"),
+    ],
+)
+def test_look_alikes_and_opposites_are_not_found_by_meaning(vectors, term, answer):
+    grade = KeywordGrader(GradingSettings(), vectors).grade(card("Q?", [term]), answer)
+    assert grade.terms[0].credit == 0
+
+
+def test_keyword_mode_uses_no_meaning_and_reports_no_similarity(vectors):
+    grade = KeywordGrader(KEYWORD_ONLY, vectors).grade(card("How does it begin?", ["start"]), "begin")
+    assert grade.score == 0 and grade.similarity is None
+
+
+def test_the_answer_similarity_to_the_reference_is_reported(vectors):
+    grader = KeywordGrader(GradingSettings(), vectors)
+    reference = card("What is live migration?", ["live migration"], answer="moving a running VM to another host")
+    close = grader.grade(reference, "moving a running virtual machine to a different host")
+    far = grader.grade(reference, "bananas are yellow fruit")
+    assert close.similarity > 0.7 > far.similarity
+
+
+def test_loading_the_vectors_makes_no_network_call(monkeypatch):
+    attempts = []
+
+    def refuse(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: attempts.append(a) or (_ for _ in ()).throw(OSError("no DNS")))
+    semantic.load.cache_clear()
+    try:
+        vectors = semantic.load()
+        grade = KeywordGrader(GradingSettings(), vectors).grade(EXAMPLES, "sharing and isolation")
+    except semantic.SemanticUnavailable as exc:
+        pytest.skip(str(exc))
+    finally:
+        semantic.load.cache_clear()
+    assert attempts == [] and grade.score == 0.5
+
+
+def test_without_the_vectors_grading_goes_on_by_words_with_one_notice(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # "import wordllama" now fails
+    semantic.load.cache_clear()
+    try:
+        grader = KeywordGrader(GradingSettings())
+        first = grader.grade(EXAMPLES, "sharing and isolation")
+        grader.grade(EXAMPLES, "emulation")
+    finally:
+        semantic.load.cache_clear()
+    assert first.score == 0.5 and first.similarity is None
+    assert grader.notices == ["meaning tier off: the wordllama package is not installed (wordllama); grading by words only"]
