@@ -46,8 +46,6 @@ MEANING_THRESHOLD = 0.6
 MEANING_MAX_LOOKALIKE = 50
 # Words too short or too common to mean something on their own are matched by spelling only.
 MEANING_MIN_LETTERS = 3
-# A partly covered term whose words all lie inside another term's full mention earns nothing (experiment switch).
-EXCLUSIVE_MENTIONS = False
 # How far (in words) the words of one term may stray from each other and still count as one mention.
 MIN_WINDOW = 6
 
@@ -308,41 +306,16 @@ def _evidence(compiled: CompiledCard, how: np.ndarray, tokens: list[Token], deni
     """
     hits = how > 0
     affirmed = hits & ~denied[None, :] if denied.any() else hits
-    mentions = []
+    out = []
     for term in compiled.terms:
         best_cov, best_pos, best_alt = 0.0, np.empty(0, dtype=np.intp), None
         for alt in term.alternatives:
             cov, pos = _alternative_coverage(alt, hits, affirmed)
             if cov > best_cov:
                 best_cov, best_pos, best_alt = cov, pos, alt
-        mentions.append((best_cov, best_pos, best_alt))
-    if EXCLUSIVE_MENTIONS:
-        mentions = _exclusive(mentions)
-    out = []
-    for term, (best_cov, best_pos, best_alt) in zip(compiled.terms, mentions):
         span = (tokens[int(best_pos.min())].start, tokens[int(best_pos.max())].end) if best_pos.size else None
         found_how = HOW[_loosest(best_alt, how[:, best_pos])] if best_alt is not None and best_pos.size else None
         out.append(Evidence(term.term, term.weight, best_cov, span, found_how))
-    return out
-
-
-def _exclusive(mentions: list[tuple[float, np.ndarray, tuple[_Part, ...] | None]]) -> list:
-    """A term only partly covered by words that all belong to a larger, fully covered mention of another term earns nothing.
-
-    "runs in supervisor mode" is a whole mention of *runs in supervisor mode*;
-    its "runs ... supervisor" does not also earn most of *runs on top of the
-    supervisor*. A term covered in full keeps its words ("static" beside
-    "static binary translation").
-    """
-    sets = [set(pos.tolist()) for _, pos, _ in mentions]
-    out = []
-    for i, (cov, pos, alt) in enumerate(mentions):
-        if 0 < cov < 1 and any(
-            j != i and mentions[j][0] >= 1 and sets[i] < sets[j] for j in range(len(mentions))
-        ):
-            out.append((0.0, np.empty(0, dtype=np.intp), None))
-        else:
-            out.append((cov, pos, alt))
     return out
 
 
