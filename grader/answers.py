@@ -1,96 +1,391 @@
-"""Reading answers files (JSON Lines, CSV, YAML) and resolving which card each row answers."""
+"""Reading answers files (JSON Lines, CSV, YAML) as a stream, and resolving which card each row answers.
+
+Rows are read one at a time, never the file whole, so a file of any size can be
+read twice in flat memory: once to check every row (``grader grade`` grades
+nothing until all are sound), once to grade. Parsing is strict: a CSV quote that
+never closes, a duplicate column, a row with the wrong number of cells, a YAML
+anchor or alias (a 400-byte "billion laughs" file expands to gigabytes) and
+nesting deeper than ``MAX_DEPTH`` are each an ``AnswersError`` naming the file
+and line, never a guess or a traceback.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
+import datetime
 import json
-from collections.abc import Iterator
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-from .errors import AnswersError
-from .files import read_text
-from .match import find_question
+from .errors import AnswersError, InputError
+from .files import open_text
 from .models import AnswerRow, Card, Deck
-from .normalize import normalize
 
-ANSWER_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".yaml", ".yml"}
-
-
-def read_answers(path: str | Path) -> list[AnswerRow]:
-    """All rows of an answers file, each with the line it came from."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in ANSWER_SUFFIXES:
-        raise AnswersError(
-            f"unknown answers format '{suffix or '(none)'}': use .jsonl, .csv or .yaml", path=path
-        )
-    text = read_text(path, what="answers file")
-    if suffix == ".csv":
-        raw = _csv_rows(text)
-    elif suffix in {".yaml", ".yml"}:
-        raw = _yaml_rows(text, path)
-    else:
-        raw = _json_rows(text, path)
-    rows = [_row(data, line, path) for line, data in raw]
-    if not rows:
-        raise AnswersError("answers file has no rows", path=path, line=1)
-    return rows
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
+ANSWER_SUFFIXES = set(FORMATS)
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+MAX_DEPTH = 64  # levels of nesting in a row (a row is 1, a list in one of its fields 2, ...)
+TOO_DEEP = f"row is nested more than {MAX_DEPTH} levels deep"
+_READ_CHUNK = 64 * 1024
 
 
-def _json_rows(text: str, path: Path) -> Iterator[tuple[int, Any]]:
-    if text.lstrip().startswith("["):  # a JSON array is accepted too
+@dataclass
+class AnswersSource:
+    """An answers file to read as often as needed: where its bytes are, what errors call it, its format."""
+
+    path: Path
+    name: str
+    format: str
+    _checked: bool = field(default=False, repr=False)
+
+    def rows(self) -> Iterator[AnswerRow]:
+        """Every row, in file order, each with the line it came from; nothing is held but the row in hand."""
+        count = 0
+        with self._open() as f:
+            for line, data in _READERS[self.format](f, self):
+                count += 1
+                yield answer_row(data, line, self.name)
+        if count == 0:
+            raise AnswersError("answers file has no rows", path=self.name, line=1)
+
+    def _open(self) -> IO[str]:
+        if self._checked:  # the whole file was checked for NULs and UTF-8 on the first read
+            return self.path.open(encoding="utf-8-sig")
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AnswersError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-        yield from ((1, item) for item in data)
+            f = open_text(self.path, what="answers file", max_bytes=None)
+        except InputError as exc:
+            exc.path = self.name  # a spooled standard input is named as such, not by its temporary file
+            raise
+        self._checked = True
+        return f
+
+    def error(self, message: str, line: int | None) -> AnswersError:
+        return AnswersError(message, path=self.name, line=line)
+
+
+@contextmanager
+def open_answers(path: str | Path, answers_format: str | None = None) -> Iterator[AnswersSource]:
+    """The answers file at ``path`` (``-``: standard input, spooled to a temporary file for the two passes).
+
+    ``answers_format`` (``jsonl``, ``csv`` or ``yaml``) overrides the file name's
+    extension; standard input without it is read as JSON Lines.
+    """
+    if answers_format is not None and answers_format not in FORMATS.values():
+        raise AnswersError(f"unknown answers format '{answers_format}': use jsonl, csv or yaml")
+    if str(path) != STDIN:
+        path = Path(path)
+        fmt = answers_format or FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise AnswersError(
+                f"unknown answers format '{path.suffix.lower() or '(none)'}': use .jsonl, .csv or .yaml", path=path
+            )
+        yield AnswersSource(path, str(path), fmt)
         return
-    for line_no, line in enumerate(text.split("\n"), start=1):
+    with tempfile.TemporaryDirectory(prefix="grader-stdin-") as tmp:
+        spool = Path(tmp) / "answers"
+        with spool.open("wb") as out:
+            source = getattr(sys.stdin, "buffer", None)
+            if source is not None:
+                shutil.copyfileobj(source, out, _READ_CHUNK)
+            else:  # a text-only stream (some embedders replace sys.stdin)
+                while text := sys.stdin.read(_READ_CHUNK):
+                    out.write(text.encode("utf-8"))
+        yield AnswersSource(spool, STDIN_NAME, answers_format or "jsonl")
+
+
+def iter_answers(path: str | Path, answers_format: str | None = None) -> Iterator[AnswerRow]:
+    """The rows of an answers file, one at a time (standard input is read once)."""
+    with open_answers(path, answers_format) as source:
+        yield from source.rows()
+
+
+def read_answers(path: str | Path, answers_format: str | None = None) -> list[AnswerRow]:
+    """All rows of an answers file, each with the line it came from (for small files; ``iter_answers`` streams)."""
+    return list(iter_answers(path, answers_format))
+
+
+# --- JSON Lines, or one JSON array ---------------------------------------------------------
+
+
+def _json_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
+    head = f.read(_READ_CHUNK)
+    while head.isspace() and (more := f.read(_READ_CHUNK)):
+        head += more
+    if head.lstrip().startswith("["):  # a JSON array is accepted too
+        yield from _JsonArray(f, head, source).items()
+        return
+    f.seek(0)
+    yield from json_lines(f, source.name)
+
+
+def json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each JSON Lines line that is not blank; a bad one is an AnswersError naming ``name``."""
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             yield line_no, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise AnswersError(f"invalid JSON: {exc.msg}", path=path, line=line_no) from None
+            raise AnswersError(f"invalid JSON: {exc.msg}", path=name, line=line_no) from None
+        except RecursionError:
+            raise AnswersError(TOO_DEEP, path=name, line=line_no) from None
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
-        # The reader's line_num is the line where the row ended: right for multi-line cells too.
-        yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+class _JsonArray:
+    """The items of one JSON array, decoded one at a time from a buffer that slides along the file."""
+
+    def __init__(self, f: IO[str], head: str, source: AnswersSource):
+        self.f, self.buf, self.source = f, head, source
+        self.pos = head.index("[") + 1
+        self.line, self.counted = 1, 0  # the line of buf[counted]
+        self.eof = False
+        self.decoder = json.JSONDecoder()
+
+    def line_at(self, at: int) -> int:
+        self.line += self.buf.count("\n", self.counted, at)
+        self.counted = at
+        return self.line
+
+    def more(self) -> bool:
+        """Append at least as much again as is left unread (dropping what is read); False at the file's end."""
+        if self.eof:
+            return False
+        chunk = self.f.read(max(_READ_CHUNK, len(self.buf) - self.pos))  # doubling: a long item costs linear time
+        if not chunk:
+            self.eof = True
+            return False
+        self.line_at(self.pos)
+        self.buf, self.pos, self.counted = self.buf[self.pos :] + chunk, 0, 0
+        return True
+
+    def next_char(self) -> str:
+        """The next character that is not white space ("" at the end of the file), not consumed."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\n\r":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.more():
+                return ""
+
+    def fail(self, message: str, at: int) -> AnswersError:
+        return self.source.error(message, self.line_at(at))
+
+    def items(self) -> Iterator[tuple[int, Any]]:
+        if self.next_char() == "]":
+            self.pos += 1
+        else:
+            while True:
+                yield self.line_at(self.pos), self.item()
+                char = self.next_char()
+                self.pos += 1
+                if char == "]":
+                    break
+                if char != ",":
+                    raise self.fail("invalid JSON: Expecting ',' delimiter", self.pos - 1)
+                self.next_char()
+        if self.next_char():
+            raise self.fail("invalid JSON: Extra data", self.pos)
+
+    def item(self) -> Any:
+        while True:
+            try:
+                item, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.more():  # perhaps the item goes on past the buffer
+                    continue
+                raise self.fail(f"invalid JSON: {exc.msg}", exc.pos) from None
+            except RecursionError:
+                raise self.fail(TOO_DEEP, self.pos) from None
+            if end == len(self.buf) and self.more():  # a number may go on in the next chunk
+                continue
+            self.pos = end
+            return item
 
 
-def _yaml_rows(text: str, path: Path) -> Iterator[tuple[int, Any]]:
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
+    reader = csv.reader(f, strict=True)
     try:
-        nodes = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise source.error(_csv_problem(exc, 1), reader.line_num) from None
+    if header is None:
+        return
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise source.error(f"the header names the column '{name}' twice", reader.line_num)
+        seen.add(name)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise source.error(_csv_problem(exc, start), start if "end of data" in str(exc) else reader.line_num) from None
+        if cells is None:
+            return
+        if not cells:  # a blank line
+            continue
+        if len(cells) != len(header):
+            raise source.error(f"row has {len(cells)} cells; the header has {len(header)}", reader.line_num)
+        # The reader's line_num is the line where the row ended: right for multi-line cells too.
+        yield reader.line_num, dict(zip(header, cells))
+
+
+def _csv_problem(exc: csv.Error, start: int) -> str:
+    text = str(exc)
+    if "end of data" in text:
+        return f"a quoted cell opened on line {start} never closes (a missing \")"
+    if "field limit" in text:
+        return f"a cell is longer than {csv.field_size_limit():,} characters, the CSV limit"
+    return f"invalid CSV: {text}"
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+class _RowLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, one node at a time, refusing anchors and aliases and deep nesting."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise AnswersError(
+                "YAML anchors and aliases (& and *) are not allowed in answers files",
+                line=event.start_mark.line + 1,
+            )
+        self.depth += 1
+        if self.depth > MAX_DEPTH + 1:  # + 1: the list of rows itself
+            raise AnswersError(TOO_DEEP, line=event.start_mark.line + 1)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _yaml_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
+    loader = None
+    try:
+        loader = _RowLoader(f)  # reads the first chunk already
+        yield from _yaml_document(loader, source)
+    except AnswersError as exc:
+        raise source.error(exc.message, exc.line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows only the offset
+        with source.path.open(encoding="utf-8-sig") as again:
+            line = again.read(exc.position).count("\n") + 1
+        raise source.error(f"invalid YAML: character #x{exc.character:04x} is not allowed", line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise AnswersError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
-    if isinstance(data, dict) and isinstance(data.get("answers"), list):
-        data, nodes = data["answers"], next(v for k, v in nodes.value if k.value == "answers")
-    if not isinstance(data, list):
-        raise AnswersError("YAML answers must be a list of rows (or a mapping with an 'answers' list)", path=path, line=1)
-    yield from ((node.start_mark.line + 1, item) for node, item in zip(nodes.value, data))
+        raise source.error(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", mark.line + 1 if mark else None) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
+
+def _yaml_document(loader: _RowLoader, source: AnswersSource) -> Iterator[tuple[int, Any]]:
+    not_a_list = source.error("YAML answers must be a list of rows (or a mapping with an 'answers' list)", 1)
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        raise not_a_list
+    loader.get_event()  # document start
+    if loader.check_event(yaml.SequenceStartEvent):
+        yield from _yaml_items(loader)
+    elif loader.check_event(yaml.MappingStartEvent):
+        loader.get_event()
+        found = False
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = loader.construct_document(loader.compose_node(None, None))
+            if key == "answers" and not found and loader.check_event(yaml.SequenceStartEvent):
+                found = True
+                yield from _yaml_items(loader)
+            else:
+                loader.compose_node(None, None)  # checked, then dropped
+        loader.get_event()
+        if not found:
+            raise not_a_list
+    else:
+        loader.compose_node(None, None)
+        raise not_a_list
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        event = loader.peek_event()
+        raise AnswersError("a YAML answers file holds one document (found a second '---')", line=event.start_mark.line + 1)
+
+
+def _yaml_items(loader: _RowLoader) -> Iterator[tuple[int, Any]]:
+    loader.get_event()  # sequence start
+    loader.depth += 1
+    index = 0
+    while not loader.check_event(yaml.SequenceEndEvent):
+        node = loader.compose_node(None, index)
+        yield node.start_mark.line + 1, _yaml_row(loader, node)
+        index += 1
+    loader.depth -= 1
+    loader.get_event()
+
+
+def _yaml_row(loader: _RowLoader, node: yaml.Node) -> Any:
+    """A row as written: its keys are their text (YAML would make ``on:`` True and ``7:`` a number)."""
+    if not isinstance(node, yaml.MappingNode):
+        return _plain(loader.construct_document(node))
+    return {
+        key.value if isinstance(key, yaml.ScalarNode) else str(_plain(loader.construct_document(key))): _plain(
+            loader.construct_document(value)
+        )
+        for key, value in node.value
+    }
+
+
+def _plain(value: Any) -> Any:
+    """YAML's values as JSON has them: string keys, dates as ISO text (they pass through to JSON and CSV)."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(_plain(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+_READERS = {"jsonl": _json_rows, "csv": _csv_rows, "yaml": _yaml_rows}
+
+
+# --- Rows and cards --------------------------------------------------------------------------
 
 _RESERVED = {"card", "question", "answer"}
 
 
-def _row(data: Any, line: int, path: Path) -> AnswerRow:
+def answer_row(data: Any, line: int, name: str) -> AnswerRow:
+    """One row of an answers file as read (a dict), checked: it names a card and has an answer."""
     if not isinstance(data, dict):
-        raise AnswersError("row is not an object with 'answer' and 'card' or 'question'", path=path, line=line)
+        raise AnswersError("row is not an object with 'answer' and 'card' or 'question'", path=name, line=line)
     if "answer" not in data:
-        raise AnswersError("row has no 'answer' field", path=path, line=line)
+        raise AnswersError("row has no 'answer' field", path=name, line=line)
     card = data.get("card")
     question = data.get("question")
     if card in (None, "") and question in (None, ""):
-        raise AnswersError("row names no card: give 'card' (id or number) or 'question'", path=path, line=line)
+        raise AnswersError("row names no card: give 'card' (id or number) or 'question'", path=name, line=line)
+    if any(isinstance(v, (dict, list)) for v in data.values()) and _too_deep(data):
+        raise AnswersError(TOO_DEEP, path=name, line=line)
     answer = data["answer"]
     return AnswerRow(
         line=line,
@@ -101,28 +396,56 @@ def _row(data: Any, line: int, path: Path) -> AnswerRow:
     )
 
 
-def resolve_cards(deck: Deck, rows: list[AnswerRow], path: str | Path) -> list[tuple[AnswerRow, Card]]:
-    """The card each row answers: by id, by position (from 1), or by question text."""
-    by_id = {card.id: card for card in deck.cards}
-    questions = [normalize(card.question) for card in deck.cards]
-    return [(row, _resolve(deck, by_id, questions, row, path)) for row in rows]
+def _too_deep(row: dict[str, Any]) -> bool:
+    """Whether lists and objects nest more than ``MAX_DEPTH`` levels in a row (walked without recursion)."""
+    stack = [(value, 2) for value in row.values()]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
-def _resolve(deck: Deck, by_id: dict[str, Card], questions: list[str], row: AnswerRow, path: str | Path) -> Card:
-    if row.card is not None:
-        if row.card in by_id:
-            return by_id[row.card]
-        if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):
-            return deck.cards[int(row.card) - 1]
-        raise AnswersError(
-            f"card '{row.card}' is not in {deck.path} (use a card id from 'grader cards' or a number from 1 to {len(deck.cards)})",
-            path=path,
-            line=row.line,
-        )
-    index = find_question(questions, row.question or "")
-    if index is None:
-        raise AnswersError(f"no card in {deck.path} has the question '{_short(row.question or '')}'", path=path, line=row.line)
-    return deck.cards[index]
+class CardResolver:
+    """The card each row answers: by id, by position (from 1), or by question text (small differences tolerated)."""
+
+    def __init__(self, deck: Deck):
+        from .normalize import normalize
+
+        self.deck = deck
+        self.by_id = {card.id: i for i, card in enumerate(deck.cards)}
+        questions = [normalize(card.question) for card in deck.cards]
+        self._find = lru_cache(maxsize=4096)(lambda text: _find_question(questions, text))
+
+    def index(self, row: AnswerRow, name: str) -> int:
+        """The position in the deck of the card ``row`` names, or an AnswersError naming its line."""
+        deck = self.deck
+        if row.card is not None:
+            found = self.by_id.get(row.card)
+            if found is not None:
+                return found
+            if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):
+                return int(row.card) - 1
+            raise AnswersError(
+                f"card '{row.card}' is not in {deck.path} (use a card id from 'grader cards' or a number from 1 to {len(deck.cards)})",
+                path=name,
+                line=row.line,
+            )
+        found = self._find(row.question or "")
+        if found is None:
+            raise AnswersError(f"no card in {deck.path} has the question '{_short(row.question or '')}'", path=name, line=row.line)
+        return found
+
+    def card(self, row: AnswerRow, name: str) -> Card:
+        return self.deck.cards[self.index(row, name)]
+
+
+def _find_question(questions: list[str], text: str) -> int | None:
+    from .match import find_question
+
+    return find_question(questions, text)
 
 
 def _short(text: str, width: int = 60) -> str:

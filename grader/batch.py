@@ -1,25 +1,45 @@
 """Batch grading: many answers, graded grouped by card, handed on in input order.
 
-One path for every batch: ``grader grade`` (through ``grade_file``), the
-evaluation harness and the benchmark all grade with ``grade_answers``, so the
-code that is measured is the code that runs.
+One path for every batch: ``grader grade`` (``grade_file``), ``grader review``
+and the Dask example (``eval/dask_example.py``) grade rows with ``grade_rows``,
+and library users (card, answer) pairs with ``grade_answers``: both chunk,
+group by card and fan out to worker processes the same way, so the code that
+is measured is the code that runs.
+
+Everything streams: answers are read a row at a time (twice: first every row
+is checked and its card found, keeping only the card's position, then the rows
+are graded), graded a chunk at a time, in this process or in ``jobs`` worker
+processes, and each result is written as soon as it and every row before it
+are final. Memory stays flat however many rows there are.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import os
+import signal
+import sys
+import threading
+from array import array
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .grading import KeywordGrader
+from .errors import AnswersError, GraderError
 from .models import AnswerRow, Card, Deck, Grade
-from .writers import GradedAnswer
+from .writers import GradedAnswer, GradeFacts, facts_grade, grade_facts
 
 if TYPE_CHECKING:
+    from .answers import AnswersSource
+    from .grading import KeywordGrader
     from .llm.client import FeedbackClient
+    from .scoring import GradingSettings
 
 CHUNK_ROWS = 512  # rows graded together: enough to batch per card, few enough to show results as they come
+FEEDBACK_WINDOW = 256  # rows handed to the LLM client at once; its requests run concurrently within a window
 
 
 class Writer(Protocol):
@@ -30,88 +50,488 @@ class Writer(Protocol):
     def close(self, footer: str | None = None) -> None: ...
 
 
-def grade_answers(pairs: Iterable[tuple[Card, str]], grader: KeywordGrader, chunk: int = CHUNK_ROWS) -> Iterator[Grade]:
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a batch; ``graded`` of ``total`` rows are written whole (counting resumed ones)."""
+
+    def __init__(self, graded: int, total: int):
+        super().__init__(f"interrupted after {graded} of {total} answers")
+        self.graded, self.total = graded, total
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# --- Keyword grades of a stream of (card, answer) pairs ------------------------------------------
+
+
+def grade_answers(
+    pairs: Iterable[tuple[Card, str]], grader: KeywordGrader, chunk: int = CHUNK_ROWS, jobs: int = 1
+) -> Iterator[Grade]:
     """Keyword grades of (card, answer) pairs, in input order.
 
     Pairs are taken ``chunk`` at a time and the answers to each card in a chunk
     are compared in one batch, so a long stream costs one matcher call per card
-    and chunk, not per answer, and memory stays bounded.
+    and chunk, not per answer, and memory stays bounded. With ``jobs`` > 1 the
+    chunks are graded in that many worker processes (a few chunks ahead of the
+    consumer, no more); the grades are the same, in the same order.
     """
-    batch: list[tuple[Card, str]] = []
-    for pair in pairs:
-        batch.append(pair)
-        if len(batch) >= chunk:
-            yield from _grade_chunk(batch, grader)
-            batch = []
-    if batch:
-        yield from _grade_chunk(batch, grader)
+    cards: deque[Card] = deque()  # a grade from a worker comes as plain values, without its card
+
+    def remembered() -> Iterator[tuple[Card, str]]:
+        for pair in pairs:
+            cards.append(pair[0])
+            yield pair
+
+    for grade in _grades(remembered(), grader, chunk, jobs):
+        card = cards.popleft()
+        yield grade if isinstance(grade, Grade) else facts_grade(card, grade)
 
 
-def _grade_chunk(pairs: Sequence[tuple[Card, str]], grader: KeywordGrader) -> list[Grade]:
-    by_card: dict[str, list[int]] = defaultdict(list)
-    cards: dict[str, Card] = {}
-    for i, (card, _) in enumerate(pairs):
-        key = f"{card.id}\0{card.question}"
-        by_card[key].append(i)
-        cards.setdefault(key, card)
-    grades: list[Grade | None] = [None] * len(pairs)
-    for key, rows in by_card.items():
-        for i, grade in zip(rows, grader.grade_many(cards[key], [pairs[i][1] for i in rows])):
-            grades[i] = grade
-    return grades  # type: ignore[return-value]  # every slot was filled above
+def _grades(pairs: Iterable[tuple[Card, str]], grader: KeywordGrader, chunk: int, jobs: int) -> Iterator[Grade | GradeFacts]:
+    """``grade_answers`` without rebuilding a ``Grade`` from what a worker sends (records need only its values)."""
+    chunks = _chunks(pairs, chunk)
+    first, second = next(chunks, None), next(chunks, None)
+    if first is None:
+        return
+    if jobs <= 1 or second is None:  # one chunk is not worth starting processes for
+        for part in chain([first], [] if second is None else [second], chunks):
+            yield from _in_order(part, _grade_groups(_groups(part), grader))
+        return
+    yield from _grade_in_workers(chain([first, second], chunks), grader.settings, jobs)
+
+
+def _chunks(pairs: Iterable[tuple[Card, str]], size: int) -> Iterator[list[tuple[Card, str]]]:
+    it = iter(pairs)
+    while part := list(islice(it, size)):
+        yield part
+
+
+def _groups(part: Sequence[tuple[Card, str]]) -> list[tuple[Card, list[str]]]:
+    """The chunk's answers grouped by card, cards in order of first appearance."""
+    by_card: dict[tuple[str, str], tuple[Card, list[str]]] = {}
+    for card, answer in part:
+        by_card.setdefault((card.id, card.question), (card, []))[1].append(answer)
+    return list(by_card.values())
+
+
+def _in_order(part: Sequence[tuple[Card, str]], graded: list[list[Any]]) -> list[Any]:
+    """The grades of ``_grade_groups`` put back in the chunk's order."""
+    slots = {key: iter(grades) for key, grades in zip(dict.fromkeys((c.id, c.question) for c, _ in part), graded)}
+    return [next(slots[(card.id, card.question)]) for card, _ in part]
+
+
+def _grade_groups(groups: list[tuple[Card, list[str]]], grader: KeywordGrader) -> list[list[Grade]]:
+    return [grader.grade_many(card, answers) for card, answers in groups]
+
+
+# Worker processes. Not multiprocessing.Pool: its terminate() can hang for good when Ctrl-C lands
+# while its feeder thread is writing a large task, and its workers outlive a parent killed with -9.
+# Here each worker has a pipe of its own and one chunk at a time (the parent sends a worker its next
+# chunk the moment it takes its last result, so a send never waits on a busy worker), and stopping
+# is a kill: no thread, no lock, nothing to wait for.
+
+
+def _grade_in_workers(
+    chunks: Iterator[list[tuple[Card, str]]], settings: GradingSettings, jobs: int
+) -> Iterator[GradeFacts]:
+    workers = _Workers(jobs, settings)
+    try:
+        pending: deque[tuple[list[tuple[Card, str]], int]] = deque()  # chunks out, oldest first, and who has each
+        for worker in range(jobs):
+            part = next(chunks, None)
+            if part is None:
+                break
+            workers.send(worker, _groups(part))
+            pending.append((part, worker))
+        while pending:
+            part, worker = pending.popleft()
+            graded = workers.receive(worker)
+            following = next(chunks, None)
+            if following is not None:
+                workers.send(worker, _groups(following))
+                pending.append((following, worker))
+            yield from _in_order(part, graded)
+    finally:
+        workers.stop()
+
+
+class _Workers:
+    """``jobs`` processes that grade a chunk's groups on request, each with a KeywordGrader of its own."""
+
+    def __init__(self, jobs: int, settings: GradingSettings):
+        import multiprocessing
+
+        # fork is fastest (the workers inherit the loaded modules) but unsafe once threads run (a progress bar).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
+        context = multiprocessing.get_context(method)
+        sys.stdout.flush()  # a forked worker must not inherit output that is still to be written
+        sys.stderr.flush()
+        self.processes: list[Any] = []
+        self.pipes: list[Any] = []
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None  # born ignoring Ctrl-C
+        try:
+            for _ in range(jobs):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_worker, args=(theirs, settings), daemon=True, name="grader-worker")
+                self.processes.append(process)
+                self.pipes.append(ours)
+                process.start()
+                theirs.close()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+
+    def send(self, worker: int, groups: list[tuple[Card, list[str]]]) -> None:
+        self.pipes[worker].send(groups)
+
+    def receive(self, worker: int) -> list[list[GradeFacts]]:
+        from multiprocessing.connection import wait
+
+        pipe, process = self.pipes[worker], self.processes[worker]
+        if pipe not in wait([pipe, process.sentinel]) and not pipe.poll():
+            raise RuntimeError(f"a grading process stopped (exit code {process.exitcode})")
+        ok, result = pipe.recv()
+        if not ok:
+            raise RuntimeError(f"a grading process failed:\n{result}")
+        return result
+
+    def stop(self) -> None:
+        """Kill the workers: whatever they hold is no longer wanted, however the batch ended."""
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()
+        for process in self.processes:
+            process.join()
+        for pipe in self.pipes:
+            pipe.close()
+
+
+def _worker(pipe: Any, settings: GradingSettings) -> None:
+    """A worker's life: grade what comes, send back plain values, end when the parent does."""
+    import multiprocessing
+    import traceback
+    from multiprocessing.connection import wait
+
+    from .grading import KeywordGrader
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills the workers
+    grader = KeywordGrader(settings)
+    parent = multiprocessing.parent_process()
+    watched = [pipe] if parent is None else [pipe, parent.sentinel]
+    while pipe in wait(watched):  # the parent's sentinel alone: it has gone (killed with -9, say)
+        try:
+            groups = pipe.recv()
+        except EOFError:
+            break
+        try:
+            # Plain values: a pickled pydantic Grade costs the parent more to load than the grading saves.
+            reply = (True, [[grade_facts(g) for g in grades] for grades in _grade_groups(groups, grader)])
+        except Exception:  # a bug: the parent raises it with this traceback
+            reply = (False, traceback.format_exc())
+        pipe.send(reply)
+    os._exit(0)  # no exit handlers: a forked worker shares the parent's files and must not flush or close them
+
+
+# --- Graded rows, with LLM feedback if asked ---------------------------------------------------
 
 
 def grade_rows(
-    resolved: Sequence[tuple[AnswerRow, Card]],
+    resolved: Iterable[tuple[AnswerRow, Card]],
     grader: KeywordGrader,
     feedback: FeedbackClient | None = None,
     on_progress: Callable[[], None] | None = None,
+    *,
+    jobs: int = 1,
 ) -> Iterator[GradedAnswer]:
-    """Graded rows in input order; with a feedback client each also carries its LLM feedback."""
-    grades = grade_answers(((card, row.answer) for row, card in resolved), grader)
-    if feedback is None:
-        for (row, card), grade in zip(resolved, grades):
-            yield GradedAnswer(row, card, grade)
-        return
-    grades = list(grades)
-    items = [(card, row.answer, grade) for (row, card), grade in zip(resolved, grades)]
-    for (row, card), grade, result in zip(resolved, grades, feedback.iter_feedback(items, on_progress)):
-        yield GradedAnswer(row, card, grade, result)
+    """Graded rows in input order; with a feedback client each also carries its LLM feedback.
+
+    Keyword grading runs in ``jobs`` processes; LLM feedback is asked a window
+    of rows at a time, with the client's own concurrency.
+    """
+    waiting: deque[tuple[AnswerRow, Card]] = deque()  # rows whose grades are on their way
+
+    def pairs() -> Iterator[tuple[Card, str]]:
+        for row, card in resolved:
+            waiting.append((row, card))
+            yield card, row.answer
+
+    with closing(_grades(pairs(), grader, CHUNK_ROWS, jobs)) as grades:
+        graded = (GradedAnswer(*waiting.popleft(), grade) for grade in grades)
+        if feedback is None:
+            yield from graded
+            return
+        window = max(FEEDBACK_WINDOW, 16 * feedback.settings.concurrency)
+        while batch := list(islice(graded, window)):
+            items = [(g.card, g.row.answer, g.grade) for g in batch]
+            with closing(feedback.iter_feedback(items, on_progress)) as results:
+                for g, result in zip(batch, results):
+                    g.feedback = result
+                    yield g
+
+
+# --- A file of answers -----------------------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    """What the first pass keeps: each row's card (its position in the deck) and the rows' own fields."""
+
+    cards: array = field(default_factory=lambda: array("i"))  # 4 bytes a row
+    fields: dict[str, None] = field(default_factory=dict)
+    stamp: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class _Resume:
+    """What the earlier run's output (and report) hold, as far as both hold whole rows that match the answers."""
+
+    rows: int = 0
+    output_end: int = 0
+    report_end: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    score_sum: float = 0.0
 
 
 def grade_file(
     deck_path: Path,
-    answers_path: Path,
-    writers: Callable[[Deck, list[AnswerRow]], list[Writer]],
+    answers_path: Path | str,
+    writers: Callable[[Deck, list[str]], list[Writer]],
     grader: KeywordGrader,
     feedback: FeedbackClient | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[], None] | None = None,
+    *,
+    answers_format: str | None = None,
+    output: Path | None = None,
+    report: Path | None = None,
+    resume: bool = False,
+    jobs: int = 1,
 ) -> int:
     """Grade a file of answers against a deck, writing each result as soon as it is final; the number graded.
 
-    Every row is read and matched to its card before anything is graded, so a bad
-    row stops the run with nothing written. ``writers`` builds the outputs once the
-    deck and rows are known (a report names the deck; CSV needs the rows' extra columns). The writers are closed however
-    the batch ends, so an interrupted run keeps every whole result it wrote.
+    Every row is read and matched to its card before anything is graded, so a
+    bad row stops the run with nothing written. ``answers_path`` ``-`` is standard
+    input (spooled to a temporary file). ``output`` is a results file (JSON Lines
+    or CSV by its extension) and ``report`` a Markdown report; with ``resume``
+    the rows they already hold whole are kept and only the rest are graded.
+    ``writers(deck, fields)`` builds the other outputs (``fields``: the rows' own
+    fields, for CSV columns). The writers are closed however the batch ends, so
+    an interrupted run keeps every whole result it wrote; Ctrl-C raises
+    ``BatchInterrupted`` and never cuts a row in half.
     """
-    from .answers import read_answers, resolve_cards
+    from .answers import open_answers
     from .decks import load_deck
+    from .resume import output_format
 
-    deck = load_deck(deck_path)
-    rows = read_answers(answers_path)
-    resolved = resolve_cards(deck, rows, answers_path)
-    outputs = writers(deck, rows)
-    if on_start is not None:
-        on_start(len(resolved))
-    graded_count = 0
+    fmt = "jsonl"
+    if output is not None:
+        fmt = output_format(output) or ""
+        if not fmt:
+            raise GraderError("a results file ends in .jsonl or .csv", path=output)
+    with open_answers(answers_path, answers_format) as source:
+        deck = load_deck(deck_path)
+        if resume and output is not None and output.exists():
+            checked, done = _check_rows_and_results(source, deck, output, fmt, report)
+        else:
+            checked, done = _check_rows(source, deck), _Resume()
+        total = len(checked.cards)
+        with ExitStack() as files:
+            outputs: list[Writer] = []
+            if output is not None:
+                outputs.append(_open_results(files, output, fmt, list(checked.fields), done))
+            outputs += writers(deck, list(checked.fields))
+            if report is not None:
+                outputs.append(_open_report(report, deck, source.name, total, done))
+            if on_start is not None:
+                on_start(total - done.rows)
+            rows = _rows_to_grade(source, deck, checked, start=done.rows)
+            return _write_all(grade_rows(rows, grader, feedback, on_progress, jobs=jobs), outputs, feedback, done.rows, total)
+
+
+def _check_rows(source: AnswersSource, deck: Deck, on_row: Callable[[int, AnswerRow, Card], None] | None = None) -> _Checked:
+    """The first pass: every row parsed and its card found (an AnswersError at the first bad one)."""
+    from .answers import CardResolver
+
+    resolver = CardResolver(deck)
+    checked = _Checked()
+    for i, row in enumerate(source.rows()):
+        index = resolver.index(row, source.name)
+        checked.cards.append(index)
+        for name in row.extra:
+            checked.fields.setdefault(name)
+        if on_row is not None:
+            on_row(i, row, deck.cards[index])
+    checked.stamp = _stamp(source.path)
+    return checked
+
+
+def _check_rows_and_results(
+    source: AnswersSource, deck: Deck, output: Path, fmt: str, report: Path | None
+) -> tuple[_Checked, _Resume]:
+    """The first pass, also reading the earlier run's results beside the rows they grade.
+
+    The rows kept are those the results file holds whole and matching the
+    answers (same card; for JSON Lines the same answer too) and, with a report,
+    that the report holds too.
+    """
+    from .resume import report_rows, written_results
+
+    if report is None:
+        keep = None
+    else:
+        keep = sum(1 for _ in report_rows(report)) if report.exists() else 0
+    done = _Resume()
+    results = written_results(output, fmt)
+    more = True  # the results may go on
+
+    def compare(i: int, row: AnswerRow, card: Card) -> None:
+        nonlocal more
+        if not more or i != done.rows or done.rows == keep:
+            return
+        got = next(results, None)
+        if got is None:
+            more = False
+            return
+        line, end, record = got
+        if record.get("card") != card.id or (fmt == "jsonl" and record.get("answer") != row.answer):
+            raise GraderError(
+                f"result {i + 1} is not for line {row.line} of {source.name} (card {card.number}): "
+                "was it written from other answers? Choose another --output, or leave out --resume",
+                path=output,
+                line=line,
+            )
+        try:
+            done.verdicts[str(record["verdict"])] += 1
+            done.score_sum += float(record["score"])
+        except (KeyError, TypeError, ValueError):
+            raise GraderError("not a result line of 'grader grade'", path=output, line=line) from None
+        done.rows, done.output_end = i + 1, end
+
+    checked = _check_rows(source, deck, compare)
+    if more and done.rows == len(checked.cards) and done.rows != keep and next(results, None) is not None:
+        raise GraderError(
+            f"holds more results than {source.name} has rows ({len(checked.cards)}): was it written from other answers?",
+            path=output,
+        )
+    if fmt == "csv" and done.rows:
+        _check_csv_header(output, list(checked.fields))
+    if report is not None and done.rows:
+        done.report_end = next(islice(report_rows(report), done.rows - 1, None))
+    return checked, done
+
+
+def _check_csv_header(output: Path, fields: list[str]) -> None:
+    from .resume import csv_header
+    from .writers import csv_columns, passthrough_name
+
+    found = csv_header(output)
+    expected = csv_columns([passthrough_name(k) for k in fields])
+    if found is None or found[0] != expected:
+        raise GraderError(
+            f"its columns are not the ones this run writes ({', '.join(expected)}): was it written from other answers?",
+            path=output,
+            line=1,
+        )
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+def _rows_to_grade(source: AnswersSource, deck: Deck, checked: _Checked, start: int) -> Iterator[tuple[AnswerRow, Card]]:
+    """The second pass: the rows again, each with the card the first pass found, from row ``start`` on."""
+    if _stamp(source.path) != checked.stamp:
+        raise AnswersError("the answers file changed while it was being graded", path=source.name)
+    cards = deck.cards
+    for i, row in enumerate(source.rows()):
+        if i >= len(checked.cards):
+            raise AnswersError("the answers file changed while it was being graded", path=source.name)
+        if i >= start:
+            yield row, cards[checked.cards[i]]
+
+
+def _open_results(files: ExitStack, output: Path, fmt: str, fields: list[str], done: _Resume) -> Writer:
+    from .writers import CsvWriter, JsonLinesWriter
+
     try:
-        for graded in grade_rows(resolved, grader, feedback, on_progress):
-            for out in outputs:
-                out.write(graded)
-            graded_count += 1
+        if done.rows:
+            os.truncate(output, done.output_end)  # drop a row cut in half, and any row the report lacks
+        # A lone surrogate (a "\ud800" escape in the answers) is written as that escape, as on standard output.
+        mode = "a" if done.rows else "w"
+        out: IO[str] = files.enter_context(output.open(mode, encoding="utf-8", errors="backslashreplace", newline=""))
+    except OSError as exc:
+        raise GraderError(f"cannot write results: {exc.strerror}", path=output) from None
+    if fmt == "csv":
+        return CsvWriter.for_fields(out, fields, header=not done.rows)
+    return JsonLinesWriter(out)
+
+
+def _open_report(report: Path, deck: Deck, answers_name: str, total: int, done: _Resume) -> Writer:
+    from .writers import MarkdownReport
+
+    if not done.rows:
+        return MarkdownReport.create(report, deck.title, answers_name, total)
+    try:
+        os.truncate(report, done.report_end)  # drop the "incomplete" line, and any row the results lack
+    except OSError as exc:
+        raise GraderError(f"cannot write report: {exc.strerror}", path=report) from None
+    return MarkdownReport.append(report, total, done.verdicts, done.score_sum)
+
+
+def _write_all(
+    graded: Iterator[GradedAnswer], outputs: list[Writer], feedback: FeedbackClient | None, start: int, total: int
+) -> int:
+    count = 0
+    try:
+        with _WholeRows() as whole, closing(graded):
+            for answer in graded:
+                whole.writing = True
+                try:
+                    for out in outputs:
+                        out.write(answer)
+                finally:
+                    whole.writing = False
+                count += 1
+                if whole.pending:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise BatchInterrupted(start + count, total) from None
     finally:
         footer = feedback.totals.summary(feedback.settings.model) if feedback is not None else None
         for out in outputs:
             out.close(footer)
-    return graded_count
+    return count
+
+
+class _WholeRows:
+    """While installed, Ctrl-C during a row's writes (``writing``) waits until every output has the whole row.
+
+    It takes over SIGINT only in the main thread and only from Python's default
+    handler (a shell's ``&`` leaves SIGINT ignored, and so does this).
+    """
+
+    def __init__(self) -> None:
+        self.writing = self.pending = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _WholeRows:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.writing:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt

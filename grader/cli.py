@@ -6,12 +6,17 @@ modules are imported inside the commands so ``grader --help`` starts fast.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+from enum import Enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+from typer.core import TyperGroup
 
 from .errors import GraderError
 
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .batch import Writer
-    from .models import AnswerRow, Deck
+    from .models import Deck
     from .scoring import GradingSettings
     from .session import Shown
 
@@ -43,10 +48,63 @@ BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI
 NoCacheFlag = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for answers it has graded before.")]
 
 
-def _decks(paths: list[Path] | None) -> list[Deck]:
-    from .decks import bundled_deck_dir, find_decks, load_deck
+class MatchMode(str, Enum):
+    """How answers meet key terms (``GradingSettings.match``)."""
 
-    return [load_deck(p) for p in find_decks(paths or [bundled_deck_dir()])]
+    meaning = "meaning"
+    keyword = "keyword"
+
+
+MatchOption = Annotated[
+    Optional[MatchMode],
+    typer.Option("--match", help="meaning (words, and the offline semantic tier; the default) or keyword (words only)."),
+]
+
+
+def _grading(match: MatchMode | None):
+    """The command's one GradingSettings: --match, then the [grading] table of settings.toml, then defaults.
+
+    Grading by meaning falls back to words when the semantic tier cannot load: say so once, up front.
+    """
+    from .config import load_grading_settings
+
+    settings = load_grading_settings({"match": match.value if match else None})
+    if settings.match == "meaning":
+        from .semantic import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            print(f"Notice: {reason}; grading by words only.", file=sys.stderr)
+    return settings
+
+
+def _decks(paths: list[Path] | None) -> list[Deck]:
+    """The decks named or found in folders; a bad file inside a folder is a warning on stderr, not the end."""
+    from .decks import bundled_deck_dir, load_decks
+    from .display import clean_line
+
+    def warn(exc: GraderError) -> None:
+        print(f"Warning: {clean_line(str(exc))} (left out)", file=sys.stderr)
+
+    return load_decks(paths or [bundled_deck_dir()], warn=warn)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"grader {version('grader')}")
+        except PackageNotFoundError:
+            print("grader (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print grader's version and exit."),
+) -> None:
+    """Grade free-recall answers against the key terms of your own study decks."""
 
 
 @app.command()
@@ -64,18 +122,24 @@ def practice(
     cram: bool = typer.Option(False, "--cram", help="Ignore the schedule and the daily limits: ask every card."),
     new_limit: Optional[int] = typer.Option(None, "--new-limit", min=0, help="New cards a day (default 20, or new_per_day under [practice] in settings.toml)."),
     review_limit: Optional[int] = typer.Option(None, "--review-limit", min=0, help="Reviews a day (default 200, or reviews_per_day under [practice])."),
+    match: MatchOption = None,
 ) -> None:
     """Practise a deck: answer each question from memory and see how you did.
 
-    Type your answer and finish it with an empty line. Instead of an answer, type
-    /skip, /reveal (show the answer) or /quit. When input is not a terminal, each
-    line is one answer (for a self-graded card: c, p or i for how you did).
+    Type your answer and finish it with an empty line (arrows, word deletion and
+    Up for earlier answers work as in a shell). Instead of an answer, type /skip,
+    /reveal (show the answer), /undo (take back the last answer), /suspend,
+    /bury (until tomorrow), /open (the images of the answer just shown) or
+    /quit. When input is not a terminal, each line is one answer (for a
+    self-graded card: c, p, i or 1-4 for how you did).
 
     Every answer is saved to your history and schedules the card (FSRS): cards
     that are due come first, then new cards up to a daily limit. After each
-    answer, press 1-4 (again, hard, good, easy) to change its rating, or any
-    other key to go on. --cram and --cards ask the cards you name regardless of
-    the schedule; the answers still count.
+    answer, the keys 1-4 (again, hard, good, easy) show when the card would come
+    back; press one to change the rating, or any other key to go on. --cram and
+    --cards ask the cards you name regardless of the schedule; the answers still
+    count. Decks may be markdown, YAML/JSON, Obsidian notes, Anki packages or
+    Anki text exports; a folder is searched for all of them.
 
     Example: grader practice notes/ --shuffle --limit 10
 
@@ -83,14 +147,14 @@ def practice(
 
     Example: grader practice --llm --base-url http://localhost:11434/v1 --model llama3.2
     """
-    from .config import load_grading_settings, load_schedule_settings
+    from .config import load_schedule_settings
     from .render import make_console
     from .session import run_practice
 
     terminal = _TerminalIO(make_console(), interactive=sys.stdin.isatty())
     the_decks = _decks(decks)
     settings = load_schedule_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})
-    grading = load_grading_settings()
+    grading = _grading(match)
     run_practice(
         the_decks, terminal, settings=settings, grading=grading, picks=cards, shuffle=shuffle, seed=seed, limit=limit,
         cram=cram, feedback=lambda: _feedback_client(llm, offline, model, base_url, no_cache, grading=grading),
@@ -99,16 +163,33 @@ def practice(
 
 @dataclass
 class _TerminalIO:
-    """A practice session's user at the terminal, or a script on standard input (``session.PracticeIO``)."""
+    """A practice session's user at the terminal, or a script on standard input (``session.PracticeIO``).
+
+    At a terminal an answer is typed in a line editor (``line_editor``, prompt_toolkit, loaded here only).
+    """
 
     console: Console
     interactive: bool
+    editor: object | None = None
 
     def ask(self, prompt: str) -> str | None:
         try:
             return input(prompt)
         except EOFError:
+            if self.interactive:
+                print()  # what follows starts on its own line, not after the prompt
             return None
+
+    def ask_answer(self, prompt: str, *, allow_empty: bool = False) -> str | None:
+        from .line_editor import AnswerEditor, wanted
+
+        if not wanted():
+            from .session import answer_from_lines
+
+            return answer_from_lines(self.ask, allow_empty=allow_empty)
+        if self.editor is None:
+            self.editor = AnswerEditor()
+        return self.editor.ask(prompt, allow_empty=allow_empty)
 
     def read_key(self) -> str | None:
         try:
@@ -157,55 +238,127 @@ def _now():
 @app.command()
 def grade(
     deck: Path = typer.Argument(..., help="The deck the answers are to."),
-    answers: Path = typer.Argument(..., help="Answers file: .jsonl, .csv or .yaml with 'card' or 'question', and 'answer'."),
+    answers: Path = typer.Argument(
+        ..., help="Answers file: .jsonl, .csv or .yaml with 'card' or 'question', and 'answer'; '-' reads standard input."
+    ),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per answer (JSON Lines)."),
     csv_out: bool = typer.Option(False, "--csv", help="CSV with one row per answer."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report to this file."),
+    report: Optional[Path] = typer.Option(
+        None, "--report", help="Also write a class report: Markdown (.md) or one self-contained HTML page (.html), by the extension."
+    ),
     llm: LlmFlag = False,
     offline: OfflineFlag = False,
     model: ModelOption = None,
     base_url: BaseUrlOption = None,
     no_cache: NoCacheFlag = False,
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=64, help="LLM requests at once (default 4)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", help="Write the results to this file: JSON Lines (.jsonl) or CSV (.csv), by its extension."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Keep the results --output (and --report) already hold from an interrupted run; grade the rest."
+    ),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", min=1, help="Grading processes (default: the machine's cores; 1: this process only). Not for --llm requests."
+    ),
+    answers_format: Optional[str] = typer.Option(
+        None, "--answers-format", help="jsonl, csv or yaml, when the answers file's name does not say (standard input: jsonl)."
+    ),
+    match: MatchOption = None,
+    batch: bool = typer.Option(
+        False, "--batch", help="With --llm and --output: send the LLM requests as one provider batch (OpenAI Batch API: half price, done within 24 h); --resume collects it."
+    ),
+    gradebook: Optional[Path] = typer.Option(
+        None, "--gradebook", help="Also write a gradebook CSV for an LMS (Canvas, Moodle, Google Classroom): a row per student, a column per question."
+    ),
+    student: Optional[str] = typer.Option(
+        None, "--student", help="The answers' column that names students (default: the first of student, student_id, name, email, username, user, login, sis_id)."
+    ),
 ) -> None:
     """Grade a file of answers against a deck; results appear as they are computed.
 
     With --llm each answer also gets rubric feedback from an LLM, as an "llm"
-    object in --json output; a progress bar shows on stderr.
+    object in --json output; a progress bar shows on stderr. Every row is
+    checked before any is graded; keyword grading runs on every core (--jobs).
 
     Example: grader grade decks/virtualization.md answers.jsonl --json > grades.jsonl
 
     Example: grader grade decks/virtualization.md answers.jsonl --llm --concurrency 8 --json
+
+    Example: grader grade decks/virtualization.md big.csv --output grades.jsonl --jobs 4 (after Ctrl-C: the same with --resume)
+
+    Example: cat answers.csv | grader grade decks/virtualization.md - --answers-format csv --csv
+
+    Example: grader grade decks/virtualization.md answers.jsonl --llm --batch --output grades.jsonl (later: the same with --resume instead of --batch)
+
+    Example: grader grade decks/virtualization.md class.csv --report class.html --gradebook gradebook.csv
     """
-    from .batch import grade_file
-    from .config import load_grading_settings
+    from .batch import BatchInterrupted, default_jobs, grade_file
     from .grading import KeywordGrader
     from .render import GradeTable, ProgressBar, make_console
-    from .writers import CsvWriter, JsonLinesWriter, MarkdownReport
+    from .resume import output_format
+    from .writers import CsvWriter, JsonLinesWriter
 
     if json_out and csv_out:
         raise typer.BadParameter("choose one of --json and --csv")
+    if output is not None and output_format(output) is None:
+        raise typer.BadParameter("--output must end in .jsonl or .csv (the format is chosen by the extension)")
+    if resume and output is None:
+        raise typer.BadParameter("--resume continues an --output file: give --output too")
+    if answers_format is not None and answers_format not in ("jsonl", "csv", "yaml"):
+        raise typer.BadParameter("--answers-format must be jsonl, csv or yaml")
+    if output is not None:
+        from .files import refuse_overwrite
+        from .store import history_files
 
-    def writers(the_deck: Deck, rows: list[AnswerRow]) -> list[Writer]:
-        chosen: list[Writer] = []
+        protected = {"the deck": deck, "the answers file": answers, **history_files()}
+        refuse_overwrite(output, {**protected, **({"the report": report} if report is not None else {})})
+    if report is not None:
+        from .files import refuse_overwrite
+        from .store import history_files
+
+        refuse_overwrite(report, {"the deck": deck, "the answers file": answers, **history_files()})
+    if gradebook is not None:
+        _check_gradebook(gradebook, {"the deck": deck, "the answers file": answers, "the report": report, "the output": output})
+    from .class_report import ClassOutputs
+
+    class_outputs = ClassOutputs(report, gradebook, student, "<stdin>" if str(answers) == "-" else str(answers), output)
+
+    def writers(the_deck: Deck, fields: list[str]) -> list[Writer]:
+        chosen: list[Writer] = class_outputs.start(the_deck, fields)
         if json_out:
             chosen.append(JsonLinesWriter(sys.stdout))
         elif csv_out:
-            chosen.append(CsvWriter.for_rows(sys.stdout, rows))
-        if report is not None:
-            chosen.append(MarkdownReport.create(report, the_deck.title, str(answers)))
-        if not (json_out or csv_out):
-            chosen.append(GradeTable(make_console()))
+            chosen.append(CsvWriter.for_fields(sys.stdout, fields))
+        elif output is None:  # with --output the results go there; the table only when nothing else is asked for
+            chosen.append(GradeTable(make_console(), fields))
         return chosen
 
-    settings = load_grading_settings()
+    if batch and (output is None or resume):
+        raise typer.BadParameter("--batch needs --output (the batch is recorded beside it), and --resume collects it later")
+    settings = _grading(match)
+    recorded = _batch_record(output) if resume and output is not None else None
+    if recorded is not None:  # the LLM of the batch being collected
+        llm, model, base_url = True, model or recorded.model, base_url or recorded.base_url
     feedback = _feedback_client(llm, offline, model, base_url, no_cache, concurrency, grading=settings)
+    if batch or recorded is not None:
+        if feedback is None:
+            raise typer.BadParameter("--batch sends LLM requests: add --llm (and no --offline)")
+        if not _provider_batch(deck, answers, KeywordGrader(settings), feedback, output, answers_format, recorded):
+            return  # submitted, or still running: said on stderr
     bar = ProgressBar("LLM feedback") if feedback is not None else None
     try:
         grade_file(
             deck, answers, writers, KeywordGrader(settings), feedback,
             on_start=bar.start if bar else None, on_progress=bar.advance if bar else None,
+            answers_format=answers_format, output=output, report=class_outputs.streamed_report, resume=resume,
+            jobs=jobs or default_jobs(),
         )  # fmt: skip
+        class_outputs.finish(settings)
+    except BatchInterrupted as exc:
+        again = " (the same command with --resume goes on)" if output is not None else ""
+        print(f"Interrupted: {exc.graded} of {exc.total} answers graded{again}.", file=sys.stderr)
+        raise typer.Exit(130) from None
     finally:
         if bar is not None:
             bar.stop()
@@ -215,42 +368,213 @@ def grade(
             feedback.close()
 
 
+def _check_gradebook(gradebook: Path, others: dict[str, Path | str | None]) -> None:
+    from .files import refuse_overwrite
+    from .store import history_files
+
+    if gradebook.suffix.lower() != ".csv":
+        raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
+    refuse_overwrite(gradebook, {**{k: v for k, v in others.items() if v is not None}, **history_files()})
+
+
+def _batch_record(output: Path):
+    """The provider batch recorded beside an --output file, if there is one."""
+    if not output.with_name(output.name + ".llm-batch.json").exists():
+        return None
+    from .llm.provider_batch import BatchRecord, record_path
+
+    return BatchRecord.load(record_path(output))
+
+
+def _provider_batch(deck, answers, grader, feedback, output, answers_format, recorded) -> bool:
+    """Submit a batch (``recorded`` None) or collect one; True when its replies are in and grading goes on."""
+    from .llm.provider_batch import collect, record_path, start_batch
+
+    try:
+        if recorded is None:
+            record, cached = start_batch(deck, answers, grader, feedback, output, answers_format)
+            print(
+                f"Submitted LLM batch {record.batch_id} ({record.requests} requests; {cached} answers already cached) "
+                f"to {record.endpoint}; recorded in {record_path(output)}. Collect it with the same command, "
+                "--resume instead of --batch.",
+                file=sys.stderr,
+            )
+            feedback.close()
+            return False
+        state = collect(feedback, recorded)
+    except BaseException:
+        feedback.close()
+        raise
+    if not state.ready:
+        print(f"LLM batch {recorded.batch_id} is {state.status}: {state.done} of {state.total} done; run again later.", file=sys.stderr)
+        feedback.close()
+        return False
+    print(f"LLM batch {recorded.batch_id}: {state.collected} replies collected.", file=sys.stderr)
+    return True  # the record stays: collecting again (after an interruption) is free
+
+
+@app.command()
+def review(
+    deck: Path = typer.Argument(..., help="The deck the answers are to."),
+    answers: Path = typer.Argument(..., help="The class's answers: .jsonl, .csv or .yaml, as for grade (a file: your keys come on standard input)."),
+    decisions: Optional[Path] = typer.Option(
+        None, "--decisions", help="Where your decisions are saved as you make them (default: beside the answers, NAME.review.jsonl)."
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", help="Write every answer with its final grade: JSON Lines (.jsonl) or CSV (.csv), by the extension."
+    ),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a class report of the final grades: Markdown (.md) or HTML (.html)."),
+    gradebook: Optional[Path] = typer.Option(None, "--gradebook", help="Write a gradebook CSV of the final grades for an LMS."),
+    student: Optional[str] = typer.Option(
+        None, "--student", help="The answers' column that names students (default: the first of student, student_id, name, email, username, user, login, sis_id)."
+    ),
+    everything: bool = typer.Option(False, "--all", help="Show every group, also those your marks already settle."),
+    export_only: bool = typer.Option(False, "--export-only", help="Ask nothing: write the exports from the decisions saved so far."),
+    answers_format: Optional[str] = typer.Option(None, "--answers-format", help="jsonl, csv or yaml, when the file's name does not say."),
+    match: MatchOption = None,
+) -> None:
+    """Review a class's answers by groups: accept or override a whole group with one key, and the grader learns.
+
+    The answers to each question are grouped by what they say and what the
+    grader found in them, largest groups first. For each group press a to
+    accept the proposed verdict, c, p or i to mark the whole group correct,
+    partial or incorrect, o to mark some answers of it (then e.g. 'i 2 5-7'),
+    s to split it, u to undo, n to go to the next question, m to see every
+    answer of a big group, q to stop. Each decision is saved at once (in
+    --decisions), so you can stop at any time, Ctrl-C included, and run the
+    same command again to go on.
+
+    Your marks train the grader for the rest of the class: a calibration per
+    question, fitted on your verdicts, re-grades the answers you have not seen,
+    and only groups holding answers it is still uncertain about are shown. When
+    input is not a terminal, each line is one command (a, c, p, i, 'i 2 5', s,
+    u, n, q), so reviews can be scripted. Exports carry the final grades: yours,
+    else the calibration's, else the grader's.
+
+    Example: grader review decks/virtualization.md class.csv --report class.html --gradebook gradebook.csv
+
+    Example: printf 'a\\nc\\ni 2\\nq\\n' | grader review decks/virtualization.md class.csv
+
+    Example: grader review decks/virtualization.md class.csv --export-only --output final.jsonl
+    """
+    from .batch import default_jobs
+    from .class_report import check_student
+    from .files import refuse_overwrite
+    from .render import make_console
+    from .resume import output_format
+    from .review import ReviewInterrupted, open_review, run_review, sidecar_path, write_exports
+    from .store import history_files
+
+    if str(answers) == "-":
+        raise typer.BadParameter("review reads your keys on standard input: give the answers as a file")
+    if output is not None and output_format(output) is None:
+        raise typer.BadParameter("--output must end in .jsonl or .csv (the format is chosen by the extension)")
+    if gradebook is not None and gradebook.suffix.lower() != ".csv":
+        raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
+    log = decisions or sidecar_path(answers)
+    protected = {"the deck": deck, "the answers file": answers, **history_files()}
+    refuse_overwrite(log, protected)
+    chosen = {"the decisions": log, "--output": output, "--report": report, "--gradebook": gradebook}
+    for name, path in chosen.items():
+        if path is not None and name != "the decisions":
+            refuse_overwrite(path, {**protected, **{k: v for k, v in chosen.items() if v is not None and k != name}})
+    settings = _grading(match)
+    console = make_console()
+    opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
+    try:
+        for notice in opened.review.notices:
+            print(f"Notice: {notice}", file=sys.stderr)
+        check_student(opened.fields, student, gradebook=gradebook is not None)
+        if not export_only:
+            try:
+                run_review(opened.review, _ReviewTerminal(console, interactive=sys.stdin.isatty()), everything=everything)
+            except KeyboardInterrupt:
+                raise ReviewInterrupted from None
+    except ReviewInterrupted:
+        print(f"Stopped: every decision is saved in {log} ({opened.log.written} this time); the same command goes on.", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finally:
+        opened.log.close()
+    write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student)
+    print(
+        f"Decisions: {log} ({opened.review.decided} answers decided by you); {opened.review.uncertain} answers still uncertain.",
+        file=sys.stderr,
+    )
+
+
+@dataclass
+class _ReviewTerminal:
+    """The teacher at the terminal (one key a command; o asks for answer numbers), or a script, a line a command."""
+
+    console: Console
+    interactive: bool
+
+    def command(self) -> str | None:
+        if not self.interactive:
+            line = sys.stdin.readline()
+            return None if line == "" else line.rstrip("\r\n")
+        try:
+            key = typer.getchar()
+            if key in ("o", "O"):
+                return "o " + input("Mark which answers? A verdict, then their numbers (e.g. i 2 5-7): ")
+        except EOFError:
+            return None
+        return key
+
+    def show(self, shown) -> None:  # noqa: ANN001 - review.GroupShown or review.Said
+        from .review_view import review_view
+
+        self.console.print(review_view(shown, self.console.width))
+
+
 @app.command()
 def cards(
     deck: Path = typer.Argument(..., help="A deck file."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per card (JSON Lines)."),
+    due: bool = typer.Option(False, "--due", help="Only the cards due now (new cards and cards set aside are left out)."),
 ) -> None:
-    """List a deck's cards with their ids, key terms and whether they can be graded.
+    """List a deck's cards with their ids, key terms, whether they can be graded,
+    and, from your history, when each is due, its last grade and its lapses.
 
     Example: grader cards decks/virtualization.md --json
+
+    Example: grader cards notes/networking.apkg --due
     """
     import json
 
     from .decks import load_deck
     from .render import cards_table, make_console
+    from .stats import card_progress, is_due_now, progress_record
     from .writers import card_record
 
     the_deck = load_deck(deck)
+    now = _now()
+    progress = card_progress(the_deck, now=now)
+    shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now)]
     if json_out:
-        for card in the_deck.cards:
-            sys.stdout.write(json.dumps(card_record(card), ensure_ascii=False) + "\n")
+        for card in shown:
+            sys.stdout.write(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False) + "\n")
         return
-    make_console().print(cards_table(the_deck.cards, the_deck.title))
+    make_console().print(cards_table(shown, the_deck.title, progress, now=now))
 
 
 @app.command()
 def lint(decks: list[Path] = typer.Argument(..., help="Deck files or folders.")) -> None:
     """Report what a deck author should fix, as file:line: message; exit 1 if anything.
 
+    Every file of a folder is checked, one that cannot be read as a deck too, and
+    every problem of each is reported (all schema errors of a YAML deck, images
+    not where the deck says).
+
     Example: grader lint notes/
     """
-    from .decks import find_decks, parse_deck
+    from .decks import lint_files
+    from .display import clean_line
 
     count = 0
-    for path in find_decks(decks):
-        for finding in parse_deck(path).findings:
-            print(f"{path}:{finding.line}: {finding.message}")
-            count += 1
+    for line in lint_files(decks):
+        print(clean_line(line))
+        count += 1
     if count:
         raise typer.Exit(1)
 
@@ -258,12 +582,55 @@ def lint(decks: list[Path] = typer.Argument(..., help="Deck files or folders."))
 EVAL_GRADERS = ("keyword", "llm", "hybrid")
 
 
-@app.command("eval")
+class _EvalGroup(TyperGroup):
+    """``grader eval [DATA]`` runs an evaluation; ``grader eval compare A B`` is a sub-command with its own help.
+
+    A group's own argument would take the word ``compare`` for DATA, so when
+    the first word names a sub-command the run's parameters keep their
+    defaults and everything after goes to the sub-command. Options may follow
+    DATA (``grader eval data.jsonl --json``), as they could before.
+    """
+
+    allow_interspersed_args = True
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            return super().parse_args(ctx, args)
+        super().parse_args(ctx, [])  # the run's parameters at their defaults
+        ctx.meta["grader.eval.sub"] = True  # and not in the sub-command's usage line (get_params)
+        if hasattr(ctx, "_protected_args"):  # click 8.2+
+            ctx._protected_args = args[:1]
+        else:  # pragma: no cover - click 8.1
+            ctx.protected_args = args[:1]
+        ctx.args = args[1:]
+        return ctx.args
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):  # noqa: ANN201
+        if args and args[0] not in self.commands:
+            ctx.fail("give one data file (or: grader eval compare A.json B.json)")
+        return super().resolve_command(ctx, args)
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)
+        return [p for p in params if p.param_type_name != "argument"] if ctx.meta.get("grader.eval.sub") else params
+
+    def format_usage(self, ctx: typer.Context, formatter) -> None:  # noqa: ANN001 - click's HelpFormatter
+        formatter.write_usage(ctx.command_path, "[OPTIONS] [DATA.jsonl]")
+        formatter.write_usage(ctx.command_path, "compare A.json B.json [--json]", prefix="       ")
+
+
+eval_app = typer.Typer(cls=_EvalGroup, invoke_without_command=True, no_args_is_help=False, add_completion=False)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback(invoke_without_command=True)
 def eval_command(
-    data: Optional[list[str]] = typer.Argument(
+    ctx: typer.Context,
+    data: Optional[Path] = typer.Argument(
         None,
-        metavar="[DATA.jsonl | compare A.json B.json]",
-        help="Human-graded answers, JSON Lines (default: eval/seed_dev.jsonl); or 'compare' and two saved --json runs.",
+        metavar="DATA.jsonl",
+        help="Human-graded answers, JSON Lines (default: eval/seed_dev.jsonl).",
+        show_default=False,
     ),
     train: Optional[Path] = typer.Option(None, "--train", help="Fit the calibration on this file (default: cross-validation grouped by question)."),
     grader_name: str = typer.Option("keyword", "--grader", help="keyword, llm or hybrid."),
@@ -277,6 +644,8 @@ def eval_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, for --grader llm or hybrid."),
     no_cache: NoCacheFlag = False,
     yes: bool = typer.Option(False, "--yes", "-y", help="Start a paid LLM run without asking."),
+    shots: int = typer.Option(0, "--shots", min=0, max=20, help="For --grader llm/hybrid: put the K most similar graded answers of --train in each prompt."),
+    match: MatchOption = None,
 ) -> None:
     """Measure a grader against human grades, with 95% intervals and baselines.
 
@@ -285,26 +654,23 @@ def eval_command(
 
     Example: grader eval ../shared/datasets/mohler/train.jsonl --report out/
 
-    Example: grader eval runA.json ... ; grader eval compare runA.json runB.json
+    Example: grader eval --json > runA.json ; grader eval compare runA.json runB.json
+
+    Example: grader eval test.jsonl --grader llm --train train.jsonl --shots 3
     """
-    args = list(data or [])
-    if args[:1] == ["compare"]:
-        if len(args) != 3:
-            raise typer.BadParameter("compare needs two saved runs: grader eval compare A.json B.json")
-        return _eval_compare(Path(args[1]), Path(args[2]), json_out)
-    if len(args) > 1:
-        raise typer.BadParameter("give one data file (or: grader eval compare A.json B.json)")
+    if ctx.invoked_subcommand is not None:
+        return
     if grader_name not in EVAL_GRADERS:
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
-    from .config import load_grading_settings
     from .evaluation.report import write_report
     from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
     from .evaluation.terminal import terminal
+    from .display import clean
     from .render import ProgressBar, make_console
 
     console, err = make_console(), make_console(stderr=True)
     request = EvalRequest(
-        data=Path(args[0]) if args else None,
+        data=data,
         train=train,
         deck=deck,
         grader=grader_name,
@@ -315,12 +681,13 @@ def eval_command(
         base_url=base_url,
         no_cache=no_cache,
         yes=yes,
+        shots=shots,
     )
-    hooks = EvalHooks(notify=err.print, confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
+    hooks = EvalHooks(notify=lambda message: err.print(clean(str(message)), markup=False), confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
     try:
-        run = run_eval(request, load_grading_settings(), hooks)
+        run = run_eval(request, _grading(match), hooks)
     except RunInterrupted as exc:
-        err.print(exc.message)
+        err.print(clean(exc.message), markup=False)
         raise typer.Exit(130) from None
     if run is None:  # the user declined a paid LLM run
         raise typer.Exit(1)
@@ -334,7 +701,16 @@ def eval_command(
         err.print(f"Report written to {report / 'report.html'} and {report / 'report.md'}")
 
 
-def _eval_compare(a: Path, b: Path, json_out: bool) -> None:
+@eval_app.command("compare")
+def eval_compare(
+    a: Path = typer.Argument(..., metavar="A.json", help="A run saved with grader eval --json."),
+    b: Path = typer.Argument(..., metavar="B.json", help="Another saved run, to compare with A."),
+    json_out: bool = typer.Option(False, "--json", help="The comparison as one JSON document."),
+) -> None:
+    """Compare two saved evaluation runs: metric deltas (B minus A) and the answers whose verdict changed.
+
+    Example: grader eval compare before.json after.json
+    """
     from .evaluation.compare import compare_runs
     from .evaluation.results import load_run
     from .evaluation.terminal import comparison_terminal
@@ -442,10 +818,66 @@ def history_import(file: Path = typer.Argument(..., help="A file written by 'gra
 def main() -> None:
     """Entry point: run the app, turning GraderErrors into one line and exit code 1.
 
-    Usage errors are click's (exit 2); anything else is a bug and keeps its traceback.
+    Usage errors are click's (exit 2). Output that cannot be written ends the
+    run cleanly: a full disk is one line and exit 1; a closed pipe
+    (``grader ... | head -1``) ends quietly with exit 1, as typer does for one
+    it meets itself. Anything else is a bug and keeps its traceback.
     """
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    _escape_lone_surrogates(sys.stdout)
     try:
-        app()
+        try:
+            app()
+        finally:
+            # Flushed here, not at exit, where a failure would print "Exception ignored ..."
+            sys.stdout.flush()
     except GraderError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        from .display import clean_line
+
+        _say(f"Error: {clean_line(str(exc))}")  # one line, whatever a file put in it
         sys.exit(1)
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _discard_output()
+        if exc.errno != errno.EPIPE:
+            _say(f"Error: cannot write the output: {exc.strerror or exc}")
+        sys.exit(1)
+
+
+# A full disk (or quota, or file size limit), a device failing, a reader gone away.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE}
+
+
+def _escape_lone_surrogates(stream) -> None:
+    """Write text that is not valid Unicode (a lone surrogate, from a ``\\ud800`` escape in a file) as that escape.
+
+    In UTF-8 output nothing else can fail to encode, and a surrogate can only
+    stand in a string, where ``\\ud800`` is also the JSON escape that reads back
+    as the same text; so --json, --csv and tables go on past such a row.
+    """
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    if encoding in ("utf8", "utf8sig"):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper
+            pass
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if stderr can still take it."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _discard_output() -> None:
+    """Point standard output at /dev/null, so what is left in its buffer cannot fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture output in memory)
+        pass

@@ -75,13 +75,12 @@ def read_settings_file(path: Path | None = None) -> dict[str, Any]:
     Each module validates its own table; a TOML syntax error is reported with
     the file and line.
     """
+    from .files import read_text
+
     path = path or settings_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read settings: {getattr(exc, 'strerror', None) or exc}", path=path) from None
+    text = read_text(path, what="settings file")  # an error names the line of a bad byte, refuses a pipe
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -114,7 +113,7 @@ class LLMFileSettings(BaseModel):
     enabled: bool | None = Field(None, description="Give LLM feedback without --llm.")
     model: str | None = None
     base_url: str | None = None
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
     max_retries: int | None = Field(None, ge=0, le=10)
     concurrency: int | None = Field(None, ge=1, le=64)
     repair_attempts: int | None = Field(None, ge=0, le=5)
@@ -130,7 +129,9 @@ class LLMSettings(BaseModel):
     model: str = "gpt-4o-mini"
     base_url: str | None = Field(None, description="None means the openai library's default (api.openai.com).")
     api_key: SecretStr | None = None
-    timeout: float = Field(60.0, gt=0, description="Seconds to wait for one reply (local models can be slow).")
+    timeout: float = Field(
+        60.0, gt=0, allow_inf_nan=False, description="Seconds to wait for one reply (local models can be slow)."
+    )
     max_retries: int = Field(2, ge=0, le=10, description="The SDK's retries with backoff on 429, 5xx, timeouts.")
     concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once in a batch.")
     repair_attempts: int = Field(2, ge=0, le=5, description="Retries of an invalid reply with the error fed back.")
@@ -176,7 +177,7 @@ def load_llm_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
 
-    file_table = read_settings_file(path).get("llm", {})
+    file_table = settings_table("llm", path)
     try:
         from_file = LLMFileSettings.model_validate(file_table)
     except ValidationError as exc:
@@ -197,9 +198,28 @@ def load_llm_settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
-        raise InputError(f"setting {name!r} from {sources.get(name, 'defaults')}: {err['msg']}") from None
+        message = err["msg"]
+        if err["type"] == "bool_parsing":  # GRADER_OFFLINE=maybe: say which values are taken
+            message = f"{err['input']!r} is not true or false (use 1/0, true/false, yes/no or on/off)"
+        raise InputError(f"setting {name!r} from {sources.get(name, 'defaults')}: {message}") from None
     settings.sources = {name: sources.get(name, "default") for name in LLMSettings.model_fields if name != "sources"}
     return settings
+
+
+_TOML_TYPES = {list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
+
+
+def settings_table(name: str, path: Path) -> dict[str, Any]:
+    """The ``[name]`` table of the settings file (empty when absent); a value that is not a table is an InputError."""
+    table = read_settings_file(path).get(name, {})
+    if not isinstance(table, dict):
+        kind = _TOML_TYPES.get(type(table), "a date or time")
+        raise InputError(
+            f"{name} must be a table ([{name}] with its settings under it), not {kind}",
+            path=path,
+            line=_key_line(path, name, ()),
+        )
+    return table
 
 
 def _table_error(table: str, exc: ValidationError, path: Path) -> InputError:
@@ -210,18 +230,46 @@ def _table_error(table: str, exc: ValidationError, path: Path) -> InputError:
         message = "api_key does not belong in the settings file: set OPENAI_API_KEY in the environment"
     elif err["type"] == "extra_forbidden":
         message = f"[{table}] has no setting {loc!r}"
-    else:
+    elif loc:
         message = f"[{table}] {loc}: {err['msg']}"
-    line = None
+    else:
+        message = f"[{table}] {err['msg']}"
+    return InputError(message, path=path, line=_key_line(path, table, err["loc"]))
+
+
+_HEADER = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _key_line(path: Path, table: str, loc: tuple) -> int | None:
+    """The line of the settings file where ``loc`` in ``table`` is set, as best as it can be told.
+
+    The key is looked for under the table's headers first (``[table]``, ``[table.sub]``);
+    with no key, or none found there, the line that sets the table itself.
+    """
     try:
-        key = str(err["loc"][-1])
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", text):
-                line = number
-                break
-    except (OSError, IndexError):
-        pass
-    return InputError(message, path=path, line=line)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+    def sets(key: str, text: str) -> bool:
+        return re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]", text) is not None
+
+    key = str(loc[-1]) if loc else None
+    section, table_line, in_table = None, None, False
+    for number, text in enumerate(lines, start=1):
+        header = _HEADER.match(text)
+        if header:
+            section = re.sub(r"[\"'\s]", "", header[1])
+            in_table = section == table or section.startswith(table + ".")
+            if section == table and table_line is None:
+                table_line = number
+            elif key is not None and section == f"{table}.{key}":  # [table.key]: a sub-table where a setting belongs
+                return number
+        elif section is None and sets(table, text):  # table = ... at the top level
+            table_line = table_line or number
+        elif key is not None and in_table and sets(key, text):
+            return number
+    return table_line
 
 
 def load_grading_settings(flags: Mapping[str, Any] | None = None, path: Path | None = None) -> GradingSettings:
@@ -233,7 +281,7 @@ def load_grading_settings(flags: Mapping[str, Any] | None = None, path: Path | N
     from .scoring import GradingSettings
 
     path = path or settings_path()
-    table = read_settings_file(path).get("grading", {})
+    table = settings_table("grading", path)
     try:
         from_file = GradingSettings.model_validate(table)
     except ValidationError as exc:
@@ -253,12 +301,8 @@ def load_schedule_settings(flags: Mapping[str, Any] | None = None, path: Path | 
     from .schedule import settings_from
 
     path = path or settings_path()
-    table = read_settings_file(path).get("practice", {})
+    table = settings_table("practice", path)
     try:
         return settings_from(table, flags)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            raise InputError(f"[practice] has no setting {name!r}", path=path) from None
-        raise InputError(f"[practice] {name}: {err['msg']}", path=path) from None
+        raise _table_error("practice", exc, path) from None

@@ -1,32 +1,33 @@
-"""Reading decks: the markdown ``<details>`` format and plain YAML/JSON decks.
+"""Reading decks: the markdown ``<details>`` format here, other formats in ``formats/``.
 
-Parsing is pure (text in, cards and findings out); ``load_deck`` is the I/O edge.
+Parsing is pure (text in, cards and findings out); ``parse_deck`` and
+``load_decks`` are the I/O edge, choosing the format by extension and content.
 The markdown format is read as its author writes it, not as a strict grammar:
-see ``tests/test_decks.py`` for every variation the corpus holds.
+see ``tests/test_decks.py`` for every variation the corpus holds. Every format
+builds its cards with ``build_cards``, so ids and key terms are made one way.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
 
 from .errors import DeckError
 from .files import read_text
 from .keyterms import clean_markdown, clean_term, derive_key_terms, document_frequencies, parse_term
-from .models import Card, Deck, KeyTerm, PlainDeck
+from .models import Card, Deck, KeyTerm
 from .normalize import STOPWORDS, normalize, tokenize
 from .resources import bundled, missing
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 PLAIN_SUFFIXES = {".yaml", ".yml", ".json"}
-DECK_SUFFIXES = MARKDOWN_SUFFIXES | PLAIN_SUFFIXES
+ANKI_SUFFIXES = {".apkg", ".colpkg"}
+TEXT_SUFFIXES = {".txt", ".tsv"}  # Anki's plain-text export
+DECK_SUFFIXES = MARKDOWN_SUFFIXES | PLAIN_SUFFIXES | ANKI_SUFFIXES | TEXT_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ class ParsedDeck:
 
     deck: Deck
     findings: list[Finding] = field(default_factory=list)
+
+
+class DeckSchemaError(DeckError):
+    """A deck file whose structure is wrong in several places: every problem is kept, for ``lint``."""
+
+    def __init__(self, problems: list[Finding], *, path: str | Path):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see grader lint)" if len(problems) > 1 else ""
+        super().__init__(first.message + more, path=path, line=first.line)
+        self.problems = problems
 
 
 # --- Markdown decks -----------------------------------------------------------
@@ -73,7 +84,7 @@ _NOT_NEWLINE = re.compile(r"[^\n]")
 def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
     """Cards of a markdown deck: one per ``<details>`` block outside code, in order."""
     findings: list[Finding] = []
-    structure = _without_code(text)  # same offsets as text; where cards are looked for
+    structure = without_code(text)  # same offsets as text; where cards are looked for
     line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
 
     def line_of(offset: int) -> int:
@@ -96,7 +107,7 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
             question_md, body_start = text[summary[0] : summary[1]], summary[2]
         raw_cards.append((line, clean_markdown(question_md), text[body_start:block_end], line_of(body_start)))
 
-    cards = _build_cards(
+    cards = build_cards(
         [(line, question, *_read_body(body, body_line, findings)) for line, question, body, body_line in raw_cards],
         findings,
     )
@@ -135,17 +146,17 @@ def _summary(text: str, start: int, end: int) -> tuple[int, int, int] | None:
     return None if closing is None else (gt + 1, closing.start(), closing.end())
 
 
-def _without_code(text: str) -> str:
+def without_code(text: str) -> str:
     """The text with fenced and inline code blanked out, at the same offsets.
 
     A ``<details>`` shown in code is an example, not a card. A fence never
     closed is left as text: taking the rest of the deck for code would hide its cards.
     """
-    text = _blank(text, _fenced_blocks(text))
+    text = _blank(text, fenced_blocks(text))
     return _blank(text, _inline_code(text))
 
 
-def _fenced_blocks(text: str) -> list[tuple[int, int]]:
+def fenced_blocks(text: str) -> list[tuple[int, int]]:
     """Spans of ``` and ~~~ blocks, fence lines included, at any indent (cards sit in list items)."""
     spans = []
     opening: tuple[int, str, int] | None = None  # start, fence character, fence length
@@ -195,8 +206,8 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 
 def _read_body(body: str, first_line: int, findings: list[Finding]) -> tuple[str, list[str], list[str]]:
     """The display answer, its image paths and its highlighted terms."""
-    images = _image_paths(body)
-    terms = _highlights(body, first_line, findings)
+    images = image_paths(body)
+    terms = highlights(body, first_line, findings)
     return _display_answer(body), images, terms
 
 
@@ -210,7 +221,7 @@ def _display_answer(body: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]:
+def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]:
     """Highlighted spans of a card body.
 
     Marks pair up within a line; a line left with an odd mark carries it to the
@@ -283,10 +294,46 @@ def _unclosed(lines: list[str], open_at: tuple[int, int], first_line: int, findi
     return lines[idx][offset:]
 
 
-def _build_cards(
-    raw: list[tuple[int, str, str, list[str], list[str]]], findings: list[Finding]
+RawCard = tuple[int, str, str, list[str], list[str]]  # line, question, answer (markdown), image paths, key terms as written
+
+
+# "Any two of these make a complete answer": an HTML comment in the answer, invisible where the deck is rendered.
+_ANY = re.compile(r"<!--\s*any\s+(\S+?)\s*-->", re.IGNORECASE)
+
+
+def required_count(answer: str, line: int, n_terms: int, findings: list[Finding]) -> int | None:
+    """How many key terms the author says make a complete answer (``<!-- any 2 -->``), checked for lint."""
+    marks = _ANY.findall(answer)
+    if not marks:
+        return None
+    if len(marks) > 1 or not marks[0].isdigit() or int(marks[0]) < 1:
+        findings.append(Finding(line, f"'<!-- any {marks[-1]} -->' should give one count of key terms, as digits: <!-- any 2 -->"))
+        return None
+    count = int(marks[0])
+    if count >= n_terms:
+        findings.append(Finding(line, f"'<!-- any {count} -->' asks for {count} of {n_terms} key terms: that is all of them"))
+        return None
+    return count
+
+
+def build_cards(
+    raw: list[RawCard],
+    findings: list[Finding],
+    *,
+    derived_note: bool = True,
+    side_notes: bool = True,
+    required: list[int | None] | None = None,
 ) -> list[Card]:
-    """Cards with ids, key terms (highlighted or derived) and lint findings."""
+    """Cards with ids, key terms (as written, or derived from the answer) and lint findings.
+
+    ``derived_note``: a card without key terms is worth a lint finding (in
+    markdown its author highlights them; in other formats there is nothing to
+    highlight with, or key terms are optional, and deriving them is normal).
+    ``side_notes``: a few words beside an image are a note on it, not an answer
+    (an author's habit in markdown notes; an Anki card's short answer is an answer).
+    ``required``: per card, how many key terms make a complete answer, for formats
+    that have a field for it; otherwise an answer may say so (``<!-- any 2 -->``).
+    """
     doc_freq, n_docs = document_frequencies(clean_markdown(body) for _, _, body, _, _ in raw)
     seen_ids: dict[str, int] = {}
     seen_questions: dict[str, int] = {}
@@ -301,14 +348,21 @@ def _build_cards(
             seen_questions[norm_q] = line
         terms = _terms(highlights)
         answer_text = _answer_text(answer)
-        if images and _is_side_note(answer_text):
+        if side_notes and images and _is_side_note(answer_text):
             answer_text = ""
         if not terms and answer_text:
             terms = derive_key_terms(answer, doc_freq, n_docs, question)
-            findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
+            if derived_note:
+                findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
         elif not terms:
             what = "only an image (and a note)" if images else "empty"
             findings.append(Finding(line, f"card answer is {what}: it can only be self-graded"))
+        count = required[number - 1] if required is not None else None
+        if count is None:
+            count = required_count(answer, line, len(terms), findings)
+        elif count >= len(terms):
+            findings.append(Finding(line, f"required: {count} asks for {count} of {len(terms)} key terms: that is all of them"))
+            count = None
         cards.append(
             Card(
                 id=_unique_id(card_id(question), seen_ids),
@@ -318,6 +372,7 @@ def _build_cards(
                 key_terms=terms,
                 images=images,
                 line=line,
+                required=count,
             )
         )
     return cards
@@ -358,68 +413,74 @@ def _unique_id(base: str, seen: dict[str, int]) -> str:
     return base if seen[base] == 1 else f"{base}-{seen[base]}"
 
 
-# --- Plain YAML / JSON decks ----------------------------------------------------
-
-
-def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
-    """Cards of a YAML or JSON deck (see ``PlainDeck``)."""
-    try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise DeckError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DeckError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
-    except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
-        raise DeckError("nested too deeply to be a deck", path=path) from None
-    if isinstance(data, list):
-        data = {"cards": data}
-    try:
-        plain = PlainDeck.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise DeckError(f"{where}: {err['msg']}", path=path, line=_plain_line(text, err["loc"])) from None
-    lines = _plain_card_lines(text, len(plain.cards))
-    raw = []
-    for i, card in enumerate(plain.cards):
-        highlights = card.key_terms if card.key_terms is not None else _highlights(card.answer, lines[i], [])
-        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), _image_paths(card.answer), highlights))
-    findings: list[Finding] = []
-    title = plain.title or Path(path).stem
-    return ParsedDeck(Deck(path=path, title=title, cards=_build_cards(raw, findings)), findings)
-
-
-def _image_paths(text: str) -> list[str]:
+def image_paths(text: str) -> list[str]:
+    """The paths of the images a markdown text shows, in order."""
     return [next(g for g in m.groups() if g) for m in _IMAGE.finditer(text)]
 
 
-def _plain_card_lines(text: str, count: int) -> list[int]:
-    """Best-effort line of each card in a plain deck (where its question key is)."""
-    lines = [i for i, ln in enumerate(text.split("\n"), start=1) if re.search(r"[\"']?question[\"']?\s*:", ln)]
-    return (lines + [1] * count)[:count]
-
-
-def _plain_line(text: str, loc: tuple) -> int | None:
-    if len(loc) >= 2 and loc[0] == "cards" and isinstance(loc[1], int):
-        lines = _plain_card_lines(text, loc[1] + 1)
-        return lines[loc[1]]
-    return None
+def replace_images(text: str, replacement) -> str:
+    """Text with each image replaced by ``replacement(path)``, in place."""
+    return _IMAGE.sub(lambda m: replacement(next(g for g in m.groups() if g)), text)
 
 
 # --- Loading ----------------------------------------------------------------------
 
 
 def parse_deck(path: str | Path) -> ParsedDeck:
-    """Read and parse one deck file; raise DeckError if it has no cards."""
+    """Read and parse one deck file, in whichever format it is; raise DeckError if it has no cards.
+
+    Lint findings include the images a card shows that are not where the deck says.
+    """
     path = Path(path)
-    text = read_text(path, what="deck", error=DeckError)
     suffix = path.suffix.lower()
-    parsed = parse_plain(text, str(path), suffix) if suffix in PLAIN_SUFFIXES else parse_markdown(text, str(path))
+    if suffix in ANKI_SUFFIXES:
+        from .formats.anki import parse_package
+
+        parsed = parse_package(path)
+    else:
+        parsed = parse_text(read_text(path, what="deck", error=DeckError), str(path))
     if not parsed.deck.cards:
-        hint = "no <details> blocks found" if suffix not in PLAIN_SUFFIXES else "the cards list is empty"
-        raise DeckError(f"deck has no cards ({hint})", path=path, line=1)
+        raise DeckError(f"deck has no cards ({_NO_CARDS_HINT.get(suffix, _NO_CARDS_HINT['.md'])})", path=path, line=1)
+    parsed.findings[:] = sorted([*parsed.findings, *_missing_images(parsed.deck)], key=lambda f: f.line)
     return parsed
+
+
+_NO_CARDS_HINT = {
+    **dict.fromkeys(PLAIN_SUFFIXES, "the cards list is empty"),
+    **dict.fromkeys(TEXT_SUFFIXES, "no rows with a question and an answer"),
+    **dict.fromkeys(ANKI_SUFFIXES, "the collection has no cards"),
+    ".md": "no <details> blocks found, and no Obsidian flashcards",
+}
+
+
+def parse_text(text: str, path: str) -> ParsedDeck:
+    """A deck file's text, parsed by the format its extension and content say."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PLAIN_SUFFIXES:
+        from .formats.plain import parse_plain
+
+        return parse_plain(text, path, suffix)
+    if suffix in TEXT_SUFFIXES:
+        from .formats.anki_text import parse_anki_text
+
+        return parse_anki_text(text, path)
+    parsed = parse_markdown(text, path)
+    if not parsed.deck.cards:
+        from .formats.obsidian import parse_obsidian
+
+        return parse_obsidian(text, path)
+    return parsed
+
+
+def _missing_images(deck: Deck) -> list[Finding]:
+    from .images import card_images
+
+    return [
+        Finding(card.line, f"image not found: {image.written}" + (f" (looked in {image.path})" if image.path else ""))
+        for card in deck.cards
+        for image in card_images(deck, card, extract=False)
+        if image.missing
+    ]
 
 
 def load_deck(path: str | Path) -> Deck:
@@ -427,36 +488,101 @@ def load_deck(path: str | Path) -> Deck:
     return parse_deck(path).deck
 
 
-def find_decks(paths: list[str | Path]) -> list[Path]:
-    """Deck files named directly, or found recursively in the folders named.
+def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]) -> list[Deck]:
+    """The decks named, and those found in the folders named.
 
-    Inside a folder, a markdown file counts as a deck only if it has a
-    ``<details>`` block outside code, so a notes vault can be pointed at whole.
+    A file named directly must be a good deck (its error is raised). A file
+    found inside a folder that turns out not to be one (a ``config.yml``
+    with a syntax error, an unreadable note) is passed to ``warn`` and left out,
+    so one bad file does not stop a whole notes folder; if nothing is left, the
+    first error is raised.
     """
-    found: list[Path] = []
+    decks, errors = [], []
+    for path, named in deck_files(paths):
+        try:
+            decks.append(load_deck(path))
+        except DeckError as exc:
+            if named:
+                raise
+            errors.append(exc)
+            warn(exc)
+    if not decks and errors:
+        raise errors[0]
+    return decks
+
+
+def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
+    """Every problem of every deck named or found, as ``file:line: message`` lines (``grader lint``).
+
+    A file that is not a deck at all is one line; a YAML deck with several
+    schema errors gives each.
+    """
+    for path, _ in deck_files(paths):
+        try:
+            findings = parse_deck(path).findings
+        except DeckSchemaError as exc:
+            findings = exc.problems
+        except DeckError as exc:
+            yield str(exc)
+            continue
+        for finding in findings:
+            yield f"{path}:{finding.line}: {finding.message}"
+
+
+def find_decks(paths: Sequence[str | Path]) -> list[Path]:
+    """Deck files named directly, or found recursively in the folders named (see ``deck_files``)."""
+    return [path for path, _ in deck_files(paths)]
+
+
+def deck_files(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
+    """Deck files, each with whether it was named directly (True) or found in a folder.
+
+    Inside a folder, a file counts as a deck only if it looks like one, so a
+    notes vault can be pointed at whole: a markdown file with a ``<details>``
+    block outside code or an Obsidian ``#flashcards`` tag, a ``.txt`` file with
+    Anki's export headers, and every YAML, JSON and Anki package.
+    """
+    found: list[tuple[Path, bool]] = []
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
-                if f.suffix.lower() in DECK_SUFFIXES and f.is_file() and not hidden:
-                    if f.suffix.lower() in MARKDOWN_SUFFIXES and not _looks_like_deck(f):
+                suffix = f.suffix.lower()
+                if suffix in DECK_SUFFIXES and f.is_file() and not hidden:
+                    if suffix in MARKDOWN_SUFFIXES | TEXT_SUFFIXES and not _looks_like_deck(f):
                         continue
-                    found.append(f)
+                    found.append((f, False))
         else:
-            found.append(p)
+            found.append((p, True))
     if not found:
-        raise DeckError("no decks found (looked for .md files with <details> blocks, .yaml and .json)", path=", ".join(map(str, paths)))
+        raise DeckError(
+            "no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg and Anki .txt exports)",
+            path=", ".join(map(str, paths)),
+        )
     return found
 
 
 def _looks_like_deck(path: Path) -> bool:
+    """Whether a markdown or text file found in a folder is a deck; an unreadable one is tried, so its error is told."""
     try:
         with path.open("rb") as fh:
             head = fh.read(2_000_000)
     except OSError:
+        return True
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        from .formats.anki_text import looks_like_anki_text
+
+        return looks_like_anki_text(head.decode("utf-8", "replace"))
+    lowered = head.lower()
+    if b"<details" not in lowered and b"#flashcards" not in lowered:
         return False
     # A README that shows the format in code is not a deck.
-    return b"<details" in head.lower() and bool(_DETAILS_OPEN.search(_without_code(head.decode("utf-8", "replace"))))
+    text = without_code(head.decode("utf-8", "replace"))
+    if _DETAILS_OPEN.search(text):
+        return True
+    from .formats.obsidian import has_flashcards_tag
+
+    return has_flashcards_tag(text)
 
 
 def bundled_deck_dir() -> Path:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import codecs
-import io
+import os
 import stat
 from pathlib import Path
 from typing import IO
 
 from .errors import InputError
 
-# A deck or answers file larger than this is almost surely the wrong file, and
-# reading it whole would hold the terminal hostage.
+# A file read whole (a deck) larger than this is almost surely the wrong file, and
+# reading it would hold the terminal hostage. Files read as a stream (answers) have no limit.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+BOM = codecs.BOM_UTF8
+CHUNK_BYTES = 1024 * 1024
 
 
 def read_text(
-    path: str | Path, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES, error: type[InputError] = InputError
+    path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES, error: type[InputError] = InputError
 ) -> str:
     """Read a UTF-8 text file, or raise ``error`` (an InputError) that names the file and line."""
     path = Path(path)
@@ -30,7 +32,7 @@ def read_text(
         if not stat.S_ISREG(info.st_mode):
             kind = "pipe" if stat.S_ISFIFO(info.st_mode) else "socket" if stat.S_ISSOCK(info.st_mode) else "device"
             raise error(f"is a {kind}, not a {what}", path=path)
-        if info.st_size > max_bytes:
+        if max_bytes is not None and info.st_size > max_bytes:
             raise error(
                 f"{what} is too large ({info.st_size / 1024 / 1024:.0f} MB; the limit is "
                 f"{max_bytes // 1024 // 1024} MB)",
@@ -42,8 +44,10 @@ def read_text(
     nul = data.find(b"\x00")  # anywhere: a NUL deep in a file would otherwise reach questions and answers
     if nul >= 0:
         raise error(f"binary data, not a text {what}", path=path, line=_line_of(data, nul))
+    if data.startswith(BOM):  # stripped first, so an error's offset is into the bytes we report from
+        data = data[len(BOM) :]
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(
             f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the {what} as UTF-8",
@@ -53,35 +57,90 @@ def read_text(
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def open_text(path: str | Path, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES) -> IO[str]:
+def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES) -> IO[str]:
     """Open a UTF-8 text file to read line by line, after the checks ``read_text`` makes, never holding it whole.
 
-    The file is decoded once, a chunk at a time, before any line is used. If a
-    check fails, ``read_text`` reads the file to raise its own error, so both
-    ways of reading say the same thing (a pipe or device is refused by both).
+    The file is decoded once, a chunk at a time, before any line is used, and a
+    fault is reported as ``read_text`` reports it (same message, same line), so
+    both ways of reading say the same thing. ``max_bytes=None``: no size limit.
     """
     path = Path(path)
-    if not _is_sound_text(path, max_bytes):
-        return io.StringIO(read_text(path, what=what, max_bytes=max_bytes))
+    if not path.is_file() or (max_bytes is not None and path.stat().st_size > max_bytes):
+        read_text(path, what=what, max_bytes=max_bytes)  # raises: missing, a folder, a pipe or device, too large
+    _check_text(path, what)
     return path.open(encoding="utf-8-sig")
 
 
-def _is_sound_text(path: Path, max_bytes: int) -> bool:
-    """Whether ``read_text`` would accept this regular file: within the size limit, no NUL, UTF-8 throughout."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+def _check_text(path: Path, what: str) -> None:
+    """Raise ``read_text``'s error if the file holds a NUL or is not UTF-8, reading one chunk at a time.
+
+    A NUL anywhere wins over a decoding error earlier in the file, as in ``read_text``.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0  # line breaks before the current chunk
+    bad: tuple[int, int] | None = None  # (line, byte value) of the first invalid byte
     try:
-        if not path.is_file() or path.stat().st_size > max_bytes:
-            return False
         with path.open("rb") as f:
-            while chunk := f.read(1024 * 1024):
-                if b"\x00" in chunk:
-                    return False
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return True
+            first = True
+            while chunk := f.read(CHUNK_BYTES):
+                if first and chunk.startswith(BOM):
+                    chunk = chunk[len(BOM) :]
+                first = False
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    raise InputError(
+                        f"binary data, not a text {what}", path=path, line=newlines + chunk.count(b"\n", 0, nul) + 1
+                    )
+                if bad is None:
+                    bad = _decode_fault(decoder, chunk, newlines)
+                newlines += chunk.count(b"\n")
+            if bad is None:
+                bad = _decode_fault(decoder, b"", newlines, final=True)
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    if bad is not None:
+        line, byte = bad
+        raise InputError(f"not valid UTF-8 (byte 0x{byte:02x}); save the {what} as UTF-8", path=path, line=line)
+
+
+def _decode_fault(
+    decoder: codecs.IncrementalDecoder, chunk: bytes, newlines: int, *, final: bool = False
+) -> tuple[int, int] | None:
+    """Where ``chunk`` (after the bytes the decoder still holds) stops being UTF-8, or None."""
+    pending = decoder.getstate()[0]
+    try:
+        decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as exc:
+        data = pending + chunk
+        before = exc.start - len(pending)  # into chunk; negative when the fault began in the held bytes
+        line = newlines + (chunk.count(b"\n", 0, before) if before > 0 else 0) + 1
+        return line, data[exc.start]
+    return None
 
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
+
+
+def refuse_overwrite(output: str | Path, protected: dict[str, str | Path]) -> None:
+    """Raise an InputError naming ``output`` if writing it would replace a protected file.
+
+    ``protected`` maps what a file is ("the answers file") to its path. A file is
+    the same if it is the same file on disk (a link or another spelling of its
+    path) or, when either does not exist yet, resolves to the same path.
+    """
+    for what, path in protected.items():
+        if same_file(output, path):
+            raise InputError(f"will not write over {what}; choose another file", path=output)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: by device and inode when both exist, else by resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        pass
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return os.path.abspath(a) == os.path.abspath(b)

@@ -19,8 +19,8 @@ from typing import IO, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import GraderError, InputError
-from .files import open_text
-from .store import Attempt, Merged, Store, StoredCard
+from .files import open_text, refuse_overwrite
+from .store import Attempt, Merged, Store, StoredCard, history_files
 
 EXPORT_FORMAT = "grader-history"
 EXPORT_VERSION = 1
@@ -52,8 +52,9 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
     """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
 
     The lines go to ``file.partial`` first, so a failed export never leaves
-    half a file under the real name.
+    half a file under the real name. Writing over the history itself is refused.
     """
+    refuse_overwrite(file, history_files(history))
     with Store.open(history) as store:
         partial = file.with_name(file.name + ".partial")
         try:
@@ -96,8 +97,15 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
             if not seen_header:
                 raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
+            where = ".".join(p if isinstance(p, str) and p.isprintable() and p else repr(p) for p in err["loc"])  # a key may be "\n"
             raise InputError(f"not a grader history line: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
+        naive = _naive_timestamp(rec)
+        if naive:
+            raise InputError(
+                f"not a grader history line: {naive}: timestamp has no time zone (write it in UTC, e.g. 2024-05-01T12:00:00Z)",
+                path=path,
+                line=number,
+            )
         if isinstance(rec, ExportHeader):
             if rec.version > EXPORT_VERSION:
                 raise InputError(f"history format version {rec.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
@@ -106,3 +114,21 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
             yield rec
     if not seen_header:
         raise InputError("empty file: not a grader history export", path=path, line=1)
+
+
+def _naive_timestamp(record: BaseModel, where: str = "") -> str | None:
+    """Where ``record`` holds a timestamp without a time zone (``state_after.due``), or None.
+
+    Every time grader stores is UTC; a naive one cannot be placed, and compared
+    with the others it would crash the history's queries.
+    """
+    for name in type(record).model_fields:
+        value = getattr(record, name)
+        here = f"{where}{name}"
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return here
+        if isinstance(value, BaseModel):
+            found = _naive_timestamp(value, here + ".")
+            if found:
+                return found
+    return None

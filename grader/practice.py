@@ -1,7 +1,7 @@
 """The words of a practice sitting, as pure functions: what the user types and what they are told.
 
-What the user types: a command instead of an answer (``/skip``), a
-self-rating (``c``, ``p``, ``i``), the ``--cards`` picks. What they are told:
+What the user types: a command instead of an answer (``/skip``, ``/undo``), a
+self-rating (``c``, ``p``, ``i`` or a rating key), the ``--cards`` picks. What they are told:
 how their decks matched their history (``sync_notes``) and the end-of-session
 tally (``SessionSummary``). No I/O and no history here: ``session.py`` runs the
 sitting and calls these.
@@ -22,6 +22,7 @@ from .identity import How
 from .models import Card, Grade, Verdict
 
 if TYPE_CHECKING:
+    from .schedule import Rating
     from .store import DeckSync
 
 
@@ -31,13 +32,23 @@ class Command(str, Enum):
     skip = "skip"
     reveal = "reveal"
     quit = "quit"
+    undo = "undo"  # take back the last answer (or skip, suspension, burial) and ask that card again
+    suspend = "suspend"  # never ask this card again, unless it is named with --cards
+    bury = "bury"  # not before the next study day
+    open = "open"  # show the images of the answer just shown (or of this card) in the system viewer
 
 
 COMMANDS = {
     "/skip": Command.skip, "/s": Command.skip,
     "/reveal": Command.reveal, "/r": Command.reveal,
     "/quit": Command.quit, "/q": Command.quit,
+    "/undo": Command.undo, "/u": Command.undo,
+    "/suspend": Command.suspend,
+    "/bury": Command.bury,
+    "/open": Command.open, "/o": Command.open,
 }  # fmt: skip
+
+COMMANDS_HINT = "/skip /reveal /undo /suspend /bury /open /quit"
 
 SELF_RATINGS = {
     "c": Verdict.correct, "correct": Verdict.correct, "y": Verdict.correct, "yes": Verdict.correct,
@@ -56,6 +67,19 @@ def parse_self_rating(text: str) -> Verdict | None:
     return SELF_RATINGS.get(text.strip().lower())
 
 
+def parse_self_rating_key(text: str) -> Rating | None:
+    """A self-rating as an FSRS rating: c/p/i (correct, partial, incorrect) or a rating key (1-4, a/h/g/e)."""
+    from .schedule import VERDICT_RATING, parse_rating
+
+    verdict = parse_self_rating(text)
+    return VERDICT_RATING[verdict] if verdict is not None else parse_rating(text) if text.strip() else None
+
+
+def verdict_of(rating: Rating) -> Verdict:
+    """The verdict a self-rating stands for in the tally: Again is incorrect, Hard partial, Good and Easy correct."""
+    return {1: Verdict.incorrect, 2: Verdict.partial}.get(int(rating), Verdict.correct)
+
+
 def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
     """Cards named by ``--cards``: numbers, ranges (``3-5``) and ids, comma-separated."""
     by_id = {c.id: c for c in cards}
@@ -69,7 +93,9 @@ def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
             first, last = int(lo), int(hi) if sep else int(lo)
         except ValueError:
             raise GraderError(f"--cards: '{item}' is neither a card number, a range nor a card id") from None
-        if not (1 <= first <= last <= len(cards)):
+        if first > last:
+            raise GraderError(f"--cards: '{item}' runs backwards; write the smaller number first ({last}-{first})")
+        if not (1 <= first and last <= len(cards)):
             raise GraderError(f"--cards: '{item}' is outside 1-{len(cards)}")
         picked.extend(cards[first - 1 : last])
     return list({c.id: c for c in picked}.values())
@@ -84,6 +110,7 @@ class Outcome(BaseModel):
     score: float | None = None
     skipped: bool = False
     revealed: bool = False
+    set_aside: str | None = Field(None, description="'suspended' or 'buried' when the user set the card aside.")
 
 
 class SessionSummary(BaseModel):
@@ -101,7 +128,7 @@ class SessionSummary(BaseModel):
         return cls(
             asked=len(outcomes),
             answered=sum(1 for o in outcomes if o.verdict is not None),
-            skipped=sum(1 for o in outcomes if o.skipped or o.revealed),
+            skipped=sum(1 for o in outcomes if o.skipped or o.revealed or o.set_aside),
             verdicts=dict(Counter(o.verdict.value for o in outcomes if o.verdict is not None)),
             mean_score=round(sum(scores) / len(scores), 3) if scores else None,
         )

@@ -1,4 +1,9 @@
-"""Terminal rendering with rich: questions, graded answers, summaries, tables, progress stats."""
+"""Terminal rendering with rich: questions, graded answers, summaries, tables, progress stats.
+
+Text from decks, answers, histories and models is untrusted: it is drawn as
+``Text`` (never parsed as rich markup) and cleaned of escape sequences
+(``display.clean``) on its way to the screen.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .models import Card, Grade, Verdict
+from .display import clean, clean_line, clean_same_length
+from .models import Card, Grade, TermMatch, Verdict
 from .practice import SessionSummary
-from .session import AnswerGraded, ModelFeedback, Question, Rated, Reference, Shown, Summary
+from .session import AnswerGraded, ModelFeedback, Question, Rated, RatingKeys, Reference, Shown, Summary
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
 
+    from .images import Image
+    from .store import CardProgress
     from .writers import GradedAnswer
     from .llm.schema import LLMResult
     from .stats import DayCount, DeckStats, MissedTerm, StatsReport
@@ -29,11 +37,13 @@ VERDICT_STYLE = {
 }
 
 
-def question_panel(card: Card, position: int, total: int, deck_title: str) -> Panel:
+def question_panel(card: Card, position: int, total: int, deck_title: str, repeats: int = 0) -> Panel:
+    """The question; the subtitle counts cards asked, and says how many of them are cards asked again (still learning)."""
+    again = f" (incl. {repeats} repeat{'s' if repeats != 1 else ''})" if repeats else ""
     return Panel(
-        Text(card.question or "(no question)", style="bold"),
-        title=f"{deck_title} · card {card.number}",
-        subtitle=f"{position}/{total}",
+        Text(clean(card.question) or "(no question)", style="bold"),
+        title=Text(f"{clean_line(deck_title)} · card {card.number}"),
+        subtitle=Text(f"{position}/{total}{again}"),
         title_align="left",
         subtitle_align="right",
         border_style="blue",
@@ -42,21 +52,60 @@ def question_panel(card: Card, position: int, total: int, deck_title: str) -> Pa
 
 def highlighted_answer(answer: str, grade: Grade) -> Text:
     """The user's answer with the spans that earned each key term highlighted."""
-    text = Text(answer)
+    text = Text(clean_same_length(answer))  # same length: the spans are offsets into the answer
     for term in grade.terms:
         if term.span and term.credit > 0:
-            text.stylize("bold green" if term.found else "yellow", *term.span)
+            style = "bold green" if term.found else "yellow"
+            text.stylize(f"{style} underline" if term.how == "meaning" else style, *term.span)
     return text
 
 
 def reference_markdown(card: Card) -> Markdown:
+    """The reference answer as markdown, in the author's order: each image is a ``[image: name]`` placeholder where it stands.
+
+    rich's markdown draws an image inline by moving it in front of its paragraph
+    and dropping words around it, so images never reach it.
+    """
     from rich.markdown import Markdown  # markdown-it loads only when a reference is shown
 
+    from .decks import replace_images
+
+    text = replace_images(clean(card.answer), lambda path: f"\\[image: {_image_name(path)}\\]")
     # ==term== is not markdown; show it as bold so the key terms stand out.
-    return Markdown(re.sub(r"={2,3}(.+?)={2,3}", r"**\1**", card.answer, flags=re.DOTALL) or "_(no answer text)_")
+    return Markdown(re.sub(r"={2,3}(.+?)={2,3}", r"**\1**", text, flags=re.DOTALL) or "_(no answer text)_")
 
 
-def grade_view(card: Card, answer: str, grade: Grade) -> Group:
+def _image_name(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
+
+
+def term_lines(grade: Grade) -> list[Text]:
+    """The key terms found (✓), partly found (~, with their credit) and missed (✗), a line each.
+
+    One place decides how a term is labelled (``term_label``), so a new way of
+    finding a term adds its mark there.
+    """
+    found = [t for t in grade.terms if t.found]
+    partly = [t for t in grade.terms if not t.found and t.credit > 0]
+    missed = [t for t in grade.terms if not t.found and t.credit == 0]
+    lines = []
+    if found:
+        lines.append(Text("✓ " + " · ".join(term_label(t) for t in found), style="green"))
+    if partly:
+        lines.append(Text("~ " + " · ".join(f"{term_label(t)} ({t.credit:.0%})" for t in partly), style="yellow"))
+    if missed:
+        lines.append(Text("✗ missed: " + " · ".join(term_label(t) for t in missed), style="red"))
+    return lines
+
+
+def term_label(term: TermMatch) -> str:
+    """How a key term is named in the lists after an answer; one found by meaning says by which words."""
+    if term.how == "meaning" and term.matched_text:
+        return f"{clean_line(term.term)} ≈ “{clean_line(term.matched_text)}” (by meaning)"
+    return clean_line(term.term)
+
+
+def grade_view(card: Card, answer: str, grade: Grade, images: tuple[Image, ...] = ()) -> Group:
     """Everything shown after an answer: verdict, highlighted answer, missed terms, reference."""
     parts: list = []
     if grade.verdict is Verdict.self_graded:
@@ -66,27 +115,52 @@ def grade_view(card: Card, answer: str, grade: Grade) -> Group:
         parts += [head, Text(""), Text("Your answer:", style="dim"), highlighted_answer(answer, grade)]
         if not grade.answered:
             parts.append(Text("Not an answer: here is what to learn.", style="dim"))
-        found = [t for t in grade.terms if t.found]
-        partly = [t for t in grade.terms if not t.found and t.credit > 0]
-        missed = [t for t in grade.terms if not t.found and t.credit == 0]
-        if found:
-            parts.append(Text("✓ " + " · ".join(t.term for t in found), style="green"))
-        if partly:
-            parts.append(Text("~ " + " · ".join(f"{t.term} ({t.credit:.0%})" for t in partly), style="yellow"))
-        if missed:
-            parts.append(Text("✗ missed: " + " · ".join(t.term for t in missed), style="red"))
+        parts += term_lines(grade)
         if any(t.derived for t in grade.terms):
             parts.append(Text("(key terms derived from the reference answer: the card has no highlights)", style="dim"))
     parts.append(Text(""))
-    parts.append(reference_panel(card))
+    parts.append(reference_panel(card, images))
     return Group(*parts)
 
 
-def reference_panel(card: Card) -> Panel:
+def reference_panel(card: Card, images: tuple[Image, ...] = ()) -> Panel:
+    """The reference answer, and under it each image: where it is (or that it is missing), and how to see it."""
     body: list = [reference_markdown(card)]
-    if card.images:
-        body.append(Text("Images: " + ", ".join(card.images), style="cyan"))
+    if images:
+        for image in images:
+            where = image.url or (str(image.path) if image.path else image.written)
+            if image.missing:
+                body.append(Text(f"Image missing: {clean_line(image.written)} (not at {clean_line(where)})", style="yellow"))
+            else:
+                body.append(Text(f"Image: {clean_line(where)}", style="cyan"))
+        if any(not i.missing for i in images):
+            body.append(Text("/open shows it in your image viewer", style="dim"))
+    elif card.images:
+        body.append(Text("Images: " + ", ".join(clean_line(i) for i in card.images), style="cyan"))
     return Panel(Group(*body), title="Reference answer", title_align="left", border_style="dim")
+
+
+def rating_keys(keys: RatingKeys) -> Text:
+    """"1 Again 1 min · 2 Hard 6 min · 3 Good 10 min · 4 Easy 4 d": each key, its rating and when the card would come back.
+
+    Pressing one changes the rating; any other key goes on.
+    """
+    text = Text()
+    if keys.self_rating:
+        text.append("How did you do?  ", style="bold")
+    for n, (rating, interval) in enumerate(keys.preview):
+        if n:
+            text.append(" · ", style="dim")
+        text.append(f"{int(rating)} ", style="bold")
+        text.append(f"{rating.name.capitalize()} ")
+        text.append(interval, style="cyan")
+    if keys.images:
+        text.append(" · ", style="dim")
+        text.append("o ", style="bold")
+        text.append("open the image")
+    if not keys.self_rating:
+        text.append(" · other keys go on", style="dim")
+    return text
 
 
 def summary_table(summary: SessionSummary) -> Table:
@@ -108,36 +182,58 @@ NOTICE_STYLE = {"hint": "dim", "warning": "yellow", "plain": ""}
 def practice_view(shown: Shown) -> RenderableType:
     """What the terminal prints for each thing a practice session shows."""
     if isinstance(shown, Question):
-        return question_panel(shown.card, shown.position, shown.total, shown.deck_title)
+        return question_panel(shown.card, shown.position, shown.total, shown.deck_title, shown.repeats)
     if isinstance(shown, AnswerGraded):
-        return grade_view(shown.card, shown.answer, shown.grade)
+        return grade_view(shown.card, shown.answer, shown.grade, shown.images)
     if isinstance(shown, Reference):
-        return reference_panel(shown.card)
+        return reference_panel(shown.card, shown.images)
+    if isinstance(shown, RatingKeys):
+        return rating_keys(shown)
     if isinstance(shown, ModelFeedback):
         return feedback_view(shown.result)
     if isinstance(shown, Rated):
         return Text.assemble("Rated ", (shown.rating.name.capitalize(), "bold"), f" · next review {shown.next_review}")
     if isinstance(shown, Summary):
         return summary_table(shown.summary)
-    return Text(shown.text, style=NOTICE_STYLE[shown.tone])
+    return Text(clean(shown.text), style=NOTICE_STYLE[shown.tone])
 
 
 # The ``grade`` table's columns: name, width, alignment. The header and every row use these.
 GRADE_COLUMNS = (("#", 4, ">"), ("card", 4, ">"), ("score", 5, ">"), ("verdict", 11, "<"))
+# Pass-through columns (student, id, ...) are as wide as their name, within these bounds; longer values are cut.
+FIELD_WIDTH = (6, 14)
+ANSWER_WIDTH = (16, 40)
+MATCHED_WIDTH = 30  # what the answer column leaves the terms at least, before they wrap
 
 
 class GradeTable:
-    """The ``grade`` command's table, a row printed as each answer is graded (a batch ``Writer``)."""
+    """The ``grade`` command's table, a row printed as each answer is graded (a batch ``Writer``).
 
-    def __init__(self, console: Console):
+    Each row says who (the answers file's own columns: student, id...) and
+    what (the answer, cut to a column) beside the grade.
+    """
+
+    def __init__(self, console: Console, fields: list[str] | tuple[str, ...] = ()):
         self.console = console
         self.rows = 0
-        header = "  ".join(f"{name:{align}{width}}" for name, width, align in GRADE_COLUMNS)
-        console.print(Text(f"{header}  matched / missing", style="bold"))
+        from .class_report import STUDENT_FIELDS
+
+        # A name needs room whatever its header; other columns are as wide as their header, within bounds.
+        self.fields = [(f, FIELD_WIDTH[1] if f.casefold() in STUDENT_FIELDS else max(FIELD_WIDTH[0], min(FIELD_WIDTH[1], len(f)))) for f in fields]
+        fixed = sum(w + 2 for _, w, _ in GRADE_COLUMNS) + sum(w + 2 for _, w in self.fields)
+        self.answer_width = max(ANSWER_WIDTH[0], min(ANSWER_WIDTH[1], console.width - fixed - MATCHED_WIDTH))
+        (n, nw, na), (c, cw, ca), *grade_columns = GRADE_COLUMNS
+        names = [f"{n:{na}{nw}}", f"{c:{ca}{cw}}", *(f"{_cut(f, w):<{w}}" for f, w in self.fields)]
+        names += [f"{name:{align}{width}}" for name, width, align in grade_columns]
+        names.append(f"{'answer':<{self.answer_width}}")
+        console.print(Text(f"{'  '.join(names)}  matched / missing", style="bold"))
 
     def write(self, graded: GradedAnswer) -> None:
         self.rows += 1
-        self.console.print(grade_row(self.rows, graded.card, graded.grade), soft_wrap=True)
+        extra = graded.row.extra
+        cells = [(_cut(_plain(extra.get(f)), w), w) for f, w in self.fields]
+        row = grade_row(self.rows, graded.card, graded.grade, answer=(graded.row.answer, self.answer_width), cells=cells)
+        self.console.print(row, soft_wrap=True)
         if graded.feedback is not None:
             self.console.print(feedback_line(graded.feedback), soft_wrap=True)
 
@@ -145,35 +241,79 @@ class GradeTable:
         """Nothing to finish: the LLM's usage line goes to standard error with its notices."""
 
 
-def grade_row(n: int, card: Card, grade: Grade) -> Text:
-    """One line of the grade table: found terms, partly found (with their credit), missed."""
+def _plain(value: object) -> str:
+    return "" if value is None else clean_line(str(value))
+
+
+def _cut(text: str, width: int) -> str:
+    """Text on one line in ``width`` characters, cut at a word where one is near, with an ellipsis."""
+    line = " ".join(clean_line(text).split())
+    if len(line) <= width:
+        return line
+    space = line.rfind(" ", 0, width)
+    return line[: space if space > width * 2 // 3 else width - 1].rstrip() + "…"
+
+
+def grade_row(
+    n: int, card: Card, grade: Grade, *, answer: tuple[str, int] | None = None, cells: list[tuple[str, int]] | tuple = ()
+) -> Text:
+    """One line of the grade table: who (``cells``, each with its width), the grade, the answer (cut to its
+    column), then found terms, partly found (with their credit), missed."""
     (_, n_width, _), (_, card_width, _), (_, score_width, _), (_, verdict_width, _) = GRADE_COLUMNS
     style = VERDICT_STYLE[grade.verdict]
+    who = "".join(f"{text:<{width}}  " for text, width in cells)
     line = Text.assemble(
-        f"{n:>{n_width}}  {card.number:>{card_width}}  {grade.score:>{score_width}.2f}  ",
+        f"{n:>{n_width}}  {card.number:>{card_width}}  ",
+        (who, "cyan"),
+        f"{grade.score:>{score_width}.2f}  ",
         (f"{grade.verdict.value:<{verdict_width}}", style),
     )
-    found = [t.term for t in grade.terms if t.found]
+    if answer is not None:
+        text, width = answer
+        line.append(f"  {_cut(text, width) or '—':<{width}}")
+    found = [f"≈{t.term}" if t.how == "meaning" else t.term for t in grade.terms if t.found]
     partly = [f"~{t.term} ({t.credit:.0%})" for t in grade.terms if not t.found and t.credit > 0]
     missed = [t.term for t in grade.terms if not t.found and t.credit == 0]
+    if card.required is not None and len(found) >= card.required:
+        missed = []  # "any 2": the others were never asked for
     for items, prefix, colour in ((found, "", "green"), (partly, "", "yellow"), (missed, "✗ ", "red")):
         if items:
-            line.append("  " + prefix + ", ".join(items), style=colour)
+            line.append("  " + prefix + clean_line(", ".join(items)), style=colour)
     return line
 
 
-def cards_table(cards: list[Card], title: str) -> Table:
-    table = Table(title=title)
+def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Table:
+    """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses."""
+    from .schedule import describe_due
+
+    table = Table(title=Text(clean_line(title)))
     table.add_column("#", justify="right")
     table.add_column("id")
     table.add_column("question", ratio=3)
     table.add_column("key terms", ratio=3)
     table.add_column("graded")
+    if progress is not None:
+        table.add_column("due")
+        table.add_column("last")
+        table.add_column("lapses", justify="right")
     for c in cards:
-        terms = "; ".join(t.text for t in c.key_terms)
+        terms = Text(clean_line("; ".join(t.text for t in c.key_terms)))
         if c.key_terms and c.key_terms[0].derived:
-            terms = f"[dim](derived)[/dim] {terms}"
-        table.add_row(str(c.number), c.id, c.question, terms, "yes" if c.gradable else "self")
+            terms = Text.assemble(("(derived) ", "dim"), terms)
+        row: list = [str(c.number), c.id, Text(clean_line(c.question)), terms, "yes" if c.gradable else "self"]
+        if progress is not None:
+            p = progress.get(c.id)
+            if p is None or p.state is None:
+                due = Text("new", style="dim")
+            elif p.suspended:
+                due = Text("suspended", style="yellow")
+            else:
+                due = Text(describe_due(p.state.due, now=now) if now else f"{p.state.due:%Y-%m-%d %H:%M}")
+            if p is not None and p.buried_until is not None and now is not None and p.buried_until > now and not p.suspended:
+                due = Text(f"buried, {describe_due(p.buried_until, now=now)}", style="yellow")
+            last = Text(p.last_verdict.value, style=VERDICT_STYLE[p.last_verdict]) if p and p.last_verdict else Text("—", style="dim")
+            row += [due, last, str(p.state.lapses) if p and p.state else "0"]
+        table.add_row(*row)
     return table
 
 
@@ -212,29 +352,29 @@ FLAG_STYLE = "bold magenta"
 def feedback_view(result: LLMResult) -> Text | Panel:
     """The LLM's feedback under the keyword grade; a one-line notice when it has none."""
     if result.status == "failed":
-        return Text(result.notice or "LLM feedback unavailable", style="yellow")
+        return Text(clean(result.notice or "LLM feedback unavailable"), style="yellow")
     if result.status == "rejected":
-        return Text(f"⚑ {result.notice}", style=FLAG_STYLE)
+        return Text(f"⚑ {clean(result.notice or '')}", style=FLAG_STYLE)
     verdict = Verdict(result.verdict)
     parts: list = [
         Text.assemble((verdict.value.upper(), VERDICT_STYLE[verdict]), f"  score {result.score:.0%}"),
-        Text(result.feedback or ""),
+        Text(clean(result.feedback or "")),
     ]
     marks = {"covered": ("✓", "green"), "partly": ("~", "yellow"), "missing": ("✗", "red")}
     terms = Text()
     for t in result.terms:
         mark, style = marks[t.status]
-        terms.append(f"{mark} {t.term}  ", style=style)
+        terms.append(f"{mark} {clean_line(t.term)}  ", style=style)
     parts.append(terms)
     for m in result.misconceptions:
-        parts.append(Text.assemble(("✗ ", "red"), (f"“{m.quote}”", "italic"), f" → {m.correction}"))
+        parts.append(Text.assemble(("✗ ", "red"), (f"“{clean(m.quote)}”", "italic"), f" → {clean(m.correction)}"))
     if result.suggestion:
-        parts.append(Text.assemble(("Study next: ", "bold cyan"), result.suggestion))
+        parts.append(Text.assemble(("Study next: ", "bold cyan"), clean(result.suggestion)))
     if "disagreement" in result.flags:
-        parts.append(Text(f"⚑ {result.notice}", style=FLAG_STYLE))
+        parts.append(Text(f"⚑ {clean(result.notice or '')}", style=FLAG_STYLE))
     origin = " · cached" if result.cached else ""
     return Panel(
-        Group(*parts), title=f"LLM feedback ({result.model}{origin})", title_align="left", border_style="magenta"
+        Group(*parts), title=Text(f"LLM feedback ({clean_line(result.model)}{origin})"), title_align="left", border_style="magenta"
     )
 
 
@@ -242,10 +382,10 @@ def feedback_line(result: LLMResult) -> Text:
     """The LLM's side of a row of the ``grade`` table."""
     if result.status != "ok":
         style = FLAG_STYLE if result.status == "rejected" else "yellow"
-        return Text(f"{'':>10}{'⚑ ' if result.status == 'rejected' else ''}{result.notice}", style=style)
+        return Text(f"{'':>10}{'⚑ ' if result.status == 'rejected' else ''}{clean_line(result.notice or '')}", style=style)
     verdict = Verdict(result.verdict)
     line = Text.assemble(
-        f"{'':>10}LLM {result.score:>5.2f}  ", (f"{verdict.value:<11}", VERDICT_STYLE[verdict]), f"  {result.feedback}"
+        f"{'':>10}LLM {result.score:>5.2f}  ", (f"{verdict.value:<11}", VERDICT_STYLE[verdict]), f"  {clean_line(result.feedback or '')}"
     )
     if "disagreement" in result.flags:
         line.append("  ⚑ disagrees with the keyword grade", style=FLAG_STYLE)
@@ -316,7 +456,7 @@ def _decks_table(decks: list[DeckStats]) -> Table:
     table.add_column("mastery", no_wrap=True)
     for d in decks:
         table.add_row(
-            d.title, str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
+            Text(clean_line(d.title)), str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
             Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
         )  # fmt: skip
     return table
@@ -330,7 +470,7 @@ def _missed_terms_table(terms: list[MissedTerm]) -> Table:
     table.add_column("last time")
     for t in terms:
         table.add_row(
-            t.term, t.deck_title, f"{t.missed} of {t.asked}",
+            Text(clean_line(t.term)), Text(clean_line(t.deck_title)), f"{t.missed} of {t.asked}",
             Text("missed", style="red") if t.missed_last_time else Text("found", style="green"),
         )  # fmt: skip
     return table

@@ -301,3 +301,28 @@ def describe_due(due: datetime, *, now: datetime) -> str:
 def ask_again(state: CardState, *, now: datetime, settings: ScheduleSettings) -> bool:
     """Whether a card just reviewed should come back in the same session (a failed or learning card)."""
     return state.phase is not Phase.review and is_due(state, now=now, settings=settings)
+
+
+def preview(state: CardState | None, *, now: datetime, settings: ScheduleSettings) -> dict[Rating, datetime]:
+    """When the card would next be due after each rating given at ``now``: what the rating keys show (Anki's buttons)."""
+    return {rating: review(state, rating, now=now, settings=settings).due for rating in Rating}
+
+
+def describe_interval(due: datetime, *, now: datetime) -> str:
+    """A gap as a rating key shows it, short: "1 min", "6 min", "3 h", "4 d", "2.5 mo", "1.2 y"."""
+    seconds = max(0.0, (due - now).total_seconds())
+    if seconds < 3570:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 86400 - 1800:
+        return f"{round(seconds / 3600)} h"
+    days = seconds / 86400
+    if days < 30:
+        return f"{round(days)} d"
+    if days < 365:
+        return f"{days / 30:.1f} mo".replace(".0 ", " ")
+    return f"{days / 365:.1f} y".replace(".0 ", " ")
+
+
+def next_study_day(now: datetime, settings: ScheduleSettings) -> datetime:
+    """When the next study day starts: how long a buried card waits ("until tomorrow")."""
+    return day_start(study_day(now, settings) + timedelta(days=1), settings)

@@ -56,6 +56,19 @@ def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
     return vectors.matrix[ids].mean(axis=0)
 
 
+def unavailable_reason() -> str | None:
+    """Why the word vectors cannot load, found without loading them (None when they can)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("wordllama")
+    if spec is None or spec.origin is None:
+        return "meaning tier off: the wordllama package is not installed"
+    folder = Path(spec.origin).parent
+    if not (folder / "weights" / f"{MODEL}_{DIMENSIONS}.safetensors").is_file():
+        return f"meaning tier off: the {MODEL} word vectors are not in {folder}"
+    return None
+
+
 @lru_cache(maxsize=1)
 def load() -> WordVectors:
     """The bundled word vectors, loaded once; ``SemanticUnavailable`` if they cannot be."""

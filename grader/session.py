@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,18 +23,25 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from .images import Image, Opener, card_images, system_opener
 from .models import Card, Deck, Grade, Verdict
-from .practice import Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating, sync_notes
-from .schedule import VERDICT_RATING, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, parse_rating, pick_cards, rating_for
+from .practice import (
+    COMMANDS_HINT, Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating_key, sync_notes, verdict_of,
+)  # fmt: skip
+from .schedule import (
+    Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
+    rating_for,
+)  # fmt: skip
 
 if TYPE_CHECKING:
     from .grading import KeywordGrader
     from .scoring import GradingSettings
     from .llm.client import FeedbackClient
     from .llm.schema import LLMResult
+    from .schedule import CardState
     from .store import RatedBy, Recorded, Store
 
-SELF_RATING_PROMPT = "How did you do? [c]orrect, [p]artial, [i]ncorrect: "
+SELF_RATING_HINT = "How did you do?"
 
 
 # --- What a session shows ----------------------------------------------------------
@@ -41,21 +49,23 @@ SELF_RATING_PROMPT = "How did you do? [c]orrect, [p]artial, [i]ncorrect: "
 
 @dataclass(frozen=True)
 class Question:
-    """A card being asked, the ``position``-th of ``total`` so far."""
+    """A card being asked, the ``position``-th of ``total`` so far; ``repeats`` of them are cards asked again (still learning)."""
 
     deck_title: str
     card: Card
     position: int
     total: int
+    repeats: int = 0
 
 
 @dataclass(frozen=True)
 class AnswerGraded:
-    """The keyword grade of an answer (shown with the reference)."""
+    """The keyword grade of an answer (shown with the reference and where its images are)."""
 
     card: Card
     answer: str
     grade: Grade
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class Reference:
     """The reference answer alone: revealed, or for the user to grade themself."""
 
     card: Card
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,19 @@ class Rated:
 
 
 @dataclass(frozen=True)
+class RatingKeys:
+    """The rating keys and, for each, when the card would come back ("Good 10 min"), as FSRS computes it for this card.
+
+    ``self_rating``: the user says how they did (an image card) rather than
+    changing the grader's rating. ``images``: the key ``o`` opens them.
+    """
+
+    preview: tuple[tuple[Rating, str], ...]
+    self_rating: bool = False
+    images: bool = False
+
+
+@dataclass(frozen=True)
 class Notice:
     """One line for the user: a ``hint`` (dim), a ``warning``, or ``plain`` text."""
 
@@ -95,22 +119,31 @@ class Summary:
     summary: SessionSummary
 
 
-Shown = Question | AnswerGraded | Reference | ModelFeedback | Rated | Notice | Summary
+Shown = Question | AnswerGraded | Reference | ModelFeedback | Rated | RatingKeys | Notice | Summary
 
 
 class PracticeIO(Protocol):
     """How a session meets its user: a terminal in the CLI, a script in tests.
 
-    ``interactive`` means a person at a terminal: an answer runs until an empty
-    line and is timed (fast and complete earns Easy), a self-graded card asks
-    how it went, and one key can change each rating. Otherwise each line is one
-    answer (for a self-graded card, the rating itself) and nothing is timed.
+    ``interactive`` means a person at a terminal: an answer may run over
+    several lines and is timed (fast and complete earns Easy), a self-graded
+    card asks how it went with one key, and one key can change each rating.
+    Otherwise each line is one answer (for a self-graded card, the rating
+    itself) and nothing is timed.
     """
 
     interactive: bool
 
     def ask(self, prompt: str) -> str | None:
         """One line typed after ``prompt``; None at the end of input (Ctrl-D)."""
+
+    def ask_answer(self, prompt: str, *, allow_empty: bool = False) -> str | None:
+        """A whole answer, which may run over several lines (interactive only); None at the end of input.
+
+        An empty answer is only returned when ``allow_empty``; a line starting
+        with ``/`` on its own is a command. ``answer_from_lines`` does this for
+        an I/O that reads line by line.
+        """
 
     def read_key(self) -> str | None:
         """One key press, no Enter needed; None at the end of input."""
@@ -120,6 +153,22 @@ class PracticeIO(Protocol):
 
     def waiting(self, message: str) -> AbstractContextManager[object]:
         """Say that something slow (the LLM) is going on, for as long as the block runs."""
+
+
+def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = False) -> str | None:
+    """An answer read line by line: lines until an empty one (blank lines before it are ignored), or one command line."""
+    lines: list[str] = []
+    while True:
+        line = ask("> " if not lines else "… ")
+        if line is None:
+            return "\n".join(lines) if lines else None
+        if not line.strip():
+            if lines or allow_empty:
+                return "\n".join(lines)
+            continue
+        if not lines and line.strip().startswith("/"):
+            return line.strip()
+        lines.append(line)
 
 
 # --- A whole sitting -----------------------------------------------------------------
@@ -138,17 +187,21 @@ def run_practice(
     cram: bool = False,
     feedback: Callable[[], FeedbackClient | None] = lambda: None,
     history: Path | None = None,
+    opener: Opener = system_opener,
 ) -> None:
     """``grader practice``: open the history (``history``, default the user's), choose the cards, ask them.
 
     Cards picked by hand (``picks``, ``--cards``) are asked whatever their
-    schedule. ``feedback`` opens the LLM client, once the cards are chosen; it
-    is closed at the end.
+    schedule, even if set aside. ``feedback`` opens the LLM client, once the
+    cards are chosen; it is closed at the end. ``opener`` shows an image (``/open``).
     """
+    for deck in decks:  # a bad --cards is told before anything else
+        if picks:
+            parse_picks(picks, deck.cards)
     from .store import Store  # here, not at the top: render imports this module and needs no sqlite3
 
     with Store.open(history, settings=settings) as store:
-        session = PracticeSession(store, decks, io, cram=cram or bool(picks), grading=grading)
+        session = PracticeSession(store, decks, io, cram=cram or bool(picks), grading=grading, opener=opener)
         queue = session.plan(picks, shuffle=shuffle, seed=seed, limit=limit)
         client = feedback()
         try:
@@ -183,11 +236,23 @@ def choose_cards(
 # --- The session -------------------------------------------------------------------
 
 
+@dataclass
+class _Done:
+    """One thing done to a card in this sitting, as ``/undo`` needs to take it back."""
+
+    position: int
+    deck: Deck
+    card: Card
+    attempt_id: int | None = None
+    set_aside: str | None = None  # "suspended" or "buried"
+    requeued: bool = False
+
+
 class PracticeSession:
     """One sitting: plan the cards, then ask them, saving and rescheduling each answer.
 
     ``now`` and ``clock`` are injectable so tests can pin the schedule and the
-    answer timing.
+    answer timing; ``opener`` so they can see what ``/open`` would show.
     """
 
     def __init__(
@@ -200,33 +265,49 @@ class PracticeSession:
         grading: GradingSettings | None = None,
         now: Callable[[], datetime] = partial(datetime.now, timezone.utc),
         clock: Callable[[], float] = time.monotonic,
+        opener: Opener = system_opener,
     ):
         self.store = store
         self.decks = list(decks)
         self.io = io
         self.cram = cram  # ignore the schedule: ask every card, never bring one back
         self.outcomes: list[Outcome] = []  # each card asked, as soon as its fate is known (for the summary)
+        self.repeats = 0  # cards queued again in this sitting (still learning): why the total grows
         self._now = now
         self._clock = clock
+        self._opener = opener
         self.grading = grading
         self._grader: KeywordGrader | None = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
-        self._notices_shown: set[str | None] = set()  # an LLM failure notice is shown once a sitting
+        self._notices_shown: dict[str | None, int] = {}  # how often each LLM failure notice was shown this sitting
+        self._held: dict[tuple[str, str], str] = {}  # cards set aside before this sitting and asked anyway (named)
+        self._aside: set[tuple[str, str]] = set()  # cards set aside in this sitting: not asked again in it
+        self._last_reference: tuple[Deck, Card] | None = None  # whose images /open shows
 
     def plan(
         self, picks: str | None = None, *, shuffle: bool = False, seed: int | None = None, limit: int | None = None
     ) -> list[tuple[Deck, Card]]:
         """The cards to ask, due ones first then new ones (see ``choose_cards``), telling what the schedule holds back.
 
-        ``picks`` is ``--cards`` ("1,3,5-7"); ``seed`` repeats a shuffle.
+        ``picks`` is ``--cards`` ("1,3,5-7"): those cards are asked even if
+        suspended or buried. Otherwise cards set aside are left out. ``seed`` repeats a shuffle.
         """
+        from .store import deck_key
+
+        picked = [(deck, parse_picks(picks, deck.cards) if picks else deck.cards) for deck in self.decks]
         for note in sync_notes(self.store.sync(self.decks)):
             self.io.show(Notice(note))
         now = self._now()
-        candidates = [(deck, card) for deck in self.decks for card in (parse_picks(picks, deck.cards) if picks else deck.cards)]
+        held = self.store.held_back(self.decks, now=now)
+        candidates = [(deck, card) for deck, cards in picked for card in cards if picks or (deck_key(deck), card.id) not in held]
+        self._held = {key: why for key, why in held.items() if picks}
+        if held and not picks:
+            counts = Counter(held.values())
+            said = " and ".join(f"{n} {why}" for why, n in sorted(counts.items(), reverse=True))
+            self.io.show(Notice(f"{said} card{'s' if len(held) > 1 else ''} left out (--cards N asks one anyway)."))
         plan = choose_cards(self.store, self.decks, candidates, now=now, cram=self.cram)
-        held = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
-        if held:
-            self.io.show(Notice(f"Daily limits leave {' and '.join(held)} for later days (--new-limit, --review-limit)."))
+        held_back = [f"{n} {what}" for n, what in ((plan.new_held_back, "new cards"), (plan.reviews_held_back, "reviews")) if n]
+        if held_back:
+            self.io.show(Notice(f"Daily limits leave {' and '.join(held_back)} for later days (--new-limit, --review-limit)."))
         if not plan.keys:
             when = f" The next card is due {describe_due(plan.next_due, now=now)}." if plan.next_due else ""
             self.io.show(Notice(f"Nothing is due now.{when} Use --cram to practise anyway.", tone="plain"))
@@ -240,60 +321,134 @@ class PracticeSession:
         """Ask the cards until they run out, the user quits, input ends or Ctrl-C; then show the summary.
 
         A card still being learnt joins the end of the queue and comes back in
-        this sitting. ``feedback`` adds the LLM's view of each graded answer.
+        this sitting. ``/undo`` takes back the last thing done and asks that
+        card again. ``feedback`` adds the LLM's view of each graded answer.
         """
         queue = list(cards)
+        done: list[_Done] = []
+        position = 0
         try:
-            for position, (deck, card) in enumerate(queue, start=1):
-                self.io.show(Question(deck.title, card, position, len(queue)))
+            while position < len(queue):
+                deck, card = queue[position]
+                if self._key(deck, card) in self._aside:  # set aside after it was queued again
+                    position += 1
+                    continue
+                self.io.show(Question(deck.title, card, position + 1, len(queue), self.repeats))
                 started = self._clock()
                 answer = self._read_answer(self_graded=not card.gradable)
                 seconds = self._clock() - started if self.io.interactive else None  # scripted answers have no timing
                 command = parse_command(answer) if answer is not None else Command.quit
                 if command is Command.quit:
                     break
+                if command is Command.undo:
+                    position = self._undo(done, queue, position)
+                    continue
+                if command is Command.open:
+                    self._open(self._last_reference)
+                    continue
+                step = _Done(position, deck, card)
                 if command is Command.skip:
                     self.outcomes.append(Outcome(card=card.id, number=card.number, skipped=True))
-                    continue
-                if command is Command.reveal:
-                    attempt = self._reveal(deck, card, seconds)
-                elif card.gradable:
-                    attempt = self._grade(deck, card, answer, seconds, feedback)
+                elif command in (Command.suspend, Command.bury):
+                    step.set_aside = self._set_aside(deck, card, command)
                 else:
-                    attempt = self._self_grade(deck, card, answer, seconds)
-                if attempt is not None and self._confirm_rating(attempt):
-                    queue.append((deck, card))
+                    if command is Command.reveal:
+                        attempt = self._reveal(deck, card, seconds)
+                    elif card.gradable:
+                        attempt = self._grade(deck, card, answer, seconds, feedback)
+                    else:
+                        attempt = self._self_grade(deck, card, answer, seconds)
+                    if attempt is not None:
+                        step.attempt_id = attempt.attempt_id
+                        if self._settle(deck, card, attempt, override=card.gradable or command is Command.reveal):
+                            queue.append((deck, card))
+                            self.repeats += 1
+                            step.requeued = True
+                done.append(step)
+                position += 1
         except KeyboardInterrupt:
             self.io.show(Notice("\nInterrupted."))  # ^C leaves the cursor where the user was typing
         if self.outcomes:
             self.io.show(Summary(SessionSummary.of(self.outcomes)))
         self._show_next_review()
 
+    def _key(self, deck: Deck, card: Card) -> tuple[str, str]:
+        from .store import deck_key
+
+        return deck_key(deck), card.id
+
     def _read_answer(self, *, self_graded: bool) -> str | None:
-        """One answer, or None at the end of input: lines until an empty one at a terminal, one line from a script."""
+        """One answer, or None at the end of input: a whole (multi-line) answer at a terminal, one line from a script."""
         if not self.io.interactive:
-            return self.io.ask("")
+            return _valid_text(self.io.ask(""))
         if self_graded:
-            self.io.show(Notice("The answer is an image: recall it (or type it), then press Enter to compare."))
+            self.io.show(Notice("The answer is an image: recall it (or type it), then press Enter to see it."))
         else:
-            self.io.show(Notice("Your answer (empty line to submit; /skip, /reveal, /quit):"))
-        lines: list[str] = []
-        while True:
-            line = self.io.ask("> " if not lines else "… ")
-            if line is None:
-                return "\n".join(lines) if lines else None
-            if not line.strip():
-                if lines or self_graded:
-                    return "\n".join(lines)
+            self.io.show(Notice(f"Answer (empty line to submit; {COMMANDS_HINT}):"))
+        return _valid_text(self.io.ask_answer("> ", allow_empty=self_graded))
+
+    # --- What the user can do instead of answering --------------------------------------
+
+    def _undo(self, done: list[_Done], queue: list[tuple[Deck, Card]], position: int) -> int:
+        """Take back the last thing done (an answer with its schedule, a skip, a suspension or burial); where to go on."""
+        if not done:
+            self.io.show(Notice("Nothing to undo in this session.", tone="warning"))
+            return position
+        last = done.pop()
+        if last.attempt_id is not None:
+            self.store.undo_attempt(last.attempt_id)
+        if last.set_aside == "suspended":
+            self.store.set_aside(last.deck, last.card, suspended=False)
+        elif last.set_aside == "buried":
+            self.store.set_aside(last.deck, last.card, buried_until=None)
+        self._aside.discard(self._key(last.deck, last.card))
+        if last.requeued:
+            queue.pop()
+            self.repeats -= 1
+        outcome = self.outcomes.pop()
+        taken = "reveal" if outcome.revealed else "answer" if last.attempt_id is not None else {"suspended": "suspension", "buried": "burial"}.get(last.set_aside or "", "skip")
+        self.io.show(Notice(f"Undone: your {taken} of card {last.card.number} (its schedule is as it was). Here it is again.", tone="plain"))
+        return last.position
+
+    def _set_aside(self, deck: Deck, card: Card, command: Command) -> str:
+        """Suspend the card (until named with --cards) or bury it until the next study day; say how to take it back."""
+        if command is Command.suspend:
+            self.store.set_aside(deck, card, suspended=True)
+            how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {card.number})."
+        else:
+            until = next_study_day(self._now(), self.store.settings)
+            self.store.set_aside(deck, card, buried_until=until)
+            how, text = "buried", f"Buried: card {card.number} waits until tomorrow ({describe_due(until, now=self._now())})."
+        self._aside.add(self._key(deck, card))
+        self.outcomes.append(Outcome(card=card.id, number=card.number, set_aside=how))
+        self.io.show(Notice(text + " /undo takes it back.", tone="plain"))
+        return how
+
+    def _open(self, target: tuple[Deck, Card] | None) -> None:
+        """Show a card's images in the system viewer; say which are missing."""
+        if target is None or not target[1].images:
+            self.io.show(Notice("No image to open: /open shows the images of the answer just shown.", tone="warning"))
+            return
+        for image in card_images(*target):
+            if image.target is None:
+                self.io.show(Notice(f"Image not found: {image.written}" + (f" (looked in {image.path})" if image.path else ""), tone="warning"))
                 continue
-            if not lines and line.strip().startswith("/"):
-                return line.strip()
-            lines.append(line)
+            try:
+                self._opener(image.target)
+                self.io.show(Notice(f"Opened {image.target}"))
+            except OSError as exc:
+                self.io.show(Notice(f"Cannot open {image.target}: {exc.strerror or exc}", tone="warning"))
+
+    # --- Answers -----------------------------------------------------------------------
+
+    def _images(self, deck: Deck, card: Card) -> tuple[Image, ...]:
+        self._last_reference = (deck, card)
+        return card_images(deck, card) if card.images else ()
 
     def _reveal(self, deck: Deck, card: Card, seconds: float | None) -> Recorded:
         """Show the reference; asking for the answer is not remembering it, so the card is rated Again."""
         self.outcomes.append(Outcome(card=card.id, number=card.number, revealed=True))
-        self.io.show(Reference(card))
+        self.io.show(Reference(card, self._images(deck, card)))
         return self._record(deck, card, "", Grade.nothing_recalled(card), Rating.again, "grader", seconds)
 
     def _grade(self, deck: Deck, card: Card, answer: str, seconds: float | None, feedback: FeedbackClient | None) -> Recorded:
@@ -303,7 +458,7 @@ class PracticeSession:
 
             self._grader = KeywordGrader(self.grading)
         grade = self._grader.grade(card, answer)
-        self.io.show(AnswerGraded(card, answer, grade))
+        self.io.show(AnswerGraded(card, answer, grade, self._images(deck, card)))
         self.outcomes.append(outcome_of(card, grade))
         rating = rating_for(grade, answer=answer, seconds=seconds, settings=self.store.settings)
         attempt = self._record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked
@@ -314,53 +469,83 @@ class PracticeSession:
         return attempt
 
     def _ask_model(self, feedback: FeedbackClient, card: Card, answer: str, grade: Grade) -> LLMResult | None:
-        """One answer's LLM feedback, returned to be saved; a notice already shown this session is not repeated."""
+        """One answer's LLM feedback, returned to be saved; a failure notice already shown comes back as one counted line."""
         with self.io.waiting("Asking the model…"):
             result = feedback.feedback(card, answer, grade)
-        if result is None or (result.status == "failed" and result.notice in self._notices_shown):
+        if result is None:
             return result
-        self._notices_shown.add(result.notice)
+        times = self._notices_shown[result.notice] = self._notices_shown.get(result.notice, 0) + 1
+        if result.status == "failed" and times > 1:
+            # Shown every time, so feedback skipped later is not invisible; counted, so it is not noise.
+            self.io.show(Notice(f"{result.notice} ({times} answers this session)", tone="warning"))
+            return result
         self.io.show(ModelFeedback(result))
         return result
 
     def _self_grade(self, deck: Deck, card: Card, answer: str, seconds: float | None) -> Recorded | None:
-        """A card the grader cannot grade (an image): show the reference and take the user's word; no word, no attempt."""
-        self.io.show(Reference(card))
-        verdict = self._self_rating(answer)
-        self.outcomes.append(Outcome(card=card.id, number=card.number, verdict=verdict))
-        if verdict is None:
-            return None
-        grade = Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
-        return self._record(deck, card, answer, grade, VERDICT_RATING[verdict], "user", seconds)
+        """A card the grader cannot grade (an image): show the reference and take the user's rating.
 
-    def _self_rating(self, answer: str) -> Verdict | None:
-        """How the user says they did: a script's answer line is the rating; a terminal asks until c, p, i or blank."""
+        Without one (input ended, or a script's line is not a rating) the card is
+        counted as skipped and the user is told: it is never dropped unsaid.
+        """
+        self.io.show(Reference(card, self._images(deck, card)))
+        rating = self._self_rating(deck, card, answer)
+        if rating is None:
+            self.outcomes.append(Outcome(card=card.id, number=card.number, skipped=True))
+            said = f" ('{answer.strip()}' is not c, p, i or 1-4)" if not self.io.interactive and answer.strip() else ""
+            self.io.show(Notice(f"Not rated{said}: card {card.number} is left as it was, for next time.", tone="warning"))
+            return None
+        self.outcomes.append(Outcome(card=card.id, number=card.number, verdict=verdict_of(rating)))
+        grade = Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+        return self._record(deck, card, answer, grade, rating, "user", seconds)
+
+    def _self_rating(self, deck: Deck, card: Card, answer: str) -> Rating | None:
+        """How the user says they did: a script's answer line is the rating; at a terminal one key, as for any rating."""
         if not self.io.interactive:
-            return parse_self_rating(answer)
+            return parse_self_rating_key(answer)
+        state = self.store.states([deck]).get(self._key(deck, card))
+        self.io.show(RatingKeys(self._preview(state), self_rating=True, images=bool(card.images)))
         while True:
-            reply = self.io.ask(SELF_RATING_PROMPT)
-            if reply is None:
+            key = self.io.read_key()
+            if key is None:
                 return None
-            verdict = parse_self_rating(reply)
-            if verdict is not None or not reply.strip():
-                return verdict
-            self.io.show(Notice("Type c, p or i.", tone="warning"))
+            if key.lower() == "o" and card.images:
+                self._open((deck, card))
+                continue
+            rating = parse_self_rating_key(key)
+            if rating is not None:
+                return rating
+            self.io.show(Notice("Press 1, 2, 3 or 4 (or c, p, i) for how you did.", tone="warning"))
+
+    def _preview(self, state: CardState | None) -> tuple[tuple[Rating, str], ...]:
+        now = self._now()
+        return tuple((r, describe_interval(due, now=now)) for r, due in preview(state, now=now, settings=self.store.settings).items())
 
     def _record(
         self, deck: Deck, card: Card, answer: str, grade: Grade, rating: Rating, rated_by: RatedBy, seconds: float | None
     ) -> Recorded:
-        """Save an attempt as soon as it is graded: nothing typed is lost to Ctrl-C or a crash."""
-        return self.store.record_attempt(
+        """Save an attempt as soon as it is graded: nothing typed is lost to Ctrl-C or a crash.
+
+        A card set aside before and named with --cards comes back into practice by being answered.
+        """
+        attempt = self.store.record_attempt(
             deck, card, answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram
         )
+        if self._held.pop(self._key(deck, card), None):
+            self.store.set_aside(deck, card, suspended=False, buried_until=None)
+            self.io.show(Notice(f"Card {card.number} is back in practice (it was set aside)."))
+        return attempt
 
-    def _confirm_rating(self, attempt: Recorded) -> bool:
-        """Show the rating and next review; at a terminal one key (1-4) overrides it. True if the card comes back now."""
+    def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
+        """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""
         now = self._now()
         self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=now)))
-        if self.io.interactive:
-            self.io.show(Notice("1 again · 2 hard · 3 good · 4 easy to change the rating; any other key to go on"))
+        if override and self.io.interactive:
+            self.io.show(RatingKeys(self._preview(attempt.previous), images=bool(card.images)))
             key = self.io.read_key()
+            while key is not None and key.lower() == "o" and card.images:
+                self._open((deck, card))
+                key = self.io.read_key()
             rating = parse_rating(key) if key is not None else None
             if rating is not None and rating != attempt.rating:
                 attempt = self.store.override_rating(attempt.attempt_id, rating)
@@ -376,3 +561,9 @@ class PracticeSession:
         if upcoming:
             self.io.show(Notice(f"Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`."))
 
+
+def _valid_text(typed: str | None) -> str | None:
+    """What was typed, with bytes that were not UTF-8 (read as lone surrogates) shown as U+FFFD, so it can be stored."""
+    if typed is None:
+        return None
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in typed)

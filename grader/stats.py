@@ -13,8 +13,14 @@ report. The definitions:
   Anki's "true retention".
 * **streak**: consecutive study days with at least one answer, up to today;
   a streak is not broken until a day ends without practice.
-* **mastery**: the mean probability, by FSRS, of recalling each card of the
-  deck right now; a card never answered counts 0. "Mature" cards are those
+* **mastery**: how much of the deck is both remembered now and remembered
+  durably. Each card counts its FSRS recall probability now, weighted by how
+  far its memory is from mature: stability (the days until recall falls to 90%)
+  over 21 days, capped at 1. A card answered once is recalled now with
+  probability near 1, but its stability is a few days, so it counts about a
+  tenth; it counts whole only once FSRS expects it to last three weeks. A card
+  never answered counts 0. (Plain recall-now read 90% right after a first
+  session, which says nothing about what will stay.) "Mature" cards are those
   whose stability reaches 21 days (Anki's threshold).
 * **missed terms**: key terms by the number of answers that missed them.
 """
@@ -28,8 +34,8 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, Field
 
 from .models import Deck
-from .schedule import Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
-from .store import Attempt, Store, StoredCard, deck_key
+from .schedule import CardState, Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
+from .store import Attempt, CardProgress, Store, StoredCard, deck_key
 
 MATURE_DAYS = 21.0
 FORECAST_DAYS = 7
@@ -63,7 +69,9 @@ class DeckStats(BaseModel):
     young: int = Field(description="In review, stability under 21 days.")
     mature: int = Field(description="In review, stability of 21 days or more.")
     due_today: int
-    mastery: float = Field(ge=0, le=1, description="Mean FSRS recall probability now; unanswered cards count 0.")
+    mastery: float = Field(
+        ge=0, le=1, description="Mean of recall probability now x min(1, stability / 21 days); unanswered cards count 0."
+    )
     attempts: int
     mean_score: float | None = Field(description="Mean keyword score of graded answers.")
 
@@ -130,6 +138,13 @@ def build_stats(
         decks=_deck_stats(present, attempts, now=now, settings=settings),
         missed_terms=missed_terms(attempts, {c.deck: c.deck_title for c in cards}),
     )
+
+
+def card_mastery(state: CardState | None, *, now: datetime, settings: ScheduleSettings) -> float:
+    """One card's share of mastery: recall probability now, weighted by stability up to maturity (see the module docstring)."""
+    if state is None:
+        return 0.0
+    return retrievability(state, now=now, settings=settings) * min(1.0, (state.stability or 0.0) / MATURE_DAYS)
 
 
 def retention(attempts: list[Attempt]) -> Retention:
@@ -201,9 +216,52 @@ def _deck_stats(present: list[StoredCard], attempts: list[Attempt], *, now: date
                 young=sum(1 for s in review if (s.stability or 0) < MATURE_DAYS),
                 mature=sum(1 for s in review if (s.stability or 0) >= MATURE_DAYS),
                 due_today=sum(1 for s in states if is_due(s, now=now, settings=settings)),
-                mastery=round(sum(retrievability(s, now=now, settings=settings) for s in states) / len(cards), 4),
+                mastery=round(sum(card_mastery(s, now=now, settings=settings) for s in states) / len(cards), 4),
                 attempts=len(tries[deck]),
                 mean_score=round(sum(scores) / len(scores), 4) if scores else None,
             )
         )
     return sorted(result, key=lambda d: (d.title.casefold(), d.deck))
+
+
+# --- Where each card of a deck stands (grader cards) -------------------------------------
+
+
+def card_progress(deck: Deck, *, now: datetime, history=None) -> dict[str, CardProgress]:
+    """Each card's schedule, last answer and set-aside state, by card id; empty without a history.
+
+    The history is read as it is (no sync, no file created): listing cards changes nothing.
+    """
+    from .store import default_path
+
+    path = history or default_path()
+    if not path.exists():
+        return {}
+    with Store.open(path) as store:
+        progress = store.progress([deck])
+    key = deck_key(deck)
+    return {card_id: p for (k, card_id), p in progress.items() if k == key}
+
+
+def is_due_now(p: CardProgress | None, *, now: datetime, settings: ScheduleSettings | None = None) -> bool:
+    """Whether a card would be asked now for its schedule: reviewed before, due, and not set aside."""
+    if p is None or p.state is None or p.suspended or (p.buried_until is not None and p.buried_until > now):
+        return False
+    return is_due(p.state, now=now, settings=settings or ScheduleSettings())
+
+
+def progress_record(p: CardProgress | None) -> dict:
+    """The history fields ``cards --json`` adds to a card's record (null, "new" or 0 for a card never answered)."""
+    state = p.state if p is not None else None
+    return {
+        "due": state.due.isoformat() if state else None,
+        "phase": state.phase.value if state else "new",
+        "last_verdict": p.last_verdict.value if p is not None and p.last_verdict else None,
+        "last_score": p.last_score if p is not None else None,
+        "last_rating": int(p.last_rating) if p is not None and p.last_rating else None,
+        "last_answered": p.last_at.isoformat() if p is not None and p.last_at else None,
+        "reviews": state.reps if state else 0,
+        "lapses": state.lapses if state else 0,
+        "suspended": bool(p and p.suspended),
+        "buried_until": p.buried_until.isoformat() if p is not None and p.buried_until else None,
+    }

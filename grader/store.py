@@ -29,10 +29,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import StoreError
 from .identity import CardRef, How, match_cards
@@ -80,6 +81,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX attempts_by_card ON attempts (card, at)",
         "CREATE INDEX attempts_by_time ON attempts (at)",
     ],
+    [  # 2: cards set aside in practice (/suspend, /bury)
+        "ALTER TABLE cards ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0",  # 1: asked only when named (--cards)
+        "ALTER TABLE cards ADD COLUMN buried_until TEXT",  # UTC; not asked before then
+    ],
 ]
 
 RatedBy = Literal["grader", "user", "override"]
@@ -90,6 +95,15 @@ def default_path() -> Path:
     from .config import data_dir
 
     return data_dir() / HISTORY_FILE
+
+
+def history_files(path: Path | None = None) -> dict[str, Path]:
+    """The history's files (the database and SQLite's files beside it), by what they are: none may be written over."""
+    path = path or default_path()
+    files = {"your practice history": path}
+    for suffix in ("-wal", "-shm", "-journal"):
+        files[f"your practice history's {suffix[1:]} file"] = path.with_name(path.name + suffix)
+    return files
 
 
 def deck_key(deck: Deck) -> str:
@@ -120,6 +134,8 @@ class StoredCard(BaseModel):
     answer: str
     present: bool = Field(True, description="False once the card is no longer in its deck.")
     state: CardState | None = None
+    suspended: bool = Field(False, description="Set aside with /suspend: asked only when named with --cards.")
+    buried_until: datetime | None = Field(None, description="Set aside with /bury: not asked before this time.")
 
 
 class Attempt(BaseModel):
@@ -145,6 +161,19 @@ class Attempt(BaseModel):
     cram: bool = False
     state_before: CardState | None = None
     state_after: CardState
+
+
+@dataclass(frozen=True)
+class CardProgress:
+    """Where one card stands (``grader cards``): its schedule, its last answer, whether it is set aside."""
+
+    state: CardState | None
+    last_verdict: Verdict | None
+    last_score: float | None
+    last_rating: Rating | None
+    last_at: datetime | None
+    suspended: bool
+    buried_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -188,6 +217,16 @@ class Store:
         self.settings = settings or ScheduleSettings()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create(self.path)
+            elif self.path.is_file() and self.path.stat().st_size == 0:
+                # SQLite would take it for a new database; but grader never leaves an empty history
+                # (see _create), so something emptied this one, and starting afresh would hide that.
+                raise StoreError(
+                    "the practice history is an empty file (0 bytes): what it held is lost; delete it to start afresh, "
+                    "and import a backup if you have one (grader history import)",
+                    path=self.path,
+                )
             # Autocommit mode: transactions are only the explicit ones in _write.
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
@@ -241,15 +280,22 @@ class Store:
                 f"the history was written by a newer grader (schema {version}, this one knows {len(MIGRATIONS)}); upgrade grader",
                 path=self.path,
             )
-        if version == len(MIGRATIONS):
-            return
-        with self._write() as db:
-            # Another process may have migrated while we waited for the lock.
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for sql in statements:
-                    db.execute(sql)
-                db.execute(f"PRAGMA user_version = {number}")
+        if version < len(MIGRATIONS):
+            with self._write() as db:
+                # Another process may have migrated while we waited for the lock.
+                _upgrade(db, db.execute("PRAGMA user_version").fetchone()[0])
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        """Refuse a history whose tables are not the ones its version promises (edited by hand, or damaged)."""
+        for table, columns in _columns_made_by(tuple(map(tuple, MIGRATIONS))).items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                raise StoreError(f"the practice history has no {table} table: {_DAMAGED}", path=self.path)
+            lacking = [c for c in columns if c not in have]
+            if lacking:
+                names = ", ".join(lacking)
+                raise StoreError(f"the practice history's {table} table has no column {names}: {_DAMAGED}", path=self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -288,6 +334,14 @@ class Store:
             chunk = values[start : start + 500]
             rows += self._read(sql.format(", ".join("?" * len(chunk))), [*before, *chunk])
         return rows
+
+    def _decode(self, decode: Callable[[Any], Any], value: Any) -> Any:
+        """A stored value decoded; one that cannot be (changed by hand, damaged) is a StoreError naming the file."""
+        try:
+            return decode(value)
+        except ValueError as exc:  # pydantic's ValidationError, bad JSON, an unknown verdict or rating, a bad time
+            detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise StoreError(f"the practice history holds a damaged record ({detail}): {_DAMAGED}", path=self.path) from None
 
     # --- Cards and their identity ---------------------------------------------------
 
@@ -328,7 +382,7 @@ class Store:
                     (key, deck.title, card.id, card.question, card.answer, row["key"]),
                 )
                 if m.how is not How.same:
-                    report[key].continued.append((card, m.how, _stored_card(row)))
+                    report[key].continued.append((card, m.how, self._decode(_stored_card, row)))
             for row in rows:
                 if row["deck"] in report and row["key"] not in kept and row["present"]:
                     db.execute("UPDATE cards SET present = 0 WHERE key = ?", (row["key"],))
@@ -338,7 +392,7 @@ class Store:
     def states(self, decks: Sequence[Deck]) -> dict[tuple[str, str], CardState]:
         """The FSRS state of every reviewed card now in these decks, by (deck key, card id)."""
         rows = self._rows_in("SELECT deck, card_id, state FROM cards WHERE present AND state IS NOT NULL AND deck IN ({})", [deck_key(d) for d in decks])
-        return {(r["deck"], r["card_id"]): CardState.model_validate_json(r["state"]) for r in rows}
+        return {(r["deck"], r["card_id"]): self._decode(_state, r["state"]) for r in rows}
 
     def done_today(self, decks: Sequence[Deck], *, now: datetime) -> tuple[int, int]:
         """New cards introduced and reviews done so far this study day in these decks (cramming aside)."""
@@ -377,7 +431,7 @@ class Store:
             if row is None:  # practised without sync: the card starts its history here
                 row_key, before = _insert_card(db, key, deck.title, card.id, card.question, card.answer), None
             else:
-                row_key, before = row["key"], _state(row["state"])
+                row_key, before = row["key"], self._decode(_state, row["state"])
             after = review(before, rating, now=now, settings=self.settings)
             attempt = Attempt(
                 uid=uuid.uuid4().hex, deck=key, card=card.id, question=card.question, at=now, answer=answer,
@@ -395,8 +449,8 @@ class Store:
             row = db.execute("SELECT card, at, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
-            before = _state(row["state_before"])
-            after = review(before, rating, now=_parse_ts(row["at"]), settings=self.settings)
+            before = self._decode(_state, row["state_before"])
+            after = review(before, rating, now=self._decode(_parse_ts, row["at"]), settings=self.settings)
             db.execute(
                 "UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?",
                 (int(rating), after.model_dump_json(), attempt_id),
@@ -413,13 +467,62 @@ class Store:
         with self._write() as db:
             db.execute("UPDATE attempts SET feedback = ? WHERE id = ?", (json.dumps(feedback), attempt_id))
 
+    # --- Setting cards aside and taking answers back ------------------------------------
+
+    def set_aside(self, deck: Deck, card: Card, *, suspended: bool | None = None, buried_until: datetime | None | bool = False) -> None:
+        """Suspend or unsuspend a card (``suspended``), bury it until a time or unbury it (``buried_until``, None to unbury).
+
+        ``buried_until=False`` leaves the burial as it is.
+        """
+        with self._write() as db:
+            key = _card_row(db, deck, card)
+            if suspended is not None:
+                db.execute("UPDATE cards SET suspended = ? WHERE key = ?", (int(suspended), key))
+            if buried_until is not False:
+                until = _ts(buried_until) if isinstance(buried_until, datetime) else None
+                db.execute("UPDATE cards SET buried_until = ? WHERE key = ?", (until, key))
+
+    def held_back(self, decks: Sequence[Deck], *, now: datetime) -> dict[tuple[str, str], str]:
+        """Cards of these decks set aside now, by (deck key, card id): "suspended" or "buried"."""
+        rows = self._rows_in(
+            "SELECT deck, card_id, suspended, buried_until FROM cards WHERE present AND (suspended OR buried_until > ?) AND deck IN ({})",
+            [deck_key(d) for d in decks],
+            before=[_ts(now)],
+        )
+        return {(r["deck"], r["card_id"]): "suspended" if r["suspended"] else "buried" for r in rows}
+
+    def undo_attempt(self, attempt_id: int) -> None:
+        """Take an answer back: the attempt is deleted and, if it was the card's latest, the card's state before it restored."""
+        with self._write() as db:
+            row = db.execute("SELECT card, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+            latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
+            db.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))
+            if latest == attempt_id:
+                before = self._decode(_state, row["state_before"])
+                if before is None:
+                    db.execute("UPDATE cards SET state = NULL, due = NULL WHERE key = ?", (row["card"],))
+                else:
+                    _set_state(db, row["card"], before)
+
+    def progress(self, decks: Sequence[Deck]) -> dict[tuple[str, str], CardProgress]:
+        """Where each stored card of these decks stands, by (deck key, card id)."""
+        rows = self._rows_in(
+            "SELECT c.deck, c.card_id, c.state, c.suspended, c.buried_until, a.verdict, a.score, a.rating, a.at"
+            " FROM cards c LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE card = c.key)"
+            " WHERE c.deck IN ({})",
+            [deck_key(d) for d in decks],
+        )
+        return {(r["deck"], r["card_id"]): self._decode(_progress, r) for r in rows}
+
     # --- Reading and merging ------------------------------------------------------------
 
     def cards(self, deck_keys: Sequence[str] | None = None) -> list[StoredCard]:
         """Stored cards, of the given decks or of all, in deck and id order."""
         sql = "SELECT * FROM cards" + (" WHERE deck IN ({})" if deck_keys is not None else "") + " ORDER BY deck, card_id"
         rows = self._rows_in(sql, list(deck_keys)) if deck_keys is not None else self._read(sql)
-        return [_stored_card(r) for r in rows]
+        return [self._decode(_stored_card, r) for r in rows]
 
     def attempts(self, deck_keys: Sequence[str] | None = None) -> list[Attempt]:
         """Stored attempts, of the given decks or of all, oldest first."""
@@ -429,7 +532,7 @@ class Store:
             + " ORDER BY a.at, a.uid"
         )
         rows = self._rows_in(sql, list(deck_keys)) if deck_keys is not None else self._read(sql)
-        return [_attempt(r) for r in rows]
+        return [self._decode(_attempt, r) for r in rows]
 
     def merge(self, records: Iterable[StoredCard | Attempt]) -> Merged:
         """Merge records (another history's) into this one, in one transaction: all of them, or none if reading them fails.
@@ -452,6 +555,62 @@ class Store:
         return merged
 
 
+# --- The file and its schema --------------------------------------------------------
+
+_DAMAGED = "another program changed it; move it aside, and import a backup if you have one (grader history import)"
+
+
+def _upgrade(db: sqlite3.Connection, version: int) -> None:
+    """Run the migrations after ``version``, inside the caller's transaction."""
+    for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+        for sql in statements:
+            db.execute(sql)
+        db.execute(f"PRAGMA user_version = {number}")
+
+
+def _create(path: Path) -> None:
+    """Make a new history at ``path``, whole: built under a temporary name, then linked into place.
+
+    So no process ever finds a half-made (empty) history file, and an empty one
+    is known to be damage. When two graders start at once, the first link wins
+    and the other uses that file.
+    """
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.new")
+    try:
+        db = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("BEGIN IMMEDIATE")
+            _upgrade(db, 0)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another grader made it first
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+    finally:
+        for leftover in (temporary, *(temporary.with_name(temporary.name + s) for s in ("-wal", "-shm", "-journal"))):
+            leftover.unlink(missing_ok=True)
+
+
+@cache
+def _columns_made_by(migrations: tuple[tuple[str, ...], ...]) -> dict[str, list[str]]:
+    """Each table's columns as these migrations make them."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statements in migrations:
+            for sql in statements:
+                db.execute(sql)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+    finally:
+        db.close()
+
+
 # --- Rows -------------------------------------------------------------------------
 
 
@@ -464,6 +623,25 @@ def _insert_card(
         (deck, title, card_id, question, answer, int(present), state.model_dump_json() if state else None, _ts(state.due) if state else None),
     )
     return cur.lastrowid
+
+
+def _card_row(db: sqlite3.Connection, deck: Deck, card: Card) -> int:
+    """The key of a card's row, made if the card was never synced."""
+    key = deck_key(deck)
+    row = db.execute("SELECT key FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
+    return row["key"] if row is not None else _insert_card(db, key, deck.title, card.id, card.question, card.answer)
+
+
+def _progress(row: sqlite3.Row) -> CardProgress:
+    return CardProgress(
+        state=_state(row["state"]),
+        last_verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        last_score=row["score"],
+        last_rating=Rating(row["rating"]) if row["rating"] else None,
+        last_at=_parse_ts(row["at"]) if row["at"] else None,
+        suspended=bool(row["suspended"]),
+        buried_until=_parse_ts(row["buried_until"]) if row["buried_until"] else None,
+    )
 
 
 def _set_state(db: sqlite3.Connection, key: int, state: CardState) -> None:
@@ -492,11 +670,15 @@ def _merge_card(db: sqlite3.Connection, rec: StoredCard) -> None:
     """Add a card from another history, or take its state if that was reviewed later than ours."""
     row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (rec.deck, rec.card)).fetchone()
     if row is None:
-        _insert_card(db, rec.deck, rec.deck_title, rec.card, rec.question, rec.answer, present=rec.present, state=rec.state)
-        return
-    mine = _state(row["state"])
-    if rec.state is not None and (mine is None or _reviewed(rec.state) > _reviewed(mine)):
-        _set_state(db, row["key"], rec.state)
+        key = _insert_card(db, rec.deck, rec.deck_title, rec.card, rec.question, rec.answer, present=rec.present, state=rec.state)
+    else:
+        key, mine = row["key"], _state(row["state"])
+        if rec.state is None or (mine is not None and _reviewed(rec.state) <= _reviewed(mine)):
+            return
+        _set_state(db, key, rec.state)
+    # Set aside as the newer history says (the one that was reviewed later, or the only one).
+    until = _ts(rec.buried_until) if rec.buried_until else None
+    db.execute("UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (int(rec.suspended), until, key))
 
 
 def _card_key(db: sqlite3.Connection, deck: str, card_id: str, question: str) -> int:
@@ -528,6 +710,8 @@ def _stored_card(row: sqlite3.Row) -> StoredCard:
         answer=row["answer"],
         present=bool(row["present"]),
         state=_state(row["state"]),
+        suspended=bool(row["suspended"]),
+        buried_until=_parse_ts(row["buried_until"]) if row["buried_until"] else None,
     )
 
 

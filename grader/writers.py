@@ -11,18 +11,19 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import GraderError
-from .models import AnswerRow, Card, Grade
+from .models import AnswerRow, Card, Grade, TermMatch, Verdict
 
 if TYPE_CHECKING:
     from .llm.schema import LLMResult
 
-RECORD_FIELDS = ("card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered")
+RECORD_FIELDS = (
+    "card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered", "similarity"
+)  # fmt: skip
 
 
 def passthrough_name(field: str) -> str:
@@ -30,8 +31,38 @@ def passthrough_name(field: str) -> str:
     return f"input_{field}" if field in RECORD_FIELDS else field
 
 
-def grade_record(card: Card, row: AnswerRow, grade: Grade) -> dict[str, Any]:
-    """The stable JSON record of one graded answer."""
+# A grade as plain values: cheap to send from a worker process and to turn into a record.
+# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity)
+TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
+GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None"]
+
+
+def grade_facts(grade: Grade) -> GradeFacts:
+    """The plain values of a grade (its card is known beside it)."""
+    terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how) for t in grade.terms)
+    return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity
+
+
+def facts_grade(card: Card, facts: GradeFacts) -> Grade:
+    """The grade ``grade_facts`` was taken from (validated again: for the table and the LLM, not the files)."""
+    score, verdict, answered, terms, similarity = facts
+    return Grade(
+        card=card.id,
+        number=card.number,
+        score=score,
+        verdict=Verdict(verdict),
+        answered=answered,
+        similarity=similarity,
+        terms=[
+            TermMatch(term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how)
+            for term, found, credit, span, matched_text, derived, how in terms
+        ],
+    )
+
+
+def grade_record(card: Card, row: AnswerRow, grade: Grade | GradeFacts) -> dict[str, Any]:
+    """The stable JSON record of one graded answer, built from plain values (no pydantic round trip)."""
+    score, verdict, answered, terms, similarity = grade_facts(grade) if isinstance(grade, Grade) else grade
     extra = {passthrough_name(k): v for k, v in row.extra.items()}
     return {
         **extra,
@@ -39,12 +70,24 @@ def grade_record(card: Card, row: AnswerRow, grade: Grade) -> dict[str, Any]:
         "number": card.number,
         "question": card.question,
         "answer": row.answer,
-        "score": grade.score,
-        "verdict": grade.verdict.value,
-        "matched": grade.matched,
-        "missing": grade.missing,
-        "terms": [t.model_dump(mode="json") for t in grade.terms],
-        "answered": grade.answered,
+        "score": score,
+        "verdict": verdict,
+        "matched": [t[0] for t in terms if t[1]],
+        "missing": [t[0] for t in terms if not t[1]],
+        "terms": [
+            {
+                "term": term,
+                "found": found,
+                "credit": credit,
+                "span": None if span is None else list(span),
+                "matched_text": matched_text,
+                "derived": derived,
+                "how": how,
+            }
+            for term, found, credit, span, matched_text, derived, how in terms
+        ],
+        "answered": answered,
+        "similarity": similarity,
     }
 
 
@@ -59,22 +102,29 @@ def card_record(card: Card) -> dict[str, Any]:
         "gradable": card.gradable,
         "images": card.images,
         "line": card.line,
+        "required": card.required,
     }
 
 
-@dataclass
 class GradedAnswer:
-    """One row of an answers file with its card, its keyword grade and any LLM feedback."""
+    """One row of an answers file with its card, its keyword grade and any LLM feedback.
 
-    row: AnswerRow
-    card: Card
-    grade: Grade
-    feedback: LLMResult | None = None
+    The grade comes as a ``Grade`` or, from a worker process, as ``GradeFacts``;
+    the record is built from plain values and a ``Grade`` only when one is asked for.
+    """
+
+    def __init__(self, row: AnswerRow, card: Card, grade: Grade | GradeFacts, feedback: LLMResult | None = None):
+        self.row, self.card, self.feedback = row, card, feedback
+        self._grade = grade
+
+    @cached_property
+    def grade(self) -> Grade:
+        return self._grade if isinstance(self._grade, Grade) else facts_grade(self.card, self._grade)
 
     @cached_property
     def record(self) -> dict[str, Any]:
         """The stable output record (``grade --json``), built once for every writer."""
-        record = grade_record(self.card, self.row, self.grade)
+        record = grade_record(self.card, self.row, self._grade)
         if self.feedback is not None:
             record["llm"] = self.feedback.record()
         return record
@@ -97,16 +147,17 @@ class JsonLinesWriter:
 class CsvWriter:
     """CSV with our columns first; extra input columns after, as first seen."""
 
-    def __init__(self, out: IO[str], extra_columns: list[str]):
+    def __init__(self, out: IO[str], extra_columns: list[str], *, header: bool = True):
         self.out = out
-        self.columns = ["card", "number", "score", "verdict", "matched", "missing", *extra_columns, "answer"]
+        self.columns = csv_columns(extra_columns)
         self.writer = csv.DictWriter(out, fieldnames=self.columns, extrasaction="ignore")
-        self.writer.writeheader()
+        if header:  # not when appending to a file that has it (grade --resume)
+            self.writer.writeheader()
 
     @classmethod
-    def for_rows(cls, out: IO[str], rows: list[AnswerRow]) -> CsvWriter:
-        """A writer whose extra columns are every input field of the rows, in the order first seen."""
-        return cls(out, list(dict.fromkeys(passthrough_name(k) for row in rows for k in row.extra)))
+    def for_fields(cls, out: IO[str], fields: list[str], *, header: bool = True) -> CsvWriter:
+        """A writer whose extra columns are the rows' input fields (each named as ``passthrough_name`` says)."""
+        return cls(out, [passthrough_name(k) for k in fields], header=header)
 
     def write(self, graded: GradedAnswer) -> None:
         row = dict(graded.record)
@@ -119,47 +170,102 @@ class CsvWriter:
         pass
 
 
+def csv_columns(extra_columns: list[str]) -> list[str]:
+    """The header of ``grade --csv``: our columns, the input's own, then the answer."""
+    return ["card", "number", "score", "verdict", "matched", "missing", *dict.fromkeys(extra_columns), "answer"]
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula ("=HYPERLINK(...)"):
+# such text cells are written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+    """One CSV cell: lists and objects as JSON, text that a spreadsheet would run as a formula made inert."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class MarkdownReport:
-    """A Markdown report written row by row, with a summary appended at the end."""
+    """A Markdown report written row by row, with a summary appended at the end.
+
+    A run that ends before its last row (Ctrl-C, a crash, an error) ends the
+    report with a line saying so, never with a summary that looks complete.
+    """
+
+    HEADER = "| # | card | who | question | answer | score | verdict | matched | missing |\n|---|---|---|---|---|---|---|---|---|\n"
+    ANSWER_CHARS = 120  # the answer as the report shows it; --json has it whole
 
     @classmethod
-    def create(cls, path: Path, deck_title: str, answers_path: str) -> MarkdownReport:
-        """A report in a new file at ``path`` (the file is closed with the report)."""
+    def create(cls, path: Path, deck_title: str, answers_path: str, total: int | None = None) -> MarkdownReport:
+        """A report in a new file at ``path`` for ``total`` answers (the file is closed with the report)."""
         try:
-            out = path.open("w", encoding="utf-8")
+            # A lone surrogate (from a "\ud800" escape in a file) cannot be UTF-8: it is written as that escape.
+            out = path.open("w", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
-        return cls(out, deck_title, answers_path)
-
-    def __init__(self, out: IO[str], deck_title: str, answers_path: str):
-        self.out = out
-        self.verdicts: Counter[str] = Counter()
-        self.scores: list[float] = []
-        out.write(f"# Grading report: {_md(deck_title)}\n\nAnswers: `{answers_path}`\n\n")
-        out.write("| # | card | question | score | verdict | matched | missing |\n|---|---|---|---|---|---|---|\n")
+        out.write(f"# Grading report: {_md(deck_title)}\n\nAnswers: `{answers_path}`\n\n{cls.HEADER}")
         out.flush()
+        return cls(out, total)
+
+    @classmethod
+    def append(cls, path: Path, total: int | None, verdicts: Counter[str], score_sum: float) -> MarkdownReport:
+        """Go on with a report whose rows so far (tallied in ``verdicts`` and ``score_sum``) are in ``path``."""
+        try:
+            out = path.open("a", encoding="utf-8", errors="backslashreplace")
+        except OSError as exc:
+            raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
+        report = cls(out, total)
+        report.verdicts.update(verdicts)
+        report.score_sum = score_sum
+        report.self_graded = verdicts.get("self-graded", 0)
+        return report
+
+    def __init__(self, out: IO[str], total: int | None = None):
+        self.out = out
+        self.total = total
+        self.verdicts: Counter[str] = Counter()
+        self.score_sum = 0.0
+        self.self_graded = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.verdicts.values())
 
     def write(self, graded: GradedAnswer) -> None:
         record = graded.record
         self.verdicts[record["verdict"]] += 1
-        self.scores.append(record["score"])
-        n = sum(self.verdicts.values())
+        self.score_sum += record["score"]
+        if record["verdict"] == "self-graded":
+            self.self_graded += 1
+        # Who (the row's own fields) and what (the answer, cut short); a partly found term shows with its credit.
+        who = " · ".join(f"{k}: {v}" for k, v in record.items() if k not in RECORD_FIELDS and k != "llm" and v not in (None, ""))
+        partly = {t["term"]: t["credit"] for t in record["terms"] if not t["found"] and t["credit"] > 0}
+        matched = [*record["matched"], *(f"~{term} ({credit:.0%})" for term, credit in partly.items())]
+        missing = [t for t in record["missing"] if t not in partly]
         self.out.write(
-            f"| {n} | {record['number']} | {_md(record['question'])} | {record['score']:.2f} | {record['verdict']} "
-            f"| {_md(', '.join(record['matched']))} | {_md(', '.join(record['missing']))} |\n"
+            f"| {self.rows} | {record['number']} | {_md(who)} | {_md(record['question'])} | {_md(_short(record['answer'], self.ANSWER_CHARS))} "
+            f"| {record['score']:.2f} | {record['verdict']} | {_md(', '.join(matched))} | {_md(', '.join(missing))} |\n"
         )
         self.out.flush()
 
     def close(self, footer: str | None = None) -> None:
         """The summary (and the LLM's usage line, if any), then the file is closed."""
-        n = len(self.scores)
-        if n:
+        n = self.rows
+        if self.total is not None and n < self.total:
+            self.out.write(
+                f"\n**Incomplete: the run stopped after {n} of {self.total} answers.** "
+                "Run the command again with `--output` and `--resume` to finish it.\n"
+            )
+        elif n:
             tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
-            self.out.write(f"\n**{n} answers**: {tally}; mean score {sum(self.scores) / n:.2f}.\n")
+            graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
+            mean = f"mean score {self.score_sum / graded:.2f}" if graded else "no graded answers"
+            apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
+            self.out.write(f"\n**{n} answers**: {tally}; {mean}{apart}.\n")
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()
@@ -167,3 +273,8 @@ class MarkdownReport:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: str, width: int) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"

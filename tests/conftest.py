@@ -101,8 +101,16 @@ def run_process(*args: str, input: str | None = None, cwd: Path | None = None, e
 
 @pytest.fixture
 def fake_openai():
-    """A real chat-completions server on 127.0.0.1 (tests/fake_openai.py), one per test."""
+    """A real chat-completions server on 127.0.0.1 (tests/fake_openai.py), one per test.
+
+    What the LLM client learnt about endpoints in this process is forgotten, so a
+    port reused by a later test's server starts from the defaults.
+    """
     from .fake_openai import FakeOpenAI
 
+    for name, table in (("grader.llm.client", "_KNOWN_ENDPOINTS"), ("grader.llm.endpoint", "_SLOTS")):
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, table).clear()
     with FakeOpenAI() as server:
         yield server

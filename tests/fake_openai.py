@@ -1,30 +1,50 @@
-"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol.
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol (and files and batches).
 
 The grader is pointed at it by base URL, exactly as a user points it at Ollama.
 It grades like a plain, honest model by default ("good": a key term is covered
 when the answer contains it, quoted as written) and can be switched to misbehave:
 
-    good             a valid grade built from the request
-    invalid_json     prose with broken JSON
-    schema_violation JSON that is not the schema (score 7, a made-up verdict)
-    made_up_quote    a valid-looking grade quoting words the student never wrote
-    rate_limit       HTTP 429 (with retry-after-ms: 10, so the SDK retries quickly)
-    server_error     HTTP 500
-    slow             sleeps ``slow_seconds`` before a good reply
-    refusal          an assistant refusal (content null, refusal set)
-    manipulated      full marks with every term "covered", quoting the injection
-    truncated        half a reply with finish_reason "length"
+    good               a valid grade built from the request
+    invalid_json       prose with broken JSON (as the message content)
+    schema_violation   JSON that is not the schema (score 7, a made-up verdict)
+    made_up_quote      a valid-looking grade quoting words the student never wrote
+    rate_limit         HTTP 429 (with retry-after-ms: 10, so the SDK retries quickly)
+    server_error       HTTP 500
+    slow               sleeps ``slow_seconds`` before a good reply
+    hang               sleeps ``hang_seconds`` and closes without a word
+    trickle            a good reply, one byte every ``trickle_seconds`` (defeats per-read timeouts)
+    html               200 with an HTML page (a proxy's login page)
+    truncated_body     200, application/json, half the body
+    wrong_content_type 200, a good reply labelled text/plain
+    reset              the connection reset (RST) before any reply
+    refusal            an assistant refusal (content null, refusal set)
+    manipulated        full marks with every term "covered", quoting the injection
+    careful            full marks, quoting a different real sentence of the answer for each term,
+                       no grading words: a careful manipulated model
+    truncated          half a reply with finish_reason "length"
+    echo_key           HTTP 400 whose message echoes the request's key (and another key), as careless proxies do
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
-used when it is empty; an answer containing ``slow_when`` is always slow. Server properties: ``models`` (others get 404),
-``api_key`` (another key gets 401, the key echoed in the message, as careless
-proxies do) and ``json_schema`` (False: 400 for response_format json_schema).
+used when it is empty; an answer containing ``slow_when`` is always slow.
+Server properties: ``models`` (others get 404); ``api_key`` (another key gets
+401, the key echoed in the message, as careless proxies do); ``json_schema``
+(False: ``json_schema_status`` with ``json_schema_message`` for response_format
+json_schema: 400 by default, or llama-cpp-python's 500); ``strict_roles``
+(roles must alternate after an optional system message, as Gemma's template
+demands: else 500 with llama.cpp's template error); ``system_role`` (False: a
+system message is refused); ``slots`` (served at /props as llama.cpp does;
+None: 404). ``batch_polls`` is how many polls a batch stays in_progress;
+``batch_api`` False: /v1/files and /v1/batches are 404, as on most local servers.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -39,10 +59,29 @@ BEHAVIOURS = {
     "rate_limit",
     "server_error",
     "slow",
+    "hang",
+    "trickle",
+    "html",
+    "truncated_body",
+    "wrong_content_type",
+    "reset",
     "refusal",
     "manipulated",
+    "careful",
     "truncated",
+    "echo_key",
 }
+LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
+    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
+    "  Input should be 'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]"
+)
+LLAMA_CPP_TEMPLATE_ERROR = (
+    "Unable to generate parser for this template. Automatic parser generation failed: \n------------\n"
+    "While executing CallExpression at line 3, column 15 in source:\n"
+    "{%- for message in messages -%}\n  {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+    "              ^\n"
+    "Error: Jinja Exception: Conversation roles must alternate user/assistant/user/assistant/..."
+)
 
 
 class FakeOpenAI:
@@ -52,14 +91,25 @@ class FakeOpenAI:
         self.models = ["fake-model"]
         self.api_key: str | None = None
         self.json_schema = True
+        self.json_schema_status = 400
+        self.json_schema_message = "response_format type 'json_schema' is not supported"
+        self.strict_roles = False
+        self.system_role = True
+        self.slots: int | None = None
         self.slow_seconds = 3.0
+        self.hang_seconds = 30.0
+        self.trickle_seconds = 0.2
         self.slow_when: str | None = None
+        self.batch_polls = 0
+        self.batch_api = True
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -91,17 +141,23 @@ class FakeOpenAI:
         self._stop.wait(seconds)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (timeouts, resets) is what these tests are about
+
+
 # --- How a plain, honest model would grade ----------------------------------------
 
 
 def read_request(body: dict[str, Any]) -> tuple[list[str], str, tuple[float, float]]:
     """The key terms listed in the rubric, the student's answer, and the verdict thresholds."""
-    thresholds = re.search(r"`correct` for a score of at least ([\d.]+), `partial` for at least ([\d.]+)", body["messages"][0]["content"])
-    rubric = body["messages"][1]["content"]
-    block = rubric.split("Key terms", 1)[1].split("\n\n", 1)[0]
+    everything = "\n".join(m.get("content") or "" for m in body["messages"])
+    thresholds = re.search(r"`correct` for a score of at least ([\d.]+), `partial` for at least ([\d.]+)", everything)
+    user = next((m["content"] for m in body["messages"] if m["role"] == "user" and "Key terms" in m["content"]), "")
+    block = user.split("Key terms", 1)[1].split("\n\n", 1)[0] if user else ""
     terms = [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
-    answer = re.search(r"<student_answer>\n(.*)\n</student_answer>", body["messages"][2]["content"], re.DOTALL)
-    return terms, answer.group(1) if answer else "", (float(thresholds[1]), float(thresholds[2]))
+    answer = re.search(r"<student_answer>\n(.*)\n</student_answer>\s*$", user, re.DOTALL)
+    return terms, answer.group(1) if answer else "", (float(thresholds[1]), float(thresholds[2])) if thresholds else (0.7, 0.2)
 
 
 def honest_grade(terms: list[str], answer: str, thresholds: tuple[float, float]) -> dict[str, Any]:
@@ -138,21 +194,87 @@ def manipulated_grade(terms: list[str], answer: str) -> dict[str, Any]:
     }
 
 
+def careful_grade(terms: list[str], answer: str) -> dict[str, Any]:
+    """A careful manipulated model: a different real sentence of the answer for each term, no grading words, 1.0."""
+    sentences = [s.strip().rstrip(".!?") for s in re.split(r"(?<=[.!?])\s+", answer) if s.strip()] or [answer]
+    return {
+        "feedback": "You explain every idea clearly and precisely.",
+        "terms": [{"term": t, "status": "covered", "evidence": sentences[i % len(sentences)]} for i, t in enumerate(terms)],
+        "misconceptions": [],
+        "score": 1.0,
+        "verdict": "correct",
+        "suggestion": "Keep going.",
+    }
+
+
+def roles_alternate(messages: list[dict[str, Any]]) -> bool:
+    """Gemma's rule: after an optional system message, user and assistant alternate, starting with user."""
+    roles = [m["role"] for m in messages]
+    if roles and roles[0] == "system":
+        roles = roles[1:]
+    return all(role == ("user" if i % 2 == 0 else "assistant") for i, role in enumerate(roles))
+
+
+def completion(body: dict[str, Any], content: str | None, finish: str = "stop", refusal: str | None = None, n: int = 0) -> dict[str, Any]:
+    prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
+    usage = {
+        "prompt_tokens": prompt_chars // 4,
+        "completion_tokens": len(content or "") // 4,
+        "total_tokens": prompt_chars // 4 + len(content or "") // 4,
+    }
+    message = {"role": "assistant", "content": content, "refusal": refusal}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": usage,
+    }
+
+
+def grade_reply(fake: FakeOpenAI, body: dict[str, Any], behaviour: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body a chat request gets (for the JSON behaviours; batches use this too)."""
+    if behaviour == "rate_limit":
+        return 429, {"error": {"message": "Rate limit reached.", "type": "requests", "code": "rate_limit_exceeded"}}
+    if behaviour == "server_error":
+        return 500, {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}}
+    terms, answer, thresholds = read_request(body)
+    grade = honest_grade(terms, answer, thresholds)
+    if behaviour == "manipulated":
+        grade = manipulated_grade(terms, answer)
+    elif behaviour == "careful":
+        grade = careful_grade(terms, answer)
+    elif behaviour == "made_up_quote" and grade["terms"]:
+        grade["terms"][0].update(status="covered", evidence="a sentence the student never wrote")
+    content: str | None = json.dumps(grade)
+    finish, refusal = "stop", None
+    if behaviour == "invalid_json":
+        content = 'Sure! Here is the grade: {"score": 1, "verdict": '
+    elif behaviour == "schema_violation":
+        content = json.dumps({"score": 7, "verdict": "excellent", "terms": "all of them"})
+    elif behaviour == "truncated":
+        content, finish = (content or "")[: len(content or "") // 2], "length"
+    elif behaviour == "refusal":
+        content, refusal = None, "I'm sorry, I can't help with grading this."
+    return 200, completion(body, content, finish, refusal, len(fake.requests))
+
+
 # --- The protocol ----------------------------------------------------------------------
 
 
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else every reply waits ~40 ms for the client's delayed ACK
 
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass
 
-        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
+        def _send_bytes(self, status: int, data: bytes, content_type: str = "application/json", headers: dict | None = None) -> None:
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -160,6 +282,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            self._send_bytes(status, json.dumps(payload).encode(), headers=headers)
 
         def _error(self, status: int, message: str, code: str | None = None, headers: dict | None = None) -> None:
             self._send(status, {"error": {"message": message, "type": "invalid_request_error", "code": code}}, headers)
@@ -171,21 +296,45 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return False
             return True
 
+        def _record(self, body: Any) -> None:
+            fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+
         def do_GET(self) -> None:
-            fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": None})
+            self._record(None)
+            path = self.path.rstrip("/")
+            if path == "/props":
+                if fake.slots is None:
+                    return self._error(404, "no route /props")
+                return self._send(200, {"total_slots": fake.slots, "model_alias": fake.models[0] if fake.models else ""})
             if not self._authorised():
                 return
-            if self.path.rstrip("/").endswith("/models"):
+            if path.endswith("/models"):
                 data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
                 return self._send(200, {"object": "list", "data": data})
+            batch = re.search(r"/batches/([\w-]+)$", path)
+            if batch:
+                return self._batch_status(batch.group(1))
+            content = re.search(r"/files/([\w-]+)/content$", path)
+            if content and content.group(1) in fake.files:
+                return self._send_bytes(200, fake.files[content.group(1)], "application/octet-stream")
             self._error(404, f"no route {self.path}")
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+            raw = self.rfile.read(length)
+            if self.path.endswith("/files") or self.path.endswith("/batches"):
+                if not fake.batch_api:
+                    self._record(None)
+                    return self._error(404, f"Not Found: {self.path}")
+            if self.path.endswith("/files"):
+                self._record({"multipart": True})
+                return self._upload(raw) if self._authorised() else None
+            body = json.loads(raw or b"{}")
+            self._record(body)
             if not self._authorised():
                 return
+            if self.path.endswith("/batches"):
+                return self._create_batch(body)
             if not self.path.endswith("/chat/completions"):
                 return self._error(404, f"no route {self.path}")
             if body.get("model") not in fake.models:
@@ -193,9 +342,13 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             response_format = body.get("response_format") or {}
             if response_format.get("type") == "json_schema":
                 if not fake.json_schema:
-                    return self._error(400, "response_format type 'json_schema' is not supported")
+                    return self._error(fake.json_schema_status, fake.json_schema_message)
                 schema = response_format["json_schema"]["schema"]
                 assert schema["type"] == "object" and schema["additionalProperties"] is False
+            if not fake.system_role and any(m["role"] == "system" for m in body["messages"]):
+                return self._error(500, "System role not supported")
+            if fake.strict_roles and not roles_alternate(body["messages"]):
+                return self._error(500, LLAMA_CPP_TEMPLATE_ERROR)
             with fake._lock:
                 fake.in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
@@ -206,51 +359,104 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     fake.in_flight -= 1
 
         def _reply(self, body: dict[str, Any], behaviour: str) -> None:
-            if behaviour == "rate_limit":
-                return self._error(429, "Rate limit reached.", "rate_limit_exceeded", {"retry-after-ms": "10"})
-            if behaviour == "server_error":
-                return self._error(500, "The server had an error while processing your request.")
-            is_ping = len(body["messages"]) == 1  # grader llm check
-            if behaviour == "slow" or (fake.slow_when and not is_ping and fake.slow_when in body["messages"][2]["content"]):
+            _, answer, _ = read_request(body)
+            if behaviour == "slow" or (fake.slow_when and fake.slow_when in answer):
                 fake.sleep(fake.slow_seconds)
-            finish, refusal = "stop", None
-            if is_ping:
-                content = json.dumps({"ok": True})
-                if behaviour == "refusal":
-                    content, refusal = None, "I'm sorry, I can't help with that."
+            if behaviour == "hang":
+                fake.sleep(fake.hang_seconds)
+                self.close_connection = True
+                return
+            if behaviour == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            if behaviour == "echo_key":
+                given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                message = f"proxy: upstream refused key {given} (fallback key sk-proj-{'Q' * 120} also refused)"
+                return self._error(400, message)
+            if behaviour == "html":
+                page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in.</body></html>"
+                return self._send_bytes(200, page, "text/html; charset=utf-8")
+            status, payload = grade_reply(fake, body, "good" if behaviour in ("trickle", "truncated_body", "wrong_content_type") else behaviour)
+            data = json.dumps(payload).encode()
+            if behaviour == "rate_limit":
+                return self._send(status, payload, {"retry-after-ms": "10"})
+            if behaviour == "truncated_body":
+                return self._send_bytes(200, data[: len(data) // 2])
+            if behaviour == "wrong_content_type":
+                return self._send_bytes(200, data, "text/plain")
+            if behaviour == "trickle":
+                return self._trickle(data)
+            self._send_bytes(status, data)
+
+        def _trickle(self, data: bytes) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for i in range(len(data)):
+                    if fake._stop.is_set():
+                        break
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    fake.sleep(fake.trickle_seconds)
+            except OSError:
+                pass  # the client gave up, as it should
+
+        # --- files and batches (OpenAI's Batch API, processed at once) ---
+
+        def _upload(self, raw: bytes) -> None:
+            head = f"Content-Type: {self.headers.get('Content-Type')}\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+            content, purpose = b"", ""
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name == "file":
+                    content = part.get_payload(decode=True) or b""
+                elif name == "purpose":
+                    purpose = (part.get_payload(decode=True) or b"").decode()
+            file_id = f"file-{len(fake.files) + 1}"
+            fake.files[file_id] = content
+            self._send(200, {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                             "filename": "requests.jsonl", "purpose": purpose, "status": "processed"})  # fmt: skip
+
+        def _create_batch(self, body: dict[str, Any]) -> None:
+            lines = [json.loads(line) for line in fake.files.get(body.get("input_file_id", ""), b"").decode().splitlines() if line.strip()]
+            outputs = []
+            for line in lines:
+                request = line["body"]
+                if request.get("model") not in fake.models:
+                    status, payload = 404, {"error": {"message": "no such model"}}
+                else:
+                    status, payload = grade_reply(fake, request, fake.next_behaviour())
+                outputs.append({"id": f"batch_req_{len(outputs)}", "custom_id": line["custom_id"],
+                                "response": {"status_code": status, "request_id": "r", "body": payload}, "error": None})  # fmt: skip
+            output_id = f"file-{len(fake.files) + 1}"
+            fake.files[output_id] = "".join(json.dumps(o) + "\n" for o in outputs).encode()
+            batch_id = f"batch_{len(fake.batches) + 1}"
+            fake.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": body.get("endpoint"), "errors": None,
+                "input_file_id": body.get("input_file_id"), "completion_window": body.get("completion_window"),
+                "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": int(time.time()),
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0}, "metadata": body.get("metadata"),
+                "_output": output_id, "_polls": fake.batch_polls,
+            }  # fmt: skip
+            self._send(200, {k: v for k, v in fake.batches[batch_id].items() if not k.startswith("_")})
+
+        def _batch_status(self, batch_id: str) -> None:
+            batch = fake.batches.get(batch_id)
+            if batch is None:
+                return self._error(404, f"No batch found with id '{batch_id}'.")
+            if batch["_polls"] > 0:
+                batch["_polls"] -= 1
+                batch["status"] = "in_progress"
             else:
-                terms, answer, thresholds = read_request(body)
-                grade = honest_grade(terms, answer, thresholds)
-                if behaviour == "manipulated":
-                    grade = manipulated_grade(terms, answer)
-                elif behaviour == "made_up_quote":
-                    grade["terms"][0].update(status="covered", evidence="a sentence the student never wrote")
-                content = json.dumps(grade)
-                if behaviour == "invalid_json":
-                    content = 'Sure! Here is the grade: {"score": 1, "verdict": '
-                elif behaviour == "schema_violation":
-                    content = json.dumps({"score": 7, "verdict": "excellent", "terms": "all of them"})
-                elif behaviour == "truncated":
-                    content, finish = content[: len(content) // 2], "length"
-                elif behaviour == "refusal":
-                    content, refusal = None, "I'm sorry, I can't help with grading this."
-            prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
-            usage = {
-                "prompt_tokens": prompt_chars // 4,
-                "completion_tokens": len(content or "") // 4,
-                "total_tokens": prompt_chars // 4 + len(content or "") // 4,
-            }
-            message = {"role": "assistant", "content": content, "refusal": refusal}
-            self._send(
-                200,
-                {
-                    "id": f"chatcmpl-{len(fake.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-                    "usage": usage,
-                },
-            )
+                total = batch["request_counts"]["total"]
+                batch.update(status="completed", output_file_id=batch["_output"])
+                batch["request_counts"] = {"total": total, "completed": total, "failed": 0}
+            self._send(200, {k: v for k, v in batch.items() if not k.startswith("_")})
 
     return Handler

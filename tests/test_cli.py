@@ -61,8 +61,22 @@ def test_grade_table_output(tmp_path):
     result = run_cli("grade", DECK, answers)
     assert result.returncode == 0
     header, row = result.stdout.splitlines()
-    assert header.split() == ["#", "card", "score", "verdict", "matched", "/", "missing"]
-    assert row.split() == ["1", "15", "1.00", "correct", "offline", "migration,", "live", "migration"]
+    assert header.split() == ["#", "card", "score", "verdict", "answer", "matched", "/", "missing"]
+    assert row.split() == ["1", "15", "1.00", "correct", "offline", "and", "live", "migration", "offline", "migration,", "live", "migration"]
+
+
+def test_grade_table_shows_who_and_what(tmp_path):
+    long_answer = "offline migration and live migration, " + "which moves a running machine between hosts " * 4
+    answers = write(tmp_path, "a.csv", f'student,id,card,answer\nann,7,15,"{long_answer}"\nbartholomew-the-third,8,15,\x1b[31mlive\n')
+    result = run_cli("grade", DECK, answers)
+    assert result.returncode == 0, result.stderr
+    header, first, second = result.stdout.splitlines()
+    assert header.split()[:7] == ["#", "card", "student", "id", "score", "verdict", "answer"]
+    assert first.split()[:6] == ["1", "15", "ann", "7", "1.00", "correct"]
+    cell = re.search(r"correct +(offline .*?…) ", first).group(1)  # cut at a word, within its column
+    assert long_answer.startswith(cell[:-1]) and long_answer[len(cell) - 1] == " " and len(cell) <= 40
+    assert long_answer.strip() not in first
+    assert "bartholomew-t…" in second and "\x1b" not in second  # a long name is cut; escapes never reach the terminal
 
 
 @pytest.mark.parametrize(
@@ -92,11 +106,16 @@ def test_missing_binary_and_huge_files(tmp_path):
     binary = tmp_path / "b.md"
     binary.write_bytes(b"\x00" * 10)
     assert run_cli("cards", str(binary)).stderr == f"Error: {binary}:1: binary data, not a text deck\n"
-    huge = tmp_path / "huge.jsonl"
+    huge_deck = tmp_path / "huge.md"
+    with huge_deck.open("wb") as fh:
+        fh.truncate(21 * 1024 * 1024)
+    result = run_cli("cards", str(huge_deck))
+    assert result.returncode == 1 and result.stderr == f"Error: {huge_deck}: deck is too large (21 MB; the limit is 20 MB)\n"
+    huge = tmp_path / "huge.jsonl"  # answers files have no size limit: they are read as a stream
     with huge.open("wb") as fh:
         fh.truncate(100 * 1024 * 1024)
     result = run_cli("grade", DECK, str(huge))
-    assert result.returncode == 1 and "too large" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and result.stderr == f"Error: {huge}:1: binary data, not a text answers file\n"
 
 
 def test_bad_usage_exits_2():

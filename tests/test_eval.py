@@ -403,7 +403,7 @@ def test_cli_eval_table_and_compare(tmp_path):
     result = run_cli("eval", "compare", str(first), str(first))
     assert result.returncode == 0, result.stderr
     assert "Metric deltas (a.json minus a.json)" not in result.stdout  # same name: the paths tell them apart
-    assert "0 answers changed verdict" in result.stdout and "+0.000" in result.stdout
+    assert "No answer changed its verdict" in result.stdout and "+0.000" in result.stdout
     as_json = json.loads(run_cli("eval", "compare", str(first), str(first), "--json").stdout)
     assert as_json["flips"] == [] and as_json["same_data"] is True
 
@@ -412,7 +412,7 @@ def test_cli_eval_table_and_compare(tmp_path):
     "args, code, message",
     [
         (["eval", "missing.jsonl"], 1, "Error: missing.jsonl: no such dataset\n"),
-        (["eval", "compare", "a.json"], 2, "compare needs two saved runs"),
+        (["eval", "compare", "a.json"], 2, "Missing argument 'B.json'"),
         (["eval", "a.jsonl", "b.jsonl"], 2, "give one data file"),
         (["eval", "--grader", "magic"], 2, "--grader must be one of keyword, llm, hybrid"),
         (["eval", "compare", "x.json", "y.json"], 1, "Error: x.json: no such saved run\n"),
@@ -469,6 +469,25 @@ def test_llm_and_hybrid_graders_measure_what_the_user_gets(fake_openai):
     assert manipulated.grader == "hybrid" and hybrid.outcomes["rejected"] > 0
     rejected_ids = [it.id for it, kw in zip(manipulated.items, keyword.items) if it.score == kw.score]
     assert len(rejected_ids) >= hybrid.outcomes["rejected"]
+
+
+def test_an_llm_run_says_why_answers_kept_their_keyword_grade_and_how_slow_it_was(fake_openai):
+    from grader.evaluation.llm_grader import LLMEvalGrader
+    from grader.evaluation.report import summary_lines
+
+    es = _seed_slice(12)
+    fake_openai.behaviour, fake_openai.slow_seconds = "slow", 0.15
+    fake_openai.queue.extend(["html", "careful", "invalid_json", "invalid_json", "invalid_json"])
+    with _llm_client(fake_openai, concurrency=1) as client:
+        llm = LLMEvalGrader(client)
+        run = evaluate(es, llm, DEFAULTS, **FAST)
+    kept = next(n for n in run.notes if n.startswith("Kept the keyword grade: "))
+    assert "1 × the server answered 200, but its reply is an HTML page" in kept
+    assert "LLM score not backed by its quotes (unsupported-score)" in kept
+    assert "no valid reply in 3 tries (Invalid JSON)" in kept
+    assert "nothing to ask (a non-answer or an image card)" in kept
+    speed = next(line for line in summary_lines(run) if line.startswith("Speed: "))
+    assert "s per answer" in speed and "0 answers/s" not in speed
 
 
 def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):

@@ -38,7 +38,7 @@ def test_bad_practice_settings_are_one_line_errors(isolated_env):
     settings = isolated_env / "settings.toml"
     settings.write_text("[practice]\nnew_cards = 3\n")
     result = run_cli("practice", DECK, input="")
-    assert (result.returncode, result.stderr) == (1, f"Error: {settings}: [practice] has no setting 'new_cards'\n")
+    assert (result.returncode, result.stderr) == (1, f"Error: {settings}:2: [practice] has no setting 'new_cards'\n")
 
 
 def test_history_export_and_import_move_a_history(tmp_path, isolated_env):

@@ -124,7 +124,7 @@ def test_an_unreachable_server_never_stops_grading(answers, isolated_env):
 def test_grade_table_shows_the_llm_beside_the_keyword_grade(fake_openai, answers):
     result = run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--concurrency", "1", env=env_for(fake_openai))
     rows = result.stdout.splitlines()
-    assert rows[1].split()[:4] == ["1", "3", "0.50", "partial"]
+    assert rows[1].split()[:5] == ["1", "3", "ann", "0.50", "partial"]  # who (the student column), then the grade
     assert rows[2].split()[:4] == ["LLM", "0.50", "partial", "You"]
 
 
@@ -141,18 +141,28 @@ def test_practice_shows_llm_feedback(fake_openai):
     assert "✓ sharing" in result.stdout and "✗ aggregation" in result.stdout
 
 
-def test_practice_shows_a_failure_notice_once(fake_openai):
+def test_practice_shows_a_repeated_failure_notice_each_time_with_a_count(fake_openai):
     fake_openai.models = []
     result = run_cli("practice", "--llm", "--cards", "1-3", input="a\nb\nc\n", env=env_for(fake_openai))
     assert result.returncode == 0
-    assert result.stdout.count("model 'fake-model' not found") == 1
+    assert result.stdout.count("model 'fake-model' not found") == 3  # once for each answer
+    assert "(2 answers this session)" in result.stdout and "(3 answers this session)" in result.stdout
+
+
+def test_practice_shows_feedback_skipped_later_in_the_session(fake_openai):
+    fake_openai.queue.extend(["good", "html", "html"])
+    result = run_cli("practice", "--llm", "--cards", "1-3", input="portability\nDDoS\nsharing\n", env=env_for(fake_openai))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("its reply is an HTML page") == 2
+    assert "(2 answers this session)" in result.stdout
 
 
 @pytest.mark.parametrize(
     "setup, code, expected",
     [
-        ("", 0, ["endpoint: ok", "model: ok", "structured output: ok, json_schema"]),
-        ("no_json_schema", 0, ["endpoint: ok", "model: ok", "structured output: ok, json_object only"]),
+        ("", 0, ["endpoint: ok", "model: ok", "structured output: ok, json_schema", "grading: ok"]),
+        ("no_json_schema", 0, ["endpoint: ok", "model: ok", "structured output: ok, json_object only", "grading: ok"]),
+        ("careful", 1, ["endpoint: ok", "model: ok", "structured output: ok, json_schema", "grading: FAILED"]),
         ("bad_key", 1, ["endpoint: FAILED, the server rejected the API key ****cdef"]),
         ("no_model", 1, ["endpoint: ok", "model: FAILED, 'fake-model' is not served here (available: none)"]),
     ],
@@ -164,6 +174,8 @@ def test_llm_check(fake_openai, setup, code, expected):
         fake_openai.api_key = "sk-the-right-one"
     elif setup == "no_model":
         fake_openai.models = []
+    elif setup:
+        fake_openai.behaviour = setup
     result = run_cli("llm", "check", env=env_for(fake_openai))
     assert result.returncode == code
     lines = result.stdout.splitlines()
@@ -219,3 +231,128 @@ def test_ctrl_c_keeps_every_result_already_written(fake_openai, tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err
     assert [json.loads(line)["answer"] for line in written] == ["sharing 0", "sharing 1"] and rest == ""
     assert "LLM feedback (fake-model): 2 answers; 2 accepted" in err
+
+
+# (behaviour, settings.toml [llm] lines, status every LLM row gets, its notice)
+FAULTS = [
+    ("rate_limit", "max_retries = 2", "failed", "rate limited by"),
+    ("server_error", "max_retries = 1", "failed", "(HTTP 500) after 1 retries"),
+    ("hang", "max_retries = 0", "failed", "within 1 s"),
+    ("trickle", "max_retries = 0", "failed", "within 1 s"),
+    ("html", "max_retries = 0", "failed", "its reply is an HTML page"),
+    ("truncated_body", "max_retries = 0", "failed", "its reply is incomplete JSON"),
+    ("reset", "max_retries = 1", "failed", "broke off after 1 retries"),
+    ("refusal", "max_retries = 0", "failed", "the model refused"),
+    ("schema_violation", "max_retries = 0", "failed", "no valid reply in 3 tries"),
+    ("made_up_quote", "max_retries = 0", "failed", "does not occur in the student's answer"),
+    ("careful", "max_retries = 0", "rejected", "LLM grade not accepted"),
+    ("wrong_content_type", "max_retries = 0", "ok", None),
+]
+
+
+@pytest.mark.parametrize("behaviour, settings, status, notice", FAULTS, ids=[f[0] for f in FAULTS])
+def test_every_server_fault_leaves_every_row_written_with_a_notice_in_bounded_time(
+    fake_openai, answers, isolated_env, behaviour, settings, status, notice
+):
+    import time
+
+    (isolated_env / "settings.toml").write_text(f"[llm]\ntimeout = 1\n{settings}\n", encoding="utf-8")
+    fake_openai.behaviour, fake_openai.hang_seconds = behaviour, 5
+    started = time.monotonic()
+    result = run_cli("grade", str(SEED_DECK), str(answers), "--json", "--llm", env=env_for(fake_openai))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    lines = lines_of(result.stdout)
+    assert [line["student"] for line in lines] == ["ann", "bob", "cy", "di"]  # every row written, in order
+    llm = [line["llm"] for line in lines if "llm" in line]
+    assert len(llm) == 3 and all(r["status"] == status for r in llm), llm
+    if notice is not None:
+        assert all(notice in r["notice"] for r in llm), [r["notice"] for r in llm]
+        assert notice in result.stderr or status == "rejected" or "LLM feedback" in result.stderr
+    assert elapsed < 12, elapsed
+
+
+def test_eval_few_shot_puts_the_nearest_graded_answers_in_the_prompt_as_fenced_data(fake_openai):
+    dev = ROOT / "eval" / "seed_dev.jsonl"
+    test = ROOT / "eval" / "seed_test.jsonl"
+    result = run_cli(
+        "eval", str(test), "--grader", "llm", "--train", str(dev), "--shots", "2", "--limit", "6", "--json",
+        env=env_for(fake_openai),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sent = [r["body"]["messages"] for r in fake_openai.chat_requests]
+    assert sent and all(m[0]["role"] == "system" and "<graded_example score=" not in m[0]["content"] for m in sent)
+    for messages in sent:
+        user = messages[1]["content"]
+        assert user.count("<graded_example score=") == 2 and user.count("</graded_example>") == 2
+        assert user.index("</graded_example>") < user.index("<student_answer>")
+    without = run_cli("eval", str(test), "--grader", "llm", "--limit", "6", "--json", "--no-cache", env=env_for(fake_openai))
+    assert without.returncode == 0
+    assert "<graded_example score=" not in fake_openai.chat_requests[-1]["body"]["messages"][1]["content"]
+
+
+def test_eval_shots_without_train_is_a_one_line_error(fake_openai):
+    result = run_cli("eval", "--grader", "llm", "--shots", "2", env=env_for(fake_openai))
+    assert (result.returncode, result.stderr) == (1, "Error: --shots needs graded examples: give them with --train TRAIN.jsonl\n")
+
+
+def test_a_provider_batch_is_submitted_recorded_and_collected(fake_openai, answers, tmp_path):
+    out = tmp_path / "grades.jsonl"
+    fake_openai.batch_polls = 1
+    fake_openai.queue.extend(["good", "careful", "good"])
+    submitted = run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--batch", "--output", str(out), env=env_for(fake_openai))
+    assert submitted.returncode == 0, submitted.stderr
+    assert "Submitted LLM batch batch_1 (3 requests; 0 answers already cached)" in submitted.stderr
+    assert not out.exists() and fake_openai.chat_requests == []
+    record = json.loads((tmp_path / "grades.jsonl.llm-batch.json").read_text())
+    assert (record["batch_id"], record["model"], record["requests"]) == ("batch_1", "fake-model", 3)
+    uploaded = [json.loads(line) for line in fake_openai.files["file-1"].decode().splitlines()]
+    assert [line["url"] for line in uploaded] == ["/v1/chat/completions"] * 3
+    assert all(line["body"]["response_format"]["type"] == "json_schema" and line["body"]["max_tokens"] for line in uploaded)
+
+    env = {k: v for k, v in env_for(fake_openai).items() if k != "GRADER_MODEL"}  # the record names the model
+    waiting = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", env=env)
+    assert waiting.returncode == 0 and "LLM batch batch_1 is in_progress: 0 of 3 done; run again later." in waiting.stderr
+    assert not out.exists()
+
+    collected = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", env=env)
+    assert collected.returncode == 0, collected.stderr
+    assert "LLM batch batch_1: 3 replies collected." in collected.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["student"] for r in rows] == ["ann", "bob", "cy", "di"]
+    statuses = [r.get("llm", {}).get("status") for r in rows]
+    assert statuses == ["ok", "rejected", None, "ok"]
+    assert fake_openai.chat_requests == []  # every reply came from the batch
+    assert all(not r["llm"]["cached"] for r in rows if "llm" in r)
+
+
+def test_a_server_without_a_batch_api_is_a_one_line_error(fake_openai, answers, tmp_path):
+    fake_openai.batch_api = False
+    out = tmp_path / "grades.jsonl"
+    result = run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--batch", "--output", str(out), env=env_for(fake_openai))
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        1, f"Error: {fake_openai.base_url} has no batch API (HTTP 404): run without --batch"
+    )  # fmt: skip
+    assert not out.exists() and not (tmp_path / "grades.jsonl.llm-batch.json").exists()
+
+
+def test_batch_needs_output_and_llm(answers):
+    result = run_cli("grade", str(SEED_DECK), str(answers), "--batch", "--llm")
+    assert result.returncode == 2 and "--batch needs --output" in result.stderr
+
+
+LONG_KEY = "sk-proj-" + "Ab3xY9kLmN0pQrS7tUvW2zC4dE6fG8hJ" * 5  # 168 characters
+
+
+def test_a_long_key_echoed_by_a_proxy_never_reaches_any_output(fake_openai, answers, isolated_env):
+    fake_openai.behaviour = "echo_key"
+    env = env_for(fake_openai, OPENAI_API_KEY=LONG_KEY)
+    graded = run_cli("grade", str(SEED_DECK), str(answers), "--json", "--llm", env=env)
+    checked = run_cli("llm", "check", env=env)
+    practised = run_cli("practice", "--llm", "--cards", "3", input="sharing\n", env=env)
+    exported = run_cli("history", "export", env=env)
+    history = (isolated_env / "history.sqlite3").read_bytes()
+    for shown in (graded.stdout + graded.stderr, checked.stdout, practised.stdout, exported.stdout, history.decode("latin-1")):
+        assert LONG_KEY[8:40] not in shown and LONG_KEY[-24:] not in shown and "Q" * 24 not in shown
+    assert "upstream refused key ****G8hJ" in graded.stdout  # masked first, then cut: the cause still shows
+    assert "refused key ****" in checked.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 
@@ -167,3 +168,109 @@ def test_without_the_vectors_grading_goes_on_by_words_with_one_notice(monkeypatc
         semantic.load.cache_clear()
     assert first.score == 0.5 and first.similarity is None
     assert grader.notices == ["meaning tier off: the wordllama package is not installed (wordllama); grading by words only"]
+
+
+# --- the command line ------------------------------------------------------------------------
+
+DECK = """# Migration
+
+1. <details markdown=1><summary markdown="span"> How does a live migration begin? </summary>
+
+    It ==starts the copy== of memory while the VM runs.
+
+</details>
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    deck = tmp_path / "deck.md"
+    deck.write_text(DECK, encoding="utf-8")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text('{"card": 1, "answer": "it begins the copy"}\n', encoding="utf-8")
+    return str(deck), str(answers)
+
+
+def test_grade_marks_a_term_found_by_meaning_and_match_keyword_turns_it_off(files, vectors):
+    from .conftest import run_cli
+
+    by_meaning = run_cli("grade", *files, "--jobs", "1")
+    assert by_meaning.returncode == 0, by_meaning.stderr
+    row = by_meaning.stdout.splitlines()[1]
+    assert row.split()[:4] == ["1", "1", "1.00", "correct"] and "≈starts the copy" in row
+    record = json.loads(run_cli("grade", *files, "--json", "--jobs", "1").stdout)
+    assert record["terms"][0]["how"] == "meaning" and record["terms"][0]["matched_text"] == "begins the copy"
+    assert 0 < record["similarity"] <= 1
+    words_only = json.loads(run_cli("grade", *files, "--json", "--match", "keyword", "--jobs", "1").stdout)
+    assert words_only["similarity"] is None
+    assert (words_only["terms"][0]["credit"], words_only["terms"][0]["how"]) == (0.5, "exact")  # "copy" alone
+
+
+def test_a_missing_semantic_tier_is_one_notice_and_grading_goes_on(files, monkeypatch):
+    from .conftest import run_cli
+
+    monkeypatch.setattr(semantic, "unavailable_reason", lambda: "meaning tier off: the wordllama package is not installed")
+    result = run_cli("grade", *files, "--json", "--jobs", "1")
+    assert result.returncode == 0 and json.loads(result.stdout)["card"]
+    assert result.stderr == "Notice: meaning tier off: the wordllama package is not installed; grading by words only.\n"
+
+
+def test_bad_match_value_is_a_usage_error(files):
+    from .conftest import run_cli
+
+    assert run_cli("grade", *files, "--match", "vibes").returncode == 2
+
+
+# --- what a question needs: the deck says so ---------------------------------------------------
+
+GASES_MD = """# Gases
+
+1. <details markdown=1><summary markdown="span"> Name one noble gas. </summary>
+
+    <!-- any 1 -->
+    ==helium==, ==neon==, ==argon==
+
+</details>
+
+2. <details markdown=1><summary markdown="span"> Name two noble gases. </summary>
+
+    <!-- any two -->
+    ==helium==, ==neon==, ==argon==
+
+</details>
+
+3. <details markdown=1><summary markdown="span"> Name the three lightest. </summary>
+
+    <!-- any 3 -->
+    ==helium==, ==neon==, ==argon==
+
+</details>
+"""
+
+GASES_YAML = """title: Gases
+cards:
+  - question: Name one noble gas.
+    key_terms: [helium, neon, argon]
+    required: 1
+  - question: Name any.
+    key_terms: [helium, neon]
+    required: 2
+"""
+
+
+def test_a_deck_says_how_many_terms_make_a_complete_answer(tmp_path):
+    from grader.decks import parse_deck
+
+    md, yml = tmp_path / "gases.md", tmp_path / "gases.yaml"
+    md.write_text(GASES_MD, encoding="utf-8")
+    yml.write_text(GASES_YAML, encoding="utf-8")
+    markdown, plain = parse_deck(md), parse_deck(yml)
+    assert [c.required for c in markdown.deck.cards] == [1, None, None]
+    assert [c.required for c in plain.deck.cards] == [1, None]
+    assert [(f.line, f.message) for f in markdown.findings] == [
+        (10, "'<!-- any two -->' should give one count of key terms, as digits: <!-- any 2 -->"),
+        (17, "'<!-- any 3 -->' asks for 3 of 3 key terms: that is all of them"),
+    ]
+    assert [f.message for f in plain.findings] == ["required: 2 asks for 2 of 2 key terms: that is all of them"]
+    assert all("any" not in t.text for c in markdown.deck.cards for t in c.key_terms)  # the note is not a term
+    assert grade_answer(markdown.deck.cards[0], "argon", KEYWORD_ONLY).score == 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -39,7 +40,7 @@ DECK = """# Migration
 </details>
 """
 
-OVERRIDE_PROMPT = "any other key to go on"
+OVERRIDE_PROMPT = "other keys go on"
 
 
 def spawn(*args: str, home) -> pexpect.spawn:
@@ -135,3 +136,122 @@ def test_practice_remembers_across_sessions(tmp_path, isolated_env):
         ("consolidation", 1, 1, True),
         ("creates and runs virtual machines", 1, 2, False),
     ]
+
+
+IMAGE_CARD = """
+5. <details markdown=1><summary markdown="span"> What does the architecture diagram show? </summary>
+
+    ![](img/architecture.png)
+
+</details>
+"""
+
+UP, CTRL_A, CTRL_E, CTRL_W = "\x1b[A", "\x01", "\x05", "\x17"
+
+
+def spawn_editor(*args: str, home) -> pexpect.spawn:
+    """``grader`` at a terminal that prompt_toolkit drives (no cursor-position queries), rich printing plain text."""
+    env = {
+        **os.environ, "GRADER_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
+        "TTY_COMPATIBLE": "0", "COLUMNS": "120", "LINES": "40",
+    }  # fmt: skip
+    return pexpect.spawn(
+        sys.executable, ["-m", "grader", *args], cwd=str(ROOT), env=env, encoding="utf-8", timeout=20, dimensions=(40, 120)
+    )
+
+
+def at_prompt(child: pexpect.spawn) -> None:
+    child.expect_exact("Answer (empty line to submit;")
+    child.expect_exact(">")
+
+
+@pytest.mark.slow
+def test_line_editing_rating_preview_undo_suspend_and_an_image_card(tmp_path, isolated_env):
+    deck = tmp_path / "migration.md"
+    deck.write_text(DECK + IMAGE_CARD, encoding="utf-8")
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "architecture.png").write_bytes(b"\x89PNG fake")
+    child = spawn_editor("practice", str(deck), home=isolated_env)
+
+    # Card 1: type the end first, go to the start of the line, add the beginning, go to the end, submit.
+    child.expect_exact("What are the two kinds of VM migration?")
+    at_prompt(child)
+    child.send("live migration" + CTRL_A + "offline and " + CTRL_E + "\r\r")
+    child.expect_exact("Rated Easy · next review in 8 days")
+    child.expect_exact("1 Again 1 min · 2 Hard 6 min · 3 Good 10 min · 4 Easy 8 d · other keys go on")
+    child.send("x")
+
+    # Card 2: /undo takes card 1 back; Up twice recalls its answer from this sitting's history.
+    child.expect_exact("What does a hypervisor do?")
+    at_prompt(child)
+    child.send("/undo\r")
+    child.expect_exact("Undone: your answer of card 1 (its schedule is as it was). Here it is again.")
+    child.expect_exact("What are the two kinds of VM migration?")
+    at_prompt(child)
+    child.send(UP + UP + CTRL_E + "\r\r")
+    child.expect_exact("Rated Easy")
+    child.send("x")
+
+    # Card 2 again: Ctrl-W deletes the word before the cursor; a second line continues the answer.
+    child.expect_exact("What does a hypervisor do?")
+    at_prompt(child)
+    child.send("it creates networks" + CTRL_W + "and runs\rvirtual machines\r\r")
+    child.expect_exact("other keys go on")
+    child.send("x")
+
+    # Card 3: suspended.
+    child.expect_exact("What are three benefits of virtualization?")
+    at_prompt(child)
+    child.send("/suspend\r")
+    child.expect_exact("Suspended: card 3 is left out of practice until you ask for it (--cards 3). /undo takes it back.")
+
+    # Card 4, then the image card: Enter shows the image, one key rates it, with the same preview.
+    child.expect_exact("What is a container?")
+    at_prompt(child)
+    child.send("an isolated process sharing the kernel\r\r")
+    child.expect_exact("other keys go on")
+    child.send("x")
+    child.expect_exact("What does the architecture diagram show?")
+    child.expect_exact("The answer is an image")
+    child.send("\r")
+    child.expect_exact(f"Image: {tmp_path / 'img' / 'architecture.png'}")
+    child.expect_exact("How did you do?  1 Again 1 min · 2 Hard 6 min · 3 Good 10 min · 4 Easy 8 d · o open the image")
+    child.send("3")
+    child.expect_exact("Rated Good · next review in 10 min")
+
+    # Still learning, it comes back; Ctrl-D there ends the sitting, the summary on a line of its own.
+    child.expect_exact("(incl. 1 repeat)")
+    child.expect_exact("then press Enter to see it.")
+    child.expect_exact(">")  # the editor is reading: Ctrl-D now is its end of input
+    child.sendeof()
+    child.expect_exact("Session summary")
+    assert re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before).rstrip(" ").endswith("\n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    exported = run_cli("history", "export", env={"GRADER_HOME": str(isolated_env)})
+    attempts = [json.loads(line) for line in exported.stdout.splitlines() if '"attempt"' in line]
+    assert [(a["answer"], a["rating"], a["rated_by"]) for a in attempts] == [
+        ("offline and live migration", 4, "grader"),  # the first try was undone: one attempt, not two
+        ("it creates and runs\nvirtual machines", 4, "grader"),
+        ("an isolated process sharing the kernel", 4, "grader"),
+        ("", 3, "user"),
+    ]
+    listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json", env={"GRADER_HOME": str(isolated_env)}).stdout.splitlines()]
+    assert [c["suspended"] for c in listed] == [False, False, True, False, False]
+
+
+@pytest.mark.slow
+def test_ctrl_d_at_a_plain_prompt_ends_on_a_new_line(tmp_path, isolated_env):
+    deck = tmp_path / "migration.md"
+    deck.write_text(DECK, encoding="utf-8")
+    child = spawn("practice", str(deck), "--cards", "1,2", home=isolated_env)
+    answer(child, "offline and live migration")
+    child.expect_exact(OVERRIDE_PROMPT)
+    child.send("x")
+    child.expect_exact("> ")
+    child.sendeof()
+    child.expect_exact("Session summary")
+    assert child.before.rstrip(" ").endswith("\n")  # not after the prompt
+    child.expect(pexpect.EOF)

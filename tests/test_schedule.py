@@ -233,7 +233,7 @@ def test_load_schedule_settings(tmp_path, toml, flags, expected, error):
     if error:
         with pytest.raises(InputError) as exc:
             load_schedule_settings(flags, path)
-        assert str(exc.value) == f"{path}: {error}"
+        assert str(exc.value) == f"{path}:2: {error}"  # the line of the bad setting
     else:
         assert load_schedule_settings(flags, path) == expected
 

@@ -14,15 +14,16 @@ from grader.llm.schema import LLMResult
 from grader.models import Verdict
 from grader.schedule import Rating, ScheduleSettings
 from grader.session import (
-    SELF_RATING_PROMPT,
     AnswerGraded,
     ModelFeedback,
     Notice,
     PracticeSession,
     Question,
     Rated,
+    RatingKeys,
     Reference,
     Summary,
+    answer_from_lines,
 )
 from grader.store import Store
 
@@ -71,8 +72,14 @@ class ScriptedUser:
             raise KeyboardInterrupt
         return line
 
+    def ask_answer(self, prompt: str, *, allow_empty: bool = False) -> str | None:
+        return answer_from_lines(self.ask, allow_empty=allow_empty)
+
     def read_key(self) -> str | None:
-        return self.keys.pop(0) if self.keys else None
+        key = self.keys.pop(0) if self.keys else None
+        if key == CTRL_C:
+            raise KeyboardInterrupt
+        return key
 
     def show(self, shown) -> None:
         self.shown.append(shown)
@@ -136,8 +143,10 @@ def attempts(store, deck) -> list[tuple]:
         (["offline and live migration", "/quit", "isolation"], [1, 2], [(1, Verdict.correct, Rating.good, "grader")], (1, 1, 0)),
         # Asking for the answer is not remembering it: rated Again, counted with the skipped.
         (["/reveal", "/q"], [1, 2], [(1, Verdict.incorrect, Rating.again, "grader")], (1, 0, 1)),
-        # A self-rating that means nothing saves nothing, but the card was asked.
-        (["/s", "maybe", "/q"], [1, 2, 3], [], (2, 0, 1)),
+        # A self-rating that means nothing saves nothing; the card was asked and counts as skipped (and the user is told).
+        (["/s", "maybe", "/q"], [1, 2, 3], [], (2, 0, 2)),
+        # A self-rating may be a rating key too.
+        (["/s", "4", "/q"], [1, 2, 3], [(2, Verdict.self_graded, Rating.easy, "user")], (2, 1, 1)),
         # No input at all: nothing asked but the first question, no summary.
         ([], [1], [], None),
     ],
@@ -203,7 +212,7 @@ def test_at_a_terminal_answers_span_lines_are_timed_and_one_key_rerates(store, d
     assert [r.rating for r in user.of(Rated)] == [Rating.easy, Rating.hard]
     [attempt] = store.attempts()
     assert (attempt.rating, attempt.rated_by, attempt.seconds) == (Rating.hard, "override", 3.0)
-    assert user.notices()[0] == "Your answer (empty line to submit; /skip, /reveal, /quit):"
+    assert user.notices()[0] == "Answer (empty line to submit; /skip /reveal /undo /suspend /bury /open /quit):"
 
 
 @pytest.mark.parametrize(
@@ -231,24 +240,42 @@ def test_end_of_input_at_a_terminal_submits_what_was_typed(store, deck):
     assert len(user.of(Summary)) == 1
 
 
-def test_at_a_terminal_a_self_graded_card_asks_how_it_went(store, deck):
-    user = ScriptedUser(["", "zz", "p", "/quit"], interactive=True)
+def test_at_a_terminal_a_self_graded_card_takes_one_key_like_the_rating_keys(store, deck):
+    # Enter shows the image's answer; then one key rates it, as 1-4 do for any card: no Enter, no second question.
+    user = ScriptedUser(["", "/quit"], keys=["z", "\r", "2"], interactive=True)
     practise(store, deck, user, cards=[2, 3])
-    assert user.prompts == ["> ", SELF_RATING_PROMPT, SELF_RATING_PROMPT, "> "]
-    assert user.notices()[:2] == [
-        "The answer is an image: recall it (or type it), then press Enter to compare.",
-        "Type c, p or i.",
+    assert user.prompts == ["> ", "> "]
+    assert user.notices()[:3] == [
+        "The answer is an image: recall it (or type it), then press Enter to see it.",
+        "Press 1, 2, 3 or 4 (or c, p, i) for how you did.",
+        "Press 1, 2, 3 or 4 (or c, p, i) for how you did.",
     ]
     assert user.of(Notice)[1].tone == "warning"
     assert user.of(Reference)[0].card.number == 2 and not user.of(AnswerGraded)
+    [keys] = user.of(RatingKeys)  # only the self-rating: the user's own rating is not offered for change
+    assert keys.self_rating and keys.images
+    assert [(r.name, when) for r, when in keys.preview] == [("again", "1 min"), ("hard", "6 min"), ("good", "10 min"), ("easy", "8 d")]
     assert attempts(store, deck) == [(2, Verdict.self_graded, Rating.hard, "user")]
+    assert [r.rating for r in user.of(Rated)] == [Rating.hard]
 
 
-def test_a_blank_self_rating_saves_nothing(store, deck):
-    user = ScriptedUser(["", "", "/quit"], interactive=True)
+@pytest.mark.parametrize("keys", [["c"], ["p"], ["i"], ["3"]])
+def test_a_self_rating_key_is_c_p_i_or_a_rating(store, deck, keys):
+    expected = {"c": Rating.good, "p": Rating.hard, "i": Rating.again, "3": Rating.good}[keys[0]]
+    user = ScriptedUser(["", "/quit"], keys=list(keys), interactive=True)
+    practise(store, deck, user, cards=[2, 3])
+    assert attempts(store, deck) == [(2, Verdict.self_graded, expected, "user")]
+
+
+def test_a_self_graded_card_is_never_dropped_unsaid(store, deck):
+    # Input ends where the rating was wanted: nothing is saved, and the user hears that the card is left as it was.
+    user = ScriptedUser(["", "/quit"], keys=[], interactive=True)
     session = practise(store, deck, user, cards=[2, 3])
     assert store.attempts() == []
-    assert [(o.number, o.verdict) for o in session.outcomes] == [(2, None)]
+    assert [(o.number, o.verdict, o.skipped) for o in session.outcomes] == [(2, None, True)]
+    assert "Not rated: card 2 is left as it was, for next time." in user.notices()
+    [summary] = user.of(Summary)
+    assert (summary.summary.asked, summary.summary.skipped) == (1, 1)
 
 
 class FakeFeedback:

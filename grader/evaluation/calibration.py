@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import macro_f1_from, qwk_from
+from .metrics import accuracy_from, macro_f1_from, qwk_from
 from .tasks import Task, TaskPrediction, half_up
 
 FOLDS = 5
@@ -31,7 +31,8 @@ FOLDS = 5
 MAX_CANDIDATES = 200
 MAX_PASSES = 6
 
-OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"qwk": qwk_from, "macro_f1": macro_f1_from}
+# accuracy: for a teacher's own verdicts, where every disagreement costs the same (grader review).
+OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"qwk": qwk_from, "macro_f1": macro_f1_from, "accuracy": accuracy_from}
 
 
 def group_folds(groups: Sequence[str], folds: int = FOLDS, seed: int = 0) -> np.ndarray:

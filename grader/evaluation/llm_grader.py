@@ -12,6 +12,7 @@ Requests, concurrency, retries and the cache are the feedback client's.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from ..scoring import GradingSettings, verdict_for
 from .graders import Prediction
 
 if TYPE_CHECKING:
-    from ..llm.client import FeedbackClient
+    from ..llm.client import ExampleSource, FeedbackClient
+    from ..llm.prompts import Example
+    from ..llm.schema import LLMResult
     from .datasets import EvalSet
 
 # A structured reply (feedback, one entry per term, misconceptions, suggestion)
@@ -51,6 +54,7 @@ class LLMEvalGrader:
         self.keyword = KeywordGrader(client.grading)
         self.progress = progress
         self.outcomes: Counter[str] = Counter()
+        self.fallback_reasons: Counter[str] = Counter()  # why answers kept their keyword grade
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         grades = self.keyword.grade_many(card, answers)
@@ -60,6 +64,7 @@ class LLMEvalGrader:
             if result is None or result.status != "ok" or result.score is None:
                 # The keyword grade stands, as it does for the user.
                 self.outcomes["keyword fallback" if result is None else result.status] += 1
+                self.fallback_reasons[fallback_reason(result)] += 1
                 out.append(Prediction(grade.score, grade.verdict, grade.answered))
                 continue
             self.outcomes["ok"] += 1
@@ -87,18 +92,60 @@ class LLMEvalGrader:
         lines = [self.client.totals.summary(self.client.settings.model)]
         if self.outcomes:
             lines.append("LLM outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())))
+        if self.fallback_reasons:
+            why = "; ".join(f"{n} × {reason}" for reason, n in self.fallback_reasons.most_common(5))
+            more = len(self.fallback_reasons) - 5
+            lines.append(f"Kept the keyword grade: {why}" + (f"; {more} other reasons" if more > 0 else ""))
         return lines + list(self.client.notices)
 
     def close(self) -> None:
         self.client.close()
 
 
+def fallback_reason(result: LLMResult | None) -> str:
+    """Why an answer kept its keyword grade, in a few words that group alike answers together."""
+    if result is None:
+        return "nothing to ask (a non-answer or an image card)"
+    if result.status == "rejected":
+        return "LLM score not backed by its quotes (unsupported-score)"
+    notice = (result.notice or "no reason given").removeprefix("LLM feedback skipped: ")
+    notice = re.sub(r"\(last problem: ([^;:]*).*", r"(\1)", notice)  # the first problem names the kind
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", notice)[:120]
+
+
+LABEL_SCORES = {"correct": 1.0, "partially_correct": 0.5, "partial": 0.5, "incorrect": 0.0, "contradictory": 0.0, "irrelevant": 0.0}
+
+
+def graded_examples(evalset: EvalSet, grading: GradingSettings) -> list[tuple[str, Example]]:
+    """The human-graded answers of a set as few-shot examples: (question, answer with its 0-1 score and verdict)."""
+    from ..llm.prompts import Example
+
+    out = []
+    for it in evalset.items:
+        if it.score is not None and it.max_score:
+            score = max(0.0, min(1.0, it.score / it.max_score))
+        elif it.label in LABEL_SCORES or it.label_2way in LABEL_SCORES:
+            score = LABEL_SCORES[it.label if it.label in LABEL_SCORES else it.label_2way]  # type: ignore[index]
+        else:
+            continue
+        out.append((it.question, Example(it.answer, score, verdict_for(score, grading).value)))
+    return out
+
+
 def open_llm_client(
-    grader_name: str, grading: GradingSettings, *, model: str | None, base_url: str | None, no_cache: bool, repeat: int
+    grader_name: str,
+    grading: GradingSettings,
+    *,
+    model: str | None,
+    base_url: str | None,
+    no_cache: bool,
+    repeat: int,
+    examples: ExampleSource | None = None,
 ) -> FeedbackClient:
     """The feedback client an LLM or hybrid run asks, from the flags, environment and settings file.
 
-    Raises GraderError when offline mode is on or the client cannot work (no API key, say).
+    ``examples`` puts graded answers in each prompt (``--shots``). Raises
+    GraderError when offline mode is on or the client cannot work (no API key, say).
     """
     from ..config import load_llm_settings
     from ..llm.client import open_feedback_client
@@ -108,7 +155,7 @@ def open_llm_client(
     settings = load_llm_settings(flags)
     if settings.offline:
         raise GraderError(f"--grader {grader_name} needs an LLM, but offline mode is on (GRADER_OFFLINE)")
-    client = open_feedback_client(settings, grading)
+    client = open_feedback_client(settings, grading, examples=examples)
     if client.disabled:
         client.close()
         raise GraderError(client.disabled)

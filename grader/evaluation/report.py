@@ -7,6 +7,7 @@ tables and summary lines here are shared with the terminal views (``terminal``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -128,7 +129,12 @@ def summary_lines(run: EvalRun) -> list[str]:
         f"{run.bootstrap.resamples} resamples of answers (seed {run.bootstrap.seed})"
     )
     if s.answers_per_second:
-        lines.append(f"Speed: {s.answers} answers graded in {s.grading_seconds:.2f} s ({s.answers_per_second:,.0f} answers/s)")
+        rate = (
+            f"{s.answers_per_second:,.0f} answers/s"
+            if s.answers_per_second >= 10
+            else f"{1 / s.answers_per_second:.1f} s per answer"  # an LLM run: "0 answers/s" would say nothing
+        )
+        lines.append(f"Speed: {s.answers} answers graded in {s.grading_seconds:.2f} s ({rate})")
     if run.consistency:
         k = run.consistency
         pp = f"{k.pairwise_pearson:.3f}" if k.pairwise_pearson is not None else "—"
@@ -235,26 +241,37 @@ def _confusion(run: EvalRun) -> tuple[list[list[int]] | None, list[str], str]:
 # --- files ------------------------------------------------------------------------------
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> str:
-    def cell(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
+# Text from a dataset is shown, never interpreted: raw HTML becomes entities, and the
+# characters that make links, images, emphasis, code and table cells are escaped.
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|!#~])")
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] * len(headers)) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown on one line: what it says is what a renderer shows."""
+    text = " ".join(str(text).split())
+    text = re.sub(r"[&<>]", lambda m: _MD_ENTITIES[m[0]], text)
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(md_text(h) for h in headers) + " |", "|" + "|".join(["---"] * len(headers)) + "|"]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def markdown(run: EvalRun, figure_files: list[str]) -> str:
     """The report as Markdown, pointing at the SVG files beside it."""
-    parts = [f"# Evaluation: {run.grader} grader on {run.data.name}", "", *[f"- {line}" for line in summary_lines(run)], ""]
+    title = md_text(f"Evaluation: {run.grader} grader on {run.data.name}")
+    parts = [f"# {title}", "", *[f"- {md_text(line)}" for line in summary_lines(run)], ""]
     for task in run.tasks.values():
-        parts += [f"## {task_heading(task)}", "", _md_table(*task_table(run, task)), ""]
+        parts += [f"## {md_text(task_heading(task))}", "", _md_table(*task_table(run, task)), ""]
         human = task.systems.get("human")
         if human and human.note:
-            parts += [f"Human ceiling: {human.note}.", ""]
+            parts += [f"Human ceiling: {md_text(human.note)}.", ""]
         headers, rows = per_class_table(task)
         if rows:
-            parts += [f"Per class ({run.grader} · calibrated):", "", _md_table(headers, rows), ""]
+            parts += [f"Per class ({md_text(run.grader)} · calibrated):", "", _md_table(headers, rows), ""]
         headers, rows = question_table(task, run.data.question_text)
         if rows:
             parts += [f"By question ({METRIC_NAMES[question_metric(task)]}):", "", _md_table(headers, rows), ""]

@@ -40,6 +40,7 @@ class EvalRequest:
     base_url: str | None = None
     no_cache: bool = False
     yes: bool = False  # start a paid LLM run without asking
+    shots: int = 0  # graded examples from ``train`` in each LLM prompt (few-shot), nearest first
 
 
 class ProgressHook(Protocol):
@@ -123,8 +124,9 @@ def open_eval_grader(request: EvalRequest, settings: GradingSettings, sampled: l
     from .llm_grader import LLMEvalGrader, estimate_cost, open_llm_client
 
     client = open_llm_client(
-        request.grader, settings, model=request.model, base_url=request.base_url, no_cache=request.no_cache, repeat=request.repeat
-    )
+        request.grader, settings, model=request.model, base_url=request.base_url, no_cache=request.no_cache,
+        repeat=request.repeat, examples=_few_shot(request, settings),
+    )  # fmt: skip
     try:
         estimate = estimate_cost(sampled, client, repeat=request.repeat)
         hooks.notify(estimate.summary())
@@ -138,6 +140,19 @@ def open_eval_grader(request: EvalRequest, settings: GradingSettings, sampled: l
         client.close()
         return None
     return LLMEvalGrader(client, hybrid=request.grader == "hybrid")
+
+
+def _few_shot(request: EvalRequest, settings: GradingSettings):
+    """The graded examples of ``--train`` for ``--shots K`` (None without them)."""
+    if not request.shots:
+        return None
+    if request.train is None:
+        raise GraderError("--shots needs graded examples: give them with --train TRAIN.jsonl")
+    from ..llm.examples import NearestExamples
+    from .llm_grader import graded_examples
+
+    train = load_eval_set(request.train, deck=request.deck)
+    return NearestExamples(graded_examples(train, settings), request.shots)
 
 
 def _ask(hooks: EvalHooks, question: str) -> bool:

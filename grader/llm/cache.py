@@ -6,6 +6,16 @@ hash of its question, reference answer and key terms, so editing the card
 invalidates it) and the answer, byte for byte. Token usage is kept with each
 entry so a report can say what the cache saved.
 
+Writes are batched: ``put`` keeps the entry in memory (``get`` sees it at
+once) and commits every ``COMMIT_EVERY`` entries or ``COMMIT_SECONDS``, and on ``flush``/``close``,
+in WAL mode with ``synchronous=NORMAL``: a commit costs microseconds instead of
+an fsync, so a batch's requests in flight never wait on the disk. A crash can
+lose the last uncommitted replies; they are asked for again next time.
+
+The ``endpoints`` table remembers what each endpoint and model accepts
+(``endpoint.EndpointInfo``), so a server without json_schema costs a failed
+request once, not once a run.
+
 Every SQLite or file-system failure is raised as ``CacheError`` (with the
 file's path), so callers can turn the cache off without knowing it is SQLite.
 """
@@ -24,8 +34,10 @@ from pathlib import Path
 from ..errors import CacheError
 from ..models import Card
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the endpoints table is new but optional: older graders ignore it
 CACHE_FILE = "llm_cache.sqlite3"
+COMMIT_EVERY = 32
+COMMIT_SECONDS = 1.0  # and at least this often, so a killed run loses at most a second of replies
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -39,7 +51,12 @@ CREATE TABLE IF NOT EXISTS feedback (
     prompt_tokens     INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     output            TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    key     TEXT PRIMARY KEY,
+    info    TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
 
 
@@ -71,22 +88,29 @@ def _failures_as_cache_error(path: Path) -> Iterator[None]:
 
 
 class LLMCache:
-    """One SQLite file; each entry is committed as soon as it is written."""
+    """One SQLite file; entries are committed in batches (see the module's docstring)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, commit_every: int = COMMIT_EVERY):
         self.path = path
+        self.commit_every = commit_every
+        self._pending: dict[str, tuple] = {}
+        self._committed = time.monotonic()
         with _failures_as_cache_error(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise CacheError(f"cache schema {version} is newer than this grader ({SCHEMA_VERSION})", path=path)
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.commit()
 
     def get(self, key: str) -> CachedReply | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return CachedReply(pending[9], pending[6], pending[7], pending[8])
         with _failures_as_cache_error(self.path):
             row = self._db.execute(
                 "SELECT output, mode, prompt_tokens, completion_tokens FROM feedback WHERE key = ?", (key,)
@@ -94,26 +118,37 @@ class LLMCache:
         return CachedReply(*row) if row else None
 
     def put(self, key: str, *, model: str, base_url: str, prompt_version: str, card: str, reply: CachedReply) -> None:
+        row = (key, model, base_url, prompt_version, card, time.time(), reply.mode, reply.prompt_tokens, reply.completion_tokens, reply.output)
+        self._pending[key] = row
+        if len(self._pending) >= self.commit_every or time.monotonic() - self._committed >= COMMIT_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the entries kept in memory, in one transaction."""
+        self._committed = time.monotonic()
+        if not self._pending:
+            return
+        rows, self._pending = list(self._pending.values()), {}
         with _failures_as_cache_error(self.path), self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    model,
-                    base_url,
-                    prompt_version,
-                    card,
-                    time.time(),
-                    reply.mode,
-                    reply.prompt_tokens,
-                    reply.completion_tokens,
-                    reply.output,
-                ),
-            )
+            self._db.executemany("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def endpoint_info(self, key: str) -> str | None:
+        """What was learnt about an endpoint (``EndpointInfo`` as JSON), if anything."""
+        with _failures_as_cache_error(self.path):
+            row = self._db.execute("SELECT info FROM endpoints WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_endpoint_info(self, key: str, info: str) -> None:
+        with _failures_as_cache_error(self.path), self._db:
+            self._db.execute("INSERT OR REPLACE INTO endpoints VALUES (?, ?, ?)", (key, info, time.time()))
 
     def __len__(self) -> int:
+        self.flush()
         with _failures_as_cache_error(self.path):
             return self._db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()

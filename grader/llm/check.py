@@ -1,26 +1,29 @@
-"""``grader llm check``: whether the endpoint answers, the model exists, and structured output works.
+"""``grader llm check``: whether the endpoint answers, the model exists, and the model can actually grade.
 
-It asks the server directly (a blocking SDK client, no cache, no retries of
-its own) so that each line says what one request found.
+The last check is a real grading request (the bundled deck's card 3 and a good
+answer), sent as ``grade --llm`` sends it: the same messages, schema, token cap
+and fallbacks, no cache. So a server whose chat template refuses the
+conversation, or a model that cannot produce a usable grade, fails here rather
+than in the middle of a class's answers.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
-
 from ..config import LLMSettings
-from .client import endpoint, make_client, sdk_request
+from ..models import Card
+from ..scoring import GradingSettings
+from .client import FeedbackClient, endpoint
 from .reply import RequestFailed
 
-HTTP_BAD_REQUEST = 400
 HTTP_NOT_FOUND = 404
-
-
-class _Ping(BaseModel):
-    ok: bool = Field(description="Always true.")
+SAMPLE_ANSWER = (
+    "Sharing one physical machine between many VMs, aggregation of many machines into one, "
+    "emulation of another architecture, and isolation of each guest."
+)
 
 
 @dataclass(frozen=True)
@@ -33,60 +36,71 @@ class CheckLine:
         return f"{self.name}: {'ok' if self.ok else 'FAILED'}, {self.detail}"
 
 
-def check_endpoint(settings: LLMSettings, client: Any = None) -> list[CheckLine]:
-    """Whether the endpoint answers, the model exists, and structured output works."""
+def sample_card() -> Card:
+    """The card the check grades: the bundled deck's "examples of managed execution" (four one-word terms)."""
+    from ..decks import bundled_deck_dir, load_deck
+
+    deck = load_deck(bundled_deck_dir() / "virtualization.md")
+    return next(c for c in deck.cards if c.number == 3)
+
+
+def check_endpoint(settings: LLMSettings, client: Any = None, grading: GradingSettings | None = None) -> list[CheckLine]:
+    """Whether the endpoint answers, the model exists, structured output works and a real grading request succeeds."""
     where = endpoint(settings)
     if not settings.key_value() and not settings.base_url:
         return [CheckLine("endpoint", False, "no OPENAI_API_KEY is set and no base URL names a local server")]
-    client = client or make_client(settings, sync=True)
-    lines: list[CheckLine] = []
-    try:
-        served = sdk_request(settings, lambda: [m.id for m in client.models.list()])
-        lines.append(CheckLine("endpoint", True, f"{where} answers (key {settings.masked_key()})"))
-    except RequestFailed as exc:
-        if exc.status != HTTP_NOT_FOUND:
-            return [CheckLine("endpoint", False, exc.notice)]
-        served = None
-        lines.append(CheckLine("endpoint", True, f"{where} answers, but cannot list its models"))
-    if served is None:
-        lines.append(CheckLine("model", True, f"{settings.model!r}: not listed; the request below tells"))
-    elif settings.model in served:
-        lines.append(CheckLine("model", True, f"{settings.model!r} is served"))
-    else:
-        others = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
-        lines.append(CheckLine("model", False, f"{settings.model!r} is not served here (available: {others or 'none'})"))
-        return lines
-    lines.append(_structured_output(settings, client))
+    grading = grading or GradingSettings()
+    with FeedbackClient(settings.model_copy(update={"cache": False}), grading, client=client) as feedback:
+        lines: list[CheckLine] = []
+        try:
+            served: list[str] | None = feedback.list_models()
+            lines.append(CheckLine("endpoint", True, f"{where} answers (key {settings.masked_key()})"))
+        except RequestFailed as exc:
+            if exc.status != HTTP_NOT_FOUND:
+                return [CheckLine("endpoint", False, exc.notice)]
+            served = None
+            lines.append(CheckLine("endpoint", True, f"{where} answers, but cannot list its models"))
+        if served is None:
+            lines.append(CheckLine("model", True, f"{settings.model!r}: not listed; the request below tells"))
+        elif settings.model in served:
+            lines.append(CheckLine("model", True, f"{settings.model!r} is served"))
+        else:
+            others = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
+            lines.append(CheckLine("model", False, f"{settings.model!r} is not served here (available: {others or 'none'})"))
+            return lines
+        lines.extend(_grading_request(feedback, grading))
     return lines
 
 
-def _structured_output(settings: LLMSettings, client: Any) -> CheckLine:
-    """json_schema if the server takes it; else whether JSON mode (what the client falls back to) works."""
-    messages = [{"role": "user", "content": 'Reply with the JSON object {"ok": true}.'}]
-    try:
-        reply = sdk_request(
-            settings, lambda: client.chat.completions.parse(model=settings.model, messages=messages, response_format=_Ping)
+def _grading_request(feedback: FeedbackClient, grading: GradingSettings) -> list[CheckLine]:
+    """Structured output and grading, from one real grading request."""
+    from ..grading import KeywordGrader
+
+    card = sample_card()
+    grade = KeywordGrader(grading).grade(card, SAMPLE_ANSWER)
+    started = time.monotonic()
+    result = feedback.feedback(card, SAMPLE_ANSWER, grade)
+    seconds = time.monotonic() - started
+    assert result is not None  # a real answer to a gradable card is always asked about
+    failure = feedback.last_failure
+    if result.status == "failed" and failure is not None and not failure.model_replied:
+        # No reply from the model at all: the server refused the request (format, conversation, model) or
+        # answered with something that is not a chat completion.
+        notice = (result.notice or "the request failed").removeprefix("LLM feedback skipped: ")
+        return [CheckLine("structured output", False, notice)]
+    mode = result.mode or feedback.mode
+    structured = CheckLine(
+        "structured output", True, "json_schema" if mode == "json_schema" else "json_object only (no json_schema): JSON mode is used"
+    )
+    tries = f"{result.attempts} {'try' if result.attempts == 1 else 'tries'}"
+    if result.status == "ok":
+        detail = f"a sample answer was graded {result.score:.2f} {result.verdict} and accepted ({tries}, {seconds:.1f} s)"
+        return [structured, CheckLine("grading", True, detail)]
+    if result.status == "rejected":
+        detail = (
+            f"the model's grade of a sample answer was not accepted: it claims {result.claimed_score:.2f}, "
+            f"its quotes back {result.support:.2f} ({tries}, {seconds:.1f} s)"
         )
-    except RequestFailed as exc:
-        if exc.status != HTTP_BAD_REQUEST:
-            return CheckLine("structured output", False, exc.notice)
-    except ValidationError:
-        return CheckLine("structured output", False, "invalid JSON")
-    else:
-        works = reply.choices[0].message.parsed is not None
-        return CheckLine("structured output", works, "json_schema" if works else "json_schema reply unusable")
-    try:
-        reply = sdk_request(
-            settings,
-            lambda: client.chat.completions.create(
-                model=settings.model, messages=messages, response_format={"type": "json_object"}
-            ),
-        )
-        _Ping.model_validate_json(reply.choices[0].message.content or "")
-    except RequestFailed as exc:
-        detail = exc.notice
-    except ValidationError:
-        detail = "invalid JSON"
-    else:
-        return CheckLine("structured output", True, "json_object only (no json_schema): JSON mode is used")
-    return CheckLine("structured output", False, f"neither json_schema nor JSON mode works ({detail})")
+        return [structured, CheckLine("grading", False, detail)]
+    notice = (result.notice or "no usable reply").removeprefix("LLM feedback skipped: ")
+    return [structured, CheckLine("grading", False, f"{notice} ({seconds:.1f} s)")]

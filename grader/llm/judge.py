@@ -4,7 +4,8 @@ A reply is first checked for meaning while it is parsed (``schema.LLMFeedback``
 with a ``Context``): its quotes occur in the answer, its terms are the card's,
 its score fits its verdict. ``judge`` then accepts its score only as far as its
 own quotes back it, so a model talked into full marks by the answer cannot
-give them.
+give them. A quote backs a term only if it is about that term (``support``):
+by words now, by meaning once a similarity function is plugged in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from typing import Any
 from ..models import Card, Grade
 from ..normalize import STOPWORDS, normalize, stem, tokenize
 from .schema import LLMFeedback, LLMResult, occurs_in, padded
+from .support import QuoteSupport
+
+_DEFAULT_SUPPORT: QuoteSupport | None = None
+
+
+def _default_support() -> QuoteSupport:
+    global _DEFAULT_SUPPORT
+    if _DEFAULT_SUPPORT is None:
+        _DEFAULT_SUPPORT = QuoteSupport()
+    return _DEFAULT_SUPPORT
 
 # An LLM score may exceed what its own quoted evidence supports by this much.
 SUPPORT_MARGIN = 0.25
@@ -26,13 +37,15 @@ DIRECTIVE_WORDS = """grade grader grading mark marks score points full correct i
 STATUS_CREDIT = {"covered": 1.0, "partly": 0.5, "missing": 0.0}
 
 
-def evidence_support(reply: LLMFeedback, card: Card, answer: str) -> float:
+def evidence_support(reply: LLMFeedback, card: Card, answer: str, support: QuoteSupport | None = None) -> float:
     """The score a reply's own evidence backs: covered 1, partly ½, per key term (no threshold is involved).
 
     A quote counts only if it occurs in the answer, has a content word, is not
     about the grading itself (``DIRECTIVE_WORDS`` that the card does not use),
-    and backs no other term: one quote cited for several terms backs one of them
-    (else "portability" could back all three terms of a card).
+    is about its term (``QuoteSupport``: a different real sentence of the
+    answer for each term backs nothing), and backs no other term: one quote
+    cited for several terms backs one of them (else "portability" could back
+    all three terms of a card).
     """
     if not card.key_terms:
         return 0.0
@@ -48,28 +61,33 @@ def evidence_support(reply: LLMFeedback, card: Card, answer: str) -> float:
             and not any(t.stem in directive for t in words)
         )
 
+    cited = [t for t in reply.terms if t.status != "missing" and valid(t.evidence)]
+    about = (support or _default_support()).supported(card, [(t.term, t.evidence) for t in cited])
     earned = 0.0
     used: set[str] = set()
-    for t in sorted(reply.terms, key=lambda t: -STATUS_CREDIT[t.status]):
+    for t, on_topic in sorted(zip(cited, about), key=lambda pair: -STATUS_CREDIT[pair[0].status]):
         quote = normalize(t.evidence)
-        if t.status != "missing" and quote not in used and valid(t.evidence):
+        if on_topic and quote not in used:
             earned += STATUS_CREDIT[t.status]
             used.add(quote)
     return round(earned / len(card.key_terms), 4)
 
 
-def judge(reply: LLMFeedback, card: Card, answer: str, grade: Grade, **meta: Any) -> LLMResult:
+def judge(
+    reply: LLMFeedback, card: Card, answer: str, grade: Grade, checker: QuoteSupport | None = None, **meta: Any
+) -> LLMResult:
     """The acceptance rule, applied to a reply already valid for the grading settings (see ``Context``).
 
     The LLM's score is accepted only if ``score <= support + SUPPORT_MARGIN``,
-    where ``support`` is what its own valid quotes back (``evidence_support``).
+    where ``support`` is what its own valid quotes back (``evidence_support``;
+    ``checker`` decides whether a quote is about its term).
     So a reply with no valid quote cannot score above 0.25, let alone be
     ``correct``: a manipulated model's "full marks" is rejected, flagged
     ``unsupported-score``, and its feedback withheld. An accepted score that
     differs from the keyword score by ``DISAGREEMENT`` or more, or a correct
     against an incorrect verdict, is flagged ``disagreement``.
     """
-    support = evidence_support(reply, card, answer)
+    support = evidence_support(reply, card, answer, checker)
     if reply.score > support + SUPPORT_MARGIN + 1e-9:
         return LLMResult(
             status="rejected",

@@ -1,15 +1,21 @@
 """Getting one usable reply: ask, check it against the card and the answer, ask again with the problems fed back.
 
 The asking itself (``complete``) is the client's, through the openai SDK; this
-module knows nothing of the SDK. A reply that fails the checks is asked for
-again ``repair_attempts`` times; a request that cannot give feedback raises
-``RequestFailed``, whose notice the user sees.
+module knows nothing of the SDK. It reads the raw body of a reply itself
+(``read_completion``), so a body that is not a chat completion (an HTML page
+from a proxy, half a JSON document) is a notice, never a crash. A reply that
+fails the checks is asked for again ``repair_attempts`` times, as the model's
+own reply (assistant) followed by the problems (user), so roles alternate; a
+request that cannot give feedback raises ``RequestFailed``, whose notice the
+user sees.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,20 +24,35 @@ from .schema import Context, LLMFeedback, Mode, Usage, one_line
 
 Messages = list[dict[str, str]]
 CUT_OFF = "the reply was cut off at the model's token limit"
+# The model's previous reply, fed back with the problems, is cut to this many characters.
+_ECHO_CHARS = 4000
 
 
 class InvalidReply(Exception):
-    """A reply that can be retried with the problem fed back."""
+    """A reply that can be retried with the problem fed back; ``content`` is the reply as it came."""
+
+    def __init__(self, problem: str, content: str | None = None, usage: Usage | None = None):
+        super().__init__(problem)
+        self.content = content
+        self.usage = usage or Usage()
 
 
 class RequestFailed(Exception):
     """A request that cannot give feedback; ``fatal`` ones stop asking for the rest of the run.
 
-    ``status`` is the HTTP status the server answered with, when it answered.
+    ``status`` is the HTTP status the server answered with, when it answered;
+    ``model_replied`` says the model did reply, but not usably (a refusal, a
+    reply cut off, invalid after every retry), rather than the request failing.
     """
 
     def __init__(
-        self, notice: str, fatal: bool = False, attempts: int = 0, usage: Usage | None = None, status: int | None = None
+        self,
+        notice: str,
+        fatal: bool = False,
+        attempts: int = 0,
+        usage: Usage | None = None,
+        status: int | None = None,
+        model_replied: bool = False,
     ):
         super().__init__(notice)
         self.notice = notice
@@ -39,59 +60,103 @@ class RequestFailed(Exception):
         self.attempts = attempts
         self.usage = usage or Usage()
         self.status = status
+        self.model_replied = model_replied
 
 
 async def ask_until_valid(
-    complete: Callable[[Messages], Awaitable[tuple[str, Mode, Usage]]],
+    complete: Callable[[Callable[[], Messages]], Awaitable[tuple[str, Mode, Usage]]],
     messages: Callable[[], Messages],
     ctx: Context,
     repair_attempts: int,
 ) -> tuple[LLMFeedback, Mode, Usage, int]:
     """A valid reply, the mode it came in, the tokens spent and the attempts made; or RequestFailed.
 
-    ``messages`` is called for every attempt, as the client's mode can change between them.
+    ``complete`` is given a function that builds the conversation, as the
+    client's mode can change between attempts (and within one, when the server
+    says what it lacks).
     """
     spent = Usage()
     problems = ""
+    previous: str | None = None
     attempt = 0
     while attempt <= repair_attempts:
         attempt += 1
-        conversation = messages()
+        tail: Messages = []
         if problems:
-            conversation.append(_repair_message(problems))
+            echo = (previous or "").strip()[:_ECHO_CHARS] or "(no usable reply)"
+            tail = [{"role": "assistant", "content": echo}, _repair_message(problems)]
+        content = None
         try:
-            content, mode, used = await complete(conversation)
+            content, mode, used = await complete(lambda tail=tail: messages() + tail)
             spent += used
             reply = LLMFeedback.model_validate_json(_unfence(content), context={"grading": ctx})
             return reply, mode, spent, attempt
         except InvalidReply as exc:
-            problems = str(exc)
+            problems, previous = str(exc), exc.content
+            spent += exc.usage
         except ValidationError as exc:
-            problems = _problems(exc)
+            problems, previous = _problems(exc), content
         except RequestFailed as exc:
             exc.attempts, exc.usage = attempt, spent + exc.usage
             raise
     tries = f"{attempt} tries" if attempt > 1 else "1 try"
-    raise RequestFailed(f"no valid reply in {tries} (last problem: {problems})", attempts=attempt, usage=spent)
+    raise RequestFailed(
+        f"no valid reply in {tries} (last problem: {problems})", attempts=attempt, usage=spent, model_replied=True
+    )
 
 
-def reply_text(completion: Any) -> str:
-    """The text of an SDK completion's reply; a refusal or an empty reply is a failure of its own."""
-    message = completion.choices[0].message
-    if getattr(message, "refusal", None):
-        raise RequestFailed(f"the model refused: {one_line(message.refusal, 100)}", usage=Usage.of(completion))
-    if not message.content:
-        raise InvalidReply("the reply was empty")
-    return message.content
+@dataclass(frozen=True)
+class Completion:
+    """What grader needs of a chat completion."""
+
+    content: str | None
+    refusal: str | None
+    finish_reason: str | None
+    usage: Usage
 
 
-def check_schema(content: str) -> str:
-    """The reply, if it fits the schema alone (as the SDK's parse checks it when given the model class)."""
+def read_completion(body: str, content_type: str = "") -> Completion:
+    """A chat completion read from a raw HTTP body; RequestFailed if the body is not one.
+
+    A proxy's HTML page, a body cut off mid-way, JSON of another shape: each is
+    a notice saying what came back, and grading goes on. The content type is
+    not trusted either way: valid JSON under ``text/plain`` is read.
+    """
     try:
-        LLMFeedback.model_validate_json(content)
-    except ValidationError as exc:
-        raise InvalidReply(_problems(exc)) from None
-    return content
+        data = json.loads(body)
+    except ValueError:
+        kind = "an HTML page" if "<html" in body[:500].lower() or "html" in content_type else "not JSON"
+        if body.lstrip().startswith("{"):
+            kind = "incomplete JSON (the body was cut off)"
+        raise RequestFailed(
+            f"the server answered 200, but its reply is {kind} ({content_type or 'no content type'}, "
+            f"{len(body):,} characters): is the base URL an OpenAI-compatible /v1 endpoint?"
+        ) from None
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+        content, refusal = message.get("content"), message.get("refusal")
+        if content is not None and not isinstance(content, str):
+            content = json.dumps(content)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        shape = ", ".join(list(data)[:5]) if isinstance(data, dict) else type(data).__name__
+        raise RequestFailed(f"the server's reply is JSON but not a chat completion (it has: {shape or 'nothing'})") from None
+    usage = data.get("usage") if isinstance(data, dict) else None
+    tokens = Usage()
+    if isinstance(usage, dict):
+        tokens = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0))
+    return Completion(content, refusal if isinstance(refusal, str) else None, choice.get("finish_reason"), tokens)
+
+
+def reply_text(completion: Completion) -> str:
+    """The text of a completion's reply; a refusal, a cut-off or an empty reply is a failure of its own."""
+    if completion.refusal:
+        raise RequestFailed(f"the model refused: {one_line(completion.refusal, 100)}", usage=completion.usage, model_replied=True)
+    if completion.finish_reason == "length":
+        raise RequestFailed(CUT_OFF, usage=completion.usage, model_replied=True)
+    if not completion.content:
+        raise InvalidReply("the reply was empty", usage=completion.usage)
+    return completion.content
 
 
 def _repair_message(problems: str) -> dict[str, str]:

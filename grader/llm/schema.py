@@ -10,24 +10,37 @@ the outcome of asking, whatever happened, as ``grade --json`` records it;
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ..models import Card
 from ..normalize import normalize
 from ..scoring import GradingSettings
+from .secrets import one_line
 
 TermStatus = Literal["covered", "partly", "missing"]
 LLMVerdict = Literal["correct", "partial", "incorrect"]
 Mode = Literal["json_schema", "json_object"]
 
 
-def one_line(text: str, limit: int) -> str:
-    """``text`` with its whitespace collapsed, cut to ``limit`` characters with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+# The bounds of a reply, in characters and items: a grammar-constrained model cannot loop past them,
+# and they size the request's token cap (``max_reply_tokens``).
+FEEDBACK_CHARS = 500
+SUGGESTION_CHARS = 160
+QUOTE_CHARS = 160
+CORRECTION_CHARS = 160
+MAX_MISCONCEPTIONS = 2
+SCORE_STEP = 0.05  # the scores a grammar-constrained model may give: 0, 0.05, ..., 1 (and the thresholds)
+
+
+def clean_text(text: str) -> str:
+    """Text as the model is shown it: compatibility forms folded (NFKC: full-width letters, ligatures) and
+    invisible format characters (zero-width spaces and joiners, bidi controls) removed."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def _quoted(text: str, limit: int = 60) -> str:
@@ -36,13 +49,13 @@ def _quoted(text: str, limit: int = 60) -> str:
 
 
 def padded(answer: str) -> str:
-    """The answer normalised and padded with spaces, so a quote is found only as whole words."""
-    return f" {normalize(answer)} "
+    """The answer as the model saw it, normalised and padded with spaces, so a quote is found only as whole words."""
+    return f" {normalize(clean_text(answer))} "
 
 
 def occurs_in(quote: str, padded_answer: str) -> bool:
     """Whether every part of a quote (parts joined by an ellipsis) is in a ``padded`` answer, as whole words."""
-    parts = [normalize(p) for p in re.split(r"\.\.\.|…", quote)]
+    parts = [normalize(clean_text(p)) for p in re.split(r"\.\.\.|…", quote)]
     parts = [p for p in parts if p]
     return bool(parts) and all(f" {p} " in padded_answer for p in parts)
 
@@ -92,6 +105,11 @@ class Misconception(BaseModel):
     quote: str = Field(description="A wrong statement, quoted exactly from the student's answer.")
     correction: str = Field(description="What is true instead, in one sentence.")
 
+    @field_validator("correction")
+    @classmethod
+    def _bounded(cls, text: str) -> str:
+        return one_line(text, CORRECTION_CHARS)
+
 
 class LLMFeedback(BaseModel):
     """What the model must reply; every field's description is part of the prompt."""
@@ -104,8 +122,18 @@ class LLMFeedback(BaseModel):
         description="Wrong statements in the answer, each quoted exactly; an empty list if there are none."
     )
     score: float = Field(ge=0, le=1, description="How much of the key content the answer gets right, from 0 to 1.")
-    verdict: LLMVerdict = Field(description="correct, partial or incorrect, following from the score as the rules say.")
+    verdict: LLMVerdict | None = Field(
+        None,
+        description="correct, partial or incorrect, following from the score as the rules say "
+        "(left out of the request's schema: it is derived from the score, so the two cannot disagree).",
+    )
     suggestion: str = Field(description="One concrete thing for the student to study next.")
+
+    @field_validator("feedback", "suggestion")
+    @classmethod
+    def _bounded(cls, text: str, info: ValidationInfo) -> str:
+        # A reply past the bounds is cut, not refused: asking again for a shorter text costs a request.
+        return one_line(text, FEEDBACK_CHARS if info.field_name == "feedback" else SUGGESTION_CHARS)
 
     @model_validator(mode="after")
     def _fits_card_and_answer(self, info: ValidationInfo) -> LLMFeedback:
@@ -123,13 +151,15 @@ class LLMFeedback(BaseModel):
             if canonical is None:
                 problems.append(f"{_quoted(item.term)} is not one of the card's key terms")
             elif canonical in by_term:
-                problems.append(f"key term {canonical!r} is assessed more than once")
+                continue  # assessed again: the first assessment stands (a small model repeats itself; no credit is gained)
             else:
                 by_term[canonical] = item.model_copy(update={"term": canonical})
         quotes = [t.evidence for t in self.terms if t.status != "missing"] + [m.quote for m in self.misconceptions]
         for quote in quotes:
             if not ctx.occurs(quote):
                 problems.append(f"the quote {_quoted(quote)} does not occur in the student's answer")
+        if self.verdict is None:
+            self.verdict = next(v for v in ("correct", "partial", "incorrect") if ctx.verdict_range(v)[0] <= self.score)
         low, high = ctx.verdict_range(self.verdict)
         if not low <= self.score < high:
             problems.append(f"a score of {self.score:g} does not fit the verdict {self.verdict!r} ({low:g} to {high:g})")
@@ -138,6 +168,129 @@ class LLMFeedback(BaseModel):
         # A term the model left out is one it found no evidence for.
         self.terms = [by_term.get(t) or TermAssessment(term=t, status="missing", evidence="") for t in ctx.terms.values()]
         return self
+
+
+def score_steps(settings: GradingSettings) -> list[float]:
+    """The scores a reply may give: steps of ``SCORE_STEP`` and the verdict thresholds themselves."""
+    steps = {round(i * SCORE_STEP, 4) for i in range(round(1 / SCORE_STEP) + 1)}
+    return sorted(steps | {settings.correct_threshold, settings.partial_threshold})
+
+
+MAX_QUOTE_CHOICES = 80
+
+
+def quote_choices(answer: str) -> list[str]:
+    """The pieces of an answer a quote may be: its sentences and clauses (split at punctuation), as written.
+
+    Offered to a grammar-constrained model as the only quotes it can give, so a
+    small model cannot make one up; long pieces are cut into runs of whole words.
+    """
+    text = clean_text(answer)
+    pieces: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;:])\s+|\n+", text):
+        clauses = re.split(r"[,;:()]|\s[-–]\s", sentence)
+        for piece in [sentence, *clauses, *(p for c in clauses for p in re.split(r"\s(?:and|or|but)\s", c))]:
+            piece = piece.strip(" \t.,;:!?()[]\"'")
+            words = piece.split()
+            while words:
+                run, taken = "", 0
+                for w in words:
+                    if len(run) + len(w) + 1 > QUOTE_CHARS:
+                        break
+                    run, taken = f"{run} {w}".strip(), taken + 1
+                taken = max(taken, 1)
+                pieces.append(run or words[0][:QUOTE_CHARS])
+                words = words[taken:]
+    unique = [p for p in dict.fromkeys(pieces) if p and any(ch.isalnum() for ch in p)]
+    return unique[:MAX_QUOTE_CHOICES]
+
+
+def request_schema(card: Card, settings: GradingSettings, answer: str | None = None) -> dict[str, Any]:
+    """The JSON schema a request for this card asks for: ``LLMFeedback`` bounded and described for it.
+
+    A grammar-constrained server (llama.cpp, vLLM) can then only produce what
+    the checks accept: term names from the card's own terms, one entry per term,
+    a quote only for a term marked covered or partly (and none for a missing
+    one), and, given the ``answer``, only quotes that are pieces of it
+    (``quote_choices``); scores on a grid inside [0, 1]; lists of bounded
+    length. Free text is left unbounded in the schema (a length bound becomes
+    hundreds of grammar rules, which slows a small server many times over): the
+    token cap (``max_reply_tokens``) bounds it, and longer text is cut.
+    Properties come in the order a careful grader works in: evidence first, then
+    the score it supports, then the words for the student.
+    """
+    fields, term_fields = LLMFeedback.model_fields, TermAssessment.model_fields
+    names = list(dict.fromkeys(t.text for t in card.key_terms))
+    term_name: dict[str, Any] = {"type": "string", "description": term_fields["term"].description}
+    if names:
+        term_name["enum"] = names
+
+    def term_entry(statuses: list[str], evidence: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "term": term_name,
+                "status": {"type": "string", "enum": statuses, "description": term_fields["status"].description},
+                "evidence": {**evidence, "description": term_fields["evidence"].description},
+            },
+            "required": ["term", "status", "evidence"],
+            "additionalProperties": False,
+        }
+
+    choices = quote_choices(answer) if answer is not None else []
+    quote: dict[str, Any] = {"type": "string", "enum": choices} if choices else {"type": "string", "minLength": 1}
+    credited = term_entry(["covered", "partly"], quote)
+    missing = term_entry(["missing"], {"type": "string", "enum": [""]})
+    misconception = {
+        "type": "object",
+        "properties": {
+            "quote": {**quote, "description": Misconception.model_fields["quote"].description},
+            "correction": {"type": "string", "description": Misconception.model_fields["correction"].description},
+        },
+        "required": ["quote", "correction"],
+        "additionalProperties": False,
+    }
+    properties: dict[str, Any] = {
+        "terms": {
+            "type": "array",
+            "items": {"anyOf": [credited, missing]},
+            "minItems": len(names),
+            "maxItems": len(names),
+            "description": fields["terms"].description,
+        },
+        "misconceptions": {
+            "type": "array",
+            "items": misconception,
+            "maxItems": MAX_MISCONCEPTIONS,
+            "description": fields["misconceptions"].description + f" At most {MAX_MISCONCEPTIONS}.",
+        },
+        "score": {"type": "number", "enum": score_steps(settings), "description": fields["score"].description},
+        "feedback": {"type": "string", "description": fields["feedback"].description},
+        "suggestion": {"type": "string", "description": fields["suggestion"].description},
+    }
+    return {
+        "type": "object",
+        "title": "LLMFeedback",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def max_reply_tokens(card: Card) -> int:
+    """A token cap for one reply, from the schema's bounds for this card: a looping model stops there.
+
+    Counted as characters / 3 (JSON's punctuation tokenizes worse than prose), with room for the keys.
+    """
+    per_term = 60 + QUOTE_CHARS
+    chars = (
+        120
+        + sum(per_term + len(t.text) for t in card.key_terms)
+        + MAX_MISCONCEPTIONS * (QUOTE_CHARS + CORRECTION_CHARS + 40)
+        + FEEDBACK_CHARS
+        + SUGGESTION_CHARS
+    )
+    return chars // 3 + 64
 
 
 class Usage(BaseModel):

@@ -1,0 +1,49 @@
+"""Untrusted text made safe for the terminal: no escape sequences, no rich markup.
+
+Decks, answers files, imported histories, datasets, LLM replies and what a
+student types are written by others. Shown raw, an ANSI or OSC escape in them
+can recolour the terminal, retitle the window or hide text, and a rich markup
+tag (``[/x]``) can crash the renderer or delete words. Everything from outside
+goes through ``clean`` (or ``safe_text``) before it is drawn; the stored data
+keeps the original characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), DCS/SOS/PM/APC (ESC P/X/^/_ ... ESC \),
+# their 8-bit forms (0x9b, 0x9d, ...), two-character escapes, and any other C0/C1 control.
+# Each alternative scans forward without backtracking into itself, so the pattern is linear.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+_ONE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Text without terminal escape sequences or control characters (newlines and tabs stay)."""
+    return _ESCAPES.sub("", text)
+
+
+def clean_same_length(text: str) -> str:
+    """Each control character replaced by U+FFFD, so character offsets into the text still hold.
+
+    For a typed answer whose matched spans are highlighted by offset.
+    """
+    return _ONE_CONTROL.sub("\ufffd", text)
+
+
+def clean_line(text: str) -> str:
+    """``clean``, on one line: newlines and tabs become spaces (a title, an error message)."""
+    return " ".join(clean(text).split()) if text.strip() else clean(text)
+
+
+def safe_text(text: str, style: str = "") -> object:
+    """A rich ``Text`` of untrusted text: drawn as written, never read as markup."""
+    from rich.text import Text
+
+    return Text(clean(text), style=style)

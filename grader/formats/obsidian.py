@@ -1,0 +1,183 @@
+"""Obsidian Spaced Repetition notes: the flashcard syntax of the Obsidian plugin, read into grader's cards.
+
+What the plugin reads, and so what is read here (blocks are separated by blank
+lines; nothing inside fenced or inline code counts):
+
+* ``Question::Answer`` on one line; ``Question:::Answer`` makes two cards, one each way.
+* A multi-line card: question lines, a line holding only ``?``, answer lines,
+  to the end of the block; ``??`` makes two cards, one each way.
+* A cloze (in a note tagged ``#flashcards`` only: elsewhere bold and highlights
+  are just emphasis): a block with ``==highlights==``, ``**bold**``, ``{{c1::Anki-style}}``
+  (``{{c1::text::hint}}``) or ``{{curly}}`` deletions. Each deletion is a card
+  (deletions sharing a ``cN`` number are one card); the question is the block
+  with that deletion blanked as ``[...]`` and the deleted text is its key term.
+* The plugin's ``<!--SR:...-->`` scheduling comments are dropped.
+* ``#flashcards`` marks a note as a deck (a folder is searched for such notes);
+  ``#flashcards/networking/tcp`` names its deck ``networking/tcp``. Without a
+  sub-tag the deck is named by the note's first heading, or the file name.
+
+A card's key terms are its ``==highlights==`` (in a basic card's answer) or its
+deletions (cloze), else derived from the answer as for any unhighlighted card.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+
+from ..decks import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code
+from ..keyterms import clean_markdown
+from ..models import Deck
+
+_TAG = re.compile(r"(?<![\w#/&])#flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
+_FRONTMATTER_TAG = re.compile(r"(?<![\w/])flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
+_SR_COMMENT = re.compile(r"<!--SR:[^>]*-->")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*)$")
+_ANKI_CLOZE = re.compile(r"\{\{c\d+::[^{}]*\}\}")  # its "::" is not a card separator
+# One deletion: {{cN::text::hint}}, ==text==, **text**, {{text}}. Each alternative stops at the
+# first character that could start or end another, so no stretch of text is rescanned.
+_CLOZE = re.compile(
+    r"\{\{c(?P<n>\d+)::(?P<anki>[^{}]*?)(?:::(?P<hint>[^{}:]*))?\}\}"
+    r"|==(?P<hl>[^=\n]+)=="
+    r"|\*\*(?P<bold>[^*\n]+)\*\*"
+    r"|\{\{(?P<curly>[^{}:\n][^{}\n]*)\}\}"
+)
+BLANK = "[...]"
+MAX_CLOZES = 50  # cards from one block: each is the whole block, so more would make parsing quadratic
+
+
+def has_flashcards_tag(text: str) -> bool:
+    """Whether a note is tagged ``#flashcards`` (in its text or its front matter): the plugin's mark of a deck."""
+    front, _ = _frontmatter(text)
+    return bool(_TAG.search(text) or _FRONTMATTER_TAG.search(front))
+
+
+def parse_obsidian(text: str, path: str) -> ParsedDeck:
+    """The flashcards of one Obsidian note, in order."""
+    front, body_start = _frontmatter(text)
+    lines = text.split("\n")
+    blanked = without_code(text)  # code blanked, same lines and columns
+    structure = blanked.split("\n")
+    fenced = _fenced_lines(text)
+    clozes = has_flashcards_tag(blanked)  # a tag shown in code does not make a deck
+    findings: list[Finding] = []
+    raw: list[RawCard] = []
+    block: list[int] = []
+    for i in range(body_start, len(lines)):
+        ends_block = not lines[i].strip() or _HEADING.match(structure[i]) is not None
+        if ends_block and i not in fenced:
+            raw += _block_cards(block, lines, structure, clozes, findings)
+            block = []
+        else:
+            block.append(i)
+    raw += _block_cards(block, lines, structure, clozes, findings)
+    cards = build_cards(raw, findings, derived_note=False, side_notes=False)
+    return ParsedDeck(Deck(path=path, title=_title(text, front, structure, path), cards=cards), findings)
+
+
+def _frontmatter(text: str) -> tuple[str, int]:
+    """The YAML front matter's text and the index of the first line after it ("", 0 without one)."""
+    if not text.startswith("---\n"):
+        return "", 0
+    end = text.find("\n---", 3)
+    if end < 0:
+        return "", 0
+    return text[4:end], text.count("\n", 0, end) + 2
+
+
+def _fenced_lines(text: str) -> set[int]:
+    """Indexes of the lines inside fenced code (fence lines included)."""
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    lines: set[int] = set()
+    for start, end in fenced_blocks(text):
+        lines.update(range(bisect.bisect_right(starts, start) - 1, bisect.bisect_right(starts, end - 1)))
+    return lines
+
+
+def _title(text: str, front: str, structure: list[str], path: str) -> str:
+    """The deck's name: a ``#flashcards/sub/deck`` tag's path, else the first heading, else the file name."""
+    for found in (_TAG.search("\n".join(structure)), _FRONTMATTER_TAG.search(front)):
+        if found and found.group(1):
+            return found.group(1).strip("/")
+    for line in structure:
+        heading = _HEADING.match(line)
+        if heading and len(heading.group(1)) == 1:
+            return clean_markdown(_TAG.sub("", heading.group(2))) or Path(path).stem
+    return Path(path).stem
+
+
+def _block_cards(block: list[int], lines: list[str], structure: list[str], clozes: bool, findings: list[Finding]) -> list[RawCard]:
+    """The cards of one block: its one-line cards, then a multi-line card or clozes in what is left."""
+    cards: list[RawCard] = []
+    rest: list[int] = []
+    for i in block:
+        if _SR_COMMENT.fullmatch(lines[i].strip()) or not _TAG.sub("", structure[i]).strip():
+            continue  # a scheduling comment, or a line holding only tags
+        searchable = _ANKI_CLOZE.sub(lambda m: " " * len(m.group()), structure[i])
+        sep = searchable.find(":::")
+        width = 3
+        if sep < 0:
+            sep, width = searchable.find("::"), 2
+        if sep < 0:
+            rest.append(i)
+            continue
+        question, answer = _strip(lines[i][:sep]), _strip(lines[i][sep + width :])
+        cards.append(_basic(i, question, answer))
+        if width == 3:
+            cards.append(_basic(i, answer, question))
+    separator = next((k for k, i in enumerate(rest) if structure[i].strip() in ("?", "??")), None)
+    if separator is not None:
+        question = _strip("\n".join(lines[i] for i in rest[:separator]))
+        answer = _strip("\n".join(lines[i] for i in rest[separator + 1 :]))
+        cards.append(_basic(rest[0], question, answer))
+        if structure[rest[separator]].strip() == "??":
+            cards.append(_basic(rest[0], answer, question))
+    elif rest and clozes:
+        cards += _clozes(rest, lines, structure, findings)
+    return cards
+
+
+def _strip(text: str) -> str:
+    """A side of a card without scheduling comments or deck tags."""
+    return _TAG.sub("", _SR_COMMENT.sub("", text)).strip()
+
+
+def _basic(index: int, question: str, answer: str) -> RawCard:
+    return (index + 1, clean_markdown(question), answer, image_paths(answer), highlights(answer, index + 1, []))
+
+
+def _clozes(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
+    """One card per deletion (per ``cN`` number for Anki-style ones), the others shown as plain text."""
+    text = "\n".join(lines[i] for i in block)
+    found = list(_CLOZE.finditer("\n".join(structure[i] for i in block)))
+    if not found:
+        return []
+    groups: dict[str, list[re.Match[str]]] = {}
+    for k, m in enumerate(found):
+        groups.setdefault(f"c{m['n']}" if m["n"] else f"#{k}", []).append(m)
+    if len(groups) > MAX_CLOZES:
+        findings.append(Finding(block[0] + 1, f"{len(groups)} cloze deletions in one paragraph: only the first {MAX_CLOZES} become cards"))
+        groups = dict(list(groups.items())[:MAX_CLOZES])
+    cards = []
+    for members in groups.values():
+        asked = {id(m) for m in members}
+        question, answer = [], []
+        pos = 0
+        for m in found:
+            deleted = text[m.start(_group(m)) : m.end(_group(m))]
+            before = text[pos : m.start()]
+            question += [before, f"[{m['hint']}]" if id(m) in asked and m["hint"] else BLANK if id(m) in asked else deleted]
+            answer += [before, f"=={deleted}==" if id(m) in asked else deleted]
+            pos = m.end()
+        question.append(text[pos:])
+        answer.append(text[pos:])
+        answer_text = _strip("".join(answer))
+        terms = [text[m.start(_group(m)) : m.end(_group(m))] for m in members]
+        line = block[0] + 1
+        cards.append((line, clean_markdown(_strip("".join(question))), answer_text, image_paths(answer_text), terms))
+    return cards
+
+
+def _group(m: re.Match[str]) -> str:
+    return next(name for name in ("anki", "hl", "bold", "curly") if m[name] is not None)

@@ -1,0 +1,85 @@
+"""Plain YAML and JSON decks: a title and a list of cards, each a question, an answer and optional key terms."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ..decks import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
+from ..errors import DeckError
+from ..keyterms import clean_markdown
+from ..models import Deck, PlainDeck
+
+
+def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
+    """Cards of a YAML or JSON deck (see ``PlainDeck``).
+
+    ``key_terms`` is optional: without it, terms are highlighted ``==spans==`` of
+    the answer or, failing those, derived from it (no lint finding: nothing is
+    missing). Every schema error is reported, not only the first.
+    """
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise DeckError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DeckError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
+    except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
+        raise DeckError("nested too deeply to be a deck", path=path) from None
+    if _has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
+        raise DeckError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path)
+    if isinstance(data, list):
+        data = {"cards": data}
+    try:
+        plain = PlainDeck.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(Finding(_plain_line(text, err["loc"]) or 1, f"{where}: {err['msg']}" if where else err["msg"]))
+        raise DeckSchemaError(problems, path=path) from None
+    lines = _plain_card_lines(text, len(plain.cards))
+    raw = []
+    for i, card in enumerate(plain.cards):
+        terms = card.key_terms if card.key_terms is not None else highlights(card.answer, lines[i], [])
+        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms))
+    findings: list[Finding] = []
+    title = plain.title or Path(path).stem
+    cards = build_cards(raw, findings, derived_note=False, required=[c.required for c in plain.cards])
+    return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
+
+
+def _plain_card_lines(text: str, count: int) -> list[int]:
+    """Best-effort line of each card in a plain deck (where its question key is)."""
+    lines = [i for i, ln in enumerate(text.split("\n"), start=1) if re.search(r"[\"']?question[\"']?\s*:", ln)]
+    return (lines + [1] * count)[:count]
+
+
+def _plain_line(text: str, loc: tuple) -> int | None:
+    if len(loc) >= 2 and loc[0] == "cards" and isinstance(loc[1], int):
+        lines = _plain_card_lines(text, loc[1] + 1)
+        return lines[loc[1]]
+    return None
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own.
+
+    Walked without recursion, each container once: YAML aliases share one
+    object many times over, and an alias bomb must not be expanded here.
+    """
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return True
+        elif isinstance(item, (dict, list)) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
+    return False

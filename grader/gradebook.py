@@ -1,0 +1,77 @@
+"""A gradebook for a learning management system: one row per student, one column per question, totals.
+
+The CSV (UTF-8, comma-separated, a header row) that Canvas, Moodle and Google
+Classroom import:
+
+* the student column, named as in the answers file (``student``, ``email``,
+  ``sis_user_id``...; ``--student`` chooses it): the LMS matches rows to its
+  students by it (Canvas: SIS User ID or login; Moodle: username, email or ID
+  number, chosen in its import form; Google Classroom: email);
+* ``Q<n> <question>``: one column per question of the deck that the class
+  answered, in deck order, holding the final score, 0 to 1 (a teacher's
+  decision from ``grader review`` when there is one); blank when the student
+  gave no answer, or for a self-graded (image) card nobody decided;
+* ``Total``: the sum of the student's scores; ``Out of``: the questions that
+  were graded (self-graded cards left out); ``Percent``: Total / Out of,
+  0 to 100.
+
+A student's later answer to a question replaces an earlier one. Text cells that
+a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-`` or ``@``)
+are written with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .class_report import ClassSummary, Row, short, write_whole
+from .errors import GraderError
+
+QUESTION_HEADER_CHARS = 40
+
+
+def gradebook_table(summary: ClassSummary) -> list[list[str]]:
+    """The gradebook's rows, header first."""
+    if summary.student_field is None:
+        raise GraderError(
+            "a gradebook needs a column naming each student: the answers have none named student, name, email or username "
+            "(name yours with --student)"
+        )
+    questions = summary.questions
+    out_of = sum(1 for q in questions if q.answers > q.self_graded)  # a self-graded card nobody decided has no scores
+    header = [summary.student_field, *(f"Q{q.number} {short(q.question, QUESTION_HEADER_CHARS)}" for q in questions), "Total", "Out of", "Percent"]
+    latest: dict[str, dict[str, Row]] = {}
+    for r in summary.rows:
+        latest.setdefault(r.student or "", {})[r.card] = r
+    table = [[_text(h) for h in header]]
+    for student, answers in latest.items():
+        cells = [_text(student)]
+        total = 0.0
+        for q in questions:
+            r = answers.get(q.card)
+            if r is None or r.self_graded:
+                cells.append("")
+            else:
+                cells.append(f"{r.score:.2f}")
+                total += r.score
+        cells += [f"{total:.2f}", str(out_of), f"{100 * total / out_of:.1f}" if out_of else ""]
+        table.append(cells)
+    return table
+
+
+def gradebook_csv(summary: ClassSummary) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(gradebook_table(summary))
+    return buffer.getvalue()
+
+
+def write_gradebook(path: Path, summary: ClassSummary) -> None:
+    """The gradebook CSV, written whole (a temporary file renamed into place)."""
+    write_whole(path, gradebook_csv(summary), what="gradebook", newline="")
+
+
+def _text(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,888 @@
+"""Grading by groups: a teacher marks groups of similar answers, and the marks teach the grader the rest.
+
+As in Gradescope's answer groups and the clustering approach of Basu, Jacobs
+and Vanderwende (TACL 2013, "Powergrading"): the answers to each question are
+grouped by what they say (the semantic tier's text vectors, else their content
+words) and by what the grader found in them (each key term's credit); the
+teacher accepts or overrides a whole group with one key, or splits it when it
+mixes answers that deserve different marks. Largest groups come first.
+
+Every mark also trains the grader for the rest of the class: a per-question
+calibration (the cut points of ``grader eval --train --per-question``, fitted
+on the teacher's verdicts) re-grades the answers nobody has looked at, and the
+marks bound them from both sides. An unreviewed answer whose raw score lies
+between two answers the teacher gave the same verdict gets that verdict too
+(a calibration is monotone in the raw score); one that is not bracketed so is
+*uncertain*, and the review goes on with the groups that hold most of them.
+
+Decisions go to a sidecar JSON Lines file the moment they are made (flushed and
+synced), so a review can stop at any point, Ctrl-C included, and resume; an undo
+is a line of its own, and nothing a teacher decided is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from .errors import GraderError
+from .models import AnswerRow, Card, Grade, Verdict
+
+if TYPE_CHECKING:
+    from .scoring import GradingSettings
+    from .semantic import WordVectors
+
+# Verdicts as ordered classes: what calibration fits and what the teacher decides.
+CLASSES = (Verdict.incorrect, Verdict.partial, Verdict.correct)
+CLASS_OF = {v: i for i, v in enumerate(CLASSES)}
+NO_CLASS = -1  # a self-graded card: the grader proposes nothing
+# The score an answer gets when a teacher's verdict differs from the grader's (the same verdict keeps the grader's score).
+NOMINAL_SCORE = {Verdict.correct: 1.0, Verdict.partial: 0.5, Verdict.incorrect: 0.0}
+NON_ANSWER_RANK = -1.0  # non-answers sit below every real attempt on the calibration axis (as in ``grader eval``)
+
+# Two answers are grouped when both what they say and what the grader found in them are this alike
+# (measured on the training splits: eval/review_sim.py, eval/RESULTS.md "Grading by groups").
+GROUP_SIMILARITY = 0.7
+# Without the semantic tier, word overlap is lower for the same closeness: this groups about as many answers together.
+GROUP_SIMILARITY_WORDS = 0.55
+# Marks that must agree before they settle the answers scored beyond them (``bounds``).
+SUPPORT = 2
+# Splitting a group regroups it this much more strictly, step by step, before it falls back to scores.
+SPLIT_STEPS = (0.5, 0.75, 0.9)
+
+
+# --- similarity and grouping ------------------------------------------------------------------
+
+
+def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: WordVectors | None) -> np.ndarray:
+    """How alike each pair of answers to one question is, 0 to 1: the mean of their closeness in meaning
+    (or in content words, without the semantic tier) and their agreement on each key term's credit.
+
+    Non-answers ("I don't know") are alike among themselves and unlike every real answer.
+    """
+    from .normalize import content_tokens
+
+    n = len(answers)
+    tokens = [content_tokens(a) for a in answers]
+    if vectors is not None:
+        from .semantic import text_vector
+
+        v = np.stack([text_vector(vectors, t) for t in tokens]) if n else np.zeros((0, 1))
+        text = np.clip(v @ v.T, 0.0, 1.0)
+        empty = ~v.any(axis=1)
+        text[np.ix_(empty, empty)] = 1.0  # two answers with no content words say the same nothing
+    else:
+        text = _word_overlap([{t.stem for t in ts} for ts in tokens])
+    credits = _credits(grades)
+    terms = np.ones((n, n))
+    if credits.shape[1]:
+        diff = np.zeros((n, n))
+        for column in credits.T:  # a column at a time: memory stays n x n
+            diff += np.abs(column[:, None] - column[None, :])
+        terms = 1.0 - diff / credits.shape[1]
+    sim = (text + terms) / 2
+    said = np.array([g.answered for g in grades], dtype=bool)
+    sim[np.ix_(~said, ~said)] = 1.0
+    sim[np.ix_(said, ~said)] = 0.0
+    sim[np.ix_(~said, said)] = 0.0
+    np.fill_diagonal(sim, 1.0)
+    return sim
+
+
+def _word_overlap(words: list[set[str]]) -> np.ndarray:
+    """Jaccard similarity of word sets (two empty sets are alike)."""
+    vocabulary = {w: i for i, w in enumerate(sorted(set().union(*words)))} if words else {}
+    m = np.zeros((len(words), max(1, len(vocabulary))))
+    for i, ws in enumerate(words):
+        m[i, [vocabulary[w] for w in ws]] = 1.0
+    both = m @ m.T
+    size = m.sum(axis=1)
+    either = size[:, None] + size[None, :] - both
+    return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
+
+
+def _credits(grades: Sequence[Grade]) -> np.ndarray:
+    """Each answer's credit per key term (answers x terms)."""
+    width = max((len(g.terms) for g in grades), default=0)
+    out = np.zeros((len(grades), width))
+    for i, g in enumerate(grades):
+        out[i, : len(g.terms)] = [t.credit for t in g.terms]
+    return out
+
+
+def cluster(sim: np.ndarray, members: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Groups of ``members`` (indices into ``sim``), largest first.
+
+    Each group is the answer alike to most others still ungrouped, with all of
+    those alike to it: every member is within ``threshold`` of the group's
+    centre, and the biggest groups form first. Deterministic: ties go to the
+    earlier answer.
+    """
+    members = np.asarray(members, dtype=np.intp)
+    if members.size == 0:
+        return []
+    near = sim[np.ix_(members, members)] >= threshold
+    np.fill_diagonal(near, True)
+    alive = np.ones(members.size, dtype=bool)
+    degree = near.sum(axis=1)
+    groups = []
+    while alive.any():
+        centre = int(np.argmax(np.where(alive, degree, -1)))
+        taken = np.flatnonzero(near[centre] & alive)
+        alive[taken] = False
+        degree -= near[:, taken].sum(axis=1)
+        groups.append(members[taken])
+    groups.sort(key=lambda g: (-g.size, int(g[0])))
+    return groups
+
+
+def split(sim: np.ndarray, members: np.ndarray, threshold: float, x: np.ndarray) -> list[np.ndarray]:
+    """A group in smaller groups: regrouped more strictly, else cut at the widest gap in raw score, else one by one."""
+    members = np.asarray(members, dtype=np.intp)
+    if members.size < 2:
+        return [members]
+    for step in SPLIT_STEPS:
+        parts = cluster(sim, members, threshold + (1.0 - threshold) * step)
+        if len(parts) > 1:
+            return parts
+    order = members[np.argsort(x[members], kind="stable")]
+    gaps = np.diff(x[order])
+    if gaps.size and gaps.max() > 0:
+        cut = int(np.argmax(gaps)) + 1
+        return sorted([order[:cut], order[cut:]], key=lambda g: -g.size)
+    return [members[i : i + 1] for i in range(members.size)]
+
+
+# --- what the marks teach -------------------------------------------------------------------------
+
+
+def propose(x: np.ndarray, raw: np.ndarray, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each answer's verdict class after the teacher's marks, and whether it is certain.
+
+    ``x`` is the raw score (non-answers at ``NON_ANSWER_RANK``), ``raw`` the
+    grader's own class, ``decided`` the teacher's class or -1. With two or
+    more verdicts marked, cut points fitted on the marks (calibration's
+    ``fit_cuts``, for agreement) re-grade the rest; then every mark bounds the
+    answers on its side: one scored at least as high as an answer marked *c*
+    is at least *c*, one scored no higher at most *c*. An answer whose bounds
+    meet is certain; marks that contradict each other leave it uncertain.
+    """
+    marked = decided >= 0
+    out = raw.copy()
+    if len(np.unique(decided[marked])) >= 2:
+        from .evaluation.calibration import fit_cuts
+
+        cuts = fit_cuts(x[marked], decided[marked], len(CLASSES), "accuracy")
+        out = np.where(raw >= 0, cuts(x), raw)
+    lo, hi = bounds(x, x[marked], decided[marked], SUPPORT)
+    consistent = lo <= hi
+    out = np.where(consistent & (raw >= 0), np.clip(out, lo, hi), out)
+    certain = consistent & (lo == hi) & (raw >= 0)
+    out[marked] = decided[marked]
+    certain[marked] = True
+    return out, certain
+
+
+def bounds(x: np.ndarray, marked_x: np.ndarray, marked_class: np.ndarray, support: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest class a monotone calibration through the marks allows each score.
+
+    A bound needs ``support`` marks behind it: with 2, one surprising mark (a
+    right answer the grader scored 0) does not settle every answer above it.
+    """
+    top = len(CLASSES) - 1
+    lo = np.zeros(x.size, dtype=np.intp)
+    hi = np.full(x.size, top, dtype=np.intp)
+    if marked_x.size == 0:
+        return lo, hi
+    order = np.argsort(marked_x, kind="stable")
+    xs, cs = marked_x[order], marked_class[order]
+    at_or_below = np.searchsorted(xs, x, side="right")  # marks with a score <= x: the first this many
+    at_or_above = np.searchsorted(xs, x, side="left")  # marks with a score >= x: from this one on
+    for c in range(1, top + 1):
+        # At least ``support`` marks of class >= c scored no higher: the answer is at least c.
+        up = np.r_[0, np.cumsum(cs >= c)]
+        lo = np.where(up[at_or_below] >= support, c, lo)
+    for c in range(top - 1, -1, -1):
+        # At least ``support`` marks of class <= c scored no lower: the answer is at most c.
+        down = np.r_[np.cumsum((cs <= c)[::-1])[::-1], 0]
+        hi = np.where(down[at_or_above] >= support, c, hi)
+    return lo, hi
+
+
+def calibration_input(grades: Sequence[Grade]) -> np.ndarray:
+    """Raw scores with non-answers ranked below every real attempt."""
+    return np.array([g.score if g.answered else NON_ANSWER_RANK for g in grades], dtype=float)
+
+
+def raw_classes(grades: Sequence[Grade]) -> np.ndarray:
+    return np.array([CLASS_OF.get(g.verdict, NO_CLASS) for g in grades], dtype=np.intp)
+
+
+class QuestionReview:
+    """The review of one question's answers: its groups, the teacher's marks, and what they imply."""
+
+    def __init__(
+        self,
+        answers: Sequence[str],
+        grades: Sequence[Grade],
+        vectors: WordVectors | None,
+        *,
+        threshold: float | None = None,
+        decided: np.ndarray | None = None,
+        calibrate: bool = True,
+    ):
+        self.n = len(answers)
+        if threshold is None:
+            threshold = GROUP_SIMILARITY if vectors is not None else GROUP_SIMILARITY_WORDS
+        self.threshold = threshold
+        self.calibrate = calibrate
+        self.x = calibration_input(grades)
+        self.raw = raw_classes(grades)
+        self.sim = similarity_matrix(answers, grades, vectors)
+        self.decided = np.full(self.n, -1, dtype=np.intp) if decided is None else decided.astype(np.intp).copy()
+        self.pending: list[np.ndarray] = cluster(self.sim, np.flatnonzero(self.decided < 0), threshold)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """The proposals and certainty after the marks so far."""
+        if self.calibrate:
+            self.proposal, self.certain = propose(self.x, self.raw, self.decided)
+        else:
+            self.proposal = np.where(self.decided >= 0, self.decided, self.raw)
+            self.certain = self.decided >= 0
+
+    @property
+    def uncertain(self) -> int:
+        return int((~self.certain).sum())
+
+    def ordered(self) -> list[np.ndarray]:
+        """Pending groups in review order: most uncertain answers first, then largest (at the start: largest first)."""
+        return sorted(self.pending, key=lambda g: (-int((~self.certain[g]).sum()), -g.size, int(g[0])))
+
+    def group_proposal(self, members: np.ndarray) -> int:
+        """The class the group is shown with: its members' most common proposal (the higher on a tie)."""
+        counts = Counter(int(c) for c in self.proposal[members])
+        return max(counts, key=lambda c: (counts[c], c))
+
+    def decide(self, members: np.ndarray, cls: int) -> None:
+        self.decided[members] = cls
+        self._drop(members)
+        self.refresh()
+
+    def undecide(self, members: np.ndarray) -> None:
+        self.decided[members] = -1
+        self.pending.append(np.asarray(members, dtype=np.intp))
+        self.refresh()
+
+    def split(self, members: np.ndarray) -> list[np.ndarray]:
+        parts = split(self.sim, members, self.threshold, self.x)
+        self._drop(members)
+        self.pending += parts
+        return parts
+
+    def _drop(self, members: np.ndarray) -> None:
+        gone = {int(i) for i in members}
+        kept = []
+        for g in self.pending:
+            rest = np.array([i for i in g if int(i) not in gone], dtype=np.intp)
+            if rest.size:
+                kept.append(rest)
+        self.pending = kept
+
+
+# --- the class under review ------------------------------------------------------------------------
+
+
+def answer_key(card_id: str, answer: str) -> str:
+    """What a decision remembers of an answer besides its line: a digest of its card and text."""
+    data = f"{card_id}\n{answer}".encode("utf-8", "surrogatepass")
+    return hashlib.sha1(data).hexdigest()[:12]
+
+
+def sidecar_path(answers: Path) -> Path:
+    """Where a review's decisions go by default: beside the answers, ``class.csv`` -> ``class.review.jsonl``."""
+    return answers.with_name(f"{answers.stem}.review.jsonl")
+
+
+@dataclass
+class Item:
+    """One answer of the class: its row, its card, the grader's grade."""
+
+    position: int  # in the answers file, from 0
+    row: AnswerRow
+    card: Card
+    grade: Grade
+
+    @property
+    def key(self) -> str:
+        return answer_key(self.card.id, self.row.answer)
+
+
+@dataclass
+class Decision:
+    """A teacher's verdict on some answers of one question (a whole group, or answers picked from one)."""
+
+    id: int
+    verdict: Verdict
+    action: str  # accept (the verdict proposed) or override
+    card: str
+    members: list[int]  # item positions
+    at: str = ""
+
+
+@dataclass
+class Final:
+    """An answer's final grade: the teacher's, else the calibration's (when it differs), else the grader's."""
+
+    verdict: Verdict
+    score: float
+    graded_by: str  # teacher | calibrated | grader
+    uncertain: bool
+
+    def record(self) -> dict[str, Any]:
+        return {"final_score": self.score, "final_verdict": self.verdict.value, "graded_by": self.graded_by, "uncertain": self.uncertain}
+
+
+class DecisionLog:
+    """The sidecar JSON Lines file of a review: a header, then one line per decision or undo, appended and synced.
+
+    Lines are only ever added: an undo is a line naming the decision it takes
+    back. A last line cut short (a crash while writing it) is dropped before
+    anything is appended.
+    """
+
+    FORMAT = "grader-review"
+    VERSION = 1
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._out: IO[str] | None = None
+        self.next_id = 1
+        self.written = 0  # decisions and undos appended by this process
+
+    def read(self) -> tuple[list[dict[str, Any]], int]:
+        """The decisions still in force, in order (undone ones left out), and the offset past the last whole line."""
+        if not self.path.exists():
+            return [], 0
+        decisions: dict[int, dict[str, Any]] = {}
+        end = 0
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise GraderError(f"cannot read review decisions: {exc.strerror}", path=self.path) from None
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines[:-1], start=1):  # the part after the last newline is cut short, or empty
+            end += len(raw) + 1
+            if not raw.strip():
+                continue
+            entry = self._entry(raw, number, first=number == 1)
+            kind = entry.get("type")
+            if kind == "decision":
+                decisions[entry["id"]] = entry
+                self.next_id = max(self.next_id, entry["id"] + 1)
+            elif kind == "undo":
+                decisions.pop(entry.get("undoes"), None)
+                self.next_id = max(self.next_id, int(entry.get("id", 0)) + 1)
+        return list(decisions.values()), end
+
+    def _entry(self, raw: bytes, number: int, *, first: bool) -> dict[str, Any]:
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            entry = None
+        if not isinstance(entry, dict):
+            raise GraderError("not a line of grader review decisions", path=self.path, line=number)
+        kind = entry.get("type")
+        if first != (kind == "header"):
+            problem = "not a file of grader review decisions (no header line)" if first else "a second header line"
+            raise GraderError(problem, path=self.path, line=number)
+        if kind == "header":
+            if entry.get("format") != self.FORMAT:
+                raise GraderError("not a file of grader review decisions", path=self.path, line=number)
+            if not isinstance(entry.get("version"), int) or entry["version"] > self.VERSION:
+                raise GraderError(f"written by a newer grader (version {entry.get('version')}); this one reads {self.VERSION}", path=self.path, line=number)
+        elif kind == "decision":
+            ok = (
+                isinstance(entry.get("id"), int)
+                and entry.get("verdict") in {v.value for v in Verdict if v is not Verdict.self_graded}
+                and isinstance(entry.get("answers"), list)
+                and all(isinstance(a, dict) and isinstance(a.get("line"), int) and isinstance(a.get("key"), str) for a in entry["answers"])
+            )
+            if not ok:
+                raise GraderError("a decision needs an id, a verdict (correct, partial, incorrect) and its answers", path=self.path, line=number)
+        elif kind == "undo":
+            if not isinstance(entry.get("undoes"), int):
+                raise GraderError("an undo names the decision it takes back ('undoes')", path=self.path, line=number)
+        else:
+            raise GraderError(f"unknown line type {kind!r}", path=self.path, line=number)
+        return entry
+
+    def open(self, end: int, header: dict[str, Any]) -> None:
+        """Ready to append: a new file gets its header; an old one loses a last line cut short."""
+        try:
+            if self.path.exists() and end > 0:
+                os.truncate(self.path, end)
+                self._out = self.path.open("a", encoding="utf-8")
+            else:
+                self._out = self.path.open("w", encoding="utf-8")
+                self._write({"type": "header", "format": self.FORMAT, "version": self.VERSION, **header})
+        except OSError as exc:
+            raise GraderError(f"cannot write review decisions: {exc.strerror}", path=self.path) from None
+
+    def append(self, entry: dict[str, Any]) -> None:
+        try:
+            with _whole_line():
+                self._write(entry)
+                self.written += 1
+        except OSError as exc:
+            raise GraderError(f"cannot write review decisions: {exc.strerror}", path=self.path) from None
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        assert self._out is not None, "log not open"
+        self._out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._out.flush()
+        os.fsync(self._out.fileno())  # a decision on disk before the next group is shown
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+@contextmanager
+def _whole_line() -> Iterator[None]:
+    """Ctrl-C while a decision is being written waits until the line is whole and synced (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Question:
+    card: Card
+    items: list[Item]
+    review: QuestionReview
+
+
+class Review:
+    """A class's answers under review: one ``QuestionReview`` per question, decisions logged as they are made."""
+
+    def __init__(
+        self,
+        items: list[Item],
+        vectors: WordVectors | None,
+        *,
+        log: DecisionLog | None = None,
+        threshold: float | None = None,
+        notices: list[str] | None = None,
+    ):
+        self.items = items
+        self.log = log
+        self.notices = notices if notices is not None else []
+        self.decisions: list[Decision] = []
+        by_card: dict[str, list[Item]] = {}
+        for item in items:
+            by_card.setdefault(item.card.id, []).append(item)
+        decided = self._replay(by_card)
+        self.questions: list[_Question] = []
+        for card_id, its in sorted(by_card.items(), key=lambda kv: kv[1][0].card.number):
+            marks = np.array([decided.get(it.position, -1) for it in its], dtype=np.intp)
+            review = QuestionReview([it.row.answer for it in its], [it.grade for it in its], vectors, threshold=threshold, decided=marks)
+            self.questions.append(_Question(its[0].card, its, review))
+        self._local = {it.position: (qi, li) for qi, q in enumerate(self.questions) for li, it in enumerate(q.items)}
+
+    def _replay(self, by_card: dict[str, list[Item]]) -> dict[int, int]:
+        """The saved decisions matched to answers: by line and digest, else by digest (the file was edited)."""
+        if self.log is None:
+            return {}
+        entries, _ = self.log.read()
+        by_line = {(it.row.line, it.key): it for it in self.items}
+        by_key: dict[str, list[Item]] = {}
+        for it in self.items:
+            by_key.setdefault(it.key, []).append(it)
+        decided: dict[int, int] = {}
+        lost = 0
+        for entry in entries:
+            members = []
+            for a in entry["answers"]:
+                it = by_line.get((a["line"], a["key"]))
+                if it is None:
+                    it = next((c for c in by_key.get(a["key"], []) if c.position not in decided), None)
+                if it is None:
+                    lost += 1
+                    continue
+                decided[it.position] = CLASS_OF[Verdict(entry["verdict"])]
+                members.append(it.position)
+            self.decisions.append(Decision(entry["id"], Verdict(entry["verdict"]), str(entry.get("action", "override")), str(entry.get("card", "")), members, str(entry.get("at", ""))))
+        if lost:
+            self.notices.append(
+                f"{lost} saved decision{'s' if lost != 1 else ''} name{'s' if lost == 1 else ''} answers no longer in the answers file "
+                f"(kept in {self.log.path})"
+            )
+        return decided
+
+    # --- what the teacher sees and does
+
+    def next_group(self, skipped: set[int], everything: bool = False) -> tuple[int, np.ndarray] | None:
+        """The next group to show: from the first question (deck order) with one, the group with most uncertain answers.
+
+        Groups whose answers are all certain are left to the calibration unless ``everything``.
+        """
+        for qi, q in enumerate(self.questions):
+            if qi in skipped:
+                continue
+            for group in q.review.ordered():
+                if everything or not q.review.certain[group].all():
+                    return qi, group
+        return None
+
+    def proposal(self, qi: int, group: np.ndarray) -> Verdict | None:
+        cls = self.questions[qi].review.group_proposal(group)
+        return CLASSES[cls] if cls >= 0 else None
+
+    def decide(self, qi: int, members: np.ndarray, verdict: Verdict, action: str) -> Decision:
+        """Record the teacher's verdict on some answers of question ``qi`` (local indices), on disk first."""
+        q = self.questions[qi]
+        positions = [q.items[int(i)].position for i in members]
+        decision = Decision(self.log.next_id if self.log else len(self.decisions) + 1, verdict, action, q.card.id, positions, _now())
+        if self.log is not None:
+            self.log.append(
+                {
+                    "type": "decision", "id": decision.id, "at": decision.at, "verdict": verdict.value, "action": action,
+                    "card": q.card.id, "question": q.card.number,
+                    "answers": [{"line": self.items[p].row.line, "key": self.items[p].key} for p in positions],
+                }
+            )  # fmt: skip
+            self.log.next_id += 1
+        self.decisions.append(decision)
+        q.review.decide(np.asarray(members, dtype=np.intp), CLASS_OF[verdict])
+        return decision
+
+    def undo(self) -> Decision | None:
+        """Take back the last decision still in force (its answers go back to review as one group)."""
+        while self.decisions:
+            decision = self.decisions.pop()
+            locals_ = [self._local[p] for p in decision.members]
+            if not locals_:
+                continue
+            if self.log is not None:
+                self.log.append({"type": "undo", "id": self.log.next_id, "at": _now(), "undoes": decision.id})
+                self.log.next_id += 1
+            qi = locals_[0][0]
+            self.questions[qi].review.undecide(np.array([li for _, li in locals_], dtype=np.intp))
+            return decision
+        return None
+
+    def split(self, qi: int, group: np.ndarray) -> list[np.ndarray]:
+        return self.questions[qi].review.split(group)
+
+    # --- where things stand
+
+    @property
+    def uncertain(self) -> int:
+        return sum(q.review.uncertain for q in self.questions)
+
+    @property
+    def decided(self) -> int:
+        return sum(int((q.review.decided >= 0).sum()) for q in self.questions)
+
+    def finals(self) -> list[Final]:
+        """Every answer's final grade, in file order."""
+        out: list[Final | None] = [None] * len(self.items)
+        for q in self.questions:
+            r = q.review
+            for li, item in enumerate(q.items):
+                g = item.grade
+                if r.decided[li] >= 0:
+                    verdict, by = CLASSES[r.decided[li]], "teacher"
+                elif r.proposal[li] >= 0 and r.proposal[li] != r.raw[li]:
+                    verdict, by = CLASSES[r.proposal[li]], "calibrated"
+                else:
+                    verdict, by = g.verdict, "grader"
+                score = g.score if verdict is g.verdict else NOMINAL_SCORE.get(verdict, 0.0)
+                uncertain = bool(not r.certain[li]) and g.verdict is not Verdict.self_graded
+                out[item.position] = Final(verdict, score, by, uncertain)
+        return [f for f in out if f is not None]
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The ``grade --json`` record of every answer, with its final grade added."""
+        from .writers import grade_record
+
+        for item, final in zip(self.items, self.finals()):
+            yield {**grade_record(item.card, item.row, item.grade), **final.record()}
+
+
+# --- a review session: commands in, things to show out ----------------------------------------------
+
+
+KEYS = {"c": Verdict.correct, "p": Verdict.partial, "i": Verdict.incorrect}
+HELP = "a accept · c/p/i mark the group correct/partial/incorrect · o mark some (e.g. i 2 5-7) · s split · u undo · n next question · m more · q quit"
+
+
+class ReviewInputError(GraderError):
+    """A scripted review command that is not one."""
+
+
+@dataclass
+class Command:
+    kind: str  # accept | mark | split | undo | next | quit | more | help
+    verdict: Verdict | None = None
+    members: list[int] | None = None  # 1-based numbers within the group shown
+
+
+def parse_command(line: str) -> Command:
+    """One review command: a key (a c p i s u n q m ?), or a verdict and the numbers of answers in the group ("i 2 5-7")."""
+    words = line.replace(",", " ").split()
+    if words and words[0] == "o":
+        words = words[1:]
+        if not words:
+            raise ValueError("'o' needs a verdict and answer numbers, e.g. 'o i 2 5-7'")
+    if not words:
+        raise ValueError("an empty line is not a review command")
+    head, rest = words[0].casefold(), words[1:]
+    simple = {"a": "accept", "s": "split", "u": "undo", "n": "next", "q": "quit", "m": "more", "?": "help"}
+    if head in simple and not rest:
+        return Command(simple[head])
+    if head in KEYS:
+        if not rest:
+            return Command("mark", KEYS[head])
+        members: list[int] = []
+        for word in rest:
+            low, dash, high = word.partition("-")
+            if not low.isdigit() or (dash and not high.isdigit()):
+                raise ValueError(f"'{word}' is not an answer number or range")
+            members += range(int(low), int(high or low) + 1)
+        return Command("mark", KEYS[head], sorted(set(members)))
+    raise ValueError(f"'{line.strip()}' is not a review command ({HELP})")
+
+
+@dataclass
+class GroupShown:
+    """A group put before the teacher."""
+
+    question: Card
+    question_index: int
+    questions: int
+    members: list[tuple[int, Item, Verdict, float]]  # number in the group, item, current proposal, raw score
+    proposal: Verdict | None
+    grader: Counter[str]
+    groups_left: int
+    uncertain_here: int
+    uncertain: int
+    size: int = 0  # answers in the group (``members`` may show only the first of them)
+    show_all: bool = False
+
+
+@dataclass
+class Said:
+    """A line for the teacher: what a key did, or a notice."""
+
+    text: str
+    tone: str = "plain"  # plain | done | warning
+
+
+class ReviewIO(Protocol):
+    """Where a review's commands come from and where what it shows goes (the terminal, or a script)."""
+
+    interactive: bool
+
+    def command(self) -> str | None: ...  # None: no more input
+
+    def show(self, shown: GroupShown | Said) -> None: ...
+
+
+def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_shown: int = 20) -> str:
+    """Put groups before the teacher until none is left, the input ends or they quit; ``finished``, ``quit`` or ``ended``.
+
+    A scripted command that is not one is a ``ReviewInputError`` naming its line; at a terminal it is said and asked again.
+    """
+    skipped: set[int] = set()
+    line = 0
+    show_all = False
+    while True:
+        nxt = review.next_group(skipped, everything)
+        if nxt is None:
+            left = review.uncertain
+            io.show(Said(
+                f"Reviewed: {review.decided} answers decided by you; {left} still uncertain."
+                + ("" if left else " Every other answer follows your marks."), "done",
+            ))  # fmt: skip
+            return "finished"
+        qi, group = nxt
+        q = review.questions[qi]
+        r = q.review
+        order = group[np.argsort(-r.x[group], kind="stable")]  # best answers first
+        proposal = review.proposal(qi, group)
+        members = [(n, q.items[int(li)], CLASSES[r.proposal[li]] if r.proposal[li] >= 0 else Verdict.self_graded, float(r.x[li])) for n, li in enumerate(order, start=1)]
+        io.show(GroupShown(
+            q.card, qi + 1, len(review.questions), members if show_all else members[:max_shown], proposal,
+            Counter(q.items[int(li)].grade.verdict.value for li in group), len(r.pending), r.uncertain, review.uncertain,
+            size=len(members), show_all=show_all,
+        ))  # fmt: skip
+        if len(members) > max_shown and not show_all:
+            io.show(Said(f"… and {len(members) - max_shown} more like these (m shows them all)"))
+        show_all = False
+        text = io.command()
+        if text is None:
+            return "ended"
+        line += 1
+        try:
+            cmd = parse_command(text)
+            if cmd.kind == "mark" and cmd.members:
+                bad = [m for m in cmd.members if not 1 <= m <= len(members)]
+                if bad:
+                    raise ValueError(f"the group has answers 1 to {len(members)}, not {', '.join(map(str, bad))}")
+            if cmd.kind == "accept" and proposal is None:
+                raise ValueError("the grader proposes nothing for a self-graded card: mark it c, p or i")
+        except ValueError as exc:
+            if not io.interactive:
+                raise ReviewInputError(str(exc), path="<stdin>", line=line) from None
+            io.show(Said(str(exc), "warning"))
+            continue
+        if cmd.kind == "quit":
+            return "quit"
+        if cmd.kind == "help":
+            io.show(Said(HELP))
+        elif cmd.kind == "more":
+            show_all = True
+        elif cmd.kind == "next":
+            skipped.add(qi)
+            io.show(Said(f"Question {q.card.number} left to the calibration ({r.uncertain} answers still uncertain)."))
+        elif cmd.kind == "split":
+            parts = review.split(qi, group)
+            io.show(Said(f"Split into {len(parts)} groups of {', '.join(str(p.size) for p in parts)}."))
+        elif cmd.kind == "undo":
+            undone = review.undo()
+            io.show(Said(f"Undone: {undone.verdict.value} for {len(undone.members)} answer(s)." if undone else "Nothing to undo."))
+        elif cmd.kind == "accept":
+            assert proposal is not None
+            review.decide(qi, group, proposal, "accept")
+            io.show(Said(f"{proposal.value}: {group.size} answer(s).", "done"))
+        else:
+            assert cmd.verdict is not None
+            chosen = group if not cmd.members else np.array([order[m - 1] for m in cmd.members], dtype=np.intp)
+            action = "accept" if cmd.verdict is proposal and not cmd.members else "override"
+            review.decide(qi, chosen, cmd.verdict, action)
+            io.show(Said(f"{cmd.verdict.value}: {chosen.size} answer(s).", "done"))
+
+
+# --- opening a review ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Opened:
+    """A review ready to run, and what its exports need."""
+
+    review: Review
+    deck: Any
+    answers_name: str
+    fields: list[str]
+    log: DecisionLog
+
+
+def open_review(
+    deck_path: Path,
+    answers_path: Path,
+    settings: GradingSettings,
+    decisions: Path,
+    *,
+    answers_format: str | None = None,
+    jobs: int = 1,
+    threshold: float | None = None,
+    on_grading: Callable[[int], None] | None = None,
+) -> Opened:
+    """Read and grade the answers, read the decisions so far, group what is left to review."""
+    from .answers import CardResolver, open_answers
+    from .batch import grade_rows
+    from .decks import load_deck
+    from .grading import KeywordGrader
+
+    with open_answers(answers_path, answers_format) as source:
+        deck = load_deck(deck_path)
+        resolver = CardResolver(deck)
+        resolved = [(row, deck.cards[resolver.index(row, source.name)]) for row in source.rows()]
+        name = source.name
+    fields = list(dict.fromkeys(k for row, _ in resolved for k in row.extra))
+    if on_grading is not None:
+        on_grading(len(resolved))
+    grader = KeywordGrader(settings)
+    items = [Item(i, g.row, g.card, g.grade) for i, g in enumerate(grade_rows(resolved, grader, jobs=jobs))]
+    from .evaluation import calibration  # noqa: F401 - loaded now, not when the teacher makes the first mark
+
+    log = DecisionLog(decisions)
+    _, end = log.read()
+    notices = list(grader.notices)
+    review = Review(items, grader.vectors, log=log, threshold=threshold, notices=notices)
+    log.open(end, {"deck": str(deck_path), "answers": name, "created": _now()})
+    return Opened(review, deck, name, fields, log)
+
+
+FINAL_FIELDS = ("final_score", "final_verdict", "graded_by", "uncertain")
+
+
+def write_exports(
+    opened: Opened,
+    settings: GradingSettings,
+    *,
+    output: Path | None = None,
+    report: Path | None = None,
+    gradebook: Path | None = None,
+    student: str | None = None,
+) -> None:
+    """The final grades out: every answer (``grade --json`` / ``--csv`` records plus ``final_score``,
+    ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole."""
+    from .class_report import write_class_outputs, write_whole
+
+    records = list(opened.review.records())
+    if output is not None:
+        write_whole(output, _results_text(records, opened.fields, csv=output.suffix.lower() == ".csv"), what="results", newline="")
+    if report is not None or gradebook is not None:
+        write_class_outputs(
+            opened.deck, opened.answers_name, records, settings, opened.fields,
+            report=report, gradebook=gradebook, student=student, whole_markdown=True,
+        )  # fmt: skip
+
+
+def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool) -> str:
+    import csv as csv_module
+    import io
+
+    from .writers import csv_columns, passthrough_name
+
+    if not csv:
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    buffer = io.StringIO()
+    writer = csv_module.DictWriter(buffer, fieldnames=csv_columns([*(passthrough_name(f) for f in fields), *FINAL_FIELDS]), extrasaction="ignore")
+    writer.writeheader()
+    for r in records:
+        row = {**r, "matched": "; ".join(r["matched"]), "missing": "; ".join(r["missing"])}
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+class ReviewInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a review; every decision made so far is on disk."""

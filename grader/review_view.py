@@ -1,0 +1,58 @@
+"""The terminal face of ``grader review``: each group as the teacher sees it (rich; text cleaned as in ``render``)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
+from .class_report import short, student_field
+from .display import clean_line
+from .models import Verdict
+from .render import VERDICT_STYLE
+from .review import HELP, GroupShown, Said
+
+TONES = {"plain": "", "done": "green", "warning": "yellow"}
+
+
+def review_view(shown: GroupShown | Said, width: int = 100) -> RenderableType:
+    if isinstance(shown, Said):
+        return Text(clean_line(shown.text), style=TONES.get(shown.tone, ""))
+    return group_view(shown, width)
+
+
+def group_view(g: GroupShown, width: int = 100) -> Panel:
+    """A group: its question, the grader's proposal, and its answers numbered (best first), one line each."""
+    head = Text.assemble(
+        (f"Q{g.question.number} ", "bold"), Text(clean_line(short(g.question.question, max(30, width - 20))), style="bold")
+    )
+    tally = ", ".join(f"{n} {v}" for v, n in g.grader.most_common())
+    proposal = Text.assemble(
+        ("Proposed: ", "dim"),
+        (g.proposal.value, VERDICT_STYLE[g.proposal]) if g.proposal else ("nothing (self-graded card)", "cyan"),
+        (f"   grader: {tally}", "dim"),
+    )
+    lines: list[RenderableType] = [head, proposal, Text("")]
+    answer_width = max(20, width - 45)  # the panel's border, the number, who, score and verdict take the rest
+    for number, item, verdict, score in g.members:
+        who = clean_line(_who(item))
+        line = Text(f"{number:>3}. ", no_wrap=True, overflow="ellipsis")
+        if who:
+            line.append(f"{short(who, 16):<16} ", style="cyan")
+        line.append(f"{max(score, 0.0):.2f} " if verdict is not Verdict.self_graded else "  —  ", style="dim")
+        line.append(f"{verdict.value[:9]:<9} ", style=VERDICT_STYLE[verdict])
+        line.append(clean_line(short(item.row.answer, answer_width)) or "(empty)")
+        lines.append(line)
+    lines += [Text(""), Text(HELP, style="dim")]
+    title = f"Question {g.question_index}/{g.questions} · group of {g.size or len(g.members)}"
+    subtitle = f"{g.groups_left} group(s) left here · {g.uncertain_here} uncertain here, {g.uncertain} in all"
+    return Panel(Group(*lines), title=Text(title), subtitle=Text(subtitle), title_align="left", subtitle_align="right", border_style="blue")
+
+
+def _who(item) -> str:
+    """The student's name (or the row's first own field) to show beside an answer."""
+    extra = item.row.extra
+    name = student_field(extra)
+    if name is not None and extra.get(name) not in (None, ""):
+        return str(extra[name])
+    return next((str(v) for v in extra.values() if v not in (None, "")), "")

@@ -1,0 +1,447 @@
+"""Batch grading at any size (issue 10): strict streaming readers, standard input, --jobs, --output and --resume.
+
+The CLI runs in this process (``run_cli``); only Ctrl-C and kill tests start real processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from grader import KeywordGrader, grade_answers, load_deck
+from grader.batch import grade_file
+from grader.writers import grade_record
+
+from .conftest import ROOT, SEED_DECK, run_cli
+
+DECK = str(SEED_DECK)
+SEED = ROOT / "eval" / "seed_dev.jsonl"
+SEED_ROWS = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines()]
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def yaml_bomb() -> str:
+    """The classic "billion laughs": nine levels, each nine times the one before (397 bytes)."""
+    lines = ['- card: 1\n  answer: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"- card: 1\n  answer: &{b} [" + ",".join([f"*{a}"] * 9) + "]" for a, b in zip("abcdefgh", "bcdefghi")]
+    return "\n".join(lines)[:397] + "\n"
+
+
+# --- Strict reading: every fault is one line naming the file and line --------------------------
+
+CSV_OK = "card,answer\n3,sharing\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        # CSV: strict parsing, cells counted against the header
+        ("a.csv", 'card,answer\n3,"sharing, aggregation\n3,emulation\n', 'a.csv:2: a quoted cell opened on line 2 never closes (a missing ")'),
+        ("a.csv", "card,answer,answer\n3,sharing,emulation\n", "a.csv:1: the header names the column 'answer' twice"),
+        ("a.csv", "card,answer\n3,sharing\n4\n", "a.csv:3: row has 1 cells; the header has 2"),
+        ("a.csv", "card,answer\n3,sharing,emulation\n", "a.csv:2: row has 3 cells; the header has 2"),
+        ("a.csv", 'card,answer\n3,"' + "sharing " * 20_000 + '"\n', "a.csv:2: a cell is longer than 131,072 characters, the CSV limit"),
+        ("a.csv", 'card,answer\n3,"sharing"s\n', "a.csv:2: invalid CSV: ',' expected after '\"'"),
+        ("a.csv", "card,answer\n3,sharing\n,nothing\n", "a.csv:3: row names no card"),
+        ("a.csv", "", "a.csv:1: answers file has no rows"),
+        # JSON Lines and JSON arrays
+        ("a.jsonl", '{"card": 1, "answer": "x", "e": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "a.jsonl:1: row is nested more than 64 levels deep"),
+        ("a.jsonl", "[" * 100_000 + "]" * 100_000, "a.jsonl:1: row is nested more than 64 levels deep"),
+        ("a.json", '[{"card": 1, "answer": "x"},\n {"card": 99, "answer": "y"}]', "a.json:2: card '99' is not in"),
+        ("a.json", '[{"card": 1, "answer": "x"}\n {"card": 2, "answer": "y"}]', "a.json:2: invalid JSON: Expecting ',' delimiter"),
+        ("a.json", '[{"card": 1, "answer": "x"},]', "a.json:1: invalid JSON: Expecting value"),
+        ("a.json", '[{"card": 1, "answer": "x"}] [', "a.json:1: invalid JSON: Extra data"),
+        ("a.json", "[]", "a.json:1: answers file has no rows"),
+        ("a.jsonl", '{"card": 1, "answer": "x"}\n\n{"card": 2, "answer": ', "a.jsonl:3: invalid JSON: Expecting value"),
+        # YAML: no anchors or aliases, bounded nesting, one document
+        ("a.yaml", yaml_bomb(), "a.yaml:2: YAML anchors and aliases (& and *) are not allowed in answers files"),
+        ("a.yaml", "- &r {card: 1, answer: x}\n- *r\n", "a.yaml:1: YAML anchors and aliases (& and *) are not allowed in answers files"),
+        ("a.yaml", "- card: 1\n  answer: x\n  e: " + "[" * 100_000 + "]" * 100_000 + "\n", "a.yaml:3: row is nested more than 64 levels deep"),
+        ("a.yaml", "- card: 1\n  answer: x\n---\n- card: 2\n  answer: y\n", "a.yaml:3: a YAML answers file holds one document (found a second '---')"),
+        ("a.yaml", "card: 1\nanswer: x\n", "a.yaml:1: YAML answers must be a list of rows (or a mapping with an 'answers' list)"),
+        ("a.yaml", "- card: 1\n  answer: [x\n", "a.yaml:3: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        ("a.yaml", '- card: 1\n  answer: "a\x01"\n', "a.yaml:2: invalid YAML: character #x0001 is not allowed"),
+    ],
+)
+def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, content, expected):
+    path = write(tmp_path, name, content)
+    tracemalloc.start()
+    try:
+        result = run_cli("grade", DECK, path, "--json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"Error: {tmp_path / expected.split(':')[0]}:{expected.split(':', 1)[1]}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert peak < 100 * 1024 * 1024  # the alias bomb is refused before anything expands
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("a.csv", 'card,answer,student\n3,"sharing,\naggregation",ann\n\n15,live,bo\n', [(3, "3", "sharing,\naggregation", {"student": "ann"}), (5, "15", "live", {"student": "bo"})]),
+        ("a.json", '  [\n{"card": 3, "answer": "a", "n": 12345678901234567890},\n\n {"card": 1, "answer": "b"}]\n', [(2, "3", "a", {"n": 12345678901234567890}), (4, "1", "b", {})]),
+        ("a.yaml", "answers:\n  - card: 3\n    answer: a\n    on: 2024-05-01\n    7: seven\n    'n': 1\nnote: ignored\n", [(2, "3", "a", {"on": "2024-05-01", "7": "seven", "n": 1})]),
+        ("a.jsonl", '\ufeff{"card": 3, "answer": "a"}\r\n{"card": 4, "answer": "b"}\r\n', [(1, "3", "a", {}), (2, "4", "b", {})]),
+    ],
+)
+def test_sound_answers_files_read_row_by_row(tmp_path, name, content, expected):
+    from grader.answers import read_answers
+
+    rows = read_answers(write(tmp_path, name, content))
+    assert [(r.line, r.card, r.answer, r.extra) for r in rows] == expected
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.yaml"])
+@pytest.mark.parametrize("depth, ok", [(64, True), (65, False)])
+def test_rows_nest_up_to_64_levels_in_json_and_yaml_alike(tmp_path, name, depth, ok):
+    from grader.answers import read_answers
+    from grader.errors import AnswersError
+
+    nested = "[" * (depth - 1) + "]" * (depth - 1)  # the row itself is the first level
+    text = f'{{"card": 1, "answer": "x", "e": {nested}}}\n' if name == "a.jsonl" else f"- card: 1\n  answer: x\n  e: {nested}\n"
+    path = write(tmp_path, name, text)
+    if ok:
+        assert len(read_answers(path)) == 1
+    else:
+        with pytest.raises(AnswersError, match="row is nested more than 64 levels deep"):
+            read_answers(path)
+
+
+def test_a_json_array_longer_than_the_read_buffer_streams(tmp_path):
+    from grader.answers import iter_answers
+
+    rows = [{"card": 3, "answer": f"sharing {i} " + "x" * (i % 300)} for i in range(2_000)]
+    rows[700]["answer"] = "y" * 200_000  # longer than a buffer: read on until the item ends
+    path = write(tmp_path, "a.json", "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    got = list(iter_answers(path))
+    assert [r.answer for r in got] == [r["answer"] for r in rows]
+    assert [r.line for r in got] == list(range(2, 2_002))
+
+
+def test_every_row_is_checked_before_any_is_graded(tmp_path):
+    rows = "".join(json.dumps({"card": 3, "answer": f"sharing {i}"}) + "\n" for i in range(3_000))
+    path = write(tmp_path, "a.jsonl", rows + '{"card": 3}\n')
+    result = run_cli("grade", DECK, path, "--json", "--output", str(tmp_path / "out.jsonl"), "--jobs", "2")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"Error: {path}:3001: row has no 'answer' field\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# --- Standard input ------------------------------------------------------------------------------
+
+
+def seed_as(fmt: str) -> str:
+    """The seed set as an answers file of the given format."""
+    if fmt == "jsonl":
+        return SEED.read_text(encoding="utf-8")
+    if fmt == "yaml":
+        return "".join(f"- card: {r['card']}\n  answer: {json.dumps(r['answer'])}\n" for r in SEED_ROWS)
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["card", "answer"])
+    writer.writerows([r["card"], r["answer"]] for r in SEED_ROWS)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "yaml"])
+def test_standard_input_grades_like_the_file(tmp_path, fmt):
+    text = seed_as(fmt)
+    from_file = run_cli("grade", DECK, write(tmp_path, f"seed.{fmt}", text), "--json")
+    flags = () if fmt == "jsonl" else ("--answers-format", fmt)
+    from_stdin = run_cli("grade", DECK, "-", "--json", *flags, input=text)
+    assert from_file.returncode == from_stdin.returncode == 0, from_stdin.stderr
+    assert from_stdin.stdout == from_file.stdout and len(from_stdin.stdout.splitlines()) == len(SEED_ROWS)
+
+
+@pytest.mark.parametrize(
+    "flags, text, error",
+    [
+        ((), '{"card": 1, "answer": "x"}\n{"card": 99, "answer": "y"}\n', "Error: <stdin>:2: card '99' is not in"),
+        (("--answers-format", "yaml"), "- &a {card: 1, answer: x}\n", "Error: <stdin>:1: YAML anchors and aliases"),
+        ((), '{"card": 1, "answer": "x\x00"}\n', "Error: <stdin>:1: binary data, not a text answers file"),
+        ((), "", "Error: <stdin>:1: answers file has no rows"),
+    ],
+)
+def test_standard_input_errors_name_stdin(flags, text, error):
+    result = run_cli("grade", DECK, "-", *flags, input=text)
+    assert result.returncode == 1 and result.stderr.startswith(error) and result.stderr.count("\n") == 1
+
+
+def test_a_bad_answers_format_is_bad_usage():
+    result = run_cli("grade", DECK, "-", "--answers-format", "xml", input="")
+    assert result.returncode == 2 and "--answers-format must be jsonl, csv or yaml" in result.stderr
+
+
+# --- Identical output: records without pydantic, --jobs -------------------------------------------
+
+
+def test_records_are_the_pydantic_dump_they_replace(seed_deck):
+    from grader.models import AnswerRow
+    from grader.writers import RECORD_FIELDS, facts_grade, grade_facts
+
+    grader = KeywordGrader()
+    for data in SEED_ROWS:
+        card = seed_deck.cards[data["card"] - 1]
+        grade = grader.grade(card, data["answer"])
+        row = AnswerRow(line=1, card=str(data["card"]), answer=data["answer"], extra={"kind": data["kind"], "score": 5})
+        dump = grade.model_dump(mode="json")
+        expected = {
+            "kind": data["kind"], "input_score": 5, "card": card.id, "number": card.number, "question": card.question,
+            "answer": row.answer, "matched": grade.matched, "missing": grade.missing,
+            **{k: v for k, v in dump.items() if k not in ("card", "number")},
+        }  # fmt: skip
+        for made_from in (grade, grade_facts(grade)):  # in this process, or from a worker
+            record = grade_record(card, row, made_from)
+            assert record == expected and list(record) == ["kind", "input_score", *RECORD_FIELDS]
+        assert facts_grade(card, grade_facts(grade)) == grade
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 8 rows, so the seed set (117 rows) is many chunks and --jobs starts workers."""
+    monkeypatch.setattr("grader.batch.CHUNK_ROWS", 8)
+
+
+@pytest.mark.parametrize("flags", [("--json",), ("--csv",), ()])
+def test_jobs_write_the_same_bytes_as_one_process(tmp_path, small_chunks, flags):
+    outputs = {}
+    for jobs in ("1", "2", "3"):
+        report = tmp_path / f"report{jobs}.md"
+        result = run_cli("grade", DECK, str(SEED), *flags, "--jobs", jobs, "--report", str(report))
+        assert result.returncode == 0, result.stderr
+        outputs[jobs] = (result.stdout, report.read_text(encoding="utf-8").replace(str(report), "R"))
+    assert outputs["1"] == outputs["2"] == outputs["3"]
+    assert len(outputs["1"][0].splitlines()) >= len(SEED_ROWS)
+
+
+@pytest.mark.slow
+def test_grade_answers_in_spawned_workers_equals_one_process(seed_deck):
+    """With a thread running, fork is unsafe and the workers are spawned: same grades, same order."""
+    pairs = [(seed_deck.cards[r["card"] - 1], r["answer"]) for r in SEED_ROWS]
+    grader = KeywordGrader()
+    alone = list(grade_answers(pairs, grader))
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait)
+    waiter.start()
+    try:
+        spawned = list(grade_answers(iter(pairs), grader, chunk=10, jobs=2))
+    finally:
+        stop.set()
+        waiter.join()
+    assert spawned == alone
+
+
+def test_grade_answers_in_forked_workers_equals_one_process(seed_deck):
+    pairs = [(seed_deck.cards[r["card"] - 1], r["answer"]) for r in SEED_ROWS]
+    grader = KeywordGrader()
+    assert list(grade_answers(iter(pairs), grader, chunk=7, jobs=2)) == list(grade_answers(pairs, grader))
+    assert list(grade_answers([], grader, jobs=2)) == []
+
+
+def test_memory_stays_flat_as_rows_grow(tmp_path):
+    deck = load_deck(SEED_DECK)
+    grader = KeywordGrader()
+
+    def peak(rows: int) -> int:
+        path = tmp_path / f"a{rows}.jsonl"
+        with path.open("w", encoding="utf-8") as f:
+            for i in range(rows):
+                data = SEED_ROWS[i % len(SEED_ROWS)]
+                f.write(json.dumps({"card": data["card"], "answer": data["answer"], "i": i}) + "\n")
+        out = tmp_path / f"out{rows}.jsonl"
+        grader.grade_many(deck.cards[0], ["warm up"])
+        tracemalloc.start()
+        try:
+            grade_file(SEED_DECK, path, lambda deck, fields: [], grader, output=out)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(600), peak(3_000)
+    assert large < small * 1.3 + 200_000, (small, large)  # five times the rows; the per-row card index is 4 bytes a row
+
+
+# --- --output and --resume ----------------------------------------------------------------------
+
+
+def seed_csv(tmp_path: Path) -> str:
+    """The seed set as CSV, with a line break inside some answers (a record then spans two lines)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["student", "card", "answer"])
+    for i, r in enumerate(SEED_ROWS):
+        writer.writerow([f"s{i}", r["card"], r["answer"].replace(", ", ",\n", 1) if i % 3 == 0 else r["answer"]])
+    return write(tmp_path, "answers.csv", buf.getvalue())
+
+
+def cut_points(data: bytes) -> list[int]:
+    """Where an interruption may leave a results file: nowhere, after the header, inside a row, after a row."""
+    lines = data.split(b"\n")
+    first = len(lines[0]) + 1
+    middle = len(data) // 2
+    return [0, first, first + 5, middle, data.index(b"\n", middle) + 1, len(data) - 3, len(data)]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_resume_after_any_cut_gives_the_uninterrupted_output(tmp_path, suffix):
+    answers = seed_csv(tmp_path)
+    full, full_report = tmp_path / f"full{suffix}", tmp_path / "full.md"
+    assert run_cli("grade", DECK, answers, "--output", str(full), "--report", str(full_report)).returncode == 0
+    expected, expected_report = full.read_bytes(), full_report.read_bytes()
+    assert expected.count(b"\n") >= len(SEED_ROWS) and b"**117 answers**" in expected_report
+    out, report = tmp_path / f"out{suffix}", tmp_path / "out.md"
+    for cut in cut_points(expected):
+        out.write_bytes(expected[:cut])
+        rows_kept = expected[:cut].count(b"\n")
+        report.write_bytes(b"\n".join(expected_report.split(b"\n")[: 6 + rows_kept]) + b"\n\n**Incomplete: ...**\n")
+        result = run_cli("grade", DECK, answers, "--output", str(out), "--report", str(report), "--resume", "--jobs", "2")
+        assert result.returncode == 0 and result.stdout == "", (cut, result.stderr)
+        assert out.read_bytes() == expected, cut
+        assert report.read_bytes().replace(b"out.md", b"full.md") == expected_report.replace(b"out.md", b"full.md"), cut
+
+
+def test_resume_keeps_only_rows_both_the_results_and_the_report_hold(tmp_path):
+    answers = seed_csv(tmp_path)
+    full, full_report = tmp_path / "full.jsonl", tmp_path / "r.md"
+    run_cli("grade", DECK, answers, "--output", str(full), "--report", str(full_report))
+    expected, expected_report = full.read_bytes(), full_report.read_bytes()
+    report_head = b"\n".join(expected_report.split(b"\n")[: 6 + 10]) + b"\n"  # the report has 10 rows, the results 60
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"".join(expected.splitlines(keepends=True)[:60]))
+    full_report.write_bytes(report_head)
+    assert run_cli("grade", DECK, answers, "--output", str(out), "--report", str(full_report), "--resume").returncode == 0
+    assert out.read_bytes() == expected and full_report.read_bytes() == expected_report
+
+
+@pytest.mark.parametrize(
+    "setup, flags, code, error",
+    [
+        ("other", (), 1, "Error: {out}:1: result 1 is not for line 1 of {answers} (card 3): was it written from other answers?"),
+        ("longer", (), 1, "Error: {out}: holds more results than {answers} has rows (2): was it written from other answers?"),
+        ("columns", (), 1, "Error: {out}:1: its columns are not the ones this run writes (card, number, score, verdict, matched, missing, answer)"),
+        ("garbage", (), 1, "Error: {out}:1: not a line of 'grader grade' results"),
+        ("none", ("--output", "{answers}"), 1, "Error: {answers}: will not write over the answers file; choose another file"),
+        ("none", ("--output", "{tmp}/r.md", "--report", "{tmp}/r.md"), 2, "--output must end in .jsonl or .csv"),
+        ("none", ("--output", "{tmp}/o.csv", "--report", "{tmp}/o.csv"), 1, "Error: {tmp}/o.csv: will not write over the report; choose another file"),
+        ("none", ("--resume",), 2, "--resume continues an --output file: give --output too"),
+    ],
+)
+def test_resume_refuses_results_of_other_answers(tmp_path, setup, flags, code, error):
+    answers = write(tmp_path, "a.jsonl", '{"card": 3, "answer": "sharing"}\n{"card": 15, "answer": "live"}\n')
+    out = tmp_path / ("out.csv" if setup == "columns" else "out.jsonl")
+    content = {
+        "other": '{"card": "29e79e76eb", "answer": "sharing", "verdict": "correct", "score": 1.0}\n',
+        "longer": None,
+        "columns": "card,number,score,verdict,matched,missing,student,answer\r\neff80a4ef9,3,1.0,correct,,,ann,a\r\n",
+        "garbage": "this is not json\n",
+        "none": None,
+    }[setup]
+    if setup == "longer":
+        run_cli("grade", DECK, answers, "--output", str(out))
+        out.write_text(out.read_text() + out.read_text().splitlines(keepends=True)[0])
+    elif content is not None:
+        out.write_text(content, encoding="utf-8")
+    before = out.read_bytes() if out.exists() else None
+    fill = {"out": str(out), "answers": answers, "tmp": str(tmp_path)}
+    args = [a.format(**fill) for a in flags] or ["--output", str(out), "--resume"]
+    result = run_cli("grade", DECK, answers, *args)
+    assert result.returncode == code and result.stdout == ""
+    assert error.format(**fill) in result.stderr and "Traceback" not in result.stderr
+    assert (out.read_bytes() if out.exists() else None) == before  # nothing written over
+    assert Path(answers).read_text().startswith('{"card": 3')
+
+
+def test_output_without_resume_starts_afresh_and_shows_no_table(tmp_path):
+    answers = write(tmp_path, "a.jsonl", '{"card": 3, "answer": "sharing"}\n')
+    out = tmp_path / "o.jsonl"
+    out.write_text("old results\n")
+    result = run_cli("grade", DECK, answers, "--output", str(out))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert [json.loads(line)["matched"] for line in out.read_text().splitlines()] == [["sharing"]]
+
+
+# --- Real processes: Ctrl-C and kill -9 --------------------------------------------------------------
+
+
+def many_answers(tmp_path: Path, rows: int = 6_000) -> Path:
+    path = tmp_path / "many.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(rows):
+            data = SEED_ROWS[i % len(SEED_ROWS)]
+            f.write(json.dumps({"card": data["card"], "answer": data["answer"], "i": i}) + "\n")
+    return path
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", DECK, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_jobs_leaves_whole_rows_an_incomplete_report_and_resumes(tmp_path):
+    answers = many_answers(tmp_path)
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.md"
+    proc = start(str(answers), "--json", "--jobs", "2", "--output", str(out), "--report", str(report))
+    first = proc.stdout.readline()  # grading has begun
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.stdout.read(), proc.stderr.read()  # not communicate(): it would skip what readline buffered
+    proc.wait(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    printed = (first + rest).split("\n")
+    assert printed[-1] == "" and all(json.loads(line) for line in printed[:-1])
+    done = len(printed) - 1
+    assert err.endswith(f"Interrupted: {done} of 6000 answers graded (the same command with --resume goes on).\n")
+    assert out.read_text().count("\n") == done < 6000
+    assert report.read_text().endswith(f"**Incomplete: the run stopped after {done} of 6000 answers.** Run the command again with `--output` and `--resume` to finish it.\n")
+
+    resumed = start(str(answers), "--jobs", "2", "--output", str(out), "--report", str(report), "--resume")
+    assert resumed.communicate(timeout=300)[1] == "" and resumed.returncode == 0
+    whole, whole_report = tmp_path / "whole.jsonl", tmp_path / "whole.md"
+    assert run_cli("grade", DECK, str(answers), "--jobs", "1", "--output", str(whole), "--report", str(whole_report)).returncode == 0
+    assert out.read_bytes() == whole.read_bytes()
+    assert report.read_text().replace("r.md", "R") == whole_report.read_text().replace("whole.md", "R")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_row_then_resume_gives_the_uninterrupted_output(tmp_path):
+    answers = many_answers(tmp_path, 3_000)
+    out = tmp_path / "out.csv"
+    proc = start(str(answers), "--jobs", "2", "--output", str(out))
+    while out.stat().st_size < 20_000 if out.exists() else True:
+        assert proc.poll() is None, "finished before it could be killed"
+    proc.kill()
+    proc.communicate(timeout=30)
+    with out.open("ab") as f:
+        f.write(b'29e79e76eb,1,0.5,partial,"half a row')  # as if the kill landed in the middle of a write
+    assert run_cli("grade", DECK, str(answers), "--output", str(out), "--resume").returncode == 0
+    whole = tmp_path / "whole.csv"
+    run_cli("grade", DECK, str(answers), "--output", str(whole), "--jobs", "1")
+    a, b = out.read_bytes(), whole.read_bytes()
+    i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), None)
+    assert a == b, (i, a[i - 400 : i + 100], b[i - 400 : i + 100])

@@ -1,0 +1,303 @@
+"""Class results (issue 13): who said what in grade's table and report, the class report (Markdown and HTML,
+the HTML read and screenshotted by a real headless Chromium) and the LMS gradebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from grader.class_report import common_wrong_statements, student_field, summarise
+from grader.errors import GraderError
+from grader.scoring import GradingSettings
+
+from .conftest import SEED_DECK, run_cli
+
+DECK = str(SEED_DECK)
+IMAGE_CARD = 17  # the seed deck's image-only card: self-graded
+
+CLASS = [
+    ("ann", 1, "portability, managed execution, increased security"),
+    ("bo", 1, "portability"),
+    ("cy", 1, "high performance and low cost"),
+    ("ann", 15, "offline migration and live migration"),
+    ("bo", 15, "offline and live"),
+    ("cy", 15, "high performance and low cost"),
+    ("ann", IMAGE_CARD, "the diagram with the three layers"),
+    ("bo", IMAGE_CARD, "a picture"),
+    ("dee", 1, "high performance and low cost"),
+]
+
+
+def class_csv(tmp_path: Path, rows=CLASS, name: str = "class.csv", column: str = "student") -> Path:
+    path = tmp_path / name
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([column, "card", "answer"])
+        w.writerows(rows)
+    return path
+
+
+def records(tmp_path: Path, rows=CLASS) -> list[dict]:
+    result = run_cli("grade", DECK, str(class_csv(tmp_path, rows)), "--json")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+# --- the summary ---------------------------------------------------------------------------------
+
+
+def test_self_graded_answers_are_counted_apart_and_left_out_of_every_mean(tmp_path, seed_deck):
+    summary = summarise(seed_deck, "class.csv", records(tmp_path), GradingSettings(), passthrough=["student"], student="student")
+    graded = [r for r in summary.rows if not r.self_graded]
+    assert len(summary.rows) == 9 and len(graded) == 7
+    assert summary.mean == pytest.approx(sum(r.score for r in graded) / 7)
+    image = next(q for q in summary.questions if q.number == IMAGE_CARD)
+    assert (image.answers, image.self_graded, image.mean) == (2, 2, None)
+    ann = next(s for s in summary.students if s.student == "ann")
+    assert ann.out_of == 2 and ann.self_graded == 1 and ann.total == pytest.approx(2.0)  # the image card is not in "out of"
+    assert [s.student for s in summary.students] == ["ann", "bo", "cy", "dee"]
+
+
+def test_per_question_summary_has_distribution_missed_terms_and_repeated_wrong_answers(tmp_path, seed_deck):
+    summary = summarise(seed_deck, "class.csv", records(tmp_path), GradingSettings(), passthrough=["student"], student="student")
+    first = summary.questions[0]
+    assert first.number == 1 and first.answers == 4
+    assert first.verdicts == Counter({"incorrect": 2, "correct": 1, "partial": 1})
+    assert sum(first.histogram) == 4
+    assert first.missed[0][1] == 3  # a term three of the four answers miss
+    assert first.wrong[0] == ("high performance and low cost", 2)
+
+
+@pytest.mark.parametrize(
+    "answers, reference, expected",
+    [
+        (["it is faster", "It is faster!", "cheaper"], "portability", [("it is faster", 2)]),
+        (
+            ["it uses the page table walker", "the page table walker does it", "a walker of tables"],
+            "the MMU translates addresses",
+            [("page table walker", 2)],
+        ),
+        (["translates addresses quickly", "it translates addresses"], "the MMU translates addresses", []),  # the reference's own words
+        (["one", "two"], "x", []),
+        ([], "x", []),
+    ],
+)
+def test_common_wrong_statements(answers, reference, expected):
+    assert common_wrong_statements(answers, reference) == expected
+
+
+@pytest.mark.parametrize(
+    "fields, chosen, expected",
+    [
+        (["id", "student"], None, "student"),
+        (["Email", "id"], None, "Email"),
+        (["id", "answer_time"], None, None),
+        (["id", "who"], "who", "who"),
+        (["id"], "who", "Error: --student who: the answers have no such column (their own columns: id)"),
+    ],
+)
+def test_student_column(fields, chosen, expected):
+    if expected and expected.startswith("Error: "):
+        with pytest.raises(GraderError) as err:
+            student_field(fields, chosen)
+        assert "Error: " + str(err.value) == expected
+    else:
+        assert student_field(fields, chosen) == expected
+
+
+def test_boundary_answers_are_the_closest_to_a_threshold(seed_deck):
+    rows = [
+        {"card": "c", "number": 1, "question": "q", "answer": a, "score": s, "verdict": v, "matched": [], "missing": [], "student": n}
+        for n, a, s, v in [("a", "x", 0.72, "correct"), ("b", "y", 0.5, "partial"), ("c", "z", 0.19, "incorrect"), ("d", "w", 0.2, "partial")]
+    ]
+    summary = summarise(seed_deck, "a.jsonl", rows, GradingSettings(), passthrough=["student"], student="student")
+    assert [(r.student, why) for r, why in summary.boundary] == [
+        ("d", "0.00 above partial"), ("c", "0.01 below partial"), ("a", "0.02 above correct")
+    ]  # fmt: skip
+
+
+# --- grade --report FILE.md / FILE.html ---------------------------------------------------------------
+
+
+def test_markdown_report_shows_who_and_what_and_the_class_sections(tmp_path):
+    report = tmp_path / "r.md"
+    result = run_cli("grade", DECK, str(class_csv(tmp_path)), "--json", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    text = report.read_text(encoding="utf-8")
+    assert "| 2 | 1 | student: bo | What are 3 main characteristics of virtualization environments? | portability |" in text
+    assert "**9 answers**: 3 correct, 3 incorrect, 1 partial, 2 self-graded; mean score" in text
+    assert "(2 self-graded, not in the mean)" in text
+    for section in ("## Class summary", "### Per question", "### Per student (student)", "### Near a verdict boundary"):
+        assert section in text, section
+    assert "| ann | 3 | 2.00 | 2 | 100% | 2 correct, 1 self-graded |" in text
+    assert "“high performance and low cost” (2)" in text
+
+
+def test_markdown_report_shows_a_partly_found_term_with_its_credit(tmp_path):
+    report = tmp_path / "r.md"
+    answers = class_csv(tmp_path, [("eve", 1, "security and portability")])
+    assert run_cli("grade", DECK, str(answers), "--json", "--report", str(report)).returncode == 0
+    row = next(line for line in report.read_text().splitlines() if line.startswith("| 1 | 1 |"))
+    assert "| portability, ~increased secuirity (50%) | managed execution |" in row
+
+
+HOSTILE = [
+    ("<b>ann</b>", 1, "<script>alert('x')</script> portability & managed execution"),
+    ("bo\"><img src=x onerror=alert(1)>", 15, "offline and live </td></tr></table><h1>pwned</h1>"),
+    ("cy", IMAGE_CARD, "a picture"),
+]
+
+
+def html_report(tmp_path: Path, rows=HOSTILE) -> Path:
+    report = tmp_path / "report.html"
+    result = run_cli("grade", DECK, str(class_csv(tmp_path, rows)), "--json", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    return report
+
+
+def test_html_report_is_self_contained_and_escapes_every_piece_of_data(tmp_path):
+    text = html_report(tmp_path).read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    tags = " ".join(re.findall(r"<[^>]*>", text)).lower()  # markup only: the escaped data is text
+    for outside in ("<script", "<link", "<img", "<iframe", "src=", "href=", "http://", "https://", "@import", "url("):
+        assert outside not in tags, outside
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text and "&lt;b&gt;ann&lt;/b&gt;" in text
+    assert "&lt;h1&gt;pwned&lt;/h1&gt;" in text and "<h1>pwned" not in text
+    assert "<h1>Class report: Virtualization</h1>" in text
+
+
+def test_an_interrupted_or_bad_run_writes_no_html_report(tmp_path):
+    report = tmp_path / "r.html"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("student,card,answer\nann,1,x\nbo,99,y\n")
+    result = run_cli("grade", DECK, str(bad), "--report", str(report))
+    assert result.returncode == 1 and result.stderr == f"Error: {bad}:3: card '99' is not in {DECK} (use a card id from 'grader cards' or a number from 1 to 18)\n"
+    assert not report.exists()
+
+
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+)  # fmt: skip
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Debian's Chromium, headless, offline and with a new profile (skips the test when it is not installed)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120, check=True
+    )
+
+
+def png_size_and_colours(path: Path) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values in the pixel data of a PNG (a blank page has few)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    idat, at = b"", 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind = data[at + 4 : at + 8]
+        if kind == b"IDAT":
+            idat += data[at + 8 : at + 8 + length]
+        at += 12 + length
+    return width, height, len(set(zlib.decompress(idat)))
+
+
+@pytest.mark.slow
+def test_html_report_in_a_real_headless_browser(tmp_path):
+    report = html_report(tmp_path, [*HOSTILE, *CLASS])
+    dom = chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
+    # What the browser built from the page: every section, the data as text, nothing of it run as markup.
+    for text in ("Class report: Virtualization", "Per question", "Per student", "Near a verdict boundary", "Every answer"):
+        assert text in dom, text
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom and "&lt;h1&gt;pwned&lt;/h1&gt;" in dom
+    assert dom.count("<script") == 0 and dom.count("<img") == 0 and dom.count("<h1>") == 1
+    assert "What are 3 main characteristics of virtualization environments?" in dom
+    assert "self-graded" in dom and "high performance and low cost" in dom
+    shot = tmp_path / "report.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", report.as_uri())
+    width, height, colours = png_size_and_colours(shot)
+    assert (width, height) == (1280, 1600)
+    assert colours > 100  # text, bars and tables drawn, not an empty page
+
+
+# --- the gradebook --------------------------------------------------------------------------------------
+
+
+def gradebook(tmp_path: Path, rows=CLASS, *flags: str, column: str = "student") -> list[list[str]]:
+    path = tmp_path / "gradebook.csv"
+    result = run_cli("grade", DECK, str(class_csv(tmp_path, rows, column=column)), "--json", "--gradebook", str(path), *flags)
+    assert result.returncode == 0, result.stderr
+    raw = path.read_bytes()
+    assert b"\r\n" in raw  # RFC 4180 line ends, as LMSs export and import them
+    return list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+
+
+def test_gradebook_has_a_row_per_student_a_column_per_question_and_totals(tmp_path):
+    table = gradebook(tmp_path)
+    header, *rows = table
+    assert header == [
+        "student", "Q1 What are 3 main characteristics of…", "Q15 What is VM migration? What are 2…",
+        "Q17 " + header[3][4:], "Total", "Out of", "Percent",
+    ]  # fmt: skip
+    by_student = {r[0]: r[1:] for r in rows}
+    assert list(by_student) == ["ann", "bo", "cy", "dee"]
+    assert by_student["ann"] == ["1.00", "1.00", "", "2.00", "2", "100.0"]  # the image card: blank, and not in "Out of"
+    assert by_student["dee"] == ["0.00", "", "", "0.00", "2", "0.0"]  # no answer to Q15: blank, counted as 0
+
+
+def test_gradebook_takes_a_students_last_answer_and_defuses_formulas(tmp_path):
+    rows = [("=HYPERLINK(\"http://x\")", 15, "offline"), ("=HYPERLINK(\"http://x\")", 15, "offline and live migration"), ("@eve", 1, "portability")]
+    header, first, second = gradebook(tmp_path, rows, column="email")
+    assert header[0] == "email"
+    assert first[0] == "'=HYPERLINK(\"http://x\")" and first[2] == "1.00"
+    assert second[0] == "'@eve"
+
+
+@pytest.mark.parametrize(
+    "columns, flags, code, error",
+    [
+        ("id,card,answer", (), 1, "Error: a gradebook needs a column naming each student: the answers have none called student, student_id, name, email, username (their own columns: id; name one with --student)\n"),
+        ("student,card,answer", ("--student", "who"), 1, "Error: --student who: the answers have no such column (their own columns: student)\n"),
+        ("student,card,answer", ("--gradebook", "{tmp}/g.txt"), 2, "--gradebook writes CSV"),
+        ("student,card,answer", ("--gradebook", "{answers}"), 1, "Error: {answers}: will not write over the answers file; choose another file\n"),
+    ],
+)
+def test_gradebook_errors(tmp_path, columns, flags, code, error):
+    answers = tmp_path / "a.csv"
+    answers.write_text(f"{columns}\nx,1,portability\n")
+    flags = tuple(f.format(tmp=tmp_path, answers=answers) for f in flags)
+    if "--gradebook" not in flags:
+        flags = ("--gradebook", str(tmp_path / "g.csv"), *flags)
+    result = run_cli("grade", DECK, str(answers), "--json", *flags)
+    assert result.returncode == code
+    assert error.format(answers=answers) in result.stderr if code == 2 else result.stderr == error.format(answers=answers)
+    assert result.stdout == "" and not (tmp_path / "g.csv").exists()
+
+
+def test_resumed_run_writes_the_same_report_and_gradebook_as_an_uninterrupted_one(tmp_path):
+    answers = class_csv(tmp_path)
+    outputs = {}
+    for name in ("whole", "resumed"):
+        out, report, book = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.html", tmp_path / f"{name}.csv"
+        if name == "resumed":  # an earlier run stopped after three rows
+            out.write_bytes(b"".join((tmp_path / "whole.jsonl").read_bytes().splitlines(keepends=True)[:3]))
+        flags = ["--output", str(out), "--report", str(report), "--gradebook", str(book)] + (["--resume"] if name == "resumed" else [])
+        result = run_cli("grade", DECK, str(answers), *flags)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = (report.read_text(), book.read_text())
+    assert outputs["resumed"] == outputs["whole"]

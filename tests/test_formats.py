@@ -1,0 +1,285 @@
+"""Deck formats other than grader's markdown: Obsidian Spaced Repetition notes, Anki packages and Anki's text export.
+
+Every format yields the same ``Card`` model (ids from the question, key terms,
+images), and ``cards``, ``lint``, ``practice`` and ``grade`` work on each.
+The Anki packages are built with Anki's own schema (``anki_fixtures``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+
+import pytest
+
+from grader import DeckError, card_id, load_deck, parse_deck
+from grader.decks import find_decks
+from grader.formats.anki_notes import html_to_text, render
+
+from .anki_fixtures import BASIC, CLOZE, REVERSED, TYPE_IN, Note, Package, legacy_package, modern_package
+from .conftest import run_cli
+
+OBSIDIAN = """---
+tags: [reading]
+---
+# Networking #flashcards/net/transport
+
+What does TCP add over IP?::Reliable, ordered delivery with ==flow control==.
+Port:::A number naming an endpoint
+<!--SR:!2024-01-01,3,250-->
+
+What is a socket?
+?
+An endpoint of a connection:
+an IP address and a port.
+
+Capital of France
+??
+Paris
+
+The ==OSI model== has **seven** layers.
+
+{{c1::TCP}} is reliable, {{c2::UDP::protocol}} is not; {{c1::TCP}} again.
+
+```cpp
+std::vector<int> v;  // code: not a card
+?
+```
+
+Prose with `a::b` in inline code is not a card either.
+"""
+
+NOTES = [
+    Note(BASIC, ["What does TCP add over IP?", "Reliable, <b>ordered</b> delivery with flow control.<br><img src=\"tcp diagram.png\">"], deck="Networking::Transport"),
+    Note(REVERSED, ["Port", "A number naming an endpoint"], deck="Networking::Transport"),
+    Note(CLOZE, ["{{c1::TCP}} is reliable, {{c2::UDP::protocol}} is not; {{c1::TCP}} &amp; more.", "Both run over IP."], deck="Networking::Transport::Clozes"),
+    Note(TYPE_IN, ["Default port of HTTPS?", "443"], deck="Networking::Transport"),
+]
+MEDIA = {"tcp diagram.png": b"\x89PNG\r\n\x1a\n fake"}
+
+EXPECTED_ANKI = [
+    ("What does TCP add over IP?", "Reliable, **ordered** delivery with flow control.\n![](tcp%20diagram.png)"),
+    ("Port", "A number naming an endpoint"),
+    ("A number naming an endpoint", "Port"),
+    ("[...] is reliable, UDP is not; [...] & more.", "==TCP== is reliable, UDP is not; ==TCP== & more.\nBoth run over IP."),
+    ("TCP is reliable, [protocol] is not; TCP & more.", "TCP is reliable, ==UDP== is not; TCP & more.\nBoth run over IP."),
+    ("Default port of HTTPS?", "443"),
+]
+
+ANKI_TEXT = (
+    "#separator:tab\n#html:true\n#notetype column:3\n#deck column:4\n#tags column:5\n"
+    "What does TCP add over IP?\tReliable, <b>ordered</b> delivery\tBasic\tNet\ttcp\n"
+    "Port\tA number naming an endpoint\tBasic (and reversed card)\tNet\t\n"
+    '"{{c1::TCP}} is reliable;\nsays ""who""?"\tline one<br>line two\tCloze\tNet\t\n'
+)
+
+
+def qa(deck) -> list[tuple[str, str]]:
+    return [(c.question, c.answer) for c in deck.cards]
+
+
+# --- Obsidian -----------------------------------------------------------------------
+
+
+def test_obsidian_cards_of_every_kind(tmp_path):
+    path = tmp_path / "net.md"
+    path.write_text(OBSIDIAN)
+    deck = load_deck(path)
+    assert deck.title == "net/transport"  # the deck comes from the #flashcards/... tag
+    assert qa(deck) == [
+        ("What does TCP add over IP?", "Reliable, ordered delivery with ==flow control==."),
+        ("Port", "A number naming an endpoint"),
+        ("A number naming an endpoint", "Port"),
+        ("What is a socket?", "An endpoint of a connection:\nan IP address and a port."),
+        ("Capital of France", "Paris"),
+        ("Paris", "Capital of France"),
+        ("The [...] has seven layers.", "The ==OSI model== has seven layers."),
+        ("The OSI model has [...] layers.", "The OSI model has ==seven== layers."),
+        ("[...] is reliable, UDP is not; [...] again.", "==TCP== is reliable, UDP is not; ==TCP== again."),
+        ("TCP is reliable, [protocol] is not; TCP again.", "TCP is reliable, ==UDP== is not; TCP again."),
+    ]
+    terms = [[t.text for t in c.key_terms] for c in deck.cards]
+    assert terms[0] == ["flow control"] and terms[6:] == [["OSI model"], ["seven"], ["TCP"], ["UDP"]]
+    assert [c.line for c in deck.cards][:5] == [6, 7, 7, 10, 15]
+    assert [c.id for c in deck.cards] == [card_id(c.question) for c in deck.cards]
+
+
+def test_obsidian_note_without_the_tag(tmp_path):
+    # Named directly, explicit cards count; bold and highlights are only emphasis without the tag.
+    path = tmp_path / "plain.md"
+    path.write_text("# Notes\n\nA **bold** claim and ==a highlight==.\n\nQ1::A1\n")
+    assert qa(load_deck(path)) == [("Q1", "A1")]
+    # In a folder, a note counts as a deck only with the tag.
+    (tmp_path / "tagged.md").write_text("#flashcards\n\nQ2::A2\n")
+    assert find_decks([tmp_path]) == [tmp_path / "tagged.md"]
+
+
+@pytest.mark.parametrize("unit", ["::", ":::", "==w== ", "**b** ", "{{c1::", "{{c1::x::", "?\n", "```\n", "#flashcards "])
+def test_obsidian_parsing_is_linear(tmp_path, unit):
+    from grader.formats.obsidian import parse_obsidian
+
+    def seconds(size: int) -> float:
+        text = "#flashcards\n\n" + unit * (size // len(unit))
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            parse_obsidian(text, "x.md")
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    size = 1024 if unit in ("==w== ", "**b** ") else 4 * 1024  # each cloze card is its whole paragraph: a costlier unit
+    small, large = seconds(size), seconds(4 * size)
+    assert large < 8 * max(small, 0.01), (small, large)  # below 10 ms the timer's noise is all there is
+
+
+# --- Anki packages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda p, pk: legacy_package(p, pk), "old.apkg"),
+        (lambda p, pk: legacy_package(p, pk, member="collection.anki21"), "anki21.apkg"),
+        (lambda p, pk: modern_package(p, pk), "new.apkg"),
+        (lambda p, pk: modern_package(p, pk), "whole.colpkg"),
+    ],
+    ids=["schema11-anki2", "schema11-anki21", "schema18-anki21b", "colpkg"],
+)
+def test_anki_packages_as_anki_writes_them(tmp_path, build, name):
+    path = build(tmp_path / name, Package(NOTES, MEDIA))
+    parsed = parse_deck(path)
+    deck = parsed.deck
+    assert deck.title == "Networking::Transport"  # the deepest deck every card shares
+    assert qa(deck) == EXPECTED_ANKI
+    cloze_terms = [[t.text for t in c.key_terms] for c in deck.cards[3:5]]
+    assert cloze_terms == [["TCP"], ["UDP"]]  # cloze numbers kept: c1 blanks both TCPs, c2 the UDP
+    assert deck.cards[0].images == ["tcp%20diagram.png"] and deck.cards[0].gradable  # an Anki answer beside an image is graded
+    assert [c.id for c in deck.cards] == [card_id(q) for q, _ in EXPECTED_ANKI]
+    assert parsed.findings == []  # the image is in the package; nothing to fix
+
+
+def test_anki_images_come_out_of_the_package_and_missing_ones_are_linted(tmp_path):
+    from grader.images import card_images
+
+    path = modern_package(tmp_path / "new.apkg", Package(NOTES, MEDIA))
+    deck = load_deck(path)
+    [image] = card_images(deck, deck.cards[0])
+    assert not image.missing and image.path.read_bytes() == MEDIA["tcp diagram.png"]  # decompressed from zstd
+    legacy = legacy_package(tmp_path / "old.apkg", Package(NOTES, {}))
+    result = run_cli("lint", str(legacy))
+    assert result.returncode == 1
+    assert result.stdout == f"{legacy}:1: image not found: tcp%20diagram.png\n"
+
+
+def test_the_stub_collection_of_a_modern_package_is_not_read(tmp_path):
+    path = modern_package(tmp_path / "new.apkg", Package(NOTES[:1]))
+    with zipfile.ZipFile(path) as z:
+        assert {"collection.anki2", "collection.anki21b", "meta", "media"} <= set(z.namelist())
+    assert [c.question for c in load_deck(path).cards] == ["What does TCP add over IP?"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a zip", "not an Anki package (not a zip file)"),
+        (None, "not an Anki package (no collection.anki21b, .anki21 or .anki2 inside)"),
+        (b"zip:collection.anki2:not sqlite", "the collection inside is not a SQLite database"),
+    ],
+)
+def test_broken_anki_packages_are_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "bad.apkg"
+    if content is None or content.startswith(b"zip:"):
+        with zipfile.ZipFile(path, "w") as z:
+            if content:
+                _, member, data = content.split(b":", 2)
+                z.writestr(member.decode(), data)
+            else:
+                z.writestr("readme.txt", "hello")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DeckError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        parse_deck(path)
+
+
+@pytest.mark.parametrize(
+    "template, fields, expected",
+    [
+        ("{{Front}}", {"Front": "Q"}, "Q"),
+        ("{{#Extra}}[{{Extra}}]{{/Extra}}{{^Extra}}none{{/Extra}}", {"Extra": ""}, "none"),
+        ("{{#Extra}}[{{Extra}}]{{/Extra}}", {"Extra": "x"}, "[x]"),
+        ("{{text:Front}} {{hint:Back}} {{type:Back}}", {"Front": "<b>Q</b>", "Back": "A"}, "<b>Q</b> A "),
+        ("{{Tags}} / {{Deck}}", {}, "t1 / D"),
+    ],
+)
+def test_template_rendering(template, fields, expected):
+    assert render(template, fields, special={"Tags": "t1", "Deck": "D"}) == expected
+
+
+def test_html_is_stripped_to_text():
+    html = '<div>One&nbsp;&amp; two</div><ul><li>a</li><li>b</li></ul>[sound:x.mp3]<style>.x{}</style><img src="a b.png">'
+    assert html_to_text(html) == "One & two\n- a\n- b\n![](a%20b.png)"
+
+
+# --- Anki's text export ---------------------------------------------------------------
+
+
+def test_anki_text_export(tmp_path):
+    path = tmp_path / "export.txt"
+    path.write_text(ANKI_TEXT)
+    deck = load_deck(path)
+    assert deck.title == "Net"
+    assert qa(deck) == [
+        ("What does TCP add over IP?", "Reliable, **ordered** delivery"),
+        ("Port", "A number naming an endpoint"),
+        ("A number naming an endpoint", "Port"),
+        ('[...] is reliable;\nsays "who"?', '==TCP== is reliable;\nsays "who"?\n\nline one\nline two'),
+    ]
+    assert [c.line for c in deck.cards] == [6, 7, 7, 8]
+    assert [[t.text for t in c.key_terms] for c in deck.cards][3] == ["TCP"]
+
+
+def test_anki_text_with_columns_header_and_a_comma_separator(tmp_path):
+    path = tmp_path / "export.txt"
+    path.write_text("#separator:comma\n#html:false\n#columns:Back,Front\n\"an endpoint, with a port\",What is a socket?\n")
+    assert qa(load_deck(path)) == [("What is a socket?", "an endpoint, with a port")]
+
+
+def test_a_folder_finds_every_format(tmp_path):
+    (tmp_path / "net.md").write_text(OBSIDIAN)
+    (tmp_path / "export.txt").write_text(ANKI_TEXT)
+    (tmp_path / "todo.txt").write_text("buy milk\n")  # no Anki headers: not a deck
+    modern_package(tmp_path / "deck.apkg", Package(NOTES, MEDIA))
+    assert [p.name for p in find_decks([tmp_path])] == ["deck.apkg", "export.txt", "net.md"]
+
+
+# --- The commands on every format -------------------------------------------------------
+
+
+@pytest.fixture
+def format_decks(tmp_path):
+    (tmp_path / "net.md").write_text(OBSIDIAN)
+    (tmp_path / "export.txt").write_text(ANKI_TEXT)
+    return {
+        "obsidian": tmp_path / "net.md",
+        "anki-text": tmp_path / "export.txt",
+        "apkg": modern_package(tmp_path / "deck.apkg", Package(NOTES, MEDIA)),
+        "legacy": legacy_package(tmp_path / "old.apkg", Package(NOTES, MEDIA)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["obsidian", "anki-text", "apkg", "legacy"])
+def test_cards_lint_practice_and_grade_work_on_every_format(tmp_path, format_decks, kind):
+    deck = format_decks[kind]
+    listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json").stdout.splitlines()]
+    assert listed and listed[0]["question"] == "What does TCP add over IP?"
+    lint = run_cli("lint", str(deck))
+    assert lint.returncode == 0, lint.stdout
+    answers = tmp_path / f"{kind}.jsonl"
+    answers.write_text(json.dumps({"card": 2, "answer": "a number naming an endpoint"}) + "\n")
+    graded = run_cli("grade", str(deck), str(answers), "--json")
+    assert graded.returncode == 0, graded.stderr
+    assert json.loads(graded.stdout)["verdict"] == "correct"
+    practised = run_cli("practice", str(deck), "--cards", "2", input="a number naming an endpoint\n")
+    assert practised.returncode == 0, practised.stderr
+    assert "CORRECT" in practised.stdout

@@ -1,0 +1,374 @@
+"""What learners expect of a review tool, and the defects of issue 15, each held by a test.
+
+Rating previews, /undo, /suspend, /bury, /open, card progress in ``grader
+cards``, images resolved against their deck, honest mastery, folders with a
+bad file, lint of every problem, the reference panel with images, and
+untrusted text on the terminal (issue 11).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from grader import load_deck
+from grader.render import make_console, reference_panel
+from grader.schedule import Rating, ScheduleSettings, describe_interval, preview
+from grader.session import Notice, PracticeSession, Question, RatingKeys, Reference
+from grader.stats import build_stats
+from grader.store import MIGRATIONS, Store
+
+from .conftest import ROOT, SEED_DECK, run_cli
+from .test_session import DECK, NOW, ScriptedUser, attempts, practise, ticking_now
+
+
+@pytest.fixture
+def deck(tmp_path):
+    path = tmp_path / "migration.md"
+    path.write_text(DECK, encoding="utf-8")
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "architecture.png").write_bytes(b"\x89PNG fake")
+    return load_deck(path)
+
+
+@pytest.fixture
+def store(tmp_path, utc_local_time):
+    with Store.open(tmp_path / "history.db") as store:
+        yield store
+
+
+# --- The reference panel with images (defect) ------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]+", text)
+
+
+@pytest.mark.parametrize("number", [6, 8])
+@pytest.mark.parametrize("width", [60, 80, 100, 140])
+def test_the_reference_panel_keeps_every_word_in_order(seed_deck, number, width):
+    card = seed_deck.cards[number - 1]
+    console = make_console()
+    with console.capture() as captured:
+        console.width = width
+        console.print(reference_panel(card))
+    shown = " ".join(words(captured.get()))
+    written = " ".join(words(re.sub(r"!?\[\]\([^)]*/([^/)]*)\)", r"[image: \1]", card.answer)))
+    assert written in shown  # every word, in the author's order, the image where it stands
+
+
+def test_an_image_stays_where_the_author_put_it(seed_deck):
+    card = seed_deck.cards[5]  # text, then the image, then a note
+    console = make_console()
+    with console.capture() as captured:
+        console.width = 200
+        console.print(reference_panel(card))
+    text = captured.get()
+    assert text.index("supervisor mode") < text.index("[image: virt2.png]") < text.index("Note that")
+
+
+# --- Images -------------------------------------------------------------------------------
+
+
+def test_images_resolve_against_the_deck_and_open_with_the_injected_viewer(store, deck, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # not the deck's folder
+    opened: list[str] = []
+    user = ScriptedUser(["/open", "c", "/open", "/quit"])
+    session = PracticeSession(store, [deck], user, now=ticking_now(), opener=opened.append)
+    session.run([(deck, deck.cards[1]), (deck, deck.cards[2])])
+    assert opened == [str(tmp_path / "img" / "architecture.png")]
+    [reference] = user.of(Reference)
+    assert [(i.written, i.missing) for i in reference.images] == [("img/architecture.png", False)]
+    assert user.notices()[0] == "No image to open: /open shows the images of the answer just shown."
+
+
+def test_a_missing_image_is_said_in_practice_and_in_lint(tmp_path):
+    path = tmp_path / "deck.md"
+    path.write_text(DECK)
+    result = run_cli("lint", str(path))
+    assert result.returncode == 1
+    assert f"{path}:9: image not found: img/architecture.png (looked in {tmp_path / 'img' / 'architecture.png'})" in result.stdout
+    practised = run_cli("practice", str(path), "--cards", "2", input="c\n")
+    assert "Image missing: img/architecture.png" in practised.stdout
+
+
+# --- Rating previews, undo, suspend, bury ---------------------------------------------------
+
+
+def test_the_rating_keys_preview_each_interval_for_this_card(store, deck):
+    user = ScriptedUser(["offline and live migration", "", "/quit"], keys=["x"], interactive=True)
+    ticks = iter(range(0, 1000, 60))
+    practise(store, deck, user, cards=[1, 3], clock=lambda: next(ticks))
+    [keys] = user.of(RatingKeys)
+    expected = preview(None, now=NOW, settings=ScheduleSettings())
+    assert [(r, when) for r, when in keys.preview] == [(r, describe_interval(due, now=NOW)) for r, due in expected.items()]
+    assert [when for _, when in keys.preview] == ["1 min", "6 min", "10 min", "8 d"]
+    assert not keys.self_rating and not keys.images
+
+
+def test_undo_takes_back_the_answer_and_its_schedule(store, deck):
+    user = ScriptedUser(["no idea", "/undo", "offline and live migration", "/quit"])
+    session = practise(store, deck, user, cards=[1, 3])
+    assert [q.card.number for q in user.of(Question)] == [1, 3, 1, 3]
+    assert attempts(store, deck) == [(1, "correct", Rating.good, "grader")]  # the wrong answer is gone
+    assert [(q.position, q.total, q.repeats) for q in user.of(Question)] == [(1, 2, 0), (2, 3, 1), (1, 2, 0), (2, 3, 1)]
+    assert "Undone: your answer of card 1 (its schedule is as it was). Here it is again." in user.notices()
+    assert [o.number for o in session.outcomes] == [1]
+    [(_, state)] = store.states([deck]).items()
+    assert state.reps == 1  # one review, not two
+
+
+def test_undo_with_nothing_to_undo_says_so(store, deck):
+    user = ScriptedUser(["/undo", "/quit"])
+    practise(store, deck, user, cards=[1])
+    assert user.of(Notice)[0] == Notice("Nothing to undo in this session.", "warning")
+
+
+def test_suspend_and_bury_are_stored_and_undone(tmp_path, deck, utc_local_time):
+    with Store.open(tmp_path / "h.db") as store:
+        user = ScriptedUser(["/suspend", "/bury", "/undo", "/quit"])
+        PracticeSession(store, [deck], user, now=lambda: NOW).run([(deck, c) for c in deck.cards])
+        held = store.held_back([deck], now=NOW)
+        assert list(held.values()) == ["suspended"]  # the burial was undone
+        assert [n for n in user.notices() if n.startswith(("Suspended", "Buried"))] == [
+            "Suspended: card 1 is left out of practice until you ask for it (--cards 1). /undo takes it back.",
+            "Buried: card 2 waits until tomorrow (in 16 h). /undo takes it back.",
+        ]
+        PracticeSession(store, [deck], ScriptedUser([]), now=lambda: NOW).run([(deck, deck.cards[1])])
+        store.set_aside(deck, deck.cards[1], buried_until=NOW + timedelta(hours=16))
+        planner = ScriptedUser([])
+        plan = PracticeSession(store, [deck], planner, now=lambda: NOW).plan()
+        assert [c.number for _, c in plan] == [3]
+        assert "1 suspended and 1 buried cards left out (--cards N asks one anyway)." in planner.notices()
+        tomorrow = PracticeSession(store, [deck], ScriptedUser([]), now=lambda: NOW + timedelta(days=1)).plan()
+        assert [c.number for _, c in tomorrow] == [2, 3]
+        # Named with --cards, a suspended card is asked, and answering brings it back.
+        named = ScriptedUser(["offline and live", "/quit"])
+        session = PracticeSession(store, [deck], named, now=lambda: NOW)
+        session.run(session.plan("1"))
+        assert "Card 1 is back in practice (it was set aside)." in named.notices()
+        assert store.held_back([deck], now=NOW + timedelta(days=1)) == {}
+
+
+def test_the_schema_migrates_and_export_carries_what_was_set_aside(tmp_path, deck, utc_local_time):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for sql in MIGRATIONS[0]:
+        db.execute(sql)
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 2
+        store.sync([deck])
+        store.set_aside(deck, deck.cards[0], suspended=True)
+        [card] = [c for c in store.cards() if c.card == deck.cards[0].id]
+        assert card.suspended and card.buried_until is None
+    exported = run_cli("history", "export", env={"GRADER_HOME": str(tmp_path)})
+    assert exported.returncode == 0
+
+
+# --- The session's words --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("picks, message", [("3-1", "'3-1' runs backwards; write the smaller number first (1-3)"), ("0", "'0' is outside 1-18")])
+def test_bad_picks_are_told_before_anything_else(picks, message):
+    result = run_cli("practice", "--cards", picks, input="")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"Error: --cards: {message}\n"
+
+
+def test_the_progress_total_says_why_it_grows(store, deck):
+    user = ScriptedUser(["no idea", "no idea", "/quit"])
+    practise(store, deck, user, cards=[1, 3])
+    console = make_console()
+    from grader.render import practice_view
+
+    with console.capture() as captured:
+        for q in user.of(Question):
+            console.print(practice_view(q))
+    assert [(q.position, q.total, q.repeats) for q in user.of(Question)] == [(1, 2, 0), (2, 3, 1), (3, 4, 2)]
+    assert "2/3 (incl. 1 repeat)" in captured.get() and "3/4 (incl. 2 repeats)" in captured.get()
+
+
+# --- Mastery ------------------------------------------------------------------------------
+
+
+def test_mastery_is_not_high_right_after_first_learning(store, deck):
+    practise(store, deck, ScriptedUser(["offline and live migration", "isolation, portability and consolidation"]), cards=[1, 3])
+    report = build_stats(store.cards(), store.attempts(), now=NOW + timedelta(minutes=11), settings=store.settings)
+    [d] = report.decks
+    assert 0 < d.mastery < 0.15  # recalled now, but nothing is stable yet (plain recall now would read 1.0)
+    states = [c.state for c in store.cards() if c.state]
+    later = max(s.due for s in states) + timedelta(days=400)
+    from grader.stats import card_mastery
+
+    mature = states[0].model_copy(update={"stability": 60.0, "last_review": later - timedelta(days=1), "due": later})
+    assert card_mastery(mature, now=later, settings=store.settings) > 0.9
+
+
+# --- grader cards with the history ------------------------------------------------------
+
+
+def test_cards_shows_due_last_grade_and_lapses(tmp_path):
+    deck = tmp_path / "deck.md"
+    deck.write_text(DECK)
+    run_cli("practice", str(deck), "--cards", "1,3", input="offline and live migration\nno idea\n")
+    listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json").stdout.splitlines()]
+    old_fields = {"id", "number", "question", "key_terms", "derived_terms", "gradable", "images", "line"}
+    assert old_fields < set(listed[0])
+    assert [(c["last_verdict"], c["phase"], c["lapses"], c["reviews"]) for c in listed] == [
+        ("correct", "learning", 0, 1), (None, "new", 0, 0), ("incorrect", "learning", 0, 1),
+    ]  # fmt: skip
+    assert listed[0]["due"] and listed[1]["due"] is None and listed[0]["suspended"] is False
+    due = run_cli("cards", str(deck), "--due", "--json").stdout.splitlines()
+    assert [json.loads(line)["number"] for line in due] == [1, 3]  # both learning, due within 20 min; the new card is not due
+    table = run_cli("cards", str(deck)).stdout
+    assert "due" in table and "lapses" in table and "incorrect" in table and "new" in table
+
+
+def test_cards_creates_no_history(tmp_path, isolated_env):
+    run_cli("cards", str(SEED_DECK))
+    assert not (isolated_env / "history.sqlite3").exists()
+
+
+# --- Folders with a bad file, and lint of every problem ------------------------------------
+
+
+def test_practice_warns_about_a_bad_file_in_a_folder_and_goes_on(tmp_path):
+    (tmp_path / "config.yml").write_text("theme: [dark\n")
+    (tmp_path / "deck.md").write_text(DECK)
+    result = run_cli("practice", str(tmp_path), "--cards", "1", input="offline and live\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(f"Warning: {tmp_path / 'config.yml'}:2: invalid YAML")
+    assert "(left out)" in result.stderr and "CORRECT" in result.stdout
+    named = run_cli("practice", str(tmp_path / "config.yml"), input="")
+    assert named.returncode == 1 and named.stderr.startswith("Error: ")  # named directly, it is still an error
+
+
+def test_lint_reports_every_problem_in_every_file(tmp_path):
+    (tmp_path / "config.yml").write_text("theme: [dark\n")
+    (tmp_path / "cards.yaml").write_text("cards:\n- question: q\n  answr: typo\n- answer: no question\n- question: fine\n")
+    (tmp_path / "deck.md").write_text(DECK)
+    result = run_cli("lint", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'cards.yaml'}:2: cards.0.answr: Extra inputs are not permitted",
+        f"{tmp_path / 'cards.yaml'}:5: cards.1.question: Field required",
+        f"{tmp_path / 'config.yml'}:2: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        f"{tmp_path / 'config.yml'}:1: cards: Field required" if False else f"{tmp_path / 'deck.md'}:9: card answer is only an image (and a note): it can only be self-graded",
+        f"{tmp_path / 'deck.md'}:9: image not found: img/architecture.png (looked in {tmp_path / 'img' / 'architecture.png'})",
+    ]
+
+
+def test_lint_accepts_the_readme_yaml_example(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```yaml\n(title: Networking.*?)```", readme, re.DOTALL).group(1)
+    path = tmp_path / "networking.yaml"
+    path.write_text(example)
+    result = run_cli("lint", str(path))
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_lint_of_the_readme_ignores_its_code_examples():
+    result = run_cli("lint", str(ROOT / "README.md"))
+    assert result.stdout == f"{ROOT / 'README.md'}:1: deck has no cards (no <details> blocks found, and no Obsidian flashcards)\n"
+
+
+# --- Small things --------------------------------------------------------------------------
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and re.fullmatch(r"grader \d+\.\d+\.\d+.*\n", result.stdout)
+
+
+def test_eval_compare_has_its_own_help_and_usage():
+    result = run_cli("eval", "compare", "--help")
+    assert result.returncode == 0
+    assert "eval compare [OPTIONS] {A.json} {B.json}" in result.stdout and "Compare two saved evaluation runs" in result.stdout
+    assert "DATA.jsonl" not in result.stdout
+    top = run_cli("eval", "--help").stdout
+    assert re.search(r"Usage: .*grader eval \[OPTIONS\] \[DATA.jsonl\]\n +.*grader eval compare A.json B.json \[--json\]", top)
+
+
+def test_an_empty_comparison_says_so():
+    from grader.evaluation.compare import Comparison
+    from grader.evaluation.terminal import comparison_terminal
+
+    empty = Comparison(a="a.json", b="b.json", same_data=True, primary_task=None, deltas=[], flips=[], only_in_a=0, only_in_b=0)
+    console = make_console()
+    with console.capture() as captured:
+        for part in comparison_terminal(empty):
+            console.print(part)
+    assert captured.get() == (
+        "The two runs share no metric to compare (different tasks or systems).\n"
+        "No answer changed its verdict or calibrated prediction.\n"
+    )
+
+
+def test_the_eval_table_is_not_cut_at_80_columns():
+    result = run_cli("eval", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    for header in ("accuracy", "macro-F1", "Cohen κ", "QWK"):
+        assert header in result.stdout
+
+
+def test_the_readme_tour_is_what_practice_prints(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    tour = re.search(r"```text\n\$ grader practice --cards 3\n(.*?)```", readme, re.DOTALL).group(1)
+    answer = re.search(r"^> (.+)$", tour, re.MULTILINE).group(1)
+    result = run_cli("practice", "--cards", "3", input=answer + "\n", env={"COLUMNS": "80"})
+    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    for line in tour.splitlines():
+        if line.startswith((">", "…", "Answer (", "1 Again")) or not line.strip():
+            continue  # prompts and keys only a terminal shows
+        assert line.rstrip() in printed, line
+
+
+# --- Untrusted text on the terminal (issue 11) ----------------------------------------------
+
+HOSTILE_DECK = """# Arrays [/x] notes [bold]
+
+1. <details markdown=1><summary markdown="span"> What is [red]an array[/red] \x1b]0;pwned\x07? </summary>
+
+    A ==contiguous block== of memory. [/notes]
+
+</details>
+"""
+
+
+def test_markup_and_escapes_from_a_deck_reach_the_terminal_as_text(tmp_path):
+    path = tmp_path / "arrays.md"
+    path.write_text(HOSTILE_DECK)
+    for args, stdin in ((["practice", str(path)], "contiguous block\n"), (["cards", str(path)], None), (["stats", str(path)], None)):
+        result = run_cli(*args, input=stdin, env={"COLUMNS": "200"})
+        assert result.returncode == 0, (args, result.stderr)
+        assert "\x1b" not in result.stdout and "pwned\x07" not in result.stdout
+    practised = run_cli("practice", str(path), "--cram", input="contiguous block \x1b[2J\x1b]52;c;aGk=\x07 of memory\n", env={"COLUMNS": "200"})
+    assert "Arrays [/x] notes [bold]" in practised.stdout and "[red]an array[/red]" in practised.stdout
+    assert "[/notes]" in practised.stdout
+    assert "\x1b" not in practised.stdout
+    history = run_cli("history", "export").stdout
+    assert "\\u001b[2J" in history  # stored as typed: only the display is cleaned
+
+
+def test_clean_strips_every_kind_of_escape():
+    from grader.display import clean, clean_same_length
+
+    assert clean("a\x1b[31mred\x1b[0m \x1b]0;title\x07b \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x9b2J c\x07\x08\r") == "ared b link  c"
+    assert clean("tab\tand\nnewline") == "tab\tand\nnewline"
+    assert clean_same_length("ab\x1b[Dc") == "ab\ufffd[Dc"
+
+
+def test_an_error_line_carries_no_escape_from_the_file(tmp_path):
+    answers = tmp_path / "a.jsonl"
+    answers.write_text('{"card": "x\\u001b]0;pwned\\u0007\\u001b[2J", "answer": "a"}\n')
+    result = run_cli("grade", str(SEED_DECK), str(answers))
+    assert result.returncode == 1 and "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert result.stderr.startswith(f"Error: {answers}:1: card 'x")

@@ -1,0 +1,384 @@
+"""Grading by groups (issue 13): grouping, what the teacher's marks teach, the decisions file, ``grader review``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import KeywordGrader
+from grader.errors import GraderError
+from grader.models import Verdict
+from grader.review import (
+    Command,
+    DecisionLog,
+    QuestionReview,
+    bounds,
+    cluster,
+    parse_command,
+    propose,
+    similarity_matrix,
+)
+from grader.scoring import GradingSettings
+
+from .conftest import ROOT, SEED_DECK, run_cli
+from .test_class_report import class_csv as write_class
+
+DECK = str(SEED_DECK)
+I, P, C = 0, 1, 2
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("a", Command("accept")),
+        ("c", Command("mark", Verdict.correct)),
+        ("P", Command("mark", Verdict.partial)),
+        ("i 2 5-7", Command("mark", Verdict.incorrect, [2, 5, 6, 7])),
+        ("o i 3,1 1", Command("mark", Verdict.incorrect, [1, 3])),
+        ("s", Command("split")),
+        ("u", Command("undo")),
+        ("n", Command("next")),
+        ("q", Command("quit")),
+        ("m", Command("more")),
+        ("?", Command("help")),
+        ("", "an empty line is not a review command"),
+        ("o", "'o' needs a verdict and answer numbers"),
+        ("x", "'x' is not a review command"),
+        ("a 2", "'a 2' is not a review command"),
+        ("i two", "'two' is not an answer number or range"),
+        ("c 3-", "'3-' is not an answer number or range"),
+    ],
+)
+def test_parse_command(line, expected):
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            parse_command(line)
+    else:
+        assert parse_command(line) == expected
+
+
+# --- what the marks teach ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "marks, support, expected_lo, expected_hi",
+    [
+        ([], 1, [I, I, I], [C, C, C]),
+        ([(0.5, P)], 1, [I, P, P], [P, P, C]),
+        ([(0.0, C), (1.0, C)], 1, [C, C, C], [C, C, C]),  # one mark at 0 settles everything above it...
+        ([(0.0, C), (1.0, C)], 2, [I, I, C], [C, C, C]),  # ...unless a bound needs two marks behind it
+        ([(0.1, I), (0.2, I), (0.8, C), (0.9, C)], 2, [I, I, C], [I, C, C]),
+        ([(0.5, C), (0.5, I)], 1, [I, C, C], [I, I, C]),  # marks that contradict each other: lo > hi
+    ],
+)
+def test_bounds(marks, support, expected_lo, expected_hi):
+    x = np.array([0.0, 0.5, 1.0])
+    mx = np.array([m for m, _ in marks], dtype=float)
+    mc = np.array([c for _, c in marks], dtype=np.intp)
+    lo, hi = bounds(x, mx, mc, support)
+    assert lo.tolist() == expected_lo and hi.tolist() == expected_hi
+
+
+def test_marks_recalibrate_the_rest_and_say_what_is_certain():
+    x = np.array([0.0, 0.1, 0.3, 0.35, 0.5, 0.9, 1.0])
+    raw = np.array([I, I, P, P, P, C, C])
+    decided = np.full(7, -1)
+    decided[[0, 1]] = I
+    decided[[2, 3]] = C  # the teacher calls answers the grader scored 0.3 correct
+    proposal, certain = propose(x, raw, decided)
+    assert proposal.tolist() == [I, I, C, C, C, C, C]
+    assert certain.tolist() == [True, True, True, True, True, True, True]
+    decided[:] = -1
+    decided[[0, 6]] = [I, C]
+    proposal, certain = propose(x, raw, decided)
+    assert certain.tolist() == [True, False, False, False, False, False, True]
+    assert proposal[[0, 6]].tolist() == [I, C]
+
+
+# --- grouping ------------------------------------------------------------------------------------------
+
+
+ANSWERS = [
+    "sharing, aggregation, emulation, isolation",
+    "Sharing aggregation emulation isolation!",
+    "sharing and isolation",
+    "isolation and sharing",
+    "I don't know",
+    "idk",
+    "bananas are yellow",
+]
+
+
+@pytest.mark.parametrize("match", ["meaning", "keyword"])
+def test_similar_answers_group_together_largest_first(seed_deck, match):
+    settings = GradingSettings(match=match)
+    grader = KeywordGrader(settings)
+    card = seed_deck.cards[2]  # What are examples of managed execution?
+    grades = grader.grade_many(card, ANSWERS)
+    sim = similarity_matrix(ANSWERS, grades, grader.vectors)
+    assert sim.shape == (7, 7) and np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
+    assert sim[4, 5] == 1.0 and sim[0, 4] == 0.0  # non-answers with each other, apart from real ones
+    groups = [sorted(g.tolist()) for g in cluster(sim, np.arange(7), 0.7)]
+    assert sorted(groups) == sorted([[0, 1], [2, 3], [4, 5], [6]])
+    assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
+    assert [g.tolist() for g in cluster(sim, np.arange(7), 0.7)] == [g.tolist() for g in cluster(sim, np.arange(7), 0.7)]
+
+
+def test_a_question_review_decides_splits_and_undoes(seed_deck):
+    grader = KeywordGrader(GradingSettings(match="keyword"))
+    card = seed_deck.cards[2]
+    review = QuestionReview(ANSWERS, grader.grade_many(card, ANSWERS), None)
+    assert review.uncertain == 7 and sum(g.size for g in review.pending) == 7
+    first = review.ordered()[0]
+    review.decide(first, C)
+    assert all(int(i) not in set(first.tolist()) for g in review.pending for i in g)
+    assert (review.decided[first] == C).all() and review.certain[first].all()
+    big = max(review.pending, key=len)
+    parts = review.split(big)
+    assert sum(p.size for p in parts) == big.size and len(parts) >= 2
+    review.undecide(first)
+    assert (review.decided == -1).all() and sum(g.size for g in review.pending) == 7
+
+
+# --- the decisions file --------------------------------------------------------------------------------
+
+
+HEADER = '{"type": "header", "format": "grader-review", "version": 1}\n'
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ('{"type": "decision"}\n', "1: not a file of grader review decisions (no header line)"),
+        ("not json\n", "1: not a line of grader review decisions"),
+        ('{"type": "header", "format": "other", "version": 1}\n', "1: not a file of grader review decisions"),
+        ('{"type": "header", "format": "grader-review", "version": 9}\n', "1: written by a newer grader (version 9); this one reads 1"),
+        (HEADER + "[1, 2]\n", "2: not a line of grader review decisions"),
+        (HEADER + '{"type": "decision", "id": 1, "verdict": "great", "answers": []}\n', "2: a decision needs an id, a verdict"),
+        (HEADER + '{"type": "decision", "id": 1, "verdict": "correct", "answers": [{"line": "2"}]}\n', "2: a decision needs"),
+        (HEADER + '{"type": "undo"}\n', "2: an undo names the decision it takes back"),
+        (HEADER + '{"type": "note"}\n', "2: unknown line type 'note'"),
+        (HEADER + HEADER, "2: a second header line"),
+    ],
+)
+def test_a_bad_decisions_file_is_one_error_naming_its_line(tmp_path, text, error):
+    path = tmp_path / "d.jsonl"
+    path.write_text(text)
+    with pytest.raises(GraderError) as err:
+        DecisionLog(path).read()
+    assert str(err.value).startswith(f"{path}:{error}")
+
+
+def test_a_decision_cut_short_is_dropped_and_the_rest_kept(tmp_path):
+    path = tmp_path / "d.jsonl"
+    whole = '{"type": "decision", "id": 1, "verdict": "correct", "answers": [{"line": 2, "key": "k"}]}\n'
+    path.write_text(HEADER + whole + '{"type": "decision", "id": 2, "verd')
+    log = DecisionLog(path)
+    entries, end = log.read()
+    assert [e["id"] for e in entries] == [1] and end == len((HEADER + whole).encode())
+    log.open(end, {})
+    log.append({"type": "undo", "id": 2, "undoes": 1})
+    log.close()
+    assert path.read_text() == HEADER + whole + '{"type": "undo", "id": 2, "undoes": 1}\n'
+    assert DecisionLog(path).read()[0] == []
+
+
+# --- grader review ---------------------------------------------------------------------------------------
+
+
+CLASS = [
+    ("ann", 3, "sharing, aggregation, emulation, isolation"),
+    ("bo", 3, "sharing, aggregation, emulation and isolation"),
+    ("cy", 3, "sharing and isolation"),
+    ("dee", 3, "isolation and sharing"),
+    ("eli", 3, "bananas"),
+    ("ann", 15, "offline migration and live migration"),
+    ("bo", 15, "live and offline migration"),
+    ("cy", 15, "moving a VM while it keeps running"),
+]
+
+
+def class_csv(tmp_path: Path, rows=CLASS) -> Path:
+    return write_class(tmp_path, rows)
+
+
+def decisions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()[1:]]
+
+
+def test_review_by_script_saves_each_decision_and_exports_the_final_grades(tmp_path):
+    answers = class_csv(tmp_path)
+    out, book, report = tmp_path / "final.jsonl", tmp_path / "gb.csv", tmp_path / "r.md"
+    # Q3's largest group (ann, bo: correct) accepted; cy and dee's group marked partial; the rest left to the calibration.
+    result = run_cli("review", DECK, str(answers), "--output", str(out), "--gradebook", str(book), "--report", str(report), input="a\np\nq\n")
+    assert result.returncode == 0, result.stderr
+    assert "Q3 What are examples of managed execution?" in result.stdout and "Proposed: correct" in result.stdout
+    log = tmp_path / "class.review.jsonl"
+    made = decisions(log)
+    assert [(d["verdict"], d["action"], len(d["answers"])) for d in made] == [("correct", "accept", 2), ("partial", "accept", 2)]
+    assert all(d["answers"][0]["line"] in (2, 3, 4, 5) and len(d["answers"][0]["key"]) == 12 for d in made)
+    finals = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [f["student"] for f in finals] == [r[0] for r in CLASS]  # every answer, in file order
+    assert [f["graded_by"] for f in finals[:4]] == ["teacher"] * 4
+    assert all({"card", "score", "verdict", "terms", "final_score", "final_verdict", "uncertain"} <= set(f) for f in finals)
+    assert result.stderr.endswith("(4 answers decided by you); 4 answers still uncertain.\n")  # eli's and Q15's
+    rows = list(csv.reader(book.open()))
+    assert rows[0][0] == "student" and rows[1][0] == "ann"
+    assert "Final grades: 4 decided by the teacher" in report.read_text()
+
+
+def test_review_goes_on_where_it_stopped_and_an_override_is_final(tmp_path):
+    answers = class_csv(tmp_path)
+    assert run_cli("review", DECK, str(answers), input="a\n").returncode == 0  # the input ends: the decision is kept
+    again = run_cli("review", DECK, str(answers), "--export-only", "--output", str(tmp_path / "f.jsonl"))
+    assert again.returncode == 0 and again.stdout == ""
+    assert "(2 answers decided by you)" in again.stderr
+    third = run_cli("review", DECK, str(answers), input="i\nq\n")  # the next group now: cy and dee's
+    assert third.returncode == 0
+    made = decisions(tmp_path / "class.review.jsonl")
+    assert [(d["verdict"], d["action"]) for d in made] == [("correct", "accept"), ("incorrect", "override")]
+    run_cli("review", DECK, str(answers), "--export-only", "--output", str(tmp_path / "f.jsonl"))
+    finals = {f["student"] + str(f["number"]): f for f in map(json.loads, (tmp_path / "f.jsonl").read_text().splitlines())}
+    assert finals["cy3"]["final_verdict"] == "incorrect" and finals["cy3"]["final_score"] == 0.0 and finals["cy3"]["verdict"] == "partial"
+    assert finals["ann3"]["final_score"] == finals["ann3"]["score"] == 1.0  # accepted: the grader's own score stays
+
+
+def test_undo_takes_back_the_last_decision(tmp_path):
+    answers = class_csv(tmp_path)
+    assert run_cli("review", DECK, str(answers), input="a\nu\nq\n").returncode == 0
+    log = tmp_path / "class.review.jsonl"
+    assert [d["type"] for d in decisions(log)] == ["decision", "undo"]
+    assert DecisionLog(log).read()[0] == []
+
+
+def test_marking_some_answers_of_a_group(tmp_path):
+    answers = class_csv(tmp_path)
+    result = run_cli("review", DECK, str(answers), "--decisions", str(tmp_path / "mine.jsonl"), input="o i 2\nq\n")
+    assert result.returncode == 0, result.stderr
+    (made,) = decisions(tmp_path / "mine.jsonl")
+    assert made["verdict"] == "incorrect" and len(made["answers"]) == 1
+
+
+def test_decisions_follow_their_answers_when_the_file_is_edited(tmp_path):
+    answers = class_csv(tmp_path)
+    assert run_cli("review", DECK, str(answers), input="a\n").returncode == 0
+    log = tmp_path / "class.review.jsonl"
+    class_csv(tmp_path, [("zed", 15, "new answer on top"), *CLASS[1:]])  # a row added, ann's answer gone
+    result = run_cli("review", DECK, str(answers), "--export-only", "--output", str(tmp_path / "f.jsonl"))
+    assert result.returncode == 0
+    assert f"Notice: 1 saved decision names answers no longer in the answers file (kept in {log})" in result.stderr
+    finals = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    assert [f["graded_by"] for f in finals if f["student"] == "bo" and f["number"] == 3] == ["teacher"]
+    assert len(decisions(log)) == 1  # nothing rewritten
+
+
+@pytest.mark.parametrize(
+    "args, stdin, code, error",
+    [
+        (("{answers}",), "a\nx\n", 1, "Error: <stdin>:2: 'x' is not a review command"),
+        (("{answers}",), "i 9\n", 1, "Error: <stdin>:1: the group has answers 1 to 2, not 9"),
+        (("-",), "", 2, "review reads your keys on standard input"),
+        (("{answers}", "--output", "{tmp}/f.txt"), "", 2, "--output must end in .jsonl or .csv"),
+        (("{answers}", "--decisions", "{answers}"), "", 1, "Error: {answers}: will not write over the answers file; choose another file"),
+        (("{answers}", "--gradebook", "{tmp}/g.csv", "--student", "who"), "", 1, "Error: --student who: the answers have no such column"),
+        (("{tmp}/missing.csv",), "", 1, "Error: {tmp}/missing.csv: "),
+    ],
+)
+def test_review_errors(tmp_path, args, stdin, code, error):
+    answers = class_csv(tmp_path)
+    fill = {"answers": answers, "tmp": tmp_path}
+    result = run_cli("review", DECK, *(a.format(**fill) for a in args), input=stdin)
+    assert result.returncode == code
+    assert error.format(**fill) in result.stderr
+    if code == 1 and stdin.startswith("a\n"):
+        assert len(decisions(tmp_path / "class.review.jsonl")) == 1  # what was decided before the bad line is kept
+
+
+def test_a_bad_decisions_file_stops_review_with_one_line(tmp_path):
+    answers = class_csv(tmp_path)
+    (tmp_path / "class.review.jsonl").write_text(HEADER + "oops\n")
+    result = run_cli("review", DECK, str(answers), input="a\n")
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {tmp_path / 'class.review.jsonl'}:2: not a line of grader review decisions\n"
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_every_decision_and_the_same_command_goes_on(tmp_path):
+    answers = class_csv(tmp_path)
+    log = tmp_path / "class.review.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "review", DECK, str(answers)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "COLUMNS": "100"},
+    )  # fmt: skip
+    proc.stdin.write("a\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.read_text().count("\n") == 2):  # the header and the decision, whole
+        assert time.monotonic() < deadline, "no decision saved"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"Stopped: every decision is saved in {log} (1 this time); the same command goes on." in err
+    assert [d["verdict"] for d in decisions(log)] == ["correct"]
+    again = run_cli("review", DECK, str(answers), "--export-only")
+    assert "(2 answers decided by you)" in again.stderr
+
+
+def test_review_sim_runs_on_a_small_dataset(tmp_path):
+    data = tmp_path / "shared" / "datasets" / "tiny"
+    data.mkdir(parents=True)
+    rows = [
+        {"question_id": "q", "question": "What does a hypervisor do?", "reference_answer": "It runs and isolates virtual machines.",
+         "answer": a, "score": s, "max_score": 1.0}
+        for a, s in [("runs virtual machines and isolates them", 1.0), ("it isolates virtual machines", 1.0), ("bananas", 0.0), ("no idea", 0.0), ("runs programs", 0.5)] * 3
+    ]  # fmt: skip
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "eval" / "review_sim.py"), "tiny", "--json", "--keyword"],
+        capture_output=True, text=True, env={**os.environ, "GRADER_SHARED": str(tmp_path / "shared")}, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (tiny,) = json.loads(result.stdout)["datasets"]
+    assert tiny["answers"] == 15 and tiny["manual"]["actions"] == 15
+    assert tiny["groups+cal"]["actions"] <= tiny["rows"]["actions"]
+
+
+@pytest.mark.slow
+def test_review_at_a_terminal_takes_one_key_per_group(tmp_path, isolated_env):
+    pexpect = pytest.importorskip("pexpect")
+    answers = class_csv(tmp_path)
+    env = {**os.environ, "GRADER_HOME": str(isolated_env), "TERM": "dumb", "COLUMNS": "100", "LINES": "40"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "grader", "review", DECK, str(answers)], cwd=str(ROOT), env=env, encoding="utf-8", timeout=30, dimensions=(40, 100)
+    )  # fmt: skip
+    child.expect_exact("q quit")
+    child.send("a")  # one key, no Enter: the largest group accepted
+    child.expect_exact("correct: 2 answer(s).")
+    child.expect_exact("q quit")
+    child.send("x")  # not a key: said, and asked again
+    child.expect_exact("'x' is not a review command")
+    child.expect_exact("q quit")
+    child.send("o")
+    child.expect_exact("e.g. i 2 5-7): ")
+    child.sendline("i 1")
+    child.expect_exact("incorrect: 1 answer(s).")
+    child.expect_exact("q quit")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert [(d["verdict"], len(d["answers"])) for d in decisions(tmp_path / "class.review.jsonl")] == [("correct", 2), ("incorrect", 1)]
