@@ -406,3 +406,10 @@ def similarity(a: list[str], b: list[str]) -> np.ndarray:
     if not a or not b:
         return np.zeros((len(a), len(b)), dtype=np.float32)
     return process.cdist(a, b, scorer=fuzz.ratio, processor=None, dtype=np.float32)
+
+
+def token_similarity(a: str, b: str) -> float:
+    """Word-set similarity of two texts in [0, 1], tolerant of order and repetition (rapidfuzz ``token_set_ratio``)."""
+    from rapidfuzz import fuzz, utils
+
+    return fuzz.token_set_ratio(a, b, processor=utils.default_process) / 100

@@ -10,6 +10,9 @@ it). When it cannot load, grading goes on by words alone and says so once.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,8 +76,9 @@ def unavailable_reason() -> str | None:
 def load() -> WordVectors:
     """The bundled word vectors, loaded once; ``SemanticUnavailable`` if they cannot be."""
     try:
-        import wordllama
-        from wordllama import WordLlama
+        with _logging_as_it_was():  # wordllama's import calls logging.basicConfig(INFO): every library would chatter
+            import wordllama
+            from wordllama import WordLlama
     except ImportError as exc:
         raise SemanticUnavailable(f"meaning tier off: the wordllama package is not installed ({exc.name})") from None
     folder = Path(wordllama.__file__).parent  # the wheel's weights/ and tokenizers/ are here
@@ -85,6 +89,18 @@ def load() -> WordVectors:
     tokenizer = model.tokenizer
     tokenizer.no_padding()
     return WordVectors(np.ascontiguousarray(model.embedding, dtype=np.float32), tokenizer)
+
+
+@contextmanager
+def _logging_as_it_was() -> Iterator[None]:
+    """Undo what an import does to the root logger (its handlers and level)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def unit(v: np.ndarray) -> np.ndarray:

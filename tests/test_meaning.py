@@ -274,3 +274,11 @@ def test_a_deck_says_how_many_terms_make_a_complete_answer(tmp_path):
     assert [f.message for f in plain.findings] == ["required: 2 asks for 2 of 2 key terms: that is all of them"]
     assert all("any" not in t.text for c in markdown.deck.cards for t in c.key_terms)  # the note is not a term
     assert grade_answer(markdown.deck.cards[0], "argon", KEYWORD_ONLY).score == 1.0
+
+
+def test_loading_the_vectors_leaves_logging_as_it_was(vectors):
+    import subprocess
+
+    code = "import logging; from grader.semantic import load; load(); r = logging.getLogger(); print(len(r.handlers), r.level)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "30"]  # no handler, WARNING: as Python starts

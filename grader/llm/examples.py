@@ -12,18 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from ..match import token_similarity
 from ..models import Card
 from ..normalize import normalize
 from .prompts import Example
 
 Similarity = Callable[[str, str], float]
-
-
-def token_similarity(a: str, b: str) -> float:
-    """Word-set similarity of two texts in [0, 1], tolerant of order and repetition (rapidfuzz ``token_set_ratio``)."""
-    from rapidfuzz import fuzz, utils
-
-    return fuzz.token_set_ratio(a, b, processor=utils.default_process) / 100
 
 
 class NearestExamples:

@@ -297,14 +297,6 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    @classmethod
-    def of(cls, completion: Any) -> Usage:
-        """The tokens an SDK completion reports (some local servers report none)."""
-        u = getattr(completion, "usage", None)
-        if u is None:
-            return cls()
-        return cls(prompt_tokens=u.prompt_tokens or 0, completion_tokens=u.completion_tokens or 0)
-
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
