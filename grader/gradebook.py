@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .class_report import ClassSummary, Row, short, write_whole
 from .errors import GraderError
+from .writers import inert_text
 
 QUESTION_HEADER_CHARS = 40
 
@@ -45,9 +46,9 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
     latest: dict[str, dict[str, Row]] = {}
     for r in summary.rows:
         latest.setdefault(r.student or "", {})[r.card] = r
-    table = [[_text(h) for h in header]]
+    table = [[inert_text(h) for h in header]]
     for student, answers in latest.items():
-        cells = [_text(student)]
+        cells = [inert_text(student)]
         total = 0.0
         for q in questions:
             r = answers.get(q.card)
@@ -70,8 +71,3 @@ def gradebook_csv(summary: ClassSummary) -> str:
 def write_gradebook(path: Path, summary: ClassSummary) -> None:
     """The gradebook CSV, written whole (a temporary file renamed into place)."""
     write_whole(path, gradebook_csv(summary), what="gradebook", newline="")
-
-
-def _text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

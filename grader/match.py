@@ -324,7 +324,7 @@ def _loosest(parts: tuple[_Part, ...], how: np.ndarray) -> int:
     loosest = EXACT
     for part in parts:
         rows = [int(r) for r in part.rows]
-        for row, covers in part.compounds:
+        for row, _ in part.compounds:
             if how[row].any():
                 loosest = max(loosest, COMPOUND)
         for r in rows:

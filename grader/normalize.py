@@ -193,5 +193,11 @@ def restates_question(answer: str, question: str) -> bool:
     can be right; a copy of the question never is.
     """
     words = {t.stem for t in content_tokens(answer)}
-    asked = {t.stem for t in content_tokens(question)}
+    asked = _content_stems(question)
     return bool(words) and words <= asked and len(words) >= RESTATED_SHARE * len(asked)
+
+
+@lru_cache(maxsize=4096)
+def _content_stems(text: str) -> frozenset[str]:
+    """The stems of a text's content words, kept: every answer to a card is checked against its one question."""
+    return frozenset(t.stem for t in content_tokens(text))

@@ -180,13 +180,16 @@ def csv_columns(extra_columns: list[str]) -> list[str]:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def inert_text(text: str) -> str:
+    """Text a spreadsheet will show, not run: a leading apostrophe before a formula's first character."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
     """One CSV cell: lists and objects as JSON, text that a spreadsheet would run as a formula made inert."""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return inert_text(value) if isinstance(value, str) else value
 
 
 class MarkdownReport:
