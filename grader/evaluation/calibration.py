@@ -8,6 +8,11 @@ training set's class proportions and are then improved one at a time
 (coordinate ascent over the observed scores) on the metric that matters for
 the task: quadratic weighted kappa for ordinal scores, macro-F1 for labels.
 
+Where a mapping is fitted on answers to the same question as the ones it
+predicts (one mapping per question), the grader's raw score is first blended
+with the grades of the most similar of those answers (``neighbours``): what
+a teacher already decided for answers like this one.
+
 ``group_folds`` keeps every answer to one question in the same fold, so a
 cross-validated figure is always measured on questions the mapping never saw.
 A ``FitPlan`` says which items each mapping is fitted on and which it predicts
@@ -19,17 +24,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .metrics import accuracy_from, macro_f1_from, qwk_from
+from . import neighbours
 from .tasks import Task, TaskPrediction, half_up
 
 FOLDS = 5
 # Candidate cut points per coordinate: enough resolution, bounded cost.
 MAX_CANDIDATES = 200
 MAX_PASSES = 6
+# The neighbours' grade weighs this much against the grader's own score (1: equal; eval/RESULTS.md).
+NEIGHBOUR_WEIGHT = 1.0
 
 # accuracy: for a teacher's own verdicts, where every disagreement costs the same (grader review).
 OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"qwk": qwk_from, "macro_f1": macro_f1_from, "accuracy": accuracy_from}
@@ -208,6 +216,63 @@ def majority_prediction(fit: FitData, task: Task, idx: np.ndarray) -> TaskPredic
 FitPlan = list[tuple[np.ndarray, np.ndarray]]  # (items to fit on, items to predict) pairs
 
 
+def grade_share(task: Task) -> np.ndarray:
+    """Each item's gold as a share of the best grade: points over the maximum, or the label's rank
+    (unordered labels: correct 1, anything else 0)."""
+    if task.kind == "score":
+        return task.gold / task.max_score
+    if task.ordered:
+        return task.gold / max(1, len(task.classes) - 1)
+    return (task.gold == task.classes.index("correct")).astype(float) if "correct" in task.classes else np.zeros(len(task.gold))
+
+
+@dataclass
+class GradedAnswers:
+    """The answers behind the predicted and the fitting items, by question, for ``neighbours``.
+
+    ``fit_features`` is None when the fitting items are the predicted ones
+    (cross-validation). Similarities are computed once per question.
+    """
+
+    features: Sequence[Counter[str]]
+    questions: np.ndarray
+    fit_features: Sequence[Counter[str]] | None
+    fit_questions: np.ndarray
+    _by_question: dict[str, tuple[np.ndarray, dict[int, int], dict[int, int]]] = field(default_factory=dict)
+
+    def one_question(self, fit_idx: np.ndarray, test: np.ndarray) -> str | None:
+        """The question that the fitting and predicted items all answer, if there is one."""
+        asked = set(self.questions[test].tolist()) | set(self.fit_questions[fit_idx].tolist())
+        return asked.pop() if len(asked) == 1 else None
+
+    def similarities(self, question: str, fit_idx: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities of the fitting items to each other, and of the predicted items to the fitting ones."""
+        if question not in self._by_question:
+            mine = np.flatnonzero(self.questions == question).tolist()
+            if self.fit_features is None:
+                theirs, bags = mine, [self.features[i] for i in mine]
+                fit_row = row = {i: r for r, i in enumerate(mine)}
+            else:
+                theirs = np.flatnonzero(self.fit_questions == question).tolist()
+                bags = [self.fit_features[i] for i in theirs] + [self.features[i] for i in mine]
+                fit_row = {i: r for r, i in enumerate(theirs)}
+                row = {i: len(theirs) + r for r, i in enumerate(mine)}
+            self._by_question[question] = (neighbours.answer_similarities(bags), fit_row, row)
+        matrix, fit_row, row = self._by_question[question]
+        fits = [fit_row[i] for i in fit_idx.tolist()]
+        return matrix[np.ix_(fits, fits)], matrix[np.ix_([row[i] for i in test.tolist()], fits)]
+
+
+def neighbours_voting(scope: str) -> int:
+    """How many graded answers vote in a calibration of this scope: only per-question mappings have them."""
+    return neighbours.NEIGHBOURS if scope == "question" and NEIGHBOUR_WEIGHT else 0
+
+
+def blend(own: np.ndarray, vote: np.ndarray) -> np.ndarray:
+    """The grader's raw score blended with the neighbours' grade; non-answers keep their rank below every score."""
+    return np.where(own < 0, own, (own + NEIGHBOUR_WEIGHT * vote) / (1 + NEIGHBOUR_WEIGHT))
+
+
 def cv_plan(questions: Sequence[str], scope: str, folds: int = 5, seed: int = 0) -> FitPlan:
     """Cross-validation splits of one set.
 
@@ -248,14 +313,37 @@ def train_plan(questions: Sequence[str], train_questions: Sequence[str], scope: 
     return plan
 
 
-def apply_plan(task: Task, x: np.ndarray, plan: FitPlan, fit_task: Task, fit_x: np.ndarray, *, majority: bool = False) -> TaskPrediction:
-    """Predictions for every item, each from the mapping its plan entry fits."""
+def apply_plan(
+    task: Task,
+    x: np.ndarray,
+    plan: FitPlan,
+    fit_task: Task,
+    fit_x: np.ndarray,
+    *,
+    majority: bool = False,
+    answers: GradedAnswers | None = None,
+) -> TaskPrediction:
+    """Predictions for every item, each from the mapping its plan entry fits.
+
+    With ``answers``, an entry that fits on at least ``neighbours.NEIGHBOURS``
+    answers to the predicted items' own question blends each raw score with its
+    neighbours' grade first.
+    """
     n = len(x)
     values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
     ordinal = np.zeros(n, dtype=np.intp) if task.ordinal else None
+    shares = grade_share(fit_task) if answers is not None else None
     for fit_idx, test in plan:
-        fit = FitData(fit_x[fit_idx], fit_task, fit_idx)
-        pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, x[test], task, test)
+        fit_raw, raw = fit_x[fit_idx], x[test]
+        # Too few graded answers make a noisy vote (the seed deck's five or six a card): the score alone decides.
+        enough = answers is not None and len(fit_idx) >= neighbours.NEIGHBOURS
+        question = answers.one_question(fit_idx, test) if answers is not None and enough else None
+        if answers is not None and shares is not None and question is not None:
+            to_each_other, to_graded = answers.similarities(question, fit_idx, test)
+            among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
+            fit_raw, raw = blend(fit_raw, among), blend(raw, new)
+        fit = FitData(fit_raw, fit_task, fit_idx)
+        pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test)
         values[test] = pred.values
         if ordinal is not None:
             ordinal[test] = pred.ordinal

@@ -32,10 +32,11 @@ import numpy as np
 from ..errors import InputError
 from ..models import Verdict
 from ..scoring import GradingSettings
-from .calibration import FitPlan, apply_plan, cv_plan, train_plan
+from .calibration import FitPlan, GradedAnswers, apply_plan, cv_plan, neighbours_voting, train_plan
 from .datasets import EvalItem, EvalSet, limit_items
 from .graders import EvalGrader, RawGrades, baseline_scores, grade_set
 from .metrics import CONFIDENCE, RESAMPLES, Interval, bootstrap, confusion_matrix, label_statistics, pearson, score_statistics
+from .neighbours import answer_features
 from .results import (
     BootstrapInfo,
     CalibrationInfo,
@@ -121,10 +122,25 @@ class FitSource:
     info: CalibrationInfo
     tasks: dict[str, Task]  # the fitting items' tasks
     raw: dict[str, np.ndarray]  # system ("grader", "length", "overlap") -> raw scores of the fitting items
+    answers: GradedAnswers | None = None  # for the grader's own per-question mappings: graded answers vote
 
     def fit(self, task: Task, raw: np.ndarray, system: str, *, majority: bool = False) -> TaskPrediction:
         """Predictions for every evaluated item from ``raw`` scores, each by the mapping its plan entry fits."""
-        return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority)
+        answers = self.answers if system == "grader" and not majority else None
+        return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority, answers=answers)
+
+
+def graded_answers(evalset: EvalSet, fitted: EvalSet, scope: str) -> GradedAnswers | None:
+    """What a per-question calibration needs to let graded answers to the same question vote."""
+    if not neighbours_voting(scope):
+        return None
+    features = [answer_features(it.answer) for it in evalset.items]
+    return GradedAnswers(
+        features=features,
+        questions=np.array([it.question_id for it in evalset.items], dtype=object),
+        fit_features=None if fitted is evalset else [answer_features(it.answer) for it in fitted.items],
+        fit_questions=np.array([it.question_id for it in fitted.items], dtype=object),
+    )
 
 
 def cross_validation_source(
@@ -143,9 +159,10 @@ def cross_validation_source(
         scope=scope,
         grouped_by="question_id" if scope == "global" else None,
         folds=min(folds, max(len(set(questions)), 1)) if scope == "global" else folds,
+        neighbours=neighbours_voting(scope),
     )
     raw = {"grader": graded.calibration_input(), **baselines}
-    return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw)
+    return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope))
 
 
 def training_source(evalset: EvalSet, train: EvalSet, train_graded: RawGrades, tasks: dict[str, Task], scope: str) -> FitSource:
@@ -155,10 +172,17 @@ def training_source(evalset: EvalSet, train: EvalSet, train_graded: RawGrades, t
     missing = [name for name in tasks if name not in train_tasks]
     if missing:
         raise InputError(f"the training file has no {', '.join(missing)} for every answer", path=train.path)
-    info = CalibrationInfo(mode="train", scope=scope, grouped_by=None, train_path=train.path, train_items=len(train.items))
+    info = CalibrationInfo(
+        mode="train",
+        scope=scope,
+        grouped_by=None,
+        train_path=train.path,
+        train_items=len(train.items),
+        neighbours=neighbours_voting(scope),
+    )
     plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
     raw = {"grader": train_graded.calibration_input(), **baseline_scores(train)}
-    return FitSource(plan, info, train_tasks, raw)
+    return FitSource(plan, info, train_tasks, raw, graded_answers(evalset, train, scope))
 
 
 def _train_classes(train: EvalSet) -> dict[str, set[str]]:

@@ -70,6 +70,9 @@ class CalibrationInfo(BaseModel):
     folds: int | None = None
     train_path: str | None = None
     train_items: int | None = None
+    neighbours: int = Field(
+        0, description="Per-question mappings blend the grader's score with the grades of this many most similar graded answers (0: none)."
+    )
 
 
 class BootstrapInfo(BaseModel):
