@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import keyterms, match, normalize, scoring  # noqa: E402
+from grader.evaluation import calibration, neighbours  # noqa: E402
 from grader.evaluation import EvalSet, KeywordEvalGrader, Prediction, evaluate, load_eval_set  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
@@ -410,6 +411,11 @@ VARIANTS: dict[str, Variant] = {
     "infer-count": Variant("the count a question asks for ('name one', 'list three') makes that many highlighted terms enough", grader=lambda es: InferredCountGrader()),
     "infer-count-derived": Variant("the same for derived terms too", grader=lambda es: InferredCountGrader(derived_too=True)),
     "keyword": Variant("words only (--match keyword): no semantic tier", settings=GradingSettings(match="keyword")),
+    "no-neighbours": Variant("per-question calibration from the grader's score alone: graded answers to the question do not vote", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.0)]),
+    "neighbours0.5": Variant("graded answers' vote weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
+    "neighbours2": Variant("graded answers' vote weighs twice the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 2.0)]),
+    "neighbours10": Variant("graded answers' vote, 10 of them", patches=[(neighbours, "NEIGHBOURS", 10)]),
+    "neighbours40": Variant("graded answers' vote, 40 of them", patches=[(neighbours, "NEIGHBOURS", 40)]),
     "synonyms0.6": Variant("term words found by meaning (word vectors, cosine >= 0.6)", grader=lambda es: MeaningGrader()),
     "synonyms0.7": Variant("term words found by meaning (cosine >= 0.7)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.7)]),
     "synonyms0.5": Variant("term words found by meaning (cosine >= 0.5)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.5)]),
