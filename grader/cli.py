@@ -540,21 +540,23 @@ def cards(
 
     Example: grader cards notes/networking.apkg --due
     """
-    import json
-
     from .decks import load_deck
-    from .render import cards_table, make_console
     from .stats import card_progress, is_due_now, progress_record
-    from .writers import card_record
 
     the_deck = load_deck(deck)
     now = _now()
     progress = card_progress(the_deck, now=now)
     shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now)]
     if json_out:
+        import json
+
+        from .writers import card_record
+
         for card in shown:
             sys.stdout.write(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False) + "\n")
         return
+    from .render import cards_table, make_console
+
     make_console().print(cards_table(shown, the_deck.title, progress, now=now))
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from .models import KeyTerm, TermPart
 from .normalize import STOPWORDS, content_tokens, stem, tokenize
@@ -36,7 +38,6 @@ _WIKILINK = re.compile(r"\[\[([^\[\]|]*)(?:\|([^\[\]]*))?\]\]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`+|~~)")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
-_SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = " \t.,;:=!?-–—*_\\\"'`"
 
 
@@ -54,17 +55,26 @@ def without_comments(text: str) -> str:
 
 
 def clean_markdown(text: str) -> str:
-    """Plain text of a markdown fragment: math, links, tags and emphasis removed."""
-    text = without_comments(text)
-    text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
-    text = _LINK.sub(r"\1", text)
-    text = _MATH.sub(r"\1", text)
-    text = _TAG.sub(" ", text)
-    text = _LATEX_CMD.sub(r"\1", text)
-    text = text.replace("\\", " ").replace("$", "")
+    """Plain text of a markdown fragment: math, links, tags and emphasis removed.
+
+    A step runs only when the character it needs is in the text: most
+    fragments (a question, a term) need none, and a deck has thousands.
+    """
+    if "<!--" in text:
+        text = without_comments(text)
+    if "[" in text:
+        text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
+        text = _LINK.sub(r"\1", text)
+    if "$" in text:
+        text = _MATH.sub(r"\1", text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "\\" in text:
+        text = _LATEX_CMD.sub(r"\1", text).replace("\\", " ")
+    text = text.replace("$", "")
     text = _EMPHASIS.sub("", text)
     text = text.replace("==", " ")
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def clean_term(raw: str) -> str:
@@ -98,6 +108,8 @@ _SLASH = re.compile(r"\b([A-Za-z]{3,})/([A-Za-z]{3,})\b")
 
 def _variants(phrase: str) -> list[str]:
     """The phrasings a single phrase allows (synonym glosses, optional bits, slashes)."""
+    if "(" not in phrase and "/" not in phrase:  # most phrases: nothing to expand
+        return [phrase.strip() or phrase]
     variants = [phrase]
     gloss = _TRAILING_GLOSS.match(phrase)
     if gloss and len(content_tokens(gloss["main"])) <= 3:
@@ -134,13 +146,23 @@ DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", 
 
 def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
     """How many of the texts each stem occurs in: distinctiveness within a deck."""
-    freq: dict[str, int] = {}
+    freq: Counter[str] = Counter()
     n = 0
     for text in texts:
         n += 1
-        for s in {t.stem for t in content_tokens(text)}:
-            freq[s] = freq.get(s, 0) + 1
-    return freq, n
+        freq.update(_content_stems(text))
+    return dict(freq), n
+
+
+def _content_stems(text: str) -> set[str]:
+    """The stems of a text's content words, found a run between spaces at a time: no word spans a space."""
+    return set().union(*map(_run_stems, text.split()))
+
+
+@lru_cache(maxsize=65536)
+def _run_stems(run: str) -> frozenset[str]:
+    """The content stems of a run of text between spaces (cached: a deck repeats its runs)."""
+    return frozenset(t.stem for t in content_tokens(run))
 
 
 def derive_key_terms(
@@ -183,10 +205,12 @@ def derive_key_terms(
 
 
 def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float) -> None:
+    key = " ".join(_stems(phrase))
+    if key in terms:  # items often repeat words ("you need to know ...")
+        return
     term = parse_term(phrase)
-    key = " ".join(t.stem for t in tokenize(phrase))
-    if term is not None and key not in terms:  # items often repeat words ("you need to know ...")
-        terms[key] = term.model_copy(update={"derived": True, "weight": weight})
+    if term is not None:
+        terms[key] = KeyTerm(text=term.text, alternatives=term.alternatives, derived=True, weight=weight)
 
 
 def _content_words(text: str) -> list[str]:
@@ -198,29 +222,39 @@ def _content_words(text: str) -> list[str]:
 
 
 def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:
-    question_stems = {t.stem for t in content_tokens(question)}
+    question_stems = _content_stems(question)
     candidates: dict[str, tuple[float, str]] = {}
     for chunk in _PHRASE_BREAK.split(text):
         phrase: list[str] = []
         for word in chunk.split() + [""]:
-            toks = tokenize(word)
-            is_content = bool(toks) and all(t.word not in DERIVE_STOPWORDS and not t.word.isdigit() for t in toks)
+            is_content = _carries_meaning(word)
             if is_content and len(phrase) < MAX_PHRASE_WORDS:
                 phrase.append(word)
                 continue
             if phrase:
                 candidate = " ".join(phrase).strip(_EDGE_PUNCT)
-                key = " ".join(t.stem for t in tokenize(candidate))
-                score = sum(
-                    _idf(t.stem, doc_freq, n_docs) * (0.3 if t.stem in question_stems else 1.0)
-                    for t in tokenize(candidate)
-                )
+                stems = _stems(candidate)
+                key = " ".join(stems)
+                score = sum(_idf(s, doc_freq, n_docs) * (0.3 if s in question_stems else 1.0) for s in stems)
                 if key and (key not in candidates or candidates[key][0] < score):
                     candidates[key] = (score, candidate)
             phrase = [word] if is_content else []
     ranked = sorted(candidates.values(), key=lambda c: -c[0])
     keep = max(1, min(MAX_DERIVED_TERMS, math.ceil(len(ranked) / 2)))
     return [candidate for _, candidate in ranked[:keep]]
+
+
+@lru_cache(maxsize=65536)
+def _carries_meaning(word: str) -> bool:
+    """Whether a word can be part of a derived phrase: it has words, none a stopword or a number."""
+    toks = tokenize(word)
+    return bool(toks) and all(t.word not in DERIVE_STOPWORDS and not t.word.isdigit() for t in toks)
+
+
+@lru_cache(maxsize=16384)
+def _stems(phrase: str) -> tuple[str, ...]:
+    """The stems of a phrase's words (cached: a phrase is scored as a candidate, then keyed as a term)."""
+    return tuple(t.stem for t in tokenize(phrase))
 
 
 def _idf(stem: str, doc_freq: Mapping[str, int], n_docs: int) -> float:

@@ -17,17 +17,17 @@ from rich.text import Text
 
 from .display import clean, clean_line, clean_same_length
 from .models import Card, Grade, TermMatch, Verdict
-from .practice import SessionSummary
-from .session import AnswerGraded, ModelFeedback, Question, Rated, RatingKeys, Reference, Shown, Summary
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
 
     from .images import Image
+    from .llm.schema import LLMResult
+    from .practice import SessionSummary
+    from .session import RatingKeys, Shown
+    from .stats import DayCount, DeckStats, MissedTerm, StatsReport
     from .store import CardProgress
     from .writers import GradedAnswer
-    from .llm.schema import LLMResult
-    from .stats import DayCount, DeckStats, MissedTerm, StatsReport
 
 VERDICT_STYLE = {
     Verdict.correct: "bold green",
@@ -181,6 +181,9 @@ NOTICE_STYLE = {"hint": "dim", "warning": "yellow", "plain": ""}
 
 def practice_view(shown: Shown) -> RenderableType:
     """What the terminal prints for each thing a practice session shows."""
+    # Imported here, not at the top: only practice draws these, and `cards` should not load the session.
+    from .session import AnswerGraded, ModelFeedback, Question, Rated, RatingKeys, Reference, Summary
+
     if isinstance(shown, Question):
         return question_panel(shown.card, shown.position, shown.total, shown.deck_title, shown.repeats)
     if isinstance(shown, AnswerGraded):
