@@ -2,6 +2,8 @@
 
     python eval/bench.py            # 10k / 100k rows: about two minutes on 2 cores
     python eval/bench.py --big      # also 1M rows: about ten minutes more
+    python eval/bench.py --only parse --only startup   # just those figures, in seconds
+    python eval/bench.py --throughput   # only grader against the naive matcher and the I/O floor
 
 Answers are the seed dev set's, mutated deterministically (words dropped,
 letters swapped) until there are enough, written as JSON Lines. Figures:
@@ -142,7 +144,7 @@ def grader_cmd() -> list[str]:
 def generated_deck(path: Path, cards: int) -> Path:
     """A markdown deck of ``cards`` cards: highlighted terms, a list, and every fifth card left to derive its terms."""
     rng = random.Random(cards)
-    words = "kernel page table scheduler thread process memory cache disk network socket driver".split()
+    words = ["kernel", "page", "table", "scheduler", "thread", "process", "memory", "cache", "disk", "network", "socket", "driver"]
     parts = [f"# Generated deck of {cards} cards\n\n"]
     for i in range(1, cards + 1):
         a, b, c = rng.sample(words, 3)
@@ -159,6 +161,8 @@ def generated_deck(path: Path, cards: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="also 1,000,000 rows (about ten minutes more)")
+    parser.add_argument("--throughput", action="store_true", help="only grader against the naive matcher and the I/O floor")
+    parser.add_argument("--only", action="append", choices=["parse", "startup"], help="only these figures (repeatable)")
     parser.add_argument("--baseline", choices=["naive", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--write", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     parser.add_argument("file", nargs="?", type=Path, help=argparse.SUPPRESS)
@@ -171,11 +175,17 @@ def main() -> None:
         return
 
     grader = grader_cmd()
+    print(f"grader bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
+    if args.only:
+        if "parse" in args.only:
+            deck_parsing()
+        if "startup" in args.only:
+            start_up(grader)
+        return
     me = [sys.executable, __file__]
-    help_text = subprocess.run([*grader, "grade", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    help_text = subprocess.run([*grader, "grade", "--help"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     keyword_only = "--match" in help_text  # the semantic tier can be turned off: measure both
     sizes = [100_000, 1_000_000] if args.big else [100_000]
-    print(f"grader bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         # Written by another process: a child's peak RSS counts the memory of the parent it was forked from,
         # so this process stays small until the processes are measured.
@@ -206,6 +216,8 @@ def main() -> None:
             peaks[n] = runs["grader grade --jobs 1"][2]
             if n == 100_000:
                 jobs1_wall = runs["grader grade --jobs 1"][1]
+        if args.throughput:
+            return
         peaks[10_000] = run([*grader, "grade", str(DECK), str(files[10_000]), "--json", "--jobs", "1"])[2]
         print("peak memory of `grader grade --json --jobs 1`: " + ", ".join(f"{n:,} rows {mb:.0f} MB" for n, mb in sorted(peaks.items())))
 
@@ -214,29 +226,45 @@ def main() -> None:
               f"({jobs1_wall / jobs2_wall:.2f}x; --jobs 2 used {cpu2:.1f} CPU s); two busy processes get "
               f"{two_cores():.2f}x one's speed here now (2.0 on an idle 2-core machine)\n")  # fmt: skip
 
-        from grader import load_deck
-
-        parse = []
-        for cards in (1_000, 10_000, 20_000):
-            path = generated_deck(Path(tmp) / f"deck{cards}.md", cards)
-            parse.append(f"{cards:,} cards {best(lambda path=path: load_deck(path)):.2f} s")
-        print("deck parsing (load_deck, best of 3): " + ", ".join(parse))
-
-    t_pass = wall([sys.executable, "-c", "pass"])
-    t_help = wall([*grader, "--help"])
-    t_cards = wall([*grader, "cards", str(DECK)])
-    print(f"start-up (median of 5): python -c pass {t_pass * 1000:.0f} ms; grader --help {t_help * 1000:.0f} ms "
-          f"({t_help / t_pass:.1f}x); grader cards {t_cards * 1000:.0f} ms ({t_cards / t_pass:.1f}x)")  # fmt: skip
+    deck_parsing()
+    start_up(grader)
     t_first = wall([*grader, "practice", "--limit", "1"], stdin="/quit\n")
     print(f"practice, first question: {t_first * 1000:.0f} ms (start, show card 1, read /quit, exit)")
     print(f"keyword matcher alone (grade_many, 20,000 answers, best of 3): {matcher_rate():,.0f} answers/s")
     print(f"eval bootstrap, 12,000 answers: {bootstrap_seconds():.2f} s (1,000 resamples, score metrics with QWK)")
     modules = subprocess.run(
         [sys.executable, "-c", "import sys, grader.cli; print('openai' in sys.modules, 'numpy' in sys.modules)"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True, text=True, cwd=ROOT, check=True,
     ).stdout.split()  # fmt: skip
     print(f"openai imported by the CLI at start-up: {modules[0]}; numpy: {modules[1]}")
     llm_throughput()
+
+
+def deck_parsing() -> None:
+    """``load_deck`` on generated 1k / 10k / 20k-card decks."""
+    from grader import load_deck
+
+    parse = []
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
+        for cards in (1_000, 10_000, 20_000):
+            path = generated_deck(Path(tmp) / f"deck{cards}.md", cards)
+            parse.append(f"{cards:,} cards {best(lambda path=path: load_deck(path)):.2f} s")
+    print("deck parsing (load_deck, best of 3): " + ", ".join(parse))
+
+
+def start_up(grader: list[str], repeat: int = 5) -> None:
+    """Wall time of ``grader --help`` and ``grader cards`` against ``python -c pass``.
+
+    The three take turns, so a change in the machine's load falls on all of them alike.
+    """
+    commands = [[sys.executable, "-c", "pass"], [*grader, "--help"], [*grader, "cards", str(DECK)]]
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeat):
+        for cmd, taken in zip(commands, times):
+            taken.append(wall(cmd, repeat=1))
+    t_pass, t_help, t_cards = map(statistics.median, times)
+    print(f"start-up (median of {repeat}): python -c pass {t_pass * 1000:.0f} ms; grader --help {t_help * 1000:.0f} ms "
+          f"({t_help / t_pass:.1f}x); grader cards {t_cards * 1000:.0f} ms ({t_cards / t_pass:.1f}x)")  # fmt: skip
 
 
 def llm_throughput() -> None:

@@ -372,6 +372,7 @@ _READERS = {"jsonl": _json_rows, "csv": _csv_rows, "yaml": _yaml_rows}
 # --- Rows and cards --------------------------------------------------------------------------
 
 _RESERVED = {"card", "question", "answer"}
+_SCALARS = {str, int, float, bool, type(None)}  # a row of only these nests nothing (checked first: it is most rows)
 
 
 def answer_row(data: Any, line: int, name: str) -> AnswerRow:
@@ -384,7 +385,7 @@ def answer_row(data: Any, line: int, name: str) -> AnswerRow:
     question = data.get("question")
     if card in (None, "") and question in (None, ""):
         raise AnswersError("row names no card: give 'card' (id or number) or 'question'", path=name, line=line)
-    if any(isinstance(v, (dict, list)) for v in data.values()) and _too_deep(data):
+    if not _SCALARS.issuperset(map(type, data.values())) and _too_deep(data):
         raise AnswersError(TOO_DEEP, path=name, line=line)
     answer = data["answer"]
     return AnswerRow(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade
-from .scoring import GradingSettings, grade_from_evidence
+from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
@@ -55,10 +55,14 @@ class KeywordGrader:
 
     def grade_many(self, card: Card, answers: list[str]) -> list[Grade]:
         """Grades of many answers to one card, compared in one batch."""
+        return [facts_grade(card, facts) for facts in self.grade_many_facts(card, answers)]
+
+    def grade_many_facts(self, card: Card, answers: list[str]) -> list[GradeFacts]:
+        """``grade_many`` as plain values: what batch grading writes its records from, without building a ``Grade``."""
         if not card.gradable:
-            return [grade_from_evidence(card, a, [], self.settings) for a in answers]
+            return [facts_from_evidence(card, a, [], self.settings) for a in answers]
         matches = match_answers(self._compile(card), answers)
-        return [grade_from_evidence(card, a, m.evidence, self.settings, m.similarity) for a, m in zip(answers, matches)]
+        return [facts_from_evidence(card, a, m.evidence, self.settings, m.similarity) for a, m in zip(answers, matches)]
 
 
 def grade_answer(card: Card, answer: str, settings: GradingSettings | None = None) -> Grade:

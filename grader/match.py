@@ -1,9 +1,12 @@
 """Finding a card's key terms in answers: the only module that imports rapidfuzz.
 
-A card is compiled once into a table of term words. Answers are compared with
-it in one ``process.cdist`` call per batch (optimal string alignment distance,
-on both the folded words and their stems), so the cost per answer is a few
-array operations, not a Python loop over word pairs.
+A card is compiled once into a table of term words. Each answer word is
+compared with the table once: the words of a batch the card has not met yet go
+through one ``process.cdist`` call (optimal string alignment distance, on both
+the folded words and their stems), and the card remembers which rows each word
+meets, and how. Answers share most of their words, so an answer then costs a
+dictionary lookup per word, and a little plain Python per term it touches
+(numpy on arrays of a few elements costs more than the work).
 
 Tolerance is scaled to word length: words of up to four letters must match
 exactly (``I/O``, ``CPU``), five to eight letters allow one slip, longer words
@@ -18,8 +21,12 @@ a space or a hyphen meet their closed compound either way round (``data base``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from bisect import bisect_left
+from collections import ChainMap
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -64,13 +71,18 @@ def allowed_edits(length: int) -> int:
     return 2
 
 
+# The rows of a card's word table an answer word meets, each with how: ((row, EXACT ... MEANING), ...).
+Meets = tuple[tuple[int, int], ...]
+
+
 @dataclass(frozen=True)
 class _Part:
     weight: float
-    rows: np.ndarray  # indices into the card's word table
+    rows: tuple[int, ...]  # indices into the card's word table
     row_weights: np.ndarray
     compounds: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (table row of two words written as one, the rows' indices it stands for)
     affirmative: bool = True  # no negation among its words: a negated mention in the answer does not earn it
+    shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
 @dataclass(frozen=True)
@@ -78,11 +90,12 @@ class _Term:
     term: KeyTerm
     weight: float
     alternatives: tuple[tuple[_Part, ...], ...]
+    rows: frozenset[int]  # every table row of its alternatives: an answer that meets none of them earns nothing
 
 
 @dataclass(frozen=True)
 class CompiledCard:
-    """A card's key terms as a word table ready for batched comparison."""
+    """A card's key terms as a word table, and how each answer word met so far meets it."""
 
     card: Card
     words: list[str]
@@ -97,6 +110,14 @@ class CompiledCard:
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
     word_vectors: np.ndarray | None = None  # unit vector of each table word (zero rows: spelling only)
     reference_vector: np.ndarray | None = None  # unit vector of the reference answer's content words
+    # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
+    known: dict[str, Meets] = field(default_factory=dict, compare=False)
+
+
+# Answer words remembered per card, at most (later ones are compared again in each batch): memory stays flat on any stream.
+KNOWN_WORDS = 50_000
+# Share patterns remembered per part, at most (a long phrase could otherwise collect many).
+KNOWN_SHARES = 4096
 
 
 @dataclass(frozen=True)
@@ -107,8 +128,7 @@ class AnswerMatch:
     similarity: float | None  # cosine with the reference answer; None without the semantic tier
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):  # a tuple: one is made per term and answer
     """How much of one key term an answer covers, and where."""
 
     term: KeyTerm
@@ -136,17 +156,18 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             for part in alt:
                 words = tokenize(part.text)
                 toks = content_of(words) or words
-                rows = [table.setdefault((t.word, t.stem), len(table)) for t in toks]
+                rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
                 joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
                 affirmative = all(t.word != "not" and t.stem not in denied_in_reference for t in toks)
-                parts.append(_Part(part.weight, np.array(rows, dtype=np.intp), np.array(weights), compounds, affirmative))
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
-        terms.append(_Term(term, weight, tuple(alternatives)))
+        rows = frozenset(r for alt in alternatives for p in alt for r in (*p.rows, *(row for row, _ in p.compounds)))
+        terms.append(_Term(term, weight, tuple(alternatives), rows))
     words = [w for w, _ in table]
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
@@ -198,16 +219,31 @@ def _denied_stems(reference: str) -> set[str]:
 
 
 def match_answers(compiled: CompiledCard, answers: list[str]) -> list[AnswerMatch]:
-    """Evidence for every key term in each answer, with one comparison for the batch."""
+    """Evidence for every key term in each answer; the words the card has not met are compared in one batch."""
     words = [tokenize(a) for a in answers]
     tokenized = [content_of(ws) for ws in words]
-    vocab: dict[tuple[str, str], int] = {}
-    columns = [np.array([vocab.setdefault((t.word, t.stem), len(vocab)) for t in toks], dtype=np.intp) for toks in tokenized]
-    if not compiled.words or not vocab:
-        similarity = 0.0 if compiled.vectors is not None else None
-        return [AnswerMatch([Evidence(t.term, t.weight, 0.0, None) for t in compiled.terms], similarity) for _ in answers]
-    answer_words = [w for w, _ in vocab]
-    answer_stems = [s for _, s in vocab]
+    met: Mapping[str, Meets] = compiled.known
+    new = list(dict.fromkeys(t.word for toks in tokenized for t in toks if t.word not in met))
+    if new:
+        learned = dict(zip(new, _word_matches(compiled, new)))
+        if len(compiled.known) + len(learned) <= KNOWN_WORDS:
+            compiled.known.update(learned)
+        else:  # full: this batch's new words are used, not kept
+            met = ChainMap(learned, compiled.known)
+    if compiled.vectors is None:
+        similarity: list[float | None] = [None] * len(answers)
+    else:
+        similarity = _similarities(compiled, tokenized)
+    return [
+        AnswerMatch(_evidence(compiled, met, text, ws, toks), sim) for text, ws, toks, sim in zip(answers, words, tokenized, similarity)
+    ]
+
+
+def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets]:
+    """For each answer word, the table rows it meets and how (``EXACT`` ... ``MEANING``), by one comparison for them all."""
+    if not compiled.words:
+        return [()] * len(answer_words)
+    answer_stems = [stem(w) for w in answer_words]
     word_dist = process.cdist(compiled.words, answer_words, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
     stem_dist = process.cdist(compiled.stems, answer_stems, scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
     fuzzy = (word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])
@@ -219,29 +255,29 @@ def match_answers(compiled: CompiledCard, answers: list[str]) -> list[AnswerMatc
             how[i, j] = how[i, j] or TYPO
     # Two term words written as one must meet an answer word exactly ("alow" is not "allow").
     how[compiled.compound_rows] = np.where(exact[compiled.compound_rows], COMPOUND, 0)
-    similarity = None
     if compiled.vectors is not None:
         answer_vectors = _meaning_vectors(compiled.vectors, answer_words)
         meant = ((compiled.word_vectors @ answer_vectors.T) >= MEANING_THRESHOLD) & (how == 0)
         if meant.any():  # words that look alike but are not typos are neighbours, not synonyms (hypervisor, supervisor)
             look_alike = process.cdist(compiled.words, answer_words, scorer=fuzz.ratio, score_cutoff=MEANING_MAX_LOOKALIKE, dtype=np.int32)
             how[meant & (look_alike == 0)] = MEANING
-        similarity = [_similarity(compiled, answer_vectors[cols]) for cols in columns]
-    out = []
-    for n, (cols, text, ws, toks) in enumerate(zip(columns, answers, words, tokenized)):
-        answer_how = _with_compounds(compiled, how[:, cols], text, ws, toks)
-        denied = np.array(negated(text, toks), dtype=bool)
-        out.append(AnswerMatch(_evidence(compiled, answer_how, toks, denied), similarity[n] if similarity is not None else None))
-    return out
+    met: list[list[tuple[int, int]]] = [[] for _ in answer_words]
+    for row, col in zip(*np.nonzero(how)):
+        met[col].append((int(row), int(how[row, col])))
+    return [tuple(pairs) for pairs in met]
 
 
-def _similarity(compiled: CompiledCard, rows: np.ndarray) -> float:
-    """Cosine of an answer's content words (their vectors summed) with the reference answer's."""
+def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float | None]:
+    """Cosine of each answer's content words (their vectors summed) with the reference answer's (0 if either has no words)."""
     from .semantic import unit
 
-    if not len(rows):
-        return 0.0
-    return float(max(0.0, unit(rows.sum(axis=0)) @ compiled.reference_vector))
+    vocab: dict[str, int] = {}
+    columns = [[vocab.setdefault(t.word, len(vocab)) for t in toks] for toks in tokenized]
+    if not vocab or not compiled.words:
+        return [0.0] * len(tokenized)
+    vectors = _meaning_vectors(compiled.vectors, list(vocab))
+    sums = np.stack([vectors[cols].sum(axis=0) if cols else np.zeros_like(vectors[0]) for cols in columns])
+    return [float(max(0.0, u @ compiled.reference_vector)) if cols else 0.0 for u, cols in zip(unit(sums), columns)]
 
 
 def _compounds(
@@ -255,7 +291,7 @@ def _compounds(
     """
     index: dict[int, int] | None = None  # content-word index by offset, built on the first candidate
     out = []
-    for a, b in zip(words, words[1:]):
+    for a, b in pairwise(words):
         # As written, not as read: "non-blocking" is "nonblocking", though "non" reads "not".
         first = fold(text[a.start : a.end]) if a.word == "not" else a.word
         if prefixes is not None and first not in prefixes:
@@ -270,17 +306,27 @@ def _compounds(
     return out
 
 
-def _with_compounds(compiled: CompiledCard, how: np.ndarray, text: str, words: list[Token], tokens: list[Token]) -> np.ndarray:
-    """One answer's word-match matrix, where two answer words written apart also meet the term word they spell as one.
+# Where an answer meets a card's table: table row -> {answer position (content word): how they meet}.
+Found = dict[int, dict[int, int]]
 
-    Only an exact spelling counts (same stem): "a low" is not "allow".
+
+def _found(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: list[Token], tokens: list[Token]) -> Found:
+    """Where each term word is met in one answer, from the rows each of its words meets (``met``).
+
+    Two answer words written apart also meet the term word they spell as one,
+    but only with its exact spelling (same stem): "a low" is not "allow".
     """
+    found: Found = {}
+    for pos, tok in enumerate(tokens):
+        for row, how in met[tok.word]:
+            found.setdefault(row, {})[pos] = how
     for covers, word in _compounds(text, words, tokens, compiled.prefixes):
-        rows = compiled.stem_rows.get(stem(word))
-        if rows:
-            block = how[np.ix_(rows, covers)]
-            how[np.ix_(rows, covers)] = np.where((block == 0) | (block == TYPO), COMPOUND, block)  # "data" alone abbreviates
-    return how
+        for row in compiled.stem_rows.get(stem(word), ()):
+            at = found.setdefault(row, {})
+            for pos in covers:
+                if at.get(pos, 0) in (0, TYPO):  # "data" alone abbreviates
+                    at[pos] = COMPOUND
+    return found
 
 
 def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
@@ -297,44 +343,61 @@ def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
     return index
 
 
-def _evidence(compiled: CompiledCard, how: np.ndarray, tokens: list[Token], denied: np.ndarray) -> list[Evidence]:
-    """Per-term coverage from the word-match matrix of one answer (rows: term words, columns: answer words).
+def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: list[Token], tokens: list[Token]) -> list[Evidence]:
+    """Per-term coverage in one answer (``words``: all its tokens; ``tokens``: its content words; ``met``: see ``_found``).
 
-    ``how`` holds 0 where a term word and an answer word do not meet, else how they
-    meet (``EXACT`` ... ``MEANING``). ``denied`` marks the answer words a negation
-    denies: they earn no term that is not itself negative.
+    A term word met only where a negation denies the answer word earns nothing,
+    unless the term is itself negative.
     """
-    hits = how > 0
-    affirmed = hits & ~denied[None, :] if denied.any() else hits
+    found = _found(compiled, met, text, words, tokens)
+    if not found:
+        return [Evidence(t.term, t.weight, 0.0, None) for t in compiled.terms]
+    denied = negated(text, tokens)
+    affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
     out = []
     for term in compiled.terms:
-        best_cov, best_pos, best_alt = 0.0, np.empty(0, dtype=np.intp), None
+        if found.keys().isdisjoint(term.rows):
+            out.append(Evidence(term.term, term.weight, 0.0, None))
+            continue
+        best_cov, best_pos, best_alt = 0.0, [], None
         for alt in term.alternatives:
-            cov, pos = _alternative_coverage(alt, hits, affirmed)
+            cov, pos = _alternative_coverage(alt, found, affirmed)
             if cov > best_cov:
                 best_cov, best_pos, best_alt = cov, pos, alt
-        span = (tokens[int(best_pos.min())].start, tokens[int(best_pos.max())].end) if best_pos.size else None
-        found_how = HOW[_loosest(best_alt, how[:, best_pos])] if best_alt is not None and best_pos.size else None
-        out.append(Evidence(term.term, term.weight, best_cov, span, found_how))
+        if best_alt is not None and best_pos:
+            span = (tokens[min(best_pos)].start, tokens[max(best_pos)].end)
+            out.append(Evidence(term.term, term.weight, best_cov, span, HOW[_loosest(best_alt, found, set(best_pos))]))
+        else:
+            out.append(Evidence(term.term, term.weight, best_cov, None))
     return out
 
 
-def _loosest(parts: tuple[_Part, ...], how: np.ndarray) -> int:
+def _loosest(parts: tuple[_Part, ...], found: Found, positions: set[int]) -> int:
     """How loosely a mention was found: for each term word its strictest match there, the loosest of those."""
     loosest = EXACT
     for part in parts:
-        rows = [int(r) for r in part.rows]
         for row, _ in part.compounds:
-            if how[row].any():
+            if not positions.isdisjoint(found.get(row, ())):
                 loosest = max(loosest, COMPOUND)
-        for r in rows:
-            found = how[r][how[r] > 0]
-            if found.size:
-                loosest = max(loosest, int(found.min()))
+        for row in part.rows:
+            at = found.get(row)
+            hows = [how for pos, how in at.items() if pos in positions] if at else None
+            if hows:
+                loosest = max(loosest, min(hows))
     return loosest
 
 
-def _substituted(near: np.ndarray, positions: np.ndarray, n_words: int) -> bool:
+def _nearest(positions: Collection[int], centre: float) -> int:
+    """The position nearest ``centre``, the earlier of two as near."""
+    ordered = sorted(positions)
+    i = bisect_left(ordered, centre)
+    if i == 0 or i == len(ordered):
+        return ordered[min(i, len(ordered) - 1)]
+    before, after = ordered[i - 1], ordered[i]
+    return before if centre - before <= after - centre else after
+
+
+def _substituted(near: list[bool], positions: list[int]) -> bool:
     """Whether a short term's words stand in the answer with another word in a missing one's place.
 
     ``virtual memory manager`` has ``virtual`` and ``manager`` of ``virtual machine
@@ -342,51 +405,68 @@ def _substituted(near: np.ndarray, positions: np.ndarray, n_words: int) -> bool:
     nothing. A term word merely absent (``security`` for ``increased security``)
     is not a substitution.
     """
-    if n_words >= LONG_PHRASE_WORDS or near.all() or positions.size < 2:
+    n_words = len(near)
+    if n_words >= LONG_PHRASE_WORDS or all(near) or len(positions) < 2:
         return False
-    span = int(positions.max() - positions.min()) + 1
-    missing_inside = any(not near[i] and near[:i].any() and near[i + 1 :].any() for i in range(n_words))
-    return missing_inside and span > positions.size
+    span = max(positions) - min(positions) + 1
+    missing_inside = any(not near[i] and any(near[:i]) and any(near[i + 1 :]) for i in range(n_words))
+    return missing_inside and span > len(positions)
 
 
-def _alternative_coverage(parts: tuple[_Part, ...], all_hits: np.ndarray, affirmed: np.ndarray) -> tuple[float, np.ndarray]:
-    """Weighted share of an alternative's words found near each other, and their positions."""
-    total = 0.0
-    positions = []
-    for part in parts:
-        hits = affirmed if part.affirmative else all_hits
-        if len(part.rows) == 1 and not part.compounds:  # one word (most derived terms): found or not, at its first mention
-            row = hits[part.rows[0]]
-            if row.any():
-                total += part.weight
-                positions.append(np.array([row.argmax()]))
-            continue
-        sub = hits[part.rows]
-        for row, covers in part.compounds:  # the answer wrote two words of the term as one
-            for i in covers:
-                sub[i] |= hits[row]
-        found = sub.any(axis=1)
-        if not found.any():
-            continue
-        n_cols = sub.shape[1]
-        idx = np.arange(n_cols)
-        # Centre on the median of each found word's first mention, then take for
-        # every word its mention nearest that centre: the words of one mention.
-        first = sorted(sub.argmax(axis=1)[found].tolist())
-        centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2  # the median, without numpy's overhead
-        dist = np.where(sub, np.abs(idx[None, :] - centre), np.inf)
-        nearest = dist.argmin(axis=1)
-        window = max(MIN_WINDOW, 2 * len(part.rows))
-        near = found & (dist[np.arange(len(part.rows)), nearest] <= window)
-        if _substituted(near, nearest[near], len(part.rows)):
-            continue
-        share = float(part.row_weights[near].sum() / part.row_weights.sum())
+def _share(part: _Part, near: tuple[bool, ...]) -> float:
+    """The share of a part's weight its ``near`` words carry (long phrases saturate).
+
+    Summed by numpy, whose order of addition the scores have always had, once per pattern of words found.
+    """
+    share = part.shares.get(near)
+    if share is None:
+        share = float(part.row_weights[np.array(near)].sum() / part.row_weights.sum())
         if len(part.rows) >= LONG_PHRASE_WORDS:
             share = min(1.0, share / LONG_PHRASE_SATURATION)
-        total += part.weight * share
-        positions.append(nearest[near])
-    pos = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
-    return total / sum(p.weight for p in parts), pos
+        if len(part.shares) < KNOWN_SHARES:
+            part.shares[near] = share
+    return share
+
+
+def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found) -> tuple[float, list[int]]:
+    """Weighted share of an alternative's words found near each other, and their positions."""
+    total = 0.0
+    positions: list[int] = []
+    for part in parts:
+        hits = affirmed if part.affirmative else found
+        if len(part.rows) == 1 and not part.compounds:  # one word (most derived terms): found or not, at its first mention
+            at = hits.get(part.rows[0])
+            if at:
+                total += part.weight
+                positions.append(min(at))
+            continue
+        mentions: list[Collection[int]] = [hits.get(row, ()) for row in part.rows]  # answer positions of each word
+        joined = [(row, covers) for row, covers in part.compounds if row in hits]  # two words of the term written as one
+        if joined:
+            mentions = [set(m) for m in mentions]
+            for row, covers in joined:
+                for i in covers:
+                    mentions[i].update(hits[row])  # type: ignore[attr-defined]
+        first = sorted([min(m) for m in mentions if m])
+        if not first:
+            continue
+        # Centre on the median of each found word's first mention, then take for
+        # every word its mention nearest that centre: the words of one mention.
+        centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2
+        window = max(MIN_WINDOW, 2 * len(part.rows))
+        near, chosen = [], []
+        for m in mentions:
+            nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
+            near.append(nearest is not None and abs(nearest - centre) <= window)
+            if near[-1]:
+                chosen.append(nearest)
+        if _substituted(near, chosen):
+            continue
+        total += part.weight * _share(part, tuple(near))
+        positions += chosen
+    if not total:
+        return 0.0, positions
+    return total / sum(p.weight for p in parts), positions
 
 
 def find_question(normalized_questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:

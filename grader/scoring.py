@@ -71,38 +71,63 @@ def combined_score(terms: float, similarity: float | None, card: Card, settings:
     """
     derived = bool(card.key_terms) and card.key_terms[0].derived
     if similarity is None or not derived or not settings.similarity_weight:
-        return round(terms, 4)
+        return _round4(terms)
     return round((terms + settings.similarity_weight * similarity) / (1 + settings.similarity_weight), 4)
 
 
-def grade_from_evidence(
+# A grade as plain values: cheap to build, to send from a worker process and to turn into a record.
+# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity)
+TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
+GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None"]
+
+
+def facts_from_evidence(
     card: Card, answer: str, evidence: list[Evidence], settings: GradingSettings, similarity: float | None = None
-) -> Grade:
-    """The Grade of an answer given the evidence found for each key term."""
+) -> GradeFacts:
+    """The grade of an answer given the evidence found for each key term, as plain values (see ``facts_grade``)."""
     if not card.gradable:
-        return Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
+        return 0.0, Verdict.self_graded.value, True, (), None
     if is_non_answer(answer):
-        return Grade.nothing_recalled(card, answered=False)
+        return grade_facts(Grade.nothing_recalled(card, answered=False))
     if restates_question(answer, card.question):
-        return Grade.nothing_recalled(card)
-    matches = []
+        return grade_facts(Grade.nothing_recalled(card))
+    terms = []
     credits = []
-    for ev in evidence:
-        credit = term_credit(ev.coverage, settings)
-        credits.append((ev.weight * credit, ev.weight))
-        span = ev.span if credit > 0 else None
-        matches.append(
-            TermMatch.model_construct(  # built from checked values, once per term and answer: validation is all cost
-                term=ev.term.text,
-                found=ev.coverage >= settings.found_threshold,
-                credit=round(credit, 4),
-                span=span,
-                matched_text=answer[span[0] : span[1]] if span else None,
-                derived=ev.term.derived,
-                how=ev.how if credit > 0 else None,
-            )
-        )
+    for term, weight, coverage, span, how in evidence:
+        credit = term_credit(coverage, settings)
+        credits.append((weight * credit, weight))
+        if credit <= 0:
+            span = how = None
+        matched_text = answer[span[0] : span[1]] if span else None
+        terms.append((term.text, coverage >= settings.found_threshold, _round4(credit), span, matched_text, term.derived, how))
     earned, total = terms_share(credits, card.required)
     score = combined_score(earned / total if total else 0.0, similarity, card, settings)
-    verdict = verdict_for(score, settings)
-    return Grade(card=card.id, number=card.number, score=score, verdict=verdict, terms=matches, similarity=None if similarity is None else round(similarity, 4))
+    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4)
+
+
+def _round4(x: float) -> float:
+    """``round(x, 4)``, skipped for 0 and 1 (most credits and scores): rounding costs more than the rest of a term's grade."""
+    return x if x == 1.0 or x == 0.0 else round(x, 4)
+
+
+def grade_facts(grade: Grade) -> GradeFacts:
+    """The plain values of a grade (its card is known beside it)."""
+    terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how) for t in grade.terms)
+    return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity
+
+
+def facts_grade(card: Card, facts: GradeFacts) -> Grade:
+    """The grade ``facts`` describe: its terms built without validation (their values are the grader's own)."""
+    score, verdict, answered, terms, similarity = facts
+    return Grade(
+        card=card.id,
+        number=card.number,
+        score=score,
+        verdict=Verdict(verdict),
+        answered=answered,
+        similarity=similarity,
+        terms=[
+            TermMatch.model_construct(term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how)
+            for term, found, credit, span, matched_text, derived, how in terms
+        ],
+    )

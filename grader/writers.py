@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import GraderError
-from .models import AnswerRow, Card, Grade, TermMatch, Verdict
+from .models import AnswerRow, Card, Grade
+from .scoring import GradeFacts, TermFacts, facts_grade, grade_facts
 
 if TYPE_CHECKING:
     from .llm.schema import LLMResult
@@ -29,35 +30,6 @@ RECORD_FIELDS = (
 def passthrough_name(field: str) -> str:
     """The output name of an input field: unchanged unless it collides with ours."""
     return f"input_{field}" if field in RECORD_FIELDS else field
-
-
-# A grade as plain values: cheap to send from a worker process and to turn into a record.
-# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity)
-TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
-GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None"]
-
-
-def grade_facts(grade: Grade) -> GradeFacts:
-    """The plain values of a grade (its card is known beside it)."""
-    terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how) for t in grade.terms)
-    return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity
-
-
-def facts_grade(card: Card, facts: GradeFacts) -> Grade:
-    """The grade ``grade_facts`` was taken from (validated again: for the table and the LLM, not the files)."""
-    score, verdict, answered, terms, similarity = facts
-    return Grade(
-        card=card.id,
-        number=card.number,
-        score=score,
-        verdict=Verdict(verdict),
-        answered=answered,
-        similarity=similarity,
-        terms=[
-            TermMatch(term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how)
-            for term, found, credit, span, matched_text, derived, how in terms
-        ],
-    )
 
 
 def grade_record(card: Card, row: AnswerRow, grade: Grade | GradeFacts) -> dict[str, Any]:
@@ -74,20 +46,22 @@ def grade_record(card: Card, row: AnswerRow, grade: Grade | GradeFacts) -> dict[
         "verdict": verdict,
         "matched": [t[0] for t in terms if t[1]],
         "missing": [t[0] for t in terms if not t[1]],
-        "terms": [
-            {
-                "term": term,
-                "found": found,
-                "credit": credit,
-                "span": None if span is None else list(span),
-                "matched_text": matched_text,
-                "derived": derived,
-                "how": how,
-            }
-            for term, found, credit, span, matched_text, derived, how in terms
-        ],
+        "terms": [_term_record(t) for t in terms],
         "answered": answered,
         "similarity": similarity,
+    }
+
+
+def _term_record(facts: TermFacts) -> dict[str, Any]:
+    term, found, credit, span, matched_text, derived, how = facts
+    return {
+        "term": term,
+        "found": found,
+        "credit": credit,
+        "span": None if span is None else list(span),
+        "matched_text": matched_text,
+        "derived": derived,
+        "how": how,
     }
 
 
@@ -131,17 +105,63 @@ class GradedAnswer:
 
 
 class JsonLinesWriter:
-    """One JSON object a line, flushed at once so a reader downstream sees each result as it comes."""
+    """One JSON object a line, flushed at once so a reader downstream sees each result as it comes.
+
+    A line is ``json.dumps(graded.record)``, put together from pieces: a card's
+    fields, and a term with no span, read the same on every line, so each is
+    encoded once (half the cost of encoding the record whole).
+    """
 
     def __init__(self, out: IO[str]):
         self.out = out
+        self._cards: dict[tuple[str, int, str], str] = {}  # a card's fields -> their encoding
+        self._terms: dict[TermFacts, str] = {}  # a term's plain values (without a span) -> its object, encoded
 
     def write(self, graded: GradedAnswer) -> None:
-        self.out.write(json.dumps(graded.record, ensure_ascii=False) + "\n")
+        self.out.write(self.line(graded) + "\n")
         self.out.flush()
+
+    def line(self, graded: GradedAnswer) -> str:
+        """The record of ``graded`` as ``json.dumps`` writes it."""
+        facts = graded._grade
+        if graded.feedback is not None or isinstance(facts, Grade):
+            return _json(graded.record)
+        card, row = graded.card, graded.row
+        score, verdict, answered, terms, similarity = facts
+        key = (card.id, card.number, card.question)
+        head = self._cards.get(key)
+        if head is None:
+            head = self._cards[key] = f'"card": {_json(card.id)}, "number": {_json(card.number)}, "question": {_json(card.question)}'
+        extra = _json({passthrough_name(k): v for k, v in row.extra.items()})[1:-1] + ", " if row.extra else ""
+        return (
+            f'{{{extra}{head}, "answer": {_string(row.answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
+            f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
+            f'"missing": [{", ".join([_string(t[0]) for t in terms if not t[1]])}], '
+            f'"terms": [{", ".join([self._term(t) for t in terms])}], "answered": {_BOOL[answered]}, '
+            f'"similarity": {"null" if similarity is None else _float(similarity)}}}'
+        )
+
+    def _term(self, facts: TermFacts) -> str:
+        term, found, credit, span, matched_text, derived, how = facts
+        if span is None:
+            encoded = self._terms.get(facts)
+            if encoded is None:
+                encoded = self._terms[facts] = _json(_term_record(facts))
+            return encoded
+        return (
+            f'{{"term": {_string(term)}, "found": {_BOOL[found]}, "credit": {_float(credit)}, "span": [{span[0]}, {span[1]}], '
+            f'"matched_text": {_string(matched_text)}, "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
+        )
 
     def close(self, footer: str | None = None) -> None:
         pass
+
+
+# json.dumps(value, ensure_ascii=False), and what it does for each kind of value in a record (scores are finite).
+_json = json.JSONEncoder(ensure_ascii=False).encode
+_string = json.encoder.encode_basestring
+_float = float.__repr__
+_BOOL = {True: "true", False: "false"}
 
 
 class CsvWriter:

@@ -198,7 +198,8 @@ def test_a_bad_answers_format_is_bad_usage():
 
 def test_records_are_the_pydantic_dump_they_replace(seed_deck):
     from grader.models import AnswerRow
-    from grader.writers import RECORD_FIELDS, facts_grade, grade_facts
+    from grader.scoring import facts_grade, grade_facts
+    from grader.writers import RECORD_FIELDS
 
     grader = KeywordGrader()
     for data in SEED_ROWS:
@@ -215,6 +216,44 @@ def test_records_are_the_pydantic_dump_they_replace(seed_deck):
             record = grade_record(card, row, made_from)
             assert record == expected and list(record) == ["kind", "input_score", *RECORD_FIELDS]
         assert facts_grade(card, grade_facts(grade)) == grade
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"kind": "x", "score": 5, "input_score": 6, "tags": ["ü", {"a": None, "b": 1.5}], "ok": True}],
+)
+def test_json_lines_are_json_dumps_of_the_record(seed_deck, extra):
+    """The writer puts each line together from pieces: byte for byte what json.dumps writes for the record."""
+    import io
+
+    from grader.models import AnswerRow
+    from grader.scoring import grade_facts
+    from grader.writers import GradedAnswer, JsonLinesWriter
+
+    grader = KeywordGrader()
+    writer = JsonLinesWriter(io.StringIO())
+    odd = ['a "quoted" binary translation\n\tand \\ sharing', "sharing \ud800 emulation", "ÉMULATION, sharing ✓", ""]
+    for card_number, answer in [(r["card"], r["answer"]) for r in SEED_ROWS] + [(3, a) for a in odd]:
+        card = seed_deck.cards[card_number - 1]
+        grade = grader.grade(card, answer)
+        row = AnswerRow(line=1, card=str(card_number), answer=answer, extra=extra)
+        for made_from in (grade, grade_facts(grade)):  # in this process, or from a worker
+            line = writer.line(GradedAnswer(row, card, made_from))
+            assert line == json.dumps(grade_record(card, row, made_from), ensure_ascii=False)
+
+
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it(seed_deck):
+    import gc
+
+    before = gc.get_threshold()
+    pairs = [(seed_deck.cards[2], "sharing and emulation")] * 3
+    assert len(list(grade_answers(pairs, KeywordGrader()))) == 3
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    stopped = grade_answers(pairs, KeywordGrader())
+    next(stopped)
+    assert gc.get_freeze_count() > 0  # while it runs, the objects made before it are left out of full collections
+    stopped.close()
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
 
 
 @pytest.fixture

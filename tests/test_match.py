@@ -207,6 +207,18 @@ def test_batched_grading_equals_one_by_one_and_scores_stay_in_range(seed_deck, b
         assert 0.0 <= g.score <= 1.0 and all(0.0 <= t.credit <= 1.0 for t in g.terms)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(answers, min_size=1, max_size=4), min_size=2, max_size=4), st.integers(0, 17))
+def test_words_remembered_from_earlier_batches_grade_as_a_fresh_grader_does(seed_deck, batches, index):
+    """A card remembers how answer words meet its terms, up to a limit: grades never change."""
+    card = seed_deck.cards[index]
+    grader = KeywordGrader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("grader.match.KNOWN_WORDS", 8)  # full after a batch or two
+        remembered = [grader.grade_many(card, batch) for batch in batches]
+    assert remembered == [[KeywordGrader().grade(card, a) for a in batch] for batch in batches]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 17), answers)
 def test_reference_words_score_at_least_as_well_as_any_prefix(seed_deck, index, noise):
