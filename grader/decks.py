@@ -21,7 +21,7 @@ from pathlib import Path
 from .errors import DeckError
 from .files import read_text
 from .keyterms import clean_markdown, clean_term, derive_key_terms, document_frequencies, parse_term
-from .models import Card, Deck, KeyTerm
+from .models import Card, Deck, KeyTerm, ReferenceAnswer
 from .normalize import STOPWORDS, normalize, tokenize
 from .resources import bundled, missing
 
@@ -329,6 +329,7 @@ def build_cards(
     derived_note: bool = True,
     side_notes: bool = True,
     required: list[int | None] | None = None,
+    reference_answers: list[list[str]] | None = None,
 ) -> list[Card]:
     """Cards with ids, key terms (as written, or derived from the answer) and lint findings.
 
@@ -339,8 +340,17 @@ def build_cards(
     (an author's habit in markdown notes; an Anki card's short answer is an answer).
     ``required``: per card, how many key terms make a complete answer, for formats
     that have a field for it; otherwise an answer may say so (``<!-- any 2 -->``).
+    ``reference_answers``: per card, further acceptable answers (formats with a
+    field for them), each with its highlighted or else derived key terms.
     """
     frequencies: tuple[dict[str, int], int] | None = None  # only a card without key terms needs them
+
+    def deck_frequencies() -> tuple[dict[str, int], int]:
+        nonlocal frequencies
+        if frequencies is None:
+            frequencies = document_frequencies(clean_markdown(body) for _, _, body, _, _ in raw)
+        return frequencies
+
     seen_ids: dict[str, int] = {}
     seen_questions: dict[str, int] = {}
     cards = []
@@ -357,9 +367,7 @@ def build_cards(
         if side_notes and images and _is_side_note(answer_text):
             answer_text = ""
         if not terms and answer_text:
-            if frequencies is None:
-                frequencies = document_frequencies(clean_markdown(body) for _, _, body, _, _ in raw)
-            terms = derive_key_terms(answer, *frequencies, question)
+            terms = derive_key_terms(answer, *deck_frequencies(), question)
             if derived_note:
                 findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
         elif not terms:
@@ -381,9 +389,26 @@ def build_cards(
                 images=images,
                 line=line,
                 required=count,
+                reference_answers=[
+                    ReferenceAnswer(answer=other, key_terms=other_terms)
+                    for i, other in enumerate(reference_answers[number - 1] if reference_answers else [], start=1)
+                    if (other_terms := _reference_terms(other, i, line, question, deck_frequencies, findings))
+                ],
             )
         )
     return cards
+
+
+def _reference_terms(
+    answer: str, i: int, line: int, question: str, frequencies: Callable[[], tuple[dict[str, int], int]], findings: list[Finding]
+) -> list[KeyTerm]:
+    """The key terms of a further reference answer: its highlights, else derived from it; none (and a finding) if it has no words."""
+    terms = _terms(highlights(answer, line, findings))
+    if not terms and _answer_text(answer):
+        terms = derive_key_terms(answer, *frequencies(), question)
+    if not terms:
+        findings.append(Finding(line, f"reference answer {i} has no words to grade by: it is left out"))
+    return terms
 
 
 def _terms(highlights: list[str]) -> list[KeyTerm]:

@@ -25,7 +25,8 @@ class KeywordGrader:
         self.notices: list[str] = []
         self._vectors = vectors
         self._vectors_tried = vectors is not None
-        self._compiled: dict[tuple[str, str], CompiledCard] = {}
+        self._compiled: dict[tuple[str, str, str], CompiledCard] = {}
+        self._references: dict[str, tuple[Card, list[Card]]] = {}
 
     @property
     def vectors(self) -> WordVectors | None:
@@ -43,7 +44,7 @@ class KeywordGrader:
         return self._vectors
 
     def _compile(self, card: Card) -> CompiledCard:
-        key = (card.id, card.question)
+        key = (card.id, card.question, card.answer)  # a further reference answer is the same card with another answer
         compiled = self._compiled.get(key)
         if compiled is None or (compiled.card is not card and compiled.card != card):  # same object: skip the deep compare
             compiled = self._compiled[key] = compile_card(card, self.vectors)
@@ -58,11 +59,36 @@ class KeywordGrader:
         return [facts_grade(card, facts) for facts in self.grade_many_facts(card, answers)]
 
     def grade_many_facts(self, card: Card, answers: list[str]) -> list[GradeFacts]:
-        """``grade_many`` as plain values: what batch grading writes its records from, without building a ``Grade``."""
+        """``grade_many`` as plain values: what batch grading writes its records from, without building a ``Grade``.
+
+        A card with further reference answers grades each answer against every
+        one of them; the best grade counts (the first on a tie), with that
+        reference's terms.
+        """
+        best = self._facts(card, answers)
+        for other in self._other_references(card):
+            these = self._facts(other, answers)
+            best = [b if b[0] >= t[0] else t for b, t in zip(best, these)]
+        return best
+
+    def _facts(self, card: Card, answers: list[str]) -> list[GradeFacts]:
         if not card.gradable:
             return [facts_from_evidence(card, a, [], self.settings) for a in answers]
         matches = match_answers(self._compile(card), answers)
         return [facts_from_evidence(card, a, m.evidence, self.settings, m.similarity) for a, m in zip(answers, matches)]
+
+    def _other_references(self, card: Card) -> list[Card]:
+        """The card once for each further reference answer: the same question, that answer and its terms."""
+        if not card.reference_answers:
+            return []
+        known = self._references.get(card.id)
+        if known is None or known[0] is not card:
+            others = [
+                card.model_copy(update={"answer": r.answer, "key_terms": r.key_terms, "required": None, "reference_answers": []})
+                for r in card.reference_answers
+            ]
+            known = self._references[card.id] = (card, others)
+        return known[1]
 
 
 def grade_answer(card: Card, answer: str, settings: GradingSettings | None = None) -> Grade:

@@ -42,6 +42,15 @@ class TermPart(BaseModel):
     weight: float = 1.0
 
 
+class ReferenceAnswer(BaseModel):
+    """Another complete answer the author accepts, with key terms of its own (highlighted or derived)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    answer: str
+    key_terms: list[KeyTerm]
+
+
 class Card(BaseModel):
     """A recall question with its reference answer and key terms."""
 
@@ -56,6 +65,10 @@ class Card(BaseModel):
     line: int = Field(1, description="Line of the card in its deck file.")
     required: int | None = Field(
         None, ge=1, description="How many of the key terms make a complete answer ('any 2'); None: all of them."
+    )
+    reference_answers: list[ReferenceAnswer] = Field(
+        default_factory=list,
+        description="Further acceptable answers besides ``answer``: an answer is graded against each, and the best grade counts.",
     )
 
     @property
@@ -129,6 +142,9 @@ class PlainCard(BaseModel):
     answer: str = ""
     key_terms: list[str] | None = None
     required: int | None = Field(None, ge=1, description="How many key terms make a complete answer; all when absent.")
+    reference_answers: list[str] | None = Field(
+        None, description="Further acceptable answers, any one of which is a complete answer (key terms highlighted or derived)."
+    )
 
 
 class PlainDeck(BaseModel):

@@ -137,6 +137,8 @@ def reference_panel(card: Card, images: tuple[Image, ...] = ()) -> Panel:
             body.append(Text("/open shows it in your image viewer", style="dim"))
     elif card.images:
         body.append(Text("Images: " + ", ".join(clean_line(i) for i in card.images), style="cyan"))
+    for other in card.reference_answers:
+        body.append(Text("Also accepted: " + clean_line(re.sub(r"={2,3}(.+?)={2,3}", r"\1", other.answer)), style="dim"))
     return Panel(Group(*body), title="Reference answer", title_align="left", border_style="dim")
 
 

@@ -77,6 +77,7 @@ def card_record(card: Card) -> dict[str, Any]:
         "images": card.images,
         "line": card.line,
         "required": card.required,
+        "reference_answers": [{"answer": r.answer, "key_terms": [t.text for t in r.key_terms]} for r in card.reference_answers],
     }
 
 

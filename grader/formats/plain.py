@@ -50,7 +50,13 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms))
     findings: list[Finding] = []
     title = plain.title or Path(path).stem
-    cards = build_cards(raw, findings, derived_note=False, required=[c.required for c in plain.cards])
+    cards = build_cards(
+        raw,
+        findings,
+        derived_note=False,
+        required=[c.required for c in plain.cards],
+        reference_answers=[c.reference_answers or [] for c in plain.cards],
+    )
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
 
