@@ -134,11 +134,11 @@ class WeightedGrader:
         weights = [self.weight(t, card) * t.weight for t in compiled.terms]
         total = sum(weights) or 1.0
         out = []
-        for answer, evidence in zip(answers, match.match_answers(compiled, answers)):
+        for answer, found in zip(answers, match.match_answers(compiled, answers)):
             if normalize.is_non_answer(answer):
                 out.append(Prediction(0.0, None, answered=False))
                 continue
-            earned = sum(w * self.credit(ev.coverage) for w, ev in zip(weights, evidence))
+            earned = sum(w * self.credit(ev.coverage) for w, ev in zip(weights, found.evidence))
             out.append(Prediction(min(1.0, earned / total)))
         return out
 
