@@ -13,6 +13,10 @@ if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only
     from .match import Evidence
 
 
+# Where a long reference's stretched share stops rising steeply (see long_reference_score).
+LONG_REFERENCE_KNEE = 0.9
+
+
 class GradingSettings(BaseModel):
     """Thresholds of the keyword grader (see the README for how they were chosen).
 
@@ -32,6 +36,12 @@ class GradingSettings(BaseModel):
     )
     similarity_weight: float = Field(
         0.0, ge=0, le=1, description="Weight of the answer's similarity to the reference beside the derived terms' score."
+    )
+    long_reference_terms: int = Field(
+        8, ge=1, description="A reference that yields this many derived terms or more is long: see long_reference_share."
+    )
+    long_reference_share: float = Field(
+        0.5, gt=0, le=1, description="Share of a long reference's derived terms that makes a complete answer."
     )
 
 
@@ -61,15 +71,45 @@ def terms_share(credits: list[tuple[float, float]], required: int | None) -> tup
     return sum(e for e, _ in credits), sum(w for _, w in credits)
 
 
+def long_reference_score(share: float, settings: GradingSettings) -> float:
+    """Nobody restates a long reference in full: ``long_reference_share`` of its terms scores nearly 1.
+
+    The share is stretched up to ``LONG_REFERENCE_KNEE`` and the rest squeezed
+    into what is left, so an answer that says more still ranks higher (the order
+    of answers is what a calibration learns from).
+    """
+    stretched = share / settings.long_reference_share
+    if stretched <= LONG_REFERENCE_KNEE:
+        return stretched
+    knee = LONG_REFERENCE_KNEE * settings.long_reference_share
+    return LONG_REFERENCE_KNEE + (share - knee) * (1 - LONG_REFERENCE_KNEE) / (1 - knee)
+
+
+def long_reference_share(score: float, settings: GradingSettings) -> float:
+    """The terms' share behind a long reference's score: ``long_reference_score`` undone (what a calibration learns from)."""
+    if score <= LONG_REFERENCE_KNEE:
+        return round(score * settings.long_reference_share, 4)
+    knee = LONG_REFERENCE_KNEE * settings.long_reference_share
+    return round(knee + (score - LONG_REFERENCE_KNEE) * (1 - knee) / (1 - LONG_REFERENCE_KNEE), 4)
+
+
+def is_long_reference(card: Card, settings: GradingSettings) -> bool:
+    """Whether the card's score comes through ``long_reference_score``: many derived terms, no ``required`` count."""
+    return bool(card.key_terms) and card.key_terms[0].derived and card.required is None and len(card.key_terms) >= settings.long_reference_terms
+
+
 def combined_score(terms: float, similarity: float | None, card: Card, settings: GradingSettings) -> float:
     """The score from the terms' credit, and for derived terms the whole answer's similarity to the reference.
 
     Derived terms are cut from a reference written as prose, so the reference as
     a whole says what they cannot; highlighted terms are what the author asks
-    for, and only they count. The weight was chosen on the training splits
-    (eval/RESULTS.md, "Grading by meaning").
+    for, and only they count. A long reference's derived terms are more than an
+    answer needs (``long_reference_share``). Both rules were fitted on the
+    training splits (eval/RESULTS.md, "Grading by meaning").
     """
     derived = bool(card.key_terms) and card.key_terms[0].derived
+    if is_long_reference(card, settings):
+        terms = long_reference_score(terms, settings)
     if similarity is None or not derived or not settings.similarity_weight:
         return _round4(terms)
     return round((terms + settings.similarity_weight * similarity) / (1 + settings.similarity_weight), 4)

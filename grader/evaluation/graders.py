@@ -21,7 +21,7 @@ import numpy as np
 from ..grading import KeywordGrader
 from ..models import Card, Grade, Verdict
 from ..normalize import content_tokens, tokenize
-from ..scoring import GradingSettings, verdict_for
+from ..scoring import GradingSettings, is_long_reference, long_reference_share, verdict_for
 from .datasets import EvalSet
 
 # Where non-answers sit on the raw score axis for calibration: below any real score.
@@ -30,11 +30,13 @@ NON_ANSWER_RANK = -1.0
 
 class Prediction(NamedTuple):
     """What the harness needs from a grader: a score in [0, 1], optionally a verdict,
-    and whether the answer was a real attempt (not "I don't know")."""
+    whether the answer was a real attempt (not "I don't know"), and what a
+    calibration should map when that is not the score itself."""
 
     score: float
     verdict: Verdict | None = None
     answered: bool = True
+    raw: float | None = None
 
 
 class EvalGrader(Protocol):
@@ -54,7 +56,13 @@ class KeywordEvalGrader:
         self.grader = KeywordGrader(settings)
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
-        return [Prediction(g.score, g.verdict, g.answered) for g in self.grader.grade_many(card, answers)]
+        """Calibration maps a long reference's share of terms, not the stretched score its verdict needs:
+        the stretch is the grader's own rule, and a calibration learns its own (eval/RESULTS.md)."""
+        grades = self.grader.grade_many(card, answers)
+        if not is_long_reference(card, self.grader.settings):
+            return [Prediction(g.score, g.verdict, g.answered) for g in grades]
+        settings = self.grader.settings
+        return [Prediction(g.score, g.verdict, g.answered, long_reference_share(g.score, settings)) for g in grades]
 
     def describe(self) -> dict[str, Any]:
         """The settings a run records beside its figures."""
@@ -82,9 +90,9 @@ class CallableGrader:
 
 def as_prediction(result: Any) -> Prediction:
     """Read a grader's result: the score must be a number in [0, 1]."""
-    answered = True
+    answered, raw = True, None
     if isinstance(result, Prediction):
-        score, verdict, answered = result
+        score, verdict, answered, raw = result
     elif isinstance(result, Grade):
         score, verdict, answered = result.score, result.verdict, result.answered
     elif isinstance(result, int | float) and not isinstance(result, bool):
@@ -97,7 +105,7 @@ def as_prediction(result: Any) -> Prediction:
         raise ValueError(f"a grader returned score {score!r}, outside [0, 1]")
     if verdict is not None and not isinstance(verdict, Verdict):
         verdict = Verdict(getattr(verdict, "value", verdict))
-    return Prediction(float(score), verdict, answered)
+    return Prediction(float(score), verdict, answered, raw)
 
 
 @dataclass
@@ -108,6 +116,7 @@ class RawGrades:
     verdicts: list[list[Verdict]]  # [repeat][item]
     seconds: float
     answered: np.ndarray  # (items,) False where the grader saw a non-answer every time
+    raw: np.ndarray | None = None  # (repeats, items) what calibration maps, where the grader says (else the scores)
 
     def calibration_input(self) -> np.ndarray:
         """Mean score per item, with non-answers ranked below every real attempt.
@@ -116,7 +125,8 @@ class RawGrades:
         first some marks and the second none; a calibrated map can only tell
         them apart if they do not share a raw value.
         """
-        return np.where(self.answered, self.scores.mean(axis=0), NON_ANSWER_RANK)
+        raw = self.scores if self.raw is None else self.raw
+        return np.where(self.answered, raw.mean(axis=0), NON_ANSWER_RANK)
 
 
 def grade_set(
@@ -138,6 +148,7 @@ def grade_set(
         groups[it.question_id].append(i)
     n = len(evalset.items)
     scores = np.zeros((repeat, n))
+    raw = np.zeros((repeat, n))
     answered = np.zeros(n, dtype=bool)
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
     start = time.perf_counter()
@@ -154,11 +165,12 @@ def grade_set(
                 preds = [max(a, b, key=lambda p: p.score) for a, b in zip(preds, these)] if preds else these
             for i, p in zip(idx, preds):
                 scores[r, i] = p.score
+                raw[r, i] = p.score if p.raw is None else p.raw
                 answered[i] |= p.answered
                 verdicts[r][i] = p.verdict or verdict_for(p.score, settings)
             if progress:
                 progress(len(idx))
-    return RawGrades(scores, verdicts, time.perf_counter() - start, answered)
+    return RawGrades(scores, verdicts, time.perf_counter() - start, answered, raw)
 
 
 # --- baselines ------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""A long reference's derived terms: half of them is a complete answer (scoring.long_reference_score)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import KeywordGrader
+from grader.evaluation import KeywordEvalGrader
+from grader.keyterms import derive_key_terms, parse_term
+from grader.models import Card, Verdict
+from grader.scoring import GradingSettings, is_long_reference, long_reference_score, long_reference_share
+
+SETTINGS = GradingSettings(match="keyword")
+STEPS = ["the kernel", "schedules threads", "on every core", "flushes the cache", "maps each page", "checks permissions", "wakes the driver", "sends the interrupt"]
+REFERENCE = "\n".join(f"- {step}" for step in STEPS)
+
+
+def card(answer: str, **update) -> Card:
+    terms = derive_key_terms(answer, question="What happens on a context switch?")
+    return Card(id="c", number=1, question="What happens on a context switch?", answer=answer, key_terms=terms).model_copy(update=update)
+
+
+def test_half_of_a_long_reference_is_a_correct_answer():
+    long = card(REFERENCE)
+    assert len(long.key_terms) == 8 and is_long_reference(long, SETTINGS)
+    grader = KeywordGrader(SETTINGS)
+    half, all_of_it, little = grader.grade_many(
+        long, ["the kernel schedules threads on every core and flushes the cache", REFERENCE, "the kernel"]
+    )
+    assert half.verdict == Verdict.correct and half.score < all_of_it.score == 1.0
+    assert little.verdict == Verdict.partial
+
+
+def test_short_references_highlights_and_counts_are_graded_as_before():
+    grader = KeywordGrader(SETTINGS)
+    answer = "the kernel schedules threads on every core and flushes the cache"
+    short = card("\n".join(f"- {step}" for step in STEPS[:4]))
+    assert not is_long_reference(short, SETTINGS) and grader.grade(short, answer).score == 1.0
+    highlighted = card(REFERENCE).model_copy(update={"key_terms": [parse_term(s) for s in STEPS]})
+    assert not is_long_reference(highlighted, SETTINGS)
+    assert grader.grade(highlighted, answer).score == pytest.approx(0.5)
+    assert not is_long_reference(card(REFERENCE, required=2), SETTINGS)
+    assert not is_long_reference(card(REFERENCE), GradingSettings(long_reference_terms=9))
+
+
+@given(st.floats(0, 1), st.floats(0, 1))
+def test_the_stretch_keeps_the_order_of_answers_and_can_be_undone(a, b):
+    sa, sb = long_reference_score(a, SETTINGS), long_reference_score(b, SETTINGS)
+    assert 0 <= sa <= 1 and (sa <= sb) == (a <= b)
+    assert long_reference_share(round(sa, 4), SETTINGS) == pytest.approx(a, abs=6e-4)
+
+
+def test_the_harness_calibrates_on_the_share_of_terms():
+    long = card(REFERENCE)
+    prediction = KeywordEvalGrader(SETTINGS).grade(long, ["the kernel schedules threads on every core and flushes the cache"])[0]
+    assert prediction.score >= SETTINGS.correct_threshold
+    assert prediction.raw == pytest.approx(0.5, abs=0.05)
