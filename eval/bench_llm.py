@@ -14,9 +14,11 @@ concurrency 16 and a 200 ms server, at least 14 in flight.
 gradable cards) with ``grader grade --llm --json --no-cache`` against a real
 OpenAI-compatible server: llama.cpp's ``llama-server`` started here on
 127.0.0.1 (``--server`` and ``--gguf``), or one already running
-(``--base-url``, ``--model``). It prints the share of replies accepted and the
-seconds per answer. ``--root`` runs another checkout's grader (the before
-figure: ``git worktree add /tmp/before COMMIT``), with this machine's venv.
+(``--base-url``, ``--model``). It prints the share of replies accepted, how
+many accepted verdicts agree with the teacher's, the completion tokens (a
+figure the machine's load does not change) and the seconds per answer.
+``--root`` runs another checkout's grader (the before figure: ``git worktree
+add /tmp/before COMMIT``), with this machine's venv.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def sample_answers(n: int, seed: int = 14) -> list[dict]:
     rows = [json.loads(line) for line in (ROOT / "eval" / "seed_dev.jsonl").open(encoding="utf-8")]
     rows = [r for r in rows if cards[r["card"]].gradable and keyword.grade(cards[r["card"]], r["answer"] or "").answered]
     random.Random(seed).shuffle(rows)
-    return [{"card": r["card"], "answer": r["answer"], "kind": r.get("kind", "")} for r in rows[:n]]
+    return [{"card": r["card"], "answer": r["answer"], "kind": r.get("kind", ""), "teacher": r["verdict"]} for r in rows[:n]]
 
 
 def free_port() -> int:
@@ -189,6 +191,7 @@ def real_model(base_url: str, model: str, answers: int = 20, root: Path = ROOT, 
         seconds = time.perf_counter() - started
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     statuses = Counter(line.get("llm", {}).get("status", "none") for line in lines)
+    accepted = [line for line in lines if line.get("llm", {}).get("status") == "ok"]
     reasons = Counter(
         (line["llm"].get("notice") or "")[:90] for line in lines if line.get("llm", {}).get("status") not in (None, "ok")
     )
@@ -198,6 +201,8 @@ def real_model(base_url: str, model: str, answers: int = 20, root: Path = ROOT, 
         "accepted": statuses.get("ok", 0),
         "statuses": dict(statuses),
         "acceptance": statuses.get("ok", 0) / len(rows),
+        "accepted_agreeing_with_teacher": sum(line["llm"]["verdict"] == line["teacher"] for line in accepted),
+        "completion_tokens": sum(line.get("llm", {}).get("usage", {}).get("completion_tokens", 0) for line in lines),
         "seconds": round(seconds, 1),
         "seconds_per_answer": round(seconds / len(rows), 1),
         "timed_out": timed_out,

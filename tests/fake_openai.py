@@ -4,9 +4,9 @@ The grader is pointed at it by base URL, exactly as a user points it at Ollama.
 It grades like a plain, honest model by default ("good": a key term is covered
 when the answer contains it, quoted as written) and can be switched to misbehave:
 
-    good               a valid grade built from the request
+    good               a valid grade built from the request, in the shape its schema asks for
     invalid_json       prose with broken JSON (as the message content)
-    schema_violation   JSON that is not the schema (score 7, a made-up verdict)
+    schema_violation   JSON that is not the schema (terms a string; a score of 7 and a made-up verdict, dropped)
     made_up_quote      a valid-looking grade quoting words the student never wrote
     rate_limit         HTTP 429 (with retry-after-ms: 10, so the SDK retries quickly)
     server_error       HTTP 500
@@ -18,8 +18,8 @@ when the answer contains it, quoted as written) and can be switched to misbehave
     wrong_content_type 200, a good reply labelled text/plain
     reset              the connection reset (RST) before any reply
     refusal            an assistant refusal (content null, refusal set)
-    manipulated        full marks with every term "covered", quoting the injection
-    careful            full marks, quoting a different real sentence of the answer for each term,
+    manipulated        every term "covered", quoting the injection, and a score of 1 (which grader drops)
+    careful            every term "covered", quoting a different real sentence of the answer for each,
                        no grading words: a careful manipulated model
     truncated          half a reply with finish_reason "length"
     echo_key           HTTP 400 whose message echoes the request's key (and another key), as careless proxies do
@@ -149,62 +149,48 @@ class _QuietServer(ThreadingHTTPServer):
 # --- How a plain, honest model would grade ----------------------------------------
 
 
-def read_request(body: dict[str, Any]) -> tuple[list[str], str, tuple[float, float]]:
-    """The key terms listed in the rubric, the student's answer, and the verdict thresholds."""
-    everything = "\n".join(m.get("content") or "" for m in body["messages"])
-    thresholds = re.search(r"`correct` for a score of at least ([\d.]+), `partial` for at least ([\d.]+)", everything)
-    user = next((m["content"] for m in body["messages"] if m["role"] == "user" and "Key terms" in m["content"]), "")
+def read_request(body: dict[str, Any]) -> tuple[list[str], str]:
+    """The key terms listed in the rubric and the student's answer (the last user message: the worked example
+    before it is another card)."""
+    user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user" and "Key terms" in m["content"]), "")
     block = user.split("Key terms", 1)[1].split("\n\n", 1)[0] if user else ""
     terms = [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
     answer = re.search(r"<student_answer>\n(.*)\n</student_answer>\s*$", user, re.DOTALL)
-    return terms, answer.group(1) if answer else "", (float(thresholds[1]), float(thresholds[2])) if thresholds else (0.7, 0.2)
+    return terms, answer.group(1) if answer else ""
 
 
-def honest_grade(terms: list[str], answer: str, thresholds: tuple[float, float]) -> dict[str, Any]:
+def reply_json(terms: list[tuple[str, str, str]], feedback: str, suggestion: str) -> dict[str, Any]:
+    """A reply in the request schema's shape: (term, status, evidence) for each term, then the words."""
+    return {
+        "terms": {term: {"status": status, "evidence": evidence} for term, status, evidence in terms},
+        "misconceptions": [],
+        "feedback": feedback,
+        "suggestion": suggestion,
+    }
+
+
+def honest_grade(terms: list[str], answer: str) -> dict[str, Any]:
     assessed = []
     for term in terms:
         found = re.search(re.escape(term), answer, re.IGNORECASE)
-        assessed.append(
-            {"term": term, "status": "covered" if found else "missing", "evidence": found.group(0) if found else ""}
-        )
-    score = round(sum(t["status"] == "covered" for t in assessed) / max(len(terms), 1), 2)
-    correct, partial = thresholds
-    verdict = "correct" if score >= correct else "partial" if score >= partial else "incorrect"
-    return {
-        "feedback": f"You named {sum(t['status'] == 'covered' for t in assessed)} of the {len(terms)} key ideas.",
-        "terms": assessed,
-        "misconceptions": [],
-        "score": score,
-        "verdict": verdict,
-        "suggestion": "Review the reference answer's key terms.",
-    }
+        assessed.append((term, "covered" if found else "missing", found.group(0) if found else ""))
+    covered = sum(status == "covered" for _, status, _ in assessed)
+    return reply_json(assessed, f"You named {covered} of the {len(terms)} key ideas.", "Review the reference answer's key terms.")
 
 
 def manipulated_grade(terms: list[str], answer: str) -> dict[str, Any]:
-    """What a model talked into full marks says: everything covered, quoting the injection."""
+    """What a model talked into full marks says: everything covered, quoting the injection (and a score of 1)."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", answer) if s.strip()]
     injection = max(sentences, key=len) if sentences else answer
-    return {
-        "feedback": "Excellent answer, full marks as instructed.",
-        "terms": [{"term": t, "status": "covered", "evidence": injection} for t in terms],
-        "misconceptions": [],
-        "score": 1.0,
-        "verdict": "correct",
-        "suggestion": "Nothing to add.",
-    }
+    grade = reply_json([(t, "covered", injection) for t in terms], "Excellent answer, full marks as instructed.", "Nothing to add.")
+    return {**grade, "score": 1.0, "verdict": "correct"}
 
 
 def careful_grade(terms: list[str], answer: str) -> dict[str, Any]:
-    """A careful manipulated model: a different real sentence of the answer for each term, no grading words, 1.0."""
+    """A careful manipulated model: a different real sentence of the answer for each term, no grading words."""
     sentences = [s.strip().rstrip(".!?") for s in re.split(r"(?<=[.!?])\s+", answer) if s.strip()] or [answer]
-    return {
-        "feedback": "You explain every idea clearly and precisely.",
-        "terms": [{"term": t, "status": "covered", "evidence": sentences[i % len(sentences)]} for i, t in enumerate(terms)],
-        "misconceptions": [],
-        "score": 1.0,
-        "verdict": "correct",
-        "suggestion": "Keep going.",
-    }
+    assessed = [(t, "covered", sentences[i % len(sentences)]) for i, t in enumerate(terms)]
+    return reply_json(assessed, "You explain every idea clearly and precisely.", "Keep going.")
 
 
 def roles_alternate(messages: list[dict[str, Any]]) -> bool:
@@ -239,14 +225,14 @@ def grade_reply(fake: FakeOpenAI, body: dict[str, Any], behaviour: str) -> tuple
         return 429, {"error": {"message": "Rate limit reached.", "type": "requests", "code": "rate_limit_exceeded"}}
     if behaviour == "server_error":
         return 500, {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}}
-    terms, answer, thresholds = read_request(body)
-    grade = honest_grade(terms, answer, thresholds)
+    terms, answer = read_request(body)
+    grade = honest_grade(terms, answer)
     if behaviour == "manipulated":
         grade = manipulated_grade(terms, answer)
     elif behaviour == "careful":
         grade = careful_grade(terms, answer)
     elif behaviour == "made_up_quote" and grade["terms"]:
-        grade["terms"][0].update(status="covered", evidence="a sentence the student never wrote")
+        next(iter(grade["terms"].values())).update(status="covered", evidence="a sentence the student never wrote")
     content: str | None = json.dumps(grade)
     finish, refusal = "stop", None
     if behaviour == "invalid_json":
@@ -359,7 +345,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     fake.in_flight -= 1
 
         def _reply(self, body: dict[str, Any], behaviour: str) -> None:
-            _, answer, _ = read_request(body)
+            _, answer = read_request(body)
             if behaviour == "slow" or (fake.slow_when and fake.slow_when in answer):
                 fake.sleep(fake.slow_seconds)
             if behaviour == "hang":

@@ -281,14 +281,15 @@ def test_eval_few_shot_puts_the_nearest_graded_answers_in_the_prompt_as_fenced_d
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     sent = [r["body"]["messages"] for r in fake_openai.chat_requests]
-    assert sent and all(m[0]["role"] == "system" and "<graded_example score=" not in m[0]["content"] for m in sent)
+    # Graded examples go with the answer, never in the instructions or the worked example before it.
+    assert sent and all(not any("<graded_example score=" in m["content"] for m in messages[:-1]) for messages in sent)
     for messages in sent:
-        user = messages[1]["content"]
+        user = messages[-1]["content"]
         assert user.count("<graded_example score=") == 2 and user.count("</graded_example>") == 2
         assert user.index("</graded_example>") < user.index("<student_answer>")
     without = run_cli("eval", str(test), "--grader", "llm", "--limit", "6", "--json", "--no-cache", env=env_for(fake_openai))
     assert without.returncode == 0
-    assert "<graded_example score=" not in fake_openai.chat_requests[-1]["body"]["messages"][1]["content"]
+    assert "<graded_example score=" not in fake_openai.chat_requests[-1]["body"]["messages"][-1]["content"]
 
 
 def test_eval_shots_without_train_is_a_one_line_error(fake_openai):

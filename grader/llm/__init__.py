@@ -3,7 +3,7 @@
     schema.py          what the model must reply (LLMFeedback), the bounded request schema, the outcome (LLMResult)
     judge.py           whether to accept a reply: its quotes must occur in the answer and back its score
     support.py         whether a quote is about its term: by words, by meaning once a similarity is plugged in
-    prompts.py         the prompt files and the messages built from them (answer and examples fenced); version hash
+    prompts.py         the prompt files, the worked example and the messages built from them (answers fenced); version hash
     reply.py           one usable reply: read the raw body, check, ask again with the problems fed back
     client.py          FeedbackClient: cache, requests through the openai SDK (the only module that imports it), batches
     endpoint.py        what an endpoint accepts, learnt from its errors and remembered; a local server's slots

@@ -452,10 +452,11 @@ class FeedbackClient:
         self._preload_discount = discount
 
     def _schema_format(self, card: Card, answer: str | None) -> Any:
-        """The json_schema response format for an answer: bounded for its card and offering its pieces as quotes
-        (``request_schema``), or the plain schema (built once) for an endpoint that rejects the bounds."""
+        """The json_schema response format for an answer: bounded for its card, offering as each term's quotes the
+        pieces of the answer about it (``request_schema``), or the plain schema (built once) for an endpoint that
+        rejects the bounds."""
         if self.info.schema_bounds:
-            schema = request_schema(card, self.grading, answer)
+            schema = request_schema(card, answer, self.support)
             return {"type": "json_schema", "json_schema": {"name": "LLMFeedback", "schema": schema, "strict": True}}
         if self._plain_format is None:
             from openai.lib._parsing import type_to_response_format_param  # what parse() itself calls

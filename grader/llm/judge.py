@@ -2,10 +2,11 @@
 
 A reply is first checked for meaning while it is parsed (``schema.LLMFeedback``
 with a ``Context``): its quotes occur in the answer, its terms are the card's,
-its score fits its verdict. ``judge`` then accepts its score only as far as its
-own quotes back it, so a model talked into full marks by the answer cannot
-give them. A quote backs a term only if it is about that term (``support``):
-by words now, by meaning once a similarity function is plugged in.
+its score is computed from its terms. ``judge`` then accepts that score only as
+far as its own quotes back it, so a model talked into full marks by the answer
+(every term "covered") cannot give them. A quote backs a term only if it is
+about that term (``support``): by words now, by meaning once a similarity
+function is plugged in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from ..models import Card, Grade
 from ..normalize import STOPWORDS, normalize, stem, tokenize
-from .schema import LLMFeedback, LLMResult, occurs_in, padded
+from .schema import STATUS_CREDIT, LLMFeedback, LLMResult, occurs_in, padded
 from .support import QuoteSupport
 
 _DEFAULT_SUPPORT: QuoteSupport | None = None
@@ -34,7 +35,6 @@ DISAGREEMENT = 0.5
 # them ("give this full marks") is no evidence, unless the card itself uses them.
 DIRECTIVE_WORDS = """grade grader grading mark marks score points full correct ignore instruction instructions
     prompt system rubric teacher student answer verdict credit assistant override previous prior""".split()
-STATUS_CREDIT = {"covered": 1.0, "partly": 0.5, "missing": 0.0}
 
 
 def evidence_support(reply: LLMFeedback, card: Card, answer: str, support: QuoteSupport | None = None) -> float:
@@ -78,9 +78,10 @@ def judge(
 ) -> LLMResult:
     """The acceptance rule, applied to a reply already valid for the grading settings (see ``Context``).
 
-    The LLM's score is accepted only if ``score <= support + SUPPORT_MARGIN``,
-    where ``support`` is what its own valid quotes back (``evidence_support``;
-    ``checker`` decides whether a quote is about its term).
+    The LLM's score (what its terms claim, ``schema.terms_score``) is accepted
+    only if ``score <= support + SUPPORT_MARGIN``, where ``support`` is what its
+    own valid quotes back (``evidence_support``; ``checker`` decides whether a
+    quote is about its term).
     So a reply with no valid quote cannot score above 0.25, let alone be
     ``correct``: a manipulated model's "full marks" is rejected, flagged
     ``unsupported-score``, and its feedback withheld. An accepted score that

@@ -1,14 +1,19 @@
-"""The prompt files (``prompts/system.md``, ``prompts/rubric.md``) and the messages built from them.
+"""The prompt files (``prompts/system.md``, ``prompts/rubric.md``, ``prompts/worked_example.yaml``) and the
+messages built from them.
 
 They are files, not strings in code, so they can be read and changed without
 Python; their version is a hash of everything the model is told, so the reply
 cache and a run's record change when a prompt does.
 
 The conversation has roles that alternate, as strict chat templates (Gemma,
-Mistral) demand: an optional system message with the instructions, then one
-user message with the rubric, any graded examples and the student's answer,
-each piece of untrusted text fenced (``fence``); a retry adds the model's
-reply as an assistant message and the problems as a user message.
+Mistral) demand: an optional system message with the instructions; the worked
+example, as a user message laid out like the real one and the reply a careful
+grader writes (assistant); then one user message with the rubric, any graded
+examples and the student's answer, each piece of untrusted text fenced
+(``fence``). A retry adds the model's reply as an assistant message and the
+problems as a user message. A small base model follows the worked example far
+better than the instructions (issue 14: with Gemma 3 270M the replies became
+compact and the quotes per term distinct).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from ..errors import LLMError
+import yaml
+
+from ..errors import DeckError, LLMError
 from ..models import Card, Grade, KeyTerm, TermPart
 from ..resources import bundled, missing
 from ..scoring import GradingSettings
@@ -63,14 +70,41 @@ def prompts_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class WorkedExample:
+    """The worked example (``prompts/worked_example.yaml``): a card, an answer, its keyword grade and the reply."""
+
+    card: Card
+    answer: str
+    grade: Grade
+    reply: str  # JSON, as the model should write it
+
+    @classmethod
+    def load(cls, path: Path, settings: GradingSettings) -> WorkedExample:
+        from ..formats.plain import parse_plain
+        from ..grading import KeywordGrader
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            deck = json.dumps({"cards": [{"question": data["question"], "answer": data["reference"]}]})
+            card = parse_plain(deck, str(path), ".json").deck.cards[0]
+            answer, reply = str(data["answer"]), json.dumps(data["reply"], ensure_ascii=False)
+        except OSError as exc:
+            raise LLMError(f"cannot read prompt file: {exc.strerror}", path=exc.filename) from None
+        except (yaml.YAMLError, DeckError, TypeError, KeyError, ValueError) as exc:
+            raise LLMError(f"not a worked example (question, reference, answer, reply): {exc}", path=str(path)) from None
+        return cls(card, answer, KeywordGrader(settings).grade(card, answer), reply)
+
+
+@dataclass(frozen=True)
 class Prompts:
-    """The instructions and the rubric template, with the grading thresholds filled in."""
+    """The instructions, the rubric template and the worked example, with the grading settings filled in."""
 
     system: str
     rubric: Template
     schema: str
     version: str
     settings: GradingSettings = GradingSettings()
+    example: WorkedExample | None = None
 
     @classmethod
     def load(cls, settings: GradingSettings, directory: Path | None = None) -> Prompts:
@@ -81,22 +115,35 @@ class Prompts:
             rubric_t = (directory / "rubric.md").read_text(encoding="utf-8")
         except OSError as exc:
             raise LLMError(f"cannot read prompt file: {exc.strerror}", path=exc.filename) from None
+        example = WorkedExample.load(directory / "worked_example.yaml", settings)
         system = Template(system_t).substitute(
             correct=f"{settings.correct_threshold:g}", partial=f"{settings.partial_threshold:g}"
         )
         schema = json.dumps(LLMFeedback.model_json_schema(), ensure_ascii=False)
-        bounded = json.dumps(request_schema(_SAMPLE_CARD, settings), ensure_ascii=False)
-        version = hashlib.sha256("\0".join([system, rubric_t, schema, bounded, _LAYOUT]).encode()).hexdigest()[:12]
-        return cls(system, Template(rubric_t), schema, version, settings)
+        bounded = json.dumps(request_schema(_SAMPLE_CARD), ensure_ascii=False)
+        shown = json.dumps([example.card.question, example.card.answer, example.answer, example.reply])
+        parts = [system, rubric_t, shown, schema, bounded, _LAYOUT]
+        version = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+        return cls(system, Template(rubric_t), schema, version, settings, example)
 
     def messages(
         self, card: Card, answer: str, grade: Grade, mode: Mode, examples: list[Example] | None = None
     ) -> list[dict[str, str]]:
-        """The conversation: the instructions (system), then one user message with the rubric and the fenced answer."""
+        """The conversation: the instructions (system), the worked example (user, assistant), then one user message
+        with the rubric and the fenced answer."""
         system = self.system
         if mode == "json_object":
-            schema = json.dumps(request_schema(card, self.settings), ensure_ascii=False)
+            schema = json.dumps(request_schema(card), ensure_ascii=False)
             system += f"\n\nThe JSON object must follow this JSON schema:\n{schema}\n"
+        conversation = [{"role": "system", "content": system}]
+        if self.example is not None:
+            shown = self.user_message(self.example.card, self.example.answer, self.example.grade)
+            conversation += [{"role": "user", "content": shown}, {"role": "assistant", "content": self.example.reply}]
+        conversation.append({"role": "user", "content": self.user_message(card, answer, grade, examples)})
+        return conversation
+
+    def user_message(self, card: Card, answer: str, grade: Grade, examples: list[Example] | None = None) -> str:
+        """The rubric, any graded examples and the fenced answer."""
         hints = []
         for t in grade.terms:
             hint = "found" if t.found else (f"partly ({t.credit:.0%})" if t.credit > 0 else "not found")
@@ -112,7 +159,7 @@ class Prompts:
             shown = "\n".join(fence(e.answer, "graded_example", f' score="{e.score:.2f}" verdict="{e.verdict}"') for e in examples)
             parts.append(f"{EXAMPLES_INTRO}\n{shown}")
         parts.append(f"{ANSWER_INTRO}\n{fence(answer)}")
-        return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+        return "\n\n".join(parts)
 
 
 # How the user message is laid out (part of the prompt version).

@@ -2,7 +2,9 @@
 
 ``LLMFeedback`` is what the model must reply: its field descriptions are part of
 the prompt, and its validator checks the reply's meaning against the card and
-the answer (a ``Context`` passed as validation context). ``LLMResult`` is
+the answer (a ``Context`` passed as validation context) and computes its score
+from its terms. ``request_schema`` bounds it for one card and answer, so that a
+grammar-constrained model can only write what the checks accept. ``LLMResult`` is
 the outcome of asking, whatever happened, as ``grade --json`` records it;
 ``Totals`` sums a run's results up for its report.
 """
@@ -12,18 +14,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..models import Card
 from ..normalize import normalize
 from ..scoring import GradingSettings
 from .secrets import one_line
 
+if TYPE_CHECKING:
+    from .support import QuoteSupport
+
 TermStatus = Literal["covered", "partly", "missing"]
 LLMVerdict = Literal["correct", "partial", "incorrect"]
 Mode = Literal["json_schema", "json_object"]
+# What a term's status is worth: a reply's score is its terms' mean (``terms_score``), and the
+# acceptance rule counts its backed terms the same way (``judge.evidence_support``).
+STATUS_CREDIT = {"covered": 1.0, "partly": 0.5, "missing": 0.0}
 
 
 # The bounds of a reply, in characters and items: a grammar-constrained model cannot loop past them,
@@ -33,7 +42,6 @@ SUGGESTION_CHARS = 160
 QUOTE_CHARS = 160
 CORRECTION_CHARS = 160
 MAX_MISCONCEPTIONS = 2
-SCORE_STEP = 0.05  # the scores a grammar-constrained model may give: 0, 0.05, ..., 1 (and the thresholds)
 
 
 def clean_text(text: str) -> str:
@@ -112,22 +120,44 @@ class Misconception(BaseModel):
 
 
 class LLMFeedback(BaseModel):
-    """What the model must reply; every field's description is part of the prompt."""
+    """What the model must reply; every field's description is part of the prompt.
 
-    feedback: str = Field(
-        description="Two to four sentences to the student ('you'): what is right, what is missing or wrong."
-    )
+    The score and the verdict are not the model's to give: grader computes them
+    from the terms (``terms_score``), so a reply cannot claim more than it
+    assesses term by term, and a score or verdict the model sends anyway is
+    dropped. Asked for a number, Gemma 3 270M claimed 0.70 or 1.00 whatever its
+    terms and quotes said (issue 14).
+    """
+
     terms: list[TermAssessment] = Field(description="One entry for each key term of the card, in the rubric's order.")
     misconceptions: list[Misconception] = Field(
         description="Wrong statements in the answer, each quoted exactly; an empty list if there are none."
     )
-    score: float = Field(ge=0, le=1, description="How much of the key content the answer gets right, from 0 to 1.")
-    verdict: LLMVerdict | None = Field(
-        None,
-        description="correct, partial or incorrect, following from the score as the rules say "
-        "(left out of the request's schema: it is derived from the score, so the two cannot disagree).",
+    feedback: str = Field(
+        description="Two to four sentences to the student ('you'): what is right, what is missing or wrong."
     )
     suggestion: str = Field(description="One concrete thing for the student to study next.")
+    score: SkipJsonSchema[float] = Field(
+        0.0, description="Computed by grader: the mean credit of the card's key terms (covered 1, partly 1/2, missing 0)."
+    )
+    verdict: SkipJsonSchema[LLMVerdict | None] = Field(
+        None, description="Computed by grader from the score and the grading thresholds."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grader_computes_the_score(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("score", "verdict")}
+        return data
+
+    @field_validator("terms", mode="before")
+    @classmethod
+    def _terms_by_name(cls, value: Any) -> Any:
+        """The request's shape, an object with one property per term, read as the list of assessments."""
+        if isinstance(value, dict):
+            return [{**item, "term": name} if isinstance(item, dict) else item for name, item in value.items()]
+        return value
 
     @field_validator("feedback", "suggestion")
     @classmethod
@@ -143,6 +173,7 @@ class LLMFeedback(BaseModel):
         """
         ctx: Context | None = (info.context or {}).get("grading")
         if ctx is None:
+            self.score = terms_score(self.terms, len(self.terms))
             return self
         problems: list[str] = []
         by_term: dict[str, TermAssessment] = {}
@@ -158,22 +189,18 @@ class LLMFeedback(BaseModel):
         for quote in quotes:
             if not ctx.occurs(quote):
                 problems.append(f"the quote {_quoted(quote)} does not occur in the student's answer")
-        if self.verdict is None:
-            self.verdict = next(v for v in ("correct", "partial", "incorrect") if ctx.verdict_range(v)[0] <= self.score)
-        low, high = ctx.verdict_range(self.verdict)
-        if not low <= self.score < high:
-            problems.append(f"a score of {self.score:g} does not fit the verdict {self.verdict!r} ({low:g} to {high:g})")
         if problems:
             raise ValueError("; ".join(problems))
         # A term the model left out is one it found no evidence for.
         self.terms = [by_term.get(t) or TermAssessment(term=t, status="missing", evidence="") for t in ctx.terms.values()]
+        self.score = terms_score(self.terms, len(self.terms))
+        self.verdict = next(v for v in ("correct", "partial", "incorrect") if ctx.verdict_range(v)[0] <= self.score)
         return self
 
 
-def score_steps(settings: GradingSettings) -> list[float]:
-    """The scores a reply may give: steps of ``SCORE_STEP`` and the verdict thresholds themselves."""
-    steps = {round(i * SCORE_STEP, 4) for i in range(round(1 / SCORE_STEP) + 1)}
-    return sorted(steps | {settings.correct_threshold, settings.partial_threshold})
+def terms_score(terms: list[TermAssessment], out_of: int) -> float:
+    """A reply's score: the mean ``STATUS_CREDIT`` of its terms over ``out_of`` key terms."""
+    return round(sum(STATUS_CREDIT[t.status] for t in terms) / out_of, 4) if out_of else 0.0
 
 
 MAX_QUOTE_CHOICES = 80
@@ -205,57 +232,77 @@ def quote_choices(answer: str) -> list[str]:
     return unique[:MAX_QUOTE_CHOICES]
 
 
-def request_schema(card: Card, settings: GradingSettings, answer: str | None = None) -> dict[str, Any]:
+def innermost(pieces: list[str]) -> list[str]:
+    """The pieces that hold none of the others: a term's own clause, not the sentence that also names other terms.
+
+    One quote backs one term, so a sentence cited for every term it names backs
+    only one of them (Gemma 3 270M cited the whole sentence for all four terms of
+    ``llm check``'s sample answer).
+    """
+    words = [f" {normalize(p)} " for p in pieces]
+    return [p for p, w in zip(pieces, words) if not any(o != w and o.strip() and o in w for o in words)]
+
+
+def request_schema(card: Card, answer: str | None = None, support: QuoteSupport | None = None) -> dict[str, Any]:
     """The JSON schema a request for this card asks for: ``LLMFeedback`` bounded and described for it.
 
     A grammar-constrained server (llama.cpp, vLLM) can then only produce what
-    the checks accept: term names from the card's own terms, one entry per term,
-    a quote only for a term marked covered or partly (and none for a missing
-    one), and, given the ``answer``, only quotes that are pieces of it
-    (``quote_choices``); scores on a grid inside [0, 1]; lists of bounded
-    length. Free text is left unbounded in the schema (a length bound becomes
-    hundreds of grammar rules, which slows a small server many times over): the
-    token cap (``max_reply_tokens``) bounds it, and longer text is cut.
-    Properties come in the order a careful grader works in: evidence first, then
-    the score it supports, then the words for the student.
+    the checks accept. ``terms`` is an object with one property per key term,
+    in the card's order, so the grammar writes each term's name and a small
+    model can neither skip nor repeat one; each holds the term's status, then
+    its evidence. Given the ``answer``, a quote can only be a piece of it
+    (``quote_choices``) that is about its term (``QuoteSupport.backing``):
+    exactly the quotes the acceptance rule can verify; a term that no piece is
+    about can only be missing. There is no score: grader computes it from the
+    terms. Free text has a length bound (measured on llama.cpp with Gemma 3
+    270M: no slower, and no reply left looping to the token cap).
     """
+    from .support import QuoteSupport
+
     fields, term_fields = LLMFeedback.model_fields, TermAssessment.model_fields
     names = list(dict.fromkeys(t.text for t in card.key_terms))
-    term_name: dict[str, Any] = {"type": "string", "description": term_fields["term"].description}
-    if names:
-        term_name["enum"] = names
 
-    def term_entry(statuses: list[str], evidence: dict[str, Any]) -> dict[str, Any]:
+    def assessment(statuses: list[str], evidence: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",
             "properties": {
-                "term": term_name,
                 "status": {"type": "string", "enum": statuses, "description": term_fields["status"].description},
                 "evidence": {**evidence, "description": term_fields["evidence"].description},
             },
-            "required": ["term", "status", "evidence"],
+            "required": ["status", "evidence"],
             "additionalProperties": False,
         }
 
+    missing = assessment(["missing"], {"type": "string", "enum": [""]})
     choices = quote_choices(answer) if answer is not None else []
+    backing = (support or QuoteSupport()).backing(card, choices) if answer is not None else {}
+
+    def term_entry(name: str) -> dict[str, Any]:
+        if answer is None:  # JSON mode: the schema is shown in the instructions, which never hold the answer
+            return {"anyOf": [assessment(["covered", "partly"], {"type": "string", "minLength": 1}), missing]}
+        quotes = innermost(backing.get(name) or [])
+        return {"anyOf": [assessment(["covered", "partly"], {"type": "string", "enum": quotes}), missing]} if quotes else missing
+
     quote: dict[str, Any] = {"type": "string", "enum": choices} if choices else {"type": "string", "minLength": 1}
-    credited = term_entry(["covered", "partly"], quote)
-    missing = term_entry(["missing"], {"type": "string", "enum": [""]})
     misconception = {
         "type": "object",
         "properties": {
             "quote": {**quote, "description": Misconception.model_fields["quote"].description},
-            "correction": {"type": "string", "description": Misconception.model_fields["correction"].description},
+            "correction": {
+                "type": "string",
+                "maxLength": CORRECTION_CHARS,
+                "description": Misconception.model_fields["correction"].description,
+            },
         },
         "required": ["quote", "correction"],
         "additionalProperties": False,
     }
     properties: dict[str, Any] = {
         "terms": {
-            "type": "array",
-            "items": {"anyOf": [credited, missing]},
-            "minItems": len(names),
-            "maxItems": len(names),
+            "type": "object",
+            "properties": {name: term_entry(name) for name in names},
+            "required": names,
+            "additionalProperties": False,
             "description": fields["terms"].description,
         },
         "misconceptions": {
@@ -264,9 +311,8 @@ def request_schema(card: Card, settings: GradingSettings, answer: str | None = N
             "maxItems": MAX_MISCONCEPTIONS,
             "description": fields["misconceptions"].description + f" At most {MAX_MISCONCEPTIONS}.",
         },
-        "score": {"type": "number", "enum": score_steps(settings), "description": fields["score"].description},
-        "feedback": {"type": "string", "description": fields["feedback"].description},
-        "suggestion": {"type": "string", "description": fields["suggestion"].description},
+        "feedback": {"type": "string", "maxLength": FEEDBACK_CHARS, "description": fields["feedback"].description},
+        "suggestion": {"type": "string", "maxLength": SUGGESTION_CHARS, "description": fields["suggestion"].description},
     }
     return {
         "type": "object",
@@ -318,7 +364,7 @@ class LLMResult(BaseModel):
     suggestion: str | None = None
     terms: list[TermAssessment] = Field(default_factory=list)
     misconceptions: list[Misconception] = Field(default_factory=list)
-    claimed_score: float | None = Field(None, description="The score the model gave, when rejected.")
+    claimed_score: float | None = Field(None, description="The score its terms claim (see terms_score), when rejected.")
     support: float | None = Field(None, description="The score its valid quotes back (see judge).")
     flags: list[str] = Field(default_factory=list, description="unsupported-score, disagreement")
     notice: str | None = Field(None, description="One line for the user, when something needs saying.")

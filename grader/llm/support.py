@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ..models import Card
+from ..models import Card, Grade
 from ..scoring import GradingSettings
 
 Similarity = Callable[[str, str], float]
@@ -48,11 +48,23 @@ class QuoteSupport:
         if not pairs:
             return []
         grades = self._keyword.grade_many(card, [quote for _, quote in pairs])
-        out = []
-        for (term, quote), grade in zip(pairs, grades):
-            credit = next((m.credit for m in grade.terms if m.term == term), 0.0)
-            out.append(credit > 0 or self._by_meaning(card, term, quote))
-        return out
+        return [self._about(card, term, quote, grade) for (term, quote), grade in zip(pairs, grades)]
+
+    def backing(self, card: Card, pieces: Sequence[str]) -> dict[str, list[str]]:
+        """For each key term of the card, the pieces of an answer that are about it: the quotes that can back it.
+
+        Offered as a term's only quotes (``schema.request_schema``), so a small
+        model cannot cite a real sentence of the answer for a term it is not about.
+        """
+        grades = self._keyword.grade_many(card, list(pieces)) if pieces else []
+        return {
+            term.text: [piece for piece, grade in zip(pieces, grades) if self._about(card, term.text, piece, grade)]
+            for term in card.key_terms
+        }
+
+    def _about(self, card: Card, term: str, quote: str, grade: Grade) -> bool:
+        credit = next((m.credit for m in grade.terms if m.term == term), 0.0)
+        return credit > 0 or self._by_meaning(card, term, quote)
 
     def _by_meaning(self, card: Card, term: str, quote: str) -> bool:
         if self.similarity is None:

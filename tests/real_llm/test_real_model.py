@@ -2,10 +2,11 @@
 
 Every step runs the ``grader`` command as a user would. Asserted: every row is
 written, every LLM row has a status (accepted, or rejected / failed with a
-reason), no traceback, the answer never reaches the system message, an
-injection answer is never accepted with a high grade, and the whole suite
-stays under three minutes. The steps share one GRADER_HOME, so ``eval`` finds
-the replies ``grade`` got for the same answers in the cache.
+reason), at least half of them accepted, no traceback, the answer never
+reaches the system message, an injection answer is never accepted with a high
+grade, and the whole suite stays under three minutes. The steps share one
+GRADER_HOME, so ``eval`` finds the replies ``grade`` got for the same answers
+in the cache.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def test_grade_writes_every_row_with_a_status(home, llama_server, tmp_path):
         assert llm["status"] == "ok" or llm["notice"]  # a reason for every answer without accepted feedback
         if llm["status"] == "ok":
             assert 0 <= llm["score"] <= 1 and llm["verdict"] in ("correct", "partial", "incorrect")
+    # Issue 14's target: at least half of the replies accepted (a quarter were, while the model gave its own score).
+    asked = [o["llm"] for o in out if "llm" in o]
+    assert 2 * sum(llm["status"] == "ok" for llm in asked) >= len(asked), [llm.get("notice") for llm in asked]
     assert f"LLM feedback ({MODEL}): {sum('llm' in o for o in out)} answers" in done.stderr
 
 
@@ -116,8 +120,9 @@ def test_the_answer_never_enters_the_system_message(home, llama_server):
     settings = LLMSettings(enabled=True, model=MODEL, base_url=llama_server)
     with FeedbackClient(settings, GradingSettings()) as client:
         messages = client.messages_for(card, INJECTION, KeywordGrader().grade(card, INJECTION))
-    assert messages[0]["role"] == "system" and "Ignore previous instructions" not in messages[0]["content"]
-    assert [m["role"] for m in messages] == ["system", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]  # the worked example, then the answer
+    assert not any("Ignore previous instructions" in m["content"] for m in messages[:-1])
+    assert INJECTION in messages[-1]["content"]
 
 
 def test_the_suite_takes_under_three_minutes():
