@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 from pathlib import Path
 import sys
 
 import pytest
 
+from .conftest import SEED_DECK
+
 HEAVY = ("openai", "numpy", "rapidfuzz", "fsrs", "sqlite3", "prompt_toolkit", "zstandard", "wordllama")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["practice", "--help"], ["grade", "--help"]])
-def test_help_paths_import_no_heavy_modules(argv):
+# `grader cards` draws a table: no markdown renderer, practice session or matcher.
+NOT_FOR_CARDS = ("rich.markdown", "markdown_it", "numpy", "openai", "wordllama", "rapidfuzz", "grader.session", "grader.practice")
+
+
+def modules_loaded(argv: list[str], watched: tuple[str, ...]) -> list[str]:
+    """Which of ``watched`` a fresh interpreter has loaded after running ``grader ARGV``."""
     code = (
         "import sys\n"
         "from grader.cli import app\n"
         f"try:\n    app({argv!r})\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print(sorted(m for m in {watched!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    return ast.literal_eval(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["practice", "--help"], ["grade", "--help"]])
+def test_help_paths_import_no_heavy_modules(argv):
+    assert modules_loaded(argv, HEAVY) == []
+
+
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_listing_cards_loads_only_what_it_draws(flags):
+    assert modules_loaded(["cards", str(SEED_DECK), *flags], NOT_FOR_CARDS) == []
 
 
 def test_importing_the_package_is_lazy():
