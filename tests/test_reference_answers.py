@@ -96,3 +96,24 @@ def test_practice_shows_what_else_is_accepted(tree_deck):
     shown = captured.get()
     assert "Also accepted: logarithmic in the number of nodes" in shown
     assert "Also accepted: the same as the depth of its deepest leaf" in shown
+
+
+def test_the_llm_assesses_the_terms_of_the_reference_the_keyword_grade_used(tree_deck, fake_openai):
+    """An answer in the words of a further reference answer: the model is asked about that answer's terms (its score
+    is then comparable with the keyword grade's) and told that the card's own answer is as complete."""
+    from grader.llm.client import FeedbackClient
+    from grader.config import LLMSettings
+
+    card = load_deck(tree_deck).cards[0]
+    answer = "It is logarithmic."
+    grade = KeywordGrader(KEYWORD).grade(card, answer)
+    settings = LLMSettings(enabled=True, model="fake-model", base_url=fake_openai.base_url, api_key="sk-test", timeout=2)
+    with FeedbackClient(settings, KEYWORD) as client:
+        result = client.feedback(card, answer, grade)
+    assert (result.status, result.score, [t.term for t in result.terms]) == ("ok", 1.0, ["logarithmic"])
+    body = fake_openai.chat_requests[0]["body"]
+    rubric = body["messages"][-1]["content"]
+    assert "Reference answer:\n**logarithmic** in the number of nodes\n" in rubric
+    assert "- The **number of levels**, about **log n**." in rubric.split("Other answers the teacher accepts", 1)[1]
+    assert "- the same as the depth of its deepest leaf" in rubric
+    assert list(body["response_format"]["json_schema"]["schema"]["properties"]["terms"]["properties"]) == ["logarithmic"]
