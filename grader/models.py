@@ -76,6 +76,25 @@ class Card(BaseModel):
         """A card with key terms is graded; one without is self-graded."""
         return bool(self.key_terms)
 
+    def as_graded(self, grade: Grade) -> Card:
+        """The card as its keyword grade saw it: with the reference answer whose terms the grade used.
+
+        A card with further reference answers is graded against each and the
+        best grade counts; whatever reads that grade further (the LLM's rubric,
+        the harness's calibration) must see the same reference. The result's
+        ``reference_answers`` are the others, the card's own answer among them.
+        """
+        graded_terms = [t.term for t in grade.terms]
+        if not self.reference_answers or graded_terms == [t.text for t in self.key_terms]:
+            return self
+        references = [ReferenceAnswer(answer=self.answer, key_terms=self.key_terms), *self.reference_answers]
+        for chosen in references:
+            if graded_terms == [t.text for t in chosen.key_terms]:
+                others = [r for r in references if r is not chosen]
+                update = {"answer": chosen.answer, "key_terms": chosen.key_terms, "required": None, "reference_answers": others}
+                return self.model_copy(update=update)
+        return self
+
 
 class Deck(BaseModel):
     """The cards of one deck file, in order."""

@@ -40,7 +40,7 @@ from ..scoring import GradingSettings
 from .cache import CACHE_FILE, CachedReply, LLMCache, cache_key
 from .endpoint import EndpointInfo, Lesson, is_local, lesson_from_error, probe_slots
 from .judge import judge
-from .prompts import Example, Prompts, graded_reference
+from .prompts import Example, Prompts
 from .reply import Messages, RequestFailed, ask_until_valid, read_completion, reply_text
 from .runner import LoopRunner
 from .schema import Context, LLMFeedback, LLMResult, Mode, Totals, Usage, max_reply_tokens, request_schema
@@ -318,12 +318,12 @@ class FeedbackClient:
         """Whether ``feedback`` would find a stored reply for this answer rather than ask the server."""
         if not _worth_asking(card, answer, grade):
             return False
-        card = graded_reference(card, grade)
+        card = card.as_graded(grade)
         return self._cache_get(self._cache_key(card, answer, self._examples_for(card, answer))) is not None
 
     def messages_for(self, card: Card, answer: str, grade: Grade) -> list[dict[str, str]]:
         """The messages a request for this answer sends (in the current mode), e.g. to estimate its tokens."""
-        card = graded_reference(card, grade)
+        card = card.as_graded(grade)
         return self.prompts.messages(card, answer, grade, self.mode, self._examples_for(card, answer))
 
     def _examples_for(self, card: Card, answer: str) -> list[Example]:
@@ -332,7 +332,7 @@ class FeedbackClient:
     async def afeedback(self, card: Card, answer: str, grade: Grade) -> LLMResult | None:
         if not _worth_asking(card, answer, grade):
             return None
-        card = graded_reference(card, grade)  # the terms the keyword grade used, the other answers shown as such
+        card = card.as_graded(grade)  # the terms the keyword grade used, the other answers shown as such
         meta = {"model": self.settings.model, "prompt_version": self.prompts.version}
         ctx = Context.of(card, answer, self.grading)
         examples = self._examples_for(card, answer)
@@ -444,7 +444,7 @@ class FeedbackClient:
         to ask or its reply is cached. The line's ``custom_id`` is the reply's cache key."""
         if not _worth_asking(card, answer, grade) or self.is_cached(card, answer, grade):
             return None
-        card = graded_reference(card, grade)
+        card = card.as_graded(grade)
         body = self.request_body(self.messages_for(card, answer, grade), card, answer)
         key = self._cache_key(card, answer, self._examples_for(card, answer))
         return {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}

@@ -28,7 +28,7 @@ from string import Template
 import yaml
 
 from ..errors import DeckError, LLMError
-from ..models import Card, Grade, KeyTerm, ReferenceAnswer, TermPart
+from ..models import Card, Grade, KeyTerm, TermPart
 from ..resources import bundled, missing
 from ..scoring import GradingSettings
 from .schema import LLMFeedback, Mode, clean_text, request_schema
@@ -59,27 +59,6 @@ def fence(text: str, tag: str = "student_answer", attributes: str = "") -> str:
     """
     cleaned = _FENCE_TAG.sub(lambda m: f"[{m.group(1)}{m.group(2)}]", clean_text(text))
     return f"<{tag}{attributes}>\n{cleaned}\n</{tag}>"
-
-
-def graded_reference(card: Card, grade: Grade) -> Card:
-    """The card as the keyword grade saw it: with the reference answer whose terms the grade used.
-
-    A card with further reference answers is graded against each and the best
-    grade counts (``KeywordGrader``); the model assesses the same terms, so its
-    score is comparable, and is shown the other answers as equally complete.
-    The result's ``reference_answers`` are the others (the card's own answer
-    among them), so asking twice gives the same card.
-    """
-    graded_terms = [t.term for t in grade.terms]
-    if not card.reference_answers or graded_terms == [t.text for t in card.key_terms]:
-        return card
-    references = [ReferenceAnswer(answer=card.answer, key_terms=card.key_terms), *card.reference_answers]
-    for chosen in references:
-        if graded_terms == [t.text for t in chosen.key_terms]:
-            others = [r for r in references if r is not chosen]
-            update = {"answer": chosen.answer, "key_terms": chosen.key_terms, "required": None, "reference_answers": others}
-            return card.model_copy(update=update)
-    return card
 
 
 def prompts_dir() -> Path:
