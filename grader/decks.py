@@ -16,11 +16,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import DeckError
 from .files import read_text
-from .keyterms import clean_markdown, clean_term, derive_key_terms, document_frequencies, parse_term
+from .keyterms import clean_markdown, derive_key_terms, document_frequencies, parse_terms
 from .models import Card, Deck, KeyTerm, ReferenceAnswer
 from .normalize import STOPWORDS, normalize, tokenize
 from .resources import bundled, missing
@@ -177,6 +178,8 @@ def fenced_blocks(text: str) -> list[tuple[int, int]]:
 
 def _inline_code(text: str) -> list[tuple[int, int]]:
     """Spans of inline code: a run of backticks up to the next run as long, in the same paragraph."""
+    if "`" not in text:  # most decks: a search for the character is many times faster than the pattern's scan
+        return []
     runs = [m.span() for m in _BACKTICKS.finditer(text)]
     if not runs:
         return []
@@ -219,12 +222,17 @@ def _read_body(body: str, first_line: int, findings: list[Finding]) -> tuple[str
 
 def _display_answer(body: str) -> str:
     """The answer as markdown, dedented, with the author's ``\\`` line breaks dropped."""
-    lines = [ln.expandtabs(4).rstrip() for ln in body.split("\n")]
-    lines = [ln[:-1].rstrip() if ln.endswith("\\") else ln for ln in lines]
-    indents = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
-    cut = min(indents, default=0)
-    text = "\n".join(ln[cut:] for ln in lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    if "\t" in body:  # tab stops count from each line's start, as they do line by line
+        body = body.expandtabs(4)
+    lines = [ln.rstrip() for ln in body.split("\n")]
+    if "\\" in body:
+        lines = [ln[:-1].rstrip() if ln.endswith("\\") else ln for ln in lines]
+    cut = min([len(ln) - len(ln.lstrip()) for ln in lines if ln], default=0)  # blank lines are empty by now
+    text = "\n".join([ln[cut:] for ln in lines]) if cut else "\n".join(lines)
+    return _BLANK_LINES.sub("\n\n", text).strip() if "\n\n\n" in text else text.strip()
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]:
@@ -240,6 +248,8 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
     terms: list[str] = []
     open_at: tuple[int, int] | None = None  # (line index, offset just after the mark)
     for idx, line in enumerate(lines):
+        if open_at is None and "==" not in line:  # most lines: nothing highlighted, nothing open
+            continue
         marks = list(_HIGHLIGHT_MARK.finditer(line)) if "==" in line else []
         if not line.strip() and open_at is not None:
             terms.append(_unclosed(lines, open_at, first_line, findings))
@@ -276,6 +286,7 @@ def _word_before(line: str, end: int) -> str:
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?P<lead>.*)$")
+_NOT_LEAD_IN = re.compile(r"[^\w\s-]")  # punctuation: a sentence, not a few opening words
 
 
 def _lead_in(before: str) -> str:
@@ -287,11 +298,19 @@ def _lead_in(before: str) -> str:
     (one or two content words, no punctuation) are taken.
     """
     item = _LIST_ITEM.match(before)
-    if not item or not item["lead"].strip() or re.search(r"[^\w\s-]", item["lead"]):
+    if not item or _NOT_LEAD_IN.search(item["lead"]):
         return ""
     words = item["lead"].split()
-    content = [w for w in words if (tokens := tokenize(w)) and tokens[0].word not in STOPWORDS]
-    return item["lead"] if len(words) <= 3 and 1 <= len(content) <= 2 else ""
+    if not 1 <= len(words) <= 3:
+        return ""
+    return item["lead"] if 1 <= sum(map(_opens_with_content, words)) <= 2 else ""
+
+
+@lru_cache(maxsize=65536)
+def _opens_with_content(word: str) -> bool:
+    """Whether a written word's first token is not a stopword (cached: list items repeat their words)."""
+    tokens = tokenize(word)
+    return bool(tokens) and tokens[0].word not in STOPWORDS
 
 
 def _unclosed(lines: list[str], open_at: tuple[int, int], first_line: int, findings: list[Finding]) -> str:
@@ -362,8 +381,9 @@ def build_cards(
             findings.append(Finding(line, f"duplicate question (same as the card at line {seen_questions[norm_q]})"))
         else:
             seen_questions[norm_q] = line
-        terms = _terms(highlights)
-        answer_text = _answer_text(answer)
+        terms = parse_terms(highlights)
+        # The words of the answer matter only beside an image or without terms: most cards skip finding them.
+        answer_text = _answer_text(answer) if images or not terms else ""
         if side_notes and images and _is_side_note(answer_text):
             answer_text = ""
         if not terms and answer_text:
@@ -403,22 +423,12 @@ def _reference_terms(
     answer: str, i: int, line: int, question: str, frequencies: Callable[[], tuple[dict[str, int], int]], findings: list[Finding]
 ) -> list[KeyTerm]:
     """The key terms of a further reference answer: its highlights, else derived from it; none (and a finding) if it has no words."""
-    terms = _terms(highlights(answer, line, findings))
+    terms = parse_terms(highlights(answer, line, findings))
     if not terms and _answer_text(answer):
         terms = derive_key_terms(answer, *frequencies(), question)
     if not terms:
         findings.append(Finding(line, f"reference answer {i} has no words to grade by: it is left out"))
     return terms
-
-
-def _terms(highlights: list[str]) -> list[KeyTerm]:
-    """Key terms from highlights, deduplicated in order."""
-    terms: dict[str, KeyTerm] = {}
-    for raw in highlights:
-        term = parse_term(clean_term(raw))
-        if term is not None:
-            terms.setdefault(normalize(term.text), term)
-    return list(terms.values())
 
 
 def _answer_text(answer: str) -> str:
@@ -493,12 +503,20 @@ def parse_deck(path: str | Path) -> ParsedDeck:
 @contextmanager
 def _cycle_collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector while a deck is built: a deck's objects hold no cycles, and on a 20,000-card
-    deck the collector's repeated passes over half a million of them cost a third of the parse."""
+    deck the collector's repeated passes over half a million of them cost a third of the parse.
+
+    Afterwards the objects are moved to the oldest generation as they are (``freeze`` then ``unfreeze``): left in
+    the youngest, the first collection after the pause would walk them all, a fifth of the parse again. Not done
+    when the program has frozen objects of its own (before a fork), which ``unfreeze`` would let go.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from .models import KeyTerm, TermPart
-from .normalize import STOPWORDS, content_tokens, stem, tokenize
+from .normalize import STOPWORDS, content_tokens, normalize, stem, tokenize
 
 HEAD_WEIGHT = 0.75
 MAX_ALTERNATIVES = 8
@@ -72,7 +72,8 @@ def clean_markdown(text: str) -> str:
     if "\\" in text:
         text = _LATEX_CMD.sub(r"\1", text).replace("\\", " ")
     text = text.replace("$", "")
-    text = _EMPHASIS.sub("", text)
+    if "*" in text or "_" in text or "`" in text or "~" in text:  # four searches cost less than one scan of the pattern
+        text = _EMPHASIS.sub("", text)
     text = text.replace("==", " ")
     return " ".join(text.split())
 
@@ -84,20 +85,45 @@ def clean_term(raw: str) -> str:
 
 def parse_term(text: str) -> KeyTerm | None:
     """Turn a cleaned highlight into a KeyTerm, or None if nothing matchable is left."""
+    alternatives = _alternatives(text)
+    return KeyTerm(text=text, alternatives=alternatives) if alternatives else None
+
+
+def parse_terms(highlights: Iterable[str]) -> list[KeyTerm]:
+    """Key terms from highlighted spans, in order, each wording (its normalised text) once."""
+    terms: dict[str, KeyTerm] = {}
+    for raw in highlights:
+        text = clean_term(raw)
+        words = normalize(text)  # empty for a text without words, which no phrasing of it can have
+        if words and words not in terms and (alternatives := _alternatives(text, words)):
+            terms[words] = KeyTerm(text=text, alternatives=alternatives)
+    return list(terms.values())
+
+
+def _alternatives(text: str, words: str | None = None) -> list[list[TermPart]]:
+    """The phrasings that earn a term, each a list of weighted parts; none if the text has no words.
+
+    ``words``: the text normalised, when the caller has it already.
+    """
     head, sep, rest = text.partition(":")
     if sep and 0 < len(content_tokens(head)) <= 4 and content_tokens(rest):
         parts = [(head.strip(), HEAD_WEIGHT), (rest.strip(), 1 - HEAD_WEIGHT)]
+    elif "(" not in text and "/" not in text:  # most terms: one phrasing, the text itself (as ``_variants`` has it)
+        has_words = normalize(text) if words is None else words
+        return [[TermPart(text=text.strip() or text, weight=1.0)]] if has_words else []
     else:
         parts = [(text, 1.0)]
-    per_part = [[(variant, weight) for variant in _variants(phrase)] for phrase, weight in parts]
+    # A variant is checked and built once, not once per combination it is in: None when it has no words.
+    per_part = [
+        [TermPart(text=v, weight=weight) if normalize(v) else None for v in _variants(phrase)]
+        for phrase, weight in parts
+    ]
     alternatives = []
     for combo in itertools.islice(itertools.product(*per_part), MAX_ALTERNATIVES):
-        alt = [TermPart(text=variant, weight=weight) for variant, weight in combo if tokenize(variant)]
+        alt = [part for part in combo if part is not None]
         if alt:
             alternatives.append(alt)
-    if not alternatives:
-        return None
-    return KeyTerm(text=text, alternatives=alternatives)
+    return alternatives
 
 
 _TRAILING_GLOSS = re.compile(r"^(?P<main>.+?)\s*\((?P<gloss>[^()]+)\)\s*$")
@@ -208,17 +234,25 @@ def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float) -> None:
     key = " ".join(_stems(phrase))
     if key in terms:  # items often repeat words ("you need to know ...")
         return
-    term = parse_term(phrase)
-    if term is not None:
-        terms[key] = KeyTerm(text=term.text, alternatives=term.alternatives, derived=True, weight=weight)
+    alternatives = _alternatives(phrase)
+    if alternatives:
+        terms[key] = KeyTerm(text=phrase, alternatives=alternatives, derived=True, weight=weight)
 
 
 def _content_words(text: str) -> list[str]:
+    """The words a derived term can be, one per stem, in order: found a run between spaces at a time, as stems are."""
     seen: dict[str, str] = {}
-    for t in content_tokens(text):
-        if t.word not in DERIVE_STOPWORDS and not t.word.isdigit():
-            seen.setdefault(t.stem, t.word)
+    for run in text.split():
+        for word, word_stem in _run_words(run):
+            seen.setdefault(word_stem, word)
     return list(seen.values())
+
+
+@lru_cache(maxsize=65536)
+def _run_words(run: str) -> tuple[tuple[str, str], ...]:
+    """The words of a run between spaces that a derived term can be, with their stems (cached, as ``_run_stems``)."""
+    tokens = content_tokens(run)
+    return tuple((t.word, t.stem) for t in tokens if t.word not in DERIVE_STOPWORDS and not t.word.isdigit())
 
 
 def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:
