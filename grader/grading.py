@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade
-from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade
+from .normalize import Token, tokenize
+from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
@@ -65,17 +66,28 @@ class KeywordGrader:
         one of them; the best grade counts (the first on a tie), with that
         reference's terms.
         """
-        best = self._facts(card, answers)
+        words = [tokenize(a) for a in answers]
+        best = self._facts(card, answers, words)
         for other in self._other_references(card):
-            these = self._facts(other, answers)
+            these = self._facts(other, answers, words)
             best = [b if b[0] >= t[0] else t for b, t in zip(best, these)]
         return best
 
-    def _facts(self, card: Card, answers: list[str]) -> list[GradeFacts]:
+    def _facts(self, card: Card, answers: list[str], words: list[list[Token]]) -> list[GradeFacts]:
         if not card.gradable:
             return [facts_from_evidence(card, a, [], self.settings) for a in answers]
-        matches = match_answers(self._compile(card), answers)
-        return [facts_from_evidence(card, a, m.evidence, self.settings, m.similarity) for a, m in zip(answers, matches)]
+        # An answer that earns nothing whatever its words ("I don't know") is not matched.
+        why = [unmatched(card, a, ws) for a, ws in zip(answers, words)]
+        attempts = [(a, ws) for a, ws, w in zip(answers, words, why) if w is None]
+        matches = iter(match_answers(self._compile(card), [a for a, _ in attempts], [ws for _, ws in attempts]))
+        out = []
+        for answer, w in zip(answers, why):
+            if w is None:
+                m = next(matches)
+                out.append(facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity))
+            else:
+                out.append(unmatched_facts(card, w))
+        return out
 
     def _other_references(self, card: Card) -> list[Card]:
         """The card once for each further reference answer: the same question, that answer and its terms."""

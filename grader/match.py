@@ -6,7 +6,10 @@ through one ``process.cdist`` call (optimal string alignment distance, on both
 the folded words and their stems), and the card remembers which rows each word
 meets, and how. Answers share most of their words, so an answer then costs a
 dictionary lookup per word, and a little plain Python per term it touches
-(numpy on arrays of a few elements costs more than the work).
+(numpy on arrays of a few elements costs more than the work). They share their
+phrasing too: a term remembers what each pattern of its words (where each
+stands from the others, and how it was met) makes of it, wherever an answer
+puts the pattern.
 
 Tolerance is scaled to word length: words of up to four letters must match
 exactly (``I/O``, ``CPU``), five to eight letters allow one slip, longer words
@@ -25,7 +28,8 @@ from bisect import bisect_left
 from collections import ChainMap
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import chain, pairwise
+from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -85,12 +89,22 @@ class _Part:
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
+# A term's coverage in an answer, the first and last position of its mention (None if none), and how it was found.
+Mention = tuple[float, "tuple[int, int] | None", "str | None"]
+
+
 @dataclass(frozen=True)
 class _Term:
     term: KeyTerm
     weight: float
     alternatives: tuple[tuple[_Part, ...], ...]
     rows: frozenset[int]  # every table row of its alternatives: an answer that meets none of them earns nothing
+    missing: Evidence  # the evidence of an answer that shows none of it (the same for every answer, so made once)
+    # The term's only word, when its one alternative is one word (most derived terms), and the coverage it earns:
+    # found or not, with no window to place, so such a term is settled in a few lookups.
+    one_word: _Part | None = None
+    one_word_coverage: float = 0.0
+    mentions: dict[tuple, Mention] = field(default_factory=dict, compare=False)  # see _mention
 
 
 @dataclass(frozen=True)
@@ -118,10 +132,16 @@ class CompiledCard:
 KNOWN_WORDS = 50_000
 # Share patterns remembered per part, at most (a long phrase could otherwise collect many).
 KNOWN_SHARES = 4096
+# Mention patterns remembered per term, at most (see _mention).
+KNOWN_MENTIONS = 1024
 
 
-@dataclass(frozen=True)
-class AnswerMatch:
+# A NamedTuple made without its Python-level __new__ (an AnswerMatch is made per answer, an Evidence per term and answer).
+_new_tuple = tuple.__new__
+_word_of = attrgetter("word")
+
+
+class AnswerMatch(NamedTuple):
     """What one answer shows of a card: evidence per key term, and how close it is in meaning to the reference."""
 
     evidence: list[Evidence]
@@ -167,7 +187,13 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
         rows = frozenset(r for alt in alternatives for p in alt for r in (*p.rows, *(row for row, _ in p.compounds)))
-        terms.append(_Term(term, weight, tuple(alternatives), rows))
+        missing = Evidence(term, weight, 0.0, None)
+        if len(alternatives) == 1 and len(first) == 1 and len(first[0].rows) == 1 and not first[0].compounds:
+            alone = {first[0].rows[0]: {0: EXACT}}  # its word found: what that earns, worked out as for any answer
+            coverage = _alternative_coverage(first, alone, alone)[0]
+            terms.append(_Term(term, weight, tuple(alternatives), rows, missing, first[0], coverage))
+        else:
+            terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
     words = [w for w, _ in table]
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
@@ -218,12 +244,16 @@ def _denied_stems(reference: str) -> set[str]:
     return {t.stem for t, denied in zip(tokens, negated(text, tokens)) if denied}
 
 
-def match_answers(compiled: CompiledCard, answers: list[str]) -> list[AnswerMatch]:
-    """Evidence for every key term in each answer; the words the card has not met are compared in one batch."""
-    words = [tokenize(a) for a in answers]
+def match_answers(compiled: CompiledCard, answers: list[str], words: list[list[Token]] | None = None) -> list[AnswerMatch]:
+    """Evidence for every key term in each answer; the words the card has not met are compared in one batch.
+
+    ``words``: each answer's ``tokenize``, when the caller has it already.
+    """
+    if words is None:
+        words = [tokenize(a) for a in answers]
     tokenized = [content_of(ws) for ws in words]
     met: Mapping[str, Meets] = compiled.known
-    new = list(dict.fromkeys(t.word for toks in tokenized for t in toks if t.word not in met))
+    new = [w for w in dict.fromkeys(map(_word_of, chain.from_iterable(tokenized))) if w not in met]
     if new:
         learned = dict(zip(new, _word_matches(compiled, new)))
         if len(compiled.known) + len(learned) <= KNOWN_WORDS:
@@ -235,7 +265,8 @@ def match_answers(compiled: CompiledCard, answers: list[str]) -> list[AnswerMatc
     else:
         similarity = _similarities(compiled, tokenized)
     return [
-        AnswerMatch(_evidence(compiled, met, text, ws, toks), sim) for text, ws, toks, sim in zip(answers, words, tokenized, similarity)
+        _new_tuple(AnswerMatch, (_evidence(compiled, met, text, ws, toks), sim))
+        for text, ws, toks, sim in zip(answers, words, tokenized, similarity)
     ]
 
 
@@ -281,13 +312,18 @@ def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[
 
 
 def _compounds(
-    text: str, words: list[Token], tokens: list[Token], prefixes: frozenset[str] | None = None
+    text: str,
+    words: list[Token],
+    tokens: list[Token],
+    prefixes: frozenset[str] | None = None,
+    stems: Collection[str] | None = None,
 ) -> list[tuple[tuple[int, ...], str]]:
     """Two adjacent ``words`` of a text, apart by one space or hyphen, written as one ("read-only" -> "readonly").
 
     Each comes with the indices in ``tokens`` (the text's content words) of the
     words it stands for: a stopword half ("only") has none. With ``prefixes``,
-    only pairs whose first word begins some word in it are tried.
+    only pairs whose first word begins some word in it are tried; with ``stems``,
+    only words written as one whose stem is in it are kept.
     """
     index: dict[int, int] | None = None  # content-word index by offset, built on the first candidate
     out = []
@@ -296,13 +332,14 @@ def _compounds(
         first = fold(text[a.start : a.end]) if a.word == "not" else a.word
         if prefixes is not None and first not in prefixes:
             continue
+        word = first + (fold(text[b.start : b.end]) if b.word == "not" else b.word)
+        if stems is not None and stem(word) not in stems:
+            continue
         if index is None:
             index = {t.start: i for i, t in enumerate(tokens)}
         covers = tuple(index[t.start] for t in (a, b) if t.start in index)
-        if covers and text[a.end : b.start] in (" ", "-", "\u2010"):
-            word = first + (fold(text[b.start : b.end]) if b.word == "not" else b.word)
-            if word.isalnum():
-                out.append((covers, word))
+        if covers and text[a.end : b.start] in (" ", "-", "\u2010") and word.isalnum():
+            out.append((covers, word))
     return out
 
 
@@ -320,8 +357,8 @@ def _found(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: l
     for pos, tok in enumerate(tokens):
         for row, how in met[tok.word]:
             found.setdefault(row, {})[pos] = how
-    for covers, word in _compounds(text, words, tokens, compiled.prefixes):
-        for row in compiled.stem_rows.get(stem(word), ()):
+    for covers, word in _compounds(text, words, tokens, compiled.prefixes, compiled.stem_rows):
+        for row in compiled.stem_rows[stem(word)]:
             at = found.setdefault(row, {})
             for pos in covers:
                 if at.get(pos, 0) in (0, TYPO):  # "data" alone abbreviates
@@ -351,25 +388,63 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     """
     found = _found(compiled, met, text, words, tokens)
     if not found:
-        return [Evidence(t.term, t.weight, 0.0, None) for t in compiled.terms]
+        return [t.missing for t in compiled.terms]
     denied = negated(text, tokens)
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
     out = []
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
-            out.append(Evidence(term.term, term.weight, 0.0, None))
+            out.append(term.missing)
             continue
-        best_cov, best_pos, best_alt = 0.0, [], None
-        for alt in term.alternatives:
-            cov, pos = _alternative_coverage(alt, found, affirmed)
-            if cov > best_cov:
-                best_cov, best_pos, best_alt = cov, pos, alt
-        if best_alt is not None and best_pos:
-            span = (tokens[min(best_pos)].start, tokens[max(best_pos)].end)
-            out.append(Evidence(term.term, term.weight, best_cov, span, HOW[_loosest(best_alt, found, set(best_pos))]))
-        else:
-            out.append(Evidence(term.term, term.weight, best_cov, None))
+        if term.one_word is not None:
+            at = (affirmed if term.one_word.affirmative else found).get(term.one_word.rows[0])
+            if at and term.one_word_coverage > 0.0:
+                pos = min(at)  # its first mention: how it is met there is how the term is found
+                span = (tokens[pos].start, tokens[pos].end)
+                out.append(_new_tuple(Evidence, (term.term, term.weight, term.one_word_coverage, span, HOW[at[pos]])))
+            else:
+                out.append(term.missing)
+            continue
+        coverage, ends, how = _mention(term, found, affirmed)
+        span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
+        out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
     return out
+
+
+def _mention(term: _Term, found: Found, affirmed: Found) -> Mention:
+    """A term's coverage in one answer, the first and last position of its mention there, and how it was found.
+
+    It depends on where the term's words stand from one another, not on where
+    the answer says them: answers repeat their phrasing, so the mention each
+    pattern makes is kept, relative to the pattern's first position (the key:
+    each word's row, its positions less that one, how it was met there).
+    Answers with a denial (``affirmed`` is not ``found``) are worked out afresh.
+    """
+    if affirmed is not found:
+        return _best_mention(term, found, affirmed)
+    pattern = [(row, at) for row, at in found.items() if row in term.rows]
+    shift = min([min(at) for _, at in pattern])
+    key = tuple([(row, *[pos - shift for pos in at], *at.values()) for row, at in pattern])
+    known = term.mentions.get(key)
+    if known is None:
+        coverage, ends, how = _best_mention(term, found, found)
+        known = coverage, ends and (ends[0] - shift, ends[1] - shift), how
+        if len(term.mentions) < KNOWN_MENTIONS:
+            term.mentions[key] = known
+    coverage, ends, how = known
+    return coverage, ends and (ends[0] + shift, ends[1] + shift), how
+
+
+def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
+    """``_mention`` worked out: the alternative that covers most, and how loosely its words were found."""
+    best_cov, best_pos, best_alt = 0.0, [], None
+    for alt in term.alternatives:
+        cov, pos = _alternative_coverage(alt, found, affirmed)
+        if cov > best_cov:
+            best_cov, best_pos, best_alt = cov, pos, alt
+    if best_alt is None or not best_pos:
+        return best_cov, None, None
+    return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))]
 
 
 def _loosest(parts: tuple[_Part, ...], found: Found, positions: set[int]) -> int:

@@ -84,7 +84,7 @@ def tokenize(text: str) -> list[Token]:
     the original text and folded one by one to keep offsets true.
     """
     return [
-        _new_token(Token, (piece, stemmed, *m.span())) for m in _WORD.finditer(text) for piece, stemmed in _word_pieces(m.group())
+        _new_token(Token, (piece, stemmed, m.start(), m.end())) for m in _WORD.finditer(text) for piece, stemmed in _word_pieces(m[0])
     ]
 
 
@@ -185,11 +185,14 @@ NON_ANSWERS = frozenset(
 _NON_ANSWER_MAX_CHARS = 3 * max(map(len, NON_ANSWERS))
 
 
-def is_non_answer(text: str) -> bool:
-    """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like."""
+def is_non_answer(text: str, tokens: list[Token] | None = None) -> bool:
+    """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like.
+
+    ``tokens``: the text's ``tokenize``, when the caller has it already.
+    """
     if len(text) > _NON_ANSWER_MAX_CHARS:
         return False
-    words = _words(text)
+    words = _words(text) if tokens is None else [t.word for t in tokens]
     return not words or " ".join(words) in NON_ANSWERS
 
 
@@ -197,21 +200,21 @@ def is_non_answer(text: str) -> bool:
 RESTATED_SHARE = 0.7
 
 
-def restates_question(answer: str, question: str) -> bool:
+def restates_question(answer: str, question: str, tokens: list[Token] | None = None) -> bool:
     """Whether an answer only restates its question: most of the question's words, and none the question lacks.
 
     A short answer made of a few words of a long question ("topaz is harder")
-    can be right; a copy of the question never is.
+    can be right; a copy of the question never is. ``tokens``: the answer's
+    ``tokenize``, when the caller has it already.
     """
     asked = _content_stems(question)
     words = set()
-    for written in _WORD.finditer(answer):  # most answers are told apart by their first few words
-        for word, stemmed in _word_pieces(written.group()):
-            if word in STOPWORDS:
-                continue
-            if stemmed not in asked:
-                return False
-            words.add(stemmed)
+    for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
+        if tok.word in STOPWORDS:
+            continue
+        if tok.stem not in asked:
+            return False
+        words.add(tok.stem)
     return bool(words) and len(words) >= RESTATED_SHARE * len(asked)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +12,7 @@ from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
     from .match import Evidence
+    from .normalize import Token
 
 
 # Where a long reference's stretched share stops rising steeply (see long_reference_score).
@@ -68,7 +70,10 @@ def terms_share(credits: list[tuple[float, float]], required: int | None) -> tup
     """
     if required is not None and required < len(credits):
         credits = sorted(credits, key=lambda c: (c[0], -c[1]), reverse=True)[:required]
-    return sum(e for e, _ in credits), sum(w for _, w in credits)
+    return sum(map(_earned, credits)), sum(map(_possible, credits))
+
+
+_earned, _possible = itemgetter(0), itemgetter(1)
 
 
 def long_reference_score(share: float, settings: GradingSettings) -> float:
@@ -121,16 +126,37 @@ TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool
 GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None"]
 
 
+# Why an answer earns nothing whatever its words: it gives none ("I don't know"), or it only restates its question.
+Unmatched = Literal["no answer", "restated"]
+
+
+def unmatched(card: Card, answer: str, tokens: list[Token] | None = None) -> Unmatched | None:
+    """Why an answer to a gradable card earns nothing whatever its words, or None for an attempt (which is matched).
+
+    ``tokens``: the answer's ``tokenize``, when the caller has it already.
+    """
+    if is_non_answer(answer, tokens):
+        return "no answer"
+    if restates_question(answer, card.question, tokens):
+        return "restated"
+    return None
+
+
+def unmatched_facts(card: Card, why: Unmatched) -> GradeFacts:
+    """The grade of an answer ``unmatched`` tells apart: ``Grade.nothing_recalled``, as plain values (without pydantic)."""
+    terms = tuple((t.text, False, 0.0, None, None, t.derived, None) for t in card.key_terms)
+    return 0.0, Verdict.incorrect.value, why != "no answer", terms, None
+
+
 def facts_from_evidence(
     card: Card, answer: str, evidence: list[Evidence], settings: GradingSettings, similarity: float | None = None
 ) -> GradeFacts:
-    """The grade of an answer given the evidence found for each key term, as plain values (see ``facts_grade``)."""
+    """The grade of an answer given the evidence found for each key term, as plain values (see ``facts_grade``).
+
+    The answer is an attempt (``unmatched`` is None): anything else is graded without evidence.
+    """
     if not card.gradable:
         return 0.0, Verdict.self_graded.value, True, (), None
-    if is_non_answer(answer):
-        return grade_facts(Grade.nothing_recalled(card, answered=False))
-    if restates_question(answer, card.question):
-        return grade_facts(Grade.nothing_recalled(card))
     terms = []
     credits = []
     for term, weight, coverage, span, how in evidence:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import Card, GradingSettings, KeywordGrader, Verdict, grade_answer
+from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.keyterms import parse_term
 from grader.normalize import normalize
 
@@ -158,10 +158,17 @@ def test_verdicts_on_the_seed_deck(seed_deck, answer, verdict):
 )
 def test_non_answers_score_nothing_and_say_so(answer, is_attempt):
     # The term shares "know" and "answer" with the stock phrases: a non-answer still earns nothing.
-    grade = grade_answer(make_card("know the answer"), answer)
+    card = make_card("know the answer")
+    grade = grade_answer(card, answer)
     assert grade.answered is is_attempt
     if not is_attempt:
         assert grade.score == 0.0 and grade.verdict is Verdict.incorrect and grade.missing == ["know the answer"]
+        assert grade == Grade.nothing_recalled(card, answered=False)
+
+
+def test_a_restated_question_recalls_nothing():
+    card = make_card("the things", question="Name the things.")
+    assert grade_answer(card, "Name the things") == Grade.nothing_recalled(card)
 
 
 def test_self_graded_card(seed_deck):
@@ -217,6 +224,21 @@ def test_words_remembered_from_earlier_batches_grade_as_a_fresh_grader_does(seed
         patch.setattr("grader.match.KNOWN_WORDS", 8)  # full after a batch or two
         remembered = [grader.grade_many(card, batch) for batch in batches]
     assert remembered == [[KeywordGrader().grade(card, a) for a in batch] for batch in batches]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 17), st.data())
+def test_mentions_remembered_anywhere_in_an_answer_grade_as_a_fresh_grader_does(seed_deck, index, data):
+    """A term remembers the mention each pattern of its words makes, wherever an answer says it: grades never change."""
+    card = seed_deck.cards[index]
+    vocab = [w for t in card.key_terms for w in t.text.split()] + ["the", "not", "no", "it", "and", "-"]
+    batch = data.draw(st.lists(st.lists(st.sampled_from(vocab), max_size=12).map(" ".join), min_size=1, max_size=4))
+    batch += [f"so, {a}" for a in batch]  # the same words two places on
+    grader = KeywordGrader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("grader.match.KNOWN_MENTIONS", data.draw(st.sampled_from([2, 1024])))  # full soon, or not
+        remembered = grader.grade_many(card, batch) + grader.grade_many(card, batch)
+    assert remembered == [KeywordGrader().grade(card, a) for a in batch + batch]
 
 
 @settings(max_examples=40, deadline=None)
