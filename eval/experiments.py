@@ -341,6 +341,25 @@ class InferredCountGrader:
 
 
 @functools.lru_cache(maxsize=65536)
+def nearest_vote(k: int) -> Callable:
+    """The neighbour grade as the similarity-weighted mean grade of the ``k`` most similar graded answers
+    (each graded answer leaving itself out): the rule ``neighbours`` had before kernel ridge regression."""
+
+    def vote(similarity, grades, k):
+        k = min(k, similarity.shape[1])
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weight = np.take_along_axis(similarity, nearest, axis=1).clip(min=1e-3)
+        return (weight * grades[nearest]).sum(axis=1) / weight.sum(axis=1)
+
+    def neighbour_grades(among, grades, new):
+        grades = np.asarray(grades, dtype=float)
+        among = among.copy()
+        np.fill_diagonal(among, -np.inf)
+        return vote(among, grades, min(k, len(grades) - 1)), vote(new, grades, k)
+
+    return neighbour_grades
+
+
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -415,10 +434,12 @@ VARIANTS: dict[str, Variant] = {
     "long-reference5": Variant("references of 5 or more derived terms are long", settings=GradingSettings(long_reference_terms=5)),
     "long-reference-share0.6": Variant("60% of a long reference's terms scores nearly 1", settings=GradingSettings(long_reference_share=0.6)),
     "no-neighbours": Variant("per-question calibration from the grader's score alone: graded answers to the question do not vote", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.0)]),
-    "neighbours0.5": Variant("graded answers' vote weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
-    "neighbours2": Variant("graded answers' vote weighs twice the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 2.0)]),
-    "neighbours10": Variant("graded answers' vote, 10 of them", patches=[(neighbours, "NEIGHBOURS", 10)]),
-    "neighbours40": Variant("graded answers' vote, 40 of them", patches=[(neighbours, "NEIGHBOURS", 40)]),
+    "neighbours0.5": Variant("graded answers' grade weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
+    "neighbours1": Variant("graded answers' grade weighs as much as the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
+    "neighbours3": Variant("graded answers' grade weighs three times the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 3.0)]),
+    "vote20": Variant("graded answers' grades by a similarity-weighted vote of the 20 nearest (the rule before ridge)", patches=[(neighbours, "neighbour_grades", nearest_vote(20)), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
+    "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
+    "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "synonyms0.6": Variant("term words found by meaning (word vectors, cosine >= 0.6)", grader=lambda es: MeaningGrader()),
     "synonyms0.7": Variant("term words found by meaning (cosine >= 0.7)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.7)]),
     "synonyms0.5": Variant("term words found by meaning (cosine >= 0.5)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.5)]),

@@ -1,4 +1,4 @@
-"""Graded answers to the same question vote in per-question calibration (evaluation.neighbours)."""
+"""Graded answers to the same question count in per-question calibration (evaluation.neighbours)."""
 
 from __future__ import annotations
 
@@ -50,32 +50,42 @@ def test_a_typo_is_nearer_than_another_answer():
     assert sims[0, 1] > 0.3 > sims[0, 2]
 
 
-def test_a_graded_answer_never_votes_for_itself():
-    """The fitted values must be what a new answer would get, or calibration trusts the vote too much."""
-    same = np.ones((3, 3))
-    among, new = neighbour_grades(same, np.array([1.0, 0.0, 0.0]), np.ones((1, 3)))
-    assert among.tolist() == pytest.approx([0.0, 0.5, 0.5])
-    assert new.tolist() == pytest.approx([1 / 3])
+def test_a_graded_answer_is_predicted_without_itself():
+    """The fitted values must be what a new answer would get, or calibration trusts the prediction too much:
+    each is the prediction of the regression fitted without that answer."""
+    rng = np.random.default_rng(0)
+    bags = rng.random((12, 6))
+    bags /= np.linalg.norm(bags, axis=1, keepdims=True)
+    similar, grades = bags @ bags.T, rng.random(12)
+    left_out, new = neighbour_grades(similar, grades, similar[:2])
+    for i in range(12):
+        others = np.delete(np.arange(12), i)
+        _, alone = neighbour_grades(similar[np.ix_(others, others)], grades[others], similar[np.ix_([i], others)])
+        assert alone[0] == pytest.approx(left_out[i])
+    # identical answers: the one graded 1 is predicted from the two graded 0, and a new one gets less than their mean
+    among, new = neighbour_grades(np.ones((3, 3)), np.array([1.0, 0.0, 0.0]), np.ones((1, 3)))
+    assert among.tolist() == pytest.approx([0.0, 0.4, 0.4])
+    assert 0 < new[0] < 1 / 3
 
 
 def test_per_question_calibration_learns_from_graded_answers(tmp_path):
     es = labelled_set(tmp_path, per_question=60)
     run = evaluate(es, BLIND, SETTINGS, scope="question", **FAST)
-    assert run.calibration.neighbours == neighbours.NEIGHBOURS
+    assert run.calibration.neighbours == neighbours.MIN_GRADED
     assert run.tasks["label_2way"].systems["calibrated"].metrics["accuracy"].value == pytest.approx(1.0)
     # unseen questions have no graded answers to ask
     assert evaluate(es, BLIND, SETTINGS, scope="global", **FAST).calibration.neighbours == 0
 
 
-def test_without_the_vote_a_blind_grader_stays_blind(tmp_path, monkeypatch):
+def test_without_graded_answers_a_blind_grader_stays_blind(tmp_path, monkeypatch):
     monkeypatch.setattr(calibration, "NEIGHBOUR_WEIGHT", 0.0)
     run = evaluate(labelled_set(tmp_path, per_question=60), BLIND, SETTINGS, scope="question", **FAST)
     assert run.calibration.neighbours == 0
     assert run.tasks["label_2way"].systems["calibrated"].metrics["accuracy"].value < 0.7
 
 
-def test_a_few_graded_answers_do_not_vote(tmp_path, monkeypatch):
-    """Five folds of 15 answers leave 12 to fit on, fewer than vote: the grader's score alone decides."""
+def test_a_few_graded_answers_do_not_count(tmp_path, monkeypatch):
+    """Five folds of 15 answers leave 12 to fit on, too few: the grader's score alone decides."""
     es = labelled_set(tmp_path, per_question=15)
     voted = evaluate(es, BLIND, SETTINGS, scope="question", **FAST)
     monkeypatch.setattr(calibration, "NEIGHBOUR_WEIGHT", 0.0)
@@ -83,10 +93,10 @@ def test_a_few_graded_answers_do_not_vote(tmp_path, monkeypatch):
     assert [it.predicted for it in voted.items] == [it.predicted for it in alone.items]
 
 
-def test_a_training_file_votes_for_the_answers_it_does_not_hold(tmp_path):
+def test_a_training_file_predicts_the_answers_it_does_not_hold(tmp_path):
     train = labelled_set(tmp_path, per_question=40, name="train.jsonl")
     test = labelled_set(tmp_path, per_question=40, name="test.jsonl")
     test = EvalSet(test.path, test.name, [it.model_copy(update={"id": f"t-{it.id}"}) for it in test.items], test.cards)
     run = evaluate(test, BLIND, SETTINGS, train=train, scope="question", **FAST)
-    assert run.calibration.mode == "train" and run.calibration.neighbours == neighbours.NEIGHBOURS
+    assert run.calibration.mode == "train" and run.calibration.neighbours == neighbours.MIN_GRADED
     assert run.tasks["label_2way"].systems["calibrated"].metrics["accuracy"].value == pytest.approx(1.0)

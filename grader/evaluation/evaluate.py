@@ -122,7 +122,7 @@ class FitSource:
     info: CalibrationInfo
     tasks: dict[str, Task]  # the fitting items' tasks
     raw: dict[str, np.ndarray]  # system ("grader", "length", "overlap") -> raw scores of the fitting items
-    answers: GradedAnswers | None = None  # for the grader's own per-question mappings: graded answers vote
+    answers: GradedAnswers | None = None  # for the grader's own per-question mappings: graded answers count
 
     def fit(self, task: Task, raw: np.ndarray, system: str, *, majority: bool = False) -> TaskPrediction:
         """Predictions for every evaluated item from ``raw`` scores, each by the mapping its plan entry fits."""
@@ -131,7 +131,7 @@ class FitSource:
 
 
 def graded_answers(evalset: EvalSet, fitted: EvalSet, scope: str) -> GradedAnswers | None:
-    """What a per-question calibration needs to let graded answers to the same question vote."""
+    """What a per-question calibration needs to let graded answers to the same question count."""
     if not neighbours_voting(scope):
         return None
     features = [answer_features(it.answer) for it in evalset.items]

@@ -119,7 +119,10 @@ def summary_lines(run: EvalRun) -> list[str]:
     lines.append(f"Grader: {run.grader}")
     scope = "one mapping per question" if c.scope == "question" else "one mapping for the whole set"
     if c.neighbours:
-        scope += f", each score blended with the grades of the {c.neighbours} most similar graded answers to its question"
+        scope += (
+            ", each score blended with the grade that graded answers to its question predict from their similarity"
+            f" to it (where there are {c.neighbours} or more)"
+        )
     if c.mode == "train":
         lines.append(f"Calibration: fitted on {c.train_path} ({c.train_items} answers), {scope}")
     elif c.scope == "question":

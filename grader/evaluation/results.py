@@ -71,7 +71,9 @@ class CalibrationInfo(BaseModel):
     train_path: str | None = None
     train_items: int | None = None
     neighbours: int = Field(
-        0, description="Per-question mappings blend the grader's score with the grades of this many most similar graded answers (0: none)."
+        0,
+        description="Per-question mappings blend the grader's score with the grade that graded answers to the question predict "
+        "from their similarity to the answer, where the question has at least this many (0: never).",
     )
 
 
