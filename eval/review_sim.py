@@ -72,10 +72,7 @@ def graded_questions(path: Path, settings: GradingSettings, vectors):
         by_question[it.question_id].append(it)
     for qid, items in by_question.items():
         answers = [it.answer for it in items]
-        best = None
-        for card in [evalset.cards[qid], *evalset.alternatives.get(qid, [])]:
-            grades = grader.grade_many(card, answers)
-            best = grades if best is None else [max(a, b, key=lambda g: g.score) for a, b in zip(best, grades)]
+        best = grader.grade_many(evalset.cards[qid], answers)
         gold = np.array([CLASS_OF[teacher_verdict(it, settings)] for it in items], dtype=np.intp)
         yield qid, answers, best, gold
 

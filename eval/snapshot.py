@@ -55,8 +55,7 @@ def dataset_grades(path: Path, out: Path) -> None:
     grader = KeywordGrader()
     with out.open("w", encoding="utf-8") as f:
         for item in evalset.items:
-            for card in [evalset.cards[item.question_id], *evalset.alternatives.get(item.question_id, [])]:
-                f.write(grader.grade(card, item.answer).model_dump_json() + "\n")
+            f.write(grader.grade(evalset.cards[item.question_id], item.answer).model_dump_json() + "\n")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..files import read_text
 from ..keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
 from ..models import Card, Deck, KeyTerm, Verdict
+from ..models import ReferenceAnswer as CardReference
 from ..normalize import normalize
 from ..resources import bundled, missing
 
@@ -127,7 +128,6 @@ class EvalSet:
     name: str
     items: list[EvalItem]
     cards: dict[str, Card]
-    alternatives: dict[str, list[Card]] = field(default_factory=dict)  # cards of further reference answers
     skipped: list[EvalItem] = field(default_factory=list)
     skipped_questions: list[str] = field(default_factory=list)
 
@@ -199,7 +199,7 @@ def load_eval_set(
         )
     name = items[0].dataset or path.stem
     evalset = _with_cards(str(path), name, items, dataset_cards(items, derive))
-    evalset.alternatives = alternative_cards(items, evalset.cards, derive)
+    evalset.cards = with_reference_answers(items, evalset.cards, derive)
     return evalset
 
 
@@ -228,13 +228,16 @@ def dataset_cards(items: list[EvalItem], derive: TermDeriver = derive_key_terms)
     return cards
 
 
-def alternative_cards(items: list[EvalItem], cards: dict[str, Card], derive: TermDeriver = derive_key_terms) -> dict[str, list[Card]]:
-    """A card for each further reference answer of a question, with terms derived like the first's."""
+def with_reference_answers(
+    items: list[EvalItem], cards: dict[str, Card], derive: TermDeriver = derive_key_terms
+) -> dict[str, Card]:
+    """The cards with each question's further reference answers (``Card.reference_answers``), terms derived like
+    the first's, so the harness grades them the way ``grader grade`` grades a deck's."""
     firsts: dict[str, EvalItem] = {}
     for it in items:
         firsts.setdefault(it.question_id, it)
     doc_freq, n_docs = document_frequencies(c.answer for c in cards.values())
-    out: dict[str, list[Card]] = {}
+    out = dict(cards)
     for qid, it in firsts.items():
         card = cards.get(qid)
         if card is None or it.key_terms is not None or not it.reference_answers:
@@ -247,9 +250,9 @@ def alternative_cards(items: list[EvalItem], cards: dict[str, Card], derive: Ter
             seen.add(normalize(ref.text))
             terms = derive(ref.text, doc_freq, n_docs, it.question)
             if terms:
-                extra.append(card.model_copy(update={"id": f"{qid}#{len(extra) + 2}", "answer": ref.text, "key_terms": terms}))
+                extra.append(CardReference(answer=ref.text, key_terms=terms))
         if extra:
-            out[qid] = extra
+            out[qid] = card.model_copy(update={"reference_answers": extra})
     return out
 
 
@@ -315,7 +318,6 @@ def limit_items(evalset: EvalSet, limit: int | None, seed: int = 0) -> EvalSet:
         evalset.name,
         items,
         {q: c for q, c in evalset.cards.items() if q in qids},
-        {q: c for q, c in evalset.alternatives.items() if q in qids},
         evalset.skipped,
         evalset.skipped_questions,
     )

@@ -99,7 +99,7 @@ def evaluate(
     return EvalRun(
         grader=grader.name,
         settings=grader.describe() if hasattr(grader, "describe") else {},
-        data=_data_info(evalset, grader, limit),
+        data=_data_info(evalset, limit),
         calibration=source.info,
         bootstrap=BootstrapInfo(resamples=resamples, confidence=CONFIDENCE, seed=seed),
         speed=_speed(graded, len(evalset.items) * repeat, started),
@@ -325,14 +325,13 @@ def _modal_verdicts(graded: RawGrades) -> list[Verdict]:
     return [Counter(graded.verdicts[r][i] for r in range(k)).most_common(1)[0][0] for i in range(n)]
 
 
-def _data_info(evalset: EvalSet, grader: EvalGrader, limit: int | None) -> DataInfo:
-    several = getattr(grader, "best_of_references", True)
+def _data_info(evalset: EvalSet, limit: int | None) -> DataInfo:
     return DataInfo(
         path=evalset.path,
         name=evalset.name,
         items=len(evalset.items),
         questions=evalset.questions,
-        reference_answers=sum(map(len, evalset.alternatives.values())) if several else 0,
+        reference_answers=sum(len(c.reference_answers) for c in evalset.cards.values()),
         skipped_items=len(evalset.skipped),
         skipped_questions=evalset.skipped_questions,
         limit=limit,

@@ -58,11 +58,12 @@ class KeywordEvalGrader:
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         """Calibration maps a long reference's share of terms, not the stretched score its verdict needs:
         the stretch is the grader's own rule, and a calibration learns its own (eval/RESULTS.md)."""
-        grades = self.grader.grade_many(card, answers)
-        if not is_long_reference(card, self.grader.settings):
-            return [Prediction(g.score, g.verdict, g.answered) for g in grades]
         settings = self.grader.settings
-        return [Prediction(g.score, g.verdict, g.answered, long_reference_share(g.score, settings)) for g in grades]
+        predictions = []
+        for g in self.grader.grade_many(card, answers):
+            long = is_long_reference(card.as_graded(g), settings)  # the reference the best grade came from
+            predictions.append(Prediction(g.score, g.verdict, g.answered, long_reference_share(g.score, settings) if long else None))
+        return predictions
 
     def describe(self) -> dict[str, Any]:
         """The settings a run records beside its figures."""
@@ -137,11 +138,12 @@ def grade_set(
     repeat: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> RawGrades:
-    """Grade every answer ``repeat`` times, one batch per question and reference answer.
+    """Grade every answer ``repeat`` times, one batch per question.
 
-    A question with several reference answers is graded against each and the
-    best grade counts, unless the grader says otherwise (``best_of_references``).
-    A grader that gives only a score gets the verdict ``settings`` give it.
+    A question with further reference answers is graded the grader's way: the
+    keyword grader grades against each and the best grade counts
+    (``Card.reference_answers``). A grader that gives only a score gets the
+    verdict ``settings`` give it.
     """
     groups: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(evalset.items):
@@ -152,17 +154,11 @@ def grade_set(
     answered = np.zeros(n, dtype=bool)
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
     start = time.perf_counter()
-    several = getattr(grader, "best_of_references", True)
     for r in range(repeat):
         for qid, idx in groups.items():
-            answers = [evalset.items[i].answer for i in idx]
-            preds: list[Prediction] = []
-            for card in [evalset.cards[qid], *(evalset.alternatives.get(qid, []) if several else [])]:
-                these = grader.grade(card, answers)
-                if len(these) != len(idx):
-                    raise ValueError(f"grader {grader.name} returned {len(these)} results for {len(idx)} answers")
-                # The best grade over the acceptable answers counts (the first on a tie).
-                preds = [max(a, b, key=lambda p: p.score) for a, b in zip(preds, these)] if preds else these
+            preds = grader.grade(evalset.cards[qid], [evalset.items[i].answer for i in idx])
+            if len(preds) != len(idx):
+                raise ValueError(f"grader {grader.name} returned {len(preds)} results for {len(idx)} answers")
             for i, p in zip(idx, preds):
                 scores[r, i] = p.score
                 raw[r, i] = p.score if p.raw is None else p.raw
@@ -192,9 +188,7 @@ def word_overlap(answer: str, reference: str) -> float:
 
 def baseline_scores(evalset: EvalSet) -> dict[str, np.ndarray]:
     """Raw scores of the calibrated baselines (overlap: the best over the question's reference answers)."""
-    references = {
-        q: [c.answer for c in [card, *evalset.alternatives.get(q, [])]] for q, card in evalset.cards.items()
-    }
+    references = {q: [card.answer, *(r.answer for r in card.reference_answers)] for q, card in evalset.cards.items()}
     return {
         "length": np.array([answer_length(it.answer) for it in evalset.items]),
         "overlap": np.array(

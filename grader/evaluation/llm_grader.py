@@ -39,13 +39,8 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
 class LLMEvalGrader:
-    """Grades a question's answers with one concurrent batch of LLM requests.
-
-    Only the first reference answer is shown to the model (one request per
-    answer, as ``grade --llm`` does), so further reference answers are not graded against.
-    """
-
-    best_of_references = False
+    """Grades a question's answers with one concurrent batch of LLM requests, as ``grade --llm`` does: the model
+    assesses the terms of the reference answer the keyword grade chose, and is shown the others."""
 
     def __init__(self, client: FeedbackClient, *, hybrid: bool = False, progress: Callable[[], None] | None = None):
         self.client = client
