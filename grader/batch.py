@@ -9,8 +9,9 @@ is measured is the code that runs.
 Everything streams: answers are read a row at a time (twice: first every row
 is checked and its card found, keeping only the card's position, then the rows
 are graded), graded a chunk at a time, in this process or in ``jobs`` worker
-processes, and each result is written as soon as it and every row before it
-are final. Memory stays flat however many rows there are.
+processes (which render the output lines too), and each result is written as
+soon as it and every row before it are final. Memory stays flat however many
+rows there are.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from .errors import AnswersError, GraderError
 from .models import AnswerRow, Card, Deck, Grade
 from .scoring import GradeFacts, facts_grade
-from .writers import GradedAnswer
+from .writers import GradedAnswer, LineFormat, LineWriter
 
 if TYPE_CHECKING:
     from .answers import AnswersSource
@@ -84,27 +85,46 @@ def grade_answers(
     """
     cards: deque[Card] = deque()  # a grade from a worker comes as plain values, without its card
 
-    def remembered() -> Iterator[tuple[Card, str]]:
-        for pair in pairs:
-            cards.append(pair[0])
-            yield pair
+    def remembered() -> Iterator[_Answer]:
+        for card, answer in pairs:
+            cards.append(card)
+            yield card, answer, _NO_FIELDS
 
-    for facts in _grades(remembered(), grader, chunk, jobs):
+    for facts, _ in _grades(remembered(), grader, chunk, jobs):
         yield facts_grade(cards.popleft(), facts)
 
 
-def _grades(pairs: Iterable[tuple[Card, str]], grader: KeywordGrader, chunk: int, jobs: int) -> Iterator[GradeFacts]:
-    """``grade_answers`` as plain values, without a ``Grade`` (records need only its values)."""
-    chunks = _chunks(pairs, chunk)
+_Answer = tuple[Card, str, dict[str, Any]]  # a card, an answer to it, and the row's own fields (for rendered lines)
+_NO_FIELDS: dict[str, Any] = {}
+_Graded = tuple["GradeFacts | None", tuple[str, ...]]  # plain values, and the answer in each line format asked for
+
+
+def _grades(
+    answers: Iterable[_Answer],
+    grader: KeywordGrader,
+    chunk: int,
+    jobs: int,
+    formats: Sequence[LineFormat] = (),
+    grades: bool = True,
+) -> Iterator[_Graded]:
+    """Grades as plain values, without a ``Grade`` (records need only its values), in input order.
+
+    Worker processes also render each answer in ``formats`` (the parent's
+    output lines, taken off its hands) and leave its grade out (None) unless
+    ``grades``; this process leaves the lines to the writers.
+    """
+    chunks = _chunks(answers, chunk)
     first, second = next(chunks, None), next(chunks, None)
     if first is None:
         return
     with _collector_for_a_batch():
         if jobs <= 1 or second is None:  # one chunk is not worth starting processes for
             for part in chain([first], [] if second is None else [second], chunks):
-                yield from _in_order(part, _grade_groups(_groups(part), grader))
+                for facts in _grade_chunk(part, grader):
+                    yield facts, ()
         else:
-            yield from _grade_in_workers(chain([first, second], chunks), grader.settings, jobs)
+            with closing(_Workers(jobs, grader.settings, formats, grades)) as workers:
+                yield from workers.graded(chain([first, second], chunks))
 
 
 @contextmanager
@@ -126,68 +146,52 @@ def _collector_for_a_batch() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _chunks(pairs: Iterable[tuple[Card, str]], size: int) -> Iterator[list[tuple[Card, str]]]:
-    it = iter(pairs)
+def _chunks(answers: Iterable[_Answer], size: int) -> Iterator[list[_Answer]]:
+    it = iter(answers)
     while part := list(islice(it, size)):
         yield part
 
 
-def _groups(part: Sequence[tuple[Card, str]]) -> list[tuple[Card, list[str]]]:
-    """The chunk's answers grouped by card (the object: a deck's are one each), cards in order of first appearance."""
-    by_card: dict[int, tuple[Card, list[str]]] = {}
-    for card, answer in part:
-        group = by_card.get(id(card))
-        if group is None:
-            group = by_card[id(card)] = (card, [])
-        group[1].append(answer)
-    return list(by_card.values())
-
-
-def _in_order(part: Sequence[tuple[Card, str]], graded: list[list[Any]]) -> list[Any]:
-    """The grades of ``_grade_groups`` put back in the chunk's order."""
-    slots = {key: iter(grades) for key, grades in zip(dict.fromkeys(id(c) for c, _ in part), graded)}
-    return [next(slots[id(card)]) for card, _ in part]
-
-
-def _grade_groups(groups: list[tuple[Card, list[str]]], grader: KeywordGrader) -> list[list[GradeFacts]]:
-    return [grader.grade_many_facts(card, answers) for card, answers in groups]
+def _grade_chunk(part: Sequence[_Answer], grader: KeywordGrader) -> list[GradeFacts]:
+    """The chunk's grades in its order; the answers to each card (a deck's cards are one object each) in one batch."""
+    by_card: dict[int, tuple[Card, list[int]]] = {}
+    for i, (card, _, _) in enumerate(part):
+        by_card.setdefault(id(card), (card, []))[1].append(i)
+    graded: list[Any] = [None] * len(part)
+    for card, rows in by_card.values():
+        for i, facts in zip(rows, grader.grade_many_facts(card, [part[i][1] for i in rows])):
+            graded[i] = facts
+    return graded
 
 
 # Worker processes. Not multiprocessing.Pool: its terminate() can hang for good when Ctrl-C lands
 # while its feeder thread is writing a large task, and its workers outlive a parent killed with -9.
-# Here each worker has a pipe of its own and one chunk at a time (the parent sends a worker its next
-# chunk the moment it takes its last result, so a send never waits on a busy worker), and stopping
-# is a kill: no thread, no lock, nothing to wait for.
+# Here each worker has a pipe of its own and one chunk at a time (the parent sends a worker a chunk
+# only once it has taken the worker's last result, so a send never waits on a busy worker), results
+# are taken as they come and written in order, and stopping is a kill: no thread, no lock, nothing
+# to wait for. A chunk goes as card numbers and answers (a worker is sent each card once) and comes
+# back as plain values and the rendered lines: the parent, which reads every row and writes every
+# line, does no more than it must.
+
+OUT_PER_WORKER = 4  # chunks out and not yet written, at most, a worker's: one done early goes on, not far
 
 
-def _grade_in_workers(
-    chunks: Iterator[list[tuple[Card, str]]], settings: GradingSettings, jobs: int
-) -> Iterator[GradeFacts]:
-    workers = _Workers(jobs, settings)
-    try:
-        pending: deque[tuple[list[tuple[Card, str]], int]] = deque()  # chunks out, oldest first, and who has each
-        for worker in range(jobs):
-            part = next(chunks, None)
-            if part is None:
-                break
-            workers.send(worker, _groups(part))
-            pending.append((part, worker))
-        while pending:
-            part, worker = pending.popleft()
-            graded = workers.receive(worker)
-            following = next(chunks, None)
-            if following is not None:
-                workers.send(worker, _groups(following))
-                pending.append((following, worker))
-            yield from _in_order(part, graded)
-    finally:
-        workers.stop()
+@dataclass
+class _Out:
+    """A chunk given to a worker: who has it, and its grades once they are back."""
+
+    worker: int
+    graded: list[_Graded] | None = None
 
 
 class _Workers:
-    """``jobs`` processes that grade a chunk's groups on request, each with a KeywordGrader of its own."""
+    """``jobs`` processes that grade chunks on request, each with a KeywordGrader of its own.
 
-    def __init__(self, jobs: int, settings: GradingSettings):
+    Each renders its answers in ``formats`` and leaves their grades out (None)
+    unless ``grades`` (or there is no format).
+    """
+
+    def __init__(self, jobs: int, settings: GradingSettings, formats: Sequence[LineFormat], grades: bool):
         import multiprocessing
 
         # fork is fastest (the workers inherit the loaded modules) but unsafe once threads run (a progress bar).
@@ -195,6 +199,12 @@ class _Workers:
         context = multiprocessing.get_context(method)
         sys.stdout.flush()  # a forked worker must not inherit output that is still to be written
         sys.stderr.flush()
+        self.jobs, self.rendered = jobs, bool(formats)
+        self.out: deque[_Out] = deque()  # chunks given out, oldest first
+        self.cards: list[Card] = []  # every card sent so far, by its number
+        self.numbers: dict[int, int] = {}  # id(card) -> its number (the cards above keep the ids taken)
+        self.cards_sent = [0] * jobs  # how many of the cards each worker has
+        self.idle = list(range(jobs))
         self.processes: list[Any] = []
         self.pipes: list[Any] = []
         in_main = threading.current_thread() is threading.main_thread()
@@ -202,7 +212,8 @@ class _Workers:
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=_worker, args=(theirs, settings), daemon=True, name="grader-worker")
+                args = (theirs, settings, list(formats), grades or not formats)
+                process = context.Process(target=_worker, args=args, daemon=True, name="grader-worker")
                 self.processes.append(process)
                 self.pipes.append(ours)
                 process.start()
@@ -211,21 +222,64 @@ class _Workers:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
 
-    def send(self, worker: int, groups: list[tuple[Card, list[str]]]) -> None:
-        self.pipes[worker].send(groups)
+    def graded(self, chunks: Iterator[list[_Answer]]) -> Iterator[_Graded]:
+        """Each answer's grade and lines, in order; a worker done early takes a chunk without waiting its turn."""
+        following: deque[list[_Answer]] = deque()  # read ahead while the workers are busy: sent when one is free
+        while True:
+            while self.idle and len(self.out) < OUT_PER_WORKER * self.jobs:
+                following.extend(islice(chunks, 0 if following else 1))
+                if not following:
+                    break
+                self._give(self.idle.pop(), following.popleft())
+            following.extend(islice(chunks, self.jobs - len(following)))
+            if not self.out:
+                return
+            graded = self.out[0].graded
+            if graded is None:
+                self._collect()
+                continue
+            self.out.popleft()
+            yield from graded
 
-    def receive(self, worker: int) -> list[list[GradeFacts]]:
+    def _give(self, worker: int, part: list[_Answer]) -> None:
+        """Send a chunk to ``worker`` with the cards it lacks: each card by its number, fields only if rendered."""
+        numbered = []
+        for card, answer, fields in part:
+            number = self.numbers.get(id(card))
+            if number is None:
+                number = self.numbers[id(card)] = len(self.cards)
+                self.cards.append(card)
+            numbered.append((number, answer, fields if self.rendered else None))
+        new_cards = self.cards[self.cards_sent[worker] :]
+        self.cards_sent[worker] = len(self.cards)
+        try:
+            self.pipes[worker].send((new_cards, numbered))
+        except ConnectionError:
+            raise self._stopped(worker) from None
+        self.out.append(_Out(worker))
+
+    def _collect(self) -> None:
+        """Wait for grades to come back, and take all that are back; their workers are free again."""
         from multiprocessing.connection import wait
 
-        pipe, process = self.pipes[worker], self.processes[worker]
-        if pipe not in wait([pipe, process.sentinel]) and not pipe.poll():
-            raise RuntimeError(f"a grading process stopped (exit code {process.exitcode})")
-        ok, result = pipe.recv()
-        if not ok:
-            raise RuntimeError(f"a grading process failed:\n{result}")
-        return result
+        busy = {out.worker: out for out in self.out if out.graded is None}
+        watched = {conn: worker for worker in busy for conn in (self.pipes[worker], self.processes[worker].sentinel)}
+        for worker in dict.fromkeys(watched[conn] for conn in wait(list(watched))):
+            try:
+                ok, result = self.pipes[worker].recv()
+            except (EOFError, ConnectionError):
+                raise self._stopped(worker) from None
+            if not ok:
+                raise RuntimeError(f"a grading process failed:\n{result}")
+            busy[worker].graded = result
+            self.idle.append(worker)
 
-    def stop(self) -> None:
+    def _stopped(self, worker: int) -> RuntimeError:
+        process = self.processes[worker]
+        process.join(1)  # its pipe can close before its exit code is known
+        return RuntimeError(f"a grading process stopped (exit code {process.exitcode})")
+
+    def close(self) -> None:
         """Kill the workers: whatever they hold is no longer wanted, however the batch ended."""
         for process in self.processes:
             if process.is_alive():
@@ -236,8 +290,8 @@ class _Workers:
             pipe.close()
 
 
-def _worker(pipe: Any, settings: GradingSettings) -> None:
-    """A worker's life: grade what comes, send back plain values, end when the parent does."""
+def _worker(pipe: Any, settings: GradingSettings, formats: list[LineFormat], grades: bool) -> None:
+    """A worker's life: grade what comes, send back plain values and lines, end when the parent does."""
     import multiprocessing
     import traceback
     from multiprocessing.connection import wait
@@ -246,17 +300,22 @@ def _worker(pipe: Any, settings: GradingSettings) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills the workers
     grader = KeywordGrader(settings)
+    cards: list[Card] = []
     parent = multiprocessing.parent_process()
     watched = [pipe] if parent is None else [pipe, parent.sentinel]
     with _collector_for_a_batch():  # a forked worker inherits the parent's; a spawned one starts its own
         while pipe in wait(watched):  # the parent's sentinel alone: it has gone (killed with -9, say)
             try:
-                groups = pipe.recv()
+                new_cards, numbered = pipe.recv()
             except EOFError:
                 break
+            cards += new_cards
             try:
+                part = [(cards[number], answer, fields) for number, answer, fields in numbered]
                 # Plain values: a pickled pydantic Grade costs the parent more to load than the grading saves.
-                reply = (True, _grade_groups(groups, grader))
+                graded = _grade_chunk(part, grader)
+                lines = [tuple(f.line(*answer, facts) for f in formats) for answer, facts in zip(part, graded)]
+                reply = (True, list(zip(graded if grades else [None] * len(lines), lines)))
             except Exception:  # a bug: the parent raises it with this traceback
                 reply = (False, traceback.format_exc())
             pipe.send(reply)
@@ -273,21 +332,38 @@ def grade_rows(
     on_progress: Callable[[], None] | None = None,
     *,
     jobs: int = 1,
+    formats: Sequence[LineFormat] = (),
 ) -> Iterator[GradedAnswer]:
     """Graded rows in input order; with a feedback client each also carries its LLM feedback.
 
-    Keyword grading runs in ``jobs`` processes; LLM feedback is asked a window
-    of rows at a time, with the client's own concurrency.
+    Keyword grading runs in ``jobs`` processes, which also render each row in
+    ``formats`` (without feedback: its lines do not hold it); LLM feedback is
+    asked a window of rows at a time, with the client's own concurrency.
     """
-    waiting: deque[tuple[AnswerRow, Card]] = deque()  # rows whose grades are on their way
+    return _graded_rows(resolved, grader, feedback, on_progress, jobs, formats)
 
-    def pairs() -> Iterator[tuple[Card, str]]:
+
+def _graded_rows(
+    resolved: Iterable[tuple[AnswerRow, Card]],
+    grader: KeywordGrader,
+    feedback: FeedbackClient | None,
+    on_progress: Callable[[], None] | None,
+    jobs: int,
+    formats: Sequence[LineFormat],
+    grades: bool = True,
+) -> Iterator[GradedAnswer]:
+    waiting: deque[tuple[AnswerRow, Card]] = deque()  # rows whose grades are on their way
+    if feedback is not None:  # the lines would lack it, and feedback is asked from the grades
+        formats, grades = (), True
+    keys = [f.key for f in formats]
+
+    def answers() -> Iterator[_Answer]:
         for row, card in resolved:
             waiting.append((row, card))
-            yield card, row.answer
+            yield card, row.answer, row.extra
 
-    with closing(_grades(pairs(), grader, CHUNK_ROWS, jobs)) as grades:
-        graded = (GradedAnswer(*waiting.popleft(), grade) for grade in grades)
+    with closing(_grades(answers(), grader, CHUNK_ROWS, jobs, formats, grades)) as grades_and_lines:
+        graded = (GradedAnswer(*waiting.popleft(), g, lines=dict(zip(keys, lines))) for g, lines in grades_and_lines)
         if feedback is None:
             yield from graded
             return
@@ -376,7 +452,10 @@ def grade_file(
             if on_start is not None:
                 on_start(total - done.rows)
             rows = _rows_to_grade(source, deck, checked, start=done.rows)
-            return _write_all(grade_rows(rows, grader, feedback, on_progress, jobs=jobs), outputs, feedback, done.rows, total)
+            formats = {out.format.key: out.format for out in outputs if isinstance(out, LineWriter)}.values()
+            only_lines = all(isinstance(out, LineWriter) for out in outputs)  # then a worker's lines are all they need
+            graded = _graded_rows(rows, grader, feedback, on_progress, jobs, list(formats), grades=not only_lines)
+            return _write_all(graded, outputs, feedback, done.rows, total)
 
 
 def _check_rows(source: AnswersSource, deck: Deck, on_row: Callable[[int, AnswerRow, Card], None] | None = None) -> _Checked:

@@ -9,11 +9,13 @@ field whose name collides with one of ours is kept as ``input_<name>``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
+from collections.abc import Hashable
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .errors import GraderError
 from .models import AnswerRow, Card, Grade
@@ -34,14 +36,17 @@ def passthrough_name(field: str) -> str:
 
 def grade_record(card: Card, row: AnswerRow, grade: Grade | GradeFacts) -> dict[str, Any]:
     """The stable JSON record of one graded answer, built from plain values (no pydantic round trip)."""
+    return _record(card, row.answer, row.extra, grade)
+
+
+def _record(card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> dict[str, Any]:
     score, verdict, answered, terms, similarity = grade_facts(grade) if isinstance(grade, Grade) else grade
-    extra = {passthrough_name(k): v for k, v in row.extra.items()}
     return {
-        **extra,
+        **{passthrough_name(k): v for k, v in extra.items()},
         "card": card.id,
         "number": card.number,
         "question": card.question,
-        "answer": row.answer,
+        "answer": answer,
         "score": score,
         "verdict": verdict,
         "matched": [t[0] for t in terms if t[1]],
@@ -84,13 +89,23 @@ def card_record(card: Card) -> dict[str, Any]:
 class GradedAnswer:
     """One row of an answers file with its card, its keyword grade and any LLM feedback.
 
-    The grade comes as a ``Grade`` or, from a worker process, as ``GradeFacts``;
-    the record is built from plain values and a ``Grade`` only when one is asked for.
+    The grade comes as a ``Grade`` or, from a worker process, as ``GradeFacts``
+    with the lines the worker already rendered (``lines``, by format key), or
+    as None when those lines are all the writers need; the record is built from
+    plain values and a ``Grade`` only when one is asked for.
     """
 
-    def __init__(self, row: AnswerRow, card: Card, grade: Grade | GradeFacts, feedback: LLMResult | None = None):
+    def __init__(
+        self,
+        row: AnswerRow,
+        card: Card,
+        grade: Grade | GradeFacts | None,
+        feedback: LLMResult | None = None,
+        lines: dict[Hashable, str] | None = None,
+    ):
         self.row, self.card, self.feedback = row, card, feedback
         self._grade = grade
+        self.lines = lines or {}
 
     @cached_property
     def grade(self) -> Grade:
@@ -104,42 +119,49 @@ class GradedAnswer:
             record["llm"] = self.feedback.record()
         return record
 
+    def line(self, fmt: LineFormat) -> str:
+        """This answer as a line of ``fmt``: the one a grading worker rendered, or rendered now."""
+        line = self.lines.get(fmt.key)
+        return fmt.line(self.card, self.row.answer, self.row.extra, self._grade) if line is None else line
 
-class JsonLinesWriter:
-    """One JSON object a line, flushed at once so a reader downstream sees each result as it comes.
 
-    A line is ``json.dumps(graded.record)``, put together from pieces: a card's
-    fields, and a term with no span, read the same on every line, so each is
-    encoded once (half the cost of encoding the record whole).
+class LineFormat(Protocol):
+    """A graded answer as one line of text, a function of its values alone: a grading worker can render it."""
+
+    key: Hashable  # equal for formats that render alike
+
+    def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str: ...
+
+
+class JsonLinesFormat:
+    """A graded answer as ``json.dumps`` writes its record, and a newline.
+
+    The line is put together from pieces: a card's fields, and a term with no
+    span, read the same on every line, so each is encoded once (half the cost
+    of encoding the record whole).
     """
 
-    def __init__(self, out: IO[str]):
-        self.out = out
+    key = "jsonl"
+
+    def __init__(self) -> None:
         self._cards: dict[tuple[str, int, str], str] = {}  # a card's fields -> their encoding
         self._terms: dict[TermFacts, str] = {}  # a term's plain values (without a span) -> its object, encoded
 
-    def write(self, graded: GradedAnswer) -> None:
-        self.out.write(self.line(graded) + "\n")
-        self.out.flush()
-
-    def line(self, graded: GradedAnswer) -> str:
-        """The record of ``graded`` as ``json.dumps`` writes it."""
-        facts = graded._grade
-        if graded.feedback is not None or isinstance(facts, Grade):
-            return _json(graded.record)
-        card, row = graded.card, graded.row
-        score, verdict, answered, terms, similarity = facts
+    def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
+        if isinstance(grade, Grade):
+            return _json(_record(card, answer, extra, grade)) + "\n"
+        score, verdict, answered, terms, similarity = grade
         key = (card.id, card.number, card.question)
         head = self._cards.get(key)
         if head is None:
             head = self._cards[key] = f'"card": {_json(card.id)}, "number": {_json(card.number)}, "question": {_json(card.question)}'
-        extra = _json({passthrough_name(k): v for k, v in row.extra.items()})[1:-1] + ", " if row.extra else ""
+        own = _json({passthrough_name(k): v for k, v in extra.items()})[1:-1] + ", " if extra else ""
         return (
-            f'{{{extra}{head}, "answer": {_string(row.answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
+            f'{{{own}{head}, "answer": {_string(answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
             f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
             f'"missing": [{", ".join([_string(t[0]) for t in terms if not t[1]])}], '
             f'"terms": [{", ".join([self._term(t) for t in terms])}], "answered": {_BOOL[answered]}, '
-            f'"similarity": {"null" if similarity is None else _float(similarity)}}}'
+            f'"similarity": {"null" if similarity is None else _float(similarity)}}}\n'
         )
 
     def _term(self, facts: TermFacts) -> str:
@@ -154,9 +176,6 @@ class JsonLinesWriter:
             f'"matched_text": {_string(matched_text)}, "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
         )
 
-    def close(self, footer: str | None = None) -> None:
-        pass
-
 
 # json.dumps(value, ensure_ascii=False), and what it does for each kind of value in a record (scores are finite).
 _json = json.JSONEncoder(ensure_ascii=False).encode
@@ -165,30 +184,77 @@ _float = float.__repr__
 _BOOL = {True: "true", False: "false"}
 
 
-class CsvWriter:
+class CsvFormat:
+    """A graded answer as a CSV record under ``columns`` (``csv_columns``), cells a spreadsheet would run made inert."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self.key = ("csv", *columns)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def __reduce__(self) -> tuple[type[CsvFormat], tuple[list[str]]]:
+        return CsvFormat, (self.columns,)  # to a spawned worker: a csv writer cannot be pickled, so it is made anew
+
+    def header(self) -> str:
+        return self._text(self.columns)
+
+    def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
+        score, verdict, _, terms, _ = grade_facts(grade) if isinstance(grade, Grade) else grade
+        cells = {passthrough_name(k): v for k, v in extra.items()}
+        cells.update(
+            card=card.id, number=card.number, score=score, verdict=verdict, answer=answer,
+            matched="; ".join([t[0] for t in terms if t[1]]), missing="; ".join([t[0] for t in terms if not t[1]]),
+        )  # fmt: skip
+        return self._text([_cell(cells.get(column, "")) for column in self.columns])
+
+    def _text(self, cells: list[Any]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
+
+
+class LineWriter:
+    """Each graded answer as a line of ``format``, flushed at once: a reader downstream sees each result as it comes."""
+
+    def __init__(self, out: IO[str], format: LineFormat):
+        self.out, self.format = out, format
+
+    def write(self, graded: GradedAnswer) -> None:
+        self.out.write(self.line(graded))
+        self.out.flush()
+
+    def line(self, graded: GradedAnswer) -> str:
+        return graded.line(self.format)
+
+    def close(self, footer: str | None = None) -> None:
+        pass
+
+
+class JsonLinesWriter(LineWriter):
+    """One JSON object a line: the record, with the LLM's feedback when there is some."""
+
+    def __init__(self, out: IO[str]):
+        super().__init__(out, JsonLinesFormat())
+
+    def line(self, graded: GradedAnswer) -> str:
+        return _json(graded.record) + "\n" if graded.feedback is not None else graded.line(self.format)
+
+
+class CsvWriter(LineWriter):
     """CSV with our columns first; extra input columns after, as first seen."""
 
     def __init__(self, out: IO[str], extra_columns: list[str], *, header: bool = True):
-        self.out = out
-        self.columns = csv_columns(extra_columns)
-        self.writer = csv.DictWriter(out, fieldnames=self.columns, extrasaction="ignore")
+        csv_format = CsvFormat(csv_columns(extra_columns))
+        super().__init__(out, csv_format)
         if header:  # not when appending to a file that has it (grade --resume)
-            self.writer.writeheader()
+            out.write(csv_format.header())
 
     @classmethod
     def for_fields(cls, out: IO[str], fields: list[str], *, header: bool = True) -> CsvWriter:
         """A writer whose extra columns are the rows' input fields (each named as ``passthrough_name`` says)."""
         return cls(out, [passthrough_name(k) for k in fields], header=header)
-
-    def write(self, graded: GradedAnswer) -> None:
-        row = dict(graded.record)
-        row["matched"] = "; ".join(row["matched"])
-        row["missing"] = "; ".join(row["missing"])
-        self.writer.writerow({k: _cell(v) for k, v in row.items()})
-        self.out.flush()
-
-    def close(self, footer: str | None = None) -> None:
-        pass
 
 
 def csv_columns(extra_columns: list[str]) -> list[str]:

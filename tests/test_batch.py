@@ -222,24 +222,31 @@ def test_records_are_the_pydantic_dump_they_replace(seed_deck):
     "extra",
     [{}, {"kind": "x", "score": 5, "input_score": 6, "tags": ["ü", {"a": None, "b": 1.5}], "ok": True}],
 )
-def test_json_lines_are_json_dumps_of_the_record(seed_deck, extra):
-    """The writer puts each line together from pieces: byte for byte what json.dumps writes for the record."""
+def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(seed_deck, extra):
+    """Each line is put together from pieces: byte for byte what json.dumps, or csv's DictWriter, writes for the record."""
+    import csv
     import io
 
     from grader.models import AnswerRow
     from grader.scoring import grade_facts
-    from grader.writers import GradedAnswer, JsonLinesWriter
+    from grader.writers import CsvWriter, GradedAnswer, JsonLinesWriter, _cell, csv_columns, passthrough_name
 
     grader = KeywordGrader()
     writer = JsonLinesWriter(io.StringIO())
-    odd = ['a "quoted" binary translation\n\tand \\ sharing', "sharing \ud800 emulation", "ÉMULATION, sharing ✓", ""]
+    columns = csv_columns([passthrough_name(k) for k in extra])
+    csv_writer = CsvWriter.for_fields(io.StringIO(), list(extra))
+    odd = ['a "quoted" binary translation\n\tand \\ sharing', "sharing \ud800 emulation", "ÉMULATION, sharing ✓", "=1+1", ""]
     for card_number, answer in [(r["card"], r["answer"]) for r in SEED_ROWS] + [(3, a) for a in odd]:
         card = seed_deck.cards[card_number - 1]
         grade = grader.grade(card, answer)
         row = AnswerRow(line=1, card=str(card_number), answer=answer, extra=extra)
         for made_from in (grade, grade_facts(grade)):  # in this process, or from a worker
-            line = writer.line(GradedAnswer(row, card, made_from))
-            assert line == json.dumps(grade_record(card, row, made_from), ensure_ascii=False)
+            record = grade_record(card, row, made_from)
+            assert writer.line(GradedAnswer(row, card, made_from)) == json.dumps(record, ensure_ascii=False) + "\n"
+            expected = io.StringIO()
+            cells = {**record, "matched": "; ".join(record["matched"]), "missing": "; ".join(record["missing"])}
+            csv.DictWriter(expected, columns, extrasaction="ignore").writerow({k: _cell(v) for k, v in cells.items()})
+            assert csv_writer.line(GradedAnswer(row, card, made_from)) == expected.getvalue()
 
 
 def test_a_batch_leaves_the_garbage_collector_as_it_found_it(seed_deck):
@@ -262,16 +269,28 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr("grader.batch.CHUNK_ROWS", 8)
 
 
-@pytest.mark.parametrize("flags", [("--json",), ("--csv",), ()])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--json", "--report", "REPORT.md"),
+        ("--csv", "--report", "REPORT.md"),
+        ("--report", "REPORT.md"),
+        ("--csv", "--output", "OUT.jsonl", "--report", "REPORT.md"),
+        ("--json",),  # lines alone: a worker sends no grades back
+        ("--output", "OUT.csv"),
+    ],
+)
 def test_jobs_write_the_same_bytes_as_one_process(tmp_path, small_chunks, flags):
+    """Workers render the lines of each format asked for (here up to two at once), as --jobs 1 does in this process."""
     outputs = {}
     for jobs in ("1", "2", "3"):
-        report = tmp_path / f"report{jobs}.md"
-        result = run_cli("grade", DECK, str(SEED), *flags, "--jobs", jobs, "--report", str(report))
+        files = {flag: tmp_path / f"{jobs}-{flag}" for flag in flags if flag.startswith(("OUT.", "REPORT."))}
+        args = [str(files[flag]) if flag in files else flag for flag in flags]
+        result = run_cli("grade", DECK, str(SEED), *args, "--jobs", jobs)
         assert result.returncode == 0, result.stderr
-        outputs[jobs] = (result.stdout, report.read_text(encoding="utf-8").replace(str(report), "R"))
+        outputs[jobs] = (result.stdout, [path.read_text(encoding="utf-8").replace(str(path), "F") for path in files.values()])
     assert outputs["1"] == outputs["2"] == outputs["3"]
-    assert len(outputs["1"][0].splitlines()) >= len(SEED_ROWS)
+    assert all(len(text.splitlines()) >= len(SEED_ROWS) for text in [outputs["1"][0], *outputs["1"][1]] if text)
 
 
 @pytest.mark.slow
@@ -291,11 +310,63 @@ def test_grade_answers_in_spawned_workers_equals_one_process(seed_deck):
     assert spawned == alone
 
 
+@pytest.mark.slow
+def test_spawned_workers_render_the_lines_this_process_renders(seed_deck, small_chunks):
+    """The line formats go to a spawned worker pickled (the CSV one without its csv writer) and render alike there."""
+    from grader.batch import grade_rows
+    from grader.models import AnswerRow
+    from grader.writers import CsvFormat, JsonLinesFormat, csv_columns
+
+    rows = [
+        (AnswerRow(line=i + 1, card=str(r["card"]), answer=r["answer"], extra={"kind": r["kind"]}), seed_deck.cards[r["card"] - 1])
+        for i, r in enumerate(SEED_ROWS)
+    ]
+    formats = [JsonLinesFormat(), CsvFormat(csv_columns(["kind"]))]
+    grader = KeywordGrader()
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait)
+    waiter.start()
+    try:
+        spawned = list(grade_rows(iter(rows), grader, jobs=2, formats=formats))
+    finally:
+        stop.set()
+        waiter.join()
+    assert all(len(graded.lines) == 2 for graded in spawned)  # rendered by the workers
+    alone = [[graded.line(f) for f in formats] for graded in grade_rows(rows, grader, formats=formats)]
+    assert [[graded.line(f) for f in formats] for graded in spawned] == alone
+
+
 def test_grade_answers_in_forked_workers_equals_one_process(seed_deck):
     pairs = [(seed_deck.cards[r["card"] - 1], r["answer"]) for r in SEED_ROWS]
     grader = KeywordGrader()
     assert list(grade_answers(iter(pairs), grader, chunk=7, jobs=2)) == list(grade_answers(pairs, grader))
     assert list(grade_answers([], grader, jobs=2)) == []
+
+
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        ("raise", r"a grading process failed:\n(.|\n)*ValueError: boom"),  # with the worker's traceback
+        ("exit", r"a grading process stopped \(exit code 3\)"),
+    ],
+)
+def test_a_worker_that_fails_or_dies_stops_the_batch(seed_deck, monkeypatch, fault, error):
+    import multiprocessing
+
+    graded = KeywordGrader.grade_many_facts
+
+    def faulty(self, card, answers):  # the forked workers inherit it
+        if "boom" in answers:
+            if fault == "raise":
+                raise ValueError("boom")
+            os._exit(3)
+        return graded(self, card, answers)
+
+    monkeypatch.setattr(KeywordGrader, "grade_many_facts", faulty)
+    pairs = [(seed_deck.cards[2], "sharing")] * 40 + [(seed_deck.cards[2], "boom")] + [(seed_deck.cards[2], "sharing")] * 40
+    with pytest.raises(RuntimeError, match=error):
+        list(grade_answers(pairs, KeywordGrader(), chunk=8, jobs=2))
+    assert multiprocessing.active_children() == []
 
 
 def test_memory_stays_flat_as_rows_grow(tmp_path):
