@@ -333,25 +333,15 @@ def grade_rows(
     *,
     jobs: int = 1,
     formats: Sequence[LineFormat] = (),
+    grades: bool = True,
 ) -> Iterator[GradedAnswer]:
     """Graded rows in input order; with a feedback client each also carries its LLM feedback.
 
     Keyword grading runs in ``jobs`` processes, which also render each row in
-    ``formats`` (without feedback: its lines do not hold it); LLM feedback is
-    asked a window of rows at a time, with the client's own concurrency.
+    ``formats`` (without feedback: its lines do not hold it) and, unless
+    ``grades``, send back those lines alone; LLM feedback is asked a window of
+    rows at a time, with the client's own concurrency.
     """
-    return _graded_rows(resolved, grader, feedback, on_progress, jobs, formats)
-
-
-def _graded_rows(
-    resolved: Iterable[tuple[AnswerRow, Card]],
-    grader: KeywordGrader,
-    feedback: FeedbackClient | None,
-    on_progress: Callable[[], None] | None,
-    jobs: int,
-    formats: Sequence[LineFormat],
-    grades: bool = True,
-) -> Iterator[GradedAnswer]:
     waiting: deque[tuple[AnswerRow, Card]] = deque()  # rows whose grades are on their way
     if feedback is not None:  # the lines would lack it, and feedback is asked from the grades
         formats, grades = (), True
@@ -454,7 +444,7 @@ def grade_file(
             rows = _rows_to_grade(source, deck, checked, start=done.rows)
             formats = {out.format.key: out.format for out in outputs if isinstance(out, LineWriter)}.values()
             only_lines = all(isinstance(out, LineWriter) for out in outputs)  # then a worker's lines are all they need
-            graded = _graded_rows(rows, grader, feedback, on_progress, jobs, list(formats), grades=not only_lines)
+            graded = grade_rows(rows, grader, feedback, on_progress, jobs=jobs, formats=list(formats), grades=not only_lines)
             return _write_all(graded, outputs, feedback, done.rows, total)
 
 
