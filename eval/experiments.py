@@ -360,6 +360,17 @@ def nearest_vote(k: int) -> Callable:
     return neighbour_grades
 
 
+def pearson_agreement(task, idx, predicted) -> float:
+    """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
+    if task.kind == "label":
+        return CORE_AGREEMENT(task, idx, predicted)
+    share, gold = predicted.values / task.max_score[idx], task.gold[idx] / task.max_score[idx]
+    return float(np.corrcoef(share, gold)[0, 1]) if np.ptp(share) and np.ptp(gold) else 0.0
+
+
+CORE_AGREEMENT = calibration._agreement
+
+
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -440,6 +451,9 @@ VARIANTS: dict[str, Variant] = {
     "vote20": Variant("graded answers' grades by a similarity-weighted vote of the 20 nearest (the rule before ridge)", patches=[(neighbours, "neighbour_grades", nearest_vote(20)), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
+    "no-signals": Variant("a global calibration maps the grader's score alone (no similarity, no reference words)", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 10**9)]),
+    "signals-pearson": Variant("the signals' weights chosen by Pearson r for scores", patches=[(calibration, "_agreement", pearson_agreement)]),
+    "signals-few-questions": Variant("signals weighed however few questions the calibration is fitted on", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 2)]),
     "synonyms0.6": Variant("term words found by meaning (word vectors, cosine >= 0.6)", grader=lambda es: MeaningGrader()),
     "synonyms0.7": Variant("term words found by meaning (cosine >= 0.7)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.7)]),
     "synonyms0.5": Variant("term words found by meaning (cosine >= 0.5)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.5)]),

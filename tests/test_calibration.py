@@ -7,8 +7,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.evaluation.calibration import Cuts, cv_plan, fit_cuts, fit_isotonic, group_folds, proportion_cuts, train_plan
+from grader.evaluation.calibration import (
+    MIN_SIGNAL_QUESTIONS,
+    Cuts,
+    Signals,
+    apply_plan,
+    cv_plan,
+    fit_cuts,
+    fit_isotonic,
+    group_folds,
+    proportion_cuts,
+    signal_weights,
+    train_plan,
+    with_signals,
+)
 from grader.evaluation.metrics import macro_f1, quadratic_weighted_kappa
+from grader.evaluation.tasks import Task
 
 questions = st.lists(st.sampled_from([f"q{i}" for i in range(12)]), min_size=1, max_size=80)
 
@@ -125,3 +139,48 @@ def test_fit_cuts_degenerate_inputs():
     assert fit_cuts(np.array([0.4, 0.4]), np.array([0, 1]), 1).thresholds == ()
     same = fit_cuts(np.full(10, 0.5), np.array([0] * 5 + [1] * 5), 2)
     assert len(same.thresholds) == 1
+
+
+def _two_way_task(gold: np.ndarray) -> Task:
+    return Task(name="label_2way", kind="label", gold=gold, classes=["incorrect", "correct"], ordered=True)
+
+
+def _questions_and_gold(n_questions: int, per_question: int = 12, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    questions = np.repeat([f"q{i}" for i in range(n_questions)], per_question).astype(object)
+    return questions, rng.integers(0, 2, len(questions)), rng
+
+
+@pytest.mark.parametrize("signal_informs", [True, False])
+def test_signal_weights_take_a_signal_only_where_the_gold_follows_it(signal_informs):
+    questions, gold, rng = _questions_and_gold(40)
+    raw = np.clip(0.3 * gold + rng.normal(0.35, 0.25, len(gold)), 0, 1)  # a weak grader
+    signal = (gold if signal_informs else rng.integers(0, 2, len(gold))) + rng.normal(0, 0.1, len(gold))
+    signals = np.column_stack([signal, np.zeros(len(gold))])
+    weights = signal_weights(_two_way_task(gold), np.arange(len(gold)), raw, signals, questions)
+    assert bool(weights[0] > 0) is signal_informs
+    assert weights[1] == 0  # a signal that is always 0 earns no weight: ties go to the smaller one
+
+
+def test_signal_weights_need_enough_questions_to_choose():
+    questions, gold, rng = _questions_and_gold(MIN_SIGNAL_QUESTIONS - 1)
+    signals = np.column_stack([gold.astype(float), gold.astype(float)])
+    weights = signal_weights(_two_way_task(gold), np.arange(len(gold)), rng.random(len(gold)), signals, questions)
+    assert not weights.any()
+
+
+def test_a_global_calibration_weighs_a_signal_into_its_predictions():
+    questions, gold, rng = _questions_and_gold(40)
+    task = _two_way_task(gold)
+    raw = rng.random(len(gold))  # a grader that knows nothing
+    plan = cv_plan(list(questions), "global")
+    columns = np.column_stack([gold + rng.normal(0, 0.1, len(gold)), np.zeros(len(gold))])
+    signals = Signals(columns, columns, questions)
+    alone = apply_plan(task, raw, plan, task, raw).values
+    helped = apply_plan(task, raw, plan, task, raw, signals=signals).values
+    assert macro_f1(gold, helped, 2) > macro_f1(gold, alone, 2) + 0.3
+
+
+def test_non_answers_keep_their_rank_whatever_the_signals():
+    raw = np.array([-1.0, 0.2, 0.9])
+    assert with_signals(raw, np.array([[5.0, 5.0], [1.0, 0.0], [0.0, 1.0]]), np.array([0.3, 0.6])).tolist() == [-1.0, 0.5, 1.5]

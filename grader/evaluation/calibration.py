@@ -13,6 +13,13 @@ predicts (one mapping per question), the grader's raw score is first blended
 with the grade those answers predict for it from its similarity to each
 (``neighbours``): what a teacher already decided for answers like this one.
 
+Where one mapping serves many questions (global scope), it may add to the raw
+score further evidence the grader cannot weigh alone (``Signals``: the
+answer's similarity to the reference, the share of the reference's words it
+repeats), each with a weight chosen on the fitting items out of fold, folds
+of whole questions: a dataset whose teachers reward those gets them, one
+whose teachers do not keeps the score alone.
+
 ``group_folds`` keeps every answer to one question in the same fold, so a
 cross-validated figure is always measured on questions the mapping never saw.
 A ``FitPlan`` says which items each mapping is fitted on and which it predicts
@@ -39,6 +46,11 @@ MAX_PASSES = 6
 # The neighbour grade weighs this much against the grader's own score: 2 beat 1 and 3 on every training split
 # once it came from kernel ridge regression (eval/RESULTS.md).
 NEIGHBOUR_WEIGHT = 2.0
+
+# Weights tried for the signals (similarity, reference words repeated): grid points that won on some training split.
+SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
+# Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays alone.
+MIN_SIGNAL_QUESTIONS = 20
 
 # accuracy: for a teacher's own verdicts, where every disagreement costs the same (grader review).
 OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"qwk": qwk_from, "macro_f1": macro_f1_from, "accuracy": accuracy_from}
@@ -264,6 +276,52 @@ class GradedAnswers:
         return matrix[np.ix_(fits, fits)], matrix[np.ix_([row[i] for i in test.tolist()], fits)]
 
 
+@dataclass(frozen=True)
+class Signals:
+    """Evidence beside the grader's raw score, one column per signal (similarity to the reference, share of the
+    reference's words repeated), for the fitting items and the predicted ones, and the fitting items' questions."""
+
+    fit: np.ndarray  # (fitting items, signals)
+    predicted: np.ndarray  # (predicted items, signals)
+    fit_questions: np.ndarray
+
+
+def with_signals(raw: np.ndarray, signals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The raw score plus the weighted signals; non-answers keep their rank below every score."""
+    return np.where(raw < 0, raw, raw + signals @ weights)
+
+
+def _agreement(task: Task, idx: np.ndarray, predicted: TaskPrediction) -> float:
+    """How well predictions for items ``idx`` agree with the gold: macro-F1 for labels, as their cut points are
+    fitted; for scores, minus the squared error of the share of the maximum, which the isotonic map minimises
+    (Pearson chose weights by noise on SAF: eval/RESULTS.md)."""
+    if task.kind == "label":
+        k = len(task.classes)
+        return float(np.nan_to_num(macro_f1_from(_confusions(task.gold[idx], np.asarray(predicted.values)[None, :], k))[0]))
+    return -float(np.mean((predicted.values / task.max_score[idx] - task.gold[idx] / task.max_score[idx]) ** 2))
+
+
+def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np.ndarray, questions: np.ndarray) -> np.ndarray:
+    """The ``SIGNAL_WEIGHTS`` whose out-of-fold predictions of the fitting items agree best with their gold.
+
+    ``raw``, ``signals`` and ``questions`` are the fitting items' (rows of ``fit_idx``). Ties go to the
+    earlier, smaller weights; with fewer than ``MIN_SIGNAL_QUESTIONS`` questions the score stays alone.
+    """
+    if len(set(questions.tolist())) < MIN_SIGNAL_QUESTIONS:
+        return np.zeros(signals.shape[1])
+    inner = cv_plan(list(questions), "global", seed=1)
+    best, chosen = -np.inf, np.zeros(signals.shape[1])
+    for weights in map(np.array, SIGNAL_WEIGHTS):
+        x = with_signals(raw, signals, weights)
+        out = np.empty(len(raw), dtype=float if task.kind == "score" else np.intp)
+        for train, test in inner:
+            out[test] = fit_and_apply(FitData(x[train], task, fit_idx[train]), x[test], task, fit_idx[test]).values
+        agreement = _agreement(task, fit_idx, TaskPrediction(out))
+        if agreement > best + 1e-9:
+            best, chosen = agreement, weights
+    return chosen
+
+
 def neighbours_voting(scope: str) -> int:
     """How many graded answers a question needs for them to count in a calibration of this scope (0: they never
     do; only per-question mappings have them)."""
@@ -324,12 +382,14 @@ def apply_plan(
     *,
     majority: bool = False,
     answers: GradedAnswers | None = None,
+    signals: Signals | None = None,
 ) -> TaskPrediction:
     """Predictions for every item, each from the mapping its plan entry fits.
 
     With ``answers``, an entry that fits on at least ``neighbours.MIN_GRADED``
     answers to the predicted items' own question blends each raw score with its
-    neighbour grade first.
+    neighbour grade first. With ``signals``, every other entry adds them to the
+    raw score, weighted as ``signal_weights`` chooses on its fitting items.
     """
     n = len(x)
     values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
@@ -344,6 +404,9 @@ def apply_plan(
             to_each_other, to_graded = answers.similarities(question, fit_idx, test)
             among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
             fit_raw, raw = blend(fit_raw, among), blend(raw, new)
+        elif signals is not None and not majority:
+            weights = signal_weights(fit_task, fit_idx, fit_raw, signals.fit[fit_idx], signals.fit_questions[fit_idx])
+            fit_raw, raw = with_signals(fit_raw, signals.fit[fit_idx], weights), with_signals(raw, signals.predicted[test], weights)
         fit = FitData(fit_raw, fit_task, fit_idx)
         pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test)
         values[test] = pred.values

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError
 from ..models import Verdict
 from ..scoring import GradingSettings
-from .calibration import FitPlan, GradedAnswers, apply_plan, cv_plan, neighbours_voting, train_plan
+from .calibration import FitPlan, GradedAnswers, Signals, apply_plan, cv_plan, neighbours_voting, train_plan
 from .datasets import EvalItem, EvalSet, limit_items
 from .graders import EvalGrader, RawGrades, baseline_scores, grade_set
 from .metrics import CONFIDENCE, RESAMPLES, Interval, bootstrap, confusion_matrix, label_statistics, pearson, score_statistics
@@ -88,7 +88,7 @@ def evaluate(
         train = limit_items(train, limit, seed)
         train_graded = grade_set(train, grader, settings, repeat=repeat, progress=progress)
         tasks = find_tasks(evalset.items, _train_classes(train))
-        source = training_source(evalset, train, train_graded, tasks, scope)
+        source = training_source(evalset, train, train_graded, tasks, scope, graded, baselines)
     question_ids = [it.question_id for it in evalset.items]
     results: dict[str, TaskResult] = {}
     predictions: dict[str, dict[str, TaskPrediction]] = {}
@@ -123,11 +123,34 @@ class FitSource:
     tasks: dict[str, Task]  # the fitting items' tasks
     raw: dict[str, np.ndarray]  # system ("grader", "length", "overlap") -> raw scores of the fitting items
     answers: GradedAnswers | None = None  # for the grader's own per-question mappings: graded answers count
+    signals: Signals | None = None  # for the grader's own global mapping: evidence beside its score
 
     def fit(self, task: Task, raw: np.ndarray, system: str, *, majority: bool = False) -> TaskPrediction:
         """Predictions for every evaluated item from ``raw`` scores, each by the mapping its plan entry fits."""
         answers = self.answers if system == "grader" and not majority else None
-        return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority, answers=answers)
+        signals = self.signals if system == "grader" else None
+        return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority, answers=answers, signals=signals)
+
+
+def signal_columns(graded: RawGrades, baselines: dict[str, np.ndarray]) -> np.ndarray:
+    """What a global calibration may weigh beside the grader's score: its similarity to the reference and the
+    share of the reference's words the answer repeats (the overlap baseline's raw score)."""
+    similarity = graded.similarity if graded.similarity is not None else np.zeros(len(baselines["overlap"]))
+    return np.column_stack([similarity, baselines["overlap"]])
+
+
+def grader_signals(
+    graded: RawGrades,
+    baselines: dict[str, np.ndarray],
+    fitted: RawGrades,
+    fitted_baselines: dict[str, np.ndarray],
+    fit_questions: list[str],
+    scope: str,
+) -> Signals | None:
+    """The signals of a global calibration (None for per-question ones, which graded answers inform instead)."""
+    if scope != "global":
+        return None
+    return Signals(signal_columns(fitted, fitted_baselines), signal_columns(graded, baselines), np.asarray(fit_questions, dtype=object))
 
 
 def graded_answers(evalset: EvalSet, fitted: EvalSet, scope: str) -> GradedAnswers | None:
@@ -162,10 +185,13 @@ def cross_validation_source(
         neighbours=neighbours_voting(scope),
     )
     raw = {"grader": graded.calibration_input(), **baselines}
-    return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope))
+    signals = grader_signals(graded, baselines, graded, baselines, questions, scope)
+    return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope), signals)
 
 
-def training_source(evalset: EvalSet, train: EvalSet, train_graded: RawGrades, tasks: dict[str, Task], scope: str) -> FitSource:
+def training_source(
+    evalset: EvalSet, train: EvalSet, train_graded: RawGrades, tasks: dict[str, Task], scope: str, graded: RawGrades, baselines: dict[str, np.ndarray]
+) -> FitSource:
     """Fit on a training set, which must have a judgement for every task of the evaluated set."""
     eval_classes = {t.name: set(t.classes) for t in tasks.values() if t.kind == "label"}
     train_tasks = find_tasks(train.items, eval_classes)
@@ -181,8 +207,10 @@ def training_source(evalset: EvalSet, train: EvalSet, train_graded: RawGrades, t
         neighbours=neighbours_voting(scope),
     )
     plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
-    raw = {"grader": train_graded.calibration_input(), **baseline_scores(train)}
-    return FitSource(plan, info, train_tasks, raw, graded_answers(evalset, train, scope))
+    train_baselines = baseline_scores(train)
+    raw = {"grader": train_graded.calibration_input(), **train_baselines}
+    signals = grader_signals(graded, baselines, train_graded, train_baselines, [it.question_id for it in train.items], scope)
+    return FitSource(plan, info, train_tasks, raw, graded_answers(evalset, train, scope), signals)
 
 
 def _train_classes(train: EvalSet) -> dict[str, set[str]]:

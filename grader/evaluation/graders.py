@@ -30,13 +30,16 @@ NON_ANSWER_RANK = -1.0
 
 class Prediction(NamedTuple):
     """What the harness needs from a grader: a score in [0, 1], optionally a verdict,
-    whether the answer was a real attempt (not "I don't know"), and what a
-    calibration should map when that is not the score itself."""
+    whether the answer was a real attempt (not "I don't know"), what a
+    calibration should map when that is not the score itself, and the
+    answer's similarity to the reference where the grader measures one (a
+    global calibration may weigh it in)."""
 
     score: float
     verdict: Verdict | None = None
     answered: bool = True
     raw: float | None = None
+    similarity: float | None = None
 
 
 class EvalGrader(Protocol):
@@ -62,7 +65,8 @@ class KeywordEvalGrader:
         predictions = []
         for g in self.grader.grade_many(card, answers):
             long = is_long_reference(card.as_graded(g), settings)  # the reference the best grade came from
-            predictions.append(Prediction(g.score, g.verdict, g.answered, long_reference_share(g.score, settings) if long else None))
+            raw = long_reference_share(g.score, settings) if long else None
+            predictions.append(Prediction(g.score, g.verdict, g.answered, raw, g.similarity))
         return predictions
 
     def describe(self) -> dict[str, Any]:
@@ -91,9 +95,9 @@ class CallableGrader:
 
 def as_prediction(result: Any) -> Prediction:
     """Read a grader's result: the score must be a number in [0, 1]."""
-    answered, raw = True, None
+    answered, raw, similarity = True, None, None
     if isinstance(result, Prediction):
-        score, verdict, answered, raw = result
+        score, verdict, answered, raw, similarity = result
     elif isinstance(result, Grade):
         score, verdict, answered = result.score, result.verdict, result.answered
     elif isinstance(result, int | float) and not isinstance(result, bool):
@@ -106,7 +110,7 @@ def as_prediction(result: Any) -> Prediction:
         raise ValueError(f"a grader returned score {score!r}, outside [0, 1]")
     if verdict is not None and not isinstance(verdict, Verdict):
         verdict = Verdict(getattr(verdict, "value", verdict))
-    return Prediction(float(score), verdict, answered, raw)
+    return Prediction(float(score), verdict, answered, raw, similarity)
 
 
 @dataclass
@@ -118,6 +122,7 @@ class RawGrades:
     seconds: float
     answered: np.ndarray  # (items,) False where the grader saw a non-answer every time
     raw: np.ndarray | None = None  # (repeats, items) what calibration maps, where the grader says (else the scores)
+    similarity: np.ndarray | None = None  # (items,) mean similarity to the reference, 0 where the grader measures none
 
     def calibration_input(self) -> np.ndarray:
         """Mean score per item, with non-answers ranked below every real attempt.
@@ -151,6 +156,7 @@ def grade_set(
     n = len(evalset.items)
     scores = np.zeros((repeat, n))
     raw = np.zeros((repeat, n))
+    similarity = np.zeros(n)
     answered = np.zeros(n, dtype=bool)
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
     start = time.perf_counter()
@@ -162,11 +168,12 @@ def grade_set(
             for i, p in zip(idx, preds):
                 scores[r, i] = p.score
                 raw[r, i] = p.score if p.raw is None else p.raw
+                similarity[i] += (p.similarity or 0.0) / repeat
                 answered[i] |= p.answered
                 verdicts[r][i] = p.verdict or verdict_for(p.score, settings)
             if progress:
                 progress(len(idx))
-    return RawGrades(scores, verdicts, time.perf_counter() - start, answered, raw)
+    return RawGrades(scores, verdicts, time.perf_counter() - start, answered, raw, similarity)
 
 
 # --- baselines ------------------------------------------------------------------------
