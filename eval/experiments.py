@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import importlib
 import math
 import re
 import sys
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader import keyterms, match, normalize, scoring  # noqa: E402
 from grader.evaluation import calibration, neighbours  # noqa: E402
+evaluate_module = importlib.import_module("grader.evaluation.evaluate")
 from grader.evaluation import EvalSet, KeywordEvalGrader, Prediction, evaluate, load_eval_set  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
@@ -369,6 +371,38 @@ def pearson_agreement(task, idx, predicted) -> float:
 
 
 CORE_AGREEMENT = calibration._agreement
+CORE_BASELINES = evaluate_module.baseline_scores
+CORE_SIGNALS = evaluate_module.signal_columns
+
+
+def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus each answer's TF-IDF cosine (stems, stem pairs, character 4-grams: the
+    neighbour grade's features) with the nearest reference, IDF over the question's answers and references."""
+    out = CORE_BASELINES(evalset)
+    by_question: dict[str, list[int]] = {}
+    for i, it in enumerate(evalset.items):
+        by_question.setdefault(it.question_id, []).append(i)
+    tfidf = np.zeros(len(evalset.items))
+    for q, idx in by_question.items():
+        card = evalset.cards[q]
+        references = [card.answer, *(r.answer for r in card.reference_answers)]
+        bags = [neighbours.answer_features(t) for t in references + [evalset.items[i].answer for i in idx]]
+        tfidf[idx] = neighbours.answer_similarities(bags)[len(references) :, : len(references)].max(axis=1)
+    out["tfidf"] = tfidf
+    return out
+
+
+def three_signals(graded, baselines) -> np.ndarray:
+    """The core's signals and the TF-IDF similarity to the reference."""
+    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["tfidf"]])
+
+
+def least_squares_weights(task, fit_idx, raw, signals, questions) -> np.ndarray:
+    """Signal weights from a least-squares fit of the grade share on the score and the signals (no inner folds)."""
+    answered = raw >= 0
+    x = np.column_stack([raw[answered], signals[answered], np.ones(answered.sum())])
+    beta = np.linalg.lstsq(x, calibration.grade_share(task)[fit_idx][answered], rcond=None)[0]
+    return np.clip(beta[1:-1] / max(beta[0], 1e-3), 0, None)
 
 
 def comparative_stem(word: str) -> str:
@@ -453,6 +487,15 @@ VARIANTS: dict[str, Variant] = {
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "no-signals": Variant("a global calibration maps the grader's score alone (no similarity, no reference words)", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 10**9)]),
     "signals-pearson": Variant("the signals' weights chosen by Pearson r for scores", patches=[(calibration, "_agreement", pearson_agreement)]),
+    "signals+tfidf": Variant(
+        "a third signal: the answer's TF-IDF similarity to the reference, with five more grid points",
+        patches=[
+            (evaluate_module, "baseline_scores", with_tfidf_similarity),
+            (evaluate_module, "signal_columns", three_signals),
+            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0, 0.6), (0, 0.3, 0.3))),
+        ],
+    ),
+    "signals-least-squares": Variant("the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[(calibration, "signal_weights", least_squares_weights)]),
     "signals-few-questions": Variant("signals weighed however few questions the calibration is fitted on", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 2)]),
     "synonyms0.6": Variant("term words found by meaning (word vectors, cosine >= 0.6)", grader=lambda es: MeaningGrader()),
     "synonyms0.7": Variant("term words found by meaning (cosine >= 0.7)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.7)]),

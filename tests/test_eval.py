@@ -292,6 +292,27 @@ def test_repeat_measures_self_consistency_and_limit_samples(tmp_path):
     assert again.consistency.verdict_agreement == 1.0 and again.consistency.mean_score_sd == 0.0
 
 
+def test_a_global_calibration_learns_what_the_score_misses(tmp_path):
+    """A grader blind to the answers, on data whose marks follow the reference's words: a global mapping over
+    enough questions weighs the words in; one per question does not (graded answers inform it instead)."""
+    rng = np.random.default_rng(1)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    rows = []
+    for q in range(30):  # folds fitted on 24 questions: enough to weigh signals
+        reference = [f"{w}{q}" for w in rng.permutation(words)[:4]]
+        for a in range(12):
+            k = int(rng.integers(0, 5))
+            answer = " ".join(reference[:k] + ["filler"] * int(rng.integers(1, 4)))
+            rows.append(row(question_id=f"q{q}", id=f"q{q}-{a}", reference_answer=" ".join(reference), answer=answer, score=float(k), max_score=4.0))
+    es = load_eval_set(rows_file(tmp_path, rows))
+    blind = CallableGrader(lambda c, a: 0.5, name="blind")
+    run = evaluate(es, blind, DEFAULTS, **FAST)
+    assert run.calibration.signals == 20
+    assert run.tasks["score"].systems["calibrated"].metrics["pearson"].value > 0.95
+    per_question = evaluate(es, blind, DEFAULTS, scope="question", **FAST)
+    assert per_question.calibration.signals == 0
+
+
 def test_train_file_calibration(tmp_path):
     es = _fake_set(tmp_path)
     train = EvalSet(es.path, es.name, es.items[:60], es.cards)

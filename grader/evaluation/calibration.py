@@ -322,6 +322,11 @@ def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np
     return chosen
 
 
+def signals_weighing(scope: str) -> int:
+    """How many questions a calibration of this scope must be fitted on for ``Signals`` to count (0: they never do)."""
+    return MIN_SIGNAL_QUESTIONS if scope == "global" else 0
+
+
 def neighbours_voting(scope: str) -> int:
     """How many graded answers a question needs for them to count in a calibration of this scope (0: they never
     do; only per-question mappings have them)."""

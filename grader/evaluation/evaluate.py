@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError
 from ..models import Verdict
 from ..scoring import GradingSettings
-from .calibration import FitPlan, GradedAnswers, Signals, apply_plan, cv_plan, neighbours_voting, train_plan
+from .calibration import FitPlan, GradedAnswers, Signals, apply_plan, cv_plan, neighbours_voting, signals_weighing, train_plan
 from .datasets import EvalItem, EvalSet, limit_items
 from .graders import EvalGrader, RawGrades, baseline_scores, grade_set
 from .metrics import CONFIDENCE, RESAMPLES, Interval, bootstrap, confusion_matrix, label_statistics, pearson, score_statistics
@@ -148,7 +148,7 @@ def grader_signals(
     scope: str,
 ) -> Signals | None:
     """The signals of a global calibration (None for per-question ones, which graded answers inform instead)."""
-    if scope != "global":
+    if not signals_weighing(scope):
         return None
     return Signals(signal_columns(fitted, fitted_baselines), signal_columns(graded, baselines), np.asarray(fit_questions, dtype=object))
 
@@ -183,6 +183,7 @@ def cross_validation_source(
         grouped_by="question_id" if scope == "global" else None,
         folds=min(folds, max(len(set(questions)), 1)) if scope == "global" else folds,
         neighbours=neighbours_voting(scope),
+        signals=signals_weighing(scope),
     )
     raw = {"grader": graded.calibration_input(), **baselines}
     signals = grader_signals(graded, baselines, graded, baselines, questions, scope)
@@ -205,6 +206,7 @@ def training_source(
         train_path=train.path,
         train_items=len(train.items),
         neighbours=neighbours_voting(scope),
+        signals=signals_weighing(scope),
     )
     plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
     train_baselines = baseline_scores(train)

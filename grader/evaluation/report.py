@@ -123,6 +123,11 @@ def summary_lines(run: EvalRun) -> list[str]:
             ", each score blended with the grade that graded answers to its question predict from their similarity"
             f" to it (where there are {c.neighbours} or more)"
         )
+    if c.signals:
+        scope += (
+            ", the score plus the answer's similarity to the reference and the share of its words repeated, weighted as"
+            f" they predict the fitting answers out of fold (where those answer {c.signals} or more questions)"
+        )
     if c.mode == "train":
         lines.append(f"Calibration: fitted on {c.train_path} ({c.train_items} answers), {scope}")
     elif c.scope == "question":

@@ -75,6 +75,11 @@ class CalibrationInfo(BaseModel):
         description="Per-question mappings blend the grader's score with the grade that graded answers to the question predict "
         "from their similarity to the answer, where the question has at least this many (0: never).",
     )
+    signals: int = Field(
+        0,
+        description="A global mapping fitted on at least this many questions adds to the grader's score the answer's similarity "
+        "to the reference and the share of the reference's words it repeats, with weights chosen out of fold (0: never).",
+    )
 
 
 class BootstrapInfo(BaseModel):
