@@ -21,8 +21,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from json.scanner import make_scanner
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import yaml
 
@@ -50,11 +51,16 @@ class AnswersSource:
 
     def rows(self) -> Iterator[AnswerRow]:
         """Every row, in file order, each with the line it came from; nothing is held but the row in hand."""
+        for values in self.row_values():
+            yield AnswerRow(**values._asdict())
+
+    def row_values(self) -> Iterator[RowValues]:
+        """Every row, checked as ``rows`` checks it but not made a model: the cheap way for a batch's two passes."""
         count = 0
         with self._open() as f:
             for line, data in _READERS[self.format](f, self):
                 count += 1
-                yield answer_row(data, line, self.name)
+                yield row_values(data, line, self.name)
         if count == 0:
             raise AnswersError("answers file has no rows", path=self.name, line=1)
 
@@ -131,14 +137,30 @@ def _json_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
 def json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
     """(line number, value) of each JSON Lines line that is not blank; a bad one is an AnswersError naming ``name``."""
     for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
-            yield line_no, json.loads(line)
+            value = _json_line(line)
         except json.JSONDecodeError as exc:
             raise AnswersError(f"invalid JSON: {exc.msg}", path=name, line=line_no) from None
         except RecursionError:
             raise AnswersError(TOO_DEEP, path=name, line=line_no) from None
+        if value is not _BLANK:
+            yield line_no, value
+
+
+_scan = make_scanner(json.JSONDecoder())  # what json.loads calls, without the layers of Python around it
+_BLANK = object()
+
+
+def _json_line(line: str) -> Any:
+    """``json.loads(line)``, or ``_BLANK`` for a blank line; half the cost for a line that is a value and a newline."""
+    try:
+        value, end = _scan(line, 0)
+    except StopIteration:  # no value at the start: white space, or not JSON
+        pass
+    else:
+        if end == len(line) or line[end:] == "\n":
+            return value
+    return json.loads(line) if line.strip() else _BLANK  # anything else, and every error, as json.loads has it
 
 
 class _JsonArray:
@@ -375,8 +397,23 @@ _RESERVED = {"card", "question", "answer"}
 _SCALARS = {str, int, float, bool, type(None)}  # a row of only these nests nothing (checked first: it is most rows)
 
 
+class RowValues(NamedTuple):
+    """A row's checked values, the fields of its ``AnswerRow``: a tuple costs a tenth of validating the model again."""
+
+    line: int
+    card: str | None
+    question: str | None
+    answer: str
+    extra: dict[str, Any]
+
+
 def answer_row(data: Any, line: int, name: str) -> AnswerRow:
     """One row of an answers file as read (a dict), checked: it names a card and has an answer."""
+    return AnswerRow(**row_values(data, line, name)._asdict())
+
+
+def row_values(data: Any, line: int, name: str) -> RowValues:
+    """What ``answer_row`` checks and makes of a row, as plain values."""
     if not isinstance(data, dict):
         raise AnswersError("row is not an object with 'answer' and 'card' or 'question'", path=name, line=line)
     if "answer" not in data:
@@ -388,12 +425,12 @@ def answer_row(data: Any, line: int, name: str) -> AnswerRow:
     if not _SCALARS.issuperset(map(type, data.values())) and _too_deep(data):
         raise AnswersError(TOO_DEEP, path=name, line=line)
     answer = data["answer"]
-    return AnswerRow(
-        line=line,
-        card=None if card in (None, "") else str(card),
-        question=None if question in (None, "") else str(question),
-        answer="" if answer is None else str(answer),
-        extra={k: v for k, v in data.items() if k not in _RESERVED},
+    return RowValues(
+        line,
+        None if card in (None, "") else str(card),
+        None if question in (None, "") else str(question),
+        "" if answer is None else str(answer),
+        {k: v for k, v in data.items() if k not in _RESERVED},
     )
 
 
@@ -416,18 +453,20 @@ class CardResolver:
         from .normalize import normalize
 
         self.deck = deck
-        self.by_id = {card.id: i for i, card in enumerate(deck.cards)}
+        # A card by its id, or by its number as most rows write it: one look-up (an id that looks like a number wins).
+        numbers = {str(i + 1): i for i in range(len(deck.cards))}
+        self._by_key = numbers | {card.id: i for i, card in enumerate(deck.cards)}
         questions = [normalize(card.question) for card in deck.cards]
         self._find = lru_cache(maxsize=4096)(lambda text: _find_question(questions, text))
 
-    def index(self, row: AnswerRow, name: str) -> int:
+    def index(self, row: AnswerRow | RowValues, name: str) -> int:
         """The position in the deck of the card ``row`` names, or an AnswersError naming its line."""
         deck = self.deck
         if row.card is not None:
-            found = self.by_id.get(row.card)
+            found = self._by_key.get(row.card)
             if found is not None:
                 return found
-            if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):
+            if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):  # "007", say
                 return int(row.card) - 1
             raise AnswersError(
                 f"card '{row.card}' is not in {deck.path} (use a card id from 'grader cards' or a number from 1 to {len(deck.cards)})",
@@ -439,7 +478,7 @@ class CardResolver:
             raise AnswersError(f"no card in {deck.path} has the question '{_short(row.question or '')}'", path=name, line=row.line)
         return found
 
-    def card(self, row: AnswerRow, name: str) -> Card:
+    def card(self, row: AnswerRow | RowValues, name: str) -> Card:
         return self.deck.cards[self.index(row, name)]
 
 

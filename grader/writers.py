@@ -13,7 +13,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Hashable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from .models import AnswerRow, Card, Grade
 from .scoring import GradeFacts, TermFacts, facts_grade, grade_facts
 
 if TYPE_CHECKING:
+    from .answers import RowValues
     from .llm.schema import LLMResult
 
 RECORD_FIELDS = (
@@ -34,7 +35,7 @@ def passthrough_name(field: str) -> str:
     return f"input_{field}" if field in RECORD_FIELDS else field
 
 
-def grade_record(card: Card, row: AnswerRow, grade: Grade | GradeFacts) -> dict[str, Any]:
+def grade_record(card: Card, row: AnswerRow | RowValues, grade: Grade | GradeFacts) -> dict[str, Any]:
     """The stable JSON record of one graded answer, built from plain values (no pydantic round trip)."""
     return _record(card, row.answer, row.extra, grade)
 
@@ -89,23 +90,31 @@ def card_record(card: Card) -> dict[str, Any]:
 class GradedAnswer:
     """One row of an answers file with its card, its keyword grade and any LLM feedback.
 
-    The grade comes as a ``Grade`` or, from a worker process, as ``GradeFacts``
-    with the lines the worker already rendered (``lines``, by format key), or
-    as None when those lines are all the writers need; the record is built from
-    plain values and a ``Grade`` only when one is asked for.
+    The row comes as an ``AnswerRow`` or as the ``RowValues`` of one (``grader
+    grade`` reads them so). The grade comes as a ``Grade`` or, from a worker
+    process, as ``GradeFacts`` with the lines the worker already rendered
+    (``lines``, by format key), or as None when those lines are all the writers
+    need; the record is built from plain values, and a ``Grade`` or an
+    ``AnswerRow`` only when one is asked for.
     """
 
     def __init__(
         self,
-        row: AnswerRow,
+        row: AnswerRow | RowValues,
         card: Card,
         grade: Grade | GradeFacts | None,
         feedback: LLMResult | None = None,
         lines: dict[Hashable, str] | None = None,
     ):
-        self.row, self.card, self.feedback = row, card, feedback
+        self._row, self.card, self.feedback = row, card, feedback
         self._grade = grade
         self.lines = lines or {}
+
+    @cached_property
+    def row(self) -> AnswerRow:
+        """The row as a model, made only when asked for (the lines and the record need just its answer and fields)."""
+        row = self._row
+        return row if isinstance(row, AnswerRow) else AnswerRow(**row._asdict())
 
     @cached_property
     def grade(self) -> Grade:
@@ -114,7 +123,7 @@ class GradedAnswer:
     @cached_property
     def record(self) -> dict[str, Any]:
         """The stable output record (``grade --json``), built once for every writer."""
-        record = grade_record(self.card, self.row, self._grade)
+        record = grade_record(self.card, self._row, self._grade)
         if self.feedback is not None:
             record["llm"] = self.feedback.record()
         return record
@@ -122,7 +131,7 @@ class GradedAnswer:
     def line(self, fmt: LineFormat) -> str:
         """This answer as a line of ``fmt``: the one a grading worker rendered, or rendered now."""
         line = self.lines.get(fmt.key)
-        return fmt.line(self.card, self.row.answer, self.row.extra, self._grade) if line is None else line
+        return fmt.line(self.card, self._row.answer, self._row.extra, self._grade) if line is None else line
 
 
 class LineFormat(Protocol):
@@ -155,7 +164,7 @@ class JsonLinesFormat:
         head = self._cards.get(key)
         if head is None:
             head = self._cards[key] = f'"card": {_json(card.id)}, "number": {_json(card.number)}, "question": {_json(card.question)}'
-        own = _json({passthrough_name(k): v for k, v in extra.items()})[1:-1] + ", " if extra else ""
+        own = _fields(extra) + ", " if extra else ""
         return (
             f'{{{own}{head}, "answer": {_string(answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
             f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
@@ -182,6 +191,21 @@ _json = json.JSONEncoder(ensure_ascii=False).encode
 _string = json.encoder.encode_basestring
 _float = float.__repr__
 _BOOL = {True: "true", False: "false"}
+
+
+def _fields(extra: dict[str, Any]) -> str:
+    """A row's own fields as the record's JSON has them, without its braces; a text value costs no encoder."""
+    heads = _field_heads(tuple(extra))
+    if heads is None:
+        return _json({passthrough_name(k): v for k, v in extra.items()})[1:-1]
+    return ", ".join([head + (_string(v) if type(v) is str else _json(v)) for head, v in zip(heads, extra.values())])
+
+
+@lru_cache(maxsize=256)
+def _field_heads(names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Each field's ``"name": `` as the record has it; None if two become one there ("score", "input_score")."""
+    renamed = [passthrough_name(name) for name in names]
+    return tuple(f"{_string(name)}: " for name in renamed) if len(set(renamed)) == len(renamed) else None
 
 
 class CsvFormat:

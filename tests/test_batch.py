@@ -109,6 +109,52 @@ def test_sound_answers_files_read_row_by_row(tmp_path, name, content, expected):
     assert [(r.line, r.card, r.answer, r.extra) for r in rows] == expected
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"card": 3, "answer": "a"}\n', '{"card": 3, "answer": "a"}', '  {"card": 3}\n', '{"card": 3}  \n',
+        '{"card": 3}\r\n', "12345678901234567890\n", '"x"\n', "NaN\n", "[1, 2]\n",
+        "\n", "", " \t\r\n", "\x0c\n",  # blank, as Python's strip() has it: skipped
+        '\ufeff{"card": 3}\n', '{"card": 3} x\n', "[1, 2]\u2028\n", '{"card": \n', "nul\n", '{"a": "\x01"}\n',  # errors
+    ],
+)
+def test_json_lines_read_each_line_as_json_loads_does(line):
+    from grader.answers import json_lines
+    from grader.errors import AnswersError
+
+    expected: list | str
+    try:
+        expected = [(1, repr(json.loads(line)))] if line.strip() else []
+    except json.JSONDecodeError as exc:
+        expected = f"a.jsonl:1: invalid JSON: {exc.msg}"
+    try:
+        got: list | str = [(n, repr(value)) for n, value in json_lines([line], "a.jsonl")]
+    except AnswersError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "card, expected",
+    [
+        ("3", 2), ("003", 2), ("18", 17), ("eff80a4ef9", 2),
+        ("0", "card '0' is not in"), ("19", "card '19' is not in"), ("x", "card 'x' is not in"),
+    ],
+)
+def test_a_row_names_its_card_by_id_or_number(seed_deck, card, expected):
+    import re
+
+    from grader.answers import CardResolver, RowValues
+    from grader.errors import AnswersError
+
+    row = RowValues(7, card, None, "sharing", {})
+    if isinstance(expected, int):
+        assert CardResolver(seed_deck).index(row, "a.jsonl") == expected
+    else:
+        with pytest.raises(AnswersError, match="^" + re.escape(f"a.jsonl:7: {expected}")):
+            CardResolver(seed_deck).index(row, "a.jsonl")
+
+
 @pytest.mark.parametrize("name", ["a.jsonl", "a.yaml"])
 @pytest.mark.parametrize("depth, ok", [(64, True), (65, False)])
 def test_rows_nest_up_to_64_levels_in_json_and_yaml_alike(tmp_path, name, depth, ok):
@@ -220,13 +266,18 @@ def test_records_are_the_pydantic_dump_they_replace(seed_deck):
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"kind": "x", "score": 5, "input_score": 6, "tags": ["ü", {"a": None, "b": 1.5}], "ok": True}],
+    [
+        {},
+        {"kind": "x", "score": 5, "input_score": 6, "tags": ["ü", {"a": None, "b": 1.5}], "ok": True},
+        {"kind": 'a "q" \ud800 ü', "n": 12345678901234567890, "f": 1.5, "none": None, "tags": [{}], "ok": True},
+    ],
 )
 def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(seed_deck, extra):
     """Each line is put together from pieces: byte for byte what json.dumps, or csv's DictWriter, writes for the record."""
     import csv
     import io
 
+    from grader.answers import RowValues
     from grader.models import AnswerRow
     from grader.scoring import grade_facts
     from grader.writers import CsvWriter, GradedAnswer, JsonLinesWriter, _cell, csv_columns, passthrough_name
@@ -240,13 +291,16 @@ def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(s
         card = seed_deck.cards[card_number - 1]
         grade = grader.grade(card, answer)
         row = AnswerRow(line=1, card=str(card_number), answer=answer, extra=extra)
+        values = RowValues(1, str(card_number), None, answer, extra)  # as grader grade reads rows
         for made_from in (grade, grade_facts(grade)):  # in this process, or from a worker
             record = grade_record(card, row, made_from)
-            assert writer.line(GradedAnswer(row, card, made_from)) == json.dumps(record, ensure_ascii=False) + "\n"
             expected = io.StringIO()
             cells = {**record, "matched": "; ".join(record["matched"]), "missing": "; ".join(record["missing"])}
             csv.DictWriter(expected, columns, extrasaction="ignore").writerow({k: _cell(v) for k, v in cells.items()})
-            assert csv_writer.line(GradedAnswer(row, card, made_from)) == expected.getvalue()
+            for graded in (GradedAnswer(row, card, made_from), GradedAnswer(values, card, made_from)):
+                assert writer.line(graded) == json.dumps(record, ensure_ascii=False) + "\n"
+                assert csv_writer.line(graded) == expected.getvalue()
+                assert graded.record == record and graded.row == row
 
 
 def test_a_batch_leaves_the_garbage_collector_as_it_found_it(seed_deck):
