@@ -295,7 +295,6 @@ def grade(
     """
     from .batch import BatchInterrupted, default_jobs, grade_file
     from .grading import KeywordGrader
-    from .render import GradeTable, ProgressBar, make_console
     from .resume import output_format
     from .writers import CsvWriter, JsonLinesWriter
 
@@ -331,6 +330,8 @@ def grade(
         elif csv_out:
             chosen.append(CsvWriter.for_fields(sys.stdout, fields))
         elif output is None:  # with --output the results go there; the table only when nothing else is asked for
+            from .render import GradeTable, make_console
+
             chosen.append(GradeTable(make_console(), fields))
         return chosen
 
@@ -346,7 +347,11 @@ def grade(
             raise typer.BadParameter("--batch sends LLM requests: add --llm (and no --offline)")
         if not _provider_batch(deck, answers, KeywordGrader(settings), feedback, output, answers_format, recorded):
             return  # submitted, or still running: said on stderr
-    bar = ProgressBar("LLM feedback") if feedback is not None else None
+    bar = None
+    if feedback is not None:
+        from .render import ProgressBar
+
+        bar = ProgressBar("LLM feedback")
     try:
         grade_file(
             deck, answers, writers, KeywordGrader(settings), feedback,
@@ -460,7 +465,6 @@ def review(
     from .batch import default_jobs
     from .class_report import check_student
     from .files import refuse_overwrite
-    from .render import make_console
     from .resume import output_format
     from .review import ReviewInterrupted, open_review, run_review, sidecar_path, write_exports
     from .store import history_files
@@ -479,15 +483,17 @@ def review(
         if path is not None and name != "the decisions":
             refuse_overwrite(path, {**protected, **{k: v for k, v in chosen.items() if v is not None and k != name}})
     settings = _grading(match)
-    console = make_console()
     opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
     try:
         for notice in opened.review.notices:
             print(f"Notice: {notice}", file=sys.stderr)
         check_student(opened.fields, student, gradebook=gradebook is not None)
         if not export_only:
+            from .render import make_console
+
+            terminal = _ReviewTerminal(make_console(), interactive=sys.stdin.isatty())
             try:
-                run_review(opened.review, _ReviewTerminal(console, interactive=sys.stdin.isatty()), everything=everything)
+                run_review(opened.review, terminal, everything=everything)
             except KeyboardInterrupt:
                 raise ReviewInterrupted from None
     except ReviewInterrupted:
@@ -666,7 +672,6 @@ def eval_command(
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
     from .evaluation.report import write_report
     from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
-    from .evaluation.terminal import terminal
     from .display import clean
     from .render import ProgressBar, make_console
 
@@ -696,6 +701,8 @@ def eval_command(
     if json_out:
         sys.stdout.write(run.model_dump_json() + "\n")
     else:
+        from .evaluation.terminal import terminal
+
         for part in terminal(run, width=console.width):
             console.print(part)
     if report is not None:
@@ -715,14 +722,15 @@ def eval_compare(
     """
     from .evaluation.compare import compare_runs
     from .evaluation.results import load_run
-    from .evaluation.terminal import comparison_terminal
-    from .render import make_console
 
     names = (a.name, b.name) if a.name != b.name else (str(a), str(b))
     comparison = compare_runs(load_run(a), load_run(b), a_name=names[0], b_name=names[1])
     if json_out:
         sys.stdout.write(comparison.model_dump_json() + "\n")
         return
+    from .evaluation.terminal import comparison_terminal
+    from .render import make_console
+
     console = make_console()
     for part in comparison_terminal(comparison):
         console.print(part)
@@ -768,7 +776,6 @@ def stats(
     Example: grader stats notes/ --json
     """
     from .config import load_schedule_settings
-    from .render import make_console, stats_view
     from .stats import history_stats
     from .store import Store
 
@@ -777,6 +784,8 @@ def stats(
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
+        from .render import make_console, stats_view
+
         make_console().print(stats_view(report))
 
 

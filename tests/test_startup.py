@@ -23,7 +23,7 @@ def modules_loaded(argv: list[str], watched: tuple[str, ...]) -> list[str]:
     code = (
         "import sys\n"
         "from grader.cli import app\n"
-        f"try:\n    app({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"try:\n    app({argv!r})\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
         f"print(sorted(m for m in {watched!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -38,6 +38,25 @@ def test_help_paths_import_no_heavy_modules(argv):
 @pytest.mark.parametrize("flags", [[], ["--json"]])
 def test_listing_cards_loads_only_what_it_draws(flags):
     assert modules_loaded(["cards", str(SEED_DECK), *flags], NOT_FOR_CARDS) == []
+
+
+# Output for programs is written without rich: the terminal renderer loads only to draw.
+NOT_FOR_PROGRAMS = ("rich", "grader.render")
+ANSWERS = str(Path(__file__).resolve().parent.parent / "eval" / "seed_dev.jsonl")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["grade", str(SEED_DECK), ANSWERS, "--json", "--jobs", "1"],
+        ["grade", str(SEED_DECK), ANSWERS, "--csv", "--jobs", "1"],
+        ["grade", str(SEED_DECK), ANSWERS, "--output", "{tmp}/grades.jsonl", "--jobs", "1"],
+        ["stats", "--json"],
+        ["review", str(SEED_DECK), ANSWERS, "--export-only", "--decisions", "{tmp}/log.jsonl", "--output", "{tmp}/out.csv"],
+    ],
+)
+def test_machine_readable_output_loads_no_terminal_renderer(argv, tmp_path):
+    assert modules_loaded([arg.format(tmp=tmp_path) for arg in argv], NOT_FOR_PROGRAMS) == []
 
 
 def test_importing_the_package_is_lazy():
