@@ -12,7 +12,8 @@ letters swapped) until there are enough, written as JSON Lines. Figures:
   parse and write every row, no grading), each a process of its own: CPU
   seconds (user + system, from ``wait4``) and answers per CPU-second;
 - peak memory (max RSS) of a ``grader grade`` process at 10k / 100k (/ 1M) rows;
-- ``--jobs 1`` against ``--jobs 2``: wall seconds on 100k rows;
+- ``--jobs 1`` against ``--jobs 2``: wall seconds on 100k rows, beside two ``--jobs 1``
+  processes grading its two halves side by side (what separate processes reach);
 - deck parsing (``load_deck``) of generated 1k / 10k / 20k-card decks;
 - start-up: ``grader --help`` and ``grader cards`` against ``python -c pass``;
 - the keyword matcher alone (``KeywordGrader.grade_many`` on 20,000 answers,
@@ -222,9 +223,11 @@ def main() -> None:
         print("peak memory of `grader grade --json --jobs 1`: " + ", ".join(f"{n:,} rows {mb:.0f} MB" for n, mb in sorted(peaks.items())))
 
         cpu2, jobs2_wall, _ = run([*grader, "grade", str(DECK), str(files[100_000]), "--json", "--jobs", "2"])
+        halves = halves_wall(grader, files[100_000])
         print(f"--jobs 1 vs --jobs 2 on 100,000 rows: {jobs1_wall:.1f} s vs {jobs2_wall:.1f} s wall "
               f"({jobs1_wall / jobs2_wall:.2f}x; --jobs 2 used {cpu2:.1f} CPU s); two busy processes get "
-              f"{two_cores():.2f}x one's speed here now (2.0 on an idle 2-core machine)\n")  # fmt: skip
+              f"{two_cores():.2f}x one's speed here now (2.0 on an idle 2-core machine); two --jobs 1 "
+              f"processes on the two halves, side by side: {halves:.1f} s ({jobs1_wall / halves:.2f}x)\n")  # fmt: skip
 
     deck_parsing()
     start_up(grader)
@@ -285,6 +288,21 @@ def two_cores(seconds: float = 2.0) -> float:
     for proc in both:
         proc.wait()
     return 2 * one / (time.perf_counter() - start)
+
+
+def halves_wall(grader: list[str], answers: Path) -> float:
+    """Wall seconds of two ``--jobs 1`` processes grading the two halves of ``answers`` side by side: what two
+    processes reach here when nothing is shared, each paying its own start-up, word vectors and caches."""
+    lines = answers.read_text(encoding="utf-8").splitlines(keepends=True)
+    halves = [answers.with_name(f"{answers.stem}.half{i}.jsonl") for i in (1, 2)]
+    for path, part in zip(halves, (lines[: len(lines) // 2], lines[len(lines) // 2 :])):
+        path.write_text("".join(part), encoding="utf-8")
+    start = time.perf_counter()
+    with open(os.devnull, "w") as devnull:
+        both = [subprocess.Popen([*grader, "grade", str(DECK), str(h), "--json", "--jobs", "1"], stdout=devnull, cwd=ROOT) for h in halves]
+        for proc in both:
+            proc.wait()
+    return time.perf_counter() - start
 
 
 def matcher_rate(n: int = 20_000) -> float:
