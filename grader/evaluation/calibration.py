@@ -51,6 +51,8 @@ NEIGHBOUR_WEIGHT = 2.0
 SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
 # Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays alone.
 MIN_SIGNAL_QUESTIONS = 20
+# The inner folds' split: another split chooses other weights where two are close (eval/RESULTS.md gives the spread).
+SIGNAL_FOLDS_SEED = 1
 
 # accuracy: for a teacher's own verdicts, where every disagreement costs the same (grader review).
 OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"qwk": qwk_from, "macro_f1": macro_f1_from, "accuracy": accuracy_from}
@@ -309,7 +311,7 @@ def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np
     """
     if len(set(questions.tolist())) < MIN_SIGNAL_QUESTIONS:
         return np.zeros(signals.shape[1])
-    inner = cv_plan(list(questions), "global", seed=1)
+    inner = cv_plan(list(questions), "global", seed=SIGNAL_FOLDS_SEED)
     best, chosen = -np.inf, np.zeros(signals.shape[1])
     for weights in map(np.array, SIGNAL_WEIGHTS):
         x = with_signals(raw, signals, weights)
