@@ -42,6 +42,7 @@ from grader import keyterms, match, normalize, scoring  # noqa: E402
 from grader.evaluation import calibration, neighbours  # noqa: E402
 evaluate_module = importlib.import_module("grader.evaluation.evaluate")
 from grader.evaluation import EvalSet, KeywordEvalGrader, Prediction, evaluate, load_eval_set  # noqa: E402
+from grader.evaluation.graders import word_overlap  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
 from grader.models import KeyTerm  # noqa: E402
@@ -271,6 +272,24 @@ class MeaningGrader:
         return [Prediction(g.score, g.verdict, g.answered) for g in self.core.grade_many(card, answers)]
 
 
+class FixedSignalsGrader(KeywordEvalGrader):
+    """The core grader whose raw score (what a calibration maps) has the answer's similarity to the reference and
+    its share of the reference's words added with fixed weights: the signals in per-question mappings too."""
+
+    def __init__(self, similarity: float, words: float):
+        super().__init__(GradingSettings())
+        self.weights = similarity, words
+
+    def grade(self, card, answers):
+        references = [card.answer, *(r.answer for r in card.reference_answers)]
+        out = []
+        for p, a in zip(super().grade(card, answers), answers):
+            words = max(word_overlap(a, r) for r in references)
+            raw = (p.score if p.raw is None else p.raw) + self.weights[0] * (p.similarity or 0.0) + self.weights[1] * words
+            out.append(p._replace(raw=raw))
+        return out
+
+
 def combine_max(weight: float, floor: float):
     """Keyword score, or the similarity above ``floor`` scaled by ``weight`` if that is higher."""
 
@@ -498,6 +517,13 @@ VARIANTS: dict[str, Variant] = {
     "signals-least-squares": Variant("the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[(calibration, "signal_weights", least_squares_weights)]),
     "signals-seed2": Variant("the signals' weights chosen on another split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 2)]),
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
+    "signals-per-question0.3": Variant(
+        "per-question mappings too map the score plus 0.3 x the share of the reference's words repeated",
+        grader=lambda es: FixedSignalsGrader(0.0, 0.3),
+    ),
+    "signals-per-question0.6": Variant(
+        "per-question mappings too map the score plus 0.6 x (similarity + reference words)", grader=lambda es: FixedSignalsGrader(0.6, 0.6)
+    ),
     "signals-few-questions": Variant("signals weighed however few questions the calibration is fitted on", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 2)]),
     "synonyms0.6": Variant("term words found by meaning (word vectors, cosine >= 0.6)", grader=lambda es: MeaningGrader()),
     "synonyms0.7": Variant("term words found by meaning (cosine >= 0.7)", grader=lambda es: MeaningGrader(), patches=[(match, "MEANING_THRESHOLD", 0.7)]),
