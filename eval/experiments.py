@@ -517,6 +517,7 @@ VARIANTS: dict[str, Variant] = {
     "signals-least-squares": Variant("the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[(calibration, "signal_weights", least_squares_weights)]),
     "signals-seed2": Variant("the signals' weights chosen on another split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 2)]),
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
+    "no-substitution": Variant("a term word missing between two found ones never marks a different thing (no substitution rule)", patches=[(match, "_substituted", lambda near, positions: False)]),
     "signals-per-question0.3": Variant(
         "per-question mappings too map the score plus 0.3 x the share of the reference's words repeated",
         grader=lambda es: FixedSignalsGrader(0.0, 0.3),
