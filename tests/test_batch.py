@@ -364,6 +364,50 @@ def test_grade_answers_in_spawned_workers_equals_one_process(seed_deck):
     assert spawned == alone
 
 
+@pytest.mark.parametrize("flags", [("--json",), ("--csv", "--output", "OUT.jsonl", "--report", "REPORT.md")])
+def test_workers_started_before_the_rows_are_read_write_the_same_bytes(tmp_path, small_chunks, monkeypatch, flags):
+    """A file large enough starts its workers before its rows are checked; they learn the formats with their first chunk."""
+    monkeypatch.setattr("grader.batch.EARLY_WORKERS_BYTES", 0)
+    outputs = {}
+    for jobs in ("1", "2"):
+        files = {flag: tmp_path / f"{jobs}-{flag}" for flag in flags if flag.startswith(("OUT.", "REPORT."))}
+        args = [str(files[flag]) if flag in files else flag for flag in flags]
+        result = run_cli("grade", DECK, str(SEED), *args, "--jobs", jobs)
+        assert result.returncode == 0, result.stderr
+        outputs[jobs] = (result.stdout, [path.read_text(encoding="utf-8").replace(str(path), "F") for path in files.values()])
+    assert outputs["1"] == outputs["2"]
+
+
+def test_workers_started_before_the_formats_are_known_render_them(seed_deck, small_chunks):
+    from contextlib import closing
+
+    from grader.batch import _Workers, grade_rows
+    from grader.models import AnswerRow
+    from grader.writers import CsvFormat, JsonLinesFormat, csv_columns
+
+    rows = [(AnswerRow(line=i + 1, card=str(r["card"]), answer=r["answer"]), seed_deck.cards[r["card"] - 1]) for i, r in enumerate(SEED_ROWS)]
+    formats = [JsonLinesFormat(), CsvFormat(csv_columns([]))]
+    grader = KeywordGrader()
+    with closing(_Workers(2, grader.settings)) as workers:
+        early = list(grade_rows(iter(rows), grader, jobs=2, formats=formats, workers=workers))
+    assert all(len(graded.lines) == 2 for graded in early)  # rendered by the workers, in the formats sent with the first chunk
+    alone = [[graded.line(f) for f in formats] for graded in grade_rows(rows, grader, formats=formats)]
+    assert [[graded.line(f) for f in formats] for graded in early] == alone
+
+
+def test_a_bad_row_stops_workers_started_early_with_nothing_written(tmp_path, small_chunks, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr("grader.batch.EARLY_WORKERS_BYTES", 0)
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(SEED.read_text(encoding="utf-8") + '{"card": 99, "answer": "x"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli("grade", DECK, str(answers), "--output", str(out), "--jobs", "2")
+    assert result.returncode != 0 and f"answers.jsonl:{len(SEED_ROWS) + 1}:" in result.stderr
+    assert not out.exists() or out.read_text(encoding="utf-8") == ""
+    assert multiprocessing.active_children() == []
+
+
 @pytest.mark.slow
 def test_spawned_workers_render_the_lines_this_process_renders(seed_deck, small_chunks):
     """The line formats go to a spawned worker pickled (the CSV one without its csv writer) and render alike there."""
