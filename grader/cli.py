@@ -556,10 +556,10 @@ def cards(
     if json_out:
         import json
 
-        from .writers import card_record
+        from .writers import card_record, json_line
 
         for card in shown:
-            sys.stdout.write(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False)))
         return
     from .render import cards_table, make_console
 

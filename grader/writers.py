@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Hashable
 from functools import cached_property, lru_cache
@@ -158,19 +159,19 @@ class JsonLinesFormat:
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
         if isinstance(grade, Grade):
-            return _json(_record(card, answer, extra, grade)) + "\n"
+            return json_line(_json(_record(card, answer, extra, grade)))
         score, verdict, answered, terms, similarity = grade
         key = (card.id, card.number, card.question)
         head = self._cards.get(key)
         if head is None:
             head = self._cards[key] = f'"card": {_json(card.id)}, "number": {_json(card.number)}, "question": {_json(card.question)}'
         own = _fields(extra) + ", " if extra else ""
-        return (
+        return json_line(
             f'{{{own}{head}, "answer": {_string(answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
             f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
             f'"missing": [{", ".join([_string(t[0]) for t in terms if not t[1]])}], '
             f'"terms": [{", ".join([self._term(t) for t in terms])}], "answered": {_BOOL[answered]}, '
-            f'"similarity": {"null" if similarity is None else _float(similarity)}}}\n'
+            f'"similarity": {"null" if similarity is None else _float(similarity)}}}'
         )
 
     def _term(self, facts: TermFacts) -> str:
@@ -184,6 +185,17 @@ class JsonLinesFormat:
             f'{{"term": {_string(term)}, "found": {_BOOL[found]}, "credit": {_float(credit)}, "span": [{span[0]}, {span[1]}], '
             f'"matched_text": {_string(matched_text)}, "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
         )
+
+
+# Characters that JSON leaves raw inside a string but that end a line for other readers (Python's splitlines,
+# JavaScript): escaped, so that a record is one line wherever it is read.
+_RAW_BREAKS = re.compile("[\x85\u2028\u2029]")
+_ESCAPED_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def json_line(encoded: str) -> str:
+    """One encoded JSON value as one line of JSON Lines: its raw line separators escaped, and a newline."""
+    return (encoded.translate(_ESCAPED_BREAKS) if _RAW_BREAKS.search(encoded) else encoded) + "\n"
 
 
 # json.dumps(value, ensure_ascii=False), and what it does for each kind of value in a record (scores are finite).
@@ -263,7 +275,7 @@ class JsonLinesWriter(LineWriter):
         super().__init__(out, JsonLinesFormat())
 
     def line(self, graded: GradedAnswer) -> str:
-        return _json(graded.record) + "\n" if graded.feedback is not None else graded.line(self.format)
+        return json_line(_json(graded.record)) if graded.feedback is not None else graded.line(self.format)
 
 
 class CsvWriter(LineWriter):

@@ -416,6 +416,20 @@ def test_answers_readers_take_random_structure(tmp_path_factory, rows, suffix):
     _read_or_error(path)
 
 
+@pytest.mark.parametrize("flags", [("--json",), ("--json", "--jobs", "2")])
+def test_line_separators_inside_answers_and_fields_stay_inside_their_line(tmp_path, flags):
+    """JSON leaves U+0085, U+2028 and U+2029 raw in strings, and other readers end a line there: they are escaped."""
+    rows = [{"card": 1, "answer": "portability\u2028managed execution", "\x85": "a\u2029b"}, {"card": 2, "answer": "x\x85y"}]
+    path = tmp_path / "answers.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run_cli("grade", str(SEED_DECK), str(path), *flags)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(rows)
+    assert [json.loads(line)["answer"] for line in lines] == [r["answer"] for r in rows]
+    assert json.loads(lines[0])["\x85"] == "a\u2029b"
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(_rows, min_size=1, max_size=4), suffix=st.sampled_from(_SUFFIXES))
 def test_grading_random_rows_writes_every_row_or_one_error(tmp_path_factory, rows, suffix):
