@@ -871,10 +871,10 @@ def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool
     import csv as csv_module
     import io
 
-    from .writers import csv_columns, passthrough_name
+    from .writers import csv_columns, json_line, passthrough_name
 
     if not csv:
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        return "".join(json_line(json.dumps(r, ensure_ascii=False)) for r in records)
     buffer = io.StringIO()
     writer = csv_module.DictWriter(buffer, fieldnames=csv_columns([*(passthrough_name(f) for f in fields), *FINAL_FIELDS]), extrasaction="ignore")
     writer.writeheader()
