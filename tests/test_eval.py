@@ -309,8 +309,15 @@ def test_a_global_calibration_learns_what_the_score_misses(tmp_path):
     run = evaluate(es, blind, DEFAULTS, **FAST)
     assert run.calibration.signals == 20
     assert run.tasks["score"].systems["calibrated"].metrics["pearson"].value > 0.95
+    # Per question, each mapping is fitted on one question's answers: too few questions to weigh anything.
     per_question = evaluate(es, blind, DEFAULTS, scope="question", **FAST)
-    assert per_question.calibration.signals == 0
+    assert per_question.tasks["score"].systems["calibrated"].metrics["pearson"].value < 0.5
+    # A question the training set lacks gets a mapping fitted on all of it, which weighs the signals as a global one.
+    train = EvalSet(es.path, es.name, [it for it in es.items if it.question_id != "q0"], es.cards)
+    test = EvalSet(es.path, es.name, [it for it in es.items if it.question_id == "q0"], es.cards)
+    unseen = evaluate(test, blind, DEFAULTS, train=train, scope="question", **FAST)
+    assert unseen.calibration.signals == 20
+    assert unseen.tasks["score"].systems["calibrated"].metrics["pearson"].value > 0.95
 
 
 def test_train_file_calibration(tmp_path):

@@ -13,7 +13,8 @@ predicts (one mapping per question), the grader's raw score is first blended
 with the grade those answers predict for it from its similarity to each
 (``neighbours``): what a teacher already decided for answers like this one.
 
-Where one mapping serves many questions (global scope), it may add to the raw
+Where one mapping serves many questions (global scope, or a question the
+training set lacks in a per-question calibration), it may add to the raw
 score further evidence the grader cannot weigh alone (``Signals``: the
 answer's similarity to the reference, the share of the reference's words it
 repeats), each with a weight chosen on the fitting items out of fold, folds
@@ -325,8 +326,9 @@ def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np
 
 
 def signals_weighing(scope: str) -> int:
-    """How many questions a calibration of this scope must be fitted on for ``Signals`` to count (0: they never do)."""
-    return MIN_SIGNAL_QUESTIONS if scope == "global" else 0
+    """How many questions a mapping must be fitted on for ``Signals`` to count: any global one, and in a per-question
+    calibration the mapping for a question the training set lacks (fitted on all of it); never one question's."""
+    return MIN_SIGNAL_QUESTIONS
 
 
 def neighbours_voting(scope: str) -> int:

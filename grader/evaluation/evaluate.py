@@ -147,7 +147,7 @@ def grader_signals(
     fit_questions: list[str],
     scope: str,
 ) -> Signals | None:
-    """The signals of a global calibration (None for per-question ones, which graded answers inform instead)."""
+    """The signals a calibration of this scope may weigh (``signals_weighing``)."""
     if not signals_weighing(scope):
         return None
     return Signals(signal_columns(fitted, fitted_baselines), signal_columns(graded, baselines), np.asarray(fit_questions, dtype=object))

@@ -77,8 +77,9 @@ class CalibrationInfo(BaseModel):
     )
     signals: int = Field(
         0,
-        description="A global mapping fitted on at least this many questions adds to the grader's score the answer's similarity "
-        "to the reference and the share of the reference's words it repeats, with weights chosen out of fold (0: never).",
+        description="A mapping fitted on at least this many questions (a global one, or a per-question run's for a question the "
+        "training set lacks) adds to the grader's score the answer's similarity to the reference and the share of the "
+        "reference's words it repeats, with weights chosen out of fold (0: never).",
     )
 
 
