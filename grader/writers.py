@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Hashable
 from functools import cached_property, lru_cache
@@ -189,13 +188,17 @@ class JsonLinesFormat:
 
 # Characters that JSON leaves raw inside a string but that end a line for other readers (Python's splitlines,
 # JavaScript): escaped, so that a record is one line wherever it is read.
-_RAW_BREAKS = re.compile("[\x85\u2028\u2029]")
 _ESCAPED_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def json_line(encoded: str) -> str:
-    """One encoded JSON value as one line of JSON Lines: its raw line separators escaped, and a newline."""
-    return (encoded.translate(_ESCAPED_BREAKS) if _RAW_BREAKS.search(encoded) else encoded) + "\n"
+    """One encoded JSON value as one line of JSON Lines: its raw line separators escaped, and a newline.
+
+    Most lines are ASCII, which says it at once (a regular expression cost 3 µs a line, a tenth of grading one).
+    """
+    if not encoded.isascii() and ("\x85" in encoded or "\u2028" in encoded or "\u2029" in encoded):
+        encoded = encoded.translate(_ESCAPED_BREAKS)
+    return encoded + "\n"
 
 
 # json.dumps(value, ensure_ascii=False), and what it does for each kind of value in a record (scores are finite).
