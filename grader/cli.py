@@ -364,6 +364,9 @@ def grade(
         again = " (the same command with --resume goes on)" if output is not None else ""
         print(f"Interrupted: {exc.graded} of {exc.total} answers graded{again}.", file=sys.stderr)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before the first answer: while the deck and the rows were read and checked
+        print("Interrupted before any answer was graded: nothing written.", file=sys.stderr)
+        raise typer.Exit(130) from None
     finally:
         if bar is not None:
             bar.stop()

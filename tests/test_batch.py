@@ -395,6 +395,21 @@ def test_workers_started_before_the_formats_are_known_render_them(seed_deck, sma
     assert [[graded.line(f) for f in formats] for graded in early] == alone
 
 
+def test_ctrl_c_while_the_rows_are_checked_says_nothing_was_graded(tmp_path, monkeypatch):
+    import multiprocessing
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("grader.batch._check_rows", interrupted)
+    monkeypatch.setattr("grader.batch.EARLY_WORKERS_BYTES", 0)  # and workers already started
+    out = tmp_path / "out.jsonl"
+    result = run_cli("grade", DECK, str(SEED), "--output", str(out), "--jobs", "2")
+    assert (result.returncode, result.stderr) == (130, "Interrupted before any answer was graded: nothing written.\n")
+    assert not out.exists()
+    assert multiprocessing.active_children() == []
+
+
 def test_a_bad_row_stops_workers_started_early_with_nothing_written(tmp_path, small_chunks, monkeypatch):
     import multiprocessing
 
