@@ -48,7 +48,8 @@ def test_short_references_highlights_and_counts_are_graded_as_before():
 @given(st.floats(0, 1), st.floats(0, 1))
 def test_the_stretch_keeps_the_order_of_answers_and_can_be_undone(a, b):
     sa, sb = long_reference_score(a, SETTINGS), long_reference_score(b, SETTINGS)
-    assert 0 <= sa <= 1 and (sa <= sb) == (a <= b)
+    # Monotone, not strictly: two scores a float's width apart may meet (1.0 and 0.9999999999999999 did).
+    assert 0 <= sa <= 1 and ((sa <= sb) if a <= b else (sb <= sa))
     assert long_reference_share(round(sa, 4), SETTINGS) == pytest.approx(a, abs=6e-4)
 
 
