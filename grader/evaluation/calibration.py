@@ -50,7 +50,9 @@ NEIGHBOUR_WEIGHT = 2.0
 
 # Weights tried for the signals (similarity, reference words repeated): grid points that won on some training split.
 SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
-# Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays alone.
+# Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays
+# alone. So signals count in global mappings, and in a per-question run for a question the training set lacks (its
+# mapping is fitted on all of it), never in one question's own.
 MIN_SIGNAL_QUESTIONS = 20
 # The inner folds' split: another split chooses other weights where two are close (eval/RESULTS.md gives the spread).
 SIGNAL_FOLDS_SEED = 1
@@ -323,12 +325,6 @@ def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np
         if agreement > best + 1e-9:
             best, chosen = agreement, weights
     return chosen
-
-
-def signals_weighing(scope: str) -> int:
-    """How many questions a mapping must be fitted on for ``Signals`` to count: any global one, and in a per-question
-    calibration the mapping for a question the training set lacks (fitted on all of it); never one question's."""
-    return MIN_SIGNAL_QUESTIONS
 
 
 def neighbours_voting(scope: str) -> int:

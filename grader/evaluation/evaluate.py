@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError
 from ..models import Verdict
 from ..scoring import GradingSettings
-from .calibration import FitPlan, GradedAnswers, Signals, apply_plan, cv_plan, neighbours_voting, signals_weighing, train_plan
+from .calibration import MIN_SIGNAL_QUESTIONS, FitPlan, GradedAnswers, Signals, apply_plan, cv_plan, neighbours_voting, train_plan
 from .datasets import EvalItem, EvalSet, limit_items
 from .graders import EvalGrader, RawGrades, baseline_scores, grade_set
 from .metrics import CONFIDENCE, RESAMPLES, Interval, bootstrap, confusion_matrix, label_statistics, pearson, score_statistics
@@ -133,23 +133,16 @@ class FitSource:
 
 
 def signal_columns(graded: RawGrades, baselines: dict[str, np.ndarray]) -> np.ndarray:
-    """What a global calibration may weigh beside the grader's score: its similarity to the reference and the
-    share of the reference's words the answer repeats (the overlap baseline's raw score)."""
+    """What a calibration may weigh beside the grader's score where it serves many questions: the answer's
+    similarity to the reference and the share of the reference's words it repeats (the overlap baseline's raw score)."""
     similarity = graded.similarity if graded.similarity is not None else np.zeros(len(baselines["overlap"]))
     return np.column_stack([similarity, baselines["overlap"]])
 
 
 def grader_signals(
-    graded: RawGrades,
-    baselines: dict[str, np.ndarray],
-    fitted: RawGrades,
-    fitted_baselines: dict[str, np.ndarray],
-    fit_questions: list[str],
-    scope: str,
-) -> Signals | None:
-    """The signals a calibration of this scope may weigh (``signals_weighing``)."""
-    if not signals_weighing(scope):
-        return None
+    graded: RawGrades, baselines: dict[str, np.ndarray], fitted: RawGrades, fitted_baselines: dict[str, np.ndarray], fit_questions: list[str]
+) -> Signals:
+    """The signals of the evaluated answers and of those a calibration is fitted on (``signal_columns``)."""
     return Signals(signal_columns(fitted, fitted_baselines), signal_columns(graded, baselines), np.asarray(fit_questions, dtype=object))
 
 
@@ -183,10 +176,10 @@ def cross_validation_source(
         grouped_by="question_id" if scope == "global" else None,
         folds=min(folds, max(len(set(questions)), 1)) if scope == "global" else folds,
         neighbours=neighbours_voting(scope),
-        signals=signals_weighing(scope),
+        signals=MIN_SIGNAL_QUESTIONS,
     )
     raw = {"grader": graded.calibration_input(), **baselines}
-    signals = grader_signals(graded, baselines, graded, baselines, questions, scope)
+    signals = grader_signals(graded, baselines, graded, baselines, questions)
     return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope), signals)
 
 
@@ -206,12 +199,12 @@ def training_source(
         train_path=train.path,
         train_items=len(train.items),
         neighbours=neighbours_voting(scope),
-        signals=signals_weighing(scope),
+        signals=MIN_SIGNAL_QUESTIONS,
     )
     plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
     train_baselines = baseline_scores(train)
     raw = {"grader": train_graded.calibration_input(), **train_baselines}
-    signals = grader_signals(graded, baselines, train_graded, train_baselines, [it.question_id for it in train.items], scope)
+    signals = grader_signals(graded, baselines, train_graded, train_baselines, [it.question_id for it in train.items])
     return FitSource(plan, info, train_tasks, raw, graded_answers(evalset, train, scope), signals)
 
 
