@@ -52,7 +52,7 @@ class AnswersSource:
     def rows(self) -> Iterator[AnswerRow]:
         """Every row, in file order, each with the line it came from; nothing is held but the row in hand."""
         for values in self.row_values():
-            yield AnswerRow(**values._asdict())
+            yield values.model()
 
     def row_values(self) -> Iterator[RowValues]:
         """Every row, checked as ``rows`` checks it but not made a model: the cheap way for a batch's two passes."""
@@ -406,10 +406,14 @@ class RowValues(NamedTuple):
     answer: str
     extra: dict[str, Any]
 
+    def model(self) -> AnswerRow:
+        """The row as the model it was checked to make, for those who ask for one."""
+        return AnswerRow(**self._asdict())
+
 
 def answer_row(data: Any, line: int, name: str) -> AnswerRow:
     """One row of an answers file as read (a dict), checked: it names a card and has an answer."""
-    return AnswerRow(**row_values(data, line, name)._asdict())
+    return row_values(data, line, name).model()
 
 
 def row_values(data: Any, line: int, name: str) -> RowValues:

@@ -207,7 +207,7 @@ class _Workers:
         context = multiprocessing.get_context(method)
         sys.stdout.flush()  # a forked worker must not inherit output that is still to be written
         sys.stderr.flush()
-        self.jobs, self.rendered = jobs, False
+        self.jobs = jobs
         self.setup: tuple[list[LineFormat], bool] = ([], True)  # the formats to render in, and whether grades come back
         self.configured = [False] * jobs  # whether each worker has been sent the setup
         self.out: deque[_Out] = deque()  # chunks given out, oldest first
@@ -222,8 +222,7 @@ class _Workers:
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
-                args = (theirs, settings)
-                process = context.Process(target=_worker, args=args, daemon=True, name="grader-worker")
+                process = context.Process(target=_worker, args=(theirs, settings), daemon=True, name="grader-worker")
                 self.processes.append(process)
                 self.pipes.append(ours)
                 process.start()
@@ -235,7 +234,7 @@ class _Workers:
     def graded(self, chunks: Iterator[list[_Answer]], formats: Sequence[LineFormat] = (), grades: bool = True) -> Iterator[_Graded]:
         """Each answer's grade and its lines in ``formats``, in order; a worker done early takes a chunk without
         waiting its turn."""
-        self.setup, self.rendered = (list(formats), grades or not formats), bool(formats)
+        self.setup = (list(formats), grades or not formats)
         following: deque[list[_Answer]] = deque()  # read ahead while the workers are busy: sent when one is free
         while True:
             while self.idle and len(self.out) < OUT_PER_WORKER * self.jobs:
@@ -256,12 +255,13 @@ class _Workers:
     def _give(self, worker: int, part: list[_Answer]) -> None:
         """Send a chunk to ``worker`` with the cards it lacks: each card by its number, fields only if rendered."""
         numbered = []
+        rendered = bool(self.setup[0])
         for card, answer, fields in part:
             number = self.numbers.get(id(card))
             if number is None:
                 number = self.numbers[id(card)] = len(self.cards)
                 self.cards.append(card)
-            numbered.append((number, answer, fields if self.rendered else None))
+            numbered.append((number, answer, fields if rendered else None))
         new_cards = self.cards[self.cards_sent[worker] :]
         self.cards_sent[worker] = len(self.cards)
         setup = None if self.configured[worker] else self.setup
@@ -447,30 +447,29 @@ def grade_file(
         fmt = output_format(output) or ""
         if not fmt:
             raise GraderError("a results file ends in .jsonl or .csv", path=output)
-    with open_answers(answers_path, answers_format) as source, ExitStack() as started:
-        workers = started.enter_context(closing(_Workers(jobs, grader.settings))) if _start_early(source, jobs) else None
+    with open_answers(answers_path, answers_format) as source, ExitStack() as files:  # outputs close first, then workers
+        workers = files.enter_context(closing(_Workers(jobs, grader.settings))) if _start_early(source, jobs) else None
         deck = load_deck(deck_path)
         if resume and output is not None and output.exists():
             checked, done = _check_rows_and_results(source, deck, output, fmt, report)
         else:
             checked, done = _check_rows(source, deck), _Resume()
         total = len(checked.cards)
-        with ExitStack() as files:
-            outputs: list[Writer] = []
-            if output is not None:
-                outputs.append(_open_results(files, output, fmt, list(checked.fields), done))
-            outputs += writers(deck, list(checked.fields))
-            if report is not None:
-                outputs.append(_open_report(report, deck, source.name, total, done))
-            if on_start is not None:
-                on_start(total - done.rows)
-            rows = _rows_to_grade(source, deck, checked, start=done.rows)
-            formats = {out.format.key: out.format for out in outputs if isinstance(out, LineWriter)}.values()
-            only_lines = all(isinstance(out, LineWriter) for out in outputs)  # then a worker's lines are all they need
-            graded = grade_rows(
-                rows, grader, feedback, on_progress, jobs=jobs, formats=list(formats), grades=not only_lines, workers=workers
-            )
-            return _write_all(graded, outputs, feedback, done.rows, total)
+        outputs: list[Writer] = []
+        if output is not None:
+            outputs.append(_open_results(files, output, fmt, list(checked.fields), done))
+        outputs += writers(deck, list(checked.fields))
+        if report is not None:
+            outputs.append(_open_report(report, deck, source.name, total, done))
+        if on_start is not None:
+            on_start(total - done.rows)
+        rows = _rows_to_grade(source, deck, checked, start=done.rows)
+        formats = {out.format.key: out.format for out in outputs if isinstance(out, LineWriter)}.values()
+        only_lines = all(isinstance(out, LineWriter) for out in outputs)  # then a worker's lines are all they need
+        graded = grade_rows(
+            rows, grader, feedback, on_progress, jobs=jobs, formats=list(formats), grades=not only_lines, workers=workers
+        )
+        return _write_all(graded, outputs, feedback, done.rows, total)
 
 
 def _start_early(source: AnswersSource, jobs: int) -> bool:

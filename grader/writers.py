@@ -114,7 +114,7 @@ class GradedAnswer:
     def row(self) -> AnswerRow:
         """The row as a model, made only when asked for (the lines and the record need just its answer and fields)."""
         row = self._row
-        return row if isinstance(row, AnswerRow) else AnswerRow(**row._asdict())
+        return row if isinstance(row, AnswerRow) else row.model()
 
     @cached_property
     def grade(self) -> Grade:

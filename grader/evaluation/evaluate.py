@@ -135,8 +135,7 @@ class FitSource:
 def signal_columns(graded: RawGrades, baselines: dict[str, np.ndarray]) -> np.ndarray:
     """What a calibration may weigh beside the grader's score where it serves many questions: the answer's
     similarity to the reference and the share of the reference's words it repeats (the overlap baseline's raw score)."""
-    similarity = graded.similarity if graded.similarity is not None else np.zeros(len(baselines["overlap"]))
-    return np.column_stack([similarity, baselines["overlap"]])
+    return np.column_stack([graded.similarity, baselines["overlap"]])
 
 
 def grader_signals(

@@ -121,8 +121,8 @@ class RawGrades:
     verdicts: list[list[Verdict]]  # [repeat][item]
     seconds: float
     answered: np.ndarray  # (items,) False where the grader saw a non-answer every time
+    similarity: np.ndarray  # (items,) mean similarity to the reference, 0 where the grader measures none
     raw: np.ndarray | None = None  # (repeats, items) what calibration maps, where the grader says (else the scores)
-    similarity: np.ndarray | None = None  # (items,) mean similarity to the reference, 0 where the grader measures none
 
     def calibration_input(self) -> np.ndarray:
         """Mean score per item, with non-answers ranked below every real attempt.
@@ -173,7 +173,7 @@ def grade_set(
                 verdicts[r][i] = p.verdict or verdict_for(p.score, settings)
             if progress:
                 progress(len(idx))
-    return RawGrades(scores, verdicts, time.perf_counter() - start, answered, raw, similarity)
+    return RawGrades(scores, verdicts, time.perf_counter() - start, answered, similarity, raw)
 
 
 # --- baselines ------------------------------------------------------------------------
