@@ -381,14 +381,15 @@ def test_workers_started_before_the_rows_are_read_write_the_same_bytes(tmp_path,
 def test_workers_started_before_the_formats_are_known_render_them(seed_deck, small_chunks):
     from contextlib import closing
 
-    from grader.batch import _Workers, grade_rows
+    from grader.batch import grade_rows
     from grader.models import AnswerRow
+    from grader.workers import GradingWorkers
     from grader.writers import CsvFormat, JsonLinesFormat, csv_columns
 
     rows = [(AnswerRow(line=i + 1, card=str(r["card"]), answer=r["answer"]), seed_deck.cards[r["card"] - 1]) for i, r in enumerate(SEED_ROWS)]
     formats = [JsonLinesFormat(), CsvFormat(csv_columns([]))]
     grader = KeywordGrader()
-    with closing(_Workers(2, grader.settings)) as workers:
+    with closing(GradingWorkers(2, grader.settings)) as workers:
         early = list(grade_rows(iter(rows), grader, jobs=2, formats=formats, workers=workers))
     assert all(len(graded.lines) == 2 for graded in early)  # rendered by the workers, in the formats sent with the first chunk
     alone = [[graded.line(f) for f in formats] for graded in grade_rows(rows, grader, formats=formats)]
