@@ -10,9 +10,6 @@ it). When it cannot load, grading goes on by words alone and says so once.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,48 +56,53 @@ def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
     return vectors.matrix[ids].mean(axis=0)
 
 
-def unavailable_reason() -> str | None:
-    """Why the word vectors cannot load, found without loading them (None when they can)."""
+def _files() -> tuple[Path, Path] | str:
+    """The wheel's weights and tokenizer files, or why they are not there (found without importing the package)."""
     from importlib.util import find_spec
 
     spec = find_spec("wordllama")
     if spec is None or spec.origin is None:
         return "meaning tier off: the wordllama package is not installed"
     folder = Path(spec.origin).parent
-    if not (folder / "weights" / f"{MODEL}_{DIMENSIONS}.safetensors").is_file():
+    weights, tokenizer = folder / "weights" / f"{MODEL}_{DIMENSIONS}.safetensors", folder / "tokenizers" / f"{MODEL}_tokenizer_config.json"
+    if not (weights.is_file() and tokenizer.is_file()):
         return f"meaning tier off: the {MODEL} word vectors are not in {folder}"
-    return None
+    return weights, tokenizer
+
+
+def unavailable_reason() -> str | None:
+    """Why the word vectors cannot load, found without loading them (None when they can)."""
+    files = _files()
+    return files if isinstance(files, str) else None
 
 
 @lru_cache(maxsize=1)
 def load() -> WordVectors:
-    """The bundled word vectors, loaded once; ``SemanticUnavailable`` if they cannot be."""
+    """The bundled word vectors, loaded once; ``SemanticUnavailable`` if they cannot be.
+
+    Read straight from the wheel's two files, not through ``WordLlama.load``:
+    importing the package pulls in an HTTP client and its configuration system
+    (0.12 s, in every ``--jobs`` worker too) and reconfigures logging, and its
+    loader tries the network when a file is missing.
+    """
+    files = _files()
+    if isinstance(files, str):
+        raise SemanticUnavailable(files)
+    weights, tokenizer_file = files
     try:
-        with _logging_as_it_was():  # wordllama's import calls logging.basicConfig(INFO): every library would chatter
-            import wordllama
-            from wordllama import WordLlama
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
     except ImportError as exc:
-        raise SemanticUnavailable(f"meaning tier off: the wordllama package is not installed ({exc.name})") from None
-    folder = Path(wordllama.__file__).parent  # the wheel's weights/ and tokenizers/ are here
+        raise SemanticUnavailable(f"meaning tier off: {exc.name}, which wordllama needs, is not installed") from None
     try:
-        model = WordLlama.load(MODEL, dim=DIMENSIONS, cache_dir=folder, disable_download=True)
-    except (OSError, ValueError, KeyError) as exc:
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        with safe_open(str(weights), framework="np") as tensors:
+            matrix = tensors.get_tensor("embedding.weight")
+    except Exception as exc:  # noqa: BLE001 - tokenizers and safetensors raise their own errors for a damaged file
         raise SemanticUnavailable(f"meaning tier off: cannot load the {MODEL} word vectors: {exc}") from None
-    tokenizer = model.tokenizer
-    tokenizer.no_padding()
-    return WordVectors(np.ascontiguousarray(model.embedding, dtype=np.float32), tokenizer)
-
-
-@contextmanager
-def _logging_as_it_was() -> Iterator[None]:
-    """Undo what an import does to the root logger (its handlers and level)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    tokenizer.no_padding()  # one word at a time, as WordLlama's inference encodes with padding and truncation off
+    tokenizer.no_truncation()
+    return WordVectors(np.ascontiguousarray(matrix, dtype=np.float32), tokenizer)
 
 
 def unit(v: np.ndarray) -> np.ndarray:

@@ -167,7 +167,30 @@ def test_without_the_vectors_grading_goes_on_by_words_with_one_notice(monkeypatc
     finally:
         semantic.load.cache_clear()
     assert first.score == 0.5 and first.similarity is None
-    assert grader.notices == ["meaning tier off: the wordllama package is not installed (wordllama); grading by words only"]
+    assert grader.notices == ["meaning tier off: the wordllama package is not installed; grading by words only"]
+
+
+def test_damaged_vectors_fall_back_to_words_with_a_notice(monkeypatch, tmp_path, vectors):
+    weights, tokenizer = semantic._files()
+    damaged = tmp_path / weights.name
+    damaged.write_bytes(weights.read_bytes()[:1000])  # a download cut short
+    monkeypatch.setattr(semantic, "_files", lambda: (damaged, tokenizer))
+    semantic.load.cache_clear()
+    try:
+        grader = KeywordGrader(GradingSettings())
+        grade = grader.grade(EXAMPLES, "sharing and isolation")
+    finally:
+        semantic.load.cache_clear()
+    assert grade.score == 0.5 and grade.similarity is None
+    assert len(grader.notices) == 1 and grader.notices[0].startswith("meaning tier off: cannot load the l2_supercat word vectors: ")
+
+
+def test_loading_the_vectors_imports_neither_wordllama_nor_an_http_client(vectors):
+    import subprocess
+
+    code = "import sys; from grader.semantic import load; load(); print(sorted(m for m in ('wordllama', 'requests', 'urllib3') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # --- the command line ------------------------------------------------------------------------
