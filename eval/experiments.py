@@ -28,6 +28,7 @@ import math
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,6 +382,31 @@ def nearest_vote(k: int) -> Callable:
     return neighbour_grades
 
 
+class _TextFeatures(Counter):
+    """An answer's neighbour features that also remember its text, for a similarity by meaning beside them."""
+
+    text: str = ""
+
+
+def features_with_text(answer: str) -> Counter:
+    bag = _TextFeatures(CORE_FEATURES(answer))
+    bag.text = answer
+    return bag
+
+
+def similarities_with_vectors(weight: float) -> Callable:
+    """The neighbour similarities plus ``weight`` x the cosine of the answers' word-vector means (content words)."""
+
+    def similarities(answers):
+        from grader import semantic
+
+        vectors = semantic.load()
+        means = np.stack([semantic.text_vector(vectors, content_tokens(bag.text)) for bag in answers])
+        return (CORE_SIMILARITIES(answers) + weight * (means @ means.T)) / (1 + weight)
+
+    return similarities
+
+
 def pearson_agreement(task, idx, predicted) -> float:
     """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
     if task.kind == "label":
@@ -392,6 +418,9 @@ def pearson_agreement(task, idx, predicted) -> float:
 CORE_AGREEMENT = calibration._agreement
 CORE_BASELINES = evaluate_module.baseline_scores
 CORE_SIGNALS = evaluate_module.signal_columns
+CORE_FEATURES = neighbours.answer_features
+CORE_APPLY_PLAN = calibration.apply_plan
+CORE_SIMILARITIES = neighbours.answer_similarities
 
 
 def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
@@ -409,6 +438,65 @@ def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
         tfidf[idx] = neighbours.answer_similarities(bags)[len(references) :, : len(references)].max(axis=1)
     out["tfidf"] = tfidf
     return out
+
+
+def pooled_question_mappings(own_share: float) -> Callable:
+    """``apply_plan`` where a per-question entry's mapping from blended score to grade is fitted on the graded
+    answers of every question (each blended with its own question's leave-one-out neighbour grade), not on its
+    question's alone; ``own_share``: how many copies of the question's own answers join the pool (0: pooled only)."""
+
+    def apply_plan(task, x, plan, fit_task, fit_x, *, majority=False, answers=None, signals=None):
+        if answers is None or majority:
+            return CORE_APPLY_PLAN(task, x, plan, fit_task, fit_x, majority=majority, answers=answers, signals=signals)
+        shares = calibration.grade_share(fit_task)
+        pool_x, pool_idx = [], []
+        for q in dict.fromkeys(answers.fit_questions.tolist()):
+            mine = np.flatnonzero(answers.fit_questions == q)
+            if len(mine) < neighbours.MIN_GRADED:
+                continue
+            to_each_other, _ = answers.similarities(q, mine, mine[:1])  # cross-validation: fitting and evaluated sets are one
+            among, _ = neighbours.neighbour_grades(to_each_other, shares[mine], to_each_other[:1])
+            pool_x.append(calibration.blend(fit_x[mine], among))
+            pool_idx.append(mine)
+        n = len(x)
+        values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
+        ordinal = np.zeros(n, dtype=np.intp) if task.ordinal else None
+        for fit_idx, test in plan:
+            enough = len(fit_idx) >= neighbours.MIN_GRADED
+            question = answers.one_question(fit_idx, test) if enough else None
+            if question is None:
+                pred = CORE_APPLY_PLAN(task, x, [(fit_idx, test)], fit_task, fit_x, answers=answers, signals=signals)
+                values[test] = pred.values[test]
+                if ordinal is not None:
+                    ordinal[test] = pred.ordinal[test]
+                continue
+            to_each_other, to_graded = answers.similarities(question, fit_idx, test)
+            among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
+            own_x = calibration.blend(fit_x[fit_idx], among)
+            others = [(px, pi) for px, pi in zip(pool_x, pool_idx) if answers.fit_questions[pi[0]] != question]
+            xs = [own_x] * int(own_share) + [px for px, _ in others]
+            idxs = [fit_idx] * int(own_share) + [pi for _, pi in others]
+            fit = calibration.FitData(np.concatenate(xs), fit_task, np.concatenate(idxs))
+            pred = calibration.fit_and_apply(fit, calibration.blend(x[test], new), task, test)
+            values[test] = pred.values
+            if ordinal is not None:
+                ordinal[test] = pred.ordinal
+        return calibration.TaskPrediction(values, ordinal)
+
+    return apply_plan
+
+
+def with_length_ratio(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus each answer's length as a share of its reference's, capped at 1."""
+    out = CORE_BASELINES(evalset)
+    reference_words = {q: max(1, len(normalize.tokenize(card.answer))) for q, card in evalset.cards.items()}
+    out["length_ratio"] = np.array([min(1.0, len(normalize.tokenize(it.answer)) / reference_words[it.question_id]) for it in evalset.items])
+    return out
+
+
+def length_signals(graded, baselines) -> np.ndarray:
+    """The core's signals and the answer's length relative to the reference."""
+    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["length_ratio"]])
 
 
 def three_signals(graded, baselines) -> np.ndarray:
@@ -502,6 +590,13 @@ VARIANTS: dict[str, Variant] = {
     "neighbours1": Variant("graded answers' grade weighs as much as the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "neighbours3": Variant("graded answers' grade weighs three times the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 3.0)]),
     "vote20": Variant("graded answers' grades by a similarity-weighted vote of the 20 nearest (the rule before ridge)", patches=[(neighbours, "neighbour_grades", nearest_vote(20)), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
+    **{
+        f"neighbours+vectors{w}": Variant(
+            f"graded answers' similarities also weigh {w} x the cosine of the answers' word-vector means",
+            patches=[(evaluate_module, "answer_features", features_with_text), (neighbours, "answer_similarities", similarities_with_vectors(w))],
+        )
+        for w in (0.3, 1.0)
+    },
     "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "no-signals": Variant("a global calibration maps the grader's score alone (no similarity, no reference words)", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 10**9)]),
@@ -514,9 +609,27 @@ VARIANTS: dict[str, Variant] = {
             (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0, 0.6), (0, 0.3, 0.3))),
         ],
     ),
+    "signals+length": Variant(
+        "a third signal: the answer's length as a share of the reference's (capped at 1), with five more grid points",
+        patches=[
+            (evaluate_module, "baseline_scores", with_length_ratio),
+            (evaluate_module, "signal_columns", length_signals),
+            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3))),
+        ],
+    ),
+    **{
+        f"pooled-mappings{k}": Variant(
+            f"a per-question mapping is fitted on every question's blended answers (its own {k} times over)",
+            patches=[(evaluate_module, "apply_plan", pooled_question_mappings(k))],
+        )
+        for k in (0, 1, 3)
+    },
     "signals-least-squares": Variant("the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[(calibration, "signal_weights", least_squares_weights)]),
     "signals-seed2": Variant("the signals' weights chosen on another split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 2)]),
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
+    "window1": Variant("a term's words count as one mention within max(6, 1 x its words) of their centre (not 2 x)", patches=[(match, "WINDOW_PER_WORD", 1)]),
+    "window4": Variant("the same within max(4, 2 x its words)", patches=[(match, "MIN_WINDOW", 4)]),
+    "window4-1": Variant("the same within max(4, 1 x its words)", patches=[(match, "MIN_WINDOW", 4), (match, "WINDOW_PER_WORD", 1)]),
     "no-substitution": Variant("a term word missing between two found ones never marks a different thing (no substitution rule)", patches=[(match, "_substituted", lambda near, positions: False)]),
     "signals-per-question0.3": Variant(
         "per-question mappings too map the score plus 0.3 x the share of the reference's words repeated",

@@ -57,8 +57,10 @@ MEANING_THRESHOLD = 0.6
 MEANING_MAX_LOOKALIKE = 50
 # Words too short or too common to mean something on their own are matched by spelling only.
 MEANING_MIN_LETTERS = 3
-# How far (in words) the words of one term may stray from each other and still count as one mention.
+# How far (in words) the words of one term may stray from each other and still count as one mention:
+# this many words, or this many per word of a longer term.
 MIN_WINDOW = 6
+WINDOW_PER_WORD = 2
 
 
 # How an answer word meets a term word, from the strictest to the loosest; a term is found as loosely as its loosest word.
@@ -528,7 +530,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         # Centre on the median of each found word's first mention, then take for
         # every word its mention nearest that centre: the words of one mention.
         centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2
-        window = max(MIN_WINDOW, 2 * len(part.rows))
+        window = max(MIN_WINDOW, WINDOW_PER_WORD * len(part.rows))
         near, chosen = [], []
         for m in mentions:
             nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
