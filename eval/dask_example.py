@@ -55,7 +55,9 @@ def count_partition(lines: Iterable[tuple[str, str]], deck: Deck) -> list[int]:
 
 def grade_partition(lines: Iterable[tuple[str, str]], deck: Deck, settings: GradingSettings) -> list[dict[str, Any]]:
     """The second pass: the partition's rows graded as ``grader grade`` grades them, as its ``--json`` records."""
-    return [graded.record for graded in grade_rows(checked_rows(lines, deck), KeywordGrader(settings))]
+    grader = KeywordGrader(settings)
+    grader.use_deck(deck.cards)  # as grader grade does: a list of the deck's terms is not an answer
+    return [graded.record for graded in grade_rows(checked_rows(lines, deck), grader)]
 
 
 def grade_dataset(deck: Deck, answers: str, out_dir: str, settings: GradingSettings | None = None) -> int:

@@ -126,7 +126,7 @@ def _grades(
                     yield facts, ()
         else:
             with closing(GradingWorkers(jobs, grader.settings)) if workers is None else nullcontext(workers) as started:
-                yield from started.graded(chain([first, second], chunks), formats, grades)
+                yield from started.graded(chain([first, second], chunks), formats, grades, grader.deck_terms)
 
 
 def _chunks(answers: Iterable[AnswerToGrade], size: int) -> Iterator[list[AnswerToGrade]]:
@@ -243,6 +243,7 @@ def grade_file(
     with open_answers(answers_path, answers_format) as source, ExitStack() as files:  # outputs close first, then workers
         workers = files.enter_context(closing(GradingWorkers(jobs, grader.settings))) if _start_early(source, jobs) else None
         deck = load_deck(deck_path)
+        grader.use_deck(deck.cards)
         if resume and output is not None and output.exists():
             checked, done = _check_rows_and_results(source, deck, output, fmt, report)
         else:

@@ -10,6 +10,9 @@ from .normalize import Token, tokenize
 from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .foreign import DeckTerms
     from .semantic import WordVectors
 
 
@@ -28,6 +31,17 @@ class KeywordGrader:
         self._vectors_tried = vectors is not None
         self._compiled: dict[tuple[str, str, str], CompiledCard] = {}
         self._references: dict[str, tuple[Card, list[Card]]] = {}
+        self.deck_terms: DeckTerms | None = None
+
+    def use_deck(self, cards: Iterable[Card]) -> None:
+        """Know these cards' key terms: an answer that names more of them than of its own card's, and 3 or more,
+        keeps only its own card's share of its score (``foreign.guessing_share``). Without a deck, no answer does."""
+        from .foreign import DeckTerms
+
+        if self.deck_terms is None:
+            self.deck_terms = DeckTerms.of(cards)
+        else:
+            self.deck_terms.add(cards)
 
     @property
     def vectors(self) -> WordVectors | None:
@@ -80,11 +94,13 @@ class KeywordGrader:
         why = [unmatched(card, a, ws) for a, ws in zip(answers, words)]
         attempts = [(a, ws) for a, ws, w in zip(answers, words, why) if w is None]
         matches = iter(match_answers(self._compile(card), [a for a, _ in attempts], [ws for _, ws in attempts]))
+        known = self.deck_terms
         out = []
-        for answer, w in zip(answers, why):
+        for answer, ws, w in zip(answers, words, why):
             if w is None:
                 m = next(matches)
-                out.append(facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity))
+                foreign = () if known is None else known.named(card, [t.stem for t in ws])
+                out.append(facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity, foreign))
             else:
                 out.append(unmatched_facts(card, w))
         return out

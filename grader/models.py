@@ -134,6 +134,10 @@ class Grade(BaseModel):
     similarity: float | None = Field(
         None, description="Closeness in meaning of the whole answer to the reference (cosine), with the semantic tier."
     )
+    foreign_terms: list[str] = Field(
+        default_factory=list,
+        description="Other cards' key terms the answer names; naming 3 or more, and no fewer than its own, keeps only its own share.",
+    )
 
     @classmethod
     def nothing_recalled(cls, card: Card, *, answered: bool = True) -> Grade:

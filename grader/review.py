@@ -830,6 +830,7 @@ def open_review(
     if on_grading is not None:
         on_grading(len(resolved))
     grader = KeywordGrader(settings)
+    grader.use_deck(deck.cards)
     items = [Item(i, g.row, g.card, g.grade) for i, g in enumerate(grade_rows(resolved, grader, jobs=jobs))]
     from .evaluation import calibration  # noqa: F401 - loaded now, not when the teacher makes the first mark
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import Card, Grade, TermMatch, Verdict
+from .foreign import guessing_share
 from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
@@ -121,9 +122,9 @@ def combined_score(terms: float, similarity: float | None, card: Card, settings:
 
 
 # A grade as plain values: cheap to build, to send from a worker process and to turn into a record.
-# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity)
+# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity, foreign terms)
 TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
-GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None"]
+GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None", tuple[str, ...]]
 
 
 # Why an answer earns nothing whatever its words: it gives none ("I don't know"), or it only restates its question.
@@ -145,18 +146,24 @@ def unmatched(card: Card, answer: str, tokens: list[Token] | None = None) -> Unm
 def unmatched_facts(card: Card, why: Unmatched) -> GradeFacts:
     """The grade of an answer ``unmatched`` tells apart: ``Grade.nothing_recalled``, as plain values (without pydantic)."""
     terms = tuple((t.text, False, 0.0, None, None, t.derived, None) for t in card.key_terms)
-    return 0.0, Verdict.incorrect.value, why != "no answer", terms, None
+    return 0.0, Verdict.incorrect.value, why != "no answer", terms, None, ()
 
 
 def facts_from_evidence(
-    card: Card, answer: str, evidence: list[Evidence], settings: GradingSettings, similarity: float | None = None
+    card: Card,
+    answer: str,
+    evidence: list[Evidence],
+    settings: GradingSettings,
+    similarity: float | None = None,
+    foreign: tuple[str, ...] = (),
 ) -> GradeFacts:
     """The grade of an answer given the evidence found for each key term, as plain values (see ``facts_grade``).
 
-    The answer is an attempt (``unmatched`` is None): anything else is graded without evidence.
+    The answer is an attempt (``unmatched`` is None): anything else is graded without evidence. ``foreign``: the
+    other cards' terms it names (``foreign.DeckTerms``); naming many of them costs credit (``guessing_share``).
     """
     if not card.gradable:
-        return 0.0, Verdict.self_graded.value, True, (), None
+        return 0.0, Verdict.self_graded.value, True, (), None, ()
     terms = []
     credits = []
     for term, weight, coverage, span, how in evidence:
@@ -168,7 +175,9 @@ def facts_from_evidence(
         terms.append((term.text, coverage >= settings.found_threshold, _round4(credit), span, matched_text, term.derived, how))
     earned, total = terms_share(credits, card.required)
     score = combined_score(earned / total if total else 0.0, similarity, card, settings)
-    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4)
+    if foreign and score:
+        score = _round4(score * guessing_share(sum(1 for t in terms if t[2] > 0), len(foreign)))
+    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4), foreign
 
 
 def _round4(x: float) -> float:
@@ -179,12 +188,12 @@ def _round4(x: float) -> float:
 def grade_facts(grade: Grade) -> GradeFacts:
     """The plain values of a grade (its card is known beside it)."""
     terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how) for t in grade.terms)
-    return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity
+    return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity, tuple(grade.foreign_terms)
 
 
 def facts_grade(card: Card, facts: GradeFacts) -> Grade:
     """The grade ``facts`` describe: its terms built without validation (their values are the grader's own)."""
-    score, verdict, answered, terms, similarity = facts
+    score, verdict, answered, terms, similarity, foreign = facts
     return Grade(
         card=card.id,
         number=card.number,
@@ -192,6 +201,7 @@ def facts_grade(card: Card, facts: GradeFacts) -> Grade:
         verdict=Verdict(verdict),
         answered=answered,
         similarity=similarity,
+        foreign_terms=list(foreign),
         terms=[
             TermMatch.model_construct(term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how)
             for term, found, credit, span, matched_text, derived, how in terms

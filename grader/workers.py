@@ -42,6 +42,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .foreign import DeckTerms
     from .grading import KeywordGrader
     from .models import Card
     from .scoring import GradeFacts, GradingSettings
@@ -110,7 +111,8 @@ class GradingWorkers:
         sys.stdout.flush()  # a forked worker must not inherit output that is still to be written
         sys.stderr.flush()
         self.jobs = jobs
-        self.setup: tuple[list[LineFormat], bool] = ([], True)  # the formats to render in, and whether grades come back
+        # The formats to render in, whether grades come back, and the deck's terms (an answer naming many costs credit).
+        self.setup: tuple[list[LineFormat], bool, DeckTerms | None] = ([], True, None)
         self.configured = [False] * jobs  # whether each worker has been sent the setup
         self.out: deque[_Out] = deque()  # chunks given out, oldest first
         self.cards: list[Card] = []  # every card sent so far, by its number
@@ -134,11 +136,15 @@ class GradingWorkers:
                 signal.signal(signal.SIGINT, previous)
 
     def graded(
-        self, chunks: Iterator[list[AnswerToGrade]], formats: Sequence[LineFormat] = (), grades: bool = True
+        self,
+        chunks: Iterator[list[AnswerToGrade]],
+        formats: Sequence[LineFormat] = (),
+        grades: bool = True,
+        deck_terms: DeckTerms | None = None,
     ) -> Iterator[GradeAndLines]:
         """Each answer's grade and its lines in ``formats``, in order; a worker done early takes a chunk without
-        waiting its turn."""
-        self.setup = (list(formats), grades or not formats)
+        waiting its turn. ``deck_terms``: the grader's (``KeywordGrader.use_deck``), for the workers' graders."""
+        self.setup = (list(formats), grades or not formats, deck_terms)
         following: deque[list[AnswerToGrade]] = deque()  # read ahead while the workers are busy: sent when one is free
         while True:
             while self.idle and len(self.out) < OUT_PER_WORKER * self.jobs:
@@ -232,7 +238,7 @@ def _worker(pipe: Any, settings: GradingSettings) -> None:
             except EOFError:
                 break
             if setup is not None:
-                formats, grades = setup
+                formats, grades, grader.deck_terms = setup
             cards += new_cards
             try:
                 part = [(cards[number], answer, fields) for number, answer, fields in numbered]

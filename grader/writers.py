@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from .llm.schema import LLMResult
 
 RECORD_FIELDS = (
-    "card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered", "similarity"
+    "card", "number", "question", "answer", "score", "verdict", "matched", "missing", "terms", "answered", "similarity",
+    "foreign_terms",
 )  # fmt: skip
 
 
@@ -41,7 +42,7 @@ def grade_record(card: Card, row: AnswerRow | RowValues, grade: Grade | GradeFac
 
 
 def _record(card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> dict[str, Any]:
-    score, verdict, answered, terms, similarity = grade_facts(grade) if isinstance(grade, Grade) else grade
+    score, verdict, answered, terms, similarity, foreign = grade_facts(grade) if isinstance(grade, Grade) else grade
     return {
         **{passthrough_name(k): v for k, v in extra.items()},
         "card": card.id,
@@ -55,6 +56,7 @@ def _record(card: Card, answer: str, extra: dict[str, Any], grade: Grade | Grade
         "terms": [_term_record(t) for t in terms],
         "answered": answered,
         "similarity": similarity,
+        "foreign_terms": list(foreign),
     }
 
 
@@ -159,7 +161,7 @@ class JsonLinesFormat:
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
         if isinstance(grade, Grade):
             return json_line(_json(_record(card, answer, extra, grade)))
-        score, verdict, answered, terms, similarity = grade
+        score, verdict, answered, terms, similarity, foreign = grade
         key = (card.id, card.number, card.question)
         head = self._cards.get(key)
         if head is None:
@@ -170,7 +172,8 @@ class JsonLinesFormat:
             f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
             f'"missing": [{", ".join([_string(t[0]) for t in terms if not t[1]])}], '
             f'"terms": [{", ".join([self._term(t) for t in terms])}], "answered": {_BOOL[answered]}, '
-            f'"similarity": {"null" if similarity is None else _float(similarity)}}}'
+            f'"similarity": {"null" if similarity is None else _float(similarity)}, '
+            f'"foreign_terms": [{", ".join([_string(t) for t in foreign])}]}}'
         )
 
     def _term(self, facts: TermFacts) -> str:
@@ -239,7 +242,7 @@ class CsvFormat:
         return self._text(self.columns)
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
-        score, verdict, _, terms, _ = grade_facts(grade) if isinstance(grade, Grade) else grade
+        score, verdict, _, terms, _, _ = grade_facts(grade) if isinstance(grade, Grade) else grade
         cells = {passthrough_name(k): v for k, v in extra.items()}
         cells.update(
             card=card.id, number=card.number, score=score, verdict=verdict, answer=answer,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -57,6 +57,10 @@ class KeywordEvalGrader:
 
     def __init__(self, settings: GradingSettings):
         self.grader = KeywordGrader(settings)
+
+    def use_deck(self, cards: Iterable[Card]) -> None:
+        """Know the set's cards, as ``grader grade`` knows its deck's (``KeywordGrader.use_deck``)."""
+        self.grader.use_deck(cards)
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         """Calibration maps a long reference's share of terms, not the stretched score its verdict needs:
@@ -159,6 +163,8 @@ def grade_set(
     similarity = np.zeros(n)
     answered = np.zeros(n, dtype=bool)
     verdicts: list[list[Verdict]] = [[Verdict.incorrect] * n for _ in range(repeat)]
+    if hasattr(grader, "use_deck"):  # a list of the set's key terms is graded as grader grade grades it
+        grader.use_deck(evalset.cards.values())
     start = time.perf_counter()
     for r in range(repeat):
         for qid, idx in groups.items():

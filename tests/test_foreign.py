@@ -1,0 +1,134 @@
+"""Lists of guesses (issue 12): an answer naming many of the deck's other key terms keeps only its own card's share."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader import KeywordGrader, Verdict
+from grader.decks import parse_markdown
+from grader.foreign import FOREIGN_MIN, DeckTerms, guessing_share
+from grader.normalize import content_tokens
+from grader.render import grade_row, term_lines
+
+from .conftest import SEED_DECK, run_cli
+
+DECK = """
+<details><summary>How does a VM move between hosts?</summary>
+
+==offline migration== or ==live migration==
+</details>
+
+<details><summary>What are the uses of virtualization?</summary>
+
+==sharing== of one machine, ==aggregation== of many, ==emulation== of another architecture
+</details>
+
+<details><summary>What does the VMM do?</summary>
+
+It is the ==dispatcher==, the ==allocator== and the ==interpreter== of privileged instructions.
+</details>
+
+<details><summary>What does a hypervisor of type 1 use?</summary>
+
+The ==native capabilities== of the ==hardware==.
+</details>
+"""
+
+# Card 1 of the bundled deck's own terms, among every other card's single-word terms that a student could guess.
+GUESSES = "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation, allocator"
+
+
+@pytest.fixture(scope="module")
+def cards():
+    return parse_markdown(DECK).deck.cards
+
+
+def stems(text: str) -> set[str]:
+    return {t.stem for t in content_tokens(text)}
+
+
+def test_an_answer_names_other_cards_terms_by_every_word_in_any_order(cards):
+    terms = DeckTerms.of(cards)
+    said = stems("the interpreter and the dispatcher; migration that is live; the hardware")
+    assert terms.named(cards[1], said) == ("live migration", "dispatcher", "interpreter", "hardware")
+    assert terms.named(cards[0], said) == ("dispatcher", "interpreter", "hardware")  # its own terms are not foreign
+    assert terms.named(cards[1], stems("live and offline")) == ()  # half of a term is not the term
+    assert terms.named(cards[1], stems("a hypervisor runs many machines")) == ()
+
+
+def test_a_term_made_of_the_cards_own_words_is_not_foreign(cards):
+    """Another card's "hardware" is foreign to card 3 unless card 3 itself speaks of hardware."""
+    said = stems("hardware, live migration")
+    assert DeckTerms.of(cards).named(cards[2], said) == ("live migration", "hardware")
+    own_words = parse_markdown(DECK.replace("privileged instructions", "privileged instructions on the hardware")).deck.cards
+    assert DeckTerms.of(own_words).named(own_words[2], said) == ("live migration",)
+
+
+def test_terms_derived_from_prose_are_never_foreign():
+    """A card without highlights has terms cut from its prose: common words of the subject, not guesses."""
+    prose = parse_markdown(DECK + "<details><summary>Why virtualize?</summary>\n\nTo consolidate servers.\n</details>\n").deck.cards
+    assert prose[-1].key_terms and all(t.derived for t in prose[-1].key_terms)
+    terms = DeckTerms.of(prose)
+    assert terms.named(prose[0], stems("consolidate servers, dispatcher, allocator, interpreter")) == ("dispatcher", "allocator", "interpreter")
+
+
+@pytest.mark.parametrize(
+    "own, foreign, share",
+    [
+        (4, 0, 1.0),
+        (4, FOREIGN_MIN - 1, 1.0),  # a few other terms are an answer's context
+        (4, 3, 1.0),  # fewer other terms than its own: an answer that says more than it was asked
+        (3, 3, 0.5),
+        (4, 8, 1 / 3),
+        (0, 5, 0.0),
+    ],
+)
+def test_guessing_share(own, foreign, share):
+    assert guessing_share(own, foreign) == pytest.approx(share)
+
+
+def test_a_list_of_the_decks_terms_is_partial_and_says_why(seed_deck):
+    card = seed_deck.cards[2]
+    blind = KeywordGrader()
+    knowing = KeywordGrader()
+    knowing.use_deck(seed_deck.cards)
+    before, after = blind.grade(card, GUESSES), knowing.grade(card, GUESSES)
+    assert (before.score, before.verdict, before.foreign_terms) == (1.0, Verdict.correct, [])
+    # "allocator: for resources" is not named: the answer lacks "resources".
+    assert after.foreign_terms == ["portability", "interpreter", "equivalence", "efficiency"]
+    assert (after.score, after.verdict) == (0.5, Verdict.partial)  # its own 4 terms among 8 named
+    assert [t.found for t in after.terms] == [t.found for t in before.terms]  # the terms are still found, and shown
+    shown = "\n".join(line.plain for line in term_lines(after))
+    assert "? other cards' terms: " in shown and f"keeps {after.score:.0%} of its score" in shown
+    assert f"? {len(after.foreign_terms)} other cards' terms" in grade_row(1, card, after).plain
+    assert "other cards" not in "\n".join(line.plain for line in term_lines(before))
+
+
+def test_honest_answers_lose_nothing(seed_deck):
+    """Every card's own reference answer, graded as an answer, and the seed sets' answers: the deck changes no score."""
+    knowing = KeywordGrader()
+    knowing.use_deck(seed_deck.cards)
+    blind = KeywordGrader()
+    pairs = [(c, c.answer) for c in seed_deck.cards]
+    for name in ("seed_dev.jsonl", "seed_test.jsonl"):
+        rows = (SEED_DECK.parent.parent / "eval" / name).read_text(encoding="utf-8").splitlines()
+        pairs += [(seed_deck.cards[json.loads(r)["card"] - 1], json.loads(r)["answer"]) for r in rows]
+    assert [knowing.grade(c, a).score for c, a in pairs] == [blind.grade(c, a).score for c, a in pairs]
+
+
+def test_grade_knows_the_deck_in_every_process(tmp_path, monkeypatch):
+    monkeypatch.setattr("grader.batch.CHUNK_ROWS", 8)  # many chunks, so that --jobs 2 grades in workers
+    answers = tmp_path / "answers.jsonl"
+    rows = [{"card": 3, "answer": GUESSES}, {"card": 3, "answer": "sharing, aggregation, emulation, isolation"}] * 40
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    outputs = {}
+    for jobs in ("1", "2"):
+        result = run_cli("grade", str(SEED_DECK), str(answers), "--json", "--jobs", jobs)
+        assert result.returncode == 0, result.stderr
+        outputs[jobs] = result.stdout
+    assert outputs["1"] == outputs["2"]
+    records = [json.loads(line) for line in outputs["1"].splitlines()]
+    assert [r["verdict"] for r in records[:2]] == ["partial", "correct"]
+    assert len(records[0]["foreign_terms"]) >= FOREIGN_MIN and records[1]["foreign_terms"] == []
