@@ -15,19 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .models import Card
-from .normalize import content_tokens
+from .normalize import content_stems
 
 # Fewer of the other cards' terms than this are an answer's context, not guesses (the seed sets' answers name two
 # at most; the authors' reference answers none).
 FOREIGN_MIN = 3
-
-
-@lru_cache(maxsize=65536)
-def _stems(text: str) -> frozenset[str]:
-    return frozenset(t.stem for t in content_tokens(text))
 
 
 @dataclass
@@ -47,7 +41,7 @@ class DeckTerms:
         """Know these cards' terms too (a practice session's further decks)."""
         for card in cards:
             for term in card.key_terms:
-                stems = _stems(term.text)
+                stems = content_stems(term.text)
                 if stems and not term.derived:
                     self.terms.setdefault(stems, (term.text, set()))[1].add(card.id)
         self._foreign.clear()
@@ -55,18 +49,32 @@ class DeckTerms:
     def named(self, card: Card, answer_stems: Iterable[str]) -> tuple[str, ...]:
         """The other cards' terms whose every content word the answer has (by stem), in the deck's order."""
         index, terms = self._foreign_to(card)
+        hits = index.keys() & answer_stems
+        return self._named(index, terms, hits) if hits else ()
+
+    def guesses(self, card: Card, answer_stems: Iterable[str], own_named: int) -> tuple[str, ...]:
+        """The other cards' terms an answer names when they cost it credit (``guessing_share``), else none."""
+        index, terms = self._foreign_to(card)
+        hits = index.keys() & answer_stems
+        if len(hits) < 2:  # one word names one term at most: fewer than FOREIGN_MIN
+            return ()
+        named = self._named(index, terms, hits)
+        return named if guessing_share(own_named, len(named)) < 1.0 else ()
+
+    @staticmethod
+    def _named(index: dict[str, list[int]], terms: list[tuple[frozenset[str], str]], hits: set[str]) -> tuple[str, ...]:
         words_had: dict[int, int] = {}  # term -> how many of its words the answer has
-        for stem in index.keys() & answer_stems:
+        for stem in hits:
             for i in index[stem]:
                 words_had[i] = words_had.get(i, 0) + 1
-        return tuple(terms[i][1] for i in sorted(words_had) if words_had[i] == len(terms[i][0]))
+        return tuple([terms[i][1] for i in sorted(words_had) if words_had[i] == len(terms[i][0])])
 
     def _foreign_to(self, card: Card) -> tuple[dict[str, list[int]], list[tuple[frozenset[str], str]]]:
         """The terms that are other cards' and not made of this card's own words, and which of them each word is in
         (computed once a card: an answer's words find its terms without a scan of the deck's)."""
         known = self._foreign.get(card.id)
         if known is None:
-            own = _stems(card.question) | _stems(card.answer) | frozenset().union(*(_stems(t.text) for t in card.key_terms))
+            own = content_stems(card.question) | content_stems(card.answer) | frozenset().union(*(content_stems(t.text) for t in card.key_terms))
             terms = [(stems, text) for stems, (text, owners) in self.terms.items() if card.id not in owners and not stems <= own]
             index: dict[str, list[int]] = {}
             for i, (stems, _) in enumerate(terms):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade
 from .normalize import Token, tokenize
-from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, unmatched, unmatched_facts
+from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, guessed, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -99,8 +99,12 @@ class KeywordGrader:
         for answer, ws, w in zip(answers, words, why):
             if w is None:
                 m = next(matches)
-                foreign = () if known is None else known.named(card, [t.stem for t in ws])
-                out.append(facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity, foreign))
+                facts = facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity)
+                if known is not None and facts[0] > 0:
+                    foreign = known.guesses(card, [t.stem for t in ws], sum(1 for t in facts[3] if t[2] > 0))
+                    if foreign:
+                        facts = guessed(facts, foreign, self.settings)
+                out.append(facts)
             else:
                 out.append(unmatched_facts(card, w))
         return out

@@ -40,7 +40,7 @@ from .models import Card, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import SHORT_FORMS, Token, content_of, content_tokens, fold, negated, stem, tokenize
+from .normalize import SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, negated, stem, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -48,6 +48,8 @@ QUESTION_WORD_WEIGHT = 0.3
 # covering this share of their words earns the whole phrase.
 LONG_PHRASE_WORDS = 4
 LONG_PHRASE_SATURATION = 0.6
+# Whether a highlighted term loses what it earns only from words of another term's whole mention (``_borrowed``).
+BORROWED_WORDS_COST = True
 # Meaning (the semantic tier, when its word vectors load): a term word not found by its spelling
 # is found by an answer word whose vector is at least this close (cosine of static word vectors:
 # start/begin 0.82, big/large 0.74, delete/remove 0.68, cpu/processor 0.61; big/small 0.25).
@@ -91,8 +93,9 @@ class _Part:
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
-# A term's coverage in an answer, the first and last position of its mention (None if none), and how it was found.
-Mention = tuple[float, "tuple[int, int] | None", "str | None"]
+# A term's coverage in an answer, the first and last position of its mention (None if none), how it was found, and
+# the positions of the answer words it was found at.
+Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     denied = negated(text, tokens)
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
     out = []
+    placed = []  # the highlighted terms met (see _borrowed)
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
@@ -404,12 +408,47 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 pos = min(at)  # its first mention: how it is met there is how the term is found
                 span = (tokens[pos].start, tokens[pos].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, term.one_word_coverage, span, HOW[at[pos]])))
+                if not term.term.derived:
+                    placed.append((len(out) - 1, term, term.one_word_coverage, (pos,)))
             else:
                 out.append(term.missing)
             continue
-        coverage, ends, how = _mention(term, found, affirmed)
+        coverage, ends, how, positions = _mention(term, found, affirmed)
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
+        if positions and not term.term.derived:  # (an answer with a denial is worked out afresh, derived terms too)
+            placed.append((len(out) - 1, term, coverage, positions))
+    if len(placed) > 1 and BORROWED_WORDS_COST:
+        for i in _borrowed(placed, found):
+            out[i] = compiled.terms[i].missing
+    return out
+
+
+def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...]]], found: Found) -> list[int]:
+    """The highlighted terms whose words the answer has only inside another term's whole mention, which holds more.
+
+    "runs in supervisor mode" is one term, whole, and not also most of "process
+    that runs on top of the supervisor"; "live migration" is not half of
+    "offline migration" too. A term made of the other's words ("virtual machine"
+    in "virtual machine monitor") keeps its credit, and so does one the answer
+    also says elsewhere. Derived terms are left alone: cut from one reference,
+    their words overlap by their making (``placed``: the highlighted terms met,
+    with their evidence's index, coverage and mention).
+    """
+    whole = [(i, set(at), coverage, term) for i, term, coverage, at in placed if coverage >= 1.0]
+    out = []
+    for i, term, coverage, at in placed:
+        for j, held, whole_coverage, other in whole:
+            if j == i or not held.issuperset(at):
+                continue
+            said = set().union(*[found[row] for row in term.rows if row in found])  # every answer word its words met
+            if (
+                said <= held
+                and (len(said) < len(held) or whole_coverage > coverage)
+                and not content_stems(term.term.text) <= content_stems(other.term.text)
+            ):
+                out.append(i)
+                break
     return out
 
 
@@ -429,12 +468,14 @@ def _mention(term: _Term, found: Found, affirmed: Found) -> Mention:
     key = tuple([(row, *[pos - shift for pos in at], *at.values()) for row, at in pattern])
     known = term.mentions.get(key)
     if known is None:
-        coverage, ends, how = _best_mention(term, found, found)
-        known = coverage, ends and (ends[0] - shift, ends[1] - shift), how
+        coverage, ends, how, positions = _best_mention(term, found, found)
+        known = coverage, ends and (ends[0] - shift, ends[1] - shift), how, tuple([p - shift for p in positions])
         if len(term.mentions) < KNOWN_MENTIONS:
             term.mentions[key] = known
-    coverage, ends, how = known
-    return coverage, ends and (ends[0] + shift, ends[1] + shift), how
+    coverage, ends, how, positions = known
+    # Derived terms' words overlap by their making: only a highlighted term's positions are asked for.
+    at = () if term.term.derived else tuple([p + shift for p in positions])
+    return coverage, ends and (ends[0] + shift, ends[1] + shift), how, at
 
 
 def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
@@ -445,8 +486,8 @@ def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
         if cov > best_cov:
             best_cov, best_pos, best_alt = cov, pos, alt
     if best_alt is None or not best_pos:
-        return best_cov, None, None
-    return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))]
+        return best_cov, None, None, ()
+    return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))], tuple(sorted(set(best_pos)))
 
 
 def _loosest(parts: tuple[_Part, ...], found: Found, positions: set[int]) -> int:

@@ -136,7 +136,8 @@ class Grade(BaseModel):
     )
     foreign_terms: list[str] = Field(
         default_factory=list,
-        description="Other cards' key terms the answer names; naming 3 or more, and no fewer than its own, keeps only its own share.",
+        description="Other cards' key terms the answer names, when they cost it credit: naming 3 or more, and no fewer than its own "
+        "card's, keeps only its own card's share.",
     )
 
     @classmethod

@@ -207,7 +207,7 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     can be right; a copy of the question never is. ``tokens``: the answer's
     ``tokenize``, when the caller has it already.
     """
-    asked = _content_stems(question)
+    asked = content_stems(question)
     words = set()
     for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
         if tok.word in STOPWORDS:
@@ -218,7 +218,7 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     return bool(words) and len(words) >= RESTATED_SHARE * len(asked)
 
 
-@lru_cache(maxsize=4096)
-def _content_stems(text: str) -> frozenset[str]:
-    """The stems of a text's content words, kept: every answer to a card is checked against its one question."""
+@lru_cache(maxsize=65536)
+def content_stems(text: str) -> frozenset[str]:
+    """The stems of a text's content words, kept: a card's question and terms are asked about for every answer."""
     return frozenset(t.stem for t in content_tokens(text))

@@ -96,16 +96,12 @@ def term_lines(grade: Grade) -> list[Text]:
         lines.append(Text("~ " + " · ".join(f"{term_label(t)} ({t.credit:.0%})" for t in partly), style="yellow"))
     if missed:
         lines.append(Text("✗ missed: " + " · ".join(term_label(t) for t in missed), style="red"))
-    share = guessed_share(grade)
-    if share < 1:
+    if grade.foreign_terms:
         named = " · ".join(clean_line(t) for t in grade.foreign_terms)
+        own = sum(1 for t in grade.terms if t.credit > 0)
+        share = guessing_share(own, len(grade.foreign_terms))
         lines.append(Text(f"? other cards' terms: {named}. A list of guesses keeps {share:.0%} of its score.", style="magenta"))
     return lines
-
-
-def guessed_share(grade: Grade) -> float:
-    """The share of its score a grade kept for naming other cards' terms (1: it lost nothing)."""
-    return guessing_share(sum(1 for t in grade.terms if t.credit > 0), len(grade.foreign_terms))
 
 
 def term_label(term: TermMatch) -> str:
@@ -294,7 +290,7 @@ def grade_row(
     for items, prefix, colour in ((found, "", "green"), (partly, "", "yellow"), (missed, "✗ ", "red")):
         if items:
             line.append("  " + prefix + clean_line(", ".join(items)), style=colour)
-    if guessed_share(grade) < 1:
+    if grade.foreign_terms:
         line.append(f"  ? {len(grade.foreign_terms)} other cards' terms", style="magenta")
     return line
 

@@ -122,7 +122,8 @@ def combined_score(terms: float, similarity: float | None, card: Card, settings:
 
 
 # A grade as plain values: cheap to build, to send from a worker process and to turn into a record.
-# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity, foreign terms)
+# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity,
+#  the other cards' terms that cost it credit)
 TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
 GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None", tuple[str, ...]]
 
@@ -155,12 +156,10 @@ def facts_from_evidence(
     evidence: list[Evidence],
     settings: GradingSettings,
     similarity: float | None = None,
-    foreign: tuple[str, ...] = (),
 ) -> GradeFacts:
     """The grade of an answer given the evidence found for each key term, as plain values (see ``facts_grade``).
 
-    The answer is an attempt (``unmatched`` is None): anything else is graded without evidence. ``foreign``: the
-    other cards' terms it names (``foreign.DeckTerms``); naming many of them costs credit (``guessing_share``).
+    The answer is an attempt (``unmatched`` is None): anything else is graded without evidence.
     """
     if not card.gradable:
         return 0.0, Verdict.self_graded.value, True, (), None, ()
@@ -175,9 +174,15 @@ def facts_from_evidence(
         terms.append((term.text, coverage >= settings.found_threshold, _round4(credit), span, matched_text, term.derived, how))
     earned, total = terms_share(credits, card.required)
     score = combined_score(earned / total if total else 0.0, similarity, card, settings)
-    if foreign and score:
-        score = _round4(score * guessing_share(sum(1 for t in terms if t[2] > 0), len(foreign)))
-    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4), foreign
+    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4), ()
+
+
+def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings) -> GradeFacts:
+    """The grade of an answer whose list of guesses names ``foreign``, other cards' terms (``DeckTerms.guesses``):
+    cut to its own card's share of the terms it names, with those terms listed."""
+    score, _, answered, terms, similarity, _ = facts
+    score = _round4(score * guessing_share(sum(1 for t in terms if t[2] > 0), len(foreign)))
+    return score, verdict_for(score, settings).value, answered, terms, similarity, foreign
 
 
 def _round4(x: float) -> float:

@@ -104,6 +104,10 @@ def test_a_list_of_the_decks_terms_is_partial_and_says_why(seed_deck):
     assert "? other cards' terms: " in shown and f"keeps {after.score:.0%} of its score" in shown
     assert f"? {len(after.foreign_terms)} other cards' terms" in grade_row(1, card, after).plain
     assert "other cards" not in "\n".join(line.plain for line in term_lines(before))
+    # Two other cards' terms cost nothing, and are not listed: the field names only the guesses that cost credit.
+    said = "sharing and isolation; portability and live migration come with it"
+    context = knowing.grade(card, said)
+    assert context.foreign_terms == [] and context.score == blind.grade(card, said).score > 0
 
 
 def test_honest_answers_lose_nothing(seed_deck):

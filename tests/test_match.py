@@ -278,3 +278,51 @@ def test_derived_terms_prefer_distinctive_words():
     terms = {t.text: t.weight for t in derive_key_terms(answer, freq, n)}
     assert next(iter(terms)) == "docker daemon" and terms["docker daemon"] == 1.0
     assert terms["containers"] < 1.0  # every card says it: a light term only
+
+
+# --- One mention, one term: words another term's mention holds are not also most of a different term ----------
+
+
+@pytest.mark.parametrize(
+    "answer, credits",
+    [
+        # The issue's wrong near-match: the answer names the second term, and only its words.
+        ("runs in supervisor mode", [0.0, 1.0]),
+        # Said as well in words of its own, the first term keeps what they earn.
+        ("a process on top of the supervisor that in practice runs in supervisor mode", [1.0, 1.0]),
+    ],
+)
+def test_a_mention_of_one_term_is_not_also_another(answer, credits):
+    card = make_card("process that (theorically) runs on top of the supervisor", "runs in supervisor mode", question="What is a hypervisor?")
+    assert [t.credit for t in grade_answer(card, answer).terms] == credits
+
+
+def test_a_term_made_of_anothers_words_keeps_its_credit():
+    card = make_card("virtual machine", "virtual machine monitor")
+    assert [t.credit for t in grade_answer(card, "a virtual machine monitor").terms] == [1.0, 1.0]
+
+
+TRAP = """<details><summary>What happens on a trap?</summary>
+
+The kernel looks up the system call table, then pushes a frame on the call stack.
+</details>"""
+
+
+def test_highlighted_terms_do_not_share_a_mention_but_derived_terms_do():
+    """Terms cut from one reference overlap by their making: the rule is for an author's highlighted terms."""
+    from grader.decks import parse_markdown
+
+    highlighted = parse_markdown(TRAP.replace("system call table", "==system call table==").replace("call stack", "==call stack==")).deck.cards[0]
+    derived = parse_markdown(TRAP).deck.cards[0]
+    assert [t.credit for t in grade_answer(highlighted, "the system call table").terms] == [1.0, 0.0]
+    by_term = {t.term: t.credit for t in grade_answer(derived, "the system call table").terms}
+    assert (by_term["system call table"], by_term["call stack"]) == (1.0, 0.5)
+
+
+def test_no_reference_answer_loses_credit_to_the_rule(seed_deck, monkeypatch):
+    """Each card's own reference, graded as an answer, names every term in its own words (also checked on the 456
+    highlighted cards of the corpus decks: eval/RESULTS.md)."""
+    grader = KeywordGrader()
+    scores = [grader.grade(c, c.answer).score for c in seed_deck.cards]
+    monkeypatch.setattr("grader.match.BORROWED_WORDS_COST", False)
+    assert scores == [KeywordGrader().grade(c, c.answer).score for c in seed_deck.cards]
