@@ -94,7 +94,7 @@ class _Part:
 
 
 # A term's coverage in an answer, the first and last position of its mention (None if none), how it was found, and
-# the positions of the answer words it was found at.
+# the positions of the answer words it was found at (with no mention: of a phrase that names something else instead).
 Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...]]
 
 
@@ -417,7 +417,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
         if positions and not term.term.derived:  # (an answer with a denial is worked out afresh, derived terms too)
-            placed.append((len(out) - 1, term, coverage, positions))
+            placed.append((len(out) - 1, term, coverage if ends else -1.0, positions))
     if len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = compiled.terms[i].missing
@@ -425,26 +425,31 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
 
 
 def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...]]], found: Found) -> list[int]:
-    """The highlighted terms whose words the answer has only inside another term's whole mention, which holds more.
+    """The highlighted terms whose words the answer has only inside another term's whole mention, which holds more,
+    or inside a phrase that names something else in another term's place.
 
     "runs in supervisor mode" is one term, whole, and not also most of "process
     that runs on top of the supervisor"; "live migration" is not half of
-    "offline migration" too. A term made of the other's words ("virtual machine"
-    in "virtual machine monitor") keeps its credit, and so does one the answer
-    also says elsewhere. Derived terms are left alone: cut from one reference,
-    their words overlap by their making (``placed``: the highlighted terms met,
-    with their evidence's index, coverage and mention).
+    "offline migration" too; "virtual memory manager" names neither *virtual
+    machine manager* nor, by its words, *virtual machine monitor* or *virt
+    manager*. A term made of the other's words ("virtual machine" in "virtual
+    machine monitor") keeps its credit, and so does one the answer also says
+    elsewhere. Derived terms are left alone: cut from one reference, their words
+    overlap by their making (``placed``: the highlighted terms met, with their
+    evidence's index, coverage (-1: refused, see ``_best_mention``) and words).
     """
-    whole = [(i, set(at), coverage, term) for i, term, coverage, at in placed if coverage >= 1.0]
+    whole = [(i, set(at), coverage, term) for i, term, coverage, at in placed if coverage >= 1.0 or coverage < 0.0]
     out = []
     for i, term, coverage, at in placed:
+        if coverage <= 0.0:
+            continue
         for j, held, whole_coverage, other in whole:
             if j == i or not held.issuperset(at):
                 continue
             said = set().union(*[found[row] for row in term.rows if row in found])  # every answer word its words met
             if (
                 said <= held
-                and (len(said) < len(held) or whole_coverage > coverage)
+                and (len(said) < len(held) or whole_coverage > coverage or whole_coverage < 0.0)
                 and not content_stems(term.term.text) <= content_stems(other.term.text)
             ):
                 out.append(i)
@@ -481,12 +486,14 @@ def _mention(term: _Term, found: Found, affirmed: Found) -> Mention:
 def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
     """``_mention`` worked out: the alternative that covers most, and how loosely its words were found."""
     best_cov, best_pos, best_alt = 0.0, [], None
+    refused: list[int] = []
     for alt in term.alternatives:
-        cov, pos = _alternative_coverage(alt, found, affirmed)
+        cov, pos, named_else = _alternative_coverage(alt, found, affirmed)
+        refused += named_else
         if cov > best_cov:
             best_cov, best_pos, best_alt = cov, pos, alt
     if best_alt is None or not best_pos:
-        return best_cov, None, None, ()
+        return best_cov, None, None, tuple(sorted(set(refused)))  # a phrase that names something else, if any
     return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))], tuple(sorted(set(best_pos)))
 
 
@@ -546,10 +553,12 @@ def _share(part: _Part, near: tuple[bool, ...]) -> float:
     return share
 
 
-def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found) -> tuple[float, list[int]]:
-    """Weighted share of an alternative's words found near each other, and their positions."""
+def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found) -> tuple[float, list[int], list[int]]:
+    """Weighted share of an alternative's words found near each other, their positions, and the positions of the
+    words of a part the answer says with another word in a missing one's place (``_substituted``)."""
     total = 0.0
     positions: list[int] = []
+    refused: list[int] = []
     for part in parts:
         hits = affirmed if part.affirmative else found
         if len(part.rows) == 1 and not part.compounds:  # one word (most derived terms): found or not, at its first mention
@@ -579,12 +588,13 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
             if near[-1]:
                 chosen.append(nearest)
         if _substituted(near, chosen):
+            refused += chosen
             continue
         total += part.weight * _share(part, tuple(near))
         positions += chosen
     if not total:
-        return 0.0, positions
-    return total / sum(p.weight for p in parts), positions
+        return 0.0, positions, refused
+    return total / sum(p.weight for p in parts), positions, refused
 
 
 def find_question(normalized_questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:

@@ -297,6 +297,15 @@ def test_a_mention_of_one_term_is_not_also_another(answer, credits):
     assert [t.credit for t in grade_answer(card, answer).terms] == credits
 
 
+@pytest.mark.parametrize("answer", ["virtual memory manager", "VMM means the virtual memory manager of the OS"])
+def test_a_phrase_that_names_something_else_is_no_evidence_for_any_term(answer):
+    """"virtual memory manager" is refused as *virtual machine manager* (another word in a missing one's place), and
+    its words earn no part of the card's other terms either."""
+    card = make_card("Virtual machine manager (hypervisor)", "Virtual machine monitor (hypervisor)", "Virt manager", question="What can VMM mean?")
+    assert [t.credit for t in grade_answer(card, answer).terms] == [0.0, 0.0, 0.0]
+    assert grade_answer(card, "the virtual machine manager or monitor, and virt-manager").score == 1.0
+
+
 def test_a_term_made_of_anothers_words_keeps_its_credit():
     card = make_card("virtual machine", "virtual machine monitor")
     assert [t.credit for t in grade_answer(card, "a virtual machine monitor").terms] == [1.0, 1.0]
