@@ -212,10 +212,40 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
         if tok.word in STOPWORDS:
             continue
-        if tok.stem not in asked:
+        said = tok.stem if tok.stem in asked else _misspelt_in(tok.word, question)
+        if said is None:
             return False
-        words.add(tok.stem)
+        words.add(said)
     return bool(words) and len(words) >= RESTATED_SHARE * len(asked)
+
+
+def _misspelt_in(word: str, question: str) -> str | None:
+    """The stem of the question's word that ``word`` spells otherwise (one edit in five letters or more, two in nine,
+    the first two letters right), if any: "privileged" restates a question about "priviliged" operations."""
+    if len(word) < 5 or not RESTATE_TYPOS:
+        return None
+    words, stems, starts = _long_words(question)
+    if word[:2] not in starts:  # most answers' first word the question lacks: no look further
+        return None
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    found = process.extractOne(word, words, scorer=Levenshtein.distance, score_cutoff=2)
+    if found is None or found[1] > (1 if len(found[0]) <= 8 else 2):
+        return None
+    return stems[found[2]]
+
+
+@lru_cache(maxsize=4096)
+def _long_words(question: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """A question's content words of five letters or more, their stems and first two letters (kept: asked about
+    for every answer)."""
+    tokens = [t for t in content_tokens(question) if len(t.word) >= 5]
+    return tuple(t.word for t in tokens), tuple(t.stem for t in tokens), frozenset(t.word[:2] for t in tokens)
+
+
+# Whether a misspelling of a question word still restates it (``_misspelt_in``).
+RESTATE_TYPOS = True
 
 
 @lru_cache(maxsize=65536)

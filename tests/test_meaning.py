@@ -67,6 +67,21 @@ def test_an_answer_that_only_restates_the_question_earns_nothing(answer, credite
 
 
 @pytest.mark.parametrize(
+    "answer, credited",
+    [
+        ("the difference between privileged and non privileged operations", False),  # spelt right, still the question
+        ("privileged operations and non-privileged operations are different", False),
+        ("privileged ones touch the I/O registers, non privileged ones do not", True),
+    ],
+)
+def test_a_question_restated_in_other_spellings_earns_nothing(answer, credited):
+    """The author's question misspells "privileged": the student's right spelling restates it all the same."""
+    question = "What is the difference between priviliged and non priviliged operations?"
+    grade = grade_answer(card(question, ["non priviliged", "priviliged", "I/O"]), answer, KEYWORD_ONLY)
+    assert (grade.score > 0) is credited
+
+
+@pytest.mark.parametrize(
     "term, answer, how",
     [
         ("live migration", "live migration", "exact"),
