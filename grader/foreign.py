@@ -46,35 +46,29 @@ class DeckTerms:
                     self.terms.setdefault(stems, (term.text, set()))[1].add(card.id)
         self._foreign.clear()
 
-    def named(self, card: Card, answer_stems: Iterable[str]) -> tuple[str, ...]:
-        """The other cards' terms whose every content word the answer has (by stem), in the deck's order."""
+    def named(self, card: Card, answer_stems: Iterable[str], at_least: int = 1) -> tuple[str, ...]:
+        """The other cards' terms whose every content word the answer has (by stem), in the deck's order; none if
+        fewer than ``at_least`` (grading asks for ``FOREIGN_MIN``: most answers are settled without counting)."""
         index, terms = self._foreign_to(card)
         hits = index.keys() & answer_stems
-        return self._named(index, terms, hits) if hits else ()
-
-    def guesses(self, card: Card, answer_stems: Iterable[str], own_named: int) -> tuple[str, ...]:
-        """The other cards' terms an answer names when they cost it credit (``guessing_share``), else none."""
-        index, terms = self._foreign_to(card)
-        hits = index.keys() & answer_stems
-        if len(hits) < 2:  # one word names one term at most: fewer than FOREIGN_MIN
+        if not hits or (at_least > 1 and len(hits) < 2):  # one word names one term at most
             return ()
-        named = self._named(index, terms, hits)
-        return named if guessing_share(own_named, len(named)) < 1.0 else ()
-
-    @staticmethod
-    def _named(index: dict[str, list[int]], terms: list[tuple[frozenset[str], str]], hits: set[str]) -> tuple[str, ...]:
         words_had: dict[int, int] = {}  # term -> how many of its words the answer has
         for stem in hits:
             for i in index[stem]:
                 words_had[i] = words_had.get(i, 0) + 1
-        return tuple([terms[i][1] for i in sorted(words_had) if words_had[i] == len(terms[i][0])])
+        named = tuple([terms[i][1] for i in sorted(words_had) if words_had[i] == len(terms[i][0])])
+        return named if len(named) >= at_least else ()
 
     def _foreign_to(self, card: Card) -> tuple[dict[str, list[int]], list[tuple[frozenset[str], str]]]:
-        """The terms that are other cards' and not made of this card's own words, and which of them each word is in
-        (computed once a card: an answer's words find its terms without a scan of the deck's)."""
+        """The terms that are other cards' and not made of this card's own words (its question, answers and terms),
+        and which of them each word is in (computed once a card: an answer's words find its terms without a scan of
+        the deck's)."""
         known = self._foreign.get(card.id)
         if known is None:
-            own = content_stems(card.question) | content_stems(card.answer) | frozenset().union(*(content_stems(t.text) for t in card.key_terms))
+            texts = [card.question, card.answer, *(t.text for t in card.key_terms)]
+            texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
+            own = frozenset().union(*map(content_stems, texts))
             terms = [(stems, text) for stems, (text, owners) in self.terms.items() if card.id not in owners and not stems <= own]
             index: dict[str, list[int]] = {}
             for i, (stems, _) in enumerate(terms):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .foreign import FOREIGN_MIN, DeckTerms
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade
 from .normalize import Token, tokenize
@@ -12,7 +13,6 @@ from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_gra
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .foreign import DeckTerms
     from .semantic import WordVectors
 
 
@@ -36,8 +36,6 @@ class KeywordGrader:
     def use_deck(self, cards: Iterable[Card]) -> None:
         """Know these cards' key terms: an answer that names more of them than of its own card's, and 3 or more,
         keeps only its own card's share of its score (``foreign.guessing_share``). Without a deck, no answer does."""
-        from .foreign import DeckTerms
-
         if self.deck_terms is None:
             self.deck_terms = DeckTerms.of(cards)
         else:
@@ -101,7 +99,7 @@ class KeywordGrader:
                 m = next(matches)
                 facts = facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity)
                 if known is not None and facts[0] > 0:
-                    foreign = known.guesses(card, [t.stem for t in ws], sum(1 for t in facts[3] if t[2] > 0))
+                    foreign = known.named(card, [t.stem for t in ws], at_least=FOREIGN_MIN)
                     if foreign:
                         facts = guessed(facts, foreign, self.settings)
                 out.append(facts)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .models import Card, Grade, TermMatch, Verdict
 from .foreign import guessing_share
+from .models import Card, Grade, TermMatch, Verdict
 from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
@@ -178,10 +178,13 @@ def facts_from_evidence(
 
 
 def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings) -> GradeFacts:
-    """The grade of an answer whose list of guesses names ``foreign``, other cards' terms (``DeckTerms.guesses``):
-    cut to its own card's share of the terms it names, with those terms listed."""
+    """The grade of an answer that also names ``foreign``, other cards' terms: as it was, or, if that makes it a list
+    of guesses (``foreign.guessing_share``), cut to its own card's share of the terms it names, with them listed."""
     score, _, answered, terms, similarity, _ = facts
-    score = _round4(score * guessing_share(sum(1 for t in terms if t[2] > 0), len(foreign)))
+    share = guessing_share(sum(1 for t in terms if t[2] > 0), len(foreign))
+    if share >= 1.0:
+        return facts
+    score = _round4(score * share)
     return score, verdict_for(score, settings).value, answered, terms, similarity, foreign
 
 

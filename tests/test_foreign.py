@@ -66,6 +66,15 @@ def test_a_term_made_of_the_cards_own_words_is_not_foreign(cards):
     assert DeckTerms.of(own_words).named(own_words[2], said) == ("live migration",)
 
 
+def test_a_cards_further_reference_answers_are_its_own_words_too(cards):
+    from grader.keyterms import parse_term
+    from grader.models import ReferenceAnswer
+
+    also = ReferenceAnswer(answer="The hardware's own support", key_terms=[parse_term("hardware support")])
+    card = cards[2].model_copy(update={"reference_answers": [also]})
+    assert DeckTerms.of([*cards[:2], card, cards[3]]).named(card, stems("hardware, live migration")) == ("live migration",)
+
+
 def test_terms_derived_from_prose_are_never_foreign():
     """A card without highlights has terms cut from its prose: common words of the subject, not guesses."""
     prose = parse_markdown(DECK + "<details><summary>Why virtualize?</summary>\n\nTo consolidate servers.\n</details>\n").deck.cards
