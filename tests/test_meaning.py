@@ -185,6 +185,16 @@ def test_without_the_vectors_grading_goes_on_by_words_with_one_notice(monkeypatc
     assert grader.notices == ["meaning tier off: the wordllama package is not installed; grading by words only"]
 
 
+def test_why_the_vectors_cannot_load_is_known_without_loading_them(monkeypatch, tmp_path):
+    from importlib.machinery import ModuleSpec
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)
+    assert semantic.unavailable_reason() == "meaning tier off: the wordllama package is not installed"
+    empty = ModuleSpec("wordllama", None, origin=str(tmp_path / "__init__.py"))  # installed without its vectors
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: empty)
+    assert semantic.unavailable_reason() == f"meaning tier off: the l2_supercat word vectors are not in {tmp_path}"
+
+
 def test_damaged_vectors_fall_back_to_words_with_a_notice(monkeypatch, tmp_path, vectors):
     weights, tokenizer = semantic._files()
     damaged = tmp_path / weights.name
