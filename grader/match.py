@@ -94,8 +94,9 @@ class _Part:
 
 
 # A term's coverage in an answer, the first and last position of its mention (None if none), how it was found, and
-# the positions of the answer words it was found at (with no mention: of a phrase that names something else instead).
-Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...]]
+# the positions of the answer words it was found at (with no mention: of a phrase that names something else instead),
+# less the last element (added when asked for: few answers need them).
+Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...], int]
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
     out = []
     placed = []  # the highlighted terms met (see _borrowed)
+    whole = 0  # how many of them are met whole, or refused
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
@@ -409,22 +411,24 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[pos].start, tokens[pos].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, term.one_word_coverage, span, HOW[at[pos]])))
                 if not term.term.derived:
-                    placed.append((len(out) - 1, term, term.one_word_coverage, (pos,)))
+                    placed.append((len(out) - 1, term, term.one_word_coverage, (pos,), 0))
+                    whole += term.one_word_coverage >= 1.0
             else:
                 out.append(term.missing)
             continue
-        coverage, ends, how, positions = _mention(term, found, affirmed)
+        coverage, ends, how, positions, shift = _mention(term, found, affirmed)
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
         if positions and not term.term.derived:  # (an answer with a denial is worked out afresh, derived terms too)
-            placed.append((len(out) - 1, term, coverage if ends else -1.0, positions))
-    if len(placed) > 1 and BORROWED_WORDS_COST:
+            placed.append((len(out) - 1, term, coverage if ends else -1.0, positions, shift))
+            whole += coverage >= 1.0 or not ends
+    if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = compiled.terms[i].missing
     return out
 
 
-def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...]]], found: Found) -> list[int]:
+def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...], int]], found: Found) -> list[int]:
     """The highlighted terms whose words the answer has only inside another term's whole mention, which holds more,
     or inside a phrase that names something else in another term's place.
 
@@ -436,15 +440,16 @@ def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...]]], found: Fo
     machine monitor") keeps its credit, and so does one the answer also says
     elsewhere. Derived terms are left alone: cut from one reference, their words
     overlap by their making (``placed``: the highlighted terms met, with their
-    evidence's index, coverage (-1: refused, see ``_best_mention``) and words).
+    evidence's index, coverage (-1: refused, see ``_best_mention``) and words, less ``shift``).
     """
-    whole = [(i, set(at), coverage, term) for i, term, coverage, at in placed if coverage >= 1.0 or coverage < 0.0]
+    whole = [(i, {p + shift for p in at}, coverage, term) for i, term, coverage, at, shift in placed if coverage >= 1.0 or coverage < 0.0]
     out = []
-    for i, term, coverage, at in placed:
+    for i, term, coverage, at, shift in placed:
         if coverage <= 0.0:
             continue
+        mention = [p + shift for p in at]
         for j, held, whole_coverage, other in whole:
-            if j == i or not held.issuperset(at):
+            if j == i or not held.issuperset(mention):
                 continue
             said = set().union(*[found[row] for row in term.rows if row in found])  # every answer word its words met
             if (
@@ -473,14 +478,12 @@ def _mention(term: _Term, found: Found, affirmed: Found) -> Mention:
     key = tuple([(row, *[pos - shift for pos in at], *at.values()) for row, at in pattern])
     known = term.mentions.get(key)
     if known is None:
-        coverage, ends, how, positions = _best_mention(term, found, found)
-        known = coverage, ends and (ends[0] - shift, ends[1] - shift), how, tuple([p - shift for p in positions])
+        coverage, ends, how, positions, _ = _best_mention(term, found, found)
+        known = coverage, ends and (ends[0] - shift, ends[1] - shift), how, tuple([p - shift for p in positions]), 0
         if len(term.mentions) < KNOWN_MENTIONS:
             term.mentions[key] = known
-    coverage, ends, how, positions = known
-    # Derived terms' words overlap by their making: only a highlighted term's positions are asked for.
-    at = () if term.term.derived else tuple([p + shift for p in positions])
-    return coverage, ends and (ends[0] + shift, ends[1] + shift), how, at
+    coverage, ends, how, positions, _ = known
+    return coverage, ends and (ends[0] + shift, ends[1] + shift), how, positions, shift
 
 
 def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
@@ -493,8 +496,8 @@ def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
         if cov > best_cov:
             best_cov, best_pos, best_alt = cov, pos, alt
     if best_alt is None or not best_pos:
-        return best_cov, None, None, tuple(sorted(set(refused)))  # a phrase that names something else, if any
-    return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))], tuple(sorted(set(best_pos)))
+        return best_cov, None, None, tuple(sorted(set(refused))), 0  # a phrase that names something else, if any
+    return best_cov, (min(best_pos), max(best_pos)), HOW[_loosest(best_alt, found, set(best_pos))], tuple(sorted(set(best_pos))), 0
 
 
 def _loosest(parts: tuple[_Part, ...], found: Found, positions: set[int]) -> int:
