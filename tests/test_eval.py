@@ -129,6 +129,19 @@ def test_seed_set_uses_the_decks_highlighted_terms():
     assert default_dataset() == SEED_DEV
 
 
+def test_the_harness_grades_a_list_of_guesses_as_grade_does(tmp_path):
+    """The keyword grader knows the set's cards, so a list of their terms is partial here as in ``grader grade``."""
+    from grader.evaluation.graders import grade_set
+
+    guesses = "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation"
+    rows = [
+        {"card": 3, "answer": guesses, "verdict": "partial"},
+        *({"card": n, "answer": "I don't know", "verdict": "incorrect"} for n in (1, 9, 10)),  # the cards it names
+    ]
+    evalset = load_eval_set(rows_file(tmp_path, rows))
+    assert grade_set(evalset, KeywordEvalGrader(DEFAULTS), DEFAULTS).scores[0][0] == 0.5
+
+
 # --- tasks ------------------------------------------------------------------------------------
 
 

@@ -178,6 +178,14 @@ def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     assert isinstance(user.shown[-1], Notice) and isinstance(user.shown[-2], Summary)
 
 
+def test_practice_knows_the_deck_so_a_list_of_its_terms_is_partial(store, deck):
+    user = ScriptedUser(["offline, live, isolation, portability, consolidation", "/quit"])
+    practise(store, deck, user)
+    [graded] = user.of(AnswerGraded)
+    assert (graded.grade.score, graded.grade.verdict) == (0.4, Verdict.partial)  # its own 2 terms of the 5 it names
+    assert graded.grade.foreign_terms == ["Isolation", "portability", "consolidation"]
+
+
 def test_a_learning_card_comes_back_unless_cramming(store, deck):
     user = ScriptedUser(["no idea", "offline, live"])
     practise(store, deck, user, cards=[1])
