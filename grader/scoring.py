@@ -48,13 +48,6 @@ class GradingSettings(BaseModel):
     )
 
 
-def term_credit(coverage: float, settings: GradingSettings) -> float:
-    """Credit for one term: full once found, proportional in between, nothing for a stray word."""
-    if coverage >= settings.found_threshold:
-        return 1.0
-    return coverage if coverage >= settings.partial_floor else 0.0
-
-
 def verdict_for(score: float, settings: GradingSettings) -> Verdict:
     if score >= settings.correct_threshold:
         return Verdict.correct
@@ -165,13 +158,18 @@ def facts_from_evidence(
         return 0.0, Verdict.self_graded.value, True, (), None, ()
     terms = []
     credits = []
+    # A term's credit: full once found, its coverage in between, nothing for a stray word.
+    found_at, floor = settings.found_threshold, settings.partial_floor
     for term, weight, coverage, span, how in evidence:
-        credit = term_credit(coverage, settings)
-        credits.append((weight * credit, weight))
-        if credit <= 0:
-            span = how = None
-        matched_text = answer[span[0] : span[1]] if span else None
-        terms.append((term.text, coverage >= settings.found_threshold, _round4(credit), span, matched_text, term.derived, how))
+        if coverage >= found_at:
+            terms.append((term.text, True, 1.0, span, answer[span[0] : span[1]] if span else None, term.derived, how))
+            credits.append((weight, weight))
+        elif coverage >= floor and coverage > 0.0:
+            terms.append((term.text, False, _round4(coverage), span, answer[span[0] : span[1]] if span else None, term.derived, how))
+            credits.append((weight * coverage, weight))
+        else:
+            terms.append((term.text, False, 0.0, None, None, term.derived, None))
+            credits.append((0.0, weight))
     earned, total = terms_share(credits, card.required)
     score = combined_score(earned / total if total else 0.0, similarity, card, settings)
     return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4), ()
