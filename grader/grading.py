@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from .foreign import FOREIGN_MIN, DeckTerms
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .semantic import WordVectors
+
+
+_stem_of = attrgetter("stem")
 
 
 class KeywordGrader:
@@ -99,7 +103,7 @@ class KeywordGrader:
                 m = next(matches)
                 facts = facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity)
                 if known is not None and facts[0] > 0:
-                    foreign = known.named(card, [t.stem for t in ws], at_least=FOREIGN_MIN)
+                    foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
                     if foreign:
                         facts = guessed(facts, foreign, self.settings)
                 out.append(facts)
