@@ -629,6 +629,8 @@ VARIANTS: dict[str, Variant] = {
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
     "borrowed-words-earn": Variant("a term earns from the words of another term's complete mention too (the rule before 2026-12-01)", patches=[(match, "BORROWED_WORDS_COST", False)]),
     "restate-exact": Variant("an answer restates its question only in the question's own spelling (the rule before 2026-12-01)", patches=[(normalize, "RESTATE_TYPOS", False)]),
+    "correct0.6": Variant("a verdict is correct from 0.6 (not 0.7)", settings=GradingSettings(correct_threshold=0.6)),
+    "correct0.5": Variant("a verdict is correct from 0.5 (not 0.7)", settings=GradingSettings(correct_threshold=0.5)),
     "window1": Variant("a term's words count as one mention within max(6, 1 x its words) of their centre (not 2 x)", patches=[(match, "WINDOW_PER_WORD", 1)]),
     "window4": Variant("the same within max(4, 2 x its words)", patches=[(match, "MIN_WINDOW", 4)]),
     "window4-1": Variant("the same within max(4, 1 x its words)", patches=[(match, "MIN_WINDOW", 4), (match, "WINDOW_PER_WORD", 1)]),
