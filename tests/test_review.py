@@ -239,6 +239,16 @@ def test_review_by_script_saves_each_decision_and_exports_the_final_grades(tmp_p
     assert "Final grades: 4 decided by the teacher" in report.read_text()
 
 
+def test_review_grades_a_list_of_the_decks_terms_as_grade_does(tmp_path):
+    guesses = "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation"
+    answers = class_csv(tmp_path, [*CLASS[:2], ("fay", 3, guesses)])
+    out = tmp_path / "final.jsonl"
+    assert run_cli("review", DECK, str(answers), "--export-only", "--output", str(out)).returncode == 0
+    fay = json.loads(out.read_text().splitlines()[-1])
+    assert (fay["student"], fay["score"], fay["verdict"]) == ("fay", 0.5, "partial")
+    assert fay["foreign_terms"] == ["portability", "interpreter", "equivalence", "efficiency"]
+
+
 def test_review_goes_on_where_it_stopped_and_an_override_is_final(tmp_path):
     answers = class_csv(tmp_path)
     assert run_cli("review", DECK, str(answers), input="a\n").returncode == 0  # the input ends: the decision is kept
