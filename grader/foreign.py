@@ -26,10 +26,16 @@ FOREIGN_MIN = 3
 
 @dataclass
 class DeckTerms:
-    """The highlighted key terms of the cards a grader knows, to find which of them an answer names."""
+    """The highlighted key terms of the cards a grader knows, to find which of them an answer names.
 
-    terms: dict[frozenset[str], tuple[str, set[str]]] = field(default_factory=dict)  # stems -> (text, owning card ids)
-    _foreign: dict[str, tuple[dict[str, list[int]], list[tuple[frozenset[str], str]]]] = field(default_factory=dict)
+    Each term is filed under its rarest word in the deck: an answer's words find the few terms that could be whole
+    in it, whatever the deck's size (20,000 cards and 48,000 terms, many sharing common words).
+    """
+
+    terms: list[tuple[frozenset[str], str, set[str]]] = field(default_factory=list)  # (stems, text, owning card ids)
+    _known: dict[frozenset[str], int] = field(default_factory=dict)  # stems -> the term's place in ``terms``
+    _filed: dict[str, list[int]] | None = None  # rarest stem -> its terms (made again after ``add``)
+    _own: dict[str, frozenset[str]] = field(default_factory=dict)  # card id -> its own words (see ``own_words``)
 
     @classmethod
     def of(cls, cards: Iterable[Card]) -> DeckTerms:
@@ -42,39 +48,56 @@ class DeckTerms:
         for card in cards:
             for term in card.key_terms:
                 stems = content_stems(term.text)
-                if stems and not term.derived:
-                    self.terms.setdefault(stems, (term.text, set()))[1].add(card.id)
-        self._foreign.clear()
+                if not stems or term.derived:
+                    continue
+                at = self._known.get(stems)
+                if at is None:
+                    at = self._known[stems] = len(self.terms)
+                    self.terms.append((stems, term.text, set()))
+                self.terms[at][2].add(card.id)
+        self._filed = None
 
     def named(self, card: Card, answer_stems: Iterable[str], at_least: int = 1) -> tuple[str, ...]:
         """The other cards' terms whose every content word the answer has (by stem), in the deck's order; none if
-        fewer than ``at_least`` (grading asks for ``FOREIGN_MIN``: most answers are settled without counting)."""
-        index, terms = self._foreign_to(card)
-        hits = index.keys() & answer_stems
-        if not hits or (at_least > 1 and len(hits) < 2):  # one word names one term at most
-            return ()
-        words_had: dict[int, int] = {}  # term -> how many of its words the answer has
-        for stem in hits:
-            for i in index[stem]:
-                words_had[i] = words_had.get(i, 0) + 1
-        named = tuple([terms[i][1] for i in sorted(words_had) if words_had[i] == len(terms[i][0])])
-        return named if len(named) >= at_least else ()
+        fewer than ``at_least`` (grading asks for ``FOREIGN_MIN``).
 
-    def _foreign_to(self, card: Card) -> tuple[dict[str, list[int]], list[tuple[frozenset[str], str]]]:
-        """The terms that are other cards' and not made of this card's own words (its question, answers and terms),
-        and which of them each word is in (computed once a card: an answer's words find its terms without a scan of
-        the deck's)."""
-        known = self._foreign.get(card.id)
+        Not another card's: a term of this card, or one made of this card's own words.
+        """
+        filed = self._filed if self._filed is not None else self._file()
+        said = set(answer_stems)
+        keys = filed.keys() & said
+        if not keys:
+            return ()
+        terms, own = self.terms, None
+        named = []
+        for i in sorted([i for stem in keys for i in filed[stem]]):
+            stems, text, owners = terms[i]
+            if stems <= said and card.id not in owners:
+                own = self.own_words(card) if own is None else own
+                if not stems <= own:
+                    named.append(text)
+        return tuple(named) if len(named) >= at_least else ()
+
+    def _file(self) -> dict[str, list[int]]:
+        """Each term under its rarest word (the first in order of those as rare): a term is whole in an answer only
+        if that word is in it, and a rare word leads to few terms."""
+        count: dict[str, int] = {}
+        for stems, _, _ in self.terms:
+            for stem in stems:
+                count[stem] = count.get(stem, 0) + 1
+        filed: dict[str, list[int]] = {}
+        for i, (stems, _, _) in enumerate(self.terms):
+            filed.setdefault(min(stems, key=lambda s: (count[s], s)), []).append(i)
+        self._filed = filed
+        return filed
+
+    def own_words(self, card: Card) -> frozenset[str]:
+        """The stems of a card's question, answers and terms (kept: asked about for each answer to it)."""
+        known = self._own.get(card.id)
         if known is None:
             texts = [card.question, card.answer, *(t.text for t in card.key_terms)]
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
-            own = frozenset().union(*map(content_stems, texts))
-            terms = [(stems, text) for stems, (text, owners) in self.terms.items() if card.id not in owners and not stems <= own]
-            index: dict[str, list[int]] = {}
-            for i, (stems, _) in enumerate(terms):
-                for stem in stems:
-                    index.setdefault(stem, []).append(i)
-            known = self._foreign[card.id] = (index, terms)
+            known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
         return known
 
 
