@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader import KeywordGrader, Verdict
 from grader.decks import parse_markdown
@@ -145,3 +147,17 @@ def test_grade_knows_the_deck_in_every_process(tmp_path, monkeypatch):
     records = [json.loads(line) for line in outputs["1"].splitlines()]
     assert [r["verdict"] for r in records[:2]] == ["partial", "correct"]
     assert len(records[0]["foreign_terms"]) >= FOREIGN_MIN and records[1]["foreign_terms"] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 17), st.data())
+def test_knowing_the_deck_only_ever_takes_credit_away_and_says_why(seed_deck, index, data):
+    card = seed_deck.cards[index]
+    terms = sorted({t.text for c in seed_deck.cards for t in c.key_terms})
+    answer = ", ".join(data.draw(st.lists(st.sampled_from(terms), max_size=12)))
+    knowing = KeywordGrader()
+    knowing.use_deck(seed_deck.cards)
+    with_deck, without = knowing.grade(card, answer), KeywordGrader().grade(card, answer)
+    assert with_deck.score <= without.score
+    assert (with_deck.score < without.score) == bool(with_deck.foreign_terms)
+    assert with_deck.terms == without.terms  # the terms are found as before: only the score is shared out

@@ -335,3 +335,18 @@ def test_no_reference_answer_loses_credit_to_the_rule(seed_deck, monkeypatch):
     scores = [grader.grade(c, c.answer).score for c in seed_deck.cards]
     monkeypatch.setattr("grader.match.BORROWED_WORDS_COST", False)
     assert scores == [KeywordGrader().grade(c, c.answer).score for c in seed_deck.cards]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 17), st.data())
+def test_the_one_mention_rule_only_ever_takes_credit_away(seed_deck, index, data):
+    """Words from across the deck in any order: a term may lose what another's mention holds, never gain."""
+    card = seed_deck.cards[index]
+    vocab = sorted({w for c in seed_deck.cards for t in c.key_terms for w in t.text.split()} | {"in", "on", "not", "the"})
+    batch = data.draw(st.lists(st.lists(st.sampled_from(vocab), max_size=14).map(" ".join), min_size=1, max_size=4))
+    ruled = KeywordGrader().grade_many(card, batch)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("grader.match.BORROWED_WORDS_COST", False)
+        free = KeywordGrader().grade_many(card, batch)
+    for a, b in zip(ruled, free):
+        assert a.score <= b.score and all(x.credit <= y.credit for x, y in zip(a.terms, b.terms))
