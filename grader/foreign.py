@@ -7,7 +7,7 @@ apart: the authors' own reference answers name none (456 answers of 52 decks),
 a list of guesses names as many as it has guessed (eval/RESULTS.md, "Lists of
 guesses"). A term is named when every content word of it is in the answer (by
 stem, in any order); a term whose words all belong to the card itself (its
-question, reference or terms) is not another card's. Derived terms are left out:
+question, answers or terms) is not another card's. Derived terms are left out:
 cut from prose, their single common words are in every answer of a subject.
 """
 

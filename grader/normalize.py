@@ -225,7 +225,7 @@ def _misspelt_in(word: str, question: str) -> str | None:
     if len(word) < 5 or not RESTATE_TYPOS:
         return None
     words, stems, starts = _long_words(question)
-    if word[:2] not in starts:  # most answers' first word the question lacks: no look further
+    if word[:2] not in starts:  # most answers' first word the question lacks: no need to look further
         return None
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
