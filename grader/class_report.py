@@ -30,6 +30,7 @@ from typing import Any
 from .errors import GraderError
 from .models import Deck
 from .scoring import GradingSettings
+from .writers import guesses_note
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -69,6 +70,7 @@ class Row:
     matched: list[str]
     missing: list[str]
     partly: list[tuple[str, float]]
+    guesses: list[str]  # other cards' terms that cost it credit (a list of guesses)
     who: dict[str, Any]
     student: str | None
     graded_by: str = "grader"
@@ -95,6 +97,7 @@ class Row:
             matched=_terms(record.get("matched")),
             missing=[t for t in _terms(record.get("missing")) if t not in partly_names],
             partly=partly,
+            guesses=_terms(record.get("foreign_terms")),
             who={k: record[k] for k in passthrough if k in record and k != student},
             student=None if student is None else ("" if value is None else str(value)),
             graded_by=str(record.get("graded_by", "grader")),
@@ -496,6 +499,8 @@ def html_report(summary: ClassSummary) -> str:
             terms.append('<span class="part">~ ' + _e(", ".join(f"{t} ({c:.0%})" for t, c in r.partly)) + "</span>")
         if r.missing:
             terms.append(f'<span class="miss">✗ {_e(", ".join(r.missing))}</span>')
+        if r.guesses:
+            terms.append(f'<span class="miss">{_e(guesses_note(r.guesses))}</span>')
         by = "" if r.graded_by == "grader" else f'<div class="note">{_e(r.graded_by)}{", uncertain" if r.uncertain else ""}</div>'
         body.append(
             f'<tr><td class="n">{r.position}</td><td class="n">{r.number}</td><td class="who">{_e(who(r))}</td><td>{_e(short(r.answer))}</td>'
@@ -654,7 +659,7 @@ def markdown_document(summary: ClassSummary) -> str:
         by = r.graded_by + (" (uncertain)" if r.uncertain else "")
         out.append(
             f"| {r.position} | {r.number} | {_md(who(r))} | {_md(short(r.answer, 100))} | {score} | {r.verdict} | {by} "
-            f"| {_md(', '.join(matched))} | {_md(', '.join(r.missing))} |"
+            f"| {_md(', '.join(matched))} | {_md(', '.join([*r.missing, *([guesses_note(r.guesses)] if r.guesses else [])]))} |"
         )
     return "\n".join(out) + "\n"
 

@@ -299,6 +299,11 @@ class CsvWriter(LineWriter):
         return cls(out, [passthrough_name(k) for k in fields], header=header)
 
 
+def guesses_note(foreign_terms: list[str]) -> str:
+    """How a report says why a list of guesses lost credit: the other cards' terms it named."""
+    return "? other cards' terms: " + ", ".join(foreign_terms)
+
+
 def csv_columns(extra_columns: list[str]) -> list[str]:
     """The header of ``grade --csv``: our columns, the input's own, then the answer."""
     return ["card", "number", "score", "verdict", "matched", "missing", *dict.fromkeys(extra_columns), "answer"]
@@ -378,6 +383,8 @@ class MarkdownReport:
         partly = {t["term"]: t["credit"] for t in record["terms"] if not t["found"] and t["credit"] > 0}
         matched = [*record["matched"], *(f"~{term} ({credit:.0%})" for term, credit in partly.items())]
         missing = [t for t in record["missing"] if t not in partly]
+        if record["foreign_terms"]:  # a list of guesses: what it named besides (see foreign.py)
+            missing.append(guesses_note(record["foreign_terms"]))
         self.out.write(
             f"| {self.rows} | {record['number']} | {_md(who)} | {_md(record['question'])} | {_md(_short(record['answer'], self.ANSWER_CHARS))} "
             f"| {record['score']:.2f} | {record['verdict']} | {_md(', '.join(matched))} | {_md(', '.join(missing))} |\n"

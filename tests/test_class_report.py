@@ -151,6 +151,19 @@ def test_markdown_report_shows_a_partly_found_term_with_its_credit(tmp_path):
     assert "| portability, ~increased secuirity (50%) | managed execution |" in row
 
 
+GUESSES = "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation"
+
+
+@pytest.mark.parametrize("name", ["r.md", "r.html"])
+def test_a_report_says_what_a_list_of_guesses_named_besides(tmp_path, name):
+    report = tmp_path / name
+    answers = class_csv(tmp_path, [("fay", 3, GUESSES), ("gus", 3, "sharing and isolation")])
+    assert run_cli("grade", DECK, str(answers), "--json", "--report", str(report)).returncode == 0
+    text = report.read_text(encoding="utf-8")
+    assert text.count("? other cards&#x27; terms: " if name.endswith(".html") else "? other cards' terms: ") == 1
+    assert "portability, interpreter, equivalence, efficiency" in text
+
+
 HOSTILE = [
     ("<b>ann</b>", 1, "<script>alert('x')</script> portability & managed execution"),
     ("bo\"><img src=x onerror=alert(1)>", 15, "offline and live </td></tr></table><h1>pwned</h1>"),
