@@ -657,9 +657,10 @@ def markdown_document(summary: ClassSummary) -> str:
         matched = [*r.matched, *(f"~{t} ({c:.0%})" for t, c in r.partly)]
         score = "—" if r.self_graded else f"{r.score:.2f}"
         by = r.graded_by + (" (uncertain)" if r.uncertain else "")
+        missing = [*r.missing, guesses_note(r.guesses)] if r.guesses else r.missing
         out.append(
             f"| {r.position} | {r.number} | {_md(who(r))} | {_md(short(r.answer, 100))} | {score} | {r.verdict} | {by} "
-            f"| {_md(', '.join(matched))} | {_md(', '.join([*r.missing, *([guesses_note(r.guesses)] if r.guesses else [])]))} |"
+            f"| {_md(', '.join(matched))} | {_md(', '.join(missing))} |"
         )
     return "\n".join(out) + "\n"
 

@@ -447,11 +447,12 @@ def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...], int]], foun
     for i, term, coverage, at, shift in placed:
         if coverage <= 0.0:
             continue
-        mention = [p + shift for p in at]
+        mention, said = [p + shift for p in at], None
         for j, held, whole_coverage, other in whole:
             if j == i or not held.issuperset(mention):
                 continue
-            said = set().union(*[found[row] for row in term.rows if row in found])  # every answer word its words met
+            if said is None:  # every answer word its words met
+                said = set().union(*[found[row] for row in term.rows if row in found])
             if (
                 said <= held
                 and (len(said) < len(held) or whole_coverage > coverage or whole_coverage < 0.0)

@@ -18,6 +18,7 @@ from rich.text import Text
 from .display import clean, clean_line, clean_same_length
 from .foreign import guessing_share
 from .models import Card, Grade, TermMatch, Verdict
+from .writers import guesses_note
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
@@ -97,10 +98,9 @@ def term_lines(grade: Grade) -> list[Text]:
     if missed:
         lines.append(Text("✗ missed: " + " · ".join(term_label(t) for t in missed), style="red"))
     if grade.foreign_terms:
-        named = " · ".join(clean_line(t) for t in grade.foreign_terms)
-        own = sum(1 for t in grade.terms if t.credit > 0)
-        share = guessing_share(own, len(grade.foreign_terms))
-        lines.append(Text(f"? other cards' terms: {named}. A list of guesses keeps {share:.0%} of its score.", style="magenta"))
+        share = guessing_share(sum(1 for t in grade.terms if t.credit > 0), len(grade.foreign_terms))
+        named = guesses_note([clean_line(t) for t in grade.foreign_terms])
+        lines.append(Text(f"{named}. A list of guesses keeps {share:.0%} of its score.", style="magenta"))
     return lines
 
 

@@ -278,7 +278,6 @@ class PracticeSession:
         self._opener = opener
         self.grading = grading
         self._grader: KeywordGrader | None = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
-        self._decks_known: set[str] = set()  # decks whose terms the grader knows (see KeywordGrader.use_deck)
         self._notices_shown: dict[str | None, int] = {}  # how often each LLM failure notice was shown this sitting
         self._held: dict[tuple[str, str], str] = {}  # cards set aside before this sitting and asked anyway (named)
         self._aside: set[tuple[str, str]] = set()  # cards set aside in this sitting: not asked again in it
@@ -458,9 +457,8 @@ class PracticeSession:
             from .grading import KeywordGrader
 
             self._grader = KeywordGrader(self.grading)
-        if deck.path not in self._decks_known:  # its cards' terms, so that a list of the deck's terms is not an answer
-            self._decks_known.add(deck.path)
-            self._grader.use_deck(deck.cards)
+            # The sitting's cards' terms, so that a list of them is not an answer (whichever deck is asked first).
+            self._grader.use_deck(c for d in self.decks for c in d.cards)
         grade = self._grader.grade(card, answer)
         self.io.show(AnswerGraded(card, answer, grade, self._images(deck, card)))
         self.outcomes.append(outcome_of(card, grade))
