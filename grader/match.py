@@ -129,7 +129,8 @@ class CompiledCard:
     prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
     word_vectors: np.ndarray | None = None  # unit vector of each table word (zero rows: spelling only)
-    reference_vector: np.ndarray | None = None  # unit vector of the reference answer's content words
+    reference_vector: np.ndarray | None = None  # unit vector of the reference answer's content words the question lacks
+    question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -218,7 +219,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
         vectors=vectors,
         word_vectors=_meaning_vectors(vectors, [w if i in plain_rows else "" for i, w in enumerate(words)]) if vectors else None,
-        reference_vector=_reference_vector(vectors, card) if vectors else None,
+        reference_vector=_reference_vector(vectors, card, question_stems) if vectors else None,
+        question_stems=frozenset(question_stems),
     )
 
 
@@ -234,11 +236,12 @@ def _has_meaning(word: str) -> bool:
     return len(word) >= MEANING_MIN_LETTERS and word.isalpha() and word != "not"
 
 
-def _reference_vector(vectors: WordVectors, card: Card) -> np.ndarray:
+def _reference_vector(vectors: WordVectors, card: Card, question_stems: set[str]) -> np.ndarray:
     from .keyterms import clean_markdown
-    from .semantic import text_vector
+    from .semantic import reference_vector
 
-    return text_vector(vectors, content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms)))
+    tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
+    return reference_vector(vectors, tokens, question_stems)
 
 
 def _denied_stems(reference: str) -> set[str]:
@@ -305,16 +308,12 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
 
 
 def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float | None]:
-    """Cosine of each answer's content words (their vectors summed) with the reference answer's (0 if either has no words)."""
-    from .semantic import unit
+    """Each answer's similarity to the reference, over the words the question lacks (0 for a card without terms)."""
+    from .semantic import similarities
 
-    vocab: dict[str, int] = {}
-    columns = [[vocab.setdefault(t.word, len(vocab)) for t in toks] for toks in tokenized]
-    if not vocab or not compiled.words:
+    if not compiled.words:
         return [0.0] * len(tokenized)
-    vectors = _meaning_vectors(compiled.vectors, list(vocab))
-    sums = np.stack([vectors[cols].sum(axis=0) if cols else np.zeros_like(vectors[0]) for cols in columns])
-    return [float(max(0.0, u @ compiled.reference_vector)) if cols else 0.0 for u, cols in zip(unit(sums), columns)]
+    return similarities(compiled.vectors, compiled.reference_vector, tokenized, compiled.question_stems)  # type: ignore[return-value]
 
 
 def _compounds(
@@ -419,7 +418,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         coverage, ends, how, positions, shift = _mention(term, found, affirmed)
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
-        if positions and not term.term.derived:  # (an answer with a denial is worked out afresh, derived terms too)
+        if positions and not term.term.derived:
             placed.append((len(out) - 1, term, coverage if ends else -1.0, positions, shift))
             whole += coverage >= 1.0 or not ends
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
@@ -469,17 +468,25 @@ def _mention(term: _Term, found: Found, affirmed: Found) -> Mention:
     It depends on where the term's words stand from one another, not on where
     the answer says them: answers repeat their phrasing, so the mention each
     pattern makes is kept, relative to the pattern's first position (the key:
-    each word's row, its positions less that one, how it was met there).
-    Answers with a denial (``affirmed`` is not ``found``) are worked out afresh.
+    for each place a word is met, its row, its position less that one, and how
+    it was met there, negated where a denial takes it back: ``affirmed`` lacks it).
     """
-    if affirmed is not found:
-        return _best_mention(term, found, affirmed)
     pattern = [(row, at) for row, at in found.items() if row in term.rows]
     shift = min([min(at) for _, at in pattern])
-    key = tuple([(row, *[pos - shift for pos in at], *at.values()) for row, at in pattern])
+    places = []
+    if affirmed is found:
+        for row, at in pattern:
+            for pos, how in at.items():
+                places.append((row, pos - shift, how))
+    else:
+        for row, at in pattern:
+            kept = affirmed[row]
+            for pos, how in at.items():
+                places.append((row, pos - shift, how if pos in kept else -how))
+    key = tuple(places)
     known = term.mentions.get(key)
     if known is None:
-        coverage, ends, how, positions, _ = _best_mention(term, found, found)
+        coverage, ends, how, positions, _ = _best_mention(term, found, affirmed)
         known = coverage, ends and (ends[0] - shift, ends[1] - shift), how, tuple([p - shift for p in positions]), 0
         if len(term.mentions) < KNOWN_MENTIONS:
             term.mentions[key] = known
