@@ -512,6 +512,62 @@ def least_squares_weights(task, fit_idx, raw, signals, questions) -> np.ndarray:
     return np.clip(beta[1:-1] / max(beta[0], 1e-3), 0, None)
 
 
+CORE_REFERENCE_VECTOR = match._reference_vector
+
+
+def reference_with_question_words(vectors, card, question_stems):
+    """The reference's vector from all its words, the question's too (the rule before 2026-12-01's second session)."""
+    return CORE_REFERENCE_VECTOR(vectors, card, frozenset())
+
+
+def unit_word_similarities(question_words: bool) -> Callable:
+    """Similarities from the sum of each answer word's unit vector (words under 3 letters or not alphabetic left out),
+    the core's way for answers before 2026-12-01's second session; with or without the question's words."""
+    from grader.semantic import unit
+
+    def similarities(compiled, tokenized):
+        asked = frozenset() if question_words else compiled.question_stems
+        vocab: dict[str, int] = {}
+        columns = [[vocab.setdefault(t.word, len(vocab)) for t in toks if t.stem not in asked] for toks in tokenized]
+        if not vocab or not compiled.words:
+            return [0.0] * len(tokenized)
+        vectors = match._meaning_vectors(compiled.vectors, list(vocab))
+        sums = np.stack([vectors[cols].sum(axis=0) if cols else np.zeros_like(vectors[0]) for cols in columns])
+        return [float(max(0.0, u @ compiled.reference_vector)) if cols else 0.0 for u, cols in zip(unit(sums), columns)]
+
+    return similarities
+
+
+def similarities_with_question_words(compiled, tokenized):
+    """The core's similarities, the answer's question words kept."""
+    from grader.semantic import similarities
+
+    return similarities(compiled.vectors, compiled.reference_vector, tokenized, ())
+
+
+def with_demoted_reference_words(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus the share of the reference's words the answer repeats, over the words the
+    question lacks (the overlap baseline with the question's words left out of both)."""
+    out = CORE_BASELINES(evalset)
+    shares = np.zeros(len(evalset.items))
+    for i, it in enumerate(evalset.items):
+        card = evalset.cards[it.question_id]
+        asked = {t.stem for t in content_tokens(card.question)}
+        words = {t.word for t in content_tokens(it.answer) if t.stem not in asked}
+        best = 0.0
+        for reference in [card.answer, *(r.answer for r in card.reference_answers)]:
+            wanted = {t.word for t in content_tokens(reference) if t.stem not in asked}
+            best = max(best, len(words & wanted) / len(wanted) if wanted else 0.0)
+        shares[i] = best
+    out["demoted_overlap"] = shares
+    return out
+
+
+def demoted_reference_words_signals(graded, baselines) -> np.ndarray:
+    """The core's similarity and the share of the reference's words repeated, both without the question's words."""
+    return np.column_stack([graded.similarity, baselines["demoted_overlap"]])
+
+
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -616,6 +672,22 @@ VARIANTS: dict[str, Variant] = {
             (evaluate_module, "signal_columns", length_signals),
             (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3))),
         ],
+    ),
+    "similarity-as-before": Variant(
+        "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",
+        patches=[(match, "_reference_vector", reference_with_question_words), (match, "_similarities", unit_word_similarities(question_words=True))],
+    ),
+    "similarity-unit-words": Variant(
+        "the similarity without the question's words, each answer word's unit vector summed (not their plain vectors)",
+        patches=[(match, "_similarities", unit_word_similarities(question_words=False))],
+    ),
+    "similarity-with-question-words": Variant(
+        "the similarity with the question's words in (answer and reference), plain vectors summed",
+        patches=[(match, "_reference_vector", reference_with_question_words), (match, "_similarities", similarities_with_question_words)],
+    ),
+    "reference-words-demoted": Variant(
+        "the global signal of reference words repeated leaves out the question's words too",
+        patches=[(evaluate_module, "baseline_scores", with_demoted_reference_words), (evaluate_module, "signal_columns", demoted_reference_words_signals)],
     ),
     **{
         f"pooled-mappings{k}": Variant(

@@ -307,13 +307,13 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     return [tuple(pairs) for pairs in met]
 
 
-def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float | None]:
+def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float]:
     """Each answer's similarity to the reference, over the words the question lacks (0 for a card without terms)."""
     from .semantic import similarities
 
     if not compiled.words:
         return [0.0] * len(tokenized)
-    return similarities(compiled.vectors, compiled.reference_vector, tokenized, compiled.question_stems)  # type: ignore[return-value]
+    return similarities(compiled.vectors, compiled.reference_vector, tokenized, compiled.question_stems)
 
 
 def _compounds(

@@ -151,6 +151,26 @@ def test_the_answer_similarity_to_the_reference_is_reported(vectors):
     assert close.similarity > 0.7 > far.similarity
 
 
+def test_the_similarity_leaves_out_the_words_the_question_gives(vectors):
+    grader = KeywordGrader(GradingSettings(), vectors)
+    reference = card("How does live migration move a virtual machine?", ["copy"], answer="it copies the memory of the running virtual machine to the new host")
+    echo = grader.grade(reference, "it moves the virtual machine")
+    assert echo.answered and echo.similarity == 0  # every content word is the question's: nothing is said of the rest
+    # The same answer to a question that does not give those words is close to the reference.
+    other = card("What happens to the memory?", ["copy"], answer=reference.answer)
+    assert grader.grade(other, "it moves the virtual machine").similarity > 0.3
+    # Words of its own keep their similarity whatever question words come with them.
+    own = grader.grade(reference, "copies memory to the new host")
+    with_question = grader.grade(reference, "live migration copies memory to the new host")
+    assert own.similarity == with_question.similarity > 0.7
+
+
+def test_a_reference_made_of_the_question_words_keeps_them(vectors):
+    grader = KeywordGrader(GradingSettings(), vectors)
+    echo = card("What is memory?", ["memory"], answer="memory")
+    assert grader.grade(echo, "the RAM").similarity > 0.3  # the reference's vector is not empty: its words count
+
+
 def test_loading_the_vectors_makes_no_network_call(monkeypatch):
     attempts = []
 
