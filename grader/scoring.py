@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,18 +55,30 @@ def verdict_for(score: float, settings: GradingSettings) -> Verdict:
     return Verdict.incorrect
 
 
-def terms_share(credits: list[tuple[float, float]], required: int | None) -> tuple[float, float]:
-    """Earned and possible weight over the terms that count: all of them, or the ``required`` best.
+def _verdict_value(score: float, settings: GradingSettings) -> str:
+    """``verdict_for(score, settings).value``, for a grade's plain values: an enum member's value is a property, which
+    costs more per answer than the comparisons."""
+    if score >= settings.correct_threshold:
+        return _CORRECT
+    if score >= settings.partial_threshold:
+        return _PARTIAL
+    return _INCORRECT
+
+
+_CORRECT, _PARTIAL, _INCORRECT = Verdict.correct.value, Verdict.partial.value, Verdict.incorrect.value
+
+
+def terms_share(earned: list[float], possible: list[float], required: int | None) -> tuple[float, float]:
+    """Earned and possible weight over the terms that count (each term's in the two lists): all of them, or the
+    ``required`` best.
 
     A card that asks for "any two" of five examples is answered completely by
     two: the best-earning two count, and the rest neither add nor cost.
     """
-    if required is not None and required < len(credits):
-        credits = sorted(credits, key=lambda c: (c[0], -c[1]), reverse=True)[:required]
-    return sum(map(_earned, credits)), sum(map(_possible, credits))
-
-
-_earned, _possible = itemgetter(0), itemgetter(1)
+    if required is not None and required < len(earned):
+        best = sorted(zip(earned, possible), key=lambda c: (c[0], -c[1]), reverse=True)[:required]
+        return sum([e for e, _ in best]), sum([p for _, p in best])
+    return sum(earned), sum(possible)
 
 
 def long_reference_score(share: float, settings: GradingSettings) -> float:
@@ -157,22 +168,23 @@ def facts_from_evidence(
     if not card.gradable:
         return 0.0, Verdict.self_graded.value, True, (), None, ()
     terms = []
-    credits = []
+    earned, possible = [], []
     # A term's credit: full once found, its coverage in between, nothing for a stray word.
     found_at, floor = settings.found_threshold, settings.partial_floor
     for term, weight, coverage, span, how in evidence:
         if coverage >= found_at:
             terms.append((term.text, True, 1.0, span, answer[span[0] : span[1]] if span else None, term.derived, how))
-            credits.append((weight, weight))
+            earned.append(weight)
         elif coverage >= floor and coverage > 0.0:
             terms.append((term.text, False, _round4(coverage), span, answer[span[0] : span[1]] if span else None, term.derived, how))
-            credits.append((weight * coverage, weight))
+            earned.append(weight * coverage)
         else:
             terms.append((term.text, False, 0.0, None, None, term.derived, None))
-            credits.append((0.0, weight))
-    earned, total = terms_share(credits, card.required)
-    score = combined_score(earned / total if total else 0.0, similarity, card, settings)
-    return score, verdict_for(score, settings).value, True, tuple(terms), None if similarity is None else round(similarity, 4), ()
+            earned.append(0.0)
+        possible.append(weight)
+    got, total = terms_share(earned, possible, card.required)
+    score = combined_score(got / total if total else 0.0, similarity, card, settings)
+    return score, _verdict_value(score, settings), True, tuple(terms), None if similarity is None else round(similarity, 4), ()
 
 
 def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings) -> GradeFacts:
@@ -183,7 +195,7 @@ def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettin
     if share >= 1.0:
         return facts
     score = _round4(score * share)
-    return score, verdict_for(score, settings).value, answered, terms, similarity, foreign
+    return score, _verdict_value(score, settings), answered, terms, similarity, foreign
 
 
 def _round4(x: float) -> float:
