@@ -147,9 +147,10 @@ class LineFormat(Protocol):
 class JsonLinesFormat:
     """A graded answer as ``json.dumps`` writes its record, and a newline.
 
-    The line is put together from pieces: a card's fields, and a term with no
-    span, read the same on every line, so each is encoded once (half the cost
-    of encoding the record whole).
+    The line is put together from pieces: a card's fields, a term with no
+    span, and a found term's object but for its span and matched text, read
+    the same on many lines, so each is encoded once (half the cost of
+    encoding the record whole).
     """
 
     key = "jsonl"
@@ -157,6 +158,8 @@ class JsonLinesFormat:
     def __init__(self) -> None:
         self._cards: dict[tuple[str, int, str], str] = {}  # a card's fields -> their encoding
         self._terms: dict[TermFacts, str] = {}  # a term's plain values (without a span) -> its object, encoded
+        self._heads: dict[tuple[str, bool, float], str] = {}  # (term, found, credit) -> its object's start, up to its span
+        self._tails: dict[tuple[bool, str | None], str] = {}  # (derived, how) -> its object's end, after its matched text
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
         if isinstance(grade, Grade):
@@ -167,13 +170,18 @@ class JsonLinesFormat:
         if head is None:
             head = self._cards[key] = f'"card": {_json(card.id)}, "number": {_json(card.number)}, "question": {_json(card.question)}'
         own = _fields(extra) + ", " if extra else ""
+        matched: list[str] = []
+        missing: list[str] = []
+        records = []
+        for t in terms:
+            (matched if t[1] else missing).append(_string(t[0]))
+            records.append(self._term(t))
         return json_line(
             f'{{{own}{head}, "answer": {_string(answer)}, "score": {_float(score)}, "verdict": {_string(verdict)}, '
-            f'"matched": [{", ".join([_string(t[0]) for t in terms if t[1]])}], '
-            f'"missing": [{", ".join([_string(t[0]) for t in terms if not t[1]])}], '
-            f'"terms": [{", ".join([self._term(t) for t in terms])}], "answered": {_BOOL[answered]}, '
+            f'"matched": [{", ".join(matched)}], "missing": [{", ".join(missing)}], '
+            f'"terms": [{", ".join(records)}], "answered": {_BOOL[answered]}, '
             f'"similarity": {"null" if similarity is None else _float(similarity)}, '
-            f'"foreign_terms": [{", ".join([_string(t) for t in foreign])}]}}'
+            f'"foreign_terms": [{", ".join(map(_string, foreign))}]}}'
         )
 
     def _term(self, facts: TermFacts) -> str:
@@ -183,10 +191,13 @@ class JsonLinesFormat:
             if encoded is None:
                 encoded = self._terms[facts] = _json(_term_record(facts))
             return encoded
-        return (
-            f'{{"term": {_string(term)}, "found": {_BOOL[found]}, "credit": {_float(credit)}, "span": [{span[0]}, {span[1]}], '
-            f'"matched_text": {_string(matched_text)}, "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
-        )
+        head = self._heads.get((term, found, credit))
+        if head is None:
+            head = self._heads[term, found, credit] = f'{{"term": {_string(term)}, "found": {_BOOL[found]}, "credit": {_float(credit)}, "span": ['
+        tail = self._tails.get((derived, how))
+        if tail is None:
+            tail = self._tails[derived, how] = f', "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
+        return f'{head}{span[0]}, {span[1]}], "matched_text": {_string(matched_text)}{tail}'
 
 
 # Characters that JSON leaves raw inside a string but that end a line for other readers (Python's splitlines,
