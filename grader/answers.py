@@ -429,13 +429,19 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
     if not _SCALARS.issuperset(map(type, data.values())) and _too_deep(data):
         raise AnswersError(TOO_DEEP, path=name, line=line)
     answer = data["answer"]
-    return RowValues(
-        line,
-        None if card in (None, "") else str(card),
-        None if question in (None, "") else str(question),
-        "" if answer is None else str(answer),
-        {k: v for k, v in data.items() if k not in _RESERVED},
+    return _new_row(
+        RowValues,
+        (
+            line,
+            None if card in (None, "") else str(card),
+            None if question in (None, "") else str(question),
+            "" if answer is None else str(answer),
+            {k: v for k, v in data.items() if k not in _RESERVED},
+        ),
     )
+
+
+_new_row = tuple.__new__  # RowValues without the Python-level __new__ of a NamedTuple: a row is made twice per answer
 
 
 def _too_deep(row: dict[str, Any]) -> bool:
