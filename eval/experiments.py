@@ -568,6 +568,78 @@ def demoted_reference_words_signals(graded, baselines) -> np.ndarray:
     return np.column_stack([graded.similarity, baselines["demoted_overlap"]])
 
 
+_DECK_IDF: dict[str, float] = {}  # stem -> IDF over the evaluated set's references (filled by the grader factory below)
+_DECK_UNSEEN_IDF = [1.0]
+
+
+def idf_weighted_grader(es: EvalSet) -> KeywordEvalGrader:
+    """The core grader, after filling the IDF table of ``idf_similarities`` from ``es``'s references and questions."""
+    docs = [{t.stem for t in content_tokens(f"{c.question} {c.answer}")} for c in es.cards.values()]
+    freq = Counter(stem for doc in docs for stem in doc)
+    _DECK_IDF.clear()
+    _DECK_IDF.update({s: math.log((len(docs) + 1) / (f + 0.5)) for s, f in freq.items()})
+    _DECK_UNSEEN_IDF[0] = math.log((len(docs) + 1) / 0.5)
+    return KeywordEvalGrader(GradingSettings())
+
+
+def _idf_vector(vectors, tokens) -> np.ndarray:
+    from grader.semantic import DIMENSIONS, unit
+
+    if not tokens:
+        return np.zeros(DIMENSIONS, dtype=np.float32)
+    weights = np.array([_DECK_IDF.get(t.stem, _DECK_UNSEEN_IDF[0]) for t in tokens], dtype=np.float32)
+    return unit(weights @ vectors.words([t.word for t in tokens]))
+
+
+def idf_reference_vector(vectors, card, question_stems):
+    """The core's reference vector, each word's vector weighed by its IDF over the deck's questions and references."""
+    from grader.keyterms import clean_markdown
+
+    tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
+    return _idf_vector(vectors, [t for t in tokens if t.stem not in question_stems] or tokens)
+
+
+def idf_similarities(compiled, tokenized):
+    """The core's similarities, each word's vector weighed by its IDF over the deck's questions and references."""
+    out = []
+    for toks in tokenized:
+        kept = [t for t in toks if t.stem not in compiled.question_stems]
+        out.append(max(0.0, float(_idf_vector(compiled.vectors, kept) @ compiled.reference_vector)) if kept else 0.0)
+    return out
+
+
+def aligned_similarities(measure: str) -> Callable:
+    """Similarities from aligning words, not summing them: each reference word the question lacks meets its closest
+    answer word (cosine of their unit vectors, at least 0) and each answer word its closest reference word;
+    ``measure`` is "recall" (the reference words' mean), or "f1" (with the answer words' mean, their harmonic mean)."""
+    from grader.keyterms import clean_markdown
+    from grader.semantic import unit
+
+    references: dict[int, np.ndarray] = {}
+
+    def similarities(compiled, tokenized):
+        key = id(compiled)
+        if key not in references:
+            card = compiled.card
+            tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
+            kept = [t for t in tokens if t.stem not in compiled.question_stems] or tokens
+            references[key] = unit(compiled.vectors.words([t.word for t in kept]))
+        reference = references[key]
+        out = []
+        for toks in tokenized:
+            kept = [t for t in toks if t.stem not in compiled.question_stems]
+            if not kept or not len(reference):
+                out.append(0.0)
+                continue
+            close = np.clip(reference @ unit(compiled.vectors.words([t.word for t in kept])).T, 0, 1)
+            recall = float(close.max(axis=1).mean())
+            precision = float(close.max(axis=0).mean())
+            out.append(recall if measure == "recall" else (2 * recall * precision / (recall + precision) if recall + precision else 0.0))
+        return out
+
+    return similarities
+
+
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -609,15 +681,15 @@ def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
 def fresh_tokens() -> Iterator[None]:
     """Empty the tokenizer's cache before and after a variant.
 
-    ``normalize._word_pieces`` caches each written word with its stem, so a
-    variant that changes stemming would otherwise keep the old stems of every
-    word seen before it ran, and leave its own stems to the variants after it.
+    ``normalize._PIECES`` keeps each written word with its stem, so a variant
+    that changes stemming would otherwise keep the old stems of every word seen
+    before it ran, and leave its own stems to the variants after it.
     """
-    normalize._word_pieces.cache_clear()
+    normalize._PIECES.clear()
     try:
         yield
     finally:
-        normalize._word_pieces.cache_clear()
+        normalize._PIECES.clear()
 
 
 @dataclass
@@ -673,6 +745,18 @@ VARIANTS: dict[str, Variant] = {
             (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3))),
         ],
     ),
+    "similarity-idf": Variant(
+        "the similarity's word vectors weighed by their IDF over the deck's questions and references",
+        grader=idf_weighted_grader,
+        patches=[(match, "_reference_vector", idf_reference_vector), (match, "_similarities", idf_similarities)],
+    ),
+    **{
+        f"similarity-aligned-{measure}": Variant(
+            f"the similarity from word alignment ({measure}), not from summed vectors",
+            patches=[(match, "_similarities", aligned_similarities(measure))],
+        )
+        for measure in ("recall", "f1")
+    },
     "similarity-as-before": Variant(
         "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",
         patches=[(match, "_reference_vector", reference_with_question_words), (match, "_similarities", unit_word_similarities(question_words=True))],
