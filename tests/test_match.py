@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.keyterms import parse_term
-from grader.normalize import normalize
+from grader.normalize import _WORD, normalize, tokenize
 
 
 def make_card(*terms: str, question: str = "Name the things.") -> Card:
@@ -200,6 +200,16 @@ answers = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P
 @given(answers)
 def test_normalize_is_idempotent(text):
     assert normalize(normalize(text)) == normalize(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "Mn", "No"]), max_size=80))
+def test_tokens_stand_where_their_words_are_written(text):
+    """tokenize places each word by ``find`` from the end of the one before: the offsets are still the pattern's matches'."""
+    tokens = tokenize(text)
+    words = [m.span() for m in _WORD.finditer(text)]
+    assert list(dict.fromkeys((t.start, t.end) for t in tokens)) == [(a, b) for a, b in words if normalize(text[a:b])]
+    assert all(t.word in normalize(text[t.start : t.end]).split() for t in tokens)
 
 
 @settings(max_examples=60, deadline=None)
