@@ -441,14 +441,20 @@ def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...], int]], foun
     overlap by their making (``placed``: the highlighted terms met, with their
     evidence's index, coverage (-1: refused, see ``_best_mention``) and words, less ``shift``).
     """
-    whole = [(i, {p + shift for p in at}, coverage, term) for i, term, coverage, at, shift in placed if coverage >= 1.0 or coverage < 0.0]
+    whole = [
+        (i, {p + shift for p in at} if shift else set(at), coverage, term) for i, term, coverage, at, shift in placed if coverage >= 1.0 or coverage < 0.0
+    ]
     out = []
     for i, term, coverage, at, shift in placed:
         if coverage <= 0.0:
             continue
-        mention, said = [p + shift for p in at], None
+        mention = said = None
         for j, held, whole_coverage, other in whole:
-            if j == i or not held.issuperset(mention):
+            if j == i:
+                continue
+            if mention is None:  # made only once another whole term could hold it
+                mention = [p + shift for p in at] if shift else at
+            if not held.issuperset(mention):
                 continue
             if said is None:  # every answer word its words met
                 said = set().union(*[found[row] for row in term.rows if row in found])
