@@ -199,8 +199,20 @@ def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettin
 
 
 def _round4(x: float) -> float:
-    """``round(x, 4)``, skipped for 0 and 1 (most credits and scores): rounding costs more than the rest of a term's grade."""
-    return x if x == 1.0 or x == 0.0 else round(x, 4)
+    """``round(x, 4)``, skipped for 0 and 1 (most credits and scores), and looked up for the values met before (credits
+    and scores take few values): rounding costs more than the rest of a term's grade."""
+    if x == 1.0 or x == 0.0:
+        return x
+    rounded = _ROUNDED.get(x)
+    if rounded is None:
+        rounded = round(x, 4)
+        if len(_ROUNDED) < KNOWN_ROUNDED:
+            _ROUNDED[x] = rounded
+    return rounded
+
+
+_ROUNDED: dict[float, float] = {}
+KNOWN_ROUNDED = 65536
 
 
 def grade_facts(grade: Grade) -> GradeFacts:
