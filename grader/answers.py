@@ -436,9 +436,18 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
             None if card in (None, "") else str(card),
             None if question in (None, "") else str(question),
             "" if answer is None else str(answer),
-            {k: v for k, v in data.items() if k not in _RESERVED},
+            _own_fields(data),
         ),
     )
+
+
+def _own_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's fields but ``card``, ``question`` and ``answer``, in its order (a copy less three costs less than a
+    comprehension)."""
+    fields = row.copy()
+    for name in _RESERVED:
+        fields.pop(name, None)
+    return fields
 
 
 _new_row = tuple.__new__  # RowValues without the Python-level __new__ of a NamedTuple: a row is made twice per answer
