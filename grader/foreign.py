@@ -36,6 +36,7 @@ class DeckTerms:
     _known: dict[frozenset[str], int] = field(default_factory=dict)  # stems -> the term's place in ``terms``
     _filed: dict[str, list[int]] | None = None  # rarest stem -> its terms (made again after ``add``)
     _own: dict[str, frozenset[str]] = field(default_factory=dict)  # card id -> its own words (see ``own_words``)
+    _cards: dict[str, Card] = field(default_factory=dict)  # card id -> the card as the deck has it
 
     @classmethod
     def of(cls, cards: Iterable[Card]) -> DeckTerms:
@@ -46,6 +47,7 @@ class DeckTerms:
     def add(self, cards: Iterable[Card]) -> None:
         """Know these cards' terms too (a practice session's further decks)."""
         for card in cards:
+            self._cards.setdefault(card.id, card)
             for term in card.key_terms:
                 stems = content_stems(term.text)
                 if not stems or term.derived:
@@ -92,9 +94,14 @@ class DeckTerms:
         return filed
 
     def own_words(self, card: Card) -> frozenset[str]:
-        """The stems of a card's question, answers and terms (kept: asked about for each answer to it)."""
+        """The stems of a card's question, answers and terms (kept: asked about for each answer to it).
+
+        Taken from the card as the deck has it: a grader grades a card with further reference answers once per
+        answer, as copies of it with that answer alone, and whichever copy asks first must get the same words.
+        """
         known = self._own.get(card.id)
         if known is None:
+            card = self._cards.get(card.id, card)
             texts = [card.question, card.answer, *(t.text for t in card.key_terms)]
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
             known = self._own[card.id] = frozenset().union(*map(content_stems, texts))

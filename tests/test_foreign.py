@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from grader import KeywordGrader, Verdict
 from grader.decks import parse_markdown
 from grader.foreign import FOREIGN_MIN, DeckTerms, guessing_share
-from grader.normalize import content_tokens
+from grader.normalize import content_stems, content_tokens
 from grader.render import grade_row, term_lines
 
 from .conftest import SEED_DECK, run_cli
@@ -75,6 +75,21 @@ def test_a_cards_further_reference_answers_are_its_own_words_too(cards):
     also = ReferenceAnswer(answer="The hardware's own support", key_terms=[parse_term("hardware support")])
     card = cards[2].model_copy(update={"reference_answers": [also]})
     assert DeckTerms.of([*cards[:2], card, cards[3]]).named(card, stems("hardware, live migration")) == ("live migration",)
+
+
+def test_a_copy_graded_against_one_further_answer_has_the_whole_cards_own_words(cards):
+    """A grader grades each further reference answer as a copy of the card holding that answer alone: whichever
+    copy asks first, the card's own words are all of its answers' (answers graded in another order, or by another
+    worker, get the same grade)."""
+    from grader.keyterms import parse_term
+    from grader.models import ReferenceAnswer
+
+    also = ReferenceAnswer(answer="The hardware's own support", key_terms=[parse_term("hardware support")])
+    card = cards[2].model_copy(update={"reference_answers": [also]})
+    copy = card.model_copy(update={"answer": also.answer, "key_terms": also.key_terms, "reference_answers": []})
+    copy_first = DeckTerms.of([*cards[:2], card, cards[3]]).own_words(copy)
+    assert copy_first == DeckTerms.of([*cards[:2], card, cards[3]]).own_words(card)
+    assert content_stems("dispatcher") <= copy_first  # the card's first answer, which the copy lacks
 
 
 def test_terms_derived_from_prose_are_never_foreign():
