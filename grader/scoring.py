@@ -48,15 +48,12 @@ class GradingSettings(BaseModel):
 
 
 def verdict_for(score: float, settings: GradingSettings) -> Verdict:
-    if score >= settings.correct_threshold:
-        return Verdict.correct
-    if score >= settings.partial_threshold:
-        return Verdict.partial
-    return Verdict.incorrect
+    """The verdict the settings' thresholds give a score."""
+    return Verdict(_verdict_value(score, settings))
 
 
 def _verdict_value(score: float, settings: GradingSettings) -> str:
-    """``verdict_for(score, settings).value``, for a grade's plain values: an enum member's value is a property, which
+    """``verdict_for``'s verdict as its value, for a grade's plain values: an enum member's value is a property, which
     costs more per answer than the comparisons."""
     if score >= settings.correct_threshold:
         return _CORRECT
