@@ -640,42 +640,6 @@ def aligned_similarities(measure: str) -> Callable:
     return similarities
 
 
-CORE_COMBINED_SCORE = scoring.combined_score
-
-
-def short_reference_similarity(weight: float) -> Callable:
-    """``combined_score`` where the similarity weighs ``weight`` beside a short reference's derived terms, and never
-    beside a long one's (whose score the long-reference rule stretches already)."""
-
-    def combined(terms, similarity, card, settings):
-        if similarity is None or scoring.is_long_reference(card, settings) or not (card.key_terms and card.key_terms[0].derived):
-            return CORE_COMBINED_SCORE(terms, similarity, card, settings)
-        return round((terms + weight * similarity) / (1 + weight), 4)
-
-    return combined
-
-
-class UnblendedRawGrader(KeywordEvalGrader):
-    """The core grader whose calibration maps a short derived reference's terms' share, the similarity blend undone
-    (from the rounded score and similarity, to 3 decimals), as it maps a long reference's share unstretched."""
-
-    def __init__(self, weight: float):
-        super().__init__(GradingSettings())
-        self.weight = weight
-
-    def grade(self, card, answers):
-        settings, w = self.grader.settings, self.weight
-        predictions = []
-        for g in self.grader.grade_many(card, answers):
-            graded = card.as_graded(g)
-            long = scoring.is_long_reference(graded, settings)
-            raw = scoring.long_reference_share(g.score, settings) if long else None
-            if not long and g.answered and g.similarity is not None and graded.key_terms and graded.key_terms[0].derived:
-                raw = round(g.score * (1 + w) - w * g.similarity, 3)
-            predictions.append(Prediction(g.score, g.verdict, g.answered, raw, g.similarity))
-        return predictions
-
-
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -743,8 +707,11 @@ NO_SYNONYMS = [(match, "MEANING_THRESHOLD", 2.0)]
 VARIANTS: dict[str, Variant] = {
     "current": Variant("the core as it is (meaning tier on: term words found by synonyms)"),
     **{
-        f"similarity{w}": Variant(f"the answer's similarity to the reference beside derived terms, weight {w}", settings=GradingSettings(similarity_weight=w))
-        for w in (0.15, 0.3, 0.5)
+        f"similarity-weight{w}": Variant(
+            f"the answer's similarity weighs {w} beside a short reference's derived terms in the score (0.5 adopted; 0: not at all)",
+            settings=GradingSettings(similarity_weight=w),
+        )
+        for w in (0.0, 0.3, 1.0)
     },
     "infer-count": Variant("the count a question asks for ('name one', 'list three') makes that many highlighted terms enough", grader=lambda es: InferredCountGrader()),
     "infer-count-derived": Variant("the same for derived terms too", grader=lambda es: InferredCountGrader(derived_too=True)),
@@ -795,21 +762,6 @@ VARIANTS: dict[str, Variant] = {
             patches=[(match, "_similarities", aligned_similarities(measure))],
         )
         for measure in ("recall", "f1")
-    },
-    **{
-        f"short-similarity{w}": Variant(
-            f"the similarity weighs {w} beside a short reference's derived terms (fewer than 8), never a long one's",
-            patches=[(scoring, "combined_score", short_reference_similarity(w))],
-        )
-        for w in (0.3, 0.5, 1.0)
-    },
-    **{
-        f"short-similarity{w}-unblended": Variant(
-            f"short-similarity{w}, calibrations mapping the terms' share (the blend undone)",
-            grader=lambda es, w=w: UnblendedRawGrader(w),
-            patches=[(scoring, "combined_score", short_reference_similarity(w))],
-        )
-        for w in (0.3, 0.5, 1.0)
     },
     "similarity-as-before": Variant(
         "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",

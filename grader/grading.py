@@ -60,6 +60,16 @@ class KeywordGrader:
                 self.notices.append(f"{exc}; grading by words only")
         return self._vectors
 
+    def scoring_by(self, settings: GradingSettings) -> KeywordGrader:
+        """A grader that scores by other settings and matches as this one does, with its word vectors and the cards it
+        has compiled (the matching does not depend on the scoring settings)."""
+        if settings.match != self.settings.match:
+            raise ValueError("a grader that matches otherwise cannot share compiled cards")
+        other = KeywordGrader(settings, self.vectors)
+        other._vectors_tried = True
+        other._compiled = self._compiled
+        return other
+
     def _compile(self, card: Card) -> CompiledCard:
         key = (card.id, card.question, card.answer)  # a further reference answer is the same card with another answer
         compiled = self._compiled.get(key)

@@ -37,7 +37,7 @@ class GradingSettings(BaseModel):
         "meaning", description="meaning: words, and the offline semantic tier; keyword: words only (spelling, stems, typos)."
     )
     similarity_weight: float = Field(
-        0.0, ge=0, le=1, description="Weight of the answer's similarity to the reference beside the derived terms' score."
+        0.5, ge=0, le=1, description="Weight of the answer's similarity to the reference beside a short reference's derived terms' score."
     )
     long_reference_terms: int = Field(
         8, ge=1, description="A reference that yields this many derived terms or more is long: see long_reference_share."
@@ -106,17 +106,19 @@ def is_long_reference(card: Card, settings: GradingSettings) -> bool:
 
 
 def combined_score(terms: float, similarity: float | None, card: Card, settings: GradingSettings) -> float:
-    """The score from the terms' credit, and for derived terms the whole answer's similarity to the reference.
+    """The score from the terms' credit, and for a short reference's derived terms the answer's similarity to it.
 
     Derived terms are cut from a reference written as prose, so the reference as
     a whole says what they cannot; highlighted terms are what the author asks
     for, and only they count. A long reference's derived terms are more than an
-    answer needs (``long_reference_share``). Both rules were fitted on the
-    training splits (eval/RESULTS.md, "Grading by meaning").
+    answer needs (``long_reference_share``), and its score stretched so is not
+    blended too (that cost ASAP and SAF). The rules and the weight were fitted
+    on the training splits (eval/RESULTS.md, "Grading by meaning" and "The
+    similarity in zero-shot scores").
     """
-    derived = bool(card.key_terms) and card.key_terms[0].derived
     if is_long_reference(card, settings):
-        terms = long_reference_score(terms, settings)
+        return _round4(long_reference_score(terms, settings))
+    derived = bool(card.key_terms) and card.key_terms[0].derived
     if similarity is None or not derived or not settings.similarity_weight:
         return _round4(terms)
     return round((terms + settings.similarity_weight * similarity) / (1 + settings.similarity_weight), 4)

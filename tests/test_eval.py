@@ -281,7 +281,8 @@ def test_non_answers_rank_below_wrong_attempts_when_calibrated(tmp_path):
             [("Rayleigh scattering by air molecules", 2.0), ("light bounces around in the atmosphere", 1.0), ("I don't know", 0.0)] * 4
         ):
             rows.append(row(question_id=f"q{q}", id=f"q{q}-{a}", answer=answer, score=score))
-    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KEYWORD, DEFAULTS, **FAST)
+    words_alone = GradingSettings(similarity_weight=0.0)  # the wrong attempt's similarity to the reference earns nothing
+    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KeywordEvalGrader(words_alone), words_alone, **FAST)
     predicted = {it.answer: it.predicted["score"]["calibrated"] for it in run.items}
     assert {it.score for it in run.items if it.answer != rows[0]["answer"]} == {0.0}
     assert predicted["I don't know"] == pytest.approx(0.0)

@@ -58,3 +58,29 @@ def test_the_harness_calibrates_on_the_share_of_terms():
     prediction = KeywordEvalGrader(SETTINGS).grade(long, ["the kernel schedules threads on every core and flushes the cache"])[0]
     assert prediction.score >= SETTINGS.correct_threshold
     assert prediction.raw == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_short_references_score_weighs_the_answers_similarity_and_a_long_ones_does_not():
+    """The similarity counts beside a short reference's derived terms (a paraphrase earns something), never beside a
+    long reference's (its share is stretched already) nor beside highlighted terms (the author's choice)."""
+    meaning = GradingSettings()
+    words_alone = GradingSettings(similarity_weight=0.0)
+    paraphrase = "the processor cache is emptied"
+    short = card("\n".join(f"- {step}" for step in STEPS[:4]))
+    blended, plain = KeywordGrader(meaning).grade(short, paraphrase), KeywordGrader(words_alone).grade(short, paraphrase)
+    assert blended.similarity > 0.3
+    share = plain.score
+    assert blended.score == pytest.approx((share + 0.5 * blended.similarity) / 1.5, abs=1e-4) and blended.score > share
+    long = card(REFERENCE)
+    assert KeywordGrader(meaning).grade(long, paraphrase).score == KeywordGrader(words_alone).grade(long, paraphrase).score
+    highlighted = short.model_copy(update={"key_terms": [parse_term(s) for s in STEPS[:4]]})
+    assert KeywordGrader(meaning).grade(highlighted, paraphrase).score == KeywordGrader(words_alone).grade(highlighted, paraphrase).score
+
+
+def test_the_harness_calibrates_on_the_terms_share_without_the_similarity():
+    short = card("\n".join(f"- {step}" for step in STEPS[:4]))
+    answers = ["the processor cache is emptied", "the kernel schedules threads"]
+    predictions = KeywordEvalGrader(GradingSettings()).grade(short, answers)
+    shares = KeywordGrader(GradingSettings(similarity_weight=0.0)).grade_many(short, answers)
+    assert [p.raw for p in predictions] == [s.score for s in shares]
+    assert all(p.score > p.raw for p in predictions)  # the zero-shot score is the grader's own, similarity blended in

@@ -29,12 +29,12 @@ def agreement(rows, deck) -> float:
 
 
 def test_dev_set_agreement_floor(seed_deck):
-    # Measured 0.812 when this floor was set; paraphrases with no shared words are the misses.
-    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.80
+    # Measured 0.821 when this floor was set; paraphrases with no shared words are the misses.
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.82
 
 
 def test_held_out_agreement_meets_the_goal(seed_deck):
-    assert agreement(labelled("seed_test.jsonl"), seed_deck) >= 0.87  # measured 0.875 (84 of 96)
+    assert agreement(labelled("seed_test.jsonl"), seed_deck) >= 0.88  # the goal; measured 0.885 (85 of 96)
 
 
 @pytest.mark.parametrize("name", ["seed_dev.jsonl", "seed_test.jsonl"])

@@ -57,20 +57,32 @@ class KeywordEvalGrader:
 
     def __init__(self, settings: GradingSettings):
         self.grader = KeywordGrader(settings)
+        # The terms' share alone, for calibration: made on the first grade, once the word vectors are known.
+        self._terms_only: KeywordGrader | None = None
+        self._cards: list[Card] = []
 
     def use_deck(self, cards: Iterable[Card]) -> None:
         """Know the set's cards, as ``grader grade`` knows its deck's (``KeywordGrader.use_deck``)."""
-        self.grader.use_deck(cards)
+        self._cards += cards
+        self.grader.use_deck(self._cards)
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
-        """Calibration maps a long reference's share of terms, not the stretched score its verdict needs:
-        the stretch is the grader's own rule, and a calibration learns its own (eval/RESULTS.md)."""
+        """Calibration maps the terms' share, not the score a verdict needs: neither a long reference's stretch nor
+        the similarity blended into a short one's. Both are the grader's own rules, and a calibration learns its own
+        (its signals weigh the similarity: eval/RESULTS.md)."""
         settings = self.grader.settings
+        grades = self.grader.grade_many(card, answers)
+        shares = grades
+        if settings.similarity_weight and self.grader.vectors is not None:
+            if self._terms_only is None:
+                self._terms_only = self.grader.scoring_by(settings.model_copy(update={"similarity_weight": 0.0}))
+                self._terms_only.use_deck(self._cards)
+            shares = self._terms_only.grade_many(card, answers)
         predictions = []
-        for g in self.grader.grade_many(card, answers):
-            long = is_long_reference(card.as_graded(g), settings)  # the reference the best grade came from
-            raw = long_reference_share(g.score, settings) if long else None
-            predictions.append(Prediction(g.score, g.verdict, g.answered, raw, g.similarity))
+        for g, t in zip(grades, shares):
+            long = is_long_reference(card.as_graded(t), settings)  # the reference the best share came from
+            raw = long_reference_share(t.score, settings) if long else t.score
+            predictions.append(Prediction(g.score, g.verdict, g.answered, raw, t.similarity))  # that reference's
         return predictions
 
     def describe(self) -> dict[str, Any]:
