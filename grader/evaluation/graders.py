@@ -59,12 +59,10 @@ class KeywordEvalGrader:
         self.grader = KeywordGrader(settings)
         # The terms' share alone, for calibration: made on the first grade, once the word vectors are known.
         self._terms_only: KeywordGrader | None = None
-        self._cards: list[Card] = []
 
     def use_deck(self, cards: Iterable[Card]) -> None:
         """Know the set's cards, as ``grader grade`` knows its deck's (``KeywordGrader.use_deck``)."""
-        self._cards += cards
-        self.grader.use_deck(self._cards)
+        self.grader.use_deck(cards)
 
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         """Calibration maps the terms' share, not the score a verdict needs: neither a long reference's stretch nor
@@ -76,7 +74,7 @@ class KeywordEvalGrader:
         if settings.similarity_weight and self.grader.vectors is not None:
             if self._terms_only is None:
                 self._terms_only = self.grader.scoring_by(settings.model_copy(update={"similarity_weight": 0.0}))
-                self._terms_only.use_deck(self._cards)
+            self._terms_only.deck_terms = self.grader.deck_terms  # the same deck, whenever it came
             shares = self._terms_only.grade_many(card, answers)
         predictions = []
         for g, t in zip(grades, shares):
