@@ -763,6 +763,10 @@ VARIANTS: dict[str, Variant] = {
         )
         for measure in ("recall", "f1")
     },
+    "signals-wider": Variant(
+        "the signals' grid reaches further for the similarity: (1, 0.3), (1, 0.6), (1.5, 0), (2, 0) more",
+        patches=[(calibration, "SIGNAL_WEIGHTS", calibration.SIGNAL_WEIGHTS + ((1.0, 0.3), (1.0, 0.6), (1.5, 0.0), (2.0, 0.0)))],
+    ),
     "similarity-as-before": Variant(
         "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",
         patches=[(match, "_reference_vector", reference_with_question_words), (match, "_similarities", unit_word_similarities(question_words=True))],
