@@ -97,6 +97,10 @@ def term_lines(grade: Grade) -> list[Text]:
         lines.append(Text("~ " + " · ".join(f"{term_label(t)} ({t.credit:.0%})" for t in partly), style="yellow"))
     if missed:
         lines.append(Text("✗ missed: " + " · ".join(term_label(t) for t in missed), style="red"))
+    if grade.answered and grade.similarity is not None and grade.terms and grade.terms[0].derived:
+        # Terms cut from prose say less than the prose: how close the whole answer comes to it (a short reference's
+        # score counts it, README grading rule 6).
+        lines.append(Text(f"≈ as a whole, {grade.similarity:.0%} close in meaning to the reference", style="cyan"))
     if grade.foreign_terms:
         share = guessing_share(sum(1 for t in grade.terms if t.credit > 0), len(grade.foreign_terms))
         named = guesses_note([clean_line(t) for t in grade.foreign_terms])

@@ -350,3 +350,20 @@ def test_loading_the_vectors_leaves_logging_as_it_was(vectors):
     code = "import logging; from grader.semantic import load; load(); r = logging.getLogger(); print(len(r.handlers), r.level)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0", "30"]  # no handler, WARNING: as Python starts
+
+
+def test_practice_shows_how_close_an_answer_to_prose_comes_in_meaning(vectors):
+    """A card without highlights is scored on its derived terms and the whole answer's similarity to the reference:
+    practice says how close the answer came, so the score can be understood; highlighted cards leave it out."""
+    from grader.keyterms import derive_key_terms
+    from grader.render import term_lines
+
+    reference = "it copies the memory of the running virtual machine to the new host"
+    prose = Card(id="p", number=1, question="What happens in live migration?", answer=reference,
+                 key_terms=derive_key_terms(reference, question="What happens in live migration?"))  # fmt: skip
+    grader = KeywordGrader(GradingSettings(), vectors)
+    grade = grader.grade(prose, "the RAM is transferred to the other server")
+    shown = [line.plain for line in term_lines(grade)]
+    assert f"≈ as a whole, {grade.similarity:.0%} close in meaning to the reference" in shown
+    highlighted = grader.grade(card("What happens in live migration?", ["copies the memory"], answer=reference), "the RAM is moved")
+    assert highlighted.similarity is not None and not any(line.startswith("≈") for line in map(str, term_lines(highlighted)))
