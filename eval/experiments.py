@@ -640,6 +640,23 @@ def aligned_similarities(measure: str) -> Callable:
     return similarities
 
 
+def with_novelty(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus each answer's share of content words the question lacks (0 for none)."""
+    out = CORE_BASELINES(evalset)
+    novelty = np.zeros(len(evalset.items))
+    for i, it in enumerate(evalset.items):
+        asked = {t.stem for t in content_tokens(evalset.cards[it.question_id].question)}
+        stems = [t.stem for t in content_tokens(it.answer)]
+        novelty[i] = sum(s not in asked for s in stems) / len(stems) if stems else 0.0
+    out["novelty"] = novelty
+    return out
+
+
+def novelty_signals(graded, baselines) -> np.ndarray:
+    """The core's signals and the share of the answer's words the question lacks."""
+    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["novelty"]])
+
+
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -766,6 +783,14 @@ VARIANTS: dict[str, Variant] = {
     "signals-wider": Variant(
         "the signals' grid reaches further for the similarity: (1, 0.3), (1, 0.6), (1.5, 0), (2, 0) more",
         patches=[(calibration, "SIGNAL_WEIGHTS", calibration.SIGNAL_WEIGHTS + ((1.0, 0.3), (1.0, 0.6), (1.5, 0.0), (2.0, 0.0)))],
+    ),
+    "signals+novelty": Variant(
+        "a third global signal: the share of the answer's words the question lacks, with five more grid points",
+        patches=[
+            (evaluate_module, "baseline_scores", with_novelty),
+            (evaluate_module, "signal_columns", novelty_signals),
+            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0.6, 0.6, 0.3), (1.0, 0, 0.3))),
+        ],
     ),
     "similarity-as-before": Variant(
         "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",
