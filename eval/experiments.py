@@ -494,16 +494,6 @@ def with_length_ratio(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
-def length_signals(graded, baselines) -> np.ndarray:
-    """The core's signals and the answer's length relative to the reference."""
-    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["length_ratio"]])
-
-
-def three_signals(graded, baselines) -> np.ndarray:
-    """The core's signals and the TF-IDF similarity to the reference."""
-    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["tfidf"]])
-
-
 def least_squares_weights(task, fit_idx, raw, signals, questions) -> np.ndarray:
     """Signal weights from a least-squares fit of the grade share on the score and the signals (no inner folds)."""
     answered = raw >= 0
@@ -652,11 +642,6 @@ def with_novelty(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
-def novelty_signals(graded, baselines) -> np.ndarray:
-    """The core's signals and the share of the answer's words the question lacks."""
-    return np.column_stack([CORE_SIGNALS(graded, baselines), baselines["novelty"]])
-
-
 def comparative_stem(word: str) -> str:
     """The core's stem, with comparatives and superlatives cut to their base (larger, heaviest, bigger)."""
     stem = CORE_STEM(word)
@@ -719,6 +704,23 @@ class Variant:
     grader: Callable[[EvalSet], Any] | None = None
 
 
+def third_signal(description: str, baselines: Callable[[EvalSet], dict[str, np.ndarray]], key: str, more_weights: tuple) -> Variant:
+    """A variant whose global calibrations weigh a third signal, ``baselines``' scores under ``key``, beside the core's
+    two: the core's grid with the third weight 0, and ``more_weights``."""
+
+    def columns(graded, scores) -> np.ndarray:
+        return np.column_stack([CORE_SIGNALS(graded, scores), scores[key]])
+
+    return Variant(
+        description,
+        patches=[
+            (evaluate_module, "baseline_scores", baselines),
+            (evaluate_module, "signal_columns", columns),
+            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + more_weights),
+        ],
+    )
+
+
 NO_SYNONYMS = [(match, "MEANING_THRESHOLD", 2.0)]
 
 VARIANTS: dict[str, Variant] = {
@@ -752,21 +754,13 @@ VARIANTS: dict[str, Variant] = {
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "no-signals": Variant("a global calibration maps the grader's score alone (no similarity, no reference words)", patches=[(calibration, "MIN_SIGNAL_QUESTIONS", 10**9)]),
     "signals-pearson": Variant("the signals' weights chosen by Pearson r for scores", patches=[(calibration, "_agreement", pearson_agreement)]),
-    "signals+tfidf": Variant(
+    "signals+tfidf": third_signal(
         "a third signal: the answer's TF-IDF similarity to the reference, with five more grid points",
-        patches=[
-            (evaluate_module, "baseline_scores", with_tfidf_similarity),
-            (evaluate_module, "signal_columns", three_signals),
-            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0, 0.6), (0, 0.3, 0.3))),
-        ],
+        with_tfidf_similarity, "tfidf", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0, 0.6), (0, 0.3, 0.3)),
     ),
-    "signals+length": Variant(
+    "signals+length": third_signal(
         "a third signal: the answer's length as a share of the reference's (capped at 1), with five more grid points",
-        patches=[
-            (evaluate_module, "baseline_scores", with_length_ratio),
-            (evaluate_module, "signal_columns", length_signals),
-            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3))),
-        ],
+        with_length_ratio, "length_ratio", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3)),
     ),
     "similarity-idf": Variant(
         "the similarity's word vectors weighed by their IDF over the deck's questions and references",
@@ -784,13 +778,9 @@ VARIANTS: dict[str, Variant] = {
         "the signals' grid reaches further for the similarity: (1, 0.3), (1, 0.6), (1.5, 0), (2, 0) more",
         patches=[(calibration, "SIGNAL_WEIGHTS", calibration.SIGNAL_WEIGHTS + ((1.0, 0.3), (1.0, 0.6), (1.5, 0.0), (2.0, 0.0)))],
     ),
-    "signals+novelty": Variant(
+    "signals+novelty": third_signal(
         "a third global signal: the share of the answer's words the question lacks, with five more grid points",
-        patches=[
-            (evaluate_module, "baseline_scores", with_novelty),
-            (evaluate_module, "signal_columns", novelty_signals),
-            (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + ((0, 0, 0.3), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0.6, 0.6, 0.3), (1.0, 0, 0.3))),
-        ],
+        with_novelty, "novelty", ((0, 0, 0.3), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0.6, 0.6, 0.3), (1.0, 0, 0.3)),
     ),
     "similarity-as-before": Variant(
         "the similarity with the question's words in (answer and reference), each answer word's unit vector summed",

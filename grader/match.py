@@ -94,8 +94,8 @@ class _Part:
 
 
 # A term's coverage in an answer, the first and last position of its mention (None if none), how it was found, and
-# the positions of the answer words it was found at (with no mention: of a phrase that names something else instead),
-# less the last element (added when asked for: few answers need them).
+# the positions of the answer words it was found at (with no mention: of a phrase that names something else instead)
+# less a shift, and that shift, the last element (added back only where the positions are asked for: few answers need them).
 Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...], int]
 
 
