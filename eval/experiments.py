@@ -407,6 +407,71 @@ def similarities_with_vectors(weight: float) -> Callable:
     return similarities
 
 
+CORE_COMBINED_SCORE = scoring.combined_score
+
+
+def blend_highlighted(weight: float) -> Callable:
+    """``combined_score`` that blends the answer's similarity into highlighted terms' score too (long references
+    as the core has them)."""
+
+    def combined_score(terms, similarity, card, settings):
+        if similarity is None or scoring.is_long_reference(card, settings):
+            return CORE_COMBINED_SCORE(terms, similarity, card, settings)
+        return round((terms + weight * similarity) / (1 + weight), 4)
+
+    return combined_score
+
+
+CORE_GRADED_ANSWERS = evaluate_module.graded_answers
+CORE_NEIGHBOUR_GRADES = neighbours.neighbour_grades
+CORE_ANSWER_SIMILARITIES = neighbours.answer_similarities
+
+
+@dataclass
+class AnswersWithReferences(calibration.GradedAnswers):
+    """Graded answers whose similarities have a further column (and row) per reference answer of the question."""
+
+    references: dict = field(default_factory=dict)  # question -> its reference answers' features
+
+    def similarities(self, question, fit_idx, test):
+        if question not in self._by_question:
+            mine = np.flatnonzero(self.questions == question).tolist()
+            theirs = mine if self.fit_features is None else np.flatnonzero(self.fit_questions == question).tolist()
+            fit_bags = [self.features[i] for i in mine] if self.fit_features is None else [self.fit_features[i] for i in theirs]
+            bags = fit_bags if self.fit_features is None else fit_bags + [self.features[i] for i in mine]
+            fit_row = {i: r for r, i in enumerate(theirs)}
+            row = fit_row if self.fit_features is None else {i: len(theirs) + r for r, i in enumerate(mine)}
+            references = self.references.get(question, [])
+            matrix = neighbours.answer_similarities([*bags, *references])
+            self._by_question[question] = (matrix, fit_row, row, len(references))
+        matrix, fit_row, row, references = self._by_question[question]
+        fits = [fit_row[i] for i in fit_idx.tolist()] + list(range(len(matrix) - references, len(matrix)))
+        return matrix[np.ix_(fits, fits)], matrix[np.ix_([row[i] for i in test.tolist()], fits)]
+
+
+def answers_with_references(own_only: bool) -> Callable:
+    """``graded_answers`` whose questions' reference answers (the card's own only, or every one) join the similarities."""
+
+    def graded_answers(evalset, fitted, scope):
+        core = CORE_GRADED_ANSWERS(evalset, fitted, scope)
+        if core is None:
+            return None
+        references = {}
+        for q, card in evalset.cards.items():
+            texts = [card.answer] if own_only else [card.answer, *(r.answer for r in card.reference_answers)]
+            references[q] = [bag for bag in map(neighbours.answer_features, texts) if bag]
+        return AnswersWithReferences(core.features, core.questions, core.fit_features, core.fit_questions, references=references)
+
+    return graded_answers
+
+
+def references_graded_full(among, grades, new):
+    """The core's neighbour grades, the rows beyond ``grades`` (reference answers) graded full marks and left out."""
+    extra = among.shape[0] - len(grades)
+    left_out, predicted = CORE_NEIGHBOUR_GRADES(among, np.concatenate([grades, np.ones(extra)]), new)
+    return left_out[: len(grades)], predicted
+
+
 def pearson_agreement(task, idx, predicted) -> float:
     """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
     if task.kind == "label":
@@ -738,6 +803,19 @@ VARIANTS: dict[str, Variant] = {
     "no-long-reference": Variant("a long reference's derived terms all count, as before", settings=GradingSettings(long_reference_terms=10**6)),
     "long-reference5": Variant("references of 5 or more derived terms are long", settings=GradingSettings(long_reference_terms=5)),
     "long-reference-share0.6": Variant("60% of a long reference's terms scores nearly 1", settings=GradingSettings(long_reference_share=0.6)),
+    "references-vote": Variant(
+        "a question's reference answers vote in its neighbour grades as answers graded full marks",
+        patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=False)), (neighbours, "neighbour_grades", references_graded_full)],
+    ),
+    "references-vote-own": Variant(
+        "the same, a card's own reference answer only (Beetle's further ones silent)",
+        patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=True)), (neighbours, "neighbour_grades", references_graded_full)],
+    ),
+    "kernel-squared": Variant("graded answers' similarities squared before the ridge (a more local kernel)", patches=[(neighbours, "answer_similarities", lambda bags: CORE_ANSWER_SIMILARITIES(bags) ** 2)]),
+    "kernel-exp": Variant("graded answers' similarities as exp((cosine - 1) / 0.5) (a radial kernel on unit vectors)", patches=[(neighbours, "answer_similarities", lambda bags: np.exp((CORE_ANSWER_SIMILARITIES(bags) - 1) / 0.5))]),
+    "kernel-plus-squared": Variant("graded answers' similarities plus their squares, halved", patches=[(neighbours, "answer_similarities", lambda bags: (lambda k: (k + k**2) / 2)(CORE_ANSWER_SIMILARITIES(bags)))]),
+    "similarity-highlighted0.3": Variant("highlighted terms' score blends the similarity too, weight 0.3", patches=[(scoring, "combined_score", blend_highlighted(0.3))]),
+    "similarity-highlighted0.5": Variant("the same, weight 0.5", patches=[(scoring, "combined_score", blend_highlighted(0.5))]),
     "no-neighbours": Variant("per-question calibration from the grader's score alone: graded answers to the question do not vote", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.0)]),
     "neighbours0.5": Variant("graded answers' grade weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
     "neighbours1": Variant("graded answers' grade weighs as much as the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
