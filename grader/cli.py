@@ -564,9 +564,13 @@ def cards(
         for card in shown:
             sys.stdout.write(json_line(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False)))
         return
-    from .render import cards_table, make_console
+    from .render import card_lines, cards_table, make_console
 
-    make_console().print(cards_table(shown, the_deck.title, progress, now=now))
+    console = make_console()
+    if console.is_terminal:
+        console.print(cards_table(shown, the_deck.title, progress, now=now))
+    else:
+        sys.stdout.writelines(card_lines(shown, progress, now=now))
 
 
 @app.command()

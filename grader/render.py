@@ -21,6 +21,8 @@ from .models import Card, Grade, TermMatch, Verdict
 from .writers import guesses_note
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.markdown import Markdown
 
     from .images import Image
@@ -301,8 +303,6 @@ def grade_row(
 
 def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Table:
     """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses."""
-    from .schedule import describe_due
-
     table = Table(title=Text(clean_line(title)))
     table.add_column("#", justify="right")
     table.add_column("id")
@@ -314,24 +314,44 @@ def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress 
         table.add_column("last")
         table.add_column("lapses", justify="right")
     for c in cards:
-        terms = Text(clean_line("; ".join(t.text for t in c.key_terms)))
+        cells = _card_cells(c, progress, now)
         if c.key_terms and c.key_terms[0].derived:
-            terms = Text.assemble(("(derived) ", "dim"), terms)
-        row: list = [str(c.number), c.id, Text(clean_line(c.question)), terms, "yes" if c.gradable else "self"]
-        if progress is not None:
-            p = progress.get(c.id)
-            if p is None or p.state is None:
-                due = Text("new", style="dim")
-            elif p.suspended:
-                due = Text("suspended", style="yellow")
-            else:
-                due = Text(describe_due(p.state.due, now=now) if now else f"{p.state.due:%Y-%m-%d %H:%M}")
-            if p is not None and p.buried_until is not None and now is not None and p.buried_until > now and not p.suspended:
-                due = Text(f"buried, {describe_due(p.buried_until, now=now)}", style="yellow")
-            last = Text(p.last_verdict.value, style=VERDICT_STYLE[p.last_verdict]) if p and p.last_verdict else Text("—", style="dim")
-            row += [due, last, str(p.state.lapses) if p and p.state else "0"]
-        table.add_row(*row)
+            cells[3] = Text.assemble(("(derived) ", "dim"), cells[3].plain)
+        table.add_row(*cells)
     return table
+
+
+def card_lines(cards: list[Card], progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:
+    """The ``cards`` table as tab-separated lines, a header first: for a pipe, where a drawn table would wrap every
+    cell into many lines and a large deck's would take seconds to lay out (rich measures every cell)."""
+    header = ["#", "id", "question", "key terms", "graded", *(("due", "last", "lapses") if progress is not None else ())]
+    yield "\t".join(header) + "\n"
+    for c in cards:
+        cells = [str(cell) for cell in _card_cells(c, progress, now)]
+        if c.key_terms and c.key_terms[0].derived:
+            cells[3] = "(derived) " + cells[3]
+        yield "\t".join(cells) + "\n"
+
+
+def _card_cells(card: Card, progress: dict[str, CardProgress | None] | None, now) -> list:
+    """A card's cells in the ``cards`` listing, each text on one line (tabs made spaces), styled for the table."""
+    from .schedule import describe_due
+
+    row: list = [str(card.number), card.id, Text(clean_line(card.question)), Text(clean_line("; ".join(t.text for t in card.key_terms)))]
+    row.append("yes" if card.gradable else "self")
+    if progress is None:
+        return row
+    p = progress.get(card.id)
+    if p is None or p.state is None:
+        due = Text("new", style="dim")
+    elif p.suspended:
+        due = Text("suspended", style="yellow")
+    else:
+        due = Text(describe_due(p.state.due, now=now) if now else f"{p.state.due:%Y-%m-%d %H:%M}")
+    if p is not None and p.buried_until is not None and now is not None and p.buried_until > now and not p.suspended:
+        due = Text(f"buried, {describe_due(p.buried_until, now=now)}", style="yellow")
+    last = Text(p.last_verdict.value, style=VERDICT_STYLE[p.last_verdict]) if p and p.last_verdict else Text("—", style="dim")
+    return [*row, due, last, str(p.state.lapses) if p and p.state else "0"]
 
 
 def make_console(stderr: bool = False) -> Console:

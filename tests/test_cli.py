@@ -132,6 +132,20 @@ def test_cards_json():
     assert cards[16]["gradable"] is False and cards[17]["derived_terms"] is True
 
 
+def test_cards_piped_is_one_tab_separated_line_a_card(tmp_path):
+    deck = tmp_path / "deck.yaml"
+    deck.write_text('cards:\n  - question: "Two\\tcolumns\\nand two lines?"\n    answer: "==alpha== and ==beta=="\n  - question: Why?\n    answer: Because.\n')
+    lines = run_cli("cards", str(deck)).stdout.splitlines()
+    assert lines[0].split("\t") == ["#", "id", "question", "key terms", "graded", "due", "last", "lapses"]
+    assert [line.split("\t")[2:5] for line in lines[1:]] == [["Two columns and two lines?", "alpha; beta", "yes"], ["Why?", "", "self"]]
+    assert all(line.count("\t") == 7 for line in lines)
+
+
+def test_cards_at_a_terminal_is_a_drawn_table():
+    shown = run_cli("cards", DECK, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "Virtualization" in shown and "┃" in shown and "\t" not in shown
+
+
 def test_lint_reports_and_exit_code(tmp_path):
     result = run_cli("lint", DECK)
     assert result.returncode == 1
