@@ -422,6 +422,61 @@ def blend_highlighted(weight: float) -> Callable:
     return combined_score
 
 
+CORE_EVIDENCE = match._evidence
+
+
+def phrase_meaning(threshold: float, credit: float, highlighted_only: bool = False) -> Callable:
+    """``match._evidence`` where a term of two or more content words that earns less than ``credit`` earns ``credit``
+    when a run of the answer's content words (as many as the term's, or one more) sums to a vector whose cosine with
+    the term's is at least ``threshold``; the run must hold a word whose stem the question lacks."""
+    term_vectors: dict = {}
+
+    def evidence(compiled, met, text, words, tokens):
+        out = CORE_EVIDENCE(compiled, met, text, words, tokens)
+        vectors = compiled.vectors
+        if vectors is None or len(tokens) < 2:
+            return out
+        answer = None
+        for i, ev in enumerate(out):
+            if ev.coverage >= credit or (highlighted_only and ev.term.derived):
+                continue
+            key = (id(vectors), ev.term.text)
+            if key not in term_vectors:
+                own = content_tokens(ev.term.text)
+                term_vectors[key] = (len(own), semantic_unit(vectors.words([t.word for t in own]).sum(axis=0)) if len(own) >= 2 else None)
+            size, tv = term_vectors[key]
+            if tv is None:
+                continue
+            if answer is None:
+                answer = vectors.words([t.word for t in tokens])
+                fresh = np.array([t.stem not in compiled.question_stems for t in tokens])
+                cumulative = np.vstack([np.zeros((1, answer.shape[1]), dtype=np.float32), np.cumsum(answer, axis=0)])
+                fresh_count = np.concatenate([[0], np.cumsum(fresh)])
+            best, where = -1.0, None
+            for length in (size, size + 1):
+                if length > len(tokens):
+                    continue
+                sums = cumulative[length:] - cumulative[:-length]
+                ok = (fresh_count[length:] - fresh_count[:-length]) > 0
+                cos = semantic_unit(sums) @ tv
+                cos[~ok] = -1.0
+                j = int(np.argmax(cos))
+                if cos[j] > best:
+                    best, where = float(cos[j]), (j, j + length - 1)
+            if best >= threshold:
+                span = (tokens[where[0]].start, tokens[where[1]].end)
+                out[i] = ev._replace(coverage=credit, span=span, how="meaning")
+        return out
+
+    return evidence
+
+
+def semantic_unit(v):
+    from grader.semantic import unit
+
+    return unit(v)
+
+
 CORE_GRADED_ANSWERS = evaluate_module.graded_answers
 CORE_NEIGHBOUR_GRADES = neighbours.neighbour_grades
 CORE_ANSWER_SIMILARITIES = neighbours.answer_similarities
@@ -816,6 +871,9 @@ VARIANTS: dict[str, Variant] = {
     "kernel-plus-squared": Variant("graded answers' similarities plus their squares, halved", patches=[(neighbours, "answer_similarities", lambda bags: (lambda k: (k + k**2) / 2)(CORE_ANSWER_SIMILARITIES(bags)))]),
     "similarity-highlighted0.3": Variant("highlighted terms' score blends the similarity too, weight 0.3", patches=[(scoring, "combined_score", blend_highlighted(0.3))]),
     "similarity-highlighted0.5": Variant("the same, weight 0.5", patches=[(scoring, "combined_score", blend_highlighted(0.5))]),
+    "phrase-meaning0.8": Variant("a term of 2+ words earns full credit from a run of answer words whose summed vector has cosine >= 0.8 with it", patches=[(match, "_evidence", phrase_meaning(0.8, 1.0))]),
+    "phrase-meaning0.7": Variant("the same at cosine >= 0.7", patches=[(match, "_evidence", phrase_meaning(0.7, 1.0))]),
+    "phrase-meaning0.7-half": Variant("the same at cosine >= 0.7, half credit", patches=[(match, "_evidence", phrase_meaning(0.7, 0.5))]),
     "no-neighbours": Variant("per-question calibration from the grader's score alone: graded answers to the question do not vote", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.0)]),
     "neighbours0.5": Variant("graded answers' grade weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
     "neighbours1": Variant("graded answers' grade weighs as much as the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
