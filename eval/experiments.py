@@ -560,6 +560,50 @@ def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
+def with_class_smoothing(nearest: int | None) -> Callable[[EvalSet], dict[str, np.ndarray]]:
+    """The harness's baselines plus each answer's *class score*: the keyword grader's score (the terms' share) of
+    the other answers to the same question, weighted by their TF-IDF cosine with it (its ``nearest`` most similar
+    only, or all). No grade is used, only the class's answers: what a teacher batch-grading a class has."""
+
+    def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
+        out = CORE_BASELINES(evalset)
+        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+        by_question: dict[str, list[int]] = {}
+        for i, it in enumerate(evalset.items):
+            by_question.setdefault(it.question_id, []).append(i)
+        raw = np.zeros(len(evalset.items))
+        smoothed = np.zeros(len(evalset.items))
+        rank = np.zeros(len(evalset.items))
+        for q, idx in by_question.items():
+            card = evalset.cards[q]
+            grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
+            raw[idx] = [max(g.score, 0.0) for g in grades] if grades else 0.0
+            order = raw[idx].argsort(kind="stable")
+            ranks = np.empty(len(idx))
+            ranks[order] = np.arange(len(idx))
+            # ties share their mean rank; as a share of the class (0: lowest, 1: highest)
+            values = raw[idx]
+            for v in np.unique(values):
+                same = values == v
+                ranks[same] = ranks[same].mean()
+            rank[idx] = ranks / max(1, len(idx) - 1)
+            if len(idx) < 2:
+                smoothed[idx] = raw[idx]
+                continue
+            k = neighbours.answer_similarities([neighbours.answer_features(evalset.items[i].answer) for i in idx]).astype(float)
+            np.fill_diagonal(k, 0.0)
+            if nearest is not None and len(idx) > nearest:
+                cut = -np.sort(-k, axis=1)[:, nearest - 1 : nearest]
+                k = np.where(k >= cut, k, 0.0)
+            weight = k.sum(axis=1)
+            smoothed[idx] = np.where(weight > 0, (k @ raw[idx]) / np.maximum(weight, 1e-12), raw[idx])
+        out["class"] = smoothed
+        out["rank"] = rank
+        return out
+
+    return baselines
+
+
 def pooled_question_mappings(own_share: float) -> Callable:
     """``apply_plan`` where a per-question entry's mapping from blended score to grade is fitted on the graded
     answers of every question (each blended with its own question's leave-one-out neighbour grade), not on its
@@ -874,6 +918,18 @@ VARIANTS: dict[str, Variant] = {
     "phrase-meaning0.8": Variant("a term of 2+ words earns full credit from a run of answer words whose summed vector has cosine >= 0.8 with it", patches=[(match, "_evidence", phrase_meaning(0.8, 1.0))]),
     "phrase-meaning0.7": Variant("the same at cosine >= 0.7", patches=[(match, "_evidence", phrase_meaning(0.7, 1.0))]),
     "phrase-meaning0.7-half": Variant("the same at cosine >= 0.7, half credit", patches=[(match, "_evidence", phrase_meaning(0.7, 0.5))]),
+    "signals+class": third_signal(
+        "a third global signal: the grader's score of the other answers to the question, weighted by their TF-IDF cosine",
+        with_class_smoothing(None), "class", ((0.0, 0.0, 0.3), (0.0, 0.0, 0.6), (0.3, 0.3, 0.3), (0.3, 0.0, 0.6), (0.0, 0.3, 0.6), (0.3, 0.6, 0.6)),
+    ),
+    "signals+rank": third_signal(
+        "a third global signal: the answer's rank among the class's answers to the question by the grader's score (0-1)",
+        with_class_smoothing(None), "rank", ((0.0, 0.0, 0.1), (0.0, 0.0, 0.3), (0.3, 0.3, 0.1), (0.3, 0.3, 0.3), (0.3, 0.6, 0.1), (0.3, 0.6, 0.3), (0.6, 0.6, 0.3), (1.0, 0.0, 0.3)),
+    ),
+    "signals+class10": third_signal(
+        "the same from the 10 most similar answers only",
+        with_class_smoothing(10), "class", ((0.0, 0.0, 0.3), (0.0, 0.0, 0.6), (0.3, 0.3, 0.3), (0.3, 0.0, 0.6), (0.0, 0.3, 0.6), (0.3, 0.6, 0.6)),
+    ),
     "no-neighbours": Variant("per-question calibration from the grader's score alone: graded answers to the question do not vote", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.0)]),
     "neighbours0.5": Variant("graded answers' grade weighs half the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 0.5)]),
     "neighbours1": Variant("graded answers' grade weighs as much as the grader's score", patches=[(calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
