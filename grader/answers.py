@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -63,6 +65,36 @@ class AnswersSource:
                 yield row_values(data, line, self.name)
         if count == 0:
             raise AnswersError("answers file has no rows", path=self.name, line=1)
+
+    def shards(self, size: int) -> list[tuple[int, int]] | None:
+        """The file as byte ranges of whole lines, each about ``size`` bytes, for processes that read their own part;
+        None unless it is JSON Lines (a JSON array's rows, a CSV's or a YAML's can span lines). Checked first, as the
+        first read checks it, so a bad file fails with the same error either way."""
+        if self.format != "jsonl":
+            return None
+        with self._open() as f:
+            if _array_head(f) is not None:
+                return None
+        ranges = []
+        with self.path.open("rb") as f:
+            total = os.fstat(f.fileno()).st_size
+            start = 0
+            while start < total:
+                f.seek(min(total, start + size))
+                f.readline()  # to the end of the line the range reached into: a range ends just after a line break
+                ranges.append((start, f.tell()))
+                start = f.tell()
+        return ranges
+
+    def rows_in(self, start: int, end: int, first_line: int) -> tuple[int, Iterator[RowValues]]:
+        """How many lines one of ``shards`` holds (blank ones too: the next range's first line follows them), and its
+        rows, numbered from ``first_line``, each checked as ``row_values`` checks it as it comes."""
+        with self.path.open("rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        # Decoded and split as the whole file is read (a byte order mark only at its start, universal newlines).
+        lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig" if start == 0 else "utf-8").readlines()
+        return len(lines), (row_values(value, line, self.name) for line, value in json_lines(lines, self.name, first_line))
 
     def _open(self) -> IO[str]:
         if self._checked:  # the whole file was checked for NULs and UTF-8 on the first read
@@ -124,19 +156,26 @@ def read_answers(path: str | Path, answers_format: str | None = None) -> list[An
 
 
 def _json_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
-    head = f.read(_READ_CHUNK)
-    while head.isspace() and (more := f.read(_READ_CHUNK)):
-        head += more
-    if head.lstrip().startswith("["):  # a JSON array is accepted too
+    head = _array_head(f)
+    if head is not None:  # a JSON array is accepted too
         yield from _JsonArray(f, head, source).items()
         return
     f.seek(0)
     yield from json_lines(f, source.name)
 
 
-def json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
-    """(line number, value) of each JSON Lines line that is not blank; a bad one is an AnswersError naming ``name``."""
-    for line_no, line in enumerate(lines, start=1):
+def _array_head(f: IO[str]) -> str | None:
+    """The file's first characters, up to its first that is not white space, when that one opens a JSON array."""
+    head = f.read(_READ_CHUNK)
+    while head.isspace() and (more := f.read(_READ_CHUNK)):
+        head += more
+    return head if head.lstrip().startswith("[") else None
+
+
+def json_lines(lines: Iterable[str], name: str, first: int = 1) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each JSON Lines line that is not blank; a bad one is an AnswersError naming ``name``.
+    ``first``: the number of the first of ``lines`` (a part of a file)."""
+    for line_no, line in enumerate(lines, start=first):
         try:
             value = _json_line(line)
         except json.JSONDecodeError as exc:

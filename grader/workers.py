@@ -24,7 +24,9 @@ last result, so a send never waits on a busy worker), results are taken as they
 come, and stopping is a kill: no thread, no lock, nothing to wait for. A chunk
 goes as card numbers and answers (a worker is sent each card once) and comes
 back as plain values and the rendered lines: the parent, which reads every row
-and writes every line, does no more than it must.
+and writes every line, does no more than it must. For a JSON Lines file the
+parent need not even read the rows: a job is then a byte range of the file,
+which the worker reads, checks or grades, and renders itself.
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .errors import AnswersError, GraderError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .answers import AnswersSource, CardResolver
     from .foreign import DeckTerms
     from .grading import KeywordGrader
-    from .models import Card
+    from .models import Card, Deck
     from .scoring import GradeFacts, GradingSettings
     from .writers import LineFormat
 
@@ -85,12 +92,15 @@ def grade_chunk_by_card(part: Sequence[AnswerToGrade], grader: KeywordGrader) ->
     return graded
 
 
+_PENDING = object()  # a job's result not yet back
+
+
 @dataclass
 class _Out:
-    """A chunk given to a worker: who has it, and its grades once they are back."""
+    """A job given to a worker: who has it, and what it made of it once that is back."""
 
     worker: int
-    graded: list[GradeAndLines] | None = None
+    result: Any = _PENDING
 
 
 class GradingWorkers:
@@ -102,7 +112,7 @@ class GradingWorkers:
     asked for them (or there is no format).
     """
 
-    def __init__(self, jobs: int, settings: GradingSettings):
+    def __init__(self, jobs: int, settings: GradingSettings, deck: Deck | None = None):
         import multiprocessing
 
         # fork is fastest (the workers inherit the loaded modules) but unsafe once threads run (a progress bar).
@@ -113,7 +123,7 @@ class GradingWorkers:
         self.jobs = jobs
         # The formats to render in, whether grades come back, and the deck's terms (an answer naming many costs credit).
         self.setup: tuple[list[LineFormat], bool, DeckTerms | None] = ([], True, None)
-        self.configured = [False] * jobs  # whether each worker has been sent the setup
+        self.setup_sent: list[Any] = [None] * jobs  # the setup each worker has (a new one is sent with its next job)
         self.out: deque[_Out] = deque()  # chunks given out, oldest first
         self.cards: list[Card] = []  # every card sent so far, by its number
         self.numbers: dict[int, int] = {}  # id(card) -> its number (the cards above keep the ids taken)
@@ -126,7 +136,7 @@ class GradingWorkers:
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=_worker, args=(theirs, settings), daemon=True, name="grader-worker")
+                process = context.Process(target=_worker, args=(theirs, settings, deck), daemon=True, name="grader-worker")
                 self.processes.append(process)
                 self.pipes.append(ours)
                 process.start()
@@ -145,25 +155,53 @@ class GradingWorkers:
         """Each answer's grade and its lines in ``formats``, in order; a worker done early takes a chunk without
         waiting its turn. ``deck_terms``: the grader's (``KeywordGrader.use_deck``), for the workers' graders."""
         self.setup = (list(formats), grades or not formats, deck_terms)
-        following: deque[list[AnswerToGrade]] = deque()  # read ahead while the workers are busy: sent when one is free
+        for graded in self._in_order(chunks):
+            yield from graded
+
+    def checked(self, source: AnswersSource, shards: Iterable[tuple[int, int]]) -> Iterator[ShardChecked]:
+        """What checking each of ``source``'s byte ranges found (the workers have the deck), in order."""
+        return self._in_order(("check", source, start, end) for start, end in shards)
+
+    def graded_shards(
+        self, source: AnswersSource, shards: Iterable[Shard], formats: Sequence[LineFormat], deck_terms: DeckTerms | None
+    ) -> Iterator[tuple[int, tuple[str, ...]]]:
+        """Each byte range's answers (``Shard``: where, its first line and how many rows it holds) graded and rendered
+        in ``formats`` by a worker that reads them itself: how many, and their lines in each format, in order."""
+        self.setup = (list(formats), False, deck_terms)
+        return self._in_order(("grade", source, *shard) for shard in shards)
+
+    def _in_order(self, jobs: Iterator[Any]) -> Iterator[Any]:
+        """What the workers make of each job (a chunk of answers, or a message about a byte range), in order."""
+        following: deque[Any] = deque()  # read ahead while the workers are busy: sent when one is free
         while True:
             while self.idle and len(self.out) < OUT_PER_WORKER * self.jobs:
-                following.extend(islice(chunks, 0 if following else 1))
+                following.extend(islice(jobs, 0 if following else 1))
                 if not following:
                     break
                 self._give(self.idle.pop(), following.popleft())
-            following.extend(islice(chunks, self.jobs - len(following)))
+            following.extend(islice(jobs, self.jobs - len(following)))
             if not self.out:
                 return
-            graded = self.out[0].graded
-            if graded is None:
+            result = self.out[0].result
+            if result is _PENDING:
                 self._collect()
                 continue
             self.out.popleft()
-            yield from graded
+            yield result
 
-    def _give(self, worker: int, part: list[AnswerToGrade]) -> None:
-        """Send a chunk to ``worker`` with the cards it lacks: each card by its number, fields only if rendered."""
+    def _give(self, worker: int, job: Any) -> None:
+        """Send a job to ``worker``, with the setup if it lacks the current one; a chunk of answers goes with the cards the
+        worker lacks, each card by its number, fields only if rendered."""
+        setup = None if self.setup_sent[worker] is self.setup else self.setup
+        self.setup_sent[worker] = self.setup
+        message = ("rows", setup, *self._numbered(worker, job)) if isinstance(job, list) else (job[0], setup, *job[1:])
+        try:
+            self.pipes[worker].send(message)
+        except ConnectionError:
+            raise self._stopped(worker) from None
+        self.out.append(_Out(worker))
+
+    def _numbered(self, worker: int, part: list[AnswerToGrade]) -> tuple[list[Card], list[tuple[int, str, Any]]]:
         numbered = []
         rendered = bool(self.setup[0])
         for card, answer, fields in part:
@@ -174,28 +212,25 @@ class GradingWorkers:
             numbered.append((number, answer, fields if rendered else None))
         new_cards = self.cards[self.cards_sent[worker] :]
         self.cards_sent[worker] = len(self.cards)
-        setup = None if self.configured[worker] else self.setup
-        self.configured[worker] = True
-        try:
-            self.pipes[worker].send((setup, new_cards, numbered))
-        except ConnectionError:
-            raise self._stopped(worker) from None
-        self.out.append(_Out(worker))
+        return new_cards, numbered
 
     def _collect(self) -> None:
         """Wait for grades to come back, and take all that are back; their workers are free again."""
         from multiprocessing.connection import wait
 
-        busy = {out.worker: out for out in self.out if out.graded is None}
+        busy = {out.worker: out for out in self.out if out.result is _PENDING}
         watched = {conn: worker for worker in busy for conn in (self.pipes[worker], self.processes[worker].sentinel)}
         for worker in dict.fromkeys(watched[conn] for conn in wait(list(watched))):
             try:
                 ok, result = self.pipes[worker].recv()
             except (EOFError, ConnectionError):
                 raise self._stopped(worker) from None
+            if ok is None:
+                kind, message, path, line = result
+                raise kind(message, path=path, line=line)
             if not ok:
                 raise RuntimeError(f"a grading process failed:\n{result}")
-            busy[worker].graded = result
+            busy[worker].result = result
             self.idle.append(worker)
 
     def _stopped(self, worker: int) -> RuntimeError:
@@ -214,9 +249,15 @@ class GradingWorkers:
             pipe.close()
 
 
-def _worker(pipe: Any, settings: GradingSettings) -> None:
-    """A worker's life: load what grading needs, grade what comes, send back plain values and lines, end when the
-    parent does. The first chunk comes with the formats to render in and whether to send grades back."""
+def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None) -> None:
+    """A worker's life: load what grading needs, do what comes, send back plain values and lines, end when the
+    parent does. The first job comes with the formats to render in and whether to send grades back.
+
+    Jobs: ``rows`` (answers, with the cards this worker lacks), and for a JSON Lines file read by the workers
+    themselves, ``check`` (a byte range's rows checked and their cards found: the first pass) and ``grade`` (the
+    same range graded and rendered: the second). A range's line numbers are known only once the ranges before it
+    are counted, so ``check`` reports a bad row by its line within the range.
+    """
     import multiprocessing
     import traceback
     from multiprocessing.connection import wait
@@ -225,7 +266,9 @@ def _worker(pipe: Any, settings: GradingSettings) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills the workers
     grader = KeywordGrader(settings)
-    grader.vectors  # noqa: B018 - loaded now, while the parent reads the rows, not on the first chunk
+    if deck is None:  # loaded now, while the parent reads the rows, not on the first chunk; with a deck, rows come first
+        grader.vectors  # noqa: B018
+    resolver = None
     formats: list[LineFormat] = []
     grades = True
     cards: list[Card] = []
@@ -234,19 +277,77 @@ def _worker(pipe: Any, settings: GradingSettings) -> None:
     with gc_tuned_for_a_batch():  # a forked worker inherits the parent's; a spawned one starts its own
         while pipe in wait(watched):  # the parent's sentinel alone: it has gone (killed with -9, say)
             try:
-                setup, new_cards, numbered = pipe.recv()
+                kind, setup, *job = pipe.recv()
             except EOFError:
                 break
             if setup is not None:
                 formats, grades, grader.deck_terms = setup
-            cards += new_cards
             try:
-                part = [(cards[number], answer, fields) for number, answer, fields in numbered]
-                # Plain values: a pickled pydantic Grade costs the parent more to load than the grading saves.
-                graded = grade_chunk_by_card(part, grader)
-                lines = [tuple(f.line(*answer, facts) for f in formats) for answer, facts in zip(part, graded)]
-                reply = (True, list(zip(graded if grades else [None] * len(lines), lines)))
+                if kind == "rows":
+                    new_cards, numbered = job
+                    cards += new_cards
+                    part = [(cards[number], answer, fields) for number, answer, fields in numbered]
+                    # Plain values: a pickled pydantic Grade costs the parent more to load than the grading saves.
+                    graded = grade_chunk_by_card(part, grader)
+                    lines = [tuple(f.line(*answer, facts) for f in formats) for answer, facts in zip(part, graded)]
+                    reply: tuple[bool, Any] = (True, list(zip(graded if grades else [None] * len(lines), lines)))
+                else:
+                    if resolver is None:
+                        from .answers import CardResolver
+
+                        resolver = CardResolver(deck)  # type: ignore[arg-type] - ranges are sent only with a deck
+                    reply = (True, _check_shard(resolver, *job) if kind == "check" else _grade_shard(resolver, grader, formats, *job))
+            except GraderError as exc:  # the input's fault (a file changed between the passes): the parent says so
+                reply = (None, (type(exc), exc.message, exc.path, exc.line))
             except Exception:  # a bug: the parent raises it with this traceback
                 reply = (False, traceback.format_exc())
             pipe.send(reply)
     os._exit(0)  # no exit handlers: a forked worker shares the parent's files and must not flush or close them
+
+
+class ShardChecked(NamedTuple):
+    """What checking one byte range found: its rows' cards (positions in the deck, ``array("i")`` bytes), their own
+    fields in order, how many lines it holds, and its first bad row as (message, line within the range), if any."""
+
+    cards: bytes
+    fields: tuple[str, ...]
+    lines: int
+    error: tuple[str, int | None] | None
+
+
+class Shard(NamedTuple):
+    """A byte range of a JSON Lines file to grade, with the number of its first line and how many rows it holds."""
+
+    start: int
+    end: int
+    first_line: int
+    rows: int
+
+
+def _check_shard(resolver: CardResolver, source: AnswersSource, start: int, end: int) -> ShardChecked:
+    """The first pass over one range, row by row as ``batch._check_rows`` goes, so its first fault is the one found."""
+    from array import array
+
+    found = array("i")
+    fields: dict[str, None] = {}
+    lines, rows = source.rows_in(start, end, 1)
+    try:
+        for row in rows:
+            found.append(resolver.index(row, source.name))
+            fields.update(dict.fromkeys(row.extra))
+    except AnswersError as exc:
+        return ShardChecked(b"", (), lines, (exc.message, exc.line))
+    return ShardChecked(found.tobytes(), tuple(fields), lines, None)
+
+
+def _grade_shard(
+    resolver: CardResolver, grader: KeywordGrader, formats: list[LineFormat], source: AnswersSource, start: int, end: int, first_line: int, rows: int
+) -> tuple[int, tuple[str, ...]]:
+    """One range graded (its rows were checked by the first pass) and rendered in each of ``formats``."""
+    _, read = source.rows_in(start, end, first_line)
+    cards = resolver.deck.cards
+    part = [(cards[resolver.index(row, source.name)], row.answer, row.extra) for row in read]
+    if len(part) != rows:
+        raise AnswersError("the answers file changed while it was being graded", path=source.name)
+    graded = grade_chunk_by_card(part, grader)
+    return len(part), tuple("".join(f.line(*answer, facts) for answer, facts in zip(part, graded)) for f in formats)

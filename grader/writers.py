@@ -100,6 +100,8 @@ class GradedAnswer:
     ``AnswerRow`` only when one is asked for.
     """
 
+    rows = 1  # how many answers it writes (GradedLines writes many)
+
     def __init__(
         self,
         row: AnswerRow | RowValues,
@@ -134,6 +136,18 @@ class GradedAnswer:
         """This answer as a line of ``fmt``: the one a grading worker rendered, or rendered now."""
         line = self.lines.get(fmt.key)
         return fmt.line(self.card, self._row.answer, self._row.extra, self._grade) if line is None else line
+
+
+class GradedLines:
+    """Many graded answers as their lines in each format (by key), rendered by a worker: written as one."""
+
+    feedback = None  # keyword grades only: a line with feedback is rendered by its writer
+
+    def __init__(self, rows: int, lines: dict[Hashable, str]):
+        self.rows, self.lines = rows, lines
+
+    def line(self, fmt: LineFormat) -> str:
+        return self.lines[fmt.key]
 
 
 class LineFormat(Protocol):
@@ -274,11 +288,11 @@ class LineWriter:
     def __init__(self, out: IO[str], format: LineFormat):
         self.out, self.format = out, format
 
-    def write(self, graded: GradedAnswer) -> None:
+    def write(self, graded: GradedAnswer | GradedLines) -> None:
         self.out.write(self.line(graded))
         self.out.flush()
 
-    def line(self, graded: GradedAnswer) -> str:
+    def line(self, graded: GradedAnswer | GradedLines) -> str:
         return graded.line(self.format)
 
     def close(self, footer: str | None = None) -> None:
@@ -291,8 +305,8 @@ class JsonLinesWriter(LineWriter):
     def __init__(self, out: IO[str]):
         super().__init__(out, JsonLinesFormat())
 
-    def line(self, graded: GradedAnswer) -> str:
-        return json_line(_json(graded.record)) if graded.feedback is not None else graded.line(self.format)
+    def line(self, graded: GradedAnswer | GradedLines) -> str:
+        return json_line(_json(graded.record)) if isinstance(graded, GradedAnswer) and graded.feedback is not None else graded.line(self.format)
 
 
 class CsvWriter(LineWriter):

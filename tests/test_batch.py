@@ -347,6 +347,61 @@ def test_jobs_write_the_same_bytes_as_one_process(tmp_path, small_chunks, flags)
     assert all(len(text.splitlines()) >= len(SEED_ROWS) for text in [outputs["1"][0], *outputs["1"][1]] if text)
 
 
+def awkward_answers(tmp_path: Path, *, crlf: bool = False, array: bool = False) -> Path:
+    """The seed set as a file no range may cut wrongly: a byte order mark, blank lines, non-ASCII answers, a field
+    first seen near the end (a CSV column), and Windows line ends if asked; or as one JSON array."""
+    rows = [dict(row) for row in SEED_ROWS]
+    rows[3]["answer"] += " — naïve, 仮想化"
+    rows[-2]["late"] = "x"
+    if array:
+        text = json.dumps(rows, ensure_ascii=False, indent=1)
+    else:
+        text = "".join(json.dumps(row, ensure_ascii=False) + ("\n\n" if i % 10 == 0 else "\n") for i, row in enumerate(rows))
+    path = tmp_path / "awkward.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n" if crlf else "\n").encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["lf", "crlf", "array"])
+@pytest.mark.parametrize("flags", [("--json",), ("--csv",), ("--output", "OUT.csv"), ("--json", "--report", "REPORT.md")])
+def test_workers_reading_their_own_ranges_write_the_bytes_of_one_process(tmp_path, monkeypatch, kind, flags):
+    """Ranges of about 1,500 bytes (15 or so): every range boundary of the file is a line boundary, lines are
+    numbered across them, fields are merged in file order. With a report the workers check the ranges and the
+    parent reads the rows again; a JSON array is read by the parent alone."""
+    monkeypatch.setattr("grader.batch.SHARD_BYTES", 1500)
+    answers = awkward_answers(tmp_path, crlf=kind == "crlf", array=kind == "array")
+    outputs = {}
+    for jobs in ("1", "2", "3"):
+        files = {flag: tmp_path / f"{jobs}-{flag}" for flag in flags if flag.startswith(("OUT.", "REPORT."))}
+        args = [str(files[flag]) if flag in files else flag for flag in flags]
+        result = run_cli("grade", DECK, str(answers), *args, "--jobs", jobs)
+        assert result.returncode == 0, result.stderr
+        outputs[jobs] = (result.stdout, [path.read_text(encoding="utf-8").replace(str(path), "F") for path in files.values()])
+    assert outputs["1"] == outputs["2"] == outputs["3"]
+    written = outputs["1"][0] or outputs["1"][1][0]
+    assert written.count("naïve, 仮想化") == 1 and ("late" in written.splitlines()[0] if "--json" not in flags else True)
+
+
+@pytest.mark.parametrize(
+    "bad_row, error",
+    [
+        ("{not json", "invalid JSON: Expecting property name enclosed in double quotes"),
+        ('{"card": 99, "answer": "x"}', "card '99' is not in"),
+        ('{"card": 1}', "row has no 'answer' field"),
+    ],
+)
+def test_a_bad_row_far_into_the_file_is_reported_by_its_line_and_nothing_is_graded(tmp_path, monkeypatch, bad_row, error):
+    monkeypatch.setattr("grader.batch.SHARD_BYTES", 1500)
+    lines = awkward_answers(tmp_path).read_text(encoding="utf-8-sig").split("\n")
+    lines.insert(90, bad_row)  # after the 9th blank line: line 91 of the file
+    lines.insert(91, "{not json either")  # the next line, a later fault in the same range: not the one reported
+    answers = tmp_path / "bad.jsonl"
+    answers.write_text("\n".join(lines), encoding="utf-8")
+    said = {jobs: run_cli("grade", DECK, str(answers), "--json", "--jobs", jobs) for jobs in ("1", "2")}
+    assert said["1"].stderr == said["2"].stderr and said["1"].stderr.startswith(f"Error: {answers}:91: {error}")
+    assert said["1"].returncode == said["2"].returncode == 1 and said["1"].stdout == said["2"].stdout == ""
+
+
 @pytest.mark.slow
 def test_grade_answers_in_spawned_workers_equals_one_process(seed_deck):
     """With a thread running, fork is unsafe and the workers are spawned: same grades, same order."""
@@ -404,6 +459,21 @@ def test_ctrl_c_while_the_rows_are_checked_says_nothing_was_graded(tmp_path, mon
 
     monkeypatch.setattr("grader.batch._check_rows", interrupted)
     monkeypatch.setattr("grader.batch.EARLY_WORKERS_BYTES", 0)  # and workers already started
+    out = tmp_path / "out.jsonl"
+    result = run_cli("grade", DECK, str(SEED), "--output", str(out), "--jobs", "2")
+    assert (result.returncode, result.stderr) == (130, "Interrupted before any answer was graded: nothing written.\n")
+    assert not out.exists()
+    assert multiprocessing.active_children() == []
+
+
+def test_ctrl_c_while_the_workers_check_their_ranges_says_nothing_was_graded(tmp_path, monkeypatch):
+    import multiprocessing
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("grader.batch._check_shards", interrupted)
+    monkeypatch.setattr("grader.batch.SHARD_BYTES", 1500)
     out = tmp_path / "out.jsonl"
     result = run_cli("grade", DECK, str(SEED), "--output", str(out), "--jobs", "2")
     assert (result.returncode, result.stderr) == (130, "Interrupted before any answer was graded: nothing written.\n")
@@ -650,6 +720,26 @@ def test_ctrl_c_with_jobs_leaves_whole_rows_an_incomplete_report_and_resumes(tmp
     assert run_cli("grade", DECK, str(answers), "--jobs", "1", "--output", str(whole), "--report", str(whole_report)).returncode == 0
     assert out.read_bytes() == whole.read_bytes()
     assert report.read_text().replace("r.md", "R") == whole_report.read_text().replace("whole.md", "R")
+
+
+def test_ctrl_c_with_jobs_reading_their_own_ranges_leaves_whole_rows_and_resumes(tmp_path):
+    answers = many_answers(tmp_path, 30_000)  # about 1.5 MB: six ranges, read and graded by the workers
+    out = tmp_path / "out.jsonl"
+    proc = start(str(answers), "--jobs", "2", "--output", str(out))
+    while not out.exists() or out.stat().st_size == 0:
+        assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    written = out.read_text(encoding="utf-8")
+    done = written.count("\n")
+    assert written.endswith("\n") and all(json.loads(line) for line in written.splitlines())
+    assert err.endswith(f"Interrupted: {done} of 30000 answers graded (the same command with --resume goes on).\n") and done < 30000
+    resumed = start(str(answers), "--jobs", "2", "--output", str(out), "--resume")
+    assert resumed.communicate(timeout=300)[1] == "" and resumed.returncode == 0
+    whole = tmp_path / "whole.jsonl"
+    assert run_cli("grade", DECK, str(answers), "--jobs", "1", "--output", str(whole)).returncode == 0
+    assert out.read_bytes() == whole.read_bytes()
 
 
 @pytest.mark.slow
