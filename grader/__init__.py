@@ -28,7 +28,7 @@ _EXPORTS = {
     "LLMError": "errors",
     "TermMatch": "models",
     "Verdict": "models",
-    "card_id": "decks",
+    "card_id": "cardtext",
     "derive_key_terms": "keyterms",
     "find_decks": "decks",
     "grade_answer": "grading",
@@ -55,7 +55,8 @@ def __dir__() -> list[str]:
 
 if _typing.TYPE_CHECKING:
     from .batch import grade_answers
-    from .decks import card_id, find_decks, load_deck, parse_deck
+    from .cardtext import card_id
+    from .decks import find_decks, load_deck, parse_deck
     from .errors import AnswersError, DeckError, GraderError, InputError, LLMError
     from .grading import KeywordGrader, grade_answer
     from .keyterms import derive_key_terms

@@ -1,6 +1,6 @@
 """Which stored card an edited card continues, so that editing a deck keeps its history.
 
-A card's id is a hash of its normalised question (``decks.card_id``), so
+A card's id is a hash of its normalised question (``cardtext.card_id``), so
 renumbering, moving cards around and editing answers keep the id by
 themselves. What changes the id is editing the question, and what changes the
 deck key is moving or renaming the deck file. ``match_cards`` pairs each card

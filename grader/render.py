@@ -72,7 +72,7 @@ def reference_markdown(card: Card) -> Markdown:
     """
     from rich.markdown import Markdown  # markdown-it loads only when a reference is shown
 
-    from .decks import replace_images
+    from .cardtext import replace_images
 
     text = replace_images(clean(card.answer), lambda path: f"\\[image: {_image_name(path)}\\]")
     # ==term== is not markdown; show it as bold so the key terms stand out.

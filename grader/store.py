@@ -50,7 +50,7 @@ MIGRATIONS: list[list[str]] = [
             key INTEGER PRIMARY KEY,
             deck TEXT NOT NULL,            -- resolved path of the deck file
             deck_title TEXT NOT NULL,
-            card_id TEXT NOT NULL,         -- decks.card_id: hash of the normalised question
+            card_id TEXT NOT NULL,         -- cardtext.card_id: hash of the normalised question
             question TEXT NOT NULL,
             answer TEXT NOT NULL,
             present INTEGER NOT NULL DEFAULT 1,  -- 0 once the card left its deck (history kept)

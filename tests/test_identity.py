@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.decks import card_id, load_deck
+from grader.cardtext import card_id
+from grader.decks import load_deck
 from grader.identity import CardRef, How, match_cards
 from grader.normalize import normalize
 

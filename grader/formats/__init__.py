@@ -3,6 +3,6 @@
 ``decks.parse_deck`` picks the reader by extension and content: ``plain``
 (YAML and JSON), ``obsidian`` (Obsidian Spaced Repetition notes), ``anki``
 (``.apkg`` and ``.colpkg`` packages) and ``anki_text`` (Anki's plain-text
-export). Every reader hands its raw cards to ``decks.build_cards``, so ids, key
+export). Every reader hands its raw cards to ``cardtext.build_cards``, so ids, key
 terms and lint findings are made one way for all of them.
 """

@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..decks import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
 from .anki_notes import answer_side, cloze_terms, html_to_text, pick_sides, render

@@ -22,7 +22,7 @@ import io
 import re
 from pathlib import Path
 
-from ..decks import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
 from .anki_notes import cloze_numbers, cloze_terms, deletions, html_to_text, pick_sides, render_cloze

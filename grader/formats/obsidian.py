@@ -26,7 +26,7 @@ import bisect
 import re
 from pathlib import Path
 
-from ..decks import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code
 from ..keyterms import clean_markdown
 from ..models import Deck
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ..decks import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
+from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..keyterms import clean_markdown
 from ..models import Deck, PlainDeck

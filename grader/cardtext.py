@@ -1,0 +1,373 @@
+"""A card's text as every deck format reads it: highlighted terms, images, code and the ``<!-- any N -->``
+count, and the cards built from them, with what a reader reports to the deck's author.
+
+The markdown ``<details>`` format (``decks.py``) and every reader in ``formats/``
+hand their raw cards to ``build_cards``, so ids, key terms and the checks on
+them are made one way. Pure functions: text in, cards and findings out.
+
+Every pattern here runs in time linear in the text: a scan stops where another
+match could start ("[" in alt text, "]" in a destination), so no stretch of
+text is rescanned from many starts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import DeckError
+from .keyterms import clean_markdown, derive_key_terms, document_frequencies, parse_terms
+from .models import Card, Deck, KeyTerm, ReferenceAnswer
+from .normalize import STOPWORDS, normalize, tokenize
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a deck author should fix, at a line of the deck."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class ParsedDeck:
+    """A deck and what its author should fix."""
+
+    deck: Deck
+    findings: list[Finding] = field(default_factory=list)
+
+
+class DeckSchemaError(DeckError):
+    """A deck file whose structure is wrong in several places: every problem is kept, for ``lint``."""
+
+    def __init__(self, problems: list[Finding], *, path: str | Path):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see grader lint)" if len(problems) > 1 else ""
+        super().__init__(first.message + more, path=path, line=first.line)
+        self.problems = problems
+
+
+_DESTINATION = r"\(\s*<?([^)\]\s>]+)(?![^)\]\s>])>?[^)\]]*\)"  # (path "title"); the path never gives back
+_IMAGE = re.compile(
+    r"!\[[^\[\]]*\]" + _DESTINATION  # ![alt](path)
+    + r"|(?<!!)\[\]" + _DESTINATION  # [](path), the author's frequent slip
+    + r"|<img\b[^<>]*\bsrc=[\"']([^\"']+)[\"']"  # <img src="path">
+    r"|!\[\[([^\[\]|]+)(?:\|[^\[\]]*)?\]\]",  # ![[embed.png]] (Obsidian)
+    re.IGNORECASE,
+)
+_HIGHLIGHT_MARK = re.compile(r"={2,3}")
+_FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$", re.MULTILINE)
+_BACKTICKS = re.compile(r"`+")
+_BLANK_LINE = re.compile(r"^[ \t]*$", re.MULTILINE)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def without_code(text: str) -> str:
+    """The text with fenced and inline code blanked out, at the same offsets.
+
+    A ``<details>`` shown in code is an example, not a card. A fence never
+    closed is left as text: taking the rest of the deck for code would hide its cards.
+    """
+    text = _blank(text, fenced_blocks(text))
+    return _blank(text, _inline_code(text))
+
+
+def fenced_blocks(text: str) -> list[tuple[int, int]]:
+    """Spans of ``` and ~~~ blocks, fence lines included, at any indent (cards sit in list items)."""
+    if "```" not in text and "~~~" not in text:  # most decks: no need to look at every line
+        return []
+    spans = []
+    opening: tuple[int, str, int] | None = None  # start, fence character, fence length
+    for m in _FENCE.finditer(text):
+        fence, info = m[1], m[2]
+        if opening is None:
+            if not (fence[0] == "`" and "`" in info):  # ```x``` on one line is inline code
+                opening = (m.start(), fence[0], len(fence))
+        elif fence[0] == opening[1] and len(fence) >= opening[2] and not info.strip():
+            spans.append((opening[0], m.end()))
+            opening = None
+    return spans
+
+
+def _inline_code(text: str) -> list[tuple[int, int]]:
+    """Spans of inline code: a run of backticks up to the next run as long, in the same paragraph."""
+    if "`" not in text:  # most decks: a search for the character is many times faster than the pattern's scan
+        return []
+    runs = [m.span() for m in _BACKTICKS.finditer(text)]
+    if not runs:
+        return []
+    blank_lines = [m.start() for m in _BLANK_LINE.finditer(text)]
+    next_same: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        length = runs[i][1] - runs[i][0]
+        next_same[i], last[length] = last.get(length), i
+    spans = []
+    i = 0
+    while i < len(runs):
+        j = next_same[i]
+        if j is not None and bisect.bisect_right(blank_lines, runs[i][1]) == bisect.bisect_right(blank_lines, runs[j][0]):
+            spans.append((runs[i][0], runs[j][1]))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """Text with the spans' characters turned into spaces, newlines kept."""
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for start, end in spans:
+        parts += [text[pos:start], _NOT_NEWLINE.sub(" ", text[start:end])]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]:
+    """Highlighted spans of a card body.
+
+    Marks pair up within a line; a line left with an odd mark carries it to the
+    next line of the same paragraph that also has an odd count (a highlight that
+    wraps). A mark nothing closes highlights to the end of its line, and is
+    reported. ``===`` is read as ``==`` (the extra ``=`` is a typo). A mark in
+    the middle of a word (``t==he``) widens to the whole word.
+    """
+    lines = body.split("\n")
+    terms: list[str] = []
+    open_at: tuple[int, int] | None = None  # (line index, offset just after the mark)
+    for idx, line in enumerate(lines):
+        if open_at is None and "==" not in line:  # most lines: nothing highlighted, nothing open
+            continue
+        marks = list(_HIGHLIGHT_MARK.finditer(line)) if "==" in line else []
+        if not line.strip() and open_at is not None:
+            terms.append(_unclosed(lines, open_at, first_line, findings))
+            open_at = None
+            continue
+        if open_at is not None:
+            if len(marks) % 2 == 1:
+                start_idx, start_off = open_at
+                text = "\n".join([lines[start_idx][start_off:], *lines[start_idx + 1 : idx], line[: marks[0].start()]])
+                terms.append(text)
+                marks = marks[1:]
+                open_at = None
+            elif idx + 1 >= len(lines) or not lines[idx + 1].strip() or marks:
+                terms.append(_unclosed(lines, open_at, first_line, findings))
+                open_at = None
+        for n, (a, b) in enumerate(zip(marks[0::2], marks[1::2])):
+            lead = _word_before(line, a.start())  # t==he features==  ->  "the features"
+            if not lead and n == 0 and "==" not in line[: a.start()]:
+                lead = _lead_in(line[: a.start()])
+            terms.append(lead + line[a.end() : b.start()])
+        if len(marks) % 2 == 1:
+            open_at = (idx, marks[-1].end())
+    if open_at is not None:
+        terms.append(_unclosed(lines, open_at, first_line, findings))
+    return terms
+
+
+def _word_before(line: str, end: int) -> str:
+    """The word characters just before ``end``; a walk back, not a regex search that rescans the line per mark."""
+    start = end
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    return line[start:end]
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?P<lead>.*)$")
+_NOT_LEAD_IN = re.compile(r"[^\w\s-]")  # punctuation: a sentence, not a few opening words
+
+
+def _lead_in(before: str) -> str:
+    """Words that a highlight completes, which the term needs to mean anything.
+
+    ``- Virtual machine ==manager==`` highlights the word that differs between
+    list items, but the term is ``Virtual machine manager``: without its lead-in,
+    ``virtual memory manager`` would earn it. Only a list item's opening words
+    (one or two content words, no punctuation) are taken.
+    """
+    item = _LIST_ITEM.match(before)
+    if not item or _NOT_LEAD_IN.search(item["lead"]):
+        return ""
+    words = item["lead"].split()
+    if not 1 <= len(words) <= 3:
+        return ""
+    return item["lead"] if 1 <= sum(map(_opens_with_content, words)) <= 2 else ""
+
+
+@lru_cache(maxsize=65536)
+def _opens_with_content(word: str) -> bool:
+    """Whether a written word's first token is not a stopword (cached: list items repeat their words)."""
+    tokens = tokenize(word)
+    return bool(tokens) and tokens[0].word not in STOPWORDS
+
+
+def _unclosed(lines: list[str], open_at: tuple[int, int], first_line: int, findings: list[Finding]) -> str:
+    idx, offset = open_at
+    findings.append(Finding(first_line + idx, "highlight opened with == is never closed"))
+    return lines[idx][offset:]
+
+
+RawCard = tuple[int, str, str, list[str], list[str]]  # line, question, answer (markdown), image paths, key terms as written
+
+
+# "Any two of these make a complete answer": an HTML comment in the answer, invisible where the deck is rendered.
+_ANY = re.compile(r"<!--\s*any\s+(\S+?)\s*-->", re.IGNORECASE)
+
+
+def required_count(answer: str, line: int, n_terms: int, findings: list[Finding]) -> int | None:
+    """How many key terms the author says make a complete answer (``<!-- any 2 -->``), checked for lint."""
+    marks = _ANY.findall(answer)
+    if not marks:
+        return None
+    if len(marks) > 1 or not marks[0].isdigit() or int(marks[0]) < 1:
+        findings.append(Finding(line, f"'<!-- any {marks[-1]} -->' should give one count of key terms, as digits: <!-- any 2 -->"))
+        return None
+    count = int(marks[0])
+    if count >= n_terms:
+        findings.append(Finding(line, f"'<!-- any {count} -->' asks for {count} of {n_terms} key terms: that is all of them"))
+        return None
+    return count
+
+
+def build_cards(
+    raw: list[RawCard],
+    findings: list[Finding],
+    *,
+    derived_note: bool = True,
+    side_notes: bool = True,
+    required: list[int | None] | None = None,
+    reference_answers: list[list[str]] | None = None,
+) -> list[Card]:
+    """Cards with ids, key terms (as written, or derived from the answer) and lint findings.
+
+    ``derived_note``: a card without key terms is worth a lint finding (in
+    markdown its author highlights them; in other formats there is nothing to
+    highlight with, or key terms are optional, and deriving them is normal).
+    ``side_notes``: a few words beside an image are a note on it, not an answer
+    (an author's habit in markdown notes; an Anki card's short answer is an answer).
+    ``required``: per card, how many key terms make a complete answer, for formats
+    that have a field for it; otherwise an answer may say so (``<!-- any 2 -->``).
+    ``reference_answers``: per card, further acceptable answers (formats with a
+    field for them), each with its highlighted or else derived key terms.
+    """
+    frequencies: tuple[dict[str, int], int] | None = None  # only a card without key terms needs them
+
+    def deck_frequencies() -> tuple[dict[str, int], int]:
+        nonlocal frequencies
+        if frequencies is None:
+            frequencies = document_frequencies(clean_markdown(body) for _, _, body, _, _ in raw)
+        return frequencies
+
+    seen_ids: dict[str, int] = {}
+    seen_questions: dict[str, int] = {}
+    cards = []
+    for number, (line, question, answer, images, highlights) in enumerate(raw, start=1):
+        norm_q = normalize(question)
+        if not norm_q:
+            findings.append(Finding(line, "card has an empty question"))
+        elif norm_q in seen_questions:
+            findings.append(Finding(line, f"duplicate question (same as the card at line {seen_questions[norm_q]})"))
+        else:
+            seen_questions[norm_q] = line
+        terms = parse_terms(highlights)
+        # The words of the answer matter only beside an image or without terms: most cards skip finding them.
+        answer_text = _answer_text(answer) if images or not terms else ""
+        if side_notes and images and _is_side_note(answer_text):
+            answer_text = ""
+        if not terms and answer_text:
+            terms = derive_key_terms(answer, *deck_frequencies(), question)
+            if derived_note:
+                findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
+        elif not terms:
+            what = "only an image (and a note)" if images else "empty"
+            findings.append(Finding(line, f"card answer is {what}: it can only be self-graded"))
+        count = required[number - 1] if required is not None else None
+        if count is None:
+            count = required_count(answer, line, len(terms), findings)
+        elif count >= len(terms):
+            findings.append(Finding(line, f"required: {count} asks for {count} of {len(terms)} key terms: that is all of them"))
+            count = None
+        cards.append(
+            Card(
+                id=_unique_id(_hashed_id(norm_q), seen_ids),
+                number=number,
+                question=question,
+                answer=answer,
+                key_terms=terms,
+                images=images,
+                line=line,
+                required=count,
+                reference_answers=[
+                    ReferenceAnswer(answer=other, key_terms=other_terms)
+                    for i, other in enumerate(reference_answers[number - 1] if reference_answers else [], start=1)
+                    if (other_terms := _reference_terms(other, i, line, question, deck_frequencies, findings))
+                ],
+            )
+        )
+    return cards
+
+
+def _reference_terms(
+    answer: str, i: int, line: int, question: str, frequencies: Callable[[], tuple[dict[str, int], int]], findings: list[Finding]
+) -> list[KeyTerm]:
+    """The key terms of a further reference answer: its highlights, else derived from it; none (and a finding) if it has no words."""
+    terms = parse_terms(highlights(answer, line, findings))
+    if not terms and _answer_text(answer):
+        terms = derive_key_terms(answer, *frequencies(), question)
+    if not terms:
+        findings.append(Finding(line, f"reference answer {i} has no words to grade by: it is left out"))
+    return terms
+
+
+def _answer_text(answer: str) -> str:
+    """The words of an answer once images, links and markup are gone."""
+    without_images = _IMAGE.sub(" ", answer) if _may_show_images(answer) else answer
+    return clean_markdown(without_images).strip(" \\-*")
+
+
+def _is_side_note(text: str) -> bool:
+    """Text beside an image that is a remark on it, not an answer to grade."""
+    return len(text.split()) < 8 or bool(re.match(r"(?i)(note|see|nb|n\.b\.|source)\b", text))
+
+
+def card_id(question: str) -> str:
+    """Stable id of a card: a hash of its normalised question.
+
+    It survives edits to the answer, whitespace, case and punctuation. Two cards
+    with the same question get ``-2``, ``-3``, ... in deck order.
+    """
+    return _hashed_id(normalize(question))
+
+
+def _hashed_id(normalized_question: str) -> str:
+    return hashlib.sha1(normalized_question.encode()).hexdigest()[:10]
+
+
+def _unique_id(base: str, seen: dict[str, int]) -> str:
+    seen[base] = seen.get(base, 0) + 1
+    return base if seen[base] == 1 else f"{base}-{seen[base]}"
+
+
+def image_paths(text: str) -> list[str]:
+    """The paths of the images a markdown text shows, in order."""
+    if not _may_show_images(text):
+        return []
+    return [next(g for g in m.groups() if g) for m in _IMAGE.finditer(text)]
+
+
+def _may_show_images(text: str) -> bool:
+    """Whether a text can show an image at all: every form needs a ``[`` or a ``<``, and most answers have neither."""
+    return "[" in text or "<" in text
+
+
+def replace_images(text: str, replacement) -> str:
+    """Text with each image replaced by ``replacement(path)``, in place."""
+    return _IMAGE.sub(lambda m: replacement(next(g for g in m.groups() if g)), text)
