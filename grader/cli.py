@@ -319,7 +319,7 @@ def grade(
         refuse_overwrite(report, {"the deck": deck, "the answers file": answers, **history_files()})
     if gradebook is not None:
         _check_gradebook(gradebook, {"the deck": deck, "the answers file": answers, "the report": report, "the output": output})
-    from .class_report import ClassOutputs
+    from .class_outputs import ClassOutputs
 
     class_outputs = ClassOutputs(report, gradebook, student, "<stdin>" if str(answers) == "-" else str(answers), output)
 
@@ -466,7 +466,7 @@ def review(
     Example: grader review decks/virtualization.md class.csv --export-only --output final.jsonl
     """
     from .batch import default_jobs
-    from .class_report import check_student
+    from .class_outputs import check_student
     from .files import refuse_overwrite
     from .resume import output_format
     from .review import ReviewInterrupted, open_review, run_review, sidecar_path, write_exports

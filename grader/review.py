@@ -856,7 +856,8 @@ def write_exports(
 ) -> None:
     """The final grades out: every answer (``grade --json`` / ``--csv`` records plus ``final_score``,
     ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole."""
-    from .class_report import write_class_outputs, write_whole
+    from .class_outputs import write_class_outputs
+    from .class_report import write_whole
 
     records = list(opened.review.records())
     if output is not None:
