@@ -396,13 +396,16 @@ def _batch_record(output: Path):
 
 def _provider_batch(deck, answers, grader, feedback, output, answers_format, recorded) -> bool:
     """Submit a batch (``recorded`` None) or collect one; True when its replies are in and grading goes on."""
-    from .llm.provider_batch import collect, record_path, start_batch
+    from .batch import grade_file
+    from .llm.provider_batch import BatchRequests, collect, record_path, submit
 
     try:
-        if recorded is None:
-            record, cached = start_batch(deck, answers, grader, feedback, output, answers_format)
+        if recorded is None:  # grade by key terms, collect a request for each answer worth asking, submit them as one
+            requests = BatchRequests(feedback)
+            grade_file(deck, answers, lambda _deck, _fields: [], grader, requests, answers_format=answers_format)  # type: ignore[arg-type]
+            record = submit(feedback, requests.lines, record_path(output))
             print(
-                f"Submitted LLM batch {record.batch_id} ({record.requests} requests; {cached} answers already cached) "
+                f"Submitted LLM batch {record.batch_id} ({record.requests} requests; {requests.cached} answers already cached) "
                 f"to {record.endpoint}; recorded in {record_path(output)}. Collect it with the same command, "
                 "--resume instead of --batch.",
                 file=sys.stderr,

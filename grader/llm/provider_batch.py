@@ -93,18 +93,6 @@ class BatchRequests:
             yield None
 
 
-def start_batch(
-    deck: Path, answers: Path | str, grader: Any, client: FeedbackClient, output: Path, answers_format: str | None = None
-) -> tuple[BatchRecord, int]:
-    """Grade the answers by key terms, collect a request for each answer worth asking, and submit them as one
-    batch recorded beside ``output``; the record and how many answers were already cached."""
-    from ..batch import grade_file
-
-    requests = BatchRequests(client)
-    grade_file(deck, answers, lambda _deck, _fields: [], grader, requests, answers_format=answers_format)  # type: ignore[arg-type]
-    return submit(client, requests.lines, record_path(output)), requests.cached
-
-
 def submit(client: FeedbackClient, lines: list[dict[str, Any]], record: Path) -> BatchRecord:
     """Upload the requests and start the batch; the record is saved beside the output. GraderError if the
     endpoint has no batch API (one line)."""
