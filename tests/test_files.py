@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.errors import InputError
+from grader.answers import open_answers
+from grader.errors import AnswersError, InputError
 from grader.files import open_text, read_text
 
 # Pieces that exercise what reading can trip on: a BOM, three kinds of line end,
@@ -45,3 +47,43 @@ def test_open_text_streams_a_sound_file_and_names_a_missing_one(tmp_path):
     with open_text(path) as f:
         assert not isinstance(f, io.StringIO) and f.readlines() == ["one\n", "two\n"]
     assert _outcome(lambda: open_text(tmp_path / "nope.txt", what="export")) == f"{tmp_path / 'nope.txt'}: no such export"
+
+
+# --- An answers file read in byte ranges (grade --jobs) ---------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.builds(lambda a, x: json.dumps({"card": 1, "answer": a, "x": x}, ensure_ascii=False), st.text(max_size=40), st.integers()),
+            st.sampled_from(["", "   ", "\t"]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    breaks=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=1, max_size=40),
+    bom=st.booleans(),
+    size=st.integers(min_value=1, max_value=300),
+)
+def test_byte_ranges_hold_the_rows_of_the_whole_file(lines, breaks, bom, size):
+    """Read range by range, each numbered from where the ranges before it ended, the rows are the file's rows:
+    same values, same lines, whatever the line breaks, blank lines, byte order mark and range size."""
+    text = "".join(line + breaks[i % len(breaks)] for i, line in enumerate(lines))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.jsonl"
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+        with open_answers(path) as source:
+            try:
+                whole = list(source.row_values())
+            except AnswersError:  # no rows at all: nothing to compare
+                return
+            shards = source.shards(size)
+            assert shards is not None and shards[0][0] == 0 and shards[-1][1] == path.stat().st_size
+            assert all(end == start for (_, end), (start, _) in zip(shards, shards[1:]))
+            read, first = [], 1
+            for start, end in shards:
+                count, rows = source.rows_in(start, end, first)
+                read += list(rows)
+                first += count
+    assert read == whole
