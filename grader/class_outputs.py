@@ -10,7 +10,7 @@ before anything is graded, and hands them the summary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from .class_report import (
     STUDENT_FIELDS,
     ClassSummary,
     append_markdown,
+    as_reported,
     is_html,
     markdown_document,
     student_field,
@@ -39,19 +40,18 @@ class Collector:
         self.records: list[dict[str, Any]] = []
 
     def write(self, graded: Any) -> None:
-        record = dict(graded.record)
-        record.pop("llm", None)
-        self.records.append(record)
+        record = as_reported(graded.record)
+        self.records.append({k: v for k, v in record.items() if k != "llm"} if "llm" in record else record)
 
     def close(self, footer: str | None = None) -> None:
         pass
 
 
-def output_records(output: Path, fmt: str) -> list[dict[str, Any]]:
-    """Every record of a finished ``--output`` file (CSV cells read back as numbers where ours are)."""
+def output_records(output: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    """Every record of a finished ``--output`` file (CSV cells read back as numbers where ours are), one at a time:
+    the summary keeps what it needs of each, not the records."""
     from .resume import written_results
 
-    records = []
     for _, _, record in written_results(output, fmt):
         if fmt == "csv":
             record = dict(record)
@@ -60,8 +60,7 @@ def output_records(output: Path, fmt: str) -> list[dict[str, Any]]:
                 record["number"] = int(record["number"])
             except (KeyError, ValueError):
                 raise GraderError("not a result line of 'grader grade'", path=output) from None
-        records.append(record)
-    return records
+        yield record
 
 
 def check_student(fields: Sequence[str], chosen: str | None, *, gradebook: bool) -> str | None:
@@ -82,7 +81,7 @@ def check_student(fields: Sequence[str], chosen: str | None, *, gradebook: bool)
 def write_class_outputs(
     deck: Deck,
     answers_name: str,
-    records: list[dict[str, Any]],
+    records: Iterable[dict[str, Any]],
     settings: GradingSettings,
     fields: Sequence[str],
     *,

@@ -105,6 +105,15 @@ class Row:
         )
 
 
+def as_reported(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as far as ``Row.from_record`` reads it: its terms only where partly found (the rest of a term list,
+    spans and matched text, is most of a record's size, and a report kept until a batch ends holds every record)."""
+    terms = record.get("terms")
+    if not terms:
+        return record
+    return {**record, "terms": [t for t in terms if isinstance(t, dict) and not t.get("found") and t.get("credit")]}
+
+
 def _terms(value: Any) -> list[str]:
     """A record's matched / missing terms: a list (JSON) or '; '-joined (CSV)."""
     if isinstance(value, list):

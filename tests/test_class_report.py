@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.class_report import common_wrong_statements, student_field, summarise
+from grader.class_report import as_reported, common_wrong_statements, student_field, summarise
 from grader.errors import GraderError
 from grader.scoring import GradingSettings
 
@@ -54,6 +54,17 @@ def records(tmp_path: Path, rows=CLASS) -> list[dict]:
 
 
 # --- the summary ---------------------------------------------------------------------------------
+
+
+def test_a_summary_from_the_records_as_reported_is_the_summary_from_the_whole_records(tmp_path, seed_deck):
+    """What a batch keeps of each record until it ends (``as_reported``: terms only where partly found) is all a
+    summary reads: the same rows, questions, students and boundary answers."""
+    whole = records(tmp_path, [*CLASS, ("eve", 1, "portability and managed stuff"), ("fay", 2, "DDoS attacks on the machine")])
+    assert any(t["found"] for r in whole for t in r["terms"]) and any(not t["found"] and t["credit"] for r in whole for t in r["terms"])
+    kept = [as_reported(r) for r in whole]
+    assert sum(len(r["terms"]) for r in kept) < sum(len(r["terms"]) for r in whole)
+    settings, args = GradingSettings(), {"passthrough": ["student"], "student": "student"}
+    assert summarise(seed_deck, "class.csv", kept, settings, **args) == summarise(seed_deck, "class.csv", whole, settings, **args)
 
 
 def test_self_graded_answers_are_counted_apart_and_left_out_of_every_mean(tmp_path, seed_deck):
