@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .images import Image
     from .llm.schema import LLMResult
     from .practice import SessionSummary
+    from .scoring import GradeFacts
     from .session import RatingKeys, Shown
     from .stats import DayCount, DeckStats, MissedTerm, StatsReport
     from .store import CardProgress
@@ -247,10 +248,13 @@ class GradeTable:
 
     def write(self, graded: GradedAnswer) -> None:
         self.rows += 1
-        extra = graded.row.extra
-        cells = [(_cut(_plain(extra.get(f)), w), w) for f, w in self.fields]
-        row = grade_row(self.rows, graded.card, graded.grade, answer=(graded.row.answer, self.answer_width), cells=cells)
-        self.console.print(row, soft_wrap=True)
+        cells = [(_cut(_plain(graded.extra.get(f)), w), w) for f, w in self.fields]
+        row = grade_row(self.rows, graded.card, graded.facts, answer=(graded.answer, self.answer_width), cells=cells)
+        if self.console.is_terminal:
+            self.console.print(row, soft_wrap=True)
+        else:  # no styles to draw: the same characters, without rich laying out each line (most of a row's cost)
+            self.console.file.write(row.plain + "\n")
+            self.console.file.flush()  # as rich does: a reader downstream sees each row as it comes
         if graded.feedback is not None:
             self.console.print(feedback_line(graded.feedback), soft_wrap=True)
 
@@ -272,32 +276,32 @@ def _cut(text: str, width: int) -> str:
 
 
 def grade_row(
-    n: int, card: Card, grade: Grade, *, answer: tuple[str, int] | None = None, cells: list[tuple[str, int]] | tuple = ()
+    n: int, card: Card, facts: GradeFacts, *, answer: tuple[str, int] | None = None, cells: list[tuple[str, int]] | tuple = ()
 ) -> Text:
-    """One line of the grade table: who (``cells``, each with its width), the grade, the answer (cut to its
-    column), then found terms, partly found (with their credit), missed."""
+    """One line of the grade table, from a grade's plain values (``scoring.grade_facts``): who (``cells``, each with
+    its width), the grade, the answer (cut to its column), then found terms, partly found (with their credit), missed."""
     (_, n_width, _), (_, card_width, _), (_, score_width, _), (_, verdict_width, _) = GRADE_COLUMNS
-    style = VERDICT_STYLE[grade.verdict]
+    score, verdict, _, terms, _, foreign = facts
     who = "".join(f"{text:<{width}}  " for text, width in cells)
     line = Text.assemble(
         f"{n:>{n_width}}  {card.number:>{card_width}}  ",
         (who, "cyan"),
-        f"{grade.score:>{score_width}.2f}  ",
-        (f"{grade.verdict.value:<{verdict_width}}", style),
+        f"{score:>{score_width}.2f}  ",
+        (f"{verdict:<{verdict_width}}", VERDICT_STYLE[Verdict(verdict)]),
     )
     if answer is not None:
         text, width = answer
         line.append(f"  {_cut(text, width) or '—':<{width}}")
-    found = [f"≈{t.term}" if t.how == "meaning" else t.term for t in grade.terms if t.found]
-    partly = [f"~{t.term} ({t.credit:.0%})" for t in grade.terms if not t.found and t.credit > 0]
-    missed = [t.term for t in grade.terms if not t.found and t.credit == 0]
+    found = [f"≈{term}" if how == "meaning" else term for term, is_found, _, _, _, _, how in terms if is_found]
+    partly = [f"~{term} ({credit:.0%})" for term, is_found, credit, *_ in terms if not is_found and credit > 0]
+    missed = [term for term, is_found, credit, *_ in terms if not is_found and credit == 0]
     if card.required is not None and len(found) >= card.required:
         missed = []  # "any 2": the others were never asked for
     for items, prefix, colour in ((found, "", "green"), (partly, "", "yellow"), (missed, "✗ ", "red")):
         if items:
             line.append("  " + prefix + clean_line(", ".join(items)), style=colour)
-    if grade.foreign_terms:
-        line.append(f"  ? {len(grade.foreign_terms)} other cards' terms", style="magenta")
+    if foreign:
+        line.append(f"  ? {len(foreign)} other cards' terms", style="magenta")
     return line
 
 

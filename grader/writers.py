@@ -124,6 +124,20 @@ class GradedAnswer:
     def grade(self) -> Grade:
         return self._grade if isinstance(self._grade, Grade) else facts_grade(self.card, self._grade)
 
+    @property
+    def facts(self) -> GradeFacts:
+        """The grade as plain values (``scoring.grade_facts``), made without a pydantic model when it came as them."""
+        return grade_facts(self._grade) if isinstance(self._grade, Grade) else self._grade  # type: ignore[return-value]
+
+    @property
+    def answer(self) -> str:
+        return self._row.answer
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The row's own fields (student, id...), as read."""
+        return self._row.extra
+
     @cached_property
     def record(self) -> dict[str, Any]:
         """The stable output record (``grade --json``), built once for every writer."""

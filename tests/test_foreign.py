@@ -13,6 +13,7 @@ from grader.decks import parse_markdown
 from grader.foreign import FOREIGN_MIN, DeckTerms, guessing_share
 from grader.normalize import content_stems, content_tokens
 from grader.render import grade_row, term_lines
+from grader.scoring import grade_facts
 
 from .conftest import SEED_DECK, run_cli
 
@@ -128,7 +129,7 @@ def test_a_list_of_the_decks_terms_is_partial_and_says_why(seed_deck):
     assert [t.found for t in after.terms] == [t.found for t in before.terms]  # the terms are still found, and shown
     shown = "\n".join(line.plain for line in term_lines(after))
     assert "? other cards' terms: " in shown and f"keeps {after.score:.0%} of its score" in shown
-    assert f"? {len(after.foreign_terms)} other cards' terms" in grade_row(1, card, after).plain
+    assert f"? {len(after.foreign_terms)} other cards' terms" in grade_row(1, card, grade_facts(after)).plain
     assert "other cards" not in "\n".join(line.plain for line in term_lines(before))
     # Two other cards' terms cost nothing, and are not listed: the field names only the guesses that cost credit.
     said = "sharing and isolation; portability and live migration come with it"
