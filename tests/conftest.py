@@ -13,10 +13,11 @@ import pytest
 from hypothesis import settings
 
 # CI draws the same examples every run, so a change lands or not on its own merits; runs elsewhere keep exploring
-# (they found the JSON line separators and the stretch's float ties) and report what they find.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("GRADER_CI"):
-    settings.load_profile("ci")
+# (they found the JSON line separators and the stretch's float ties) and report what they find. No example has a
+# deadline: an example slowed by a busy machine is not a failure (speed is measured by benchmarks, not tests).
+settings.register_profile("explore", deadline=None)
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("GRADER_CI") else "explore")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_DECK = ROOT / "decks" / "virtualization.md"
