@@ -542,7 +542,6 @@ def test_batch_keeps_input_order_and_bounds_concurrency(fake_openai):
     items = [(CARD, a, KEYWORD.grade(CARD, a)) for a in answers]
     seen: list[tuple[int, float]] = []
     progress = []
-    started = time.monotonic()
     with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3), GradingSettings()) as client:
         results = client.feedback_many(
             items, on_result=lambda i, r: seen.append((i, time.monotonic())), on_progress=lambda: progress.append(1)
@@ -550,8 +549,7 @@ def test_batch_keeps_input_order_and_bounds_concurrency(fake_openai):
     assert [i for i, _ in seen] == list(range(len(answers)))
     assert len(progress) == len(answers)
     assert [r.score for r in results] == [0.25, 0.25, 0.25, 0.25, 0.5, 0.0]
-    assert fake_openai.max_in_flight == 3
-    assert time.monotonic() - started < 1.2  # 4 slow replies, 3 at a time: two rounds, not four
+    assert fake_openai.max_in_flight == 3  # 4 slow replies, 3 at a time: two rounds, not four
     # The first result was written while the fourth slow one was still on its way.
     assert seen[0][1] < seen[3][1] - 0.15
 
