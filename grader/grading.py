@@ -12,7 +12,7 @@ from .normalize import Token, tokenize
 from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, guessed, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from .semantic import WordVectors
 
@@ -60,16 +60,6 @@ class KeywordGrader:
                 self.notices.append(f"{exc}; grading by words only")
         return self._vectors
 
-    def scoring_by(self, settings: GradingSettings) -> KeywordGrader:
-        """A grader that scores by other settings and matches as this one does, with its word vectors and the cards it
-        has compiled (the matching does not depend on the scoring settings)."""
-        if settings.match != self.settings.match:
-            raise ValueError("a grader that matches otherwise cannot share compiled cards")
-        other = KeywordGrader(settings, self.vectors)
-        other._vectors_tried = True
-        other._compiled = self._compiled
-        return other
-
     def _compile(self, card: Card) -> CompiledCard:
         key = (card.id, card.question, card.answer)  # a further reference answer is the same card with another answer
         compiled = self._compiled.get(key)
@@ -92,33 +82,45 @@ class KeywordGrader:
         one of them; the best grade counts (the first on a tie), with that
         reference's terms.
         """
+        return self.grade_many_facts_by(card, answers, (self.settings,))[0]
+
+    def grade_many_facts_by(self, card: Card, answers: list[str], scorings: Sequence[GradingSettings]) -> list[list[GradeFacts]]:
+        """``grade_many_facts`` under each of ``scorings`` (settings that score alike may differ in how they weigh
+        what is found, never in how it is found), matching each answer once: the evaluation harness calibrates on
+        the terms' share while verdicts use the blended score. Each scoring picks its own best reference answer."""
         words = [tokenize(a) for a in answers]
-        best = self._facts(card, answers, words)
+        best = self._facts(card, answers, words, scorings)
         for other in self._other_references(card):
-            these = self._facts(other, answers, words)
-            best = [b if b[0] >= t[0] else t for b, t in zip(best, these)]
+            these = self._facts(other, answers, words, scorings)
+            best = [[b if b[0] >= t[0] else t for b, t in zip(bs, ts)] for bs, ts in zip(best, these)]
         return best
 
-    def _facts(self, card: Card, answers: list[str], words: list[list[Token]]) -> list[GradeFacts]:
+    def _facts(self, card: Card, answers: list[str], words: list[list[Token]], scorings: Sequence[GradingSettings]) -> list[list[GradeFacts]]:
         if not card.gradable:
-            return [facts_from_evidence(card, a, [], self.settings) for a in answers]
+            return [[facts_from_evidence(card, a, [], settings) for a in answers] for settings in scorings]
         # An answer that earns nothing whatever its words ("I don't know") is not matched.
         why = [unmatched(card, a, ws) for a, ws in zip(answers, words)]
         attempts = [(a, ws) for a, ws, w in zip(answers, words, why) if w is None]
         matches = iter(match_answers(self._compile(card), [a for a, _ in attempts], [ws for _, ws in attempts]))
         known = self.deck_terms
-        out = []
+        out: list[list[GradeFacts]] = [[] for _ in scorings]
+        scored = list(zip(scorings, out))
         for answer, ws, w in zip(answers, words, why):
-            if w is None:
-                m = next(matches)
-                facts = facts_from_evidence(card, answer, m.evidence, self.settings, m.similarity)
+            if w is not None:
+                nothing = unmatched_facts(card, w)
+                for graded in out:
+                    graded.append(nothing)
+                continue
+            m = next(matches)
+            foreign = None
+            for settings, graded in scored:
+                facts = facts_from_evidence(card, answer, m.evidence, settings, m.similarity)
                 if known is not None and facts[0] > 0:
-                    foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
+                    if foreign is None:
+                        foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
                     if foreign:
-                        facts = guessed(facts, foreign, self.settings)
-                out.append(facts)
-            else:
-                out.append(unmatched_facts(card, w))
+                        facts = guessed(facts, foreign, settings)
+                graded.append(facts)
         return out
 
     def _other_references(self, card: Card) -> list[Card]:

@@ -21,7 +21,7 @@ import numpy as np
 from ..grading import KeywordGrader
 from ..models import Card, Grade, Verdict
 from ..normalize import content_tokens, tokenize
-from ..scoring import GradingSettings, is_long_reference, long_reference_share, verdict_for
+from ..scoring import GradingSettings, facts_grade, is_long_reference, long_reference_share, verdict_for
 from .datasets import EvalSet
 
 # Where non-answers sit on the raw score axis for calibration: below any real score.
@@ -57,8 +57,8 @@ class KeywordEvalGrader:
 
     def __init__(self, settings: GradingSettings):
         self.grader = KeywordGrader(settings)
-        # The terms' share alone, for calibration: made on the first grade, once the word vectors are known.
-        self._terms_only: KeywordGrader | None = None
+        # The terms' share alone, for calibration: the same matches, scored without the similarity.
+        self._terms_only = settings.model_copy(update={"similarity_weight": 0.0})
 
     def use_deck(self, cards: Iterable[Card]) -> None:
         """Know the set's cards, as ``grader grade`` knows its deck's (``KeywordGrader.use_deck``)."""
@@ -69,13 +69,11 @@ class KeywordEvalGrader:
         the similarity blended into a short one's. Both are the grader's own rules, and a calibration learns its own
         (its signals weigh the similarity: eval/RESULTS.md)."""
         settings = self.grader.settings
-        grades = self.grader.grade_many(card, answers)
-        shares = grades
         if settings.similarity_weight and self.grader.vectors is not None:
-            if self._terms_only is None:
-                self._terms_only = self.grader.scoring_by(settings.model_copy(update={"similarity_weight": 0.0}))
-            self._terms_only.deck_terms = self.grader.deck_terms  # the same deck, whenever it came
-            shares = self._terms_only.grade_many(card, answers)
+            facts, share_facts = self.grader.grade_many_facts_by(card, answers, (settings, self._terms_only))
+            grades, shares = [facts_grade(card, f) for f in facts], [facts_grade(card, f) for f in share_facts]
+        else:
+            grades = shares = self.grader.grade_many(card, answers)
         predictions = []
         for g, t in zip(grades, shares):
             long = is_long_reference(card.as_graded(t), settings)  # the reference the best share came from
