@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from grader import KeywordGrader
 from grader.evaluation import KeywordEvalGrader
 from grader.keyterms import derive_key_terms, parse_term
-from grader.models import Card, Verdict
+from grader.models import Card, ReferenceAnswer, Verdict
 from grader.scoring import GradingSettings, is_long_reference, long_reference_score, long_reference_share
 
 SETTINGS = GradingSettings(match="keyword")
@@ -84,3 +84,25 @@ def test_the_harness_calibrates_on_the_terms_share_without_the_similarity():
     shares = KeywordGrader(GradingSettings(similarity_weight=0.0)).grade_many(short, answers)
     assert [p.raw for p in predictions] == [s.score for s in shares]
     assert all(p.score > p.raw for p in predictions)  # the zero-shot score is the grader's own, similarity blended in
+
+
+def test_one_match_scored_two_ways_is_two_gradings(seed_deck):
+    """``grade_many_facts_by`` matches each answer once and scores it by each settings: the grades two graders give,
+    a further reference answer (the best per scoring) and other cards' terms included."""
+    short = card("\n".join(f"- {step}" for step in STEPS[:4]))
+    other = short.model_copy(update={"reference_answers": [ReferenceAnswer(answer="the processor cache is emptied", key_terms=[parse_term("cache emptied")])]})
+    answers = ["the processor cache is emptied", "the kernel schedules threads", "I don't know", "sharing, emulation, isolation and portability", "sharing and emulation"]
+    scorings = (GradingSettings(), GradingSettings(similarity_weight=0.0), GradingSettings(correct_threshold=0.5))
+    grader = KeywordGrader()
+    grader.use_deck(seed_deck.cards)
+    by_card = {}
+    for c in (short, other, seed_deck.cards[2]):
+        alone = []
+        for settings in scorings:
+            single = KeywordGrader(settings)
+            single.use_deck(seed_deck.cards)
+            alone.append(single.grade_many_facts(c, answers))
+        assert grader.grade_many_facts_by(c, answers, scorings) == alone
+        by_card[id(c)] = alone
+    assert by_card[id(short)][0] != by_card[id(short)][1]  # the blend tells the first two apart: the test can too
+    assert by_card[id(seed_deck.cards[2])][2] != by_card[id(seed_deck.cards[2])][0]  # and the threshold, the others
