@@ -256,15 +256,16 @@ def grade_file(
         if shards is not None and len(shards) > 1:  # the workers read the file too: both passes run in parallel
             deck = load_deck(deck_path)
             grader.use_deck(deck.cards)
-            workers: GradingWorkers | None = files.enter_context(closing(GradingWorkers(jobs, grader.settings, deck)))
-            checked, plan = _check_shards(source, shards, workers)  # type: ignore[arg-type]
+            sharded = files.enter_context(closing(GradingWorkers(jobs, grader.settings, deck)))
+            checked, plan = _check_shards(source, shards, sharded)
+            workers: GradingWorkers | None = sharded
             done = _Resume()
         else:
             workers = files.enter_context(closing(GradingWorkers(jobs, grader.settings))) if _start_early(source, jobs) else None
             deck = load_deck(deck_path)
             grader.use_deck(deck.cards)
-            if resuming:
-                checked, done = _check_rows_and_results(source, deck, output, fmt, report)  # type: ignore[arg-type]
+            if resuming and output is not None:
+                checked, done = _check_rows_and_results(source, deck, output, fmt, report)
             else:
                 checked, done = _check_rows(source, deck), _Resume()
         total = len(checked.cards)
@@ -330,7 +331,7 @@ def _check_shards(source: AnswersSource, shards: list[tuple[int, int]], workers:
         cards.frombytes(found.cards)
         plan.append(Shard(start, end, line, len(cards)))
         checked.cards.extend(cards)
-        checked.fields.update(dict.fromkeys(name for name in found.fields if name not in checked.fields))
+        checked.fields.update(dict.fromkeys(found.fields))  # a field keeps the place it was first seen at
         line += found.lines
     if not checked.cards:
         raise AnswersError("answers file has no rows", path=source.name, line=1)
