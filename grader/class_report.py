@@ -83,7 +83,7 @@ class Row:
     @classmethod
     def from_record(cls, position: int, record: dict[str, Any], student: str | None, passthrough: Sequence[str]) -> Row:
         terms = record.get("terms") or []
-        partly = [(t["term"], float(t["credit"])) for t in terms if isinstance(t, dict) and not t.get("found") and t.get("credit")]
+        partly = [(t["term"], float(t["credit"])) for t in _partly_found(terms)]
         partly_names = {name for name, _ in partly}
         value = record.get(student) if student else None
         return cls(
@@ -111,7 +111,13 @@ def as_reported(record: dict[str, Any]) -> dict[str, Any]:
     terms = record.get("terms")
     if not terms:
         return record
-    return {**record, "terms": [t for t in terms if isinstance(t, dict) and not t.get("found") and t.get("credit")]}
+    return {**record, "terms": _partly_found(terms)}
+
+
+def _partly_found(terms: list[Any]) -> list[dict[str, Any]]:
+    """A record's terms that earned some credit without being found: all a report shows of its terms (beside the
+    matched and missing lists)."""
+    return [t for t in terms if isinstance(t, dict) and not t.get("found") and t.get("credit")]
 
 
 def _terms(value: Any) -> list[str]:

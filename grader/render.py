@@ -8,7 +8,7 @@ Text from decks, answers, histories and models is untrusted: it is drawn as
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -305,44 +305,38 @@ def grade_row(
     return line
 
 
+# The ``cards`` listing's columns, and how the drawn table sets some of them; the history's columns come last.
+CARD_COLUMNS = ("#", "id", "question", "key terms", "graded")
+PROGRESS_COLUMNS = ("due", "last", "lapses")
+_COLUMN_LAYOUT: dict[str, dict[str, Any]] = {"#": {"justify": "right"}, "question": {"ratio": 3}, "key terms": {"ratio": 3}, "lapses": {"justify": "right"}}
+
+
 def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Table:
     """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses."""
     table = Table(title=Text(clean_line(title)))
-    table.add_column("#", justify="right")
-    table.add_column("id")
-    table.add_column("question", ratio=3)
-    table.add_column("key terms", ratio=3)
-    table.add_column("graded")
-    if progress is not None:
-        table.add_column("due")
-        table.add_column("last")
-        table.add_column("lapses", justify="right")
+    for name in (*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ())):
+        table.add_column(name, **_COLUMN_LAYOUT.get(name, {}))
     for c in cards:
-        cells = _card_cells(c, progress, now)
-        if c.key_terms and c.key_terms[0].derived:
-            cells[3] = Text.assemble(("(derived) ", "dim"), cells[3].plain)
-        table.add_row(*cells)
+        table.add_row(*_card_cells(c, progress, now))
     return table
 
 
 def card_lines(cards: list[Card], progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:
     """The ``cards`` table as tab-separated lines, a header first: for a pipe, where a drawn table would wrap every
     cell into many lines and a large deck's would take seconds to lay out (rich measures every cell)."""
-    header = ["#", "id", "question", "key terms", "graded", *(("due", "last", "lapses") if progress is not None else ())]
-    yield "\t".join(header) + "\n"
+    yield "\t".join((*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ()))) + "\n"
     for c in cards:
-        cells = [str(cell) for cell in _card_cells(c, progress, now)]
-        if c.key_terms and c.key_terms[0].derived:
-            cells[3] = "(derived) " + cells[3]
-        yield "\t".join(cells) + "\n"
+        yield "\t".join([str(cell) for cell in _card_cells(c, progress, now)]) + "\n"
 
 
 def _card_cells(card: Card, progress: dict[str, CardProgress | None] | None, now) -> list:
     """A card's cells in the ``cards`` listing, each text on one line (tabs made spaces), styled for the table."""
     from .schedule import describe_due
 
-    row: list = [str(card.number), card.id, Text(clean_line(card.question)), Text(clean_line("; ".join(t.text for t in card.key_terms)))]
-    row.append("yes" if card.gradable else "self")
+    terms = Text(clean_line("; ".join(t.text for t in card.key_terms)))
+    if card.key_terms and card.key_terms[0].derived:
+        terms = Text.assemble(("(derived) ", "dim"), terms)
+    row: list = [str(card.number), card.id, Text(clean_line(card.question)), terms, "yes" if card.gradable else "self"]
     if progress is None:
         return row
     p = progress.get(card.id)

@@ -155,8 +155,6 @@ class GradedAnswer:
 class GradedLines:
     """Many graded answers as their lines in each format (by key), rendered by a worker: written as one."""
 
-    feedback = None  # keyword grades only: a line with feedback is rendered by its writer
-
     def __init__(self, rows: int, lines: dict[Hashable, str]):
         self.rows, self.lines = rows, lines
 
