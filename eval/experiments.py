@@ -47,7 +47,7 @@ from grader.evaluation.graders import word_overlap  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
 from grader.models import KeyTerm  # noqa: E402
-from grader.normalize import content_tokens  # noqa: E402
+from grader.normalize import content_tokens, tokenize  # noqa: E402
 from grader.scoring import GradingSettings  # noqa: E402
 
 # The meaning issue's targets (#12): cross-validated on the training splits.
@@ -527,6 +527,42 @@ def references_graded_full(among, grades, new):
     return left_out[: len(grades)], predicted
 
 
+def ridge_by_left_out(strengths: tuple[float, ...]) -> Callable:
+    """Neighbour grades whose ridge penalty each question chooses: the one of ``strengths`` whose exact
+    leave-one-out predictions of the graded answers have the least squared error."""
+
+    def neighbour_grades(among, grades, new):
+        grades = np.asarray(grades, dtype=float)
+        if len(grades) < 2:
+            return CORE_NEIGHBOUR_GRADES(among, grades, new)
+        best, chosen = np.inf, neighbours.RIDGE_STRENGTH
+        for strength in strengths:
+            with patched([(neighbours, "RIDGE_STRENGTH", strength)]):
+                left_out, _ = CORE_NEIGHBOUR_GRADES(among, grades, new[:0])
+            error = float(np.mean((left_out - grades) ** 2))
+            if error < best - 1e-12:
+                best, chosen = error, strength
+        with patched([(neighbours, "RIDGE_STRENGTH", chosen)]):
+            return CORE_NEIGHBOUR_GRADES(among, grades, new)
+
+    return neighbour_grades
+
+
+def features_with_denied(reach: int) -> Callable:
+    """The neighbour features plus each stem within ``reach`` words after a negation, marked as denied: "would not
+    stick" then differs from "would stick" by more than the one feature "not"."""
+
+    def answer_features(answer: str) -> Counter:
+        features = CORE_FEATURES(answer)
+        stems = [t.stem for t in tokenize(answer)]
+        for i, stem in enumerate(stems):
+            if stem == "not":
+                features.update(f"~{s}" for s in stems[i + 1 : i + 1 + reach] if s != "not")
+        return features
+
+    return answer_features
+
+
 def pearson_agreement(task, idx, predicted) -> float:
     """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
     if task.kind == "label":
@@ -648,6 +684,36 @@ def pooled_question_mappings(own_share: float) -> Callable:
         return calibration.TaskPrediction(values, ordinal)
 
     return apply_plan
+
+
+@dataclass
+class ScoredAnswers:
+    """Graded answers whose similarities add ``weight`` x the product of the two answers' raw scores: a linear
+    kernel on the grader's score beside the words', so each question's ridge weighs the score as its grades say."""
+
+    inner: Any
+    raw: np.ndarray
+    fit_raw: np.ndarray
+    weight: float
+
+    def one_question(self, fit_idx, test):
+        return self.inner.one_question(fit_idx, test)
+
+    def similarities(self, question, fit_idx, test):
+        among, new = self.inner.similarities(question, fit_idx, test)
+        fit, predicted = self.fit_raw[fit_idx].clip(0.0), self.raw[test].clip(0.0)
+        return among + self.weight * np.outer(fit, fit), new + self.weight * np.outer(predicted, fit)
+
+
+def score_in_kernel(weight: float, neighbour_weight: float) -> list:
+    """Patches for ``ScoredAnswers`` in every per-question mapping, the neighbour grade weighing ``neighbour_weight``."""
+
+    def apply_plan(task, x, plan, fit_task, fit_x, *, majority=False, answers=None, signals=None):
+        if answers is not None:
+            answers = ScoredAnswers(answers, np.asarray(x, dtype=float), np.asarray(fit_x, dtype=float), weight)
+        return CORE_APPLY_PLAN(task, x, plan, fit_task, fit_x, majority=majority, answers=answers, signals=signals)
+
+    return [(evaluate_module, "apply_plan", apply_plan), (calibration, "NEIGHBOUR_WEIGHT", neighbour_weight)]
 
 
 def with_length_ratio(evalset: EvalSet) -> dict[str, np.ndarray]:
@@ -941,6 +1007,16 @@ VARIANTS: dict[str, Variant] = {
             patches=[(evaluate_module, "answer_features", features_with_text), (neighbours, "answer_similarities", similarities_with_vectors(w))],
         )
         for w in (0.3, 1.0)
+    },
+    "ridge-by-left-out": Variant("each question's ridge penalty (0.1, 0.3, 1, 3, 10) chosen by the exact leave-one-out error of its graded answers", patches=[(neighbours, "neighbour_grades", ridge_by_left_out((0.1, 0.3, 1.0, 3.0, 10.0)))]),
+    "ridge-by-left-out-narrow": Variant("the same among 0.3, 1, 3", patches=[(neighbours, "neighbour_grades", ridge_by_left_out((0.3, 1.0, 3.0)))]),
+    **{
+        f"neighbours-denied{r}": Variant(f"graded answers' features also mark the {r} stems after a negation as denied", patches=[(evaluate_module, "answer_features", features_with_denied(r))])
+        for r in (2, 4)
+    },
+    **{
+        f"score-in-kernel{w}-{n}": Variant(f"graded answers' similarities add {w} x the product of their raw scores (neighbour weight {n})", patches=score_in_kernel(w, n))
+        for w, n in ((1.0, 2.0), (3.0, 2.0), (1.0, 4.0))
     },
     "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
