@@ -563,6 +563,19 @@ def features_with_denied(reach: int) -> Callable:
     return answer_features
 
 
+def references_graded_full_when_few(fewest: int) -> Callable:
+    """``references_graded_full`` only where fewer than ``fewest`` graded answers have full marks: where the class
+    already shows what a complete answer looks like, the reference answers stay out."""
+
+    def neighbour_grades(among, grades, new):
+        graded = len(grades)
+        if int(np.sum(np.asarray(grades) >= 1.0 - 1e-9)) < fewest:
+            return references_graded_full(among, grades, new)
+        return CORE_NEIGHBOUR_GRADES(among[:graded, :graded], grades, new[:, :graded])
+
+    return neighbour_grades
+
+
 def pearson_agreement(task, idx, predicted) -> float:
     """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
     if task.kind == "label":
@@ -976,6 +989,13 @@ VARIANTS: dict[str, Variant] = {
         "the same, a card's own reference answer only (Beetle's further ones silent)",
         patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=True)), (neighbours, "neighbour_grades", references_graded_full)],
     ),
+    **{
+        f"references-vote-fewer{k}": Variant(
+            f"a question's reference answers vote as full marks only where fewer than {k} of its graded answers have full marks",
+            patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=False)), (neighbours, "neighbour_grades", references_graded_full_when_few(k))],
+        )
+        for k in (3, 6, 10)
+    },
     "kernel-squared": Variant("graded answers' similarities squared before the ridge (a more local kernel)", patches=[(neighbours, "answer_similarities", lambda bags: CORE_ANSWER_SIMILARITIES(bags) ** 2)]),
     "kernel-exp": Variant("graded answers' similarities as exp((cosine - 1) / 0.5) (a radial kernel on unit vectors)", patches=[(neighbours, "answer_similarities", lambda bags: np.exp((CORE_ANSWER_SIMILARITIES(bags) - 1) / 0.5))]),
     "kernel-plus-squared": Variant("graded answers' similarities plus their squares, halved", patches=[(neighbours, "answer_similarities", lambda bags: (lambda k: (k + k**2) / 2)(CORE_ANSWER_SIMILARITIES(bags)))]),
