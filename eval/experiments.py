@@ -841,6 +841,41 @@ def idf_similarities(compiled, tokenized):
     return out
 
 
+def sif_similarity(smoothing: float) -> list:
+    """Patches that weigh each word's vector in the similarity by smooth inverse frequency, a / (a + p(word)),
+    with p from general English word frequencies (the ``wordfreq`` package, not a dependency: ``pip install wordfreq``
+    to rerun it)."""
+    from grader.keyterms import clean_markdown
+    from grader.semantic import DIMENSIONS, unit
+
+    @functools.lru_cache(maxsize=None)
+    def weight(word: str) -> float:
+        from wordfreq import word_frequency
+
+        return smoothing / (smoothing + word_frequency(word, "en"))
+
+    def vector(vectors, tokens) -> np.ndarray:
+        if not tokens:
+            return np.zeros(DIMENSIONS, dtype=np.float32)
+        weights = np.array([weight(t.word) for t in tokens], dtype=np.float32)
+        return unit(weights @ vectors.words([t.word for t in tokens]))
+
+    def reference_vector(vectors, card, question_stems):
+        tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
+        return vector(vectors, [t for t in tokens if t.stem not in question_stems] or tokens)
+
+    def similarities(compiled, tokenized):
+        if not compiled.words:
+            return [0.0] * len(tokenized)
+        out = []
+        for toks in tokenized:
+            kept = [t for t in toks if t.stem not in compiled.question_stems]
+            out.append(max(0.0, float(vector(compiled.vectors, kept) @ compiled.reference_vector)) if kept else 0.0)
+        return out
+
+    return [(match, "_reference_vector", reference_vector), (match, "_similarities", similarities)]
+
+
 def aligned_similarities(measure: str) -> Callable:
     """Similarities from aligning words, not summing them: each reference word the question lacks meets its closest
     answer word (cosine of their unit vectors, at least 0) and each answer word its closest reference word;
@@ -1050,6 +1085,13 @@ VARIANTS: dict[str, Variant] = {
         "a third signal: the answer's length as a share of the reference's (capped at 1), with five more grid points",
         with_length_ratio, "length_ratio", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3)),
     ),
+    **{
+        f"similarity-sif{a:g}": Variant(
+            f"the similarity's word vectors weighed by smooth inverse frequency, {a:g} / ({a:g} + p(word)), p from general English frequencies (wordfreq)",
+            patches=sif_similarity(a),
+        )
+        for a in (1e-3, 1e-4)
+    },
     "similarity-idf": Variant(
         "the similarity's word vectors weighed by their IDF over the deck's questions and references",
         grader=idf_weighted_grader,
