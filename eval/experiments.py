@@ -576,6 +576,37 @@ def references_graded_full_when_few(fewest: int) -> Callable:
     return neighbour_grades
 
 
+CORE_FIT_AND_APPLY = calibration.fit_and_apply
+
+
+def two_way_by_probability(cut: float) -> Callable:
+    """``fit_and_apply`` where a two-class label is the isotonic estimate of the upper class's probability against
+    ``cut``, not a cut point chosen for the fitting items' macro-F1 (which some 30 answers of one question make noisy)."""
+
+    def fit_and_apply(fit, x, task, idx, by_probability=False):
+        if task.kind == "score" or len(task.classes) != 2:
+            return CORE_FIT_AND_APPLY(fit, x, task, idx)
+        gold = fit.task.gold[fit.idx]
+        means = [fit.x[gold == c].mean() if (gold == c).any() else -np.inf for c in (0, 1)]
+        upper = int(np.argmax(means))
+        probability = calibration.fit_isotonic(fit.x, (gold == upper).astype(float))(x)
+        return calibration.TaskPrediction(np.where(probability >= cut, upper, 1 - upper).astype(np.intp))
+
+    return fit_and_apply
+
+
+def macro_f1_cut(fit, x, task, idx, by_probability=False):
+    """``fit_and_apply`` with every two-class cut point searched for macro-F1, as before per-question mappings cut
+    by probability."""
+    return CORE_FIT_AND_APPLY(fit, x, task, idx)
+
+
+def fold_seed(seed: int) -> tuple:
+    """A patch that splits every cross-validation's folds by ``seed`` (the harness uses 0): how much a figure owes
+    to one split."""
+    return (evaluate_module, "cv_plan", lambda questions, scope, folds=5, _seed=0: calibration.cv_plan(questions, scope, folds, seed))
+
+
 def pearson_agreement(task, idx, predicted) -> float:
     """The signals' weights chosen, for scores, by the Pearson r of the out-of-fold predictions (not their squared error)."""
     if task.kind == "label":
@@ -1072,6 +1103,26 @@ VARIANTS: dict[str, Variant] = {
     **{
         f"score-in-kernel{w}-{n}": Variant(f"graded answers' similarities add {w} x the product of their raw scores (neighbour weight {n})", patches=score_in_kernel(w, n))
         for w, n in ((1.0, 2.0), (3.0, 2.0), (1.0, 4.0))
+    },
+    **{
+        f"two-way-probability{c:g}": Variant(
+            f"a two-class label is the isotonic probability of the upper class against {c:g}, not a cut fitted for macro-F1",
+            patches=[(calibration, "fit_and_apply", two_way_by_probability(c))],
+        )
+        for c in (0.5, 0.4)
+    },
+    "macro-f1-cut": Variant("per-question mappings cut two-class labels where the fitting answers' macro-F1 is best (the rule before)", patches=[(calibration, "fit_and_apply", macro_f1_cut)]),
+    **{
+        f"probability-cut{c:g}": Variant(f"per-question mappings call a two-class answer the upper class from probability {c:g}", patches=[(calibration, "PROBABILITY_CUT", c)])
+        for c in (0.45, 0.55)
+    },
+    **{
+        f"{name}-folds{k}": Variant(f"{description}, folds split by seed {k}", patches=[*patches, fold_seed(k)])
+        for k in (1, 2, 3, 4)
+        for name, description, patches in (
+            ("current", "the core as it is", []),
+            ("macro-f1-cut", "two-class cut points searched for macro-F1 in per-question mappings (the rule before)", [(calibration, "fit_and_apply", macro_f1_cut)]),
+        )
     },
     "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
     "ridge3": Variant("the same, penalty 3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 3.0), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),

@@ -11,8 +11,10 @@ from grader.evaluation.calibration import (
     MIN_SIGNAL_QUESTIONS,
     Cuts,
     Signals,
+    FitData,
     apply_plan,
     cv_plan,
+    fit_and_apply,
     fit_cuts,
     fit_isotonic,
     group_folds,
@@ -143,6 +145,17 @@ def test_fit_cuts_degenerate_inputs():
 
 def _two_way_task(gold: np.ndarray) -> Task:
     return Task(name="label_2way", kind="label", gold=gold, classes=["incorrect", "correct"], ordered=True)
+
+
+def test_by_probability_a_two_class_answer_is_the_likelier_class():
+    """One question's fitting answers: the upper class is likelier from 0.5 up (half of the two answers at 0.5 and
+    0.6), certain from 0.7; between fitted scores the estimate is interpolated."""
+    fitting = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    gold = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1])
+    task = _two_way_task(gold)
+    new = np.array([0.35, 0.45, 0.5, 0.55, 0.65, 0.95])
+    predicted = fit_and_apply(FitData(fitting, task, np.arange(10)), new, task, np.arange(6), by_probability=True)
+    assert predicted.values.tolist() == [0, 0, 1, 1, 1, 1]
 
 
 def _questions_and_gold(n_questions: int, per_question: int = 12, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:

@@ -48,6 +48,10 @@ MAX_PASSES = 6
 # once it came from kernel ridge regression (eval/RESULTS.md).
 NEIGHBOUR_WEIGHT = 2.0
 
+# A per-question mapping calls a two-class answer the upper class from this estimated probability on: the cut that
+# makes fewest errors. 0.45 and 0.55 did no better on the training splits (eval/RESULTS.md).
+PROBABILITY_CUT = 0.5
+
 # Weights tried for the signals (similarity, reference words repeated): grid points that won on some training split.
 SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
 # Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays
@@ -189,8 +193,13 @@ class FitData:
     idx: np.ndarray  # which items of the task
 
 
-def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray) -> TaskPrediction:
-    """Fit a mapping on ``fit`` and apply it to ``x`` (items ``idx`` of ``task``)."""
+def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray, *, by_probability: bool = False) -> TaskPrediction:
+    """Fit a mapping on ``fit`` and apply it to ``x`` (items ``idx`` of ``task``).
+
+    With ``by_probability``, a two-class label is the upper class where the isotonic estimate of its probability is at
+    least one half, not beyond a cut point searched for the fitting items' macro-F1: fitted on one question's some 30
+    answers, that search follows their noise (eval/RESULTS.md).
+    """
     t, xf = fit.task, fit.x
     if task.kind == "score":
         gold_share = t.gold[fit.idx] / t.max_score[fit.idx]
@@ -216,6 +225,9 @@ def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray) -> T
         means = np.array([xf[gold == c].mean() if (gold == c).any() else -np.inf for c in range(k)])
         rank_of = np.argsort(np.argsort(means, kind="stable"), kind="stable")
     class_of = np.argsort(rank_of)
+    if by_probability and k == 2:
+        probability = fit_isotonic(xf, (rank_of[gold] == 1).astype(float))(x)
+        return TaskPrediction(class_of[(probability >= PROBABILITY_CUT).astype(np.intp)])
     cuts: Cuts = fit_cuts(xf, rank_of[gold], k, "macro_f1")
     return TaskPrediction(class_of[cuts(x)])
 
@@ -393,7 +405,7 @@ def apply_plan(
 
     With ``answers``, an entry that fits on at least ``neighbours.MIN_GRADED``
     answers to the predicted items' own question blends each raw score with its
-    neighbour grade first. With ``signals``, every other entry adds them to the
+    neighbour grade first, and predicts a two-class label by probability. With ``signals``, every other entry adds them to the
     raw score, weighted as ``signal_weights`` chooses on its fitting items.
     """
     n = len(x)
@@ -405,7 +417,8 @@ def apply_plan(
         # Too few graded answers predict noise (the seed deck's five or six a card): the score alone decides.
         enough = answers is not None and len(fit_idx) >= neighbours.MIN_GRADED
         question = answers.one_question(fit_idx, test) if answers is not None and enough else None
-        if answers is not None and shares is not None and question is not None:
+        one_question = answers is not None and shares is not None and question is not None
+        if one_question:
             to_each_other, to_graded = answers.similarities(question, fit_idx, test)
             among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
             fit_raw, raw = blend(fit_raw, among), blend(raw, new)
@@ -413,7 +426,7 @@ def apply_plan(
             weights = signal_weights(fit_task, fit_idx, fit_raw, signals.fit[fit_idx], signals.fit_questions[fit_idx])
             fit_raw, raw = with_signals(fit_raw, signals.fit[fit_idx], weights), with_signals(raw, signals.predicted[test], weights)
         fit = FitData(fit_raw, fit_task, fit_idx)
-        pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test)
+        pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test, by_probability=one_question)
         values[test] = pred.values
         if ordinal is not None:
             ordinal[test] = pred.ordinal
