@@ -579,20 +579,9 @@ def references_graded_full_when_few(fewest: int) -> Callable:
 CORE_FIT_AND_APPLY = calibration.fit_and_apply
 
 
-def two_way_by_probability(cut: float) -> Callable:
-    """``fit_and_apply`` where a two-class label is the isotonic estimate of the upper class's probability against
-    ``cut``, not a cut point chosen for the fitting items' macro-F1 (which some 30 answers of one question make noisy)."""
-
-    def fit_and_apply(fit, x, task, idx, by_probability=False):
-        if task.kind == "score" or len(task.classes) != 2:
-            return CORE_FIT_AND_APPLY(fit, x, task, idx)
-        gold = fit.task.gold[fit.idx]
-        means = [fit.x[gold == c].mean() if (gold == c).any() else -np.inf for c in (0, 1)]
-        upper = int(np.argmax(means))
-        probability = calibration.fit_isotonic(fit.x, (gold == upper).astype(float))(x)
-        return calibration.TaskPrediction(np.where(probability >= cut, upper, 1 - upper).astype(np.intp))
-
-    return fit_and_apply
+def by_probability_everywhere(fit, x, task, idx, by_probability=False):
+    """``fit_and_apply`` cutting every two-class label by probability, global mappings' too."""
+    return CORE_FIT_AND_APPLY(fit, x, task, idx, by_probability=True)
 
 
 def macro_f1_cut(fit, x, task, idx, by_probability=False):
@@ -837,7 +826,7 @@ _DECK_UNSEEN_IDF = [1.0]
 
 
 def idf_weighted_grader(es: EvalSet) -> KeywordEvalGrader:
-    """The core grader, after filling the IDF table of ``idf_similarities`` from ``es``'s references and questions."""
+    """The core grader, after filling the IDF table of ``deck_idf`` from ``es``'s references and questions."""
     docs = [{t.stem for t in content_tokens(f"{c.question} {c.answer}")} for c in es.cards.values()]
     freq = Counter(stem for doc in docs for stem in doc)
     _DECK_IDF.clear()
@@ -846,49 +835,16 @@ def idf_weighted_grader(es: EvalSet) -> KeywordEvalGrader:
     return KeywordEvalGrader(GradingSettings())
 
 
-def _idf_vector(vectors, tokens) -> np.ndarray:
-    from grader.semantic import DIMENSIONS, unit
-
-    if not tokens:
-        return np.zeros(DIMENSIONS, dtype=np.float32)
-    weights = np.array([_DECK_IDF.get(t.stem, _DECK_UNSEEN_IDF[0]) for t in tokens], dtype=np.float32)
-    return unit(weights @ vectors.words([t.word for t in tokens]))
-
-
-def idf_reference_vector(vectors, card, question_stems):
-    """The core's reference vector, each word's vector weighed by its IDF over the deck's questions and references."""
-    from grader.keyterms import clean_markdown
-
-    tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
-    return _idf_vector(vectors, [t for t in tokens if t.stem not in question_stems] or tokens)
-
-
-def idf_similarities(compiled, tokenized):
-    """The core's similarities, each word's vector weighed by its IDF over the deck's questions and references."""
-    out = []
-    for toks in tokenized:
-        kept = [t for t in toks if t.stem not in compiled.question_stems]
-        out.append(max(0.0, float(_idf_vector(compiled.vectors, kept) @ compiled.reference_vector)) if kept else 0.0)
-    return out
-
-
-def sif_similarity(smoothing: float) -> list:
-    """Patches that weigh each word's vector in the similarity by smooth inverse frequency, a / (a + p(word)),
-    with p from general English word frequencies (the ``wordfreq`` package, not a dependency: ``pip install wordfreq``
-    to rerun it)."""
+def weighted_similarity(weight_of: Callable) -> list:
+    """Patches that weigh each word's vector by ``weight_of(token)`` in the reference's vector and the answers',
+    before the core's sum: the question's words left out as the core leaves them out."""
     from grader.keyterms import clean_markdown
     from grader.semantic import DIMENSIONS, unit
-
-    @functools.lru_cache(maxsize=None)
-    def weight(word: str) -> float:
-        from wordfreq import word_frequency
-
-        return smoothing / (smoothing + word_frequency(word, "en"))
 
     def vector(vectors, tokens) -> np.ndarray:
         if not tokens:
             return np.zeros(DIMENSIONS, dtype=np.float32)
-        weights = np.array([weight(t.word) for t in tokens], dtype=np.float32)
+        weights = np.array([weight_of(t) for t in tokens], dtype=np.float32)
         return unit(weights @ vectors.words([t.word for t in tokens]))
 
     def reference_vector(vectors, card, question_stems):
@@ -905,6 +861,24 @@ def sif_similarity(smoothing: float) -> list:
         return out
 
     return [(match, "_reference_vector", reference_vector), (match, "_similarities", similarities)]
+
+
+def deck_idf(token) -> float:
+    """A word's IDF over the deck's questions and references (``idf_weighted_grader`` fills the table)."""
+    return _DECK_IDF.get(token.stem, _DECK_UNSEEN_IDF[0])
+
+
+def sif_weight(smoothing: float) -> Callable:
+    """A word's smooth inverse frequency, a / (a + p(word)), p from general English word frequencies (the
+    ``wordfreq`` package, not a dependency: ``pip install wordfreq`` to rerun the variants that use it)."""
+
+    @functools.lru_cache(maxsize=None)
+    def weight(word: str) -> float:
+        from wordfreq import word_frequency
+
+        return smoothing / (smoothing + word_frequency(word, "en"))
+
+    return lambda token: weight(token.word)
 
 
 def aligned_similarities(measure: str) -> Callable:
@@ -1106,8 +1080,8 @@ VARIANTS: dict[str, Variant] = {
     },
     **{
         f"two-way-probability{c:g}": Variant(
-            f"a two-class label is the isotonic probability of the upper class against {c:g}, not a cut fitted for macro-F1",
-            patches=[(calibration, "fit_and_apply", two_way_by_probability(c))],
+            f"every mapping, global ones too, calls a two-class answer the upper class from probability {c:g}",
+            patches=[(calibration, "fit_and_apply", by_probability_everywhere), (calibration, "PROBABILITY_CUT", c)],
         )
         for c in (0.5, 0.4)
     },
@@ -1139,14 +1113,14 @@ VARIANTS: dict[str, Variant] = {
     **{
         f"similarity-sif{a:g}": Variant(
             f"the similarity's word vectors weighed by smooth inverse frequency, {a:g} / ({a:g} + p(word)), p from general English frequencies (wordfreq)",
-            patches=sif_similarity(a),
+            patches=weighted_similarity(sif_weight(a)),
         )
         for a in (1e-3, 1e-4)
     },
     "similarity-idf": Variant(
         "the similarity's word vectors weighed by their IDF over the deck's questions and references",
         grader=idf_weighted_grader,
-        patches=[(match, "_reference_vector", idf_reference_vector), (match, "_similarities", idf_similarities)],
+        patches=weighted_similarity(deck_idf),
     ),
     **{
         f"similarity-aligned-{measure}": Variant(

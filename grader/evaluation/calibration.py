@@ -197,7 +197,7 @@ def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray, *, b
     """Fit a mapping on ``fit`` and apply it to ``x`` (items ``idx`` of ``task``).
 
     With ``by_probability``, a two-class label is the upper class where the isotonic estimate of its probability is at
-    least one half, not beyond a cut point searched for the fitting items' macro-F1: fitted on one question's some 30
+    least ``PROBABILITY_CUT``, not beyond a cut point searched for the fitting items' macro-F1: fitted on one question's some 30
     answers, that search follows their noise (eval/RESULTS.md).
     """
     t, xf = fit.task, fit.x
@@ -405,8 +405,9 @@ def apply_plan(
 
     With ``answers``, an entry that fits on at least ``neighbours.MIN_GRADED``
     answers to the predicted items' own question blends each raw score with its
-    neighbour grade first, and predicts a two-class label by probability. With ``signals``, every other entry adds them to the
-    raw score, weighted as ``signal_weights`` chooses on its fitting items.
+    neighbour grade first, and predicts a two-class label by probability. With
+    ``signals``, every other entry adds them to the raw score, weighted as
+    ``signal_weights`` chooses on its fitting items.
     """
     n = len(x)
     values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
