@@ -50,6 +50,8 @@ from grader.models import KeyTerm  # noqa: E402
 from grader.normalize import content_tokens, tokenize  # noqa: E402
 from grader.scoring import GradingSettings  # noqa: E402
 
+from embed_texts import ENCODER_VECTORS  # noqa: E402
+
 # The meaning issue's targets (#12): cross-validated on the training splits.
 GOALS = {
     "mohler": 0.65,
@@ -947,6 +949,66 @@ CORE_STEM = normalize.stem
 # Every module that calls the stemmer: each bound the name when it was imported.
 STEM_USERS = (normalize, match, keyterms)
 
+def encoder_similarity(model: str, floor: float, demoted: bool) -> Callable[[EvalSet], dict[str, np.ndarray]]:
+    """The harness's baselines plus each answer's sentence-encoder cosine with its nearest reference answer, rescaled
+    so that ``floor`` (the model's cosine of unrelated texts) is 0 and 1 is 1. The vectors come from
+    ``eval/embed_texts.py`` (another environment: the encoders are not dependencies), in /tmp/emb/MODEL.npz.
+    ``demoted``: each vector loses its component along the question's before the cosine."""
+    cache: dict[str, np.ndarray] = {}
+
+    def load() -> dict[str, np.ndarray]:
+        if not cache:
+            saved = np.load(ENCODER_VECTORS / f"{model}.npz", allow_pickle=True)
+            cache.update(zip(saved["texts"], saved["vectors"]))
+        return cache
+
+    def cosine(a: np.ndarray, b: np.ndarray, q: np.ndarray | None) -> float:
+        if q is not None:
+            a, b = a - (a @ q) * q, b - (b @ q) * q
+        return float(a @ b / max(1e-9, np.linalg.norm(a) * np.linalg.norm(b)))
+
+    def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
+        vectors = load()
+        out = CORE_BASELINES(evalset)
+        refs = {q: [card.answer, *(r.answer for r in card.reference_answers)] for q, card in evalset.cards.items()}
+        sims = []
+        for it in evalset.items:
+            card = evalset.cards[it.question_id]
+            q = vectors.get(card.question) if demoted else None
+            a = vectors.get(it.answer)
+            best = max((cosine(a, vectors[r], q) for r in refs[it.question_id] if r in vectors), default=floor) if a is not None else floor
+            sims.append(max(0.0, (best - floor) / (1 - floor)))
+        out["encoder"] = np.array(sims)
+        return out
+
+    return baselines
+
+
+def with_class_level(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus how far the answer's class (every answer to its question) falls below the whole
+    set in the share of the reference's words it repeats: a class that repeats many is one whose reference is easy to
+    repeat, so its answers' scores overstate them."""
+    out = CORE_BASELINES(evalset)
+    overlap = out["overlap"]
+    questions = np.array([it.question_id for it in evalset.items], dtype=object)
+    class_mean = {q: overlap[questions == q].mean() for q in set(questions)}
+    out["class_level"] = np.array([overlap.mean() - class_mean[q] for q in questions])
+    return out
+
+
+def encoder_in_place(model: str, floor: float, demoted: bool = False) -> Variant:
+    """A variant whose global calibrations weigh the sentence encoder's similarity in place of the word vectors'."""
+
+    def columns(graded, scores) -> np.ndarray:
+        return np.column_stack([scores["encoder"], scores["overlap"]])
+
+    return Variant(
+        f"the global signal's similarity from the sentence encoder {model} (cosine rescaled from {floor:g}), not summed word vectors"
+        + (", the question's direction left out" if demoted else ""),
+        patches=[(evaluate_module, "baseline_scores", encoder_similarity(model, floor, demoted)), (evaluate_module, "signal_columns", columns)],
+    )
+
+
 # --- variants -----------------------------------------------------------------------------------
 
 
@@ -1117,6 +1179,22 @@ VARIANTS: dict[str, Variant] = {
         )
         for a in (1e-3, 1e-4)
     },
+    "signals+class-level": third_signal(
+        "a third signal: how far the answer's class falls below the whole set in the reference words it repeats",
+        with_class_level, "class_level", ((0, 0, 0.5), (0, 0, 1.0), (0.3, 0.3, 0.5), (0.3, 0.3, 1.0), (0, 0.3, 1.0)),
+    ),
+    "encoder-e5": encoder_in_place("e5", 0.75),
+    "encoder-e5-demoted": encoder_in_place("e5", 0.0, demoted=True),
+    "encoder-minilm": encoder_in_place("minilm", 0.0),
+    "encoder-minilm-demoted": encoder_in_place("minilm", 0.0, demoted=True),
+    "signals+encoder-e5": third_signal(
+        "a third signal: the sentence encoder e5's similarity, with five more grid points",
+        encoder_similarity("e5", 0.75, False), "encoder", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3)),
+    ),
+    "signals+encoder-minilm": third_signal(
+        "a third signal: the sentence encoder MiniLM's similarity, with five more grid points",
+        encoder_similarity("minilm", 0.0, False), "encoder", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0, 0.3), (0.3, 0.3, 0.3), (0, 0.3, 0.3)),
+    ),
     "similarity-idf": Variant(
         "the similarity's word vectors weighed by their IDF over the deck's questions and references",
         grader=idf_weighted_grader,
