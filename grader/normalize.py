@@ -16,6 +16,19 @@ import snowballstemmer
 
 # A word is a run of letters and digits; an apostrophe inside keeps "don't" whole.
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Combining marks: a decomposed "é" (e and U+0301, as some keyboards and file systems write it) is one letter, so a
+# text with marks takes a pattern that keeps them inside words (the plain one is faster, and most texts have none).
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_HAS_MARK = re.compile(f"[{_MARKS}]")
+_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
+_WORD_WITH_MARKS = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*", re.UNICODE)
+
+
+def _written_words(text: str) -> list[str]:
+    """The words of a text as written (``_WORD``), its combining marks kept inside them."""
+    if text.isascii() or not _HAS_MARK.search(text):
+        return _WORD.findall(text)
+    return _WORD_WITH_MARKS.findall(text)
 _STEMMER = snowballstemmer.stemmer("english")
 
 # Negations carry meaning ("non privileged" is not "privileged"), so they are
@@ -88,7 +101,7 @@ def tokenize(text: str) -> list[Token]:
     out = []
     end = 0
     known = _PIECES.get
-    for written in _WORD.findall(text):
+    for written in _written_words(text):
         start = text.find(written, end)
         end = start + len(written)
         pieces = known(written)
@@ -183,7 +196,7 @@ def normalize(text: str) -> str:
 
 def _words(text: str) -> list[str]:
     """The folded words of a text, as ``tokenize`` has them, without their offsets (so faster)."""
-    return [piece for written in _WORD.findall(text) for piece, _ in _word_pieces(written)]
+    return [piece for written in _written_words(text) for piece, _ in _word_pieces(written)]
 
 
 # What students write instead of an answer. Graders give these nothing, and they
@@ -196,8 +209,11 @@ NON_ANSWERS = frozenset(
         "I don't know", "I do not know", "I dont know", "don't know", "dont know", "idk", "dunno",
         "no idea", "I have no idea", "no clue", "not sure", "I'm not sure", "I am not sure",
         "I forgot", "forgot", "I don't remember", "don't remember", "n/a",
+        "I dunno", "I have no clue", "not a clue", "I can't remember", "can't remember", "I can't recall",
     )
 )
+# Words that wrap a non-answer without making it one ("sorry, I don't know", "um, no idea"): left out before the look-up.
+NON_ANSWER_FILLERS = frozenset("sorry please thanks thank honestly really um uh hmm well ok okay".split())
 
 
 # Longer texts are never a stock phrase (checked first: grading calls this for every answer).
@@ -205,14 +221,20 @@ _NON_ANSWER_MAX_CHARS = 3 * max(map(len, NON_ANSWERS))
 
 
 def is_non_answer(text: str, tokens: list[Token] | None = None) -> bool:
-    """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like.
+    """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like, however
+    politely or twice said.
 
     ``tokens``: the text's ``tokenize``, when the caller has it already.
     """
     if len(text) > _NON_ANSWER_MAX_CHARS:
         return False
     words = _words(text) if tokens is None else [t.word for t in tokens]
-    return not words or " ".join(words) in NON_ANSWERS
+    if not words:
+        return True
+    said = [w for w in words if w not in NON_ANSWER_FILLERS]
+    if said and said[: len(said) // 2] == said[len(said) // 2 :]:  # "idk idk"
+        said = said[: len(said) // 2]
+    return " ".join(said) in NON_ANSWERS
 
 
 # An answer that repeats this share of its question's words, and adds none, restates it.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.keyterms import parse_term
-from grader.normalize import _WORD, normalize, tokenize
+from grader.normalize import _WORD_WITH_MARKS, normalize, tokenize
 
 
 def make_card(*terms: str, question: str = "Name the things.") -> Card:
@@ -147,6 +149,11 @@ def test_verdicts_on_the_seed_deck(seed_deck, answer, verdict):
         ("idk!!", False),
         ("Not answered", False),
         ("no idea", False),
+        ("Sorry, I don't know.", False),  # however politely or twice said
+        ("no idea, sorry", False),
+        ("idk idk", False),
+        ("i dunno", False),
+        ("I have no clue", False),
         ("???", False),
         ("", False),
         # short real answers stay answers, even when wrong
@@ -202,12 +209,25 @@ def test_normalize_is_idempotent(text):
     assert normalize(normalize(text)) == normalize(text)
 
 
+def test_decomposed_accents_grade_as_composed_ones():
+    """Some keyboards and file systems write "é" as "e" and a combining accent: the same word, the same grade."""
+    card = make_card("emulation", "naïve Bayes", "résumé screening")
+    for form in ("NFC", "NFD"):
+        answer = unicodedata.normalize(form, "émulation and a résumé screening")
+        grade = grade_answer(card, answer)
+        assert [t.found for t in grade.terms] == [True, False, True], form
+        assert [t.matched_text for t in grade.terms if t.found] == [
+            unicodedata.normalize(form, "émulation"),
+            unicodedata.normalize(form, "résumé screening"),
+        ]
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "Mn", "No"]), max_size=80))
 def test_tokens_stand_where_their_words_are_written(text):
     """tokenize places each word by ``find`` from the end of the one before: the offsets are still the pattern's matches'."""
     tokens = tokenize(text)
-    words = [m.span() for m in _WORD.finditer(text)]
+    words = [m.span() for m in _WORD_WITH_MARKS.finditer(text)]
     assert list(dict.fromkeys((t.start, t.end) for t in tokens)) == [(a, b) for a, b in words if normalize(text[a:b])]
     assert all(t.word in normalize(text[t.start : t.end]).split() for t in tokens)
 
