@@ -7,7 +7,8 @@ apart: the authors' own reference answers name none (456 answers of 52 decks),
 a list of guesses names as many as it has guessed (eval/RESULTS.md, "Lists of
 guesses"). A term is named when every content word of it is in the answer (by
 stem, in any order); a term whose words all belong to the card itself (its
-question, answers or terms) is not another card's. Derived terms are left out:
+question, answers or terms, spelt as the matcher's typo budget allows: a deck's
+"priviliged" is the card's own "privileged") is not another card's. Derived terms are left out:
 cut from prose, their single common words are in every answer of a subject.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .match import allowed_edits
 from .models import Card
 from .normalize import content_stems
 
@@ -76,7 +78,7 @@ class DeckTerms:
             stems, text, owners = terms[i]
             if stems <= said and card.id not in owners:
                 own = self.own_words(card) if own is None else own
-                if not stems <= own:
+                if not all(stem in own or _misspelt_among(stem, own) for stem in stems):
                     named.append(text)
         return tuple(named) if len(named) >= at_least else ()
 
@@ -106,6 +108,15 @@ class DeckTerms:
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
             known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
         return known
+
+
+def _misspelt_among(stem: str, stems: frozenset[str]) -> bool:
+    """Whether ``stems`` has ``stem`` spelt otherwise, within the typo budget of a word of its length."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    edits = allowed_edits(len(stem))
+    return edits > 0 and process.extractOne(stem, stems, scorer=OSA.distance, score_cutoff=edits) is not None
 
 
 def guessing_share(own_named: int, foreign_named: int) -> float:

@@ -69,6 +69,29 @@ def test_a_term_made_of_the_cards_own_words_is_not_foreign(cards):
     assert DeckTerms.of(own_words).named(own_words[2], said) == ("live migration",)
 
 
+def test_the_cards_own_words_misspelt_by_its_author_are_still_its_own():
+    """A card that writes "priviliged" owns the "privileged" a student spells right; a word beyond typos it does not."""
+
+    def deck(own_term: str) -> list:
+        return parse_markdown(f"""
+<details><summary>What does the VMM do?</summary>
+
+It is the ==dispatcher== of =={own_term}==.
+</details>
+
+<details><summary>Which operations trap?</summary>
+
+==privileged instructions== and ==I/O==
+</details>
+""").deck.cards
+
+    said = stems("the dispatcher of privileged instructions")
+    misspelt = deck("priviliged instructions")
+    assert DeckTerms.of(misspelt).named(misspelt[0], said) == ()
+    other = deck("sensitive instructions")
+    assert DeckTerms.of(other).named(other[0], said) == ("privileged instructions",)
+
+
 def test_a_cards_further_reference_answers_are_its_own_words_too(cards):
     from grader.keyterms import parse_term
     from grader.models import ReferenceAnswer
