@@ -28,7 +28,8 @@ from bisect import bisect_left
 from collections import ChainMap
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from itertools import chain, pairwise
+from itertools import chain, pairwise, product
+from math import prod
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -539,6 +540,24 @@ def _nearest(positions: Collection[int], centre: float) -> int:
     return before if centre - before <= after - centre else after
 
 
+# Mentions of a term's words tried together at most, to place its mention where a word is said more than once.
+MAX_PLACINGS = 64
+
+
+def _tightest(mentions: list[list[int]]) -> list[int]:
+    """One position for each word of a term, from each word's mentions: the closest together, then the most in the
+    term's own order, then the earliest ("live migration and offline migration": *offline migration* is the last two
+    words, not "migration and offline")."""
+    if prod(len(m) for m in mentions) > MAX_PLACINGS:
+        return [min(m) for m in mentions]
+
+    def untidiness(placing: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+        out_of_order = sum(a > b for a, b in pairwise(placing))
+        return max(placing) - min(placing), out_of_order, placing
+
+    return list(min(product(*mentions), key=untidiness))
+
+
 def _substituted(near: list[bool], positions: list[int]) -> bool:
     """Whether a short term's words stand in the answer with another word in a missing one's place.
 
@@ -608,6 +627,8 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
             refused += chosen
             continue
         total += part.weight * _share(part, tuple(near))
+        if len(chosen) > 1 and len(chosen) < sum(len(m) for m, is_near in zip(mentions, near) if is_near):
+            chosen = _tightest([[p for p in m if abs(p - centre) <= window] for m, is_near in zip(mentions, near) if is_near])
         positions += chosen
     if not total:
         return 0.0, positions, refused

@@ -111,6 +111,16 @@ def test_span_points_at_the_matching_text():
 
 
 @pytest.mark.parametrize(
+    "answer",
+    ["live migration and offline migration", "migration: live migration, then offline migration", "offline migration or live migration"],
+)
+def test_a_repeated_word_is_placed_where_the_term_is_said(answer):
+    """Practice highlights the span: "migration and offline" is not where *offline migration* was said."""
+    grade = grade_answer(make_card("offline migration", "live migration"), answer)
+    assert [t.matched_text for t in grade.terms] == ["offline migration", "live migration"]
+
+
+@pytest.mark.parametrize(
     "term, answer, expected",
     [
         ("Virtual machine manager", "virtual memory manager", 0.0),  # a different thing
