@@ -12,8 +12,8 @@ teacher's decisions and what the calibration learned from them):
 Self-graded cards (image-only answers) have no score: they are counted apart
 and kept out of every mean. Written as Markdown sections (after the rows of
 ``grade --report FILE.md``) or as one self-contained HTML page (``--report
-FILE.html``: inline CSS, no scripts, nothing fetched, every piece of data text
-escaped).
+FILE.html``: inline CSS, no scripts, nothing fetched); either way every piece
+of data text is escaped (``writers.md_text``, ``html.escape``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 from .errors import GraderError
 from .models import Deck
 from .scoring import GradingSettings
-from .writers import guesses_note
+from .writers import guesses_note, md_text
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -340,10 +340,6 @@ def _tally(verdicts: Counter[str]) -> str:
 # --- Markdown ---------------------------------------------------------------------------------------
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
 def markdown(summary: ClassSummary) -> str:
     """The report's class sections as Markdown (appended after the rows of ``grade --report FILE.md``)."""
     out = ["", "## Class summary", ""]
@@ -362,13 +358,13 @@ def markdown(summary: ClassSummary) -> str:
     out += ["", "### Per question", "", "| # | question | answers | mean | correct / partial / incorrect | most missed key terms | common wrong statements |", "|---|---|---|---|---|---|---|"]
     for q in summary.questions:
         dist = " / ".join(str(q.verdicts.get(v, 0)) for v in VERDICTS) + (f" (+{q.self_graded} self-graded)" if q.self_graded else "")
-        missed = ", ".join(f"{t} ({n})" for t, n in q.missed)
-        wrong = "; ".join(f"“{short(t, 80)}” ({n})" for t, n in q.wrong)
-        out.append(f"| {q.number} | {_md(short(q.question, 100))} | {q.answers} | {percent(q.mean)} | {dist} | {_md(missed)} | {_md(wrong)} |")
+        missed = ", ".join(f"{md_text(t)} ({n})" for t, n in q.missed)
+        wrong = "; ".join(f"“{md_text(short(t, 80))}” ({n})" for t, n in q.wrong)
+        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {q.answers} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
     if summary.students:
-        out += ["", f"### Per student ({_md(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
+        out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
-            out.append(f"| {_md(s.student)} | {s.answered} | {s.total:.2f} | {s.out_of} | {percent(s.percent)} | {_md(_tally(s.verdicts))} |")
+            out.append(f"| {md_text(s.student)} | {s.answered} | {s.total:.2f} | {s.out_of} | {percent(s.percent)} | {_tally(s.verdicts)} |")
     out += ["", "### Near a verdict boundary", ""]
     if summary.boundary:
         out += [
@@ -378,7 +374,7 @@ def markdown(summary: ClassSummary) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for r, why in summary.boundary:
-            out.append(f"| {r.position} | {r.number} | {_md(who(r))} | {_md(short(r.answer, 100))} | {r.score:.2f} | {r.verdict} | {why} |")
+            out.append(f"| {r.position} | {r.number} | {md_text(who(r))} | {md_text(short(r.answer, 100))} | {r.score:.2f} | {r.verdict} | {why} |")
     else:
         out.append("No answer is within a few hundredths of a verdict threshold.")
     return "\n".join(out) + "\n"
@@ -577,15 +573,15 @@ def write_whole(path: Path, text: str, *, what: str, newline: str | None = None)
 
 def markdown_document(summary: ClassSummary) -> str:
     """A whole Markdown report: the class sections, then every answer with its final grade."""
-    out = [f"# Class report: {_md(summary.title)}", "", f"Answers: `{summary.answers_name}`", markdown(summary), "### Every answer", ""]
+    out = [f"# Class report: {md_text(summary.title)}", "", f"Answers: `{summary.answers_name}`", markdown(summary), "### Every answer", ""]
     out += ["| row | # | who | answer | score | verdict | graded by | matched | missing |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary.rows:
-        matched = [*r.matched, *(f"~{t} ({c:.0%})" for t, c in r.partly)]
+        matched = [*map(md_text, r.matched), *(f"~{md_text(t)} ({c:.0%})" for t, c in r.partly)]
         score = "—" if r.self_graded else f"{r.score:.2f}"
         by = r.graded_by + (" (uncertain)" if r.uncertain else "")
-        missing = [*r.missing, guesses_note(r.guesses)] if r.guesses else r.missing
+        missing = [*map(md_text, r.missing), *([md_text(guesses_note(r.guesses))] if r.guesses else [])]
         out.append(
-            f"| {r.position} | {r.number} | {_md(who(r))} | {_md(short(r.answer, 100))} | {score} | {r.verdict} | {by} "
-            f"| {_md(', '.join(matched))} | {_md(', '.join(missing))} |"
+            f"| {r.position} | {r.number} | {md_text(who(r))} | {md_text(short(r.answer, 100))} | {score} | {r.verdict} | {by} "
+            f"| {', '.join(matched)} | {', '.join(missing)} |"
         )
     return "\n".join(out) + "\n"

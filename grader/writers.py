@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Hashable
 from functools import cached_property, lru_cache
@@ -356,6 +357,22 @@ def inert_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+# Text from answers, decks and datasets is shown in a Markdown file, never interpreted: raw HTML becomes entities, the
+# characters that make links, images, emphasis, code and table cells are escaped, and control characters (an ESC
+# that would recolour a terminal showing the file, a NUL) become visible: C0 ones and DEL as their Unicode control
+# pictures (␛, ␀), C1 ones, which have none, as U+FFFD.
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|!#~])")
+_MD_CONTROLS = {**{c: 0x2400 + c for c in range(0x20)}, 0x7F: 0x2421, **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+
+
+def md_text(text: Any) -> str:
+    """``text`` as literal Markdown on one line: what it says is what a renderer shows."""
+    text = " ".join(str(text).split()).translate(_MD_CONTROLS)
+    text = re.sub(r"[&<>]", lambda m: _MD_ENTITIES[m[0]], text)
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
+
+
 def _cell(value: Any) -> Any:
     """One CSV cell: lists and objects as JSON, text that a spreadsheet would run as a formula made inert."""
     if isinstance(value, (dict, list)):
@@ -381,7 +398,7 @@ class MarkdownReport:
             out = path.open("w", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
-        out.write(f"# Grading report: {_md(deck_title)}\n\nAnswers: `{answers_path}`\n\n{cls.HEADER}")
+        out.write(f"# Grading report: {md_text(deck_title)}\n\nAnswers: `{answers_path}`\n\n{cls.HEADER}")
         out.flush()
         return cls(out, total)
 
@@ -416,15 +433,17 @@ class MarkdownReport:
         if record["verdict"] == "self-graded":
             self.self_graded += 1
         # Who (the row's own fields) and what (the answer, cut short); a partly found term shows with its credit.
+        # Every piece of text from the answers or the deck is escaped (md_text): an answer is text, never markup.
         who = " · ".join(f"{k}: {v}" for k, v in record.items() if k not in RECORD_FIELDS and k != "llm" and v not in (None, ""))
         partly = {t["term"]: t["credit"] for t in record["terms"] if not t["found"] and t["credit"] > 0}
-        matched = [*record["matched"], *(f"~{term} ({credit:.0%})" for term, credit in partly.items())]
-        missing = [t for t in record["missing"] if t not in partly]
+        matched = [*map(md_text, record["matched"]), *(f"~{md_text(term)} ({credit:.0%})" for term, credit in partly.items())]
+        missing = [md_text(t) for t in record["missing"] if t not in partly]
         if record["foreign_terms"]:  # a list of guesses: what it named besides (see foreign.py)
-            missing.append(guesses_note(record["foreign_terms"]))
+            missing.append(md_text(guesses_note(record["foreign_terms"])))
         self.out.write(
-            f"| {self.rows} | {record['number']} | {_md(who)} | {_md(record['question'])} | {_md(_short(record['answer'], self.ANSWER_CHARS))} "
-            f"| {record['score']:.2f} | {record['verdict']} | {_md(', '.join(matched))} | {_md(', '.join(missing))} |\n"
+            f"| {self.rows} | {record['number']} | {md_text(who)} | {md_text(record['question'])} "
+            f"| {md_text(_short(record['answer'], self.ANSWER_CHARS))} "
+            f"| {record['score']:.2f} | {record['verdict']} | {', '.join(matched)} | {', '.join(missing)} |\n"
         )
         self.out.flush()
 
@@ -445,10 +464,6 @@ class MarkdownReport:
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _short(text: str, width: int) -> str:

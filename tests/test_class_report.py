@@ -200,6 +200,61 @@ def test_html_report_is_self_contained_and_escapes_every_piece_of_data(tmp_path)
     assert "<h1>Class report: Virtualization</h1>" in text
 
 
+MARKDOWN_HOSTILE = [
+    {"student": "<b>ann</b>", "card": 3, "answer": "<script>alert(1)</script> **sharing** [x](javascript:alert(1)) | a | b |\n# heading"},
+    {"student": "bo|x", "card": 3, "answer": "\u001b[2J\u001b[31mRED\u001b[0m sharing\u0000aggregation\u0007 ![i](http://evil/p.png)"},
+    {"student": "cy", "card": 3, "answer": "<script>alert(1)</script> **sharing** [x](javascript:alert(1)) | a | b |\n# heading"},
+]
+
+
+def table_cells(line: str) -> int:
+    """The cells of a Markdown table line: its pipes that no backslash escapes, less one."""
+    return len(re.findall(r"(?<!\\)\|", line)) - 1
+
+
+def assert_literal_markdown(text: str) -> None:
+    """Markdown that shows the answers as text: no raw HTML, link, image, heading or control character of theirs."""
+    assert "<script" not in text and "<b>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert not re.search(r"(?<!\\)\]\(javascript:", text) and "\\[x\\](javascript:alert(1))" in text
+    assert "![i](" not in text and "\\!\\[i\\](http://evil/p.png)" in text
+    assert "\\*\\*sharing\\*\\*" in text and "\\# heading" in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+    assert "␛\\[31mRED␛\\[0m sharing␀aggregation␇" in text  # control characters shown, not obeyed
+    assert not any(line.startswith("# heading") for line in text.splitlines())
+    widths: list[int] = []
+    for line in text.splitlines():  # every row of a table has as many cells as its header
+        if line.startswith("|"):
+            widths.append(table_cells(line))
+            assert widths[-1] == widths[0], line
+        else:
+            widths = []
+
+
+def test_markdown_report_shows_answers_and_names_as_text(tmp_path):
+    answers = tmp_path / "evil.jsonl"
+    answers.write_text("".join(json.dumps(row) + "\n" for row in MARKDOWN_HOSTILE), encoding="utf-8")
+    report = tmp_path / "r.md"
+    result = run_cli("grade", DECK, str(answers), "--jobs", "1", "--json", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    text = report.read_text(encoding="utf-8")
+    assert_literal_markdown(text)
+    assert "| &lt;b&gt;ann&lt;/b&gt; |" in text and "| bo\\|x |" in text  # per student
+    assert "“&lt;script&gt;alert(1)&lt;/script&gt; \\*\\*sharing\\*\\*" in text  # a wrong statement repeated
+
+
+def test_a_whole_markdown_report_shows_answers_as_text(tmp_path, seed_deck):
+    from grader.class_report import markdown_document
+
+    rows = [
+        {**row, "number": 3, "card": seed_deck.cards[2].id, "question": "q", "score": 0.5, "verdict": "partial",
+         "matched": ["sharing"], "missing": ["<i>isolation</i>"]}
+        for row in MARKDOWN_HOSTILE
+    ]  # fmt: skip
+    text = markdown_document(summarise(seed_deck, "a.jsonl", rows, GradingSettings(), passthrough=["student"], student="student"))
+    assert_literal_markdown(text)
+    assert "| sharing | &lt;i&gt;isolation&lt;/i&gt; |" in text
+
+
 def test_an_interrupted_or_bad_run_writes_no_html_report(tmp_path):
     report = tmp_path / "r.html"
     bad = tmp_path / "bad.csv"

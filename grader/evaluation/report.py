@@ -7,12 +7,12 @@ tables and summary lines here are shared with the terminal views (``terminal``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from ..errors import GraderError
+from ..writers import md_text
 from . import plots
 from .results import EvalRun, ItemResult, Metric, TaskResult
 
@@ -249,19 +249,6 @@ def _confusion(run: EvalRun) -> tuple[list[list[int]] | None, list[str], str]:
 
 
 # --- files ------------------------------------------------------------------------------
-
-
-# Text from a dataset is shown, never interpreted: raw HTML becomes entities, and the
-# characters that make links, images, emphasis, code and table cells are escaped.
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|!#~])")
-
-
-def md_text(text: str) -> str:
-    """``text`` as literal Markdown on one line: what it says is what a renderer shows."""
-    text = " ".join(str(text).split())
-    text = re.sub(r"[&<>]", lambda m: _MD_ENTITIES[m[0]], text)
-    return _MD_PUNCTUATION.sub(r"\\\1", text)
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
