@@ -319,6 +319,7 @@ def grade(
         refuse_overwrite(report, {"the deck": deck, "the answers file": answers, **history_files()})
     if gradebook is not None:
         _check_gradebook(gradebook, {"the deck": deck, "the answers file": answers, "the report": report, "the output": output})
+    _check_writable(output=output, report=report, gradebook=gradebook, whole=False)
     from .class_outputs import ClassOutputs
 
     class_outputs = ClassOutputs(report, gradebook, student, "<stdin>" if str(answers) == "-" else str(answers), output)
@@ -383,6 +384,23 @@ def _check_gradebook(gradebook: Path, others: dict[str, Path | str | None]) -> N
     if gradebook.suffix.lower() != ".csv":
         raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
     refuse_overwrite(gradebook, {**{k: v for k, v in others.items() if v is not None}, **history_files()})
+
+
+def _check_writable(*, output: Path | None, report: Path | None, gradebook: Path | None, whole: bool) -> None:
+    """Each file asked for can be written: said before anything is graded, not after all of it.
+
+    ``whole``: every file is written under a temporary name and renamed into place (``review``); ``grade`` writes
+    --output and a Markdown --report as it goes, an HTML report and the gradebook whole at the end.
+    """
+    from .class_report import is_html
+    from .files import check_writable
+
+    if output is not None:
+        check_writable(output, "results", replaced=whole)
+    if report is not None:
+        check_writable(report, "report", replaced=whole or is_html(report))
+    if gradebook is not None:
+        check_writable(gradebook, "gradebook", replaced=True)
 
 
 def _batch_record(output: Path):
@@ -488,6 +506,7 @@ def review(
     for name, path in chosen.items():
         if path is not None and name != "the decisions":
             refuse_overwrite(path, {**protected, **{k: v for k, v in chosen.items() if v is not None and k != name}})
+    _check_writable(output=output, report=report, gradebook=gradebook, whole=True)
     settings = _grading(match)
     opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
     try:

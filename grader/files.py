@@ -1,14 +1,16 @@
-"""Reading the files users hand us, with one-line errors instead of tracebacks."""
+"""Reading the files users hand us, and checking the ones we will write, with one-line errors instead of tracebacks."""
 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import IO
 
-from .errors import InputError
+from .errors import GraderError, InputError
 
 # A file read whole (a deck) larger than this is almost surely the wrong file, and
 # reading it would hold the terminal hostage. Files read as a stream (answers) have no limit.
@@ -144,3 +146,25 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
     except (OSError, RuntimeError):  # a symlink loop
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> None:
+    """Raise now the GraderError that writing ``path`` would raise later, so a run does not grade everything and then
+    fail to save it: a folder, a folder that is missing or read-only, a file that is read-only.
+
+    Nothing is written: an existing file is opened to append and closed, a new one is tried as a temporary file
+    beside it. ``replaced``: the file is written whole under a temporary name and renamed into place (``write_whole``),
+    so only its folder needs to be writable.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if path.is_file() and not replaced:
+            with path.open("a"):
+                pass
+        elif replaced or not path.exists():  # (a pipe or a device is left to the writing itself)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+                pass
+    except OSError as exc:
+        raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None

@@ -368,6 +368,26 @@ def test_gradebook_errors(tmp_path, columns, flags, code, error):
     assert result.stdout == "" and not (tmp_path / "g.csv").exists()
 
 
+@pytest.mark.parametrize(
+    "flags, code, error",
+    [
+        (("--gradebook", "{tmp}/missing/g.csv"), 1, "Error: {tmp}/missing/g.csv: cannot write gradebook: No such file or directory\n"),
+        (("--report", "{tmp}/missing/r.html"), 1, "Error: {tmp}/missing/r.html: cannot write report: No such file or directory\n"),
+        (("--report", "{tmp}/folder.md"), 1, "Error: {tmp}/folder.md: cannot write report: Is a directory\n"),
+        (("--output", "{tmp}/missing/o.jsonl"), 1, "Error: {tmp}/missing/o.jsonl: cannot write results: No such file or directory\n"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_anything_is_graded(tmp_path, flags, code, error):
+    (tmp_path / "folder.md").mkdir()
+    (tmp_path / "folder").mkdir()
+    answers = class_csv(tmp_path)
+    result = run_cli("grade", DECK, str(answers), "--jobs", "1", *(f.format(tmp=tmp_path) for f in flags))
+    assert result.returncode == code
+    assert error.format(tmp=tmp_path) in result.stderr if code == 2 else result.stderr == error.format(tmp=tmp_path)
+    assert result.stdout == ""  # not a table of every answer first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class.csv", "folder", "folder.md"]
+
+
 def test_resumed_run_writes_the_same_report_and_gradebook_as_an_uninterrupted_one(tmp_path):
     answers = class_csv(tmp_path)
     outputs = {}

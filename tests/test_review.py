@@ -316,6 +316,17 @@ def test_review_errors(tmp_path, args, stdin, code, error):
         assert len(decisions(tmp_path / "class.review.jsonl")) == 1  # what was decided before the bad line is kept
 
 
+@pytest.mark.parametrize(
+    "flag, path, what",
+    [("--gradebook", "missing/g.csv", "gradebook"), ("--report", "missing/r.md", "report"), ("--output", "missing/f.jsonl", "results")],
+)
+def test_an_export_that_cannot_be_written_is_refused_before_the_review_starts(tmp_path, flag, path, what):
+    answers = class_csv(tmp_path)
+    result = run_cli("review", DECK, str(answers), flag, str(tmp_path / path), input="a\n")
+    assert (result.returncode, result.stderr) == (1, f"Error: {tmp_path / path}: cannot write {what}: No such file or directory\n")
+    assert result.stdout == "" and not (tmp_path / "class.review.jsonl").exists()  # no group shown, nothing decided
+
+
 def test_a_bad_decisions_file_stops_review_with_one_line(tmp_path):
     answers = class_csv(tmp_path)
     (tmp_path / "class.review.jsonl").write_text(HEADER + "oops\n")
