@@ -524,8 +524,16 @@ def html_report(summary: ClassSummary) -> str:
 # --- writing -------------------------------------------------------------------------------------------
 
 
+REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+
+
+def report_format(path: str | Path) -> str | None:
+    """``markdown`` or ``html``, as the report's extension says; None for any other (refused: never a guess)."""
+    return REPORT_SUFFIXES.get(Path(path).suffix.lower())
+
+
 def is_html(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in (".html", ".htm")
+    return report_format(path) == "html"
 
 
 def write_html(path: Path, summary: ClassSummary) -> None:

@@ -306,6 +306,7 @@ def grade(
         raise typer.BadParameter("--resume continues an --output file: give --output too")
     if answers_format is not None and answers_format not in ("jsonl", "csv", "yaml"):
         raise typer.BadParameter("--answers-format must be jsonl, csv or yaml")
+    _check_report_name(report)
     if output is not None:
         from .files import refuse_overwrite
         from .store import history_files
@@ -384,6 +385,13 @@ def _check_gradebook(gradebook: Path, others: dict[str, Path | str | None]) -> N
     if gradebook.suffix.lower() != ".csv":
         raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
     refuse_overwrite(gradebook, {**{k: v for k, v in others.items() if v is not None}, **history_files()})
+
+
+def _check_report_name(report: Path | None) -> None:
+    from .class_report import report_format
+
+    if report is not None and report_format(report) is None:
+        raise typer.BadParameter("--report writes Markdown or HTML: give a file name ending in .md or .html")
 
 
 def _check_writable(*, output: Path | None, report: Path | None, gradebook: Path | None, whole: bool) -> None:
@@ -499,6 +507,7 @@ def review(
         raise typer.BadParameter("--output must end in .jsonl or .csv (the format is chosen by the extension)")
     if gradebook is not None and gradebook.suffix.lower() != ".csv":
         raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
+    _check_report_name(report)
     log = decisions or sidecar_path(answers)
     protected = {"the deck": deck, "the answers file": answers, **history_files()}
     refuse_overwrite(log, protected)

@@ -152,8 +152,8 @@ def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> No
     """Raise now the GraderError that writing ``path`` would raise later, so a run does not grade everything and then
     fail to save it: a folder, a folder that is missing or read-only, a file that is read-only.
 
-    Nothing is written: an existing file is opened to append and closed, a new one is tried as a temporary file
-    beside it. ``replaced``: the file is written whole under a temporary name and renamed into place (``write_whole``),
+    Nothing is changed: an existing file is opened to append and closed, a new one is tried as a temporary file
+    beside it and removed. ``replaced``: the file is written whole under a temporary name and renamed into place (``write_whole``),
     so only its folder needs to be writable.
     """
     path = Path(path)

@@ -375,6 +375,8 @@ def test_gradebook_errors(tmp_path, columns, flags, code, error):
         (("--report", "{tmp}/missing/r.html"), 1, "Error: {tmp}/missing/r.html: cannot write report: No such file or directory\n"),
         (("--report", "{tmp}/folder.md"), 1, "Error: {tmp}/folder.md: cannot write report: Is a directory\n"),
         (("--output", "{tmp}/missing/o.jsonl"), 1, "Error: {tmp}/missing/o.jsonl: cannot write results: No such file or directory\n"),
+        (("--report", "{tmp}/r.txt"), 2, "--report writes Markdown or HTML: give a file name ending in .md or .html"),
+        (("--report", "{tmp}/folder"), 2, "--report writes Markdown or HTML: give a file name ending in .md or .html"),
     ],
 )
 def test_an_output_that_cannot_be_written_is_refused_before_anything_is_graded(tmp_path, flags, code, error):
@@ -386,6 +388,14 @@ def test_an_output_that_cannot_be_written_is_refused_before_anything_is_graded(t
     assert error.format(tmp=tmp_path) in result.stderr if code == 2 else result.stderr == error.format(tmp=tmp_path)
     assert result.stdout == ""  # not a table of every answer first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class.csv", "folder", "folder.md"]
+
+
+@pytest.mark.parametrize("name", ["r.md", "R.HTML", "r.htm", "r.markdown"])
+def test_a_report_is_markdown_or_html_by_its_extension(tmp_path, name):
+    report = tmp_path / name
+    assert run_cli("grade", DECK, str(class_csv(tmp_path)), "--json", "--report", str(report)).returncode == 0
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>" if name.lower().startswith("r.htm") else "# Grading report: Virtualization")
 
 
 def test_resumed_run_writes_the_same_report_and_gradebook_as_an_uninterrupted_one(tmp_path):
