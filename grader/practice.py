@@ -9,6 +9,7 @@ sitting and calls these.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from enum import Enum
@@ -57,9 +58,20 @@ SELF_RATINGS = {
 }  # fmt: skip
 
 
+# A line that is a slash and one word of letters, nothing else ("/foo", "/sikp"), is a mistyped command: no answer
+# is that. An answer that starts with a slash goes on past one word ("/etc/passwd holds ...", "/2 halves it").
+_COMMAND_LIKE = re.compile(r"/[^\W\d_]+")
+
+
 def parse_command(text: str) -> Command | None:
     """The command a typed line stands for, if it is one."""
     return COMMANDS.get(text.strip().lower())
+
+
+def unknown_command(text: str) -> str | None:
+    """The word typed if a line looks like a command but is none (to say so, never to grade it as an answer)."""
+    typed = text.strip()
+    return typed if parse_command(typed) is None and _COMMAND_LIKE.fullmatch(typed) else None
 
 
 def parse_self_rating(text: str) -> Verdict | None:

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from .images import Image, Opener, card_images, system_opener
 from .models import Card, Deck, Grade, Verdict
 from .practice import (
-    COMMANDS_HINT, Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating_key, sync_notes, verdict_of,
+    COMMANDS_HINT, Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating_key, sync_notes,
+    unknown_command, verdict_of,
 )  # fmt: skip
 from .schedule import (
     Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
@@ -336,6 +337,9 @@ class PracticeSession:
                 self.io.show(Question(deck.title, card, position + 1, len(queue), self.repeats))
                 started = self._clock()
                 answer = self._read_answer(self_graded=not card.gradable)
+                while answer is not None and (typo := unknown_command(answer)):  # said, never graded nor saved
+                    self.io.show(Notice(f"Unknown command {typo} (commands: {COMMANDS_HINT})", tone="warning"))
+                    answer = self._read_answer(self_graded=not card.gradable)
                 seconds = self._clock() - started if self.io.interactive else None  # scripted answers have no timing
                 command = parse_command(answer) if answer is not None else Command.quit
                 if command is Command.quit:

@@ -165,6 +165,15 @@ def test_practice_scripted_from_stdin():
     assert "Session summary" in out and "Cards asked" in out
 
 
+def test_practice_says_a_mistyped_command_and_grades_nothing():
+    result = run_cli("practice", "--cards", "1", input="/foo\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Unknown command /foo (commands: /skip /reveal /undo /suspend /bury /open /quit)" in result.stdout
+    assert "Your answer" not in result.stdout and "INCORRECT" not in result.stdout
+    exported = run_cli("history", "export")
+    assert '"type": "attempt"' not in exported.stdout and '"type":"attempt"' not in exported.stdout
+
+
 def test_practice_default_deck_from_another_directory(tmp_path):
     result = run_cli("practice", "--limit", "1", input="/quit\n", cwd=tmp_path)
     assert result.returncode == 0 and "What are 3 main characteristics" in result.stdout

@@ -208,6 +208,18 @@ def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
     assert (summary.summary.asked, summary.summary.answered) == (2, 2)
 
 
+def test_a_mistyped_command_is_said_and_asked_again_never_graded(store, deck):
+    user = ScriptedUser(["/foo", "  /Sikp ", "offline and live migration", "c", "/etc", "/etc/passwd is a file", "/quit"])
+    practise(store, deck, user)
+    assert [n for n in user.notices() if n.startswith("Unknown")] == [
+        "Unknown command /foo (commands: /skip /reveal /undo /suspend /bury /open /quit)",
+        "Unknown command /Sikp (commands: /skip /reveal /undo /suspend /bury /open /quit)",
+        "Unknown command /etc (commands: /skip /reveal /undo /suspend /bury /open /quit)",
+    ]
+    assert [q.card.number for q in user.of(Question)][:3] == [1, 2, 3]  # a typo is no answer: the same card waits
+    assert [a.answer for a in store.attempts()] == ["offline and live migration", "c", "/etc/passwd is a file"]
+
+
 def test_at_a_terminal_answers_span_lines_are_timed_and_one_key_rerates(store, deck):
     # A blank line before anything is typed is ignored; a blank line after it submits.
     user = ScriptedUser(["", "offline", "and live", "", "/quit"], keys=["2"], interactive=True)
