@@ -149,16 +149,21 @@ def practice(
     """
     from .config import load_schedule_settings
     from .render import make_console
-    from .session import run_practice
+    from .session import PracticeInterrupted, run_practice
 
     terminal = _TerminalIO(make_console(), interactive=sys.stdin.isatty())
     the_decks = _decks(decks)
     settings = load_schedule_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})
     grading = _grading(match)
-    run_practice(
-        the_decks, terminal, settings=settings, grading=grading, picks=cards, shuffle=shuffle, seed=seed, limit=limit,
-        cram=cram, feedback=lambda: _feedback_client(llm, offline, model, base_url, no_cache, grading=grading),
-    )  # fmt: skip
+    try:
+        run_practice(
+            the_decks, terminal, settings=settings, grading=grading, picks=cards, shuffle=shuffle, seed=seed, limit=limit,
+            cram=cram, feedback=lambda: _feedback_client(llm, offline, model, base_url, no_cache, grading=grading),
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:  # as grade and review: 130, the shell's code for Ctrl-C
+        if not isinstance(exc, PracticeInterrupted):  # before the first card (the session says it otherwise)
+            print("Interrupted.", file=sys.stderr)
+        raise typer.Exit(130) from None
 
 
 @dataclass

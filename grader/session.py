@@ -172,6 +172,10 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
         lines.append(line)
 
 
+class PracticeInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sitting; every answer given before it is saved, and the summary was shown."""
+
+
 # --- A whole sitting -----------------------------------------------------------------
 
 
@@ -321,6 +325,8 @@ class PracticeSession:
     def run(self, cards: Sequence[tuple[Deck, Card]], feedback: FeedbackClient | None = None) -> None:
         """Ask the cards until they run out, the user quits, input ends or Ctrl-C; then show the summary.
 
+        After Ctrl-C, the summary shown, ``PracticeInterrupted`` is raised (``grader practice`` exits 130).
+
         A card still being learnt joins the end of the queue and comes back in
         this sitting. ``/undo`` takes back the last thing done and asks that
         card again. ``feedback`` adds the LLM's view of each graded answer.
@@ -328,6 +334,7 @@ class PracticeSession:
         queue = list(cards)
         done: list[_Done] = []
         position = 0
+        interrupted = False
         try:
             while position < len(queue):
                 deck, card = queue[position]
@@ -372,9 +379,12 @@ class PracticeSession:
                 position += 1
         except KeyboardInterrupt:
             self.io.show(Notice("\nInterrupted."))  # ^C leaves the cursor where the user was typing
+            interrupted = True
         if self.outcomes:
             self.io.show(Summary(SessionSummary.of(self.outcomes)))
         self._show_next_review()
+        if interrupted:  # every answer is saved already (``_record``); the caller still learns it was Ctrl-C
+            raise PracticeInterrupted
 
     def _key(self, deck: Deck, card: Card) -> tuple[str, str]:
         from .store import deck_key

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import sqlite3
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -96,7 +100,7 @@ def test_practice_remembers_across_sessions(tmp_path, isolated_env):
     child.expect_exact("Interrupted.")
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 0
+    assert child.exitstatus == 130  # as grade and review: the shell's code for Ctrl-C
 
     exported = run_cli("history", "export", env={"GRADER_HOME": str(isolated_env)})
     assert exported.returncode == 0, exported.stderr
@@ -255,3 +259,31 @@ def test_ctrl_d_at_a_plain_prompt_ends_on_a_new_line(tmp_path, isolated_env):
     child.expect_exact("Session summary")
     assert child.before.rstrip(" ").endswith("\n")  # not after the prompt
     child.expect(pexpect.EOF)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_scripted_session_exits_130_keeping_the_answers(tmp_path, isolated_env):
+    deck = tmp_path / "migration.md"
+    deck.write_text(DECK, encoding="utf-8")
+    env = {**os.environ, "GRADER_HOME": str(isolated_env), "COLUMNS": "100"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "practice", str(deck), "--cards", "1,2"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    proc.stdin.write("offline and live migration\n")  # then no more input: the second card waits
+    proc.stdin.flush()
+    history = isolated_env / "history.sqlite3"
+    deadline = time.monotonic() + 60
+    while not (history.exists() and _attempts(history)):
+        assert time.monotonic() < deadline, "no answer saved"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted." in out and "Session summary" in out
+    assert _attempts(history) == 1
+
+
+def _attempts(history) -> int:
+    with sqlite3.connect(history) as db:
+        return db.execute("select count(*) from attempts").fetchone()[0]

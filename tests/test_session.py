@@ -17,6 +17,7 @@ from grader.session import (
     AnswerGraded,
     ModelFeedback,
     Notice,
+    PracticeInterrupted,
     PracticeSession,
     Question,
     Rated,
@@ -201,7 +202,8 @@ def test_a_learning_card_comes_back_unless_cramming(store, deck):
 
 def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
     user = ScriptedUser(["offline and live migration", "c", CTRL_C])
-    practise(store, deck, user)
+    with pytest.raises(PracticeInterrupted):  # after the summary: the CLI exits 130
+        practise(store, deck, user)
     assert [number for number, *_ in attempts(store, deck)] == [1, 2]
     interrupted, summary = user.shown[-3:-1]
     assert interrupted == Notice("\nInterrupted.")
@@ -324,7 +326,8 @@ def test_llm_feedback_is_saved_and_a_failure_notice_shown_once(store, deck):
 
 def test_ctrl_c_while_the_model_thinks_keeps_the_graded_answer(store, deck):
     user = ScriptedUser(["offline and live migration", "isolation"])
-    practise(store, deck, user, feedback=FakeFeedback(interrupt=True))
+    with pytest.raises(PracticeInterrupted):
+        practise(store, deck, user, feedback=FakeFeedback(interrupt=True))
     assert attempts(store, deck) == [(1, Verdict.correct, Rating.good, "grader")]
     assert "\nInterrupted." in user.notices()
     [summary] = user.of(Summary)
