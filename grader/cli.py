@@ -311,7 +311,6 @@ def grade(
         raise typer.BadParameter("--resume continues an --output file: give --output too")
     if answers_format is not None and answers_format not in ("jsonl", "csv", "yaml"):
         raise typer.BadParameter("--answers-format must be jsonl, csv or yaml")
-    _check_report_name(report)
     if output is not None:
         from .files import refuse_overwrite
         from .store import history_files
@@ -323,6 +322,7 @@ def grade(
         from .store import history_files
 
         refuse_overwrite(report, {"the deck": deck, "the answers file": answers, **history_files()})
+        _check_report_name(report)  # after: that it would write over the answers says more than its extension
     if gradebook is not None:
         _check_gradebook(gradebook, {"the deck": deck, "the answers file": answers, "the report": report, "the output": output})
     _check_writable(output=output, report=report, gradebook=gradebook, whole=False)
@@ -393,6 +393,7 @@ def _check_gradebook(gradebook: Path, others: dict[str, Path | str | None]) -> N
 
 
 def _check_report_name(report: Path | None) -> None:
+    """A report is Markdown or HTML by its extension: any other is refused rather than guessed."""
     from .class_report import report_format
 
     if report is not None and report_format(report) is None:
@@ -512,7 +513,6 @@ def review(
         raise typer.BadParameter("--output must end in .jsonl or .csv (the format is chosen by the extension)")
     if gradebook is not None and gradebook.suffix.lower() != ".csv":
         raise typer.BadParameter("--gradebook writes CSV: give a file name ending in .csv")
-    _check_report_name(report)
     log = decisions or sidecar_path(answers)
     protected = {"the deck": deck, "the answers file": answers, **history_files()}
     refuse_overwrite(log, protected)
@@ -520,6 +520,7 @@ def review(
     for name, path in chosen.items():
         if path is not None and name != "the decisions":
             refuse_overwrite(path, {**protected, **{k: v for k, v in chosen.items() if v is not None and k != name}})
+    _check_report_name(report)
     _check_writable(output=output, report=report, gradebook=gradebook, whole=True)
     settings = _grading(match)
     opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
