@@ -105,14 +105,24 @@ def test_obsidian_cards_of_every_kind(tmp_path):
     assert [c.id for c in deck.cards] == [card_id(c.question) for c in deck.cards]
 
 
-def test_obsidian_note_without_the_tag(tmp_path):
-    # Named directly, explicit cards count; bold and highlights are only emphasis without the tag.
-    path = tmp_path / "plain.md"
-    path.write_text("# Notes\n\nA **bold** claim and ==a highlight==.\n\nQ1::A1\n")
-    assert qa(load_deck(path)) == [("Q1", "A1")]
-    # In a folder, a note counts as a deck only with the tag.
-    (tmp_path / "tagged.md").write_text("#flashcards\n\nQ2::A2\n")
+@pytest.mark.parametrize(
+    "note",
+    [
+        "# C++ notes\n\nUse std::vector for arrays.\nThe scope operator is Foo::bar.\n",
+        "# Notes\n\nA **bold** claim and ==a highlight==.\n\nQ1::A1\n",
+        "# Notes\n\n```\n#flashcards\n```\n\nQ1::A1\n",  # a tag shown in code is no tag
+    ],
+)
+def test_a_note_without_the_flashcards_tag_is_no_deck_even_named(tmp_path, note):
+    path = tmp_path / "note.md"
+    path.write_text(note)
+    with pytest.raises(DeckError, match=r"deck has no cards \(no <details> blocks found, and no Obsidian flashcards\)"):
+        load_deck(path)
+    with pytest.raises(DeckError, match="no decks found"):  # nor is it found in a folder
+        find_decks([tmp_path])
+    (tmp_path / "tagged.md").write_text("#flashcards\n\nQ2::A2\n\nThe ==OSI model== has seven layers.\n")
     assert find_decks([tmp_path]) == [tmp_path / "tagged.md"]
+    assert qa(load_deck(tmp_path / "tagged.md")) == [("Q2", "A2"), ("The [...] has seven layers.", "The ==OSI model== has seven layers.")]
 
 
 @pytest.mark.parametrize("unit", ["::", ":::", "==w== ", "**b** ", "{{c1::", "{{c1::x::", "?\n", "```\n", "#flashcards "])

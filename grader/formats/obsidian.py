@@ -6,13 +6,14 @@ lines; nothing inside fenced or inline code counts):
 * ``Question::Answer`` on one line; ``Question:::Answer`` makes two cards, one each way.
 * A multi-line card: question lines, a line holding only ``?``, answer lines,
   to the end of the block; ``??`` makes two cards, one each way.
-* A cloze (in a note tagged ``#flashcards`` only: elsewhere bold and highlights
-  are just emphasis): a block with ``==highlights==``, ``**bold**``, ``{{c1::Anki-style}}``
+* A cloze: a block with ``==highlights==``, ``**bold**``, ``{{c1::Anki-style}}``
   (``{{c1::text::hint}}``) or ``{{curly}}`` deletions. Each deletion is a card
   (deletions sharing a ``cN`` number are one card); the question is the block
   with that deletion blanked as ``[...]`` and the deleted text is its key term.
 * The plugin's ``<!--SR:...-->`` scheduling comments are dropped.
-* ``#flashcards`` marks a note as a deck (a folder is searched for such notes);
+* ``#flashcards`` marks a note as a deck, whether a folder is searched or the
+  note is named: a note without it has no cards, for its ``::`` is C++
+  (``Foo::bar``), its bold and highlights emphasis.
   ``#flashcards/networking/tcp`` names its deck ``networking/tcp``. Without a
   sub-tag the deck is named by the note's first heading, or the file name.
 
@@ -59,21 +60,23 @@ def parse_obsidian(text: str, path: str) -> ParsedDeck:
     lines = text.split("\n")
     blanked = without_code(text)  # code blanked, same lines and columns
     structure = blanked.split("\n")
+    title = _title(text, front, structure, path)
+    if not has_flashcards_tag(blanked):  # a tag shown in code does not make a deck either
+        return ParsedDeck(Deck(path=path, title=title, cards=[]), [])
     fenced = _fenced_lines(text)
-    clozes = has_flashcards_tag(blanked)  # a tag shown in code does not make a deck
     findings: list[Finding] = []
     raw: list[RawCard] = []
     block: list[int] = []
     for i in range(body_start, len(lines)):
         ends_block = not lines[i].strip() or _HEADING.match(structure[i]) is not None
         if ends_block and i not in fenced:
-            raw += _block_cards(block, lines, structure, clozes, findings)
+            raw += _block_cards(block, lines, structure, findings)
             block = []
         else:
             block.append(i)
-    raw += _block_cards(block, lines, structure, clozes, findings)
+    raw += _block_cards(block, lines, structure, findings)
     cards = build_cards(raw, findings, derived_note=False, side_notes=False)
-    return ParsedDeck(Deck(path=path, title=_title(text, front, structure, path), cards=cards), findings)
+    return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
 
 def _frontmatter(text: str) -> tuple[str, int]:
@@ -107,7 +110,7 @@ def _title(text: str, front: str, structure: list[str], path: str) -> str:
     return Path(path).stem
 
 
-def _block_cards(block: list[int], lines: list[str], structure: list[str], clozes: bool, findings: list[Finding]) -> list[RawCard]:
+def _block_cards(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
     """The cards of one block: its one-line cards, then a multi-line card or clozes in what is left."""
     cards: list[RawCard] = []
     rest: list[int] = []
@@ -133,7 +136,7 @@ def _block_cards(block: list[int], lines: list[str], structure: list[str], cloze
         cards.append(_basic(rest[0], question, answer))
         if structure[rest[separator]].strip() == "??":
             cards.append(_basic(rest[0], answer, question))
-    elif rest and clozes:
+    elif rest:
         cards += _clozes(rest, lines, structure, findings)
     return cards
 
