@@ -1,9 +1,11 @@
-"""Untrusted text in and out: CSV cells a spreadsheet would run are made inert; text no file can hold is refused."""
+"""Untrusted text in and out: CSV cells a spreadsheet would run are made inert; text no file can hold is refused;
+bidirectional overrides reach no terminal."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -36,3 +38,28 @@ def test_a_deck_with_an_escaped_lone_surrogate_is_refused_in_one_line(tmp_path):
     deck.write_text('[{"question": "Q\\ud800?", "answer": "a"}]', encoding="utf-8")
     result = run_cli("cards", str(deck))
     assert (result.returncode, result.stderr) == (1, f"Error: {deck}: contains an escaped lone surrogate (like \\ud800), which is not text\n")
+
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+
+
+def test_the_display_drops_bidirectional_overrides_and_keeps_right_to_left_letters():
+    from grader.display import clean, clean_line, clean_same_length
+
+    for control in BIDI:
+        assert clean(f"a{control}b") == clean_line(f"a{control}b") == "ab"
+        assert clean_same_length(f"a{control}b") == "a\ufffdb"  # offsets into a typed answer still hold
+    assert clean("\u200fمرحبا\u200e שלום") == "\u200fمرحبا\u200e שלום"  # marks and letters are text
+
+
+def test_a_cut_answer_leaves_no_override_open_in_the_table_and_files_keep_it(tmp_path):
+    # The answer column cuts a long answer, and with it the override's closing mark: the reversal ran into the
+    # columns after it. The table shows neither; --json keeps the answer as written.
+    answer = "\u202eevitucexe deganam sharing and a long tail after it\u202c sharing"
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"student": "\u2067rtl", "card": 3, "answer": answer}) + "\n", encoding="utf-8")
+    table = run_cli("grade", str(SEED_DECK), str(answers), "--jobs", "1")
+    assert table.returncode == 0, table.stderr
+    assert not any(c in table.stdout for c in BIDI) and "evitucexe" in table.stdout and "rtl" in table.stdout
+    as_json = run_cli("grade", str(SEED_DECK), str(answers), "--jobs", "1", "--json")
+    assert json.loads(as_json.stdout)["answer"] == answer
