@@ -244,19 +244,23 @@ class GradeTable:
         names = [f"{n:{na}{nw}}", f"{c:{ca}{cw}}", *(f"{_cut(f, w):<{w}}" for f, w in self.fields)]
         names += [f"{name:{align}{width}}" for name, width, align in grade_columns]
         names.append(f"{'answer':<{self.answer_width}}")
-        console.print(Text(f"{'  '.join(names)}  matched / missing", style="bold"))
+        self._line(Text(f"{'  '.join(names)}  matched / missing", style="bold"))
 
     def write(self, graded: GradedAnswer) -> None:
         self.rows += 1
         cells = [(_cut(_plain(graded.extra.get(f)), w), w) for f, w in self.fields]
-        row = grade_row(self.rows, graded.card, graded.facts, answer=(graded.answer, self.answer_width), cells=cells)
-        if self.console.is_terminal:
-            self.console.print(row, soft_wrap=True)
-        else:  # no styles to draw: the same characters, without rich laying out each line (most of a row's cost)
-            self.console.file.write(row.plain + "\n")
-            self.console.file.flush()  # as rich does: a reader downstream sees each row as it comes
+        self._line(grade_row(self.rows, graded.card, graded.facts, answer=(graded.answer, self.answer_width), cells=cells))
         if graded.feedback is not None:
-            self.console.print(feedback_line(graded.feedback), soft_wrap=True)
+            self._line(feedback_line(graded.feedback))
+
+    def _line(self, line: Text) -> None:
+        """One line of the table, never wrapped by us: a terminal folds it as it folds any long line, and piped
+        each line stays one line (header and rows alike) for grep, cut and awk."""
+        if self.console.is_terminal:
+            self.console.print(line, soft_wrap=True)
+        else:  # no styles to draw: the same characters, without rich laying out each line (most of a row's cost)
+            self.console.file.write(line.plain + "\n")
+            self.console.file.flush()  # as rich does: a reader downstream sees each row as it comes
 
     def close(self, footer: str | None = None) -> None:
         """Nothing to finish: the LLM's usage line goes to standard error with its notices."""

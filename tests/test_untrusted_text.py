@@ -63,3 +63,13 @@ def test_a_cut_answer_leaves_no_override_open_in_the_table_and_files_keep_it(tmp
     assert not any(c in table.stdout for c in BIDI) and "evitucexe" in table.stdout and "rtl" in table.stdout
     as_json = run_cli("grade", str(SEED_DECK), str(answers), "--jobs", "1", "--json")
     assert json.loads(as_json.stdout)["answer"] == answer
+
+
+def test_a_piped_table_is_one_line_a_row_header_included(tmp_path):
+    answers = tmp_path / "a.jsonl"
+    answers.write_text("".join(json.dumps({"student": s, "card": 3, "answer": "sharing and aggregation"}) + "\n" for s in ("ann", "bo")))
+    result = run_cli("grade", str(SEED_DECK), str(answers), "--jobs", "1", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["#", "card", "student", "score", "verdict", "answer", "matched", "/", "missing"]
+    assert len(header) > 80 and [row.split()[:3] for row in rows] == [["1", "3", "ann"], ["2", "3", "bo"]]
