@@ -996,6 +996,25 @@ def with_class_level(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
+def verb_negation_narrowed(determiners_deny: bool, copulas_deny: bool) -> Callable:
+    """``normalize._is_verb_negation`` with fewer exceptions. ``determiners_deny``: "no", "never" and "non" after an
+    auxiliary deny what follows ("there is no live migration", "it has no isolation"): only "not" can negate a verb.
+    ``copulas_deny``: "is not", "are not", "was not", "were not" deny what follows ("it is not isolation")."""
+    copulas = re.compile(r"\b(?:is|are|was|were|am|be|been)\s+$", re.I)
+
+    def is_verb_negation(text, tok) -> bool:
+        written = text[tok.start : tok.end].casefold().replace("’", "'")
+        if written.endswith("n't") or written == "cannot":
+            return True
+        if determiners_deny and written != "not":
+            return False
+        if copulas_deny and copulas.search(text, max(0, tok.start - 12), tok.start):
+            return False
+        return bool(normalize._AUXILIARY_BEFORE.search(text, max(0, tok.start - 12), tok.start))
+
+    return is_verb_negation
+
+
 def encoder_in_place(model: str, floor: float, demoted: bool = False) -> Variant:
     """A variant whose global calibrations weigh the sentence encoder's similarity in place of the word vectors'."""
 
@@ -1182,6 +1201,14 @@ VARIANTS: dict[str, Variant] = {
     "signals+class-level": third_signal(
         "a third signal: how far the answer's class falls below the whole set in the reference words it repeats",
         with_class_level, "class_level", ((0, 0, 0.5), (0, 0, 1.0), (0.3, 0.3, 0.5), (0.3, 0.3, 1.0), (0, 0.3, 1.0)),
+    ),
+    "no-after-auxiliary-denies": Variant(
+        '"no", "never" and "non" after an auxiliary deny what follows ("there is no live migration"); only "not" negates a verb',
+        patches=[(normalize, "_is_verb_negation", verb_negation_narrowed(True, False))],
+    ),
+    "not-after-copula-denies": Variant(
+        'the same, and "is not" / "are not" / "was not" / "were not" deny what follows ("it is not isolation")',
+        patches=[(normalize, "_is_verb_negation", verb_negation_narrowed(True, True))],
     ),
     "encoder-e5": encoder_in_place("e5", 0.75),
     "encoder-e5-demoted": encoder_in_place("e5", 0.0, demoted=True),
