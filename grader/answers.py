@@ -12,7 +12,6 @@ and line, never a guess or a traceback.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 import os
@@ -318,8 +317,11 @@ def _csv_problem(exc: csv.Error, start: int) -> str:
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class _RowLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, one node at a time, refusing anchors and aliases and deep nesting."""
+class _RowLoader(yaml.BaseLoader):
+    """PyYAML's loader of plain text, lists and maps, one node at a time, refusing anchors and aliases and deep nesting.
+
+    Every scalar stays the text the teacher wrote: YAML's implicit types would make a student id ``012345`` the
+    number 5349 and the answer ``No`` False, and change what passes through to the output."""
 
     depth = 0
 
@@ -394,37 +396,10 @@ def _yaml_items(loader: _RowLoader) -> Iterator[tuple[int, Any]]:
     index = 0
     while not loader.check_event(yaml.SequenceEndEvent):
         node = loader.compose_node(None, index)
-        yield node.start_mark.line + 1, _yaml_row(loader, node)
+        yield node.start_mark.line + 1, loader.construct_document(node)
         index += 1
     loader.depth -= 1
     loader.get_event()
-
-
-def _yaml_row(loader: _RowLoader, node: yaml.Node) -> Any:
-    """A row as written: its keys are their text (YAML would make ``on:`` True and ``7:`` a number)."""
-    if not isinstance(node, yaml.MappingNode):
-        return _plain(loader.construct_document(node))
-    return {
-        key.value if isinstance(key, yaml.ScalarNode) else str(_plain(loader.construct_document(key))): _plain(
-            loader.construct_document(value)
-        )
-        for key, value in node.value
-    }
-
-
-def _plain(value: Any) -> Any:
-    """YAML's values as JSON has them: string keys, dates as ISO text (they pass through to JSON and CSV)."""
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(_plain(k)): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((_plain(v) for v in value), key=str)
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value
 
 
 _READERS = {"jsonl": _json_rows, "csv": _csv_rows, "yaml": _yaml_rows}

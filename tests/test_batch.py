@@ -98,7 +98,10 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
     [
         ("a.csv", 'card,answer,student\n3,"sharing,\naggregation",ann\n\n15,live,bo\n', [(3, "3", "sharing,\naggregation", {"student": "ann"}), (5, "15", "live", {"student": "bo"})]),
         ("a.json", '  [\n{"card": 3, "answer": "a", "n": 12345678901234567890},\n\n {"card": 1, "answer": "b"}]\n', [(2, "3", "a", {"n": 12345678901234567890}), (4, "1", "b", {})]),
-        ("a.yaml", "answers:\n  - card: 3\n    answer: a\n    on: 2024-05-01\n    7: seven\n    'n': 1\nnote: ignored\n", [(2, "3", "a", {"on": "2024-05-01", "7": "seven", "n": 1})]),
+        ("a.yaml", "answers:\n  - card: 3\n    answer: a\n    on: 2024-05-01\n    7: seven\n    'n': 1\nnote: ignored\n", [(2, "3", "a", {"on": "2024-05-01", "7": "seven", "n": "1"})]),
+        # YAML scalars are the text written: no octal ids, digit separators, booleans or shortened decimals
+        ("a.yaml", "- {student: 012345, card: 1, answer: No}\n- {student: 1_000, card: 3, answer: 3.10, at: 2024-05-01, n: [on, ~]}\n",
+         [(1, "1", "No", {"student": "012345"}), (2, "3", "3.10", {"student": "1_000", "at": "2024-05-01", "n": ["on", "~"]})]),
         ("a.jsonl", '\ufeff{"card": 3, "answer": "a"}\r\n{"card": 4, "answer": "b"}\r\n', [(1, "3", "a", {}), (2, "4", "b", {})]),
     ],
 )
