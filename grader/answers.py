@@ -38,6 +38,7 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 MAX_DEPTH = 64  # levels of nesting in a row (a row is 1, a list in one of its fields 2, ...)
 TOO_DEEP = f"row is nested more than {MAX_DEPTH} levels deep"
+TOO_LONG_NUMBER = f"a number has more than {sys.get_int_max_str_digits():,} digits (write it as text, in quotes)"
 _READ_CHUNK = 64 * 1024
 
 
@@ -179,6 +180,8 @@ def json_lines(lines: Iterable[str], name: str, first: int = 1) -> Iterator[tupl
             value = _json_line(line)
         except json.JSONDecodeError as exc:
             raise AnswersError(f"invalid JSON: {exc.msg}", path=name, line=line_no) from None
+        except ValueError:  # the only other: an integer longer than Python converts
+            raise AnswersError(TOO_LONG_NUMBER, path=name, line=line_no) from None
         except RecursionError:
             raise AnswersError(TOO_DEEP, path=name, line=line_no) from None
         if value is not _BLANK:
@@ -265,6 +268,8 @@ class _JsonArray:
                 if self.more():  # perhaps the item goes on past the buffer
                     continue
                 raise self.fail(f"invalid JSON: {exc.msg}", exc.pos) from None
+            except ValueError:
+                raise self.fail(TOO_LONG_NUMBER, self.pos) from None
             except RecursionError:
                 raise self.fail(TOO_DEEP, self.pos) from None
             if end == len(self.buf) and self.more():  # a number may go on in the next chunk
@@ -499,10 +504,11 @@ class CardResolver:
             found = self._by_key.get(row.card)
             if found is not None:
                 return found
-            if row.card.isdigit() and 1 <= int(row.card) <= len(deck.cards):  # "007", say
-                return int(row.card) - 1
+            number = _leading_zeros_number(row.card)
+            if number is not None and 1 <= number <= len(deck.cards):
+                return number - 1
             raise AnswersError(
-                f"card '{row.card}' is not in {deck.path} (use a card id from 'grader cards' or a number from 1 to {len(deck.cards)})",
+                f"card '{_short(row.card)}' is not in {deck.path} (use a card id from 'grader cards' or a number from 1 to {len(deck.cards)})",
                 path=name,
                 line=row.line,
             )
@@ -513,6 +519,15 @@ class CardResolver:
 
     def card(self, row: AnswerRow | RowValues, name: str) -> Card:
         return self.deck.cards[self.index(row, name)]
+
+
+def _leading_zeros_number(text: str) -> int | None:
+    """The card number a text like "007" writes, or None: ASCII digits only ("²" is a digit to ``isdigit`` but not to
+    ``int``), and short enough to be a number (``int`` refuses over 4,300 digits)."""
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdigit()) or len(digits) > 18:
+        return None
+    return int(digits or "0")
 
 
 def _find_question(questions: list[str], text: str) -> int | None:
