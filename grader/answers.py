@@ -485,17 +485,17 @@ def _too_deep(row: dict[str, Any]) -> bool:
 
 
 class CardResolver:
-    """The card each row answers: by id, by position (from 1), or by question text (small differences tolerated)."""
+    """The card each row answers: by id, by position (from 1), or by its question (``match.QuestionIndex`` says how near)."""
 
     def __init__(self, deck: Deck):
-        from .normalize import normalize
+        from .match import QuestionIndex
 
         self.deck = deck
         # A card by its id, or by its number as most rows write it: one look-up (an id that looks like a number wins).
         numbers = {str(i + 1): i for i in range(len(deck.cards))}
         self._by_key = numbers | {card.id: i for i, card in enumerate(deck.cards)}
-        questions = [normalize(card.question) for card in deck.cards]
-        self._find = lru_cache(maxsize=4096)(lambda text: _find_question(questions, text))
+        self._questions = QuestionIndex([card.question for card in deck.cards])
+        self._find = lru_cache(maxsize=4096)(self._questions.find)
 
     def index(self, row: AnswerRow | RowValues, name: str) -> int:
         """The position in the deck of the card ``row`` names, or an AnswersError naming its line."""
@@ -512,10 +512,20 @@ class CardResolver:
                 path=name,
                 line=row.line,
             )
-        found = self._find(row.question or "")
-        if found is None:
-            raise AnswersError(f"no card in {deck.path} has the question '{_short(row.question or '')}'", path=name, line=row.line)
-        return found
+        question = row.question or ""
+        found = self._find(question)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            cards = " or ".join(f"card {i + 1} ('{_short(deck.cards[i].question)}')" for i in found[:2])
+            problem = f"the question '{_short(question)}' could be {cards}: name the card by its id or number"
+        else:
+            closest = self._questions.closest(question)
+            problem = (
+                f"no card in {deck.path} has the question '{_short(question)}' "
+                f"(the nearest is card {closest + 1}: '{_short(deck.cards[closest].question)}')"
+            )
+        raise AnswersError(problem, path=name, line=row.line)
 
     def card(self, row: AnswerRow | RowValues, name: str) -> Card:
         return self.deck.cards[self.index(row, name)]
@@ -528,12 +538,6 @@ def _leading_zeros_number(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(digits) > 18:
         return None
     return int(digits or "0")
-
-
-def _find_question(questions: list[str], text: str) -> int | None:
-    from .match import find_question
-
-    return find_question(questions, text)
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -24,6 +24,8 @@ a space or a hyphen meet their closed compound either way round (``data base``,
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from bisect import bisect_left
 from collections import ChainMap
 from collections.abc import Collection, Mapping
@@ -635,14 +637,66 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
     return total / sum(p.weight for p in parts), positions, refused
 
 
-def find_question(normalized_questions: list[str], wanted: str, cutoff: float = 90.0) -> int | None:
-    """Index of the question a user named, tolerant of small differences in wording."""
-    from rapidfuzz import fuzz
+class QuestionIndex:
+    """The card an answers row names by its question text.
 
-    from .normalize import normalize
+    A question is the card's when its words are the card's, whatever the case, spacing, punctuation and markdown
+    (``**live**-migration`` is ``live migration``), or when at most two of them are misspelt as ``allowed_edits``
+    allows in a term (the first letter kept; no slip in a word with a digit or in CJK, read a character at a time),
+    and no other card's question is as near. A question that differs in a word ("offline" for "live",
+    "software" for "hardware") names no card: grading it against the nearest would grade the wrong question.
+    """
 
-    found = process.extractOne(normalize(wanted), normalized_questions, scorer=fuzz.ratio, score_cutoff=cutoff)
-    return found[2] if found else None
+    def __init__(self, questions: list[str]):
+        self._keys = [_question_key(q) for q in questions]
+        self._first: dict[str, int] = {}
+        for i, key in enumerate(self._keys):
+            self._first.setdefault(key, i)  # a question written twice: the first card, as a deck's order has it
+
+    def find(self, question: str) -> tuple[int, ...]:
+        """The cards the question may name: one, none, or (a misspelling near two questions) each of them."""
+        key = _question_key(question)
+        found = self._first.get(key)
+        if found is not None:
+            return (found,)
+        words = key.split()
+        near = process.extract(key, self._keys, scorer=fuzz.ratio, processor=None, score_cutoff=_QUESTION_CUTOFF, limit=None)
+        return tuple(sorted({self._first[choice] for choice, _, _ in near if _misspelt(words, choice.split())}))
+
+    def closest(self, question: str) -> int:
+        """The card whose question is nearest, to suggest when the question names none."""
+        return process.extractOne(_question_key(question), self._keys, scorer=fuzz.ratio, processor=None)[2]
+
+
+# No question of two misspelt words is this far from its card's (a ratio over 0-100): a cheap first cut.
+_QUESTION_CUTOFF = 70
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_QUESTION_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_APOSTROPHES = str.maketrans("", "", "'\u2019")
+
+
+def _question_key(question: str) -> str:
+    """A question's words, folded, joined by single spaces: all that must match but for typos."""
+    folded = unicodedata.normalize("NFKC", question).casefold().translate(_APOSTROPHES)  # "What's" is "Whats"
+    return " ".join(_QUESTION_WORD.findall(folded))
+
+
+def _misspelt(words: list[str], question: list[str]) -> bool:
+    """Whether ``words`` are ``question``'s words with one or two of them misspelt."""
+    if len(words) != len(question):
+        return False
+    slips = [(a, b) for a, b in zip(words, question) if a != b]
+    return 0 < len(slips) <= 2 and all(_typo(a, b) for a, b in slips)
+
+
+def _typo(written: str, word: str) -> bool:
+    edits = allowed_edits(min(len(written), len(word)))
+    return (
+        edits > 0
+        and written[0] == word[0]
+        and not any(c.isdigit() for c in written + word)
+        and OSA.distance(written, word, score_cutoff=edits) <= edits
+    )
 
 
 def similarity(a: list[str], b: list[str]) -> np.ndarray:

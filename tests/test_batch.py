@@ -757,3 +757,48 @@ def test_kill_9_mid_row_then_resume_gives_the_uninterrupted_output(tmp_path):
     a, b = out.read_bytes(), whole.read_bytes()
     i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), None)
     assert a == b, (i, a[i - 400 : i + 100], b[i - 400 : i + 100])
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("How does live migration work?", 16),
+        ("how does  LIVE-migration work", 16),  # case, spacing, punctuation
+        ("How does **live** `migration` work?", 16),  # markdown
+        ("How does live migraton work?", 16),  # a typo
+        ("What is hardware asisted virtualisation?", 13),  # two
+        # A question that differs in a word names no card, however near: the nearest is only a hint
+        ("How does offline migration work?", "no card in {deck} has the question 'How does offline migration work?' (the nearest is card 16: 'How does live migration work?')"),
+        ("What is software assisted virtualization?", "no card in {deck} has the question 'What is software assisted virtualization?' (the nearest is card 13: 'What is hardware assisted virtualization?')"),
+        ("How does life migration work?", "no card in {deck} has the question 'How does life migration work?' (the nearest is card 16: 'How does live migration work?')"),  # 4 letters: no typo
+        ("What are 3 possible types of hypervisors?", "no card in {deck} has the question 'What are 3 possible types of hypervisors?' (the nearest is card 8: 'What are 2 possible types of hypervisors?')"),
+        ("How does live migration work exactly?", "no card in {deck} has the question 'How does live migration work exactly?' (the nearest is card 16: 'How does live migration work?')"),
+    ],
+)
+def test_a_question_names_its_card_only_when_its_words_are_the_cards(question, expected):
+    from grader.answers import CardResolver, RowValues
+    from grader.decks import load_deck
+    from grader.errors import AnswersError
+
+    deck = load_deck(DECK)
+    row = RowValues(7, None, question, "x", {})
+    if isinstance(expected, int):
+        assert CardResolver(deck).index(row, "a.jsonl") == expected - 1
+    else:
+        with pytest.raises(AnswersError) as caught:
+            CardResolver(deck).index(row, "a.jsonl")
+        assert (caught.value.path, caught.value.line, caught.value.message) == ("a.jsonl", 7, expected.format(deck=deck.path))
+
+
+def test_a_misspelt_question_near_two_cards_names_neither(tmp_path):
+    from grader.answers import CardResolver, RowValues
+    from grader.decks import load_deck
+    from grader.errors import AnswersError
+
+    deck_file = write(tmp_path, "d.md", "".join(f"<details><summary>{q}</summary>\n\n==a==\n</details>\n\n" for q in ("What is paravirtualization?", "What is paravirtualisation?")))
+    with pytest.raises(AnswersError) as caught:
+        CardResolver(load_deck(deck_file)).index(RowValues(1, None, "What is paravirtualizasion?", "x", {}), "a.jsonl")
+    assert caught.value.message == (
+        "the question 'What is paravirtualizasion?' could be card 1 ('What is paravirtualization?') or card 2 ('What is paravirtualisation?'): "
+        "name the card by its id or number"
+    )
