@@ -842,9 +842,6 @@ def open_review(
     return Opened(review, deck, name, fields, log)
 
 
-FINAL_FIELDS = ("final_score", "final_verdict", "graded_by", "uncertain")
-
-
 def write_exports(
     opened: Opened,
     settings: GradingSettings,
@@ -873,7 +870,7 @@ def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool
     import csv as csv_module
     import io
 
-    from .writers import csv_columns, json_line, passthrough_name
+    from .writers import FINAL_FIELDS, csv_columns, json_line, passthrough_name
 
     if not csv:
         return "".join(json_line(json.dumps(r, ensure_ascii=False)) for r in records)

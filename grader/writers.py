@@ -3,7 +3,7 @@
 The JSON Lines record is a contract other tools rely on (README, "grade --json"):
 ``card``, ``number``, ``question``, ``answer``, ``score``, ``verdict``,
 ``matched``, ``missing``, ``terms``, ``answered``, plus the input row's own fields. An input
-field whose name collides with one of ours is kept as ``input_<name>``.
+field whose name collides with one of ours is kept as ``input_<name>`` (``passthrough_name``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ RECORD_FIELDS = (
 )  # fmt: skip
 
 
+# What a record holds besides: the LLM's feedback (--llm) and, from ``grader review``, the final grade.
+FINAL_FIELDS = ("final_score", "final_verdict", "graded_by", "uncertain")
+_OURS = frozenset((*RECORD_FIELDS, "llm", *FINAL_FIELDS))
+_PREFIX = "input_"
+
+
 def passthrough_name(field: str) -> str:
-    """The output name of an input field: unchanged unless it collides with ours."""
-    return f"input_{field}" if field in RECORD_FIELDS else field
+    """The output name of an input field: ``input_<name>`` if it is one of ours or, so that no two fields become one,
+    ``input_`` and one of ours (``score`` is ``input_score``, so an ``input_score`` beside it is ``input_input_score``)."""
+    ours = field
+    while ours.startswith(_PREFIX):
+        ours = ours[len(_PREFIX) :]
+    return _PREFIX + field if ours in _OURS else field
 
 
 def grade_record(card: Card, row: AnswerRow | RowValues, grade: Grade | GradeFacts) -> dict[str, Any]:
@@ -252,16 +262,13 @@ _BOOL = {True: "true", False: "false"}
 def _fields(extra: dict[str, Any]) -> str:
     """A row's own fields as the record's JSON has them, without its braces; a text value costs no encoder."""
     heads = _field_heads(tuple(extra))
-    if heads is None:
-        return _json({passthrough_name(k): v for k, v in extra.items()})[1:-1]
     return ", ".join([head + (_string(v) if type(v) is str else _json(v)) for head, v in zip(heads, extra.values())])
 
 
 @lru_cache(maxsize=256)
-def _field_heads(names: tuple[str, ...]) -> tuple[str, ...] | None:
-    """Each field's ``"name": `` as the record has it; None if two become one there ("score", "input_score")."""
-    renamed = [passthrough_name(name) for name in names]
-    return tuple(f"{_string(name)}: " for name in renamed) if len(set(renamed)) == len(renamed) else None
+def _field_heads(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Each field's ``"name": `` as the record has it."""
+    return tuple(f"{_string(passthrough_name(name))}: " for name in names)
 
 
 class CsvFormat:

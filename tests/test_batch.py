@@ -802,3 +802,19 @@ def test_a_misspelt_question_near_two_cards_names_neither(tmp_path):
         "the question 'What is paravirtualizasion?' could be card 1 ('What is paravirtualization?') or card 2 ('What is paravirtualisation?'): "
         "name the card by its id or number"
     )
+
+
+@pytest.mark.parametrize("flags", [("--jobs", "1"), ("--jobs", "2")])
+def test_input_fields_named_like_ours_are_all_kept_under_names_of_their_own(tmp_path, flags):
+    """``score`` becomes ``input_score``, so an ``input_score`` beside it becomes ``input_input_score``; a field named
+    like review's final grade or the LLM's feedback is renamed too, and never read as a grade."""
+    row = {"card": 1, "answer": "portability", "score": 5, "input_score": "orig", "final_score": "abc", "llm": "mine", "student": "ann"}
+    answers = write(tmp_path, "a.jsonl", json.dumps(row) + "\n")
+    kept = {"input_score": 5, "input_input_score": "orig", "input_final_score": "abc", "input_llm": "mine", "student": "ann"}
+    result = run_cli("grade", DECK, answers, "--json", "--report", str(tmp_path / "r.md"), *flags)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert {k: record[k] for k in kept} == kept and record["score"] == 0.3333
+    lines = run_cli("grade", DECK, answers, "--csv", *flags).stdout.splitlines()
+    assert lines[0].endswith(",missing,input_score,input_input_score,input_final_score,input_llm,student,answer")
+    assert lines[1].endswith(",5,orig,abc,mine,ann,portability")
