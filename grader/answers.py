@@ -453,11 +453,26 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
         (
             line,
             None if card in (None, "") else str(card),
-            None if question in (None, "") else str(question),
-            "" if answer is None else str(answer),
+            None if question in (None, "") else _text(question, "question", line, name),
+            answer if type(answer) is str else _text(answer, "answer", line, name),
             _own_fields(data),
         ),
     )
+
+
+def _text(value: Any, what: str, line: int, name: str) -> str:
+    """A row's answer or question as text: a number as JSON writes it, nothing as empty; a list, an object or true is
+    an error (its Python repr would be graded)."""
+    if value is None:
+        return ""
+    if type(value) in (int, float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value
+    raise AnswersError(f"{what} must be text, not {_JSON_KINDS.get(type(value), type(value).__name__)}", path=name, line=line)
+
+
+_JSON_KINDS = {list: "a list", dict: "an object", bool: "true or false"}
 
 
 def _own_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,12 @@ CSV_OK = "card,answer\n3,sharing\n"
         ("a.json", '[{"card": 1, "answer": "x"}] [', "a.json:1: invalid JSON: Extra data"),
         ("a.json", "[]", "a.json:1: answers file has no rows"),
         ("a.jsonl", '{"card": 1, "answer": "x"}\n\n{"card": 2, "answer": ', "a.jsonl:3: invalid JSON: Expecting value"),
+        # An answer or question that is not text would be graded as its Python repr
+        ("a.jsonl", '{"card": 1, "answer": "x"}\n{"card": 1, "answer": ["a", "b"]}\n', "a.jsonl:2: answer must be text, not a list"),
+        ("a.jsonl", '{"card": 1, "answer": {"a": 1}}\n', "a.jsonl:1: answer must be text, not an object"),
+        ("a.jsonl", '{"card": 1, "answer": true}\n', "a.jsonl:1: answer must be text, not true or false"),
+        ("a.jsonl", '{"question": ["What is a VM?"], "answer": "x"}\n', "a.jsonl:1: question must be text, not a list"),
+        ("a.yaml", "- card: 1\n  answer: x\n- card: 1\n  answer: [a, b]\n", "a.yaml:3: answer must be text, not a list"),
         # YAML: no anchors or aliases, bounded nesting, one document
         ("a.yaml", yaml_bomb(), "a.yaml:2: YAML anchors and aliases (& and *) are not allowed in answers files"),
         ("a.yaml", "- &r {card: 1, answer: x}\n- *r\n", "a.yaml:1: YAML anchors and aliases (& and *) are not allowed in answers files"),
@@ -103,6 +109,7 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
         ("a.yaml", "- {student: 012345, card: 1, answer: No}\n- {student: 1_000, card: 3, answer: 3.10, at: 2024-05-01, n: [on, ~]}\n",
          [(1, "1", "No", {"student": "012345"}), (2, "3", "3.10", {"student": "1_000", "at": "2024-05-01", "n": ["on", "~"]})]),
         ("a.jsonl", '\ufeff{"card": 3, "answer": "a"}\r\n{"card": 4, "answer": "b"}\r\n', [(1, "3", "a", {}), (2, "4", "b", {})]),
+        ("a.jsonl", '{"card": 3, "answer": 42}\n{"card": 3, "answer": 1.5, "n": 7}\n{"card": 3, "answer": null}\n', [(1, "3", "42", {}), (2, "3", "1.5", {"n": 7}), (3, "3", "", {})]),
     ],
 )
 def test_sound_answers_files_read_row_by_row(tmp_path, name, content, expected):
