@@ -43,6 +43,7 @@ def read_text(
         data = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    _refuse_wide_text(data, what, path, error)
     nul = data.find(b"\x00")  # anywhere: a NUL deep in a file would otherwise reach questions and answers
     if nul >= 0:
         raise error(f"binary data, not a text {what}", path=path, line=_line_of(data, nul))
@@ -85,6 +86,8 @@ def _check_text(path: Path, what: str) -> None:
         with path.open("rb") as f:
             first = True
             while chunk := f.read(CHUNK_BYTES):
+                if first:
+                    _refuse_wide_text(chunk, what, path, InputError)
                 if first and chunk.startswith(BOM):
                     chunk = chunk[len(BOM) :]
                 first = False
@@ -103,6 +106,20 @@ def _check_text(path: Path, what: str) -> None:
     if bad is not None:
         line, byte = bad
         raise InputError(f"not valid UTF-8 (byte 0x{byte:02x}); save the {what} as UTF-8", path=path, line=line)
+
+
+# Byte order marks of the encodings Windows tools offer as "Unicode": their text is full of NULs, not binary data.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)  # fmt: skip
+
+
+def _refuse_wide_text(head: bytes, what: str, path: Path, error: type[InputError]) -> None:
+    """Raise ``error`` if the file starts with a UTF-16 or UTF-32 byte order mark (UTF-32 first: its LE mark begins
+    with UTF-16's)."""
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            raise error(f"saved as {encoding}, not UTF-8; save the {what} as UTF-8", path=path, line=1)
 
 
 def _decode_fault(

@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +16,8 @@ from grader.errors import AnswersError, InputError
 from grader.files import open_text, read_text
 
 # Pieces that exercise what reading can trip on: a BOM, three kinds of line end,
-# multi-byte characters, a byte that is never UTF-8, a NUL, a truncated sequence.
-PIECES = [b"\xef\xbb\xbf", b"\n", b"\r\n", b"\r", b"ab", b" ", "é€😀".encode(), b"\xff", b"\x00", b"\xe2\x82", b"{}"]
+# multi-byte characters, UTF-16 and UTF-32 byte order marks, a byte that is never UTF-8, a NUL, a truncated sequence.
+PIECES = [b"\xef\xbb\xbf", b"\xff\xfe", b"\x00\x00\xfe\xff", b"\n", b"\r\n", b"\r", b"ab", b" ", "é€😀".encode(), b"\xff", b"\x00", b"\xe2\x82", b"{}"]
 
 
 def _outcome(read) -> list[str] | str:
@@ -47,6 +48,18 @@ def test_open_text_streams_a_sound_file_and_names_a_missing_one(tmp_path):
     with open_text(path) as f:
         assert not isinstance(f, io.StringIO) and f.readlines() == ["one\n", "two\n"]
     assert _outcome(lambda: open_text(tmp_path / "nope.txt", what="export")) == f"{tmp_path / 'nope.txt'}: no such export"
+
+
+@pytest.mark.parametrize(
+    "encoding, name",
+    [("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32")],
+)
+def test_a_utf16_or_utf32_file_is_named_as_such_not_binary(tmp_path, encoding, name):
+    path = tmp_path / "a.csv"
+    path.write_bytes("\ufeffcard,answer\n1,café\n".encode(encoding))  # as Windows' "Unicode" saves it: a byte order mark first
+    expected = f"{path}:1: saved as {name}, not UTF-8; save the answers file as UTF-8"
+    assert _outcome(lambda: open_text(path, what="answers file")) == expected
+    assert _outcome(lambda: read_text(path, what="answers file")) == expected
 
 
 # --- An answers file read in byte ranges (grade --jobs) ---------------------------------------------------------

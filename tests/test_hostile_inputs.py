@@ -169,6 +169,10 @@ CASES = [
          error="Error: a.jsonl:6001: a number has more than 4,300 digits (write it as text, in quotes)"),
     Case("yaml-5000-digit-field", ("grade", "deck.md", "a.yaml", "--csv"), {"a.yaml": "- card: 1\n  answer: x\n  n: " + "1" * 5000 + "\n"},
          code=0, stdout=lambda out: out.splitlines()[1].endswith("," + "1" * 5000 + ",x")),
+    Case("csv-utf16", ("grade", "deck.md", "a.csv"), {"a.csv": "\ufeffcard,answer\n1,x\n".encode("utf-16-le")},
+         "Error: a.csv:1: saved as UTF-16, not UTF-8; save the answers file as UTF-8"),
+    Case("deck-utf16", ("cards", "d.md"), {"d.md": "\ufeff<details><summary>Q?</summary>\n\n==a==\n</details>\n".encode("utf-16-be")},
+         "Error: d.md:1: saved as UTF-16, not UTF-8; save the deck as UTF-8"),
     Case("answers-unknown-format", ("grade", "deck.md", "a.txt"), {"a.txt": "1,x\n"}, "Error: a.txt: unknown answers format '.txt': use .jsonl, .csv or .yaml"),
     Case("answers-missing", ("grade", "deck.md", "a.jsonl"), {}, "Error: a.jsonl: no such answers file"),
     # --- Never written over -------------------------------------------------------------------
