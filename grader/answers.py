@@ -289,11 +289,7 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
         raise source.error(_csv_problem(exc, 1), reader.line_num) from None
     if header is None:
         return
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise source.error(f"the header names the column '{name}' twice", reader.line_num)
-        seen.add(name)
+    header = _csv_header(header, source)
     while True:
         start = reader.line_num + 1
         try:
@@ -308,6 +304,25 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
             raise source.error(f"row has {len(cells)} cells; the header has {len(header)}", reader.line_num)
         # The reader's line_num is the line where the row ended: right for multi-line cells too.
         yield reader.line_num, dict(zip(header, cells))
+
+
+def _csv_header(header: list[str], source: AnswersSource) -> list[str]:
+    """The column names, ``card``, ``question`` and ``answer`` whatever their case and spacing (a spreadsheet's
+    ``Answer``), checked: no name twice, and an ``answer`` column, or the header as read and what is wrong with it."""
+    names = [name.strip().casefold() if name.strip().casefold() in _RESERVED else name for name in header]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise source.error(f"the header names the column '{name}' twice", 1)
+        seen.add(name)
+    if "answer" not in seen:
+        separator = next((f"; separate the columns with commas, not {kind}" for sep, kind in _SEPARATORS if sep in header[0]), "")
+        written = _short(",".join(header)).replace("\t", "\\t")  # a tab shown as one, not as a space
+        raise source.error(f"the header has no 'answer' column (it reads '{written}'){separator}", 1)
+    return names
+
+
+_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
 
 
 def _csv_problem(exc: csv.Error, start: int) -> str:

@@ -60,6 +60,10 @@ CSV_OK = "card,answer\n3,sharing\n"
         ("a.csv", 'card,answer\n3,"sharing"s\n', "a.csv:2: invalid CSV: ',' expected after '\"'"),
         ("a.csv", "card,answer\n3,sharing\n,nothing\n", "a.csv:3: row names no card"),
         ("a.csv", "", "a.csv:1: answers file has no rows"),
+        ("a.csv", "card;answer\n3;sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card;answer'); separate the columns with commas, not semicolons"),
+        ("a.csv", "card\tanswer\n3\tsharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card\\tanswer'); separate the columns with commas, not tabs"),
+        ("a.csv", "card,reply\n3,sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card,reply')"),
+        ("a.csv", "card,Card,answer\n3,3,sharing\n", "a.csv:1: the header names the column 'card' twice"),
         # JSON Lines and JSON arrays
         ("a.jsonl", '{"card": 1, "answer": "x", "e": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "a.jsonl:1: row is nested more than 64 levels deep"),
         ("a.jsonl", "[" * 100_000 + "]" * 100_000, "a.jsonl:1: row is nested more than 64 levels deep"),
@@ -102,6 +106,7 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
 @pytest.mark.parametrize(
     "name, content, expected",
     [
+        ("a.csv", " Card ,ANSWER,Student\n3,sharing,ann\n", [(2, "3", "sharing", {"Student": "ann"})]),  # as a spreadsheet writes it
         ("a.csv", 'card,answer,student\n3,"sharing,\naggregation",ann\n\n15,live,bo\n', [(3, "3", "sharing,\naggregation", {"student": "ann"}), (5, "15", "live", {"student": "bo"})]),
         ("a.json", '  [\n{"card": 3, "answer": "a", "n": 12345678901234567890},\n\n {"card": 1, "answer": "b"}]\n', [(2, "3", "a", {"n": 12345678901234567890}), (4, "1", "b", {})]),
         ("a.yaml", "answers:\n  - card: 3\n    answer: a\n    on: 2024-05-01\n    7: seven\n    'n': 1\nnote: ignored\n", [(2, "3", "a", {"on": "2024-05-01", "7": "seven", "n": "1"})]),
