@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -41,7 +42,8 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
-            problems.append(Finding(_plain_line(text, err["loc"]) or 1, f"{where}: {err['msg']}" if where else err["msg"]))
+            message = _message(err)
+            problems.append(Finding(_plain_line(text, err["loc"]) or 1, f"{where}: {message}" if where else message))
         raise DeckSchemaError(problems, path=path) from None
     lines = _plain_card_lines(text, len(plain.cards))
     raw = []
@@ -58,6 +60,22 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         reference_answers=[c.reference_answers or [] for c in plain.cards],
     )
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
+
+
+# What a value that is not a mapping should have been, by the model pydantic names in its message.
+_MAPPINGS = {
+    "PlainCard": "a card, with 'question' and 'answer'",
+    "PlainDeck": "a deck: a mapping with 'cards' (and 'title'), or a list of cards",
+}
+_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text", list: "a list", type(None): "nothing"}
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, but in the deck's words where it names one of our classes."""
+    model = (err.get("ctx") or {}).get("class_name")
+    if err["type"] == "model_type" and model in _MAPPINGS:
+        return f"should be {_MAPPINGS[model]}, not {_KINDS.get(type(err['input']), type(err['input']).__name__)}"
+    return err["msg"]
 
 
 def _plain_card_lines(text: str, count: int) -> list[int]:
