@@ -220,6 +220,7 @@ RawCard = tuple[int, str, str, list[str], list[str]]  # line, question, answer (
 
 # "Any two of these make a complete answer": an HTML comment in the answer, invisible where the deck is rendered.
 _ANY = re.compile(r"<!--\s*any\s+(\S+?)\s*-->", re.IGNORECASE)
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits ("²" is a digit to isdigit, not to int), few enough for int
 
 
 def required_count(answer: str, line: int, n_terms: int, findings: list[Finding]) -> int | None:
@@ -227,7 +228,7 @@ def required_count(answer: str, line: int, n_terms: int, findings: list[Finding]
     marks = _ANY.findall(answer)
     if not marks:
         return None
-    if len(marks) > 1 or not marks[0].isdigit() or int(marks[0]) < 1:
+    if len(marks) > 1 or not _COUNT.fullmatch(marks[0]) or int(marks[0]) < 1:
         findings.append(Finding(line, f"'<!-- any {marks[-1]} -->' should give one count of key terms, as digits: <!-- any 2 -->"))
         return None
     count = int(marks[0])

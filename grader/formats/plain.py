@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DeckError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
+    except ValueError:  # either parser: an integer longer than Python converts (4,300 digits)
+        raise DeckError(f"a number has more than {sys.get_int_max_str_digits():,} digits", path=path) from None
     except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
         raise DeckError("nested too deeply to be a deck", path=path) from None
     if _has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
