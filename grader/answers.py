@@ -316,9 +316,10 @@ def _csv_header(header: list[str], source: AnswersSource) -> list[str]:
             raise source.error(f"the header names the column '{name}' twice", 1)
         seen.add(name)
     if "answer" not in seen:
-        separator = next((f"; separate the columns with commas, not {kind}" for sep, kind in _SEPARATORS if sep in header[0]), "")
-        written = _short(",".join(header)).replace("\t", "\\t")  # a tab shown as one, not as a space
-        raise source.error(f"the header has no 'answer' column (it reads '{written}'){separator}", 1)
+        written = ",".join(header)
+        separator = next((f"; separate the columns with commas, not {kind}" for sep, kind in _SEPARATORS if len(header) == 1 and sep in written), "")
+        shown = f"it reads '{_short(written)}'".replace("\t", "\\t") if written else "line 1 is blank"  # a tab as \t, not a space
+        raise source.error(f"the header has no 'answer' column ({shown}){separator}", 1)
     return names
 
 

@@ -63,6 +63,7 @@ CSV_OK = "card,answer\n3,sharing\n"
         ("a.csv", "card;answer\n3;sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card;answer'); separate the columns with commas, not semicolons"),
         ("a.csv", "card\tanswer\n3\tsharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card\\tanswer'); separate the columns with commas, not tabs"),
         ("a.csv", "card,reply\n3,sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card,reply')"),
+        ("a.csv", "\ncard,answer\n3,sharing\n", "a.csv:1: the header has no 'answer' column (line 1 is blank)"),
         ("a.csv", "card,Card,answer\n3,3,sharing\n", "a.csv:1: the header names the column 'card' twice"),
         # JSON Lines and JSON arrays
         ("a.jsonl", '{"card": 1, "answer": "x", "e": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "a.jsonl:1: row is nested more than 64 levels deep"),
