@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .match import allowed_edits
 from .models import Card
 from .normalize import content_stems
 
@@ -114,6 +113,8 @@ def _misspelt_among(stem: str, stems: frozenset[str]) -> bool:
     """Whether ``stems`` has ``stem`` spelt otherwise, within the typo budget of a word of its length."""
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
+
+    from .match import allowed_edits  # here: scoring imports this module, and must not load the matcher
 
     edits = allowed_edits(len(stem))
     return edits > 0 and process.extractOne(stem, stems, scorer=OSA.distance, score_cutoff=edits) is not None
