@@ -125,17 +125,30 @@ def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
     """
     pieces = _PIECES.get(word)
     if pieces is None:
-        pieces = tuple(_piece_and_stem(piece) for piece in _WORD.findall(fold(word).replace("’", "'")))
+        pieces = tuple(_piece_and_stem(part) for piece in _WORD.findall(fold(word).replace("’", "'")) for part in _unelided(piece))
         if len(_PIECES) < KNOWN_PIECES:
             _PIECES[word] = pieces
     return pieces
 
 
+# What an apostrophe joins to the word before it ("docker's", "they're", "I've"): not a word of its own.
+_CLITICS = frozenset({"s", "re", "ve", "ll", "d", "m", "t"})
+
+
+def _unelided(piece: str) -> list[str]:
+    """The words an apostrophe joins: "docker's" is "docker", "l'émulation" and "qu'est" are "emulation" and
+    "est" (an elided article or pronoun is no word of its own), "dell'acqua" is both."""
+    if "'" not in piece or piece.endswith("n't"):
+        return [piece]
+    head, *rest = piece.split("'")
+    words = [head] if len(head) > 2 and not head.endswith("qu") else []
+    words += [w for w in rest if w not in _CLITICS]
+    return words or [head]
+
+
 def _piece_and_stem(piece: str) -> tuple[str, str]:
     if piece.endswith("n't") or piece in NEGATIONS:
         piece = "not"
-    elif "'" in piece:
-        piece = piece.split("'", 1)[0]  # "docker's" -> "docker"
     return piece, stem(piece)
 
 

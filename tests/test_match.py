@@ -27,6 +27,10 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         # case, accents, punctuation
         ("managed execution", "MANAGED EXECUTION", True),
         ("emulation", "Émulation!", True),
+        # an elided article or pronoun joins the word after it
+        ("émulation", "c'est l'émulation d'une architecture", True),
+        ("architecture", "c'est l'émulation d'une architecture", True),
+        ("docker daemon", "docker's daemon", True),
         ("managed execution", "managed-execution.", True),
         # word order
         ("resource control", "control of resources", True),
