@@ -252,6 +252,8 @@ def is_non_answer(text: str, tokens: list[Token] | None = None) -> bool:
 
 # An answer that repeats this share of its question's words, and adds none, restates it.
 RESTATED_SHARE = 0.7
+# Words that frame a copied question without adding to it ("The answer: <question>", "Good question. <question>").
+ANSWER_FRAMES = frozenset("answer question good great interesting important think guess maybe probably".split())
 
 
 def restates_question(answer: str, question: str, tokens: list[Token] | None = None) -> bool:
@@ -264,7 +266,7 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     asked = content_stems(question)
     words = set()
     for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
-        if tok.word in STOPWORDS:
+        if tok.word in STOPWORDS or tok.word in ANSWER_FRAMES:
             continue
         said = tok.stem if tok.stem in asked else _misspelt_in(tok.word, question)
         if said is None:

@@ -192,6 +192,14 @@ def test_a_restated_question_recalls_nothing():
     assert grade_answer(card, "Name the things") == Grade.nothing_recalled(card)
 
 
+@pytest.mark.parametrize("frame", ["The answer: {}", "Good question. {}", "{} is important.", "I think {}, maybe"])
+def test_a_question_copied_inside_a_frame_recalls_nothing(frame):
+    question = "What is the difference between privileged and non privileged operations?"
+    card = make_card("privileged", "non privileged", question=question)
+    assert grade_answer(card, frame.format(question)).score == 0.0
+    assert grade_answer(card, frame.format("privileged ones trap, non privileged ones run directly")).score > 0.0
+
+
 def test_self_graded_card(seed_deck):
     grade = grade_answer(seed_deck.cards[16], "anything")
     assert grade.verdict is Verdict.self_graded and grade.terms == []
