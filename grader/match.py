@@ -128,6 +128,8 @@ class CompiledCard:
     terms: tuple[_Term, ...]
     abbreviations: dict[str, list[int]]  # answer word -> rows of the term words it abbreviates
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
+    acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
+    expansions: dict[str, list[tuple[int, ...]]]  # the initials of a term's words -> their rows: the acronym meets them
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
@@ -178,6 +180,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     denied_in_reference = _denied_stems(card.answer)
     table: dict[tuple[str, str], int] = {}
     plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated
+    acronyms: dict[str, list[int]] = {}  # a term word written in capitals ("VMM") -> its rows
+    expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -188,6 +192,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 toks = content_of(words) or words
                 rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)
+                _index_acronyms(part.text, toks, rows, acronyms, expansions)
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
                 joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
@@ -218,6 +223,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         terms=tuple(terms),
         abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)]),
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
+        acronyms=acronyms,
+        expansions=expansions,
         stem_rows=stem_rows,
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
         vectors=vectors,
@@ -371,7 +378,52 @@ def _found(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: l
             for pos in covers:
                 if at.get(pos, 0) in (0, TYPO):  # "data" alone abbreviates
                     at[pos] = COMPOUND
+    if compiled.acronyms or compiled.expansions:
+        _acronyms_found(compiled, text, tokens, found)
     return found
+
+
+# An acronym has this many letters, at least and at most; each word it stands for, this many letters at least.
+ACRONYM_LETTERS = (2, 6)
+ACRONYM_WORD_LETTERS = 3
+# An answer's acronym stands for a term of this many words at least: two-letter ones are too often something else
+# (SAF's "ss_thresh" is no "slow start").
+EXPANSION_WORDS = 3
+# What may stand between the words an acronym stands for ("central processing unit", "client-server", "input/output").
+_ACRONYM_GAP = frozenset({" ", "-", "/", "\u2010"})
+
+
+def _index_acronyms(
+    text: str, toks: list[Token], rows: tuple[int, ...], acronyms: dict[str, list[int]], expansions: dict[str, list[tuple[int, ...]]]
+) -> None:
+    """File a term part's acronyms (its words written in capitals, "VMM") and the acronym of its words together
+    ("virtual machine monitor" is "vmm"), so that an answer can say either for the other."""
+    low, high = ACRONYM_LETTERS
+    for tok, row in zip(toks, rows):
+        if low <= len(tok.word) <= high and tok.word.isalpha() and text[tok.start : tok.end].isupper():
+            acronyms.setdefault(tok.word, []).append(row)
+    if EXPANSION_WORDS <= len(toks) <= high and all(len(t.word) >= ACRONYM_WORD_LETTERS and t.word.isalpha() for t in toks):
+        expansions.setdefault("".join(t.word[0] for t in toks), []).append(rows)
+
+
+def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], found: Found) -> None:
+    """Add to ``found`` the term acronyms an answer spells out ("central processing unit" for *CPU*) and the term
+    words an answer's acronym stands for ("the VMM" for *virtual machine monitor*), as loosely as abbreviations."""
+    for letters, rows in compiled.acronyms.items():
+        n = len(letters)
+        for i in range(len(tokens) - n + 1):
+            run = tokens[i : i + n]
+            if all(t.word[0] == c and len(t.word) >= ACRONYM_WORD_LETTERS for t, c in zip(run, letters)) and all(
+                text[a.end : b.start] in _ACRONYM_GAP for a, b in pairwise(run)
+            ):
+                for row in rows:  # at the first word: a term's other words are placed from where the acronym begins
+                    found.setdefault(row, {}).setdefault(i, TYPO)
+    for pos, tok in enumerate(tokens):
+        if tok.stem in compiled.question_stems:  # the question's own acronym, said back ("VMM stands for ...")
+            continue
+        for rows in compiled.expansions.get(tok.word, ()):
+            for row in rows:
+                found.setdefault(row, {}).setdefault(pos, TYPO)
 
 
 def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:

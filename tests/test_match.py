@@ -54,6 +54,13 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("supervisor", "hypervisor", False),
         ("Virtual machine manager", "virtual memory manager", False),
         ("static", "dynamic", False),
+        # acronyms, either way: the deck's capitals spelt out, a long term's initials
+        ("VMM", "the virtual machine monitor", True),
+        ("CPU registers", "central processing unit registers", True),
+        ("virtual machine monitor", "the VMM", True),
+        ("virtual machine monitor", "the VM", False),
+        ("live migration", "lm", False),  # two letters stand for too much
+        ("CPU", "a central unit", False),
         # abbreviations and truncations
         ("hardware", "hw", True),
         ("virtualization", "virt", True),
@@ -105,6 +112,13 @@ def test_question_words_are_weak_evidence():
     card = make_card("offline migration", "live migration", question=question)
     assert grade_answer(card, "offline and live").verdict is Verdict.correct
     assert grade_answer(card, "migration").verdict is Verdict.incorrect
+
+
+def test_the_questions_own_acronym_said_back_is_no_expansion():
+    """ "VMM stands for virtual memory manager" names the question's acronym, and a wrong expansion of it."""
+    card = make_card("virtual machine monitor", question="What does VMM mean?")
+    assert not grade_answer(card, "VMM stands for virtual memory manager").terms[0].found
+    assert grade_answer(make_card("virtual machine monitor"), "the VMM").terms[0].found
 
 
 def test_span_points_at_the_matching_text():
