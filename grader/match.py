@@ -409,21 +409,23 @@ def _index_acronyms(
 def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], found: Found) -> None:
     """Add to ``found`` the term acronyms an answer spells out ("central processing unit" for *CPU*) and the term
     words an answer's acronym stands for ("the VMM" for *virtual machine monitor*), as loosely as abbreviations."""
-    for letters, rows in compiled.acronyms.items():
-        n = len(letters)
-        for i in range(len(tokens) - n + 1):
-            run = tokens[i : i + n]
-            if all(t.word[0] == c and len(t.word) >= ACRONYM_WORD_LETTERS for t, c in zip(run, letters)) and all(
-                text[a.end : b.start] in _ACRONYM_GAP for a, b in pairwise(run)
-            ):
-                for row in rows:  # at the first word: a term's other words are placed from where the acronym begins
-                    found.setdefault(row, {}).setdefault(i, TYPO)
-    for pos, tok in enumerate(tokens):
-        if tok.stem in compiled.question_stems:  # the question's own acronym, said back ("VMM stands for ...")
-            continue
-        for rows in compiled.expansions.get(tok.word, ()):
-            for row in rows:
-                found.setdefault(row, {}).setdefault(pos, TYPO)
+    if compiled.acronyms:
+        initials = "".join([t.word[0] for t in tokens])  # where an acronym's letters stand in a row, found by str.find
+        for letters, rows in compiled.acronyms.items():
+            i = initials.find(letters)
+            while i >= 0:
+                run = tokens[i : i + len(letters)]
+                if all(len(t.word) >= ACRONYM_WORD_LETTERS for t in run) and all(text[a.end : b.start] in _ACRONYM_GAP for a, b in pairwise(run)):
+                    for row in rows:  # at the first word: a term's other words are placed from where the acronym begins
+                        found.setdefault(row, {}).setdefault(i, TYPO)
+                i = initials.find(letters, i + 1)
+    if compiled.expansions:
+        for pos, tok in enumerate(tokens):
+            expanded = compiled.expansions.get(tok.word)
+            if expanded and tok.stem not in compiled.question_stems:  # not the question's own ("VMM stands for ...")
+                for rows in expanded:
+                    for row in rows:
+                        found.setdefault(row, {}).setdefault(pos, TYPO)
 
 
 def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
