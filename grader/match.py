@@ -43,7 +43,7 @@ from .models import Card, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, negated, stem, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, negated, stem, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -180,6 +180,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     denied_in_reference = _denied_stems(card.answer)
     table: dict[tuple[str, str], int] = {}
     plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated
+    highlighted_rows: set[int] = set()  # rows of the author's own terms' words (numbers meet their words only there)
     acronyms: dict[str, list[int]] = {}  # a term word written in capitals ("VMM") -> its rows
     expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
     terms = []
@@ -192,6 +193,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 toks = content_of(words) or words
                 rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)
+                if not term.derived:
+                    highlighted_rows.update(rows)
                 _index_acronyms(part.text, toks, rows, acronyms, expansions)
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
                 joins = _compounds(part.text, words, toks)
@@ -221,7 +224,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         word_edits=np.array([allowed_edits(len(w)) for w in words], dtype=np.int32),
         stem_edits=np.array([allowed_edits(len(s)) for s in stems], dtype=np.int32),
         terms=tuple(terms),
-        abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)]),
+        abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], highlighted_rows),
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         acronyms=acronyms,
         expansions=expansions,
@@ -428,9 +431,10 @@ def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], foun
                         found.setdefault(row, {}).setdefault(pos, TYPO)
 
 
-def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
+def _abbreviation_index(term_words: list[str], highlighted: set[int]) -> dict[str, list[int]]:
     """Answer words that abbreviate a term word: its prefixes of four or more letters
-    that leave three or more unsaid (``virt`` -> ``virtualization``), and standard short forms."""
+    that leave three or more unsaid (``virt`` -> ``virtualization``), standard short forms, and for a word of an
+    author's highlighted term (rows ``highlighted``), a number in digits for one in words or the other way round."""
     index: dict[str, list[int]] = {}
     for i, word in enumerate(term_words):
         for cut in range(4, len(word) - 2):
@@ -439,7 +443,16 @@ def _abbreviation_index(term_words: list[str]) -> dict[str, list[int]]:
         for i, word in enumerate(term_words):
             if word == full:
                 index.setdefault(short, []).append(i)
+    for i in highlighted:
+        word = term_words[i]
+        if word in NUMBER_WORDS:
+            index.setdefault(NUMBER_WORDS[word], []).append(i)
+        elif word in _NUMBERS_SPELT:
+            index.setdefault(_NUMBERS_SPELT[word], []).append(i)
     return index
+
+
+_NUMBERS_SPELT = {digits: word for word, digits in NUMBER_WORDS.items()}
 
 
 def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: list[Token], tokens: list[Token]) -> list[Evidence]:

@@ -67,6 +67,17 @@ SHORT_FORMS = {
 }
 
 
+# Numbers written as words or as digits ("type one" is "Type 1", "two phases" is "2 phases"): in an author's
+# highlighted term either stands for the other (eval/RESULTS.md: in terms cut from prose, "two terminals", not so).
+NUMBER_WORDS = {
+    word: str(n)
+    for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {word: f"{n}{suffix}" for n, word, suffix in ((1, "first", "st"), (2, "second", "nd"), (3, "third", "rd"), (4, "fourth", "th"), (5, "fifth", "th"))}
+
+
 class Token(NamedTuple):
     """A word of a text: its folded form, its stem, and where it stands."""
 

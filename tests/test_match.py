@@ -61,6 +61,12 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("virtual machine monitor", "the VM", False),
         ("live migration", "lm", False),  # two letters stand for too much
         ("CPU", "a central unit", False),
+        # numbers in words or digits, in an author's term
+        ("Type 1", "type one runs on the hardware", True),
+        ("2 phases", "two phases", True),
+        ("two phases", "2 phases", True),
+        ("first fit", "1st fit", True),
+        ("Type 1", "type two", False),
         # abbreviations and truncations
         ("hardware", "hw", True),
         ("virtualization", "virt", True),
@@ -119,6 +125,14 @@ def test_the_questions_own_acronym_said_back_is_no_expansion():
     card = make_card("virtual machine monitor", question="What does VMM mean?")
     assert not grade_answer(card, "VMM stands for virtual memory manager").terms[0].found
     assert grade_answer(make_card("virtual machine monitor"), "the VMM").terms[0].found
+
+
+def test_numbers_in_words_meet_digits_only_in_highlighted_terms():
+    """A term cut from prose holds its numbers by chance ("between two terminals"): "2 terminals" is no evidence."""
+    highlighted = parse_term("two terminals")
+    derived = highlighted.model_copy(update={"derived": True})
+    credits = [grade_answer(Card(id="c1", number=1, question="Q?", answer="", key_terms=[term]), "between 2 terminals").terms[0].credit for term in (highlighted, derived)]
+    assert credits == [1.0, 0.5]
 
 
 def test_span_points_at_the_matching_text():
