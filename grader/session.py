@@ -572,9 +572,16 @@ class PracticeSession:
         return True
 
     def _show_next_review(self) -> None:
+        """When practice is next needed: now, if the sitting ended with cards still due (quit early); else the next due time."""
         now = self._now()
-        upcoming = [s.due for s in self.store.states(self.decks).values() if s.due > now]
-        if upcoming:
+        held = self.store.held_back(self.decks, now=now)
+        dues = [s.due for key, s in self.store.states(self.decks).items() if key not in held]
+        due_now = sum(1 for due in dues if due <= now)
+        upcoming = [due for due in dues if due > now]
+        if due_now:
+            said = "1 card is" if due_now == 1 else f"{due_now} cards are"
+            self.io.show(Notice(f"Saved to your history. {said} still due now; see `grader stats`."))
+        elif upcoming:
             self.io.show(Notice(f"Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`."))
 
 

@@ -179,6 +179,15 @@ def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     assert isinstance(user.shown[-1], Notice) and isinstance(user.shown[-2], Summary)
 
 
+def test_quitting_with_cards_still_due_says_so_not_a_later_review(store, deck):
+    practise(store, deck, ScriptedUser(["no idea", "/quit"]))  # card 1: Again, due in a minute
+    next_day = ticking_now()
+    user = ScriptedUser(["isolation, portability and consolidation", "/quit"])
+    PracticeSession(store, [deck], user, now=lambda: next_day() + timedelta(days=1)).run([(deck, deck.cards[2]), (deck, deck.cards[0])])
+    # Card 3 waits days, but card 1 is overdue: "next review in N days" would send the user away.
+    assert user.notices()[-1] == "Saved to your history. 1 card is still due now; see `grader stats`."
+
+
 def test_practice_knows_the_deck_so_a_list_of_its_terms_is_partial(store, deck):
     user = ScriptedUser(["offline, live, isolation, portability, consolidation", "/quit"])
     practise(store, deck, user)
