@@ -533,8 +533,8 @@ class PracticeSession:
                 return rating
             self.io.show(Notice("Press 1, 2, 3 or 4 (or c, p, i) for how you did.", tone="warning"))
 
-    def _preview(self, state: CardState | None) -> tuple[tuple[Rating, str], ...]:
-        now = self._now()
+    def _preview(self, state: CardState | None, now: datetime | None = None) -> tuple[tuple[Rating, str], ...]:
+        now = now or self._now()
         return tuple((r, describe_interval(due, now=now)) for r, due in preview(state, now=now, settings=self.store.settings).items())
 
     def _record(
@@ -555,9 +555,12 @@ class PracticeSession:
     def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
         """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""
         now = self._now()
-        self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=now)))
+        # Both lines count from the moment of the review, as FSRS did: counted from now, a Hard of 5.5 min was "in 5 min"
+        # beside a key that said "Hard 6 min".
+        reviewed = attempt.state.last_review or now
+        self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if override and self.io.interactive:
-            self.io.show(RatingKeys(self._preview(attempt.previous), images=bool(card.images)))
+            self.io.show(RatingKeys(self._preview(attempt.previous, reviewed), images=bool(card.images)))
             key = self.io.read_key()
             while key is not None and key.lower() == "o" and card.images:
                 self._open((deck, card))
@@ -565,7 +568,7 @@ class PracticeSession:
             rating = parse_rating(key) if key is not None else None
             if rating is not None and rating != attempt.rating:
                 attempt = self.store.override_rating(attempt.attempt_id, rating)
-                self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=now)))
+                self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False
         self.io.show(Notice(f"Still learning: it comes back {describe_due(attempt.state.due, now=now)}, in this session."))

@@ -263,6 +263,14 @@ def test_the_rating_key(store, deck, keys, ratings, rated_by):
     assert store.attempts()[0].rated_by == rated_by
 
 
+def test_the_rating_shown_and_its_key_say_the_same_interval(store, deck):
+    # Hard on a new card is 5.5 min: counted from the review, never "in 5 min" beside the key "Hard 6 min".
+    user = ScriptedUser(["isolation", "", "/quit"], keys=["\r"], interactive=True)
+    practise(store, deck, user, cards=[3])
+    assert user.of(Rated) == [Rated(Rating.hard, "in 6 min")]
+    assert dict(user.of(RatingKeys)[0].preview)[Rating.hard] == "6 min"
+
+
 def test_end_of_input_at_a_terminal_submits_what_was_typed(store, deck):
     user = ScriptedUser(["offline and live migration"], interactive=True)
     practise(store, deck, user, cards=[1, 3], clock=lambda: 0.0)
