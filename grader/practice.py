@@ -60,7 +60,8 @@ SELF_RATINGS = {
 
 # A line that is a slash and one word of letters, nothing else ("/foo", "/sikp"), is a mistyped command: no answer
 # is that. An answer that starts with a slash goes on past one word ("/etc/passwd holds ...", "/2 halves it").
-_COMMAND_LIKE = re.compile(r"/[^\W\d_]+")
+# A slash alone or "/?" asks for the commands: graded, it failed the card.
+_COMMAND_LIKE = re.compile(r"/(?:[^\W\d_]+|\?*)")
 
 
 def parse_command(text: str) -> Command | None:

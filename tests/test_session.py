@@ -220,11 +220,13 @@ def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
 
 
 def test_a_mistyped_command_is_said_and_asked_again_never_graded(store, deck):
-    user = ScriptedUser(["/foo", "  /Sikp ", "offline and live migration", "c", "/etc", "/etc/passwd is a file", "/quit"])
+    user = ScriptedUser(["/foo", "  /Sikp ", "/?", "offline and live migration", "c", "/", "/etc", "/etc/passwd is a file", "/quit"])
     practise(store, deck, user)
     assert [n for n in user.notices() if n.startswith("Unknown")] == [
         "Unknown command /foo (commands: /skip /reveal /undo /suspend /bury /open /quit)",
         "Unknown command /Sikp (commands: /skip /reveal /undo /suspend /bury /open /quit)",
+        "Unknown command /? (commands: /skip /reveal /undo /suspend /bury /open /quit)",
+        "Unknown command / (commands: /skip /reveal /undo /suspend /bury /open /quit)",
         "Unknown command /etc (commands: /skip /reveal /undo /suspend /bury /open /quit)",
     ]
     assert [q.card.number for q in user.of(Question)][:3] == [1, 2, 3]  # a typo is no answer: the same card waits
