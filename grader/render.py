@@ -76,8 +76,14 @@ def reference_markdown(card: Card) -> Markdown:
     from .cardtext import replace_images
 
     text = replace_images(clean(card.answer), lambda path: f"\\[image: {_image_name(path)}\\]")
+    # A line break stays one, as in the notes apps decks come from (their ``\`` breaks are gone from the answer):
+    # markdown would run "... the system" and "Privileged: ..." on one line.
+    text = _LINE_BREAK.sub("  \n", text)
     # ==term== is not markdown; show it as bold so the key terms stand out.
     return Markdown(re.sub(r"={2,3}(.+?)={2,3}", r"**\1**", text, flags=re.DOTALL) or "_(no answer text)_")
+
+
+_LINE_BREAK = re.compile(r"(?<=\S)\n(?=[^\n])")
 
 
 def _image_name(path: str) -> str:

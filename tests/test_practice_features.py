@@ -71,6 +71,17 @@ def test_an_image_stays_where_the_author_put_it(seed_deck):
     assert text.index("supervisor mode") < text.index("[image: virt2.png]") < text.index("Note that")
 
 
+def test_the_reference_panel_keeps_the_authors_line_breaks(seed_deck):
+    card = seed_deck.cards[4]  # "...without interefering with the system \\" then "==Priviliged==:"
+    console = make_console()
+    with console.capture() as captured:
+        console.width = 120
+        console.print(reference_panel(card))
+    lines = [line.strip("│ ") for line in captured.get().splitlines()]
+    assert "Non priviliged: can be used without interefering with the system" in lines
+    assert "Priviliged:" in lines
+
+
 # --- Images -------------------------------------------------------------------------------
 
 
