@@ -74,3 +74,10 @@ class AnswerEditor:
             return self.session.prompt(prompt)
         except EOFError:
             return None
+        except KeyboardInterrupt:
+            from .session import AnswerInterrupted
+
+            draft = self.session.default_buffer.text
+            if draft.strip():
+                raise AnswerInterrupted(draft) from None
+            raise

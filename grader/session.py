@@ -160,7 +160,12 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
     """An answer read line by line: lines until an empty one (blank lines before it are ignored), or one command line."""
     lines: list[str] = []
     while True:
-        line = ask("> " if not lines else "… ")
+        try:
+            line = ask("> " if not lines else "… ")
+        except KeyboardInterrupt:
+            if lines:
+                raise AnswerInterrupted("\n".join(lines)) from None
+            raise
         if line is None:
             return "\n".join(lines) if lines else None
         if not line.strip():
@@ -170,6 +175,14 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
         if not lines and line.strip().startswith("/"):
             return line.strip()
         lines.append(line)
+
+
+class AnswerInterrupted(KeyboardInterrupt):
+    """Ctrl-C while an answer was being typed: ``draft`` is what was typed, never graded nor saved (the user is told)."""
+
+    def __init__(self, draft: str):
+        super().__init__()
+        self.draft = draft
 
 
 class PracticeInterrupted(KeyboardInterrupt):
@@ -377,8 +390,10 @@ class PracticeSession:
                             step.requeued = True
                 done.append(step)
                 position += 1
-        except KeyboardInterrupt:
-            self.io.show(Notice("\nInterrupted."))  # ^C leaves the cursor where the user was typing
+        except KeyboardInterrupt as exc:
+            # ^C leaves the cursor where the user was typing; an answer half typed must not pass for one saved.
+            unsaved = " The answer you were typing was not saved." if isinstance(exc, AnswerInterrupted) and exc.draft.strip() else ""
+            self.io.show(Notice(f"\nInterrupted.{unsaved}"))
             interrupted = True
         if self.outcomes:
             self.io.show(Summary(SessionSummary.of(self.outcomes)))

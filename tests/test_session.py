@@ -219,6 +219,33 @@ def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
     assert (summary.summary.asked, summary.summary.answered) == (2, 2)
 
 
+def test_ctrl_c_while_typing_says_the_half_typed_answer_was_not_saved(store, deck):
+    user = ScriptedUser(["offline and live migration", "", "offline", CTRL_C], keys=["\r"], interactive=True)
+    with pytest.raises(PracticeInterrupted):
+        practise(store, deck, user, cards=[1, 3])
+    assert [a.answer for a in store.attempts()] == ["offline and live migration"]
+    assert Notice("\nInterrupted. The answer you were typing was not saved.") in user.shown
+
+
+@pytest.mark.parametrize("typed, draft", [("first\rsecond\x03", "first\nsecond"), ("\x03", None)])
+def test_the_line_editor_hands_a_half_typed_answer_to_ctrl_c(typed, draft):
+    pytest.importorskip("prompt_toolkit")
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from grader.line_editor import AnswerEditor
+    from grader.session import AnswerInterrupted
+
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        editor = AnswerEditor()
+        keys.send_text(typed)
+        with pytest.raises(KeyboardInterrupt) as interrupted:
+            editor.ask("> ")
+    assert getattr(interrupted.value, "draft", None) == draft
+    assert isinstance(interrupted.value, AnswerInterrupted) is (draft is not None)
+
+
 def test_a_mistyped_command_is_said_and_asked_again_never_graded(store, deck):
     user = ScriptedUser(["/foo", "  /Sikp ", "/?", "offline and live migration", "c", "/", "/etc", "/etc/passwd is a file", "/quit"])
     practise(store, deck, user)
