@@ -97,7 +97,7 @@ class RatingKeys:
     """The rating keys and, for each, when the card would come back ("Good 10 min"), as FSRS computes it for this card.
 
     ``self_rating``: the user says how they did (an image card) rather than
-    changing the grader's rating. ``images``: the key ``o`` opens them.
+    changing the grader's rating. ``images``: the key ``o`` opens them (one at least is there to open).
     """
 
     preview: tuple[tuple[Rating, str], ...]
@@ -300,6 +300,7 @@ class PracticeSession:
         self._held: dict[tuple[str, str], str] = {}  # cards set aside before this sitting and asked anyway (named)
         self._aside: set[tuple[str, str]] = set()  # cards set aside in this sitting: not asked again in it
         self._last_reference: tuple[Deck, Card] | None = None  # whose images /open shows
+        self._openable = False  # whether any image of the answer just shown can be opened (the key o)
 
     def plan(
         self, picks: str | None = None, *, shuffle: bool = False, seed: int | None = None, limit: int | None = None
@@ -472,7 +473,9 @@ class PracticeSession:
 
     def _images(self, deck: Deck, card: Card) -> tuple[Image, ...]:
         self._last_reference = (deck, card)
-        return card_images(deck, card) if card.images else ()
+        images = card_images(deck, card) if card.images else ()
+        self._openable = any(image.target for image in images)
+        return images
 
     def _reveal(self, deck: Deck, card: Card, seconds: float | None) -> Recorded:
         """Show the reference; asking for the answer is not remembering it, so the card is rated Again."""
@@ -535,12 +538,12 @@ class PracticeSession:
         if not self.io.interactive:
             return parse_self_rating_key(answer)
         state = self.store.states([deck]).get(self._key(deck, card))
-        self.io.show(RatingKeys(self._preview(state), self_rating=True, images=bool(card.images)))
+        self.io.show(RatingKeys(self._preview(state), self_rating=True, images=self._openable))
         while True:
             key = self.io.read_key()
             if key is None:
                 return None
-            if key.lower() == "o" and card.images:
+            if key.lower() == "o" and self._openable:
                 self._open((deck, card))
                 continue
             rating = parse_self_rating_key(key)
@@ -575,9 +578,9 @@ class PracticeSession:
         reviewed = attempt.state.last_review or now
         self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if override and self.io.interactive:
-            self.io.show(RatingKeys(self._preview(attempt.previous, reviewed), images=bool(card.images)))
+            self.io.show(RatingKeys(self._preview(attempt.previous, reviewed), images=self._openable))
             key = self.io.read_key()
-            while key is not None and key.lower() == "o" and card.images:
+            while key is not None and key.lower() == "o" and self._openable:
                 self._open((deck, card))
                 key = self.io.read_key()
             rating = parse_rating(key) if key is not None else None

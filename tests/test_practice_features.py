@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 
 from grader import load_deck
+from grader.models import Verdict
 from grader.render import make_console, reference_panel
 from grader.schedule import Rating, ScheduleSettings, describe_interval, preview
 from grader.session import Notice, PracticeSession, Question, RatingKeys, Reference
@@ -95,6 +96,20 @@ def test_images_resolve_against_the_deck_and_open_with_the_injected_viewer(store
     [reference] = user.of(Reference)
     assert [(i.written, i.missing) for i in reference.images] == [("img/architecture.png", False)]
     assert user.notices()[0] == "No image to open: /open shows the images of the answer just shown."
+
+
+@pytest.mark.parametrize("there", [True, False])
+def test_the_key_o_is_offered_only_for_an_image_there_to_open(store, deck, tmp_path, there):
+    if not there:
+        (tmp_path / "img" / "architecture.png").unlink()
+    opened: list[str] = []
+    user = ScriptedUser(["", "/quit"], keys=["o", "c"], interactive=True)
+    session = PracticeSession(store, [deck], user, now=ticking_now(), opener=opened.append)
+    session.run([(deck, deck.cards[1]), (deck, deck.cards[2])])
+    [keys] = user.of(RatingKeys)
+    assert keys.images is there
+    assert opened == ([str(tmp_path / "img" / "architecture.png")] if there else [])
+    assert attempts(store, deck) == [(2, Verdict.self_graded, Rating.good, "user")]
 
 
 def test_a_missing_image_is_said_in_practice_and_in_lint(tmp_path):
