@@ -119,7 +119,7 @@ def test_practice_remembers_across_sessions(tmp_path, isolated_env):
     child.expect_exact("What does a hypervisor do?")
     output = child.before
     answer(child, "it creates and runs virtual machines")
-    child.expect_exact("Rated Easy · next review in ")  # out of learning at once
+    child.expect_exact("Rated Easy · next review tomorrow")  # out of learning at once: 1 day, as the key "4 Easy 1 d" says
     child.expect_exact(OVERRIDE_PROMPT)
     child.send("\r")
     child.expect_exact("What is a container?")
