@@ -442,11 +442,30 @@ def feedback_line(result: LLMResult) -> Text:
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
+class _Fit:
+    """The first of ``choices`` whose narrowest rendering fits the width, else the last.
+
+    rich squeezes a table wider than the terminal column by column, down to
+    nothing: at 40 columns the decks table showed neither names nor numbers.
+    """
+
+    def __init__(self, *choices: RenderableType):
+        self.choices = choices
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[RenderableType]:
+        from rich.measure import Measurement
+
+        unbounded = options.update_width(10_000)  # measured within the terminal, a table's minimum is clipped to it
+        fits = (c for c in self.choices if Measurement.get(console, unbounded, c).minimum <= options.max_width)
+        yield next(fits, self.choices[-1])
+
+
 def stats_view(report: StatsReport) -> Group:
-    """The stats report as rich renderables: headline, charts and tables."""
-    parts: list = [*_stats_headline(report), Text(""), _stats_charts(report)]
+    """The stats report as rich renderables: headline, charts and tables (narrower ones on a narrow terminal)."""
+    charts = _Fit(_stats_charts(report), Group(_forecast_table(report.forecast), Text(""), _activity_chart(report.activity)))
+    parts: list = [*_stats_headline(report), Text(""), charts]
     if report.decks:
-        parts += [Text(""), _decks_table(report.decks)]
+        parts += [Text(""), _Fit(_decks_table(report.decks), _decks_table_narrow(report.decks))]
     if report.missed_terms:
         parts += [Text(""), _missed_terms_table(report.missed_terms)]
     if not report.attempts:
@@ -495,7 +514,7 @@ def _activity_chart(activity: list[DayCount]) -> Text:
 
 def _decks_table(decks: list[DeckStats]) -> Table:
     table = Table(title="Decks", title_justify="left")
-    table.add_column("deck", overflow="fold")
+    table.add_column("deck", overflow="fold", max_width=24)  # a long title folds rather than push the table off a 100-column screen
     for name in ("cards", "new", "learning", "young", "mature", "due"):
         table.add_column(name, justify="right")
     table.add_column("mastery", no_wrap=True)
@@ -504,6 +523,17 @@ def _decks_table(decks: list[DeckStats]) -> Table:
             Text(clean_line(d.title)), str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
             Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
         )  # fmt: skip
+    return table
+
+
+def _decks_table_narrow(decks: list[DeckStats]) -> Table:
+    """The decks table for a narrow terminal: cards, due and mastery, without the bar."""
+    table = Table(title="Decks", title_justify="left", box=None)
+    table.add_column("deck", overflow="fold")
+    for name in ("cards", "due", "mastery"):
+        table.add_column(name, justify="right")
+    for d in decks:
+        table.add_row(Text(clean_line(d.title)), str(d.cards), str(d.due_today), f"{d.mastery:.0%}")
     return table
 
 

@@ -142,3 +142,21 @@ def test_stats_view_renders_every_part():
     text = console.export_text()
     for expected in ("Due today: 1", "Streak: 1 day", "Due in the coming days", "Virtualization", "hypervisor", "1 of 1", "Answers, last 30 days"):
         assert expected in text
+
+
+@pytest.mark.parametrize("width", [40, 60, 100])
+def test_stats_view_keeps_the_decks_and_their_numbers_on_a_narrow_terminal(width):
+    from rich.console import Console
+
+    learned = graduated(NOW - timedelta(days=30))
+    cards = [StoredCard(deck="/d/a.md", deck_title="Virtualization", card=f"c{n}", question=f"Q{n}?", answer="", state=learned) for n in range(12)]
+    report = build_stats(cards, [attempt("c1", missing=["hypervisor"])], now=NOW, settings=SETTINGS)
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(stats_view(report))
+    lines = console.export_text().splitlines()
+    # Squeezed to the width, rich drew the decks table's columns empty: no name, no count.
+    start = next(i for i, line in enumerate(lines) if line.startswith("Decks"))
+    row = next(line for line in lines[start:] if "Virtualization" in line)
+    assert "12" in row.split("Virtualization", 1)[1]
+    assert any("Sat 11 May" in line for line in lines)  # a forecast day on one line, not "Sat" / "11" / "May"
+    assert max(map(len, lines)) <= width
