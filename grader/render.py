@@ -161,27 +161,39 @@ def reference_panel(card: Card, images: tuple[Image, ...] = ()) -> Panel:
     return Panel(Group(*body), title="Reference answer", title_align="left", border_style="dim")
 
 
-def rating_keys(keys: RatingKeys) -> Text:
+def rating_keys(keys: RatingKeys) -> _Items:
     """"1 Again 1 min · 2 Hard 6 min · 3 Good 10 min · 4 Easy 4 d": each key, its rating and when the card would come back.
 
     Pressing one changes the rating; any other key goes on.
     """
-    text = Text()
+    items = []
+    for rating, interval in keys.preview:
+        items.append(Text.assemble((f"{int(rating)} ", "bold"), f"{rating.name.capitalize()} ", (interval, "cyan")))
     if keys.self_rating:
-        text.append("How did you do?  ", style="bold")
-    for n, (rating, interval) in enumerate(keys.preview):
-        if n:
-            text.append(" · ", style="dim")
-        text.append(f"{int(rating)} ", style="bold")
-        text.append(f"{rating.name.capitalize()} ")
-        text.append(interval, style="cyan")
+        items[0] = Text.assemble(("How did you do?  ", "bold"), items[0])
     if keys.images:
-        text.append(" · ", style="dim")
-        text.append("o ", style="bold")
-        text.append("open the image")
+        items.append(Text.assemble(("o ", "bold"), "open the image"))
     if not keys.self_rating:
-        text.append(" · other keys go on", style="dim")
-    return text
+        items.append(Text("other keys go on", style="dim"))
+    return _Items(items, Text(" · ", style="dim"))
+
+
+class _Items:
+    """Items on a line joined by a separator, wrapped only between items: never "3 Good 10" and "min" on the next line."""
+
+    def __init__(self, items: list[Text], separator: Text):
+        self.items, self.separator = items, separator
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[Text]:
+        line = Text()
+        for item in self.items:
+            if line and line.cell_len + self.separator.cell_len + item.cell_len > options.max_width:
+                yield line
+                line = Text()
+            if line:
+                line.append_text(self.separator)
+            line.append_text(item)
+        yield line
 
 
 def summary_table(summary: SessionSummary) -> Table:

@@ -221,6 +221,23 @@ def test_the_progress_total_says_why_it_grows(store, deck):
     assert "2/3 (incl. 1 repeat)" in captured.get() and "3/4 (incl. 2 repeats)" in captured.get()
 
 
+@pytest.mark.parametrize("width", [30, 40, 120])
+@pytest.mark.parametrize("self_rating", [False, True])
+def test_the_rating_keys_wrap_between_keys_never_inside_one(width, self_rating):
+    from grader.render import practice_view
+
+    keys = RatingKeys(((Rating.again, "1 min"), (Rating.hard, "6 min"), (Rating.good, "10 min"), (Rating.easy, "8 d")), self_rating, True)
+    console = make_console()
+    with console.capture() as captured:
+        console.width = width
+        console.print(practice_view(keys))
+    items = [item for line in captured.get().splitlines() for item in line.rstrip().split(" · ")]
+    assert items == [
+        "How did you do?  1 Again 1 min" if self_rating else "1 Again 1 min", "2 Hard 6 min", "3 Good 10 min", "4 Easy 8 d", "o open the image",
+        *([] if self_rating else ["other keys go on"]),
+    ]  # fmt: skip
+
+
 # --- Mastery ------------------------------------------------------------------------------
 
 
