@@ -413,6 +413,7 @@ class PracticeSession:
             return _valid_text(self.io.ask(""))
         if self_graded:
             self.io.show(Notice("The answer is an image: recall it (or type it), then press Enter to see it."))
+            self.io.show(Notice(f"Instead of an answer: {COMMANDS_HINT}"))  # they work here too, and a missing image is worth a /skip
         else:
             self.io.show(Notice(f"Answer (empty line to submit; {COMMANDS_HINT}):"))
         return _valid_text(self.io.ask_answer("> ", allow_empty=self_graded))

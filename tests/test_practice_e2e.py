@@ -226,6 +226,7 @@ def test_line_editing_rating_preview_undo_suspend_and_an_image_card(tmp_path, is
     # Still learning, it comes back; Ctrl-D there ends the sitting, the summary on a line of its own.
     child.expect_exact("(incl. 1 repeat)")
     child.expect_exact("then press Enter to see it.")
+    child.expect_exact("Instead of an answer: /skip /reveal /undo /suspend /bury /open /quit")
     child.expect_exact(">")  # the editor is reading: Ctrl-D now is its end of input
     child.sendeof()
     child.expect_exact("Session summary")

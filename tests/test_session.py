@@ -313,12 +313,13 @@ def test_at_a_terminal_a_self_graded_card_takes_one_key_like_the_rating_keys(sto
     user = ScriptedUser(["", "/quit"], keys=["z", "\r", "2"], interactive=True)
     practise(store, deck, user, cards=[2, 3])
     assert user.prompts == ["> ", "> "]
-    assert user.notices()[:3] == [
+    assert user.notices()[:4] == [
         "The answer is an image: recall it (or type it), then press Enter to see it.",
+        "Instead of an answer: /skip /reveal /undo /suspend /bury /open /quit",  # the commands work on an image card too
         "Press 1, 2, 3 or 4 (or c, p, i) for how you did.",
         "Press 1, 2, 3 or 4 (or c, p, i) for how you did.",
     ]
-    assert user.of(Notice)[1].tone == "warning"
+    assert user.of(Notice)[2].tone == "warning"
     assert user.of(Reference)[0].card.number == 2 and not user.of(AnswerGraded)
     [keys] = user.of(RatingKeys)  # only the self-rating: the user's own rating is not offered for change
     assert keys.self_rating and not keys.images  # img/architecture.png is not there: no key o to open it
