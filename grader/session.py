@@ -590,7 +590,8 @@ class PracticeSession:
                 self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False
-        self.io.show(Notice(f"Still learning: it comes back {describe_due(attempt.state.due, now=now)}, in this session."))
+        # Queued again at the end, it may come back before it is due (the last card of a sitting comes back at once).
+        self.io.show(Notice(f"Still learning (due again {describe_due(attempt.state.due, now=now)}): it comes back later in this session."))
         return True
 
     def _show_next_review(self) -> None:

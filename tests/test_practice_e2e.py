@@ -82,7 +82,7 @@ def test_practice_remembers_across_sessions(tmp_path, isolated_env):
     child.expect_exact("Rated Again · next review in 1 min")
     child.expect_exact(OVERRIDE_PROMPT)
     child.send(" ")
-    child.expect_exact("Still learning: it comes back in 1 min, in this session.")
+    child.expect_exact("Still learning (due again in 1 min): it comes back later in this session.")
 
     # Card 3: partial, so Hard; one key overrules the grader.
     child.expect_exact("What are three benefits of virtualization?")

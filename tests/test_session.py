@@ -173,7 +173,7 @@ def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     # Scripted answers are not timed, so a complete answer is Good, never Easy.
     assert user.of(Rated) == [Rated(Rating.good, "in 10 min")]
     assert user.notices()[-2:] == [
-        "Still learning: it comes back in 10 min, in this session.",
+        "Still learning (due again in 10 min): it comes back later in this session.",
         "Saved to your history. Next review in 10 min; see `grader stats`.",
     ]
     assert isinstance(user.shown[-1], Notice) and isinstance(user.shown[-2], Summary)
@@ -200,6 +200,8 @@ def test_a_learning_card_comes_back_unless_cramming(store, deck):
     user = ScriptedUser(["no idea", "offline, live"])
     practise(store, deck, user, cards=[1])
     assert [(q.card.number, q.position, q.total) for q in user.of(Question)] == [(1, 1, 1), (1, 2, 2), (1, 3, 3)]
+    # The only card comes back at once, though due in a minute: the notice must not promise a wait.
+    assert user.notices()[0] == "Still learning (due again in 1 min): it comes back later in this session."
     assert [a.rating for a in store.attempts()] == [Rating.again, Rating.good]
 
     crammer = ScriptedUser(["no idea", "isolation"])
