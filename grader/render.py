@@ -42,17 +42,31 @@ VERDICT_STYLE = {
 }
 
 
-def question_panel(card: Card, position: int, total: int, deck_title: str, repeats: int = 0) -> Panel:
+def question_panel(card: Card, position: int, total: int, deck_title: str, repeats: int = 0) -> _QuestionPanel:
     """The question; the subtitle counts cards asked, and says how many of them are cards asked again (still learning)."""
-    again = f" (incl. {repeats} repeat{'s' if repeats != 1 else ''})" if repeats else ""
-    return Panel(
-        Text(clean(card.question) or "(no question)", style="bold"),
-        title=Text(f"{clean_line(deck_title)} · card {card.number}"),
-        subtitle=Text(f"{position}/{total}{again}"),
-        title_align="left",
-        subtitle_align="right",
-        border_style="blue",
-    )
+    return _QuestionPanel(card, position, total, deck_title, repeats)
+
+
+class _QuestionPanel:
+    """The question panel, its title cut in the deck's name: the card number (what --cards and /suspend name) stays."""
+
+    def __init__(self, card: Card, position: int, total: int, deck_title: str, repeats: int):
+        self.card, self.position, self.total, self.deck_title, self.repeats = card, position, total, deck_title, repeats
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[Panel]:
+        number = f" · card {self.card.number}"
+        title = Text(clean_line(self.deck_title))
+        title.truncate(max(1, options.max_width - 6 - len(number)), overflow="ellipsis")  # 6: the corners, rules and spaces around it
+        title.append(number)
+        again = f" (incl. {self.repeats} repeat{'s' if self.repeats != 1 else ''})" if self.repeats else ""
+        yield Panel(
+            Text(clean(self.card.question) or "(no question)", style="bold"),
+            title=title,
+            subtitle=Text(f"{self.position}/{self.total}{again}"),
+            title_align="left",
+            subtitle_align="right",
+            border_style="blue",
+        )
 
 
 def highlighted_answer(answer: str, grade: Grade) -> Text:

@@ -221,6 +221,18 @@ def test_the_progress_total_says_why_it_grows(store, deck):
     assert "2/3 (incl. 1 repeat)" in captured.get() and "3/4 (incl. 2 repeats)" in captured.get()
 
 
+@pytest.mark.parametrize("width", [40, 60, 120])
+def test_a_long_deck_title_is_cut_before_the_card_number(deck, width):
+    from grader.render import practice_view
+
+    console = make_console()
+    with console.capture() as captured:
+        console.width = width
+        console.print(practice_view(Question("Faster protocols to handle mutual exclusion", deck.cards[1], 1, 3)))
+    title = captured.get().splitlines()[0]
+    assert title.startswith("╭─ Faster") and "· card 2 ─" in title and len(title) == width
+
+
 @pytest.mark.parametrize("width", [30, 40, 120])
 @pytest.mark.parametrize("self_rating", [False, True])
 def test_the_rating_keys_wrap_between_keys_never_inside_one(width, self_rating):
