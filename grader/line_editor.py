@@ -11,17 +11,21 @@ interrupts.
 Only ``grader practice`` at a real terminal loads this module (and
 prompt_toolkit): piped input and every other command read lines as before.
 A dumb terminal (``TERM=dumb``: Emacs' shell, some CI logs) has its own line
-editing and no cursor movement, so it keeps the plain prompt too.
+editing and no cursor movement, so it keeps the plain prompt too, and so does
+output sent elsewhere (``grader practice | tee log``): the editor draws on
+standard output, so its cursor moves would land in the log and the screen's
+lines would come out shifted.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 
 def wanted() -> bool:
-    """Whether the terminal can host the editor (anything but a dumb one)."""
-    return os.environ.get("TERM", "") not in ("dumb", "emacs")
+    """Whether the terminal can host the editor: anything but a dumb one, with the output going to it."""
+    return os.environ.get("TERM", "") not in ("dumb", "emacs") and sys.stdout.isatty()
 
 
 class AnswerEditor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -246,6 +247,27 @@ def test_the_line_editor_hands_a_half_typed_answer_to_ctrl_c(typed, draft):
             editor.ask("> ")
     assert getattr(interrupted.value, "draft", None) == draft
     assert isinstance(interrupted.value, AnswerInterrupted) is (draft is not None)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    "term, stdout, editor",
+    [
+        ("xterm-256color", _Terminal, True),
+        ("dumb", _Terminal, False),  # the terminal edits lines itself
+        ("xterm-256color", io.StringIO, False),  # grader practice | tee log: the editor's drawing would go to the log
+    ],
+)
+def test_the_line_editor_only_draws_on_a_terminal(monkeypatch, term, stdout, editor):
+    from grader.line_editor import wanted
+
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.setattr("sys.stdout", stdout())
+    assert wanted() is editor
 
 
 def test_a_mistyped_command_is_said_and_asked_again_never_graded(store, deck):
