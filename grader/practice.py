@@ -171,7 +171,7 @@ def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
             for card in s.new:
                 notes.append(f"{title}: card {card.number} “{card.question}” is new (no earlier history matches it)")
         elif s.new:
-            notes.append(f"{title}: new deck, {len(s.new)} cards")
+            notes.append(f"{title}: new deck, {len(s.new)} card{'s' if len(s.new) > 1 else ''}")
         if s.retired:
             notes.append(f"{title}: {s.retired} card{'s' if s.retired > 1 else ''} no longer in the deck (history kept)")
     return notes

@@ -24,7 +24,7 @@ from grader.identity import How
 from grader.models import Grade, TermMatch, Verdict
 from grader.practice import sync_notes
 from grader.schedule import Phase, Rating
-from grader.store import MIGRATIONS, Store, deck_key, default_path
+from grader.store import MIGRATIONS, DeckSync, Store, deck_key, default_path
 
 from .conftest import CORPUS, ROOT
 
@@ -148,6 +148,7 @@ def test_editing_the_deck_keeps_history(store, tmp_path):
     [first] = store.sync([deck])
     assert not first.known and len(first.new) == 3
     assert sync_notes([first]) == ["Test deck: new deck, 3 cards"]
+    assert sync_notes([DeckSync(deck, new=deck.cards[:1])]) == ["Test deck: new deck, 1 card"]
     assert sync_notes(store.sync([deck])) == []
     practise_all(store, deck)
 
