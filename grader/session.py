@@ -177,6 +177,10 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
         lines.append(line)
 
 
+# The keys that overrule the grader's rating after an answer (the letters a/h/g/e are for self-rating only).
+_OVERRIDE_DIGITS = frozenset("1234")
+
+
 class AnswerInterrupted(KeyboardInterrupt):
     """Ctrl-C while an answer was being typed: ``draft`` is what was typed, never graded nor saved (the user is told)."""
 
@@ -584,7 +588,8 @@ class PracticeSession:
             while key is not None and key.lower() == "o" and self._openable:
                 self._open((deck, card))
                 key = self.io.read_key()
-            rating = parse_rating(key) if key is not None else None
+            # Digits only: "other keys go on", and the next answer typed early ("a process ...") must not re-rate this one.
+            rating = parse_rating(key) if key is not None and key.strip() in _OVERRIDE_DIGITS else None
             if rating is not None and rating != attempt.rating:
                 attempt = self.store.override_rating(attempt.attempt_id, rating)
                 self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))

@@ -305,7 +305,8 @@ def test_at_a_terminal_answers_span_lines_are_timed_and_one_key_rerates(store, d
         ([], [Rating.good], "grader"),  # end of input: the grader's rating stands
         (["\r"], [Rating.good], "grader"),  # any other key goes on
         (["3"], [Rating.good], "grader"),  # the same rating changes nothing
-        (["a"], [Rating.good, Rating.again], "override"),
+        (["1"], [Rating.good, Rating.again], "override"),
+        (["a"], [Rating.good], "grader"),  # a letter goes on: it may be the next answer, typed early ("a process ...")
     ],
 )
 def test_the_rating_key(store, deck, keys, ratings, rated_by):
