@@ -710,7 +710,8 @@ def start(*args: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_ctrl_c_with_jobs_leaves_whole_rows_an_incomplete_report_and_resumes(tmp_path):
-    answers = many_answers(tmp_path)
+    rows = 20_000  # enough that grading cannot end between its first row and the signal (6,000 once did, under load)
+    answers = many_answers(tmp_path, rows)
     out, report = tmp_path / "out.jsonl", tmp_path / "r.md"
     proc = start(str(answers), "--json", "--jobs", "2", "--output", str(out), "--report", str(report))
     first = proc.stdout.readline()  # grading has begun
@@ -721,9 +722,9 @@ def test_ctrl_c_with_jobs_leaves_whole_rows_an_incomplete_report_and_resumes(tmp
     printed = (first + rest).split("\n")
     assert printed[-1] == "" and all(json.loads(line) for line in printed[:-1])
     done = len(printed) - 1
-    assert err.endswith(f"Interrupted: {done} of 6000 answers graded (the same command with --resume goes on).\n")
-    assert out.read_text().count("\n") == done < 6000
-    assert report.read_text().endswith(f"**Incomplete: the run stopped after {done} of 6000 answers.** Run the command again with `--output` and `--resume` to finish it.\n")
+    assert err.endswith(f"Interrupted: {done} of {rows} answers graded (the same command with --resume goes on).\n")
+    assert out.read_text().count("\n") == done < rows
+    assert report.read_text().endswith(f"**Incomplete: the run stopped after {done} of {rows} answers.** Run the command again with `--output` and `--resume` to finish it.\n")
 
     resumed = start(str(answers), "--jobs", "2", "--output", str(out), "--report", str(report), "--resume")
     assert resumed.communicate(timeout=300)[1] == "" and resumed.returncode == 0
