@@ -47,8 +47,8 @@ def test_grouped_cv_never_fits_on_a_question_it_predicts(groups, folds):
     predicted = np.concatenate([test for _, test in plan])
     assert sorted(predicted.tolist()) == list(range(len(groups)))  # each answer predicted once
     for fit, test in plan:
-        if len(set(groups)) > 1:
-            assert not {groups[i] for i in fit} & {groups[i] for i in test}
+        assert not {groups[i] for i in fit} & {groups[i] for i in test}  # one question: nothing to fit on, never itself
+        assert len(fit) or len(set(groups)) == 1
 
 
 @given(questions)
@@ -58,9 +58,11 @@ def test_per_question_cv_fits_on_the_same_question_other_answers(groups):
     predicted = np.concatenate([test for _, test in plan])
     assert sorted(predicted.tolist()) == list(range(len(groups)))
     for fit, test in plan:
-        assert len({groups[i] for i in np.concatenate([fit, test])}) == 1
-        if groups.count(groups[test[0]]) > 1:  # a lone answer can only be fitted on itself
-            assert len(fit) and not set(fit.tolist()) & set(test.tolist())
+        assert not set(fit.tolist()) & set(test.tolist())
+        if groups.count(groups[test[0]]) > 1:
+            assert len(fit) and len({groups[i] for i in np.concatenate([fit, test])}) == 1
+        else:  # a lone answer gets the other questions' mapping, as an unseen question does
+            assert sorted(fit.tolist()) == [i for i, g in enumerate(groups) if g != groups[test[0]]]
 
 
 def test_train_plan_per_question_falls_back_to_the_whole_training_set():

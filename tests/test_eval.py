@@ -110,13 +110,13 @@ def test_every_reference_answer_counts(tmp_path):
     es = load_eval_set(rows_file(tmp_path, rows))
     assert [r.answer for r in es.cards["q1"].reference_answers] == [refs[1]]  # the first reference is the card itself
     assert es.cards["q1"].reference_answers[0].key_terms
-    run = evaluate(es, KEYWORD, DEFAULTS, **FAST)
+    run = evaluate(es, KEYWORD, DEFAULTS, scope="question", **FAST)  # one question: folds of its answers
     assert run.data.reference_answers == 1
     first, second, neither = (it.score for it in run.items)
     # each answer earns what it covers of its best reference ("battery" is missing from the second)
     assert first >= 0.75 and second >= 0.75 and neither == 0.0
     first_only = {q: c.model_copy(update={"reference_answers": []}) for q, c in es.cards.items()}
-    only_first = evaluate(EvalSet(es.path, es.name, es.items, first_only), KEYWORD, DEFAULTS, **FAST)
+    only_first = evaluate(EvalSet(es.path, es.name, es.items, first_only), KEYWORD, DEFAULTS, scope="question", **FAST)
     assert only_first.items[0].score < 0.5 and only_first.items[1].score == second
 
 
@@ -347,6 +347,20 @@ def test_train_file_calibration(tmp_path):
     assert per_q.calibration.scope == "question"
 
 
+def test_cross_validation_never_fits_an_answer_on_itself(tmp_path):
+    """One answer per question, labelled at random: out of fold nothing can be learnt, and a calibration fitted on
+    the very answers it predicts (as a lone answer once was) scored them perfectly."""
+    rng = np.random.default_rng(3)
+    labels = ["correct", "incorrect"]
+    rows = [row(question_id=f"q{q}", score=None, label=labels[int(rng.integers(0, 2))], answer="scattering of light") for q in range(30)]
+    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KEYWORD, DEFAULTS, scope="question", **FAST)
+    assert run.tasks["label"].systems["calibrated"].metrics["accuracy"].value < 0.9
+    one_question = load_eval_set(rows_file(tmp_path, [row(answer=a, score=s) for a, s in [("scattering", 2.0), ("sunlight", 0.0), ("air", 1.0)]]))
+    with pytest.raises(InputError, match="cannot cross-validate the calibration on 3 answers to one question .*: give --train TRAIN.jsonl, or --per-question$"):
+        evaluate(one_question, KEYWORD, DEFAULTS, **FAST)
+    assert evaluate(one_question, KEYWORD, DEFAULTS, scope="question", **FAST).tasks["score"].systems["calibrated"]
+
+
 def test_compare_reports_deltas_and_flips(tmp_path, seed_run):
     es = load_eval_set(SEED_DEV)
     harsh = evaluate(es, CallableGrader(lambda c, a: 0.0, name="harsh"), DEFAULTS, **FAST)
@@ -459,6 +473,11 @@ def test_cli_eval_table_and_compare(tmp_path):
         (["eval", "a.jsonl", "b.jsonl"], 2, "give one data file"),
         (["eval", "--grader", "magic"], 2, "--grader must be one of keyword, llm, hybrid"),
         (["eval", "compare", "x.json", "y.json"], 1, "Error: x.json: no such saved run\n"),
+        (
+            ["eval", "--limit", "1"],
+            1,
+            f"Error: {SEED_DEV}: cannot cross-validate the calibration on 1 answer to one question (nothing else to fit on): give --train TRAIN.jsonl\n",
+        ),
     ],
 )
 def test_cli_eval_errors(tmp_path, args, code, message):

@@ -355,25 +355,29 @@ def cv_plan(questions: Sequence[str], scope: str, folds: int = 5, seed: int = 0)
 
     ``global``: folds of whole questions, so every prediction is made by a
     mapping that never saw the question. ``question``: a mapping per question,
-    fitted on the other folds of that question's answers.
+    fitted on the other folds of that question's answers; a question's lone
+    answer gets the mapping of the other questions, as a question the training
+    set lacks does. An answer is never fitted on itself: where nothing else is
+    left (a single question), its entry fits on nothing and the caller refuses.
     """
     qs = np.asarray(questions, dtype=object)
     plan: FitPlan = []
     if scope == "global":
         fold_of = group_folds(list(questions), folds, seed)
         for f in np.unique(fold_of):
-            test, train = np.flatnonzero(fold_of == f), np.flatnonzero(fold_of != f)
-            plan.append((train if train.size else test, test))
+            plan.append((np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)))
         return plan
     rng = np.random.default_rng(seed)
     for q in dict.fromkeys(questions):
         idx = np.flatnonzero(qs == q)
         k = max(1, min(folds, len(idx)))
         fold_of = np.empty(len(idx), dtype=np.intp)
-        fold_of[rng.permutation(len(idx))] = np.arange(len(idx)) % k
+        fold_of[rng.permutation(len(idx))] = np.arange(len(idx)) % k  # drawn for a lone answer too: later splits stay as they were
+        if len(idx) == 1:
+            plan.append((np.flatnonzero(qs != q), idx))
+            continue
         for f in range(k):
-            test, train = idx[fold_of == f], idx[fold_of != f]
-            plan.append((train if train.size else test, test))
+            plan.append((idx[fold_of != f], idx[fold_of == f]))
     return plan
 
 

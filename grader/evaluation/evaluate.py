@@ -78,6 +78,8 @@ def evaluate(
     if not evalset.items:
         raise InputError("no answers left to grade (no question has key terms or a reference answer)", path=evalset.path)
     evalset = limit_items(evalset, limit, seed)
+    if train is None:
+        _check_cross_validation(evalset, scope)
     graded = grade_set(evalset, grader, settings, repeat=repeat, progress=progress)
     scores, verdicts = graded.scores.mean(axis=0), _modal_verdicts(graded)
     baselines = baseline_scores(evalset)
@@ -180,6 +182,16 @@ def cross_validation_source(
     raw = {"grader": graded.calibration_input(), **baselines}
     signals = grader_signals(graded, baselines, graded, baselines, questions)
     return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope), signals)
+
+
+def _check_cross_validation(evalset: EvalSet, scope: str) -> None:
+    """Refuse a set that leaves nothing out of fold to fit on: a calibration fitted on the answers it
+    predicts would score them perfectly, under the name of cross-validation."""
+    if evalset.questions > 1 or (scope == "question" and len(evalset.items) > 1):
+        return
+    what = f"{len(evalset.items)} answer{'s' if len(evalset.items) != 1 else ''} to one question"
+    hint = "give --train TRAIN.jsonl" if scope == "question" or len(evalset.items) == 1 else "give --train TRAIN.jsonl, or --per-question"
+    raise InputError(f"cannot cross-validate the calibration on {what} (nothing else to fit on): {hint}", path=evalset.path)
 
 
 def training_source(
