@@ -161,6 +161,8 @@ def test_label_classes(values, classes, ordered):
 def test_tasks_found_from_the_data(tmp_path):
     binary = load_eval_set(rows_file(tmp_path, [row(score=s, max_score=1.0, label_2way=l) for s, l in [(0.0, "incorrect"), (1.0, "correct")]], "a.jsonl"))
     assert list(find_tasks(binary.items)) == ["label_2way"]  # a 0/1 score only repeats the label
+    unlabelled = load_eval_set(rows_file(tmp_path, [row(score=s, max_score=1.0) for s in (0.0, 1.0, 1.0)], "d.jsonl"))
+    assert list(find_tasks(unlabelled.items)) == ["score"]  # without a label, 0/1 points are the only judgement
     points = load_eval_set(rows_file(tmp_path, [row(score=s, score_grader1=s, score_grader2=2.0) for s in (0.0, 1.0, 2.0)], "b.jsonl"))
     task = find_tasks(points.items)["score"]
     assert task.ordinal and task.ordinal_k == 3 and task.human is not None and not task.normalised
@@ -486,6 +488,14 @@ def test_cli_eval_errors(tmp_path, args, code, message):
     assert message in result.stderr and "Traceback" not in result.stderr
     if code == 1:
         assert result.stderr == message
+
+
+def test_cli_eval_rows_judged_in_different_ways(tmp_path):
+    """A score on some rows and only a label on others leaves no task: once a run printed no metric and exited 0."""
+    path = rows_file(tmp_path, [row(question_id="q1"), row(question_id="q2", score=None, label="correct"), row(question_id="q3")])
+    result = run_cli("eval", str(path))
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {path}:2: no score, which line 1 has: every answer needs the same kind of human judgement (score, label or label_2way)\n"
 
 
 def test_cli_eval_bad_line_is_one_line(tmp_path):

@@ -78,18 +78,20 @@ def evaluate(
     if not evalset.items:
         raise InputError("no answers left to grade (no question has key terms or a reference answer)", path=evalset.path)
     evalset = limit_items(evalset, limit, seed)
+    if train is not None:
+        train = limit_items(train, limit, seed)
+    tasks = find_tasks(evalset.items, _train_classes(train) if train is not None else None)
+    if not tasks:
+        raise _no_common_judgement(evalset)
     if train is None:
         _check_cross_validation(evalset, scope)
     graded = grade_set(evalset, grader, settings, repeat=repeat, progress=progress)
     scores, verdicts = graded.scores.mean(axis=0), _modal_verdicts(graded)
     baselines = baseline_scores(evalset)
     if train is None:
-        tasks = find_tasks(evalset.items)
         source = cross_validation_source(evalset, graded, baselines, tasks, scope, folds, seed)
     else:
-        train = limit_items(train, limit, seed)
         train_graded = grade_set(train, grader, settings, repeat=repeat, progress=progress)
-        tasks = find_tasks(evalset.items, _train_classes(train))
         source = training_source(evalset, train, train_graded, tasks, scope, graded, baselines)
     question_ids = [it.question_id for it in evalset.items]
     results: dict[str, TaskResult] = {}
@@ -182,6 +184,23 @@ def cross_validation_source(
     raw = {"grader": graded.calibration_input(), **baselines}
     signals = grader_signals(graded, baselines, graded, baselines, questions)
     return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope), signals)
+
+
+def _no_common_judgement(evalset: EvalSet) -> InputError:
+    """Rows judged in different ways (a score on one, only a label on another) leave nothing to measure every
+    answer on: the first row lacking a judgement the first row has."""
+    first = evalset.items[0]
+    lacking = min(
+        (next(it for it in evalset.items if getattr(it, name) is None).line, name)
+        for name in ("score", "label", "label_2way")
+        if getattr(first, name) is not None
+    )
+    line, name = lacking
+    return InputError(
+        f"no {name}, which line {first.line} has: every answer needs the same kind of human judgement (score, label or label_2way)",
+        path=evalset.path,
+        line=line,
+    )
 
 
 def _check_cross_validation(evalset: EvalSet, scope: str) -> None:

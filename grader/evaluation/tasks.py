@@ -2,8 +2,9 @@
 
 Tasks: ``score`` (points; ordinal when the scale is whole points), ``label``
 and ``label_2way``. A score column that only repeats a two-way label (SemEval)
-is not a separate task. Gold values are numpy arrays: points, or class indices
-in display order (ascending when the classes are ordered).
+is not a separate task; without labels, scores of two values (0/1 points) are
+one. Gold values are numpy arrays: points, or class indices in display order
+(ascending when the classes are ordered).
 """
 
 from __future__ import annotations
@@ -83,11 +84,12 @@ def find_tasks(items: list[EvalItem], classes: dict[str, set[str]] | None = None
     """
     tasks: dict[str, Task] = {}
     scores = [it.score for it in items]
+    labelled = any(all(getattr(it, name) is not None for it in items) for name in ("label", "label_2way"))
     if all(s is not None for s in scores):
         maxima = np.array([it.max_score for it in items], dtype=float)
         points = np.array(scores, dtype=float)
         shares = set(np.round(points / maxima, 6))
-        if len(shares) > 2:
+        if len(shares) > 2 or not labelled:  # two values beside a label only repeat it; alone they are the judgement
             ordinal = None
             g1 = [it.score_grader1 for it in items]
             if _all_whole(maxima) and maxima.max() <= 10 and (_all_whole(scores) or _all_whole(g1)):
