@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InputError
 
@@ -105,6 +105,23 @@ class Price(BaseModel):
         return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
 
 
+def _http_url(value: str | None) -> str | None:
+    """A base URL the openai library can send to: without a scheme or host (``localhost:11434/v1``) every request
+    would fail as a broken connection, retried, instead of one line saying what is wrong."""
+    from urllib.parse import urlparse
+
+    if not value:
+        return value
+    try:
+        parsed = urlparse(value)
+        sendable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+    except ValueError:  # "http://[::1": an unclosed IPv6 address
+        sendable = False
+    if not sendable:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host (like http://localhost:11434/v1)")
+    return value
+
+
 class LLMFileSettings(BaseModel):
     """The ``[llm]`` table of the settings file: what users may write there."""
 
@@ -119,6 +136,8 @@ class LLMFileSettings(BaseModel):
     repair_attempts: int | None = Field(None, ge=0, le=5)
     cache: bool | None = None
     prices: dict[str, Price] = Field(default_factory=dict)
+
+    _base_url = field_validator("base_url")(_http_url)
 
 
 class LLMSettings(BaseModel):
@@ -138,6 +157,8 @@ class LLMSettings(BaseModel):
     cache: bool = True
     prices: dict[str, Price] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    _base_url = field_validator("base_url")(_http_url)
 
     @property
     def active(self) -> bool:
@@ -198,7 +219,7 @@ def load_llm_settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "bool_parsing":  # GRADER_OFFLINE=maybe: say which values are taken
             message = f"{err['input']!r} is not true or false (use 1/0, true/false, yes/no or on/off)"
         raise InputError(f"setting {name!r} from {sources.get(name, 'defaults')}: {message}") from None
@@ -231,9 +252,9 @@ def _table_error(table: str, exc: ValidationError, path: Path) -> InputError:
     elif err["type"] == "extra_forbidden":
         message = f"[{table}] has no setting {loc!r}"
     elif loc:
-        message = f"[{table}] {loc}: {err['msg']}"
+        message = f"[{table}] {loc}: {err['msg'].removeprefix('Value error, ')}"
     else:
-        message = f"[{table}] {err['msg']}"
+        message = f"[{table}] {err['msg'].removeprefix('Value error, ')}"
     return InputError(message, path=path, line=_key_line(path, table, err["loc"]))
 
 

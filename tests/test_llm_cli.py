@@ -192,6 +192,31 @@ def test_llm_check_without_any_configuration():
     )
 
 
+URL_HINT = "is not an http:// or https:// URL with a host (like http://localhost:11434/v1)"
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--base-url", "localhost:11434/v1"], {}, f"setting 'base_url' from command line: 'localhost:11434/v1' {URL_HINT}"),
+        (["--base-url", "http://[::1"], {}, f"setting 'base_url' from command line: 'http://[::1' {URL_HINT}"),
+        ([], {"OPENAI_BASE_URL": "ftp://llm/v1"}, f"setting 'base_url' from environment OPENAI_BASE_URL: 'ftp://llm/v1' {URL_HINT}"),
+    ],
+)
+def test_llm_check_with_a_base_url_that_is_no_url_is_one_line(args, env, message):
+    """Such a URL used to fail as a broken connection, retried ('broke off after 2 retries (UnsupportedProtocol)'),
+    or as a server that 'answered, but not with a list of models' when nothing had answered."""
+    result = run_cli("llm", "check", *args, env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+
+
+def test_a_settings_file_base_url_that_is_no_url_names_its_line(isolated_env):
+    (isolated_env / "settings.toml").write_text('[llm]\nmodel = "m"\nbase_url = "localhost:8000"\n', encoding="utf-8")
+    result = run_cli("llm", "check")
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {isolated_env / 'settings.toml'}:3: [llm] base_url: 'localhost:8000' {URL_HINT}\n"
+
+
 def test_a_bad_settings_file_is_one_line(isolated_env, answers):
     (isolated_env / "settings.toml").write_text("[llm]\nconcurrency = 0\n", encoding="utf-8")
     result = run_cli("grade", str(SEED_DECK), str(answers), "--llm")
