@@ -222,6 +222,17 @@ def test_saved_run_errors(tmp_path):
     bad.write_text('{"grader": "keyword"}', encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.json: not a saved run \(data: Field required\)"):
         load_run(bad)
+    bad.write_text("[]", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.json: not a saved run \(Input should be an object\)$"):
+        load_run(bad)
+
+
+def test_a_run_saved_with_another_schema_is_refused(seed_run, tmp_path):
+    """Its fields may mean something else; it used to be compared as if it were this grader's."""
+    newer = tmp_path / "newer.json"
+    newer.write_text(seed_run.model_copy(update={"schema_version": "grader-eval/2"}).model_dump_json(), encoding="utf-8")
+    with pytest.raises(InputError, match=r"newer.json: saved run has schema 'grader-eval/2'; this grader reads 'grader-eval/1'$"):
+        load_run(newer)
 
 
 def _fake_set(tmp_path, n_questions=6, per_question=20):

@@ -139,11 +139,14 @@ def load_run(path: str | Path) -> EvalRun:
     """A run saved with ``grader eval --json``."""
     text = read_text(path, what="saved run", max_bytes=512 * 1024 * 1024)
     try:
-        return EvalRun.model_validate_json(text)
+        run = EvalRun.model_validate_json(text)
     except ValidationError as exc:
         err = exc.errors()[0]
         if err["type"] == "json_invalid":
             raise InputError("not a saved run: invalid JSON (save one with grader eval --json)", path=path) from None
         where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"not a saved run ({where}: {err['msg']})", path=path) from None
+        raise InputError(f"not a saved run ({where + ': ' if where else ''}{err['msg']})", path=path) from None
+    if run.schema_version != SCHEMA:  # another version's fields may mean something else: compared as ours, they would mislead
+        raise InputError(f"saved run has schema {run.schema_version!r}; this grader reads {SCHEMA!r}", path=path)
+    return run
 
