@@ -714,7 +714,7 @@ def eval_command(
         return
     if grader_name not in EVAL_GRADERS:
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
-    from .evaluation.report import write_report
+    from .evaluation.report import check_report_directory, write_report
     from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
     from .display import clean
     from .render import ProgressBar, make_console
@@ -735,6 +735,8 @@ def eval_command(
         shots=shots,
     )
     hooks = EvalHooks(notify=lambda message: err.print(clean(str(message)), markup=False), confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
+    if report is not None:
+        check_report_directory(report)
     try:
         run = run_eval(request, _grading(match), hooks)
     except RunInterrupted as exc:

@@ -416,6 +416,19 @@ def test_report_directory_that_cannot_be_made(seed_run, tmp_path):
         write_report(seed_run, blocker / "sub")
 
 
+def test_cli_eval_report_folder_that_cannot_be_made_stops_before_the_run(tmp_path, monkeypatch):
+    """A paid LLM run used to be graded whole and then lost its report to a file in the way."""
+    import grader.evaluation.runner as runner
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(runner, "run_eval", lambda *a, **k: pytest.fail("the run started"))
+    for report, reason in [(blocker, "File exists"), (blocker / "sub", "Not a directory")]:
+        result = run_cli("eval", "--json", "--report", str(report))
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {report}: cannot write the report: {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 # --- shared datasets (skipped when absent) --------------------------------------------------
 
 
