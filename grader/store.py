@@ -260,6 +260,7 @@ class Store:
         Switching a new file to WAL can fail at once with "locked" while another
         process does the same (SQLite does not wait there), so that is retried.
         """
+        self._refuse_foreign()
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         while True:
             try:
@@ -272,6 +273,19 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    def _refuse_foreign(self) -> None:
+        """Leave another program's database as it is: grader writes a history whole at its latest version
+        (``_create``), so tables in a file still at version 0 are not grader's, and migrating would add ours to them."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0]:
+            return
+        tables = [row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        if tables:
+            shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            raise StoreError(
+                f"not a grader history: the database holds another program's tables ({shown}); move it aside, or set GRADER_HOME to another folder",
+                path=self.path,
+            )
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

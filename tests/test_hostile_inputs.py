@@ -256,6 +256,11 @@ CASES = [
          untouched=("{home}/history.sqlite3",)),
     Case("history-not-a-database", ("stats",), {"{home}/history.sqlite3": b"not a database" * 100},
          "Error: {home}/history.sqlite3: cannot open the practice history: file is not a database", untouched=("{home}/history.sqlite3",)),
+    # Another program's database where the history belongs: grader once added its tables to it (and switched it to WAL).
+    Case("history-another-programs-database", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line()},
+         "Error: {home}/history.sqlite3: not a grader history: the database holds another program's tables (notes); move it aside, or set GRADER_HOME to another folder",
+         setup=lambda home: sqlite3.connect(home / "history.sqlite3").executescript("CREATE TABLE notes (body TEXT)").close(),
+         untouched=("{home}/history.sqlite3",)),
     # --- LLM replies: grading goes on in keyword mode ---------------------------------------------
     *[
         Case(f"llm-{behaviour}", ("grade", "deck.md", "a.jsonl", "--json", "--llm"), {"a.jsonl": ANSWERS}, code=0, stdout=jsonl_rows(2), llm=behaviour)
