@@ -62,6 +62,7 @@ LOADER_ERRORS = [
     (["", "  "], "data.jsonl: dataset has no rows"),
     ([{"card": 99, "answer": "x", "verdict": "correct"}], "data.jsonl:1: card 99 is not in"),
     ([{"card": 1, "answer": "x", "verdict": "great"}], "data.jsonl:1: verdict: Input should be"),
+    ([row(), row(score=None, label_2way="partially_correct")], "data.jsonl:2: label_2way: 'partially_correct' is not correct or incorrect"),
 ]
 
 
@@ -168,6 +169,15 @@ def test_tasks_found_from_the_data(tmp_path):
     assert task.ordinal and task.ordinal_k == 3 and task.human is not None and not task.normalised
     halves = load_eval_set(rows_file(tmp_path, [row(score=s) for s in (0.5, 1.0, 1.5)], "c.jsonl"))
     assert not find_tasks(halves.items)["score"].ordinal
+
+
+def test_labels_are_read_whatever_their_case_and_spacing(tmp_path):
+    """'Correct' and 'Partially correct' were classes of their own, unordered, and the zero-shot grader went unmeasured."""
+    written = ["Correct", " partially correct", "Partially-Correct", "INCORRECT", "correct"]
+    es = load_eval_set(rows_file(tmp_path, [row(question_id=f"q{i}", score=None, label=label) for i, label in enumerate(written)]))
+    assert [it.label for it in es.items] == ["correct", "partially_correct", "partially_correct", "incorrect", "correct"]
+    task = find_tasks(es.items)["label"]
+    assert (task.classes, task.ordered) == (["incorrect", "partially_correct", "correct"], True)
 
 
 def test_word_overlap_baseline_is_plain():

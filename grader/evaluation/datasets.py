@@ -18,6 +18,7 @@ Two formats, told apart by their rows (see the README, "Evaluation data"):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,20 @@ class EvalItem(BaseModel):
     @classmethod
     def _no_answer_is_empty(cls, v: Any) -> Any:
         return "" if v is None else v
+
+    @field_validator("label", "label_2way", mode="before")
+    @classmethod
+    def _label_as_written_by_code(cls, v: Any) -> Any:
+        """``Correct`` or ``partially correct`` is the class ``correct`` or ``partially_correct``: read as written,
+        they became classes of their own, unordered, and the grader's own verdict could not be measured."""
+        return re.sub(r"[\s-]+", "_", v.strip()).lower() if isinstance(v, str) else v
+
+    @field_validator("label_2way")
+    @classmethod
+    def _two_way(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("correct", "incorrect"):
+            raise ValueError(f"{v!r} is not correct or incorrect")
+        return v
 
     @field_validator("reference_answers", mode="before")
     @classmethod
