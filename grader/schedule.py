@@ -72,9 +72,11 @@ class CardState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     phase: Phase
-    step: int | None = Field(None, description="Learning or relearning step; None in review.")
-    stability: float | None = Field(None, description="FSRS stability, in days.")
-    difficulty: float | None = Field(None, description="FSRS difficulty, 1 to 10.")
+    # Bounded as FSRS keeps them: an imported or edited state outside them (a negative stability) made
+    # stats and practice fail with a traceback long after it was accepted.
+    step: int | None = Field(None, ge=0, description="Learning or relearning step; None in review.")
+    stability: float | None = Field(None, gt=0, allow_inf_nan=False, description="FSRS stability, in days.")
+    difficulty: float | None = Field(None, ge=1, le=10, allow_inf_nan=False, description="FSRS difficulty, 1 to 10.")
     due: datetime
     last_review: datetime | None = None
     reps: int = Field(0, ge=0, description="Reviews so far.")

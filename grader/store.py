@@ -157,7 +157,7 @@ class Attempt(BaseModel):
     feedback: Any = None
     rating: Rating
     rated_by: RatedBy
-    seconds: float | None = Field(None, ge=0)
+    seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
     cram: bool = False
     state_before: CardState | None = None
     state_after: CardState

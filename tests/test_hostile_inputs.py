@@ -240,6 +240,13 @@ CASES = [
          "Error: h.jsonl:2: not a grader history line: Invalid JSON: unexpected end of hex escape at line 1 column 136"),
     Case("import-100k-deep", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(feedback="@").replace('"@"', nested(100_000))},
          "Error: h.jsonl:2: not a grader history line: Invalid JSON: recursion limit exceeded at line 1 column 597"),
+    # Accepted once, then stats and practice failed with a traceback ('complex' object has no attribute 'clamp').
+    Case("import-negative-stability", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(state_after={**json.loads(STATE), "stability": -1})},
+         "Error: h.jsonl:2: not a grader history line: attempt.state_after.stability: Input should be greater than 0"),
+    Case("import-difficulty-out-of-range", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(state_after={**json.loads(STATE), "difficulty": 11})},
+         "Error: h.jsonl:2: not a grader history line: attempt.state_after.difficulty: Input should be less than or equal to 10"),
+    Case("import-infinite-seconds", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(seconds=1e999)},
+         "Error: h.jsonl:2: not a grader history line: attempt.seconds: Input should be a finite number"),
     Case("import-the-database", ("history", "import", "{home}/history.sqlite3"), {},
          "Error: {home}/history.sqlite3:1: binary data, not a text history export", setup=history, untouched=("{home}/history.sqlite3",)),
     Case("import-bad-verdict", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(verdict="great")},
