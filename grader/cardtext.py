@@ -285,7 +285,9 @@ def build_cards(
             answer_text = ""
         if not terms and answer_text:
             terms = derive_key_terms(answer, *deck_frequencies(), question)
-            if derived_note:
+            if not terms:  # only common words ("It is."): said, as an empty answer is, not passed off as derived
+                findings.append(Finding(line, "card answer has no words to grade by: it can only be self-graded"))
+            elif derived_note:
                 findings.append(Finding(line, "card has no highlighted key terms; grading uses terms derived from the answer"))
         elif not terms:
             what = "only an image (and a note)" if images else "empty"

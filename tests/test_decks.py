@@ -12,7 +12,7 @@ import pytest
 from grader import DeckError, InputError, card_id, find_decks, load_deck, parse_deck
 from grader.decks import parse_markdown
 
-from .conftest import CORPUS, SEED_DECK
+from .conftest import CORPUS, SEED_DECK, run_cli
 
 CORPUS_DECKS = sorted(CORPUS.glob("*/*.md")) if CORPUS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not CORPUS_DECKS, reason="shared decks corpus not present")
@@ -174,6 +174,17 @@ def test_lint_findings_name_the_line():
     assert any("only an image" in m for _, m in findings)
     assert any("no highlighted key terms" in m for _, m in findings)
     assert all(line >= 1 for line, _ in findings)
+
+
+@pytest.mark.parametrize("name, content", [("a.md", card("Is it so?", "It is.")), ("a.yaml", "- question: Is it so?\n  answer: It is.\n")])
+def test_lint_says_an_answer_of_common_words_only_is_self_graded(tmp_path, name, content):
+    """No key term can be derived from 'It is.': the card is self-graded. Lint said that grading used derived
+    terms (markdown) or nothing at all (YAML)."""
+    deck = tmp_path / name
+    deck.write_text(content, encoding="utf-8")
+    assert not load_deck(deck).cards[0].gradable
+    result = run_cli("lint", str(deck))
+    assert (result.returncode, result.stdout) == (1, f"{deck}:1: card answer has no words to grade by: it can only be self-graded\n")
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])

@@ -58,6 +58,7 @@ NOTES = [
 ]
 MEDIA = {"tcp diagram.png": b"\x89PNG\r\n\x1a\n fake"}
 
+NO_WORDS = "card answer has no words to grade by: it can only be self-graded"
 EXPECTED_ANKI = [
     ("What does TCP add over IP?", "Reliable, **ordered** delivery with flow control.\n![](tcp%20diagram.png)"),
     ("Port", "A number naming an endpoint"),
@@ -166,7 +167,8 @@ def test_anki_packages_as_anki_writes_them(tmp_path, build, name):
     assert cloze_terms == [["TCP"], ["UDP"]]  # cloze numbers kept: c1 blanks both TCPs, c2 the UDP
     assert deck.cards[0].images == ["tcp%20diagram.png"] and deck.cards[0].gradable  # an Anki answer beside an image is graded
     assert [c.id for c in deck.cards] == [card_id(q) for q, _ in EXPECTED_ANKI]
-    assert parsed.findings == []  # the image is in the package; nothing to fix
+    # The image is in the package; only the type-in card's '443' has no words to grade by (it was self-graded unsaid).
+    assert [(f.line, f.message) for f in parsed.findings] == [(6, NO_WORDS)]
 
 
 def test_anki_images_come_out_of_the_package_and_missing_ones_are_linted(tmp_path):
@@ -179,7 +181,7 @@ def test_anki_images_come_out_of_the_package_and_missing_ones_are_linted(tmp_pat
     legacy = legacy_package(tmp_path / "old.apkg", Package(NOTES, {}))
     result = run_cli("lint", str(legacy))
     assert result.returncode == 1
-    assert result.stdout == f"{legacy}:1: image not found: tcp%20diagram.png\n"
+    assert result.stdout == f"{legacy}:1: image not found: tcp%20diagram.png\n{legacy}:6: {NO_WORDS}\n"
 
 
 def test_the_stub_collection_of_a_modern_package_is_not_read(tmp_path):
@@ -284,7 +286,8 @@ def test_cards_lint_practice_and_grade_work_on_every_format(tmp_path, format_dec
     listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json").stdout.splitlines()]
     assert listed and listed[0]["question"] == "What does TCP add over IP?"
     lint = run_cli("lint", str(deck))
-    assert lint.returncode == 0, lint.stdout
+    packaged = kind in ("apkg", "legacy")  # with the type-in card '443'
+    assert (lint.returncode, lint.stdout) == ((1, f"{deck}:6: {NO_WORDS}\n") if packaged else (0, ""))
     answers = tmp_path / f"{kind}.jsonl"
     answers.write_text(json.dumps({"card": 2, "answer": "a number naming an endpoint"}) + "\n")
     graded = run_cli("grade", str(deck), str(answers), "--json")
