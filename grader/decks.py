@@ -200,14 +200,16 @@ def parse_text(text: str, path: str) -> ParsedDeck:
 
 
 def _missing_images(deck: Deck) -> list[Finding]:
+    """One finding per missing image of a card, however often the card shows it."""
     from .images import card_images
 
-    return [
+    findings = (
         Finding(card.line, f"image not found: {image.written}" + (f" (looked in {image.path})" if image.path else ""))
         for card in deck.cards
         for image in card_images(deck, card, extract=False)
         if image.missing
-    ]
+    )
+    return list(dict.fromkeys(findings))
 
 
 def load_deck(path: str | Path) -> Deck:

@@ -187,6 +187,14 @@ def test_lint_says_an_answer_of_common_words_only_is_self_graded(tmp_path, name,
     assert (result.returncode, result.stdout) == (1, f"{deck}:1: card answer has no words to grade by: it can only be self-graded\n")
 
 
+def test_lint_names_a_missing_image_once_per_card(tmp_path):
+    deck = tmp_path / "deck.md"
+    deck.write_text(card("Where?", "![](map.png) before, ![](map.png) after, and ![](key.png)"), encoding="utf-8")
+    result = run_cli("lint", str(deck))
+    lines = [line.split(" (looked in")[0] for line in result.stdout.splitlines() if "image not found" in line]
+    assert lines == [f"{deck}:1: image not found: map.png", f"{deck}:1: image not found: key.png"]
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_plain_decks(tmp_path, suffix):
     cards = [
