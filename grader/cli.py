@@ -714,6 +714,8 @@ def eval_command(
         return
     if grader_name not in EVAL_GRADERS:
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
+    if shots and grader_name == "keyword":  # ignored, it would pass a keyword run off as a few-shot one
+        raise typer.BadParameter("--shots puts graded examples in LLM prompts: use it with --grader llm or hybrid")
     from .evaluation.report import check_report_directory, write_report
     from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
     from .display import clean

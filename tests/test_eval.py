@@ -508,6 +508,7 @@ def test_cli_eval_table_and_compare(tmp_path):
         (["eval", "compare", "a.json"], 2, "Missing argument 'B.json'"),
         (["eval", "a.jsonl", "b.jsonl"], 2, "give one data file"),
         (["eval", "--grader", "magic"], 2, "--grader must be one of keyword, llm, hybrid"),
+        (["eval", "--shots", "3", "--train", "t.jsonl"], 2, "--shots puts graded examples in LLM prompts: use it with --grader llm or hybrid"),
         (["eval", "compare", "x.json", "y.json"], 1, "Error: x.json: no such saved run\n"),
         (
             ["eval", "--limit", "1"],
