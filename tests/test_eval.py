@@ -63,6 +63,8 @@ LOADER_ERRORS = [
     ([{"card": 99, "answer": "x", "verdict": "correct"}], "data.jsonl:1: card 99 is not in"),
     ([{"card": 1, "answer": "x", "verdict": "great"}], "data.jsonl:1: verdict: Input should be"),
     ([row(), row(score=None, label_2way="partially_correct")], "data.jsonl:2: label_2way: 'partially_correct' is not correct or incorrect"),
+    # Runs are compared by answer id: a repeated one paired answers wrongly and showed flips that never happened.
+    ([row(id="a1"), row(id="a2"), row(id="a1")], "data.jsonl:3: id 'a1' is already the id of line 1: each answer needs its own"),
 ]
 
 

@@ -197,11 +197,14 @@ def load_eval_set(
     if "card" in rows[0][1] and "verdict" in rows[0][1]:
         return _load_seed(path, rows, deck)
     items = []
+    lines_of: dict[str, int] = {}  # answer id -> its line: runs are compared answer by answer, by id
     for number, row in rows:
         try:
             item = EvalItem.model_validate(row)
         except ValidationError as exc:
             raise InputError(_first_error(exc), path=path, line=number) from None
+        if item.id is not None and lines_of.setdefault(item.id, number) != number:
+            raise InputError(f"id {item.id!r} is already the id of line {lines_of[item.id]}: each answer needs its own", path=path, line=number)
         items.append(
             item.model_copy(
                 update={
