@@ -65,6 +65,8 @@ LOADER_ERRORS = [
     ([row(), row(score=None, label_2way="partially_correct")], "data.jsonl:2: label_2way: 'partially_correct' is not correct or incorrect"),
     # Runs are compared by answer id: a repeated one paired answers wrongly and showed flips that never happened.
     ([row(id="a1"), row(id="a2"), row(id="a1")], "data.jsonl:3: id 'a1' is already the id of line 1: each answer needs its own"),
+    (['{"question": "q", "answer": "a", "score": 1e400, "max_score": 1e400}'], "data.jsonl:1: score: Input should be a finite number"),
+    ([row(), row(score_grader1=float("nan"))], "data.jsonl:2: score_grader1: Input should be a finite number"),
 ]
 
 

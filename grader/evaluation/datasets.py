@@ -70,13 +70,14 @@ class EvalItem(BaseModel):
         None, description="Other acceptable answers (text or {text, category}); an answer is graded against each, the best counts."
     )
     answer: str
-    score: float | None = Field(None, description="Human score in points, 0..max_score.")
-    max_score: float | None = Field(None, gt=0, description="Top of the score scale for this question.")
+    # Finite: 1e400 reads as infinity, and a scale without a top broke the run with a traceback.
+    score: float | None = Field(None, allow_inf_nan=False, description="Human score in points, 0..max_score.")
+    max_score: float | None = Field(None, gt=0, allow_inf_nan=False, description="Top of the score scale for this question.")
     label: str | None = Field(None, description="Human label, e.g. correct / partially_correct / incorrect.")
     label_2way: str | None = Field(None, description="Two-way label: correct / incorrect.")
     key_terms: list[str] | None = Field(None, description="Key terms to grade against, instead of derived ones.")
-    score_grader1: float | None = Field(None, description="First human's score, when two graded.")
-    score_grader2: float | None = Field(None, description="Second human's score, when two graded.")
+    score_grader1: float | None = Field(None, allow_inf_nan=False, description="First human's score, when two graded.")
+    score_grader2: float | None = Field(None, allow_inf_nan=False, description="Second human's score, when two graded.")
     line: int = 0
 
     @field_validator("id", "question_id", mode="before")
