@@ -185,3 +185,21 @@ def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> No
                 pass
     except OSError as exc:
         raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own.
+
+    Walked without recursion, each container once: YAML aliases share one
+    object many times over, and an alias bomb must not be expanded here.
+    """
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return True
+        elif isinstance(item, (dict, list)) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
+    return False

@@ -67,6 +67,8 @@ LOADER_ERRORS = [
     ([row(id="a1"), row(id="a2"), row(id="a1")], "data.jsonl:3: id 'a1' is already the id of line 1: each answer needs its own"),
     (['{"question": "q", "answer": "a", "score": 1e400, "max_score": 1e400}'], "data.jsonl:1: score: Input should be a finite number"),
     ([row(), row(score_grader1=float("nan"))], "data.jsonl:2: score_grader1: Input should be a finite number"),
+    # Read, graded and measured, then --json and --report failed on it with a traceback.
+    ([row(), row(answer="\ud800")], "data.jsonl:2: contains an escaped lone surrogate (like \\ud800), which is not text"),
 ]
 
 

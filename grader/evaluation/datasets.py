@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..decks import bundled_deck_dir, load_deck
 from ..errors import InputError
-from ..files import read_text
+from ..files import has_lone_surrogate, read_text
 from ..keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
 from ..models import Card, Deck, KeyTerm, Verdict
 from ..models import ReferenceAnswer as CardReference
@@ -173,6 +173,8 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
             raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
         if not isinstance(row, dict):
             raise InputError("each line must be a JSON object", path=path, line=number)
+        if has_lone_surrogate(row):  # its text could not be written to --json or --report after the whole run
+            raise InputError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path, line=number)
         rows.append((number, row))
     if not rows:
         raise InputError("dataset has no rows", path=path)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
 from ..errors import DeckError
+from ..files import has_lone_surrogate
 from ..keyterms import clean_markdown
 from ..models import Deck, PlainDeck
 
@@ -35,7 +36,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         raise DeckError(f"a number has more than {sys.get_int_max_str_digits():,} digits", path=path) from None
     except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
         raise DeckError("nested too deeply to be a deck", path=path) from None
-    if _has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
+    if has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
         raise DeckError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path)
     if isinstance(data, list):
         data = {"cards": data}
@@ -92,21 +93,3 @@ def _plain_line(text: str, loc: tuple) -> int | None:
         lines = _plain_card_lines(text, loc[1] + 1)
         return lines[loc[1]]
     return None
-
-
-def _has_lone_surrogate(value: object) -> bool:
-    """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own.
-
-    Walked without recursion, each container once: YAML aliases share one
-    object many times over, and an alias bomb must not be expanded here.
-    """
-    stack, seen = [value], set()
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if any("\ud800" <= c <= "\udfff" for c in item):
-                return True
-        elif isinstance(item, (dict, list)) and id(item) not in seen:
-            seen.add(id(item))
-            stack.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
-    return False
