@@ -7,6 +7,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -188,7 +189,12 @@ def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> No
 
 
 def has_lone_surrogate(value: object) -> bool:
-    """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own.
+    """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own."""
+    return any(any("\ud800" <= c <= "\udfff" for c in text) for text in strings_in(value))
+
+
+def strings_in(value: object) -> Iterator[str]:
+    """Every string in parsed JSON or YAML, keys too.
 
     Walked without recursion, each container once: YAML aliases share one
     object many times over, and an alias bomb must not be expanded here.
@@ -197,9 +203,7 @@ def has_lone_surrogate(value: object) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if any("\ud800" <= c <= "\udfff" for c in item):
-                return True
+            yield item
         elif isinstance(item, (dict, list)) and id(item) not in seen:
             seen.add(id(item))
             stack.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
-    return False

@@ -69,6 +69,8 @@ LOADER_ERRORS = [
     ([row(), row(score_grader1=float("nan"))], "data.jsonl:2: score_grader1: Input should be a finite number"),
     # Read, graded and measured, then --json and --report failed on it with a traceback.
     ([row(), row(answer="\ud800")], "data.jsonl:2: contains an escaped lone surrogate (like \\ud800), which is not text"),
+    # A question id ending in NUL is another id to Python and the same as "" to numpy: an IndexError traceback.
+    ([row(), row(question_id="q2\0")], "data.jsonl:2: contains a NUL character (\\u0000), which is not text"),
 ]
 
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..decks import bundled_deck_dir, load_deck
 from ..errors import InputError
-from ..files import has_lone_surrogate, read_text
+from ..files import has_lone_surrogate, read_text, strings_in
 from ..keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
 from ..models import Card, Deck, KeyTerm, Verdict
 from ..models import ReferenceAnswer as CardReference
@@ -175,6 +175,8 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
             raise InputError("each line must be a JSON object", path=path, line=number)
         if has_lone_surrogate(row):  # its text could not be written to --json or --report after the whole run
             raise InputError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path, line=number)
+        if "\\u0000" in line and any("\0" in text for text in strings_in(row)):  # numpy drops a trailing NUL: "q\0" is "q" there
+            raise InputError("contains a NUL character (\\u0000), which is not text", path=path, line=number)
         rows.append((number, row))
     if not rows:
         raise InputError("dataset has no rows", path=path)
