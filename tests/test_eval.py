@@ -533,6 +533,12 @@ def test_cli_eval_errors(tmp_path, args, code, message):
         assert result.stderr == message
 
 
+@pytest.mark.parametrize("limit, said", [("116", "116 answers to 16 questions (a fixed sample of --limit 116)"), ("1000", "117 answers to 16 questions\n")])
+def test_cli_eval_says_a_sample_only_when_limit_took_one(limit, said):
+    result = run_cli("eval", "--limit", limit)
+    assert said in result.stdout.replace(" \n", " ")
+
+
 def test_cli_eval_rows_judged_in_different_ways(tmp_path):
     """A score on some rows and only a label on others leaves no task: once a run printed no metric and exited 0."""
     path = rows_file(tmp_path, [row(question_id="q1"), row(question_id="q2", score=None, label="correct"), row(question_id="q3")])

@@ -110,7 +110,7 @@ def question_table(task: TaskResult, titles: dict[str, str], cell=fmt) -> tuple[
 def summary_lines(run: EvalRun) -> list[str]:
     d, c, s = run.data, run.calibration, run.speed
     lines = [f"Data: {d.path} ({d.name}): {d.items} answers to {d.questions} questions"]
-    if d.limit:
+    if d.limit and d.limit <= d.items:  # a --limit above the set's size took every answer: no sample
         lines[0] += f" (a fixed sample of --limit {d.limit})"
     if d.reference_answers:
         lines.append(f"References: {d.reference_answers} further reference answers; each answer's best grade counts")
