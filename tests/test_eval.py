@@ -539,6 +539,14 @@ def test_cli_eval_says_a_sample_only_when_limit_took_one(limit, said):
     assert said in result.stdout.replace(" \n", " ")
 
 
+def test_cli_eval_warns_when_the_training_file_is_the_evaluated_one(tmp_path):
+    """Fitted on the answers it measures, the calibrated figures are in-sample: said, not passed off as a fit on other data."""
+    result = run_cli("eval", str(SEED_DEV), "--train", str(SEED_DEV.parent / ".." / "eval" / SEED_DEV.name))
+    assert result.returncode == 0
+    assert "Warning: --train is the evaluated file itself: the calibrated figures are fitted on the answers they measure." in result.stderr
+    assert "Warning" not in run_cli("eval", str(SEED_DEV), "--train", str(ROOT / "eval" / "seed_test.jsonl")).stderr
+
+
 def test_cli_eval_rows_judged_in_different_ways(tmp_path):
     """A score on some rows and only a label on others leaves no task: once a run printed no metric and exited 0."""
     path = rows_file(tmp_path, [row(question_id="q1"), row(question_id="q2", score=None, label="correct"), row(question_id="q3")])

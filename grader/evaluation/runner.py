@@ -85,6 +85,8 @@ def run_eval(request: EvalRequest, settings: GradingSettings, hooks: EvalHooks |
     hooks = hooks or EvalHooks()
     evalset = load_eval_set(request.data or default_dataset(), deck=request.deck)
     train = load_eval_set(request.train, deck=request.deck) if request.train else None
+    if request.train and Path(request.train).resolve() == Path(request.data or default_dataset()).resolve():
+        hooks.notify("Warning: --train is the evaluated file itself: the calibrated figures are fitted on the answers they measure.")
     sampled = [limit_items(s, request.limit) for s in (evalset, train) if s is not None]  # what will be graded
     grader = None
     try:
