@@ -619,6 +619,22 @@ def test_an_llm_run_says_why_answers_kept_their_keyword_grade_and_how_slow_it_wa
     assert "s per answer" in speed and "0 answers/s" not in speed
 
 
+def test_an_llm_run_stops_when_the_server_cannot_be_reached(isolated_env):
+    """It used to go on and report the keyword grader's figures as the LLM's, with exit code 0."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (isolated_env / "settings.toml").write_text("[llm]\nmax_retries = 0\n", encoding="utf-8")
+    for grader in ("llm", "hybrid"):
+        result = run_cli("eval", "--grader", grader, "--limit", "5", "--base-url", f"http://127.0.0.1:{port}/v1", "--json")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: --grader {grader} stopped: cannot reach http://127.0.0.1:{port}/v1: is the server running, and is the base URL right?"
+        )
+
+
 def test_cost_estimate_counts_requests_tokens_and_cache(fake_openai, tmp_path):
     from grader.config import Price
     from grader.evaluation.llm_grader import LLMEvalGrader, estimate_cost

@@ -54,6 +54,10 @@ class LLMEvalGrader:
     def grade(self, card: Card, answers: list[str]) -> list[Prediction]:
         grades = self.keyword.grade_many(card, answers)
         results = self.client.feedback_many([(card, a, g) for a, g in zip(answers, grades)], on_progress=self.progress)
+        if self.client.disabled:
+            # Unreachable, a rejected key, no such model: every answer left would keep its keyword grade, and the
+            # run would measure the keyword grader under this one's name. grade --llm goes on; a measurement stops.
+            raise GraderError(f"--grader {self.name} stopped: {self.client.disabled.removeprefix('LLM feedback off: ')}")
         out = []
         for grade, result in zip(grades, results):
             if result is None or result.status != "ok" or result.score is None:
