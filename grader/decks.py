@@ -10,6 +10,7 @@ builds its cards with ``cardtext.build_cards``, so ids and key terms are made on
 from __future__ import annotations
 
 import bisect
+import codecs
 import gc
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -298,6 +299,9 @@ def _looks_like_deck(path: Path) -> bool:
             head = fh.read(2_000_000)
     except OSError:
         return True
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # A deck saved as UTF-16 (Notepad's "Unicode") is found, so reading it says so, not skipped unsaid.
+        head = head.decode("utf-16", "replace").encode("utf-8")
     if path.suffix.lower() in TEXT_SUFFIXES:
         from .formats.anki_text import looks_like_anki_text
 

@@ -249,6 +249,16 @@ def test_find_decks_recurses_and_skips_non_decks(tmp_path):
         find_decks([tmp_path / "empty"])
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_deck_saved_as_utf16_in_a_folder_is_found_and_told(tmp_path, encoding):
+    """It was skipped unsaid (its '<details' is not those bytes in UTF-16): 'no decks found', or a deck missing from practice."""
+    (tmp_path / "deck.md").write_bytes(("\ufeff" if encoding.endswith("be") else "").encode(encoding) + card("Q?", "==a==").encode(encoding))
+    (tmp_path / "notes.md").write_text("# just notes\n", encoding=encoding)
+    assert find_decks([tmp_path]) == [tmp_path / "deck.md"]
+    result = run_cli("lint", str(tmp_path))
+    assert (result.returncode, result.stdout) == (1, f"{tmp_path / 'deck.md'}:1: saved as UTF-16, not UTF-8; save the deck as UTF-8\n")
+
+
 def test_bundled_deck_is_the_seed_deck():
     from grader.decks import bundled_deck_dir
 
