@@ -405,6 +405,19 @@ def test_compare_reports_deltas_and_flips(tmp_path, seed_run):
     assert compare_runs(seed_run, seed_run).flips == []
 
 
+def test_compare_pairs_only_the_same_answer(tmp_path):
+    """Two files of the same name give their answers the same default ids (data.jsonl:3): pairing by id alone
+    listed unrelated answers as flips."""
+    rows = [row(question_id=f"q{q}", answer=a, score=s) for q in range(2) for a, s in [("scattering", 2.0), ("no idea", 0.0)]]
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = evaluate(load_eval_set(rows_file(tmp_path / "a", rows)), KEYWORD, DEFAULTS, **FAST)
+    swapped = [r | {"answer": "no idea" if r["answer"] == "scattering" else "scattering"} for r in rows]
+    second = evaluate(load_eval_set(rows_file(tmp_path / "b", swapped)), KEYWORD, DEFAULTS, **FAST)
+    assert [it.id for it in first.items] == [it.id for it in second.items]
+    cmp = compare_runs(first, second)
+    assert (cmp.flips, cmp.only_in_a, cmp.only_in_b) == ([], 4, 4)
+
+
 # --- reports -------------------------------------------------------------------------------
 
 

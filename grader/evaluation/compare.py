@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ..models import Verdict
-from .results import SYSTEMS, EvalRun
+from .results import SYSTEMS, EvalRun, ItemResult
 
 
 class MetricDelta(BaseModel):
@@ -46,7 +46,7 @@ class Comparison(BaseModel):
 def compare_runs(a: EvalRun, b: EvalRun, *, a_name: str = "A", b_name: str = "B") -> Comparison:
     """Metric deltas (B minus A) and the answers whose verdict flipped."""
     task = a.primary_task if a.primary_task == b.primary_task else None
-    a_ids, b_ids = {it.id for it in a.items}, {it.id for it in b.items}
+    a_ids, b_ids = {_same(it) for it in a.items}, {_same(it) for it in b.items}
     return Comparison(
         a=a_name,
         b=b_name,
@@ -79,12 +79,18 @@ def metric_deltas(a: EvalRun, b: EvalRun) -> list[MetricDelta]:
     return deltas
 
 
+def _same(item: ItemResult) -> tuple[str, str, str]:
+    """What makes an answer of one run the same answer in another: its id alone is not enough, as the default
+    id (FILE:LINE) names another answer in another file of the same name."""
+    return (item.id, item.question_id, item.answer)
+
+
 def verdict_flips(a: EvalRun, b: EvalRun, task: str | None) -> list[Flip]:
     """Answers in both runs whose verdict, or calibrated prediction on ``task``, changed."""
-    b_items = {it.id: it for it in b.items}
+    b_items = {_same(it): it for it in b.items}
     flips = []
     for ia in a.items:
-        ib = b_items.get(ia.id)
+        ib = b_items.get(_same(ia))
         if ib is None:
             continue
         pa = ia.predicted.get(task, {}).get("calibrated") if task else None
