@@ -846,7 +846,7 @@ app.add_typer(history_app, name="history")
 
 
 @history_app.command("export")
-def history_export(file: Optional[Path] = typer.Argument(None, help="File to write (default: standard output).")) -> None:
+def history_export(file: Optional[Path] = typer.Argument(None, help="File to write (default, or -: standard output).")) -> None:
     """Write your whole history as JSON Lines: a header, then one line per card and per answer.
 
     Example: grader history export backup.jsonl
@@ -854,7 +854,7 @@ def history_export(file: Optional[Path] = typer.Argument(None, help="File to wri
     from .history_file import export, export_file
     from .store import Store
 
-    if file is None:
+    if file is None or str(file) == "-":
         with Store.open() as store:
             export(store, sys.stdout, now=_now())
         return
@@ -863,7 +863,7 @@ def history_export(file: Optional[Path] = typer.Argument(None, help="File to wri
 
 
 @history_app.command("import")
-def history_import(file: Path = typer.Argument(..., help="A file written by 'grader history export'.")) -> None:
+def history_import(file: Path = typer.Argument(..., help="A file written by 'grader history export' (-: standard input).")) -> None:
     """Merge an export into your history; answers already in it are skipped, so importing twice is safe.
 
     Example: grader history import backup.jsonl

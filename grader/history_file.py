@@ -11,6 +11,7 @@ with ``cat`` import as one.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -79,8 +80,12 @@ def import_file(file: Path, *, history: Path | None = None) -> Merged:
     """Merge the export ``file`` into the history (``history``: the store's file, default the user's).
 
     The file is checked (it exists, is UTF-8 text, not too large) before the
-    history is opened, so a wrong file name creates no history.
+    history is opened, so a wrong file name creates no history. ``-`` is standard
+    input (``ssh other grader history export | grader history import -``).
     """
+    if str(file) == "-":
+        with Store.open(history) as store:
+            return import_(store, sys.stdin, path="<stdin>")
     with open_text(file, what="history export", max_bytes=MAX_IMPORT_BYTES) as source, Store.open(history) as store:
         return import_(store, source, path=str(file))
 

@@ -58,6 +58,13 @@ def test_history_export_and_import_move_a_history(tmp_path, isolated_env):
     assert again.stdout == "Imported answers: 0 new, 1 already in your history; cards: 18.\n"
     assert run_cli("history", "export", env=other).stdout.splitlines()[1:] == backup.read_text().splitlines()[1:]
 
+    # "-" is standard output and standard input, as for answers files: never a file named "-"
+    piped = run_cli("history", "export", "-", env=other, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout.splitlines()[1:] == backup.read_text().splitlines()[1:]
+    third = {"GRADER_HOME": str(tmp_path / "third-machine")}
+    assert run_cli("history", "import", "-", env=third, input=piped.stdout, cwd=tmp_path).stdout == "Imported answers: 1 new, 0 already in your history; cards: 18.\n"
+    assert not (tmp_path / "-").exists()
+
 
 def test_history_import_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
