@@ -924,6 +924,21 @@ def test_a_concurrency_the_user_set_is_kept(fake_openai):
     assert fake_openai.max_in_flight == 3
 
 
+def test_a_server_that_never_answers_in_time_is_given_up_after_a_few_requests(fake_openai):
+    """Taking connections and never answering must not cost the whole timeout for every answer of a class."""
+    items = [(CARD, f"isolation {i}", KEYWORD.grade(CARD, f"isolation {i}")) for i in range(8)]
+    fake_openai.queue.extend(["slow", "slow", "good", "slow", "slow"])  # a reply in between starts the count again
+    fake_openai.behaviour = "slow"
+    started = time.monotonic()
+    with FeedbackClient(settings_for(fake_openai, concurrency=1), GradingSettings()) as client:
+        results = client.feedback_many(items)
+    assert [r.status for r in results] == ["failed", "failed", "ok", "failed", "failed", "failed", "failed", "failed"]
+    assert len(fake_openai.chat_requests) == 6  # three in a row after the reply, then none
+    assert client.disabled and client.disabled.endswith("within 0.5 s (setting: timeout), 3 requests in a row")
+    assert results[-1].notice == client.disabled
+    assert time.monotonic() - started < 6 * 0.5 + 2
+
+
 def test_the_whole_reply_is_bounded_by_the_timeout(fake_openai):
     """A server trickling a byte every 0.2 s never trips a per-read timeout; the reply as a whole is bounded."""
     fake_openai.behaviour = "trickle"

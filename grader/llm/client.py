@@ -133,7 +133,7 @@ def describe_api_error(exc: Exception, settings: LLMSettings) -> RequestFailed:
     elif isinstance(exc, openai.APIStatusError):
         failed = RequestFailed(f"server error at {where} (HTTP {exc.status_code}){retried}{server_says}")
     elif isinstance(exc, openai.APITimeoutError):
-        failed = RequestFailed(f"no reply from {where} within {settings.timeout:g} s{retried} (setting: timeout)")
+        failed = RequestFailed(f"no reply from {where} within {settings.timeout:g} s{retried} (setting: timeout)", timed_out=True)
     elif isinstance(exc, openai.APIConnectionError) and _refused(exc):
         failed = RequestFailed(f"cannot reach {where}: is the server running, and is the base URL right?", fatal=True)
     elif isinstance(exc, openai.APIConnectionError):
@@ -187,6 +187,11 @@ def _server_message(exc: Any, settings: LLMSettings) -> str:
     return f' (server: "{server_cause(mask_secrets(message, settings.key_value()), 240)}")'
 
 
+# A server that takes connections and never answers would cost the whole timeout for every answer left (two hours
+# for 117 answers at 60 s): after this many requests in a row with no reply in time, feedback is off for the run.
+TIMEOUTS_BEFORE_OFF = 3
+
+
 class FeedbackClient:
     """Asks for feedback on graded answers, one at a time or as a concurrent batch.
 
@@ -217,6 +222,7 @@ class FeedbackClient:
         self.notices: list[str] = []  # one each, for the user, in order of first appearance
         self.disabled: str | None = None
         self.last_failure: RequestFailed | None = None  # why the latest request gave no reply (llm check says)
+        self._timeouts_in_a_row = 0  # requests with no reply in time since the last reply (see TIMEOUTS_BEFORE_OFF)
         self.support = QuoteSupport(grading, similarity)
         self.examples = examples
         self._client = client
@@ -375,18 +381,23 @@ class FeedbackClient:
         except RequestFailed as exc:
             notice = mask_secrets(exc.notice, self.settings.key_value())
             self.last_failure = exc
+            self._timeouts_in_a_row = self._timeouts_in_a_row + 1 if exc.timed_out else 0
+            silent = self._timeouts_in_a_row >= TIMEOUTS_BEFORE_OFF
             if exc.fatal:
                 self._disable(notice)
+            elif silent and not self.disabled:
+                self._disable(f"{notice}, {self._timeouts_in_a_row} requests in a row")
             return self._count(
                 LLMResult(
                     status="failed",
-                    notice=self.disabled if exc.fatal else f"LLM feedback skipped: {notice}",
+                    notice=self.disabled if exc.fatal or silent else f"LLM feedback skipped: {notice}",
                     attempts=exc.attempts,
                     usage=exc.usage,
                     cost=self._cost(exc.usage),
                     **meta,
                 )
             )
+        self._timeouts_in_a_row = 0
         cost = self._cost(usage)
         self._cache_put(key, card, CachedReply(reply.model_dump_json(), mode, usage.prompt_tokens, usage.completion_tokens))
         return self._count(

@@ -41,7 +41,8 @@ class RequestFailed(Exception):
 
     ``status`` is the HTTP status the server answered with, when it answered;
     ``model_replied`` says the model did reply, but not usably (a refusal, a
-    reply cut off, invalid after every retry), rather than the request failing.
+    reply cut off, invalid after every retry), rather than the request failing;
+    ``timed_out``: no reply came within the timeout.
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class RequestFailed(Exception):
         usage: Usage | None = None,
         status: int | None = None,
         model_replied: bool = False,
+        timed_out: bool = False,
     ):
         super().__init__(notice)
         self.notice = notice
@@ -60,6 +62,7 @@ class RequestFailed(Exception):
         self.usage = usage or Usage()
         self.status = status
         self.model_replied = model_replied
+        self.timed_out = timed_out
 
 
 async def ask_until_valid(
