@@ -183,6 +183,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     highlighted_rows: set[int] = set()  # rows of the author's own terms' words (numbers meet their words only there)
     acronyms: dict[str, list[int]] = {}  # a term word written in capitals ("VMM") -> its rows
     expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
+    part_words: list[frozenset[int]] = []  # each term part's rows
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -196,6 +197,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 if not term.derived:
                     highlighted_rows.update(rows)
                 _index_acronyms(part.text, toks, rows, acronyms, expansions)
+                part_words.append(frozenset(rows))
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
                 joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
@@ -212,6 +214,11 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing, first[0], coverage))
         else:
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
+    # An acronym that would also hold the whole of another part ("MRSW" the words of *single read, single write*)
+    # stands for neither: rows are shared by every term of a card.
+    expansions = {
+        letters: kept for letters, candidates in expansions.items() if (kept := [r for r in candidates if not any(p < set(r) for p in part_words)])
+    }
     words = [w for w, _ in table]
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
@@ -387,11 +394,10 @@ def _found(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: l
 
 
 # An acronym has this many letters, at least and at most; each word it stands for, this many letters at least.
-ACRONYM_LETTERS = (2, 6)
+# Two capitals are as often a name as an acronym (a semaphore "SP"), two initials as often something else (SAF's
+# "ss_thresh" is no "slow start").
+ACRONYM_LETTERS = (3, 6)
 ACRONYM_WORD_LETTERS = 3
-# An answer's acronym stands for a term of this many words at least: two-letter ones are too often something else
-# (SAF's "ss_thresh" is no "slow start").
-EXPANSION_WORDS = 3
 # What may stand between the words an acronym stands for ("central processing unit", "client-server", "input/output").
 _ACRONYM_GAP = frozenset({" ", "-", "/", "\u2010"})
 
@@ -405,7 +411,7 @@ def _index_acronyms(
     for tok, row in zip(toks, rows):
         if low <= len(tok.word) <= high and tok.word.isalpha() and text[tok.start : tok.end].isupper():
             acronyms.setdefault(tok.word, []).append(row)
-    if EXPANSION_WORDS <= len(toks) <= high and all(len(t.word) >= ACRONYM_WORD_LETTERS and t.word.isalpha() for t in toks):
+    if low <= len(toks) <= high and all(len(t.word) >= ACRONYM_WORD_LETTERS and t.word.isalpha() for t in toks):
         expansions.setdefault("".join(t.word[0] for t in toks), []).append(rows)
 
 

@@ -67,15 +67,17 @@ SHORT_FORMS = {
 }
 
 
-# Numbers written as words or as digits ("type one" is "Type 1", "two phases" is "2 phases"): in an author's
+# Numbers written as words or as digits ("type two" is "Type 2", "two phases" is "2 phases"): in an author's
 # highlighted term either stands for the other (eval/RESULTS.md: in terms cut from prose, "two terminals", not so).
+# Not zero, one or first: prose is full of them ("one of the", "first we"), and the decks' "at most 1" was met by any.
 NUMBER_WORDS = {
     word: str(n)
     for n, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
+        "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split(),
+        start=2,
     )
-} | {word: f"{n}{suffix}" for n, word, suffix in ((1, "first", "st"), (2, "second", "nd"), (3, "third", "rd"), (4, "fourth", "th"), (5, "fifth", "th"))}
+} | {word: f"{n}{suffix}" for n, word, suffix in ((2, "second", "nd"), (3, "third", "rd"), (4, "fourth", "th"), (5, "fifth", "th"))}
 
 
 class Token(NamedTuple):

@@ -61,12 +61,14 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("virtual machine monitor", "the VM", False),
         ("live migration", "lm", False),  # two letters stand for too much
         ("CPU", "a central unit", False),
+        ("semaphores SP and SC", "a suspended process", False),  # two capitals: as often a name
         # numbers in words or digits, in an author's term
-        ("Type 1", "type one runs on the hardware", True),
+        ("Type 2", "type two runs on a host OS", True),
         ("2 phases", "two phases", True),
         ("two phases", "2 phases", True),
-        ("first fit", "1st fit", True),
+        ("second chance", "2nd chance", True),
         ("Type 1", "type two", False),
+        ("at most 1", "one of them at most", False),  # not one, zero or first: prose is full of them
         # abbreviations and truncations
         ("hardware", "hw", True),
         ("virtualization", "virt", True),
@@ -118,6 +120,14 @@ def test_question_words_are_weak_evidence():
     card = make_card("offline migration", "live migration", question=question)
     assert grade_answer(card, "offline and live").verdict is Verdict.correct
     assert grade_answer(card, "migration").verdict is Verdict.incorrect
+
+
+def test_an_acronym_holding_another_terms_words_stands_for_neither():
+    """Words are shared by every term of a card: "MRSW" must not light up *single read, single write* too."""
+    card = make_card("multiple read, single write", "single read, single write")
+    assert [t.credit for t in grade_answer(card, "an MRSW register").terms] == [0.0, 0.0]
+    card = make_card("virtual machine monitor", "virt manager")
+    assert [t.found for t in grade_answer(card, "the VMM").terms] == [True, False]
 
 
 def test_the_questions_own_acronym_said_back_is_no_expansion():
