@@ -716,7 +716,8 @@ def eval_command(
         raise typer.BadParameter(f"--grader must be one of {', '.join(EVAL_GRADERS)}")
     if shots and grader_name == "keyword":  # ignored, it would pass a keyword run off as a few-shot one
         raise typer.BadParameter("--shots puts graded examples in LLM prompts: use it with --grader llm or hybrid")
-    from .evaluation.report import check_report_directory, write_report
+    from .evaluation.report import write_report
+    from .files import check_folder_writable
     from .evaluation.runner import EvalHooks, EvalRequest, RunInterrupted, run_eval
     from .display import clean
     from .render import ProgressBar, make_console
@@ -738,7 +739,7 @@ def eval_command(
     )
     hooks = EvalHooks(notify=lambda message: err.print(clean(str(message)), markup=False), confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
     if report is not None:
-        check_report_directory(report)
+        check_folder_writable(report, "the report")  # before a long or paid run, not after it
     try:
         run = run_eval(request, _grading(match), hooks)
     except RunInterrupted as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -182,15 +183,40 @@ def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> No
             with path.open("a"):
                 pass
         elif replaced or not path.exists():  # (a pipe or a device is left to the writing itself)
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
-                pass
+            _try_a_file_in(path.parent, path.name)
     except OSError as exc:
         raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
 
 
+def check_folder_writable(directory: str | Path, what: str) -> None:
+    """Raise now the GraderError that writing into ``directory`` would raise later (a file in the way, no
+    permission). Nothing is created: a temporary file is tried in the folder, or in the nearest one above it that
+    exists, where the folder would be made."""
+    directory = Path(directory)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            code = errno.EEXIST if existing == directory else errno.ENOTDIR
+            raise OSError(code, os.strerror(code))
+        _try_a_file_in(existing, "grader")
+    except OSError as exc:
+        raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=directory) from None
+
+
+def _try_a_file_in(folder: Path, name: str) -> None:
+    """Create and remove a temporary file in ``folder``: OSError if it cannot be written there."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".tmp"):
+        pass
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def has_lone_surrogate(value: object) -> bool:
     """Whether any string in parsed JSON or YAML holds half of a UTF-16 pair on its own."""
-    return any(any("\ud800" <= c <= "\udfff" for c in text) for text in strings_in(value))
+    return any(_SURROGATE.search(text) for text in strings_in(value))
 
 
 def strings_in(value: object) -> Iterator[str]:

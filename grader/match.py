@@ -129,7 +129,6 @@ class CompiledCard:
     abbreviations: dict[str, list[int]]  # answer word -> rows of the term words it abbreviates
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
-    expansions: dict[str, list[tuple[int, ...]]]  # the initials of a term's words -> their rows: the acronym meets them
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
@@ -214,12 +213,16 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing, first[0], coverage))
         else:
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
-    # An acronym that would also hold the whole of another part ("MRSW" the words of *single read, single write*)
-    # stands for neither: rows are shared by every term of a card.
-    expansions = {
-        letters: kept for letters, candidates in expansions.items() if (kept := [r for r in candidates if not any(p < set(r) for p in part_words)])
-    }
     words = [w for w, _ in table]
+    abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], highlighted_rows)
+    for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
+        if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
+            continue
+        for rows in candidates:
+            # Not one that would also hold the whole of another part ("MRSW" the words of *single read, single
+            # write*): rows are shared by every term of a card.
+            if not any(part < set(rows) for part in part_words):
+                abbreviations.setdefault(letters, []).extend(rows)
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
     for i in sorted(plain_rows):
@@ -231,10 +234,9 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         word_edits=np.array([allowed_edits(len(w)) for w in words], dtype=np.int32),
         stem_edits=np.array([allowed_edits(len(s)) for s in stems], dtype=np.int32),
         terms=tuple(terms),
-        abbreviations=_abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], highlighted_rows),
+        abbreviations=abbreviations,
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         acronyms=acronyms,
-        expansions=expansions,
         stem_rows=stem_rows,
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
         vectors=vectors,
@@ -388,7 +390,7 @@ def _found(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: l
             for pos in covers:
                 if at.get(pos, 0) in (0, TYPO):  # "data" alone abbreviates
                     at[pos] = COMPOUND
-    if compiled.acronyms or compiled.expansions:
+    if compiled.acronyms:
         _acronyms_found(compiled, text, tokens, found)
     return found
 
@@ -416,25 +418,17 @@ def _index_acronyms(
 
 
 def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], found: Found) -> None:
-    """Add to ``found`` the term acronyms an answer spells out ("central processing unit" for *CPU*) and the term
-    words an answer's acronym stands for ("the VMM" for *virtual machine monitor*), as loosely as abbreviations."""
-    if compiled.acronyms:
-        initials = "".join([t.word[0] for t in tokens])  # where an acronym's letters stand in a row, found by str.find
-        for letters, rows in compiled.acronyms.items():
-            i = initials.find(letters)
-            while i >= 0:
-                run = tokens[i : i + len(letters)]
-                if all(len(t.word) >= ACRONYM_WORD_LETTERS for t in run) and all(text[a.end : b.start] in _ACRONYM_GAP for a, b in pairwise(run)):
-                    for row in rows:  # at the first word: a term's other words are placed from where the acronym begins
-                        found.setdefault(row, {}).setdefault(i, TYPO)
-                i = initials.find(letters, i + 1)
-    if compiled.expansions:
-        for pos, tok in enumerate(tokens):
-            expanded = compiled.expansions.get(tok.word)
-            if expanded and tok.stem not in compiled.question_stems:  # not the question's own ("VMM stands for ...")
-                for rows in expanded:
-                    for row in rows:
-                        found.setdefault(row, {}).setdefault(pos, TYPO)
+    """Add to ``found`` the term acronyms an answer spells out ("central processing unit" for *CPU*), as loosely as
+    abbreviations (the other way, "the VMM" for *virtual machine monitor*, is in ``abbreviations``)."""
+    initials = "".join([t.word[0] for t in tokens])  # where an acronym's letters stand in a row, found by str.find
+    for letters, rows in compiled.acronyms.items():
+        i = initials.find(letters)
+        while i >= 0:
+            run = tokens[i : i + len(letters)]
+            if all(len(t.word) >= ACRONYM_WORD_LETTERS for t in run) and all(text[a.end : b.start] in _ACRONYM_GAP for a, b in pairwise(run)):
+                for row in rows:  # at the first word: a term's other words are placed from where the acronym begins
+                    found.setdefault(row, {}).setdefault(i, TYPO)
+            i = initials.find(letters, i + 1)
 
 
 def _abbreviation_index(term_words: list[str], highlighted: set[int]) -> dict[str, list[int]]:

@@ -30,7 +30,7 @@ from .practice import (
     unknown_command, verdict_of,
 )  # fmt: skip
 from .schedule import (
-    Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
+    RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
     rating_for,
 )  # fmt: skip
 
@@ -177,8 +177,8 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
         lines.append(line)
 
 
-# The keys that overrule the grader's rating after an answer (the letters a/h/g/e are for self-rating only).
-_OVERRIDE_DIGITS = frozenset("1234")
+# The keys that overrule the grader's rating after an answer: the digits (the letters a/h/g/e are for self-rating only).
+_OVERRIDE_DIGITS = frozenset(key for key in RATING_KEYS if key.isdigit())
 
 
 class AnswerInterrupted(KeyboardInterrupt):

@@ -7,9 +7,6 @@ tables and summary lines here are shared with the terminal views (``terminal``).
 
 from __future__ import annotations
 
-import errno
-import os
-import tempfile
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -322,24 +319,6 @@ def html(run: EvalRun, svgs: dict[str, str]) -> str:
     parts.append(f"<h2>The {WORST} worst disagreements</h2>" + _html_table(*_worst_rows(run), text_columns=(0, 6)))
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def check_report_directory(directory: str | Path) -> None:
-    """Raise now the GraderError that ``write_report`` would raise for a folder that cannot be made or written (a
-    file in the way), so a long or paid evaluation is not run first. Nothing is created: a temporary file is tried
-    in the folder, or in the nearest folder above it that exists."""
-    directory = Path(directory)
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            code = errno.EEXIST if existing == directory else errno.ENOTDIR
-            raise OSError(code, os.strerror(code))
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".report.", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        raise GraderError(f"cannot write the report: {exc.strerror or exc}", path=directory) from None
 
 
 def write_report(run: EvalRun, directory: str | Path) -> list[Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import GraderError
+from ..files import same_file
 from ..scoring import GradingSettings
 from .datasets import EvalSet, default_dataset, limit_items, load_eval_set
 from .evaluate import evaluate
@@ -85,7 +86,7 @@ def run_eval(request: EvalRequest, settings: GradingSettings, hooks: EvalHooks |
     hooks = hooks or EvalHooks()
     evalset = load_eval_set(request.data or default_dataset(), deck=request.deck)
     train = load_eval_set(request.train, deck=request.deck) if request.train else None
-    if request.train and Path(request.train).resolve() == Path(request.data or default_dataset()).resolve():
+    if request.train and same_file(request.train, request.data or default_dataset()):
         hooks.notify("Warning: --train is the evaluated file itself: the calibrated figures are fitted on the answers they measure.")
     sampled = [limit_items(s, request.limit) for s in (evalset, train) if s is not None]  # what will be graded
     grader = None
