@@ -284,7 +284,7 @@ class FixedSignalsGrader(KeywordEvalGrader):
         self.weights = similarity, words
 
     def grade(self, card, answers):
-        references = [card.answer, *(r.answer for r in card.reference_answers)]
+        references = card.reference_texts
         out = []
         for p, a in zip(super().grade(card, answers), answers):
             words = max(word_overlap(a, r) for r in references)
@@ -515,7 +515,7 @@ def answers_with_references(own_only: bool) -> Callable:
             return None
         references = {}
         for q, card in evalset.cards.items():
-            texts = [card.answer] if own_only else [card.answer, *(r.answer for r in card.reference_answers)]
+            texts = [card.answer] if own_only else card.reference_texts
             references[q] = [bag for bag in map(neighbours.answer_features, texts) if bag]
         return AnswersWithReferences(core.features, core.questions, core.fit_features, core.fit_questions, references=references)
 
@@ -624,7 +624,7 @@ def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
     tfidf = np.zeros(len(evalset.items))
     for q, idx in by_question.items():
         card = evalset.cards[q]
-        references = [card.answer, *(r.answer for r in card.reference_answers)]
+        references = card.reference_texts
         bags = [neighbours.answer_features(t) for t in references + [evalset.items[i].answer for i in idx]]
         tfidf[idx] = neighbours.answer_similarities(bags)[len(references) :, : len(references)].max(axis=1)
     out["tfidf"] = tfidf
@@ -810,7 +810,7 @@ def with_demoted_reference_words(evalset: EvalSet) -> dict[str, np.ndarray]:
         asked = {t.stem for t in content_tokens(card.question)}
         words = {t.word for t in content_tokens(it.answer) if t.stem not in asked}
         best = 0.0
-        for reference in [card.answer, *(r.answer for r in card.reference_answers)]:
+        for reference in card.reference_texts:
             wanted = {t.word for t in content_tokens(reference) if t.stem not in asked}
             best = max(best, len(words & wanted) / len(wanted) if wanted else 0.0)
         shares[i] = best
@@ -970,7 +970,7 @@ def encoder_similarity(model: str, floor: float, demoted: bool) -> Callable[[Eva
     def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
         vectors = load()
         out = CORE_BASELINES(evalset)
-        refs = {q: [card.answer, *(r.answer for r in card.reference_answers)] for q, card in evalset.cards.items()}
+        refs = {q: card.reference_texts for q, card in evalset.cards.items()}
         sims = []
         for it in evalset.items:
             card = evalset.cards[it.question_id]

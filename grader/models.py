@@ -76,6 +76,11 @@ class Card(BaseModel):
         """A card with key terms is graded; one without is self-graded."""
         return bool(self.key_terms)
 
+    @property
+    def reference_texts(self) -> list[str]:
+        """Every acceptable answer as written, the card's own first: what an answer may be compared with as a whole."""
+        return [self.answer, *(r.answer for r in self.reference_answers)]
+
     def as_graded(self, grade: Grade) -> Card:
         """The card as its keyword grade saw it: with the reference answer whose terms the grade used.
 

@@ -209,7 +209,7 @@ def word_overlap(answer: str, reference: str) -> float:
 
 def baseline_scores(evalset: EvalSet) -> dict[str, np.ndarray]:
     """Raw scores of the calibrated baselines (overlap: the best over the question's reference answers)."""
-    references = {q: [card.answer, *(r.answer for r in card.reference_answers)] for q, card in evalset.cards.items()}
+    references = {q: card.reference_texts for q, card in evalset.cards.items()}
     return {
         "length": np.array([answer_length(it.answer) for it in evalset.items]),
         "overlap": np.array(
