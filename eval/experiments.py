@@ -996,6 +996,47 @@ def with_class_level(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
+def gold_share(item) -> float:
+    """An item's human grade as a share of its maximum (a two-way label: 1 for correct), NaN where there is none."""
+    if item.score is not None and item.max_score:
+        return item.score / item.max_score
+    label = item.label_2way or item.label
+    return float(label.lower() == "correct") if label else float("nan")
+
+
+def related_question_grades(nearest: int, biggest: int = 6000) -> Callable[[EvalSet], dict[str, np.ndarray]]:
+    """The harness's baselines plus a grade transferred from other questions: the mean human grade of the ``nearest``
+    graded answers to *other* questions, each weighed by its TF-IDF cosine with the answer times the cosine of the two
+    questions' texts (question and reference). A question's own answers never count, so an unseen question's answers
+    get it as well as a known one's. Sets larger than ``biggest`` answers get the set's mean (a dense matrix)."""
+
+    def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
+        out = CORE_BASELINES(evalset)
+        items = evalset.items
+        grades = np.array([gold_share(it) for it in items])
+        mean = float(np.nanmean(grades))
+        if len(items) > biggest:
+            out["related"] = np.full(len(items), mean)
+            return out
+        questions = np.array([it.question_id for it in items], dtype=object)
+        qids = list(dict.fromkeys(questions.tolist()))
+        qsim = neighbours.answer_similarities([neighbours.answer_features(evalset.cards[q].question + " " + evalset.cards[q].answer) for q in qids])
+        at = {q: i for i, q in enumerate(qids)}
+        qi = np.array([at[q] for q in questions])
+        weights = neighbours.answer_similarities([neighbours.answer_features(it.answer) for it in items])
+        weights *= qsim[np.ix_(qi, qi)]
+        weights[qi[:, None] == qi[None, :]] = 0
+        weights[:, np.isnan(grades)] = 0
+        top = np.argpartition(-weights, nearest, axis=1)[:, :nearest]
+        w = np.take_along_axis(weights, top, axis=1)
+        g = np.nan_to_num(grades)[top]
+        total = w.sum(axis=1)
+        out["related"] = np.where(total > 1e-6, (w * g).sum(axis=1) / np.maximum(total, 1e-12), mean)
+        return out
+
+    return baselines
+
+
 def verb_negation_narrowed(determiners_deny: bool, copulas_deny: bool) -> Callable:
     """``normalize._is_verb_negation`` with fewer exceptions. ``determiners_deny``: "no", "never" and "non" after an
     auxiliary deny what follows ("there is no live migration", "it has no isolation"): only "not" can negate a verb.
@@ -1202,6 +1243,13 @@ VARIANTS: dict[str, Variant] = {
         "a third signal: how far the answer's class falls below the whole set in the reference words it repeats",
         with_class_level, "class_level", ((0, 0, 0.5), (0, 0, 1.0), (0.3, 0.3, 0.5), (0.3, 0.3, 1.0), (0, 0.3, 1.0)),
     ),
+    **{
+        f"signals+related{k}": third_signal(
+            f"a third signal: the mean human grade of the {k} nearest graded answers to other questions, by answer and question similarity",
+            related_question_grades(k), "related", ((0, 0, 0.3), (0, 0, 0.6), (0, 0, 1.0), (0.3, 0.3, 0.3), (0.3, 0.3, 0.6), (0, 0.3, 0.6), (0.3, 0, 0.6)),
+        )
+        for k in (10, 30)
+    },
     "no-after-auxiliary-denies": Variant(
         '"no", "never" and "non" after an auxiliary deny what follows ("there is no live migration"); only "not" negates a verb',
         patches=[(normalize, "_is_verb_negation", verb_negation_narrowed(True, False))],
