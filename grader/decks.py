@@ -43,7 +43,11 @@ _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
 def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
-    """Cards of a markdown deck: one per ``<details>`` block outside code, in order."""
+    """Cards of a markdown deck: one per ``<details>`` block outside code, in order.
+
+    A ``<details>`` inside a card's answer (a hint, a spoiler) is part of that answer. A card never closed ends
+    where the next ``<details>`` starts, so a forgotten ``</details>`` loses no card but its own end (lint says so).
+    """
     findings: list[Finding] = []
     structure = without_code(text)  # same offsets as text; where cards are looked for
     line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
@@ -51,30 +55,63 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
     def line_of(offset: int) -> int:
         return bisect.bisect_right(line_starts, offset)
 
-    opens = _details_tags(structure)
     raw_cards = []
-    for i, (start, end) in enumerate(opens):
-        limit = opens[i + 1][0] if i + 1 < len(opens) else len(text)
-        close = _DETAILS_CLOSE.search(structure, end, limit)
+    for start, end, block_end, closed, inner in _card_blocks(structure):
         line = line_of(start)
-        if close is None:
+        if not closed:
             findings.append(Finding(line, "<details> is never closed with </details>"))
-        block_end = close.start() if close else limit
-        summary = _summary(structure, end, block_end)
+        summary = _summary(structure, end, inner)  # not a nested block's
         if summary is None:
             findings.append(Finding(line, "card has no <summary>: its question is empty"))
             question_md, body_start = "", end
         else:
             question_md, body_start = text[summary[0] : summary[1]], summary[2]
-        raw_cards.append((line, clean_markdown(question_md), text[body_start:block_end], line_of(body_start)))
+        body = text[body_start:block_end]
+        shown = _without_nested_tags(body, structure[body_start:block_end]) if inner < block_end else body
+        raw_cards.append((line, clean_markdown(question_md), body, shown, line_of(body_start)))
 
     cards = build_cards(
-        [(line, question, *_read_body(body, body_line, findings)) for line, question, body, body_line in raw_cards],
+        [(line, question, *_read_body(body, shown, body_line, findings)) for line, question, body, shown, body_line in raw_cards],
         findings,
     )
     title_match = _TITLE.search(text)
     title = clean_markdown(title_match.group(1)) if title_match else Path(path).stem
     return ParsedDeck(Deck(path=path, title=title, cards=cards), sorted(findings, key=lambda f: f.line))
+
+
+def _card_blocks(text: str) -> list[tuple[int, int, int, bool, int]]:
+    """The ``<details>`` blocks that are cards, in order: where each starts, where its opening tag ends, where it
+    ends, whether ``</details>`` closed it, and where the first block nested in it starts (its end if none).
+
+    Tags pair up as HTML nests them. A block left open at the end of the text ends at the next opening tag, and
+    the blocks it would hold are cards: one missing ``</details>`` must not swallow the rest of the deck.
+    """
+    opens = _details_tags(text)
+    tags = sorted([(start, i) for i, (start, _) in enumerate(opens)] + [(m.start(), -1) for m in _DETAILS_CLOSE.finditer(text)])
+    # A block: [index of its opening tag, where its </details> starts (None while open), the blocks inside it].
+    top: list[list] = []
+    stack: list[list] = []
+    tag_end = 0
+    for pos, i in tags:
+        if i >= 0:
+            block: list = [i, None, []]
+            (stack[-1][2] if stack else top).append(block)
+            stack.append(block)
+            tag_end = opens[i][1]
+        elif stack and pos >= tag_end:  # a "</details>" inside an opening tag is not a tag
+            stack.pop()[1] = pos
+    blocks = []
+    todo = top[::-1]
+    while todo:  # in document order, without recursion: a hostile deck nests thousands deep
+        i, close, inner = todo.pop()
+        start, end = opens[i]
+        if close is None:
+            block_end = opens[i + 1][0] if i + 1 < len(opens) else len(text)
+            blocks.append((start, end, block_end, False, block_end))
+            todo.extend(inner[::-1])
+        else:
+            blocks.append((start, end, close, True, opens[inner[0][0]][0] if inner else close))
+    return blocks
 
 
 def _details_tags(text: str) -> list[tuple[int, int]]:
@@ -107,11 +144,25 @@ def _summary(text: str, start: int, end: int) -> tuple[int, int, int] | None:
     return None if closing is None else (gt + 1, closing.start(), closing.end())
 
 
-def _read_body(body: str, first_line: int, findings: list[Finding]) -> tuple[str, list[str], list[str]]:
-    """The display answer, its image paths and its highlighted terms."""
+def _read_body(body: str, shown: str, first_line: int, findings: list[Finding]) -> tuple[str, list[str], list[str]]:
+    """The display answer (from ``shown``, the body without nested blocks' tags), its image paths and its highlighted terms."""
     images = image_paths(body)
     terms = highlights(body, first_line, findings)
-    return _display_answer(body), images, terms
+    return _display_answer(shown), images, terms
+
+
+# A block nested in an answer is shown open: its tags go, its summary stays as a line of the answer.
+_NESTED_TAG = re.compile(r"</?(?:details|summary)\b[^<>]*>", re.IGNORECASE)
+
+
+def _without_nested_tags(body: str, structure: str) -> str:
+    """The body without the ``<details>`` and ``<summary>`` tags outside code (found in ``structure``, code blanked)."""
+    parts, start = [], 0
+    for m in _NESTED_TAG.finditer(structure):
+        parts.append(body[start : m.start()])
+        start = m.end()
+    parts.append(body[start:])
+    return "".join(parts)
 
 
 def _display_answer(body: str) -> str:
@@ -245,7 +296,8 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
     """Every problem of every deck named or found, as ``file:line: message`` lines (``grader lint``).
 
     A file that is not a deck at all is one line; a YAML deck with several
-    schema errors gives each.
+    schema errors gives each. A ``<details>`` nested in an answer is part of it and no problem; a card's missing
+    ``</details>`` is (see ``parse_markdown``).
     """
     for path, _ in deck_files(paths):
         try:

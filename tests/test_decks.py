@@ -263,3 +263,55 @@ def test_bundled_deck_is_the_seed_deck():
     from grader.decks import bundled_deck_dir
 
     assert (bundled_deck_dir() / "virtualization.md").read_text() == SEED_DECK.read_text()
+
+
+HINT = "<details><summary>Hint</summary>\n\nThink of ==isolation==.\n\n</details>"
+NESTED_CASES = [
+    # (what, deck, [(question, key terms)], lint lines as "line: message")
+    ("a hint inside the answer is part of it", card("What does a hypervisor do?", f"It runs ==virtual machines==.\n\n{HINT}\n\nAnd it ==schedules== them."),
+     [("What does a hypervisor do?", ["virtual machines", "isolation", "schedules"])], []),
+    ("a spoiler inside a hint, summary on its own line",
+     card("Why?", "==a==\n<details>\n<summary>More</summary>\n\n==b==\n<details><summary>Even more</summary>\n==c==\n</details>\n</details>"),
+     [("Why?", ["a", "b", "c"])], []),
+    ("the answer ends with the hint", card("Why?", f"==a==\n{HINT}") + card("Next?", "==b=="),
+     [("Why?", ["a", "isolation"]), ("Next?", ["b"])], []),
+    ("a card never closed ends where the next begins", card("One?", "==a==").replace("</details>", "") + card("Two?", "==b=="),
+     [("One?", ["a"]), ("Two?", ["b"])], ["1: <details> is never closed with </details>"]),
+    ("a card with a hint never closed: the hint and the next card are read as cards",
+     "<details><summary>One?</summary>\n\n==a==\n\n" + HINT + "\n\n" + card("Two?", "==b=="),
+     [("One?", ["a"]), ("Hint", ["isolation"]), ("Two?", ["b"])], ["1: <details> is never closed with </details>"]),
+    ("a card without a summary does not take its hint's", "<details>\n\n==a==\n\n" + HINT + "\n\n</details>\n",
+     [("", ["a", "isolation"])], ["1: card has no <summary>: its question is empty", "1: card has an empty question"]),
+]
+
+
+@pytest.mark.parametrize("md, cards, lint", [c[1:] for c in NESTED_CASES], ids=[c[0] for c in NESTED_CASES])
+def test_a_details_block_inside_an_answer_is_part_of_it(tmp_path, md, cards, lint):
+    """A hint or spoiler folded inside an answer was read as a card of its own, and lint said the card holding it was never closed."""
+    deck = tmp_path / "d.md"
+    deck.write_text(md, encoding="utf-8")
+    parsed = parse_deck(deck)
+    assert [(c.question, [t.text for t in c.key_terms]) for c in parsed.deck.cards] == cards
+    assert all("<details" not in c.answer and "<summary" not in c.answer for c in parsed.deck.cards)
+    result = run_cli("lint", str(deck))
+    assert (result.returncode, result.stdout) == (1 if lint else 0, "".join(f"{deck}:{line}\n" for line in lint))
+
+
+def test_a_hint_keeps_its_summary_in_the_answer():
+    answer = parse_markdown(card("What does a hypervisor do?", f"It runs ==virtual machines==.\n\n{HINT}")).deck.cards[0].answer
+    assert answer == "It runs ==virtual machines==.\n\nHint\n\nThink of ==isolation==."
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", CORPUS_DECKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_hint_added_to_every_corpus_card_joins_its_answer(path: Path):
+    """Each real card given a folded hint (on its closing line, so no line moves) keeps its question and line, gains
+    the hint's term, and lint finds nothing new."""
+    text = path.read_text(encoding="utf-8")
+    original = parse_markdown(text)
+    parsed = parse_markdown(text.replace("</details>", "<details><summary>Hint</summary> ==hint term== </details></details>"))
+    assert [(c.line, c.question) for c in parsed.deck.cards] == [(c.line, c.question) for c in original.deck.cards]
+    for before, after in zip(original.deck.cards, parsed.deck.cards):
+        written = [t.text for t in before.key_terms if not t.derived]
+        assert [t.text for t in after.key_terms] == [*written, "hint term"]
+    assert set(parsed.findings) <= set(original.findings)
