@@ -138,6 +138,12 @@ class StoredCard(BaseModel):
     buried_until: datetime | None = Field(None, description="Set aside with /bury: not asked before this time.")
 
 
+# The longest an answer counts as taking. Nobody spends a day typing one answer: a question left on screen longer
+# (a session left open over a weekend) is kept as a day, as Anki keeps its "maximum answer seconds", and an
+# export claiming more (1e300 s) is refused, where it was summed into the time spent that stats shows.
+MAX_ANSWER_SECONDS = 24 * 3600
+
+
 class Attempt(BaseModel):
     """One answer to one card, as stored and exported."""
 
@@ -157,7 +163,7 @@ class Attempt(BaseModel):
     feedback: Any = None
     rating: Rating
     rated_by: RatedBy
-    seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
+    seconds: float | None = Field(None, ge=0, le=MAX_ANSWER_SECONDS, allow_inf_nan=False)
     cram: bool = False
     state_before: CardState | None = None
     state_after: CardState
@@ -451,7 +457,7 @@ class Store:
                 uid=uuid.uuid4().hex, deck=key, card=card.id, question=card.question, at=now, answer=answer,
                 score=None if grade.verdict is Verdict.self_graded else grade.score, verdict=grade.verdict,
                 matched=grade.matched, missing=grade.missing, feedback=feedback, rating=rating, rated_by=rated_by,
-                seconds=seconds, cram=cram, state_before=before, state_after=after,
+                seconds=_answer_seconds(seconds), cram=cram, state_before=before, state_after=after,
             )  # fmt: skip
             attempt_id = _insert_attempt(db, row_key, attempt)
             _set_state(db, row_key, after)
@@ -744,11 +750,16 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         feedback=json.loads(row["feedback"]) if row["feedback"] is not None else None,
         rating=Rating(row["rating"]),
         rated_by=row["rated_by"],
-        seconds=row["seconds"],
+        seconds=_answer_seconds(row["seconds"]),  # a grader before the bound kept a longer time as it was
         cram=bool(row["cram"]),
         state_before=_state(row["state_before"]),
         state_after=CardState.model_validate_json(row["state_after"]),
     )
+
+
+def _answer_seconds(seconds: float | None) -> float | None:
+    """The time an answer took, as stored: at most ``MAX_ANSWER_SECONDS``."""
+    return None if seconds is None else min(seconds, MAX_ANSWER_SECONDS)
 
 
 def _reason(exc: BaseException) -> str:

@@ -380,7 +380,7 @@ events = st.lists(
         st.sampled_from(list(Rating)),
         st.integers(0, 200_000),  # minutes after NOW
         answers,
-        st.one_of(st.none(), st.floats(0, 600, allow_nan=False)),  # seconds
+        st.one_of(st.none(), st.floats(0, 3 * 86400, allow_nan=False)),  # seconds: over a day counts as one
         st.booleans(),  # cram
         st.one_of(st.none(), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)),  # feedback
     ),
@@ -408,6 +408,19 @@ def test_export_import_round_trip(tmp_path, events):
             # Importing again adds nothing.
             again = import_(b, io.StringIO(text))
             assert (again.attempts, again.duplicates) == (0, len(events)) and export_text(b) == text
+
+
+def test_an_answer_left_on_screen_over_a_day_counts_as_a_day(store, tmp_path):
+    """Import refuses a time over a day, so none is stored: the export of a session left open over a weekend
+    imports again, and so does a history written before the bound."""
+    deck = load_deck(write_deck(tmp_path / "deck.md"))
+    store.record_attempt(deck, deck.cards[0], answer="a", grade=graded(), rating=Rating.good, now=NOW, seconds=3 * 86400.0)
+    store.record_attempt(deck, deck.cards[1], answer="b", grade=graded(), rating=Rating.good, now=NOW + timedelta(minutes=1), seconds=30.0)
+    assert [a.seconds for a in store.attempts()] == [86400.0, 30.0]
+    store._db.execute("UPDATE attempts SET seconds = 1e7 WHERE answer = 'b'")  # as a grader before the bound kept it
+    assert [a.seconds for a in store.attempts()] == [86400.0, 86400.0]
+    with Store(tmp_path / "other.sqlite3") as other:
+        assert import_(other, io.StringIO(export_text(store))).attempts == 2
 
 
 def test_import_keeps_the_later_state_when_merging(store, tmp_path):
