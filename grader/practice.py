@@ -121,18 +121,26 @@ class Outcome(BaseModel):
     number: int
     verdict: Verdict | None = Field(None, description="None when skipped or revealed without answering.")
     score: float | None = None
+    self_rated: bool = Field(False, description="Answered on a card the grader cannot grade: the verdict is the user's, with no score.")
     skipped: bool = False
     revealed: bool = False
     set_aside: str | None = Field(None, description="'suspended' or 'buried' when the user set the card aside.")
 
 
 class SessionSummary(BaseModel):
-    """The end-of-session tally."""
+    """The end-of-session tally: each card asked is answered, skipped or revealed, or set aside.
+
+    The verdicts count self-ratings too; the mean score is over the graded answers only (a self-rating has no
+    score), and says so when some answers were self-rated.
+    """
 
     asked: int
     answered: int
-    skipped: int
+    self_rated: int = Field(description="Of the answered: rated by the user, so not in the mean score.")
+    skipped: int = Field(description="Skipped, revealed, or left unrated: asked, not answered.")
+    set_aside: int = Field(description="Suspended or buried.")
     verdicts: dict[str, int]
+    graded: int = Field(description="Answers the grader scored: what the mean score is of.")
     mean_score: float | None
 
     @classmethod
@@ -141,8 +149,11 @@ class SessionSummary(BaseModel):
         return cls(
             asked=len(outcomes),
             answered=sum(1 for o in outcomes if o.verdict is not None),
-            skipped=sum(1 for o in outcomes if o.skipped or o.revealed or o.set_aside),
+            self_rated=sum(1 for o in outcomes if o.self_rated),
+            skipped=sum(1 for o in outcomes if o.skipped or o.revealed),
+            set_aside=sum(1 for o in outcomes if o.set_aside),
             verdicts=dict(Counter(o.verdict.value for o in outcomes if o.verdict is not None)),
+            graded=len(scores),
             mean_score=round(sum(scores) / len(scores), 3) if scores else None,
         )
 

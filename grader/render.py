@@ -213,13 +213,15 @@ class _Items:
 def summary_table(summary: SessionSummary) -> Table:
     table = Table(title="Session summary", show_header=False)
     table.add_row("Cards asked", str(summary.asked))
-    table.add_row("Answered", str(summary.answered))
+    table.add_row("Answered", f"{summary.answered} ({summary.self_rated} self-rated)" if summary.self_rated else str(summary.answered))
     table.add_row("Skipped or revealed", str(summary.skipped))
+    if summary.set_aside:
+        table.add_row("Suspended or buried", str(summary.set_aside))
     for verdict in Verdict:
         if summary.verdicts.get(verdict.value):
             table.add_row(Text(verdict.value, style=VERDICT_STYLE[verdict]), str(summary.verdicts[verdict.value]))
     if summary.mean_score is not None:
-        table.add_row("Mean score", f"{summary.mean_score:.0%}")
+        table.add_row("Mean score", f"{summary.mean_score:.0%}" + (f" of {summary.graded} graded" if summary.self_rated else ""))
     return table
 
 

@@ -534,7 +534,7 @@ class PracticeSession:
             said = f" ('{answer.strip()}' is not c, p, i or 1-4)" if not self.io.interactive and answer.strip() else ""
             self.io.show(Notice(f"Not rated{said}: card {card.number} is left as it was, for next time.", tone="warning"))
             return None
-        self.outcomes.append(Outcome(card=card.id, number=card.number, verdict=verdict_of(rating)))
+        self.outcomes.append(Outcome(card=card.id, number=card.number, verdict=verdict_of(rating), self_rated=True))
         grade = Grade(card=card.id, number=card.number, score=0.0, verdict=Verdict.self_graded)
         return self._record(deck, card, answer, grade, rating, "user", seconds)
 

@@ -164,6 +164,47 @@ def test_scripted_sessions(store, deck, lines, asked, saved, summary):
     assert len(session.outcomes) == (summary[0] if summary else 0)
 
 
+@pytest.mark.parametrize(
+    "lines, counts, rows",
+    [
+        # A self-rating has no score: the mean is of the graded answers (1.0 and 1/3), and says so.
+        (["offline and live migration", "c", "isolation", "/quit"],
+         {"asked": 3, "answered": 3, "self_rated": 1, "skipped": 0, "set_aside": 0, "graded": 2, "mean_score": 0.667},
+         [("Cards asked", "3"), ("Answered", "3 (1 self-rated)"), ("Skipped or revealed", "0"), ("correct", "2"), ("partial", "1"),
+          ("Mean score", "67% of 2 graded")]),
+        # Cards set aside are their own count: they were counted as skipped.
+        (["/suspend", "/bury", "isolation", "/quit"],
+         {"asked": 3, "answered": 1, "self_rated": 0, "skipped": 0, "set_aside": 2, "graded": 1, "mean_score": 0.333},
+         [("Cards asked", "3"), ("Answered", "1"), ("Skipped or revealed", "0"), ("Suspended or buried", "2"), ("partial", "1"),
+          ("Mean score", "33%")]),
+        # Revealed and left unrated are asked, not answered; nothing graded, no mean.
+        (["/reveal", "maybe", "/bury", "/quit"],
+         {"asked": 3, "answered": 0, "self_rated": 0, "skipped": 2, "set_aside": 1, "graded": 0, "mean_score": None},
+         [("Cards asked", "3"), ("Answered", "0"), ("Skipped or revealed", "2"), ("Suspended or buried", "1")]),
+        # Only self-rated answers: no score to average.
+        (["/skip", "p", "/quit"],
+         {"asked": 2, "answered": 1, "self_rated": 1, "skipped": 1, "set_aside": 0, "graded": 0, "mean_score": None},
+         [("Cards asked", "2"), ("Answered", "1 (1 self-rated)"), ("Skipped or revealed", "1"), ("partial", "1")]),
+    ],
+    ids=["self-rated", "set-aside", "revealed-and-unrated", "only-self-rated"],
+)  # fmt: skip
+def test_the_summary_counts_each_card_once_and_says_what_the_mean_is_of(store, deck, lines, counts, rows):
+    """The mean score left self-rated answers out unsaid, and cards suspended or buried were counted as skipped."""
+    from grader.render import make_console, summary_table
+
+    user = ScriptedUser(lines)
+    practise(store, deck, user)
+    [shown] = user.of(Summary)
+    summary = shown.summary
+    assert summary.model_dump(exclude={"verdicts"}) == counts
+    assert summary.asked == summary.answered + summary.skipped + summary.set_aside
+    console = make_console()
+    with console.capture() as captured:
+        console.print(summary_table(summary))
+    cells = [line.split("│")[1:3] for line in captured.get().splitlines() if line.startswith("│")]
+    assert [(label.strip(), value.strip()) for label, value in cells] == rows
+
+
 def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     user = ScriptedUser(["live and offline migration", "/quit"])
     practise(store, deck, user)
