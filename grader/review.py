@@ -37,6 +37,11 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: decisions files are not locked
+    fcntl = None  # type: ignore[assignment]
+
 from .errors import GraderError
 from .models import AnswerRow, Card, Grade, Verdict
 
@@ -429,14 +434,37 @@ class DecisionLog:
             raise GraderError(f"unknown line type {kind!r}", path=self.path, line=number)
         return entry
 
+    def acquire(self) -> None:
+        """Open the file for appending, and hold it: a second review of the same decisions is refused.
+
+        Two reviews appending to one file at once numbered their decisions
+        alike, and two that both started it wrote over each other's lines,
+        leaving a file no review could read. Called before the file is read,
+        so what is read is what is appended to.
+        """
+        if self._out is not None:
+            return
+        try:
+            out = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise GraderError(f"cannot write review decisions: {exc.strerror}", path=self.path) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                out.close()
+                raise GraderError("another grader review is using these decisions: finish it (or quit it) first", path=self.path) from None
+            except OSError:  # a file system without locks: go on as before
+                pass
+        self._out = out
+
     def open(self, end: int, header: dict[str, Any]) -> None:
         """Ready to append: a new file gets its header; an old one loses a last line cut short."""
+        self.acquire()
+        assert self._out is not None
         try:
-            if self.path.exists() and end > 0:
-                os.truncate(self.path, end)
-                self._out = self.path.open("a", encoding="utf-8")
-            else:
-                self._out = self.path.open("w", encoding="utf-8")
+            os.ftruncate(self._out.fileno(), end)  # appends go to the end of what is left
+            if end == 0:
                 self._write({"type": "header", "format": self.FORMAT, "version": self.VERSION, **header})
         except OSError as exc:
             raise GraderError(f"cannot write review decisions: {exc.strerror}", path=self.path) from None
@@ -835,10 +863,15 @@ def open_review(
     from .evaluation import calibration  # noqa: F401 - loaded now, not when the teacher makes the first mark
 
     log = DecisionLog(decisions)
-    _, end = log.read()
-    notices = list(grader.notices)
-    review = Review(items, grader.vectors, log=log, threshold=threshold, notices=notices)
-    log.open(end, {"deck": str(deck_path), "answers": name, "created": _now()})
+    log.acquire()
+    try:
+        _, end = log.read()
+        notices = list(grader.notices)
+        review = Review(items, grader.vectors, log=log, threshold=threshold, notices=notices)
+        log.open(end, {"deck": str(deck_path), "answers": name, "created": _now()})
+    except BaseException:
+        log.close()
+        raise
     return Opened(review, deck, name, fields, log)
 
 

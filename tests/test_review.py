@@ -195,6 +195,24 @@ def test_a_decision_cut_short_is_dropped_and_the_rest_kept(tmp_path):
     assert DecisionLog(path).read()[0] == []
 
 
+def test_a_second_review_of_the_same_decisions_is_refused(tmp_path):
+    # Two reviews of one class at once (two terminals) both wrote a header and their decisions over each other's:
+    # the file could no longer be read. Now the first holds it while it runs.
+    path = tmp_path / "d.jsonl"
+    first = DecisionLog(path)
+    first.open(0, {})
+    with pytest.raises(GraderError) as err:
+        DecisionLog(path).open(0, {})
+    assert str(err.value) == f"{path}: another grader review is using these decisions: finish it (or quit it) first"
+    first.append({"type": "decision", "id": 1, "verdict": "correct", "answers": []})
+    first.close()
+    second = DecisionLog(path)
+    entries, end = second.read()
+    second.open(end, {})  # free again once the first is closed
+    second.close()
+    assert [e["id"] for e in entries] == [1] and path.read_text().count("header") == 1
+
+
 # --- grader review ---------------------------------------------------------------------------------------
 
 
@@ -333,6 +351,18 @@ def test_a_bad_decisions_file_stops_review_with_one_line(tmp_path):
     result = run_cli("review", DECK, str(answers), input="a\n")
     assert result.returncode == 1
     assert result.stderr == f"Error: {tmp_path / 'class.review.jsonl'}:2: not a line of grader review decisions\n"
+
+
+def test_review_while_another_runs_is_one_line_and_writes_nothing(tmp_path):
+    answers = class_csv(tmp_path)
+    log = tmp_path / "class.review.jsonl"
+    running = DecisionLog(log)
+    running.open(0, {"answers": "class.csv"})  # the review in the other terminal
+    result = run_cli("review", DECK, str(answers), input="a\n")
+    running.close()
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {log}: another grader review is using these decisions: finish it (or quit it) first\n"
+    assert log.read_text() == '{"type": "header", "format": "grader-review", "version": 1, "answers": "class.csv"}\n'
 
 
 @pytest.mark.slow
