@@ -532,6 +532,7 @@ class Review:
         self.log = log
         self.notices = notices if notices is not None else []
         self.decisions: list[Decision] = []
+        self.undone_question: int | None = None  # the question the last undo gave answers back to
         by_card: dict[str, list[Item]] = {}
         for item in items:
             by_card.setdefault(item.card.id, []).append(item)
@@ -612,6 +613,7 @@ class Review:
 
     def undo(self) -> Decision | None:
         """Take back the last decision still in force (its answers go back to review as one group)."""
+        self.undone_question = None
         while self.decisions:
             decision = self.decisions.pop()
             locals_ = [self._local[p] for p in decision.members]
@@ -622,6 +624,7 @@ class Review:
                 self.log.next_id += 1
             qi = locals_[0][0]
             self.questions[qi].review.undecide(np.array([li for _, li in locals_], dtype=np.intp))
+            self.undone_question = qi
             return decision
         return None
 
@@ -805,6 +808,8 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
             io.show(Said(f"Split into {len(parts)} groups of {', '.join(str(p.size) for p in parts)}."))
         elif cmd.kind == "undo":
             undone = review.undo()
+            if review.undone_question is not None:
+                skipped.discard(review.undone_question)  # its answers are back to be decided again, here and now
             io.show(Said(f"Undone: {undone.verdict.value} for {len(undone.members)} answer(s)." if undone else "Nothing to undo."))
         elif cmd.kind == "accept":
             assert proposal is not None

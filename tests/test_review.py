@@ -291,6 +291,15 @@ def test_undo_takes_back_the_last_decision(tmp_path):
     assert DecisionLog(log).read()[0] == []
 
 
+def test_undo_after_leaving_a_question_shows_its_group_again(tmp_path):
+    # a (Q3's group), n (on to Q15), u: the group came back to Q3, which stayed left behind, so it could not be decided again
+    answers = class_csv(tmp_path)
+    result = run_cli("review", DECK, str(answers), input="a\nn\nu\nq\n")
+    assert result.returncode == 0, result.stderr
+    after_undo = result.stdout.split("Undone: correct for 2 answer(s).")[1]
+    assert "Q3 What are examples of managed execution?" in after_undo and "Q15" not in after_undo
+
+
 def test_marking_some_answers_of_a_group(tmp_path):
     answers = class_csv(tmp_path)
     result = run_cli("review", DECK, str(answers), "--decisions", str(tmp_path / "mine.jsonl"), input="o i 2\nq\n")
