@@ -505,6 +505,17 @@ def _whole_line() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _keyed_as(card_id: str, items: list[Item]) -> tuple[dict[tuple[int, str], Item], dict[str, list[Item]]]:
+    """Answers by line and digest, and by digest, with the digest made as if their card had the id ``card_id``."""
+    by_line: dict[tuple[int, str], Item] = {}
+    by_key: dict[str, list[Item]] = {}
+    for it in items:
+        key = answer_key(card_id, it.row.answer)
+        by_line[(it.row.line, key)] = it
+        by_key.setdefault(key, []).append(it)
+    return by_line, by_key
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -554,23 +565,39 @@ class Review:
         for it in self.items:
             by_key.setdefault(it.key, []).append(it)
         decided: dict[int, int] = {}
-        lost = 0
+        lost = lost_decisions = 0
+        followed: set[int] = set()  # questions whose decisions were found by the card's old id
+        renamed: dict[tuple[str, Any], tuple[dict[tuple[int, str], Item], dict[str, list[Item]]]] = {}
         for entry in entries:
             members = []
+            card = str(entry.get("card", ""))
+            lines, keys = by_line, by_key
+            if card not in by_card:
+                # The deck's question was edited since (a typo fixed): the card has a new id, and its answers new keys.
+                # The answers of the card at the same place in the deck, keyed as they were, are the same answers.
+                place = (card, entry.get("question"))
+                if place not in renamed:
+                    renamed[place] = _keyed_as(card, [it for it in self.items if it.card.number == entry.get("question")])
+                lines, keys = renamed[place]
             for a in entry["answers"]:
-                it = by_line.get((a["line"], a["key"]))
+                it = lines.get((a["line"], a["key"]))
                 if it is None:
-                    it = next((c for c in by_key.get(a["key"], []) if c.position not in decided), None)
+                    it = next((c for c in keys.get(a["key"], []) if c.position not in decided), None)
                 if it is None:
                     lost += 1
                     continue
                 decided[it.position] = CLASS_OF[Verdict(entry["verdict"])]
                 members.append(it.position)
-            self.decisions.append(Decision(entry["id"], Verdict(entry["verdict"]), str(entry.get("action", "override")), str(entry.get("card", "")), members, str(entry.get("at", ""))))
+            lost_decisions += len(members) < len(entry["answers"])
+            if card not in by_card and members:
+                followed.add(self.items[members[0]].card.number)
+            self.decisions.append(Decision(entry["id"], Verdict(entry["verdict"]), str(entry.get("action", "override")), card, members, str(entry.get("at", ""))))
+        for n in sorted(followed):
+            self.notices.append(f"question {n}'s text has changed in the deck since it was reviewed: your decisions follow its answers")
         if lost:
             self.notices.append(
-                f"{lost} saved decision{'s' if lost != 1 else ''} name{'s' if lost == 1 else ''} answers no longer in the answers file "
-                f"(kept in {self.log.path})"
+                f"{lost_decisions} saved decision{'s' if lost_decisions != 1 else ''} name{'s' if lost_decisions == 1 else ''} "
+                f"{lost} answer{'s' if lost != 1 else ''} no longer in the answers file (kept in {self.log.path})"
             )
         return decided
 

@@ -315,10 +315,31 @@ def test_decisions_follow_their_answers_when_the_file_is_edited(tmp_path):
     class_csv(tmp_path, [("zed", 15, "new answer on top"), *CLASS[1:]])  # a row added, ann's answer gone
     result = run_cli("review", DECK, str(answers), "--export-only", "--output", str(tmp_path / "f.jsonl"))
     assert result.returncode == 0
-    assert f"Notice: 1 saved decision names answers no longer in the answers file (kept in {log})" in result.stderr
+    assert f"Notice: 1 saved decision names 1 answer no longer in the answers file (kept in {log})" in result.stderr
     finals = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
     assert [f["graded_by"] for f in finals if f["student"] == "bo" and f["number"] == 3] == ["teacher"]
     assert len(decisions(log)) == 1  # nothing rewritten
+
+
+def test_decisions_follow_their_answers_when_the_decks_question_is_edited(tmp_path):
+    # A typo fixed in a question gives its card a new id: every decision on it was dropped, said to name answers
+    # "no longer in the answers file", and the notice counted answers as decisions ("5 saved decisions" for 2).
+    answers = class_csv(tmp_path)
+    deck = tmp_path / "deck.md"
+    deck.write_text(SEED_DECK.read_text())
+    assert run_cli("review", str(deck), str(answers), input="a\np\n").returncode == 0  # Q3: ann and bo, cy and dee
+    deck.write_text(SEED_DECK.read_text().replace("What are examples of managed execution?", "What are some examples of managed execution?"))
+    result = run_cli("review", str(deck), str(answers), "--export-only", "--output", str(tmp_path / "f.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "Notice: question 3's text has changed in the deck since it was reviewed: your decisions follow its answers\n"
+        "Decisions: " + str(tmp_path / "class.review.jsonl") + " (4 answers decided by you); 4 answers still uncertain.\n"
+    )
+    finals = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    assert [f["graded_by"] for f in finals[:4]] == ["teacher"] * 4
+    class_csv(tmp_path, [(name, 3, "something else entirely") for name in ("ann", "bo", "cy", "dee")] + CLASS[4:])
+    result = run_cli("review", str(deck), str(answers), "--export-only")
+    assert f"Notice: 2 saved decisions name 4 answers no longer in the answers file (kept in {tmp_path / 'class.review.jsonl'})" in result.stderr
 
 
 @pytest.mark.parametrize(
