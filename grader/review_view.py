@@ -21,11 +21,21 @@ def review_view(shown: GroupShown | Said, width: int = 100) -> RenderableType:
     return group_view(shown, width)
 
 
+# Below this many columns for an answer beside its number, name, score and verdict, it goes on a line of its own.
+ANSWER_MIN = 20
+
+
 def group_view(g: GroupShown, width: int = 100) -> Panel:
-    """A group: its question, the grader's proposal, and its answers numbered (best first), one line each."""
-    head = Text.assemble(
-        (f"Q{g.question.number} ", "bold"), Text(clean_line(short(g.question.question, max(30, width - 20))), style="bold")
-    )
+    """A group: its question, the grader's proposal, and its answers numbered (best first), one line each.
+
+    In a narrow terminal (40 columns) each answer takes a second line, and the question and the counts wrap:
+    beside the name, score and verdict an answer had no room left, and the teacher saw only "…".
+    """
+    inner = width - 4  # the panel's border and padding
+    lead = 5 + (17 if any(_who(item) for _, item, _, _ in g.members) else 0) + 5 + 10  # number, who, score, verdict
+    narrow = inner - lead < ANSWER_MIN
+    question = short(g.question.question, 2 * (inner - 4) if narrow else max(30, width - 20))
+    head = Text.assemble((f"Q{g.question.number} ", "bold"), Text(clean_line(question), style="bold"))
     tally = ", ".join(f"{n} {v}" for v, n in g.grader.most_common())
     proposal = Text.assemble(
         ("Proposed: ", "dim"),
@@ -33,7 +43,7 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
         (f"   grader: {tally}", "dim"),
     )
     lines: list[RenderableType] = [head, proposal, Text("")]
-    answer_width = max(20, width - 45)  # the panel's border, the number, who, score and verdict take the rest
+    answer_width = max(ANSWER_MIN, width - 45)  # the panel's border, the number, who, score and verdict take the rest
     for number, item, verdict, score in g.members:
         who = clean_line(_who(item))
         line = Text(f"{number:>3}. ", no_wrap=True, overflow="ellipsis")
@@ -41,12 +51,19 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
             line.append(f"{short(who, 16):<16} ", style="cyan")
         line.append(f"{max(score, 0.0):.2f} " if verdict is not Verdict.self_graded else "  —  ", style="dim")
         line.append(f"{verdict.value[:9]:<9} ", style=VERDICT_STYLE[verdict])
-        line.append(clean_line(short(item.row.answer, answer_width)) or "(empty)")
-        lines.append(line)
+        answer = clean_line(short(item.row.answer, inner - 5 if narrow else answer_width)) or "(empty)"
+        if narrow:
+            line.rstrip()
+            lines += [line, Text("     " + answer, no_wrap=True, overflow="ellipsis")]
+        else:
+            lines.append(line.append(answer))
     lines += [Text(""), Text(HELP, style="dim")]
     title = f"Question {g.question_index}/{g.questions} · group of {g.size or len(g.members)}"
-    subtitle = f"{g.groups_left} group(s) left here · {g.uncertain_here} uncertain here, {g.uncertain} in all"
-    return Panel(Group(*lines), title=Text(title), subtitle=Text(subtitle), title_align="left", subtitle_align="right", border_style="blue")
+    counts = f"{g.groups_left} group(s) left here · {g.uncertain_here} uncertain here, {g.uncertain} in all"
+    if narrow:  # a subtitle is cut to the border's width; inside the panel the counts wrap
+        lines.append(Text(counts, style="dim"))
+    subtitle = None if narrow else Text(counts)
+    return Panel(Group(*lines), title=Text(title), subtitle=subtitle, title_align="left", subtitle_align="right", border_style="blue")
 
 
 def _who(item) -> str:

@@ -342,6 +342,25 @@ def test_decisions_follow_their_answers_when_the_decks_question_is_edited(tmp_pa
     assert f"Notice: 2 saved decisions name 4 answers no longer in the answers file (kept in {tmp_path / 'class.review.jsonl'})" in result.stderr
 
 
+def test_a_narrow_terminal_shows_each_answer_on_a_line_of_its_own(tmp_path):
+    # At 40 columns the number, name, score and verdict filled the line, and every answer was shown as "…".
+    answers = class_csv(tmp_path)
+    result = run_cli("review", DECK, str(answers), input="q\n", env={"COLUMNS": "40"})
+    lines = result.stdout.splitlines()
+    assert lines[:9] == [
+        "╭─ Question 1/2 · group of 2 ──────────╮",
+        "│ Q3 What are examples of managed      │",
+        "│ execution?                           │",
+        "│ Proposed: correct   grader: 2        │",
+        "│ correct                              │",
+        "│                                      │",
+        "│   1. ann              1.00 correct   │",
+        "│      sharing, aggregation,…          │",
+        "│   2. bo               1.00 correct   │",
+    ]
+    assert lines[-3:] == ["│ 3 group(s) left here · 5 uncertain   │", "│ here, 8 in all                       │", "╰──────────────────────────────────────╯"]
+
+
 @pytest.mark.parametrize(
     "args, stdin, code, error",
     [
