@@ -543,7 +543,7 @@ def review(
         opened.log.close()
     write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student)
     print(
-        f"Decisions: {log} ({opened.review.decided} answers decided by you); {opened.review.uncertain} answers still uncertain.",
+        f"Decisions: {log} ({opened.review.decided} answers decided by you); {opened.review.still_open()}.",
         file=sys.stderr,
     )
 

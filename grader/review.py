@@ -668,6 +668,16 @@ class Review:
     def decided(self) -> int:
         return sum(int((q.review.decided >= 0).sum()) for q in self.questions)
 
+    def still_open(self) -> str:
+        """What is left, counted as the exports count it: a self-graded card's answer nobody marked has no grade
+        to be uncertain of (``uncertain`` false), so it is counted apart."""
+        unmarked = sum(int(((q.review.raw < 0) & (q.review.decided < 0)).sum()) for q in self.questions)
+        left = self.uncertain - unmarked
+        text = f"{left} answer{'s' if left != 1 else ''} still uncertain"
+        if unmarked:
+            text += f", {unmarked} to self-graded cards not marked"
+        return text
+
     def finals(self) -> list[Final]:
         """Every answer's final grade, in file order."""
         out: list[Final | None] = [None] * len(self.items)
@@ -786,7 +796,7 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
         if nxt is None:
             left = review.uncertain
             io.show(Said(
-                f"Reviewed: {review.decided} answers decided by you; {left} still uncertain."
+                f"Reviewed: {review.decided} answers decided by you; {review.still_open()}."
                 + ("" if left else " Every other answer follows your marks."), "done",
             ))  # fmt: skip
             return "finished"

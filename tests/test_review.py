@@ -283,6 +283,16 @@ def test_review_goes_on_where_it_stopped_and_an_override_is_final(tmp_path):
     assert finals["ann3"]["final_score"] == finals["ann3"]["score"] == 1.0  # accepted: the grader's own score stays
 
 
+def test_what_is_left_is_counted_as_the_report_counts_it(tmp_path):
+    # Answers to a self-graded card nobody marked were "still uncertain" on stderr (8) and not in the report (6).
+    answers = class_csv(tmp_path, [*CLASS, ("ann", 4, "hardware, OS, applications"), ("bo", 4, "layers")])
+    report = tmp_path / "r.md"
+    result = run_cli("review", DECK, str(answers), "--report", str(report), input="a\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith("(2 answers decided by you); 6 answers still uncertain, 2 to self-graded cards not marked.\n")
+    assert "6 still uncertain." in report.read_text()
+
+
 def test_undo_takes_back_the_last_decision(tmp_path):
     answers = class_csv(tmp_path)
     assert run_cli("review", DECK, str(answers), input="a\nu\nq\n").returncode == 0
