@@ -840,6 +840,8 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
         elif cmd.kind == "next":
             skipped.add(qi)
             io.show(Said(f"Question {q.card.number} left to the calibration ({r.uncertain} answers still uncertain)."))
+        elif cmd.kind == "split" and group.size < 2:
+            io.show(Said("A group of one answer cannot be split.", "warning"))
         elif cmd.kind == "split":
             parts = review.split(qi, group)
             io.show(Said(f"Split into {len(parts)} groups of {', '.join(str(p.size) for p in parts)}."))

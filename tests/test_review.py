@@ -310,6 +310,13 @@ def test_undo_after_leaving_a_question_shows_its_group_again(tmp_path):
     assert "Q3 What are examples of managed execution?" in after_undo and "Q15" not in after_undo
 
 
+def test_a_group_of_one_answer_is_not_split(tmp_path):
+    answers = class_csv(tmp_path)
+    result = run_cli("review", DECK, str(answers), input="a\na\ns\nq\n")  # Q3: ann and bo; cy and dee; eli alone
+    assert result.returncode == 0, result.stderr
+    assert "A group of one answer cannot be split.\n" in result.stdout and "Split into 1 groups of 1." not in result.stdout
+
+
 def test_marking_some_answers_of_a_group(tmp_path):
     answers = class_csv(tmp_path)
     result = run_cli("review", DECK, str(answers), "--decisions", str(tmp_path / "mine.jsonl"), input="o i 2\nq\n")
