@@ -483,7 +483,7 @@ def review(
     accept the proposed verdict, c, p or i to mark the whole group correct,
     partial or incorrect, o to mark some answers of it (then e.g. 'i 2 5-7'),
     s to split it, u to undo, n to go to the next question, m to see every
-    answer of a big group, q to stop. Each decision is saved at once (in
+    answer of the group, each whole, q to stop. Each decision is saved at once (in
     --decisions), so you can stop at any time, Ctrl-C included, and run the
     same command again to go on.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.text import Text
 
@@ -26,7 +27,8 @@ ANSWER_MIN = 20
 
 
 def group_view(g: GroupShown, width: int = 100) -> Panel:
-    """A group: its question, the grader's proposal, and its answers numbered (best first), one line each.
+    """A group: its question, the grader's proposal, and its answers numbered (best first), one line each
+    (after m: every answer, each whole).
 
     In a narrow terminal (40 columns) each answer takes a second line, and the question and the counts wrap:
     beside the name, score and verdict an answer had no room left, and the teacher saw only "…".
@@ -51,6 +53,10 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
             line.append(f"{short(who, 16):<16} ", style="cyan")
         line.append(f"{max(score, 0.0):.2f} " if verdict is not Verdict.self_graded else "  —  ", style="dim")
         line.append(f"{verdict.value[:9]:<9} ", style=VERDICT_STYLE[verdict])
+        if g.show_all:  # m: every answer, each whole, wrapped under its line
+            line.rstrip()
+            lines += [line, Padding(Text(clean_line(item.row.answer) or "(empty)"), (0, 0, 0, 5))]
+            continue
         answer = clean_line(short(item.row.answer, inner - 5 if narrow else answer_width)) or "(empty)"
         if narrow:
             line.rstrip()

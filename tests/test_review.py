@@ -317,6 +317,16 @@ def test_a_group_of_one_answer_is_not_split(tmp_path):
     assert "A group of one answer cannot be split.\n" in result.stdout and "Split into 1 groups of 1." not in result.stdout
 
 
+def test_more_shows_every_answer_whole(tmp_path):
+    # A group's answers are cut to a line; a long answer could not be read anywhere in the review before it was marked.
+    answers = class_csv(tmp_path, [("ann", 3, "it is about " + "running many programs on one computer, " * 6 + "and also emulation, isolation")])
+    result = run_cli("review", DECK, str(answers), input="m\nq\n", env={"COLUMNS": "80"})
+    cut, whole = result.stdout.split("╭─ Question 1/1", 2)[1:]
+    assert "emulation, isolation" not in cut
+    assert "│   1. ann              0.50 partial                                           │\n│      it is about running many" in whole
+    assert "│      computer, running many programs on one computer, and also emulation,    │\n│      isolation    " in whole
+
+
 def test_marking_some_answers_of_a_group(tmp_path):
     answers = class_csv(tmp_path)
     result = run_cli("review", DECK, str(answers), "--decisions", str(tmp_path / "mine.jsonl"), input="o i 2\nq\n")
