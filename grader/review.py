@@ -64,6 +64,8 @@ GROUP_SIMILARITY = 0.7
 GROUP_SIMILARITY_WORDS = 0.55
 # Marks that must agree before they settle the answers scored beyond them (``bounds``).
 SUPPORT = 2
+# Rows of the similarity matrix worked on at once (each a few n-wide temporaries).
+SIMILARITY_ROWS = 256
 # Splitting a group regroups it this much more strictly, step by step, before it falls back to scores.
 SPLIT_STEPS = (0.5, 0.75, 0.9)
 
@@ -90,14 +92,20 @@ def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: 
         text[np.ix_(empty, empty)] = 1.0  # two answers with no content words say the same nothing
     else:
         text = _word_overlap([{t.stem for t in ts} for ts in tokens])
+    # ``text`` becomes the result, the key terms' agreement added a block of rows at a time: one n x n array in all,
+    # where three and their temporaries took 865 MB for 5,000 answers to one question (and 10,000 four times that).
     credits = _credits(grades)
-    terms = np.ones((n, n))
-    if credits.shape[1]:
-        diff = np.zeros((n, n))
-        for column in credits.T:  # a column at a time: memory stays n x n
-            diff += np.abs(column[:, None] - column[None, :])
-        terms = 1.0 - diff / credits.shape[1]
-    sim = (text + terms) / 2
+    sim = text.astype(np.float64, copy=False)
+    del text
+    for start in range(0, n, SIMILARITY_ROWS):
+        rows = slice(start, start + SIMILARITY_ROWS)
+        terms = np.ones((sim[rows].shape[0], n))
+        if credits.shape[1]:
+            diff = np.zeros_like(terms)
+            for column in credits.T:
+                diff += np.abs(column[rows, None] - column[None, :])
+            terms = 1.0 - diff / credits.shape[1]
+        sim[rows] = (sim[rows] + terms) / 2
     said = np.array([g.answered for g in grades], dtype=bool)
     sim[np.ix_(~said, ~said)] = 1.0
     sim[np.ix_(said, ~said)] = 0.0
@@ -107,15 +115,19 @@ def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: 
 
 
 def _word_overlap(words: list[set[str]]) -> np.ndarray:
-    """Jaccard similarity of word sets (two empty sets are alike)."""
+    """Jaccard similarity of word sets (two empty sets are alike), a block of rows at a time."""
     vocabulary = {w: i for i, w in enumerate(sorted(set().union(*words)))} if words else {}
     m = np.zeros((len(words), max(1, len(vocabulary))))
     for i, ws in enumerate(words):
         m[i, [vocabulary[w] for w in ws]] = 1.0
-    both = m @ m.T
     size = m.sum(axis=1)
-    either = size[:, None] + size[None, :] - both
-    return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
+    out = np.empty((len(words), len(words)))
+    for start in range(0, len(words), SIMILARITY_ROWS):
+        rows = slice(start, start + SIMILARITY_ROWS)
+        both = m[rows] @ m.T
+        either = size[rows, None] + size[None, :] - both
+        out[rows] = np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
+    return out
 
 
 def _credits(grades: Sequence[Grade]) -> np.ndarray:

@@ -136,6 +136,26 @@ def test_similar_answers_group_together_largest_first(seed_deck, match):
     assert [g.tolist() for g in cluster(sim, np.arange(7), 0.7)] == [g.tolist() for g in cluster(sim, np.arange(7), 0.7)]
 
 
+@pytest.mark.parametrize("match", ["meaning", "keyword"])
+def test_similarity_of_a_large_question_takes_one_matrix_of_memory(seed_deck, match):
+    # 5,000 answers to one question took 865 MB (three n x n arrays and their temporaries); 10,000 would take 3.5 GB.
+    import tracemalloc
+
+    grader = KeywordGrader(GradingSettings(match=match))
+    n = 1500
+    answers = [f"{ANSWERS[i % 7]} {'and ' * (i % 5)}{i % 13}" for i in range(n)]
+    grades = grader.grade_many(seed_deck.cards[2], answers)
+    small = similarity_matrix(answers[:300], grades[:300], grader.vectors)
+    tracemalloc.start()
+    try:
+        sim = similarity_matrix(answers, grades, grader.vectors)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.2 * n * n * 8, f"{peak / 2**20:.0f} MB"
+    assert np.allclose(sim[:300, :300], small, rtol=0, atol=1e-6)  # the blocks make the same matrix
+
+
 def test_a_question_review_decides_splits_and_undoes(seed_deck):
     grader = KeywordGrader(GradingSettings(match="keyword"))
     card = seed_deck.cards[2]
