@@ -367,10 +367,15 @@ def inert_text(text: str) -> str:
 # Text from answers, decks and datasets is shown in a Markdown file, never interpreted: raw HTML becomes entities, the
 # characters that make links, images, emphasis, code and table cells are escaped, and control characters (an ESC
 # that would recolour a terminal showing the file, a NUL) become visible: C0 ones and DEL as their Unicode control
-# pictures (␛, ␀), C1 ones, which have none, as U+FFFD.
+# pictures (␛, ␀), C1 ones, which have none, as U+FFFD. So do bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069): in a file read as text, one reverses the rest of its line, verdict column included.
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|!#~])")
-_MD_CONTROLS = {**{c: 0x2400 + c for c in range(0x20)}, 0x7F: 0x2421, **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+_MD_CONTROLS = {
+    **{c: 0x2400 + c for c in range(0x20)},
+    0x7F: 0x2421,
+    **{c: 0xFFFD for c in (*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+}
 
 
 def md_text(text: Any) -> str:

@@ -204,6 +204,8 @@ MARKDOWN_HOSTILE = [
     {"student": "<b>ann</b>", "card": 3, "answer": "<script>alert(1)</script> **sharing** [x](javascript:alert(1)) | a | b |\n# heading"},
     {"student": "bo|x", "card": 3, "answer": "\u001b[2J\u001b[31mRED\u001b[0m sharing\u0000aggregation\u0007 ![i](http://evil/p.png)"},
     {"student": "cy", "card": 3, "answer": "<script>alert(1)</script> **sharing** [x](javascript:alert(1)) | a | b |\n# heading"},
+    # A right-to-left override in a file read as text reverses the rest of its line: the verdict column included.
+    {"student": "dee", "card": 3, "answer": "sharing \u202etcerroc\u2066 isolated\u2069 \u200fmark"},
 ]
 
 
@@ -220,6 +222,7 @@ def assert_literal_markdown(text: str) -> None:
     assert "\\*\\*sharing\\*\\*" in text and "\\# heading" in text
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
     assert "␛\\[31mRED␛\\[0m sharing␀aggregation␇" in text  # control characters shown, not obeyed
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", text) and "sharing \ufffdtcerroc\ufffd isolated\ufffd \u200fmark" in text
     assert not any(line.startswith("# heading") for line in text.splitlines())
     widths: list[int] = []
     for line in text.splitlines():  # every row of a table has as many cells as its header
