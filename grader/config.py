@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 APP_NAME = "grader"
 SETTINGS_FILE = "settings.toml"
+TABLES = ("llm", "grading", "practice")  # the settings file's tables; anything else in it is a mistake
 
 # Environment variable -> setting. Read as the openai library reads its own.
 ENV_VARS = {
@@ -86,11 +87,20 @@ def read_settings_file(path: Path | None = None) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        return tomllib.loads(text)
+        tables = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"at line (\d+)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise InputError(f"invalid TOML: {message}", path=path, line=int(found[1]) if found else None) from None
+    for name, value in tables.items():  # a misspelt table, or a setting above every table, would be ignored
+        if name in TABLES:
+            continue
+        if isinstance(value, dict):
+            message = f"the settings file has no table [{name}] (its tables: {', '.join(f'[{t}]' for t in TABLES)})"
+        else:
+            message = f"{name} is not in a table: settings go under [llm], [grading] or [practice]"
+        raise InputError(message, path=path, line=_key_line(path, name, ()))
+    return tables
 
 
 class Price(BaseModel):
