@@ -305,12 +305,25 @@ def _plain(value: object) -> str:
 
 
 def _cut(text: str, width: int) -> str:
-    """Text on one line in ``width`` characters, cut at a word where one is near, with an ellipsis."""
-    line = " ".join(clean_line(text).split())
+    """Text on one line in ``width`` characters, cut at a word where one is near, with an ellipsis.
+
+    A lone surrogate (a ``\\ud800`` escape in the answers) is measured as the escape that reaches the terminal,
+    so it does not push the columns after it out of line.
+    """
+    line = " ".join(_as_written(clean_line(text)).split())
     if len(line) <= width:
         return line
     space = line.rfind(" ", 0, width)
     return line[: space if space > width * 2 // 3 else width - 1].rstrip() + "…"
+
+
+def _as_written(text: str) -> str:
+    """``text`` as standard output writes it: a lone surrogate as its backslash escape (``cli`` sets that up)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def grade_row(

@@ -73,3 +73,17 @@ def test_a_piped_table_is_one_line_a_row_header_included(tmp_path):
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["#", "card", "student", "score", "verdict", "answer", "matched", "/", "missing"]
     assert len(header) > 80 and [row.split()[:3] for row in rows] == [["1", "3", "ann"], ["2", "3", "bo"]]
+
+
+def test_a_lone_surrogate_keeps_the_tables_columns_in_line(tmp_path):
+    """It is written as its escape (six characters), so the column is filled by the escape, not by the one code point."""
+    answers = tmp_path / "a.jsonl"
+    rows = [("ann", "sharing x"), ("b\\ud800", "sharing \\ud800 x"), ("cy", "sharing and more text than fits its column")]
+    answers.write_text("".join(f'{{"student": "{s}", "card": 3, "answer": "{a}"}}\n' for s, a in rows), encoding="utf-8")
+    result = run_cli("grade", str(SEED_DECK), str(answers), "--jobs", "1", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "   1     3  ann              0.25  partial      sharing x         sharing  ✗ aggregation, emulation, isolation",
+        "   2     3  b\\ud800          0.25  partial      sharing \\ud800 x  sharing  ✗ aggregation, emulation, isolation",
+        "   3     3  cy               0.25  partial      sharing and…      sharing  ✗ aggregation, emulation, isolation",
+    ]
