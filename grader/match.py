@@ -43,7 +43,7 @@ from .models import Card, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, negated, stem, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, STOPWORDS, Token, content_of, content_stems, content_tokens, fold, negated, stem, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -135,6 +135,7 @@ class CompiledCard:
     word_vectors: np.ndarray | None = None  # unit vector of each table word (zero rows: spelling only)
     reference_vector: np.ndarray | None = None  # unit vector of the reference answer's content words the question lacks
     question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
+    stopword_terms: frozenset[str] = frozenset()  # stopwords a term is made of: an answer's are matched, not skipped
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -183,6 +184,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     acronyms: dict[str, list[int]] = {}  # a term word written in capitals ("VMM") -> its rows
     expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
     part_words: list[frozenset[int]] = []  # each term part's rows
+    spoken: set[str] = set()  # stopwords a term is made of ("up and down"): an answer's are words to match
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -190,7 +192,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             parts = []
             for part in alt:
                 words = tokenize(part.text)
-                toks = content_of(words) or words
+                toks = term_words(words)
+                spoken.update(t.word for t in toks if t.word in STOPWORDS)
                 rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)
                 if not term.derived:
@@ -243,6 +246,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         word_vectors=_meaning_vectors(vectors, [w if i in plain_rows else "" for i, w in enumerate(words)]) if vectors else None,
         reference_vector=_reference_vector(vectors, card, question_stems) if vectors else None,
         question_stems=frozenset(question_stems),
+        stopword_terms=frozenset(spoken),
     )
 
 
@@ -282,7 +286,7 @@ def match_answers(compiled: CompiledCard, answers: list[str], words: list[list[T
     """
     if words is None:
         words = [tokenize(a) for a in answers]
-    tokenized = [content_of(ws) for ws in words]
+    tokenized = [content_of(ws, compiled.stopword_terms) for ws in words]
     met: Mapping[str, Meets] = compiled.known
     new = [w for w in dict.fromkeys(map(_word_of, chain.from_iterable(tokenized))) if w not in met]
     if new:

@@ -170,9 +170,22 @@ def content_tokens(text: str) -> list[Token]:
     return content_of(tokenize(text))
 
 
-def content_of(tokens: list[Token]) -> list[Token]:
-    """The tokens of a tokenized text that carry meaning (for callers that need both lists)."""
+def content_of(tokens: list[Token], keep: frozenset[str] = frozenset()) -> list[Token]:
+    """The tokens of a tokenized text that carry meaning (for callers that need both lists), and the stopwords in
+    ``keep`` (those a card's term is made of: see ``term_words``)."""
+    if keep:
+        return [t for t in tokens if t.word not in STOPWORDS or t.word in keep]
     return [t for t in tokens if t.word not in STOPWORDS]
+
+
+# Words that join a term made only of stopwords without being part of what it names ("up and down", "the same").
+_GLUE = frozenset("a an the and or".split())
+
+
+def term_words(tokens: list[Token]) -> list[Token]:
+    """The words a key term is found by: its content words or, for a term the author wrote only in stopwords
+    ("up and down", "only"), those less the articles and conjunctions between them."""
+    return content_of(tokens) or [t for t in tokens if t.word not in _GLUE] or tokens
 
 
 # What may stand between a negation and the words it denies ("not a", "no real"): articles only.

@@ -145,6 +145,24 @@ def test_numbers_in_words_meet_digits_only_in_highlighted_terms():
     assert credits == [1.0, 0.5]
 
 
+@pytest.mark.parametrize(
+    "terms, answer, credits",
+    [
+        # A term the author wrote in words the grader otherwise skips is made of them: "up and down", "the same".
+        (("shared counter", "up and down"), "a shared counter with two operations, up and down", [1.0, 1.0]),
+        (("shared counter", "up and down"), "a shared counter; down, up", [1.0, 1.0]),
+        (("shared counter", "up and down"), "a shared counter that goes up", [1.0, 0.5]),
+        (("agreement", "the same"), "agreement: all decide the same value", [1.0, 1.0]),
+        (("only",), "it is called only once", [1.0]),
+        # Those words stay stopwords for every other term: "up" and "and" are no evidence of *shared counter*.
+        (("shared counter", "up and down"), "up and down and up", [0.0, 1.0]),
+        (("shared counter", "up and down"), "nothing at all", [0.0, 0.0]),
+    ],
+)
+def test_a_term_made_only_of_stopwords_is_found_by_them(terms, answer, credits):
+    assert [t.credit for t in grade_answer(make_card(*terms), answer).terms] == credits
+
+
 def test_span_points_at_the_matching_text():
     grade = grade_answer(make_card("binary translation"), "privileged ones go through binary translaton")
     term = grade.terms[0]
