@@ -675,6 +675,44 @@ def with_class_smoothing(nearest: int | None) -> Callable[[EvalSet], dict[str, n
     return baselines
 
 
+def otsu_cut(values: np.ndarray) -> float | None:
+    """The cut between a class's scores that best splits them in two (Otsu: the most variance between the halves),
+    or None where they do not split (fewer than two distinct values)."""
+    distinct = np.unique(values)
+    if len(distinct) < 2:
+        return None
+    best, chosen = -1.0, None
+    for low, high in zip(distinct, distinct[1:]):
+        cut = (low + high) / 2
+        below = values < cut
+        share = below.mean()
+        between = share * (1 - share) * (values[below].mean() - values[~below].mean()) ** 2
+        if between > best:
+            best, chosen = between, cut
+    return chosen
+
+
+def with_class_cut(evalset: EvalSet) -> dict[str, np.ndarray]:
+    """The harness's baselines plus how far the class's own split falls below the set's usual one: each question's
+    answers' keyword scores cut in two where they separate most (Otsu), minus the mean of those cuts. No grade is used:
+    a class whose scores split high is one whose reference is easy to repeat."""
+    out = CORE_BASELINES(evalset)
+    grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+    by_question: dict[str, list[int]] = {}
+    for i, it in enumerate(evalset.items):
+        by_question.setdefault(it.question_id, []).append(i)
+    cuts: dict[str, float | None] = {}
+    for q, idx in by_question.items():
+        card = evalset.cards[q]
+        grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
+        raw = np.array([max(g.score, 0.0) for g in grades]) if grades else np.zeros(len(idx))
+        cuts[q] = otsu_cut(raw) if len(idx) >= 5 else None
+    known = [c for c in cuts.values() if c is not None]
+    usual = float(np.mean(known)) if known else 0.0
+    out["class_cut"] = np.array([usual - (cuts[it.question_id] if cuts[it.question_id] is not None else usual) for it in evalset.items])
+    return out
+
+
 def pooled_question_mappings(own_share: float) -> Callable:
     """``apply_plan`` where a per-question entry's mapping from blended score to grade is fitted on the graded
     answers of every question (each blended with its own question's leave-one-out neighbour grade), not on its
@@ -1332,6 +1370,10 @@ VARIANTS: dict[str, Variant] = {
     "wordnet-both": Variant(
         "both: WordNet synonyms added, antonyms refused",
         patches=[(match, "_word_matches", wordnet_word_matches(True, True))],
+    ),
+    "signals+class-cut": third_signal(
+        "a third signal: how far the class's own split of its keyword scores (Otsu) falls below the set's mean split",
+        with_class_cut, "class_cut", ((0, 0, 0.3), (0, 0, 0.6), (0, 0, 1.0), (0.3, 0.3, 0.3), (0.3, 0.3, 0.6), (0.3, 0.3, 1.0), (0, 0.3, 0.6)),
     ),
     "no-after-auxiliary-denies": Variant(
         '"no", "never" and "non" after an auxiliary deny what follows ("there is no live migration"); only "not" negates a verb',
