@@ -541,7 +541,11 @@ def review(
         raise typer.Exit(130) from None
     finally:
         opened.log.close()
-    write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student)
+    try:
+        write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student)
+    except KeyboardInterrupt:  # raised once every export is written whole
+        print(f"Stopped: the exports were finished first; every decision is saved in {log}.", file=sys.stderr)
+        raise typer.Exit(130) from None
     print(
         f"Decisions: {log} ({opened.review.decided} answers decided by you); {opened.review.still_open()}.",
         file=sys.stderr,

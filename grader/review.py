@@ -483,7 +483,7 @@ class DecisionLog:
 
     def append(self, entry: dict[str, Any]) -> None:
         try:
-            with _whole_line():
+            with _finished_first():
                 self._write(entry)
                 self.written += 1
         except OSError as exc:
@@ -502,8 +502,9 @@ class DecisionLog:
 
 
 @contextmanager
-def _whole_line() -> Iterator[None]:
-    """Ctrl-C while a decision is being written waits until the line is whole and synced (main thread only)."""
+def _finished_first() -> Iterator[None]:
+    """Ctrl-C inside the block waits until it is done, then stops (main thread only): a decision's line is written
+    whole and synced, and the exports are all of this run's."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
@@ -941,18 +942,20 @@ def write_exports(
     student: str | None = None,
 ) -> None:
     """The final grades out: every answer (``grade --json`` / ``--csv`` records plus ``final_score``,
-    ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole."""
+    ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole, and
+    Ctrl-C only once they all are."""
     from .class_outputs import write_class_outputs
     from .class_report import write_whole
 
     records = list(opened.review.records())
-    if output is not None:
-        write_whole(output, _results_text(records, opened.fields, csv=output.suffix.lower() == ".csv"), what="results", newline="")
-    if report is not None or gradebook is not None:
-        write_class_outputs(
-            opened.deck, opened.answers_name, records, settings, opened.fields,
-            report=report, gradebook=gradebook, student=student, whole_markdown=True,
-        )  # fmt: skip
+    with _finished_first():  # stopped between two, this run's results would sit beside an earlier run's report
+        if output is not None:
+            write_whole(output, _results_text(records, opened.fields, csv=output.suffix.lower() == ".csv"), what="results", newline="")
+        if report is not None or gradebook is not None:
+            write_class_outputs(
+                opened.deck, opened.answers_name, records, settings, opened.fields,
+                report=report, gradebook=gradebook, student=student, whole_markdown=True,
+            )  # fmt: skip
 
 
 def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool) -> str:

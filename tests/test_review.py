@@ -277,6 +277,29 @@ def test_review_by_script_saves_each_decision_and_exports_the_final_grades(tmp_p
     assert "Final grades: 4 decided by the teacher" in report.read_text()
 
 
+def test_ctrl_c_while_the_exports_are_written_waits_for_all_of_them(tmp_path, monkeypatch):
+    """Stopped between --output and --report, a review left this run's results beside an earlier run's report."""
+    from grader import class_outputs
+    from grader.review import open_review, write_exports
+
+    answers = class_csv(tmp_path)
+    out, report = tmp_path / "final.jsonl", tmp_path / "r.md"
+    report.write_text("an earlier run's report\n")
+    opened = open_review(SEED_DECK, answers, GradingSettings(), tmp_path / "class.review.jsonl")
+    opened.log.close()
+    writes_report = class_outputs.write_class_outputs
+
+    def ctrl_c_first(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered now: Python runs the handler before the next line
+        return writes_report(*args, **kwargs)
+
+    monkeypatch.setattr(class_outputs, "write_class_outputs", ctrl_c_first)
+    with pytest.raises(KeyboardInterrupt):
+        write_exports(opened, GradingSettings(), output=out, report=report)
+    assert len(out.read_text().splitlines()) == len(CLASS)
+    assert report.read_text().startswith("# Class report: Virtualization")
+
+
 def test_review_grades_a_list_of_the_decks_terms_as_grade_does(tmp_path):
     guesses = "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation"
     answers = class_csv(tmp_path, [*CLASS[:2], ("fay", 3, guesses)])
