@@ -26,6 +26,12 @@ when the answer contains it, quoted as written) and can be switched to misbehave
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
 used when it is empty; an answer containing ``slow_when`` is always slow.
+
+Tests of concurrency wait on events, not on the clock (a busy machine can pause
+a test for a second): with ``crowd`` set, chat requests are held until that
+many are in flight at once; an answer containing ``hold_when`` is held until
+the test sets ``release``. Either gives up after ``hang_seconds``, and both let
+go when the server stops.
 Server properties: ``models`` (others get 404); ``api_key`` (another key gets
 401, the key echoed in the message, as careless proxies do); ``json_schema``
 (False: ``json_schema_status`` with ``json_schema_message`` for response_format
@@ -100,6 +106,10 @@ class FakeOpenAI:
         self.hang_seconds = 30.0
         self.trickle_seconds = 0.2
         self.slow_when: str | None = None
+        self.crowd: int | None = None
+        self.hold_when: str | None = None
+        self.release = threading.Event()
+        self._crowded = threading.Event()
         self.batch_polls = 0
         self.batch_api = True
         self.in_flight = 0
@@ -128,6 +138,8 @@ class FakeOpenAI:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._crowded.set()
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -338,7 +350,13 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             with fake._lock:
                 fake.in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                if fake.crowd is not None and fake.in_flight >= fake.crowd:
+                    fake._crowded.set()
             try:
+                if fake.crowd is not None:
+                    fake._crowded.wait(fake.hang_seconds)
+                if fake.hold_when and fake.hold_when in read_request(body)[1]:
+                    fake.release.wait(fake.hang_seconds)
                 self._reply(body, fake.next_behaviour())
             finally:
                 with fake._lock:

@@ -543,28 +543,39 @@ def test_nothing_to_ask_for_non_answers_and_self_graded_cards(fake_openai):
 def test_batch_keeps_input_order_and_bounds_concurrency(fake_openai):
     answers = ["sharing SLOW", "aggregation SLOW", "isolation SLOW", "emulation SLOW", "sharing and isolation", "no"]
     fake_openai.slow_when, fake_openai.slow_seconds = "SLOW", 0.3
+    fake_openai.crowd = 3  # the first three are answered once all three are in flight, however slowly they came
+    fake_openai.hold_when = "emulation"  # the fourth slow reply is held until the first result is written
     items = [(CARD, a, KEYWORD.grade(CARD, a)) for a in answers]
-    seen: list[tuple[int, float]] = []
+    seen: list[int] = []
     progress = []
-    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3), GradingSettings()) as client:
-        results = client.feedback_many(
-            items, on_result=lambda i, r: seen.append((i, time.monotonic())), on_progress=lambda: progress.append(1)
-        )
-    assert [i for i, _ in seen] == list(range(len(answers)))
+
+    def on_result(i, result):
+        seen.append(i)
+        fake_openai.release.set()
+
+    with FeedbackClient(settings_for(fake_openai, concurrency=3), GradingSettings()) as client:
+        results = client.feedback_many(items, on_result=on_result, on_progress=lambda: progress.append(1))
+    assert seen == list(range(len(answers)))
     assert len(progress) == len(answers)
+    # Every reply came in time: the fourth one too, so the first result was written while it was on its way.
     assert [r.score for r in results] == [0.25, 0.25, 0.25, 0.25, 0.5, 0.0]
     assert fake_openai.max_in_flight == 3  # 4 slow replies, 3 at a time: two rounds, not four
-    # The first result was written while the fourth slow one was still on its way.
-    assert seen[0][1] < seen[3][1] - 0.15
 
 
 def test_batch_with_a_slow_first_answer_writes_nothing_out_of_order(fake_openai):
-    fake_openai.slow_when, fake_openai.slow_seconds = "SLOW", 0.3
+    fake_openai.hold_when = "SLOW"  # the first reply is held until the two after it are final
     items = [(CARD, a, KEYWORD.grade(CARD, a)) for a in ["isolation SLOW", "sharing", "emulation"]]
-    order = []
-    with FeedbackClient(settings_for(fake_openai, timeout=2, concurrency=3), GradingSettings()) as client:
-        client.feedback_many(items, on_result=lambda i, r: order.append(i))
+    order, final = [], []
+
+    def on_progress():
+        final.append(1)
+        if len(final) == 2:
+            fake_openai.release.set()
+
+    with FeedbackClient(settings_for(fake_openai, concurrency=3), GradingSettings()) as client:
+        results = client.feedback_many(items, on_result=lambda i, r: order.append(i), on_progress=on_progress)
     assert order == [0, 1, 2]
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
 
 
 def test_batch_summary_counts_and_costs(fake_openai):
@@ -911,7 +922,7 @@ def test_a_long_key_echoed_by_a_proxy_never_reaches_the_notice(fake_openai):
 def test_a_local_server_with_one_slot_gets_one_request_at_a_time(fake_openai):
     fake_openai.slots, fake_openai.slow_when, fake_openai.slow_seconds = 1, "SLOW", 0.1
     items = [(CARD, f"sharing SLOW {i}", KEYWORD.grade(CARD, f"sharing SLOW {i}")) for i in range(4)]
-    with FeedbackClient(settings_for(fake_openai, timeout=2), GradingSettings()) as client:  # concurrency: the default 4
+    with FeedbackClient(settings_for(fake_openai), GradingSettings()) as client:  # concurrency: the default 4
         assert all(r.status == "ok" for r in client.feedback_many(items))
     assert fake_openai.max_in_flight == 1
     assert any("serves 1 request at a time: concurrency 1" in n for n in client.notices)
@@ -919,12 +930,12 @@ def test_a_local_server_with_one_slot_gets_one_request_at_a_time(fake_openai):
 
 
 def test_a_concurrency_the_user_set_is_kept(fake_openai):
-    fake_openai.slots, fake_openai.slow_when, fake_openai.slow_seconds = 1, "SLOW", 0.2
-    items = [(CARD, f"sharing SLOW {i}", KEYWORD.grade(CARD, f"sharing SLOW {i}")) for i in range(3)]
-    settings = settings_for(fake_openai, timeout=2, concurrency=3)
+    fake_openai.slots, fake_openai.crowd = 1, 3  # replies only once three requests are in flight at once
+    items = [(CARD, f"sharing {i}", KEYWORD.grade(CARD, f"sharing {i}")) for i in range(3)]
+    settings = settings_for(fake_openai, concurrency=3)
     settings.sources = {"concurrency": "command line"}
     with FeedbackClient(settings, GradingSettings()) as client:
-        client.feedback_many(items)
+        assert all(r.status == "ok" for r in client.feedback_many(items))
     assert fake_openai.max_in_flight == 3
 
 
