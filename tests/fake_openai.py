@@ -118,6 +118,7 @@ class FakeOpenAI:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -142,6 +143,18 @@ class FakeOpenAI:
         self.release.set()
         self._server.shutdown()
         self._server.server_close()
+
+    def record(self, request: dict[str, Any]) -> None:
+        with self._recorded:
+            self.requests.append(request)
+            self._recorded.notify_all()
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The chat requests, once there are ``count`` (or ``timeout`` has passed): a client that gave up waiting
+        has sent its request, but a busy machine can pause the server for a second before it reads it."""
+        with self._recorded:
+            self._recorded.wait_for(lambda: len(self.chat_requests) >= count, timeout)
+        return self.chat_requests
 
     def next_behaviour(self) -> str:
         with self._lock:
@@ -295,7 +308,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             return True
 
         def _record(self, body: Any) -> None:
-            fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+            fake.record({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
 
         def do_GET(self) -> None:
             self._record(None)
