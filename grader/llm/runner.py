@@ -1,13 +1,17 @@
 """Blocking calls over asyncio for the feedback client: one event loop, and batches run in input order.
 
 The loop lives as long as the client, because the async HTTP client is bound to
-the loop it was first used on. Ctrl-C can land anywhere: pending requests are
-cancelled and reaped rather than logged as tracebacks at exit.
+the loop it was first used on. Ctrl-C while the loop runs cancels what it waits
+for and is raised as KeyboardInterrupt once the loop has stopped, never inside a
+request; pending requests are cancelled and reaped rather than logged as
+tracebacks at exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -34,7 +38,41 @@ class LoopRunner:
         return self._loop
 
     def run(self, job: Coroutine[Any, Any, R]) -> R:
-        return self._event_loop().run_until_complete(job)
+        return self._until_complete(job)
+
+    def _until_complete(self, job: Awaitable[R]) -> R:
+        """``run_until_complete``, with Ctrl-C cancelling ``job`` and raised here as KeyboardInterrupt.
+
+        Python's own handler raises it inside whichever coroutine is running: inside the HTTP library's cancel
+        scopes it became a RuntimeError of that one request, the interrupt was lost, and a Ctrl-C'd run went on
+        to end in a traceback. As with ``asyncio.run``, a second Ctrl-C is raised at once.
+        """
+        loop = self._event_loop()
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is not threading.main_thread() or not callable(previous):
+            return loop.run_until_complete(job)  # Ctrl-C is not raised here (ignored, as after a shell's &)
+        task = asyncio.ensure_future(job, loop=loop)
+        interrupted = False
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            if interrupted:
+                raise KeyboardInterrupt
+            interrupted = True
+            task.cancel()
+            loop.call_soon_threadsafe(lambda: None)  # wake the loop if it is waiting for the network
+
+        signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            result = loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
+        return result
 
     def in_order(
         self,
@@ -58,7 +96,7 @@ class LoopRunner:
         tasks = [loop.create_task(one(item)) for item in items]
         try:
             for task in tasks:
-                yield loop.run_until_complete(task)
+                yield self._until_complete(task)
         finally:
             pending = [task for task in tasks if not task.done()]
             for task in pending:
