@@ -9,8 +9,10 @@ set a short one against a server that holds its reply much longer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import signal
 import time
 
 import pytest
@@ -577,6 +579,39 @@ def test_batch_with_a_slow_first_answer_writes_nothing_out_of_order(fake_openai)
         results = client.feedback_many(items, on_result=lambda i, r: order.append(i), on_progress=on_progress)
     assert order == [0, 1, 2]
     assert [r.status for r in results] == ["ok", "ok", "ok"]
+
+
+@pytest.fixture
+def python_ctrl_c():
+    """SIGINT as a command line has it: Python's own handler, which raises KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_waiting_for_replies_is_a_keyboard_interrupt_wherever_it_lands(python_ctrl_c):
+    """Ctrl-C used to be raised inside whichever request was running: inside the HTTP library's cancel scopes it
+    became that request's RuntimeError, the run went on, and it ended in a traceback with exit code 1, not 130."""
+    from grader.llm.runner import LoopRunner
+
+    async def request(i: int) -> int:
+        while i == 1 and not written:  # Ctrl-C once the first result is written
+            await asyncio.sleep(0.001)
+        if i == 1:
+            try:
+                signal.raise_signal(signal.SIGINT)  # its handler runs at once, here, as it can inside any library
+            except KeyboardInterrupt:
+                raise RuntimeError("Attempted to exit a cancel scope that isn't the current tasks's current cancel scope") from None
+        await asyncio.sleep(0 if i == 0 else 30)
+        return i
+
+    runner = LoopRunner()
+    written: list[int] = []
+    with pytest.raises(KeyboardInterrupt):
+        for i in runner.in_order(request, [(0,), (1,), (2,)], 3):
+            written.append(i)
+    runner.close(lambda: asyncio.sleep(0))
+    assert written == [0]
 
 
 def test_batch_summary_counts_and_costs(fake_openai):
