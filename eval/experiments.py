@@ -631,6 +631,21 @@ def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
+def class_keyword_scores(evalset: EvalSet) -> tuple[dict[str, list[int]], np.ndarray]:
+    """Each question's answers (their indices), and every answer's keyword score (the terms' share, no similarity):
+    what a teacher batch-grading a class has before any grade."""
+    grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+    by_question: dict[str, list[int]] = {}
+    for i, it in enumerate(evalset.items):
+        by_question.setdefault(it.question_id, []).append(i)
+    raw = np.zeros(len(evalset.items))
+    for q, idx in by_question.items():
+        card = evalset.cards[q]
+        grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
+        raw[idx] = [max(g.score, 0.0) for g in grades] if grades else 0.0
+    return by_question, raw
+
+
 def with_class_smoothing(nearest: int | None) -> Callable[[EvalSet], dict[str, np.ndarray]]:
     """The harness's baselines plus each answer's *class score*: the keyword grader's score (the terms' share) of
     the other answers to the same question, weighted by their TF-IDF cosine with it (its ``nearest`` most similar
@@ -638,17 +653,10 @@ def with_class_smoothing(nearest: int | None) -> Callable[[EvalSet], dict[str, n
 
     def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
         out = CORE_BASELINES(evalset)
-        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
-        by_question: dict[str, list[int]] = {}
-        for i, it in enumerate(evalset.items):
-            by_question.setdefault(it.question_id, []).append(i)
-        raw = np.zeros(len(evalset.items))
+        by_question, raw = class_keyword_scores(evalset)
         smoothed = np.zeros(len(evalset.items))
         rank = np.zeros(len(evalset.items))
         for q, idx in by_question.items():
-            card = evalset.cards[q]
-            grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
-            raw[idx] = [max(g.score, 0.0) for g in grades] if grades else 0.0
             order = raw[idx].argsort(kind="stable")
             ranks = np.empty(len(idx))
             ranks[order] = np.arange(len(idx))
@@ -697,16 +705,8 @@ def with_class_cut(evalset: EvalSet) -> dict[str, np.ndarray]:
     answers' keyword scores cut in two where they separate most (Otsu), minus the mean of those cuts. No grade is used:
     a class whose scores split high is one whose reference is easy to repeat."""
     out = CORE_BASELINES(evalset)
-    grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
-    by_question: dict[str, list[int]] = {}
-    for i, it in enumerate(evalset.items):
-        by_question.setdefault(it.question_id, []).append(i)
-    cuts: dict[str, float | None] = {}
-    for q, idx in by_question.items():
-        card = evalset.cards[q]
-        grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
-        raw = np.array([max(g.score, 0.0) for g in grades]) if grades else np.zeros(len(idx))
-        cuts[q] = otsu_cut(raw) if len(idx) >= 5 else None
+    by_question, raw = class_keyword_scores(evalset)
+    cuts = {q: otsu_cut(raw[idx]) if len(idx) >= 5 else None for q, idx in by_question.items()}
     known = [c for c in cuts.values() if c is not None]
     usual = float(np.mean(known)) if known else 0.0
     out["class_cut"] = np.array([usual - (cuts[it.question_id] if cuts[it.question_id] is not None else usual) for it in evalset.items])
