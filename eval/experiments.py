@@ -522,6 +522,35 @@ def answers_with_references(own_only: bool) -> Callable:
     return graded_answers
 
 
+def answers_with_term_credits(count: int) -> Callable:
+    """``graded_answers`` whose answers' features also name each key term the grader credits them at least half of
+    (``count`` times, as if the term were written that often), so two answers that say one term in other spellings,
+    typos or synonyms share a feature."""
+
+    def with_terms(evalset: EvalSet) -> list[Counter]:
+        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+        bags = [neighbours.answer_features(it.answer) for it in evalset.items]
+        by_question: dict[str, list[int]] = {}
+        for i, it in enumerate(evalset.items):
+            by_question.setdefault(it.question_id, []).append(i)
+        for q, idx in by_question.items():
+            card = evalset.cards[q]
+            if not card.key_terms:
+                continue
+            for i, g in zip(idx, grader.grade_many(card, [evalset.items[i].answer for i in idx])):
+                bags[i].update({f"@{t.term}": count for t in g.terms if t.credit >= 0.5})
+        return bags
+
+    def graded_answers(evalset, fitted, scope):
+        core = CORE_GRADED_ANSWERS(evalset, fitted, scope)
+        if core is None:
+            return None
+        features = with_terms(evalset)
+        return calibration.GradedAnswers(features, core.questions, None if fitted is evalset else with_terms(fitted), core.fit_questions)
+
+    return graded_answers
+
+
 def references_graded_full(among, grades, new):
     """The core's neighbour grades, the rows beyond ``grades`` (reference answers) graded full marks and left out."""
     extra = among.shape[0] - len(grades)
@@ -1034,6 +1063,37 @@ def with_class_level(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
+def with_class_term_weights(power: float) -> Callable[[EvalSet], dict[str, np.ndarray]]:
+    """The harness's baselines plus each answer's share of its card's terms, each term weighed by how many of the
+    class's answers earn it (the mean credit over every answer to the question) to the ``power``: positive, the terms
+    a class agrees on count most; negative, the rare ones. No grade is used, only the class's answers."""
+
+    def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
+        out = CORE_BASELINES(evalset)
+        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+        weighted = np.zeros(len(evalset.items))
+        by_question: dict[str, list[int]] = {}
+        for i, it in enumerate(evalset.items):
+            by_question.setdefault(it.question_id, []).append(i)
+        for q, idx in by_question.items():
+            card = evalset.cards[q]
+            grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
+            names = sorted({t.term for g in grades for t in g.terms})  # Beetle's answers may be matched to different references
+            if not names:
+                continue
+            column = {name: j for j, name in enumerate(names)}
+            credits = np.zeros((len(idx), len(names)))
+            for row, g in enumerate(grades):
+                for t in g.terms:
+                    credits[row, column[t.term]] = t.credit
+            weights = np.maximum(credits.mean(axis=0), 0.02) ** power
+            weighted[idx] = credits @ weights / weights.sum()
+        out["class_terms"] = weighted
+        return out
+
+    return baselines
+
+
 def gold_share(item) -> float:
     """An item's human grade as a share of its maximum (a two-way label: 1 for correct), NaN where there is none."""
     if item.score is not None and item.max_score:
@@ -1228,10 +1288,41 @@ def third_signal(description: str, baselines: Callable[[EvalSet], dict[str, np.n
     )
 
 
+CORE_FIND_TASKS = evaluate_module.find_tasks
+CORE_GRADE_SHARE = calibration.grade_share
+
+
+def finer_judgement_shares(partial: float) -> list:
+    """Patches under which a two-way task's neighbour regression learns from the items' finer labels where they have
+    them (SemEval's three ways): an *incorrect* answer (partly right, or off the point) is ``partial`` of the way from a
+    *contradictory* one to a right one, where the two-way label calls both wrong. Only what graded answers predict
+    changes; cut points and metrics keep the two ways."""
+
+    def find_tasks(items, classes=None):
+        tasks = CORE_FIND_TASKS(items, classes)
+        two_way = tasks.get("label_2way")
+        if two_way is not None and all(it.label for it in items):
+            finer = np.array([1.0 if it.label == "correct" else 0.0 if it.label == "contradictory" else partial for it in items])
+            two_way.finer_shares = finer
+        return tasks
+
+    def grade_share(task):
+        finer = getattr(task, "finer_shares", None)
+        return finer if finer is not None else CORE_GRADE_SHARE(task)
+
+    return [(evaluate_module, "find_tasks", find_tasks), (calibration, "grade_share", grade_share)]
+
+
 NO_SYNONYMS = [(match, "MEANING_THRESHOLD", 2.0)]
 
 VARIANTS: dict[str, Variant] = {
     "current": Variant("the core as it is (meaning tier on: term words found by synonyms)"),
+    **{
+        f"finer-neighbours{p}": Variant(
+            f"two-way neighbour grades learn from the three-way labels: incorrect counts {p}, contradictory 0", patches=finer_judgement_shares(p)
+        )
+        for p in (0.3, 0.7)
+    },
     **{
         f"similarity-weight{w}": Variant(
             f"the answer's similarity weighs {w} beside a short reference's derived terms in the score (0.5 adopted; 0: not at all)",
@@ -1245,6 +1336,13 @@ VARIANTS: dict[str, Variant] = {
     "no-long-reference": Variant("a long reference's derived terms all count, as before", settings=GradingSettings(long_reference_terms=10**6)),
     "long-reference5": Variant("references of 5 or more derived terms are long", settings=GradingSettings(long_reference_terms=5)),
     "long-reference-share0.6": Variant("60% of a long reference's terms scores nearly 1", settings=GradingSettings(long_reference_share=0.6)),
+    **{
+        f"neighbours+terms{count}": Variant(
+            f"graded answers' features also name each key term the grader credits at least half of, {count} times",
+            patches=[(evaluate_module, "graded_answers", answers_with_term_credits(count))],
+        )
+        for count in (1, 3)
+    },
     "references-vote": Variant(
         "a question's reference answers vote in its neighbour grades as answers graded full marks",
         patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=False)), (neighbours, "neighbour_grades", references_graded_full)],
@@ -1371,6 +1469,13 @@ VARIANTS: dict[str, Variant] = {
         "both: WordNet synonyms added, antonyms refused",
         patches=[(match, "_word_matches", wordnet_word_matches(True, True))],
     ),
+    **{
+        f"signals+class-terms{power}": third_signal(
+            f"a third signal: the share of the card's terms, each weighed by the class's mean credit for it to the power {power}",
+            with_class_term_weights(power), "class_terms", ((0, 0, 0.3), (0, 0, 0.6), (0.3, 0.3, 0.3), (0.3, 0.3, 0.6), (0, 0.3, 0.6)),
+        )
+        for power in (1.0, -1.0)
+    },
     "signals+class-cut": third_signal(
         "a third signal: how far the class's own split of its keyword scores (Otsu) falls below the set's mean split",
         with_class_cut, "class_cut", ((0, 0, 0.3), (0, 0, 0.6), (0, 0, 1.0), (0.3, 0.3, 0.3), (0.3, 0.3, 0.6), (0.3, 0.3, 1.0), (0, 0.3, 0.6)),
