@@ -145,6 +145,15 @@ def test_fit_cuts_degenerate_inputs():
     assert len(same.thresholds) == 1
 
 
+@pytest.mark.parametrize("grade", [0, 1, 2])
+def test_fit_cuts_on_one_grade_give_every_score_that_grade(grade):
+    """A question whose every answer got 0 points: the cut points matched its proportions at the top fitted score,
+    so its best answers were predicted full marks, a grade the humans never gave (its isotonic map said 0)."""
+    x = np.array([0.1, 0.3, 0.3, 0.6, 0.9])
+    cuts = fit_cuts(x, np.full(5, grade), 3, "qwk")
+    assert cuts(np.r_[x, -1.0, 2.0]).tolist() == [grade] * 7
+
+
 def _two_way_task(gold: np.ndarray) -> Task:
     return Task(name="label_2way", kind="label", gold=gold, classes=["incorrect", "correct"], ordered=True)
 

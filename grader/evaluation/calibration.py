@@ -147,6 +147,10 @@ def fit_cuts(x: np.ndarray, y: np.ndarray, k: int, objective: str = "qwk") -> Cu
         return Cuts(())
     if len(x) == 0:
         return Cuts(tuple([0.5] * (k - 1)))
+    seen = np.unique(y)
+    if len(seen) == 1:
+        # Every objective is flat on one grade, and cuts at its proportions put the top fitted scores a class up.
+        return Cuts(tuple(-np.inf if j < seen[0] else np.inf for j in range(k - 1)))
     score = OBJECTIVES[objective]
     values = np.unique(x)
     # Cut between observed values (and beyond both ends, to allow an empty class).
