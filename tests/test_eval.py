@@ -71,6 +71,9 @@ LOADER_ERRORS = [
     ([row(), row(answer="\ud800")], "data.jsonl:2: contains an escaped lone surrogate (like \\ud800), which is not text"),
     # A question id ending in NUL is another id to Python and the same as "" to numpy: an IndexError traceback.
     ([row(), row(question_id="q2\0")], "data.jsonl:2: contains a NUL character (\\u0000), which is not text"),
+    # Both ended in a traceback: json recurses per level, and refuses integers of more than 4,300 digits.
+    ([row(), "[" * 100_000 + "]" * 100_000], "data.jsonl:2: nested too deeply to be a dataset row"),
+    ([row(), json.dumps(row()).replace('"score": 1.0', '"score": ' + "1" * 5000)], "data.jsonl:2: a number has more than 4,300 digits"),
 ]
 
 

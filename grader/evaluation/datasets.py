@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..answers import TOO_LONG_NUMBER
 from ..decks import bundled_deck_dir, load_deck
 from ..errors import InputError
 from ..files import has_lone_surrogate, read_text, strings_in
@@ -171,6 +172,10 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+        except ValueError:  # the only other: an integer longer than Python converts
+            raise InputError(TOO_LONG_NUMBER, path=path, line=number) from None
+        except RecursionError:  # json recurses per level: "[[[[..." exhausts the stack
+            raise InputError("nested too deeply to be a dataset row", path=path, line=number) from None
         if not isinstance(row, dict):
             raise InputError("each line must be a JSON object", path=path, line=number)
         # Read from UTF-8, a lone surrogate can only come from an escape ("\ud800"): rows without one are not walked.
