@@ -71,6 +71,7 @@ LOADER_ERRORS = [
     ([row(), row(answer="\ud800")], "data.jsonl:2: contains an escaped lone surrogate (like \\ud800), which is not text"),
     # A question id ending in NUL is another id to Python and the same as "" to numpy: an IndexError traceback.
     ([row(), row(question_id="q2\0")], "data.jsonl:2: contains a NUL character (\\u0000), which is not text"),
+    ([row(), row(score=None, label=" ")], "data.jsonl:2: row has no human judgement (score, label or label_2way)"),
     # Both ended in a traceback: json recurses per level, and refuses integers of more than 4,300 digits.
     ([row(), "[" * 100_000 + "]" * 100_000], "data.jsonl:2: nested too deeply to be a dataset row"),
     ([row(), json.dumps(row()).replace('"score": 1.0', '"score": ' + "1" * 5000)], "data.jsonl:2: a number has more than 4,300 digits"),
@@ -189,6 +190,13 @@ def test_labels_are_read_whatever_their_case_and_spacing(tmp_path):
     assert [it.label for it in es.items] == ["correct", "partially_correct", "partially_correct", "incorrect", "correct"]
     task = find_tasks(es.items)["label"]
     assert (task.classes, task.ordered) == (["incorrect", "partially_correct", "correct"], True)
+
+
+def test_a_blank_label_is_no_label(tmp_path):
+    """An export's empty label cell was a class of its own, named "", measured as if the humans had chosen it."""
+    es = load_eval_set(rows_file(tmp_path, [row(question_id=f"q{i}", score=s, label="", label_2way=" ") for i, s in enumerate([0.0, 1.0, 2.0])]))
+    assert {(it.label, it.label_2way) for it in es.items} == {(None, None)}
+    assert list(find_tasks(es.items)) == ["score"]
 
 
 def test_word_overlap_baseline_is_plain():

@@ -95,8 +95,9 @@ class EvalItem(BaseModel):
     @classmethod
     def _label_as_written_by_code(cls, v: Any) -> Any:
         """``Correct`` or ``partially correct`` is the class ``correct`` or ``partially_correct``: read as written,
-        they became classes of their own, unordered, and the grader's own verdict could not be measured."""
-        return re.sub(r"[\s-]+", "_", v.strip()).lower() if isinstance(v, str) else v
+        they became classes of their own, unordered, and the grader's own verdict could not be measured. A blank
+        label (an export's empty cell) is no label, not a class named ""."""
+        return (re.sub(r"[\s-]+", "_", v.strip()).lower() or None) if isinstance(v, str) else v
 
     @field_validator("label_2way")
     @classmethod
