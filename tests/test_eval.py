@@ -449,6 +449,24 @@ def test_report_files(seed_run, tmp_path):
     assert [d.size for d in worst] == sorted((d.size for d in worst), reverse=True)
 
 
+def test_a_report_interrupted_leaves_the_folder_as_it_was(seed_run, tmp_path, monkeypatch):
+    """Ctrl-C while the report was written left new figures and a new report.md beside the last run's report.html."""
+    from grader.evaluation import report
+
+    out = tmp_path / "out"
+    report.write_report(seed_run, out)
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    other = seed_run.model_copy(update={"grader": "other"})
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "html", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_report(other, out)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+
+
 def test_report_directory_that_cannot_be_made(seed_run, tmp_path):
     from grader.evaluation.report import write_report
 

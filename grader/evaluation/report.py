@@ -7,6 +7,7 @@ tables and summary lines here are shared with the terminal views (``terminal``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -322,17 +323,25 @@ def html(run: EvalRun, svgs: dict[str, str]) -> str:
 
 
 def write_report(run: EvalRun, directory: str | Path) -> list[Path]:
-    """Write report.md, report.html and the SVG figures into ``directory``; return the files."""
+    """Write report.md, report.html and the SVG figures into ``directory``; return the files.
+
+    Every file is built before any is written, each under a temporary name renamed into place: a report interrupted
+    (Ctrl-C) or failing leaves the folder as it was, not new figures beside the last run's report.
+    """
     directory = Path(directory)
+    svgs = figures(run)
+    texts = {**svgs, "report.md": markdown(run, list(svgs)), "report.html": html(run, svgs)}
+    temporaries: list[Path] = []
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        svgs = figures(run)
-        written = []
-        for name, svg in svgs.items():
-            (directory / name).write_text(svg, encoding="utf-8")
-            written.append(directory / name)
-        (directory / "report.md").write_text(markdown(run, list(svgs)), encoding="utf-8")
-        (directory / "report.html").write_text(html(run, svgs), encoding="utf-8")
+        for name, text in texts.items():
+            temporaries.append(directory / f".{name}.{os.getpid()}.tmp")
+            temporaries[-1].write_text(text, encoding="utf-8")
+        for temporary, name in zip(temporaries, texts):
+            os.replace(temporary, directory / name)
     except OSError as exc:
         raise GraderError(f"cannot write the report: {exc.strerror or exc}", path=directory) from None
-    return written + [directory / "report.md", directory / "report.html"]
+    finally:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+    return [directory / name for name in texts]
