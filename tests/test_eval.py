@@ -597,6 +597,18 @@ def test_cli_eval_rows_judged_in_different_ways(tmp_path):
     assert result.stderr == f"Error: {path}:2: no score, which line 1 has: every answer needs the same kind of human judgement (score, label or label_2way)\n"
 
 
+def test_cli_eval_refuses_a_deck_the_data_does_not_read(tmp_path):
+    """Rows with questions of their own never read --deck: it was ignored, and the run measured the rows' reference
+    answers as if they were the deck's key terms."""
+    path = rows_file(tmp_path, [row(question_id=f"q{q}") for q in range(3)])
+    deck = ROOT / "decks" / "virtualization.md"
+    result = run_cli("eval", str(path), "--deck", str(deck))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {path}: --deck is read for rows that name a card (card, answer, verdict): these rows carry their own questions\n"
+    labelled = rows_file(tmp_path, [row(question_id=f"q{q}", score=None, label=v) for q in range(3) for v in ("correct", "partial")], "train.jsonl")
+    assert run_cli("eval", str(SEED_DEV), "--deck", str(deck), "--train", str(labelled)).returncode == 0  # the data reads it
+
+
 def test_cli_eval_bad_line_is_one_line(tmp_path):
     path = rows_file(tmp_path, [row(), "{oops"])
     result = run_cli("eval", str(path))

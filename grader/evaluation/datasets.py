@@ -148,6 +148,7 @@ class EvalSet:
     cards: dict[str, Card]
     skipped: list[EvalItem] = field(default_factory=list)
     skipped_questions: list[str] = field(default_factory=list)
+    deck: str | None = None  # the deck whose cards the rows name; None: the rows carry their own questions
 
     @property
     def questions(self) -> int:
@@ -286,7 +287,7 @@ def with_reference_answers(
     return out
 
 
-def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Card]) -> EvalSet:
+def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Card], deck: str | None = None) -> EvalSet:
     """Split off answers to questions with nothing to grade against (no key terms)."""
     keep = [it for it in items if cards[it.question_id].gradable]
     skipped = [it for it in items if not cards[it.question_id].gradable]
@@ -298,6 +299,7 @@ def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Ca
         cards={q: c for q, c in cards.items() if c.gradable},
         skipped=skipped,
         skipped_questions=skipped_questions,
+        deck=deck,
     )
 
 
@@ -326,7 +328,7 @@ def _load_seed(path: Path, rows: list[tuple[int, dict]], deck_path: str | Path |
                 line=number,
             )
         )
-    return _with_cards(str(path), path.stem, items, cards)
+    return _with_cards(str(path), path.stem, items, cards, str(deck.path))
 
 
 def _seed_card(ref: int | str, by_number: dict, by_id: dict, deck: Deck, path: Path, line: int) -> Card:
@@ -350,4 +352,5 @@ def limit_items(evalset: EvalSet, limit: int | None, seed: int = 0) -> EvalSet:
         {q: c for q, c in evalset.cards.items() if q in qids},
         evalset.skipped,
         evalset.skipped_questions,
+        evalset.deck,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..errors import GraderError
+from ..errors import GraderError, InputError
 from ..files import same_file
 from ..scoring import GradingSettings
 from .datasets import EvalSet, default_dataset, limit_items, load_eval_set
@@ -86,6 +86,9 @@ def run_eval(request: EvalRequest, settings: GradingSettings, hooks: EvalHooks |
     hooks = hooks or EvalHooks()
     evalset = load_eval_set(request.data or default_dataset(), deck=request.deck)
     train = load_eval_set(request.train, deck=request.deck) if request.train else None
+    # A --deck that no row reads was ignored: the rows' reference answers were measured as if they were its key terms.
+    if request.deck is not None and all(s.deck is None for s in (evalset, train) if s is not None):
+        raise InputError("--deck is read for rows that name a card (card, answer, verdict): these rows carry their own questions", path=evalset.path)
     if request.train and same_file(request.train, request.data or default_dataset()):
         hooks.notify("Warning: --train is the evaluated file itself: the calibrated figures are fitted on the answers they measure.")
     sampled = [limit_items(s, request.limit) for s in (evalset, train) if s is not None]  # what will be graded
