@@ -467,6 +467,18 @@ def test_a_report_interrupted_leaves_the_folder_as_it_was(seed_run, tmp_path, mo
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("judged", [{"score": 1.0}, {"score": None, "max_score": None, "label": "correct"}], ids=["score", "label"])
+def test_a_run_says_why_its_figures_are_undefined_when_every_grade_is_the_same(tmp_path, judged):
+    """One human grade throughout: correlations and kappas were dashes and zeros with nothing saying why."""
+    from grader.evaluation.report import summary_lines
+
+    rows = [row(question_id=f"q{q}", answer=a) | judged for q in range(3) for a in ("scattering", "sunlight", "no idea")]
+    run = evaluate(load_eval_set(rows_file(tmp_path, rows)), KEYWORD, DEFAULTS, **FAST)
+    grade = "1 point" if "score" in run.tasks else "correct"
+    assert f"Every answer has the same human grade ({grade}): correlations and kappas, which need grades that differ, are undefined (—) or 0" in summary_lines(run)
+    assert not any(line.startswith("Every answer") for line in summary_lines(evaluate(_fake_set(tmp_path), KEYWORD, DEFAULTS, **FAST)))
+
+
 def test_report_directory_that_cannot_be_made(seed_run, tmp_path):
     from grader.evaluation.report import write_report
 

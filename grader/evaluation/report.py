@@ -153,7 +153,23 @@ def summary_lines(run: EvalRun) -> list[str]:
             f"Self-consistency over {k.repeats} runs: same verdict for {k.verdict_agreement:.1%} of answers, "
             f"mean score SD {k.mean_score_sd:.3f}, mean pairwise Pearson {pp}"
         )
-    return lines + run.notes
+    return lines + [line for task in run.tasks.values() if (line := _one_grade(run, task))] + run.notes
+
+
+def _one_grade(run: EvalRun, task: TaskResult) -> str | None:
+    """Why a task's correlations and kappas are dashes or zeros, when the humans gave every answer one grade."""
+    golds = {it.gold.get(task.name) for it in run.items}
+    same = golds if task.kind == "label" else {_human_value(task, it) for it in run.items}  # points: as shares of their maxima
+    if len(same) != 1:
+        return None
+    if len(golds) > 1:
+        grade = f"{same.pop():.0%} of the maximum"
+    elif task.kind == "score":
+        points = golds.pop()
+        grade = f"{points:g} point{'' if points == 1 else 's'}"
+    else:
+        grade = str(golds.pop())
+    return f"Every answer has the same human grade ({grade}): correlations and kappas, which need grades that differ, are undefined (—) or 0"
 
 
 # --- disagreements and plot data -----------------------------------------------------
