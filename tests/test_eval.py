@@ -75,6 +75,10 @@ LOADER_ERRORS = [
     # Both ended in a traceback: json recurses per level, and refuses integers of more than 4,300 digits.
     ([row(), "[" * 100_000 + "]" * 100_000], "data.jsonl:2: nested too deeply to be a dataset row"),
     ([row(), json.dumps(row()).replace('"score": 1.0', '"score": ' + "1" * 5000)], "data.jsonl:2: a number has more than 4,300 digits"),
+    # Read as 1 point and as the deck's first card: a yes/no column passed for a score, or a card number.
+    ([row(), row(score=True)], "data.jsonl:2: score: true is not a number of points"),
+    ([row(max_score=False)], "data.jsonl:1: max_score: false is not a number of points"),
+    ([{"card": True, "answer": "x", "verdict": "correct"}], "data.jsonl:1: card: true is not a card number or id"),
 ]
 
 

@@ -91,6 +91,14 @@ class EvalItem(BaseModel):
     def _no_answer_is_empty(cls, v: Any) -> Any:
         return "" if v is None else v
 
+    @field_validator("score", "max_score", "score_grader1", "score_grader2", mode="before")
+    @classmethod
+    def _no_boolean_points(cls, v: Any) -> Any:
+        """``true`` is not a number of points: read as 1, an export's yes/no column passed for a score."""
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is not a number of points")
+        return v
+
     @field_validator("label", "label_2way", mode="before")
     @classmethod
     def _label_as_written_by_code(cls, v: Any) -> Any:
@@ -131,6 +139,14 @@ class SeedRow(BaseModel):
     card: int | str
     answer: str
     verdict: Verdict
+
+    @field_validator("card", mode="before")
+    @classmethod
+    def _no_boolean_card(cls, v: Any) -> Any:
+        """``true`` is no card: read as 1, it named the deck's first card."""
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is not a card number or id")
+        return v
 
     @field_validator("answer", mode="before")
     @classmethod

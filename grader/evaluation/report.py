@@ -114,7 +114,8 @@ def summary_lines(run: EvalRun) -> list[str]:
         lines.append(f"References: {d.reference_answers} further reference answers; each answer's best grade counts")
     if d.skipped_items:
         lines.append(
-            f"Skipped: {d.skipped_items} answers to {len(d.skipped_questions)} questions with no reference answer "
+            f"Skipped: {d.skipped_items} answer{'' if d.skipped_items == 1 else 's'} to {len(d.skipped_questions)} "
+            f"question{'' if len(d.skipped_questions) == 1 else 's'} with no reference answer "
             f"or key terms ({', '.join(d.skipped_questions[:10])})"
         )
     lines.append(f"Grader: {run.grader}")
