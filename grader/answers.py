@@ -33,7 +33,6 @@ from .files import open_text
 from .models import AnswerRow, Card, Deck
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
-ANSWER_SUFFIXES = set(FORMATS)
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 MAX_DEPTH = 64  # levels of nesting in a row (a row is 1, a list in one of its fields 2, ...)

@@ -6,7 +6,7 @@ can recolour the terminal, retitle the window or hide text, and a rich markup
 tag (``[/x]``) can crash the renderer or delete words, and a bidirectional
 override or isolate (U+202E RIGHT-TO-LEFT OVERRIDE) whose closing mark is cut
 off with the rest of a long answer reverses the columns after it. Everything
-from outside goes through ``clean`` (or ``safe_text``) before it is drawn; the
+from outside goes through ``clean`` before it is drawn; the
 stored data and the files written keep the original characters.
 """
 
@@ -44,10 +44,3 @@ def clean_same_length(text: str) -> str:
 def clean_line(text: str) -> str:
     """``clean``, on one line: newlines and tabs become spaces (a title, an error message)."""
     return " ".join(clean(text).split()) if text.strip() else clean(text)
-
-
-def safe_text(text: str, style: str = "") -> object:
-    """A rich ``Text`` of untrusted text: drawn as written, never read as markup."""
-    from rich.text import Text
-
-    return Text(clean(text), style=style)

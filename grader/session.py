@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from .schedule import CardState
     from .store import RatedBy, Recorded, Store
 
-SELF_RATING_HINT = "How did you do?"
-
 
 # --- What a session shows ----------------------------------------------------------
 

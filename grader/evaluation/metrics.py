@@ -116,8 +116,6 @@ SCORE_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
     "rmse": _rmse,
     "mae": _mae,
 }
-ORDINAL_METRICS = {"exact": _exact, "adjacent": _adjacent}
-
 
 # --- confusion-matrix metrics --------------------------------------------------
 
