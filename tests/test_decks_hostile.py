@@ -239,3 +239,34 @@ def test_deeply_nested_plain_decks_are_refused(tmp_path, suffix, text):
     path.write_text(text)
     with pytest.raises(DeckError, match="nested too deeply to be a deck"):
         parse_deck(path)
+
+
+
+def _alias_bomb(first: str, then: str, copies: int) -> str:
+    """A YAML deck whose cards share, by alias, one anchored value: a file of kilobytes naming megabytes or more."""
+    return f"cards:\n  - {{question: q0, {first}}}\n" + "".join(f"  - {{question: q{i}, {then}}}\n" for i in range(1, copies))
+
+
+TERMS = "[" + ",".join(f"t{i}" for i in range(20_000)) + "]"  # 130 KB
+ANSWER = "'" + "==term== word " * 10_000 + "'"  # 140 KB
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 270 KB at 3,000 cards took 11 GB and more than a minute; 300 are enough to show it
+        _alias_bomb(f"answer: a, key_terms: &k {TERMS}", "answer: a, key_terms: *k", 300),
+        _alias_bomb(f"answer: &k {ANSWER}", "answer: *k", 300),
+    ],
+)
+def test_yaml_aliases_that_expand_a_deck_past_the_size_limit_are_refused(tmp_path, no_hang, text):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    with pytest.raises(DeckError, match=r"bomb\.yaml: its aliases \(\*\) repeat text to more than 20 MB"):
+        parse_deck(path)
+
+
+def test_yaml_aliases_within_the_limit_are_read(tmp_path):
+    path = tmp_path / "shared.yaml"
+    path.write_text("cards:\n  - question: One?\n    answer: &a A ==shared== answer\n  - question: Two?\n    answer: *a\n")
+    assert [[t.text for t in c.key_terms] for c in parse_deck(path).deck.cards] == [["shared"], ["shared"]]

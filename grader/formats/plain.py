@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
 from ..errors import DeckError
-from ..files import has_lone_surrogate
+from ..files import MAX_FILE_BYTES, has_lone_surrogate
 from ..keyterms import clean_markdown
 from ..models import Deck, PlainDeck
 
@@ -38,6 +38,8 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         raise DeckError("nested too deeply to be a deck", path=path) from None
     if has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
         raise DeckError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path)
+    if _text_size(data) > MAX_FILE_BYTES:  # YAML aliases: a few KB naming one list thousands of times
+        raise DeckError(f"its aliases (*) repeat text to more than {MAX_FILE_BYTES // 1024 // 1024} MB, the limit of a deck", path=path)
     if isinstance(data, list):
         data = {"cards": data}
     try:
@@ -64,6 +66,30 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         reference_answers=[c.reference_answers or [] for c in plain.cards],
     )
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
+
+
+def _text_size(value: object) -> int:
+    """Characters of text in parsed YAML or JSON as if every alias were written out, which is what the cards will
+    hold and be parsed from. Each shared container is measured once, without recursion; one that holds itself
+    (``&a [*a]``) counts nothing for the copy inside it."""
+    sizes: dict[int, int] = {}
+
+    def size(item: object) -> int:
+        return len(item) if isinstance(item, str) else sizes.get(id(item), 0)
+
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, measured_inside = stack.pop()
+        if not isinstance(item, (dict, list)) or (id(item) in sizes and not measured_inside):
+            continue
+        inside = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        if measured_inside:
+            sizes[id(item)] = sum(map(size, inside))
+        else:
+            sizes[id(item)] = 0  # until measured: only a container holding itself meets it so
+            stack.append((item, True))
+            stack.extend((child, False) for child in inside)
+    return size(value)
 
 
 # What a value that is not a mapping should have been, by the model pydantic names in its message.
