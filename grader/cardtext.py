@@ -138,15 +138,18 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
     next line of the same paragraph that also has an odd count (a highlight that
     wraps). A mark nothing closes highlights to the end of its line, and is
     reported. ``===`` is read as ``==`` (the extra ``=`` is a typo). A mark in
-    the middle of a word (``t==he``) widens to the whole word.
+    the middle of a word (``t==he``) widens to the whole word. Marks are looked for outside code, where ``==``
+    is an operator (``a == b``); a highlight may hold code.
     """
     lines = body.split("\n")
+    outside_code = without_code(body).split("\n") if "==" in body else lines
     terms: list[str] = []
     open_at: tuple[int, int] | None = None  # (line index, offset just after the mark)
     for idx, line in enumerate(lines):
-        if open_at is None and "==" not in line:  # most lines: nothing highlighted, nothing open
+        marked = outside_code[idx]
+        if open_at is None and "==" not in marked:  # most lines: nothing highlighted, nothing open
             continue
-        marks = list(_HIGHLIGHT_MARK.finditer(line)) if "==" in line else []
+        marks = list(_HIGHLIGHT_MARK.finditer(marked)) if "==" in marked else []
         if not line.strip() and open_at is not None:
             terms.append(_unclosed(lines, open_at, first_line, findings))
             open_at = None
@@ -163,7 +166,7 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
                 open_at = None
         for n, (a, b) in enumerate(zip(marks[0::2], marks[1::2])):
             lead = _word_before(line, a.start())  # t==he features==  ->  "the features"
-            if not lead and n == 0 and "==" not in line[: a.start()]:
+            if not lead and n == 0 and "==" not in marked[: a.start()]:
                 lead = _lead_in(line[: a.start()])
             terms.append(lead + line[a.end() : b.start()])
         if len(marks) % 2 == 1:

@@ -125,6 +125,11 @@ def test_image_without_bang_is_an_image():
         ("> quoted ==term==", ["term"]),
         ("==a== and t==he thing==", ["a", "the thing"]),
         ("no highlight at all, only prose about containers", None),
+        # "==" in code is an operator, not a mark: it made "b to compare, and" a key term, and lint call it unclosed
+        ("use `a == b` to test ==equality==", ["equality"]),
+        ("`x ==y== z` shows ==marks==", ["marks"]),
+        ("==`ls -l`== lists", ["ls -l"]),
+        ("```\nif a == b:\n```\nthen ==branch==", ["branch"]),
     ],
 )
 def test_highlight_variations(body, expected):
