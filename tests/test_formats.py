@@ -8,6 +8,7 @@ The Anki packages are built with Anki's own schema (``anki_fixtures``).
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import zipfile
 
@@ -212,6 +213,69 @@ def test_broken_anki_packages_are_one_line_errors(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(DeckError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         parse_deck(path)
+
+
+def _zip_flag(data: bytes, offsets: tuple[int, int], value: int, *, bits: bool) -> bytes:
+    """The package with a field of its one member's local and central headers set (``bits``: OR-ed in)."""
+    out = bytearray(data)
+    for signature, offset in zip((b"PK\x03\x04", b"PK\x01\x02"), offsets):
+        at = out.find(signature) + offset
+        old = int.from_bytes(out[at : at + 2], "little")
+        out[at : at + 2] = ((old | value) if bits else value).to_bytes(2, "little")
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: _zip_flag(d, (6, 8), 1, bits=True), "cannot read collection.anki2: File 'collection.anki2' is encrypted"),
+        (lambda d: _zip_flag(d, (8, 10), 99, bits=False), "cannot read collection.anki2: That compression method is not supported"),
+    ],
+    ids=["encrypted", "compression-method-99"],
+)
+def test_a_package_zip_cannot_open_is_a_one_line_error(tmp_path, change, message):
+    """Both were RuntimeError tracebacks from zipfile."""
+    path = legacy_package(tmp_path / "bad.apkg", Package(NOTES[:1]))
+    path.write_bytes(change(path.read_bytes()))
+    with pytest.raises(DeckError, match=f"^{path}: {message}"):
+        parse_deck(path)
+
+
+GOOD_MODELS = {"1": {"name": "Basic", "flds": [{"name": "Front"}, {"name": "Back"}], "tmpls": [{"qfmt": "{{Front}}", "afmt": "{{Back}}"}]}}
+
+
+@pytest.mark.parametrize(
+    "models, flds, tags, ord_, expected",
+    [
+        # Anki never writes these; a package another tool wrote, or a damaged one, may
+        (GOOD_MODELS, None, "", 0, "deck has no cards"),  # NULL fields: an empty question, which Anki would not show
+        (GOOD_MODELS, "Q\x1fA", None, 0, [("Q", "A")]),
+        (GOOD_MODELS, b"Q\x1fA", "", 0, [("Q", "A")]),  # a blob
+        (GOOD_MODELS, "Q\x1fA", "", None, [("Q", "A")]),
+        ({"1": []}, "Q\x1fA", "", 0, "not a readable Anki collection ('list' object has no attribute 'get')"),
+        ([], "Q\x1fA", "", 0, "not a readable Anki collection ('list' object has no attribute 'items')"),
+    ],
+    ids=["null-fields", "null-tags", "blob-fields", "null-ord", "notetype-list", "models-list"],
+)
+def test_a_collection_of_the_wrong_shape_is_read_or_a_one_line_error(tmp_path, models, flds, tags, ord_, expected):
+    """Each was an AttributeError or TypeError traceback."""
+    collection = tmp_path / "c.anki2"
+    db = sqlite3.connect(collection)
+    db.executescript("create table col (models, decks); create table notes (id, mid, flds, tags); create table cards (nid, ord, did);")
+    db.execute("insert into col values (?, ?)", (json.dumps(models), json.dumps({"1": {"name": "D"}})))
+    db.execute("insert into notes values (1, 1, ?, ?)", (flds, tags))
+    db.execute("insert into cards values (1, ?, 1)", (ord_,))
+    db.commit()
+    db.close()
+    path = tmp_path / "odd.apkg"
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(collection, "collection.anki2")
+    if isinstance(expected, str):
+        with pytest.raises(DeckError) as info:
+            load_deck(path)
+        assert str(info.value).startswith(f"{path}") and expected in str(info.value)
+    else:
+        assert [(c.question, c.answer) for c in load_deck(path).cards] == expected
 
 
 @pytest.mark.parametrize(

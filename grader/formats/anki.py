@@ -57,10 +57,12 @@ def parse_package(path: Path) -> ParsedDeck:
     with _open_collection(path) as db:
         try:
             notetypes, decks = (_tables(db) if _has_table(db, "notetypes") else _legacy(db))
+            # Anki never leaves these NULL or a blob; a package another tool wrote may, and a card is read from it all the same.
             rows = db.execute(
-                "SELECT c.ord, c.did, n.mid, n.flds, n.tags FROM cards c JOIN notes n ON n.id = c.nid ORDER BY n.id, c.ord"
+                "SELECT CAST(ifnull(c.ord, 0) AS INTEGER), c.did, n.mid, CAST(ifnull(n.flds, '') AS TEXT), CAST(ifnull(n.tags, '') AS TEXT)"
+                " FROM cards c JOIN notes n ON n.id = c.nid ORDER BY n.id, c.ord"
             ).fetchall()
-        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: JSON of another shape
             raise DeckError(f"not a readable Anki collection ({exc})", path=path) from None
     raw: list[RawCard] = []
     used_decks: list[str] = []
@@ -182,7 +184,7 @@ def _read_member(z: zipfile.ZipFile, member: str, path: Path, limit: int) -> byt
         raise DeckError(f"{member} is too large to read ({info.file_size // 1024 // 1024} MB)", path=path)
     try:
         data = z.read(member)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:  # RuntimeError: encrypted, or compressed as zipfile cannot
         raise DeckError(f"cannot read {member}: {exc}", path=path) from None
     if data[:4] != ZSTD_MAGIC:
         return data
