@@ -229,6 +229,8 @@ def test_plain_decks(tmp_path, suffix):
         ("bad.yaml", b"cards: [\n", DeckError, "invalid YAML"),
         ("bad.json", b'{"cards": [{"answer": "x"}]}', DeckError, "question"),
         ("extra.yaml", b"cards:\n- question: q\n  answr: typo\n", DeckError, "answr"),
+        # a character YAML does not allow: it said 'position 27' of '<unicode string>', and no line
+        ("bell.yaml", b"cards:\n- question: q\n  answer: a \x07 b\n", DeckError, "bell.yaml:3: invalid YAML: character #x0007 is not allowed"),
     ],
 )
 def test_deck_errors_name_the_file(tmp_path, name, content, error, message):
@@ -238,6 +240,27 @@ def test_deck_errors_name_the_file(tmp_path, name, content, error, message):
     with pytest.raises(error) as info:
         load_deck(path)
     assert message in str(info.value) and name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "suffix, text",
+    [
+        (".yaml", "title: 'Exam question: networking'\ncards:\n  - answer: |\n      The question: what is TCP?\n    question: First?\n"
+                  "  - question: Second?\n    answer: ''\n  - question: Third?\n    answer: a\n    required: 0\n"),
+        (".json", '{"title": "Exam question: networking", "cards": [\n {"answer": "The question: what is TCP?", "question": "First?"},\n'
+                  ' {"question": "Second?", "answer": ""},\n {"question": "Third?", "answer": "a",\n  "required": 0}]}\n'),
+    ],
+)
+def test_lint_names_the_line_each_plain_card_starts_on(tmp_path, suffix, text):
+    """Cards were found by lines holding 'question:' anywhere, so a title or an answer saying it moved every card after."""
+    path = tmp_path / f"deck{suffix}"
+    path.write_text(text)
+    first, second, third = (3, 6, 8) if suffix == ".yaml" else (2, 3, 4)
+    result = run_cli("lint", str(path))
+    assert result.stdout == f"{path}:{third}: cards.2.required: Input should be greater than or equal to 1\n"
+    path.write_text(text.replace("0", "1"))
+    assert [c.line for c in load_deck(path).cards] == [first, second, third]
+    assert run_cli("lint", str(path)).stdout.startswith(f"{path}:{second}: card answer is empty")
 
 
 def test_find_decks_recurses_and_skips_non_decks(tmp_path):

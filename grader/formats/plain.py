@@ -26,9 +26,11 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     missing). Every schema error is reported, not only the first.
     """
     try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        data, lines = _load(text, suffix)
     except json.JSONDecodeError as exc:
         raise DeckError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows only the offset
+        raise DeckError(f"invalid YAML: character #x{exc.character:04x} is not allowed", path=path, line=text.count("\n", 0, exc.position) + 1) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DeckError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
@@ -49,9 +51,11 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
             message = _message(err)
-            problems.append(Finding(_plain_line(text, err["loc"]) or 1, f"{where}: {message}" if where else message))
+            loc = err["loc"]
+            line = lines[loc[1]] if len(loc) >= 2 and loc[0] == "cards" and isinstance(loc[1], int) and loc[1] < len(lines) else 1
+            problems.append(Finding(line, f"{where}: {message}" if where else message))
         raise DeckSchemaError(problems, path=path) from None
-    lines = _plain_card_lines(text, len(plain.cards))
+    lines = (lines + [1] * len(plain.cards))[: len(plain.cards)]
     raw = []
     for i, card in enumerate(plain.cards):
         terms = card.key_terms if card.key_terms is not None else highlights(card.answer, lines[i], [])
@@ -108,14 +112,25 @@ def _message(err: Any) -> str:
     return err["msg"]
 
 
-def _plain_card_lines(text: str, count: int) -> list[int]:
-    """Best-effort line of each card in a plain deck (where its question key is)."""
-    lines = [i for i, ln in enumerate(text.split("\n"), start=1) if re.search(r"[\"']?question[\"']?\s*:", ln)]
-    return (lines + [1] * count)[:count]
+_JSON_QUESTION = re.compile(r'(?<!\\)"question"\s*:')  # a key: inside a string its quotes would be escaped
 
 
-def _plain_line(text: str, loc: tuple) -> int | None:
-    if len(loc) >= 2 and loc[0] == "cards" and isinstance(loc[1], int):
-        lines = _plain_card_lines(text, loc[1] + 1)
-        return lines[loc[1]]
-    return None
+def _load(text: str, suffix: str) -> tuple[Any, list[int]]:
+    """The parsed deck, and the line each card starts on as far as it can be told (YAML: its node; JSON: its
+    ``"question"`` key, as the parser gives no positions)."""
+    if suffix == ".json":
+        data = json.loads(text)
+        lines, line, pos = [], 1, 0
+        for m in _JSON_QUESTION.finditer(text):
+            line, pos = line + text.count("\n", pos, m.start()), m.start()
+            lines.append(line)
+        return data, lines
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+    if isinstance(node, yaml.MappingNode):
+        node = next((value for key, value in node.value if isinstance(key, yaml.ScalarNode) and key.value == "cards"), None)
+    return data, [card.start_mark.line + 1 for card in node.value] if isinstance(node, yaml.SequenceNode) else []
