@@ -170,7 +170,7 @@ class PlainCard(BaseModel):
     question: str
     answer: str = ""
     key_terms: list[str] | None = None
-    required: int | None = Field(None, ge=1, description="How many key terms make a complete answer; all when absent.")
+    required: int | None = Field(None, ge=1, strict=True, description="How many key terms make a complete answer; all when absent.")
     reference_answers: list[str] | None = Field(
         None, description="Further acceptable answers, any one of which is a complete answer (key terms highlighted or derived)."
     )

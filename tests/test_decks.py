@@ -263,6 +263,25 @@ def test_lint_names_the_line_each_plain_card_starts_on(tmp_path, suffix, text):
     assert run_cli("lint", str(path)).stdout.startswith(f"{path}:{second}: card answer is empty")
 
 
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2", 2),
+        ("true", "cards.0.required: Input should be a valid integer"),  # it was 1: "any one term", where "all" was meant
+        ("'2'", "cards.0.required: Input should be a valid integer"),
+        ("2.5", "cards.0.required: Input should be a valid integer"),
+        ("[2]", "cards.0.required: Input should be a valid integer"),
+    ],
+)
+def test_required_is_a_whole_number_as_written(tmp_path, value, expected):
+    path = tmp_path / "deck.yaml"
+    path.write_text(f"cards:\n  - question: Which?\n    answer: ==alpha==, ==beta== and ==gamma==\n    required: {value}\n")
+    if isinstance(expected, int):
+        assert load_deck(path).cards[0].required == expected
+    else:
+        assert run_cli("lint", str(path)).stdout == f"{path}:2: {expected}\n"
+
+
 def test_find_decks_recurses_and_skips_non_decks(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "deck.md").write_text(card("Q?", "==a=="))
