@@ -10,6 +10,7 @@ with ``cat`` import as one.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -53,9 +54,12 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
     """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
 
     The lines go to ``file.partial`` first, so a failed export never leaves
-    half a file under the real name. Writing over the history itself is refused.
+    half a file under the real name. Writing over the history itself is refused, and so is replacing a file
+    that is neither empty nor an earlier export: ``history export notes.md`` typed by mistake must not cost the notes.
     """
     refuse_overwrite(file, history_files(history))
+    if not _replaceable(file):
+        raise GraderError("will not write over a file that is not a grader history export; choose another file", path=file)
     with Store.open(history) as store:
         partial = file.with_name(file.name + ".partial")
         try:
@@ -65,6 +69,24 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
         except OSError as exc:
             raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
     return lines
+
+
+def _replaceable(file: Path) -> bool:
+    """Whether an export may go to ``file``: it is new, empty, not a regular file (left to the writing) or an export."""
+    try:
+        if not file.is_file():
+            return True
+        with file.open("rb") as f:
+            first = f.readline(64 * 1024)
+    except OSError:  # unreadable: the writing says what is wrong
+        return True
+    if not first.strip():
+        return True
+    try:
+        header = json.loads(first)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
+        return False
+    return isinstance(header, dict) and header.get("type") == "header" and header.get("format") == EXPORT_FORMAT
 
 
 def import_(store: Store, source: IO[str], *, path: str = "<history>") -> Merged:

@@ -202,6 +202,13 @@ CASES = [
          "Error: {home}/history.sqlite3: will not write over your practice history; choose another file", setup=history),
     Case("export-onto-history-wal", ("history", "export", "{home}/history.sqlite3-wal"), {},
          "Error: {home}/history.sqlite3-wal: will not write over your practice history's wal file; choose another file", setup=history),
+    # An export replaced any file named, silently: "history export deck.md" for "backup.jsonl" cost the deck
+    Case("export-onto-a-deck", ("history", "export", "deck.md"), {},
+         "Error: deck.md: will not write over a file that is not a grader history export; choose another file", untouched=("deck.md",)),
+    Case("export-over-an-earlier-export", ("history", "export", "h.jsonl"), {"h.jsonl": HEADER}, code=0,
+         stdout=lambda out: (text := Path("h.jsonl").read_text()) != HEADER and text.startswith('{"type":"header","format":"grader-history"')),
+    Case("export-over-an-empty-file", ("history", "export", "h.jsonl"), {"h.jsonl": ""}, code=0,
+         stdout=lambda out: Path("h.jsonl").read_text().startswith('{"type":"header","format":"grader-history"')),
     # --- Settings and environment -------------------------------------------------------------
     Case("settings-practice-not-a-table", ("stats",), {"{home}/settings.toml": "practice = [1, 2]\n"},
          "Error: {home}/settings.toml:1: practice must be a table ([practice] with its settings under it), not an array"),
