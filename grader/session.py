@@ -300,6 +300,7 @@ class PracticeSession:
         self._grader: KeywordGrader | None = None  # the matcher (numpy, rapidfuzz) loads after the first question is on screen
         self._notices_shown: dict[str | None, int] = {}  # how often each LLM failure notice was shown this sitting
         self._held: dict[tuple[str, str], str] = {}  # cards set aside before this sitting and asked anyway (named)
+        self._unheld: dict[int, tuple[str, bool, datetime | None]] = {}  # attempt id -> how the answer's card was set aside before it
         self._aside: set[tuple[str, str]] = set()  # cards set aside in this sitting: not asked again in it
         self._last_reference: tuple[Deck, Card] | None = None  # whose images /open shows
         self._openable = False  # whether any image of the answer just shown can be opened (the key o)
@@ -430,6 +431,10 @@ class PracticeSession:
         last = done.pop()
         if last.attempt_id is not None:
             self.store.undo_attempt(last.attempt_id)
+            if last.attempt_id in self._unheld:  # the answer had brought a card set aside back: it goes back aside
+                why, suspended, until = self._unheld.pop(last.attempt_id)
+                self.store.set_aside(last.deck, last.card, suspended=suspended, buried_until=until)
+                self._held[self._key(last.deck, last.card)] = why
         if last.set_aside == "suspended":
             self.store.set_aside(last.deck, last.card, suspended=False)
         elif last.set_aside == "buried":
@@ -563,13 +568,14 @@ class PracticeSession:
     ) -> Recorded:
         """Save an attempt as soon as it is graded: nothing typed is lost to Ctrl-C or a crash.
 
-        A card set aside before and named with --cards comes back into practice by being answered.
+        A card set aside before and named with --cards comes back into practice by being answered (and /undo puts it back aside).
         """
         attempt = self.store.record_attempt(
             deck, card, answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram
         )
-        if self._held.pop(self._key(deck, card), None):
-            self.store.set_aside(deck, card, suspended=False, buried_until=None)
+        why = self._held.pop(self._key(deck, card), None)
+        if why:
+            self._unheld[attempt.attempt_id] = (why, *self.store.set_aside(deck, card, suspended=False, buried_until=None))
             self.io.show(Notice(f"Card {card.number} is back in practice (it was set aside)."))
         return attempt
 

@@ -489,18 +489,23 @@ class Store:
 
     # --- Setting cards aside and taking answers back ------------------------------------
 
-    def set_aside(self, deck: Deck, card: Card, *, suspended: bool | None = None, buried_until: datetime | None | bool = False) -> None:
+    def set_aside(
+        self, deck: Deck, card: Card, *, suspended: bool | None = None, buried_until: datetime | None | bool = False
+    ) -> tuple[bool, datetime | None]:
         """Suspend or unsuspend a card (``suspended``), bury it until a time or unbury it (``buried_until``, None to unbury).
 
-        ``buried_until=False`` leaves the burial as it is.
+        ``buried_until=False`` leaves the burial as it is. Returns how the card was set aside before, so it can be put back.
         """
         with self._write() as db:
             key = _card_row(db, deck, card)
+            row = db.execute("SELECT suspended, buried_until FROM cards WHERE key = ?", (key,)).fetchone()
+            before = bool(row["suspended"]), self._decode(_parse_ts, row["buried_until"]) if row["buried_until"] else None
             if suspended is not None:
                 db.execute("UPDATE cards SET suspended = ? WHERE key = ?", (int(suspended), key))
             if buried_until is not False:
                 until = _ts(buried_until) if isinstance(buried_until, datetime) else None
                 db.execute("UPDATE cards SET buried_until = ? WHERE key = ?", (until, key))
+            return before
 
     def held_back(self, decks: Sequence[Deck], *, now: datetime) -> dict[tuple[str, str], str]:
         """Cards of these decks set aside now, by (deck key, card id): "suspended" or "buried"."""

@@ -427,3 +427,25 @@ def test_an_error_line_carries_no_escape_from_the_file(tmp_path):
     result = run_cli("grade", str(SEED_DECK), str(answers))
     assert result.returncode == 1 and "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert result.stderr.startswith(f"Error: {answers}:1: card 'x")
+
+
+
+@pytest.mark.parametrize("aside", [{"suspended": True}, {"buried_until": NOW + timedelta(hours=16)}])
+def test_undo_of_an_answer_to_a_card_set_aside_sets_it_aside_again(store, deck, aside):
+    """Answering a card set aside and named with --cards brings it back; /undo took the answer back but not that,
+    so the card stayed in practice, its suspension or burial lost with the only answer that had ended it."""
+    store.sync([deck])
+    store.set_aside(deck, deck.cards[0], **aside)
+    before = [c for c in store.cards() if c.card == deck.cards[0].id]
+    user = ScriptedUser(["offline and live migration", "/undo", "/quit"])
+    session = PracticeSession(store, [deck], user, now=ticking_now())
+    session.run(session.plan("1"))
+    assert attempts(store, deck) == []
+    assert [c for c in store.cards() if c.card == deck.cards[0].id] == before
+    # Asked again after the undo, answering it brings it back once more.
+    user = ScriptedUser(["offline and live migration", "/undo", "offline and live migration", "/quit"])
+    session = PracticeSession(store, [deck], user, now=ticking_now())
+    session.run(session.plan("1"))
+    assert attempts(store, deck) == [(1, "correct", Rating.good, "grader")]
+    assert store.held_back([deck], now=NOW) == {}
+    assert user.notices().count("Card 1 is back in practice (it was set aside).") == 2
