@@ -38,6 +38,14 @@ class ExportHeader(BaseModel):
     exported_at: datetime
 
 
+class _AnyVersionHeader(BaseModel):
+    """What a header of any version keeps: enough to tell a newer export from something else (extra fields allowed)."""
+
+    type: Literal["header"]
+    format: Literal["grader-history"]
+    version: int
+
+
 _ExportLine = TypeAdapter(Annotated[ExportHeader | StoredCard | Attempt, Field(discriminator="type")])
 _ExportHeaderLine = TypeAdapter(ExportHeader)
 
@@ -121,6 +129,7 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
         try:
             rec = (_ExportLine if seen_header else _ExportHeaderLine).validate_json(line)
         except ValidationError as exc:
+            _refuse_newer(line, path, number)
             if not seen_header:
                 raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
             err = exc.errors()[0]
@@ -134,13 +143,22 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
                 line=number,
             )
         if isinstance(rec, ExportHeader):
-            if rec.version > EXPORT_VERSION:
-                raise InputError(f"history format version {rec.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
+            _refuse_newer(line, path, number)
             seen_header = True
         else:
             yield rec
     if not seen_header:
         raise InputError("empty file: not a grader history export", path=path, line=1)
+
+
+def _refuse_newer(line: str, path: str, number: int) -> None:
+    """Say so when ``line`` is a newer grader's header: its new fields must not make it pass for a bad line or no export."""
+    try:
+        header = _AnyVersionHeader.model_validate_json(line)
+    except ValidationError:
+        return
+    if header.version > EXPORT_VERSION:
+        raise InputError(f"history format version {header.version} is newer than this grader's ({EXPORT_VERSION})", path=path, line=number)
 
 
 def _naive_timestamp(record: BaseModel, where: str = "") -> str | None:

@@ -247,6 +247,12 @@ CASES = [
          "Error: h.jsonl:1: not a grader history export (the first line must be its header)"),
     Case("import-newer-version", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER.replace('"version":1', '"version":9')},
          "Error: h.jsonl:1: history format version 9 is newer than this grader's (1)"),
+    # A newer header may carry fields this grader never heard of: it was "not a grader history export" (line 1, or a
+    # "header.app: Extra inputs" error for a second export joined with cat), which sent the user looking for the wrong file.
+    Case("import-newer-version-new-field", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER.replace('"version":1', '"version":2,"app":"grader 9"')},
+         "Error: h.jsonl:1: history format version 2 is newer than this grader's (1)"),
+    Case("import-joined-newer-export", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line() + HEADER.replace('"version":1', '"version":2,"app":"grader 9"')},
+         "Error: h.jsonl:3: history format version 2 is newer than this grader's (1)"),
     Case("import-lone-surrogate", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(answer="\ud800")},
          "Error: h.jsonl:2: not a grader history line: Invalid JSON: unexpected end of hex escape at line 1 column 136"),
     Case("import-100k-deep", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER + attempt_line(feedback="@").replace('"@"', nested(100_000))},
