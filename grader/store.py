@@ -25,6 +25,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import StoreError
 from .identity import CardRef, How, match_cards
+from .normalize import normalize
 from .models import Card, Deck, Grade, Verdict
 from .schedule import CardState, Phase, Rating, ScheduleSettings, day_start, review, study_day
 
@@ -201,6 +203,7 @@ class DeckSync:
     continued: list[tuple[Card, How, StoredCard]] = field(default_factory=list)
     new: list[Card] = field(default_factory=list)
     retired: int = 0  # stored cards no longer in the deck (their history is kept)
+    joined: list[StoredCard] = field(default_factory=list)  # another copy of a card (an imported history) folded into it
 
 
 @dataclass
@@ -372,6 +375,9 @@ class Store:
         (moved or renamed), are matched to the current cards (``identity``);
         matched ones are re-keyed with their history, the rest become new
         cards, and stored cards left over are marked as no longer present.
+        A stored card of a deck whose file is gone that asks the question of a
+        card already matched is a copy of it (another machine's, imported): its
+        history is joined to that card's.
         """
         decks = list({deck_key(d): d for d in decks}.values())  # a deck named twice is one deck
         keys = [deck_key(d) for d in decks]
@@ -389,20 +395,23 @@ class Store:
             moving = [(by_ref[m.stored]["key"], m) for m in matches if m.rekeyed]
             for row_key, _ in moving:
                 db.execute("UPDATE cards SET card_id = '~moving~' || key WHERE key = ?", (row_key,))
-            kept: set[int] = set()
+            kept: dict[int, CardRef] = {}  # row key -> the current card it is
             for (deck, key, card), m in zip(cards, matches):
                 if m.stored is None:
                     _insert_card(db, key, deck.title, card.id, card.question, card.answer)
                     report[key].new.append(card)
                     continue
                 row = by_ref[m.stored]
-                kept.add(row["key"])
+                kept[row["key"]] = m.card
                 db.execute(
                     "UPDATE cards SET deck = ?, deck_title = ?, card_id = ?, question = ?, answer = ?, present = 1 WHERE key = ?",
                     (key, deck.title, card.id, card.question, card.answer, row["key"]),
                 )
                 if m.how is not How.same:
                     report[key].continued.append((card, m.how, self._decode(_stored_card, row)))
+            for row_key, copy in _copies(kept, [r for r in rows if r["deck"] not in report and r["key"] not in kept]):
+                if _join(db, row_key, copy):
+                    report[kept[row_key].deck].joined.append(self._decode(_stored_card, copy))
             for row in rows:
                 if row["deck"] in report and row["key"] not in kept and row["present"]:
                     db.execute("UPDATE cards SET present = 0 WHERE key = ?", (row["key"],))
@@ -704,6 +713,31 @@ def _merge_card(db: sqlite3.Connection, rec: StoredCard) -> None:
     # Set aside as the newer history says (the one that was reviewed later, or the only one).
     until = _ts(rec.buried_until) if rec.buried_until else None
     db.execute("UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (int(rec.suspended), until, key))
+
+
+def _copies(kept: dict[int, CardRef], left: list[sqlite3.Row]) -> list[tuple[int, sqlite3.Row]]:
+    """Stored cards ``left`` over from decks whose file is gone, paired with the kept row of the card they are a copy of.
+
+    A copy asks the same question (normalised), one no other card asks on either side: the strongest evidence of
+    identity, and so cheap that a history full of old decks costs nothing.
+    """
+    questions = {k: normalize(ref.question) for k, ref in kept.items()}
+    theirs = {r["key"]: normalize(r["question"]) for r in left}
+    mine_n, theirs_n = Counter(questions.values()), Counter(theirs.values())
+    by_question = {q: k for k, q in questions.items() if q and mine_n[q] == 1}
+    return [(by_question[q], r) for r in left if (q := theirs[r["key"]]) in by_question and theirs_n[q] == 1]
+
+
+def _join(db: sqlite3.Connection, key: int, copy: sqlite3.Row) -> bool:
+    """Fold another copy of a card into the row ``key``: its attempts, and its state if reviewed later; False if it had neither."""
+    moved = db.execute("UPDATE attempts SET card = ? WHERE card = ?", (key, copy["key"])).rowcount
+    mine, theirs = _state(db.execute("SELECT state FROM cards WHERE key = ?", (key,)).fetchone()[0]), _state(copy["state"])
+    later = theirs is not None and (mine is None or _reviewed(theirs) > _reviewed(mine))
+    if later:
+        _set_state(db, key, theirs)
+        db.execute("UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (copy["suspended"], copy["buried_until"], key))
+    db.execute("DELETE FROM cards WHERE key = ?", (copy["key"],))
+    return bool(moved) or later
 
 
 def _card_key(db: sqlite3.Connection, deck: str, card_id: str, question: str) -> int:

@@ -457,3 +457,30 @@ def test_import_errors_name_the_line_and_change_nothing(store, text, error):
         import_(store, io.StringIO(text), path="h.jsonl")
     assert str(exc.value) == error
     assert store.attempts() == [] and store.cards() == []
+
+
+def test_another_machines_history_of_the_same_deck_joins_this_one(store, tmp_path):
+    """The deck lives at another path on the laptop. Its export made a second copy of every card here, under the
+    laptop's path, that nothing ever joined: stats counted each card twice, and the laptop's answers and schedule
+    stayed apart from the card practised here, every import again ("merge it in on another machine")."""
+    (tmp_path / "home").mkdir()
+    home = load_deck(write_deck(tmp_path / "home" / "deck.md"))
+    store.sync([home])  # as practice does
+    store.record_attempt(home, home.cards[0], answer="home", grade=graded(), rating=Rating.good, now=NOW)
+    (tmp_path / "laptop").mkdir()
+    laptop_deck = load_deck(write_deck(tmp_path / "laptop" / "deck.md"))
+    with Store(tmp_path / "laptop.sqlite3") as laptop:
+        for n, answer in [(0, "laptop"), (1, "laptop too")]:
+            laptop.record_attempt(laptop_deck, laptop_deck.cards[n], answer=answer, grade=graded(), rating=Rating.easy, now=NOW + timedelta(hours=1))
+        text = export_text(laptop)
+        laptop_states = laptop.states([laptop_deck])
+    (tmp_path / "laptop" / "deck.md").unlink()  # not on this machine
+    notes = []
+    for _ in range(2):  # importing again changes nothing
+        import_(store, io.StringIO(text))
+        notes.append(sync_notes(store.sync([home])))
+        assert {c.deck for c in store.cards()} == {deck_key(home)} and len(store.cards()) == 3
+        assert sorted(a.answer for a in store.attempts()) == ["home", "laptop", "laptop too"]
+        # Each card keeps the state reviewed last: here the laptop's.
+        assert store.states([home]) == {(deck_key(home), cid): state for (_, cid), state in laptop_states.items()}
+    assert notes == [[f"Test deck: history of 2 cards joined from {tmp_path / 'laptop' / 'deck.md'} (an imported copy of the deck)"], []]
