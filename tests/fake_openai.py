@@ -23,6 +23,8 @@ when the answer contains it, quoted as written) and can be switched to misbehave
                        no grading words: a careful manipulated model
     truncated          half a reply with finish_reason "length"
     echo_key           HTTP 400 whose message echoes the request's key (and another key), as careless proxies do
+    odd_usage          a good reply whose token counts are Infinity, text and NaN
+    deep_json          200 with a JSON body of 100,000 nested arrays
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
 used when it is empty; an answer containing ``slow_when`` is always slow.
@@ -76,6 +78,8 @@ BEHAVIOURS = {
     "careful",
     "truncated",
     "echo_key",
+    "odd_usage",
+    "deep_json",
 }
 LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
     "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
@@ -392,10 +396,15 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 message = f"proxy: upstream refused key {given} (fallback key sk-proj-{'Q' * 120} also refused)"
                 return self._error(400, message)
+            if behaviour == "deep_json":
+                return self._send_bytes(200, b"[" * 100_000 + b"]" * 100_000)
             if behaviour == "html":
                 page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in.</body></html>"
                 return self._send_bytes(200, page, "text/html; charset=utf-8")
-            status, payload = grade_reply(fake, body, "good" if behaviour in ("trickle", "truncated_body", "wrong_content_type") else behaviour)
+            plain = ("trickle", "truncated_body", "wrong_content_type", "odd_usage")
+            status, payload = grade_reply(fake, body, "good" if behaviour in plain else behaviour)
+            if behaviour == "odd_usage":
+                payload["usage"] = {"prompt_tokens": float("inf"), "completion_tokens": "many", "total_tokens": float("nan")}
             data = json.dumps(payload).encode()
             if behaviour == "rate_limit":
                 return self._send(status, payload, {"retry-after-ms": "10"})

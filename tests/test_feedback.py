@@ -400,6 +400,22 @@ def test_server_misbehaviour_never_raises(fake_openai, behaviour, extra, status,
     assert client.disabled is None  # one bad reply does not stop the run
 
 
+def test_token_counts_that_are_not_counts_are_not_counted(fake_openai):
+    """Infinity, text or NaN for usage was a ValueError or OverflowError traceback that ended the run."""
+    fake_openai.behaviour = "odd_usage"
+    result, client = ask(fake_openai)
+    assert (result.status, result.usage.prompt_tokens, result.usage.completion_tokens) == ("ok", 0, 0)
+
+
+def test_a_body_nested_too_deeply_is_a_notice(fake_openai):
+    """100,000 nested arrays made json.loads raise RecursionError, a traceback that ended the run."""
+    fake_openai.behaviour = "deep_json"
+    result, client = ask(fake_openai)
+    assert result.status == "failed" and "its reply is not JSON" in result.notice
+    checked = str(check_endpoint(settings_for(fake_openai))[-1])
+    assert checked.startswith("structured output: FAILED, the server answered 200, but its reply is not JSON"), checked
+
+
 def test_invalid_reply_is_retried_with_the_problem_fed_back(fake_openai):
     fake_openai.queue.extend(["made_up_quote", "good"])
     result, _ = ask(fake_openai)

@@ -13,6 +13,7 @@ user sees.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def read_completion(body: str, content_type: str = "") -> Completion:
     """
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested past the parser's depth
         kind = "an HTML page" if "<html" in body[:500].lower() or "html" in content_type else "not JSON"
         if body.lstrip().startswith("{"):
             kind = "incomplete JSON (the body was cut off)"
@@ -146,8 +147,16 @@ def read_completion(body: str, content_type: str = "") -> Completion:
     usage = data.get("usage") if isinstance(data, dict) else None
     tokens = Usage()
     if isinstance(usage, dict):
-        tokens = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0))
+        tokens = Usage(prompt_tokens=_count(usage.get("prompt_tokens")), completion_tokens=_count(usage.get("completion_tokens")))
     return Completion(content, refusal if isinstance(refusal, str) else None, choice.get("finish_reason"), tokens)
+
+
+def _count(value: object) -> int:
+    """A token count as the server wrote it; 0 for anything that is not one (NaN, Infinity, text, negative),
+    which would otherwise end the run or make the totals wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return 0
+    return int(value)
 
 
 def reply_text(completion: Completion) -> str:
