@@ -25,6 +25,7 @@ when the answer contains it, quoted as written) and can be switched to misbehave
     echo_key           HTTP 400 whose message echoes the request's key (and another key), as careless proxies do
     odd_usage          a good reply whose token counts are Infinity, text and NaN
     deep_json          200 with a JSON body of 100,000 nested arrays
+    endless            200, a chunked body that never ends (spaces, as fast as the client reads them)
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
 used when it is empty; an answer containing ``slow_when`` is always slow.
@@ -80,6 +81,7 @@ BEHAVIOURS = {
     "echo_key",
     "odd_usage",
     "deep_json",
+    "endless",
 }
 LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
     "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
@@ -396,6 +398,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 message = f"proxy: upstream refused key {given} (fallback key sk-proj-{'Q' * 120} also refused)"
                 return self._error(400, message)
+            if behaviour == "endless":
+                return self._endless()
             if behaviour == "deep_json":
                 return self._send_bytes(200, b"[" * 100_000 + b"]" * 100_000)
             if behaviour == "html":
@@ -415,6 +419,19 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if behaviour == "trickle":
                 return self._trickle(data)
             self._send_bytes(status, data)
+
+        def _endless(self) -> None:
+            chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while not fake._stop.is_set():
+                    self.wfile.write(chunk)
+            except OSError:
+                pass  # the client gave up, as it should
+            self.close_connection = True
 
         def _trickle(self, data: bytes) -> None:
             try:

@@ -416,6 +416,13 @@ def test_a_body_nested_too_deeply_is_a_notice(fake_openai):
     assert checked.startswith("structured output: FAILED, the server answered 200, but its reply is not JSON"), checked
 
 
+def test_a_reply_that_never_ends_is_given_up_at_a_bound_not_held_in_memory(fake_openai):
+    """A chunked body of endless spaces was read into memory until the timeout: 4 GB in 20 s."""
+    fake_openai.behaviour = "endless"
+    result, _ = ask(fake_openai, timeout=3)
+    assert result.status == "failed" and "the server's reply is over 8 MB" in result.notice, result.notice
+
+
 def test_invalid_reply_is_retried_with_the_problem_fed_back(fake_openai):
     fake_openai.queue.extend(["made_up_quote", "good"])
     result, _ = ask(fake_openai)

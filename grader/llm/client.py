@@ -92,11 +92,44 @@ def _bounded_http_client(seconds: float) -> Any:
     class BoundedAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc,valid-type]
         async def send(self, request: Any, **kwargs: Any) -> Any:
             try:
-                return await asyncio.wait_for(super().send(request, **kwargs), seconds)
+                return await asyncio.wait_for(self._send_capped(request, **kwargs), seconds)
             except asyncio.TimeoutError:
                 raise httpx2.ReadTimeout(f"no complete reply within {seconds:g} s", request=request) from None
 
+        async def _send_capped(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+            """The reply read as its bytes arrive, up to MAX_REPLY_BYTES once decoded: a body that never ends
+            (or a small gzip that inflates to gigabytes) was held in memory until the timeout. A provider
+            batch's output file (``/files/``) is the one reply allowed to be large."""
+            response = await super().send(request, stream=True, **kwargs)
+            if stream:
+                return response
+            if "/files/" in request.url.path:
+                await response.aread()
+                return response
+            body = bytearray()
+            try:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        raise ReplyTooLarge(f"the server's reply is over {MAX_REPLY_BYTES >> 20} MB: not a chat completion")
+            finally:
+                await response.aclose()
+            headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+            read = httpx2.Response(
+                response.status_code, headers=headers, content=bytes(body), request=request, extensions=response.extensions
+            )
+            read.elapsed = response.elapsed
+            return read
+
     return BoundedAsyncClient(timeout=seconds)
+
+
+# A chat completion is a few KB (the token cap bounds it); a models list, tens of KB.
+MAX_REPLY_BYTES = 8 << 20
+
+
+class ReplyTooLarge(Exception):
+    """A reply past ``MAX_REPLY_BYTES``; not an httpx error, so the SDK neither retries it nor hides its message."""
 
 
 def endpoint(settings: LLMSettings) -> str:
@@ -435,6 +468,8 @@ class FeedbackClient:
             raise failed from None
         except openai.OpenAIError as exc:
             raise describe_api_error(exc, self.settings) from None
+        except ReplyTooLarge as exc:
+            raise RequestFailed(str(exc)) from None
         except (httpx2.HTTPError, UnicodeError, ValueError) as exc:
             raise RequestFailed(f"the server's reply could not be read: {type(exc).__name__}") from None
         completion = read_completion(body, content_type)
@@ -493,7 +528,9 @@ class FeedbackClient:
             return [str(m["id"]) for m in data["data"]]
         except openai.OpenAIError as exc:
             raise describe_api_error(exc, self.settings) from None
-        except (httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except ReplyTooLarge as exc:
+            raise RequestFailed(f"{endpoint(self.settings)}: {exc}") from None
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise RequestFailed(f"{endpoint(self.settings)} answered, but not with a list of models ({type(exc).__name__})") from None
 
     # -- many answers
