@@ -120,6 +120,8 @@ def _http_url(value: str | None) -> str | None:
     would fail as a broken connection, retried, instead of one line saying what is wrong."""
     from urllib.parse import urlparse
 
+    from .llm.secrets import shown_url
+
     if not value:
         return value
     try:
@@ -128,7 +130,11 @@ def _http_url(value: str | None) -> str | None:
     except ValueError:  # "http://[::1": an unclosed IPv6 address
         sendable = False
     if not sendable:
-        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host (like http://localhost:11434/v1)")
+        raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL with a host (like http://localhost:11434/v1)")
+    if parsed.query or parsed.fragment or value.rstrip().endswith(("?", "#")):
+        # The SDK appends each path after the query ("/v1?api-key=...chat/completions"), and a query often holds a key.
+        shown = shown_url(re.split(r"[?#]", value, maxsplit=1)[0]) + "?…"
+        raise ValueError(f"{shown!r} has a query string or fragment, which the openai library would put before each request's path: remove it")
     return value
 
 

@@ -210,6 +210,33 @@ def test_llm_check_with_a_base_url_that_is_no_url_is_one_line(args, env, message
     assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
 
 
+def test_a_base_url_with_a_query_string_is_refused_without_showing_it():
+    """The openai library puts the endpoint's path after the query ('/v1?api-key=...chat/completions'), so every
+    request went to a path that does not exist, and the URL, secret and all, was printed in every notice."""
+    result = run_cli("llm", "check", "--base-url", "http://127.0.0.1:9/v1?api-key=q-s3cret-5", "--model", "m")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "Error: setting 'base_url' from command line: 'http://127.0.0.1:9/v1?…' has a query string or fragment, "
+        "which the openai library would put before each request's path: remove it\n"
+    )
+
+
+def test_credentials_in_the_base_url_are_never_shown_nor_stored(fake_openai, answers, isolated_env):
+    """A user name and password in the base URL were printed by llm check, in every notice and in grade --json,
+    and stored in the reply cache."""
+    port = fake_openai.base_url.split(":")[2].split("/")[0]
+    with_login = f"http://alice:pw-s3cret-5@127.0.0.1:{port}/v1"
+    check = run_cli("llm", "check", "--base-url", with_login, "--model", "fake-model")
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.startswith(f"endpoint: ok, http://****@127.0.0.1:{port}/v1 answers")
+    graded = run_cli("grade", str(SEED_DECK), str(answers), "--json", "--llm", "--base-url", with_login, "--model", "fake-model")
+    unreachable = run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--base-url", "http://alice:pw-s3cret-5@127.0.0.1:9/v1")
+    assert "cannot reach http://****@127.0.0.1:9/v1" in unreachable.stderr
+    for result in (check, graded, unreachable):
+        assert "s3cret" not in result.stdout + result.stderr and "alice" not in result.stdout + result.stderr
+    assert not [p for p in isolated_env.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
+
+
 def test_a_settings_file_base_url_that_is_no_url_names_its_line(isolated_env):
     (isolated_env / "settings.toml").write_text('[llm]\nmodel = "m"\nbase_url = "localhost:8000"\n', encoding="utf-8")
     result = run_cli("llm", "check")

@@ -44,7 +44,7 @@ from .prompts import Example, Prompts
 from .reply import Messages, RequestFailed, ask_until_valid, read_completion, reply_text
 from .runner import LoopRunner
 from .schema import Context, LLMFeedback, LLMResult, Mode, Totals, Usage, max_reply_tokens, request_schema
-from .secrets import mask_secrets, server_cause
+from .secrets import mask_secrets, server_cause, shown_url
 from .support import QuoteSupport, Similarity
 
 # What was learnt about endpoints in this process, by (base URL, model).
@@ -133,7 +133,8 @@ class ReplyTooLarge(Exception):
 
 
 def endpoint(settings: LLMSettings) -> str:
-    return settings.base_url or "https://api.openai.com/v1"
+    """The endpoint as shown, stored and keyed: credentials in the base URL are masked (``shown_url``)."""
+    return shown_url(settings.base_url or "https://api.openai.com/v1")
 
 
 def describe_api_error(exc: Exception, settings: LLMSettings) -> RequestFailed:

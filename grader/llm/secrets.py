@@ -66,6 +66,15 @@ def mask_secrets(text: str, key: str | None = None) -> str:
     return _KEY_LIKE.sub(lambda m: mask(m.group()) if not m.group().startswith("****") else m.group(), text)
 
 
+# The user name and password of a URL (``http://user:pass@host``, or ``user:pass@host`` with no scheme).
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*://)?)[^/?#]*@")
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be shown or stored: a user name and password in it masked."""
+    return _USERINFO.sub(r"\1****@", url, count=1)
+
+
 def one_line(text: str, limit: int) -> str:
     """``text`` with its whitespace collapsed, cut to ``limit`` characters with an ellipsis."""
     text = " ".join(text.split())
