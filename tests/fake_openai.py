@@ -26,6 +26,7 @@ when the answer contains it, quoted as written) and can be switched to misbehave
     odd_usage          a good reply whose token counts are Infinity, text and NaN
     deep_json          200 with a JSON body of 100,000 nested arrays
     endless            200, a chunked body that never ends (spaces, as fast as the client reads them)
+    redirect           HTTP 307 to the same path under ``redirect_to`` (another server's base URL)
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
 used when it is empty; an answer containing ``slow_when`` is always slow.
@@ -82,6 +83,7 @@ BEHAVIOURS = {
     "odd_usage",
     "deep_json",
     "endless",
+    "redirect",
 }
 LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
     "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
@@ -116,6 +118,7 @@ class FakeOpenAI:
         self.hold_when: str | None = None
         self.release = threading.Event()
         self._crowded = threading.Event()
+        self.redirect_to = ""
         self.batch_polls = 0
         self.batch_api = True
         self.in_flight = 0
@@ -398,6 +401,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 message = f"proxy: upstream refused key {given} (fallback key sk-proj-{'Q' * 120} also refused)"
                 return self._error(400, message)
+            if behaviour == "redirect":
+                return self._send_bytes(307, b"", headers={"Location": fake.redirect_to + self.path.split("/v1", 1)[1]})
             if behaviour == "endless":
                 return self._endless()
             if behaviour == "deep_json":

@@ -423,6 +423,18 @@ def test_a_reply_that_never_ends_is_given_up_at_a_bound_not_held_in_memory(fake_
     assert result.status == "failed" and "the server's reply is over 8 MB" in result.notice, result.notice
 
 
+def test_a_redirect_to_another_server_is_not_followed(fake_openai):
+    """A 307 to another host was followed: the rubric and the student's answer went to a server nobody configured."""
+    from .fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as elsewhere:
+        fake_openai.behaviour, fake_openai.redirect_to = "redirect", elsewhere.base_url
+        result, client = ask(fake_openai)
+        assert elsewhere.chat_requests == []
+    assert result.status == "failed" and client.disabled is not None
+    assert f"{fake_openai.base_url} redirects to {elsewhere.base_url.removesuffix('/v1')} (HTTP 307)" in result.notice, result.notice
+
+
 def test_invalid_reply_is_retried_with_the_problem_fed_back(fake_openai):
     fake_openai.queue.extend(["made_up_quote", "good"])
     result, _ = ask(fake_openai)

@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from string import Template
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -121,7 +122,8 @@ def _bounded_http_client(seconds: float) -> Any:
             read.elapsed = response.elapsed
             return read
 
-    return BoundedAsyncClient(timeout=seconds)
+    # Redirects are not followed: a 307 to another host would send it the rubric and the student's answer.
+    return BoundedAsyncClient(timeout=seconds, follow_redirects=False)
 
 
 # A chat completion is a few KB (the token cap bounds it); a models list, tens of KB.
@@ -162,6 +164,12 @@ def describe_api_error(exc: Exception, settings: LLMSettings) -> RequestFailed:
     elif isinstance(exc, openai.RateLimitError):
         quota = getattr(exc, "code", None) == "insufficient_quota"
         failed = RequestFailed(f"rate limited by {where} (HTTP 429){retried}{server_says}", fatal=quota)
+    elif isinstance(exc, openai.APIStatusError) and 300 <= exc.status_code < 400:
+        to = _redirect_target(exc.response.headers.get("location", ""))
+        failed = RequestFailed(
+            f"{where} redirects{to} (HTTP {exc.status_code}): redirects are not followed, set the base URL to the server itself",
+            fatal=True,
+        )
     elif isinstance(exc, openai.BadRequestError):
         failed = RequestFailed(f"the server refused the request (HTTP 400){server_says}")
     elif isinstance(exc, openai.APIStatusError):
@@ -180,6 +188,16 @@ def describe_api_error(exc: Exception, settings: LLMSettings) -> RequestFailed:
     failed.notice = mask_secrets(failed.notice, settings.key_value())
     failed.status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
     return failed
+
+
+def _redirect_target(location: str) -> str:
+    """Where a redirect points, as " to scheme://host:port" (no credentials, path or query); "" if it cannot say."""
+    try:
+        target = urlsplit(location)
+    except ValueError:
+        return ""
+    host = target.netloc.rsplit("@", 1)[-1]
+    return f" to {target.scheme}://{host}" if target.scheme and host else ""
 
 
 def _refused(exc: BaseException) -> bool:
