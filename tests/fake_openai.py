@@ -26,6 +26,7 @@ when the answer contains it, quoted as written) and can be switched to misbehave
     odd_usage          a good reply whose token counts are Infinity, text and NaN
     deep_json          200 with a JSON body of 100,000 nested arrays
     endless            200, a chunked body that never ends (spaces, as fast as the client reads them)
+    content_parts      a good reply whose content is a list of text parts, as some gateways write it
     redirect           HTTP 307 to the same path under ``redirect_to`` (another server's base URL)
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
@@ -84,6 +85,7 @@ BEHAVIOURS = {
     "deep_json",
     "endless",
     "redirect",
+    "content_parts",
 }
 LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
     "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
@@ -410,10 +412,14 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if behaviour == "html":
                 page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in.</body></html>"
                 return self._send_bytes(200, page, "text/html; charset=utf-8")
-            plain = ("trickle", "truncated_body", "wrong_content_type", "odd_usage")
+            plain = ("trickle", "truncated_body", "wrong_content_type", "odd_usage", "content_parts")
             status, payload = grade_reply(fake, body, "good" if behaviour in plain else behaviour)
             if behaviour == "odd_usage":
                 payload["usage"] = {"prompt_tokens": float("inf"), "completion_tokens": "many", "total_tokens": float("nan")}
+            if behaviour == "content_parts":
+                message = payload["choices"][0]["message"]
+                half = len(message["content"]) // 2
+                message["content"] = [{"type": "text", "text": message["content"][:half]}, {"type": "text", "text": message["content"][half:]}]
             data = json.dumps(payload).encode()
             if behaviour == "rate_limit":
                 return self._send(status, payload, {"retry-after-ms": "10"})

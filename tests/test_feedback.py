@@ -407,6 +407,13 @@ def test_token_counts_that_are_not_counts_are_not_counted(fake_openai):
     assert (result.status, result.usage.prompt_tokens, result.usage.completion_tokens) == ("ok", 0, 0)
 
 
+def test_content_written_as_text_parts_is_read(fake_openai):
+    """Content as a list of text parts was read as its JSON (a list), so a good reply was 'not an object', 3 times."""
+    fake_openai.behaviour = "content_parts"
+    result, _ = ask(fake_openai)
+    assert (result.status, result.score, result.attempts) == ("ok", 1.0, 1)
+
+
 def test_a_body_nested_too_deeply_is_a_notice(fake_openai):
     """100,000 nested arrays made json.loads raise RecursionError, a traceback that ended the run."""
     fake_openai.behaviour = "deep_json"

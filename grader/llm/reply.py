@@ -139,7 +139,9 @@ def read_completion(body: str, content_type: str = "") -> Completion:
         choice = data["choices"][0]
         message = choice["message"]
         content, refusal = message.get("content"), message.get("refusal")
-        if content is not None and not isinstance(content, str):
+        if isinstance(content, list) and content and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content):
+            content = "".join(p["text"] for p in content)  # text parts, as some gateways write the content
+        elif content is not None and not isinstance(content, str):
             content = json.dumps(content)
     except (KeyError, IndexError, TypeError, AttributeError):
         shape = ", ".join(list(data)[:5]) if isinstance(data, dict) else type(data).__name__
