@@ -885,7 +885,7 @@ def with_demoted_reference_words(evalset: EvalSet) -> dict[str, np.ndarray]:
     return out
 
 
-def demoted_reference_words_signals(graded, baselines) -> np.ndarray:
+def demoted_reference_words_signals(evalset, graded, baselines) -> np.ndarray:
     """The core's similarity and the share of the reference's words repeated, both without the question's words."""
     return np.column_stack([graded.similarity, baselines["demoted_overlap"]])
 
@@ -1094,6 +1094,59 @@ def with_class_term_weights(power: float) -> Callable[[EvalSet], dict[str, np.nd
     return baselines
 
 
+def terms_slope_signal(slope: bool) -> list:
+    """Patches for a third global signal from the number of the card's key terms (log(1 + n), less its mean over
+    the set): ``slope``, the raw score times it, so a calibration may read a share of a long reference's terms as
+    more than the same share of a short one's; else that number alone, a shift."""
+
+    def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
+        out = CORE_BASELINES(evalset)
+        sizes = np.array([math.log1p(len(evalset.cards[it.question_id].key_terms)) for it in evalset.items])
+        out["terms"] = sizes - sizes.mean()
+        return out
+
+    def columns(evalset, graded, scores) -> np.ndarray:
+        third = np.clip(graded.calibration_input(), 0, None) * scores["terms"] if slope else scores["terms"]
+        return np.column_stack([grid_signals(evalset, graded, scores), third])
+
+    more = ((0, 0, 0.1), (0, 0, 0.2), (0, 0, 0.4), (0.3, 0.3, 0.1), (0.3, 0.3, 0.2), (0.3, 0.3, 0.4), (0, 0.3, 0.2), (0.3, 0, 0.2))
+    return [
+        *GRID_EVERYWHERE,
+        (evaluate_module, "baseline_scores", baselines),
+        (evaluate_module, "signal_columns", columns),
+        (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + more),
+    ]
+
+
+def grid_signal_map(task, fit_idx, raw, signals, questions):
+    """``calibration.signal_map`` as it was before the logistic map: every task's raw score plus all its signals at
+    the grid's weights (``SIGNAL_WEIGHTS``, patched to as many as the variant's signals)."""
+    if len(set(questions.tolist())) < calibration.MIN_SIGNAL_QUESTIONS:
+        return lambda x, _: x
+    weights = calibration.signal_weights(task, fit_idx, raw, signals, questions)
+    return lambda x, s: calibration.with_signals(x, s, weights)
+
+
+# The core's signals as the grid weighed them: similarity and reference words, not the card's number of key terms.
+def grid_signals(evalset: EvalSet, graded, scores) -> np.ndarray:
+    return CORE_SIGNALS(evalset, graded, scores)[:, : calibration.GRID_SIGNALS]
+
+
+GRID_EVERYWHERE = [(calibration, "signal_map", grid_signal_map), (evaluate_module, "signal_columns", grid_signals)]
+CORE_LOGISTIC_DESIGN = calibration._logistic_design
+
+
+def logistic_without(products: bool, terms: bool) -> list:
+    """Patches that take from the logistic map the products of the raw score with each signal, or the card's number
+    of key terms (the third signal), or both."""
+    patches = []
+    if not products:
+        patches.append((calibration, "_logistic_design", lambda raw, signals: np.delete(CORE_LOGISTIC_DESIGN(raw, signals), np.s_[1 + signals.shape[1] : 1 + 2 * signals.shape[1]], axis=1)))
+    if not terms:
+        patches.append((evaluate_module, "signal_columns", grid_signals))
+    return patches
+
+
 def gold_share(item) -> float:
     """An item's human grade as a share of its maximum (a two-way label: 1 for correct), NaN where there is none."""
     if item.score is not None and item.max_score:
@@ -1221,13 +1274,13 @@ def verb_negation_narrowed(determiners_deny: bool, copulas_deny: bool) -> Callab
 def encoder_in_place(model: str, floor: float, demoted: bool = False) -> Variant:
     """A variant whose global calibrations weigh the sentence encoder's similarity in place of the word vectors'."""
 
-    def columns(graded, scores) -> np.ndarray:
+    def columns(evalset, graded, scores) -> np.ndarray:
         return np.column_stack([scores["encoder"], scores["overlap"]])
 
     return Variant(
         f"the global signal's similarity from the sentence encoder {model} (cosine rescaled from {floor:g}), not summed word vectors"
         + (", the question's direction left out" if demoted else ""),
-        patches=[(evaluate_module, "baseline_scores", encoder_similarity(model, floor, demoted)), (evaluate_module, "signal_columns", columns)],
+        patches=[*GRID_EVERYWHERE, (evaluate_module, "baseline_scores", encoder_similarity(model, floor, demoted)), (evaluate_module, "signal_columns", columns)],
     )
 
 
@@ -1275,12 +1328,13 @@ def third_signal(description: str, baselines: Callable[[EvalSet], dict[str, np.n
     """A variant whose global calibrations weigh a third signal, ``baselines``' scores under ``key``, beside the core's
     two: the core's grid with the third weight 0, and ``more_weights``."""
 
-    def columns(graded, scores) -> np.ndarray:
-        return np.column_stack([CORE_SIGNALS(graded, scores), scores[key]])
+    def columns(evalset, graded, scores) -> np.ndarray:
+        return np.column_stack([grid_signals(evalset, graded, scores), scores[key]])
 
     return Variant(
         description,
         patches=[
+            *GRID_EVERYWHERE,
             (evaluate_module, "baseline_scores", baselines),
             (evaluate_module, "signal_columns", columns),
             (calibration, "SIGNAL_WEIGHTS", tuple((*w, 0.0) for w in calibration.SIGNAL_WEIGHTS) + more_weights),
@@ -1417,6 +1471,7 @@ VARIANTS: dict[str, Variant] = {
         for k in (1, 2, 3, 4)
         for name, description, patches in (
             ("current", "the core as it is", []),
+            ("signals-grid", "every global mapping weighs its signals by the grid (the rule before)", GRID_EVERYWHERE),
             ("macro-f1-cut", "two-class cut points searched for macro-F1 in per-question mappings (the rule before)", [(calibration, "fit_and_apply", macro_f1_cut)]),
         )
     },
@@ -1476,6 +1531,16 @@ VARIANTS: dict[str, Variant] = {
         )
         for power in (1.0, -1.0)
     },
+    "signals+terms-slope": Variant(
+        "a third global signal: the raw score times how many key terms the card has (log, less the set's mean)", patches=terms_slope_signal(True)
+    ),
+    "signals+terms-shift": Variant(
+        "a third global signal: how many key terms the card has (log, less the set's mean)", patches=terms_slope_signal(False)
+    ),
+    "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
+    "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
+    "signals-logistic-products": Variant("the logistic map without the card's number of key terms", patches=logistic_without(products=True, terms=False)),
+    "signals-logistic-terms": Variant("the logistic map without the products of the raw score with each signal", patches=logistic_without(products=False, terms=True)),
     "signals+class-cut": third_signal(
         "a third signal: how far the class's own split of its keyword scores (Otsu) falls below the set's mean split",
         with_class_cut, "class_cut", ((0, 0, 0.3), (0, 0, 0.6), (0, 0, 1.0), (0.3, 0.3, 0.3), (0.3, 0.3, 0.6), (0.3, 0.3, 1.0), (0, 0.3, 0.6)),
@@ -1514,7 +1579,7 @@ VARIANTS: dict[str, Variant] = {
     },
     "signals-wider": Variant(
         "the signals' grid reaches further for the similarity: (1, 0.3), (1, 0.6), (1.5, 0), (2, 0) more",
-        patches=[(calibration, "SIGNAL_WEIGHTS", calibration.SIGNAL_WEIGHTS + ((1.0, 0.3), (1.0, 0.6), (1.5, 0.0), (2.0, 0.0)))],
+        patches=[*GRID_EVERYWHERE, (calibration, "SIGNAL_WEIGHTS", calibration.SIGNAL_WEIGHTS + ((1.0, 0.3), (1.0, 0.6), (1.5, 0.0), (2.0, 0.0)))],
     ),
     "signals+novelty": third_signal(
         "a third global signal: the share of the answer's words the question lacks, with five more grid points",
@@ -1534,7 +1599,7 @@ VARIANTS: dict[str, Variant] = {
     ),
     "reference-words-demoted": Variant(
         "the global signal of reference words repeated leaves out the question's words too",
-        patches=[(evaluate_module, "baseline_scores", with_demoted_reference_words), (evaluate_module, "signal_columns", demoted_reference_words_signals)],
+        patches=[*GRID_EVERYWHERE, (evaluate_module, "baseline_scores", with_demoted_reference_words), (evaluate_module, "signal_columns", demoted_reference_words_signals)],
     ),
     **{
         f"pooled-mappings{k}": Variant(
@@ -1543,7 +1608,9 @@ VARIANTS: dict[str, Variant] = {
         )
         for k in (0, 1, 3)
     },
-    "signals-least-squares": Variant("the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[(calibration, "signal_weights", least_squares_weights)]),
+    "signals-least-squares": Variant(
+        "the signals' weights from least squares on the fitting answers, not chosen out of fold", patches=[*GRID_EVERYWHERE, (calibration, "signal_weights", least_squares_weights)]
+    ),
     "signals-seed2": Variant("the signals' weights chosen on another split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 2)]),
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
     "borrowed-words-earn": Variant("a term earns from the words of another term's complete mention too (the rule before 2026-12-01)", patches=[(match, "BORROWED_WORDS_COST", False)]),

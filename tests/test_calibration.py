@@ -18,7 +18,9 @@ from grader.evaluation.calibration import (
     fit_cuts,
     fit_isotonic,
     group_folds,
+    logistic_signals,
     proportion_cuts,
+    signal_map,
     signal_weights,
     train_plan,
     with_signals,
@@ -186,11 +188,45 @@ def test_signal_weights_take_a_signal_only_where_the_gold_follows_it(signal_info
     assert weights[1] == 0  # a signal that is always 0 earns no weight: ties go to the smaller one
 
 
-def test_signal_weights_need_enough_questions_to_choose():
+@pytest.mark.parametrize("task", ["two-way", "score"])
+def test_signals_need_enough_questions_to_count(task):
     questions, gold, rng = _questions_and_gold(MIN_SIGNAL_QUESTIONS - 1)
-    signals = np.column_stack([gold.astype(float), gold.astype(float)])
-    weights = signal_weights(_two_way_task(gold), np.arange(len(gold)), rng.random(len(gold)), signals, questions)
-    assert not weights.any()
+    signals = np.column_stack([gold.astype(float), gold.astype(float), gold.astype(float)])
+    fitted = _two_way_task(gold) if task == "two-way" else Task("score", "score", gold.astype(float), [], max_score=np.ones(len(gold)))
+    raw = rng.random(len(gold))
+    combine = signal_map(fitted, np.arange(len(gold)), raw, signals, questions)
+    assert combine(raw, signals).tolist() == raw.tolist()
+
+
+def test_logistic_signals_weigh_the_raw_score_by_a_signal_where_the_gold_says_so():
+    """Long references' right answers cover a smaller share of their terms: the signal that says how long a reference
+    is (0 short, 1 long) changes what a raw score means, which only its product with the score can say."""
+    rng = np.random.default_rng(5)
+    long = rng.integers(0, 2, 4000).astype(float)
+    raw = rng.random(4000)
+    upper = raw > np.where(long == 1, 0.3, 0.7)
+    weights = logistic_signals(raw, long[:, None], upper)  # raw, signal, raw x signal, constant
+    assert weights[0] > 0 and weights[2] > 0
+    # where the signal is 1, the odds are even at a raw score of 0.3; where it is 0, at 0.7
+    assert abs(-(weights[1] + weights[3]) / (weights[0] + weights[2]) - 0.3) < 0.05
+    assert abs(-weights[3] / weights[0] - 0.7) < 0.05
+
+
+def test_a_two_class_global_mapping_combines_by_logistic_regression_where_the_grid_cannot():
+    questions, _, rng = _questions_and_gold(40)
+    long = (np.arange(len(questions)) // 12 % 2).astype(float)  # every other question has a long reference
+    raw = rng.random(len(questions))
+    gold = (raw > np.where(long == 1, 0.3, 0.7)).astype(int)
+    signals = np.column_stack([np.zeros(len(gold)), np.zeros(len(gold)), long])
+    task = _two_way_task(gold)
+    plan = cv_plan(list(questions), "global")
+    helped = apply_plan(task, raw, plan, task, raw, signals=Signals(signals, signals, questions)).values
+    alone = apply_plan(task, raw, plan, task, raw).values
+    assert macro_f1(gold, helped, 2) > 0.95 > macro_f1(gold, alone, 2) + 0.1
+    # non-answers stay below every real answer: the map never lifts them
+    combine = signal_map(task, np.arange(len(gold)), raw, signals, questions)
+    mapped = combine(np.r_[-1.0, raw], np.vstack([signals[:1], signals]))
+    assert mapped[0] == -1.0 and (mapped[1:] > 0).all()
 
 
 def test_a_global_calibration_weighs_a_signal_into_its_predictions():
@@ -198,7 +234,7 @@ def test_a_global_calibration_weighs_a_signal_into_its_predictions():
     task = _two_way_task(gold)
     raw = rng.random(len(gold))  # a grader that knows nothing
     plan = cv_plan(list(questions), "global")
-    columns = np.column_stack([gold + rng.normal(0, 0.1, len(gold)), np.zeros(len(gold))])
+    columns = np.column_stack([gold + rng.normal(0, 0.1, len(gold)), np.zeros(len(gold)), np.zeros(len(gold))])
     signals = Signals(columns, columns, questions)
     alone = apply_plan(task, raw, plan, task, raw).values
     helped = apply_plan(task, raw, plan, task, raw, signals=signals).values

@@ -14,12 +14,14 @@ with the grade those answers predict for it from its similarity to each
 (``neighbours``): what a teacher already decided for answers like this one.
 
 Where one mapping serves many questions (global scope, or a question the
-training set lacks in a per-question calibration), it may add to the raw
-score further evidence the grader cannot weigh alone (``Signals``: the
+training set lacks in a per-question calibration), it may weigh beside the
+raw score further evidence the grader cannot weigh alone (``Signals``: the
 answer's similarity to the reference, the share of the reference's words it
-repeats), each with a weight chosen on the fitting items out of fold, folds
-of whole questions: a dataset whose teachers reward those gets them, one
-whose teachers do not keeps the score alone.
+repeats, how many key terms its card has). For two-class labels a logistic
+regression on the fitting items weighs them; otherwise each of the first two
+gets a weight chosen on the fitting items out of fold, folds of whole
+questions: a dataset whose teachers reward those gets them, one whose
+teachers do not keeps the score alone.
 
 ``group_folds`` keeps every answer to one question in the same fold, so a
 cross-validated figure is always measured on questions the mapping never saw.
@@ -52,8 +54,13 @@ NEIGHBOUR_WEIGHT = 2.0
 # makes fewest errors. 0.45 and 0.55 did no better on the training splits (eval/RESULTS.md).
 PROBABILITY_CUT = 0.5
 
-# Weights tried for the signals (similarity, reference words repeated): grid points that won on some training split.
+# Weights tried for the first two signals (similarity, reference words repeated): grid points that won on some
+# training split. Two-class labels weigh every signal by a logistic regression instead (``logistic_signals``).
 SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
+GRID_SIGNALS = 2
+# The logistic regression's L2 penalty on standardised columns, and its Newton steps (it converges in under ten).
+LOGISTIC_PENALTY = 1.0
+LOGISTIC_STEPS = 30
 # Fewer fitting questions than this choose weights by noise (inner folds of two or three questions): the score stays
 # alone. So signals count in global mappings, and in a per-question run for a question the training set lacks (its
 # mapping is fitted on all of it), never in one question's own.
@@ -300,7 +307,8 @@ class GradedAnswers:
 @dataclass(frozen=True)
 class Signals:
     """Evidence beside the grader's raw score, one column per signal (similarity to the reference, share of the
-    reference's words repeated), for the fitting items and the predicted ones, and the fitting items' questions."""
+    reference's words repeated, log(1 + the card's key terms)), for the fitting items and the predicted ones, and
+    the fitting items' questions."""
 
     fit: np.ndarray  # (fitting items, signals)
     predicted: np.ndarray  # (predicted items, signals)
@@ -322,14 +330,56 @@ def _agreement(task: Task, idx: np.ndarray, predicted: TaskPrediction) -> float:
     return -float(np.mean((predicted.values / task.max_score[idx] - task.gold[idx] / task.max_score[idx]) ** 2))
 
 
+SignalMap = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (raw scores, their signals) -> what the mapping is fitted on
+
+
+def signal_map(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np.ndarray, questions: np.ndarray) -> SignalMap:
+    """How a mapping that serves many questions combines each raw score with its signals, fitted on its fitting items
+    (``raw``, ``signals`` and ``questions`` are theirs, rows of ``fit_idx``).
+
+    Two-class labels: the probability a logistic regression gives (``logistic_signals``); on the training splits it
+    beat the grid on both SemEval sets' unseen questions over five fold splits (eval/RESULTS.md). Other tasks: the
+    raw score plus the first two signals at the grid's weights (``signal_weights``). With fewer than
+    ``MIN_SIGNAL_QUESTIONS`` questions the score stays alone. Non-answers keep their rank below every score.
+    """
+    if len(set(questions.tolist())) < MIN_SIGNAL_QUESTIONS:
+        return lambda x, _: x
+    if task.kind == "label" and len(task.classes) == 2:
+        weights = logistic_signals(raw, signals, grade_share(task)[fit_idx] >= 0.5)
+        return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(_logistic_design(x, s) @ weights, -30, 30))))
+    weights = signal_weights(task, fit_idx, raw, signals[:, :GRID_SIGNALS], questions)
+    return lambda x, s: with_signals(x, s[:, :GRID_SIGNALS], weights)
+
+
+def _logistic_design(raw: np.ndarray, signals: np.ndarray) -> np.ndarray:
+    """The logistic regression's columns: the raw score, each signal, each signal times the raw score (so the share
+    of a long reference's terms can count for more than the same share of a short one's), and a constant."""
+    x = np.clip(raw, 0.0, None)[:, None]
+    return np.column_stack([x, signals, x * signals, np.ones(len(x))])
+
+
+def logistic_signals(raw: np.ndarray, signals: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Weights of an L2-penalised logistic regression of the upper class (``upper``) on ``_logistic_design``, fitted
+    by Newton's method on standardised columns (the constant unpenalised) and returned for the columns as given."""
+    design = _logistic_design(raw, signals)
+    mean, scale = design[:, :-1].mean(axis=0), design[:, :-1].std(axis=0) + 1e-9
+    z = np.column_stack([(design[:, :-1] - mean) / scale, np.ones(len(design))])
+    penalty = np.diag(np.r_[np.full(z.shape[1] - 1, LOGISTIC_PENALTY), 0.0])
+    y = np.asarray(upper, dtype=float)
+    w = np.zeros(z.shape[1])
+    for _ in range(LOGISTIC_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        w -= np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + penalty, z.T @ (p - y) + penalty @ w)
+    weights = w[:-1] / scale
+    return np.r_[weights, w[-1] - weights @ mean]
+
+
 def signal_weights(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np.ndarray, questions: np.ndarray) -> np.ndarray:
     """The ``SIGNAL_WEIGHTS`` whose out-of-fold predictions of the fitting items agree best with their gold.
 
     ``raw``, ``signals`` and ``questions`` are the fitting items' (rows of ``fit_idx``). Ties go to the
-    earlier, smaller weights; with fewer than ``MIN_SIGNAL_QUESTIONS`` questions the score stays alone.
+    earlier, smaller weights.
     """
-    if len(set(questions.tolist())) < MIN_SIGNAL_QUESTIONS:
-        return np.zeros(signals.shape[1])
     inner = cv_plan(list(questions), "global", seed=SIGNAL_FOLDS_SEED)
     best, chosen = -np.inf, np.zeros(signals.shape[1])
     for weights in map(np.array, SIGNAL_WEIGHTS):
@@ -414,8 +464,8 @@ def apply_plan(
     With ``answers``, an entry that fits on at least ``neighbours.MIN_GRADED``
     answers to the predicted items' own question blends each raw score with its
     neighbour grade first, and predicts a two-class label by probability. With
-    ``signals``, every other entry adds them to the raw score, weighted as
-    ``signal_weights`` chooses on its fitting items.
+    ``signals``, every other entry combines them with the raw score as
+    ``signal_map`` fits on its fitting items.
     """
     n = len(x)
     values = np.zeros(n, dtype=float if task.kind == "score" else np.intp)
@@ -432,8 +482,8 @@ def apply_plan(
             among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
             fit_raw, raw = blend(fit_raw, among), blend(raw, new)
         elif signals is not None and not majority:
-            weights = signal_weights(fit_task, fit_idx, fit_raw, signals.fit[fit_idx], signals.fit_questions[fit_idx])
-            fit_raw, raw = with_signals(fit_raw, signals.fit[fit_idx], weights), with_signals(raw, signals.predicted[test], weights)
+            combine = signal_map(fit_task, fit_idx, fit_raw, signals.fit[fit_idx], signals.fit_questions[fit_idx])
+            fit_raw, raw = combine(fit_raw, signals.fit[fit_idx]), combine(raw, signals.predicted[test])
         fit = FitData(fit_raw, fit_task, fit_idx)
         pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test, by_probability=one_question)
         values[test] = pred.values

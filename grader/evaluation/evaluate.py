@@ -136,17 +136,18 @@ class FitSource:
         return apply_plan(task, raw, self.plan, self.tasks[task.name], self.raw[system], majority=majority, answers=answers, signals=signals)
 
 
-def signal_columns(graded: RawGrades, baselines: dict[str, np.ndarray]) -> np.ndarray:
+def signal_columns(evalset: EvalSet, graded: RawGrades, baselines: dict[str, np.ndarray]) -> np.ndarray:
     """What a calibration may weigh beside the grader's score where it serves many questions: the answer's
-    similarity to the reference and the share of the reference's words it repeats (the overlap baseline's raw score)."""
-    return np.column_stack([graded.similarity, baselines["overlap"]])
+    similarity to the reference, the share of the reference's words it repeats (the overlap baseline's raw score),
+    and log(1 + its card's key terms): a right answer covers a smaller share of a long reference's terms."""
+    terms = np.array([math.log1p(len(evalset.cards[it.question_id].key_terms)) for it in evalset.items])
+    return np.column_stack([graded.similarity, baselines["overlap"], terms])
 
 
-def grader_signals(
-    graded: RawGrades, baselines: dict[str, np.ndarray], fitted: RawGrades, fitted_baselines: dict[str, np.ndarray], fit_questions: list[str]
-) -> Signals:
+def grader_signals(evalset: EvalSet, graded: RawGrades, baselines: dict[str, np.ndarray], fitted: EvalSet, fitted_graded: RawGrades, fitted_baselines: dict[str, np.ndarray]) -> Signals:
     """The signals of the evaluated answers and of those a calibration is fitted on (``signal_columns``)."""
-    return Signals(signal_columns(fitted, fitted_baselines), signal_columns(graded, baselines), np.asarray(fit_questions, dtype=object))
+    fit_questions = np.asarray([it.question_id for it in fitted.items], dtype=object)
+    return Signals(signal_columns(fitted, fitted_graded, fitted_baselines), signal_columns(evalset, graded, baselines), fit_questions)
 
 
 def graded_answers(evalset: EvalSet, fitted: EvalSet, scope: str) -> GradedAnswers | None:
@@ -182,7 +183,7 @@ def cross_validation_source(
         signals=MIN_SIGNAL_QUESTIONS,
     )
     raw = {"grader": graded.calibration_input(), **baselines}
-    signals = grader_signals(graded, baselines, graded, baselines, questions)
+    signals = grader_signals(evalset, graded, baselines, evalset, graded, baselines)
     return FitSource(cv_plan(questions, scope, folds, seed), info, tasks, raw, graded_answers(evalset, evalset, scope), signals)
 
 
@@ -234,7 +235,7 @@ def training_source(
     plan = train_plan([it.question_id for it in evalset.items], [it.question_id for it in train.items], scope)
     train_baselines = baseline_scores(train)
     raw = {"grader": train_graded.calibration_input(), **train_baselines}
-    signals = grader_signals(graded, baselines, train_graded, train_baselines, [it.question_id for it in train.items])
+    signals = grader_signals(evalset, graded, baselines, train, train_graded, train_baselines)
     return FitSource(plan, info, train_tasks, raw, graded_answers(evalset, train, scope), signals)
 
 

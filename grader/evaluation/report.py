@@ -127,8 +127,9 @@ def summary_lines(run: EvalRun) -> list[str]:
         )
     if c.signals:
         scope += (
-            ", the score plus the answer's similarity to the reference and the share of its words repeated, weighted as"
-            f" they predict the fitting answers out of fold (where those answer {c.signals} or more questions)"
+            ", the score with the answer's similarity to the reference, the share of its words repeated and its card's"
+            " number of key terms, weighed by a logistic regression for two-class labels, else (the first two) as they"
+            f" predict the fitting answers out of fold (where those answer {c.signals} or more questions)"
         )
     if c.mode == "train":
         lines.append(f"Calibration: fitted on {c.train_path} ({c.train_items} answers), {scope}")
