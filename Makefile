@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Extras to install; CI adds the cluster example's: make test EXTRAS=test,dask
 EXTRAS ?= test
 
-.PHONY: run test test-fast test-llm bench eval clean
+.PHONY: run test test-fast test-llm bench bench-history eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ test-llm: $(STAMP) $(GGUF)  ## the real-model LLM suite (llama-server + Gemma 3 
 
 bench: $(STAMP)  ## grading throughput, peak memory and start-up time
 	$(BIN)/python eval/bench.py
+
+bench-history: $(STAMP)  ## stats on 200k reviews and import of 400k lines: time, memory, lock held (BASE=checkout to compare)
+	$(BIN)/python eval/bench_history.py $(if $(BASE),--against $(BASE))
 
 eval: $(STAMP)  ## keyword grader against the seed deck's labelled answers
 	$(BIN)/grader eval

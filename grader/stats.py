@@ -1,8 +1,9 @@
 """Progress from the history: what is due, retention, streak, mastery per deck, the terms missed most.
 
-``build_stats`` is a pure function of stored cards and attempts (and ``now``);
-``history_stats`` is the one door to the store (given, not opened): it syncs
-the decks and reads what ``build_stats`` needs. ``render.stats_view`` draws the
+``build_stats`` is a pure function of stored cards and reviews (``store.Review``:
+of each attempt only what stats reads) and ``now``; ``history_stats`` is the one
+door to the store (given, not opened): it syncs the decks and reads what
+``build_stats`` needs. ``render.stats_view`` draws the
 report. The definitions:
 
 * **due today**: cards ``schedule.pick_cards`` would ask now, the daily limits
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field
 
 from .models import Deck
 from .schedule import CardState, Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
-from .store import Attempt, CardProgress, Store, StoredCard, deck_key
+from .store import CardProgress, Review, Store, StoredCard, deck_key
 
 MATURE_DAYS = 21.0
 FORECAST_DAYS = 7
@@ -109,13 +110,13 @@ def history_stats(store: Store, decks: Sequence[Deck] | None, *, now: datetime) 
     if decks is not None:
         store.sync(decks)
         keys = [deck_key(d) for d in decks]
-    return build_stats(store.cards(keys), store.attempts(keys), now=now, settings=store.settings)
+    return build_stats(store.cards(keys), store.reviews(keys), now=now, settings=store.settings)
 
 
 def build_stats(
-    cards: list[StoredCard], attempts: list[Attempt], *, now: datetime, settings: ScheduleSettings
+    cards: list[StoredCard], attempts: Sequence[Review], *, now: datetime, settings: ScheduleSettings
 ) -> StatsReport:
-    """The stats of these cards (those still present in their decks) and these attempts."""
+    """The stats of these cards (those still present in their decks) and these answers (``Review.of`` an ``Attempt``)."""
     today = study_day(now, settings)
     present = [c for c in cards if c.present]
     days = [study_day(a.at, settings) for a in attempts]
@@ -147,9 +148,9 @@ def card_mastery(state: CardState | None, *, now: datetime, settings: ScheduleSe
     return retrievability(state, now=now, settings=settings) * min(1.0, (state.stability or 0.0) / MATURE_DAYS)
 
 
-def retention(attempts: list[Attempt]) -> Retention:
+def retention(attempts: Sequence[Review]) -> Retention:
     """True retention: reviews of learned cards rated Hard or better, cramming aside."""
-    reviews = [a for a in attempts if not a.cram and a.state_before is not None and a.state_before.phase is Phase.review]
+    reviews = [a for a in attempts if not a.cram and a.reviewed]
     passed = sum(1 for a in reviews if a.rating >= Rating.hard)
     return Retention(reviews=len(reviews), passed=passed, rate=round(passed / len(reviews), 4) if reviews else None)
 
@@ -167,7 +168,7 @@ def streak(days: set[date], today: date) -> Streak:
     return Streak(current=current, longest=longest, studied_today=today in days)
 
 
-def missed_terms(attempts: list[Attempt], titles: dict[str, str], top: int = TOP_TERMS) -> list[MissedTerm]:
+def missed_terms(attempts: Sequence[Review], titles: dict[str, str], top: int = TOP_TERMS) -> list[MissedTerm]:
     """The key terms missed most often, per deck, most missed first."""
     missed: Counter[tuple[str, str]] = Counter()
     asked: Counter[tuple[str, str]] = Counter()
@@ -194,11 +195,11 @@ def missed_terms(attempts: list[Attempt], titles: dict[str, str], top: int = TOP
     ]
 
 
-def _deck_stats(present: list[StoredCard], attempts: list[Attempt], *, now: datetime, settings: ScheduleSettings) -> list[DeckStats]:
+def _deck_stats(present: list[StoredCard], attempts: Sequence[Review], *, now: datetime, settings: ScheduleSettings) -> list[DeckStats]:
     by_deck: dict[str, list[StoredCard]] = defaultdict(list)
     for c in present:
         by_deck[c.deck].append(c)
-    tries: dict[str, list[Attempt]] = defaultdict(list)
+    tries: dict[str, list[Review]] = defaultdict(list)
     for a in attempts:
         tries[a.deck].append(a)
     result = []
