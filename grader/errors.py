@@ -8,6 +8,7 @@
     ├── LLMError                the LLM endpoint failed (issue: LLM feedback)
     ├── CacheError              the LLM reply cache cannot be opened, read or written
     └── StoreError              the history database cannot be opened or written
+        └── HistoryBusy         another grader held the history's write lock too long
 
 Library code raises these with the path and line where they are known; only
 the CLI turns them into ``Error: ...`` on stderr and an exit code. Anything
@@ -57,3 +58,7 @@ class CacheError(GraderError):
 
 class StoreError(GraderError):
     """The practice history cannot be read or saved (disk full, locked, not a database)."""
+
+
+class HistoryBusy(StoreError):
+    """Another grader held the history's write lock longer than we waited (an import, say): nothing was written."""

@@ -2,9 +2,10 @@
 
 The format is JSON Lines: a header line (``ExportHeader``), then one line per
 stored card and one per attempt (``store.StoredCard``, ``store.Attempt``).
-An import is read line by line straight into one transaction of the store, so
-a file of any size is never held whole, and a bad line anywhere leaves the
-history as it was. Header lines after the first are allowed, so exports joined
+An import is read and checked line by line, to the end, before the store takes
+its write lock (``Store.merge`` keeps the records ready in a temporary file, so a
+file of any size is never held whole): a bad line anywhere leaves the history as
+it was, and a practice session at the same time waits only for the writing. Header lines after the first are allowed, so exports joined
 with ``cat`` import as one.
 """
 
@@ -24,6 +25,7 @@ from .errors import GraderError, InputError
 from .files import open_text, refuse_overwrite
 from .store import Attempt, Merged, Store, StoredCard, history_files
 
+UNSAVED_FILE = "unsaved-answers.jsonl"
 EXPORT_FORMAT = "grader-history"
 EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024
@@ -77,6 +79,25 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
         except OSError as exc:
             raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
     return lines
+
+
+def keep_unsaved(store: Store, records: list[StoredCard | Attempt], *, now: datetime) -> Path:
+    """Append records the history could not take (it stayed locked) to ``unsaved-answers.jsonl`` beside it; return its path.
+
+    The file is an export (a header before each addition: joined exports import
+    as one), flushed to disk, so ``grader history import FILE`` adds them later,
+    and importing it twice changes nothing.
+    """
+    file = store.path.with_name(UNSAVED_FILE)
+    try:
+        with file.open("a", encoding="utf-8") as out:
+            for record in (ExportHeader(exported_at=now), *records):
+                out.write(record.model_dump_json() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise GraderError(f"cannot keep the answer the history could not take: {exc.strerror or exc}", path=file) from None
+    return file
 
 
 def _replaceable(file: Path) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from .images import Image, Opener, card_images, system_opener
 from .models import Card, Deck, Grade, Verdict
@@ -33,6 +33,10 @@ from .schedule import (
     RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
     rating_for,
 )  # fmt: skip
+
+from .errors import HistoryBusy
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .grading import KeywordGrader
@@ -173,6 +177,20 @@ def answer_from_lines(ask: Callable[[str], str | None], *, allow_empty: bool = F
         if not lines and line.strip().startswith("/"):
             return line.strip()
         lines.append(line)
+
+
+# How long practice waits for a history another grader is writing (an import, say) before it keeps an answer in a file.
+SAVE_FIRST_WAIT_SECONDS = 2.0  # silently; then one line says the history is busy
+SAVE_PATIENCE_SECONDS = 300.0  # in all
+
+
+class AnswerKeptAside(Exception):
+    """An answer the history could not take (locked too long, or Ctrl-C while waiting) was kept in ``file`` instead."""
+
+    def __init__(self, file: Path, cause: BaseException):
+        super().__init__(str(file))
+        self.file = file
+        self.cause = cause
 
 
 # The keys that overrule the grader's rating after an answer: the digits (the letters a/h/g/e are for self-rating only).
@@ -316,7 +334,7 @@ class PracticeSession:
         from .store import deck_key
 
         picked = [(deck, parse_picks(picks, deck.cards) if picks else deck.cards) for deck in self.decks]
-        for note in sync_notes(self.store.sync(self.decks)):
+        for note in sync_notes(self._patiently(lambda: self.store.sync(self.decks))):
             self.io.show(Notice(note))
         now = self._now()
         held = self.store.held_back(self.decks, now=now)
@@ -352,6 +370,7 @@ class PracticeSession:
         done: list[_Done] = []
         position = 0
         interrupted = False
+        kept_aside: AnswerKeptAside | None = None
         try:
             while position < len(queue):
                 deck, card = queue[position]
@@ -399,8 +418,18 @@ class PracticeSession:
             unsaved = " The answer you were typing was not saved." if isinstance(exc, AnswerInterrupted) and exc.draft.strip() else ""
             self.io.show(Notice(f"\nInterrupted.{unsaved}"))
             interrupted = True
+        except AnswerKeptAside as kept:
+            kept_aside = kept
+            where = f"your answer is kept in {kept.file}; `grader history import {kept.file}` adds it"
+            if isinstance(kept.cause, KeyboardInterrupt):
+                self.io.show(Notice(f"\nInterrupted while waiting for your history: {where}.", tone="warning"))
+                interrupted = True
         if self.outcomes:
             self.io.show(Summary(SessionSummary.of(self.outcomes)))
+        if kept_aside is not None and not interrupted:  # the history stayed locked: the sitting ends, the answer kept
+            raise HistoryBusy(
+                f"cannot save to the practice history: another grader held it for over {SAVE_PATIENCE_SECONDS:g} s; {where}", path=self.store.path
+            )
         self._show_next_review()
         if interrupted:  # every answer is saved already (``_record``); the caller still learns it was Ctrl-C
             raise PracticeInterrupted
@@ -430,15 +459,15 @@ class PracticeSession:
             return position
         last = done.pop()
         if last.attempt_id is not None:
-            self.store.undo_attempt(last.attempt_id)
+            self._patiently(lambda: self.store.undo_attempt(last.attempt_id))
             if last.attempt_id in self._unheld:  # the answer had brought a card set aside back: it goes back aside
                 why, suspended, until = self._unheld.pop(last.attempt_id)
-                self.store.set_aside(last.deck, last.card, suspended=suspended, buried_until=until)
+                self._patiently(lambda: self.store.set_aside(last.deck, last.card, suspended=suspended, buried_until=until))
                 self._held[self._key(last.deck, last.card)] = why
         if last.set_aside == "suspended":
-            self.store.set_aside(last.deck, last.card, suspended=False)
+            self._patiently(lambda: self.store.set_aside(last.deck, last.card, suspended=False))
         elif last.set_aside == "buried":
-            self.store.set_aside(last.deck, last.card, buried_until=None)
+            self._patiently(lambda: self.store.set_aside(last.deck, last.card, buried_until=None))
         self._aside.discard(self._key(last.deck, last.card))
         if last.requeued:
             queue.pop()
@@ -451,11 +480,11 @@ class PracticeSession:
     def _set_aside(self, deck: Deck, card: Card, command: Command) -> str:
         """Suspend the card (until named with --cards) or bury it until the next study day; say how to take it back."""
         if command is Command.suspend:
-            self.store.set_aside(deck, card, suspended=True)
+            self._patiently(lambda: self.store.set_aside(deck, card, suspended=True))
             how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {card.number})."
         else:
             until = next_study_day(self._now(), self.store.settings)
-            self.store.set_aside(deck, card, buried_until=until)
+            self._patiently(lambda: self.store.set_aside(deck, card, buried_until=until))
             how, text = "buried", f"Buried: card {card.number} waits until tomorrow ({describe_due(until, now=self._now())})."
         self._aside.add(self._key(deck, card))
         self.outcomes.append(Outcome(card=card.id, number=card.number, set_aside=how))
@@ -507,7 +536,7 @@ class PracticeSession:
         if feedback is not None:
             result = self._ask_model(feedback, card, answer, grade)
             if result is not None:
-                self.store.set_feedback(attempt.attempt_id, result.record())
+                self._patiently(lambda: self.store.set_feedback(attempt.attempt_id, result.record()))
         return attempt
 
     def _ask_model(self, feedback: FeedbackClient, card: Card, answer: str, grade: Grade) -> LLMResult | None:
@@ -570,14 +599,40 @@ class PracticeSession:
 
         A card set aside before and named with --cards comes back into practice by being answered (and /undo puts it back aside).
         """
-        attempt = self.store.record_attempt(
-            deck, card, answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram
-        )
+        fields = dict(answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram)
+        try:
+            attempt = self._patiently(lambda: self.store.record_attempt(deck, card, **fields))
+        except (HistoryBusy, KeyboardInterrupt) as exc:  # never lost: kept in a file that imports into the history
+            from .history_file import keep_unsaved
+
+            file = keep_unsaved(self.store, list(self.store.unsaved(deck, card, **fields)), now=fields["now"])
+            raise AnswerKeptAside(file, exc) from None
         why = self._held.pop(self._key(deck, card), None)
         if why:
-            self._unheld[attempt.attempt_id] = (why, *self.store.set_aside(deck, card, suspended=False, buried_until=None))
+            self._unheld[attempt.attempt_id] = (why, *self._patiently(lambda: self.store.set_aside(deck, card, suspended=False, buried_until=None)))
             self.io.show(Notice(f"Card {card.number} is back in practice (it was set aside)."))
         return attempt
+
+    def _patiently(self, write: Callable[[], T]) -> T:
+        """Run a write to the history; while another grader holds it (an import), say so once and keep trying.
+
+        ``HistoryBusy`` after ``SAVE_PATIENCE_SECONDS`` in all; Ctrl-C stops the waiting at once.
+        """
+        with self.store.busy_timeout(SAVE_FIRST_WAIT_SECONDS):
+            try:
+                return write()
+            except HistoryBusy:
+                pass
+        self.io.show(Notice("History busy (another grader is writing to it): waiting to save. Ctrl-C stops.", tone="warning"))
+        deadline = time.monotonic() + SAVE_PATIENCE_SECONDS - SAVE_FIRST_WAIT_SECONDS
+        with self.io.waiting("Waiting for your history…"):
+            while True:
+                with self.store.busy_timeout(min(0.25, max(0.0, deadline - time.monotonic()))):  # short, so Ctrl-C is felt at once
+                    try:
+                        return write()
+                    except HistoryBusy:
+                        if time.monotonic() >= deadline:
+                            raise
 
     def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
         """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""
@@ -595,7 +650,7 @@ class PracticeSession:
             # Digits only: "other keys go on", and the next answer typed early ("a process ...") must not re-rate this one.
             rating = parse_rating(key) if key is not None and key.strip() in _OVERRIDE_DIGITS else None
             if rating is not None and rating != attempt.rating:
-                attempt = self.store.override_rating(attempt.attempt_id, rating)
+                attempt = self._patiently(lambda: self.store.override_rating(attempt.attempt_id, rating))
                 self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False

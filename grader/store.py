@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -36,7 +38,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import StoreError
+from .errors import HistoryBusy, StoreError
 from .identity import CardRef, How, match_cards
 from .normalize import normalize
 from .models import Card, Deck, Grade, Verdict
@@ -268,6 +270,7 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
         self._db.row_factory = sqlite3.Row
+        self._busy_timeout = BUSY_TIMEOUT_SECONDS
         try:
             self._setup()
         except sqlite3.Error as exc:
@@ -353,7 +356,8 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the practice history: {_reason(exc)}", path=self.path) from None
+            error = HistoryBusy if isinstance(exc, sqlite3.OperationalError) and _busy(exc) else StoreError
+            raise error(f"cannot write the practice history: {_reason(exc, self._busy_timeout)}", path=self.path) from None
         try:
             yield self._db
             self._db.execute("COMMIT")
@@ -363,6 +367,18 @@ class Store:
         except BaseException:
             self._rollback()
             raise
+
+    @contextmanager
+    def busy_timeout(self, seconds: float) -> Iterator[None]:
+        """Wait at most ``seconds`` for another grader's write lock inside this block (``HistoryBusy`` after that)."""
+        previous = self._busy_timeout
+        self._db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        self._busy_timeout = seconds
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(previous * 1000)}")
+            self._busy_timeout = previous
 
     def _rollback(self) -> None:
         try:
@@ -480,24 +496,52 @@ class Store:
     ) -> Recorded:
         """Store one attempt and the card's next FSRS state, committed before this returns."""
         key = deck_key(deck)
-        if isinstance(feedback, BaseModel):
-            feedback = feedback.model_dump(mode="json")
         with self._write() as db:
             row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
             if row is None:  # practised without sync: the card starts its history here
                 row_key, before = _insert_card(db, key, deck.title, card.id, card.question, card.answer), None
             else:
                 row_key, before = row["key"], self._decode(_state, row["state"])
-            after = review(before, rating, now=now, settings=self.settings)
-            attempt = Attempt(
-                uid=uuid.uuid4().hex, deck=key, card=card.id, question=card.question, at=now, answer=answer,
-                score=None if grade.verdict is Verdict.self_graded else grade.score, verdict=grade.verdict,
-                matched=grade.matched, missing=grade.missing, feedback=feedback, rating=rating, rated_by=rated_by,
-                seconds=_answer_seconds(seconds), cram=cram, state_before=before, state_after=after,
+            attempt = self._attempt(
+                deck, card, before, answer=answer, grade=grade, rating=rating, now=now, rated_by=rated_by, seconds=seconds, cram=cram, feedback=feedback
             )  # fmt: skip
             attempt_id = _insert_attempt(db, row_key, attempt)
-            _set_state(db, row_key, after)
-            return Recorded(attempt_id, rating, after, before)
+            _set_state(db, row_key, attempt.state_after)
+            return Recorded(attempt_id, rating, attempt.state_after, before)
+
+    def _attempt(
+        self, deck: Deck, card: Card, before: CardState | None, *, answer: str, grade: Grade, rating: Rating, now: datetime,
+        rated_by: RatedBy, seconds: float | None, cram: bool, feedback: Any,
+    ) -> Attempt:  # fmt: skip
+        if isinstance(feedback, BaseModel):
+            feedback = feedback.model_dump(mode="json")
+        return Attempt(
+            uid=uuid.uuid4().hex, deck=deck_key(deck), card=card.id, question=card.question, at=now, answer=answer,
+            score=None if grade.verdict is Verdict.self_graded else grade.score, verdict=grade.verdict,
+            matched=grade.matched, missing=grade.missing, feedback=feedback, rating=rating, rated_by=rated_by,
+            seconds=_answer_seconds(seconds), cram=cram, state_before=before,
+            state_after=review(before, rating, now=now, settings=self.settings),
+        )  # fmt: skip
+
+    def unsaved(
+        self, deck: Deck, card: Card, *, answer: str, grade: Grade, rating: Rating, now: datetime,
+        rated_by: RatedBy = "grader", seconds: float | None = None, cram: bool = False, feedback: Any = None,
+    ) -> tuple[StoredCard, Attempt]:  # fmt: skip
+        """What ``record_attempt`` would write, as the two lines of an export, without writing: for when the history stays locked.
+
+        Only reads (another grader's write lock does not stop reading). Imported,
+        the card takes the new state (it was reviewed later) and is no longer set
+        aside, as an answer leaves it.
+        """
+        rows = self._read("SELECT state FROM cards WHERE deck = ? AND card_id = ?", (deck_key(deck), card.id))
+        before = self._decode(_state, rows[0]["state"]) if rows else None
+        attempt = self._attempt(
+            deck, card, before, answer=answer, grade=grade, rating=rating, now=now, rated_by=rated_by, seconds=seconds, cram=cram, feedback=feedback
+        )  # fmt: skip
+        stored = StoredCard(
+            deck=attempt.deck, deck_title=deck.title, card=card.id, question=card.question, answer=card.answer, state=attempt.state_after
+        )
+        return stored, attempt
 
     def override_rating(self, attempt_id: int, rating: Rating) -> Recorded:
         """Re-rate an attempt (the user overruling the grader) and reschedule its card from the same starting point."""
@@ -639,19 +683,35 @@ class Store:
 
         Attempts already present (same uid) are skipped, so merging twice
         changes nothing; a card keeps whichever state was reviewed last.
-        ``records`` may be a generator: it is read inside the transaction.
+        ``records`` may be a generator (an export read line by line): it is read
+        to the end, and each attempt made ready to write, before the write lock
+        is taken, into a temporary file rather than memory; so a bad record
+        leaves the history as it was without ever locking it, and a practice
+        session waits for the writing alone (seconds for 400,000 lines, where
+        reading and validating them took the lock for the whole import).
         """
         merged = Merged()
-        with self._write() as db:
+        with tempfile.TemporaryFile() as staged:
+            batch: list[Any] = []
             for rec in records:
-                if isinstance(rec, StoredCard):
-                    _merge_card(db, rec)
-                    merged.cards += 1
-                elif db.execute("SELECT 1 FROM attempts WHERE uid = ?", (rec.uid,)).fetchone():
-                    merged.duplicates += 1
-                else:
-                    _insert_attempt(db, _card_key(db, rec.deck, rec.card, rec.question), rec)
-                    merged.attempts += 1
+                batch.append(rec if isinstance(rec, StoredCard) else _attempt_row(rec))
+                if len(batch) >= _STAGE_BATCH:
+                    pickle.dump(batch, staged, pickle.HIGHEST_PROTOCOL)
+                    batch = []
+            pickle.dump(batch, staged, pickle.HIGHEST_PROTOCOL)
+            staged.seek(0)
+            with self._write() as db:
+                card_keys: dict[tuple[str, str], int] = {}  # a card's row never changes key during a merge
+                while batch := _next_batch(staged):
+                    attempts: list[tuple] = []
+                    for item in batch:
+                        if isinstance(item, StoredCard):
+                            _merge_attempts(db, attempts, card_keys, merged)
+                            _merge_card(db, item)
+                            merged.cards += 1
+                        else:
+                            attempts.append(item)
+                    _merge_attempts(db, attempts, card_keys, merged)
         return merged
 
 
@@ -748,22 +808,66 @@ def _set_state(db: sqlite3.Connection, key: int, state: CardState) -> None:
     db.execute("UPDATE cards SET state = ?, due = ? WHERE key = ?", (state.model_dump_json(), _ts(state.due), key))
 
 
-def _insert_attempt(db: sqlite3.Connection, card_key: int, a: Attempt) -> int:
-    """Add an attempt row under the card with this key; return its id. The one place an attempt is written."""
-    cur = db.execute(
-        "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback, rating,"
-        " rated_by, seconds, cram, phase_before, state_before, state_after)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            a.uid, card_key, a.question, _ts(a.at), a.answer, a.score, a.verdict.value,
-            json.dumps(a.matched), json.dumps(a.missing),
-            json.dumps(a.feedback) if a.feedback is not None else None,
-            int(a.rating), a.rated_by, a.seconds, int(a.cram),
-            a.state_before.phase.value if a.state_before else None,
-            a.state_before.model_dump_json() if a.state_before else None, a.state_after.model_dump_json(),
-        ),
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (uid, card, question, at, answer, score, verdict, matched, missing, feedback, rating,"
+    " rated_by, seconds, cram, phase_before, state_before, state_after)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STAGE_BATCH = 2000  # records pickled together while a merge is read
+
+
+def _attempt_row(a: Attempt) -> tuple:
+    """An attempt as the values of its row, its card's key aside: (uid, deck, card id, question, at, ...)."""
+    return (
+        a.uid, a.deck, a.card, a.question, _ts(a.at), a.answer, a.score, a.verdict.value,
+        json.dumps(a.matched), json.dumps(a.missing),
+        json.dumps(a.feedback) if a.feedback is not None else None,
+        int(a.rating), a.rated_by, a.seconds, int(a.cram),
+        a.state_before.phase.value if a.state_before else None,
+        a.state_before.model_dump_json() if a.state_before else None, a.state_after.model_dump_json(),
     )  # fmt: skip
-    return cur.lastrowid
+
+
+def _insert_attempt(db: sqlite3.Connection, card_key: int, a: Attempt) -> int:
+    """Add an attempt row under the card with this key; return its id. Attempts are written here and in ``_merge_attempts`` alone."""
+    uid, _deck, _card, *values = _attempt_row(a)
+    return db.execute(_INSERT_ATTEMPT, (uid, card_key, *values)).lastrowid
+
+
+def _next_batch(staged: Any) -> list[Any]:
+    try:
+        return pickle.load(staged)
+    except EOFError:
+        return []
+
+
+def _merge_attempts(db: sqlite3.Connection, rows: list[tuple], card_keys: dict[tuple[str, str], int], merged: Merged) -> None:
+    """Insert the attempt rows (``_attempt_row``) not already present, in order, and count them; empties ``rows``.
+
+    As if one by one: an attempt whose uid is in the history, or came earlier
+    in this merge, is a duplicate; one whose card is not stored makes it.
+    """
+    if not rows:
+        return
+    present = {
+        r[0] for start in range(0, len(rows), 500)
+        for r in db.execute(
+            f"SELECT uid FROM attempts WHERE uid IN ({', '.join('?' * len(rows[start : start + 500]))})", [row[0] for row in rows[start : start + 500]]
+        )
+    }  # fmt: skip
+    insert = []
+    for uid, deck, card, question, *values in rows:
+        if uid in present:
+            merged.duplicates += 1
+            continue
+        present.add(uid)
+        key = card_keys.get((deck, card))
+        if key is None:
+            key = card_keys[deck, card] = _card_key(db, deck, card, question)
+        insert.append((uid, key, question, *values))
+    db.executemany(_INSERT_ATTEMPT, insert)
+    merged.attempts += len(insert)
+    rows.clear()
 
 
 def _merge_card(db: sqlite3.Connection, rec: StoredCard) -> None:
@@ -875,10 +979,14 @@ def _answer_seconds(seconds: float | None) -> float | None:
     return None if seconds is None else min(seconds, MAX_ANSWER_SECONDS)
 
 
-def _reason(exc: BaseException) -> str:
+def _busy(exc: BaseException) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _reason(exc: BaseException, waited: float = BUSY_TIMEOUT_SECONDS) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
-    if "locked" in text or "busy" in text:
-        text += f" (another grader held it for over {BUSY_TIMEOUT_SECONDS:.0f} s)"
+    if _busy(exc):
+        text += f" (another grader held it for over {waited:g} s)"
     return text

@@ -478,3 +478,90 @@ def test_plan_picks_cards_limits_and_shuffles_repeatably(store, deck):
     assert numbers(limit=2) == [1, 2]
     shuffled = numbers(shuffle=True, seed=7)
     assert sorted(shuffled) == [1, 2, 3] and numbers(shuffle=True, seed=7) == shuffled
+
+
+# --- A history another grader is writing to -----------------------------------------------------------
+
+HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")  # as a long import does: the write lock, held
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+@contextmanager
+def another_grader_writing(path, seconds: float):
+    """A second process holding the history's write lock for ``seconds`` (killed, if still running, at the end)."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+@pytest.fixture
+def impatient(monkeypatch):
+    import grader.session as session_module
+
+    monkeypatch.setattr(session_module, "SAVE_FIRST_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(session_module, "SAVE_PATIENCE_SECONDS", 1.5)
+
+
+@pytest.mark.slow
+def test_an_answer_waits_for_a_busy_history_and_is_saved(store, deck, impatient):
+    """A session started before a long import used to lose the answer just graded ('database is locked', exit 1)."""
+    user = ScriptedUser(["offline and live migration"])
+    with another_grader_writing(store.path, 1.0) as holder:
+        practise(store, deck, user, cards=[1])
+        holder.wait(timeout=30)
+    assert [a.answer for a in store.attempts()] == ["offline and live migration"]
+    assert store.states([deck])  # and the card is scheduled
+    busy = [n for n in user.notices() if "busy" in n]
+    assert busy == ["History busy (another grader is writing to it): waiting to save. Ctrl-C stops."]
+    assert user.of(Summary) and not (store.path.parent / "unsaved-answers.jsonl").exists()
+
+
+class ImpatientUser(ScriptedUser):
+    """Presses Ctrl-C as soon as grader says it is waiting."""
+
+    @contextmanager
+    def waiting(self, message: str):
+        raise KeyboardInterrupt
+        yield
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ctrl_c", [False, True])
+def test_an_answer_the_history_cannot_take_is_kept_in_a_file_that_imports(store, deck, impatient, ctrl_c):
+    """Locked past the patience (or Ctrl-C while waiting): the answer goes to a file beside the history, said in one line."""
+    from grader.errors import HistoryBusy
+    from grader.history_file import import_file
+
+    kept = store.path.parent / "unsaved-answers.jsonl"
+    user = (ImpatientUser if ctrl_c else ScriptedUser)(["offline and live migration", "never asked"])
+    with another_grader_writing(store.path, 60):
+        with pytest.raises(PracticeInterrupted if ctrl_c else HistoryBusy) as exc:
+            practise(store, deck, user, cards=[1, 3])
+        assert store.attempts() == []  # nothing written: the other grader holds the history
+    where = f"your answer is kept in {kept}; `grader history import {kept}` adds it"
+    if ctrl_c:
+        assert f"\nInterrupted while waiting for your history: {where}." in user.notices()
+    else:
+        assert str(exc.value) == f"{store.path}: cannot save to the practice history: another grader held it for over 1.5 s; {where}"
+    [summary] = user.of(Summary)
+    assert summary.summary.answered == 1 and len(user.of(Question)) == 1  # the sitting ended there
+    merged = import_file(kept, history=store.path)
+    assert (merged.attempts, merged.cards) == (1, 1)
+    [attempt] = store.attempts()
+    assert (attempt.answer, attempt.verdict, attempt.rating) == ("offline and live migration", Verdict.correct, Rating.good)
+    assert store.states([deck])[(attempt.deck, attempt.card)] == attempt.state_after  # scheduled as if saved at once
+    assert import_file(kept, history=store.path).duplicates == 1  # importing it again changes nothing

@@ -484,3 +484,38 @@ def test_another_machines_history_of_the_same_deck_joins_this_one(store, tmp_pat
         # Each card keeps the state reviewed last: here the laptop's.
         assert store.states([home]) == {(deck_key(home), cid): state for (_, cid), state in laptop_states.items()}
     assert notes == [[f"Test deck: history of 2 cards joined from {tmp_path / 'laptop' / 'deck.md'} (an imported copy of the deck)"], []]
+
+
+def test_import_reads_and_checks_the_whole_file_before_it_locks_the_history(store, tmp_path):
+    """A 400,000-line import held the write lock for the whole of its reading (80 s): a practice session answering
+    meanwhile failed with 'database is locked' and lost the answer. Another process must be able to write while
+    every line is read; only the writing itself holds the lock, and a bad last line still imports nothing."""
+    deck = load_deck(write_deck(tmp_path / "deck.md"))
+    store.sync([deck])
+    for n in range(5):
+        store.record_attempt(deck, deck.cards[n % 3], answer=f"a{n}", grade=graded(), rating=Rating.good, now=NOW + timedelta(days=n))
+    lines = export_text(store).splitlines(keepends=True)
+    target = Store(tmp_path / "other.sqlite3")
+    other = sqlite3.connect(tmp_path / "other.sqlite3", timeout=0, isolation_level=None)  # another grader: no waiting
+    writable = []
+
+    def read_while_probing(lines):
+        for line in lines:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                writable.append(True)
+            except sqlite3.OperationalError as exc:
+                writable.append(str(exc))
+            yield line
+
+    with target:
+        merged = import_(target, read_while_probing(lines))
+        assert (merged.attempts, merged.cards) == (5, 3)
+        assert writable == [True] * len(lines)
+        bad = [*lines, '{"type": "attempt", "uid": 1}\n']
+        with pytest.raises(InputError, match=f"<history>:{len(bad)}: not a grader history line"):
+            import_(target, read_while_probing(bad))
+        assert writable == [True] * (len(lines) + len(bad))
+        assert sorted(a.answer for a in target.attempts()) == [f"a{n}" for n in range(5)]
+    other.close()
