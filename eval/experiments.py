@@ -1147,6 +1147,46 @@ def logistic_without(products: bool, terms: bool) -> list:
     return patches
 
 
+CORE_SIGNAL_MAP = calibration.signal_map
+
+
+def ridge_for_scores(penalty: float) -> list:
+    """Patches under which global mappings of scores and of more than two classes combine the raw score with its
+    signals by a ridge regression of the grade share on the logistic map's columns (``_logistic_design``), fitted on
+    the fitting answers, where the grid weighed the first two signals."""
+
+    def signal_map(task, fit_idx, raw, signals, questions):
+        if len(set(questions.tolist())) < calibration.MIN_SIGNAL_QUESTIONS or (task.kind == "label" and len(task.classes) == 2):
+            return CORE_SIGNAL_MAP(task, fit_idx, raw, signals, questions)
+        design = calibration._logistic_design(raw, signals)
+        mean, scale = design[:, :-1].mean(axis=0), design[:, :-1].std(axis=0) + 1e-9
+        z = np.column_stack([(design[:, :-1] - mean) / scale, np.ones(len(design))])
+        ridge = np.diag(np.r_[np.full(z.shape[1] - 1, penalty), 0.0])
+        beta = np.linalg.solve(z.T @ z + ridge, z.T @ calibration.grade_share(task)[fit_idx])
+        weights = beta[:-1] / scale
+        weights = np.r_[weights, beta[-1] - weights @ mean]
+        return lambda x, s: np.where(x < 0, x, np.clip(calibration._logistic_design(x, s) @ weights, 0.0, None))
+
+    return [(calibration, "signal_map", signal_map)]
+
+
+def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
+    """The core's signals and three of the answer's own: whether it has a negation, the share of its content words
+    the question has, and its length against the reference's (at most 2)."""
+    negations = {"not", "no", "never", "n't", "nothing", "none", "cannot"}
+    extra = []
+    for it in evalset.items:
+        card = evalset.cards[it.question_id]
+        words = content_tokens(it.answer)
+        asked = {t.stem for t in content_tokens(card.question)}
+        extra.append((
+            float(any(t.word in negations for t in tokenize(it.answer))),
+            sum(t.stem in asked for t in words) / max(1, len(words)),
+            min(2.0, len(words) / max(1, len(content_tokens(card.answer)))),
+        ))  # fmt: skip
+    return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), np.array(extra)])
+
+
 def gold_share(item) -> float:
     """An item's human grade as a share of its maximum (a two-way label: 1 for correct), NaN where there is none."""
     if item.score is not None and item.max_score:
@@ -1536,6 +1576,11 @@ VARIANTS: dict[str, Variant] = {
     ),
     "signals+terms-shift": Variant(
         "a third global signal: how many key terms the card has (log, less the set's mean)", patches=terms_slope_signal(False)
+    ),
+    **{f"signals-ridge{p:g}": Variant(f"scores and labels of three or more classes: a ridge regression ({p:g}) on the logistic map's columns", patches=ridge_for_scores(p)) for p in (1.0, 10.0)},
+    "signals+answer": Variant(
+        "the logistic map also weighs the answer's negation, its share of the question's words and its length against the reference's",
+        patches=[(evaluate_module, "signal_columns", with_answer_signals)],
     ),
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
