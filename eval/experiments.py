@@ -1187,6 +1187,28 @@ def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
     return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), np.array(extra)])
 
 
+def with_class_signal(kind: str) -> Callable:
+    """``signal_columns`` with one more column from the answer's class (every answer to its question in the same set,
+    as a teacher batch-grading has them, no grade used): ``mean``, the class's mean raw score; ``rank``, the answer's
+    raw score's rank in its class (0 lowest, 1 highest, ties sharing their mean)."""
+
+    def columns(evalset: EvalSet, graded, baselines) -> np.ndarray:
+        raw = np.clip(graded.calibration_input(), 0, None)
+        questions = np.array([it.question_id for it in evalset.items], dtype=object)
+        extra = np.zeros(len(raw))
+        for q in set(questions.tolist()):
+            idx = np.flatnonzero(questions == q)
+            values = raw[idx]
+            if kind == "mean":
+                extra[idx] = values.mean()
+            else:
+                ranks = np.array([(values < v).sum() + ((values == v).sum() - 1) / 2 for v in values])
+                extra[idx] = ranks / max(1, len(idx) - 1)
+        return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), extra])
+
+    return columns
+
+
 def gold_share(item) -> float:
     """An item's human grade as a share of its maximum (a two-way label: 1 for correct), NaN where there is none."""
     if item.score is not None and item.max_score:
@@ -1582,6 +1604,10 @@ VARIANTS: dict[str, Variant] = {
         "the logistic map also weighs the answer's negation, its share of the question's words and its length against the reference's",
         patches=[(evaluate_module, "signal_columns", with_answer_signals)],
     ),
+    **{
+        f"signals+class-{kind}": Variant(f"the logistic map also weighs the class's {kind} raw score", patches=[(evaluate_module, "signal_columns", with_class_signal(kind))])
+        for kind in ("mean", "rank")
+    },
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
     "signals-logistic-products": Variant("the logistic map without the card's number of key terms", patches=logistic_without(products=True, terms=False)),
