@@ -830,9 +830,15 @@ def stats(
     """
     from .config import load_schedule_settings
     from .stats import history_stats
+    from .errors import HistoryReadOnly
     from .store import Store
 
-    with Store.open(settings=load_schedule_settings()) as store:
+    settings = load_schedule_settings()
+    try:  # naming decks syncs them with the history (edited cards keep theirs), which writes: read only where it cannot
+        store = Store.open(settings=settings, read_only=not decks)
+    except HistoryReadOnly:
+        store = Store.open(settings=settings, read_only=True)
+    with store:
         report = history_stats(store, _decks(decks) if decks else None, now=_now())
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -860,7 +866,7 @@ def history_export(file: Optional[Path] = typer.Argument(None, help="File to wri
     from .store import Store
 
     if file is None or str(file) == "-":
-        with Store.open() as store:
+        with Store.open(read_only=True) as store:
             export(store, sys.stdout, now=_now())
         return
     lines = export_file(file, now=_now())

@@ -8,7 +8,8 @@
     ├── LLMError                the LLM endpoint failed (issue: LLM feedback)
     ├── CacheError              the LLM reply cache cannot be opened, read or written
     └── StoreError              the history database cannot be opened or written
-        └── HistoryBusy         another grader held the history's write lock too long
+        ├── HistoryBusy         another grader held the history's write lock too long
+        └── HistoryReadOnly     the history can be read but not written (a read-only folder)
 
 Library code raises these with the path and line where they are known; only
 the CLI turns them into ``Error: ...`` on stderr and an exit code. Anything
@@ -62,3 +63,7 @@ class StoreError(GraderError):
 
 class HistoryBusy(StoreError):
     """Another grader held the history's write lock longer than we waited (an import, say): nothing was written."""
+
+
+class HistoryReadOnly(StoreError):
+    """The history's folder (or file) cannot be written: commands that only read work, the others stop with this."""

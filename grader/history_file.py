@@ -70,7 +70,7 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
     refuse_overwrite(file, history_files(history))
     if not _replaceable(file):
         raise GraderError("will not write over a file that is not a grader history export; choose another file", path=file)
-    with Store.open(history) as store:
+    with Store.open(history, read_only=True) as store:
         partial = file.with_name(file.name + ".partial")
         try:
             with partial.open("w", encoding="utf-8") as out:

@@ -105,10 +105,14 @@ class StatsReport(BaseModel):
 
 
 def history_stats(store: Store, decks: Sequence[Deck] | None, *, now: datetime) -> StatsReport:
-    """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history."""
+    """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history.
+
+    A history opened read-only (its folder is) is not synced: cards edited since they were last practised count as they were.
+    """
     keys = None
     if decks is not None:
-        store.sync(decks)
+        if not store.read_only:
+            store.sync(decks)
         keys = [deck_key(d) for d in decks]
     return build_stats(store.cards(keys), store.reviews(keys), now=now, settings=store.settings)
 
@@ -238,7 +242,7 @@ def card_progress(deck: Deck, *, now: datetime, history=None) -> dict[str, CardP
     path = history or default_path()
     if not path.exists():
         return {}
-    with Store.open(path) as store:
+    with Store.open(path, read_only=True) as store:
         progress = store.progress([deck])
     key = deck_key(deck)
     return {card_id: p for (k, card_id), p in progress.items() if k == key}

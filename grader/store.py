@@ -14,12 +14,17 @@ history follows a card through edits of its deck.
 The schema is versioned with ``PRAGMA user_version`` and upgraded in order by
 ``MIGRATIONS``; a file written by a newer grader is refused, not damaged.
 
+Commands that only read (``stats``, ``history export``, ``cards``) open it with
+``read_only=True``: SQLite's ``mode=ro``, or ``immutable=1`` where its WAL files
+cannot be made (a read-only folder or mount), and never create or change a file.
+
 This module stores and queries; which cards to ask is ``session.py``'s
 business, and the export file is ``history_file.py``'s.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -38,7 +43,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import HistoryBusy, StoreError
+from .errors import HistoryBusy, HistoryReadOnly, StoreError
 from .identity import CardRef, How, match_cards
 from .normalize import normalize
 from .models import Card, Deck, Grade, Verdict
@@ -250,29 +255,72 @@ class Merged:
 class Store:
     """The history database. Open with ``Store.open()``; use as a context manager."""
 
-    def __init__(self, path: Path, settings: ScheduleSettings | None = None):
+    def __init__(self, path: Path, settings: ScheduleSettings | None = None, *, read_only: bool = False):
         self.path = Path(path)
         self.settings = settings or ScheduleSettings()
+        self.read_only = read_only  # opened to read only: every write is refused (HistoryReadOnly)
+        self._busy_timeout = BUSY_TIMEOUT_SECONDS
+        if read_only:
+            self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
-            elif self.path.is_file() and self.path.stat().st_size == 0:
-                # SQLite would take it for a new database; but grader never leaves an empty history
-                # (see _create), so something emptied this one, and starting afresh would hide that.
-                raise StoreError(
-                    "the practice history is an empty file (0 bytes): what it held is lost; delete it to start afresh, "
-                    "and import a backup if you have one (grader history import)",
-                    path=self.path,
-                )
+            else:
+                self._refuse_empty()
             # Autocommit mode: transactions are only the explicit ones in _write.
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
+            raise self._cannot_open(exc) from None
         self._db.row_factory = sqlite3.Row
-        self._busy_timeout = BUSY_TIMEOUT_SECONDS
         try:
             self._setup()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise self._cannot_open(exc) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _refuse_empty(self) -> None:
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # SQLite would take it for a new database; but grader never leaves an empty history
+            # (see _create), so something emptied this one, and starting afresh would hide that.
+            raise StoreError(
+                "the practice history is an empty file (0 bytes): what it held is lost; delete it to start afresh, "
+                "and import a backup if you have one (grader history import)",
+                path=self.path,
+            )
+
+    def _open_read_only(self) -> None:
+        """Open the file to read it only (``mode=ro``), creating nothing; a missing history reads as an empty one.
+
+        In WAL mode even a reader needs the ``-shm`` and ``-wal`` files beside the
+        history; where they cannot be made (a read-only folder or mount, the
+        history's last writer having removed them) SQLite says "unable to open
+        database file" at the first read, and the file is opened ``immutable``
+        instead: read as it is, without them.
+        """
+        if not self.path.exists():
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            _upgrade(self._db, 0)
+            self._db.row_factory = sqlite3.Row
+            return
+        try:
+            self._refuse_empty()
+            self._db, version = _connect_read_only(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._refuse_foreign()
+            if version < len(MIGRATIONS):  # an older grader's: upgraded in place if the folder can be written, then read
+                self._db.close()
+                Store(self.path, self.settings).close()
+                self._open_read_only()
+                return
+            self._migrate()  # refuses a newer grader's history, and checks the tables
         except sqlite3.Error as exc:
             self._db.close()
             raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None
@@ -280,9 +328,29 @@ class Store:
             self._db.close()
             raise
 
+    def _cannot_open(self, exc: BaseException) -> StoreError:
+        """Why the history could not be opened to write, as one line: a read-only folder is said as such."""
+        if self._readable_not_writable(exc):
+            return HistoryReadOnly(_READ_ONLY, path=self.path)
+        return StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path)
+
+    def _readable_not_writable(self, exc: BaseException) -> bool:
+        if isinstance(exc, OSError):
+            return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        if not isinstance(exc, sqlite3.Error) or getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+            return False
+        if not self.path.is_file():
+            return not os.access(self.path.parent, os.W_OK)
+        try:  # readable, where it could not be opened to write: read-only
+            _connect_read_only(self.path)[0].close()
+        except (sqlite3.Error, OSError):
+            return False
+        return True
+
     @classmethod
-    def open(cls, path: Path | None = None, settings: ScheduleSettings | None = None) -> Store:
-        return cls(path or default_path(), settings)
+    def open(cls, path: Path | None = None, settings: ScheduleSettings | None = None, *, read_only: bool = False) -> Store:
+        """The history at ``path`` (default the user's); ``read_only`` for a command that only reads it."""
+        return cls(path or default_path(), settings, read_only=read_only)
 
     def close(self) -> None:
         self._db.close()
@@ -353,9 +421,13 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so two writers queue instead of deadlocking."""
+        if self.read_only:
+            raise HistoryReadOnly(_READ_ONLY, path=self.path)
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY:
+                raise HistoryReadOnly(_READ_ONLY, path=self.path) from None
             error = HistoryBusy if isinstance(exc, sqlite3.OperationalError) and _busy(exc) else StoreError
             raise error(f"cannot write the practice history: {_reason(exc, self._busy_timeout)}", path=self.path) from None
         try:
@@ -717,6 +789,8 @@ class Store:
 
 # --- The file and its schema --------------------------------------------------------
 
+_READ_ONLY = "cannot save to the practice history: its folder is read-only; make it writable, or set GRADER_HOME to a folder you can write"
+_SQLITE_READONLY, _SQLITE_CANTOPEN = 8, 14  # primary result codes (an extended code's low byte)
 _DAMAGED = "another program changed it; move it aside, and import a backup if you have one (grader history import)"
 
 
@@ -755,6 +829,20 @@ def _create(path: Path) -> None:
     finally:
         for leftover in (temporary, *(temporary.with_name(temporary.name + s) for s in ("-wal", "-shm", "-journal"))):
             leftover.unlink(missing_ok=True)
+
+
+def _connect_read_only(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A connection that reads ``path`` only, and the schema version read through it (``Store._open_read_only``)."""
+    uri = path.absolute().as_uri()
+    for query in ("mode=ro", "immutable=1"):
+        db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            return db, db.execute("PRAGMA user_version").fetchone()[0]  # SQLite opens the file lazily: here
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if query == "immutable=1" or _busy(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 @cache

@@ -74,3 +74,39 @@ def test_history_import_errors_are_one_line(tmp_path):
     assert result.stderr == f"Error: {bad}:1: not a grader history export (the first line must be its header)\n"
     missing = run_cli("history", "import", str(tmp_path / "nope.jsonl"))
     assert missing.stderr == f"Error: {tmp_path / 'nope.jsonl'}: no such history export\n"
+
+
+def as_on_a_read_only_mount(history):
+    """Leave ``history`` readable but unwritable as a read-only folder does, even for root (who may write any file):
+    SQLite can make neither of the WAL files it needs beside it, so it cannot open the file to write, nor ``mode=ro``."""
+    for suffix in ("-wal", "-shm"):
+        side = history.with_name(history.name + suffix)
+        side.unlink(missing_ok=True)
+        side.symlink_to(history.parent / "no-such-folder" / suffix)
+
+
+def test_a_read_only_history_folder_is_read_and_never_written(tmp_path, isolated_env):
+    """On a read-only mount, stats and history export failed: 'cannot open the practice history: unable to open database file'."""
+    assert run_cli("practice", DECK, "--cards", "3", input=CARD_3).returncode == 0
+    history = isolated_env / "history.sqlite3"
+    backup = tmp_path / "backup.jsonl"
+    assert run_cli("history", "export", str(backup)).returncode == 0
+    as_on_a_read_only_mount(history)
+    kept = history.read_bytes()
+
+    for args in (["stats", "--json"], ["stats", DECK, "--json"]):
+        stats = run_cli(*args)
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["attempts"] == 1
+    exported = run_cli("history", "export")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[1:] == backup.read_text().splitlines()[1:]
+    assert run_cli("history", "export", str(tmp_path / "again.jsonl")).returncode == 0
+    assert run_cli("cards", DECK, "--due").returncode == 0
+
+    # Commands that write say so in one line, and change nothing.
+    refusal = f"Error: {history}: cannot save to the practice history: its folder is read-only; make it writable, or set GRADER_HOME to a folder you can write\n"
+    for args, stdin in ((["practice", DECK, "--cards", "3"], CARD_3), (["history", "import", str(backup)], None)):
+        result = run_cli(*args, input=stdin)
+        assert (result.returncode, result.stderr) == (1, refusal)
+    assert history.read_bytes() == kept

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from grader import store as store_module
 from grader.decks import load_deck
-from grader.errors import InputError, StoreError
+from grader.errors import HistoryReadOnly, InputError, StoreError
 from grader.history_file import export, import_
 from grader.identity import How
 from grader.models import Grade, TermMatch, Verdict
@@ -269,6 +269,36 @@ def test_files_it_cannot_use_are_one_line_errors(tmp_path):
     with pytest.raises(StoreError) as exc:
         Store(junk)
     assert str(exc.value) == f"{junk}: cannot open the practice history: file is not a database"
+
+
+def test_a_history_opened_to_read_is_never_written(tmp_path):
+    """What stats, history export and cards open: a missing history reads as empty and is not made; a write is refused."""
+    path = tmp_path / "history.sqlite3"
+    with Store(path, read_only=True) as empty:
+        assert (empty.cards(), empty.attempts()) == ([], [])
+    assert list(tmp_path.iterdir()) == []
+    deck = load_deck(write_deck(tmp_path / "deck.md"))
+    with Store(path) as s:
+        s.record_attempt(deck, deck.cards[0], answer="a", grade=graded(), rating=Rating.good, now=NOW)
+    kept = path.read_bytes()
+    with Store(path, read_only=True) as reader:
+        assert [a.answer for a in reader.attempts()] == ["a"]
+        with pytest.raises(HistoryReadOnly, match=r": cannot save to the practice history: its folder is read-only;"):
+            reader.record_attempt(deck, deck.cards[1], answer="b", grade=graded(), rating=Rating.good, now=NOW)
+    assert path.read_bytes() == kept
+
+
+def test_a_new_history_in_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
+    """Where no history can be made (EROFS: a read-only mount), a command that writes says the folder is read-only."""
+    import errno
+
+    def read_only_mount(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(store_module, "_create", read_only_mount)
+    with pytest.raises(HistoryReadOnly) as exc:
+        Store(tmp_path / "history.sqlite3")
+    assert str(exc.value).endswith(": cannot save to the practice history: its folder is read-only; make it writable, or set GRADER_HOME to a folder you can write")
 
 
 def test_a_full_disk_keeps_what_was_saved(store, tmp_path):
