@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -539,13 +539,17 @@ class Store:
         return {(r["deck"], r["card_id"]): self._decode(_state, r["state"]) for r in rows}
 
     def done_today(self, decks: Sequence[Deck], *, now: datetime) -> tuple[int, int]:
-        """New cards introduced and reviews done so far this study day in these decks (cramming aside)."""
-        since = _ts(day_start(study_day(now, self.settings), self.settings))
+        """New cards introduced and reviews done so far this study day in these decks (cramming aside).
+
+        Answers dated after this study day (saved while the clock was ahead, then set back) count on their own day, not this one.
+        """
+        today = study_day(now, self.settings)
+        since, until = (_ts(day_start(day, self.settings)) for day in (today, today + timedelta(days=1)))
         rows = self._rows_in(
             "SELECT a.phase_before AS phase, COUNT(DISTINCT a.card) AS n FROM attempts a JOIN cards c ON c.key = a.card "
-            "WHERE a.at >= ? AND NOT a.cram AND c.deck IN ({}) GROUP BY a.phase_before",
+            "WHERE a.at >= ? AND a.at < ? AND NOT a.cram AND c.deck IN ({}) GROUP BY a.phase_before",
             [deck_key(d) for d in decks],
-            before=[since],
+            before=[since, until],
         )
         counts = {r["phase"]: r["n"] for r in rows}
         return counts.get(None, 0), counts.get(Phase.review.value, 0)

@@ -124,6 +124,18 @@ def test_done_today_counts_new_cards_and_reviews_not_cramming(store, tmp_path):
     assert store.done_today([deck], now=NOW + timedelta(days=1)) == (0, 0)
 
 
+
+def test_answers_dated_after_today_count_on_their_own_day(store, tmp_path, utc_local_time):
+    """Saved while the clock ran days ahead, then set back: they filled today's new-card and review limits."""
+    deck = load_deck(write_deck(tmp_path / "deck.md"))
+    a, b, _ = deck.cards
+    later = NOW + timedelta(days=3)
+    store.record_attempt(deck, a, answer="", grade=graded(), rating=Rating.easy, now=NOW - timedelta(days=30))  # graduates
+    store.record_attempt(deck, a, answer="", grade=graded(), rating=Rating.good, now=later)  # a review, dated ahead
+    store.record_attempt(deck, b, answer="", grade=graded(), rating=Rating.good, now=later)  # a new card, dated ahead
+    assert store.done_today([deck], now=NOW) == (0, 0)
+    assert store.done_today([deck], now=later) == (1, 1)
+
 # --- Identity across edits -------------------------------------------------------------
 
 
