@@ -430,7 +430,7 @@ class PracticeSession:
             raise HistoryBusy(
                 f"cannot save to the practice history: another grader held it for over {SAVE_PATIENCE_SECONDS:g} s; {where}", path=self.store.path
             )
-        self._show_next_review()
+        self._show_next_review(saved=any(step.attempt_id is not None or step.set_aside for step in done))
         if interrupted:  # every answer is saved already (``_record``); the caller still learns it was Ctrl-C
             raise PracticeInterrupted
 
@@ -658,18 +658,22 @@ class PracticeSession:
         self.io.show(Notice(f"Still learning (due again {describe_due(attempt.state.due, now=now)}): it comes back later in this session."))
         return True
 
-    def _show_next_review(self) -> None:
-        """When practice is next needed: now, if the sitting ended with cards still due (quit early); else the next due time."""
+    def _show_next_review(self, *, saved: bool) -> None:
+        """When practice is next needed: now, if the sitting ended with cards still due (quit early); else the next due time.
+
+        ``saved``: whether the sitting left anything in the history (an answer, a card set aside), which the line says first.
+        """
         now = self._now()
+        done = "Saved to your history." if saved else "Nothing answered, nothing saved."
         held = self.store.held_back(self.decks, now=now)
         dues = [s.due for key, s in self.store.states(self.decks).items() if key not in held]
         due_now = sum(1 for due in dues if due <= now)
         upcoming = [due for due in dues if due > now]
         if due_now:
             said = "1 card is" if due_now == 1 else f"{due_now} cards are"
-            self.io.show(Notice(f"Saved to your history. {said} still due now; see `grader stats`."))
+            self.io.show(Notice(f"{done} {said} still due now; see `grader stats`."))
         elif upcoming:
-            self.io.show(Notice(f"Saved to your history. Next review {describe_due(min(upcoming), now=now)}; see `grader stats`."))
+            self.io.show(Notice(f"{done} Next review {describe_due(min(upcoming), now=now)}; see `grader stats`."))
 
 
 def _valid_text(typed: str | None) -> str | None:

@@ -565,3 +565,14 @@ def test_an_answer_the_history_cannot_take_is_kept_in_a_file_that_imports(store,
     assert (attempt.answer, attempt.verdict, attempt.rating) == ("offline and live migration", Verdict.correct, Rating.good)
     assert store.states([deck])[(attempt.deck, attempt.card)] == attempt.state_after  # scheduled as if saved at once
     assert import_file(kept, history=store.path).duplicates == 1  # importing it again changes nothing
+
+
+def test_a_sitting_that_saved_nothing_does_not_say_it_saved(store, deck):
+    """A --cram sitting quit before any answer ended 'Saved to your history. 1 card is still due now'."""
+    practise(store, deck, ScriptedUser(["no idea", "/quit"]))  # card 1: Again, due in a minute
+    later = ticking_now()
+    for lines in (["/quit"], ["/skip", "/quit"]):
+        user = ScriptedUser(lines)
+        PracticeSession(store, [deck], user, cram=True, now=lambda: later() + timedelta(minutes=5)).run([(deck, c) for c in deck.cards])
+        assert user.notices()[-1] == "Nothing answered, nothing saved. 1 card is still due now; see `grader stats`."
+    assert len(store.attempts()) == 1
