@@ -882,7 +882,8 @@ def history_import(file: Path = typer.Argument(..., help="A file written by 'gra
     from .history_file import import_file
 
     report = import_file(file)
-    print(f"Imported answers: {report.attempts} new, {report.duplicates} already in your history; cards: {report.cards}.")
+    updated = f" ({report.updated} re-rated or given feedback)" if report.updated else ""
+    print(f"Imported answers: {report.attempts} new, {report.duplicates} already in your history{updated}; cards: {report.cards}.")
 
 
 def main() -> None:

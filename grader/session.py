@@ -31,7 +31,7 @@ from .practice import (
 )  # fmt: skip
 from .schedule import (
     RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
-    rating_for,
+    rating_for, review,
 )  # fmt: skip
 
 from .errors import HistoryBusy
@@ -187,10 +187,11 @@ SAVE_PATIENCE_SECONDS = 300.0  # in all
 class AnswerKeptAside(Exception):
     """An answer the history could not take (locked too long, or Ctrl-C while waiting) was kept in ``file`` instead."""
 
-    def __init__(self, file: Path, cause: BaseException):
+    def __init__(self, file: Path, cause: BaseException, what: str = "your answer"):
         super().__init__(str(file))
         self.file = file
         self.cause = cause
+        self.what = what  # what was kept: "your answer", "your rating (Again)", "the model's feedback"
 
 
 # The keys that overrule the grader's rating after an answer: the digits (the letters a/h/g/e are for self-rating only).
@@ -420,7 +421,7 @@ class PracticeSession:
             interrupted = True
         except AnswerKeptAside as kept:
             kept_aside = kept
-            where = f"your answer is kept in {kept.file}; `grader history import {kept.file}` adds it"
+            where = f"{kept.what} is kept in {kept.file}; `grader history import {kept.file}` adds it"
             if isinstance(kept.cause, KeyboardInterrupt):
                 self.io.show(Notice(f"\nInterrupted while waiting for your history: {where}.", tone="warning"))
                 interrupted = True
@@ -536,7 +537,11 @@ class PracticeSession:
         if feedback is not None:
             result = self._ask_model(feedback, card, answer, grade)
             if result is not None:
-                self._patiently(lambda: self.store.set_feedback(attempt.attempt_id, result.record()))
+                self._keep_aside(
+                    lambda: self.store.set_feedback(attempt.attempt_id, result.record()),
+                    lambda: self.store.kept(attempt.attempt_id, feedback=result.record()),
+                    "the model's feedback",
+                )
         return attempt
 
     def _ask_model(self, feedback: FeedbackClient, card: Card, answer: str, grade: Grade) -> LLMResult | None:
@@ -634,6 +639,21 @@ class PracticeSession:
                         if time.monotonic() >= deadline:
                             raise
 
+    def _keep_aside(self, write: Callable[[], T], records: Callable[[], list], what: str) -> T | None:
+        """A change beyond the answer itself (a new rating, the model's feedback), written ``_patiently``; None if the history
+        stayed locked: the change is then kept in ``unsaved-answers.jsonl`` (``records``: its export lines), one line says
+        where, and the sitting goes on. Ctrl-C while waiting keeps it too, and ends the sitting."""
+        try:
+            return self._patiently(write)
+        except (HistoryBusy, KeyboardInterrupt) as exc:
+            from .history_file import keep_unsaved
+
+            file = keep_unsaved(self.store, records(), now=self._now())
+            if isinstance(exc, KeyboardInterrupt):
+                raise AnswerKeptAside(file, exc, what) from None
+            self.io.show(Notice(f"History still busy: {what} is kept in {file}; `grader history import {file}` adds it.", tone="warning"))
+            return None
+
     def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
         """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""
         now = self._now()
@@ -650,7 +670,14 @@ class PracticeSession:
             # Digits only: "other keys go on", and the next answer typed early ("a process ...") must not re-rate this one.
             rating = parse_rating(key) if key is not None and key.strip() in _OVERRIDE_DIGITS else None
             if rating is not None and rating != attempt.rating:
-                attempt = self._patiently(lambda: self.store.override_rating(attempt.attempt_id, rating))
+                from .store import Recorded
+
+                first = attempt
+                attempt = self._keep_aside(
+                    lambda: self.store.override_rating(first.attempt_id, rating),
+                    lambda: self.store.kept(first.attempt_id, rating=rating),
+                    f"your rating ({rating.name.capitalize()})",
+                ) or Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
                 self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False

@@ -247,6 +247,7 @@ class Merged:
     cards: int = 0
     attempts: int = 0
     duplicates: int = 0
+    updated: int = 0  # of the duplicates, re-rated by the user or given feedback since (kept aside while the history was locked)
 
 
 # --- The store --------------------------------------------------------------------
@@ -636,6 +637,23 @@ class Store:
                 _set_state(db, row["card"], after)
             return Recorded(attempt_id, rating, after, before)
 
+    def kept(self, attempt_id: int, *, rating: Rating | None = None, feedback: Any = None) -> list[StoredCard | Attempt]:
+        """A saved attempt re-rated (``rating``) or given ``feedback``, with its card, as the lines of an export, without
+        writing: for when the history stays locked. Imported (``merge``), they do what ``override_rating`` or ``set_feedback`` would have."""
+        rows = self._read("SELECT a.*, c.deck, c.card_id FROM attempts a JOIN cards c ON c.key = a.card WHERE a.id = ?", (attempt_id,))
+        if not rows:
+            raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+        attempt = self._decode(_attempt, rows[0])
+        card = self._decode(_stored_card, self._read("SELECT * FROM cards WHERE key = ?", (rows[0]["card"],))[0])
+        if rating is not None:
+            after = review(attempt.state_before, rating, now=attempt.at, settings=self.settings)
+            attempt = attempt.model_copy(update={"rating": rating, "rated_by": "override", "state_after": after})
+            if self._read("SELECT MAX(id) FROM attempts WHERE card = ?", (rows[0]["card"],))[0][0] == attempt_id:
+                card = card.model_copy(update={"state": after})
+        if feedback is not None:
+            attempt = attempt.model_copy(update={"feedback": feedback.model_dump(mode="json") if isinstance(feedback, BaseModel) else feedback})
+        return [card, attempt]
+
     def set_feedback(self, attempt_id: int, feedback: Any) -> None:
         """Attach LLM feedback to an attempt already saved (the keyword grade is saved first, the model may be slow)."""
         if isinstance(feedback, BaseModel):
@@ -941,16 +959,20 @@ def _merge_attempts(db: sqlite3.Connection, rows: list[tuple], card_keys: dict[t
     """
     if not rows:
         return
-    present = {
-        r[0] for start in range(0, len(rows), 500)
+    stored = {
+        r[0]: r[1:] for start in range(0, len(rows), 500)
         for r in db.execute(
-            f"SELECT uid FROM attempts WHERE uid IN ({', '.join('?' * len(rows[start : start + 500]))})", [row[0] for row in rows[start : start + 500]]
+            f"SELECT uid, id, card, rated_by, feedback IS NULL FROM attempts WHERE uid IN ({', '.join('?' * len(rows[start : start + 500]))})",
+            [row[0] for row in rows[start : start + 500]],
         )
     }  # fmt: skip
+    present = set(stored)
     insert = []
     for uid, deck, card, question, *values in rows:
         if uid in present:
             merged.duplicates += 1
+            if uid in stored and _update_attempt(db, *stored[uid], values):
+                merged.updated += 1
             continue
         present.add(uid)
         key = card_keys.get((deck, card))
@@ -960,6 +982,22 @@ def _merge_attempts(db: sqlite3.Connection, rows: list[tuple], card_keys: dict[t
     db.executemany(_INSERT_ATTEMPT, insert)
     merged.attempts += len(insert)
     rows.clear()
+
+
+def _update_attempt(db: sqlite3.Connection, attempt_id: int, card_key: int, rated_by: str, no_feedback: bool, values: list) -> bool:
+    """Take from another copy of a stored attempt (``_attempt_row`` values after the question) what was added to it since:
+    the user's re-rating of the grader's rating, feedback it lacked. The card takes the new state if this is its latest attempt."""
+    feedback, rating, their_rated_by, state_after = values[6], values[7], values[8], values[13]
+    changed = False
+    if their_rated_by == "override" and rated_by != "override":
+        db.execute("UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?", (rating, state_after, attempt_id))
+        if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (card_key,)).fetchone()[0] == attempt_id:
+            _set_state(db, card_key, CardState.model_validate_json(state_after))
+        changed = True
+    if feedback is not None and no_feedback:
+        db.execute("UPDATE attempts SET feedback = ? WHERE id = ?", (feedback, attempt_id))
+        changed = True
+    return changed
 
 
 def _merge_card(db: sqlite3.Connection, rec: StoredCard) -> None:

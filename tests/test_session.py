@@ -576,3 +576,33 @@ def test_a_sitting_that_saved_nothing_does_not_say_it_saved(store, deck):
         PracticeSession(store, [deck], user, cram=True, now=lambda: later() + timedelta(minutes=5)).run([(deck, c) for c in deck.cards])
         assert user.notices()[-1] == "Nothing answered, nothing saved. 1 card is still due now; see `grader stats`."
     assert len(store.attempts()) == 1
+
+
+@pytest.mark.slow
+def test_a_rating_changed_while_the_history_is_locked_is_kept_in_a_file_that_imports(store, deck, impatient):
+    """A rating key pressed during another grader's long import was lost: the sitting stopped with 'database is locked'."""
+    from contextlib import ExitStack
+
+    from grader.history_file import import_file
+
+    kept = store.path.parent / "unsaved-answers.jsonl"
+    with ExitStack() as lock:
+        user = ScriptedUser(["offline and live migration", ""], keys=["1"], interactive=True)
+        read_key = user.read_key
+
+        def the_import_starts_then_the_key_is_pressed():
+            lock.enter_context(another_grader_writing(store.path, 60))
+            return read_key()
+
+        user.read_key = the_import_starts_then_the_key_is_pressed
+        practise(store, deck, user, cards=[1])
+        [saved] = store.attempts()  # the answer itself, saved before the lock
+        assert saved.rated_by == "grader" and saved.rating is not Rating.again
+    assert f"History still busy: your rating (Again) is kept in {kept}; `grader history import {kept}` adds it." in user.notices()
+    assert user.of(Rated)[-1].rating is Rating.again and user.of(Summary)  # the sitting went on
+    merged = import_file(kept, history=store.path)
+    assert (merged.attempts, merged.duplicates, merged.updated) == (0, 1, 1)
+    [attempt] = store.attempts()
+    assert (attempt.uid, attempt.rating, attempt.rated_by) == (saved.uid, Rating.again, "override")
+    assert store.states([deck])[(attempt.deck, attempt.card)] == attempt.state_after  # rescheduled as the key said
+    assert import_file(kept, history=store.path).updated == 0  # importing it again changes nothing
