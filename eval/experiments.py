@@ -1170,6 +1170,15 @@ def ridge_for_scores(penalty: float) -> list:
     return [(calibration, "signal_map", signal_map)]
 
 
+def fractional_logistic_everywhere(task, fit_idx, raw, signals, questions):
+    """``signal_map`` under which every global mapping, of scores and three classes too, is fitted on the probability a
+    logistic regression gives, with the grade's share of the maximum (0, 0.5, 1 ...) as its fractional target."""
+    if len(set(questions.tolist())) < calibration.MIN_SIGNAL_QUESTIONS or (task.kind == "label" and len(task.classes) == 2):
+        return CORE_SIGNAL_MAP(task, fit_idx, raw, signals, questions)
+    weights = calibration.logistic_signals(raw, signals, calibration.grade_share(task)[fit_idx])
+    return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(calibration._logistic_design(x, s) @ weights, -30, 30))))
+
+
 def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
     """The core's signals and three of the answer's own: whether it has a negation, the share of its content words
     the question has, and its length against the reference's (at most 2)."""
@@ -1608,6 +1617,10 @@ VARIANTS: dict[str, Variant] = {
         f"signals+class-{kind}": Variant(f"the logistic map also weighs the class's {kind} raw score", patches=[(evaluate_module, "signal_columns", with_class_signal(kind))])
         for kind in ("mean", "rank")
     },
+    "signals-logistic-everywhere": Variant(
+        "scores and three classes too: a logistic regression with the grade's share as its fractional target, in place of the grid",
+        patches=[(calibration, "signal_map", fractional_logistic_everywhere)],
+    ),
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
     "signals-logistic-products": Variant("the logistic map without the card's number of key terms", patches=logistic_without(products=True, terms=False)),
