@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -33,11 +34,78 @@ from ..resources import bundled, missing
 from ..scoring import GradingSettings
 from .schema import LLMFeedback, Mode, clean_text, request_schema
 
-# A tag that could open or close a fence, however it is disguised once the text is cleaned (``clean_text``):
-# any bracket a model may read as one, any case, separators inside the name, attributes, no closing bracket.
-_FENCE_TAG = re.compile(
-    r"[<‹〈⟨«]\s*(/?)\s*(student[\W_]*answer|graded[\W_]*example)\b[^<>‹›〈〉⟨⟩«»\n]*[>›〉⟩»]?", re.IGNORECASE
-)
+# Characters a reader takes for the letters of a fence's tag name or for its brackets and slash, which neither
+# NFKC nor stripping accents folds: Unicode's confusables (TR39) for those letters, and small capitals.
+# Only tags are looked for in the folded text (``_skeleton``); the text the model is shown keeps its letters.
+_LOOKALIKES = {
+    "<": "\u02c2\u1438\u16b2\u2039\u276e\u2329\u3008\u27e8\u00ab\u276c\u2770\u29fc\u2991\U0001d236",
+    ">": "\u02c3\u1433\u203a\u276f\u232a\u3009\u27e9\u00bb\u276d\u2771\u29fd\u2992\U00016f3f\U0001d237",
+    "/": "\u1735\u2041\u2044\u2215\u2571\u27cb\u29f8\u2cc6\u3033\u30ce\u31d3\u4e3f\U0001d23a",
+    "a": "\u0251\u0391\u03b1\u0410\u0430\u13aa\u15c5\u237a\ua4ee\u1d00\U000102a0\U00016f40",
+    "d": "\u0501\u13a0\u13e7\u146f\u15de\u15ea\ua4d2\ua4d3\u1d05",
+    "e": "\u0395\u0415\u0435\u04bd\u13ac\u212e\u22ff\u2d39\ua4f0\uab32\u1d07\u03b5\U00010286\U000118a6\U000118ae",
+    "g": "\u018d\u0261\u050c\u0581\u13c0\u13f3\u1d83\ua4d6\u0262",
+    "l": "1I|\u0196\u01c0\u0399\u0406\u04c0\u06f1\u13de\u14aa\u16c1\u2223\u23fd\u2502\u2c92\u2cd0\u2d4f\ua4e1\ua4f2\u029f"
+    "\U0001028a\U00010309\U00010320\U0001041b\U00010526\U000118a3\U000118b2\U00016f16\U00016f28\U0001d22a",
+    "m": "\u039c\u03fa\u041c\u13b7\u15f0\u16d6\u2c98\ua4df\u1d0d\u043c\U000102b0\U00010311",
+    "n": "\u039d\u0578\u057c\u2c9a\ua4e0\u0274\u03b7\u043f\U00010513",
+    "p": "\u03a1\u03c1\u0420\u0440\u13e2\u146d\u2374\u2ca2\u2ca3\ua4d1\u1d18\U00010295",
+    "r": "\u01a6\u0433\u13a1\u13d2\u1587\u1d26\u2c85\ua4e3\uab47\uab48\uab81\u0280\u027e\U000104b4\U00016f35\U0001d216",
+    "s": "\u01bd\u0405\u0455\u054f\u13d5\u13da\ua4e2\ua731\U00010296\U00010420\U00010448\U000118c1\U00016f3a",
+    "t": "\u03a4\u0422\u13a2\u22a4\u27d9\u2ca6\ua4d4\u1d1b\u0442\u03c4"
+    "\U00010297\U000102b1\U00010315\U000118bc\U00016f0a\U0001f768",
+    "u": "\u028b\u03c5\u054d\u057d\u1200\u144c\u1d1c\u222a\u22c3\ua4f4\ua79f\uab4e\uab52"
+    "\U000104ce\U000104f6\U000118b8\U000118d8\U00016f42",
+    "w": "\u026f\u0461\u051c\u051d\u0561\u13b3\u13d4\u1d21\ua4ea\U0001170a\U0001170e\U0001170f\U000118e6\U000118ef",
+    "x": "\u00d7\u03a7\u0425\u0445\u1541\u157d\u166d\u166e\u16b7\u2573\u292b\u292c\u2a2f\u2cac\u2d5d\ua4eb\ua7b3"
+    "\U00010290\U000102b4\U00010317\U00010322\U00010527\U000118ec",
+}
+_FOLD = {ch: letter for letter, chars in _LOOKALIKES.items() for ch in chars}
+# Letters that show nothing but are not format characters (``clean_text`` drops those): Hangul fillers.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_OPENERS = re.compile("[<" + re.escape(_LOOKALIKES["<"]) + "]")
+
+
+def _tag_pattern(*names: str) -> re.Pattern[str]:
+    """A tag naming a fence in folded text: any bracket, a slash or not, the name with separators between any of
+    its letters (``student answer``, ``s-t-u-d-e-n-t``), attributes, and no closing bracket needed."""
+    sep = r"(?:_|[^\w<>])*"
+    spelled = "|".join(sep.join(re.escape(ch) for ch in name if ch != "_") for name in names)
+    return re.compile(rf"<\s*([/\\]?)\s*({spelled})\b[^<>\n]*>?")
+
+
+_FENCE_TAG = _tag_pattern("student_answer", "graded_example")
+
+
+def _skeleton(text: str) -> tuple[str, list[int]]:
+    """The text as a reader sees it, for finding tags: accents and invisible letters dropped, lower case, look-alike
+    letters and brackets folded (``_LOOKALIKES``); with, for each of its characters, where it came from in ``text``."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        for part in unicodedata.normalize("NFKD", ch) if not ch.isascii() else ch:
+            if part in _BLANK_LETTERS or unicodedata.category(part) in ("Mn", "Me", "Cf"):
+                continue
+            for low in _FOLD.get(part, part).casefold():
+                folded.append(_FOLD.get(low, low))
+                origin.append(i)
+    return "".join(folded), origin
+
+
+def _defuse(text: str) -> str:
+    """``text`` with every tag naming a fence, however disguised, turned into ``[name]`` or ``[/name]``, the name
+    as written."""
+    if not _OPENERS.search(text):
+        return text
+    skeleton, origin = _skeleton(text)
+    pieces, done = [], 0
+    for m in _FENCE_TAG.finditer(skeleton):
+        start, end = origin[m.start()], origin[m.end() - 1] + 1
+        name = text[origin[m.start(2)] : origin[m.end(2) - 1] + 1]
+        name = re.sub(r"[<>\[\]\n]", " ", name)  # the name as written, unable to open another tag
+        pieces += [text[done:start], f"[{'/' if m.group(1) else ''}{name}]"]
+        done = end
+    return "".join(pieces) + text[done:]
 
 
 @dataclass(frozen=True)
@@ -53,11 +121,13 @@ def fence(text: str, tag: str = "student_answer", attributes: str = "") -> str:
     """Untrusted text between ``<tag>`` and ``</tag>``, unable to close them.
 
     The text is cleaned first (full-width forms folded, zero-width and bidi
-    characters dropped), so no disguised variant survives; then every tag that
-    names a fence is defused into square brackets (brackets are punctuation, so
-    quotes still match the answer as written).
+    characters dropped); then every tag that names a fence, found in the text
+    as a reader sees it (``_skeleton``: accents, invisible letters and case
+    ignored, look-alike letters from other scripts folded), is defused into
+    square brackets (brackets are punctuation, so quotes still match the answer
+    as written).
     """
-    cleaned = _FENCE_TAG.sub(lambda m: f"[{m.group(1)}{m.group(2)}]", clean_text(text))
+    cleaned = _defuse(clean_text(text))
     return f"<{tag}{attributes}>\n{cleaned}\n</{tag}>"
 
 
