@@ -27,6 +27,9 @@ when the answer contains it, quoted as written) and can be switched to misbehave
     deep_json          200 with a JSON body of 100,000 nested arrays
     endless            200, a chunked body that never ends (spaces, as fast as the client reads them)
     content_parts      a good reply whose content is a list of text parts, as some gateways write it
+    tool_call          a good reply as the arguments of one function call (content null), as a server that ignored
+                       response_format for its tool-calling template does
+    tool_calls         two function calls, each with a good reply's arguments (content null)
     redirect           HTTP 307 to the same path under ``redirect_to`` (another server's base URL)
 
 ``queue`` holds behaviours for the next requests, one each; ``behaviour`` is
@@ -86,6 +89,8 @@ BEHAVIOURS = {
     "endless",
     "redirect",
     "content_parts",
+    "tool_call",
+    "tool_calls",
 }
 LLAMA_CPP_PY_JSON_SCHEMA_ERROR = (
     "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
@@ -412,7 +417,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if behaviour == "html":
                 page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in.</body></html>"
                 return self._send_bytes(200, page, "text/html; charset=utf-8")
-            plain = ("trickle", "truncated_body", "wrong_content_type", "odd_usage", "content_parts")
+            plain = ("trickle", "truncated_body", "wrong_content_type", "odd_usage", "content_parts", "tool_call", "tool_calls")
             status, payload = grade_reply(fake, body, "good" if behaviour in plain else behaviour)
             if behaviour == "odd_usage":
                 payload["usage"] = {"prompt_tokens": float("inf"), "completion_tokens": "many", "total_tokens": float("nan")}
@@ -420,6 +425,13 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 message = payload["choices"][0]["message"]
                 half = len(message["content"]) // 2
                 message["content"] = [{"type": "text", "text": message["content"][:half]}, {"type": "text", "text": message["content"][half:]}]
+            if behaviour in ("tool_call", "tool_calls"):
+                choice = payload["choices"][0]
+                arguments = choice["message"]["content"]
+                call = {"type": "function", "function": {"name": "LLMFeedback", "arguments": arguments}}
+                calls = [{"id": f"call_{i}", **call} for i in range(1 if behaviour == "tool_call" else 2)]
+                choice["message"].update(content=None, tool_calls=calls)
+                choice["finish_reason"] = "tool_calls"
             data = json.dumps(payload).encode()
             if behaviour == "rate_limit":
                 return self._send(status, payload, {"retry-after-ms": "10"})

@@ -421,6 +421,7 @@ SERVER_CASES = [
     ("server_error", {"max_retries": 1}, "failed", "(HTTP 500) after 1 retries", 2),
     ("refusal", {}, "failed", "the model refused: I'm sorry", 1),
     ("truncated", {}, "failed", "cut off at the model's token limit", 1),
+    ("tool_calls", {}, "failed", "(last problem: the reply was 2 tool calls, not one JSON object in the message content)", 3),
     ("slow", {"timeout": 0.5}, "failed", "within 0.5 s", 1),
 ]
 
@@ -450,6 +451,24 @@ def test_content_written_as_text_parts_is_read(fake_openai):
     fake_openai.behaviour = "content_parts"
     result, _ = ask(fake_openai)
     assert (result.status, result.score, result.attempts) == ("ok", 1.0, 1)
+
+
+def test_a_reply_given_as_one_function_call_is_read_from_its_arguments(fake_openai):
+    """content null with the JSON in tool_calls was 'the reply was empty', asked three times, graded without feedback."""
+    fake_openai.behaviour = "tool_call"
+    result, _ = ask(fake_openai)
+    assert (result.status, result.score, result.attempts) == ("ok", 1.0, 1)
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_a_reply_given_as_several_function_calls_says_so():
+    from grader.llm.reply import InvalidReply, read_completion, reply_text
+
+    call = {"type": "function", "function": {"name": "LLMFeedback", "arguments": "{}"}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call, call]}
+    body = json.dumps({"choices": [{"message": message, "finish_reason": "tool_calls"}]})
+    with pytest.raises(InvalidReply, match=r"^the reply was 2 tool calls, not one JSON object in the message content$"):
+        reply_text(read_completion(body))
 
 
 def test_a_body_nested_too_deeply_is_a_notice(fake_openai):

@@ -116,6 +116,7 @@ class Completion:
     refusal: str | None
     finish_reason: str | None
     usage: Usage
+    tool_calls: int = 0  # function calls in the reply; the arguments of a single one are read as its content
 
 
 def read_completion(body: str, content_type: str = "") -> Completion:
@@ -143,6 +144,9 @@ def read_completion(body: str, content_type: str = "") -> Completion:
             content = "".join(p["text"] for p in content)  # text parts, as some gateways write the content
         elif content is not None and not isinstance(content, str):
             content = json.dumps(content)
+        calls = _function_calls(message)
+        if not (content or "").strip() and len(calls) == 1:
+            content = calls[0]  # a server that ignored response_format and answered through a tool call
     except (KeyError, IndexError, TypeError, AttributeError):
         shape = ", ".join(list(data)[:5]) if isinstance(data, dict) else type(data).__name__
         raise RequestFailed(f"the server's reply is JSON but not a chat completion (it has: {shape or 'nothing'})") from None
@@ -150,7 +154,20 @@ def read_completion(body: str, content_type: str = "") -> Completion:
     tokens = Usage()
     if isinstance(usage, dict):
         tokens = Usage(prompt_tokens=_count(usage.get("prompt_tokens")), completion_tokens=_count(usage.get("completion_tokens")))
-    return Completion(content, refusal if isinstance(refusal, str) else None, choice.get("finish_reason"), tokens)
+    return Completion(content, refusal if isinstance(refusal, str) else None, choice.get("finish_reason"), tokens, len(calls))
+
+
+def _function_calls(message: dict) -> list[str]:
+    """The arguments of each function call in a reply (``tool_calls``, or the older ``function_call``), as text."""
+    calls = message.get("tool_calls")
+    if not isinstance(calls, list):
+        calls = [{"function": message["function_call"]}] if isinstance(message.get("function_call"), dict) else []
+    arguments = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        given = function.get("arguments") if isinstance(function, dict) else None
+        arguments.append(given if isinstance(given, str) else json.dumps(given))
+    return arguments
 
 
 def _count(value: object) -> int:
@@ -167,6 +184,10 @@ def reply_text(completion: Completion) -> str:
         raise RequestFailed(f"the model refused: {one_line(completion.refusal, 100)}", usage=completion.usage, model_replied=True)
     if completion.finish_reason == "length":
         raise RequestFailed(CUT_OFF, usage=completion.usage, model_replied=True)
+    if not completion.content and completion.tool_calls > 1:
+        raise InvalidReply(
+            f"the reply was {completion.tool_calls} tool calls, not one JSON object in the message content", usage=completion.usage
+        )
     if not completion.content:
         raise InvalidReply("the reply was empty", usage=completion.usage)
     return completion.content
