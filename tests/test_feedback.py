@@ -24,7 +24,8 @@ from grader import KeywordGrader, load_deck
 from grader.config import LLMSettings, Price
 from grader.llm.cache import LLMCache
 from grader.llm.check import check_endpoint
-from grader.llm.client import FeedbackClient
+from grader.llm.client import _KNOWN_ENDPOINTS, FeedbackClient
+from grader.llm.endpoint import EndpointInfo
 from grader.llm.judge import SUPPORT_MARGIN, evidence_support, judge
 from grader.llm.prompts import Prompts, prompts_dir
 from grader.llm.schema import Context, LLMFeedback, request_schema
@@ -786,6 +787,55 @@ def test_a_broken_cache_file_turns_the_cache_off_not_grading(fake_openai, isolat
         result = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
     assert result.status == "ok"
     assert any(n.startswith("LLM cache off:") for n in client.notices)
+
+
+# (column, value written into the cache database by hand): each was a pydantic traceback when read back
+CORRUPT_ROWS = [
+    ("mode", "garbage"),
+    ("mode", 1),
+    ("prompt_tokens", "many"),
+    ("prompt_tokens", 1.5),
+    ("completion_tokens", -5),
+    ("completion_tokens", b"\x00"),
+    ("output", 7),
+]
+
+
+@pytest.mark.parametrize("column, value", CORRUPT_ROWS, ids=[f"{c}={v!r}" for c, v in CORRUPT_ROWS])
+def test_a_corrupt_cache_row_is_a_miss_asked_again_and_replaced(fake_openai, tmp_path, column, value):
+    import sqlite3
+
+    grade = KEYWORD.grade(CARD, GOOD_ANSWER)
+    with cached_client(fake_openai, tmp_path) as client:
+        client.feedback(CARD, GOOD_ANSWER, grade)
+    db = sqlite3.connect(tmp_path / "cache.sqlite3")
+    with db:
+        db.execute(f"UPDATE feedback SET {column} = ?", (value,))
+    db.close()
+    with cached_client(fake_openai, tmp_path) as client:
+        again = client.feedback(CARD, GOOD_ANSWER, grade)
+        assert client.notices == []
+    assert (again.status, again.cached, again.mode) == ("ok", False, "json_schema") and again.usage.completion_tokens > 0
+    assert len(fake_openai.chat_requests) == 2
+    with cached_client(fake_openai, tmp_path) as client:
+        assert client.feedback(CARD, GOOD_ANSWER, grade).cached  # the fresh reply replaced the damaged row
+
+
+@pytest.mark.parametrize("info", ['{"json_schema": "no"}', '{"token_param": "max_tokens; DROP"}', '{"system_role": null}', "[[[["])
+def test_a_corrupt_endpoint_row_is_forgotten(fake_openai, tmp_path, info):
+    """A value of the wrong type was taken as it was: "no" for json_schema is true, any text became the token parameter."""
+    import sqlite3
+
+    with cached_client(fake_openai, tmp_path) as client:
+        client._learn("no_system_role")  # stored for the endpoint
+    _KNOWN_ENDPOINTS.clear()
+    db = sqlite3.connect(tmp_path / "cache.sqlite3")
+    with db:
+        db.execute("UPDATE endpoints SET info = ?", (info,))
+    db.close()
+    with cached_client(fake_openai, tmp_path) as client:
+        assert client.info == EndpointInfo()
+        assert client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER)).status == "ok"
 
 
 # --- grader llm check ---------------------------------------------------------------------------

@@ -68,6 +68,23 @@ class CachedReply:
     completion_tokens: int
 
 
+MODES = ("json_schema", "json_object")
+
+
+def _well_formed(row: tuple) -> bool:
+    """Whether a stored row is what ``put`` writes: text output, a known mode, counts that are whole and not negative.
+
+    A row changed by hand, another program or a damaged file is a miss (asked
+    again, then replaced), not a validation traceback when it is read.
+    """
+    output, mode, *counts = row
+    return (
+        isinstance(output, str)
+        and mode in MODES
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+    )
+
+
 def card_fingerprint(card: Card) -> str:
     """A hash of what the model is shown about a card."""
     content = json.dumps([card.id, card.question, card.answer, [t.text for t in card.key_terms]])
@@ -115,7 +132,7 @@ class LLMCache:
             row = self._db.execute(
                 "SELECT output, mode, prompt_tokens, completion_tokens FROM feedback WHERE key = ?", (key,)
             ).fetchone()
-        return CachedReply(*row) if row else None
+        return CachedReply(*row) if row and _well_formed(row) else None
 
     def put(self, key: str, *, model: str, base_url: str, prompt_version: str, card: str, reply: CachedReply) -> None:
         row = (key, model, base_url, prompt_version, card, time.time(), reply.mode, reply.prompt_tokens, reply.completion_tokens, reply.output)

@@ -60,12 +60,18 @@ class EndpointInfo:
 
     @classmethod
     def from_json(cls, text: str) -> EndpointInfo:
+        """What was stored, as far as it is well formed: a damaged row or value falls back to the default."""
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             return cls()
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known}) if isinstance(data, dict) else cls()
+        if not isinstance(data, dict):
+            return cls()
+        default = cls()
+        kept = {f.name: data[f.name] for f in fields(cls) if type(data.get(f.name)) is type(getattr(default, f.name))}
+        if kept.get("token_param", "max_tokens") not in ("max_tokens", "max_completion_tokens"):
+            del kept["token_param"]
+        return cls(**kept)
 
 
 # Signs in an error message (status 400, 404, 422 or 500 alike), most specific first.
