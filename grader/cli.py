@@ -346,8 +346,9 @@ def grade(
         raise typer.BadParameter("--batch needs --output (the batch is recorded beside it), and --resume collects it later")
     settings = _grading(match)
     recorded = _batch_record(output) if resume and output is not None else None
-    if recorded is not None:  # the LLM of the batch being collected
-        llm, model, base_url = True, model or recorded.model, base_url or recorded.base_url
+    if recorded is not None:  # the LLM of the batch being collected (a base URL with a password: given again)
+        llm, model = True, model or recorded.model
+        base_url = base_url or (None if recorded.credentials_withheld else recorded.base_url)
     feedback = _feedback_client(llm, offline, model, base_url, no_cache, concurrency, grading=settings)
     if batch or recorded is not None:
         if feedback is None:

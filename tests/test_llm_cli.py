@@ -380,6 +380,33 @@ def test_a_provider_batch_is_submitted_recorded_and_collected(fake_openai, answe
     assert all(not r["llm"]["cached"] for r in rows if "llm" in r)
 
 
+def test_a_batch_record_keeps_no_password_and_resume_asks_for_the_base_url_again(fake_openai, answers, tmp_path):
+    """The record held the base URL as given, http://user:password@host/v1, in a file beside the results."""
+    out = tmp_path / "grades.jsonl"
+    with_password = fake_openai.base_url.replace("http://", "http://grader:s3cret-Pa55@")
+    masked = fake_openai.base_url.replace("http://", "http://****@")
+    env = env_for(fake_openai, OPENAI_BASE_URL=with_password)
+    submitted = run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--batch", "--output", str(out), env=env)
+    assert submitted.returncode == 0, submitted.stderr
+    text = (tmp_path / "grades.jsonl.llm-batch.json").read_text()
+    assert "s3cret-Pa55" not in text and "grader:" not in text
+    assert (json.loads(text)["base_url"], json.loads(text)["endpoint"]) == (masked, masked)
+
+    again = "give the same base URL again (--base-url or OPENAI_BASE_URL) with --resume"
+    error = f"Error: LLM batch batch_1 was sent to {masked}, whose password is not recorded: {again}"
+    without = {k: v for k, v in env.items() if k != "OPENAI_BASE_URL"}
+    for given in ([], ["--base-url", fake_openai.base_url]):  # none, or the URL without its password
+        refused = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", *given, env=without)
+        assert (refused.returncode, refused.stderr.splitlines()[-1]) == (1, error)
+        assert not out.exists()
+
+    collected = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", "--base-url", with_password, env=without)
+    assert collected.returncode == 0, collected.stderr
+    assert "LLM batch batch_1: 3 replies collected." in collected.stderr and "s3cret-Pa55" not in collected.stderr
+    assert [r["student"] for r in map(json.loads, out.read_text().splitlines())] == ["ann", "bob", "cy", "di"]
+    assert fake_openai.chat_requests == []
+
+
 def test_a_server_without_a_batch_api_is_a_one_line_error(fake_openai, answers, tmp_path):
     fake_openai.batch_api = False
     out = tmp_path / "grades.jsonl"

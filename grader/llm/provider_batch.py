@@ -44,16 +44,26 @@ def record_path(output: Path) -> Path:
 
 @dataclass
 class BatchRecord:
-    """What ``--batch`` leaves beside the output, for ``--resume``."""
+    """What ``--batch`` leaves beside the output, for ``--resume``.
+
+    ``base_url`` is stored as shown (``shown_url``): a user name and password in
+    it are masked, never written to the file, and ``--resume`` needs the same
+    base URL given again (``credentials_withheld``).
+    """
 
     batch_id: str
     input_file_id: str
     endpoint: str
-    base_url: str | None
+    base_url: str | None  # masked
     model: str
     prompt_version: str
     requests: int
     submitted_at: float
+
+    @property
+    def credentials_withheld(self) -> bool:
+        """Whether the base URL had a user name and password, which the record does not keep."""
+        return self.base_url is not None and "****@" in self.base_url
 
     def save(self, path: Path) -> None:
         try:
@@ -97,6 +107,7 @@ def submit(client: FeedbackClient, lines: list[dict[str, Any]], record: Path) ->
     """Upload the requests and start the batch; the record is saved beside the output. GraderError if the
     endpoint has no batch API (one line)."""
     from .client import endpoint
+    from .secrets import shown_url
 
     if not lines:
         raise GraderError("nothing to send in a batch: every answer is cached or has nothing to ask (run without --batch)")
@@ -114,7 +125,7 @@ def submit(client: FeedbackClient, lines: list[dict[str, Any]], record: Path) ->
         batch_id=batch_id,
         input_file_id=file_id,
         endpoint=endpoint(client.settings),
-        base_url=client.settings.base_url,
+        base_url=shown_url(client.settings.base_url) if client.settings.base_url else None,
         model=client.settings.model,
         prompt_version=client.prompt_version,
         requests=len(lines),
@@ -139,8 +150,16 @@ class BatchState:
 def collect(client: FeedbackClient, record: BatchRecord) -> BatchState:
     """How the batch is doing; once completed, its replies are handed to the client (``preload``).
 
-    GraderError if the batch failed, expired or was cancelled, or its output cannot be read.
+    GraderError if the batch failed, expired or was cancelled, or its output cannot be read; or if the batch's
+    base URL had a password (not recorded) and the client's is not that URL.
     """
+    from .client import endpoint
+
+    if record.credentials_withheld and endpoint(client.settings) != record.endpoint:
+        raise GraderError(
+            f"LLM batch {record.batch_id} was sent to {record.endpoint}, whose password is not recorded: "
+            "give the same base URL again (--base-url or OPENAI_BASE_URL) with --resume"
+        )
 
     async def fetch() -> tuple[str, int, int, str | None]:
         batch = await client.client.batches.retrieve(record.batch_id)
