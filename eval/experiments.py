@@ -1179,6 +1179,20 @@ def fractional_logistic_everywhere(task, fit_idx, raw, signals, questions):
     return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(calibration._logistic_design(x, s) @ weights, -30, 30))))
 
 
+def with_question_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
+    """The core's signals and two of the question's own: the share of the reference's content words its question
+    already has (a reference that restates its question leaves an answer little of its own to say), and whether the
+    question asks for a reason ("why", "explain", "how does"), whose right answers say more in other words."""
+    reason = re.compile(r"\b(why|explain|how (?:does|do|did|can|would|will))\b", re.IGNORECASE)
+    extra = []
+    for it in evalset.items:
+        card = evalset.cards[it.question_id]
+        asked = {t.stem for t in content_tokens(card.question)}
+        reference = content_tokens(card.answer)
+        extra.append((sum(t.stem in asked for t in reference) / max(1, len(reference)), float(bool(reason.search(card.question)))))
+    return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), np.array(extra)])
+
+
 def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
     """The core's signals and three of the answer's own: whether it has a negation, the share of its content words
     the question has, and its length against the reference's (at most 2)."""
@@ -1620,6 +1634,10 @@ VARIANTS: dict[str, Variant] = {
     "signals-logistic-everywhere": Variant(
         "scores and three classes too: a logistic regression with the grade's share as its fractional target, in place of the grid",
         patches=[(calibration, "signal_map", fractional_logistic_everywhere)],
+    ),
+    "signals+question": Variant(
+        "the logistic map also weighs the share of the reference's words its question has, and whether the question asks why",
+        patches=[(evaluate_module, "signal_columns", with_question_signals)],
     ),
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
