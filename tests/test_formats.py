@@ -360,3 +360,44 @@ def test_cards_lint_practice_and_grade_work_on_every_format(tmp_path, format_dec
     practised = run_cli("practice", str(deck), "--cards", "2", input="a number naming an endpoint\n")
     assert practised.returncode == 0, practised.stderr
     assert "CORRECT" in practised.stdout
+
+
+# --- Clozes as Anki reads them -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, expected",
+    [
+        # card number -> (question, answer, key terms)
+        ("{{c1::TCP}} is {{c2::reliable::how}}", {1: ("[...] is reliable", "==TCP== is reliable", ["TCP"]), 2: ("TCP is [how]", "TCP is ==reliable==", ["reliable"])}),
+        (  # nested (Anki 2.1.56): the inner deletion is text on the outer card, the outer text around the inner card's blank
+            "{{c1::{{c2::TCP}} is reliable}} over IP",
+            {1: ("[...] over IP", "==TCP is reliable== over IP", ["TCP is reliable"]), 2: ("[...] is reliable over IP", "==TCP== is reliable over IP", ["TCP"])},
+        ),
+        (
+            "{{c1::a {{c2::b::hint}} c::outer}} d",
+            {1: ("[outer] d", "==a b c== d", ["a b c"]), 2: ("a [hint] c d", "a ==b== c d", ["b"])},
+        ),
+        ("{{c1::a {{c1::b}} c}}", {1: ("[...]", "==a b c==", ["a b c"])}),  # the same number inside: one deletion, one term
+        ("{{c0::zero}} {{c1::one}}", {1: ("zero [...]", "zero ==one==", ["one"])}),  # c0 makes no card, as in Anki
+        ("x }} {{c1::y}} {{c2::never closed", {1: ("x }} [...] {{c2::never closed", "x }} ==y== {{c2::never closed", ["y"])}),
+    ],
+    ids=["flat-with-hint", "nested", "nested-hints", "same-number-nested", "c0", "stray-and-unclosed"],
+)
+def test_clozes_nest_as_in_anki(tmp_path, field, expected):
+    from grader.formats.anki_notes import cloze_numbers, cloze_terms, render_cloze
+
+    assert cloze_numbers(field) == sorted(expected)
+    assert {n: (render_cloze(field, n, answer=False), render_cloze(field, n, answer=True), cloze_terms(field, n)) for n in expected} == expected
+
+
+def test_a_nested_cloze_makes_every_card_in_a_package_and_a_text_export(tmp_path):
+    """Only one card came out, its question with a stray '}}', and the other card was lost."""
+    nested = "{{c1::{{c2::TCP}} is reliable}} over IP"
+    expected = [("[...] over IP", ["TCP is reliable"]), ("[...] is reliable over IP", ["TCP"])]
+    package = modern_package(tmp_path / "nested.apkg", Package([Note(CLOZE, [nested, ""])]))
+    export = tmp_path / "nested.txt"
+    export.write_text(f"#separator:tab\n#html:false\n{nested}\tover the network\n")
+    for path in (package, export):
+        deck = load_deck(path)
+        assert [(c.question, [t.text for t in c.key_terms]) for c in deck.cards] == expected, path

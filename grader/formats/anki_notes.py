@@ -10,14 +10,14 @@ note's fields. Every scan here is linear in the text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 BLANK = "[...]"
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
 _TAG = re.compile(r"\{\{([^{}]*)\}\}")
 _ANSWER_RULE = re.compile(r"<hr\s+id\s*=\s*[\"']?answer[\"']?\s*/?>", re.IGNORECASE)
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
+_CLOZE_TOKEN = re.compile(r"\{\{c(\d{1,5})::|\}\}")  # an opening (more digits: not one, as in Anki) or a closing
 FRONT_NAMES = ("front", "question", "text", "term", "word", "prompt", "recto")
 BACK_NAMES = ("back", "answer", "definition", "meaning", "back extra", "extra", "verso")
 
@@ -76,54 +76,118 @@ def html_to_text(html: str) -> str:
 
 
 # --- Clozes ------------------------------------------------------------------------
+#
+# Read as Anki reads them (2.1.56 and later, rslib's cloze.rs): "{{cN::" opens a deletion and "}}" closes the
+# innermost open one, so deletions nest. Text inside a deletion is cut at its first "::": what follows is the hint.
+# A "}}" that closes nothing is text; a deletion never closed is left as written (Anki would drop its text).
+
+MAX_CLOZE_DEPTH = 10  # as Anki: a deeper "{{cN::" is text, and nothing nests deep enough to exhaust the stack
 
 
-@dataclass(frozen=True)
-class Deletion:
+@dataclass
+class Cloze:
+    """One ``{{cN::text::hint}}`` deletion: its text as parts, some of them deletions nested in it."""
+
     number: int
-    start: int  # of "{{c"
-    end: int  # after "}}"
-    text: str
-    hint: str | None
+    parts: list[str | Cloze] = field(default_factory=list)
+    hint: str | None = None
+    opening: str = ""  # "{{cN::" as written, for a deletion never closed
+
+    def text(self) -> str:
+        """Its text as written, nested deletions shown as text, hints left out."""
+        return "".join(p if isinstance(p, str) else p.text() for p in self.parts)
 
 
-def deletions(text: str) -> list[Deletion]:
-    """The ``{{cN::text::hint}}`` deletions of a field, in order (a nested one ends its outer one)."""
-    found: list[Deletion] = []
+def parse_clozes(text: str) -> list[str | Cloze]:
+    """A field as text and the deletions in it, in order; linear in the text."""
+    top: list[str | Cloze] = []
+    open_: list[Cloze] = []
+
+    def add_text(chunk: str) -> None:
+        if not chunk:
+            return
+        if open_:
+            chunk, sep, hint = chunk.partition("::")
+            if sep:
+                open_[-1].hint = hint
+            if chunk:
+                open_[-1].parts.append(chunk)
+        else:
+            top.append(chunk)
+
     pos = 0
-    while (m := _CLOZE_NUMBER.search(text, pos)) is not None:
-        close = text.find("}}", m.end())
-        if close < 0:
-            break  # no later deletion can close either
-        body, _, hint = _CLOZE_NUMBER.sub("", text[m.end() : close]).partition("::")
-        found.append(Deletion(int(m.group(1)), m.start(), close + 2, body, hint or None))
-        pos = close + 2
-    return found
+    for m in _CLOZE_TOKEN.finditer(text):
+        add_text(text[pos : m.start()])
+        pos = m.end()
+        if m[1] is not None:
+            if len(open_) < MAX_CLOZE_DEPTH:
+                open_.append(Cloze(int(m[1]), opening=m[0]))
+            else:
+                add_text(m[0])
+        elif open_:
+            closed = open_.pop()
+            (open_[-1].parts if open_ else top).append(closed)
+        else:
+            top.append(m[0])
+    add_text(text[pos:])
+    while open_:  # never closed: its opening and its parts are text again, in the deletion around it or at the top
+        unclosed = open_.pop()
+        hint = "" if unclosed.hint is None else "::" + unclosed.hint
+        (open_[-1].parts if open_ else top).extend([unclosed.opening, *unclosed.parts, hint])
+    return top
+
+
+def _walk(nodes: list[str | Cloze]):
+    """Every deletion, outer ones before those nested in them."""
+    todo = [n for n in reversed(nodes) if isinstance(n, Cloze)]
+    while todo:
+        cloze = todo.pop()
+        yield cloze
+        todo.extend(n for n in reversed(cloze.parts) if isinstance(n, Cloze))
 
 
 def cloze_numbers(text: str) -> list[int]:
-    return sorted({d.number for d in deletions(text)})
+    """The card numbers a field's deletions make (``c0`` makes none, as in Anki)."""
+    return sorted({c.number for c in _walk(parse_clozes(text)) if c.number > 0})
 
 
 def render_cloze(text: str, number: int, *, answer: bool) -> str:
-    """A cloze field for card ``number``: its deletions blanked (question) or marked ``==...==`` (answer); the others as text."""
-    out, pos = [], 0
-    for d in deletions(text):
-        out.append(text[pos : d.start])
-        if d.number != number:
-            out.append(d.text)
-        elif answer:
-            out.append(f"=={d.text}==")
+    """A cloze field for card ``number``: its deletions blanked (question) or marked ``==...==`` (answer); the others as
+    text. A deletion nested in card ``number``'s is hidden with it on the question and shown on the answer; one that
+    holds card ``number``'s shows as text around it."""
+
+    def render(nodes: list[str | Cloze], inside_asked: bool) -> str:
+        out = []
+        for node in nodes:
+            if isinstance(node, str):
+                out.append(node)
+            elif node.number != number or inside_asked:
+                out.append(render(node.parts, inside_asked))
+            elif not answer:
+                out.append(f"[{node.hint}]" if node.hint else BLANK)
+            else:
+                shown = render(node.parts, True)
+                out.append(f"=={shown}==" if shown.strip() else shown)
+        return "".join(out)
+
+    return render(parse_clozes(text), False)
+
+
+def cloze_texts(text: str, number: int) -> list[str]:
+    """The text of card ``number``'s deletions as written (one nested in another of the same number is part of it)."""
+    texts, todo = [], [n for n in reversed(parse_clozes(text)) if isinstance(n, Cloze)]
+    while todo:
+        cloze = todo.pop()
+        if cloze.number == number:
+            texts.append(cloze.text())
         else:
-            out.append(f"[{d.hint}]" if d.hint else BLANK)
-        pos = d.end
-    out.append(text[pos:])
-    return "".join(out)
+            todo.extend(n for n in reversed(cloze.parts) if isinstance(n, Cloze))
+    return texts
 
 
 def cloze_terms(text: str, number: int) -> list[str]:
     """The text of card ``number``'s deletions: its key terms."""
-    return [html_to_text(d.text) for d in deletions(text) if d.number == number]
+    return [html_to_text(t) for t in cloze_texts(text, number)]
 
 
 # --- Templates ---------------------------------------------------------------------

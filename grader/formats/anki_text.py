@@ -25,7 +25,7 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
-from .anki_notes import cloze_numbers, cloze_terms, deletions, html_to_text, pick_sides, render_cloze
+from .anki_notes import cloze_numbers, cloze_terms, cloze_texts, html_to_text, pick_sides, render_cloze
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " ", "colon": ":", "pipe": "|"}
 _HEADER = re.compile(r"^#([a-z ]+):(.*)$", re.IGNORECASE)
@@ -116,7 +116,7 @@ def _row_cards(line: int, names: list[str], values: list[str], notetype: str, ht
         for n in numbers:
             question = text(render_cloze(front_value, n, answer=False))
             answer = "\n\n".join(part for part in (text(render_cloze(front_value, n, answer=True)), extra) if part)
-            terms = cloze_terms(front_value, n) if html else [d.text.strip() for d in deletions(front_value) if d.number == n]
+            terms = cloze_terms(front_value, n) if html else [t.strip() for t in cloze_texts(front_value, n)]
             cards.append((line, question, answer, image_paths(answer), terms))
         return cards
     question = text(front_value)
