@@ -249,6 +249,7 @@ def build_cards(
     side_notes: bool = True,
     required: list[int | None] | None = None,
     reference_answers: list[list[str]] | None = None,
+    terms_as_given: list[bool] | None = None,
 ) -> list[Card]:
     """Cards with ids, key terms (as written, or derived from the answer) and lint findings.
 
@@ -261,6 +262,8 @@ def build_cards(
     that have a field for it; otherwise an answer may say so (``<!-- any 2 -->``).
     ``reference_answers``: per card, further acceptable answers (formats with a
     field for them), each with its highlighted or else derived key terms.
+    ``terms_as_given``: per card, whether its key terms are exactly those its reader gives (a YAML ``key_terms``
+    list, a cloze's deletions): none are derived from the rest of the answer, and with none the card is self-graded.
     """
     frequencies: tuple[dict[str, int], int] | None = None  # only a card without key terms needs them
 
@@ -286,7 +289,10 @@ def build_cards(
         answer_text = _answer_text(answer) if images or not terms else ""
         if side_notes and images and _is_side_note(answer_text):
             answer_text = ""
-        if not terms and answer_text:
+        as_given = terms_as_given is not None and terms_as_given[number - 1]
+        if not terms and answer_text and as_given:
+            pass  # the reader says why, if anything is wrong: an empty YAML list is a self-graded card on purpose
+        elif not terms and answer_text:
             terms = derive_key_terms(answer, *deck_frequencies(), question)
             if not terms:  # only common words ("It is."): said, as an empty answer is, not passed off as derived
                 findings.append(Finding(line, "card answer has no words to grade by: it can only be self-graded"))

@@ -219,6 +219,37 @@ def test_plain_decks(tmp_path, suffix):
     assert deck.cards[1].key_terms and all(t.derived for t in deck.cards[1].key_terms)
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+@pytest.mark.parametrize(
+    "key_terms, terms, finding",
+    [
+        (None, ["Reliable ordered delivery", "bytes"], None),  # absent: derived from the answer
+        ([], [], None),  # written empty: a self-graded card on purpose, nothing derived
+        (["", " "], [], "key_terms has blank entries (1, 2): they are left out; with no term left, the card can only be self-graded"),
+        (["ordered", "\t"], ["ordered"], "key_terms has a blank entry (2): it is left out"),
+    ],
+    ids=["absent", "empty", "all-blank", "one-blank"],
+)
+def test_written_key_terms_are_the_cards_terms_as_they_stand(tmp_path, suffix, key_terms, terms, finding):
+    """An empty or blank list fell back to terms derived from the answer, and lint said nothing."""
+    first = {"question": "What does TCP give?", "answer": "Reliable ordered delivery of bytes"}
+    cards = [first if key_terms is None else {**first, "key_terms": key_terms}, {"question": "Port?", "answer": "A ==number== naming an endpoint"}]
+    path = tmp_path / f"deck{suffix}"
+    if suffix == ".json":
+        path.write_text('{"cards": [\n' + ",\n".join(json.dumps(c) for c in cards) + "\n]}\n")
+    else:
+        import yaml
+
+        path.write_text(yaml.safe_dump({"cards": cards}))
+    parsed = parse_deck(path)
+    assert [t.text for t in parsed.deck.cards[0].key_terms] == terms
+    assert parsed.deck.cards[0].gradable == bool(terms)
+    line = 2
+    assert [(f.line, f.message) for f in parsed.findings] == ([] if finding is None else [(line, finding)])
+    result = run_cli("lint", str(path))
+    assert result.stdout == ("" if finding is None else f"{path}:{line}: {finding}\n")
+
+
 @pytest.mark.parametrize(
     "name, content, error, message",
     [

@@ -23,7 +23,9 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
 
     ``key_terms`` is optional: without it, terms are highlighted ``==spans==`` of
     the answer or, failing those, derived from it (no lint finding: nothing is
-    missing). Every schema error is reported, not only the first.
+    missing). Written, it is the card's terms as they are: ``[]`` makes a
+    self-graded card, and a blank entry is left out and reported. Every schema
+    error is reported, not only the first.
     """
     try:
         data, lines = _load(text, suffix)
@@ -57,10 +59,17 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         raise DeckSchemaError(problems, path=path) from None
     lines = (lines + [1] * len(plain.cards))[: len(plain.cards)]
     raw = []
-    for i, card in enumerate(plain.cards):
-        terms = card.key_terms if card.key_terms is not None else highlights(card.answer, lines[i], [])
-        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms))
     findings: list[Finding] = []
+    for i, card in enumerate(plain.cards):
+        if card.key_terms is None:
+            terms = highlights(card.answer, lines[i], [])
+        else:  # as written: an empty list is a self-graded card, and a blank entry is left out
+            terms = [t for t in card.key_terms if t.strip()]
+            if blank := [str(k) for k, t in enumerate(card.key_terms, start=1) if not t.strip()]:
+                what = f"blank entries ({', '.join(blank)}): they are" if len(blank) > 1 else f"a blank entry ({blank[0]}): it is"
+                left = "" if terms else "; with no term left, the card can only be self-graded"
+                findings.append(Finding(lines[i], f"key_terms has {what} left out{left}"))
+        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms))
     title = plain.title or Path(path).stem
     cards = build_cards(
         raw,
@@ -68,6 +77,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         derived_note=False,
         required=[c.required for c in plain.cards],
         reference_answers=[c.reference_answers or [] for c in plain.cards],
+        terms_as_given=[c.key_terms is not None for c in plain.cards],
     )
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
