@@ -401,3 +401,37 @@ def test_a_nested_cloze_makes_every_card_in_a_package_and_a_text_export(tmp_path
     for path in (package, export):
         deck = load_deck(path)
         assert [(c.question, [t.text for t in c.key_terms]) for c in deck.cards] == expected, path
+
+
+EMPTY_CLOZE = "cloze c1 is empty ({{c1::}}): the card has nothing to grade by and can only be self-graded"
+
+
+@pytest.mark.parametrize("kind", ["apkg", "anki-text", "obsidian"])
+@pytest.mark.parametrize(
+    "field, terms, finding",
+    [
+        ("{{c1::}} is reliable over IP", [], EMPTY_CLOZE),
+        ("{{c1::}} and {{c1::TCP}} are reliable", ["TCP"], "cloze c1 has an empty deletion ({{c1::}}): it is left out"),
+        ("{{c1::TCP}} is reliable", ["TCP"], None),
+    ],
+    ids=["empty", "one-of-two-empty", "not-empty"],
+)
+def test_an_empty_cloze_is_linted_and_never_graded_by_the_rest_of_the_note(tmp_path, kind, field, terms, finding):
+    """Its terms were derived, unsaid, from the rest of the note ('reliable', 'ip', the extra field)."""
+    if kind == "apkg":
+        path, line = modern_package(tmp_path / "empty.apkg", Package([Note(CLOZE, [field, "TCP guarantees ordered delivery"])])), 1
+    elif kind == "anki-text":
+        path, line = tmp_path / "empty.txt", 3
+        path.write_text(f"#separator:tab\n#html:true\n{field}\tTCP guarantees ordered delivery\n")
+    else:
+        path, line = tmp_path / "empty.md", 3
+        path.write_text(f"#flashcards\n\n{field}\n")
+    [card] = load_deck(path).cards
+    assert [t.text for t in card.key_terms] == terms and card.gradable == bool(terms)
+    assert "====" not in card.answer
+    lint = run_cli("lint", str(path))
+    assert lint.stdout == ("" if finding is None else f"{path}:{line}: {finding}\n")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"card": 1, "answer": "reliable over IP, guarantees ordered delivery"}) + "\n")
+    graded = json.loads(run_cli("grade", str(path), str(answers), "--json").stdout)
+    assert graded["verdict"] == ("self-graded" if not terms else "incorrect")

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
-from .anki_notes import answer_side, cloze_terms, html_to_text, pick_sides, render
+from .anki_notes import answer_side, cloze_terms, empty_cloze, html_to_text, pick_sides, render
 
 COLLECTIONS = ("collection.anki21b", "collection.anki21", "collection.anki2")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -65,7 +65,9 @@ def parse_package(path: Path) -> ParsedDeck:
         except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: JSON of another shape
             raise DeckError(f"not a readable Anki collection ({exc})", path=path) from None
     raw: list[RawCard] = []
+    as_given: list[bool] = []  # a cloze card's terms are its deletions, never derived from the rest of the note
     used_decks: list[str] = []
+    findings: list[Finding] = []
     for number, (ord_, did, mid, flds, tags) in enumerate(rows, start=1):
         notetype = notetypes.get(mid)
         if notetype is None:
@@ -73,9 +75,12 @@ def parse_package(path: Path) -> ParsedDeck:
         card = _card(notetype, flds.split("\x1f"), ord_, number, {"Tags": tags.strip(), "Deck": decks.get(did, "")})
         if card is not None:
             raw.append(card)
+            as_given.append(notetype.cloze)
             used_decks.append(decks.get(did, ""))
-    findings: list[Finding] = []
-    return ParsedDeck(Deck(path=str(path), title=_title(used_decks, path), cards=build_cards(raw, findings, derived_note=False, side_notes=False)), findings)
+            if notetype.cloze and (empty := empty_cloze(ord_ + 1, card[4])) is not None:
+                findings.append(Finding(number, empty))
+    cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
+    return ParsedDeck(Deck(path=str(path), title=_title(used_decks, path), cards=cards), findings)
 
 
 def _card(notetype: NoteType, values: list[str], ord_: int, number: int, special: dict[str, str]) -> RawCard | None:

@@ -190,6 +190,18 @@ def cloze_terms(text: str, number: int) -> list[str]:
     return [html_to_text(t) for t in cloze_texts(text, number)]
 
 
+def empty_cloze(number: int, terms: list[str]) -> str | None:
+    """What lint says of card ``number`` when a deletion of it holds nothing (``{{c1::}}``); None when none does.
+
+    Its card is graded by the other deletions' terms, or self-graded: never by words of the rest of the note.
+    """
+    if all(t.strip() for t in terms):
+        return None
+    if any(t.strip() for t in terms):
+        return f"cloze c{number} has an empty deletion ({{{{c{number}::}}}}): it is left out"
+    return f"cloze c{number} is empty ({{{{c{number}::}}}}): the card has nothing to grade by and can only be self-graded"
+
+
 # --- Templates ---------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
-from .anki_notes import cloze_numbers, cloze_terms, cloze_texts, html_to_text, pick_sides, render_cloze
+from .anki_notes import cloze_numbers, cloze_terms, cloze_texts, empty_cloze, html_to_text, pick_sides, render_cloze
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " ", "colon": ":", "pipe": "|"}
 _HEADER = re.compile(r"^#([a-z ]+):(.*)$", re.IGNORECASE)
@@ -57,6 +57,7 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
     except csv.Error as exc:
         raise DeckError(f"not a readable Anki text export: {exc}", path=path, line=body_line + reader.line_num) from None
     raw: list[RawCard] = []
+    as_given: list[bool] = []  # a cloze card's terms are its deletions, never derived from the rest of the row
     findings: list[Finding] = []
     decks: list[str] = []
     for line, row in rows:
@@ -70,9 +71,12 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
         if len(values) < 2 and not cloze_numbers(values[0] if values else ""):
             findings.append(Finding(line, "row has a question but no answer: it is left out"))
             continue
-        raw += _row_cards(line, names, values, notetype, html)
+        cards, cloze = _row_cards(line, names, values, notetype, html, findings)
+        raw += cards
+        as_given += [cloze] * len(cards)
     title = next((d for d in decks if d), "") or Path(path).stem
-    return ParsedDeck(Deck(path=path, title=title, cards=build_cards(raw, findings, derived_note=False, side_notes=False)), findings)
+    cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
+    return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
 
 def _headers(text: str) -> tuple[dict[str, str], int]:
@@ -105,7 +109,8 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip() if index is not None and index < len(row) else ""
 
 
-def _row_cards(line: int, names: list[str], values: list[str], notetype: str, html: bool) -> list[RawCard]:
+def _row_cards(line: int, names: list[str], values: list[str], notetype: str, html: bool, findings: list[Finding]) -> tuple[list[RawCard], bool]:
+    """A row's cards, and whether they are cloze cards."""
     text = html_to_text if html else (lambda v: v.strip())
     front, back = pick_sides(names)
     front_value = values[front]
@@ -117,10 +122,12 @@ def _row_cards(line: int, names: list[str], values: list[str], notetype: str, ht
             question = text(render_cloze(front_value, n, answer=False))
             answer = "\n\n".join(part for part in (text(render_cloze(front_value, n, answer=True)), extra) if part)
             terms = cloze_terms(front_value, n) if html else [t.strip() for t in cloze_texts(front_value, n)]
+            if (empty := empty_cloze(n, terms)) is not None:
+                findings.append(Finding(line, empty))
             cards.append((line, question, answer, image_paths(answer), terms))
-        return cards
+        return cards, True
     question = text(front_value)
     cards = [(line, question, extra, image_paths(extra), highlights(extra, line, []))]
     if "reverse" in notetype.lower():
         cards.append((line, extra, question, image_paths(question), highlights(question, line, [])))
-    return cards
+    return cards, False

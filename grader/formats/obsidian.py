@@ -30,6 +30,7 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code
 from ..keyterms import clean_markdown
 from ..models import Deck
+from .anki_notes import empty_cloze
 
 _TAG = re.compile(r"(?<![\w#/&])#flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
 _FRONTMATTER_TAG = re.compile(r"(?<![\w/])flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
@@ -65,7 +66,7 @@ def parse_obsidian(text: str, path: str) -> ParsedDeck:
         return ParsedDeck(Deck(path=path, title=title, cards=[]), [])
     fenced = _fenced_lines(text)
     findings: list[Finding] = []
-    raw: list[RawCard] = []
+    raw: list[tuple[RawCard, bool]] = []  # each card, and whether it is a cloze (its terms are its deletions, never derived)
     block: list[int] = []
     for i in range(body_start, len(lines)):
         ends_block = not lines[i].strip() or _HEADING.match(structure[i]) is not None
@@ -75,7 +76,7 @@ def parse_obsidian(text: str, path: str) -> ParsedDeck:
         else:
             block.append(i)
     raw += _block_cards(block, lines, structure, findings)
-    cards = build_cards(raw, findings, derived_note=False, side_notes=False)
+    cards = build_cards([card for card, _ in raw], findings, derived_note=False, side_notes=False, terms_as_given=[cloze for _, cloze in raw])
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
 
@@ -110,8 +111,9 @@ def _title(text: str, front: str, structure: list[str], path: str) -> str:
     return Path(path).stem
 
 
-def _block_cards(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
-    """The cards of one block: its one-line cards, then a multi-line card or clozes in what is left."""
+def _block_cards(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[tuple[RawCard, bool]]:
+    """The cards of one block: its one-line cards, then a multi-line card or clozes in what is left (each with
+    whether it is a cloze)."""
     cards: list[RawCard] = []
     rest: list[int] = []
     for i in block:
@@ -136,9 +138,10 @@ def _block_cards(block: list[int], lines: list[str], structure: list[str], findi
         cards.append(_basic(rest[0], question, answer))
         if structure[rest[separator]].strip() == "??":
             cards.append(_basic(rest[0], answer, question))
-    elif rest:
-        cards += _clozes(rest, lines, structure, findings)
-    return cards
+    basic = [(card, False) for card in cards]
+    if separator is None and rest:
+        basic += [(card, True) for card in _clozes(rest, lines, structure, findings)]
+    return basic
 
 
 def _strip(text: str) -> str:
@@ -171,13 +174,15 @@ def _clozes(block: list[int], lines: list[str], structure: list[str], findings: 
             deleted = text[m.start(_group(m)) : m.end(_group(m))]
             before = text[pos : m.start()]
             question += [before, f"[{m['hint']}]" if id(m) in asked and m["hint"] else BLANK if id(m) in asked else deleted]
-            answer += [before, f"=={deleted}==" if id(m) in asked else deleted]
+            answer += [before, f"=={deleted}==" if id(m) in asked and deleted.strip() else deleted]
             pos = m.end()
         question.append(text[pos:])
         answer.append(text[pos:])
         answer_text = _strip("".join(answer))
         terms = [text[m.start(_group(m)) : m.end(_group(m))] for m in members]
         line = block[0] + 1
+        if members[0]["n"] and (empty := empty_cloze(int(members[0]["n"]), terms)) is not None:
+            findings.append(Finding(line, empty))
         cards.append((line, clean_markdown(_strip("".join(question))), answer_text, image_paths(answer_text), terms))
     return cards
 
