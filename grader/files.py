@@ -219,6 +219,22 @@ def has_lone_surrogate(value: object) -> bool:
     return any(_SURROGATE.search(text) for text in strings_in(value))
 
 
+# An escape of a UTF-16 half (JSON's and YAML's \uD800, YAML's \U0000D800) after an even run of backslashes
+# (``\\ud800`` is a backslash and text), with the escape that may follow it to make a pair.
+_SURROGATE_ESCAPE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\(?:u|U0000)([dD][89a-fA-F][0-9a-fA-F]{2})(?:\\(?:u|U0000)([dD][c-fC-F][0-9a-fA-F]{2}))?"
+)
+
+
+def lone_surrogate_line(text: str) -> int | None:
+    """The line of the first escaped lone surrogate in JSON or YAML text (a high half not followed by a low one,
+    or a low half on its own); None if none is written as an escape."""
+    for m in _SURROGATE_ESCAPE.finditer(text):
+        if m[1][1] in "cdefCDEF" or m[2] is None:  # a low half first, or a high half without its low one
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
 def strings_in(value: object) -> Iterator[str]:
     """Every string in parsed JSON or YAML, keys too.
 

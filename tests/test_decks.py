@@ -262,6 +262,10 @@ def test_written_key_terms_are_the_cards_terms_as_they_stand(tmp_path, suffix, k
         ("extra.yaml", b"cards:\n- question: q\n  answr: typo\n", DeckError, "answr"),
         # a character YAML does not allow: it said 'position 27' of '<unicode string>', and no line
         ("bell.yaml", b"cards:\n- question: q\n  answer: a \x07 b\n", DeckError, "bell.yaml:3: invalid YAML: character #x0007 is not allowed"),
+        # an escaped lone surrogate: it named the file only; a pair (an emoji) and an escaped backslash are no such thing
+        ("lone.json", b'{"cards": [\n {"question": "q", "answer": "\\\\ud800 \\ud83d\\ude00"},\n {"question": "r", "answer": "a \\udc00"}\n]}\n',
+         DeckError, "lone.json:3: contains an escaped lone surrogate (like \\ud800), which is not text"),
+        ("lone.yaml", b'cards:\n- question: q\n  answer: "\\U0001F600 \\uD800 b"\n', DeckError, "lone.yaml:3: contains an escaped lone surrogate"),
     ],
 )
 def test_deck_errors_name_the_file(tmp_path, name, content, error, message):

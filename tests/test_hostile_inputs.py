@@ -125,7 +125,7 @@ CASES = [
     Case("deck-empty-folder", ("lint", "empty"), {"empty/notes.txt": "hello\n"},
          "Error: empty: no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg and Anki .txt exports)"),
     Case("deck-json-lone-surrogate", ("cards", "s.json", "--json"), {"s.json": '[{"question": "Q \\ud800?", "answer": "==a=="}]'},
-         "Error: s.json: contains an escaped lone surrogate (like \\ud800), which is not text"),
+         "Error: s.json:1: contains an escaped lone surrogate (like \\ud800), which is not text"),
     # --- Answers files --------------------------------------------------------------------
     Case("csv-unterminated-quote", ("grade", "deck.md", "a.csv"), {"a.csv": 'card,answer\n3,"sharing, aggregation\n3,emulation\n'},
          'Error: a.csv:2: a quoted cell opened on line 2 never closes (a missing ")'),

@@ -37,7 +37,7 @@ def test_a_deck_with_an_escaped_lone_surrogate_is_refused_in_one_line(tmp_path):
     deck = tmp_path / "d.json"
     deck.write_text('[{"question": "Q\\ud800?", "answer": "a"}]', encoding="utf-8")
     result = run_cli("cards", str(deck))
-    assert (result.returncode, result.stderr) == (1, f"Error: {deck}: contains an escaped lone surrogate (like \\ud800), which is not text\n")
+    assert (result.returncode, result.stderr) == (1, f"Error: {deck}:1: contains an escaped lone surrogate (like \\ud800), which is not text\n")
 
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]

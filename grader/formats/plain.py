@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
 from ..errors import DeckError
-from ..files import MAX_FILE_BYTES, has_lone_surrogate
+from ..files import MAX_FILE_BYTES, has_lone_surrogate, lone_surrogate_line
 from ..keyterms import clean_markdown
 from ..models import Deck, PlainDeck
 
@@ -41,7 +41,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     except RecursionError:  # both parsers recurse per level: "[[[[..." exhausts the stack
         raise DeckError("nested too deeply to be a deck", path=path) from None
     if has_lone_surrogate(data):  # a "\ud800" escape: a string no file or database can hold
-        raise DeckError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path)
+        raise DeckError("contains an escaped lone surrogate (like \\ud800), which is not text", path=path, line=lone_surrogate_line(text))
     if _text_size(data) > MAX_FILE_BYTES:  # YAML aliases: a few KB naming one list thousands of times
         raise DeckError(f"its aliases (*) repeat text to more than {MAX_FILE_BYTES // 1024 // 1024} MB, the limit of a deck", path=path)
     if isinstance(data, list):
