@@ -119,6 +119,63 @@ def _inline_code(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_DOLLARS = re.compile(r"\$+")
+
+
+def without_code_or_math(text: str) -> str:
+    """The text with code and math blanked out, at the same offsets: where highlight marks are looked for.
+
+    In math ``==`` is an operator (``$a == b$``), as it is in code. Math is what pandoc reads as math: ``$$...$$``,
+    and ``$...$`` whose opening ``$`` is not followed by a space and whose closing one is neither preceded by a space
+    nor followed by a digit, in one paragraph; a ``\\$`` is a dollar. So money stays text: ``$5 == cheap, $10``.
+    """
+    text = without_code(text)
+    return _blank(text, _math(text)) if "$" in text else text
+
+
+def _math(text: str) -> list[tuple[int, int]]:
+    """Spans of ``$$`` display and ``$`` inline math (see ``without_code_or_math``); linear but for a bisection per span."""
+    runs = []  # (start, end) of each unescaped run of one or two dollars
+    for m in _DOLLARS.finditer(text):
+        backslashes = 0
+        while m.start() - backslashes > 0 and text[m.start() - backslashes - 1] == "\\":
+            backslashes += 1
+        if m.end() - m.start() <= 2 and backslashes % 2 == 0:
+            runs.append(m.span())
+    if not runs:
+        return []
+    blank_lines = [m.start() for m in _BLANK_LINE.finditer(text)]
+
+    def closer(start: int, end: int) -> bool:
+        return end - start == 1 and not text[start - 1].isspace() and not (end < len(text) and text[end].isdigit())
+
+    # For each run, the next run after it that could close it: the next "$$" for a "$$", the next closing "$" for a "$".
+    next_double: list[int | None] = [None] * len(runs)
+    next_closer: list[int | None] = [None] * len(runs)
+    double = close = None
+    for i in range(len(runs) - 1, -1, -1):
+        next_double[i], next_closer[i] = double, close
+        start, end = runs[i]
+        if end - start == 2:
+            double = i
+        elif start > 0 and closer(start, end):
+            close = i
+    spans = []
+    i = 0
+    while i < len(runs):
+        start, end = runs[i]
+        if end - start == 2:
+            j = next_double[i]
+        else:
+            j = next_closer[i] if end < len(text) and not text[end].isspace() else None
+        if j is not None and bisect.bisect_right(blank_lines, start) == bisect.bisect_right(blank_lines, runs[j][0]):
+            spans.append((start, runs[j][1]))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """Text with the spans' characters turned into spaces, newlines kept."""
     if not spans:
@@ -138,11 +195,11 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
     next line of the same paragraph that also has an odd count (a highlight that
     wraps). A mark nothing closes highlights to the end of its line, and is
     reported. ``===`` is read as ``==`` (the extra ``=`` is a typo). A mark in
-    the middle of a word (``t==he``) widens to the whole word. Marks are looked for outside code, where ``==``
-    is an operator (``a == b``); a highlight may hold code.
+    the middle of a word (``t==he``) widens to the whole word. Marks are looked for outside code and math, where
+    ``==`` is an operator (``a == b``, ``$a == b$``); a highlight may hold code or math.
     """
     lines = body.split("\n")
-    outside_code = without_code(body).split("\n") if "==" in body else lines
+    outside_code = without_code_or_math(body).split("\n") if "==" in body else lines
     terms: list[str] = []
     open_at: tuple[int, int] | None = None  # (line index, offset just after the mark)
     for idx, line in enumerate(lines):

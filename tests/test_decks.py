@@ -62,6 +62,26 @@ def test_every_corpus_deck_loads_one_card_per_details_block(path: Path):
 
 
 @needs_corpus
+@pytest.mark.parametrize("path", CORPUS_DECKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_math_changes_no_corpus_deck_without_a_mark_in_its_math(path: Path, monkeypatch):
+    """Reading ``==`` in math as an operator changes a deck's cards and terms only where its math holds ``==``
+    (no deck of the corpus does): the corpus's ``$`` are math, money or text as they were."""
+    from grader import cardtext
+    from grader.formats import obsidian
+
+    def deck(p):
+        parsed = parse_deck(p)
+        return [(c.id, c.answer, [t.text for t in c.key_terms]) for c in parsed.deck.cards], parsed.findings
+
+    now = deck(path)
+    monkeypatch.setattr(cardtext, "without_code_or_math", cardtext.without_code)
+    monkeypatch.setattr(obsidian, "without_code_or_math", cardtext.without_code)
+    text = cardtext.without_code(path.read_text(encoding="utf-8"))
+    if not any("==" in text[a:b] for a, b in cardtext._math(text)):
+        assert now == deck(path)
+
+
+@needs_corpus
 def test_corpus_has_547_cards_and_most_are_gradable():
     cards = [c for p in CORPUS_DECKS for c in load_deck(p).cards]
     assert len(cards) == 547
@@ -130,6 +150,16 @@ def test_image_without_bang_is_an_image():
         ("`x ==y== z` shows ==marks==", ["marks"]),
         ("==`ls -l`== lists", ["ls -l"]),
         ("```\nif a == b:\n```\nthen ==branch==", ["branch"]),
+        # so is "==" in math: it made "b then" a term and lint call the real highlight unclosed
+        ("if $a == b$ then ==equality== holds", ["equality"]),
+        ("$$\nx == y\n$$\nthen ==display==", ["display"]),
+        ("==$a == b$ is equality== here", ["a b is equality"]),  # a highlight holding such math: the term is whole
+        # but not money, nor a "$" a space or a digit rules out as math: the marks are marks there
+        ("costs $5 ==cheap==, $10 ==dear==", ["cheap", "dear"]),
+        ("from $5 ==to== $6", ["to"]),
+        ("$5-$6 ==range==", ["range"]),
+        ("\\$a ==escaped== b$", ["escaped"]),
+        ("one $a\n\n==para== b$", ["para"]),  # math stays in its paragraph
     ],
 )
 def test_highlight_variations(body, expected):

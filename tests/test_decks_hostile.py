@@ -173,6 +173,9 @@ HOSTILE = [
     ("backticks", "` `` ", True),
     ("fences", "```\n", False),
     ("math", "$$ ", True),
+    ("dollars that open math nothing closes, beside marks", "$5 == ", True),
+    ("inline math beside marks", "$a$ == ", True),
+    ("escaped dollars beside marks", "\\$a\\\\$ == ", True),
 ]
 
 

@@ -435,3 +435,10 @@ def test_an_empty_cloze_is_linted_and_never_graded_by_the_rest_of_the_note(tmp_p
     answers.write_text(json.dumps({"card": 1, "answer": "reliable over IP, guarantees ordered delivery"}) + "\n")
     graded = json.loads(run_cli("grade", str(path), str(answers), "--json").stdout)
     assert graded["verdict"] == ("self-graded" if not terms else "incorrect")
+
+
+def test_an_obsidian_cloze_is_not_read_in_math(tmp_path):
+    """'$a == b$ then ==' was a deletion, and the highlight after it another."""
+    path = tmp_path / "math.md"
+    path.write_text("#flashcards\n\nIf $a == b$ then ==equality== holds.\n")
+    assert qa(load_deck(path)) == [("If a b then [...] holds.", "If $a == b$ then ==equality== holds.")]

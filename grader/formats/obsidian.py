@@ -27,7 +27,7 @@ import bisect
 import re
 from pathlib import Path
 
-from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code, without_code_or_math
 from ..keyterms import clean_markdown
 from ..models import Deck
 from .anki_notes import empty_cloze
@@ -156,7 +156,7 @@ def _basic(index: int, question: str, answer: str) -> RawCard:
 def _clozes(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
     """One card per deletion (per ``cN`` number for Anki-style ones), the others shown as plain text."""
     text = "\n".join(lines[i] for i in block)
-    found = list(_CLOZE.finditer("\n".join(structure[i] for i in block)))
+    found = list(_CLOZE.finditer(without_code_or_math("\n".join(structure[i] for i in block))))  # "$a == b$" deletes nothing
     if not found:
         return []
     groups: dict[str, list[re.Match[str]]] = {}
