@@ -1139,9 +1139,14 @@ CORE_LOGISTIC_DESIGN = calibration._logistic_design
 def logistic_without(products: bool, terms: bool) -> list:
     """Patches that take from the logistic map the products of the raw score with each signal, or the card's number
     of key terms (the third signal), or both."""
+
+    def without_products(raw: np.ndarray, signals: np.ndarray) -> np.ndarray:
+        width = signals.shape[1]
+        return np.delete(CORE_LOGISTIC_DESIGN(raw, signals), np.s_[1 + width : 1 + 2 * width], axis=1)
+
     patches = []
     if not products:
-        patches.append((calibration, "_logistic_design", lambda raw, signals: np.delete(CORE_LOGISTIC_DESIGN(raw, signals), np.s_[1 + signals.shape[1] : 1 + 2 * signals.shape[1]], axis=1)))
+        patches.append((calibration, "_logistic_design", without_products))
     if not terms:
         patches.append((evaluate_module, "signal_columns", grid_signals))
     return patches
@@ -1175,8 +1180,7 @@ def fractional_logistic_everywhere(task, fit_idx, raw, signals, questions):
     logistic regression gives, with the grade's share of the maximum (0, 0.5, 1 ...) as its fractional target."""
     if len(set(questions.tolist())) < calibration.MIN_SIGNAL_QUESTIONS or (task.kind == "label" and len(task.classes) == 2):
         return CORE_SIGNAL_MAP(task, fit_idx, raw, signals, questions)
-    weights = calibration.logistic_signals(raw, signals, calibration.grade_share(task)[fit_idx])
-    return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(calibration._logistic_design(x, s) @ weights, -30, 30))))
+    return calibration.logistic_map(calibration.logistic_signals(raw, signals, calibration.grade_share(task)[fit_idx]))
 
 
 def with_question_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
+from .errors import HistoryBusy
 from .images import Image, Opener, card_images, system_opener
 from .models import Card, Deck, Grade, Verdict
 from .practice import (
@@ -34,9 +35,7 @@ from .schedule import (
     rating_for, review,
 )  # fmt: skip
 
-from .errors import HistoryBusy
-
-T = TypeVar("T")
+T = TypeVar("T")  # what a write to the history returns (``PracticeSession._patiently``)
 
 if TYPE_CHECKING:
     from .grading import KeywordGrader

@@ -57,7 +57,7 @@ PROBABILITY_CUT = 0.5
 # Weights tried for the first two signals (similarity, reference words repeated): grid points that won on some
 # training split. Two-class labels weigh every signal by a logistic regression instead (``logistic_signals``).
 SIGNAL_WEIGHTS = ((0.0, 0.0), (0.0, 0.3), (0.0, 0.6), (0.3, 0.0), (0.3, 0.3), (0.3, 0.6), (0.6, 0.6), (1.0, 0.0))
-GRID_SIGNALS = 2
+GRID_SIGNALS = 2  # the columns of ``Signals`` the grid weighs: the first two
 # The logistic regression's L2 penalty on standardised columns, and its Newton steps (it converges in under ten).
 LOGISTIC_PENALTY = 1.0
 LOGISTIC_STEPS = 30
@@ -345,8 +345,7 @@ def signal_map(task: Task, fit_idx: np.ndarray, raw: np.ndarray, signals: np.nda
     if len(set(questions.tolist())) < MIN_SIGNAL_QUESTIONS:
         return lambda x, _: x
     if task.kind == "label" and len(task.classes) == 2:
-        weights = logistic_signals(raw, signals, grade_share(task)[fit_idx] >= 0.5)
-        return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(_logistic_design(x, s) @ weights, -30, 30))))
+        return logistic_map(logistic_signals(raw, signals, grade_share(task)[fit_idx] >= 0.5))
     weights = signal_weights(task, fit_idx, raw, signals[:, :GRID_SIGNALS], questions)
     return lambda x, s: with_signals(x, s[:, :GRID_SIGNALS], weights)
 
@@ -356,6 +355,12 @@ def _logistic_design(raw: np.ndarray, signals: np.ndarray) -> np.ndarray:
     of a long reference's terms can count for more than the same share of a short one's), and a constant."""
     x = np.clip(raw, 0.0, None)[:, None]
     return np.column_stack([x, signals, x * signals, np.ones(len(x))])
+
+
+def logistic_map(weights: np.ndarray) -> SignalMap:
+    """The probability the logistic regression with these weights gives each raw score and its signals; non-answers
+    keep their rank below every score (a probability is never below 0)."""
+    return lambda x, s: np.where(x < 0, x, 1.0 / (1.0 + np.exp(-np.clip(_logistic_design(x, s) @ weights, -30, 30))))
 
 
 def logistic_signals(raw: np.ndarray, signals: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -144,7 +144,14 @@ def signal_columns(evalset: EvalSet, graded: RawGrades, baselines: dict[str, np.
     return np.column_stack([graded.similarity, baselines["overlap"], terms])
 
 
-def grader_signals(evalset: EvalSet, graded: RawGrades, baselines: dict[str, np.ndarray], fitted: EvalSet, fitted_graded: RawGrades, fitted_baselines: dict[str, np.ndarray]) -> Signals:
+def grader_signals(
+    evalset: EvalSet,
+    graded: RawGrades,
+    baselines: dict[str, np.ndarray],
+    fitted: EvalSet,
+    fitted_graded: RawGrades,
+    fitted_baselines: dict[str, np.ndarray],
+) -> Signals:
     """The signals of the evaluated answers and of those a calibration is fitted on (``signal_columns``)."""
     fit_questions = np.asarray([it.question_id for it in fitted.items], dtype=object)
     return Signals(signal_columns(fitted, fitted_graded, fitted_baselines), signal_columns(evalset, graded, baselines), fit_questions)
