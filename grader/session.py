@@ -205,6 +205,14 @@ class AnswerInterrupted(KeyboardInterrupt):
         self.draft = draft
 
 
+class ChangeNotMade(KeyboardInterrupt):
+    """Ctrl-C while an /undo, /suspend or /bury waited for a locked history: ``not_made`` says which change was not made."""
+
+    def __init__(self, not_made: str):
+        super().__init__()
+        self.not_made = not_made
+
+
 class PracticeInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a sitting; every answer given before it is saved, and the summary was shown."""
 
@@ -398,6 +406,8 @@ class PracticeSession:
                     self.outcomes.append(Outcome(card=card.id, number=card.number, skipped=True))
                 elif command in (Command.suspend, Command.bury):
                     step.set_aside = self._set_aside(deck, card, command)
+                    if step.set_aside is None:  # the history stayed locked: not made, and the card is asked again
+                        continue
                 else:
                     if command is Command.reveal:
                         attempt = self._reveal(deck, card, seconds)
@@ -416,7 +426,10 @@ class PracticeSession:
         except KeyboardInterrupt as exc:
             # ^C leaves the cursor where the user was typing; an answer half typed must not pass for one saved.
             unsaved = " The answer you were typing was not saved." if isinstance(exc, AnswerInterrupted) and exc.draft.strip() else ""
-            self.io.show(Notice(f"\nInterrupted.{unsaved}"))
+            if isinstance(exc, ChangeNotMade):
+                self.io.show(Notice(f"\nInterrupted while waiting for your history: {exc.not_made}.", tone="warning"))
+            else:
+                self.io.show(Notice(f"\nInterrupted.{unsaved}"))
             interrupted = True
         except AnswerKeptAside as kept:
             kept_aside = kept
@@ -457,34 +470,46 @@ class PracticeSession:
         if not done:
             self.io.show(Notice("Nothing to undo in this session.", tone="warning"))
             return position
-        last = done.pop()
-        if last.attempt_id is not None:
-            self._patiently(lambda: self.store.undo_attempt(last.attempt_id))
-            if last.attempt_id in self._unheld:  # the answer had brought a card set aside back: it goes back aside
-                why, suspended, until = self._unheld.pop(last.attempt_id)
-                self._patiently(lambda: self.store.set_aside(last.deck, last.card, suspended=suspended, buried_until=until))
-                self._held[self._key(last.deck, last.card)] = why
-        if last.set_aside == "suspended":
-            self._patiently(lambda: self.store.set_aside(last.deck, last.card, suspended=False))
+        last = done[-1]
+        outcome = self.outcomes[-1]
+        taken = "reveal" if outcome.revealed else "answer" if last.attempt_id is not None else {"suspended": "suspension", "buried": "burial"}.get(last.set_aside or "", "skip")
+        not_made = f"your {taken} of card {last.card.number} is not undone"
+        attempt_id = last.attempt_id
+        if attempt_id is not None:
+            unheld = self._unheld.get(attempt_id)  # the answer had brought a card set aside back: it goes back aside
+            if not self._or_refuse(lambda: self.store.undo_attempt(attempt_id, set_aside=unheld[1:] if unheld else None), not_made, "/undo"):
+                return position
+            if unheld:
+                del self._unheld[attempt_id]
+                self._held[self._key(last.deck, last.card)] = unheld[0]
+        elif last.set_aside == "suspended":
+            if not self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, suspended=False), not_made, "/undo"):
+                return position
         elif last.set_aside == "buried":
-            self._patiently(lambda: self.store.set_aside(last.deck, last.card, buried_until=None))
+            if not self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, buried_until=None), not_made, "/undo"):
+                return position
+        done.pop()
+        self.outcomes.pop()
         self._aside.discard(self._key(last.deck, last.card))
         if last.requeued:
             queue.pop()
             self.repeats -= 1
-        outcome = self.outcomes.pop()
-        taken = "reveal" if outcome.revealed else "answer" if last.attempt_id is not None else {"suspended": "suspension", "buried": "burial"}.get(last.set_aside or "", "skip")
         self.io.show(Notice(f"Undone: your {taken} of card {last.card.number} (its schedule is as it was). Here it is again.", tone="plain"))
         return last.position
 
-    def _set_aside(self, deck: Deck, card: Card, command: Command) -> str:
-        """Suspend the card (until named with --cards) or bury it until the next study day; say how to take it back."""
+    def _set_aside(self, deck: Deck, card: Card, command: Command) -> str | None:
+        """Suspend the card (until named with --cards) or bury it until the next study day; say how to take it back.
+
+        None if the history stayed locked: the card is not set aside (``_or_refuse`` said so).
+        """
         if command is Command.suspend:
-            self._patiently(lambda: self.store.set_aside(deck, card, suspended=True))
+            if not self._or_refuse(lambda: self.store.set_aside(deck, card, suspended=True), f"card {card.number} is not suspended", "/suspend"):
+                return None
             how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {card.number})."
         else:
             until = next_study_day(self._now(), self.store.settings)
-            self._patiently(lambda: self.store.set_aside(deck, card, buried_until=until))
+            if not self._or_refuse(lambda: self.store.set_aside(deck, card, buried_until=until), f"card {card.number} is not buried", "/bury"):
+                return None
             how, text = "buried", f"Buried: card {card.number} waits until tomorrow ({describe_due(until, now=self._now())})."
         self._aside.add(self._key(deck, card))
         self.outcomes.append(Outcome(card=card.id, number=card.number, set_aside=how))
@@ -652,6 +677,20 @@ class PracticeSession:
                 raise AnswerKeptAside(file, exc, what) from None
             self.io.show(Notice(f"History still busy: {what} is kept in {file}; `grader history import {file}` adds it.", tone="warning"))
             return None
+
+    def _or_refuse(self, write: Callable[[], object], not_made: str, command: str) -> bool:
+        """A change no export line can carry, written ``_patiently``; False if the history stayed locked: one line says
+        the change was ``not_made``, and the sitting goes on (``command`` again makes it). An undo deletes an attempt,
+        and an import takes a card's suspension or burial only with a later review, so ``unsaved-answers.jsonl`` cannot
+        keep these. Ctrl-C while waiting ends the sitting, saying the same (``ChangeNotMade``)."""
+        try:
+            self._patiently(write)
+        except HistoryBusy:
+            self.io.show(Notice(f"History still busy: {not_made}; the sitting goes on ({command} again to retry).", tone="warning"))
+            return False
+        except KeyboardInterrupt:
+            raise ChangeNotMade(not_made) from None
+        return True
 
     def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
         """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""

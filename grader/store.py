@@ -690,12 +690,21 @@ class Store:
         )
         return {(r["deck"], r["card_id"]): "suspended" if r["suspended"] else "buried" for r in rows}
 
-    def undo_attempt(self, attempt_id: int) -> None:
-        """Take an answer back: the attempt is deleted and, if it was the card's latest, the card's state before it restored."""
+    def undo_attempt(self, attempt_id: int, *, set_aside: tuple[bool, datetime | None] | None = None) -> None:
+        """Take an answer back: the attempt is deleted and, if it was the card's latest, the card's state before it restored.
+
+        ``set_aside`` (suspended, buried until) puts the card back aside as the answer had found it, in the same
+        transaction: so a locked history leaves the undo either made whole or not at all.
+        """
         with self._write() as db:
             row = db.execute("SELECT card, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+            if set_aside is not None:
+                suspended, until = set_aside
+                db.execute(
+                    "UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (int(suspended), _ts(until) if until else None, row["card"])
+                )
             latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
             db.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))
             if latest == attempt_id:

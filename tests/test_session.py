@@ -606,3 +606,62 @@ def test_a_rating_changed_while_the_history_is_locked_is_kept_in_a_file_that_imp
     assert (attempt.uid, attempt.rating, attempt.rated_by) == (saved.uid, Rating.again, "override")
     assert store.states([deck])[(attempt.deck, attempt.card)] == attempt.state_after  # rescheduled as the key said
     assert import_file(kept, history=store.path).updated == 0  # importing it again changes nothing
+
+
+
+@contextmanager
+def an_import_starts_at(user, path, line: int):
+    """Another grader takes the history's write lock just before ``user`` types its ``line``-th line (from 0), until the block ends."""
+    from contextlib import ExitStack
+
+    with ExitStack() as lock:
+        ask, typed = user.ask, itertools.count()
+
+        def ask_once_locked(prompt):
+            if next(typed) == line:
+                lock.enter_context(another_grader_writing(path, 60))
+            return ask(prompt)
+
+        user.ask = ask_once_locked
+        yield
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "lines, locked_at, not_made, asked, set_aside, saved",
+    [
+        # /suspend or /bury while another grader imports: not made, said, and the same card is asked again.
+        (["/suspend", "/quit"], 0, "card 1 is not suspended; the sitting goes on (/suspend again to retry)", [1, 1], [], []),
+        (["/bury", "/quit"], 0, "card 1 is not buried; the sitting goes on (/bury again to retry)", [1, 1], [], []),
+        # /undo of an answer: the answer stays saved, and the card on screen is asked again.
+        (["no idea", "/undo", "/quit"], 1, "your answer of card 1 is not undone; the sitting goes on (/undo again to retry)", [1, 3, 3], [], [1]),
+        # /undo of a suspension: the card stays suspended.
+        (["/suspend", "/undo", "/quit"], 1, "your suspension of card 1 is not undone; the sitting goes on (/undo again to retry)", [1, 3, 3], [1], []),
+    ],
+)
+def test_an_undo_suspend_or_bury_the_history_cannot_take_is_refused_and_the_sitting_goes_on(
+    store, deck, impatient, lines, locked_at, not_made, asked, set_aside, saved
+):
+    """No export line can carry these (an undo deletes an attempt; an import takes a suspension only with a later
+    review), so they cannot be kept aside; they stopped the sitting with HistoryBusy after the wait, the change lost unsaid."""
+    store.sync([deck])
+    number = {c.id: c.number for c in deck.cards}
+    user = ScriptedUser(lines)
+    with an_import_starts_at(user, store.path, locked_at):
+        practise(store, deck, user, cards=[1, 3])
+        assert [number[c.card] for c in store.cards() if c.suspended or c.buried_until] == set_aside
+        assert [number[a.card] for a in store.attempts()] == saved
+    assert f"History still busy: {not_made}." in user.notices()
+    assert [q.card.number for q in user.of(Question)] == asked and not any("Undone" in n for n in user.notices())
+    assert not (store.path.parent / "unsaved-answers.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_an_undo_waits_for_the_history_says_it_was_not_made(store, deck, impatient):
+    user = ImpatientUser(["no idea", "/undo"])
+    with an_import_starts_at(user, store.path, 1):
+        with pytest.raises(PracticeInterrupted):
+            practise(store, deck, user, cards=[1, 3])
+        assert len(store.attempts()) == 1
+    assert "\nInterrupted while waiting for your history: your answer of card 1 is not undone." in user.notices()
+    assert user.of(Summary)
