@@ -442,3 +442,35 @@ def test_an_obsidian_cloze_is_not_read_in_math(tmp_path):
     path = tmp_path / "math.md"
     path.write_text("#flashcards\n\nIf $a == b$ then ==equality== holds.\n")
     assert qa(load_deck(path)) == [("If a b then [...] holds.", "If $a == b$ then ==equality== holds.")]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "{{c1::{{c2::TCP}} is reliable}} over IP",
+        "{{c1::a {{c2::b::hint}} c::outer}} d",
+        "{{c1::a {{c1::b}} c}}",
+        "x }} {{c1::y}} {{c2::never closed",
+        "Transport::{{c1::TCP}} is reliable",  # a line with a cloze is never a Question::Answer card
+    ],
+    ids=["nested", "nested-hints", "same-number-nested", "stray-and-unclosed", "double-colon-before"],
+)
+def test_an_obsidian_cloze_gives_the_cards_anki_gives(tmp_path, field):
+    """A nested cloze was split at its first '::' as a one-line card: '{{c1' asking '{{c2::TCP}} is reliable}} over IP'."""
+    from grader.formats.anki_notes import cloze_numbers, cloze_terms, render_cloze
+
+    path = tmp_path / "nested.md"
+    path.write_text(f"#flashcards\n\n{field}\n")
+    anki = [(render_cloze(field, n, answer=False), render_cloze(field, n, answer=True), cloze_terms(field, n)) for n in cloze_numbers(field)]
+    assert [(c.question, c.answer, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == anki
+
+
+def test_an_obsidian_nested_cloze_among_highlights(tmp_path):
+    path = tmp_path / "mixed.md"
+    path.write_text("#flashcards\n\nOver ==IP==, {{c1::{{c2::TCP}} is reliable}} and **UDP** is not.\n")
+    assert [(c.question, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == [
+        ("Over [...], TCP is reliable and UDP is not.", ["IP"]),
+        ("Over IP, [...] and UDP is not.", ["TCP is reliable"]),
+        ("Over IP, [...] is reliable and UDP is not.", ["TCP"]),
+        ("Over IP, TCP is reliable and [...] is not.", ["UDP"]),
+    ]

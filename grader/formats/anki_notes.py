@@ -92,6 +92,8 @@ class Cloze:
     parts: list[str | Cloze] = field(default_factory=list)
     hint: str | None = None
     opening: str = ""  # "{{cN::" as written, for a deletion never closed
+    start: int = -1  # where it is in the text parsed: its "{{cN::" to the end of its "}}" (a reader that marks more than
+    end: int = -1  # Anki's deletions, as Obsidian's does, looks for the others between them)
 
     def text(self) -> str:
         """Its text as written, nested deletions shown as text, hints left out."""
@@ -121,11 +123,12 @@ def parse_clozes(text: str) -> list[str | Cloze]:
         pos = m.end()
         if m[1] is not None:
             if len(open_) < MAX_CLOZE_DEPTH:
-                open_.append(Cloze(int(m[1]), opening=m[0]))
+                open_.append(Cloze(int(m[1]), opening=m[0], start=m.start()))
             else:
                 add_text(m[0])
         elif open_:
             closed = open_.pop()
+            closed.end = m.end()
             (open_[-1].parts if open_ else top).append(closed)
         else:
             top.append(m[0])
@@ -137,7 +140,7 @@ def parse_clozes(text: str) -> list[str | Cloze]:
     return top
 
 
-def _walk(nodes: list[str | Cloze]):
+def walk_clozes(nodes: list[str | Cloze]):
     """Every deletion, outer ones before those nested in them."""
     todo = [n for n in reversed(nodes) if isinstance(n, Cloze)]
     while todo:
@@ -148,7 +151,7 @@ def _walk(nodes: list[str | Cloze]):
 
 def cloze_numbers(text: str) -> list[int]:
     """The card numbers a field's deletions make (``c0`` makes none, as in Anki)."""
-    return sorted({c.number for c in _walk(parse_clozes(text)) if c.number > 0})
+    return sorted({c.number for c in walk_clozes(parse_clozes(text)) if c.number > 0})
 
 
 def render_cloze(text: str, number: int, *, answer: bool) -> str:

@@ -10,6 +10,8 @@ lines; nothing inside fenced or inline code counts):
   (``{{c1::text::hint}}``) or ``{{curly}}`` deletions. Each deletion is a card
   (deletions sharing a ``cN`` number are one card); the question is the block
   with that deletion blanked as ``[...]`` and the deleted text is its key term.
+  ``{{cN::...}}`` deletions are read by the Anki reader's parser, so they nest as in
+  Anki (``{{c1::{{c2::x}} y}}`` is two cards), and a line holding one is no ``Question::Answer`` card.
 * The plugin's ``<!--SR:...-->`` scheduling comments are dropped.
 * ``#flashcards`` marks a note as a deck, whether a folder is searched or the
   note is named: a note without it has no cards, for its ``::`` is C++
@@ -30,18 +32,17 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code, without_code_or_math
 from ..keyterms import clean_markdown
 from ..models import Deck
-from .anki_notes import empty_cloze
+from .anki_notes import Cloze, cloze_texts, empty_cloze, parse_clozes, render_cloze, walk_clozes
 
 _TAG = re.compile(r"(?<![\w#/&])#flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
 _FRONTMATTER_TAG = re.compile(r"(?<![\w/])flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
 _SR_COMMENT = re.compile(r"<!--SR:[^>]*-->")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*)$")
-_ANKI_CLOZE = re.compile(r"\{\{c\d+::[^{}]*\}\}")  # its "::" is not a card separator
-# One deletion: {{cN::text::hint}}, ==text==, **text**, {{text}}. Each alternative stops at the
-# first character that could start or end another, so no stretch of text is rescanned.
-_CLOZE = re.compile(
-    r"\{\{c(?P<n>\d+)::(?P<anki>[^{}]*?)(?:::(?P<hint>[^{}:]*))?\}\}"
-    r"|==(?P<hl>[^=\n]+)=="
+_ANKI_OPENING = re.compile(r"\{\{c\d+::")  # a line with one holds a cloze: its "::" is no card separator
+# Between Anki-style deletions (read by Anki's parser, as they nest), one deletion: ==text==, **text**, {{text}}. Each
+# alternative stops at the first character that could start or end another, so no stretch of text is rescanned.
+_MARKED = re.compile(
+    r"==(?P<hl>[^=\n]+)=="
     r"|\*\*(?P<bold>[^*\n]+)\*\*"
     r"|\{\{(?P<curly>[^{}:\n][^{}\n]*)\}\}"
 )
@@ -119,11 +120,13 @@ def _block_cards(block: list[int], lines: list[str], structure: list[str], findi
     for i in block:
         if _SR_COMMENT.fullmatch(lines[i].strip()) or not _TAG.sub("", structure[i]).strip():
             continue  # a scheduling comment, or a line holding only tags
-        searchable = _ANKI_CLOZE.sub(lambda m: " " * len(m.group()), structure[i])
-        sep = searchable.find(":::")
+        if _ANKI_OPENING.search(structure[i]):  # {{c1::{{c2::x}} y}} is a cloze, never "{{c1" asking "{{c2::x}} y}}"
+            rest.append(i)
+            continue
+        sep = structure[i].find(":::")
         width = 3
         if sep < 0:
-            sep, width = searchable.find("::"), 2
+            sep, width = structure[i].find("::"), 2
         if sep < 0:
             rest.append(i)
             continue
@@ -154,38 +157,58 @@ def _basic(index: int, question: str, answer: str) -> RawCard:
 
 
 def _clozes(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
-    """One card per deletion (per ``cN`` number for Anki-style ones), the others shown as plain text."""
+    """One card per deletion (per ``cN`` number for Anki-style ones, nested as Anki nests them), the others shown as plain text."""
     text = "\n".join(lines[i] for i in block)
-    found = list(_CLOZE.finditer(without_code_or_math("\n".join(structure[i] for i in block))))  # "$a == b$" deletes nothing
+    marked = without_code_or_math("\n".join(structure[i] for i in block))  # "$a == b$" deletes nothing
+    # The deletions in order, each (start, end, what): an Anki-style one whole (with those nested in it), or a mark between them.
+    found: list[tuple[int, int, Cloze | re.Match[str]]] = []
+    pos = 0
+    for node in parse_clozes(marked):
+        if isinstance(node, Cloze):
+            found += [(m.start(), m.end(), m) for m in _MARKED.finditer(marked, pos, node.start)]
+            found.append((node.start, node.end, node))
+            pos = node.end
+    found += [(m.start(), m.end(), m) for m in _MARKED.finditer(marked, pos)]
     if not found:
         return []
-    groups: dict[str, list[re.Match[str]]] = {}
-    for k, m in enumerate(found):
-        groups.setdefault(f"c{m['n']}" if m["n"] else f"#{k}", []).append(m)
+    groups: dict[str, int] = {}  # "cN" -> N, or "#k" -> the k-th mark of ``found``
+    for k, (_, _, item) in enumerate(found):
+        if isinstance(item, Cloze):
+            for cloze in walk_clozes([item]):
+                groups.setdefault(f"c{cloze.number}", cloze.number)
+        else:
+            groups[f"#{k}"] = k
     if len(groups) > MAX_CLOZES:
         findings.append(Finding(block[0] + 1, f"{len(groups)} cloze deletions in one paragraph: only the first {MAX_CLOZES} become cards"))
         groups = dict(list(groups.items())[:MAX_CLOZES])
     cards = []
-    for members in groups.values():
-        asked = {id(m) for m in members}
-        question, answer = [], []
+    for key, which in groups.items():
+        anki = key.startswith("c")
+        question, answer, terms = [], [], []
         pos = 0
-        for m in found:
-            deleted = text[m.start(_group(m)) : m.end(_group(m))]
-            before = text[pos : m.start()]
-            question += [before, f"[{m['hint']}]" if id(m) in asked and m["hint"] else BLANK if id(m) in asked else deleted]
-            answer += [before, f"=={deleted}==" if id(m) in asked and deleted.strip() else deleted]
-            pos = m.end()
+        for k, (start, end, item) in enumerate(found):
+            before, written = text[pos:start], text[start:end]
+            if isinstance(item, Cloze):  # Anki's rendering; a mark's card shows it as text (no cloze is numbered -1)
+                number = which if anki else -1
+                question += [before, render_cloze(written, number, answer=False)]
+                answer += [before, render_cloze(written, number, answer=True)]
+                terms += cloze_texts(written, number)
+            else:
+                asked = not anki and k == which
+                deleted = text[item.start(_group(item)) : item.end(_group(item))]
+                question += [before, BLANK if asked else deleted]
+                answer += [before, f"=={deleted}==" if asked and deleted.strip() else deleted]
+                terms += [deleted] if asked else []
+            pos = end
         question.append(text[pos:])
         answer.append(text[pos:])
         answer_text = _strip("".join(answer))
-        terms = [text[m.start(_group(m)) : m.end(_group(m))] for m in members]
         line = block[0] + 1
-        if members[0]["n"] and (empty := empty_cloze(int(members[0]["n"]), terms)) is not None:
+        if anki and (empty := empty_cloze(which, terms)) is not None:
             findings.append(Finding(line, empty))
         cards.append((line, clean_markdown(_strip("".join(question))), answer_text, image_paths(answer_text), terms))
     return cards
 
 
 def _group(m: re.Match[str]) -> str:
-    return next(name for name in ("anki", "hl", "bold", "curly") if m[name] is not None)
+    return next(name for name in ("hl", "bold", "curly") if m[name] is not None)
