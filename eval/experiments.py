@@ -1643,6 +1643,7 @@ VARIANTS: dict[str, Variant] = {
         "the logistic map also weighs the share of the reference's words its question has, and whether the question asks why",
         patches=[(evaluate_module, "signal_columns", with_question_signals)],
     ),
+    **{f"logistic-penalty{p:g}": Variant(f"the logistic map's L2 penalty {p:g}, not 1", patches=[(calibration, "LOGISTIC_PENALTY", p)]) for p in (0.1, 10.0)},
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
     "signals-logistic-products": Variant("the logistic map without the card's number of key terms", patches=logistic_without(products=True, terms=False)),
