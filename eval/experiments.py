@@ -522,6 +522,21 @@ def answers_with_references(own_only: bool) -> Callable:
     return graded_answers
 
 
+def answers_with_short_references(evalset, fitted, scope):
+    """``answers_with_references`` for the questions whose reference reads as an answer: not a long reference (8 or
+    more derived terms, ``scoring.is_long_reference``: a rubric's list of acceptable points, as ASAP's are)."""
+    core = CORE_GRADED_ANSWERS(evalset, fitted, scope)
+    if core is None:
+        return None
+    settings = GradingSettings()
+    references = {
+        q: [bag for bag in map(neighbours.answer_features, card.reference_texts) if bag]
+        for q, card in evalset.cards.items()
+        if not scoring.is_long_reference(card, settings)
+    }
+    return AnswersWithReferences(core.features, core.questions, core.fit_features, core.fit_questions, references=references)
+
+
 def answers_with_term_credits(count: int) -> Callable:
     """``graded_answers`` whose answers' features also name each key term the grader credits them at least half of
     (``count`` times, as if the term were written that often), so two answers that say one term in other spellings,
@@ -1490,6 +1505,17 @@ VARIANTS: dict[str, Variant] = {
         "a question's reference answers vote in its neighbour grades as answers graded full marks",
         patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=False)), (neighbours, "neighbour_grades", references_graded_full)],
     ),
+    "references-vote-short": Variant(
+        "a question's reference answers vote as answers graded full marks, unless the reference is long (a rubric's list)",
+        patches=[(evaluate_module, "graded_answers", answers_with_short_references), (neighbours, "neighbour_grades", references_graded_full)],
+    ),
+    **{
+        f"references-vote-short-folds{k}": Variant(
+            f"references-vote-short, folds split by seed {k}",
+            patches=[(evaluate_module, "graded_answers", answers_with_short_references), (neighbours, "neighbour_grades", references_graded_full), fold_seed(k)],
+        )
+        for k in (1, 2, 3, 4)
+    },
     "references-vote-own": Variant(
         "the same, a card's own reference answer only (Beetle's further ones silent)",
         patches=[(evaluate_module, "graded_answers", answers_with_references(own_only=True)), (neighbours, "neighbour_grades", references_graded_full)],
