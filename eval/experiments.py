@@ -543,16 +543,10 @@ def answers_with_term_credits(count: int) -> Callable:
     typos or synonyms share a feature."""
 
     def with_terms(evalset: EvalSet) -> list[Counter]:
-        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
         bags = [neighbours.answer_features(it.answer) for it in evalset.items]
-        by_question: dict[str, list[int]] = {}
-        for i, it in enumerate(evalset.items):
-            by_question.setdefault(it.question_id, []).append(i)
+        by_question, grades = class_grades(evalset)
         for q, idx in by_question.items():
-            card = evalset.cards[q]
-            if not card.key_terms:
-                continue
-            for i, g in zip(idx, grader.grade_many(card, [evalset.items[i].answer for i in idx])):
+            for i, g in zip(idx, grades[q]):
                 bags[i].update({f"@{t.term}": count for t in g.terms if t.credit >= 0.5})
         return bags
 
@@ -658,15 +652,32 @@ CORE_APPLY_PLAN = calibration.apply_plan
 CORE_SIMILARITIES = neighbours.answer_similarities
 
 
+def items_by_question(evalset: EvalSet) -> dict[str, list[int]]:
+    """Each question's answers: their indices in the set, in its order."""
+    by_question: dict[str, list[int]] = {}
+    for i, it in enumerate(evalset.items):
+        by_question.setdefault(it.question_id, []).append(i)
+    return by_question
+
+
+def class_grades(evalset: EvalSet) -> tuple[dict[str, list[int]], dict[str, list]]:
+    """Each question's answers (their indices) and their keyword grades (the terms' share, no similarity; none for a
+    card without terms): what a teacher batch-grading a class has before any grade."""
+    grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
+    by_question = items_by_question(evalset)
+    grades = {
+        q: grader.grade_many(evalset.cards[q], [evalset.items[i].answer for i in idx]) if evalset.cards[q].key_terms else []
+        for q, idx in by_question.items()
+    }
+    return by_question, grades
+
+
 def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
     """The harness's baselines plus each answer's TF-IDF cosine (stems, stem pairs, character 4-grams: the
     neighbour grade's features) with the nearest reference, IDF over the question's answers and references."""
     out = CORE_BASELINES(evalset)
-    by_question: dict[str, list[int]] = {}
-    for i, it in enumerate(evalset.items):
-        by_question.setdefault(it.question_id, []).append(i)
     tfidf = np.zeros(len(evalset.items))
-    for q, idx in by_question.items():
+    for q, idx in items_by_question(evalset).items():
         card = evalset.cards[q]
         references = card.reference_texts
         bags = [neighbours.answer_features(t) for t in references + [evalset.items[i].answer for i in idx]]
@@ -678,15 +689,10 @@ def with_tfidf_similarity(evalset: EvalSet) -> dict[str, np.ndarray]:
 def class_keyword_scores(evalset: EvalSet) -> tuple[dict[str, list[int]], np.ndarray]:
     """Each question's answers (their indices), and every answer's keyword score (the terms' share, no similarity):
     what a teacher batch-grading a class has before any grade."""
-    grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
-    by_question: dict[str, list[int]] = {}
-    for i, it in enumerate(evalset.items):
-        by_question.setdefault(it.question_id, []).append(i)
+    by_question, grades = class_grades(evalset)
     raw = np.zeros(len(evalset.items))
     for q, idx in by_question.items():
-        card = evalset.cards[q]
-        grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
-        raw[idx] = [max(g.score, 0.0) for g in grades] if grades else 0.0
+        raw[idx] = [max(g.score, 0.0) for g in grades[q]] if grades[q] else 0.0
     return by_question, raw
 
 
@@ -1085,14 +1091,10 @@ def with_class_term_weights(power: float) -> Callable[[EvalSet], dict[str, np.nd
 
     def baselines(evalset: EvalSet) -> dict[str, np.ndarray]:
         out = CORE_BASELINES(evalset)
-        grader = KeywordGrader(GradingSettings(similarity_weight=0.0))
         weighted = np.zeros(len(evalset.items))
-        by_question: dict[str, list[int]] = {}
-        for i, it in enumerate(evalset.items):
-            by_question.setdefault(it.question_id, []).append(i)
+        by_question, class_of = class_grades(evalset)
         for q, idx in by_question.items():
-            card = evalset.cards[q]
-            grades = grader.grade_many(card, [evalset.items[i].answer for i in idx]) if card.key_terms else []
+            grades = class_of[q]
             names = sorted({t.term for g in grades for t in g.terms})  # Beetle's answers may be matched to different references
             if not names:
                 continue
@@ -1215,14 +1217,13 @@ def with_question_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
 def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
     """The core's signals and three of the answer's own: whether it has a negation, the share of its content words
     the question has, and its length against the reference's (at most 2)."""
-    negations = {"not", "no", "never", "n't", "nothing", "none", "cannot"}
     extra = []
     for it in evalset.items:
         card = evalset.cards[it.question_id]
         words = content_tokens(it.answer)
         asked = {t.stem for t in content_tokens(card.question)}
         extra.append((
-            float(any(t.word in negations for t in tokenize(it.answer))),
+            float(any(t.stem == "not" for t in tokenize(it.answer))),  # the tokenizer folds every negation to "not"
             sum(t.stem in asked for t in words) / max(1, len(words)),
             min(2.0, len(words) / max(1, len(content_tokens(card.answer)))),
         ))  # fmt: skip
@@ -1236,10 +1237,8 @@ def with_class_signal(kind: str) -> Callable:
 
     def columns(evalset: EvalSet, graded, baselines) -> np.ndarray:
         raw = np.clip(graded.calibration_input(), 0, None)
-        questions = np.array([it.question_id for it in evalset.items], dtype=object)
         extra = np.zeros(len(raw))
-        for q in set(questions.tolist()):
-            idx = np.flatnonzero(questions == q)
+        for idx in items_by_question(evalset).values():
             values = raw[idx]
             if kind == "mean":
                 extra[idx] = values.mean()

@@ -865,15 +865,21 @@ def _create(path: Path) -> None:
 def _connect_read_only(path: Path) -> tuple[sqlite3.Connection, int]:
     """A connection that reads ``path`` only, and the schema version read through it (``Store._open_read_only``)."""
     uri = path.absolute().as_uri()
-    for query in ("mode=ro", "immutable=1"):
-        db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        try:
-            return db, db.execute("PRAGMA user_version").fetchone()[0]  # SQLite opens the file lazily: here
-        except sqlite3.OperationalError as exc:
-            db.close()
-            if query == "immutable=1" or _busy(exc):
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _read_version(f"{uri}?mode=ro")
+    except sqlite3.OperationalError as exc:
+        if _busy(exc):
+            raise
+    return _read_version(f"{uri}?immutable=1")  # the -wal and -shm files cannot be made beside it: read it as it is
+
+
+def _read_version(uri: str) -> tuple[sqlite3.Connection, int]:
+    db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        return db, db.execute("PRAGMA user_version").fetchone()[0]  # SQLite opens the file lazily: here
+    except sqlite3.OperationalError:
+        db.close()
+        raise
 
 
 @cache
