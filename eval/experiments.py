@@ -1233,7 +1233,8 @@ def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
 def with_class_signal(kind: str) -> Callable:
     """``signal_columns`` with one more column from the answer's class (every answer to its question in the same set,
     as a teacher batch-grading has them, no grade used): ``mean``, the class's mean raw score; ``rank``, the answer's
-    raw score's rank in its class (0 lowest, 1 highest, ties sharing their mean)."""
+    raw score's rank in its class (0 lowest, 1 highest, ties sharing their mean); ``otsu``, how far the raw score lies
+    above the cut that best splits its class's scores in two (Otsu's rule: the most variance between the halves)."""
 
     def columns(evalset: EvalSet, graded, baselines) -> np.ndarray:
         raw = np.clip(graded.calibration_input(), 0, None)
@@ -1242,6 +1243,9 @@ def with_class_signal(kind: str) -> Callable:
             values = raw[idx]
             if kind == "mean":
                 extra[idx] = values.mean()
+            elif kind == "otsu":
+                cut = otsu_cut(values)
+                extra[idx] = values - (values.mean() if cut is None else cut)
             else:
                 ranks = np.array([(values < v).sum() + ((values == v).sum() - 1) / 2 for v in values])
                 extra[idx] = ranks / max(1, len(idx) - 1)
@@ -1658,7 +1662,7 @@ VARIANTS: dict[str, Variant] = {
     ),
     **{
         f"signals+class-{kind}": Variant(f"the logistic map also weighs the class's {kind} raw score", patches=[(evaluate_module, "signal_columns", with_class_signal(kind))])
-        for kind in ("mean", "rank")
+        for kind in ("mean", "rank", "otsu")
     },
     "signals-logistic-everywhere": Variant(
         "scores and three classes too: a logistic regression with the grade's share as its fractional target, in place of the grid",
