@@ -342,7 +342,15 @@ class PracticeSession:
         from .store import deck_key
 
         picked = [(deck, parse_picks(picks, deck.cards) if picks else deck.cards) for deck in self.decks]
-        for note in sync_notes(self._patiently(lambda: self.store.sync(self.decks))):
+        try:
+            syncs = self._patiently(lambda: self.store.sync(self.decks))
+        except HistoryBusy:  # nothing asked yet, so nothing to keep: the sitting does not start
+            raise HistoryBusy(
+                f"cannot start practising: another grader held the practice history for over {SAVE_PATIENCE_SECONDS:g} s;"
+                " nothing was asked or saved, so run it again once that grader is done",
+                path=self.store.path,
+            ) from None
+        for note in sync_notes(syncs):
             self.io.show(Notice(note))
         now = self._now()
         held = self.store.held_back(self.decks, now=now)
@@ -629,16 +637,18 @@ class PracticeSession:
         A card set aside before and named with --cards comes back into practice by being answered (and /undo puts it back aside).
         """
         fields = dict(answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram)
+        why = self._held.get(self._key(deck, card))
         try:
-            attempt = self._patiently(lambda: self.store.record_attempt(deck, card, **fields))
+            attempt = self._patiently(lambda: self.store.record_attempt(deck, card, **fields, bring_back=bool(why)))
         except (HistoryBusy, KeyboardInterrupt) as exc:  # never lost: kept in a file that imports into the history
             from .history_file import keep_unsaved
 
+            # Imported, the answer brings its card back from aside, as saving it would have.
             file = keep_unsaved(self.store, list(self.store.unsaved(deck, card, **fields)), now=fields["now"])
             raise AnswerKeptAside(file, exc) from None
-        why = self._held.pop(self._key(deck, card), None)
-        if why:
-            self._unheld[attempt.attempt_id] = (why, *self._patiently(lambda: self.store.set_aside(deck, card, suspended=False, buried_until=None)))
+        if why and attempt.set_aside_before:
+            del self._held[self._key(deck, card)]
+            self._unheld[attempt.attempt_id] = (why, *attempt.set_aside_before)
             self.io.show(Notice(f"Card {card.number} is back in practice (it was set aside)."))
         return attempt
 
@@ -660,8 +670,9 @@ class PracticeSession:
                     try:
                         return write()
                     except HistoryBusy:
-                        if time.monotonic() >= deadline:
-                            raise
+                        if time.monotonic() >= deadline:  # said with the whole wait, not the last short one
+                            held = f"another grader held it for over {SAVE_PATIENCE_SECONDS:g} s"
+                            raise HistoryBusy(f"cannot write the practice history: {held}", path=self.store.path) from None
 
     def _keep_aside(self, write: Callable[[], T], records: Callable[[], list], what: str) -> T | None:
         """A change beyond the answer itself (a new rating, the model's feedback), written ``_patiently``; None if the history

@@ -226,6 +226,7 @@ class Recorded:
     rating: Rating
     state: CardState
     previous: CardState | None
+    set_aside_before: tuple[bool, datetime | None] | None = None  # (suspended, buried until), when the answer brought it back
 
 
 @dataclass
@@ -570,11 +571,16 @@ class Store:
         seconds: float | None = None,
         cram: bool = False,
         feedback: Any = None,
+        bring_back: bool = False,
     ) -> Recorded:
-        """Store one attempt and the card's next FSRS state, committed before this returns."""
+        """Store one attempt and the card's next FSRS state, committed before this returns.
+
+        ``bring_back``: the card was set aside and asked anyway (named with --cards); the answer ends its suspension
+        or burial in the same transaction, so a locked history leaves both undone (and ``unsaved`` keeps both).
+        """
         key = deck_key(deck)
         with self._write() as db:
-            row = db.execute("SELECT key, state FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
+            row = db.execute("SELECT key, state, suspended, buried_until FROM cards WHERE deck = ? AND card_id = ?", (key, card.id)).fetchone()
             if row is None:  # practised without sync: the card starts its history here
                 row_key, before = _insert_card(db, key, deck.title, card.id, card.question, card.answer), None
             else:
@@ -584,7 +590,12 @@ class Store:
             )  # fmt: skip
             attempt_id = _insert_attempt(db, row_key, attempt)
             _set_state(db, row_key, attempt.state_after)
-            return Recorded(attempt_id, rating, attempt.state_after, before)
+            set_aside_before = None
+            if bring_back and row is not None:
+                until = self._decode(_parse_ts, row["buried_until"]) if row["buried_until"] else None
+                set_aside_before = bool(row["suspended"]), until
+                db.execute("UPDATE cards SET suspended = 0, buried_until = NULL WHERE key = ?", (row_key,))
+            return Recorded(attempt_id, rating, attempt.state_after, before, set_aside_before)
 
     def _attempt(
         self, deck: Deck, card: Card, before: CardState | None, *, answer: str, grade: Grade, rating: Rating, now: datetime,

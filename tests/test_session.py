@@ -665,3 +665,70 @@ def test_ctrl_c_while_an_undo_waits_for_the_history_says_it_was_not_made(store, 
         assert len(store.attempts()) == 1
     assert "\nInterrupted while waiting for your history: your answer of card 1 is not undone." in user.notices()
     assert user.of(Summary)
+
+
+@pytest.mark.slow
+def test_a_sitting_the_busy_history_will_not_let_start_ends_in_one_line(deck, impatient, isolated_env):
+    """The decks' sync with the history, at the start of a sitting, waited as an answer does, then ended with
+    'database is locked (another grader held it for over 0.03 s)': the last of its short waits, not the whole one."""
+    from .conftest import run_cli
+
+    history = isolated_env / "history.sqlite3"
+    assert run_cli("practice", deck.path, "--cards", "1", input="/quit\n").returncode == 0
+    with another_grader_writing(history, 60):
+        result = run_cli("practice", deck.path, input="offline and live migration\n")
+        assert Store.open(history, read_only=True).attempts() == []
+    assert result.returncode == 1
+    assert result.stdout == "History busy (another grader is writing to it): waiting to save. Ctrl-C stops.\n"
+    assert result.stderr == (
+        f"Error: {history}: cannot start practising: another grader held the practice history for over 1.5 s;"
+        " nothing was asked or saved, so run it again once that grader is done\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aside", [{"suspended": True}, {"buried_until": NOW + timedelta(hours=16)}])
+def test_an_answer_brings_its_card_back_from_aside_in_the_same_write(store, deck, impatient, aside):
+    """A card set aside and named with --cards was brought back by a second write after its answer was saved: an
+    import starting between the two ended the sitting with HistoryBusy after the wait, without its summary, and the
+    card stayed aside unsaid."""
+    from contextlib import ExitStack
+
+    store.sync([deck])
+    store.set_aside(deck, deck.cards[0], **aside)
+    with ExitStack() as lock:
+        record = store.record_attempt
+
+        def an_import_starts_once_the_answer_is_saved(*args, **kwargs):
+            recorded = record(*args, **kwargs)
+            lock.enter_context(another_grader_writing(store.path, 60))
+            return recorded
+
+        store.record_attempt = an_import_starts_once_the_answer_is_saved
+        user = ScriptedUser(["offline and live migration"])
+        session = PracticeSession(store, [deck], user, now=ticking_now())
+        session.run(session.plan("1"))
+        assert attempts(store, deck) == [(1, "correct", Rating.good, "grader")]
+        assert store.held_back([deck], now=NOW) == {}
+    assert "Card 1 is back in practice (it was set aside)." in user.notices() and user.of(Summary)
+    assert not any("busy" in n for n in user.notices())
+
+
+@pytest.mark.slow
+def test_an_answer_kept_aside_brings_its_card_back_from_aside_when_imported(store, deck, impatient):
+    """The history locked before the answer: neither the answer nor the card's return is written, and both are in the file."""
+    from grader.errors import HistoryBusy
+    from grader.history_file import import_file
+
+    store.sync([deck])
+    store.set_aside(deck, deck.cards[0], suspended=True)
+    user = ScriptedUser(["offline and live migration"])
+    session = PracticeSession(store, [deck], user, now=ticking_now())
+    queue = session.plan("1")
+    with another_grader_writing(store.path, 60):
+        with pytest.raises(HistoryBusy):
+            session.run(queue)
+    assert store.held_back([deck], now=NOW) == {(deck.path, deck.cards[0].id): "suspended"}
+    import_file(store.path.parent / "unsaved-answers.jsonl", history=store.path)
+    assert attempts(store, deck) == [(1, "correct", Rating.good, "grader")]
+    assert store.held_back([deck], now=NOW) == {}
