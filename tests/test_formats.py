@@ -452,8 +452,10 @@ def test_an_obsidian_cloze_is_not_read_in_math(tmp_path):
         "{{c1::a {{c1::b}} c}}",
         "x }} {{c1::y}} {{c2::never closed",
         "Transport::{{c1::TCP}} is reliable",  # a line with a cloze is never a Question::Answer card
+        "{{c0::zero}} and {{c1::one}}",  # c0 makes no card
+        "{{c1::a {{c0::b}} c}} d",
     ],
-    ids=["nested", "nested-hints", "same-number-nested", "stray-and-unclosed", "double-colon-before"],
+    ids=["nested", "nested-hints", "same-number-nested", "stray-and-unclosed", "double-colon-before", "c0", "c0-nested"],
 )
 def test_an_obsidian_cloze_gives_the_cards_anki_gives(tmp_path, field):
     """A nested cloze was split at its first '::' as a one-line card: '{{c1' asking '{{c2::TCP}} is reliable}} over IP'."""
@@ -463,6 +465,16 @@ def test_an_obsidian_cloze_gives_the_cards_anki_gives(tmp_path, field):
     path.write_text(f"#flashcards\n\n{field}\n")
     anki = [(render_cloze(field, n, answer=False), render_cloze(field, n, answer=True), cloze_terms(field, n)) for n in cloze_numbers(field)]
     assert [(c.question, c.answer, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == anki
+
+
+def test_an_obsidian_c0_cloze_makes_no_card_and_lint_says_so(tmp_path):
+    """'{{c0::zero}}' was a card of its own ('[...] and one'), where Anki makes none for cloze number 0."""
+    path = tmp_path / "zero.md"
+    path.write_text("#flashcards\n\n{{c0::zero}} and {{c1::one}}\n\nOnly {{c0::nothing}} here\n")
+    assert [(c.question, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == [("zero and [...]", ["one"])]
+    lint = run_cli("lint", str(path))
+    finding = "cloze c0 makes no card (clozes are numbered from c1, as in Anki)"
+    assert (lint.returncode, lint.stdout) == (1, f"{path}:3: {finding}\n{path}:5: {finding}\n")
 
 
 def test_an_obsidian_nested_cloze_among_highlights(tmp_path):

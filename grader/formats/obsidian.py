@@ -172,12 +172,17 @@ def _clozes(block: list[int], lines: list[str], structure: list[str], findings: 
     if not found:
         return []
     groups: dict[str, int] = {}  # "cN" -> N, or "#k" -> the k-th mark of ``found``
+    numbered_zero = False
     for k, (_, _, item) in enumerate(found):
         if isinstance(item, Cloze):
             for cloze in walk_clozes([item]):
-                groups.setdefault(f"c{cloze.number}", cloze.number)
+                if cloze.number > 0:
+                    groups.setdefault(f"c{cloze.number}", cloze.number)
+                numbered_zero |= cloze.number == 0
         else:
             groups[f"#{k}"] = k
+    if numbered_zero:  # as in Anki, which numbers cards from c1: its text shows as written on the other cards
+        findings.append(Finding(block[0] + 1, "cloze c0 makes no card (clozes are numbered from c1, as in Anki)"))
     if len(groups) > MAX_CLOZES:
         findings.append(Finding(block[0] + 1, f"{len(groups)} cloze deletions in one paragraph: only the first {MAX_CLOZES} become cards"))
         groups = dict(list(groups.items())[:MAX_CLOZES])
