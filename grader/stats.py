@@ -107,13 +107,15 @@ class StatsReport(BaseModel):
 def history_stats(store: Store, decks: Sequence[Deck] | None, *, now: datetime) -> StatsReport:
     """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history.
 
-    A history opened read-only (its folder is) is not synced: cards edited since they were last practised count as they were.
+    A history opened read-only (its folder is) is synced in a scratch copy, so its stats are those a writable one gives.
     """
-    keys = None
-    if decks is not None:
-        if not store.read_only:
-            store.sync(decks)
-        keys = [deck_key(d) for d in decks]
+    if decks is None:
+        return build_stats(store.cards(), store.reviews(), now=now, settings=store.settings)
+    keys = [deck_key(d) for d in decks]
+    if store.read_only:
+        with store.synced_copy(decks) as synced:
+            return build_stats(synced.cards(keys), synced.reviews(keys), now=now, settings=store.settings)
+    store.sync(decks)
     return build_stats(store.cards(keys), store.reviews(keys), now=now, settings=store.settings)
 
 

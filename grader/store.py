@@ -305,9 +305,7 @@ class Store:
         instead: read as it is, without them.
         """
         if not self.path.exists():
-            self._db = sqlite3.connect(":memory:", isolation_level=None)
-            _upgrade(self._db, 0)
-            self._db.row_factory = sqlite3.Row
+            self._db = _empty_history()
             return
         try:
             self._refuse_empty()
@@ -500,8 +498,7 @@ class Store:
         keys = [deck_key(d) for d in decks]
         with self._write() as db:
             known_decks = {r[0] for r in db.execute("SELECT DISTINCT deck FROM cards")}
-            candidates = set(keys) | {d for d in known_decks if d not in keys and not exists(d)}
-            rows = self._rows_in("SELECT * FROM cards WHERE deck IN ({})", sorted(candidates))
+            rows = self._rows_in("SELECT * FROM cards WHERE deck IN ({})", _sync_candidates(keys, known_decks, exists))
             by_ref = {CardRef(r["deck"], r["card_id"], r["question"], r["answer"]): r for r in rows}
             current = [CardRef(k, c.id, c.question, c.answer) for d, k in zip(decks, keys) for c in d.cards]
             matches = match_cards(current, list(by_ref))
@@ -534,6 +531,43 @@ class Store:
                     db.execute("UPDATE cards SET present = 0 WHERE key = ?", (row["key"],))
                     report[row["deck"]].retired += 1
         return list(report.values())
+
+    def synced_copy(self, decks: Sequence[Deck], *, exists: Callable[[str], bool] = os.path.exists) -> Store:
+        """A scratch copy of these decks' history (and of decks whose file is gone, as ``sync`` reads them), synced.
+
+        For a history that cannot be written (a read-only folder): what ``sync`` would make of it is read from the
+        copy, so an edited card counts as it would in a writable folder, and the file itself is only read. Close it after.
+        """
+        keys = list(dict.fromkeys(deck_key(d) for d in decks))
+        known_decks = {r[0] for r in self._read("SELECT DISTINCT deck FROM cards")}
+        candidates = _sync_candidates(keys, known_decks, exists)
+        copy = Store._scratch(self.path, self.settings)
+        try:
+            for table, where in (("cards", "deck IN ({})"), ("attempts", "card IN (SELECT key FROM cards WHERE deck IN ({}))")):
+                columns = _columns_made_by(tuple(map(tuple, MIGRATIONS)))[table]
+                select = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"
+                insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                for start in range(0, len(candidates), 500):  # row by row from the file to the copy, never all held at once
+                    chunk = candidates[start : start + 500]
+                    copy._db.executemany(insert, self._db.execute(select.format(", ".join("?" * len(chunk))), chunk))
+            copy.sync(decks, exists=exists)
+        except sqlite3.Error as exc:
+            copy.close()
+            raise StoreError(f"cannot read the practice history: {_reason(exc)}", path=self.path) from None
+        except BaseException:
+            copy.close()
+            raise
+        return copy
+
+    @classmethod
+    def _scratch(cls, path: Path, settings: ScheduleSettings) -> Store:
+        """An empty history written freely and thrown away on closing (``_empty_history("")``); ``path`` is the one it stands in for."""
+        store = cls.__new__(cls)
+        store.path, store.settings, store.read_only, store._busy_timeout = path, settings, False, BUSY_TIMEOUT_SECONDS
+        store._db = _empty_history("")
+        store._db.execute("PRAGMA journal_mode=OFF")  # a copy thrown away at the end: nothing to roll back to or keep safe
+        store._db.execute("PRAGMA synchronous=OFF")
+        return store
 
     def states(self, decks: Sequence[Deck]) -> dict[tuple[str, str], CardState]:
         """The FSRS state of every reviewed card now in these decks, by (deck key, card id)."""
@@ -842,6 +876,20 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
         for sql in statements:
             db.execute(sql)
         db.execute(f"PRAGMA user_version = {number}")
+
+
+def _empty_history(file: str = ":memory:") -> sqlite3.Connection:
+    """A history with nothing in it, in memory: stands in for one that is missing. ``file=""``: in a temporary file of
+    SQLite's own, kept in memory as far as its page cache goes (a copy as large as the history, ``synced_copy``)."""
+    db = sqlite3.connect(file, isolation_level=None)
+    _upgrade(db, 0)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _sync_candidates(keys: Sequence[str], known_decks: set[str], exists: Callable[[str], bool]) -> list[str]:
+    """The stored decks whose cards ``sync`` matches to these decks' cards: theirs, and any whose file is gone (moved)."""
+    return sorted(set(keys) | {d for d in known_decks if d not in keys and not exists(d)})
 
 
 def _create(path: Path) -> None:

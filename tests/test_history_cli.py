@@ -110,3 +110,56 @@ def test_a_read_only_history_folder_is_read_and_never_written(tmp_path, isolated
         result = run_cli(*args, input=stdin)
         assert (result.returncode, result.stderr) == (1, refusal)
     assert history.read_bytes() == kept
+
+
+NET = """# Net
+
+1. <details markdown=1><summary markdown="span"> {first} </summary>
+
+    ==Reliable== and ==ordered== delivery.
+
+</details>
+
+2. <details markdown=1><summary markdown="span"> {second} </summary>
+
+    {second_answer}
+
+</details>
+"""
+
+
+def test_stats_of_an_edited_deck_in_a_read_only_folder_are_those_of_a_writable_one(tmp_path, isolated_env):
+    """Unsynced, the read-only history counted the cards as stored: a card rewritten since it was answered (no longer
+    the same card: a writable history retires it, and the card in its place is new) kept its history: 2 cards
+    learning and none new, where a writable folder says 1 learning and 1 new."""
+    import shutil
+
+    deck = tmp_path / "net.md"
+    socket = "An ==endpoint==: an ==address== and a ==port==."
+    deck.write_text(NET.format(first="What does TCP add over IP?", second="What is a socket?", second_answer=socket))
+    assert run_cli("practice", str(deck), input="reliable and ordered delivery\nendpoint address port\n").returncode == 0
+    # Card 1 reworded (it continues its history); card 2 rewritten whole (a new card).
+    osi = "==Physical==, ==data link==, ==network==."
+    deck.write_text(NET.format(first="What does TCP add on top of IP?", second="Name the layers of the OSI model.", second_answer=osi))
+    writable = tmp_path / "writable-home"
+    shutil.copytree(isolated_env, writable)
+    history = isolated_env / "history.sqlite3"
+    as_on_a_read_only_mount(history)
+    kept = history.read_bytes()
+
+    def stats(**env) -> dict:
+        result = run_cli("stats", str(deck), "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        return {k: v for k, v in json.loads(result.stdout).items() if k != "generated_at"}
+
+    read_only = stats()
+    assert read_only == stats(GRADER_HOME=str(writable))
+    [net] = read_only["decks"]
+    assert (net["cards"], net["new"], net["learning"], read_only["attempts"]) == (2, 1, 1, 2)
+    # Moved, the deck takes the history of its cards along (the rewritten card's stays behind), as sync carries it over.
+    deck = deck.rename(tmp_path / "moved.md")
+    read_only = stats()
+    assert read_only == stats(GRADER_HOME=str(writable))
+    [net] = read_only["decks"]
+    assert (net["deck"], net["cards"], net["new"], net["learning"], read_only["attempts"]) == (str(deck), 2, 1, 1, 1)
+    assert history.read_bytes() == kept
