@@ -424,7 +424,10 @@ def _batch_record(output: Path):
         return None
     from .llm.provider_batch import BatchRecord, record_path
 
-    return BatchRecord.load(record_path(output))
+    record, masked_now = BatchRecord.load(record_path(output))
+    if masked_now:
+        print(f"{record_path(output)}: the password in its base URL, kept in the clear by an earlier grader, is masked now.", file=sys.stderr)
+    return record
 
 
 def _provider_batch(deck, answers, grader, feedback, output, answers_format, recorded) -> bool:

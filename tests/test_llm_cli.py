@@ -407,6 +407,33 @@ def test_a_batch_record_keeps_no_password_and_resume_asks_for_the_base_url_again
     assert fake_openai.chat_requests == []
 
 
+def test_a_batch_record_an_earlier_grader_wrote_with_a_password_is_rewritten_masked(fake_openai, answers, tmp_path):
+    """Records written before the base URL was masked kept 'http://user:password@host/v1' in the clear, and --resume
+    read them as they were, for as long as the file lay beside the results."""
+    out = tmp_path / "grades.jsonl"
+    with_password = fake_openai.base_url.replace("http://", "http://grader:s3cret-Pa55@")
+    masked = fake_openai.base_url.replace("http://", "http://****@")
+    env = env_for(fake_openai)
+    assert run_cli("grade", str(SEED_DECK), str(answers), "--llm", "--batch", "--output", str(out), env=env).returncode == 0
+    record = tmp_path / "grades.jsonl.llm-batch.json"
+    old = {**json.loads(record.read_text()), "base_url": with_password, "endpoint": with_password}  # as an earlier grader wrote it
+    record.write_text(json.dumps(old))
+
+    without = {k: v for k, v in env.items() if k != "OPENAI_BASE_URL"}
+    refused = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", env=without)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"{record}: the password in its base URL, kept in the clear by an earlier grader, is masked now.\n"
+        f"Error: LLM batch batch_1 was sent to {masked}, whose password is not recorded: "
+        "give the same base URL again (--base-url or OPENAI_BASE_URL) with --resume\n"
+    )
+    assert json.loads(record.read_text()) == {**old, "base_url": masked, "endpoint": masked}
+    collected = run_cli("grade", str(SEED_DECK), str(answers), "--output", str(out), "--resume", "--base-url", with_password, env=without)
+    assert collected.returncode == 0, collected.stderr
+    assert collected.stderr.startswith("LLM batch batch_1: 3 replies collected.") and "s3cret-Pa55" not in collected.stderr
+    assert len(out.read_text().splitlines()) == 4 and "s3cret-Pa55" not in record.read_text()
+
+
 def test_a_server_without_a_batch_api_is_a_one_line_error(fake_openai, answers, tmp_path):
     fake_openai.batch_api = False
     out = tmp_path / "grades.jsonl"

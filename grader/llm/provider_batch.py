@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +72,25 @@ class BatchRecord:
             raise GraderError(f"cannot record the batch: {exc.strerror}", path=path) from None
 
     @classmethod
-    def load(cls, path: Path) -> BatchRecord:
+    def load(cls, path: Path) -> tuple[BatchRecord, bool]:
+        """The record at ``path``, and whether it was just rewritten masked: an earlier grader kept the base URL's
+        user name and password in the clear there. Masked, the record is resumed as any other (``credentials_withheld``)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError):
+            record = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            masked = record.masked()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise GraderError("not a batch record written by 'grader grade --batch'", path=path) from None
+        if masked == record:
+            return record, False
+        masked.save(path)
+        return masked, True
+
+    def masked(self) -> BatchRecord:
+        """This record as grader writes it: a user name and password in its URLs masked (``shown_url``)."""
+        from .secrets import shown_url
+
+        return replace(self, endpoint=shown_url(self.endpoint), base_url=shown_url(self.base_url) if self.base_url else self.base_url)
 
 
 class BatchRequests:
