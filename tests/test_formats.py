@@ -467,14 +467,20 @@ def test_an_obsidian_cloze_gives_the_cards_anki_gives(tmp_path, field):
     assert [(c.question, c.answer, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == anki
 
 
-def test_an_obsidian_c0_cloze_makes_no_card_and_lint_says_so(tmp_path):
-    """'{{c0::zero}}' was a card of its own ('[...] and one'), where Anki makes none for cloze number 0."""
-    path = tmp_path / "zero.md"
-    path.write_text("#flashcards\n\n{{c0::zero}} and {{c1::one}}\n\nOnly {{c0::nothing}} here\n")
+@pytest.mark.parametrize("kind", ["obsidian", "anki-text"])
+def test_a_c0_cloze_makes_no_card_and_lint_says_so(tmp_path, kind):
+    """Anki makes no card for cloze number 0. In an Obsidian note '{{c0::zero}}' was a card of its own ('[...] and
+    one'); in an Anki text export a row whose only deletion was c0 was a basic card asking '{{c0::nothing}} here'."""
+    if kind == "obsidian":
+        path, lines = tmp_path / "zero.md", (3, 5)
+        path.write_text("#flashcards\n\n{{c0::zero}} and {{c1::one}}\n\nOnly {{c0::nothing}} here\n")
+    else:
+        path, lines = tmp_path / "zero.txt", (3, 4)
+        path.write_text("#separator:tab\n#html:false\n{{c0::zero}} and {{c1::one}}\tback\nOnly {{c0::nothing}} here\tback\n")
     assert [(c.question, [t.text for t in c.key_terms]) for c in load_deck(path).cards] == [("zero and [...]", ["one"])]
     lint = run_cli("lint", str(path))
     finding = "cloze c0 makes no card (clozes are numbered from c1, as in Anki)"
-    assert (lint.returncode, lint.stdout) == (1, f"{path}:3: {finding}\n{path}:5: {finding}\n")
+    assert (lint.returncode, lint.stdout) == (1, "".join(f"{path}:{line}: {finding}\n" for line in lines))
 
 
 def test_an_obsidian_nested_cloze_among_highlights(tmp_path):

@@ -154,6 +154,14 @@ def cloze_numbers(text: str) -> list[int]:
     return sorted({c.number for c in walk_clozes(parse_clozes(text)) if c.number > 0})
 
 
+ZERO_CLOZE = "cloze c0 makes no card (clozes are numbered from c1, as in Anki)"  # what lint says of a field holding one
+
+
+def has_zero_cloze(text: str) -> bool:
+    """Whether a field has a ``{{c0::...}}`` deletion, which makes no card: shown as its text on the others' cards."""
+    return any(c.number == 0 for c in walk_clozes(parse_clozes(text)))
+
+
 def render_cloze(text: str, number: int, *, answer: bool) -> str:
     """A cloze field for card ``number``: its deletions blanked (question) or marked ``==...==`` (answer); the others as
     text. A deletion nested in card ``number``'s is hidden with it on the question and shown on the answer; one that

@@ -25,7 +25,9 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
 from ..errors import DeckError
 from ..models import Deck
-from .anki_notes import cloze_numbers, cloze_terms, cloze_texts, empty_cloze, html_to_text, pick_sides, render_cloze
+from .anki_notes import (
+    ZERO_CLOZE, cloze_numbers, cloze_terms, cloze_texts, empty_cloze, has_zero_cloze, html_to_text, pick_sides, render_cloze,
+)  # fmt: skip
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " ", "colon": ":", "pipe": "|"}
 _HEADER = re.compile(r"^#([a-z ]+):(.*)$", re.IGNORECASE)
@@ -68,7 +70,7 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
         keep = [i for i in range(len(row)) if i not in meta.values()]
         names = [columns[i] if i < len(columns) else f"Field {i + 1}" for i in keep]
         values = [row[i] for i in keep]
-        if len(values) < 2 and not cloze_numbers(values[0] if values else ""):
+        if len(values) < 2 and not cloze_numbers(values[0] if values else "") and not has_zero_cloze(values[0] if values else ""):
             findings.append(Finding(line, "row has a question but no answer: it is left out"))
             continue
         cards, cloze = _row_cards(line, names, values, notetype, html, findings)
@@ -116,6 +118,10 @@ def _row_cards(line: int, names: list[str], values: list[str], notetype: str, ht
     front_value = values[front]
     extra = text(values[back]) if back is not None else ""
     numbers = cloze_numbers(front_value)
+    if has_zero_cloze(front_value):  # a cloze note, but c0 is no card's: a row of nothing else makes none
+        findings.append(Finding(line, ZERO_CLOZE))
+        if not numbers:
+            return [], True
     if numbers:
         cards = []
         for n in numbers:

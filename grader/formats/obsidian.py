@@ -32,7 +32,7 @@ from pathlib import Path
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code, without_code_or_math
 from ..keyterms import clean_markdown
 from ..models import Deck
-from .anki_notes import Cloze, cloze_texts, empty_cloze, parse_clozes, render_cloze, walk_clozes
+from .anki_notes import ZERO_CLOZE, Cloze, cloze_texts, empty_cloze, parse_clozes, render_cloze, walk_clozes
 
 _TAG = re.compile(r"(?<![\w#/&])#flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
 _FRONTMATTER_TAG = re.compile(r"(?<![\w/])flashcards(?:/([\w\-/]+))?(?![\w\-])", re.IGNORECASE)
@@ -182,7 +182,7 @@ def _clozes(block: list[int], lines: list[str], structure: list[str], findings: 
         else:
             groups[f"#{k}"] = k
     if numbered_zero:  # as in Anki, which numbers cards from c1: its text shows as written on the other cards
-        findings.append(Finding(block[0] + 1, "cloze c0 makes no card (clozes are numbered from c1, as in Anki)"))
+        findings.append(Finding(block[0] + 1, ZERO_CLOZE))
     if len(groups) > MAX_CLOZES:
         findings.append(Finding(block[0] + 1, f"{len(groups)} cloze deletions in one paragraph: only the first {MAX_CLOZES} become cards"))
         groups = dict(list(groups.items())[:MAX_CLOZES])
