@@ -76,10 +76,10 @@ def read_settings_file(path: Path | None = None) -> dict[str, Any]:
     Each module validates its own table; a TOML syntax error is reported with
     the file and line.
     """
-    from .files import read_text
+    from .files import may_exist, read_text
 
     path = path or settings_path()
-    if not path.exists():
+    if not may_exist(path):
         return {}
     text = read_text(path, what="settings file")  # an error names the line of a bad byte, refuses a pipe
     if sys.version_info >= (3, 11):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import gc
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -326,7 +327,7 @@ def deck_files(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     """
     found: list[tuple[Path, bool]] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if os.path.isdir(p):  # never raises: a path that cannot be looked at is reported when it is read as a deck
             for f in sorted(p.rglob("*")):
                 hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
                 suffix = f.suffix.lower()

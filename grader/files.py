@@ -26,12 +26,15 @@ def read_text(
 ) -> str:
     """Read a UTF-8 text file, or raise ``error`` (an InputError) that names the file and line."""
     path = Path(path)
-    if not path.exists():
-        raise error(f"no such {what}", path=path)
-    if path.is_dir():
-        raise error(f"is a directory, not a {what}", path=path)
     try:
         info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"no such {what}", path=path) from None
+    except OSError as exc:  # a name too long, a folder on the way we may not enter, a link loop
+        raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"is a directory, not a {what}", path=path)
+    try:
         # Opening a FIFO waits for a writer that may never come; a device may never end.
         if not stat.S_ISREG(info.st_mode):
             kind = "pipe" if stat.S_ISFIFO(info.st_mode) else "socket" if stat.S_ISSOCK(info.st_mode) else "device"
@@ -62,6 +65,15 @@ def read_text(
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def may_exist(path: str | Path) -> bool:
+    """Whether something is at ``path``, or may be: True when it cannot be told (a name too long, a folder on the way
+    we may not enter), so that opening it reports why in one line. pathlib's ``exists()`` raises those (before 3.14)."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return True
+
+
 def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES) -> IO[str]:
     """Open a UTF-8 text file to read line by line, after the checks ``read_text`` makes, never holding it whole.
 
@@ -70,8 +82,12 @@ def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = M
     both ways of reading say the same thing. ``max_bytes=None``: no size limit.
     """
     path = Path(path)
-    if not path.is_file() or (max_bytes is not None and path.stat().st_size > max_bytes):
-        read_text(path, what=what, max_bytes=max_bytes)  # raises: missing, a folder, a pipe or device, too large
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode) or (max_bytes is not None and info.st_size > max_bytes):
+        read_text(path, what=what, max_bytes=max_bytes)  # raises: missing, unreachable, a folder, a pipe or device, too large
     _check_text(path, what)
     return path.open(encoding="utf-8-sig")
 
@@ -194,9 +210,9 @@ def check_folder_writable(directory: str | Path, what: str) -> None:
     exists, where the folder would be made."""
     directory = Path(directory)
     existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
     try:
+        while not existing.exists() and existing != existing.parent:  # raises for a name too long
+            existing = existing.parent
         if not existing.is_dir():
             code = errno.EEXIST if existing == directory else errno.ENOTDIR
             raise OSError(code, os.strerror(code))

@@ -1,10 +1,12 @@
 """A card's images on disk: where each one is, whether it exists, and opening it with the system viewer.
 
 Image paths are written relative to the deck file (``![](static/fig.png)``), so
-they are resolved against the deck's folder, never the working directory. An
-Anki package keeps its images inside the zip: they are looked up in its media
-list and copied out when shown (``formats.anki.media_file``). A web address is
-kept as it is and handed to the viewer, which knows what to do with it.
+they are resolved against the deck's folder, never the working directory; one
+that cannot even be looked at (a name too long for the file system) is missing
+(``os.path`` checks: pathlib's raise there). An Anki package keeps its images
+inside the zip: they are looked up in its media list and copied out when shown
+(``formats.anki.media_file``). A web address is kept as it is and handed to the
+viewer, which knows what to do with it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Image:
 
     @property
     def missing(self) -> bool:
-        return self.url is None and (self.path is None or not self.path.is_file())
+        return self.url is None and (self.path is None or not os.path.isfile(self.path))
 
     @property
     def target(self) -> str | None:
@@ -57,7 +59,7 @@ def locate(deck_path: str | Path, written: str, *, extract: bool = True) -> Imag
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = deck_path.parent / path
-        if not path.exists() and "/" not in name and "\\" not in name:
+        if not os.path.exists(path) and "/" not in name and "\\" not in name:
             path = _embed(deck_path.parent, name) or path
     return Image(written, path)
 
@@ -66,7 +68,7 @@ def _embed(folder: Path, name: str) -> Path | None:
     """An Obsidian embed (``![[fig.png]]``) names a file anywhere in the vault: look in the usual attachment folders."""
     for sub in ("attachments", "assets", "images", "img", "static", "media"):
         candidate = folder / sub / name
-        if candidate.is_file():
+        if os.path.isfile(candidate):
             return candidate
     return None
 

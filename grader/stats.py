@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from .files import may_exist
 from .models import Deck
 from .schedule import CardState, Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
 from .store import CardProgress, Review, Store, StoredCard, deck_key
@@ -242,7 +243,7 @@ def card_progress(deck: Deck, *, now: datetime, history=None) -> dict[str, CardP
     from .store import default_path
 
     path = history or default_path()
-    if not path.exists():
+    if not may_exist(path):
         return {}
     with Store.open(path, read_only=True) as store:
         progress = store.progress([deck])

@@ -44,6 +44,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import HistoryBusy, HistoryReadOnly, StoreError
+from .files import may_exist
 from .identity import CardRef, How, match_cards
 from .normalize import normalize
 from .models import Card, Deck, Grade, Verdict
@@ -304,7 +305,7 @@ class Store:
         database file" at the first read, and the file is opened ``immutable``
         instead: read as it is, without them.
         """
-        if not self.path.exists():
+        if not may_exist(self.path):
             self._db = _empty_history()
             return
         try:

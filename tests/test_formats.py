@@ -185,6 +185,19 @@ def test_anki_images_come_out_of_the_package_and_missing_ones_are_linted(tmp_pat
     assert result.stdout == f"{legacy}:1: image not found: tcp%20diagram.png\n{legacy}:6: {NO_WORDS}\n"
 
 
+def test_an_anki_image_whose_name_is_too_long_for_the_disk_is_missing_not_a_crash(tmp_path):
+    """A package may name a media file longer than the file system allows: it cannot be copied out, so it is missing
+    (pathlib's is_file() raised "File name too long" from practice and cards)."""
+    from grader.images import card_images
+
+    name = "n" * 300 + ".png"
+    notes = [Note(BASIC, ["What does TCP add over IP?", f'Reliable delivery.<br><img src="{name}">']), NOTES[0]]
+    deck = load_deck(modern_package(tmp_path / "long.apkg", Package(notes, {name: b"\x89PNG fake", **MEDIA})))
+    [copied] = card_images(deck, deck.cards[1])  # copied out first, so the package's media folder exists
+    [image] = card_images(deck, deck.cards[0])
+    assert not copied.missing and image.missing and image.target is None
+
+
 def test_the_stub_collection_of_a_modern_package_is_not_read(tmp_path):
     path = modern_package(tmp_path / "new.apkg", Package(NOTES[:1]))
     with zipfile.ZipFile(path) as z:

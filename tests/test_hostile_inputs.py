@@ -94,6 +94,7 @@ def jsonl_rows(n: int) -> Callable[[str], bool]:
     return lambda out: len(rows := [json.loads(line) for line in out.splitlines()]) == n and all("verdict" in r for r in rows)
 
 
+LONG_NAME = "n" * 300  # longer than any file system's limit on a name (255 bytes)
 ANSWERS = '{"card": 1, "answer": "managed execution, portability"}\n{"card": 3, "answer": "sharing"}\n'
 
 CASES = [
@@ -122,6 +123,23 @@ CASES = [
     Case("deck-not-utf8", ("cards", "l.md"), {"l.md": "# Café\n\nnoté\n".encode("latin-1")},
          "Error: l.md:1: not valid UTF-8 (byte 0xe9); save the deck as UTF-8"),
     Case("deck-missing", ("cards", "nowhere.md"), {}, "Error: nowhere.md: no such deck"),
+    # A name longer than a file system allows (255 bytes) made pathlib's exists() raise on Python 3.11: a traceback.
+    Case("deck-name-too-long", ("cards", LONG_NAME + ".md"), {}, f"Error: {LONG_NAME}.md: cannot read deck: File name too long"),
+    Case("deck-folder-name-too-long", ("lint", LONG_NAME), {}, code=1,
+         stdout=lambda out: out == f"{LONG_NAME}: cannot read deck: File name too long\n"),
+    Case("deck-symlink-loop", ("cards", "loop.md"), {}, setup=lambda home: os.symlink("loop.md", "loop.md"),
+         error="Error: loop.md: cannot read deck: Too many levels of symbolic links"),  # was "no such deck"
+    Case("anki-name-too-long", ("cards", LONG_NAME + ".apkg"), {}, f"Error: {LONG_NAME}.apkg: cannot read deck: File name too long"),
+    Case("deck-image-name-too-long", ("lint", "i.md"), {"i.md": f"<details><summary>Q?</summary>\n\n==a== ![]({LONG_NAME}.png)\n</details>\n"},
+         code=1, stdout=lambda out: out == f"i.md:1: image not found: {LONG_NAME}.png (looked in {LONG_NAME}.png)\n"),
+    Case("answers-name-too-long", ("grade", "deck.md", LONG_NAME + ".jsonl"), {},
+         f"Error: {LONG_NAME}.jsonl: cannot read answers file: File name too long"),
+    Case("dataset-name-too-long", ("eval", LONG_NAME + ".jsonl"), {}, f"Error: {LONG_NAME}.jsonl: cannot read dataset: File name too long"),
+    Case("eval-report-name-too-long", ("eval", "--report", LONG_NAME), {}, f"Error: {LONG_NAME}: cannot write the report: File name too long"),
+    Case("import-name-too-long", ("history", "import", LONG_NAME + ".jsonl"), {},
+         f"Error: {LONG_NAME}.jsonl: cannot read history export: File name too long"),
+    Case("settings-home-name-too-long", ("stats",), {}, env={"GRADER_HOME": LONG_NAME},
+         error=f"Error: {LONG_NAME}/settings.toml: cannot read settings file: File name too long"),
     Case("deck-empty-folder", ("lint", "empty"), {"empty/notes.txt": "hello\n"},
          "Error: empty: no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg and Anki .txt exports)"),
     Case("deck-json-lone-surrogate", ("cards", "s.json", "--json"), {"s.json": '[{"question": "Q \\ud800?", "answer": "==a=="}]'},
@@ -425,6 +443,23 @@ def test_an_unreadable_deck_in_a_folder_is_reported(tmp_path, monkeypatch):
     assert result.returncode == 1
     assert "notes/secret.md: cannot read deck: Permission denied" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_history_that_cannot_be_looked_at_is_one_line(tmp_path, seed_deck):
+    """Reading a history whose path cannot even be looked at (a name too long; a folder on the way one may not
+    enter) is StoreError's one line; pathlib's exists() raised it on Python 3.11, a traceback in cards and stats."""
+    from datetime import datetime, timezone
+
+    from grader.errors import StoreError
+    from grader.stats import card_progress
+
+    history = tmp_path / LONG_NAME / "history.sqlite3"
+    expected = f"{history}: cannot open the practice history: File name too long"
+    with pytest.raises(StoreError) as opened:
+        Store(history, read_only=True)
+    with pytest.raises(StoreError) as listed:
+        card_progress(seed_deck, now=datetime.now(timezone.utc), history=history)
+    assert str(opened.value) == str(listed.value) == expected
 
 
 # --- Property: random bytes and random structure give rows or one-line errors, never a traceback ---

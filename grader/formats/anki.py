@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -163,9 +165,13 @@ def _unicase(a: str, b: str) -> int:
 
 
 def _zip(path: Path) -> zipfile.ZipFile:
-    if not path.exists():
-        raise DeckError("no such deck", path=path)
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DeckError("no such deck", path=path) from None
+    except OSError as exc:  # a name too long, a folder on the way we may not enter, a link loop
+        raise DeckError(f"cannot read deck: {exc.strerror or exc}", path=path) from None
+    if not stat.S_ISREG(info.st_mode):
         raise DeckError("not a file, so not an Anki package", path=path)
     try:
         return zipfile.ZipFile(path)
@@ -334,7 +340,7 @@ def media_file(package: Path, name: str, *, extract: bool = True) -> Path | None
 
     folder = data_dir() / "media" / hashlib.sha1(str(package.resolve()).encode()).hexdigest()[:16]
     target = folder / safe
-    if not target.is_file():
+    if not os.path.isfile(target):  # never raises, where pathlib's is_file() does for a name too long
         try:
             with _zip(package) as z:
                 data = _read_member(z, member, package, MAX_MEDIA_BYTES)
