@@ -131,6 +131,10 @@ def _http_url(value: str | None) -> str | None:
         sendable = False
     if not sendable:
         raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL with a host (like http://localhost:11434/v1)")
+    try:
+        parsed.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError:  # else every request fails deep in the HTTP client, with a traceback
+        raise ValueError(f"{shown_url(value)!r} has a port that is not a number up to 65535") from None
     if parsed.query or parsed.fragment or value.rstrip().endswith(("?", "#")):
         # The SDK appends each path after the query ("/v1?api-key=...chat/completions"), and a query often holds a key.
         shown = shown_url(re.split(r"[?#]", value, maxsplit=1)[0]) + "?…"

@@ -193,6 +193,7 @@ def test_llm_check_without_any_configuration():
 
 
 URL_HINT = "is not an http:// or https:// URL with a host (like http://localhost:11434/v1)"
+PORT_HINT = "has a port that is not a number up to 65535"
 
 
 @pytest.mark.parametrize(
@@ -201,6 +202,9 @@ URL_HINT = "is not an http:// or https:// URL with a host (like http://localhost
         (["--base-url", "localhost:11434/v1"], {}, f"setting 'base_url' from command line: 'localhost:11434/v1' {URL_HINT}"),
         (["--base-url", "http://[::1"], {}, f"setting 'base_url' from command line: 'http://[::1' {URL_HINT}"),
         ([], {"OPENAI_BASE_URL": "ftp://llm/v1"}, f"setting 'base_url' from environment OPENAI_BASE_URL: 'ftp://llm/v1' {URL_HINT}"),
+        # A port out of range or not a number passed, then broke the HTTP client with a traceback at the first request.
+        (["--base-url", "http://127.0.0.1:99999/v1"], {}, f"setting 'base_url' from command line: 'http://127.0.0.1:99999/v1' {PORT_HINT}"),
+        ([], {"OPENAI_BASE_URL": "http://u:pw@llm:11434x/v1"}, f"setting 'base_url' from environment OPENAI_BASE_URL: 'http://****@llm:11434x/v1' {PORT_HINT}"),
     ],
 )
 def test_llm_check_with_a_base_url_that_is_no_url_is_one_line(args, env, message):
