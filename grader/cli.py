@@ -898,8 +898,15 @@ def main() -> None:
     (``grader ... | head -1``) ends quietly with exit 1, as typer does for one
     it meets itself. Anything else is a bug and keeps its traceback.
     """
-    if sys.stdout is None:  # started with standard output closed (>&-)
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    # Started with a standard stream closed (<&-, >&-, 2>&-), Python has None for it: reading from a closed stdin is
+    # the end of input at once, as from /dev/null, and what would go to a closed output goes nowhere (an error line
+    # for stderr is not written into stdout instead, where print() would put it; input() refuses to run without it).
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     _escape_lone_surrogates(sys.stdout)
     try:
         try:

@@ -694,6 +694,40 @@ def test_a_closed_pipe_ends_quietly(tmp_path, unbuffered, read_lines):
 
 
 @pytest.mark.slow
+def _closed(command: str, home: Path) -> subprocess.CompletedProcess:
+    """Run ``grader COMMAND`` in a shell, which closes what the command says (``<&-``, ``2>&-``)."""
+    return subprocess.run(
+        f"{shlex.quote(sys.executable)} -m grader {command}", check=False, shell=True, cwd=ROOT, capture_output=True, text=True,
+        timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), "GRADER_HOME": str(home)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        # Each was a traceback: sys.stdin is None (no isatty, no read, not iterable).
+        ("practice decks/virtualization.md --cards 1 <&-", "What are 3 main characteristics"),
+        ("review decks/virtualization.md {answers} <&-", "Decisions:"),
+        ("history import - <&-", "Error: <stdin>:1: empty file: not a grader history export"),
+    ],
+)
+def test_closed_standard_input_is_the_end_of_input(command, shown, tmp_path, isolated_env):
+    answers = tmp_path / "class.jsonl"
+    answers.write_text(ANSWERS, encoding="utf-8")
+    proc = _closed(command.format(answers=answers), isolated_env)
+    assert "Traceback" not in proc.stderr and shown in proc.stdout + proc.stderr
+    assert proc.returncode == (1 if "import" in command else 0)
+
+
+def test_closed_standard_error_keeps_errors_out_of_the_output(tmp_path, isolated_env):
+    """``2>&-``: print() sent the error line to stdout, into the results, and input() refused to run at all."""
+    missing = _closed("cards nowhere.md 2>&-", isolated_env)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    (tmp_path / "answer.txt").write_text("sharing\n", encoding="utf-8")
+    practice = _closed(f"practice decks/virtualization.md --cards 1 2>&- < {tmp_path / 'answer.txt'}", isolated_env)
+    assert practice.returncode == 0 and "Session summary" in practice.stdout
+
+
 def test_closed_standard_output_is_not_a_crash():
     """``grader cards deck --json >&-``: Python starts with no sys.stdout at all."""
     proc = subprocess.run(
