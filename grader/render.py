@@ -404,7 +404,14 @@ def _card_cells(card: Card, progress: dict[str, CardProgress | None] | None, now
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+    """The console everything is drawn on. ``COLUMNS=0`` (as some CI runners and pseudo-terminals set it) is taken
+    for unset, as ``shutil.get_terminal_size`` takes it: rich would take it for a width of 0 and draw nothing."""
+    console = Console(stderr=stderr, highlight=False)
+    if console.width < 1:
+        import shutil
+
+        console.width = shutil.get_terminal_size().columns
+    return console
 
 
 class ProgressBar:

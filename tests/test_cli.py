@@ -165,6 +165,16 @@ def test_practice_scripted_from_stdin():
     assert "Session summary" in out and "Cards asked" in out
 
 
+def test_a_width_of_zero_columns_is_taken_for_unset():
+    """``COLUMNS=0`` (some CI runners and pseudo-terminals set it) made rich draw nothing: practice asked, graded and
+    saved answers without showing a question, and stats printed an empty report."""
+    practice = run_cli("practice", "--cards", "3", input="sharing\n", env={"COLUMNS": "0"})
+    assert practice.returncode == 0, practice.stderr
+    assert "What are examples of managed execution?" in practice.stdout and "PARTIAL" in practice.stdout
+    stats = run_cli("stats", env={"COLUMNS": "0"})
+    assert stats.stdout.startswith("Due today: ")
+
+
 def test_practice_says_a_mistyped_command_and_grades_nothing():
     result = run_cli("practice", "--cards", "1", input="/foo\n/quit\n")
     assert result.returncode == 0, result.stderr
