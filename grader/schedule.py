@@ -83,6 +83,9 @@ class CardState(BaseModel):
     lapses: int = Field(0, ge=0, description="Times forgotten after being learned.")
 
 
+MINUTES_A_YEAR = 365 * 24 * 60
+
+
 class ScheduleSettings(BaseModel):
     """How much to study and how to rate; every field is a setting with a flag or a key."""
 
@@ -97,7 +100,8 @@ class ScheduleSettings(BaseModel):
     easy_seconds_per_word: float = Field(
         1.5, ge=0, description="Typing time allowed per word of the answer: 1.5 s is 40 words a minute."
     )
-    learn_ahead_minutes: float = Field(20, ge=0, description="A learning card due this soon is asked now.")
+    # At most a year: further ahead is no schedule at all, and an endless one (inf, 1e17) overflowed the dates.
+    learn_ahead_minutes: float = Field(20, ge=0, le=MINUTES_A_YEAR, description="A learning card due this soon is asked now.")
     day_starts_at: int = Field(4, ge=0, le=23, description="Local hour at which a study day starts.")
 
 

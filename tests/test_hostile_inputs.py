@@ -240,6 +240,9 @@ CASES = [
          "Error: {home}/settings.toml:3: the settings file has no table [practic] (its tables: [llm], [grading], [practice])"),
     Case("settings-setting-outside-a-table", ("stats",), {"{home}/settings.toml": "new_per_day = 3\n\n[practice]\n"},
          "Error: {home}/settings.toml:1: new_per_day is not in a table: settings go under [llm], [grading] or [practice]"),
+    # Accepted, then the first answer of a sitting ended in a traceback (OverflowError) when its card was rescheduled.
+    Case("settings-learn-ahead-endless", ("practice", "deck.md", "--cards", "1"), {"{home}/settings.toml": "[practice]\nlearn_ahead_minutes = inf\n"},
+         "Error: {home}/settings.toml:2: [practice] learn_ahead_minutes: Input should be less than or equal to 525600"),
     Case("settings-practice-bad-value", ("stats",), {"{home}/settings.toml": "[practice]\nday_starts_at = [4]\n"},
          "Error: {home}/settings.toml:2: [practice] day_starts_at: Input should be a valid integer"),
     Case("settings-infinite-timeout", ("grade", "deck.md", "a.jsonl"), {"a.jsonl": ANSWERS, "{home}/settings.toml": "[llm]\ntimeout = inf\n"},
