@@ -566,14 +566,25 @@ def append_markdown(path: Path, summary: ClassSummary) -> None:
 
 
 def write_whole(path: Path, text: str, *, what: str, newline: str | None = None) -> None:
-    """A file written under a temporary name beside it, synced, and renamed into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """A file written under a temporary name beside it, synced, and renamed into place (a device or a pipe: written
+    as it is, see ``files.replaced_in_place``)."""
+    from .files import replaced_in_place
+
+    target = replaced_in_place(path)
+    if target is None:
+        try:
+            with path.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
+                out.write(text)
+        except OSError as exc:
+            raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None
+        return
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None

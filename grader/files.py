@@ -204,6 +204,19 @@ def check_writable(path: str | Path, what: str, *, replaced: bool = False) -> No
         raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
 
 
+def replaced_in_place(path: Path) -> Path | None:
+    """Where a file written whole (under a temporary name beside it, then renamed) lands, or None to write ``path``
+    directly: it is a device or a pipe (``/dev/null``, ``/dev/stdout``, a FIFO), which renaming would replace with
+    a regular file (for root, ``/dev/null`` itself). Through a symbolic link it lands on the file linked to, which
+    renaming over the link would have left as it was."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+    except OSError:  # nothing there yet (or nothing we may look at: the writing says so)
+        return path
+    return Path(os.path.realpath(path))
+
+
 def check_folder_writable(directory: str | Path, what: str) -> None:
     """Raise now the GraderError that writing into ``directory`` would raise later (a file in the way, no
     permission). Nothing is created: a temporary file is tried in the folder, or in the nearest one above it that

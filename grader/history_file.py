@@ -22,7 +22,7 @@ from typing import IO, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import GraderError, InputError
-from .files import open_text, refuse_overwrite
+from .files import open_text, refuse_overwrite, replaced_in_place
 from .store import Attempt, Merged, Store, StoredCard, history_files
 
 UNSAVED_FILE = "unsaved-answers.jsonl"
@@ -64,18 +64,23 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
     """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
 
     The lines go to ``file.partial`` first, so a failed export never leaves
-    half a file under the real name. Writing over the history itself is refused, and so is replacing a file
+    half a file under the real name (a device or a pipe, ``/dev/stdout`` say, is
+    written as it is; through a link, the file linked to is replaced). Writing over the history itself is refused, and so is replacing a file
     that is neither empty nor an earlier export: ``history export notes.md`` typed by mistake must not cost the notes.
     """
     refuse_overwrite(file, history_files(history))
     if not _replaceable(file):
         raise GraderError("will not write over a file that is not a grader history export; choose another file", path=file)
     with Store.open(history, read_only=True) as store:
-        partial = file.with_name(file.name + ".partial")
+        target = replaced_in_place(file)
         try:
+            if target is None:  # a device or a pipe: written as it is
+                with file.open("w", encoding="utf-8") as out:
+                    return export(store, out, now=now)
+            partial = target.with_name(target.name + ".partial")
             with partial.open("w", encoding="utf-8") as out:
                 lines = export(store, out, now=now)
-            os.replace(partial, file)
+            os.replace(partial, target)
         except OSError as exc:
             raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
     return lines

@@ -18,6 +18,7 @@ import re
 import shlex
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tracemalloc
@@ -697,6 +698,61 @@ def test_a_closed_pipe_ends_quietly(tmp_path, unbuffered, read_lines):
 
 
 @pytest.mark.slow
+def _read_pipe_meanwhile(fifo: Path) -> Callable[[], str]:
+    """Read the named pipe ``fifo`` in a thread while grader writes it; the returned call gives what was read."""
+    import threading
+
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")), daemon=True)
+    reader.start()
+
+    def read() -> str:
+        reader.join(timeout=30)  # a pipe replaced by a file is never opened for writing: the reader waits in vain
+        return got[0] if got else "(nothing came through the pipe)"
+
+    return read
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize(
+    "args, first",
+    [
+        (("history", "export", "{out}.jsonl"), '{"type":"header","format":"grader-history"'),
+        (("grade", "decks/virtualization.md", "{answers}", "--gradebook", "{out}.csv"), "student,Q3 "),
+        (("grade", "decks/virtualization.md", "{answers}", "--report", "{out}.html", "--csv"), "<!DOCTYPE html>"),
+    ],
+    ids=["history-export", "gradebook", "html-report"],
+)
+def test_a_pipe_or_device_named_for_a_whole_file_is_written_not_replaced(tmp_path, args, first):
+    """A file written whole goes to a temporary name and is renamed into place; renamed over a pipe or a device,
+    it put a regular file where the pipe was, and `grader history export /dev/null` run as root replaced the
+    system's /dev/null (a named pipe stands for any of them here: a test must not touch /dev)."""
+    answers = tmp_path / "class.jsonl"
+    answers.write_text('{"student": "ann", "card": 3, "answer": "sharing"}\n', encoding="utf-8")
+    assert run_cli("practice", "--cards", "1", input="sharing\n").returncode == 0
+    out = tmp_path / "out"
+    args = [a.format(answers=answers, out=out) for a in args]
+    fifo = Path(args[-1] if args[-1].startswith(str(out)) else args[-2])
+    os.mkfifo(fifo)
+    read = _read_pipe_meanwhile(fifo)
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert read().startswith(first) and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["class.jsonl", fifo.name])  # no temporary left
+
+
+def test_an_export_through_a_link_replaces_the_file_linked_to(tmp_path):
+    """Renamed over the link, the export replaced the link with a file, and the backup it pointed to stayed old."""
+    assert run_cli("practice", "--cards", "1", input="sharing\n").returncode == 0
+    backup = tmp_path / "usb" / "backup.jsonl"
+    backup.parent.mkdir()
+    backup.write_text("", encoding="utf-8")
+    link = tmp_path / "backup.jsonl"
+    link.symlink_to(backup)
+    assert run_cli("history", "export", str(link)).returncode == 0
+    assert link.is_symlink() and backup.read_text(encoding="utf-8").startswith('{"type":"header"')
+
+
 def _closed(command: str, home: Path) -> subprocess.CompletedProcess:
     """Run ``grader COMMAND`` in a shell, which closes what the command says (``<&-``, ``2>&-``)."""
     return subprocess.run(
