@@ -78,9 +78,13 @@ def export_file(file: Path, *, now: datetime, history: Path | None = None) -> in
                 with file.open("w", encoding="utf-8") as out:
                     return export(store, out, now=now)
             partial = target.with_name(target.name + ".partial")
-            with partial.open("w", encoding="utf-8") as out:
-                lines = export(store, out, now=now)
-            os.replace(partial, target)
+            try:
+                with partial.open("w", encoding="utf-8") as out:
+                    lines = export(store, out, now=now)
+                os.replace(partial, target)
+            except OSError:
+                partial.unlink(missing_ok=True)  # half an export, or a whole one that could not be put in place
+                raise
         except OSError as exc:
             raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
     return lines

@@ -41,6 +41,25 @@ def test_bad_practice_settings_are_one_line_errors(isolated_env):
     assert (result.returncode, result.stderr) == (1, f"Error: {settings}:2: [practice] has no setting 'new_cards'\n")
 
 
+def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):
+    """An export that failed half-way (a full disk) left half of it in BACKUP.partial beside where it was going."""
+    import errno
+
+    import grader.history_file
+
+    assert run_cli("practice", DECK, "--cards", "3", input=CARD_3).returncode == 0
+
+    def half_then_full(store, out, *, now):
+        out.write('{"type":"header"}\n')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(grader.history_file, "export", half_then_full)
+    backup = tmp_path / "backup.jsonl"
+    result = run_cli("history", "export", str(backup))
+    assert (result.returncode, result.stderr) == (1, f"Error: {backup}: cannot write the export: No space left on device\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_history_export_and_import_move_a_history(tmp_path, isolated_env):
     assert run_cli("practice", DECK, "--cards", "3", input=CARD_3).returncode == 0
     stats = json.loads(run_cli("stats", "--json").stdout)
