@@ -29,6 +29,7 @@ import json
 import os
 import pickle
 import sqlite3
+import stat
 import tempfile
 import time
 import uuid
@@ -271,7 +272,7 @@ class Store:
             if not self.path.exists():
                 _create(self.path)
             else:
-                self._refuse_empty()
+                self._refuse_unusable()
             # Autocommit mode: transactions are only the explicit ones in _write.
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
@@ -286,8 +287,11 @@ class Store:
             self._db.close()
             raise
 
-    def _refuse_empty(self) -> None:
-        if self.path.is_file() and self.path.stat().st_size == 0:
+    def _refuse_unusable(self) -> None:
+        info = self.path.stat()
+        if not stat.S_ISREG(info.st_mode):  # SQLite would wait for ever on a named pipe, to read it
+            raise StoreError("the practice history is not a file (a pipe, a device or a folder): move it away", path=self.path)
+        if info.st_size == 0:
             # SQLite would take it for a new database; but grader never leaves an empty history
             # (see _create), so something emptied this one, and starting afresh would hide that.
             raise StoreError(
@@ -309,7 +313,7 @@ class Store:
             self._db = _empty_history()
             return
         try:
-            self._refuse_empty()
+            self._refuse_unusable()
             self._db, version = _connect_read_only(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the practice history: {_reason(exc)}", path=self.path) from None

@@ -604,6 +604,22 @@ def test_a_new_history_appears_whole(tmp_path):
         assert store.attempts() == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("command", [("stats",), ("cards", str(SEED_DECK)), ("history", "export"), ("practice", str(SEED_DECK))])
+def test_a_history_that_is_a_pipe_is_refused_not_waited_on(command, isolated_env):
+    """SQLite opened a named pipe in the history's place to read it, and stats, cards and history export waited for
+    a writer for ever (SQLite retries an interrupted open, so only a process's timeout stops it); practice said
+    'disk I/O error'."""
+    history = isolated_env / "history.sqlite3"
+    os.mkfifo(history)
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", *command], check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    message = "the practice history is not a file (a pipe, a device or a folder): move it away"
+    assert (result.returncode, result.stderr) == (1, f"Error: {history}: {message}\n")
+
+
 def test_an_empty_history_is_refused_and_kept(tmp_path):
     path = tmp_path / "h.sqlite3"
     path.touch()
