@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .foreign import guessing_share
 from .models import Card, Grade, TermMatch, Verdict
@@ -45,6 +45,19 @@ class GradingSettings(BaseModel):
     long_reference_share: float = Field(
         0.5, gt=0, le=1, description="Share of a long reference's derived terms that makes a complete answer."
     )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> GradingSettings:
+        """Thresholds out of order leave a verdict or a credit that no answer can reach: refused, not obeyed silently."""
+        if self.partial_threshold > self.correct_threshold:
+            raise ValueError(
+                f"partial_threshold ({self.partial_threshold:g}) is above correct_threshold ({self.correct_threshold:g}), so no answer could be partial"
+            )
+        if self.partial_floor > self.found_threshold:
+            raise ValueError(
+                f"partial_floor ({self.partial_floor:g}) is above found_threshold ({self.found_threshold:g}), so no term could earn part of its credit"
+            )
+        return self
 
 
 def verdict_for(score: float, settings: GradingSettings) -> Verdict:

@@ -150,6 +150,9 @@ def test_grading_thresholds_come_from_flags_then_the_grading_table_then_defaults
     [
         ("[grading]\ncorect_threshold = 0.9\n", 2, "[grading] has no setting 'corect_threshold'"),
         ("[grading]\n\ncorrect_threshold = 2\n", 3, "[grading] correct_threshold: Input should be less than or equal to 1"),
+        # Out of order, a verdict or a credit no answer can reach: said at the table's line, as neither key alone is wrong.
+        ("[grading]\npartial_threshold = 0.8\n", 1, "[grading] partial_threshold (0.8) is above correct_threshold (0.7), so no answer could be partial"),
+        ("[grading]\npartial_floor = 0.9\n", 1, "[grading] partial_floor (0.9) is above found_threshold (0.75), so no term could earn part of its credit"),
     ],
 )
 def test_a_bad_grading_table_is_one_line_with_file_and_line(text, line, message):
