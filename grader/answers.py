@@ -297,21 +297,29 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
             raise source.error(_csv_problem(exc, start), start if "end of data" in str(exc) else reader.line_num) from None
         if cells is None:
             return
-        if not cells:  # a blank line
+        if all(not cell.strip() for cell in cells):  # a blank line, or a spreadsheet's row of empty cells (",,,")
             continue
         if len(cells) != len(header):
             raise source.error(f"row has {len(cells)} cells; the header has {len(header)}", reader.line_num)
         # The reader's line_num is the line where the row ended: right for multi-line cells too.
-        yield reader.line_num, dict(zip(header, cells))
+        row = {}
+        for name, cell in zip(header, cells):
+            if name:
+                row[name] = cell
+            elif cell.strip():
+                raise source.error(f"a cell holds '{_short(cell)}' under a column the header does not name", reader.line_num)
+        yield reader.line_num, row
 
 
 def _csv_header(header: list[str], source: AnswersSource) -> list[str]:
     """The column names, ``card``, ``question`` and ``answer`` whatever their case and spacing (a spreadsheet's
-    ``Answer``), checked: no name twice, and an ``answer`` column, or the header as read and what is wrong with it."""
-    names = [name.strip().casefold() if name.strip().casefold() in _RESERVED else name for name in header]
+    ``Answer``), checked: no name twice, and an ``answer`` column, or the header as read and what is wrong with it.
+    A blank name ("") is a column the header does not name, as a spreadsheet pads its rows with empty cells
+    (``card,answer,,``): its cells must be empty, and are left out."""
+    names = [name.strip().casefold() if name.strip().casefold() in _RESERVED else name if name.strip() else "" for name in header]
     seen: set[str] = set()
     for name in names:
-        if name in seen:
+        if name in seen and name:
             raise source.error(f"the header names the column '{name}' twice", 1)
         seen.add(name)
     if "answer" not in seen:

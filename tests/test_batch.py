@@ -65,6 +65,7 @@ CSV_OK = "card,answer\n3,sharing\n"
         ("a.csv", "card,reply\n3,sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card,reply')"),
         ("a.csv", "\ncard,answer\n3,sharing\n", "a.csv:1: the header has no 'answer' column (line 1 is blank)"),
         ("a.csv", "card,Card,answer\n3,3,sharing\n", "a.csv:1: the header names the column 'card' twice"),
+        ("a.csv", "card,answer,,\n3,sharing,,\n4,emulation,,a note\n", "a.csv:3: a cell holds 'a note' under a column the header does not name"),
         # JSON Lines and JSON arrays
         ("a.jsonl", '{"card": 1, "answer": "x", "e": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "a.jsonl:1: row is nested more than 64 levels deep"),
         ("a.jsonl", "[" * 100_000 + "]" * 100_000, "a.jsonl:1: row is nested more than 64 levels deep"),
@@ -108,6 +109,8 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
     "name, content, expected",
     [
         ("a.csv", " Card ,ANSWER,Student\n3,sharing,ann\n", [(2, "3", "sharing", {"Student": "ann"})]),  # as a spreadsheet writes it
+        # Excel pads rows to the sheet's used range: unnamed columns and rows of empty cells hold nothing to grade
+        ("a.csv", "\ufeffStudent,Card,Answer,,\r\nann,3,sharing,,\r\n,,,,\r\n , ,,,\r\n", [(2, "3", "sharing", {"Student": "ann"})]),
         ("a.csv", 'card,answer,student\n3,"sharing,\naggregation",ann\n\n15,live,bo\n', [(3, "3", "sharing,\naggregation", {"student": "ann"}), (5, "15", "live", {"student": "bo"})]),
         ("a.json", '  [\n{"card": 3, "answer": "a", "n": 12345678901234567890},\n\n {"card": 1, "answer": "b"}]\n', [(2, "3", "a", {"n": 12345678901234567890}), (4, "1", "b", {})]),
         ("a.yaml", "answers:\n  - card: 3\n    answer: a\n    on: 2024-05-01\n    7: seven\n    'n': 1\nnote: ignored\n", [(2, "3", "a", {"on": "2024-05-01", "7": "seven", "n": "1"})]),
