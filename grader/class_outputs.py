@@ -48,13 +48,14 @@ class Collector:
 
 
 def output_records(output: Path, fmt: str) -> Iterator[dict[str, Any]]:
-    """Every record of a finished ``--output`` file (CSV cells read back as numbers where ours are), one at a time:
-    the summary keeps what it needs of each, not the records."""
+    """Every record of a finished ``--output`` file (CSV cells read back as the text they were written from, and as
+    numbers where ours are), one at a time: the summary keeps what it needs of each, not the records."""
     from .resume import written_results
+    from .writers import written_text
 
     for _, _, record in written_results(output, fmt):
         if fmt == "csv":
-            record = dict(record)
+            record = {name: written_text(cell) for name, cell in record.items()}
             try:
                 record["score"] = float(record["score"])
                 record["number"] = int(record["number"])

@@ -364,6 +364,12 @@ def inert_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def written_text(cell: str) -> str:
+    """The text an ``inert_text`` cell of our CSV was made from (its apostrophe dropped), for what reads the CSV back.
+    (Text that began with an apostrophe and a formula's first character reads back without the apostrophe.)"""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 # Text from answers, decks and datasets is shown in a Markdown file, never interpreted: raw HTML becomes entities, the
 # characters that make links, images, emphasis, code and table cells are escaped, and control characters (an ESC
 # that would recolour a terminal showing the file, a NUL) become visible: C0 ones and DEL as their Unicode control

@@ -413,3 +413,20 @@ def test_resumed_run_writes_the_same_report_and_gradebook_as_an_uninterrupted_on
         assert result.returncode == 0, result.stderr
         outputs[name] = (report.read_text(), book.read_text())
     assert outputs["resumed"] == outputs["whole"]
+
+
+def test_a_report_read_back_from_a_csv_output_shows_what_the_students_wrote(tmp_path):
+    """With ``--output FILE.csv`` the report and gradebook are made from that file, whose cells a spreadsheet would
+    run carry an apostrophe: they read back as written, so both are what ``--output FILE.jsonl`` makes."""
+    rows = [('=HYPERLINK("http://x","y")', 1, "- portability\n- managed execution"), ("@bo", 15, "+ offline and live migration"), ("cy", 1, "=1+1")]
+    answers = class_csv(tmp_path, rows)
+    outputs = {}
+    for ext in ("jsonl", "csv"):
+        report, book = tmp_path / f"{ext}.html", tmp_path / f"book-{ext}.csv"
+        result = run_cli("grade", DECK, str(answers), "--output", str(tmp_path / f"out.{ext}"), "--report", str(report), "--gradebook", str(book))
+        assert result.returncode == 0, result.stderr
+        outputs[ext] = (report.read_text(encoding="utf-8"), book.read_text(encoding="utf-8"))
+    assert outputs["csv"] == outputs["jsonl"]
+    html_report, gradebook = outputs["csv"]
+    assert "&#x27;=HYPERLINK" not in html_report and "- portability" in html_report and ">@bo<" in html_report
+    assert gradebook.splitlines()[1].startswith("\"'=HYPERLINK(")  # still inert in the gradebook
