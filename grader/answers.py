@@ -465,6 +465,8 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
     if "answer" not in data:
         raise AnswersError("row has no 'answer' field", path=name, line=line)
     card = data.get("card")
+    if card is not None:
+        card = str(card).strip()  # a spreadsheet's cell often keeps a space typed after the number ("3 ")
     question = data.get("question")
     if card in (None, "") and question in (None, ""):
         raise AnswersError("row names no card: give 'card' (id or number) or 'question'", path=name, line=line)
@@ -475,7 +477,7 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
         RowValues,
         (
             line,
-            None if card in (None, "") else str(card),
+            card or None,
             None if question in (None, "") else _text(question, "question", line, name),
             answer if type(answer) is str else _text(answer, "answer", line, name),
             _own_fields(data),

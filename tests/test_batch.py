@@ -118,6 +118,9 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
         ("a.yaml", "- {student: 012345, card: 1, answer: No}\n- {student: 1_000, card: 3, answer: 3.10, at: 2024-05-01, n: [on, ~]}\n",
          [(1, "1", "No", {"student": "012345"}), (2, "3", "3.10", {"student": "1_000", "at": "2024-05-01", "n": ["on", "~"]})]),
         ("a.jsonl", '\ufeff{"card": 3, "answer": "a"}\r\n{"card": 4, "answer": "b"}\r\n', [(1, "3", "a", {}), (2, "4", "b", {})]),
+        # a space typed around a card's number or id is no part of it; a card of spaces names no card (the question does)
+        ("a.csv", "card,question,answer\n 3 ,,a\n29e79e76eb\t,,b\n , What is VM migration?,c\n", [(2, "3", "a", {}), (3, "29e79e76eb", "b", {}), (4, None, "c", {})]),
+        ("a.jsonl", '{"card": "4 ", "answer": "a"}\n', [(1, "4", "a", {})]),
         ("a.jsonl", '{"card": 3, "answer": 42}\n{"card": 3, "answer": 1.5, "n": 7}\n{"card": 3, "answer": null}\n', [(1, "3", "42", {}), (2, "3", "1.5", {"n": 7}), (3, "3", "", {})]),
     ],
 )
