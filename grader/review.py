@@ -962,7 +962,7 @@ def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool
     import csv as csv_module
     import io
 
-    from .writers import FINAL_FIELDS, csv_columns, json_line, passthrough_name
+    from .writers import FINAL_FIELDS, csv_cell, csv_columns, json_line, passthrough_name
 
     if not csv:
         return "".join(json_line(json.dumps(r, ensure_ascii=False)) for r in records)
@@ -971,7 +971,7 @@ def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool
     writer.writeheader()
     for r in records:
         row = {**r, "matched": "; ".join(r["matched"]), "missing": "; ".join(r["missing"])}
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})  # as grade --csv: no cell a spreadsheet would run
     return buffer.getvalue()
 
 

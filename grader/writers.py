@@ -293,7 +293,7 @@ class CsvFormat:
             card=card.id, number=card.number, score=score, verdict=verdict, answer=answer,
             matched="; ".join([t[0] for t in terms if t[1]]), missing="; ".join([t[0] for t in terms if not t[1]]),
         )  # fmt: skip
-        return self._text([_cell(cells.get(column, "")) for column in self.columns])
+        return self._text([csv_cell(cells.get(column, "")) for column in self.columns])
 
     def _text(self, cells: list[Any]) -> str:
         self._buffer.seek(0)
@@ -391,7 +391,7 @@ def md_text(text: Any) -> str:
     return _MD_PUNCTUATION.sub(r"\\\1", text)
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """One CSV cell: lists and objects as JSON, text that a spreadsheet would run as a formula made inert."""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)

@@ -302,7 +302,7 @@ def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(s
     from grader.answers import RowValues
     from grader.models import AnswerRow
     from grader.scoring import grade_facts
-    from grader.writers import CsvWriter, GradedAnswer, JsonLinesWriter, _cell, csv_columns, passthrough_name
+    from grader.writers import CsvWriter, GradedAnswer, JsonLinesWriter, csv_cell, csv_columns, passthrough_name
 
     grader = KeywordGrader()
     writer = JsonLinesWriter(io.StringIO())
@@ -318,7 +318,7 @@ def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(s
             record = grade_record(card, row, made_from)
             expected = io.StringIO()
             cells = {**record, "matched": "; ".join(record["matched"]), "missing": "; ".join(record["missing"])}
-            csv.DictWriter(expected, columns, extrasaction="ignore").writerow({k: _cell(v) for k, v in cells.items()})
+            csv.DictWriter(expected, columns, extrasaction="ignore").writerow({k: csv_cell(v) for k, v in cells.items()})
             for graded in (GradedAnswer(row, card, made_from), GradedAnswer(values, card, made_from)):
                 assert writer.line(graded) == json.dumps(record, ensure_ascii=False) + "\n"
                 assert csv_writer.line(graded) == expected.getvalue()

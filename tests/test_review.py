@@ -277,6 +277,18 @@ def test_review_by_script_saves_each_decision_and_exports_the_final_grades(tmp_p
     assert "Final grades: 4 decided by the teacher" in report.read_text()
 
 
+def test_a_csv_export_runs_nothing_in_a_spreadsheet_as_grade_csv_does(tmp_path):
+    """review --output FILE.csv wrote a name or an answer such as =HYPERLINK(...) as a live formula."""
+    answers = class_csv(tmp_path, [('=HYPERLINK("http://x","y")', 3, "@sharing"), ("bo", 3, "-isolation")])
+    out = tmp_path / "final.csv"
+    result = run_cli("review", DECK, str(answers), "--export-only", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert [(r["student"], r["answer"]) for r in rows] == [("\'=HYPERLINK(\"http://x\",\"y\")", "\'@sharing"), ("bo", "\'-isolation")]
+    graded = run_cli("grade", DECK, str(answers), "--csv")
+    assert [r["answer"] for r in csv.DictReader(graded.stdout.splitlines())] == [r["answer"] for r in rows]
+
+
 def test_ctrl_c_while_the_exports_are_written_waits_for_all_of_them(tmp_path, monkeypatch):
     """Stopped between --output and --report, a review left this run's results beside an earlier run's report."""
     from grader import class_outputs
