@@ -99,7 +99,8 @@ class Row:
             partly=partly,
             guesses=_terms(record.get("foreign_terms")),
             who={k: record[k] for k in passthrough if k in record and k != student},
-            student=None if student is None else ("" if value is None else str(value)),
+            # Spaces around a name are a spreadsheet's, not the student's: "ann " is ann, not a second row for the LMS.
+            student=None if student is None else ("" if value is None else str(value).strip()),
             graded_by=str(record.get("graded_by", "grader")),
             uncertain=bool(record.get("uncertain", False)),
         )

@@ -350,6 +350,14 @@ def test_gradebook_takes_a_students_last_answer_and_defuses_formulas(tmp_path):
     assert second[0] == "'@eve"
 
 
+def test_a_student_written_with_spaces_around_the_name_is_one_student(tmp_path):
+    """A spreadsheet's "ann " was a second gradebook row, and an LMS that trims names imported it over ann's own."""
+    rows = [("ann", 1, "portability, managed execution, increased security"), ("ann ", 15, "offline migration and live migration"), (" bo", 1, "portability")]
+    header, *students = gradebook(tmp_path, rows)
+    assert [s[0] for s in students] == ["ann", "bo"]
+    assert students[0][1:3] == ["1.00", "1.00"]
+
+
 @pytest.mark.parametrize(
     "columns, flags, code, error",
     [
