@@ -715,24 +715,25 @@ class QuestionIndex:
     (``**live**-migration`` is ``live migration``), or when at most two of them are misspelt as ``allowed_edits``
     allows in a term (the first letter kept; no slip in a word with a digit or in CJK, read a character at a time),
     and no other card's question is as near. A question that differs in a word ("offline" for "live",
-    "software" for "hardware") names no card: grading it against the nearest would grade the wrong question.
+    "software" for "hardware") names no card: grading it against the nearest would grade the wrong question. A
+    question the deck asks twice names both cards, and the row must say which by its card.
     """
 
     def __init__(self, questions: list[str]):
         self._keys = [_question_key(q) for q in questions]
-        self._first: dict[str, int] = {}
+        self._cards: dict[str, tuple[int, ...]] = {}
         for i, key in enumerate(self._keys):
-            self._first.setdefault(key, i)  # a question written twice: the first card, as a deck's order has it
+            self._cards[key] = (*self._cards.get(key, ()), i)
 
     def find(self, question: str) -> tuple[int, ...]:
-        """The cards the question may name: one, none, or (a misspelling near two questions) each of them."""
+        """The cards the question may name: one, none, or (a question asked twice, a misspelling near two) each."""
         key = _question_key(question)
-        found = self._first.get(key)
+        found = self._cards.get(key)
         if found is not None:
-            return (found,)
+            return found
         words = key.split()
         near = process.extract(key, self._keys, scorer=fuzz.ratio, processor=None, score_cutoff=_QUESTION_CUTOFF, limit=None)
-        return tuple(sorted({self._first[choice] for choice, _, _ in near if _misspelt(words, choice.split())}))
+        return tuple(sorted({i for choice, _, _ in near if _misspelt(words, choice.split()) for i in self._cards[choice]}))
 
     def closest(self, question: str) -> int:
         """The card whose question is nearest, to suggest when the question names none."""

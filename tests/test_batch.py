@@ -824,6 +824,21 @@ def test_a_misspelt_question_near_two_cards_names_neither(tmp_path):
     )
 
 
+@pytest.mark.parametrize("question", ["What is a VM?", "what is a vm", "What is a VM ?"])
+def test_a_question_the_deck_asks_twice_names_neither_card(tmp_path, question):
+    """Two cards asking "What is a VM?" with other key terms: the row was graded against the first without a word."""
+    from grader.answers import CardResolver, RowValues
+    from grader.decks import load_deck
+    from grader.errors import AnswersError
+
+    deck_file = write(tmp_path, "d.yaml", "cards:\n- {question: 'What is a VM?', answer: a virtual machine}\n- {question: 'What is a VM?', answer: an emulated computer}\n")
+    with pytest.raises(AnswersError) as caught:
+        CardResolver(load_deck(deck_file)).index(RowValues(1, None, question, "x", {}), "a.jsonl")
+    assert caught.value.message == (
+        f"the question '{question}' could be card 1 ('What is a VM?') or card 2 ('What is a VM?'): name the card by its id or number"
+    )
+
+
 @pytest.mark.parametrize("flags", [("--jobs", "1"), ("--jobs", "2")])
 def test_input_fields_named_like_ours_are_all_kept_under_names_of_their_own(tmp_path, flags):
     """``score`` becomes ``input_score``, so an ``input_score`` beside it becomes ``input_input_score``; a field named
