@@ -136,7 +136,10 @@ class GradingWorkers:
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=_worker, args=(theirs, settings, deck), daemon=True, name="grader-worker")
+                # A forked worker inherits this end of its pipe, and of the pipes before it: held there, a pipe never
+                # breaks when this process dies, and a worker sending a result waits for a reader for good.
+                inherited = [*self.pipes, ours] if method == "fork" else []
+                process = context.Process(target=_worker, args=(theirs, settings, deck, inherited), daemon=True, name="grader-worker")
                 self.processes.append(process)
                 self.pipes.append(ours)
                 process.start()
@@ -249,9 +252,10 @@ class GradingWorkers:
             pipe.close()
 
 
-def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None) -> None:
+def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None, inherited: Sequence[Any] = ()) -> None:
     """A worker's life: load what grading needs, do what comes, send back plain values and lines, end when the
-    parent does. The first job comes with the formats to render in and whether to send grades back.
+    parent does. The first job comes with the formats to render in and whether to send grades back. ``inherited``:
+    the parent's ends of the pipes, which a forked worker closes so that its own breaks when the parent is gone.
 
     Jobs: ``rows`` (answers, with the cards this worker lacks), and for a JSON Lines file read by the workers
     themselves, ``check`` (a byte range's rows checked and their cards found: the first pass) and ``grade`` (the
@@ -265,6 +269,8 @@ def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None) -> None:
     from .grading import KeywordGrader
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills the workers
+    for connection in inherited:
+        connection.close()
     grader = KeywordGrader(settings)
     if deck is None:  # loaded now, while the parent reads the rows, not on the first chunk; with a deck, rows come first
         grader.vectors  # noqa: B018
@@ -301,7 +307,10 @@ def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None) -> None:
                 reply = (None, (type(exc), exc.message, exc.path, exc.line))
             except Exception:  # a bug: the parent raises it with this traceback
                 reply = (False, traceback.format_exc())
-            pipe.send(reply)
+            try:
+                pipe.send(reply)
+            except OSError:  # the parent has gone mid-send (killed with -9, say): nobody to tell
+                break
     os._exit(0)  # no exit handlers: a forked worker shares the parent's files and must not flush or close them
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -777,6 +778,49 @@ def test_kill_9_mid_row_then_resume_gives_the_uninterrupted_output(tmp_path):
     a, b = out.read_bytes(), whole.read_bytes()
     i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), None)
     assert a == b, (i, a[i - 400 : i + 100], b[i - 400 : i + 100])
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_workers_end_when_the_parent_is_killed_with_9(tmp_path):
+    """A forked worker held its parent's end of its own pipe, so a worker sending a result when the parent was
+    killed waited for a reader for good (about 100 MB each, for ever)."""
+    answers = many_answers(tmp_path, 30_000)
+    out = tmp_path / "out.jsonl"
+    proc = start(str(answers), "--jobs", "2", "--output", str(out))
+    while not out.exists() or out.stat().st_size < 100_000:
+        assert proc.poll() is None, "finished before it could be killed"
+    workers = children_of(proc.pid)
+    proc.kill()
+    proc.wait(timeout=30)  # not communicate(): workers left behind would hold its pipes open
+    deadline = time.monotonic() + 20
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [w for w in workers if running(w)]
+    for w in alive:  # not left to run on after the test
+        os.kill(w, signal.SIGKILL)
+    proc.stdout.close()
+    proc.stderr.close()
+    assert len(workers) == 2 and alive == []
 
 
 @pytest.mark.parametrize(
