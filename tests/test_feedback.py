@@ -740,7 +740,7 @@ def test_repeated_grade_comes_from_the_cache(fake_openai, tmp_path):
         first = client.feedback(CARD, GOOD_ANSWER, grade)
     with cached_client(fake_openai, tmp_path, prices={"fake-model": Price(input=1, output=1)}) as client:
         again = client.feedback(CARD, GOOD_ANSWER, grade)
-        assert client.totals.cost is None and client.totals.prompt_tokens == 0
+        assert client.totals.cost == 0.0 and client.totals.prompt_tokens == 0
     assert len(fake_openai.chat_requests) == 1
     assert (first.cached, again.cached) == (False, True)
     assert again.usage == first.usage and again.score == first.score and again.mode == "json_schema"

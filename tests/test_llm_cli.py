@@ -95,6 +95,9 @@ def test_the_settings_file_configures_the_llm(fake_openai, answers, isolated_env
     costs = [line["llm"]["cost"] for line in lines_of(result.stdout) if "llm" in line]
     assert len(costs) == 3 and all(c > 0 for c in costs)
     assert f"cost ${sum(costs):.4f}" in result.stderr
+    again = run_cli("grade", str(SEED_DECK), str(answers), "--json")
+    assert "3 from cache" in again.stderr and "cost $0.0000" in again.stderr, again.stderr
+    assert "no price" not in again.stderr
 
 
 def test_a_wrong_key_never_stops_grading_nor_shows_the_key(fake_openai, answers):

@@ -270,7 +270,8 @@ class FeedbackClient:
         self.settings = settings
         self.grading = grading
         self.cache = cache
-        self.totals = Totals()
+        # With a price, a run that paid nothing (every answer cached) costs $0, not an unknown sum.
+        self.totals = Totals(cost=0.0 if settings.price() else None)
         self.notices: list[str] = []  # one each, for the user, in order of first appearance
         self.disabled: str | None = None
         self.last_failure: RequestFailed | None = None  # why the latest request gave no reply (llm check says)
