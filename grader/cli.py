@@ -47,6 +47,15 @@ ModelOption = Annotated[Optional[str], typer.Option("--model", help="LLM model f
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1.")]
 NoCacheFlag = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for answers it has graded before.")]
 
+# Written out, not built from class_report.STUDENT_FIELDS, so that --help does not import pydantic (a test compares them).
+StudentOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--student",
+        help="The answers' column that names students (default: the first of student, student_id, name, email, username, user, login, sis_id, sis_user_id).",
+    ),
+]
+
 
 class MatchMode(str, Enum):
     """How answers meet key terms (``GradingSettings.match``)."""
@@ -276,9 +285,7 @@ def grade(
     gradebook: Optional[Path] = typer.Option(
         None, "--gradebook", help="Also write a gradebook CSV for an LMS (Canvas, Moodle, Google Classroom): a row per student, a column per question."
     ),
-    student: Optional[str] = typer.Option(
-        None, "--student", help="The answers' column that names students (default: the first of student, student_id, name, email, username, user, login, sis_id)."
-    ),
+    student: StudentOption = None,
 ) -> None:
     """Grade a file of answers against a deck; results appear as they are computed.
 
@@ -472,9 +479,7 @@ def review(
     ),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a class report of the final grades: Markdown (.md) or HTML (.html)."),
     gradebook: Optional[Path] = typer.Option(None, "--gradebook", help="Write a gradebook CSV of the final grades for an LMS."),
-    student: Optional[str] = typer.Option(
-        None, "--student", help="The answers' column that names students (default: the first of student, student_id, name, email, username, user, login, sis_id)."
-    ),
+    student: StudentOption = None,
     everything: bool = typer.Option(False, "--all", help="Show every group, also those your marks already settle."),
     export_only: bool = typer.Option(False, "--export-only", help="Ask nothing: write the exports from the decisions saved so far."),
     answers_format: Optional[str] = typer.Option(None, "--answers-format", help="jsonl, csv or yaml, when the file's name does not say."),

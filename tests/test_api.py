@@ -44,3 +44,19 @@ def test_every_command_has_help_with_an_example():
         result = run_cli(*path, "--help")
         assert result.returncode == 0, path
         assert "Example: grader " + " ".join(path) in result.stdout, path
+
+
+def _option_help(path, flag):
+    from typer.main import get_command
+
+    command = get_command(app)
+    for word in path:
+        command = command.commands[word]
+    return next(param.help for param in command.params if flag in param.opts)
+
+
+def test_student_help_names_every_column_found_by_default():
+    from grader.class_report import STUDENT_FIELDS
+
+    for path in (("grade",), ("review",)):
+        assert _option_help(path, "--student").endswith(f"(default: the first of {', '.join(STUDENT_FIELDS)})."), path
