@@ -43,7 +43,7 @@ app = typer.Typer(
 # LLM options shared by several commands.
 LlmFlag = Annotated[bool, typer.Option("--llm", help="Add rubric feedback from an LLM (configure: grader llm check --help).")]
 OfflineFlag = Annotated[bool, typer.Option("--offline", help="Keyword grading only, even when an LLM is configured.")]
-ModelOption = Annotated[Optional[str], typer.Option("--model", help="LLM model for --llm (default: settings, GRADER_MODEL, gpt-4o-mini).")]
+ModelOption = Annotated[Optional[str], typer.Option("--model", help="LLM model for --llm (default: GRADER_MODEL, settings, gpt-4o-mini).")]
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server for --llm, e.g. http://localhost:11434/v1.")]
 NoCacheFlag = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for answers it has graded before.")]
 
@@ -807,7 +807,7 @@ app.add_typer(llm_app, name="llm")
 
 @llm_app.command("check")
 def llm_check(
-    model: Optional[str] = typer.Option(None, "--model", help="Model to check (default: settings, GRADER_MODEL, gpt-4o-mini)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model to check (default: GRADER_MODEL, settings, gpt-4o-mini)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL, settings, OpenAI)."),
 ) -> None:
     """Say whether the endpoint answers, the model exists and structured output works; exit 1 if not.

@@ -60,3 +60,10 @@ def test_student_help_names_every_column_found_by_default():
 
     for path in (("grade",), ("review",)):
         assert _option_help(path, "--student").endswith(f"(default: the first of {', '.join(STUDENT_FIELDS)})."), path
+
+
+def test_model_help_lists_its_defaults_in_the_order_they_win():
+    # flags > environment > settings file > defaults, as config resolves them
+    for path in (("practice",), ("grade",), ("llm", "check")):
+        text = _option_help(path, "--model")
+        assert text.index("GRADER_MODEL") < text.index("settings") < text.index("gpt-4o-mini"), path
