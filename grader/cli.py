@@ -556,7 +556,7 @@ def review(
         print(f"Stopped: the exports were finished first; every decision is saved in {log}.", file=sys.stderr)
         raise typer.Exit(130) from None
     print(
-        f"Decisions: {log} ({opened.review.decided} answers decided by you); {opened.review.still_open()}.",
+        f"Decisions: {log} ({opened.review.decided} answer{'' if opened.review.decided == 1 else 's'} decided by you); {opened.review.still_open()}.",
         file=sys.stderr,
     )
 

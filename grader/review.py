@@ -809,7 +809,7 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
         if nxt is None:
             left = review.uncertain
             io.show(Said(
-                f"Reviewed: {review.decided} answers decided by you; {review.still_open()}."
+                f"Reviewed: {review.decided} answer{'' if review.decided == 1 else 's'} decided by you; {review.still_open()}."
                 + ("" if left else " Every other answer follows your marks."), "done",
             ))  # fmt: skip
             return "finished"
@@ -852,7 +852,7 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
             show_all = True
         elif cmd.kind == "next":
             skipped.add(qi)
-            io.show(Said(f"Question {q.card.number} left to the calibration ({r.uncertain} answers still uncertain)."))
+            io.show(Said(f"Question {q.card.number} left to the calibration ({r.uncertain} answer{'' if r.uncertain == 1 else 's'} still uncertain)."))
         elif cmd.kind == "split" and group.size < 2:
             io.show(Said("A group of one answer cannot be split.", "warning"))
         elif cmd.kind == "split":

@@ -1209,3 +1209,10 @@ def test_a_local_server_gets_no_sdk_retries_unless_they_are_set(fake_openai, iso
     with FeedbackClient(load_llm_settings({"enabled": True}, env=env), GradingSettings()) as client:
         result = client.feedback(CARD, GOOD_ANSWER, KEYWORD.grade(CARD, GOOD_ANSWER))
     assert len(fake_openai.chat_requests) == 3 and "after 1 retries" in result.notice
+
+
+def test_a_summary_of_one_answer_says_one_answer():
+    from grader.llm.schema import Totals
+
+    assert Totals(answers=1, ok=1).summary("m").startswith("LLM feedback (m): 1 answer;")
+    assert Totals(answers=2, ok=2).summary("m").startswith("LLM feedback (m): 2 answers;")

@@ -410,7 +410,7 @@ class Totals:
 
     def summary(self, model: str) -> str:
         """One line: answers, outcomes, tokens, cost."""
-        parts = [f"LLM feedback ({model}): {self.answers} answers"]
+        parts = [f"LLM feedback ({model}): {self.answers} answer{'' if self.answers == 1 else 's'}"]
         if self.cached:
             parts.append(f"{self.cached} from cache")
         parts.append(f"{self.ok} accepted")
