@@ -1169,6 +1169,21 @@ def logistic_without(products: bool, terms: bool) -> list:
     return patches
 
 
+def logistic_with(square: bool, pairs: bool) -> list:
+    """Patches that give the logistic map more columns: the raw score squared (a bend in how the score counts), and
+    the product of every two signals (the similarity worth more for a long reference, say)."""
+
+    def design(raw: np.ndarray, signals: np.ndarray) -> np.ndarray:
+        columns = CORE_LOGISTIC_DESIGN(raw, signals)
+        x = np.clip(raw, 0.0, None)
+        extra = [x * x] if square else []
+        if pairs:
+            extra += [signals[:, i] * signals[:, j] for i in range(signals.shape[1]) for j in range(i + 1, signals.shape[1])]
+        return np.column_stack([columns[:, :-1], *extra, columns[:, -1:]])
+
+    return [(calibration, "_logistic_design", design)]
+
+
 CORE_SIGNAL_MAP = calibration.signal_map
 
 
@@ -1591,6 +1606,7 @@ VARIANTS: dict[str, Variant] = {
             ("current", "the core as it is", []),
             ("signals-grid", "every global mapping weighs its signals by the grid (the rule before)", GRID_EVERYWHERE),
             ("macro-f1-cut", "two-class cut points searched for macro-F1 in per-question mappings (the rule before)", [(calibration, "fit_and_apply", macro_f1_cut)]),
+            ("signals-logistic-square", "the logistic map also weighs the raw score squared", logistic_with(square=True, pairs=False)),
         )
     },
     "ridge0.3": Variant("graded answers' grades by kernel ridge regression, penalty 0.3 (weight 1)", patches=[(neighbours, "RIDGE_STRENGTH", 0.3), (calibration, "NEIGHBOUR_WEIGHT", 1.0)]),
@@ -1674,6 +1690,8 @@ VARIANTS: dict[str, Variant] = {
     ),
     **{f"logistic-penalty{p:g}": Variant(f"the logistic map's L2 penalty {p:g}, not 1", patches=[(calibration, "LOGISTIC_PENALTY", p)]) for p in (0.1, 10.0)},
     "signals-grid": Variant("every global mapping weighs its signals (similarity, reference words) by the grid (the rule before)", patches=GRID_EVERYWHERE),
+    "signals-logistic-square": Variant("the logistic map also weighs the raw score squared", patches=logistic_with(square=True, pairs=False)),
+    "signals-logistic-pairs": Variant("the logistic map also weighs the product of every two signals", patches=logistic_with(square=False, pairs=True)),
     "signals-logistic-plain": Variant("the logistic map on similarity and reference words alone", patches=logistic_without(products=False, terms=False)),
     "signals-logistic-products": Variant("the logistic map without the card's number of key terms", patches=logistic_without(products=True, terms=False)),
     "signals-logistic-terms": Variant("the logistic map without the products of the raw score with each signal", patches=logistic_without(products=False, terms=True)),
