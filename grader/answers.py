@@ -281,7 +281,7 @@ class _JsonArray:
 
 
 def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
-    reader = csv.reader(f, strict=True)
+    reader = csv.reader(f, delimiter=_csv_delimiter(f), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -311,6 +311,26 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
         yield reader.line_num, row
 
 
+def _csv_delimiter(f: IO[str]) -> str:
+    """The comma, or the semicolon or tab of a header that plainly names its columns with it (``card;answer``,
+    ``question\tanswer``: Excel's CSV where the decimal mark is a comma, and its "Text (Tab delimited)"), rewound.
+
+    Only a header whose commas give no ``answer`` column is read another way, and only one that names ``answer``
+    and ``card`` or ``question`` so: a guess from the rows' cells could split answers that hold semicolons."""
+    chosen = ","
+    for delimiter in (",", *_DELIMITERS):
+        f.seek(0)
+        try:
+            names = {name.strip().casefold() for name in next(csv.reader(f, delimiter=delimiter, strict=True), [])}
+        except csv.Error:  # a quote that never closes: the comma's reader reports it
+            continue
+        if "answer" in names and (delimiter == "," or names & {"card", "question"}):
+            chosen = delimiter
+            break
+    f.seek(0)
+    return chosen
+
+
 def _csv_header(header: list[str], source: AnswersSource) -> list[str]:
     """The column names, ``card``, ``question`` and ``answer`` whatever their case and spacing (a spreadsheet's
     ``Answer``), checked: no name twice, and an ``answer`` column, or the header as read and what is wrong with it.
@@ -324,13 +344,20 @@ def _csv_header(header: list[str], source: AnswersSource) -> list[str]:
         seen.add(name)
     if "answer" not in seen:
         written = ",".join(header)
-        separator = next((f"; separate the columns with commas, not {kind}" for sep, kind in _SEPARATORS if len(header) == 1 and sep in written), "")
+        separator = next((_separator_hint(sep, kind) for sep, kind in _SEPARATORS if len(header) == 1 and sep in written), "")
         shown = f"it reads '{_short(written)}'".replace("\t", "\\t") if written else "line 1 is blank"  # a tab as \t, not a space
         raise source.error(f"the header has no 'answer' column ({shown}){separator}", 1)
     return names
 
 
 _SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+_DELIMITERS = (";", "\t")  # read as well as the comma, when the header names its columns with them
+
+
+def _separator_hint(separator: str, kind: str) -> str:
+    if separator in _DELIMITERS:
+        return f"; a header separated by {kind} must name 'answer' and 'card' or 'question'"
+    return f"; separate the columns with commas, not {kind}"
 
 
 def _csv_problem(exc: csv.Error, start: int) -> str:

@@ -61,8 +61,10 @@ CSV_OK = "card,answer\n3,sharing\n"
         ("a.csv", 'card,answer\n3,"sharing"s\n', "a.csv:2: invalid CSV: ',' expected after '\"'"),
         ("a.csv", "card,answer\n3,sharing\n,nothing\n", "a.csv:3: row names no card"),
         ("a.csv", "", "a.csv:1: answers file has no rows"),
-        ("a.csv", "card;answer\n3;sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card;answer'); separate the columns with commas, not semicolons"),
-        ("a.csv", "card\tanswer\n3\tsharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card\\tanswer'); separate the columns with commas, not tabs"),
+        ("a.csv", "student;answer\nann;sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'student;answer'); a header separated by semicolons must name 'answer' and 'card' or 'question'"),
+        ("a.csv", "card\treply\n3\tsharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card\\treply'); a header separated by tabs must name 'answer' and 'card' or 'question'"),
+        ("a.csv", "card|answer\n3|sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card|answer'); separate the columns with commas, not bars"),
+        ("a.csv", "card;answer\n3;sharing\n4\n", "a.csv:3: row has 1 cells; the header has 2"),
         ("a.csv", "card,reply\n3,sharing\n", "a.csv:1: the header has no 'answer' column (it reads 'card,reply')"),
         ("a.csv", "\ncard,answer\n3,sharing\n", "a.csv:1: the header has no 'answer' column (line 1 is blank)"),
         ("a.csv", "card,Card,answer\n3,3,sharing\n", "a.csv:1: the header names the column 'card' twice"),
@@ -110,6 +112,11 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
     "name, content, expected",
     [
         ("a.csv", " Card ,ANSWER,Student\n3,sharing,ann\n", [(2, "3", "sharing", {"Student": "ann"})]),  # as a spreadsheet writes it
+        # Excel where the decimal mark is a comma separates cells with semicolons; its "Text (Tab delimited)" with tabs
+        ("a.csv", '\ufeffStudent;Card;Answer\r\nann;3;"sharing; aggregation, emulation"\r\nbo;1;a,b\r\n',
+         [(2, "3", "sharing; aggregation, emulation", {"Student": "ann"}), (3, "1", "a,b", {"Student": "bo"})]),
+        ("a.csv", "question\tanswer\nWhat is VM migration?\tlive, offline\n", [(2, None, "live, offline", {})]),
+        ("a.csv", "card,answer,note;2\n3,a;b,c\n", [(2, "3", "a;b", {"note;2": "c"})]),  # the commas give an answer column
         # Excel pads rows to the sheet's used range: unnamed columns and rows of empty cells hold nothing to grade
         ("a.csv", "\ufeffStudent,Card,Answer,,\r\nann,3,sharing,,\r\n,,,,\r\n , ,,,\r\n", [(2, "3", "sharing", {"Student": "ann"})]),
         ("a.csv", 'card,answer,student\n3,"sharing,\naggregation",ann\n\n15,live,bo\n', [(3, "3", "sharing,\naggregation", {"student": "ann"}), (5, "15", "live", {"student": "bo"})]),
