@@ -48,6 +48,7 @@ class AnswersSource:
     path: Path
     name: str
     format: str
+    encoding: str = "utf-8-sig"  # or what the byte order mark of a UTF-16 or UTF-32 file names, once it is opened
     _checked: bool = field(default=False, repr=False)
 
     def rows(self) -> Iterator[AnswerRow]:
@@ -72,7 +73,7 @@ class AnswersSource:
         if self.format != "jsonl":
             return None
         with self._open() as f:
-            if _array_head(f) is not None:
+            if _array_head(f) is not None or self.encoding != "utf-8-sig":  # a UTF-16 line break is not the byte \n
                 return None
         ranges = []
         with self.path.open("rb") as f:
@@ -96,14 +97,16 @@ class AnswersSource:
         return len(lines), (row_values(value, line, self.name) for line, value in json_lines(lines, self.name, first_line))
 
     def _open(self) -> IO[str]:
-        if self._checked:  # the whole file was checked for NULs and UTF-8 on the first read
-            return self.path.open(encoding="utf-8-sig")
+        if self._checked:  # the whole file was checked for NULs and its encoding on the first read
+            return self.path.open(encoding=self.encoding)
         try:
-            f = open_text(self.path, what="answers file", max_bytes=None)
+            f = open_text(self.path, what="answers file", max_bytes=None, wide=True)
         except InputError as exc:
             exc.path = self.name  # a spooled standard input is named as such, not by its temporary file
+            if exc.message.startswith("not valid UTF-8") and self.format == "csv":
+                exc.message += ' (in Excel: Save As "CSV UTF-8 (Comma delimited)")'
             raise
-        self._checked = True
+        self._checked, self.encoding = True, f.encoding
         return f
 
     def error(self, message: str, line: int | None) -> AnswersError:
@@ -404,7 +407,7 @@ def _yaml_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
     except AnswersError as exc:
         raise source.error(exc.message, exc.line) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows only the offset
-        with source.path.open(encoding="utf-8-sig") as again:
+        with source.path.open(encoding=source.encoding) as again:
             line = again.read(exc.position).count("\n") + 1
         raise source.error(f"invalid YAML: character #x{exc.character:04x} is not allowed", line) from None
     except yaml.YAMLError as exc:

@@ -74,12 +74,15 @@ def may_exist(path: str | Path) -> bool:
         return True
 
 
-def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES) -> IO[str]:
+def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES, wide: bool = False) -> IO[str]:
     """Open a UTF-8 text file to read line by line, after the checks ``read_text`` makes, never holding it whole.
 
     The file is decoded once, a chunk at a time, before any line is used, and a
     fault is reported as ``read_text`` reports it (same message, same line), so
     both ways of reading say the same thing. ``max_bytes=None``: no size limit.
+    ``wide``: a file that starts with a UTF-16 or UTF-32 byte order mark is read
+    in that encoding (the mark says which, so nothing is guessed); the returned
+    file's ``encoding`` says how to open it again.
     """
     path = Path(path)
     try:
@@ -88,6 +91,10 @@ def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = M
         info = None
     if info is None or not stat.S_ISREG(info.st_mode) or (max_bytes is not None and info.st_size > max_bytes):
         read_text(path, what=what, max_bytes=max_bytes)  # raises: missing, unreachable, a folder, a pipe or device, too large
+    encoding = _wide_encoding(path) if wide else None
+    if encoding is not None:
+        _check_wide_text(path, what, encoding)
+        return path.open(encoding=encoding)
     _check_text(path, what)
     return path.open(encoding="utf-8-sig")
 
@@ -138,6 +145,43 @@ def _refuse_wide_text(head: bytes, what: str, path: Path, error: type[InputError
     for bom, encoding in _WIDE_BOMS:
         if head.startswith(bom):
             raise error(f"saved as {encoding}, not UTF-8; save the {what} as UTF-8", path=path, line=1)
+
+
+def _wide_encoding(path: Path) -> str | None:
+    """``utf-16`` or ``utf-32`` when the file starts with that byte order mark (Windows' "Unicode"), else None."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None  # reading it again will say why
+    return next((encoding.lower() for bom, encoding in _WIDE_BOMS if head.startswith(bom)), None)
+
+
+def _check_wide_text(path: Path, what: str, encoding: str) -> None:
+    """What ``_check_text`` checks, for a file in ``encoding`` (UTF-16 or UTF-32, its byte order from the mark)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = 0
+    try:
+        with path.open("rb") as f:
+            little = f.read(2) == codecs.BOM_UTF16_LE  # and so UTF-32's little-endian mark
+            f.seek(0)
+            while True:
+                chunk = f.read(CHUNK_BYTES)
+                pending = decoder.getstate()[0]
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    before = (pending + chunk)[: exc.start].decode(f"{encoding}-{'le' if little else 'be'}", errors="replace")
+                    line = newlines + before.count("\n") + 1
+                    raise InputError(f"not valid {encoding.upper()} ({exc.reason}); save the {what} as UTF-8", path=path, line=line) from None
+                nul = text.find("\x00")
+                if nul >= 0:
+                    raise InputError(f"binary data, not a text {what}", path=path, line=newlines + text.count("\n", 0, nul) + 1)
+                newlines += text.count("\n")
+                if not chunk:
+                    return
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
 
 
 def _decode_fault(

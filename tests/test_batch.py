@@ -383,9 +383,9 @@ def test_jobs_write_the_same_bytes_as_one_process(tmp_path, small_chunks, flags)
     assert all(len(text.splitlines()) >= len(SEED_ROWS) for text in [outputs["1"][0], *outputs["1"][1]] if text)
 
 
-def awkward_answers(tmp_path: Path, *, crlf: bool = False, array: bool = False) -> Path:
+def awkward_answers(tmp_path: Path, *, crlf: bool = False, array: bool = False, utf16: bool = False) -> Path:
     """The seed set as a file no range may cut wrongly: a byte order mark, blank lines, non-ASCII answers, a field
-    first seen near the end (a CSV column), and Windows line ends if asked; or as one JSON array."""
+    first seen near the end (a CSV column), and Windows line ends if asked; or as one JSON array; or in UTF-16."""
     rows = [dict(row) for row in SEED_ROWS]
     rows[3]["answer"] += " — naïve, 仮想化"
     rows[-2]["late"] = "x"
@@ -394,18 +394,18 @@ def awkward_answers(tmp_path: Path, *, crlf: bool = False, array: bool = False) 
     else:
         text = "".join(json.dumps(row, ensure_ascii=False) + ("\n\n" if i % 10 == 0 else "\n") for i, row in enumerate(rows))
     path = tmp_path / "awkward.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n" if crlf else "\n").encode("utf-8"))
+    path.write_bytes(("\ufeff" + text.replace("\n", "\r\n" if crlf else "\n")).encode("utf-16-le" if utf16 else "utf-8"))
     return path
 
 
-@pytest.mark.parametrize("kind", ["lf", "crlf", "array"])
+@pytest.mark.parametrize("kind", ["lf", "crlf", "array", "utf16"])
 @pytest.mark.parametrize("flags", [("--json",), ("--csv",), ("--output", "OUT.csv"), ("--json", "--report", "REPORT.md")])
 def test_workers_reading_their_own_ranges_write_the_bytes_of_one_process(tmp_path, monkeypatch, kind, flags):
     """Ranges of about 1,500 bytes (15 or so): every range boundary of the file is a line boundary, lines are
     numbered across them, fields are merged in file order. With a report the workers check the ranges and the
     parent reads the rows again; a JSON array is read by the parent alone."""
     monkeypatch.setattr("grader.batch.SHARD_BYTES", 1500)
-    answers = awkward_answers(tmp_path, crlf=kind == "crlf", array=kind == "array")
+    answers = awkward_answers(tmp_path, crlf=kind in ("crlf", "utf16"), array=kind == "array", utf16=kind == "utf16")
     outputs = outputs_by_jobs(tmp_path, answers, flags, ("1", "2", "3"))
     assert outputs["1"] == outputs["2"] == outputs["3"]
     written = outputs["1"][0] or outputs["1"][1][0]
