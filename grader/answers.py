@@ -495,6 +495,8 @@ def row_values(data: Any, line: int, name: str) -> RowValues:
     if "answer" not in data:
         raise AnswersError("row has no 'answer' field", path=name, line=line)
     card = data.get("card")
+    if card != card:  # NaN: a blank in a column of card numbers that pandas made floats, written out by json.dumps
+        card = None
     if card is not None:
         card = str(card).strip()  # a spreadsheet's cell often keeps a space typed after the number ("3 ")
     question = data.get("question")
@@ -602,8 +604,13 @@ class CardResolver:
 
 
 def _leading_zeros_number(text: str) -> int | None:
-    """The card number a text like "007" writes, or None: ASCII digits only ("²" is a digit to ``isdigit`` but not to
-    ``int``), and short enough to be a number (``int`` refuses over 4,300 digits)."""
+    """The card number a text like "007" or "7.0" writes, or None: ASCII digits only ("²" is a digit to ``isdigit``
+    but not to ``int``), and short enough to be a number (``int`` refuses over 4,300 digits).
+
+    "7.0" is how pandas writes a column of card numbers with a blank in it (as floats), in CSV and JSON alike."""
+    whole, point, fraction = text.partition(".")
+    if point and whole and fraction and fraction.strip("0") == "":
+        text = whole
     digits = text.lstrip("0")
     if not (text.isascii() and text.isdigit()) or len(digits) > 18:
         return None

@@ -169,6 +169,9 @@ def test_json_lines_read_each_line_as_json_loads_does(line):
     [
         ("3", 2), ("003", 2), ("18", 17), ("eff80a4ef9", 2),
         ("0", "card '0' is not in"), ("19", "card '19' is not in"), ("x", "card 'x' is not in"),
+        # pandas writes a column of numbers with a blank in it as floats: "3.0" in CSV, 3.0 in JSON
+        ("3.0", 2), ("03.00", 2), ("3.5", "card '3.5' is not in"), ("0.0", "card '0.0' is not in"),
+        ("3.", "card '3.' is not in"), (".0", "card '.0' is not in"), ("3.0.0", "card '3.0.0' is not in"),
     ],
 )
 def test_a_row_names_its_card_by_id_or_number(seed_deck, card, expected):
@@ -183,6 +186,13 @@ def test_a_row_names_its_card_by_id_or_number(seed_deck, card, expected):
     else:
         with pytest.raises(AnswersError, match="^" + re.escape(f"a.jsonl:7: {expected}")):
             CardResolver(seed_deck).index(row, "a.jsonl")
+
+
+def test_a_card_number_pandas_wrote_as_a_float_names_that_card(tmp_path):
+    path = write(tmp_path, "a.jsonl", '{"card": 3.0, "answer": "sharing"}\n{"card": NaN, "question": "What is VM migration? What are 2 possible scenarios?", "answer": "live"}\n')
+    result = run_cli("grade", DECK, path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["number"] for line in result.stdout.splitlines()] == [3, 15]
 
 
 @pytest.mark.parametrize("name", ["a.jsonl", "a.yaml"])
