@@ -269,6 +269,8 @@ def grade_file(
             else:
                 checked, done = _check_rows(source, deck), _Resume()
         total = len(checked.cards)
+        if output is not None and not resuming:
+            _refuse_to_replace_an_unfinished_run(source, deck, output, fmt, total)
         outputs: list[Writer] = []
         if output is not None:
             outputs.append(_open_results(files, output, fmt, list(checked.fields), done))
@@ -392,6 +394,30 @@ def _check_rows_and_results(
     if report is not None and done.rows:
         done.report_end = next(islice(report_rows(report), done.rows - 1, None))
     return checked, done
+
+
+def _refuse_to_replace_an_unfinished_run(source: AnswersSource, deck: Deck, output: Path, fmt: str, total: int) -> None:
+    """A GraderError if ``output`` holds the first results of these answers but not all: an interrupted run, perhaps
+    of paid LLM requests, that ``--resume`` would go on with. A finished run's output, or one of other answers (or of
+    nothing grader wrote), is replaced, as scripts that run the same command again expect."""
+    from .resume import whole_results
+
+    try:
+        written = whole_results(output, fmt)
+    except OSError:  # nothing there, or nothing to read: opening it to write says what is wrong
+        return
+    if not 0 < written < total:
+        return
+    try:
+        _, done = _check_rows_and_results(source, deck, output, fmt, None)
+    except GraderError:  # written from other answers, or not results at all
+        return
+    if done.rows:
+        raise GraderError(
+            f"holds the results of an unfinished run ({done.rows} of {total} answers): "
+            "--resume to continue, or remove it / choose another file",
+            path=output,
+        )
 
 
 def _check_csv_header(output: Path, fields: list[str]) -> None:

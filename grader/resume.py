@@ -56,6 +56,18 @@ def written_results(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, 
             yield line_no, end, record
 
 
+def whole_results(path: Path, fmt: str) -> int:
+    """How many whole results an output file holds, by its line breaks (its CSV records, header not counted), without
+    reading any: a cheap look before ``written_results`` checks them."""
+    if fmt == "csv":
+        return max(0, sum(1 for _ in _csv_records(path)) - 1)
+    count = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            count += chunk.count(b"\n")
+    return count
+
+
 def csv_header(path: Path) -> tuple[list[str], int] | None:
     """The header of a CSV output file and the offset just past it; None if the file has no whole header."""
     first = next(_csv_records(path), None)

@@ -713,6 +713,32 @@ def test_output_without_resume_starts_afresh_and_shows_no_table(tmp_path):
     assert [json.loads(line)["matched"] for line in out.read_text().splitlines()] == [["sharing"]]
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_output_without_resume_refuses_to_replace_an_unfinished_run_of_these_answers(tmp_path, suffix):
+    """What --resume would go on with (an interrupted --llm run holds paid replies) is not written over; a finished
+    run's output, or one of other answers, is replaced as before."""
+    from grader.resume import written_results
+
+    answers = seed_csv(tmp_path)
+    out = tmp_path / f"out{suffix}"
+    assert run_cli("grade", DECK, answers, "--output", str(out)).returncode == 0
+    finished = out.read_bytes()
+    assert run_cli("grade", DECK, answers, "--output", str(out)).returncode == 0 and out.read_bytes() == finished
+    cut = finished[: finished.index(b"\n", len(finished) // 2) + 6]  # some whole rows and part of one
+    out.write_bytes(cut)
+    kept = sum(1 for _ in written_results(out, suffix[1:]))
+    result = run_cli("grade", DECK, answers, "--output", str(out), "--jobs", "2")
+    assert (result.returncode, result.stdout) == (1, "") and out.read_bytes() == cut
+    assert result.stderr == (
+        f"Error: {out}: holds the results of an unfinished run ({kept} of {len(SEED_ROWS)} answers): "
+        "--resume to continue, or remove it / choose another file\n"
+    )
+    assert run_cli("grade", DECK, answers, "--output", str(out), "--resume").returncode == 0 and out.read_bytes() == finished
+    other = write(tmp_path, "other.csv", "card,answer\n" + "1,x\n2,y\n3,z\n" * 100)
+    out.write_bytes(cut)
+    assert run_cli("grade", DECK, other, "--output", str(out)).returncode == 0 and out.read_bytes() != cut
+
+
 # --- Real processes: Ctrl-C and kill -9 --------------------------------------------------------------
 
 
