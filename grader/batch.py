@@ -79,6 +79,13 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def jobs_to_run(asked: int | None) -> int:
+    """The grading processes to start for ``--jobs asked``: at most one a core. Grading is all computation, so a
+    process more than the cores only waits its turn, and costs its memory (about 100 MB each with the semantic
+    tier: ``--jobs 8`` on two cores took 870 MB and no less time than ``--jobs 2``, 270 MB)."""
+    return min(asked, default_jobs()) if asked is not None else default_jobs()
+
+
 # --- Keyword grades of a stream of (card, answer) pairs ------------------------------------------
 
 

@@ -273,7 +273,7 @@ def grade(
         False, "--resume", help="Keep the results --output (and --report) already hold from an interrupted run; grade the rest."
     ),
     jobs: Optional[int] = typer.Option(
-        None, "--jobs", min=1, help="Grading processes (default: the machine's cores; 1: this process only). Not for --llm requests."
+        None, "--jobs", min=1, help="Grading processes (default and most: the machine's cores; 1: this process only). Not for --llm requests."
     ),
     answers_format: Optional[str] = typer.Option(
         None, "--answers-format", help="jsonl, csv or yaml, when the answers file's name does not say (standard input: jsonl)."
@@ -305,7 +305,7 @@ def grade(
 
     Example: grader grade decks/virtualization.md class.csv --report class.html --gradebook gradebook.csv
     """
-    from .batch import BatchInterrupted, default_jobs, grade_file
+    from .batch import BatchInterrupted, grade_file, jobs_to_run
     from .grading import KeywordGrader
     from .resume import output_format
     from .writers import CsvWriter, JsonLinesWriter
@@ -362,6 +362,9 @@ def grade(
             raise typer.BadParameter("--batch sends LLM requests: add --llm (and no --offline)")
         if not _provider_batch(deck, answers, KeywordGrader(settings), feedback, output, answers_format, recorded):
             return  # submitted, or still running: said on stderr
+    processes = jobs_to_run(jobs)
+    if jobs is not None and processes < jobs:
+        print(f"Notice: --jobs {jobs} is more than the {processes} cores this process may use; grading in {processes}.", file=sys.stderr)
     bar = None
     if feedback is not None:
         from .render import ProgressBar
@@ -372,7 +375,7 @@ def grade(
             deck, answers, writers, KeywordGrader(settings), feedback,
             on_start=bar.start if bar else None, on_progress=bar.advance if bar else None,
             answers_format=answers_format, output=output, report=class_outputs.streamed_report, resume=resume,
-            jobs=jobs or default_jobs(),
+            jobs=processes,
         )  # fmt: skip
         class_outputs.finish(settings)
     except BatchInterrupted as exc:

@@ -393,6 +393,24 @@ def test_jobs_write_the_same_bytes_as_one_process(tmp_path, small_chunks, flags)
     assert all(len(text.splitlines()) >= len(SEED_ROWS) for text in [outputs["1"][0], *outputs["1"][1]] if text)
 
 
+@pytest.mark.parametrize("asked, started, notice", [("24", 2, "Notice: --jobs 24 is more than the 2 cores this process may use; grading in 2.\n"), ("2", 2, ""), ("1", 1, ""), (None, 2, "")])
+def test_jobs_start_at_most_a_process_a_core(tmp_path, monkeypatch, asked, started, notice):
+    """More processes than cores grade no faster (grading is all computation) and each holds its own memory."""
+    import grader.batch
+
+    monkeypatch.setattr(grader.batch, "default_jobs", lambda: 2)
+    real, seen = grader.batch.grade_file, []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["jobs"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grader.batch, "grade_file", recording)
+    result = run_cli("grade", DECK, str(SEED), "--json", *(["--jobs", asked] if asked else []))
+    assert (result.returncode, result.stderr, seen) == (0, notice, [started])
+    assert len(result.stdout.splitlines()) == len(SEED_ROWS)
+
+
 def awkward_answers(tmp_path: Path, *, crlf: bool = False, array: bool = False, utf16: bool = False) -> Path:
     """The seed set as a file no range may cut wrongly: a byte order mark, blank lines, non-ASCII answers, a field
     first seen near the end (a CSV column), and Windows line ends if asked; or as one JSON array; or in UTF-16."""
