@@ -22,7 +22,7 @@ import html
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -436,6 +436,12 @@ def _verdict(v: str) -> str:
 
 def html_report(summary: ClassSummary) -> str:
     """The whole report as one self-contained HTML page."""
+    return "".join(html_lines(summary))
+
+
+def html_lines(summary: ClassSummary) -> Iterator[str]:
+    """The HTML page a line at a time, each ending in a line break: its row of every answer is made as it is written,
+    so the page is never held whole (at 100,000 rows, 42 MB of text held as lines, then joined, then encoded)."""
     s = summary
     graded = s.graded
     self_graded = len(s.rows) - len(graded)
@@ -503,6 +509,8 @@ def html_report(summary: ClassSummary) -> str:
         body.append('<p class="note">No answer is within a few hundredths of a verdict threshold.</p>')
 
     body.append('<h2 id="answers">Every answer</h2><table><thead><tr><th>row</th><th>#</th><th>who</th><th>answer</th><th>score</th><th>verdict</th><th>key terms</th></tr></thead><tbody>')
+    for line in head + body:
+        yield line + "\n"
     for r in s.rows:
         terms = []
         if r.matched:
@@ -514,12 +522,11 @@ def html_report(summary: ClassSummary) -> str:
         if r.guesses:
             terms.append(f'<span class="miss">{_e(guesses_note(r.guesses))}</span>')
         by = "" if r.graded_by == "grader" else f'<div class="note">{_e(r.graded_by)}{", uncertain" if r.uncertain else ""}</div>'
-        body.append(
+        yield (
             f'<tr><td class="n">{r.position}</td><td class="n">{r.number}</td><td class="who">{_e(who(r))}</td><td>{_e(short(r.answer))}</td>'
-            f'<td class="n">{"—" if r.self_graded else f"{r.score:.2f}"}</td><td>{_verdict(r.verdict)}{by}</td><td class="terms">{"<br>".join(terms)}</td></tr>'
+            f'<td class="n">{"—" if r.self_graded else f"{r.score:.2f}"}</td><td>{_verdict(r.verdict)}{by}</td><td class="terms">{"<br>".join(terms)}</td></tr>\n'
         )
-    body.append("</tbody></table>")
-    return "\n".join(head + body + ["</main></body></html>", ""])
+    yield "</tbody></table>\n</main></body></html>\n"
 
 
 # --- writing -------------------------------------------------------------------------------------------
@@ -539,7 +546,7 @@ def is_html(path: str | Path) -> bool:
 
 def write_html(path: Path, summary: ClassSummary) -> None:
     """The HTML report, written whole under a temporary name and moved into place (never half a page)."""
-    write_whole(path, html_report(summary), what="report")
+    write_whole(path, html_lines(summary), what="report")
 
 
 # The summary line ``MarkdownReport`` ends its rows with; the class sections go after it, before any LLM usage line.
@@ -566,29 +573,33 @@ def append_markdown(path: Path, summary: ClassSummary) -> None:
         raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
 
 
-def write_whole(path: Path, text: str, *, what: str, newline: str | None = None) -> None:
+def write_whole(path: Path, text: str | Iterable[str], *, what: str, newline: str | None = None) -> None:
     """A file written under a temporary name beside it, synced, and renamed into place (a device or a pipe: written
-    as it is, see ``files.replaced_in_place``)."""
+    as it is, see ``files.replaced_in_place``). ``text``: the file's text, or its pieces in order, written as made."""
+    pieces = [text] if isinstance(text, str) else text
     from .files import replaced_in_place
 
     target = replaced_in_place(path)
     if target is None:
         try:
             with path.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
-                out.write(text)
+                out.writelines(pieces)
         except OSError as exc:
             raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None
         return
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
-            out.write(text)
+            out.writelines(pieces)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None
+    except BaseException:  # Ctrl-C while the pieces are made and written: no half file left beside it
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def markdown_document(summary: ClassSummary) -> str:

@@ -438,3 +438,26 @@ def test_a_report_read_back_from_a_csv_output_shows_what_the_students_wrote(tmp_
     html_report, gradebook = outputs["csv"]
     assert "&#x27;=HYPERLINK" not in html_report and "- portability" in html_report and ">@bo<" in html_report
     assert gradebook.splitlines()[1].startswith("\"'=HYPERLINK(")  # still inert in the gradebook
+
+
+def test_the_html_report_is_written_a_line_at_a_time_not_held_whole(tmp_path, seed_deck):
+    """At 100,000 rows the page held whole (its lines, then their join, then its bytes) doubled a run's peak memory."""
+    import tracemalloc
+
+    from grader.class_report import html_report, write_html
+
+    rows = [
+        {"student": f"s{i % 50}", "number": 3, "card": seed_deck.cards[2].id, "question": "q", "answer": f"sharing and isolation {i} " * 4,
+         "score": 0.4, "verdict": "partial", "matched": ["sharing"], "missing": ["aggregation", "emulation"]}
+        for i in range(5_000)
+    ]  # fmt: skip
+    summary = summarise(seed_deck, "a.jsonl", rows, GradingSettings(), passthrough=["student"], student="student")
+    page = html_report(summary)
+    tracemalloc.start()
+    try:
+        write_html(tmp_path / "r.html", summary)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == page
+    assert peak < len(page) / 4, (peak, len(page))
