@@ -30,7 +30,7 @@ from typing import Any
 from .errors import GraderError
 from .models import Deck
 from .scoring import GradingSettings
-from .writers import guesses_note, md_text
+from .writers import guesses_note, md_code, md_text
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -604,7 +604,7 @@ def write_whole(path: Path, text: str | Iterable[str], *, what: str, newline: st
 
 def markdown_document(summary: ClassSummary) -> str:
     """A whole Markdown report: the class sections, then every answer with its final grade."""
-    out = [f"# Class report: {md_text(summary.title)}", "", f"Answers: `{summary.answers_name}`", markdown(summary), "### Every answer", ""]
+    out = [f"# Class report: {md_text(summary.title)}", "", f"Answers: {md_code(summary.answers_name)}", markdown(summary), "### Every answer", ""]
     out += ["| row | # | who | answer | score | verdict | graded by | matched | missing |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary.rows:
         matched = [*map(md_text, r.matched), *(f"~{md_text(t)} ({c:.0%})" for t, c in r.partly)]

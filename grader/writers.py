@@ -391,6 +391,15 @@ def md_text(text: Any) -> str:
     return _MD_PUNCTUATION.sub(r"\\\1", text)
 
 
+def md_code(text: Any) -> str:
+    """``text`` as a Markdown code span on one line, whatever backticks it holds: fenced by one more backtick than its
+    longest run of them, and padded with a space where it starts or ends with one (CommonMark's rule)."""
+    text = str(text).translate(_MD_CONTROLS)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def csv_cell(value: Any) -> Any:
     """One CSV cell: lists and objects as JSON, text that a spreadsheet would run as a formula made inert."""
     if isinstance(value, (dict, list)):
@@ -416,7 +425,7 @@ class MarkdownReport:
             out = path.open("w", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
-        out.write(f"# Grading report: {md_text(deck_title)}\n\nAnswers: `{answers_path}`\n\n{cls.HEADER}")
+        out.write(f"# Grading report: {md_text(deck_title)}\n\nAnswers: {md_code(answers_path)}\n\n{cls.HEADER}")
         out.flush()
         return cls(out, total)
 

@@ -461,3 +461,17 @@ def test_the_html_report_is_written_a_line_at_a_time_not_held_whole(tmp_path, se
         tracemalloc.stop()
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == page
     assert peak < len(page) / 4, (peak, len(page))
+
+
+@pytest.mark.parametrize("name", ["class.csv", "a`b``.csv", "`x`.csv", "tick`.csv", "``.csv", "<b>&.csv"])
+def test_the_answers_file_is_named_in_a_code_span_whatever_backticks_it_holds(tmp_path, name):
+    """A backtick in the file's name ended the header's code span early (and broke what followed)."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    answers = class_csv(tmp_path, name=name)
+    report = tmp_path / "r.md"
+    assert run_cli("grade", DECK, str(answers), "--output", str(tmp_path / "o.jsonl"), "--report", str(report)).returncode == 0
+    header = report.read_text(encoding="utf-8").splitlines()[2]
+    assert MarkdownIt().renderInline(header) == f"Answers: <code>{html.escape(str(answers), quote=False)}</code>"
