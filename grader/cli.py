@@ -535,7 +535,11 @@ def review(
     _check_report_name(report)
     _check_writable(output=output, report=report, gradebook=gradebook, whole=True)
     settings = _grading(match)
-    opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
+    try:
+        opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
+    except KeyboardInterrupt:  # while the answers were read and graded: nothing asked, nothing written
+        print(f"Interrupted while the answers were read and graded: nothing written; the decisions in {log} are as they were.", file=sys.stderr)
+        raise typer.Exit(130) from None
     try:
         for notice in opened.review.notices:
             print(f"Notice: {notice}", file=sys.stderr)

@@ -564,3 +564,24 @@ def test_review_at_a_terminal_takes_one_key_per_group(tmp_path, isolated_env):
     child.close()
     assert child.exitstatus == 0
     assert [(d["verdict"], len(d["answers"])) for d in decisions(tmp_path / "class.review.jsonl")] == [("correct", 2), ("incorrect", 1)]
+
+
+@pytest.mark.parametrize("flags", [("--export-only", "--output", "final.jsonl"), ()])
+def test_ctrl_c_while_the_answers_are_graded_says_so_and_writes_nothing(tmp_path, monkeypatch, flags):
+    """Stopped before any group was shown (reading and grading a large class takes a while), review exited 130 without a word."""
+    import grader.batch
+
+    answers = class_csv(tmp_path)
+    log = tmp_path / "class.review.jsonl"
+    log.write_text('{"type": "header", "format": "grader-review", "version": 1, "answers": "class.csv"}\n')
+    before = log.read_bytes()
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(grader.batch, "grade_rows", ctrl_c)
+    result = run_cli("review", DECK, str(answers), *[str(tmp_path / f) if f.endswith(".jsonl") else f for f in flags], input="a\n")
+    assert (result.returncode, result.stdout) == (130, "")
+    assert result.stderr == f"Interrupted while the answers were read and graded: nothing written; the decisions in {log} are as they were.\n"
+    assert log.read_bytes() == before and not (tmp_path / "final.jsonl").exists()
