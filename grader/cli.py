@@ -377,7 +377,12 @@ def grade(
             answers_format=answers_format, output=output, report=class_outputs.streamed_report, resume=resume,
             jobs=processes,
         )  # fmt: skip
-        class_outputs.finish(settings)
+        summary = class_outputs.finish(settings)
+        if summary is not None and gradebook is not None:
+            from .gradebook import nameless_notice
+
+            if notice := nameless_notice(summary):
+                print(notice, file=sys.stderr)
     except BatchInterrupted as exc:
         again = " (the same command with --resume goes on)" if output is not None else ""
         print(f"Interrupted: {exc.graded} of {exc.total} answers graded{again}.", file=sys.stderr)
@@ -558,7 +563,8 @@ def review(
     finally:
         opened.log.close()
     try:
-        write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student)
+        if notice := write_exports(opened, settings, output=output, report=report, gradebook=gradebook, student=student):
+            print(notice, file=sys.stderr)
     except KeyboardInterrupt:  # raised once every export is written whole
         print(f"Stopped: the exports were finished first; every decision is saved in {log}.", file=sys.stderr)
         raise typer.Exit(130) from None

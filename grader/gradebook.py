@@ -15,7 +15,10 @@ Classroom import:
   were graded (self-graded cards left out); ``Percent``: Total / Out of,
   0 to 100.
 
-A student's later answer to a question replaces an earlier one. Text cells that
+A student's later answer to a question replaces an earlier one. An answer with
+no student named (a blank cell) has nobody to go to in the LMS: it is left out
+of the gradebook (``nameless_notice`` says how many), not made a row without a
+name that an import would refuse or give to nobody. Text cells that
 a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-`` or ``@``)
 are written with a leading apostrophe.
 """
@@ -45,7 +48,8 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
     header = [summary.student_field, *(f"Q{q.number} {short(q.question, QUESTION_HEADER_CHARS)}" for q in questions), "Total", "Out of", "Percent"]
     latest: dict[str, dict[str, Row]] = {}
     for r in summary.rows:
-        latest.setdefault(r.student or "", {})[r.card] = r
+        if r.student:
+            latest.setdefault(r.student, {})[r.card] = r
     table = [[inert_text(h) for h in header]]
     for student, answers in latest.items():
         cells = [inert_text(student)]
@@ -60,6 +64,15 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
         cells += [f"{total:.2f}", str(out_of), f"{100 * total / out_of:.1f}" if out_of else ""]
         table.append(cells)
     return table
+
+
+def nameless_notice(summary: ClassSummary) -> str | None:
+    """The line that says how many answers name no student, and so are in no gradebook row; None if every one does."""
+    nameless = sum(1 for r in summary.rows if not r.student)
+    if not nameless:
+        return None
+    which = "answer names" if nameless == 1 else "answers name"
+    return f"{nameless} {which} no student ({summary.student_field} is blank): left out of the gradebook, kept in the results and the report"
 
 
 def gradebook_csv(summary: ClassSummary) -> str:

@@ -940,22 +940,26 @@ def write_exports(
     report: Path | None = None,
     gradebook: Path | None = None,
     student: str | None = None,
-) -> None:
+) -> str | None:
     """The final grades out: every answer (``grade --json`` / ``--csv`` records plus ``final_score``,
     ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole, and
-    Ctrl-C only once they all are."""
+    Ctrl-C only once they all are. Returns the gradebook's note on answers that name no student, if any."""
     from .class_outputs import write_class_outputs
     from .class_report import write_whole
+    from .gradebook import nameless_notice
 
     records = list(opened.review.records())
     with _finished_first():  # stopped between two, this run's results would sit beside an earlier run's report
         if output is not None:
             write_whole(output, _results_text(records, opened.fields, csv=output.suffix.lower() == ".csv"), what="results", newline="")
         if report is not None or gradebook is not None:
-            write_class_outputs(
+            summary = write_class_outputs(
                 opened.deck, opened.answers_name, records, settings, opened.fields,
                 report=report, gradebook=gradebook, student=student, whole_markdown=True,
             )  # fmt: skip
+            if gradebook is not None:
+                return nameless_notice(summary)
+    return None
 
 
 def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool) -> str:

@@ -358,6 +358,18 @@ def test_a_student_written_with_spaces_around_the_name_is_one_student(tmp_path):
     assert students[0][1:3] == ["1.00", "1.00"]
 
 
+@pytest.mark.parametrize("command", ["grade", "review"])
+def test_answers_that_name_no_student_stay_out_of_the_gradebook_with_a_note(tmp_path, command):
+    """A blank student cell was a gradebook row without a name: an LMS import refuses it, or gives it to nobody."""
+    answers = class_csv(tmp_path, [("ann", 1, "portability"), ("", 1, "managed execution"), (" ", 15, "live migration")])
+    book = tmp_path / "gradebook.csv"
+    flags = ("--json",) if command == "grade" else ("--export-only",)
+    result = run_cli(command, DECK, str(answers), *flags, "--gradebook", str(book))
+    assert result.returncode == 0, result.stderr
+    assert [row[0] for row in csv.reader(io.StringIO(book.read_text(encoding="utf-8")))] == ["student", "ann"]
+    assert "2 answers name no student (student is blank): left out of the gradebook, kept in the results and the report\n" in result.stderr
+
+
 @pytest.mark.parametrize(
     "columns, flags, code, error",
     [
