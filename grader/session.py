@@ -328,6 +328,9 @@ class PracticeSession:
         self._held: dict[tuple[str, str], str] = {}  # cards set aside before this sitting and asked anyway (named)
         self._unheld: dict[int, tuple[str, bool, datetime | None]] = {}  # attempt id -> how the answer's card was set aside before it
         self._aside: set[tuple[str, str]] = set()  # cards set aside in this sitting: not asked again in it
+        # Attempts saved in this sitting and not undone, counted when saved: Ctrl-C at the rating keys or while the model
+        # thinks comes before the answer's step is done, and the answer is saved all the same.
+        self._saved: set[int] = set()
         self._last_reference: tuple[Deck, Card] | None = None  # whose images /open shows
         self._openable = False  # whether any image of the answer just shown can be opened (the key o)
 
@@ -451,7 +454,7 @@ class PracticeSession:
             raise HistoryBusy(
                 f"cannot save to the practice history: another grader held it for over {SAVE_PATIENCE_SECONDS:g} s; {where}", path=self.store.path
             )
-        self._show_next_review(saved=any(step.attempt_id is not None or step.set_aside for step in done))
+        self._show_next_review(saved=bool(self._saved) or any(step.set_aside for step in done))
         if interrupted:  # every answer is saved already (``_record``); the caller still learns it was Ctrl-C
             raise PracticeInterrupted
 
@@ -487,6 +490,7 @@ class PracticeSession:
             unheld = self._unheld.get(attempt_id)  # the answer had brought a card set aside back: it goes back aside
             if not self._or_refuse(lambda: self.store.undo_attempt(attempt_id, set_aside=unheld[1:] if unheld else None), not_made, "/undo"):
                 return position
+            self._saved.discard(attempt_id)
             if unheld:
                 del self._unheld[attempt_id]
                 self._held[self._key(last.deck, last.card)] = unheld[0]
@@ -646,6 +650,7 @@ class PracticeSession:
             # Imported, the answer brings its card back from aside, as saving it would have.
             file = keep_unsaved(self.store, list(self.store.unsaved(deck, card, **fields)), now=fields["now"])
             raise AnswerKeptAside(file, exc) from None
+        self._saved.add(attempt.attempt_id)
         if why and attempt.set_aside_before:
             del self._held[self._key(deck, card)]
             self._unheld[attempt.attempt_id] = (why, *attempt.set_aside_before)

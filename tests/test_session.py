@@ -447,6 +447,18 @@ def test_ctrl_c_while_the_model_thinks_keeps_the_graded_answer(store, deck):
     assert (summary.summary.asked, summary.summary.answered) == (1, 1)
 
 
+
+@pytest.mark.parametrize("where", ["at the rating keys", "while the model thinks"])
+def test_ctrl_c_after_an_answer_was_saved_does_not_say_nothing_was_saved(store, deck, where):
+    """Ctrl-C at the rating keys, or while the model thought, ended 'Nothing answered, nothing saved.' under a summary
+    that counted the answer, which was saved."""
+    at_keys = where == "at the rating keys"
+    user = ScriptedUser(["offline and live migration", ""], keys=[CTRL_C], interactive=at_keys)
+    with pytest.raises(PracticeInterrupted):
+        practise(store, deck, user, cards=[1, 3], feedback=None if at_keys else FakeFeedback(interrupt=True))
+    assert [a.answer for a in store.attempts()] == ["offline and live migration"]
+    assert user.notices()[-1].startswith("Saved to your history.")
+
 def test_plan_says_what_the_daily_limit_holds_back(tmp_path, deck, utc_local_time):
     with Store.open(tmp_path / "history.db", settings=ScheduleSettings(new_per_day=1)) as store:
         user = ScriptedUser([])
