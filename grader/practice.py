@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from .errors import GraderError
 from .identity import How
-from .models import Card, Grade, Verdict
+from .models import Card, Deck, Grade, Verdict
 
 if TYPE_CHECKING:
     from .schedule import Rating
@@ -93,13 +93,32 @@ def verdict_of(rating: Rating) -> Verdict:
     return {1: Verdict.incorrect, 2: Verdict.partial}.get(int(rating), Verdict.correct)
 
 
-def parse_picks(spec: str, cards: list[Card]) -> list[Card]:
-    """Cards named by ``--cards``: numbers, ranges (``3-5``) and ids, comma-separated."""
+def parse_picks(spec: str, decks: Sequence[Deck]) -> list[list[Card]]:
+    """The cards ``--cards`` names in each deck: numbers, ranges (``3-5``) and ids, comma-separated.
+
+    A number or range names that card of every deck; an id names its card in whichever deck holds it (ids of a
+    folder's decks differ). A spec naming nothing (``,``) is an error, not a sitting with nothing due.
+    """
+    items = [item for item in (s.strip() for s in spec.split(",")) if item]
+    if not items:
+        raise GraderError(f"--cards: '{spec}' names no card; give numbers, ranges or ids, e.g. '1,3,5-7'")
+    ids = {card.id for deck in decks for card in deck.cards}
+    picked = []
+    for deck in decks:
+        try:
+            picked.append(_picks_in(items, deck.cards, ids))
+        except GraderError as exc:
+            raise GraderError(exc.message, path=deck.path if len(decks) > 1 else None) from None
+    return picked
+
+
+def _picks_in(items: list[str], cards: list[Card], ids: set[str]) -> list[Card]:
+    """The cards of one deck that ``items`` name; ``ids``: every deck's card ids (another deck's id names none here)."""
     by_id = {c.id: c for c in cards}
     picked: list[Card] = []
-    for item in filter(None, (s.strip() for s in spec.split(","))):
-        if item in by_id:
-            picked.append(by_id[item])
+    for item in items:
+        if item in ids:
+            picked.extend([by_id[item]] if item in by_id else [])
             continue
         lo, sep, hi = item.partition("-")
         try:

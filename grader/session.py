@@ -241,9 +241,8 @@ def run_practice(
     schedule, even if set aside. ``feedback`` opens the LLM client, once the
     cards are chosen; it is closed at the end. ``opener`` shows an image (``/open``).
     """
-    for deck in decks:  # a bad --cards is told before anything else
-        if picks:
-            parse_picks(picks, deck.cards)
+    if picks is not None:  # a bad --cards is told before anything else
+        parse_picks(picks, decks)
     from .store import Store  # here, not at the top: render imports this module and needs no sqlite3
 
     with Store.open(history, settings=settings) as store:
@@ -344,7 +343,7 @@ class PracticeSession:
         """
         from .store import deck_key
 
-        picked = [(deck, parse_picks(picks, deck.cards) if picks else deck.cards) for deck in self.decks]
+        picked = list(zip(self.decks, parse_picks(picks, self.decks) if picks else [deck.cards for deck in self.decks]))
         try:
             syncs = self._patiently(lambda: self.store.sync(self.decks))
         except HistoryBusy:  # nothing asked yet, so nothing to keep: the sitting does not start

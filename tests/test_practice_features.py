@@ -201,11 +201,38 @@ def test_the_schema_migrates_and_export_carries_what_was_set_aside(tmp_path, dec
 # --- The session's words --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("picks, message", [("3-1", "'3-1' runs backwards; write the smaller number first (1-3)"), ("0", "'0' is outside 1-18")])
+@pytest.mark.parametrize(
+    "picks, message",
+    [
+        ("3-1", "'3-1' runs backwards; write the smaller number first (1-3)"),
+        ("0", "'0' is outside 1-18"),
+        # These named no card, and the sitting said "Nothing is due now. Use --cram to practise anyway."
+        (",", "',' names no card; give numbers, ranges or ids, e.g. '1,3,5-7'"),
+        ("", "'' names no card; give numbers, ranges or ids, e.g. '1,3,5-7'"),
+    ],
+)
 def test_bad_picks_are_told_before_anything_else(picks, message):
     result = run_cli("practice", "--cards", picks, input="")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"Error: --cards: {message}\n"
+
+
+def test_picks_over_several_decks_take_an_id_from_its_deck_and_name_the_deck_a_number_is_outside(tmp_path, deck, utc_local_time):
+    """With a folder of decks, a card's id (as `grader cards` lists it) was refused as 'neither a card number, a
+    range nor a card id' by every other deck, and a number past a short deck's end did not say which deck."""
+    from grader.errors import GraderError
+
+    other_path = tmp_path / "other.md"
+    other_path.write_text(DECK.split("2. <details")[0].replace("# Migration", "# Other").replace("two kinds", "2 kinds"), encoding="utf-8")
+    other = load_deck(other_path)
+    with Store.open(tmp_path / "history.db") as store:
+        session = PracticeSession(store, [deck, other], ScriptedUser([]), now=lambda: NOW)
+        picked = session.plan(f"{deck.cards[2].id},{other.cards[0].id}")
+        assert [(d.title, c.number) for d, c in picked] == [("Migration", 3), ("Other", 1)]
+        assert [(d.title, c.number) for d, c in session.plan("1")] == [("Migration", 1), ("Other", 1)]
+        with pytest.raises(GraderError) as refused:
+            session.plan("2")
+    assert str(refused.value) == f"{other_path}: --cards: '2' is outside 1-1"
 
 
 def test_the_progress_total_says_why_it_grows(store, deck):
