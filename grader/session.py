@@ -516,7 +516,8 @@ class PracticeSession:
         if command is Command.suspend:
             if not self._or_refuse(lambda: self.store.set_aside(deck, card, suspended=True), f"card {card.number} is not suspended", "/suspend"):
                 return None
-            how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {card.number})."
+            named = card.id if len(self.decks) > 1 else card.number  # with several decks, a number names a card of each
+            how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {named})."
         else:
             until = next_study_day(self._now(), self.store.settings)
             if not self._or_refuse(lambda: self.store.set_aside(deck, card, buried_until=until), f"card {card.number} is not buried", "/bury"):

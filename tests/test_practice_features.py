@@ -235,6 +235,20 @@ def test_picks_over_several_decks_take_an_id_from_its_deck_and_name_the_deck_a_n
     assert str(refused.value) == f"{other_path}: --cards: '2' is outside 1-1"
 
 
+def test_suspending_with_several_decks_names_the_card_by_its_id(tmp_path, deck, utc_local_time):
+    """With several decks the notice said '--cards 1', which asks card 1 of every deck: its id names the one card."""
+    other_path = tmp_path / "other.md"
+    other_path.write_text(DECK.replace("# Migration", "# Other").replace("two kinds", "2 kinds"), encoding="utf-8")
+    other = load_deck(other_path)
+    with Store.open(tmp_path / "history.db") as store:
+        user = ScriptedUser(["/suspend", "/quit"])
+        PracticeSession(store, [deck, other], user, now=lambda: NOW).run([(other, other.cards[0])])
+        said = f"Suspended: card 1 is left out of practice until you ask for it (--cards {other.cards[0].id}). /undo takes it back."
+        assert said in user.notices()
+        named = PracticeSession(store, [deck, other], ScriptedUser([]), now=lambda: NOW).plan(other.cards[0].id)
+        assert [(d.title, c.number) for d, c in named] == [("Other", 1)]
+
+
 def test_the_progress_total_says_why_it_grows(store, deck):
     user = ScriptedUser(["no idea", "no idea", "/quit"])
     practise(store, deck, user, cards=[1, 3])
