@@ -198,11 +198,15 @@ _OVERRIDE_DIGITS = frozenset(key for key in RATING_KEYS if key.isdigit())
 
 
 class AnswerInterrupted(KeyboardInterrupt):
-    """Ctrl-C while an answer was being typed: ``draft`` is what was typed, never graded nor saved (the user is told)."""
+    """Ctrl-C while an answer was being typed: ``draft`` is what was typed, never graded nor saved (the user is told).
 
-    def __init__(self, draft: str):
+    ``submitted``: the answer was given, and Ctrl-C came while it was being graded, before it was saved.
+    """
+
+    def __init__(self, draft: str, *, submitted: bool = False):
         super().__init__()
         self.draft = draft
+        self.submitted = submitted
 
 
 class ChangeNotMade(KeyboardInterrupt):
@@ -435,7 +439,9 @@ class PracticeSession:
                 position += 1
         except KeyboardInterrupt as exc:
             # ^C leaves the cursor where the user was typing; an answer half typed must not pass for one saved.
-            unsaved = " The answer you were typing was not saved." if isinstance(exc, AnswerInterrupted) and exc.draft.strip() else ""
+            unsaved = ""
+            if isinstance(exc, AnswerInterrupted) and exc.draft.strip():
+                unsaved = " Your answer was not graded nor saved." if exc.submitted else " The answer you were typing was not saved."
             if isinstance(exc, ChangeNotMade):
                 self.io.show(Notice(f"\nInterrupted while waiting for your history: {exc.not_made}.", tone="warning"))
             else:
@@ -559,14 +565,17 @@ class PracticeSession:
 
     def _grade(self, deck: Deck, card: Card, answer: str, seconds: float | None, feedback: FeedbackClient | None) -> Recorded:
         """Grade by key terms and save the attempt, then ask the LLM (which may be slow) if there is one."""
-        if self._grader is None:
-            from .grading import KeywordGrader
+        try:  # Ctrl-C before the grade is saved (the first grade loads the matcher) must not pass for an answer saved
+            if self._grader is None:
+                from .grading import KeywordGrader
 
-            self._grader = KeywordGrader(self.grading)
-            # The sitting's cards' terms, so that a list of them is not an answer (whichever deck is asked first).
-            self._grader.use_deck(c for d in self.decks for c in d.cards)
-        grade = self._grader.grade(card, answer)
-        self.io.show(AnswerGraded(card, answer, grade, self._images(deck, card)))
+                self._grader = KeywordGrader(self.grading)
+                # The sitting's cards' terms, so that a list of them is not an answer (whichever deck is asked first).
+                self._grader.use_deck(c for d in self.decks for c in d.cards)
+            grade = self._grader.grade(card, answer)
+            self.io.show(AnswerGraded(card, answer, grade, self._images(deck, card)))
+        except KeyboardInterrupt:
+            raise AnswerInterrupted(answer, submitted=True) from None
         self.outcomes.append(outcome_of(card, grade))
         rating = rating_for(grade, answer=answer, seconds=seconds, settings=self.store.settings)
         attempt = self._record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked

@@ -271,6 +271,21 @@ def test_ctrl_c_while_typing_says_the_half_typed_answer_was_not_saved(store, dec
     assert Notice("\nInterrupted. The answer you were typing was not saved.") in user.shown
 
 
+def test_ctrl_c_while_an_answer_is_graded_says_it_was_not_saved(store, deck, monkeypatch):
+    """Ctrl-C after Enter, while the answer was graded (the first grade loads the matcher), said only 'Interrupted.'
+    though the answer was neither graded nor saved."""
+    from grader.grading import KeywordGrader
+
+    def interrupted(self, card, answer):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(KeywordGrader, "grade", interrupted)
+    user = ScriptedUser(["offline and live migration", "c"])
+    with pytest.raises(PracticeInterrupted):
+        practise(store, deck, user, cards=[1, 2])
+    assert store.attempts() == [] and not user.of(AnswerGraded)
+    assert user.notices()[-1] == "\nInterrupted. Your answer was not graded nor saved."
+
 @pytest.mark.parametrize("typed, draft", [("first\rsecond\x03", "first\nsecond"), ("\x03", None)])
 def test_the_line_editor_hands_a_half_typed_answer_to_ctrl_c(typed, draft):
     pytest.importorskip("prompt_toolkit")
