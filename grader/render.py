@@ -359,17 +359,42 @@ def grade_row(
 # The ``cards`` listing's columns, and how the drawn table sets some of them; the history's columns come last.
 CARD_COLUMNS = ("#", "id", "question", "key terms", "graded")
 PROGRESS_COLUMNS = ("due", "last", "lapses")
-_COLUMN_LAYOUT: dict[str, dict[str, Any]] = {"#": {"justify": "right"}, "question": {"ratio": 3}, "key terms": {"ratio": 3}, "lapses": {"justify": "right"}}
+# The short columns keep their words whole (an id cut to "29e7…" names no card for --cards); the texts share the rest.
+_COLUMN_LAYOUT: dict[str, dict[str, Any]] = {
+    "#": {"justify": "right", "no_wrap": True}, "id": {"no_wrap": True}, "question": {"ratio": 3}, "key terms": {"ratio": 3},
+    "graded": {"no_wrap": True}, "due": {"no_wrap": True}, "last": {"no_wrap": True}, "lapses": {"justify": "right", "no_wrap": True},
+}  # fmt: skip
+_NARROW_COLUMNS = ("#", "id", "question", "due")
 
 
-def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Table:
-    """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses."""
-    table = Table(title=Text(clean_line(title)))
-    for name in (*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ())):
-        table.add_column(name, **_COLUMN_LAYOUT.get(name, {}))
-    for c in cards:
-        table.add_row(*_card_cells(c, progress, now))
-    return table
+def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> RenderableType:
+    """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses.
+
+    On a terminal too narrow for every column, without a border: number, id, question and when it is due. Squeezed,
+    rich drew every column of the whole table empty at 20 columns and cut the ids at 60.
+    """
+    columns = (*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ()))
+    rows = [dict(zip(columns, _card_cells(c, progress, now))) for c in cards]
+
+    def table(names: tuple[str, ...], **box: Any) -> Table:
+        drawn = Table(title=Text(clean_line(title)), **box)
+        for name in names:
+            drawn.add_column(name, **_COLUMN_LAYOUT.get(name, {}))
+        for row in rows:
+            drawn.add_row(*(row[name] for name in names))
+        return drawn
+
+    def stacked() -> Group:  # narrower still: a card's number, id and due date on a line, its question under them
+        from rich.padding import Padding
+
+        lines: list[RenderableType] = [Text(clean_line(title), style="italic")]
+        for row in rows:
+            lines.append(Text.assemble((row["#"], "bold"), " ", row["id"], *((" ", row["due"]) if "due" in row else ())))
+            lines.append(Padding(row["question"], (0, 0, 0, 2)))
+        return Group(*lines)
+
+    narrow = tuple(n for n in _NARROW_COLUMNS if n in columns)
+    return _Fit(table(columns), table(columns, box=None, title_justify="left"), table(narrow, box=None, title_justify="left"), stacked())
 
 
 def card_lines(cards: list[Card], progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:

@@ -146,6 +146,24 @@ def test_cards_at_a_terminal_is_a_drawn_table():
     assert "Virtualization" in shown and "┃" in shown and "\t" not in shown
 
 
+
+@pytest.mark.parametrize("width", [20, 40, 60, 80, 120])
+def test_cards_at_a_narrow_terminal_keeps_every_id_whole_and_every_question(width):
+    """Squeezed to the width, the table drew every column empty at 20 columns and cut the ids ("29e7…") at 60."""
+    from rich.console import Console
+
+    from grader import load_deck
+    from grader.render import cards_table
+
+    deck = load_deck(DECK)
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(cards_table(deck.cards, deck.title, {}))
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= width
+    words = " ".join(lines).split()
+    assert all(card.id in words for card in deck.cards)
+    assert "characteristics" in words and "new" in words
+
 def test_lint_reports_and_exit_code(tmp_path):
     result = run_cli("lint", DECK)
     assert result.returncode == 1
