@@ -745,7 +745,8 @@ class PracticeSession:
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False
         # Queued again at the end, it may come back before it is due (the last card of a sitting comes back at once).
-        self.io.show(Notice(f"Still learning (due again {describe_due(attempt.state.due, now=now)}): it comes back later in this session."))
+        # Counted from the review, as the Rated line above it: from now, a Hard of 5.5 min said "in 6 min" there and "in 5 min" here.
+        self.io.show(Notice(f"Still learning (due again {describe_due(attempt.state.due, now=reviewed)}): it comes back later in this session."))
         return True
 
     def _show_next_review(self, *, saved: bool) -> None:

@@ -253,6 +253,15 @@ def test_a_learning_card_comes_back_unless_cramming(store, deck):
     assert not any(n.startswith("Still learning") for n in crammer.notices())
 
 
+
+def test_the_still_learning_line_gives_the_interval_the_rating_line_above_it_gives(store, deck):
+    """A Hard of 5.5 min was "next review in 6 min" and, on the next line, "due again in 5 min": counted a moment later."""
+    user = ScriptedUser(["isolation and portability", "/quit"])
+    practise(store, deck, user, cards=[3])
+    [rated] = user.of(Rated)
+    assert (rated.rating, rated.next_review) == (Rating.hard, "in 6 min")
+    assert user.notices()[0] == "Still learning (due again in 6 min): it comes back later in this session."
+
 def test_ctrl_c_keeps_every_answer_already_graded(store, deck):
     user = ScriptedUser(["offline and live migration", "c", CTRL_C])
     with pytest.raises(PracticeInterrupted):  # after the summary: the CLI exits 130
