@@ -493,17 +493,24 @@ class PracticeSession:
         attempt_id = last.attempt_id
         if attempt_id is not None:
             unheld = self._unheld.get(attempt_id)  # the answer had brought a card set aside back: it goes back aside
-            if not self._or_refuse(lambda: self.store.undo_attempt(attempt_id, set_aside=unheld[1:] if unheld else None), not_made, "/undo"):
+            undone = self._or_refuse(lambda: self.store.undo_attempt(attempt_id, set_aside=unheld[1:] if unheld else None), not_made, "/undo")
+            if undone is None:
+                return position
+            if not undone:  # answered since in another sitting, whose schedule stands on this answer: it stays
+                self.io.show(Notice(
+                    f"Not undone: card {last.card.number} was answered again since, in another sitting, and its schedule"
+                    " follows that answer; your answer stays saved.", tone="warning",
+                ))  # fmt: skip
                 return position
             self._saved.discard(attempt_id)
             if unheld:
                 del self._unheld[attempt_id]
                 self._held[self._key(last.deck, last.card)] = unheld[0]
         elif last.set_aside == "suspended":
-            if not self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, suspended=False), not_made, "/undo"):
+            if self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, suspended=False), not_made, "/undo") is None:
                 return position
         elif last.set_aside == "buried":
-            if not self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, buried_until=None), not_made, "/undo"):
+            if self._or_refuse(lambda: self.store.set_aside(last.deck, last.card, buried_until=None), not_made, "/undo") is None:
                 return position
         done.pop()
         self.outcomes.pop()
@@ -520,13 +527,13 @@ class PracticeSession:
         None if the history stayed locked: the card is not set aside (``_or_refuse`` said so).
         """
         if command is Command.suspend:
-            if not self._or_refuse(lambda: self.store.set_aside(deck, card, suspended=True), f"card {card.number} is not suspended", "/suspend"):
+            if self._or_refuse(lambda: self.store.set_aside(deck, card, suspended=True), f"card {card.number} is not suspended", "/suspend") is None:
                 return None
             named = card.id if len(self.decks) > 1 else card.number  # with several decks, a number names a card of each
             how, text = "suspended", f"Suspended: card {card.number} is left out of practice until you ask for it (--cards {named})."
         else:
             until = next_study_day(self._now(), self.store.settings)
-            if not self._or_refuse(lambda: self.store.set_aside(deck, card, buried_until=until), f"card {card.number} is not buried", "/bury"):
+            if self._or_refuse(lambda: self.store.set_aside(deck, card, buried_until=until), f"card {card.number} is not buried", "/bury") is None:
                 return None
             how, text = "buried", f"Buried: card {card.number} waits until tomorrow ({describe_due(until, now=self._now())})."
         self._aside.add(self._key(deck, card))
@@ -703,19 +710,18 @@ class PracticeSession:
             self.io.show(Notice(f"History still busy: {what} is kept in {file}; `grader history import {file}` adds it.", tone="warning"))
             return None
 
-    def _or_refuse(self, write: Callable[[], object], not_made: str, command: str) -> bool:
-        """A change no export line can carry, written ``_patiently``; False if the history stayed locked: one line says
-        the change was ``not_made``, and the sitting goes on (``command`` again makes it). An undo deletes an attempt,
-        and an import takes a card's suspension or burial only with a later review, so ``unsaved-answers.jsonl`` cannot
-        keep these. Ctrl-C while waiting ends the sitting, saying the same (``ChangeNotMade``)."""
+    def _or_refuse(self, write: Callable[[], T], not_made: str, command: str) -> T | None:
+        """A change no export line can carry, written ``_patiently``: what the write returns, or None if the history
+        stayed locked: one line says the change was ``not_made``, and the sitting goes on (``command`` again makes it).
+        An undo deletes an attempt, and an import takes a card's suspension or burial only with a later review, so
+        ``unsaved-answers.jsonl`` cannot keep these. Ctrl-C while waiting ends the sitting, saying the same (``ChangeNotMade``)."""
         try:
-            self._patiently(write)
+            return self._patiently(write)
         except HistoryBusy:
             self.io.show(Notice(f"History still busy: {not_made}; the sitting goes on ({command} again to retry).", tone="warning"))
-            return False
+            return None
         except KeyboardInterrupt:
             raise ChangeNotMade(not_made) from None
-        return True
 
     def _settle(self, deck: Deck, card: Card, attempt: Recorded, *, override: bool) -> bool:
         """Show the rating and next review; at a terminal one key (1-4) overrides the grader's. True if the card comes back now."""

@@ -740,9 +740,12 @@ class Store:
         )
         return {(r["deck"], r["card_id"]): "suspended" if r["suspended"] else "buried" for r in rows}
 
-    def undo_attempt(self, attempt_id: int, *, set_aside: tuple[bool, datetime | None] | None = None) -> None:
-        """Take an answer back: the attempt is deleted and, if it was the card's latest, the card's state before it restored.
+    def undo_attempt(self, attempt_id: int, *, set_aside: tuple[bool, datetime | None] | None = None) -> bool:
+        """Take an answer back: the attempt is deleted and the card's state before it restored. True if it was.
 
+        False, and nothing changed, when the card was answered again since (another sitting on the same history):
+        that answer's schedule was computed from this one, so deleting this one would leave it resting on an answer
+        that is gone, and restoring the state before this one would throw that answer's schedule away.
         ``set_aside`` (suspended, buried until) puts the card back aside as the answer had found it, in the same
         transaction: so a locked history leaves the undo either made whole or not at all.
         """
@@ -750,19 +753,20 @@ class Store:
             row = db.execute("SELECT card, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+            if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0] != attempt_id:
+                return False
             if set_aside is not None:
                 suspended, until = set_aside
                 db.execute(
                     "UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (int(suspended), _ts(until) if until else None, row["card"])
                 )
-            latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
             db.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))
-            if latest == attempt_id:
-                before = self._decode(_state, row["state_before"])
-                if before is None:
-                    db.execute("UPDATE cards SET state = NULL, due = NULL WHERE key = ?", (row["card"],))
-                else:
-                    _set_state(db, row["card"], before)
+            before = self._decode(_state, row["state_before"])
+            if before is None:
+                db.execute("UPDATE cards SET state = NULL, due = NULL WHERE key = ?", (row["card"],))
+            else:
+                _set_state(db, row["card"], before)
+            return True
 
     def progress(self, decks: Sequence[Deck]) -> dict[tuple[str, str], CardProgress]:
         """Where each stored card of these decks stands, by (deck key, card id)."""

@@ -21,7 +21,7 @@ from grader.render import make_console, reference_panel
 from grader.schedule import Rating, ScheduleSettings, describe_interval, preview
 from grader.session import Notice, PracticeSession, Question, RatingKeys, Reference
 from grader.stats import build_stats
-from grader.store import MIGRATIONS, Store
+from grader.store import MIGRATIONS, Store, deck_key
 
 from .conftest import ROOT, SEED_DECK, run_cli
 from .test_session import DECK, NOW, ScriptedUser, attempts, practise, ticking_now
@@ -490,3 +490,31 @@ def test_undo_of_an_answer_to_a_card_set_aside_sets_it_aside_again(store, deck, 
     assert attempts(store, deck) == [(1, "correct", Rating.good, "grader")]
     assert store.held_back([deck], now=NOW) == {}
     assert user.notices().count("Card 1 is back in practice (it was set aside).") == 2
+
+
+def test_undo_of_an_answer_another_sitting_answered_since_is_refused_in_one_line(tmp_path, deck, utc_local_time):
+    """Sitting A answers card 1, sitting B (another process, same history) answers it too, then A types /undo. The
+    undo deleted A's answer but kept B's schedule, computed from the answer deleted, and told A "its schedule is as
+    it was". It is refused now: both answers stay, B's schedule stands, and the line says why."""
+    path = tmp_path / "history.db"
+
+    class OtherSittingAnswers(ScriptedUser):
+        def ask(self, prompt):
+            if self.lines and self.lines[0] == "/undo":  # between A's answer and its /undo, B answers the same card
+                with Store.open(path) as other:
+                    PracticeSession(other, [deck], ScriptedUser(["isolation"]), now=lambda: NOW + timedelta(minutes=5)).run([(deck, deck.cards[0])])
+            return super().ask(prompt)
+
+    with Store.open(path) as store:
+        user = OtherSittingAnswers(["offline and live migration", "/undo", "/quit"])
+        practise(store, deck, user, cards=[1, 3])
+        states = store.states([deck])
+        assert attempts(store, deck) == [(1, "correct", Rating.good, "grader"), (1, "incorrect", Rating.again, "grader")]
+        [later] = [a for a in store.attempts() if a.verdict is Verdict.incorrect]
+    assert states[deck_key(deck), deck.cards[0].id] == later.state_after  # B's schedule stands, and it follows A's answer
+    assert Notice(
+        "Not undone: card 1 was answered again since, in another sitting, and its schedule follows that answer;"
+        " your answer stays saved.", "warning"
+    ) in user.shown
+    assert not any(text.startswith("Undone") for text in user.notices())
+    assert [q.card.number for q in user.of(Question)] == [1, 3, 3]  # the sitting goes on: the card on screen is asked again
