@@ -122,7 +122,7 @@ def practice(
     shuffle: bool = typer.Option(False, "--shuffle", help="Ask the cards in random order."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Ask at most this many cards."),
     cards: Optional[str] = typer.Option(None, "--cards", help="Only these cards: numbers, ranges or ids, e.g. '1,3,5-7'."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --shuffle, to repeat an order."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Shuffle with this seed, to repeat an order (implies --shuffle)."),
     llm: LlmFlag = False,
     offline: OfflineFlag = False,
     model: ModelOption = None,

@@ -343,7 +343,8 @@ class PracticeSession:
         """The cards to ask, due ones first then new ones (see ``choose_cards``), telling what the schedule holds back.
 
         ``picks`` is ``--cards`` ("1,3,5-7"): those cards are asked even if
-        suspended or buried. Otherwise cards set aside are left out. ``seed`` repeats a shuffle.
+        suspended or buried. Otherwise cards set aside are left out. ``seed`` repeats a shuffle, and asks for one:
+        a seed has no other use, so it is never ignored.
         """
         from .store import deck_key
 
@@ -373,7 +374,7 @@ class PracticeSession:
         if not plan.keys:
             when = f" The next card is due {describe_due(plan.next_due, now=now)}." if plan.next_due else ""
             self.io.show(Notice(f"Nothing is due now.{when} Use --cram to practise anyway.", tone="plain"))
-        if shuffle:
+        if shuffle or seed is not None:
             rng = random.Random(seed)
             rng.shuffle(plan.due)
             rng.shuffle(plan.new)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,8 @@ from grader.session import (
     answer_from_lines,
 )
 from grader.store import Store
+
+from .conftest import run_cli
 
 DECK = """# Migration
 
@@ -516,6 +519,20 @@ def test_plan_picks_cards_limits_and_shuffles_repeatably(store, deck):
     assert sorted(shuffled) == [1, 2, 3] and numbers(shuffle=True, seed=7) == shuffled
 
 
+def test_a_seed_alone_shuffles_as_with_shuffle(isolated_env):
+    """``--seed 7`` without ``--shuffle`` was silently ignored: the cards came in deck order. A seed asks for a
+    repeatable shuffle and has no other use, so it implies one."""
+
+    def order(*flags: str) -> list[str]:
+        result = run_cli("practice", "--cram", *flags, input="/skip\n" * 18, env={"GRADER_HOME": str(isolated_env)})
+        assert result.returncode == 0, result.stderr
+        return re.findall(r"card (\d+) ─", result.stdout)
+
+    shuffled = order("--shuffle", "--seed", "7")
+    assert sorted(shuffled, key=int) != shuffled and len(shuffled) == 18
+    assert order("--seed", "7") == shuffled
+
+
 # --- A history another grader is writing to -----------------------------------------------------------
 
 HOLDER = """
@@ -707,8 +724,6 @@ def test_ctrl_c_while_an_undo_waits_for_the_history_says_it_was_not_made(store, 
 def test_a_sitting_the_busy_history_will_not_let_start_ends_in_one_line(deck, impatient, isolated_env):
     """The decks' sync with the history, at the start of a sitting, waited as an answer does, then ended with
     'database is locked (another grader held it for over 0.03 s)': the last of its short waits, not the whole one."""
-    from .conftest import run_cli
-
     history = isolated_env / "history.sqlite3"
     assert run_cli("practice", deck.path, "--cards", "1", input="/quit\n").returncode == 0
     with another_grader_writing(history, 60):
