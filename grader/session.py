@@ -414,7 +414,7 @@ class PracticeSession:
                     position = self._undo(done, queue, position)
                     continue
                 if command is Command.open:
-                    self._open(self._last_reference)
+                    self._open(self._last_reference, asked=card)
                     continue
                 step = _Done(position, deck, card)
                 if command is Command.skip:
@@ -542,9 +542,18 @@ class PracticeSession:
         self.io.show(Notice(text + " /undo takes it back.", tone="plain"))
         return how
 
-    def _open(self, target: tuple[Deck, Card] | None) -> None:
-        """Show a card's images in the system viewer; say which are missing."""
+    def _open(self, target: tuple[Deck, Card] | None, *, asked: Card | None = None) -> None:
+        """Show a card's images in the system viewer; say which are missing.
+
+        ``asked``: the card whose question is on screen. Its images are in its answer, not yet shown: said so, rather
+        than "no image" under a prompt that offers /open.
+        """
         if target is None or not target[1].images:
+            if asked is not None and asked.images:
+                image = "image is" if len(asked.images) == 1 else "images are"
+                shown = "once you press Enter" if not asked.gradable else "once you have answered"
+                self.io.show(Notice(f"Not yet: card {asked.number}'s {image} part of its answer, shown {shown}; /open opens it then.", tone="warning"))
+                return
             self.io.show(Notice("No image to open: /open shows the images of the answer just shown.", tone="warning"))
             return
         for image in card_images(*target):
