@@ -851,6 +851,7 @@ def stats(
     Example: grader stats notes/ --json
     """
     from .config import load_schedule_settings
+    from .display import clean_line
     from .stats import history_stats
     from .errors import HistoryReadOnly
     from .store import Store
@@ -860,8 +861,8 @@ def stats(
         store = Store.open(settings=settings, read_only=not decks)
     except HistoryReadOnly:
         store = Store.open(settings=settings, read_only=True)
-    with store:
-        report = history_stats(store, _decks(decks) if decks else None, now=_now())
+    with store:  # what the sync matched is said as practice says it, on stderr: stdout is the report
+        report = history_stats(store, _decks(decks) if decks else None, now=_now(), say=lambda note: print(clean_line(note), file=sys.stderr))
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:

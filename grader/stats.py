@@ -29,7 +29,7 @@ report. The definitions:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -105,18 +105,28 @@ class StatsReport(BaseModel):
     missed_terms: list[MissedTerm]
 
 
-def history_stats(store: Store, decks: Sequence[Deck] | None, *, now: datetime) -> StatsReport:
+def history_stats(
+    store: Store, decks: Sequence[Deck] | None, *, now: datetime, say: Callable[[str], None] = lambda note: None
+) -> StatsReport:
     """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history.
 
+    ``say`` hears what the sync matched, in practice's words (``practice.sync_notes``): once synced, the decks are
+    matched and the next ``grader practice`` has nothing to say about them, so this is the one time it is said.
     A history opened read-only (its folder is) is synced in a scratch copy, so its stats are those a writable one gives.
     """
     if decks is None:
         return build_stats(store.cards(), store.reviews(), now=now, settings=store.settings)
+    from .practice import sync_notes  # here: `grader cards` reads this module and loads nothing it does not draw
+
     keys = [deck_key(d) for d in decks]
     if store.read_only:
-        with store.synced_copy(decks) as synced:
+        synced, syncs = store.synced_copy(decks)
+        with synced:
+            for note in sync_notes(syncs):
+                say(note)
             return build_stats(synced.cards(keys), synced.reviews(keys), now=now, settings=store.settings)
-    store.sync(decks)
+    for note in sync_notes(store.sync(decks)):
+        say(note)
     return build_stats(store.cards(keys), store.reviews(keys), now=now, settings=store.settings)
 
 

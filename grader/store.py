@@ -537,8 +537,9 @@ class Store:
                     report[row["deck"]].retired += 1
         return list(report.values())
 
-    def synced_copy(self, decks: Sequence[Deck], *, exists: Callable[[str], bool] = os.path.exists) -> Store:
-        """A scratch copy of these decks' history (and of decks whose file is gone, as ``sync`` reads them), synced.
+    def synced_copy(self, decks: Sequence[Deck], *, exists: Callable[[str], bool] = os.path.exists) -> tuple[Store, list[DeckSync]]:
+        """A scratch copy of these decks' history (and of decks whose file is gone, as ``sync`` reads them), synced,
+        with what the sync found.
 
         For a history that cannot be written (a read-only folder): what ``sync`` would make of it is read from the
         copy, so an edited card counts as it would in a writable folder, and the file itself is only read. Close it after.
@@ -555,14 +556,14 @@ class Store:
                 for start in range(0, len(candidates), 500):  # row by row from the file to the copy, never all held at once
                     chunk = candidates[start : start + 500]
                     copy._db.executemany(insert, self._db.execute(select.format(", ".join("?" * len(chunk))), chunk))
-            copy.sync(decks, exists=exists)
+            syncs = copy.sync(decks, exists=exists)
         except sqlite3.Error as exc:
             copy.close()
             raise StoreError(f"cannot read the practice history: {_reason(exc)}", path=self.path) from None
         except BaseException:
             copy.close()
             raise
-        return copy
+        return copy, syncs
 
     @classmethod
     def _scratch(cls, path: Path, settings: ScheduleSettings) -> Store:

@@ -182,3 +182,34 @@ def test_stats_of_an_edited_deck_in_a_read_only_folder_are_those_of_a_writable_o
     [net] = read_only["decks"]
     assert (net["deck"], net["cards"], net["new"], net["learning"], read_only["attempts"]) == (str(deck), 2, 1, 1, 1)
     assert history.read_bytes() == kept
+
+
+def test_stats_of_an_edited_deck_says_what_it_matched_as_practice_would(tmp_path, isolated_env):
+    """``stats DECK`` matched an edited deck with the history without a word, so the next ``practice`` found it
+    matched and never said that card 1 continues its old question's history, nor that card 2 is new: nobody was
+    told. Stats says it now, in practice's words, on stderr (stdout is the report, JSON stays JSON), read-only too."""
+    import shutil
+
+    deck = tmp_path / "net.md"
+    socket = "An ==endpoint==: an ==address== and a ==port==."
+    deck.write_text(NET.format(first="What does TCP add over IP?", second="What is a socket?", second_answer=socket))
+    assert run_cli("practice", str(deck), input="reliable and ordered delivery\nendpoint address port\n").returncode == 0
+    osi = "==Physical==, ==data link==, ==network==."
+    deck.write_text(NET.format(first="What does TCP add on top of IP?", second="Name the layers of the OSI model.", second_answer=osi))
+    said = [
+        "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
+        "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
+        "Net: 1 card no longer in the deck (history kept)",
+    ]
+    read_only_home = tmp_path / "read-only-home"
+    shutil.copytree(isolated_env, read_only_home)
+    as_on_a_read_only_mount(read_only_home / "history.sqlite3")
+    read_only = run_cli("stats", str(deck), "--json", env={"GRADER_HOME": str(read_only_home)})
+    assert (read_only.returncode, read_only.stderr.splitlines()) == (0, said)
+    result = run_cli("stats", str(deck), "--json")
+    assert (result.returncode, result.stderr.splitlines()) == (0, said)
+    assert json.loads(result.stdout)["decks"][0]["new"] == 1
+    # Said once: matched now, the deck has nothing more to say, here or in practice.
+    assert run_cli("stats", str(deck)).stderr == ""
+    practised = run_cli("practice", str(deck), input="/quit\n")
+    assert not any(line.startswith("Net:") for line in practised.stdout.splitlines())
