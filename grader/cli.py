@@ -206,10 +206,9 @@ class _TerminalIO:
         return self.editor.ask(prompt, allow_empty=allow_empty)
 
     def read_key(self) -> str | None:
-        try:
-            return typer.getchar()  # one key, no Enter; Ctrl-C still interrupts
-        except EOFError:
-            return None
+        from .keys import read_key
+
+        return read_key()  # one key, no Enter, with what was typed before it (never flushed); Ctrl-C still interrupts
 
     def show(self, shown: Shown) -> None:
         from .render import practice_view

@@ -88,6 +88,17 @@ def parse_self_rating_key(text: str) -> Rating | None:
     return VERDICT_RATING[verdict] if verdict is not None else parse_rating(text) if text.strip() else None
 
 
+def typed_ahead(key: str) -> str | None:
+    """The text a key read brought instead of one key press, if it did: what was typed before the keys were read (the
+    rest of an answer pasted with a blank line in it, an answer begun early). Never taken for a key: it is said, unused.
+
+    One key, with the Enter typed after it, is a key ("3\r", as a line-buffered terminal sends it), and so is an
+    escape sequence (an arrow).
+    """
+    text = key.strip()
+    return text if len(text) > 1 and not text.startswith("\x1b") else None
+
+
 def verdict_of(rating: Rating) -> Verdict:
     """The verdict a self-rating stands for in the tally: Again is incorrect, Hard partial, Good and Easy correct."""
     return {1: Verdict.incorrect, 2: Verdict.partial}.get(int(rating), Verdict.correct)

@@ -28,7 +28,7 @@ from .images import Image, Opener, card_images, system_opener
 from .models import Card, Deck, Grade, Verdict
 from .practice import (
     COMMANDS_HINT, Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating_key, sync_notes,
-    unknown_command, verdict_of,
+    typed_ahead, unknown_command, verdict_of,
 )  # fmt: skip
 from .schedule import (
     RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
@@ -644,7 +644,7 @@ class PracticeSession:
         state = self.store.states([deck]).get(self._key(deck, card))
         self.io.show(RatingKeys(self._preview(state), self_rating=True, images=self._openable))
         while True:
-            key = self.io.read_key()
+            key = self._read_key()
             if key is None:
                 return None
             if key.lower() == "o" and self._openable:
@@ -654,6 +654,17 @@ class PracticeSession:
             if rating is not None:
                 return rating
             self.io.show(Notice("Press 1, 2, 3 or 4 (or c, p, i) for how you did.", tone="warning"))
+
+    def _read_key(self) -> str | None:
+        """One key press for the rating keys. Text typed before them (``typed_ahead``) is neither a key nor dropped
+        unsaid: one line shows it, and the keys wait on."""
+        while True:
+            key = self.io.read_key()
+            text = typed_ahead(key) if key is not None else None
+            if text is None:
+                return key
+            shown = " ↵ ".join(line.strip() for line in text.splitlines() if line.strip())
+            self.io.show(Notice(f"Typed ahead and not used: “{shown}” ({len(text)} characters); the keys above wait for one.", tone="warning"))
 
     def _preview(self, state: CardState | None, now: datetime | None = None) -> tuple[tuple[Rating, str], ...]:
         now = now or self._now()
@@ -742,10 +753,10 @@ class PracticeSession:
         self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if override and self.io.interactive:
             self.io.show(RatingKeys(self._preview(attempt.previous, reviewed), images=self._openable))
-            key = self.io.read_key()
+            key = self._read_key()
             while key is not None and key.lower() == "o" and self._openable:
                 self._open((deck, card))
-                key = self.io.read_key()
+                key = self._read_key()
             # Digits only: "other keys go on", and the next answer typed early ("a process ...") must not re-rate this one.
             rating = parse_rating(key) if key is not None and key.strip() in _OVERRIDE_DIGITS else None
             if rating is not None and rating != attempt.rating:

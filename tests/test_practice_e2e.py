@@ -288,3 +288,29 @@ def test_ctrl_c_in_a_scripted_session_exits_130_keeping_the_answers(tmp_path, is
 def _attempts(history) -> int:
     with sqlite3.connect(history) as db:
         return db.execute("select count(*) from attempts").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_text_typed_ahead_of_the_rating_keys_is_shown_never_dropped(tmp_path, isolated_env):
+    """A dumb terminal's plain prompt submits at an empty line, so an answer pasted with a blank line in it was
+    submitted at the blank line; the rating keys then switched the terminal to raw mode flushing its input, and the
+    rest of the paste vanished unsaid. It is read now, said in one line, and the keys still wait for a key."""
+    deck = tmp_path / "migration.md"
+    deck.write_text(DECK, encoding="utf-8")
+    child = spawn("practice", str(deck), "--cards", "1,2", home=isolated_env)
+    child.expect_exact("What are the two kinds of VM migration?")
+    child.expect_exact("> ")
+    child.send("offline migration\r\rand live migration, the second part\r\r")  # one paste
+    child.expect_exact(OVERRIDE_PROMPT)
+    child.expect_exact("Typed ahead and not used: “and live migration, the second part” (35 characters); the keys above wait for one.")
+    child.send("4")  # the keys still work: this is the rating, not the text
+    child.expect_exact("Rated Easy")
+    child.expect_exact("What does a hypervisor do?")
+    child.expect_exact("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    exported = run_cli("history", "export", env={"GRADER_HOME": str(isolated_env)})
+    [attempt] = [json.loads(line) for line in exported.stdout.splitlines() if '"type":"attempt"' in line]
+    assert (attempt["answer"], attempt["rating"], attempt["rated_by"]) == ("offline migration", 4, "override")

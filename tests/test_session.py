@@ -401,6 +401,33 @@ def test_end_of_input_at_a_terminal_submits_what_was_typed(store, deck):
     assert len(user.of(Summary)) == 1
 
 
+@pytest.mark.parametrize(
+    "cards, keys, saved",
+    [
+        # The grader's rating: text typed ahead is no key ("offline" is not "other keys go on"); the 1 after it re-rates.
+        ([1], ["offline\r\rand live", "1"], [(1, Verdict.partial, Rating.again, "override")]),
+        # A self-rating: the text is said, not read as "c" nor answered "Press 1, 2, 3 or 4" and dropped.
+        ([2], ["c was it\r", "c"], [(2, Verdict.self_graded, Rating.good, "user")]),
+        # One key with its Enter (a line-buffered terminal's "4\r") and an arrow's escape sequence are keys.
+        ([1], ["4\r"], [(1, Verdict.partial, Rating.easy, "override")]),
+        ([1], ["\x1b[A"], [(1, Verdict.partial, Rating.hard, "grader")]),
+    ],
+)
+def test_text_typed_ahead_of_the_rating_keys_is_said_and_the_keys_wait_on(store, deck, cards, keys, saved):
+    """The text came in one read with the key, and was read as the key: "other keys go on", or "Press 1, 2, 3 or 4"."""
+    user = ScriptedUser(["offline", "", "/quit"] if cards == [1] else ["", "/quit"], keys=list(keys), interactive=True)
+    practise(store, deck, user, cards=cards)
+    typed = [n for n in user.notices() if n.startswith("Typed ahead")]
+    if len(keys) == 1:
+        assert typed == []
+    else:
+        text = keys[0].strip()
+        shown = " ↵ ".join(line.strip() for line in text.splitlines() if line.strip())
+        assert typed == [f"Typed ahead and not used: “{shown}” ({len(text)} characters); the keys above wait for one."]
+        assert "Press 1, 2, 3 or 4 (or c, p, i) for how you did." not in user.notices()
+    assert attempts(store, deck) == saved
+
+
 def test_at_a_terminal_a_self_graded_card_takes_one_key_like_the_rating_keys(store, deck):
     # Enter shows the image's answer; then one key rates it, as 1-4 do for any card: no Enter, no second question.
     user = ScriptedUser(["", "/quit"], keys=["z", "\r", "2"], interactive=True)
