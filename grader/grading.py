@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from operator import attrgetter
+from threading import Lock
 from typing import TYPE_CHECKING
 
 from .foreign import FOREIGN_MIN, DeckTerms
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 
 _stem_of = attrgetter("stem")
+# Threads that share a grader wait for the one loading its word vectors: one that went on without them would compile
+# its cards by words alone, and every grade of those cards would lack the meaning tier.
+_LOADING_VECTORS = Lock()
 
 
 class KeywordGrader:
@@ -51,13 +55,15 @@ class KeywordGrader:
         if self.settings.match != "meaning":
             return None
         if not self._vectors_tried:
-            self._vectors_tried = True
-            from .semantic import SemanticUnavailable, load
+            with _LOADING_VECTORS:
+                if not self._vectors_tried:
+                    from .semantic import SemanticUnavailable, load
 
-            try:
-                self._vectors = load()
-            except SemanticUnavailable as exc:
-                self.notices.append(f"{exc}; grading by words only")
+                    try:
+                        self._vectors = load()
+                    except SemanticUnavailable as exc:
+                        self.notices.append(f"{exc}; grading by words only")
+                    self._vectors_tried = True
         return self._vectors
 
     def _compile(self, card: Card) -> CompiledCard:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
+import time
 
 import pytest
 
@@ -169,6 +171,28 @@ def test_a_reference_made_of_the_question_words_keeps_them(vectors):
     grader = KeywordGrader(GradingSettings(), vectors)
     echo = card("What is memory?", ["memory"], answer="memory")
     assert grader.grade(echo, "the RAM").similarity > 0.3  # the reference's vector is not empty: its words count
+
+
+def test_threads_sharing_a_grader_all_grade_with_the_vectors(monkeypatch, vectors):
+    # A thread that grades while another loads the vectors waits for them: one that went on without them compiled the
+    # card by words alone, and every later grade of that card, in any thread, lacked the meaning tier.
+    loading = threading.Event()
+
+    def slow_load():
+        loading.set()
+        time.sleep(0.2)
+        return vectors
+
+    monkeypatch.setattr(semantic, "load", slow_load)
+    grader = KeywordGrader()
+    close = card("How does a VM migration begin?", ["start the copy"])
+    first = threading.Thread(target=grader.grade, args=(close, "begin the copy"))
+    first.start()
+    loading.wait()
+    meanwhile = grader.grade(close, "begin the copy")
+    first.join()
+    assert meanwhile == KeywordGrader(GradingSettings(), vectors).grade(close, "begin the copy")
+    assert meanwhile.terms[0].how == "meaning" and meanwhile.similarity is not None
 
 
 def test_loading_the_vectors_makes_no_network_call(monkeypatch):
