@@ -95,11 +95,19 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+# Longer runs of letters are no words (the longest in English dictionaries has 45 letters) and are their own stems:
+# Snowball's English stemmer copies the whole word for each "y" it marks, so "yyyy..." costs time quadratic in its
+# length (a 200 KB one took 2.5 s, a 10 MB answer hours), and answers are untrusted text.
+LONGEST_STEMMED = 100
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Snowball stem of a folded word (cached: answers repeat their words)."""
     if word in NEGATIONS:
         return "not"
+    if len(word) > LONGEST_STEMMED:
+        return word
     return _STEMMER.stemWord(word)
 
 

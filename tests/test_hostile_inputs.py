@@ -153,6 +153,9 @@ CASES = [
     Case("csv-short-row", ("grade", "deck.md", "a.csv"), {"a.csv": "card,answer\n3,sharing\n4\n"}, "Error: a.csv:3: row has 1 cells; the header has 2"),
     Case("csv-cell-200k", ("grade", "deck.md", "a.csv"), {"a.csv": 'card,answer\n3,"' + "sharing " * 25_000 + '"\n'},
          "Error: a.csv:2: a cell is longer than 131,072 characters, the CSV limit"),
+    # Snowball's stemmer copies a word for each "y" it marks: a long run of them took time quadratic in its length.
+    Case("jsonl-answer-one-word-of-a-million-letters", ("grade", "deck.md", "a.jsonl", "--json"),
+         {"a.jsonl": '{"card": 3, "answer": "' + "y" * 1_000_000 + '"}\n'}, code=0, stdout=jsonl_rows(1)),
     Case("jsonl-100k-deep", ("grade", "deck.md", "a.jsonl"), {"a.jsonl": '{"card": 1, "answer": "x", "e": ' + nested(100_000) + "}\n"},
          "Error: a.jsonl:1: row is nested more than 64 levels deep"),
     Case("jsonl-array-100k-deep", ("grade", "deck.md", "a.jsonl"), {"a.jsonl": nested(100_000)}, "Error: a.jsonl:1: row is nested more than 64 levels deep"),
