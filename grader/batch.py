@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .errors import AnswersError, GraderError
-from .models import AnswerRow, Card, Deck, Grade
+from .models import AnswerRow, Card, Deck, Grade, check_types
 from .scoring import facts_grade
 from .workers import AnswerToGrade, GradeAndLines, GradingWorkers, Shard, gc_tuned_for_a_batch, grade_chunk_by_card
 from .writers import GradedAnswer, GradedLines, LineFormat, LineWriter
@@ -104,6 +104,7 @@ def grade_answers(
 
     def remembered() -> Iterator[AnswerToGrade]:
         for card, answer in pairs:
+            check_types(card, (answer,))  # here, before a worker process meets it
             cards.append(card)
             yield card, answer, _NO_FIELDS
 

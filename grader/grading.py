@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .foreign import FOREIGN_MIN, DeckTerms
 from .match import CompiledCard, compile_card, match_answers
-from .models import Card, Grade
+from .models import Card, Grade, check_types
 from .normalize import Token, tokenize
 from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, guessed, unmatched, unmatched_facts
 
@@ -94,6 +94,7 @@ class KeywordGrader:
         """``grade_many_facts`` under each of ``scorings`` (settings that score alike may differ in how they weigh
         what is found, never in how it is found), matching each answer once: the evaluation harness calibrates on
         the terms' share while verdicts use the blended score. Each scoring picks its own best reference answer."""
+        check_types(card, answers)
         words = [tokenize(a) for a in answers]
         best = self._facts(card, answers, words, scorings)
         for other in self._other_references(card):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any, Literal
 
@@ -160,6 +161,19 @@ class Grade(BaseModel):
     @property
     def missing(self) -> list[str]:
         return [t.term for t in self.terms if not t.found]
+
+
+def check_types(card: Card, answers: Sequence[str]) -> None:
+    """Refuse what a library caller may pass to grading by mistake with a TypeError that names it (an answer read as
+    JSON null, bytes from a socket, one string where a list of answers belongs), not an AttributeError deep in the
+    matcher or a grading process's traceback."""
+    if not isinstance(card, Card):
+        raise TypeError(f"card must be a grader.Card, not {type(card).__name__}")
+    if isinstance(answers, str):
+        raise TypeError("answers must be a list of strings, not one string")
+    for answer in answers:
+        if not isinstance(answer, str):
+            raise TypeError(f"an answer must be a str, not {type(answer).__name__}")
 
 
 class PlainCard(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import grader
 from grader.cli import app
 
@@ -67,3 +69,26 @@ def test_model_help_lists_its_defaults_in_the_order_they_win():
     for path in (("practice",), ("grade",), ("llm", "check")):
         text = _option_help(path, "--model")
         assert text.index("GRADER_MODEL") < text.index("settings") < text.index("gpt-4o-mini"), path
+
+
+def _grade_in_workers(card, answer):
+    # Enough pairs for two chunks, so that grading starts worker processes.
+    return list(grader.grade_answers([(card, "sharing")] * 3 + [(card, answer)], grader.KeywordGrader(), chunk=2, jobs=2))
+
+
+@pytest.mark.parametrize(
+    "grade, error",
+    [
+        (lambda card: grader.grade_answer(card, None), "an answer must be a str, not NoneType"),
+        (lambda card: grader.grade_answer(card, b"sharing"), "an answer must be a str, not bytes"),
+        (lambda card: grader.grade_answer(card.model_dump(), "sharing"), "card must be a grader.Card, not dict"),
+        (lambda card: grader.KeywordGrader().grade_many(card, "sharing"), "answers must be a list of strings, not one string"),
+        (lambda card: list(grader.grade_answers([(card, 3)], grader.KeywordGrader())), "an answer must be a str, not int"),
+        (lambda card: _grade_in_workers(card, None), "an answer must be a str, not NoneType"),
+    ],
+    ids=["none", "bytes", "dict-card", "one-string-for-many", "batch", "batch-in-workers"],
+)
+def test_grading_refuses_a_wrong_type_with_a_type_error_naming_it(seed_deck, grade, error):
+    with pytest.raises(TypeError) as raised:
+        grade(seed_deck.cards[2])
+    assert str(raised.value) == error
