@@ -193,6 +193,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             for part in alt:
                 words = tokenize(part.text)
                 toks = term_words(words)
+                if not toks:  # the deck parser leaves such a phrasing out; one built by hand would weigh as NaN
+                    raise ValueError(f"card {card.id}: key term {term.text!r} has a phrasing with no words to find: {part.text!r}")
                 spoken.update(t.word for t in toks if t.word in STOPWORDS)
                 rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)

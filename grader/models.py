@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,11 +27,12 @@ class KeyTerm(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str = Field(description="The term as shown to the user, markdown removed.")
-    alternatives: list[list[TermPart]] = Field(
-        description="Ways to express the term; each is a list of weighted parts."
+    # Not empty, nor an empty phrasing: the matcher weighs a term by its first phrasing's parts.
+    alternatives: list[Annotated[list[TermPart], Field(min_length=1)]] = Field(
+        min_length=1, description="Ways to express the term; each is a list of weighted parts."
     )
     derived: bool = Field(False, description="True when derived from an unhighlighted answer.")
-    weight: float = Field(1.0, gt=0, description="Share of the card's score, relative to its other terms.")
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="Share of the card's score, relative to its other terms.")
 
 
 class TermPart(BaseModel):
@@ -39,8 +40,8 @@ class TermPart(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    text: str
-    weight: float = 1.0
+    text: str = Field(description="Words an answer must say.")
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="Share of the term's credit, relative to its other parts.")
 
 
 class ReferenceAnswer(BaseModel):

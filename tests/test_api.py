@@ -92,3 +92,33 @@ def test_grading_refuses_a_wrong_type_with_a_type_error_naming_it(seed_deck, gra
     with pytest.raises(TypeError) as raised:
         grade(seed_deck.cards[2])
     assert str(raised.value) == error
+
+
+def _grade_with_term(**term):
+    """Build a card by hand with one key term and grade an answer to it, as a library caller would."""
+    key_term = grader.KeyTerm.model_validate({"text": "zebra", "alternatives": [[{"text": "zebra"}]], **term})
+    card = grader.Card(id="c", number=1, question="Which animal is striped?", answer="a zebra", key_terms=[key_term])
+    return grader.grade_answer(card, "a zebra")
+
+
+@pytest.mark.parametrize(
+    "term, error",
+    [
+        ({"alternatives": []}, r"alternatives\n  List should have at least 1 item"),
+        ({"alternatives": [[]]}, r"alternatives\.0\n  List should have at least 1 item"),
+        ({"alternatives": [[{"text": "zebra", "weight": 0}]]}, r"alternatives\.0\.0\.weight\n  Input should be greater than 0"),
+        ({"alternatives": [[{"text": "zebra", "weight": float("nan")}]]}, r"alternatives\.0\.0\.weight\n  Input should be a finite number"),
+        ({"weight": float("inf")}, r"weight\n  Input should be a finite number"),
+        ({"alternatives": [[{"text": "!!!"}]]}, r"^card c: key term 'zebra' has a phrasing with no words to find: '!!!'$"),
+        ({"alternatives": [[{"text": "zebra"}], [{"text": ""}]]}, r"^card c: key term 'zebra' has a phrasing with no words to find: ''$"),
+    ],
+    ids=["no-phrasing", "empty-phrasing", "zero-weight-part", "nan-weight-part", "infinite-weight", "no-words", "empty-second-phrasing"],
+)
+def test_a_key_term_built_by_hand_that_no_answer_could_earn_is_a_value_error(term, error):
+    # Each crashed deep in the matcher (IndexError, ZeroDivisionError) or failed with a NaN score.
+    with pytest.raises(ValueError, match=error):
+        _grade_with_term(**term)
+
+
+def test_a_key_term_built_by_hand_grades_as_a_parsed_one():
+    assert _grade_with_term().score == 1.0
