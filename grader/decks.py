@@ -312,12 +312,12 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
             yield f"{path}:{finding.line}: {finding.message}"
 
 
-def find_decks(paths: Sequence[str | Path]) -> list[Path]:
-    """Deck files named directly, or found recursively in the folders named (see ``deck_files``)."""
+def find_decks(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Deck files named directly, or found recursively in the folders named (see ``deck_files``); one path or many."""
     return [path for path, _ in deck_files(paths)]
 
 
-def deck_files(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
+def deck_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Deck files, each with whether it was named directly (True) or found in a folder.
 
     Inside a folder, a file counts as a deck only if it looks like one, so a
@@ -325,6 +325,8 @@ def deck_files(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     block outside code or an Obsidian ``#flashcards`` tag, a ``.txt`` file with
     Anki's export headers, and every YAML, JSON and Anki package.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one path, not a sequence of its letters ("notes" as n, o, t, e, s)
+        paths = [paths]
     found: list[tuple[Path, bool]] = []
     for p in map(Path, paths):
         if os.path.isdir(p):  # never raises: a path that cannot be looked at is reported when it is read as a deck

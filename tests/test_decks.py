@@ -361,6 +361,18 @@ def test_find_decks_recurses_and_skips_non_decks(tmp_path):
         find_decks([tmp_path / "empty"])
 
 
+def test_find_decks_takes_one_path_as_well_as_a_list(tmp_path, monkeypatch):
+    # A string was read as a sequence of one-letter paths: find_decks("notes") gave [n, o, t, e, s], and a Path failed.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "deck.md").write_text(card("Q?", "==a=="))
+    monkeypatch.chdir(tmp_path)
+    found = [Path("notes", "deck.md")]
+    assert find_decks("notes") == find_decks(Path("notes")) == find_decks(["notes"]) == found
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DeckError, match="^empty: no decks found"):
+        find_decks("empty")
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
 def test_a_deck_saved_as_utf16_in_a_folder_is_found_and_told(tmp_path, encoding):
     """It was skipped unsaid (its '<details' is not those bytes in UTF-16): 'no decks found', or a deck missing from practice."""
