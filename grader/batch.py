@@ -147,6 +147,8 @@ def _grades(
 
 
 def _chunks(answers: Iterable[AnswerToGrade], size: int) -> Iterator[list[AnswerToGrade]]:
+    if size < 1:  # a chunk of none would end the stream at once: every answer left ungraded, and nothing said
+        raise ValueError(f"chunk must be at least 1, not {size}")
     it = iter(answers)
     while part := list(islice(it, size)):
         yield part

@@ -343,6 +343,14 @@ def test_json_lines_and_csv_records_are_what_json_and_csv_write_for_the_record(s
                 assert graded.record == record and graded.row == row
 
 
+@pytest.mark.parametrize("chunk", [0, -1])
+def test_a_chunk_of_no_answers_is_refused_not_an_empty_result(seed_deck, chunk):
+    # chunk=0 ended the stream at once: no grade, no error, every answer silently left ungraded.
+    pairs = [(seed_deck.cards[2], "sharing and emulation")] * 3
+    with pytest.raises(ValueError, match=f"^chunk must be at least 1, not {chunk}$"):
+        list(grade_answers(pairs, KeywordGrader(), chunk=chunk))
+
+
 def test_a_batch_leaves_the_garbage_collector_as_it_found_it(seed_deck):
     import gc
 
