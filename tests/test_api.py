@@ -23,6 +23,16 @@ def test_all_is_sorted_and_is_exactly_what_the_package_exports():
     assert defined - {"annotations"} <= set(grader.__all__)  # nothing public that __all__ leaves out
 
 
+def test_the_packages_example_runs_as_written(monkeypatch):
+    """The docstring a library user reads first (``help(grader)``) is a doctest: it must stay true."""
+    import doctest
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(grader.__file__).resolve().parent.parent)  # its deck path is the repository's
+    result = doctest.testmod(grader, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_grading_settings_import_without_the_matcher():
     code = "import sys; from grader import GradingSettings; print(sorted(m for m in ('numpy', 'rapidfuzz') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
