@@ -99,6 +99,13 @@ with Store(sys.argv[1]) as store:
 sys.stdout.write(report.model_dump_json(indent=2, exclude={"generated_at"}) + "\\n")
 """
 
+NEW_HISTORY = """
+import sys
+from grader.store import Store
+
+Store(sys.argv[1]).close()
+"""
+
 
 def run(cmd: list[str], pythonpath: Path, home: Path | None = None) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds, peak RSS in MB, standard output) of a command run with ``pythonpath`` first."""
@@ -136,7 +143,8 @@ def bench_stats(checkouts: dict[str, Path], reviews: int, work: Path) -> None:
 
 def lock_spans(db: Path, stop: threading.Event, spans: list[float]) -> None:
     """Record the longest run of time the history stayed write-locked, probing every 5 ms without waiting."""
-    conn = sqlite3.connect(db, timeout=0, isolation_level=None)
+    # mode=rw: never create the file (an empty one is a history grader refuses to touch).
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
     locked_since = None
     while not stop.is_set():
         try:
@@ -168,7 +176,9 @@ def bench_import(checkouts: dict[str, Path], lines: int, work: Path) -> None:
         home = work / f"import-{name}"
         home.mkdir()
         db = home / "history.sqlite3"
-        run([*grader, "stats", "--json"], path, home=home)  # the history exists before the import, as a user's does
+        # The history exists before the import, as a user's does: made by the checkout's own store (``stats`` only
+        # reads a history, and makes none, since it opens it read-only).
+        run([sys.executable, "-c", NEW_HISTORY, str(db)], path)
         stop, spans = threading.Event(), []
         prober = threading.Thread(target=lock_spans, args=(db, stop, spans))
         prober.start()
