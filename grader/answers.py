@@ -292,6 +292,7 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
     if header is None:
         return
     header = _csv_header(header, source)
+    unnamed = "" in header  # a spreadsheet's padding columns: their cells are checked and left out, row by row
     while True:
         start = reader.line_num + 1
         try:
@@ -300,11 +301,14 @@ def _csv_rows(f: IO[str], source: AnswersSource) -> Iterator[tuple[int, Any]]:
             raise source.error(_csv_problem(exc, start), start if "end of data" in str(exc) else reader.line_num) from None
         if cells is None:
             return
-        if all(not cell.strip() for cell in cells):  # a blank line, or a spreadsheet's row of empty cells (",,,")
+        if not any(map(str.strip, cells)):  # a blank line, or a spreadsheet's row of empty cells (",,,")
             continue
         if len(cells) != len(header):
             raise source.error(f"row has {len(cells)} cells; the header has {len(header)}", reader.line_num)
         # The reader's line_num is the line where the row ended: right for multi-line cells too.
+        if not unnamed:  # the common header: every column named, the row as it is
+            yield reader.line_num, dict(zip(header, cells))
+            continue
         row = {}
         for name, cell in zip(header, cells):
             if name:
