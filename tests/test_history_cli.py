@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .conftest import SEED_DECK, run_cli
 
@@ -147,19 +148,25 @@ NET = """# Net
 """
 
 
+def practised_then_edited(tmp_path: Path) -> Path:
+    """A two-card deck answered once, then edited: card 1 reworded (it continues its history), card 2 rewritten
+    whole (a new card)."""
+    deck = tmp_path / "net.md"
+    socket = "An ==endpoint==: an ==address== and a ==port==."
+    deck.write_text(NET.format(first="What does TCP add over IP?", second="What is a socket?", second_answer=socket))
+    assert run_cli("practice", str(deck), input="reliable and ordered delivery\nendpoint address port\n").returncode == 0
+    osi = "==Physical==, ==data link==, ==network==."
+    deck.write_text(NET.format(first="What does TCP add on top of IP?", second="Name the layers of the OSI model.", second_answer=osi))
+    return deck
+
+
 def test_stats_of_an_edited_deck_in_a_read_only_folder_are_those_of_a_writable_one(tmp_path, isolated_env):
     """Unsynced, the read-only history counted the cards as stored: a card rewritten since it was answered (no longer
     the same card: a writable history retires it, and the card in its place is new) kept its history: 2 cards
     learning and none new, where a writable folder says 1 learning and 1 new."""
     import shutil
 
-    deck = tmp_path / "net.md"
-    socket = "An ==endpoint==: an ==address== and a ==port==."
-    deck.write_text(NET.format(first="What does TCP add over IP?", second="What is a socket?", second_answer=socket))
-    assert run_cli("practice", str(deck), input="reliable and ordered delivery\nendpoint address port\n").returncode == 0
-    # Card 1 reworded (it continues its history); card 2 rewritten whole (a new card).
-    osi = "==Physical==, ==data link==, ==network==."
-    deck.write_text(NET.format(first="What does TCP add on top of IP?", second="Name the layers of the OSI model.", second_answer=osi))
+    deck = practised_then_edited(tmp_path)
     writable = tmp_path / "writable-home"
     shutil.copytree(isolated_env, writable)
     history = isolated_env / "history.sqlite3"
@@ -190,12 +197,7 @@ def test_stats_of_an_edited_deck_says_what_it_matched_as_practice_would(tmp_path
     told. Stats says it now, in practice's words, on stderr (stdout is the report, JSON stays JSON), read-only too."""
     import shutil
 
-    deck = tmp_path / "net.md"
-    socket = "An ==endpoint==: an ==address== and a ==port==."
-    deck.write_text(NET.format(first="What does TCP add over IP?", second="What is a socket?", second_answer=socket))
-    assert run_cli("practice", str(deck), input="reliable and ordered delivery\nendpoint address port\n").returncode == 0
-    osi = "==Physical==, ==data link==, ==network==."
-    deck.write_text(NET.format(first="What does TCP add on top of IP?", second="Name the layers of the OSI model.", second_answer=osi))
+    deck = practised_then_edited(tmp_path)
     said = [
         "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
         "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
