@@ -432,6 +432,13 @@ def image_paths(text: str) -> list[str]:
     return [next(g for g in m.groups() if g) for m in _IMAGE.finditer(text)]
 
 
+def image_starts(text: str) -> list[int]:
+    """Where each image a markdown text shows starts, in order: to report one at its line."""
+    if not _may_show_images(text):
+        return []
+    return [m.start() for m in _IMAGE.finditer(text)]
+
+
 def _may_show_images(text: str) -> bool:
     """Whether a text can show an image at all: every form needs a ``[`` or a ``<``, and most answers have neither."""
     return "[" in text or "<" in text

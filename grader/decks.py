@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, without_code
+from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, image_starts, without_code
 from .errors import DeckError
 from .files import read_text
 from .keyterms import clean_markdown
@@ -67,6 +67,8 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
             question_md, body_start = "", end
         else:
             question_md, body_start = text[summary[0] : summary[1]], summary[2]
+            for offset in image_starts(structure[summary[0] : summary[1]]):  # outside code: an example is text
+                findings.append(Finding(line_of(summary[0] + offset), _QUESTION_IMAGE))
         body = text[body_start:block_end]
         shown = _without_nested_tags(body, structure[body_start:block_end]) if inner < block_end else body
         raw_cards.append((line, clean_markdown(question_md), body, shown, line_of(body_start)))
@@ -78,6 +80,9 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
     title_match = _TITLE.search(text)
     title = clean_markdown(title_match.group(1)) if title_match else Path(path).stem
     return ParsedDeck(Deck(path=path, title=title, cards=cards), sorted(findings, key=lambda f: f.line))
+
+
+_QUESTION_IMAGE = "an image in the question is not shown: grader shows images of the answer only; move it into the answer"
 
 
 def _card_blocks(text: str) -> list[tuple[int, int, int, bool, int]]:
