@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from unittest.mock import patch
 
 import pytest
 
@@ -163,6 +164,50 @@ def test_cards_at_a_narrow_terminal_keeps_every_id_whole_and_every_question(widt
     words = " ".join(lines).split()
     assert all(card.id in words for card in deck.cards)
     assert "characteristics" in words and "new" in words
+
+
+def test_cards_at_a_terminal_measures_each_question_once():
+    """Choosing the layout measured every cell of the whole table twice more: a fifth of the time on a large deck."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from grader.decks import parse_markdown
+    from grader.render import cards_table
+
+    md = "".join(f"<details><summary>Question number {i}?</summary>\n\n==answer {i}==\n\n</details>\n\n" for i in range(200))
+    deck = parse_markdown(md).deck
+    measured: list[str] = []
+    measure = Text.__rich_measure__
+
+    def counted(self, console, options):
+        measured.append(self.plain)
+        return measure(self, console, options)
+
+    with patch.object(Text, "__rich_measure__", counted):
+        Console(width=120, file=io.StringIO()).print(cards_table(deck.cards, deck.title))
+    questions = {card.question for card in deck.cards}
+    assert sum(text in questions for text in measured) <= len(deck.cards) + 10  # each as it is drawn, a few to choose the layout
+
+
+@pytest.mark.parametrize("width", range(20, 90))
+def test_cards_chooses_the_layout_the_whole_table_measures(width):
+    """The layout is chosen by measuring the rows with each column's widest cell: the same as measuring every row."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    from grader.decks import parse_markdown
+    from grader.render import cards_table
+
+    questions = ["A short one?", "Which of these is the longest word: incomprehensibilities?", "Two?", "What is it?"]
+    answers = ["==a==", "==b==", "==extraordinarily long key term==", "==c=="]
+    md = "".join(f"<details><summary>{q}</summary>\n\n{a}\n\n</details>\n\n" for q, a in zip(questions, answers))
+    deck = parse_markdown(md).deck
+    fit = cards_table(deck.cards, deck.title, {})
+    console = Console(width=width, file=io.StringIO())
+    unbounded = console.options.update_width(10_000)
+    whole = [c for c in fit.choices[:-1] if Measurement.get(console, unbounded, c).minimum <= width]
+    chosen = next(fit.__rich_console__(console, console.options))
+    assert chosen is (whole[0] if whole else fit.choices[-1])
 
 def test_lint_reports_and_exit_code(tmp_path):
     result = run_cli("lint", DECK)
