@@ -413,6 +413,8 @@ def card_id(question: str) -> str:
     It survives edits to the answer, whitespace, case and punctuation. Two cards
     with the same question get ``-2``, ``-3``, ... in deck order.
     """
+    if not isinstance(question, str):
+        raise TypeError(f"a question must be a str, not {type(question).__name__}")
     return _hashed_id(normalize(question))
 
 

@@ -104,6 +104,14 @@ def test_grading_refuses_a_wrong_type_with_a_type_error_naming_it(seed_deck, gra
     assert str(raised.value) == error
 
 
+@pytest.mark.parametrize("question, error", [(None, "NoneType"), (b"What is a VM?", "bytes"), (3, "int")])
+def test_card_id_refuses_a_question_that_is_not_text_with_a_type_error_naming_it(question, error):
+    # None gave AttributeError: 'NoneType' object has no attribute 'translate', from deep in normalize.
+    with pytest.raises(TypeError) as raised:
+        grader.card_id(question)
+    assert str(raised.value) == f"a question must be a str, not {error}"
+
+
 def _grade_with_term(**term):
     """Build a card by hand with one key term and grade an answer to it, as a library caller would."""
     key_term = grader.KeyTerm.model_validate({"text": "zebra", "alternatives": [[{"text": "zebra"}]], **term})
