@@ -203,7 +203,10 @@ def derive_key_terms(
     frequency within the deck, so words every card uses count for little and
     words the question already gives count for less. Formulas are dropped: they
     are not recalled word by word.
+    ``doc_freq`` and ``n_docs`` are what ``document_frequencies`` gives: a count of answers, 0 or more.
     """
+    if n_docs < 0:
+        raise ValueError(f"n_docs must be a number of answers, 0 or more, not {n_docs}")
     text = _IMAGE_OR_MATH.sub(" ", answer)
     items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in _LIST_ITEM.finditer(text)]
     items = [i.strip(_EDGE_PUNCT) for i in items if content_tokens(i)]

@@ -112,6 +112,18 @@ def test_card_id_refuses_a_question_that_is_not_text_with_a_type_error_naming_it
     assert str(raised.value) == f"a question must be a str, not {error}"
 
 
+@pytest.mark.parametrize("n_docs", [-1, -5])
+def test_derive_key_terms_refuses_a_negative_number_of_answers(n_docs):
+    # It gave "math domain error" from the logarithm of the inverse document frequency.
+    with pytest.raises(ValueError) as raised:
+        grader.derive_key_terms("The hypervisor shares one machine", {"hypervisor": 1}, n_docs=n_docs)
+    assert str(raised.value) == f"n_docs must be a number of answers, 0 or more, not {n_docs}"
+
+
+def test_derive_key_terms_takes_no_answers_counted_as_none():
+    assert [t.text for t in grader.derive_key_terms("The hypervisor shares one machine", {}, n_docs=0)] == ["hypervisor shares one", "machine"]
+
+
 def _grade_with_term(**term):
     """Build a card by hand with one key term and grade an answer to it, as a library caller would."""
     key_term = grader.KeyTerm.model_validate({"text": "zebra", "alternatives": [[{"text": "zebra"}]], **term})
