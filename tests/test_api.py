@@ -152,3 +152,25 @@ def test_a_key_term_built_by_hand_that_no_answer_could_earn_is_a_value_error(ter
 
 def test_a_key_term_built_by_hand_grades_as_a_parsed_one():
     assert _grade_with_term().score == 1.0
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_quietly():
+    """Ctrl-C in the first tenth of a second, while typer and rich load, came before the CLI could catch it: a
+    traceback. The entry point loads the CLI where it can catch it (here the import itself is interrupted)."""
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'grader.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from grader.launch import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (130, "")
+
+
+def test_the_entry_point_runs_the_command_line():
+    result = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("grader")
