@@ -25,9 +25,9 @@ from .class_report import (
     student_field,
     summarise,
     write_html,
-    write_whole,
 )
 from .errors import GraderError
+from .files import write_whole
 from .gradebook import write_gradebook
 from .models import Deck
 from .scoring import GradingSettings

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GraderError
+from .files import write_whole
 from .models import Deck
 from .scoring import GradingSettings
 from .writers import guesses_note, md_code, md_text
@@ -434,11 +435,6 @@ def _verdict(v: str) -> str:
     return f'<span class="v {_e(v)}">{_e(v)}</span>'
 
 
-def html_report(summary: ClassSummary) -> str:
-    """The whole report as one self-contained HTML page."""
-    return "".join(html_lines(summary))
-
-
 def html_lines(summary: ClassSummary) -> Iterator[str]:
     """The HTML page a line at a time, each ending in a line break: its row of every answer is made as it is written,
     so the page is never held whole (at 100,000 rows, 42 MB of text held as lines, then joined, then encoded)."""
@@ -571,35 +567,6 @@ def append_markdown(path: Path, summary: ClassSummary) -> None:
             f.write(markdown(summary).encode("utf-8", "backslashreplace") + rest)
     except OSError as exc:
         raise GraderError(f"cannot write report: {exc.strerror}", path=path) from None
-
-
-def write_whole(path: Path, text: str | Iterable[str], *, what: str, newline: str | None = None) -> None:
-    """A file written under a temporary name beside it, synced, and renamed into place (a device or a pipe: written
-    as it is, see ``files.replaced_in_place``). ``text``: the file's text, or its pieces in order, written as made."""
-    pieces = [text] if isinstance(text, str) else text
-    from .files import replaced_in_place
-
-    target = replaced_in_place(path)
-    if target is None:
-        try:
-            with path.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
-                out.writelines(pieces)
-        except OSError as exc:
-            raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None
-        return
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
-            out.writelines(pieces)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise GraderError(f"cannot write {what}: {exc.strerror}", path=path) from None
-    except BaseException:  # Ctrl-C while the pieces are made and written: no half file left beside it
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def markdown_document(summary: ClassSummary) -> str:

@@ -8,7 +8,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -259,6 +260,40 @@ def replaced_in_place(path: Path) -> Path | None:
     except OSError:  # nothing there yet (or nothing we may look at: the writing says so)
         return path
     return Path(os.path.realpath(path))
+
+
+@contextmanager
+def written_whole(path: Path, *, what: str, newline: str | None = None) -> Iterator[IO[str]]:
+    """A text file to write that appears whole or not at all: written under a temporary name beside ``path``, synced,
+    and renamed into place (``replaced_in_place``: onto a linked file; a device or a pipe is written as it is). An
+    OSError is a GraderError naming ``path``; on any error, Ctrl-C included, no temporary file is left."""
+    target = replaced_in_place(path)
+    if target is None:
+        try:
+            with path.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
+                yield out
+        except OSError as exc:
+            raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
+        return
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_whole(path: Path, text: str | Iterable[str], *, what: str, newline: str | None = None) -> None:
+    """``text`` (or its pieces in order, written as they are made) as a file ``written_whole``."""
+    with written_whole(path, what=what, newline=newline) as out:
+        out.writelines([text] if isinstance(text, str) else text)
 
 
 def check_folder_writable(directory: str | Path, what: str) -> None:

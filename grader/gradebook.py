@@ -29,8 +29,9 @@ import csv
 import io
 from pathlib import Path
 
-from .class_report import ClassSummary, Row, short, write_whole
+from .class_report import ClassSummary, Row, short
 from .errors import GraderError
+from .files import write_whole
 from .writers import inert_text
 
 QUESTION_HEADER_CHARS = 40

@@ -22,7 +22,7 @@ from typing import IO, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import GraderError, InputError
-from .files import open_text, refuse_overwrite, replaced_in_place
+from .files import open_text, refuse_overwrite, written_whole
 from .store import Attempt, Merged, Store, StoredCard, history_files
 
 UNSAVED_FILE = "unsaved-answers.jsonl"
@@ -63,31 +63,16 @@ def export(store: Store, out: IO[str], *, now: datetime) -> int:
 def export_file(file: Path, *, now: datetime, history: Path | None = None) -> int:
     """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
 
-    The lines go to ``file.partial`` first, so a failed export never leaves
-    half a file under the real name (a device or a pipe, ``/dev/stdout`` say, is
-    written as it is; through a link, the file linked to is replaced). Writing over the history itself is refused, and so is replacing a file
+    The file is ``written_whole``, so a failed export never leaves half a file
+    under the real name (a device or a pipe, ``/dev/stdout`` say, is written as it
+    is; through a link, the file linked to is replaced). Writing over the history itself is refused, and so is replacing a file
     that is neither empty nor an earlier export: ``history export notes.md`` typed by mistake must not cost the notes.
     """
     refuse_overwrite(file, history_files(history))
     if not _replaceable(file):
         raise GraderError("will not write over a file that is not a grader history export; choose another file", path=file)
-    with Store.open(history, read_only=True) as store:
-        target = replaced_in_place(file)
-        try:
-            if target is None:  # a device or a pipe: written as it is
-                with file.open("w", encoding="utf-8") as out:
-                    return export(store, out, now=now)
-            partial = target.with_name(target.name + ".partial")
-            try:
-                with partial.open("w", encoding="utf-8") as out:
-                    lines = export(store, out, now=now)
-                os.replace(partial, target)
-            except OSError:
-                partial.unlink(missing_ok=True)  # half an export, or a whole one that could not be put in place
-                raise
-        except OSError as exc:
-            raise GraderError(f"cannot write the export: {exc.strerror or exc}", path=file) from None
-    return lines
+    with Store.open(history, read_only=True) as store, written_whole(file, what="the export") as out:
+        return export(store, out, now=now)
 
 
 def keep_unsaved(store: Store, records: list[StoredCard | Attempt], *, now: datetime) -> Path:

@@ -945,7 +945,7 @@ def write_exports(
     ``final_verdict``, ``graded_by``, ``uncertain``), the class report, the gradebook; each written whole, and
     Ctrl-C only once they all are. Returns the gradebook's note on answers that name no student, if any."""
     from .class_outputs import write_class_outputs
-    from .class_report import write_whole
+    from .files import write_whole
     from .gradebook import nameless_notice
 
     records = list(opened.review.records())
