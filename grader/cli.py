@@ -605,18 +605,21 @@ def cards(
     due: bool = typer.Option(False, "--due", help="Only the cards due now (new cards and cards set aside are left out)."),
 ) -> None:
     """List a deck's cards with their ids, key terms, whether they can be graded,
-    and, from your history, when each is due, its last grade and its lapses.
+    and, from your history, when each is due, its last grade and its lapses
+    (the deck is matched with your history first, as stats matches it, so an
+    edited card keeps its history).
 
     Example: grader cards decks/virtualization.md --json
 
     Example: grader cards notes/networking.apkg --due
     """
     from .decks import load_deck
+    from .display import clean_line
     from .stats import card_progress, is_due_now, progress_record
 
     the_deck = load_deck(deck)
-    now = _now()
-    progress = card_progress(the_deck, now=now)
+    now = _now()  # what matching the deck with the history found is said on stderr, as stats says it: stdout is the list
+    progress = card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
     shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now)]
     if json_out:
         import json

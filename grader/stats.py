@@ -29,8 +29,10 @@ report. The definitions:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -110,24 +112,35 @@ def history_stats(
 ) -> StatsReport:
     """The stats of these decks (synced first, so that edited cards count with their history), or of the whole history.
 
-    ``say`` hears what the sync matched, in practice's words (``practice.sync_notes``): once synced, the decks are
-    matched and the next ``grader practice`` has nothing to say about them, so this is the one time it is said.
-    A history opened read-only (its folder is) is synced in a scratch copy, so its stats are those a writable one gives.
+    ``say`` hears what the sync matched (``synced``).
     """
     if decks is None:
         return build_stats(store.cards(), store.reviews(), now=now, settings=store.settings)
-    from .practice import sync_notes  # here: `grader cards` reads this module and loads nothing it does not draw
-
     keys = [deck_key(d) for d in decks]
+    with synced(store, decks, say=say) as matched:
+        return build_stats(matched.cards(keys), matched.reviews(keys), now=now, settings=store.settings)
+
+
+@contextmanager
+def synced(store: Store, decks: Sequence[Deck], *, say: Callable[[str], None]) -> Iterator[Store]:
+    """The history to read these decks from once they are matched with it, so that edited cards keep their history.
+
+    ``say`` hears what the sync matched, in practice's words (``practice.sync_notes``): once synced, the decks are
+    matched and the next ``grader practice`` has nothing to say about them, so this is the one time it is said.
+    A history opened read-only (its folder is) is synced in a scratch copy, so what is read is what a writable one gives.
+    """
+    from .practice import sync_notes  # here: `grader cards` without a history loads nothing it does not draw
+
     if store.read_only:
-        synced, syncs = store.synced_copy(decks)
-        with synced:
+        copy, syncs = store.synced_copy(decks)
+        with copy:
             for note in sync_notes(syncs):
                 say(note)
-            return build_stats(synced.cards(keys), synced.reviews(keys), now=now, settings=store.settings)
+            yield copy
+        return
     for note in sync_notes(store.sync(decks)):
         say(note)
-    return build_stats(store.cards(keys), store.reviews(keys), now=now, settings=store.settings)
+    yield store
 
 
 def build_stats(
@@ -245,18 +258,26 @@ def _deck_stats(present: list[StoredCard], attempts: Sequence[Review], *, now: d
 # --- Where each card of a deck stands (grader cards) -------------------------------------
 
 
-def card_progress(deck: Deck, *, now: datetime, history=None) -> dict[str, CardProgress]:
-    """Each card's schedule, last answer and set-aside state, by card id; empty without a history.
+def card_progress(
+    deck: Deck, *, now: datetime, history: Path | None = None, say: Callable[[str], None] = lambda note: None
+) -> dict[str, CardProgress]:
+    """Each card's schedule, last answer and set-aside state, by card id; empty without a history (none is created).
 
-    The history is read as it is (no sync, no file created): listing cards changes nothing.
+    The deck is matched with the history first, as ``stats DECK`` matches it (``synced``), so that an edited card
+    shows its history rather than showing as new; ``say`` hears what the match found.
     """
+    from .errors import HistoryReadOnly
     from .store import default_path
 
     path = history or default_path()
     if not may_exist(path):
         return {}
-    with Store.open(path, read_only=True) as store:
-        progress = store.progress([deck])
+    try:
+        store = Store.open(path)
+    except HistoryReadOnly:
+        store = Store.open(path, read_only=True)
+    with store, synced(store, [deck], say=say) as matched:
+        progress = matched.progress([deck])
     key = deck_key(deck)
     return {card_id: p for (k, card_id), p in progress.items() if k == key}
 

@@ -215,3 +215,35 @@ def test_stats_of_an_edited_deck_says_what_it_matched_as_practice_would(tmp_path
     assert run_cli("stats", str(deck)).stderr == ""
     practised = run_cli("practice", str(deck), input="/quit\n")
     assert not any(line.startswith("Net:") for line in practised.stdout.splitlines())
+
+
+def test_cards_of_an_edited_deck_show_the_history_the_cards_continue(tmp_path, isolated_env):
+    """``cards DECK`` read the history unsynced: card 1, reworded since it was answered, showed as a new card (its
+    history waited under its old id until practice or stats matched the deck). It matches the deck as stats does now,
+    says so on stderr, and in a read-only folder lists what a writable one lists, writing nothing."""
+    import shutil
+
+    deck = practised_then_edited(tmp_path)
+    said = [
+        "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
+        "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
+        "Net: 1 card no longer in the deck (history kept)",
+    ]
+    read_only_home = tmp_path / "read-only-home"
+    shutil.copytree(isolated_env, read_only_home)
+    history = read_only_home / "history.sqlite3"
+    as_on_a_read_only_mount(history)
+    kept = history.read_bytes()
+
+    def listed(result) -> list[tuple]:
+        assert (result.returncode, result.stderr.splitlines()) == (0, said)
+        return [(c["number"], c["phase"], c["last_verdict"], c["reviews"]) for c in map(json.loads, result.stdout.splitlines())]
+
+    expected = [(1, "learning", "correct", 1), (2, "new", None, 0)]
+    assert listed(run_cli("cards", str(deck), "--json", env={"GRADER_HOME": str(read_only_home)})) == expected
+    assert history.read_bytes() == kept
+    assert listed(run_cli("cards", str(deck), "--json")) == expected
+    # Said once: matched now, the deck has nothing more to say, here or in stats.
+    again = run_cli("cards", str(deck))
+    assert (again.returncode, again.stderr) == (0, "")
+    assert run_cli("stats", str(deck)).stderr == ""
