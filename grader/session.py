@@ -763,12 +763,19 @@ class PracticeSession:
                 from .store import Recorded
 
                 first = attempt
-                attempt = self._keep_aside(
-                    lambda: self.store.override_rating(first.attempt_id, rating),
+                overridden = self._keep_aside(  # None: kept aside, the history locked; False: answered since (as /undo)
+                    lambda: self.store.override_rating(first.attempt_id, rating) or False,
                     lambda: self.store.kept(first.attempt_id, rating=rating),
                     f"your rating ({rating.name.capitalize()})",
-                ) or Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
-                self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
+                )
+                if overridden is False:
+                    self.io.show(Notice(
+                        f"Not re-rated: card {card.number} was answered again since, in another sitting, and its schedule"
+                        f" follows that answer; your rating stays {first.rating.name.capitalize()}.", tone="warning",
+                    ))  # fmt: skip
+                else:
+                    attempt = overridden or Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
+                    self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False
         # Queued again at the end, it may come back before it is due (the last card of a sitting comes back at once).

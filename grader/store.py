@@ -671,21 +671,25 @@ class Store:
         )
         return stored, attempt
 
-    def override_rating(self, attempt_id: int, rating: Rating) -> Recorded:
-        """Re-rate an attempt (the user overruling the grader) and reschedule its card from the same starting point."""
+    def override_rating(self, attempt_id: int, rating: Rating) -> Recorded | None:
+        """Re-rate an attempt (the user overruling the grader) and reschedule its card from the same starting point.
+
+        None, and nothing changed, when the card was answered again since (another sitting on the same history), as
+        ``undo_attempt`` refuses: that answer's schedule was computed from this one's, and stands.
+        """
         with self._write() as db:
             row = db.execute("SELECT card, at, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
+            if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0] != attempt_id:
+                return None
             before = self._decode(_state, row["state_before"])
             after = review(before, rating, now=self._decode(_parse_ts, row["at"]), settings=self.settings)
             db.execute(
                 "UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?",
                 (int(rating), after.model_dump_json(), attempt_id),
             )
-            latest = db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0]
-            if latest == attempt_id:  # a later review has already moved the card on otherwise
-                _set_state(db, row["card"], after)
+            _set_state(db, row["card"], after)
             return Recorded(attempt_id, rating, after, before)
 
     def kept(self, attempt_id: int, *, rating: Rating | None = None, feedback: Any = None) -> list[StoredCard | Attempt]:

@@ -19,7 +19,7 @@ from grader import load_deck
 from grader.models import Verdict
 from grader.render import make_console, reference_panel
 from grader.schedule import Rating, ScheduleSettings, describe_interval, preview
-from grader.session import Notice, PracticeSession, Question, RatingKeys, Reference
+from grader.session import Notice, PracticeSession, Question, Rated, RatingKeys, Reference
 from grader.stats import build_stats
 from grader.store import MIGRATIONS, Store, deck_key
 
@@ -519,3 +519,31 @@ def test_undo_of_an_answer_another_sitting_answered_since_is_refused_in_one_line
     ) in user.shown
     assert not any(text.startswith("Undone") for text in user.notices())
     assert [q.card.number for q in user.of(Question)] == [1, 3, 3]  # the sitting goes on: the card on screen is asked again
+
+
+def test_a_rating_key_for_an_answer_another_sitting_answered_since_is_refused_as_undo_is(tmp_path, deck, utc_local_time):
+    """Sitting A answers card 1, sitting B answers it too while A's rating keys wait, then A presses 1 (Again). The
+    override re-rated A's answer under B's, whose schedule was computed from it, and showed A "Rated Again · next
+    review in 1 min", a schedule the card did not have (B's stood). It is refused now, as /undo is: nothing changes,
+    and one line says why."""
+    path = tmp_path / "history.db"
+
+    class OtherSittingAnswers(ScriptedUser):
+        def read_key(self):
+            if self.keys == ["1"]:  # between A's answer and its rating key, B answers the same card
+                with Store.open(path) as other:
+                    PracticeSession(other, [deck], ScriptedUser(["isolation"]), now=lambda: NOW + timedelta(minutes=5)).run([(deck, deck.cards[0])])
+            return super().read_key()
+
+    with Store.open(path) as store:
+        user = OtherSittingAnswers(["offline and live migration", "", "/quit"], keys=["1"], interactive=True)
+        practise(store, deck, user, cards=[1, 3])
+        states = store.states([deck])
+        assert attempts(store, deck) == [(1, "correct", Rating.easy, "grader"), (1, "incorrect", Rating.again, "grader")]
+        [later] = [a for a in store.attempts() if a.verdict is Verdict.incorrect]
+    assert states[deck_key(deck), deck.cards[0].id] == later.state_after
+    assert [r.rating for r in user.of(Rated)] == [Rating.easy]  # complete and quick: Easy, and it stays
+    assert Notice(
+        "Not re-rated: card 1 was answered again since, in another sitting, and its schedule follows that answer;"
+        " your rating stays Easy.", "warning"
+    ) in user.shown

@@ -102,9 +102,10 @@ def test_override_rating_reschedules_from_the_same_start(store, tmp_path):
     assert store.states([deck])[deck_key(deck), card.id] == overridden.state
     last = store.attempts()[-1]
     assert (last.rating, last.rated_by, last.state_after) == (Rating.good, "override", overridden.state)
-    # Re-rating an older attempt does not undo the later review's schedule.
-    store.override_rating(first.attempt_id, Rating.easy)
+    # An older attempt is not re-rated (as it is not undone): the later review's schedule was computed from it, and stands.
+    assert store.override_rating(first.attempt_id, Rating.easy) is None
     assert store.states([deck])[deck_key(deck), card.id] == overridden.state
+    assert (store.attempts()[0].rating, store.attempts()[0].rated_by) == (Rating.good, "grader")
     with pytest.raises(StoreError):
         store.override_rating(999, Rating.good)
 
