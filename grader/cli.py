@@ -87,6 +87,15 @@ def _grading(match: MatchMode | None):
     return settings
 
 
+def _warn_of_unused_settings(command: str, *used: str) -> None:
+    """A mistake in a table of settings.toml this command does not read is a warning (those it reads are errors)."""
+    from .config import unused_table_mistakes
+    from .display import clean_line
+
+    for table, mistake in unused_table_mistakes(used):
+        print(f"Warning: {clean_line(str(mistake))} ({command} does not use [{table}]; fix it for the commands that do)", file=sys.stderr)
+
+
 def _decks(paths: list[Path] | None) -> list[Deck]:
     """The decks named or found in folders; a bad file inside a folder is a warning on stderr, not the end."""
     from .decks import bundled_deck_dir, load_decks
@@ -351,6 +360,7 @@ def grade(
     if batch and (output is None or resume):
         raise typer.BadParameter("--batch needs --output (the batch is recorded beside it), and --resume collects it later")
     settings = _grading(match)
+    _warn_of_unused_settings("grade", "grading", "llm")
     recorded = _batch_record(output) if resume and output is not None else None
     if recorded is not None:  # the LLM of the batch being collected (a base URL with a password: given again)
         llm, model = True, model or recorded.model
@@ -539,6 +549,7 @@ def review(
     _check_report_name(report)
     _check_writable(output=output, report=report, gradebook=gradebook, whole=True)
     settings = _grading(match)
+    _warn_of_unused_settings("review", "grading")
     try:
         opened = open_review(deck, answers, settings, log, answers_format=answers_format, jobs=default_jobs())
     except KeyboardInterrupt:  # while the answers were read and graded: nothing asked, nothing written
@@ -768,8 +779,10 @@ def eval_command(
     hooks = EvalHooks(notify=lambda message: err.print(clean(str(message)), markup=False), confirm=typer.confirm if sys.stdin.isatty() else None, progress=ProgressBar)
     if report is not None:
         check_folder_writable(report, "the report")  # before a long or paid run, not after it
+    grading = _grading(match)
+    _warn_of_unused_settings("eval", "grading", *(["llm"] if grader_name != "keyword" else []))
     try:
-        run = run_eval(request, _grading(match), hooks)
+        run = run_eval(request, grading, hooks)
     except RunInterrupted as exc:
         err.print(clean(exc.message), markup=False)
         raise typer.Exit(130) from None
@@ -835,7 +848,9 @@ def llm_check(
     from .config import load_llm_settings
     from .llm.check import check_endpoint
 
-    lines = check_endpoint(load_llm_settings({"model": model, "base_url": base_url}))
+    settings = load_llm_settings({"model": model, "base_url": base_url})
+    _warn_of_unused_settings("llm check", "llm")
+    lines = check_endpoint(settings)
     for line in lines:
         print(line)
     if not all(line.ok for line in lines):
@@ -859,6 +874,7 @@ def stats(
     from .store import Store
 
     settings = load_schedule_settings()
+    _warn_of_unused_settings("stats", "practice")
     try:  # naming decks syncs them with the history (edited cards keep theirs), which writes: read only where it cannot
         store = Store.open(settings=settings, read_only=not decks)
     except HistoryReadOnly:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -347,3 +347,27 @@ def load_schedule_settings(flags: Mapping[str, Any] | None = None, path: Path | 
         return settings_from(table, flags)
     except ValidationError as exc:
         raise _table_error("practice", exc, path) from None
+
+
+def unused_table_mistakes(used: Collection[str], path: Path | None = None) -> list[tuple[str, InputError]]:
+    """The mistakes in the tables of the settings file a command does not read (``used``: those it does), by table.
+
+    A command's own tables are checked as it loads them, and their mistakes stop it; these are returned for a warning,
+    so that a mistake in the file is heard of from any command that reads the file, not only from those that use the
+    table. Each table is checked by its own loader, so that it is said as those commands say it.
+    """
+    path = path or settings_path()
+    loaders = {
+        "llm": lambda: load_llm_settings(env={}, path=path),
+        "grading": lambda: load_grading_settings(path=path),
+        "practice": lambda: load_schedule_settings(path=path),
+    }
+    mistakes = []
+    written = read_settings_file(path)  # a file that cannot be read at all is each command's error, as before
+    for name in TABLES:
+        if name in written and name not in used:
+            try:
+                loaders[name]()
+            except InputError as exc:
+                mistakes.append((name, exc))
+    return mistakes

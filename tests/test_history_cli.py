@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import SEED_DECK, run_cli
 
 DECK = str(SEED_DECK)
@@ -40,6 +42,31 @@ def test_bad_practice_settings_are_one_line_errors(isolated_env):
     settings.write_text("[practice]\nnew_cards = 3\n")
     result = run_cli("practice", DECK, input="")
     assert (result.returncode, result.stderr) == (1, f"Error: {settings}:2: [practice] has no setting 'new_cards'\n")
+
+
+SEED_ANSWERS = str(SEED_DECK.parent.parent / "eval" / "seed_dev.jsonl")
+
+
+@pytest.mark.parametrize(
+    "argv, file_text, code, said",
+    [
+        # A bad [practice] table stopped practice and stats and was never heard of in grade, which does not read it.
+        (["grade", DECK, SEED_ANSWERS, "--json", "--match", "keyword", "--jobs", "1"], "[practice]\nnew_cards = 3\n", 0,
+         ["Warning: {file}:2: [practice] has no setting 'new_cards' (grade does not use [practice]; fix it for the commands that do)"]),
+        (["stats"], "[grading]\npartial_at = 0.3\n\n[practice]\nnew_per_day = 3\n\n[llm]\ntimeout = -1\n", 0, [
+            "Warning: {file}:8: [llm] timeout: Input should be greater than 0 (stats does not use [llm]; fix it for the commands that do)",
+            "Warning: {file}:2: [grading] has no setting 'partial_at' (stats does not use [grading]; fix it for the commands that do)",
+        ]),
+        # A command's own table is its error, as before.
+        (["stats"], "[practice]\nnew_cards = 3\n", 1, ["Error: {file}:2: [practice] has no setting 'new_cards'"]),
+        (["llm", "check"], "[llm]\ntimeout = -1\n", 1, ["Error: {file}:2: [llm] timeout: Input should be greater than 0"]),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_a_settings_table_a_command_does_not_use_is_a_warning(isolated_env, argv, file_text, code, said):
+    settings = isolated_env / "settings.toml"
+    settings.write_text(file_text)
+    result = run_cli(*argv)
+    assert (result.returncode, result.stderr.splitlines()) == (code, [line.format(file=settings) for line in said])
 
 
 def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):
