@@ -104,7 +104,8 @@ def grade_answers(
 
     def remembered() -> Iterator[AnswerToGrade]:
         for card, answer in pairs:
-            check_types(card, (answer,))  # here, before a worker process meets it
+            if jobs > 1:  # here, before a worker process meets it; in this process the grader checks it (grade_many_facts)
+                check_types(card, (answer,))
             cards.append(card)
             yield card, answer, _NO_FIELDS
 

@@ -966,3 +966,23 @@ def test_input_fields_named_like_ours_are_all_kept_under_names_of_their_own(tmp_
     lines = run_cli("grade", DECK, answers, "--csv", *flags).stdout.splitlines()
     assert lines[0].endswith(",missing,input_score,input_input_score,input_final_score,input_llm,student,answer")
     assert lines[1].endswith(",5,orig,abc,mine,ann,portability")
+
+
+def test_grade_answers_in_one_process_checks_each_answer_once(seed_deck, monkeypatch):
+    """In this process the pairs were type-checked twice: by grade_answers, for worker processes, and again by the
+    grader (``grade_many_facts``), which checks every batch it is given."""
+    import grader.batch
+    import grader.grading
+    from grader.models import check_types
+
+    checked: list[str] = []
+
+    def counted(card, answers):
+        checked.extend(answers)
+        check_types(card, answers)
+
+    monkeypatch.setattr(grader.batch, "check_types", counted)
+    monkeypatch.setattr(grader.grading, "check_types", counted)
+    answers = ["sharing", "emulation", "isolation"]
+    assert len(list(grade_answers([(seed_deck.cards[2], a) for a in answers], KeywordGrader(), chunk=2))) == 3
+    assert sorted(checked) == sorted(answers)
