@@ -282,11 +282,11 @@ def card_progress(
     return {card_id: p for (k, card_id), p in progress.items() if k == key}
 
 
-def is_due_now(p: CardProgress | None, *, now: datetime, settings: ScheduleSettings | None = None) -> bool:
+def is_due_now(p: CardProgress | None, *, now: datetime, settings: ScheduleSettings) -> bool:
     """Whether a card would be asked now for its schedule: reviewed before, due, and not set aside."""
     if p is None or p.state is None or p.suspended or (p.buried_until is not None and p.buried_until > now):
         return False
-    return is_due(p.state, now=now, settings=settings or ScheduleSettings())
+    return is_due(p.state, now=now, settings=settings)
 
 
 def progress_record(p: CardProgress | None) -> dict:

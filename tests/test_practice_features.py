@@ -328,6 +328,20 @@ def test_cards_shows_due_last_grade_and_lapses(tmp_path):
     assert "due" in table and "lapses" in table and "incorrect" in table and "new" in table
 
 
+def test_cards_due_are_the_cards_practice_would_ask_by_the_users_settings(tmp_path, isolated_env):
+    """``cards --due`` judged "due now" by the default settings, whatever settings.toml said: with learn-ahead off,
+    it listed the learning cards due in minutes, which practice does not ask yet ("Nothing is due now")."""
+    deck = tmp_path / "deck.md"
+    deck.write_text(DECK)
+    (isolated_env / "settings.toml").write_text("[practice]\nlearn_ahead_minutes = 0\n")
+    run_cli("practice", str(deck), "--cards", "1,3", input="offline and live migration\nno idea\n")
+    assert "Nothing is due now" in run_cli("practice", str(deck), "--new-limit", "0", input="").stdout
+    due = run_cli("cards", str(deck), "--due", "--json")
+    assert (due.returncode, due.stdout) == (0, "")
+    (isolated_env / "settings.toml").write_text("[practice]\nlearn_ahead_minutes = 20\n")  # the default: both are due
+    assert [json.loads(line)["number"] for line in run_cli("cards", str(deck), "--due", "--json").stdout.splitlines()] == [1, 3]
+
+
 def test_cards_creates_no_history(tmp_path, isolated_env):
     run_cli("cards", str(SEED_DECK))
     assert not (isolated_env / "history.sqlite3").exists()
