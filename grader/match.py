@@ -28,7 +28,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import ChainMap
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, pairwise, product
 from math import prod
@@ -298,7 +298,7 @@ def match_answers(compiled: CompiledCard, answers: list[str], words: list[list[T
         else:  # full: this batch's new words are used, not kept
             met = ChainMap(learned, compiled.known)
     if compiled.vectors is None:
-        similarity: list[float | None] = [None] * len(answers)
+        similarity: Sequence[float | None] = [None] * len(answers)
     else:
         similarity = _similarities(compiled, tokenized)
     return [
@@ -339,6 +339,7 @@ def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[
     """Each answer's similarity to the reference, over the words the question lacks (0 for a card without terms)."""
     from .semantic import similarities
 
+    assert compiled.vectors is not None and compiled.reference_vector is not None  # asked only of a card compiled with vectors
     if not compiled.words:
         return [0.0] * len(tokenized)
     return similarities(compiled.vectors, compiled.reference_vector, tokenized, compiled.question_stems)
@@ -473,7 +474,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     denied = negated(text, tokens)
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
     out = []
-    placed = []  # the highlighted terms met (see _borrowed)
+    placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
@@ -630,7 +631,8 @@ def _tightest(mentions: list[list[int]]) -> list[int]:
         out_of_order = sum(a > b for a, b in pairwise(placing))
         return max(placing) - min(placing), out_of_order, placing
 
-    return list(min(product(*mentions), key=untidiness))
+    tightest = min(product(*mentions), key=untidiness)
+    return list(tightest)
 
 
 def _substituted(near: list[bool], positions: list[int]) -> bool:
@@ -678,13 +680,14 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
                 total += part.weight
                 positions.append(min(at))
             continue
-        mentions: list[Collection[int]] = [hits.get(row, ()) for row in part.rows]  # answer positions of each word
+        mentions: Sequence[Collection[int]] = [hits.get(row, ()) for row in part.rows]  # answer positions of each word
         joined = [(row, covers) for row, covers in part.compounds if row in hits]  # two words of the term written as one
         if joined:
-            mentions = [set(m) for m in mentions]
+            widened = [set(m) for m in mentions]
             for row, covers in joined:
                 for i in covers:
-                    mentions[i].update(hits[row])  # type: ignore[attr-defined]
+                    widened[i].update(hits[row])
+            mentions = widened
         first = sorted([min(m) for m in mentions if m])
         if not first:
             continue
@@ -692,11 +695,12 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         # every word its mention nearest that centre: the words of one mention.
         centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2
         window = max(MIN_WINDOW, WINDOW_PER_WORD * len(part.rows))
-        near, chosen = [], []
+        near: list[bool] = []
+        chosen: list[int] = []
         for m in mentions:
             nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
             near.append(nearest is not None and abs(nearest - centre) <= window)
-            if near[-1]:
+            if nearest is not None and near[-1]:
                 chosen.append(nearest)
         if _substituted(near, chosen):
             refused += chosen

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict, TypeVar
 
 from .errors import HistoryBusy
 from .images import Image, Opener, card_images, system_opener
@@ -297,6 +297,18 @@ class _Done:
     requeued: bool = False
 
 
+class _AttemptFields(TypedDict):
+    """An attempt as ``Store.record_attempt`` saves it and ``Store.unsaved`` keeps it when the history stays locked."""
+
+    answer: str
+    grade: Grade
+    rating: Rating
+    rated_by: RatedBy
+    now: datetime
+    seconds: float | None
+    cram: bool
+
+
 class PracticeSession:
     """One sitting: plan the cards, then ask them, saving and rescheduling each answer.
 
@@ -407,8 +419,7 @@ class PracticeSession:
                     self.io.show(Notice(f"Unknown command {typo} (commands: {COMMANDS_HINT})", tone="warning"))
                     answer = self._read_answer(self_graded=not card.gradable)
                 seconds = self._clock() - started if self.io.interactive else None  # scripted answers have no timing
-                command = parse_command(answer) if answer is not None else Command.quit
-                if command is Command.quit:
+                if answer is None or (command := parse_command(answer)) is Command.quit:  # input ended, or /quit
                     break
                 if command is Command.undo:
                     position = self._undo(done, queue, position)
@@ -595,6 +606,7 @@ class PracticeSession:
             raise AnswerInterrupted(answer, submitted=True) from None
         self.outcomes.append(outcome_of(card, grade))
         rating = rating_for(grade, answer=answer, seconds=seconds, settings=self.store.settings)
+        assert rating is not None  # only a self-graded card has no rating, and this card is graded
         attempt = self._record(deck, card, answer, grade, rating, "grader", seconds)  # saved before the LLM is asked
         if feedback is not None:
             result = self._ask_model(feedback, card, answer, grade)
@@ -677,7 +689,7 @@ class PracticeSession:
 
         A card set aside before and named with --cards comes back into practice by being answered (and /undo puts it back aside).
         """
-        fields = dict(answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram)
+        fields = _AttemptFields(answer=answer, grade=grade, rating=rating, rated_by=rated_by, now=self._now(), seconds=seconds, cram=self.cram)
         why = self._held.get(self._key(deck, card))
         try:
             attempt = self._patiently(lambda: self.store.record_attempt(deck, card, **fields, bring_back=bool(why)))

@@ -511,7 +511,7 @@ class Store:
             report = {k: DeckSync(d, known=k in known_decks) for d, k in zip(decks, keys)}
 
             # Re-key in two steps, so that cards trading ids never collide.
-            moving = [(by_ref[m.stored]["key"], m) for m in matches if m.rekeyed]
+            moving = [(by_ref[m.stored]["key"], m) for m in matches if m.stored is not None and m.rekeyed]
             for row_key, _ in moving:
                 db.execute("UPDATE cards SET card_id = '~moving~' || key WHERE key = ?", (row_key,))
             kept: dict[int, CardRef] = {}  # row key -> the current card it is
@@ -520,6 +520,7 @@ class Store:
                     _insert_card(db, key, deck.title, card.id, card.question, card.answer)
                     report[key].new.append(card)
                     continue
+                assert m.how is not None  # a match to a stored card says how it was made
                 row = by_ref[m.stored]
                 kept[row["key"]] = m.card
                 db.execute(
@@ -980,7 +981,7 @@ def _insert_card(
         "INSERT INTO cards (deck, deck_title, card_id, question, answer, present, state, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (deck, title, card_id, question, answer, int(present), state.model_dump_json() if state else None, _ts(state.due) if state else None),
     )
-    return cur.lastrowid
+    return _inserted(cur)
 
 
 def _card_row(db: sqlite3.Connection, deck: Deck, card: Card) -> int:
@@ -1029,7 +1030,13 @@ def _attempt_row(a: Attempt) -> tuple:
 def _insert_attempt(db: sqlite3.Connection, card_key: int, a: Attempt) -> int:
     """Add an attempt row under the card with this key; return its id. Attempts are written here and in ``_merge_attempts`` alone."""
     uid, _deck, _card, *values = _attempt_row(a)
-    return db.execute(_INSERT_ATTEMPT, (uid, card_key, *values)).lastrowid
+    return _inserted(db.execute(_INSERT_ATTEMPT, (uid, card_key, *values)))
+
+
+def _inserted(cur: sqlite3.Cursor) -> int:
+    """The key of the row the INSERT just run added (``lastrowid`` is None only on a cursor that never inserted)."""
+    assert cur.lastrowid is not None
+    return cur.lastrowid
 
 
 def _next_batch(staged: Any) -> list[Any]:
@@ -1059,8 +1066,10 @@ def _merge_attempts(db: sqlite3.Connection, rows: list[tuple], card_keys: dict[t
     for uid, deck, card, question, *values in rows:
         if uid in present:
             merged.duplicates += 1
-            if uid in stored and _update_attempt(db, *stored[uid], values):
-                merged.updated += 1
+            if uid in stored:
+                attempt_id, card_key, rated_by, no_feedback = stored[uid]
+                if _update_attempt(db, attempt_id, card_key, rated_by, no_feedback, values):
+                    merged.updated += 1
             continue
         present.add(uid)
         key = card_keys.get((deck, card))
@@ -1121,7 +1130,7 @@ def _join(db: sqlite3.Connection, key: int, copy: sqlite3.Row) -> bool:
     moved = db.execute("UPDATE attempts SET card = ? WHERE card = ?", (key, copy["key"])).rowcount
     mine, theirs = _state(db.execute("SELECT state FROM cards WHERE key = ?", (key,)).fetchone()[0]), _state(copy["state"])
     later = theirs is not None and (mine is None or _reviewed(theirs) > _reviewed(mine))
-    if later:
+    if theirs is not None and later:
         _set_state(db, key, theirs)
         db.execute("UPDATE cards SET suspended = ?, buried_until = ? WHERE key = ?", (copy["suspended"], copy["buried_until"], key))
     db.execute("DELETE FROM cards WHERE key = ?", (copy["key"],))
