@@ -22,7 +22,7 @@ from grader.evaluation import (
     load_run,
     run_eval,
 )
-from grader.evaluation.datasets import default_dataset
+from grader.evaluation.datasets import EvalItem, dataset_cards, default_dataset
 from grader.evaluation.graders import word_overlap
 from grader.evaluation.tasks import find_tasks, label_classes
 from grader.models import Verdict
@@ -117,6 +117,15 @@ def test_dataset_questions_become_cards(tmp_path):
     assert derived and all(t.derived for t in derived)
     assert any("scattering" in t.text.lower() for t in derived)
 
+
+
+def test_answers_made_in_code_without_a_question_id_are_grouped_by_question():
+    """As a file's rows are: an item built for ``evaluate`` without an id keys its card by the question, not by None."""
+    question = "Why is the sky blue?"
+    items = [EvalItem(**row(question_id=None, answer=a)) for a in ("scattering", "air molecules")]
+    assert [it.question_id for it in items] == [question, question]
+    cards = dataset_cards(items)
+    assert list(cards) == [question] and cards[question].id == question
 
 def test_every_reference_answer_counts(tmp_path):
     refs = [{"id": "a", "category": "BEST", "text": "The bulb is in a closed path with the battery."}, "Terminal one is connected to the positive terminal."]

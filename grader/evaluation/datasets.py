@@ -64,7 +64,7 @@ class EvalItem(BaseModel):
 
     dataset: str | None = Field(None, description="Dataset name; defaults to the file's folder name.")
     id: str | None = Field(None, description="Answer id; defaults to FILE:LINE.")
-    question_id: str | None = Field(None, description="Groups answers to one question; defaults to the question text.")
+    question_id: str = Field("", description="Groups answers to one question; defaults to the question text.")
     question: str
     reference_answer: str | None = Field(None, description="Model answer the key terms are derived from.")
     reference_answers: list[ReferenceAnswer] | None = Field(
@@ -86,9 +86,9 @@ class EvalItem(BaseModel):
     def _text_id(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
 
-    @field_validator("answer", mode="before")
+    @field_validator("answer", "question_id", mode="before")
     @classmethod
-    def _no_answer_is_empty(cls, v: Any) -> Any:
+    def _none_is_empty(cls, v: Any) -> Any:
         return "" if v is None else v
 
     @field_validator("score", "max_score", "score_grader1", "score_grader2", mode="before")
@@ -118,6 +118,13 @@ class EvalItem(BaseModel):
     @classmethod
     def _plain_texts(cls, v: Any) -> Any:
         return [{"text": r} if isinstance(r, str) else r for r in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _question_id_or_question(self) -> EvalItem:
+        """Answers without a question id are grouped by their question, whether read from a file or made in code."""
+        if not self.question_id:
+            self.question_id = self.question
+        return self
 
     @model_validator(mode="after")
     def _judged(self) -> EvalItem:
@@ -239,7 +246,6 @@ def load_eval_set(
                 update={
                     "line": number,
                     "id": item.id or f"{path.name}:{number}",
-                    "question_id": item.question_id or item.question,
                     "dataset": item.dataset or path.parent.name or path.stem,
                 }
             )
