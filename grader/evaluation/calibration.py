@@ -213,6 +213,7 @@ def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray, *, b
     """
     t, xf = fit.task, fit.x
     if task.kind == "score":
+        assert t.max_score is not None and task.max_score is not None  # a score task has each answer's maximum
         gold_share = t.gold[fit.idx] / t.max_score[fit.idx]
         mapping = fit_isotonic(xf, gold_share)
         points = mapping(x) * task.max_score[idx]
@@ -239,7 +240,7 @@ def fit_and_apply(fit: FitData, x: np.ndarray, task: Task, idx: np.ndarray, *, b
     if by_probability and k == 2:
         probability = fit_isotonic(xf, (rank_of[gold] == 1).astype(float))(x)
         return TaskPrediction(class_of[(probability >= PROBABILITY_CUT).astype(np.intp)])
-    cuts: Cuts = fit_cuts(xf, rank_of[gold], k, "macro_f1")
+    cuts = fit_cuts(xf, rank_of[gold], k, "macro_f1")
     return TaskPrediction(class_of[cuts(x)])
 
 
@@ -247,6 +248,7 @@ def majority_prediction(fit: FitData, task: Task, idx: np.ndarray) -> TaskPredic
     """The majority baseline: the most frequent gold value (share of the maximum, or class) of ``fit``."""
     t = fit.task
     if task.kind == "score":
+        assert t.max_score is not None and task.max_score is not None  # a score task has each answer's maximum
         share = Counter(np.round(t.gold[fit.idx] / t.max_score[fit.idx], 6)).most_common(1)[0][0]
         points = np.full(len(idx), share) * task.max_score[idx]
         return TaskPrediction(points, half_up(points) if task.ordinal else None)
@@ -327,6 +329,7 @@ def _agreement(task: Task, idx: np.ndarray, predicted: TaskPrediction) -> float:
     if task.kind == "label":
         k = len(task.classes)
         return float(np.nan_to_num(macro_f1_from(_confusions(task.gold[idx], np.asarray(predicted.values)[None, :], k))[0]))
+    assert task.max_score is not None  # a score task has each answer's maximum
     return -float(np.mean((predicted.values / task.max_score[idx] - task.gold[idx] / task.max_score[idx]) ** 2))
 
 
@@ -481,8 +484,9 @@ def apply_plan(
         # Too few graded answers predict noise (the seed deck's five or six a card): the score alone decides.
         enough = answers is not None and len(fit_idx) >= neighbours.MIN_GRADED
         question = answers.one_question(fit_idx, test) if answers is not None and enough else None
-        one_question = answers is not None and shares is not None and question is not None
-        if one_question:
+        one_question = False  # blended with its question's graded answers (a two-class label is then read by probability)
+        if answers is not None and shares is not None and question is not None:
+            one_question = True
             to_each_other, to_graded = answers.similarities(question, fit_idx, test)
             among, new = neighbours.neighbour_grades(to_each_other, shares[fit_idx], to_graded)
             fit_raw, raw = blend(fit_raw, among), blend(raw, new)
@@ -493,5 +497,6 @@ def apply_plan(
         pred = majority_prediction(fit, task, test) if majority else fit_and_apply(fit, raw, task, test, by_probability=one_question)
         values[test] = pred.values
         if ordinal is not None:
+            assert pred.ordinal is not None  # an ordinal task's predictions are in whole points too
             ordinal[test] = pred.ordinal
     return TaskPrediction(values, ordinal)

@@ -308,7 +308,7 @@ def _by_question(
     if not 1 < len(distinct) <= MAX_QUESTION_BREAKDOWN:
         return {}
     questions = np.array(question_ids, dtype=object)
-    by_question = {}
+    by_question: dict[str, dict[str, dict[str, Metric]]] = {}
     for q in distinct:
         sel = np.flatnonzero(questions == q)
         by_question[q] = {
@@ -337,17 +337,13 @@ def measure(
     sel = np.arange(len(task.gold)) if subset is None else subset
     if task.kind == "score":
         g, p = (task.gold if gold is None else gold)[sel], pred.values[sel]
-        if task.normalised:
+        if task.max_score is not None and task.normalised:
             g, p = g / task.max_score[sel], p / task.max_score[sel]
-        ordinal = task.ordinal and pred.ordinal is not None
         og = (task.ordinal_gold if gold_ordinal is None else gold_ordinal)
-        stats = score_statistics(
-            g,
-            p,
-            ordinal_k=task.ordinal_k if ordinal else None,
-            ordinal_gold=og[sel] if ordinal else None,
-            ordinal_pred=pred.ordinal[sel] if ordinal else None,
-        )
+        ordinal_k, ordinal_gold, ordinal_pred = None, None, None
+        if task.ordinal and og is not None and pred.ordinal is not None:  # og is set whenever the task is ordinal
+            ordinal_k, ordinal_gold, ordinal_pred = task.ordinal_k, og[sel], pred.ordinal[sel]
+        stats = score_statistics(g, p, ordinal_k=ordinal_k, ordinal_gold=ordinal_gold, ordinal_pred=ordinal_pred)
         found = bootstrap(stats, len(sel), resamples=resamples, seed=seed)
         return SystemResult(metrics={k: _metric(v) for k, v in found.items()})
     k = len(task.classes)
@@ -416,7 +412,7 @@ def _item_result(
     gold: dict[str, float | str] = {}
     predicted: dict[str, dict[str, float | str]] = {}
     for name, task in tasks.items():
-        out = {}
+        out: dict[str, float | str] = {}
         for system in ("zero_shot", "calibrated"):
             p = preds[name].get(system)
             if p is None:

@@ -185,7 +185,7 @@ def _human_value(task: TaskResult, item: ItemResult) -> float | None:
     if task.kind == "score":
         return float(gold) / (item.max_score or task.max_score or 1.0)
     if task.ordered and len(task.classes) > 1:
-        return task.classes.index(gold) / (len(task.classes) - 1)
+        return task.classes.index(str(gold)) / (len(task.classes) - 1)  # a label task's gold is its class name
     return 1.0 if gold == "correct" else 0.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -97,14 +98,17 @@ def run_eval(request: EvalRequest, settings: GradingSettings, hooks: EvalHooks |
         grader = open_eval_grader(request, settings, sampled, hooks)
         if grader is None:
             return None
-        options = {"train": train, "repeat": request.repeat, "limit": request.limit, "scope": request.scope}
+        run = partial(evaluate, evalset, grader, settings, train=train, repeat=request.repeat, limit=request.limit, scope=request.scope)
         if request.grader == "keyword" or hooks.progress is None:
-            return evaluate(evalset, grader, settings, **options)
+            return run()
+        from .llm_grader import LLMEvalGrader
+
+        assert isinstance(grader, LLMEvalGrader)  # open_eval_grader opens one for every grader but the keyword one
         bar = hooks.progress("LLM grading")
         bar.start(request.repeat * sum(len(s.items) for s in sampled))
-        grader.progress = bar.advance  # type: ignore[attr-defined]
+        grader.progress = bar.advance
         try:
-            return evaluate(evalset, grader, settings, **options)
+            return run()
         finally:
             bar.stop()
     except RunInterrupted:

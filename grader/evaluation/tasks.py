@@ -9,7 +9,7 @@ one. Gold values are numpy arrays: points, or class indices in display order
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,7 +64,7 @@ def half_up(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.intp)
 
 
-def _all_whole(values: Sequence[float | None]) -> bool:
+def _all_whole(values: Iterable[float | None]) -> bool:
     return all(v is not None and abs(v - round(v)) < 1e-9 for v in values)
 
 
