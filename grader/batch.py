@@ -28,12 +28,12 @@ import signal
 import threading
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import AnswersError, GraderError
 from .models import AnswerRow, Card, Deck, Grade, check_types
@@ -55,10 +55,16 @@ SHARD_BYTES = 256 * 1024
 FEEDBACK_WINDOW = 256  # rows handed to the LLM client at once; its requests run concurrently within a window
 
 
-class Writer(Protocol):
-    """Where graded answers go, each the moment it is final (JSON Lines, CSV, a report, a table)."""
+_Takes = TypeVar("_Takes", contravariant=True)
 
-    def write(self, graded: GradedAnswer) -> None: ...
+
+class Writer(Protocol[_Takes]):
+    """Where graded answers go, each the moment it is final (JSON Lines, CSV, a report, a table).
+
+    Every output is a ``Writer[GradedAnswer]``; a ``LineWriter`` also takes a worker's ``GradedLines``.
+    """
+
+    def write(self, graded: _Takes) -> None: ...
 
     def close(self, footer: str | None = None) -> None: ...
 
@@ -110,6 +116,7 @@ def grade_answers(
             yield card, answer, _NO_FIELDS
 
     for facts, _ in _grades(remembered(), grader, chunk, jobs):
+        assert facts is not None  # asked with grades=True: each grade comes as its facts
         yield facts_grade(cards.popleft(), facts)
 
 
@@ -124,7 +131,7 @@ def _grades(
     formats: Sequence[LineFormat] = (),
     grades: bool = True,
     workers: GradingWorkers | None = None,
-) -> Iterator[GradeAndLines]:
+) -> Generator[GradeAndLines, None, None]:
     """Grades as plain values, without a ``Grade`` (records need only its values), in input order.
 
     Worker processes also render each answer in ``formats`` (the parent's
@@ -168,7 +175,7 @@ def grade_rows(
     formats: Sequence[LineFormat] = (),
     grades: bool = True,
     workers: GradingWorkers | None = None,
-) -> Iterator[GradedAnswer]:
+) -> Generator[GradedAnswer, None, None]:
     """Graded rows in input order; with a feedback client each also carries its LLM feedback.
 
     Keyword grading runs in ``jobs`` processes (or the ``workers`` started
@@ -227,7 +234,7 @@ class _Resume:
 def grade_file(
     deck_path: Path,
     answers_path: Path | str,
-    writers: Callable[[Deck, list[str]], list[Writer]],
+    writers: Callable[[Deck, list[str]], list[Writer[GradedAnswer]]],
     grader: KeywordGrader,
     feedback: FeedbackClient | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -282,7 +289,7 @@ def grade_file(
         total = len(checked.cards)
         if output is not None and not resuming:
             _refuse_to_replace_an_unfinished_run(source, deck, output, fmt, total)
-        outputs: list[Writer] = []
+        outputs: list[Writer[GradedAnswer]] = []
         if output is not None:
             outputs.append(_open_results(files, output, fmt, list(checked.fields), done))
         outputs += writers(deck, list(checked.fields))
@@ -295,7 +302,8 @@ def grade_file(
         if plan is not None and workers is not None and only_lines and feedback is None:
             keys = [f.key for f in formats]
             blocks = workers.graded_shards(source, plan, formats, grader.deck_terms)
-            return _write_all((GradedLines(rows, dict(zip(keys, texts))) for rows, texts in blocks), outputs, None, 0, total)
+            line_writers = [out for out in outputs if isinstance(out, LineWriter)]  # every output (only_lines)
+            return _write_all((GradedLines(rows, dict(zip(keys, texts))) for rows, texts in blocks), line_writers, None, 0, total)
         rows = _rows_to_grade(source, deck, checked, start=done.rows)
         graded = grade_rows(
             rows, grader, feedback, on_progress, jobs=jobs, formats=formats, grades=not only_lines, workers=workers
@@ -467,7 +475,7 @@ def _rows_to_grade(
             yield row, cards[checked.cards[i]]
 
 
-def _open_results(files: ExitStack, output: Path, fmt: str, fields: list[str], done: _Resume) -> Writer:
+def _open_results(files: ExitStack, output: Path, fmt: str, fields: list[str], done: _Resume) -> Writer[GradedAnswer]:
     from .writers import CsvWriter, JsonLinesWriter
 
     try:
@@ -483,7 +491,7 @@ def _open_results(files: ExitStack, output: Path, fmt: str, fields: list[str], d
     return JsonLinesWriter(out)
 
 
-def _open_report(report: Path, deck: Deck, answers_name: str, total: int, done: _Resume) -> Writer:
+def _open_report(report: Path, deck: Deck, answers_name: str, total: int, done: _Resume) -> Writer[GradedAnswer]:
     from .writers import MarkdownReport
 
     if not done.rows:
@@ -495,8 +503,11 @@ def _open_report(report: Path, deck: Deck, answers_name: str, total: int, done: 
     return MarkdownReport.append(report, total, done.verdicts, done.score_sum)
 
 
+_Graded = TypeVar("_Graded", GradedAnswer, GradedLines)
+
+
 def _write_all(
-    graded: Iterator[GradedAnswer | GradedLines], outputs: list[Writer], feedback: FeedbackClient | None, start: int, total: int
+    graded: Generator[_Graded, None, None], outputs: Sequence[Writer[_Graded]], feedback: FeedbackClient | None, start: int, total: int
 ) -> int:
     count = 0
     try:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .models import Deck
     from .scoring import GradingSettings
     from .session import Shown
+    from .writers import GradedAnswer
 
 app = typer.Typer(
     name="grader",
@@ -345,8 +346,8 @@ def grade(
 
     class_outputs = ClassOutputs(report, gradebook, student, "<stdin>" if str(answers) == "-" else str(answers), output)
 
-    def writers(the_deck: Deck, fields: list[str]) -> list[Writer]:
-        chosen: list[Writer] = class_outputs.start(the_deck, fields)
+    def writers(the_deck: Deck, fields: list[str]) -> list[Writer[GradedAnswer]]:
+        chosen: list[Writer[GradedAnswer]] = class_outputs.start(the_deck, fields)
         if json_out:
             chosen.append(JsonLinesWriter(sys.stdout))
         elif csv_out:

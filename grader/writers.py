@@ -131,14 +131,22 @@ class GradedAnswer:
         row = self._row
         return row if isinstance(row, AnswerRow) else row.model()
 
+    @property
+    def _given(self) -> Grade | GradeFacts:
+        """The grade as it came; never asked for when it came as None (the worker's lines are all the writers need)."""
+        assert self._grade is not None
+        return self._grade
+
     @cached_property
     def grade(self) -> Grade:
-        return self._grade if isinstance(self._grade, Grade) else facts_grade(self.card, self._grade)
+        grade = self._given
+        return grade if isinstance(grade, Grade) else facts_grade(self.card, grade)
 
     @property
     def facts(self) -> GradeFacts:
         """The grade as plain values (``scoring.grade_facts``), made without a pydantic model when it came as them."""
-        return grade_facts(self._grade) if isinstance(self._grade, Grade) else self._grade  # type: ignore[return-value]
+        grade = self._given
+        return grade_facts(grade) if isinstance(grade, Grade) else grade
 
     @property
     def answer(self) -> str:
@@ -152,7 +160,7 @@ class GradedAnswer:
     @cached_property
     def record(self) -> dict[str, Any]:
         """The stable output record (``grade --json``), built once for every writer."""
-        record = grade_record(self.card, self._row, self._grade)
+        record = grade_record(self.card, self._row, self._given)
         if self.feedback is not None:
             record["llm"] = self.feedback.record()
         return record
@@ -160,7 +168,7 @@ class GradedAnswer:
     def line(self, fmt: LineFormat) -> str:
         """This answer as a line of ``fmt``: the one a grading worker rendered, or rendered now."""
         line = self.lines.get(fmt.key)
-        return fmt.line(self.card, self._row.answer, self._row.extra, self._grade) if line is None else line
+        return fmt.line(self.card, self._row.answer, self._row.extra, self._given) if line is None else line
 
 
 class GradedLines:
@@ -176,7 +184,9 @@ class GradedLines:
 class LineFormat(Protocol):
     """A graded answer as one line of text, a function of its values alone: a grading worker can render it."""
 
-    key: Hashable  # equal for formats that render alike
+    @property
+    def key(self) -> Hashable:
+        """Equal for formats that render alike."""
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str: ...
 
@@ -223,7 +233,7 @@ class JsonLinesFormat:
 
     def _term(self, facts: TermFacts) -> str:
         term, found, credit, span, matched_text, derived, how = facts
-        if span is None:
+        if span is None or matched_text is None:  # (a span always comes with its matched text)
             encoded = self._terms.get(facts)
             if encoded is None:
                 encoded = self._terms[facts] = _json(_term_record(facts))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from string import Template
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -90,7 +90,7 @@ def _bounded_http_client(seconds: float) -> Any:
     import httpx2
     import openai
 
-    class BoundedAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc,valid-type]
+    class BoundedAsyncClient(openai.DefaultAsyncHttpxClient):
         async def send(self, request: Any, **kwargs: Any) -> Any:
             try:
                 return await asyncio.wait_for(self._send_capped(request, **kwargs), seconds)
@@ -557,7 +557,7 @@ class FeedbackClient:
 
     def iter_feedback(
         self, items: Sequence[tuple[Card, str, Grade]], on_progress: Callable[[], None] | None = None
-    ) -> Iterator[LLMResult | None]:
+    ) -> Generator[LLMResult | None, None, None]:
         """Feedback on many answers, ``concurrency`` requests at a time, yielded in
         input order, each as soon as it and every one before it are final."""
         try:

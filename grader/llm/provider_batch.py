@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,7 +106,7 @@ class BatchRequests:
 
     def iter_feedback(
         self, items: Sequence[tuple[Card, str, Grade]], on_progress: Callable[[], None] | None = None
-    ) -> Iterator[LLMResult | None]:
+    ) -> Generator[LLMResult | None, None, None]:
         for card, answer, grade in items:
             line = self.client.batch_line(card, answer, grade)
             if line is not None:
