@@ -190,7 +190,9 @@ def json_lines(lines: Iterable[str], name: str, first: int = 1) -> Iterator[tupl
             yield line_no, value
 
 
-_scan = make_scanner(json.JSONDecoder())  # what json.loads calls, without the layers of Python around it
+# What json.loads calls, without the layers of Python around it. (typeshed types the context as a make_scanner; it
+# is the decoder whose settings the scanner reads, as json.decoder passes it.)
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _BLANK = object()
 
 

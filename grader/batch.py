@@ -43,8 +43,9 @@ from .writers import GradedAnswer, GradedLines, LineFormat, LineWriter
 
 if TYPE_CHECKING:
     from .answers import AnswersSource, RowValues
+    from .config import LLMSettings
     from .grading import KeywordGrader
-    from .llm.client import FeedbackClient
+    from .llm.schema import LLMResult, Totals
 
 CHUNK_ROWS = 512  # rows graded together: enough to batch per card, few enough to show results as they come
 # An answers file larger than this (more than two chunks of rows of 64 bytes) starts its workers before its rows
@@ -53,6 +54,21 @@ EARLY_WORKERS_BYTES = 2 * CHUNK_ROWS * 64
 # A JSON Lines file's byte ranges, for --jobs workers that read and check their own: a few thousand rows each.
 SHARD_BYTES = 256 * 1024
 FEEDBACK_WINDOW = 256  # rows handed to the LLM client at once; its requests run concurrently within a window
+
+
+class BatchFeedback(Protocol):
+    """What batch grading asks of the LLM: ``llm.client.FeedbackClient``, or ``llm.provider_batch.BatchRequests``,
+    which collects the requests to submit as one provider batch."""
+
+    @property
+    def settings(self) -> LLMSettings: ...
+
+    @property
+    def totals(self) -> Totals: ...
+
+    def iter_feedback(
+        self, items: Sequence[tuple[Card, str, Grade]], on_progress: Callable[[], None] | None = None
+    ) -> Generator[LLMResult | None, None, None]: ...
 
 
 _Takes = TypeVar("_Takes", contravariant=True)
@@ -168,7 +184,7 @@ def _chunks(answers: Iterable[AnswerToGrade], size: int) -> Iterator[list[Answer
 def grade_rows(
     resolved: Iterable[tuple[AnswerRow | RowValues, Card]],
     grader: KeywordGrader,
-    feedback: FeedbackClient | None = None,
+    feedback: BatchFeedback | None = None,
     on_progress: Callable[[], None] | None = None,
     *,
     jobs: int = 1,
@@ -236,7 +252,7 @@ def grade_file(
     answers_path: Path | str,
     writers: Callable[[Deck, list[str]], list[Writer[GradedAnswer]]],
     grader: KeywordGrader,
-    feedback: FeedbackClient | None = None,
+    feedback: BatchFeedback | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[], None] | None = None,
     *,
@@ -507,7 +523,7 @@ _Graded = TypeVar("_Graded", GradedAnswer, GradedLines)
 
 
 def _write_all(
-    graded: Generator[_Graded, None, None], outputs: Sequence[Writer[_Graded]], feedback: FeedbackClient | None, start: int, total: int
+    graded: Generator[_Graded, None, None], outputs: Sequence[Writer[_Graded]], feedback: BatchFeedback | None, start: int, total: int
 ) -> int:
     count = 0
     try:

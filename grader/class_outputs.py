@@ -55,12 +55,13 @@ def output_records(output: Path, fmt: str) -> Iterator[dict[str, Any]]:
 
     for _, _, record in written_results(output, fmt):
         if fmt == "csv":
-            record = {name: written_text(cell) for name, cell in record.items()}
+            cells: dict[str, Any] = {name: written_text(cell) for name, cell in record.items()}
             try:
-                record["score"] = float(record["score"])
-                record["number"] = int(record["number"])
+                cells["score"] = float(cells["score"])
+                cells["number"] = int(cells["number"])
             except (KeyError, ValueError):
                 raise GraderError("not a result line of 'grader grade'", path=output) from None
+            record = cells
         yield record
 
 

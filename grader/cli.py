@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .batch import Writer
     from .models import Deck
     from .scoring import GradingSettings
+    from .line_editor import AnswerEditor
     from .session import Shown
     from .writers import GradedAnswer
 
@@ -194,7 +195,7 @@ class _TerminalIO:
 
     console: Console
     interactive: bool
-    editor: object | None = None
+    editor: AnswerEditor | None = None
 
     def ask(self, prompt: str) -> str | None:
         try:
@@ -463,7 +464,7 @@ def _provider_batch(deck, answers, grader, feedback, output, answers_format, rec
     try:
         if recorded is None:  # grade by key terms, collect a request for each answer worth asking, submit them as one
             requests = BatchRequests(feedback)
-            grade_file(deck, answers, lambda _deck, _fields: [], grader, requests, answers_format=answers_format)  # type: ignore[arg-type]
+            grade_file(deck, answers, lambda _deck, _fields: [], grader, requests, answers_format=answers_format)
             record = submit(feedback, requests.lines, record_path(output))
             print(
                 f"Submitted LLM batch {record.batch_id} ({record.requests} requests; {requests.cached} answers already cached) "
@@ -688,7 +689,9 @@ class _EvalGroup(TyperGroup):
 
     allow_interspersed_args = True
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # The overrides take typer.Context, which typer makes for its commands: the base they override names click's
+    # Context, which is typer's own copy of click in newer typers and click itself in older ones (no one import for both).
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if not args or args[0] not in self.commands:
             return super().parse_args(ctx, args)
         super().parse_args(ctx, [])  # the run's parameters at their defaults
@@ -696,20 +699,20 @@ class _EvalGroup(TyperGroup):
         if hasattr(ctx, "_protected_args"):  # click 8.2+
             ctx._protected_args = args[:1]
         else:  # pragma: no cover - click 8.1
-            ctx.protected_args = args[:1]
+            ctx.protected_args = args[:1]  # type: ignore[attr-defined]  # click 8.1's name, gone from the click checked
         ctx.args = args[1:]
         return ctx.args
 
-    def resolve_command(self, ctx: typer.Context, args: list[str]):  # noqa: ANN201
+    def resolve_command(self, ctx: typer.Context, args: list[str]):  # type: ignore[override]  # noqa: ANN201
         if args and args[0] not in self.commands:
             ctx.fail("give one data file (or: grader eval compare A.json B.json)")
         return super().resolve_command(ctx, args)
 
-    def get_params(self, ctx: typer.Context) -> list:
+    def get_params(self, ctx: typer.Context) -> list:  # type: ignore[override]
         params = super().get_params(ctx)
         return [p for p in params if p.param_type_name != "argument"] if ctx.meta.get("grader.eval.sub") else params
 
-    def format_usage(self, ctx: typer.Context, formatter) -> None:  # noqa: ANN001 - click's HelpFormatter
+    def format_usage(self, ctx: typer.Context, formatter) -> None:  # type: ignore[override]  # noqa: ANN001 - click's HelpFormatter
         formatter.write_usage(ctx.command_path, "[OPTIONS] [DATA.jsonl]")
         formatter.write_usage(ctx.command_path, "compare A.json B.json [--json]", prefix="       ")
 

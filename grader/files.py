@@ -8,10 +8,10 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
 from .errors import GraderError, InputError
 
@@ -75,7 +75,7 @@ def may_exist(path: str | Path) -> bool:
         return True
 
 
-def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES, wide: bool = False) -> IO[str]:
+def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = MAX_FILE_BYTES, wide: bool = False) -> TextIO:
     """Open a UTF-8 text file to read line by line, after the checks ``read_text`` makes, never holding it whole.
 
     The file is decoded once, a chunk at a time, before any line is used, and a
@@ -204,7 +204,7 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def refuse_overwrite(output: str | Path, protected: dict[str, str | Path]) -> None:
+def refuse_overwrite(output: str | Path, protected: Mapping[str, str | Path]) -> None:
     """Raise an InputError naming ``output`` if writing it would replace a protected file.
 
     ``protected`` maps what a file is ("the answers file") to its path. A file is

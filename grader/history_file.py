@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Annotated, Literal
+from typing import IO, Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -26,7 +26,7 @@ from .files import open_text, refuse_overwrite, written_whole
 from .store import Attempt, Merged, Store, StoredCard, history_files
 
 UNSAVED_FILE = "unsaved-answers.jsonl"
-EXPORT_FORMAT = "grader-history"
+EXPORT_FORMAT: Final = "grader-history"
 EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 

@@ -84,7 +84,7 @@ Opener = Callable[[str], None]
 def system_opener(target: str) -> None:
     """Open a file or web address with the system's viewer, without waiting for it (xdg-open, open, or Windows' own)."""
     if sys.platform.startswith("win"):
-        os.startfile(target)  # type: ignore[attr-defined]  # noqa: S606 - the user's own file
+        os.startfile(target)  # type: ignore[attr-defined]  # noqa: S606 - Windows only (typeshed has it there); the user's own file
         return
     command = "open" if sys.platform == "darwin" else "xdg-open"
     if shutil.which(command) is None:

@@ -39,7 +39,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .models import Card, KeyTerm
+from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
@@ -70,7 +70,7 @@ WINDOW_PER_WORD = 2
 
 # How an answer word meets a term word, from the strictest to the loosest; a term is found as loosely as its loosest word.
 EXACT, STEM, TYPO, COMPOUND, MEANING = 1, 2, 3, 4, 5
-HOW = {EXACT: "exact", STEM: "stem", TYPO: "typo", COMPOUND: "compound", MEANING: "meaning"}
+HOW: dict[int, HowFound] = {EXACT: "exact", STEM: "stem", TYPO: "typo", COMPOUND: "compound", MEANING: "meaning"}
 
 
 def allowed_edits(length: int) -> int:
@@ -99,7 +99,7 @@ class _Part:
 # A term's coverage in an answer, the first and last position of its mention (None if none), how it was found, and
 # the positions of the answer words it was found at (with no mention: of a phrase that names something else instead)
 # less a shift, and that shift, the last element (added back only where the positions are asked for: few answers need them).
-Mention = tuple[float, "tuple[int, int] | None", "str | None", tuple[int, ...], int]
+Mention = tuple[float, "tuple[int, int] | None", "HowFound | None", tuple[int, ...], int]
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Evidence(NamedTuple):  # a tuple: one is made per term and answer
     weight: float
     coverage: float
     span: tuple[int, int] | None
-    how: str | None = None  # how its words were found: exact, stem, typo, compound or meaning (the loosest); None if not
+    how: HowFound | None = None  # how its words were found: exact, stem, typo, compound or meaning (the loosest); None if not
 
 
 def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard:

@@ -113,6 +113,10 @@ class Deck(BaseModel):
     cards: list[Card]
 
 
+# How a term's words were found in an answer, from the strictest to the loosest.
+HowFound = Literal["exact", "stem", "typo", "compound", "meaning"]
+
+
 class TermMatch(BaseModel):
     """How one key term fared in an answer."""
 
@@ -124,7 +128,7 @@ class TermMatch(BaseModel):
     )
     matched_text: str | None = None
     derived: bool = False
-    how: Literal["exact", "stem", "typo", "compound", "meaning"] | None = Field(
+    how: HowFound | None = Field(
         None, description="How its words were found, the loosest of them: exact, stem, typo, compound or meaning."
     )
 

@@ -21,9 +21,10 @@ from .models import Card, Grade, TermMatch, Verdict
 from .writers import guesses_note
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from rich.markdown import Markdown
+    from rich.progress import TaskID
 
     from .images import Image
     from .llm.schema import LLMResult
@@ -367,7 +368,7 @@ _COLUMN_LAYOUT: dict[str, dict[str, Any]] = {
 _NARROW_COLUMNS = ("#", "id", "question", "due")
 
 
-def cards_table(cards: list[Card], title: str, progress: dict[str, CardProgress | None] | None = None, *, now=None) -> RenderableType:
+def cards_table(cards: list[Card], title: str, progress: Mapping[str, CardProgress | None] | None = None, *, now=None) -> RenderableType:
     """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses.
 
     On a terminal too narrow for every column, without a border: number, id, question and when it is due. Squeezed,
@@ -418,7 +419,7 @@ def _min_width(cell: str | Text) -> int:
     return max(map(cell_len, words)) if words else max(map(cell_len, plain.splitlines()), default=0)
 
 
-def card_lines(cards: list[Card], progress: dict[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:
+def card_lines(cards: list[Card], progress: Mapping[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:
     """The ``cards`` table as tab-separated lines, a header first: for a pipe, where a drawn table would wrap every
     cell into many lines and a large deck's would take seconds to lay out (rich measures every cell)."""
     yield "\t".join((*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ()))) + "\n"
@@ -426,7 +427,7 @@ def card_lines(cards: list[Card], progress: dict[str, CardProgress | None] | Non
         yield "\t".join([str(cell) for cell in _card_cells(c, progress, now)]) + "\n"
 
 
-def _card_cells(card: Card, progress: dict[str, CardProgress | None] | None, now) -> list:
+def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, now) -> list:
     """A card's cells in the ``cards`` listing, each text on one line (tabs made spaces), styled for the table."""
     from .schedule import describe_due
 
@@ -469,7 +470,7 @@ class ProgressBar:
         self.label = label
         err = make_console(stderr=True)
         self.progress = Progress(console=err, transient=True, disable=not err.is_terminal)
-        self.task = None
+        self.task: TaskID | None = None
 
     def start(self, total: int) -> None:
         self.progress.start()

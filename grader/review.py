@@ -40,7 +40,7 @@ import numpy as np
 try:
     import fcntl
 except ImportError:  # Windows: decisions files are not locked
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None stands for the module Windows lacks
 
 from .errors import GraderError
 from .models import AnswerRow, Card, Grade, Verdict
@@ -410,7 +410,7 @@ class DecisionLog:
                 decisions[entry["id"]] = entry
                 self.next_id = max(self.next_id, entry["id"] + 1)
             elif kind == "undo":
-                decisions.pop(entry.get("undoes"), None)
+                decisions.pop(entry["undoes"], None)  # an int: _entry checked it
                 self.next_id = max(self.next_id, int(entry.get("id", 0)) + 1)
         return list(decisions.values()), end
 

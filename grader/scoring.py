@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .foreign import guessing_share
-from .models import Card, Grade, TermMatch, Verdict
+from .models import Card, Grade, HowFound, TermMatch, Verdict
 from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
@@ -140,7 +140,7 @@ def combined_score(terms: float, similarity: float | None, card: Card, settings:
 # A grade as plain values: cheap to build, to send from a worker process and to turn into a record.
 # (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity,
 #  the other cards' terms that cost it credit)
-TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "str | None"]
+TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "HowFound | None"]
 GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None", tuple[str, ...]]
 
 

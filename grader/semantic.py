@@ -51,7 +51,7 @@ class WordVectors:
 
 @lru_cache(maxsize=131072)
 def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
-    ids = vectors.tokenizer.encode(word, add_special_tokens=False).ids  # type: ignore[attr-defined]
+    ids = vectors.tokenizer.encode(word, add_special_tokens=False).ids  # type: ignore[attr-defined]  # a tokenizers.Tokenizer
     if not ids:
         return np.zeros(DIMENSIONS, dtype=np.float32)
     return vectors.matrix[ids].mean(axis=0, dtype=np.float32)  # each float16 exact in float32: as if converted first

@@ -139,7 +139,8 @@ class GradingWorkers:
                 # A forked worker inherits this end of its pipe, and of the pipes before it: held there, a pipe never
                 # breaks when this process dies, and a worker sending a result waits for a reader for good.
                 inherited = [*self.pipes, ours] if method == "fork" else []
-                process = context.Process(target=_worker, args=(theirs, settings, deck, inherited), daemon=True, name="grader-worker")
+                # typeshed gives get_context(str) the BaseContext, which lacks Process; fork's and spawn's have it.
+                process = context.Process(target=_worker, args=(theirs, settings, deck, inherited), daemon=True, name="grader-worker")  # type: ignore[attr-defined]
                 self.processes.append(process)
                 self.pipes.append(ours)
                 process.start()
@@ -296,12 +297,13 @@ def _worker(pipe: Any, settings: GradingSettings, deck: Deck | None, inherited: 
                     # Plain values: a pickled pydantic Grade costs the parent more to load than the grading saves.
                     graded = grade_chunk_by_card(part, grader)
                     lines = [tuple(f.line(*answer, facts) for f in formats) for answer, facts in zip(part, graded)]
-                    reply: tuple[bool, Any] = (True, list(zip(graded if grades else [None] * len(lines), lines)))
+                    reply: tuple[bool | None, Any] = (True, list(zip(graded if grades else [None] * len(lines), lines)))
                 else:
                     if resolver is None:
                         from .answers import CardResolver
 
-                        resolver = CardResolver(deck)  # type: ignore[arg-type] - ranges are sent only with a deck
+                        assert deck is not None  # ranges are sent only with a deck
+                        resolver = CardResolver(deck)
                     reply = (True, _check_shard(resolver, *job) if kind == "check" else _grade_shard(resolver, grader, formats, *job))
             except GraderError as exc:  # the input's fault (a file changed between the passes): the parent says so
                 reply = (None, (type(exc), exc.message, exc.path, exc.line))

@@ -123,8 +123,8 @@ def graded_examples(evalset: EvalSet, grading: GradingSettings) -> list[tuple[st
     for it in evalset.items:
         if it.score is not None and it.max_score:
             score = max(0.0, min(1.0, it.score / it.max_score))
-        elif it.label in LABEL_SCORES or it.label_2way in LABEL_SCORES:
-            score = LABEL_SCORES[it.label if it.label in LABEL_SCORES else it.label_2way]  # type: ignore[index]
+        elif (label := it.label if it.label in LABEL_SCORES else it.label_2way) in LABEL_SCORES:
+            score = LABEL_SCORES[label]
         else:
             continue
         out.append((it.question, Example(it.answer, score, verdict_for(score, grading).value)))

@@ -89,8 +89,12 @@ async def ask_until_valid(
             echo = (previous or "").strip()[:_ECHO_CHARS] or "(no usable reply)"
             tail = [{"role": "assistant", "content": echo}, _repair_message(problems)]
         content = None
+
+        def conversation(tail: Messages = tail) -> Messages:
+            return messages() + tail
+
         try:
-            content, mode, used = await complete(lambda tail=tail: messages() + tail)
+            content, mode, used = await complete(conversation)
             spent += used
             reply = LLMFeedback.model_validate_json(_unfence(content), context={"grading": ctx})
             return reply, mode, spent, attempt

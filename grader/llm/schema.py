@@ -309,7 +309,7 @@ def request_schema(card: Card, answer: str | None = None, support: QuoteSupport 
             "type": "array",
             "items": misconception,
             "maxItems": MAX_MISCONCEPTIONS,
-            "description": fields["misconceptions"].description + f" At most {MAX_MISCONCEPTIONS}.",
+            "description": f"{fields['misconceptions'].description} At most {MAX_MISCONCEPTIONS}.",
         },
         "feedback": {"type": "string", "maxLength": FEEDBACK_CHARS, "description": fields["feedback"].description},
         "suggestion": {"type": "string", "maxLength": SUGGESTION_CHARS, "description": fields["suggestion"].description},
