@@ -786,7 +786,7 @@ class PracticeSession:
                         f" follows that answer; your rating stays {first.rating.name.capitalize()}.", tone="warning",
                     ))  # fmt: skip
                 else:
-                    attempt = overridden or Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
+                    attempt = overridden if isinstance(overridden, Recorded) else Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
                     self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))
         if self.cram or not ask_again(attempt.state, now=now, settings=self.store.settings):
             return False
