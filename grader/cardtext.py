@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import DeckError
 from .keyterms import clean_markdown, derive_key_terms, document_frequencies, parse_terms
 from .models import Card, Deck, KeyTerm, ReferenceAnswer
-from .normalize import STOPWORDS, normalize, tokenize
+from .normalize import STOPWORDS, id_text, normalize, tokenize
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ def build_cards(
             count = None
         cards.append(
             Card(
-                id=_unique_id(_hashed_id(norm_q), seen_ids),
+                id=_unique_id(_hashed_id(id_text(question)), seen_ids),
                 number=number,
                 question=question,
                 answer=answer,
@@ -415,7 +415,7 @@ def card_id(question: str) -> str:
     """
     if not isinstance(question, str):
         raise TypeError(f"a question must be a str, not {type(question).__name__}")
-    return _hashed_id(normalize(question))
+    return _hashed_id(id_text(question))
 
 
 def _hashed_id(normalized_question: str) -> str:

@@ -19,16 +19,56 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Combining marks: a decomposed "é" (e and U+0301, as some keyboards and file systems write it) is one letter, so a
 # text with marks takes a pattern that keeps them inside words (the plain one is faster, and most texts have none).
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_HAS_MARK = re.compile(f"[{_MARKS}]")
-_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
+# Characters nothing shows (Unicode's default-ignorable code points: soft hyphen, zero-width spaces and joiners, word
+# joiner, byte order mark, bidi marks and controls, variation selectors, tag characters, Hangul fillers). A text is
+# graded as a reader sees it, so one inside a word is not there: "n<U+200B>ot sharing" is "not sharing", as a
+# teacher reads it, and denies the term, where the word broke in two and the denial was lost.
+_HIDDEN_CHARS = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+_HIDDEN = re.compile(f"[{_HIDDEN_CHARS}]")
+_HAS_MARK = re.compile(f"[{_MARKS}{_HIDDEN_CHARS}]")
+_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARKS}{_HIDDEN_CHARS}])*"
 _WORD_WITH_MARKS = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*", re.UNICODE)
+# Words as card ids have always read them: combining marks inside, hidden characters between (``id_text``).
+_HAS_ONLY_MARK = re.compile(f"[{_MARKS}]")
+_LETTERS_AS_WRITTEN = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
+_WORD_AS_WRITTEN = re.compile(rf"{_LETTERS_AS_WRITTEN}(?:['’]{_LETTERS_AS_WRITTEN})*", re.UNICODE)
+# Letters of other scripts, and Latin small capitals, that a reader takes for Latin letters ("nоt" with a Cyrillic
+# "о" reads "not"; Unicode's confusables, TR39), case by case (``_as_seen``).
+_LOOKALIKES = str.maketrans(
+    {
+        other: latin
+        for latin, others in {
+            "a": "аαᴀ", "b": "ʙ", "c": "сᴄ", "d": "ԁᴅ", "e": "еᴇ", "g": "ɢ", "h": "һʜ", "i": "іιɪ", "j": "јᴊ", "k": "ᴋ",
+            "l": "ӏʟ", "m": "ᴍ", "n": "ɴ", "o": "оοᴏ", "p": "рρᴘ", "q": "ԛ", "r": "ʀ", "s": "ѕꜱ", "t": "ᴛ", "u": "υᴜ",
+            "v": "νᴠ", "w": "ԝᴡ", "x": "х", "y": "уγʏ", "z": "ᴢ",
+            "A": "АΑ", "B": "ВΒ", "C": "С", "E": "ЕΕ", "H": "НΗ", "I": "ІӀΙ", "J": "Ј", "K": "КΚ", "M": "МΜ", "N": "Ν",
+            "O": "ОΟ", "P": "РΡ", "Q": "Ԛ", "S": "Ѕ", "T": "ТΤ", "W": "Ԝ", "X": "ХΧ", "Y": "УΥ", "Z": "Ζ",
+        }.items()
+        for other in others
+    }
+)  # fmt: skip
+_LATIN = re.compile("[A-Za-z]")
 
 
 def _written_words(text: str) -> list[str]:
-    """The words of a text as written (``_WORD``), its combining marks kept inside them."""
+    """The words of a text as written (``_WORD``), its combining marks and hidden characters kept inside them."""
     if text.isascii() or not _HAS_MARK.search(text):
         return _WORD.findall(text)
     return _WORD_WITH_MARKS.findall(text)
+
+
+def _as_seen(word: str) -> str:
+    """A written word as a reader sees it: without hidden characters, and its look-alike letters read as Latin ones
+    when it has a Latin letter or has two or more letters that all look Latin ("ΝΟΤ" in Greek capitals reads "NOT";
+    a Greek "ρ" alone, a Russian "он", stay as they are)."""
+    word = _HIDDEN.sub("", word)
+    seen = word.translate(_LOOKALIKES)
+    return seen if _LATIN.search(word) or (len(seen) > 1 and seen.isascii()) else word
+
+
 _STEMMER = snowballstemmer.stemmer("english")
 
 # Negations carry meaning ("non privileged" is not "privileged"), so they are
@@ -146,7 +186,11 @@ def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
     """
     pieces = _PIECES.get(word)
     if pieces is None:
-        pieces = tuple(_piece_and_stem(part) for piece in _WORD.findall(fold(word).replace("’", "'")) for part in _unelided(piece))
+        seen = word if word.isascii() else _as_seen(word)
+        parts = [part for piece in _WORD.findall(fold(seen).replace("’", "'")) for part in _unelided(piece)]
+        if not word.isascii():  # read as seen after folding case too: a folded "Γ" is "γ", which looks like y
+            parts = [_as_seen(part) for part in parts]
+        pieces = tuple(_piece_and_stem(part) for part in parts)
         if len(_PIECES) < KNOWN_PIECES:
             _PIECES[word] = pieces
     return pieces
@@ -220,7 +264,7 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
         gap = _DENIAL_GAP
         prev_end = tok.end
         for j in range(i + 1, len(tokens)):
-            if tokens[j].word == "not" or not gap.match(text[prev_end : tokens[j].start]):
+            if tokens[j].word == "not" or not gap.match(_seen(text[prev_end : tokens[j].start])):
                 break
             out[j] = True
             gap, prev_end = _PHRASE_GAP, tokens[j].end
@@ -230,10 +274,20 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
 def _is_verb_negation(text: str, tok: Token) -> bool:
     """Whether a negation token negates a verb: a contraction ("don't", "isn't", "cannot"), or "not"
     after an auxiliary ("is not"), or the "or not" of "whether or not"."""
-    written = text[tok.start : tok.end].casefold().replace("’", "'")
+    written = _seen(text[tok.start : tok.end]).casefold().replace("’", "'")
     if written.endswith("n't") or written == "cannot":
         return True
+    before = text[max(0, tok.start - 12) : tok.start]
+    if _seen(before) != before:  # hidden or look-alike letters: the words before as a reader sees them
+        return bool(_AUXILIARY_BEFORE.search(_seen(text[max(0, tok.start - 24) : tok.start])))
     return bool(_AUXILIARY_BEFORE.search(text, max(0, tok.start - 12), tok.start))
+
+
+def _seen(text: str) -> str:
+    """A stretch of text as a reader sees it (``_as_seen``): hidden characters dropped, look-alike letters read."""
+    if text.isascii():
+        return text
+    return _HIDDEN.sub("", _WORD_WITH_MARKS.sub(lambda m: _as_seen(m[0]), text))
 
 
 def normalize(text: str) -> str:
@@ -244,6 +298,25 @@ def normalize(text: str) -> str:
 def _words(text: str) -> list[str]:
     """The folded words of a text, as ``tokenize`` has them, without their offsets (so faster)."""
     return [piece for written in _written_words(text) for piece, _ in _word_pieces(written)]
+
+
+def id_text(question: str) -> str:
+    """``normalize`` as card ids have always hashed it: the words as written, not as seen (``_as_seen``).
+
+    Ids are kept in practice histories and review files, so a question with a zero-width non-joiner inside a word (as
+    Persian writes many) or with a Greek or Cyrillic letter keeps its id.
+    """
+    if question.isascii():
+        return normalize(question)
+    words = (_WORD_AS_WRITTEN if _HAS_ONLY_MARK.search(question) else _WORD).findall(question)
+    return " ".join(piece for written in words for piece in _written_pieces(written))
+
+
+@lru_cache(maxsize=4096)
+def _written_pieces(word: str) -> tuple[str, ...]:
+    """The folded pieces of a word as written (``_word_pieces`` without ``_as_seen``)."""
+    parts = (part for piece in _WORD.findall(fold(word).replace("’", "'")) for part in _unelided(piece))
+    return tuple(_piece_and_stem(part)[0] for part in parts)
 
 
 # What students write instead of an answer. Graders give these nothing, and they

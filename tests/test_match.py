@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
+from grader.cardtext import card_id
 from grader.keyterms import parse_term
 from grader.normalize import _WORD_WITH_MARKS, normalize, tokenize
 
@@ -99,6 +100,42 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
 def test_term_tolerance(term, answer, found):
     grade = grade_answer(make_card(term), answer)
     assert grade.terms[0].found is found, grade.terms[0]
+
+
+# Characters nothing shows (zero-width space, soft hyphen, word joiner, a tag character) and letters that look Latin
+# (Cyrillic "о", Greek capitals, small capitals) hid a denial from the grader that the teacher reads: "n<U+200B>ot
+# sharing" scored 1.0 where "not sharing" scores 0.
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "n\u200bot sharing, n\u00adot aggregation",
+        "no\U000e0020t sharing, not\u2060 aggregation",
+        "n\u043et sharing, \u039d\u039f\u03a4 aggregation",
+        "\u0274\u1d0f\u1d1b sharing, not th\u0435 aggregation",
+    ],
+)
+def test_a_denial_is_read_as_the_teacher_sees_it(answer):
+    assert [t.credit for t in grade_answer(make_card("sharing", "aggregation"), answer).terms] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "sha\u200bring, aggre\u00adgation",
+        "sh\u0430ring, \u0430ggregation",
+        "it is\u200b not sharing, aggregation",  # as "it is not sharing" is read: "not" after "is" denies nothing
+        "it \u0456s not sharing, aggregation",
+    ],
+)
+def test_terms_are_read_as_the_teacher_sees_them(answer):
+    assert [t.credit for t in grade_answer(make_card("sharing", "aggregation"), answer).terms] == [1.0, 1.0]
+
+
+def test_card_ids_keep_the_words_as_written():
+    """Ids are kept in histories: reading words as seen must not give a card with a soft hyphen, a zero-width
+    non-joiner (Persian) or a Greek or Cyrillic letter a new id (these are the ids of the code before)."""
+    questions = ["What is aggre\u00adgation?", "چه\u200cکسی می\u200cداند؟", "nоt sharing", "ΝΟΤ", "What is ρ?"]
+    assert [card_id(q) for q in questions] == ["d8674f7825", "8ae9ae696d", "264488581a", "c448fe0700", "9553b6d993"]
 
 
 def test_head_and_explanation_share_the_term():
