@@ -167,6 +167,29 @@ def test_the_similarity_leaves_out_the_words_the_question_gives(vectors):
     assert own.similarity == with_question.similarity > 0.7
 
 
+def test_a_huge_answer_is_compared_in_bounded_memory(vectors):
+    """An answer is untrusted text of any length: its words' vectors were one array, 1 KB a word (a 50 MB answer of
+    six million words took 7.8 GB to grade), where a block at a time gives the same similarity."""
+    import tracemalloc
+
+    import numpy as np
+
+    from grader.normalize import tokenize
+
+    words = tokenize("sharing of one machine, aggregation of many machines")
+    tokens = words * 20_000  # 160,000 words, the same few: a list of references, 1.3 MB
+    reference = semantic.text_vector(vectors, words)
+    tracemalloc.start()
+    try:
+        huge = semantic.similarities(vectors, reference, [tokens], set())[0]
+        whole = semantic.text_vector(vectors, tokens)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20, f"peak traced memory {peak / 2**20:.0f} MiB"  # the one array alone was 160 MiB
+    assert huge == pytest.approx(1.0) and np.allclose(whole, reference, atol=1e-5)  # float32 sums in another order
+
+
 def test_a_reference_made_of_the_question_words_keeps_them(vectors):
     grader = KeywordGrader(GradingSettings(), vectors)
     echo = card("What is memory?", ["memory"], answer="memory")
