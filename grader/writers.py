@@ -248,17 +248,21 @@ class JsonLinesFormat:
 
 
 # Characters that JSON leaves raw inside a string but that end a line for other readers (Python's splitlines,
-# JavaScript): escaped, so that a record is one line wherever it is read.
-_ESCAPED_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+# JavaScript), and the C1 controls and bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) that
+# JSON escapes no more than letters: an answer's "\x9b2J" clears the terminal `grade --json` prints to, and an
+# override reverses the rest of the line, score and verdict included. Escaped, the same text: a record is one line
+# wherever it is read, and shows as written.
+_ESCAPED = {c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_RAW = re.compile("[\x80-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def json_line(encoded: str) -> str:
-    """One encoded JSON value as one line of JSON Lines: its raw line separators escaped, and a newline.
+    """One encoded JSON value as one line of JSON Lines: its raw line separators and controls escaped, and a newline.
 
     Most lines are ASCII, which says it at once (a regular expression cost 3 µs a line, a tenth of grading one).
     """
-    if not encoded.isascii() and ("\x85" in encoded or "\u2028" in encoded or "\u2029" in encoded):
-        encoded = encoded.translate(_ESCAPED_BREAKS)
+    if not encoded.isascii() and _RAW.search(encoded):
+        encoded = encoded.translate(_ESCAPED)
     return encoded + "\n"
 
 

@@ -87,3 +87,19 @@ def test_a_lone_surrogate_keeps_the_tables_columns_in_line(tmp_path):
         "   2     3  b\\ud800          0.25  partial      sharing \\ud800 x  sharing  ✗ aggregation, emulation, isolation",
         "   3     3  cy               0.25  partial      sharing and…      sharing  ✗ aggregation, emulation, isolation",
     ]
+
+
+@pytest.mark.parametrize("to_file", [False, True])
+def test_json_lines_hold_no_raw_c1_control_or_override(tmp_path, to_file):
+    # JSON escapes C0 controls but writes C1 ones (U+009B is CSI: "\x9b2J" clears a terminal) and bidirectional
+    # overrides raw: `grade --json` at a terminal ran them, and an override reversed the score and verdict after it.
+    answer = "sharing \x9b2J \x9d0;title\x9c \u202e1.00 correct\u2066 x"
+    (tmp_path / "a.jsonl").write_text(json.dumps({"student": "\u202eann", "card": 3, "answer": answer}) + "\n")
+    out = tmp_path / "out.jsonl"
+    flags = ("--output", str(out)) if to_file else ("--json",)
+    result = run_cli("grade", str(SEED_DECK), str(tmp_path / "a.jsonl"), "--jobs", "1", *flags)
+    assert result.returncode == 0, result.stderr
+    written = out.read_text(encoding="utf-8") if to_file else result.stdout
+    assert not any(0x80 <= ord(c) < 0xA0 or c in BIDI for c in written)
+    record = json.loads(written)
+    assert (record["answer"], record["student"]) == (answer, "\u202eann")  # the same text, escaped
