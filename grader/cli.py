@@ -318,7 +318,7 @@ def grade(
     from .batch import BatchInterrupted, grade_file, jobs_to_run
     from .grading import KeywordGrader
     from .resume import output_format
-    from .writers import CsvWriter, JsonLinesWriter
+    from .writers import CsvWriter, JsonLinesWriter, ShownCsvWriter
 
     if json_out and csv_out:
         raise typer.BadParameter("choose one of --json and --csv")
@@ -352,7 +352,7 @@ def grade(
         if json_out:
             chosen.append(JsonLinesWriter(sys.stdout))
         elif csv_out:
-            chosen.append(CsvWriter.for_fields(sys.stdout, fields))
+            chosen.append((ShownCsvWriter if sys.stdout.isatty() else CsvWriter).for_fields(sys.stdout, fields))
         elif output is None:  # with --output the results go there; the table only when nothing else is asked for
             from .render import GradeTable, make_console
 

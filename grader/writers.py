@@ -358,6 +358,24 @@ class CsvWriter(LineWriter):
         return cls(out, [passthrough_name(k) for k in fields], header=header)
 
 
+class ShownCsvWriter(CsvWriter):
+    """``grade --csv`` to a terminal: each control character shown, never run.
+
+    CSV has no escapes, so a file or pipe gets the text as written; a terminal would run an answer's ESC sequences
+    (recolour, move the cursor over the verdicts, OSC 52 to write the teacher's clipboard), its carriage returns and
+    its bidirectional overrides. They are shown as the Markdown report shows them (``_MD_CONTROLS``); newlines and
+    tabs in a cell stay, and so does each record's own line ending.
+    """
+
+    def __init__(self, out: IO[str], extra_columns: list[str], *, header: bool = True):
+        super().__init__(out, extra_columns, header=False)
+        if header:
+            out.write(shown_csv(CsvFormat(csv_columns(extra_columns)).header()))  # the input's column names are untrusted too
+
+    def line(self, graded: GradedAnswer | GradedLines) -> str:
+        return shown_csv(super().line(graded))
+
+
 def guesses_note(foreign_terms: list[str]) -> str:
     """How a report says why a list of guesses lost credit: the other cards' terms it named."""
     return "? other cards' terms: " + ", ".join(foreign_terms)
@@ -396,6 +414,16 @@ _MD_CONTROLS = {
     0x7F: 0x2421,
     **{c: 0xFFFD for c in (*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
 }
+
+
+_SHOWN_IN_CSV = {c: v for c, v in _MD_CONTROLS.items() if chr(c) not in "\t\n"}
+
+
+def shown_csv(text: str) -> str:
+    """CSV records as a terminal may show them: ``_MD_CONTROLS`` made visible but for tabs, newlines and the
+    records' own line endings (``\\r\\n``)."""
+    records = text.split("\r\n")
+    return "\r\n".join(record.translate(_SHOWN_IN_CSV) for record in records)
 
 
 def md_text(text: Any) -> str:

@@ -103,3 +103,22 @@ def test_json_lines_hold_no_raw_c1_control_or_override(tmp_path, to_file):
     assert not any(0x80 <= ord(c) < 0xA0 or c in BIDI for c in written)
     record = json.loads(written)
     assert (record["answer"], record["student"]) == (answer, "\u202eann")  # the same text, escaped
+
+
+def test_grade_csv_at_a_terminal_shows_control_characters_and_a_pipe_keeps_them(tmp_path):
+    # CSV has no escapes: piped or redirected it keeps the text as written, but printed at a terminal an answer's
+    # OSC 52 wrote the teacher's clipboard, a carriage return drew over the verdicts and an override reversed them.
+    import os
+    import sys
+
+    import pexpect
+
+    answer = "sharing \x1b]52;c;ZXZpbA==\x07 \rX 1.00 correct \u202eann"
+    (tmp_path / "a.jsonl").write_text(json.dumps({"card": 3, "answer": answer, "note\x1b[2J": "two\nlines"}) + "\n")
+    args = ["-m", "grader", "grade", str(SEED_DECK), str(tmp_path / "a.jsonl"), "--csv", "--jobs", "1"]
+    shown = pexpect.run(sys.executable, args=args, env={**os.environ, "NO_COLOR": "1"}, encoding="utf-8", timeout=60)
+    assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+    assert "␛]52;c;ZXZpbA==␇ ␍X" in shown and "note␛[2J" in shown
+    piped = run_cli("grade", str(SEED_DECK), str(tmp_path / "a.jsonl"), "--csv", "--jobs", "1")
+    rows = list(csv.reader(io.StringIO(piped.stdout, newline="")))
+    assert rows[1][rows[0].index("answer")] == answer and rows[1][rows[0].index("note\x1b[2J")] == "two\nlines"
