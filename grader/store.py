@@ -342,7 +342,7 @@ class Store:
     def _readable_not_writable(self, exc: BaseException) -> bool:
         if isinstance(exc, OSError):
             return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
-        if not isinstance(exc, sqlite3.Error) or getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+        if not isinstance(exc, sqlite3.Error) or _primary_code(exc) not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
             return False
         if not self.path.is_file():
             return not os.access(self.path.parent, os.W_OK)
@@ -431,7 +431,7 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY:
+            if _primary_code(exc) == _SQLITE_READONLY:
                 raise HistoryReadOnly(_READ_ONLY, path=self.path) from None
             error = HistoryBusy if isinstance(exc, sqlite3.OperationalError) and _busy(exc) else StoreError
             raise error(f"cannot write the practice history: {_reason(exc, self._busy_timeout)}", path=self.path) from None
@@ -882,7 +882,20 @@ class Store:
 
 _READ_ONLY = "cannot save to the practice history: its folder is read-only; make it writable, or set GRADER_HOME to a folder you can write"
 _SQLITE_READONLY, _SQLITE_CANTOPEN = 8, 14  # primary result codes (an extended code's low byte)
+# SQLite's own words for them: Python 3.10's errors carry no result code (``sqlite_errorcode`` came in 3.11).
+_PRIMARY_CODE_BY_MESSAGE = {
+    "attempt to write a readonly database": _SQLITE_READONLY,
+    "unable to open database file": _SQLITE_CANTOPEN,
+}
 _DAMAGED = "another program changed it; move it aside, and import a backup if you have one (grader history import)"
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code for ``exc``, on Python 3.10 too (there from its message); 0 when unknown."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return _PRIMARY_CODE_BY_MESSAGE.get(str(exc), 0)
+    return code & 0xFF
 
 
 def _upgrade(db: sqlite3.Connection, version: int) -> None:

@@ -314,6 +314,40 @@ def test_a_new_history_in_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
     assert str(exc.value).endswith(": cannot save to the practice history: its folder is read-only; make it writable, or set GRADER_HOME to a folder you can write")
 
 
+class _Python310Connection(sqlite3.Connection):
+    """A connection whose errors are as Python 3.10 raises them: SQLite's message, no ``sqlite_errorcode``."""
+
+    def execute(self, *args):
+        try:
+            return super().execute(*args)
+        except sqlite3.Error as exc:
+            for name in ("sqlite_errorcode", "sqlite_errorname"):  # 3.11's, absent on 3.10 itself
+                if hasattr(exc, name):
+                    delattr(exc, name)
+            raise
+
+
+def test_a_read_only_history_is_known_as_such_on_python_3_10(tmp_path, monkeypatch):
+    """On Python 3.10, whose sqlite3 errors carry no result code, ``cards DECK`` and ``stats DECK`` in a read-only
+    folder failed ('cannot open the practice history: unable to open database file') instead of reading it."""
+    from functools import partial
+
+    from grader.stats import card_progress
+
+    deck = load_deck(write_deck(tmp_path / "deck.md"))
+    path = tmp_path / "history.sqlite3"
+    with Store(path) as s:
+        s.record_attempt(deck, deck.cards[0], answer="a", grade=graded(), rating=Rating.good, now=NOW)
+    for suffix in ("-wal", "-shm"):  # as on a read-only mount, even for root: SQLite cannot make them
+        path.with_name(path.name + suffix).symlink_to(tmp_path / "no-such-folder" / suffix)
+    monkeypatch.setattr(sqlite3, "connect", partial(sqlite3.connect, factory=_Python310Connection))
+    with pytest.raises(HistoryReadOnly):
+        Store(path)
+    progress = card_progress(deck, now=NOW, history=path)
+    answered = {card_id: p.last_verdict for card_id, p in progress.items() if p.last_verdict}
+    assert answered == {deck.cards[0].id: Verdict.correct}
+
+
 def test_a_full_disk_keeps_what_was_saved(store, tmp_path):
     deck = load_deck(write_deck(tmp_path / "deck.md"))
     store.record_attempt(deck, deck.cards[0], answer="saved", grade=graded(), rating=Rating.good, now=NOW - timedelta(days=1))
