@@ -1,0 +1,52 @@
+"""grader as its wheel installs it, away from the repository: the files it ships are found there, and only there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+SHIPPED = ("decks", "prompts", "eval/seed_dev.jsonl")  # what the code asks resources.bundled for
+WHERE = "from grader.resources import bundled; print(*(bundled(name) for name in {names!r}), sep='\\n')"
+
+
+def installed_layout(site: Path) -> Path:
+    """The package laid out in ``site`` as the wheel installs it: ``grader/`` with pyproject's force-include inside."""
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    shutil.copytree(ROOT / "grader", site / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    for source, target in wheel["force-include"].items():
+        copy = shutil.copytree if (ROOT / source).is_dir() else shutil.copy2
+        (site / target).parent.mkdir(parents=True, exist_ok=True)
+        copy(ROOT / source, site / target)
+    return site
+
+
+def where_bundled(tmp_path: Path, import_path: Path, names=SHIPPED) -> list[str]:
+    """What ``bundled`` answers for ``names`` in a process importing grader from ``import_path``, outside the repository."""
+    env = {**os.environ, "PYTHONPATH": str(import_path), "GRADER_HOME": str(tmp_path / "home")}
+    code = "import grader; assert grader.__file__.startswith(" + repr(str(import_path)) + "); " + WHERE.format(names=names)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_an_installed_package_reads_its_own_copy_not_a_folder_of_that_name_beside_it(tmp_path):
+    """Beside an installed package is site-packages: another distribution's ``decks/`` there was practised as the
+    bundled deck, and its ``prompts/`` turned LLM feedback off ("the prompt files are missing")."""
+    site = installed_layout(tmp_path / "site-packages")
+    (site / "decks").mkdir()
+    (site / "decks" / "theirs.md").write_text("1. <details><summary>Whose?</summary>\n\n==theirs==\n</details>\n")
+    (site / "prompts").mkdir()
+    (site / "eval").mkdir()
+    (site / "eval" / "seed_dev.jsonl").write_text("{}\n")
+    assert where_bundled(tmp_path, site) == [str(site / "grader" / "_bundled" / name) for name in SHIPPED]
+
