@@ -6,7 +6,12 @@ installed inside the package as ``grader/_bundled/`` (see pyproject.toml).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 _HERE = Path(__file__).resolve().parent
 
@@ -24,10 +29,45 @@ def bundled(name: str) -> Path | None:
     checkout = _HERE.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / name).exists():
         return checkout / name
-    return None
+    return _unpacked(name)
 
 
 def missing(name: str) -> Path:
     """Where an installed copy of ``name`` should have been, for the error message."""
     return _HERE / "_bundled" / name
 
+
+def _unpacked(name: str) -> Path | None:
+    """A copy on disk of ``name`` when the package is imported from a zip file (decks and datasets are read as files).
+
+    It goes in grader's data folder (never beside the package), at the same path every run, so the bundled deck's
+    history stays the same deck's; a file is rewritten only when it differs. None when the zip has no ``name`` or the
+    copy cannot be written.
+    """
+    from importlib.resources import files
+
+    resource = files(__name__.rpartition(".")[0]) / "_bundled" / name
+    if isinstance(resource, Path) or not (resource.is_file() or resource.is_dir()):
+        return None  # on disk (checked above), or not shipped
+    from .config import data_dir
+
+    target = data_dir() / "bundled" / name
+    try:
+        _copy(resource, target)
+    except OSError:
+        return None
+    return target
+
+
+def _copy(resource: Traversable, target: Path) -> None:
+    if resource.is_dir():
+        for child in resource.iterdir():
+            _copy(child, target / child.name)
+        return
+    data = resource.read_bytes()
+    if target.is_file() and target.read_bytes() == data:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # whole or not at all, if two runs copy at once
+    partial.write_bytes(data)
+    os.replace(partial, target)

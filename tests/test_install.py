@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from .conftest import ROOT
@@ -50,3 +51,20 @@ def test_an_installed_package_reads_its_own_copy_not_a_folder_of_that_name_besid
     (site / "eval" / "seed_dev.jsonl").write_text("{}\n")
     assert where_bundled(tmp_path, site) == [str(site / "grader" / "_bundled" / name) for name in SHIPPED]
 
+
+def test_a_package_imported_from_a_zip_file_finds_what_it_ships(tmp_path):
+    """Imported from a zip (a wheel on PYTHONPATH), the bundled deck, prompts and seed set were 'missing from this
+    installation': they were looked for as files. They are copied out into grader's data folder, the same every run."""
+    site = installed_layout(tmp_path / "site")
+    archive = tmp_path / "grader.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(site.rglob("*")):
+            zipped.write(path, path.relative_to(site).as_posix())
+    unpacked = tmp_path / "home" / "bundled"
+    expected = [str(unpacked / name) for name in SHIPPED]
+    assert where_bundled(tmp_path, archive) == expected
+    assert where_bundled(tmp_path, archive) == expected  # again, over the copy already made
+    for name in ("decks/virtualization.md", "prompts/system.md", "prompts/rubric.md", "prompts/worked_example.yaml"):
+        assert (unpacked / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert (unpacked / "eval/seed_dev.jsonl").read_bytes() == (ROOT / "eval/seed_dev.jsonl").read_bytes()
+    assert where_bundled(tmp_path, archive, names=("no-such-file",)) == ["None"]
