@@ -1,7 +1,8 @@
 """grader: grade free-recall answers against the key terms of your own study decks.
 
     >>> from grader import load_deck, grade_answer
-    >>> deck = load_deck("decks/virtualization.md")
+    >>> from grader.decks import bundled_deck_dir
+    >>> deck = load_deck(bundled_deck_dir() / "virtualization.md")  # the deck grader ships; yours: load_deck("os.md")
     >>> grade_answer(deck.cards[2], "sharing, aggregation, emulation, isolation").verdict.value
     'correct'
 

@@ -303,17 +303,17 @@ def grade(
     object in --json output; a progress bar shows on stderr. Every row is
     checked before any is graded; keyword grading runs on every core (--jobs).
 
-    Example: grader grade decks/virtualization.md answers.jsonl --json > grades.jsonl
+    Example: grader grade deck.md answers.jsonl --json > grades.jsonl
 
-    Example: grader grade decks/virtualization.md answers.jsonl --llm --concurrency 8 --json
+    Example: grader grade deck.md answers.jsonl --llm --concurrency 8 --json
 
-    Example: grader grade decks/virtualization.md big.csv --output grades.jsonl --jobs 4 (after Ctrl-C: the same with --resume)
+    Example: grader grade deck.md big.csv --output grades.jsonl --jobs 4 (after Ctrl-C: the same with --resume)
 
-    Example: cat answers.csv | grader grade decks/virtualization.md - --answers-format csv --csv
+    Example: cat answers.csv | grader grade deck.md - --answers-format csv --csv
 
-    Example: grader grade decks/virtualization.md answers.jsonl --llm --batch --output grades.jsonl (later: the same with --resume instead of --batch)
+    Example: grader grade deck.md answers.jsonl --llm --batch --output grades.jsonl (later: the same with --resume instead of --batch)
 
-    Example: grader grade decks/virtualization.md class.csv --report class.html --gradebook gradebook.csv
+    Example: grader grade deck.md class.csv --report class.html --gradebook gradebook.csv
     """
     from .batch import BatchInterrupted, grade_file, jobs_to_run
     from .grading import KeywordGrader
@@ -522,11 +522,11 @@ def review(
     u, n, q), so reviews can be scripted. Exports carry the final grades: yours,
     else the calibration's, else the grader's.
 
-    Example: grader review decks/virtualization.md class.csv --report class.html --gradebook gradebook.csv
+    Example: grader review deck.md class.csv --report class.html --gradebook gradebook.csv
 
-    Example: printf 'a\\nc\\ni 2\\nq\\n' | grader review decks/virtualization.md class.csv
+    Example: printf 'a\\nc\\ni 2\\nq\\n' | grader review deck.md class.csv
 
-    Example: grader review decks/virtualization.md class.csv --export-only --output final.jsonl
+    Example: grader review deck.md class.csv --export-only --output final.jsonl
     """
     from .batch import default_jobs
     from .class_outputs import check_student
@@ -622,7 +622,7 @@ def cards(
     (the deck is matched with your history first, as stats matches it, so an
     edited card keeps its history).
 
-    Example: grader cards decks/virtualization.md --json
+    Example: grader cards deck.md --json
 
     Example: grader cards notes/networking.apkg --due
     """
@@ -727,7 +727,7 @@ def eval_command(
     data: Optional[Path] = typer.Argument(
         None,
         metavar="DATA.jsonl",
-        help="Human-graded answers, JSON Lines (default: eval/seed_dev.jsonl).",
+        help="Human-graded answers, JSON Lines (default: the labelled answers to the bundled deck).",
         show_default=False,
     ),
     train: Optional[Path] = typer.Option(None, "--train", help="Fit the calibration on this file (default: cross-validation grouped by question)."),
@@ -750,7 +750,7 @@ def eval_command(
     Calibration is cross-validated by question unless --train is given; every
     run also scores a majority, an answer-length and a word-overlap baseline.
 
-    Example: grader eval ../shared/datasets/mohler/train.jsonl --report out/
+    Example: grader eval mohler_train.jsonl --report out/
 
     Example: grader eval --json > runA.json ; grader eval compare runA.json runB.json
 
