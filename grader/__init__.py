@@ -1,8 +1,8 @@
 """grader: grade free-recall answers against the key terms of your own study decks.
 
     >>> from grader import load_deck, grade_answer
-    >>> from grader.decks import bundled_deck_dir
-    >>> deck = load_deck(bundled_deck_dir() / "virtualization.md")  # the deck grader ships; yours: load_deck("os.md")
+    >>> from grader.decks import bundled_deck
+    >>> deck = load_deck(bundled_deck())  # the deck grader ships; yours: load_deck("os.md")
     >>> grade_answer(deck.cards[2], "sharing, aggregation, emulation, isolation").verdict.value
     'correct'
 

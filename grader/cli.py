@@ -613,7 +613,7 @@ class _ReviewTerminal:
 
 @app.command()
 def cards(
-    deck: Path = typer.Argument(..., help="A deck file."),
+    deck: Optional[Path] = typer.Argument(None, help="A deck file (default: the bundled deck)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per card (JSON Lines)."),
     due: bool = typer.Option(False, "--due", help="Only the cards due now (new cards and cards set aside are left out)."),
 ) -> None:
@@ -627,13 +627,13 @@ def cards(
     Example: grader cards notes/networking.apkg --due
     """
     from .config import load_schedule_settings
-    from .decks import load_deck
+    from .decks import bundled_deck, load_deck
     from .display import clean_line
     from .stats import card_progress, is_due_now, progress_record
 
     settings = load_schedule_settings()  # what "due now" means: learn-ahead and the hour a study day starts, as practice reads them
     _warn_of_unused_settings("cards", "practice")
-    the_deck = load_deck(deck)
+    the_deck = load_deck(deck or bundled_deck())
     now = _now()  # what matching the deck with the history found is said on stderr, as stats says it: stdout is the list
     progress = card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
     shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now, settings=settings)]
@@ -655,7 +655,7 @@ def cards(
 
 
 @app.command()
-def lint(decks: list[Path] = typer.Argument(..., help="Deck files or folders.")) -> None:
+def lint(decks: Optional[list[Path]] = typer.Argument(None, help="Deck files or folders (default: the bundled deck).")) -> None:
     """Report what a deck author should fix, as file:line: message; exit 1 if anything.
 
     Every file of a folder is checked, one that cannot be read as a deck too, and
@@ -664,11 +664,11 @@ def lint(decks: list[Path] = typer.Argument(..., help="Deck files or folders."))
 
     Example: grader lint notes/
     """
-    from .decks import lint_files
+    from .decks import bundled_deck, lint_files
     from .display import clean_line
 
     count = 0
-    for line in lint_files(decks):
+    for line in lint_files(decks or [bundled_deck()]):
         print(clean_line(line))
         count += 1
     if count:

@@ -133,6 +133,13 @@ def test_cards_json():
     assert cards[16]["gradable"] is False and cards[17]["derived_terms"] is True
 
 
+def test_cards_and_lint_with_no_deck_read_the_bundled_one():
+    # Installed from a wheel, the bundled deck has no path a user knows: as practice does, cards and lint read it.
+    assert run_cli("cards", "--json").stdout == run_cli("cards", DECK, "--json").stdout != ""
+    bare, named = run_cli("lint"), run_cli("lint", DECK)
+    assert (bare.returncode, bare.stdout) == (named.returncode, named.stdout) and "card answer is only an image" in bare.stdout
+
+
 def test_cards_piped_is_one_tab_separated_line_a_card(tmp_path):
     deck = tmp_path / "deck.yaml"
     deck.write_text('cards:\n  - question: "Two\\tcolumns\\nand two lines?"\n    answer: "==alpha== and ==beta=="\n  - question: Why?\n    answer: Because.\n')

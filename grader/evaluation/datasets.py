@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..answers import TOO_LONG_NUMBER
-from ..decks import bundled_deck_dir, load_deck
+from ..decks import bundled_deck, load_deck
 from ..errors import InputError
 from ..files import has_lone_surrogate, read_text, strings_in
 from ..keyterms import clean_term, derive_key_terms, document_frequencies, parse_term
@@ -39,7 +39,6 @@ from ..resources import bundled, missing
 
 # Evaluation sets are big (ASAP-SAS train is 38 MB) but still read whole.
 MAX_DATASET_BYTES = 512 * 1024 * 1024
-SEED_DECK = "virtualization.md"
 
 TermDeriver = Callable[[str, Mapping[str, int], int, str], list[KeyTerm]]
 
@@ -326,7 +325,7 @@ def _with_cards(path: str, name: str, items: list[EvalItem], cards: dict[str, Ca
 
 
 def _load_seed(path: Path, rows: list[tuple[int, dict]], deck_path: str | Path | None) -> EvalSet:
-    deck = load_deck(deck_path or bundled_deck_dir() / SEED_DECK)
+    deck = load_deck(deck_path or bundled_deck())
     by_number = {str(c.number): c for c in deck.cards}
     by_id = {c.id: c for c in deck.cards}
     items = []

@@ -38,9 +38,9 @@ class CheckLine:
 
 def sample_card() -> Card:
     """The card the check grades: the bundled deck's "examples of managed execution" (four one-word terms)."""
-    from ..decks import bundled_deck_dir, load_deck
+    from ..decks import bundled_deck, load_deck
 
-    deck = load_deck(bundled_deck_dir() / "virtualization.md")
+    deck = load_deck(bundled_deck())
     return next(c for c in deck.cards if c.number == 3)
 
 
