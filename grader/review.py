@@ -88,8 +88,15 @@ def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: 
 
         v = np.stack([text_vector(vectors, t) for t in tokens]) if n else np.zeros((0, 1))
         text = np.clip(v @ v.T, 0.0, 1.0)
-        empty = ~v.any(axis=1)
+        empty = np.array([not t for t in tokens], dtype=bool)
         text[np.ix_(empty, empty)] = 1.0  # two answers with no content words say the same nothing
+        # Words the vectors do not know (a script they spell letter by letter: see ``semantic``) are no empty answer:
+        # such an answer is compared with every other by its words.
+        unknown = np.flatnonzero(~v.any(axis=1) & ~empty)
+        if unknown.size:
+            overlap = _word_overlap([{t.stem for t in ts} for ts in tokens], unknown)
+            text[unknown, :] = overlap
+            text[:, unknown] = overlap.T
     else:
         text = _word_overlap([{t.stem for t in ts} for ts in tokens])
     # ``text`` becomes the result, the key terms' agreement added a block of rows at a time: one n x n array in all,
@@ -114,19 +121,21 @@ def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: 
     return sim
 
 
-def _word_overlap(words: list[set[str]]) -> np.ndarray:
-    """Jaccard similarity of word sets (two empty sets are alike), a block of rows at a time."""
+def _word_overlap(words: list[set[str]], rows_of: np.ndarray | None = None) -> np.ndarray:
+    """Jaccard similarity of word sets (two empty sets are alike), a block of rows at a time; with ``rows_of``, only
+    the rows of those sets."""
     vocabulary = {w: i for i, w in enumerate(sorted(set().union(*words)))} if words else {}
     m = np.zeros((len(words), max(1, len(vocabulary))))
     for i, ws in enumerate(words):
         m[i, [vocabulary[w] for w in ws]] = 1.0
     size = m.sum(axis=1)
-    out = np.empty((len(words), len(words)))
-    for start in range(0, len(words), SIMILARITY_ROWS):
-        rows = slice(start, start + SIMILARITY_ROWS)
+    asked = np.arange(len(words)) if rows_of is None else rows_of
+    out = np.empty((len(asked), len(words)))
+    for start in range(0, len(asked), SIMILARITY_ROWS):
+        rows = asked[start : start + SIMILARITY_ROWS]
         both = m[rows] @ m.T
         either = size[rows, None] + size[None, :] - both
-        out[rows] = np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
+        out[start : start + len(rows)] = np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
     return out
 
 

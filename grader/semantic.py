@@ -51,10 +51,23 @@ class WordVectors:
 
 @lru_cache(maxsize=131072)
 def _word_vector(vectors: WordVectors, word: str) -> np.ndarray:
-    ids = vectors.tokenizer.encode(word, add_special_tokens=False).ids  # type: ignore[attr-defined]  # a tokenizers.Tokenizer
-    if not ids:
+    encoding = vectors.tokenizer.encode(word, add_special_tokens=False)  # type: ignore[attr-defined]  # a tokenizers.Tokenizer
+    if not encoding.ids or (len(word) > 1 and not any(c.isascii() for c in word) and _spelt_out(encoding.tokens)):
         return np.zeros(DIMENSIONS, dtype=np.float32)
-    return vectors.matrix[ids].mean(axis=0, dtype=np.float32)  # each float16 exact in float32: as if converted first
+    return vectors.matrix[encoding.ids].mean(axis=0, dtype=np.float32)  # each float16 exact in float32: as if converted first
+
+
+def _spelt_out(tokens: list[str]) -> bool:
+    """Whether the vocabulary has a word only letter by letter (or byte by byte): most of its tokens one character.
+
+    Such a word's vector is the mean of its letters', so any two words of a script the vocabulary barely knows
+    (Greek, Hebrew, Arabic, Korean, Chinese, Japanese, Thai) come out close, and would stand for each other "by
+    meaning". Only words with no ASCII character are asked about (those letters are the vocabulary's own, and
+    an English text's symbols, "δt", "μs", keep their vectors), of two characters or more (a lone "λ" is a symbol).
+    """
+    pieces = [t.lstrip("\u2581") for t in tokens]  # "\u2581" marks a word's start, on its own or on its first piece
+    pieces = [p for p in pieces if p]
+    return 2 * sum(len(p) == 1 or p.startswith("<0x") for p in pieces) > len(pieces)
 
 
 def _files() -> tuple[Path, Path]:

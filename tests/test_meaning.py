@@ -140,6 +140,21 @@ def test_look_alikes_and_opposites_are_not_found_by_meaning(vectors, term, answe
     assert grade.terms[0].credit == 0
 
 
+@pytest.mark.parametrize(
+    "terms, answer",
+    [
+        (["λογισμικό", "εικονικές μηχανές"], "λογισμικό"),  # Greek, spelt letter by letter
+        (["תוכנה", "מכונות וירטואליות"], "תוכנה"),  # Hebrew
+        (["برنامج", "الأجهزة الافتراضية"], "برنامج"),  # Arabic
+        (["하이퍼바이저", "컴퓨터 에뮬레이션"], "하이퍼바이저"),  # Korean, spelt byte by byte
+    ],
+)
+def test_words_the_vectors_know_only_letter_by_letter_mean_nothing_to_them(vectors, terms, answer):
+    """Such a word's vector is the mean of its letters': any two words of the script were close enough to be synonyms."""
+    grade = KeywordGrader(GradingSettings(), vectors).grade(card("Q?", terms), answer)
+    assert [(t.how, t.credit) for t in grade.terms] == [("exact", 1.0), (None, 0.0)]
+
+
 def test_keyword_mode_uses_no_meaning_and_reports_no_similarity(vectors):
     grade = KeywordGrader(KEYWORD_ONLY, vectors).grade(card("How does it begin?", ["start"]), "begin")
     assert grade.score == 0 and grade.similarity is None

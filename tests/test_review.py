@@ -136,6 +136,21 @@ def test_similar_answers_group_together_largest_first(seed_deck, match):
     assert [g.tolist() for g in cluster(sim, np.arange(7), 0.7)] == [g.tolist() for g in cluster(sim, np.arange(7), 0.7)]
 
 
+def test_answers_in_words_the_vectors_do_not_know_are_grouped_by_their_words():
+    """Greek (or Chinese, Korean...) words have no vector of their own (``semantic``): their answers were taken for
+    answers with no words at all, alike, and a right one and a wrong one came in one group."""
+    from grader.keyterms import parse_term
+    from grader.models import Card
+
+    card = Card(id="c", number=1, question="Τι είναι ο υπερεπόπτης;", answer="λογισμικό, εικονικές μηχανές",
+                key_terms=[parse_term("λογισμικό"), parse_term("εικονικές μηχανές")])  # fmt: skip
+    answers = ["λογισμικό που εκτελεί εικονικές μηχανές", "λογισμικό, εικονικές μηχανές", "ένα υλικό κουτί", "δεν ξέρω κουτί", "?"]
+    grader = KeywordGrader(GradingSettings())
+    sim = similarity_matrix(answers, grader.grade_many(card, answers), grader.vectors)
+    assert np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
+    assert sorted(sorted(g.tolist()) for g in cluster(sim, np.arange(5), 0.7)) == [[0, 1], [2], [3], [4]]
+
+
 @pytest.mark.parametrize("match", ["meaning", "keyword"])
 def test_similarity_of_a_large_question_takes_one_matrix_of_memory(seed_deck, match):
     # 5,000 answers to one question took 865 MB (three n x n arrays and their temporaries); 10,000 would take 3.5 GB.
