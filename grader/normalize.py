@@ -16,8 +16,9 @@ import snowballstemmer
 
 # A word is a run of letters and digits; an apostrophe inside keeps "don't" whole.
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-# Combining marks: a decomposed "é" (e and U+0301, as some keyboards and file systems write it) is one letter, so a
-# text with marks takes a pattern that keeps them inside words (the plain one is faster, and most texts have none).
+# Latin combining marks: a decomposed "é" (e and U+0301, as some keyboards and file systems write it) is one letter.
+# Card ids have always read words with these inside and every other mark between (``id_text``); grading reads every
+# script's marks as parts of words (``marked_word_patterns``).
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # Characters nothing shows (Unicode's default-ignorable code points: soft hyphen, zero-width spaces and joiners, word
 # joiner, byte order mark, bidi marks and controls, variation selectors, tag characters, Hangul fillers). A text is
@@ -28,10 +29,7 @@ _HIDDEN_CHARS = (
     "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 _HIDDEN = re.compile(f"[{_HIDDEN_CHARS}]")
-_HAS_MARK = re.compile(f"[{_MARKS}{_HIDDEN_CHARS}]")
-_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARKS}{_HIDDEN_CHARS}])*"
-_WORD_WITH_MARKS = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*", re.UNICODE)
-# Words as card ids have always read them: combining marks inside, hidden characters between (``id_text``).
+# Words as card ids have always read them: Latin combining marks inside, hidden characters between (``id_text``).
 _HAS_ONLY_MARK = re.compile(f"[{_MARKS}]")
 _LETTERS_AS_WRITTEN = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
 _WORD_AS_WRITTEN = re.compile(rf"{_LETTERS_AS_WRITTEN}(?:['’]{_LETTERS_AS_WRITTEN})*", re.UNICODE)
@@ -53,11 +51,40 @@ _LOOKALIKES = str.maketrans(
 _LATIN = re.compile("[A-Za-z]")
 
 
+def _mark_ranges() -> str:
+    """Every combining mark (Unicode categories Mn, Mc, Me) as ranges of a character class.
+
+    A regex word character is none of them, though in many scripts they are letters of the word: a decomposed "é" (e and U+0301,
+    as some keyboards and file systems write it), Arabic and Hebrew vowel points, Thai vowels, Devanagari vowel
+    signs. Made from the running Python's Unicode tables (7 ms, once, for the first text with a character that is not
+    ASCII); blocks that hold no mark are not looked through (CJK ideographs, Hangul syllables, surrogates, private use).
+    """
+    scanned = (*range(0x300, 0x3400), *range(0xA000, 0xAC00), *range(0xD7B0, 0xD800), *range(0xF900, 0x20000), *range(0xE0100, 0xE01F0))
+    marks = [c for c in scanned if unicodedata.category(chr(c))[0] == "M"]
+    runs = []
+    for c in marks:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in runs)
+
+
+@lru_cache(maxsize=1)
+def marked_word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Whether a text has a combining mark or a hidden character, and the word pattern that keeps both inside words
+    (``_WORD`` is faster, and most texts have neither): made on first use."""
+    inside = f"{_mark_ranges()}{_HIDDEN_CHARS}"
+    letters = rf"[^\W_](?:[^\W_]|[{inside}])*"
+    return re.compile(f"[{inside}]"), re.compile(rf"{letters}(?:['’]{letters})*", re.UNICODE)
+
+
 def _written_words(text: str) -> list[str]:
     """The words of a text as written (``_WORD``), its combining marks and hidden characters kept inside them."""
-    if text.isascii() or not _HAS_MARK.search(text):
+    if text.isascii():
         return _WORD.findall(text)
-    return _WORD_WITH_MARKS.findall(text)
+    has_mark, marked_word = marked_word_patterns()
+    return marked_word.findall(text) if has_mark.search(text) else _WORD.findall(text)
 
 
 def _as_seen(word: str) -> str:
@@ -187,7 +214,7 @@ def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
     pieces = _PIECES.get(word)
     if pieces is None:
         seen = word if word.isascii() else _as_seen(word)
-        parts = [part for piece in _WORD.findall(fold(seen).replace("’", "'")) for part in _unelided(piece)]
+        parts = [part for piece in _written_words(fold(seen).replace("’", "'")) for part in _unelided(piece)]
         if not word.isascii():  # read as seen after folding case too: a folded "Γ" is "γ", which looks like y
             parts = [_as_seen(part) for part in parts]
         pieces = tuple(_piece_and_stem(part) for part in parts)
@@ -287,7 +314,7 @@ def _seen(text: str) -> str:
     """A stretch of text as a reader sees it (``_as_seen``): hidden characters dropped, look-alike letters read."""
     if text.isascii():
         return text
-    return _HIDDEN.sub("", _WORD_WITH_MARKS.sub(lambda m: _as_seen(m[0]), text))
+    return _HIDDEN.sub("", marked_word_patterns()[1].sub(lambda m: _as_seen(m[0]), text))
 
 
 def normalize(text: str) -> str:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.cardtext import card_id
 from grader.keyterms import parse_term
-from grader.normalize import _WORD_WITH_MARKS, normalize, tokenize
+from grader.normalize import marked_word_patterns, normalize, tokenize
 
 
 def make_card(*terms: str, question: str = "Name the things.") -> Card:
@@ -337,12 +337,29 @@ def test_decomposed_accents_grade_as_composed_ones():
         ]
 
 
+@pytest.mark.parametrize(
+    ("script", "term", "answer", "matched"),
+    [
+        ("Arabic, vowel points", "الأجهزة الافتراضية", "تشغيل الأَجْهِزَة الافْتِرَاضِيَّة", "الأَجْهِزَة الافْتِرَاضِيَّة"),
+        ("Hebrew, vowel points", "מכונות וירטואליות", "שמריצה מְכוֹנוֹת וִירְטוּאָלִיּוֹת", "מְכוֹנוֹת וִירְטוּאָלִיּוֹת"),
+        ("Thai, vowels and tone marks", "ซอฟต์แวร์", "เป็น ซอฟต์แวร์ ตัวหนึ่ง", "ซอฟต์แวร์"),
+        ("Devanagari, vowel signs", "आभासी मशीन", "यह एक आभासी मशीन है", "आभासी मशीन"),
+    ],
+)
+def test_combining_marks_of_every_script_stay_inside_their_words(script, term, answer, matched):
+    """Vowel points and signs are marks, which a regex word character is not: split at each, a word was found in
+    pieces (or, in Thai, cut short where it ends in a mark)."""
+    grade = grade_answer(make_card(term, "computer"), answer)
+    assert [(t.found, t.matched_text) for t in grade.terms] == [(True, matched), (False, None)], script
+    assert len(tokenize(answer)) == len(answer.split()), script
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "Mn", "No"]), max_size=80))
 def test_tokens_stand_where_their_words_are_written(text):
     """tokenize places each word by ``find`` from the end of the one before: the offsets are still the pattern's matches'."""
     tokens = tokenize(text)
-    words = [m.span() for m in _WORD_WITH_MARKS.finditer(text)]
+    words = [m.span() for m in marked_word_patterns()[1].finditer(text)]
     assert list(dict.fromkeys((t.start, t.end) for t in tokens)) == [(a, b) for a, b in words if normalize(text[a:b])]
     assert all(t.word in normalize(text[t.start : t.end]).split() for t in tokens)
 
