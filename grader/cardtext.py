@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import DeckError
 from .keyterms import clean_markdown, derive_key_terms, document_frequencies, parse_terms
 from .models import Card, Deck, KeyTerm, ReferenceAnswer
-from .normalize import STOPWORDS, id_text, normalize, tokenize
+from .normalize import STOPWORDS, id_text, is_spaceless, normalize, tokenize
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,8 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
     next line of the same paragraph that also has an odd count (a highlight that
     wraps). A mark nothing closes highlights to the end of its line, and is
     reported. ``===`` is read as ``==`` (the extra ``=`` is a typo). A mark in
-    the middle of a word (``t==he``) widens to the whole word. Marks are looked for outside code and math, where
+    the middle of a word (``t==he``) widens to the whole word, but not one after a character of a script written
+    without spaces (``在==虚拟机==上``), where what comes before is the rest of a clause, as markdown renderers read it. Marks are looked for outside code and math, where
     ``==`` is an operator (``a == b``, ``$a == b$``); a highlight may hold code or math.
     """
     lines = body.split("\n")
@@ -222,9 +223,12 @@ def highlights(body: str, first_line: int, findings: list[Finding]) -> list[str]
                 terms.append(_unclosed(lines, open_at, first_line, findings))
                 open_at = None
         for n, (a, b) in enumerate(zip(marks[0::2], marks[1::2])):
-            lead = _word_before(line, a.start())  # t==he features==  ->  "the features"
-            if not lead and n == 0 and "==" not in marked[: a.start()]:
-                lead = _lead_in(line[: a.start()])
+            if is_spaceless(line[a.start() - 1 : a.start()]):  # 在==虚拟机==: no word to widen to, a clause runs on
+                lead = ""
+            else:
+                lead = _word_before(line, a.start())  # t==he features==  ->  "the features"
+                if not lead and n == 0 and "==" not in marked[: a.start()]:
+                    lead = _lead_in(line[: a.start()])
             terms.append(lead + line[a.end() : b.start()])
         if len(marks) % 2 == 1:
             open_at = (idx, marks[-1].end())

@@ -178,6 +178,17 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+# Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, hiragana and katakana (half-width
+# too), Han ideographs and their iteration marks.
+_SPACELESS = "\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+_HAS_SPACELESS = re.compile(f"[{_SPACELESS}]")
+
+
+def is_spaceless(word: str) -> bool:
+    """Whether a text begins with a character of a script written without spaces between words."""
+    return bool(_HAS_SPACELESS.match(word))
+
+
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with offsets into the original string.
 

@@ -144,6 +144,13 @@ def test_image_without_bang_is_an_image():
         ("<small>==tiny==</small>", ["tiny"]),
         ("> quoted ==term==", ["term"]),
         ("==a== and t==he thing==", ["a", "the thing"]),
+        # a mark after a character of a script without spaces opens there, as markdown renderers read it: widened
+        # to the "word" before it, the terms were "在虚拟机监控器" and "上运行的计算机仿真"
+        ("在==虚拟机监控器==上运行的==计算机仿真==。", ["虚拟机监控器", "计算机仿真"]),
+        ("==ハイパーバイザー==の上で動く==エミュレーション==です", ["ハイパーバイザー", "エミュレーション"]),
+        ("==ซอฟต์แวร์==ที่รัน==เครื่องเสมือน==", ["ซอฟต์แวร์", "เครื่องเสมือน"]),
+        ("- 它是==托管执行==", ["托管执行"]),
+        ("- 虚拟机 ==监控器==", ["虚拟机 监控器"]),  # after a space, a list item's lead-in is part of it as in English
         ("no highlight at all, only prose about containers", None),
         # "==" in code is an operator, not a mark: it made "b to compare, and" a key term, and lint call it unclosed
         ("use `a == b` to test ==equality==", ["equality"]),
