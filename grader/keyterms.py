@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from .models import KeyTerm, TermPart
-from .normalize import STOPWORDS, content_tokens, normalize, stem, tokenize
+from .normalize import STOPWORDS, Token, content_tokens, fold, is_spaceless, is_spaceless_in, normalize, phrase_words, stem, tokenize
 
 HEAD_WEIGHT = 0.75
 MAX_ALTERNATIVES = 8
@@ -159,7 +159,9 @@ def _variants(phrase: str) -> list[str]:
 
 # --- Derived terms for cards whose author highlighted nothing -----------------
 
-_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”]|\s-\s|\s–\s")
+# Punctuation ends a phrase: ASCII, curly quotes and guillemets, and the full-width and ideographic punctuation of
+# Chinese and Japanese (a clause of theirs has no space to cut it at).
+_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”«»，。、；：！？（）［］｛｝「」『』【】《》〈〉]|\s-\s|\s–\s")
 MAX_DERIVED_TERMS = 6
 MAX_ITEM_WORDS = 4
 OTHER_WORD_WEIGHT = 0.25
@@ -213,7 +215,7 @@ def derive_key_terms(
     if len(items) >= 2:
         phrases = []
         for item in items:
-            if len(content_tokens(item)) <= MAX_ITEM_WORDS:
+            if phrase_words(content_tokens(item)) <= MAX_ITEM_WORDS:
                 phrases.append(item)
             else:  # a whole sentence: each of its words, so each idea in it can be found
                 phrases += _content_words(item)
@@ -228,7 +230,7 @@ def derive_key_terms(
         # other words are light terms, so covering more of the reference scores higher.
         covered = {stem for key in terms for stem in key.split()}
         for word in _content_words(clean_markdown(text)):
-            if len(word) > 1 and stem(word) not in covered:
+            if len(word) > 1 and (stem(word) not in covered if not is_spaceless(word) else not covered.issuperset(_stems(word))):
                 _add_derived(terms, word, OTHER_WORD_WEIGHT)
     return list(terms.values())
 
@@ -253,9 +255,31 @@ def _content_words(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _run_words(run: str) -> tuple[tuple[str, str], ...]:
-    """The words of a run between spaces that a derived term can be, with their stems (cached, as ``_run_stems``)."""
+    """The words of a run between spaces that a derived term can be, with their stems (cached, as ``_run_stems``).
+
+    Text of a script written without spaces has no words to cut (it is read as pairs of characters, which are no
+    terms): each of its stretches between punctuation is one, as written, its stem the stretch folded.
+    """
     tokens = content_tokens(run)
+    if is_spaceless_in(run):
+        return tuple((written, fold(written)) for written in _spaceless_stretches(run, tokens))
     return tuple((t.word, t.stem) for t in tokens if t.word not in DERIVE_STOPWORDS and not t.word.isdigit())
+
+
+def _spaceless_stretches(run: str, tokens: list[Token]) -> list[str]:
+    """The words of a run, with each stretch of overlapping pairs of characters as one word (see ``_run_words``)."""
+    words: list[str] = []
+    spans: list[list[int]] = []
+    for t in tokens:
+        if t.word in DERIVE_STOPWORDS or t.word.isdigit():
+            continue
+        if spans and is_spaceless(t.word) and t.start < spans[-1][1] and is_spaceless(words[-1]):
+            spans[-1][1] = t.end
+            words[-1] = run[spans[-1][0] : t.end]
+        else:
+            spans.append([t.start, t.end])
+            words.append(run[t.start : t.end] if is_spaceless(t.word) else t.word)
+    return words
 
 
 def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:

@@ -43,7 +43,7 @@ from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, STOPWORDS, Token, content_of, content_stems, content_tokens, fold, negated, stem, term_words, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, STOPWORDS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -93,6 +93,8 @@ class _Part:
     row_weights: np.ndarray
     compounds: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (table row of two words written as one, the rows' indices it stands for)
     affirmative: bool = True  # no negation among its words: a negated mention in the answer does not earn it
+    long: bool = False  # a phrase of LONG_PHRASE_WORDS words or more (see ``phrase_words``): covering most of it earns it
+    spaceless: bool = False  # read as pairs of characters (Chinese, Japanese, Thai: see ``normalize.tokenize``)
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
@@ -136,6 +138,7 @@ class CompiledCard:
     reference_vector: np.ndarray | None = None  # unit vector of the reference answer's content words the question lacks
     question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
     stopword_terms: frozenset[str] = frozenset()  # stopwords a term is made of: an answer's are matched, not skipped
+    single_chars: dict[str, int] = field(default_factory=dict)  # a term's lone character (熵) -> its row: see _word_matches
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -185,6 +188,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
     part_words: list[frozenset[int]] = []  # each term part's rows
     spoken: set[str] = set()  # stopwords a term is made of ("up and down"): an answer's are words to match
+    single_chars: dict[str, int] = {}  # a term word that is one character of a script without spaces -> its row
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -206,7 +210,11 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
                 affirmative = all(t.word != "not" and t.stem not in denied_in_reference for t in toks)
-                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative))
+                spaceless = any(is_spaceless(t.word) for t in toks)
+                if spaceless:
+                    single_chars.update({t.word: row for t, row in zip(toks, rows) if len(t.word) == 1 and is_spaceless(t.word)})
+                long = phrase_words(toks) >= LONG_PHRASE_WORDS
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -249,6 +257,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         reference_vector=_reference_vector(vectors, card, question_stems) if vectors else None,
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
+        single_chars=single_chars,
     )
 
 
@@ -321,6 +330,10 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             how[i, j] = how[i, j] or TYPO
+    if compiled.single_chars:  # an answer reads a term's lone character inside its pairs ("熵是" holds 熵)
+        for j, word in enumerate(answer_words):
+            for i in {compiled.single_chars.get(c) for c in word if len(word) == 2} - {None}:
+                how[i, j] = how[i, j] or EXACT
     # Two term words written as one must meet an answer word exactly ("alow" is not "allow").
     how[compiled.compound_rows] = np.where(exact[compiled.compound_rows], COMPOUND, 0)
     if compiled.vectors is not None:
@@ -641,10 +654,11 @@ def _substituted(near: list[bool], positions: list[int]) -> bool:
     ``virtual memory manager`` has ``virtual`` and ``manager`` of ``virtual machine
     manager`` around a word of its own: it names a different thing, and earns
     nothing. A term word merely absent (``security`` for ``increased security``)
-    is not a substitution.
+    is not a substitution. Not asked of a long phrase, nor of one read as pairs of characters, where a particle
+    put between two words (计算机的仿真) leaves pairs of the term out.
     """
     n_words = len(near)
-    if n_words >= LONG_PHRASE_WORDS or all(near) or len(positions) < 2:
+    if all(near) or len(positions) < 2:
         return False
     span = max(positions) - min(positions) + 1
     missing_inside = any(not near[i] and any(near[:i]) and any(near[i + 1 :]) for i in range(n_words))
@@ -659,7 +673,7 @@ def _share(part: _Part, near: tuple[bool, ...]) -> float:
     share = part.shares.get(near)
     if share is None:
         share = float(part.row_weights[np.array(near)].sum() / part.row_weights.sum())
-        if len(part.rows) >= LONG_PHRASE_WORDS:
+        if part.long:
             share = min(1.0, share / LONG_PHRASE_SATURATION)
         if len(part.shares) < KNOWN_SHARES:
             part.shares[near] = share
@@ -702,7 +716,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
             near.append(nearest is not None and abs(nearest - centre) <= window)
             if nearest is not None and near[-1]:
                 chosen.append(nearest)
-        if _substituted(near, chosen):
+        if not (part.long or part.spaceless) and _substituted(near, chosen):
             refused += chosen
             continue
         total += part.weight * _share(part, tuple(near))

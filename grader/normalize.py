@@ -182,11 +182,23 @@ def stem(word: str) -> str:
 # too), Han ideographs and their iteration marks.
 _SPACELESS = "\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 _HAS_SPACELESS = re.compile(f"[{_SPACELESS}]")
+_SPACELESS_RUNS = re.compile(f"([{_SPACELESS}]+)")  # its split keeps the runs, at odd places
 
 
 def is_spaceless(word: str) -> bool:
     """Whether a text begins with a character of a script written without spaces between words."""
     return bool(_HAS_SPACELESS.match(word))
+
+
+def is_spaceless_in(text: str) -> bool:
+    """Whether a text has a character of a script written without spaces between words."""
+    return not text.isascii() and bool(_HAS_SPACELESS.search(text))
+
+
+def phrase_words(tokens: list[Token]) -> float:
+    """How many words tokens make: a pair of characters of a script without spaces counts as half of one (a word of
+    Chinese is about two characters), any other token as one."""
+    return sum(0.5 if is_spaceless(t.word) else 1 for t in tokens)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -196,7 +208,15 @@ def tokenize(text: str) -> list[Token]:
     the original text and folded one by one to keep offsets true. No letter or
     digit stands between two words (the pattern takes them all), so ``find``
     from the end of one word places the next: cheaper than a match object per word.
+
+    A run of a script written without spaces between words (Chinese, Japanese,
+    Thai) is one "word" to the pattern, a whole clause: it is read as its
+    overlapping pairs of characters instead ("计算机仿真": 计算, 算机, 机仿, 仿真),
+    so that a term is found inside a clause, in the order it is written, without
+    a dictionary to cut the words (a lone character is a token of its own).
     """
+    if is_spaceless_in(text):
+        return _tokenize_spaceless(text)
     out = []
     end = 0
     known = _PIECES.get
@@ -207,6 +227,29 @@ def tokenize(text: str) -> list[Token]:
         for piece in _word_pieces(written) if pieces is None else pieces:
             out.append(_new_token(Token, piece + (start, end)))
     return out
+
+
+def _tokenize_spaceless(text: str) -> list[Token]:
+    """``tokenize`` for a text with runs of a script written without spaces: each run as its pairs of characters."""
+    out = []
+    end = 0
+    for written in _written_words(text):
+        start = text.find(written, end)
+        end = start + len(written)
+        at = start
+        for i, part in enumerate(_SPACELESS_RUNS.split(written)):
+            if i % 2 == 0:
+                out += [Token(word, word_stem, at, at + len(part)) for word, word_stem in _word_pieces(part)] if part else []
+            else:
+                pairs = [part] if len(part) == 1 else [part[k : k + 2] for k in range(len(part) - 1)]
+                out += [Token(word, stem(word), at + k, at + k + len(pair)) for k, pair in enumerate(pairs) if _has_letter(word := fold(pair))]
+            at += len(part)
+    return out
+
+
+def _has_letter(text: str) -> bool:
+    """Whether a pair of characters holds a letter, not only marks (Thai writes a vowel and a tone mark in a row)."""
+    return any(c.isalnum() for c in text)
 
 
 _new_token = tuple.__new__  # a Token without the Python-level __new__ of a NamedTuple: a third of tokenizing's cost

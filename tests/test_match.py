@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.cardtext import card_id
-from grader.keyterms import parse_term
-from grader.normalize import marked_word_patterns, normalize, tokenize
+from grader.keyterms import derive_key_terms, parse_term
+from grader.normalize import fold, is_spaceless, marked_word_patterns, normalize, tokenize
 
 
 def make_card(*terms: str, question: str = "Name the things.") -> Card:
@@ -351,7 +351,65 @@ def test_combining_marks_of_every_script_stay_inside_their_words(script, term, a
     pieces (or, in Thai, cut short where it ends in a mark)."""
     grade = grade_answer(make_card(term, "computer"), answer)
     assert [(t.found, t.matched_text) for t in grade.terms] == [(True, matched), (False, None)], script
-    assert len(tokenize(answer)) == len(answer.split()), script
+    assert len(normalize(answer).split()) == len(answer.split()), script
+
+
+VIRTUAL_MACHINE_ZH = make_card("虚拟机监控器", "计算机仿真", question="什么是虚拟机？")
+
+
+@pytest.mark.parametrize(
+    ("answer", "credits"),
+    [
+        ("它是运行在虚拟机监控器上的计算机仿真", [1.0, 1.0]),  # was 0.00: the whole clause was one word
+        ("在虚拟机监控器上运行的计算机仿真。", [1.0, 1.0]),
+        ("计算机仿真", [0.0, 1.0]),
+        ("计算机的仿真", [0.0, 1.0]),  # a particle between its words
+        ("不是计算机", [0.0, 0.5]),  # was 0.50 for the card, more than the right answers
+        ("计算器仿真", [0.0, 0.5]),
+        ("真仿机算计", [0.0, 0.0]),  # its characters, in no order of the term's
+        ("虚拟机", [0.0, 0.0]),  # what the question says
+    ],
+)
+def test_terms_are_found_inside_a_clause_written_without_spaces(answer, credits):
+    grade = grade_answer(VIRTUAL_MACHINE_ZH, answer)
+    assert [round(t.credit, 2) for t in grade.terms] == credits
+
+
+def test_japanese_and_thai_terms_are_found_inside_their_clauses():
+    japanese = make_card("ハイパーバイザー", "エミュレーション")
+    assert grade_answer(japanese, "ハイパーバイザーの上で動くコンピュータのエミュレーションです").score == 1.0
+    assert [t.found for t in grade_answer(japanese, "コンピュータのエミュレーション").terms] == [False, True]
+    thai = make_card("ซอฟต์แวร์", "เครื่องเสมือน")
+    assert [t.found for t in grade_answer(thai, "ซอฟต์แวร์ที่รันเครื่องเสมือน").terms] == [True, True]
+    assert [t.found for t in grade_answer(thai, "ซอฟต์แวร์").terms] == [True, False]
+
+
+def test_a_term_of_one_character_is_found_inside_a_clause():
+    grade = grade_answer(make_card("熵", "温度"), "熵是无序的度量")
+    assert [t.found for t in grade.terms] == [True, False]
+    assert grade_answer(make_card("熵", "温度"), "商").score == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "terms"),
+    [
+        # prose: cut at its full-width punctuation (it was one term, the whole text), its other words light terms
+        ("共享主机内核的轻量级隔离环境，例如 Docker。它们启动很快（几秒钟）。",
+         [("共享主机内核的轻量级隔离环境", 1.0), ("它们启动很快", 1.0), ("例如", 0.25), ("docker", 0.25), ("几秒钟", 0.25)]),
+        # a list: an item as long as a sentence is not cut into its pairs of characters, which are no words
+        ("- 共享主机内核的轻量级隔离环境\n- 启动很快\n- 镜像分层",
+         [("共享主机内核的轻量级隔离环境", 1.0), ("启动很快", 1.0), ("镜像分层", 1.0)]),
+    ],
+)  # fmt: skip
+def test_terms_derived_from_text_without_spaces_are_its_stretches_between_punctuation(answer, terms):
+    assert [(t.text, t.weight) for t in derive_key_terms(answer)] == terms
+
+
+def test_text_without_spaces_is_read_as_pairs_of_characters_at_their_places():
+    assert [(t.word, t.start, t.end) for t in tokenize("Docker容器很轻。熵")] == [
+        ("docker", 0, 6), ("容器", 6, 8), ("器很", 7, 9), ("很轻", 8, 10), ("熵", 11, 12),
+    ]  # fmt: skip
+    assert normalize("在虚拟机上运行") == "在虚拟机上运行"  # card ids are made of it: they stay as they were
 
 
 @settings(max_examples=150, deadline=None)
@@ -360,8 +418,14 @@ def test_tokens_stand_where_their_words_are_written(text):
     """tokenize places each word by ``find`` from the end of the one before: the offsets are still the pattern's matches'."""
     tokens = tokenize(text)
     words = [m.span() for m in marked_word_patterns()[1].finditer(text)]
-    assert list(dict.fromkeys((t.start, t.end) for t in tokens)) == [(a, b) for a, b in words if normalize(text[a:b])]
-    assert all(t.word in normalize(text[t.start : t.end]).split() for t in tokens)
+    spans = list(dict.fromkeys((t.start, t.end) for t in tokens))
+    assert all(any(a <= start and end <= b for a, b in words) for start, end in spans)
+    for a, b in words:  # a word of a script without spaces is read as its pairs of characters, each at its place
+        if not any(is_spaceless(c) for c in text[a:b]):
+            assert [s for s in spans if a <= s[0] and s[1] <= b] == ([(a, b)] if normalize(text[a:b]) else [])
+    for t in tokens:
+        written = text[t.start : t.end]
+        assert t.word == fold(written) if is_spaceless(written) else t.word in normalize(written).split()
 
 
 @settings(max_examples=60, deadline=None)
