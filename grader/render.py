@@ -276,7 +276,7 @@ class GradeTable:
         fixed = sum(w + 2 for _, w, _ in GRADE_COLUMNS) + sum(w + 2 for _, w in self.fields)
         self.answer_width = max(ANSWER_WIDTH[0], min(ANSWER_WIDTH[1], console.width - fixed - MATCHED_WIDTH))
         (n, nw, na), (c, cw, ca), *grade_columns = GRADE_COLUMNS
-        names = [f"{n:{na}{nw}}", f"{c:{ca}{cw}}", *(f"{_cut(f, w):<{w}}" for f, w in self.fields)]
+        names = [f"{n:{na}{nw}}", f"{c:{ca}{cw}}", *(_padded(_cut(f, w), w) for f, w in self.fields)]
         names += [f"{name:{align}{width}}" for name, width, align in grade_columns]
         names.append(f"{'answer':<{self.answer_width}}")
         self._line(Text(f"{'  '.join(names)}  matched / missing", style="bold"))
@@ -306,16 +306,46 @@ def _plain(value: object) -> str:
 
 
 def _cut(text: str, width: int) -> str:
-    """Text on one line in ``width`` characters, cut at a word where one is near, with an ellipsis.
+    """Text on one line in ``width`` terminal cells, cut at a word where one is near, with an ellipsis.
 
     A lone surrogate (a ``\\ud800`` escape in the answers) is measured as the escape that reaches the terminal,
-    so it does not push the columns after it out of line.
+    so it does not push the columns after it out of line. Measured in cells, not characters: a Chinese character
+    or an emoji takes two, a combining accent none.
     """
     line = " ".join(_as_written(clean_line(text)).split())
-    if len(line) <= width:
+    if line.isascii():  # a character a cell: the common case, measured by len
+        if len(line) <= width:
+            return line
+        space = line.rfind(" ", 0, width)
+        return line[: space if space > width * 2 // 3 else width - 1].rstrip() + "…"
+    from rich.cells import cell_len
+
+    if cell_len(line) <= width:
         return line
-    space = line.rfind(" ", 0, width)
-    return line[: space if space > width * 2 // 3 else width - 1].rstrip() + "…"
+    fits = _within(line, width)
+    space = line.rfind(" ", 0, fits)
+    return line[: space if space > fits * 2 // 3 else _within(line, width - 1)].rstrip() + "…"
+
+
+def _within(line: str, cells: int) -> int:
+    """How many of a line's first characters fit in ``cells`` terminal cells."""
+    from rich.cells import cell_len
+
+    used = 0
+    for i, char in enumerate(line):
+        used += cell_len(char)
+        if used > cells:
+            return i
+    return len(line)
+
+
+def _padded(text: str, width: int) -> str:
+    """``text`` followed by spaces to fill ``width`` terminal cells (``format``'s padding counts characters)."""
+    if text.isascii():
+        return f"{text:<{width}}"
+    from rich.cells import cell_len
+
+    return text + " " * max(0, width - cell_len(text))
 
 
 def _as_written(text: str) -> str:
@@ -334,7 +364,7 @@ def grade_row(
     its width), the grade, the answer (cut to its column), then found terms, partly found (with their credit), missed."""
     (_, n_width, _), (_, card_width, _), (_, score_width, _), (_, verdict_width, _) = GRADE_COLUMNS
     score, verdict, _, terms, _, foreign = facts
-    who = "".join(f"{text:<{width}}  " for text, width in cells)
+    who = "".join(f"{_padded(text, width)}  " for text, width in cells)
     line = Text.assemble(
         f"{n:>{n_width}}  {card.number:>{card_width}}  ",
         (who, "cyan"),
@@ -343,7 +373,7 @@ def grade_row(
     )
     if answer is not None:
         text, width = answer
-        line.append(f"  {_cut(text, width) or '—':<{width}}")
+        line.append(f"  {_padded(_cut(text, width) or '—', width)}")
     found = [f"≈{term}" if how == "meaning" else term for term, is_found, _, _, _, _, how in terms if is_found]
     partly = [f"~{term} ({credit:.0%})" for term, is_found, credit, *_ in terms if not is_found and credit > 0]
     missed = [term for term, is_found, credit, *_ in terms if not is_found and credit == 0]

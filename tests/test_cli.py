@@ -80,6 +80,30 @@ def test_grade_table_shows_who_and_what(tmp_path):
     assert "bartholomew-t…" in second and "\x1b" not in second  # a long name is cut; escapes never reach the terminal
 
 
+def test_grade_table_columns_line_up_with_wide_and_combining_characters(tmp_path):
+    """A Chinese character or an emoji takes two cells of a terminal, a combining accent none: the columns were
+    measured in characters, so every row with such text pushed the columns after it out of line."""
+    from rich.cells import cell_len
+
+    deck = write(tmp_path, "zh.md", '1. <details markdown=1><summary markdown="span"> 什么是虚拟机？ </summary>\n\n    在==虚拟机监控器==上运行的==计算机仿真==。\n\n</details>\n')
+    answers = [
+        ("学生甲", "它是运行在虚拟机监控器上的计算机仿真，也就是一台完整的计算机"),
+        ("Zoë", "计算机仿真 🚀"),
+        ("Re\u0301ne\u0301", "an emulation of a computer"),
+        ("ann", "monitor"),
+    ]
+    path = write(tmp_path, "a.csv", "student,card,answer\n" + "".join(f"{who},1,{what}\n" for who, what in answers))
+    result = run_cli("grade", deck, path)
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    width = cell_len(header[: header.index("matched")])  # where the terms begin, in cells
+    for row, (who, _) in zip(rows, answers):
+        assert who in row
+        at = next(i for i in range(len(row) + 1) if cell_len(row[:i]) >= width)  # the terms' column, in characters
+        assert cell_len(row[:at]) == width and row[at - 2 : at] == "  " and row[at] != " ", row
+    assert "…" in rows[0] and cell_len(rows[0][: rows[0].index("…") + 1]) <= width
+
+
 @pytest.mark.parametrize(
     "name, content, expected",
     [
