@@ -393,7 +393,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 10px;border-bot
 .card{background:#fff;border:1px solid #dfe3ea;border-radius:8px;padding:10px 16px;min-width:120px}
 .card b{display:block;font-size:22px}.card span{color:#5b6474;font-size:13px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dfe3ea;font-size:14px}
-th,td{text-align:left;vertical-align:top;padding:6px 9px;border-bottom:1px solid #eceff4}
+th,td{text-align:start;unicode-bidi:plaintext;vertical-align:top;padding:6px 9px;border-bottom:1px solid #eceff4}
 th{background:#eef1f6;font-weight:600}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .bar{display:flex;height:12px;width:160px;border-radius:3px;overflow:hidden;background:#eceff4;margin-top:3px}
 .bar i{display:block;height:100%}

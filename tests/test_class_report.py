@@ -200,6 +200,17 @@ def test_html_report_is_self_contained_and_escapes_every_piece_of_data(tmp_path)
     assert "<h1>Class report: Virtualization</h1>" in text
 
 
+def test_html_report_sets_each_cell_in_the_direction_of_its_own_text(tmp_path):
+    """An Arabic or Hebrew answer in a left-to-right table read as a left-to-right paragraph: its full stop and
+    the numbers beside it on the wrong side, its text against the wrong edge. Each cell now takes the direction of
+    its first letter, as ``dir="auto"`` does."""
+    rows = [("سارة", 3, "مشاركة الجهاز، والعزل."), ("ann", 3, "sharing")]
+    text = html_report(tmp_path, rows).read_text(encoding="utf-8")
+    assert "مشاركة الجهاز، والعزل." in text
+    cell_rule = re.search(r"\bth,td\{([^}]*)\}", text).group(1)
+    assert "unicode-bidi:plaintext" in cell_rule and "text-align:start" in cell_rule
+
+
 MARKDOWN_HOSTILE = [
     {"student": "<b>ann</b>", "card": 3, "answer": "<script>alert(1)</script> **sharing** [x](javascript:alert(1)) | a | b |\n# heading"},
     {"student": "bo|x", "card": 3, "answer": "\u001b[2J\u001b[31mRED\u001b[0m sharing\u0000aggregation\u0007 ![i](http://evil/p.png)"},
