@@ -9,6 +9,7 @@ How a highlighted term is read (documented in the README):
   synonym; either phrasing earns the term. Elsewhere (``process that (theorically)
   runs``) a parenthetical is optional and is dropped. ``(re)written`` accepts
   ``rewritten`` and ``written``.
+* Chinese and Japanese full-width colons and parentheses (``调度器：入口点``) are read as these.
 * ``one/few``: a slash between two words of three or more letters gives
   alternatives (``translates one`` or ``translates few``); ``I/O`` and ``C/S`` stay
   as written.
@@ -100,13 +101,19 @@ def parse_terms(highlights: Iterable[str]) -> list[KeyTerm]:
     return list(terms.values())
 
 
+# Chinese and Japanese write a term's colon and parentheses full-width: read as the ASCII ones.
+_FULL_WIDTH_PUNCTUATION = str.maketrans("：（）", ":()")
+
+
 def _alternatives(text: str, words: str | None = None) -> list[list[TermPart]]:
     """The phrasings that earn a term, each a list of weighted parts; none if the text has no words.
 
     ``words``: the text normalised, when the caller has it already.
     """
+    if not text.isascii():
+        text = text.translate(_FULL_WIDTH_PUNCTUATION)
     head, sep, rest = text.partition(":")
-    if sep and 0 < len(content_tokens(head)) <= 4 and content_tokens(rest):
+    if sep and 0 < phrase_words(content_tokens(head)) <= 4 and content_tokens(rest):
         parts = [(head.strip(), HEAD_WEIGHT), (rest.strip(), 1 - HEAD_WEIGHT)]
     elif "(" not in text and "/" not in text:  # most terms: one phrasing, the text itself (as ``_variants`` has it)
         has_words = normalize(text) if words is None else words
@@ -138,7 +145,7 @@ def _variants(phrase: str) -> list[str]:
         return [phrase.strip() or phrase]
     variants = [phrase]
     gloss = _TRAILING_GLOSS.match(phrase)
-    if gloss and len(content_tokens(gloss["main"])) <= 3:
+    if gloss and phrase_words(content_tokens(gloss["main"])) <= 3:
         variants = [gloss["main"], gloss["gloss"]]
     expanded: list[str] = []
     for v in variants:

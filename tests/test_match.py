@@ -405,6 +405,14 @@ def test_terms_derived_from_text_without_spaces_are_its_stretches_between_punctu
     assert [(t.text, t.weight) for t in derive_key_terms(answer)] == terms
 
 
+def test_full_width_colons_and_parentheses_read_as_the_ascii_ones():
+    """``调度器：入口点`` has a head and its explanation, ``管理器（监控器）`` a synonym, as with ``:`` and ``()``."""
+    card = make_card("调度器：入口点", "虚拟机管理器（虚拟机监控器）")
+    assert [t.text for t in card.key_terms] == ["调度器：入口点", "虚拟机管理器（虚拟机监控器）"]
+    grade = grade_answer(card, "调度器，和虚拟机监控器")
+    assert [(t.found, t.credit) for t in grade.terms] == [(True, 1.0), (True, 1.0)]  # as "dispatcher: entry point" with "dispatcher"
+
+
 def test_text_without_spaces_is_read_as_pairs_of_characters_at_their_places():
     assert [(t.word, t.start, t.end) for t in tokenize("Docker容器很轻。熵")] == [
         ("docker", 0, 6), ("容器", 6, 8), ("器很", 7, 9), ("很轻", 8, 10), ("熵", 11, 12),
