@@ -192,6 +192,29 @@ def test_any_run_of_words_from_the_answer_occurs_in_it(words, data):
     assert ctx.occurs(quote.upper()) == has_word
 
 
+@pytest.mark.parametrize(
+    ("answer", "quote", "occurs"),
+    [
+        ("它是运行在虚拟机监控器上的计算机仿真", "计算机仿真", True),  # was not found: the answer is one "word"
+        ("它是运行在虚拟机监控器上的计算机仿真", "虚拟机监控器…计算机仿真", True),
+        ("它是运行在虚拟机监控器上的计算机仿真", "计算机模拟", False),
+        ("ハイパーバイザーの上で動く", "ハイパーバイザー", True),
+        ("Docker容器很轻", "Docker容器", True),
+        ("Docker容器很轻", "ocker容器", False),  # a Latin word is still quoted whole
+        ("sharing of one machine", "haring", False),
+    ],
+)
+def test_a_quote_of_text_without_spaces_is_found_inside_its_clause(answer, quote, occurs):
+    assert Context.of(CARD, answer, GradingSettings()).occurs(quote) is occurs
+
+
+def test_a_clause_without_spaces_cited_for_a_term_it_holds_is_not_its_own_clause():
+    from grader.llm.schema import innermost
+
+    assert innermost(["它是运行在虚拟机监控器上的计算机仿真", "计算机仿真"]) == ["计算机仿真"]
+    assert innermost(["sharing of one machine", "sharing"]) == ["sharing"]
+
+
 # --- The acceptance rule -----------------------------------------------------------------------
 
 UNBACKED = [("emulation", "covered", "Sharing of one machine"), ("isolation", "covered", "Sharing of one machine")]

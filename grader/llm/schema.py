@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from pydantic.json_schema import SkipJsonSchema
 
 from ..models import Card
-from ..normalize import normalize
+from ..normalize import is_spaceless, normalize
 from ..scoring import GradingSettings
 from .secrets import one_line
 
@@ -62,10 +62,22 @@ def padded(answer: str) -> str:
 
 
 def occurs_in(quote: str, padded_answer: str) -> bool:
-    """Whether every part of a quote (parts joined by an ellipsis) is in a ``padded`` answer, as whole words."""
+    """Whether every part of a quote (parts joined by an ellipsis) is in a ``padded`` answer, as whole words.
+
+    Chinese, Japanese and Thai run their words together: at an end of a part that is such a character, the part
+    need not end a "word" of the answer (which is a whole clause), as 计算机仿真 is quoted from 它是计算机仿真.
+    """
     parts = [normalize(clean_text(p)) for p in re.split(r"\.\.\.|…", quote)]
     parts = [p for p in parts if p]
-    return bool(parts) and all(f" {p} " in padded_answer for p in parts)
+    return bool(parts) and all(_edged(p) in padded_answer for p in parts)
+
+
+def _edged(part: str) -> str:
+    """A normalised part of a quote with the spaces that make it whole words (none beside a character of a script
+    written without spaces)."""
+    if part.isascii():
+        return f" {part} "
+    return f"{'' if is_spaceless(part[0]) else ' '}{part}{'' if is_spaceless(part[-1]) else ' '}"
 
 
 @dataclass(frozen=True)
@@ -239,8 +251,8 @@ def innermost(pieces: list[str]) -> list[str]:
     only one of them (Gemma 3 270M cited the whole sentence for all four terms of
     ``llm check``'s sample answer).
     """
-    words = [f" {normalize(p)} " for p in pieces]
-    return [p for p, w in zip(pieces, words) if not any(o != w and o.strip() and o in w for o in words)]
+    words = [normalize(p) for p in pieces]
+    return [p for p, w in zip(pieces, words) if not any(o != w and o and _edged(o) in f" {w} " for o in words)]
 
 
 def request_schema(card: Card, answer: str | None = None, support: QuoteSupport | None = None) -> dict[str, Any]:
