@@ -61,7 +61,7 @@ def _mark_ranges() -> str:
     """
     scanned = (*range(0x300, 0x3400), *range(0xA000, 0xAC00), *range(0xD7B0, 0xD800), *range(0xF900, 0x20000), *range(0xE0100, 0xE01F0))
     marks = [c for c in scanned if unicodedata.category(chr(c))[0] == "M"]
-    runs = []
+    runs: list[list[int]] = []
     for c in marks:
         if runs and runs[-1][1] == c - 1:
             runs[-1][1] = c
