@@ -175,6 +175,14 @@ NET = """# Net
 """
 
 
+# What practice, stats and cards say of ``practised_then_edited``'s deck when they first match it.
+EDITED_DECK_NOTES = [
+    "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
+    "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
+    "Net: 1 card no longer in the deck (history kept)",
+]
+
+
 def practised_then_edited(tmp_path: Path) -> Path:
     """A two-card deck answered once, then edited: card 1 reworded (it continues its history), card 2 rewritten
     whole (a new card)."""
@@ -225,11 +233,7 @@ def test_stats_of_an_edited_deck_says_what_it_matched_as_practice_would(tmp_path
     import shutil
 
     deck = practised_then_edited(tmp_path)
-    said = [
-        "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
-        "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
-        "Net: 1 card no longer in the deck (history kept)",
-    ]
+    said = EDITED_DECK_NOTES
     read_only_home = tmp_path / "read-only-home"
     shutil.copytree(isolated_env, read_only_home)
     as_on_a_read_only_mount(read_only_home / "history.sqlite3")
@@ -251,11 +255,7 @@ def test_cards_of_an_edited_deck_show_the_history_the_cards_continue(tmp_path, i
     import shutil
 
     deck = practised_then_edited(tmp_path)
-    said = [
-        "Net: card 1 continues the history of “What does TCP add over IP?” (same answer)",
-        "Net: card 2 “Name the layers of the OSI model.” is new (no earlier history matches it)",
-        "Net: 1 card no longer in the deck (history kept)",
-    ]
+    said = EDITED_DECK_NOTES
     read_only_home = tmp_path / "read-only-home"
     shutil.copytree(isolated_env, read_only_home)
     history = read_only_home / "history.sqlite3"
