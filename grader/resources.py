@@ -7,7 +7,7 @@ installed inside the package as ``grader/_bundled/`` (see pyproject.toml).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,6 +30,33 @@ def bundled(name: str) -> Path | None:
     if (checkout / "pyproject.toml").is_file() and (checkout / name).exists():
         return checkout / name
     return _unpacked(name)
+
+
+def bundled_deck_name(path: str) -> str | None:
+    """Which bundled deck the file at ``path`` is, in this or any other installation of grader
+    (``decks/virtualization.md``); None for any other file.
+
+    The bundled deck is one deck wherever grader is installed, so that its history outlives the installation:
+    a new virtual environment or Python holds another copy, at another path, while the old one is often still
+    there. A copy is a wheel's (``.../grader/_bundled/decks/``), a zip import's (``bundled/decks/`` in the data
+    folder) or a checkout's (``decks/`` beside its pyproject.toml and ``grader/`` package).
+    """
+    parts = PurePath(path).parts
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i - 1 : i + 2] == ("grader", "_bundled", "decks"):
+            return "/".join(parts[i + 1 :])
+    if "decks" not in parts:
+        return None
+    from .config import data_dir
+
+    unpacked = os.path.realpath(data_dir() / "bundled")  # deck keys are resolved paths
+    if PurePath(path).is_relative_to(unpacked):
+        return PurePath(path).relative_to(unpacked).as_posix()
+    at = len(parts) - 1 - parts[::-1].index("decks")
+    checkout = Path(*parts[:at])
+    if at and os.path.isfile(checkout / "pyproject.toml") and os.path.isfile(checkout / "grader" / "resources.py"):
+        return "/".join(parts[at:])
+    return None
 
 
 def missing(name: str) -> Path:

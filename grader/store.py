@@ -47,8 +47,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import HistoryBusy, HistoryReadOnly, StoreError
 from .files import may_exist
 from .identity import CardRef, How, match_cards
-from .normalize import normalize
 from .models import Card, Deck, Grade, Verdict
+from .normalize import normalize
+from .resources import bundled_deck_name
 from .schedule import CardState, Phase, Rating, ScheduleSettings, day_start, review, study_day
 
 HISTORY_FILE = "history.sqlite3"
@@ -491,8 +492,8 @@ class Store:
     def sync(self, decks: Sequence[Deck], *, exists: Callable[[str], bool] = os.path.exists) -> list[DeckSync]:
         """Bring the stored cards in line with the decks as they are now; say what changed.
 
-        Stored cards of these decks, and of stored decks whose file is gone
-        (moved or renamed), are matched to the current cards (``identity``);
+        Stored cards of these decks, of stored decks whose file is gone
+        (moved or renamed), and of another installation's copy of a bundled deck, are matched to the current cards (``identity``);
         matched ones are re-keyed with their history, the rest become new
         cards, and stored cards left over are marked as no longer present.
         A stored card of a deck whose file is gone that asks the question of a
@@ -916,8 +917,10 @@ def _empty_history(file: str = ":memory:") -> sqlite3.Connection:
 
 
 def _sync_candidates(keys: Sequence[str], known_decks: set[str], exists: Callable[[str], bool]) -> list[str]:
-    """The stored decks whose cards ``sync`` matches to these decks' cards: theirs, and any whose file is gone (moved)."""
-    return sorted(set(keys) | {d for d in known_decks if d not in keys and not exists(d)})
+    """The stored decks whose cards ``sync`` matches to these decks' cards: theirs, any whose file is gone (moved),
+    and another installation's copy of a bundled deck among them, which is the same deck even where it still exists."""
+    bundled = {name for k in keys if (name := bundled_deck_name(k))}
+    return sorted(set(keys) | {d for d in known_decks if d not in keys and (not exists(d) or (bundled and bundled_deck_name(d) in bundled))})
 
 
 def _create(path: Path) -> None:

@@ -225,6 +225,59 @@ def test_a_copy_of_a_deck_still_on_disk_starts_afresh(store, tmp_path):
     assert len(sync.new) == 3 and store.states([copy]) == {}
 
 
+def bundled_copy(root: Path, layout: str) -> Path:
+    """The bundled deck as an installation of grader under ``root`` holds it: a wheel's, a checkout's or a zip's copy."""
+    if layout == "wheel":
+        path = root / "lib" / "python3.11" / "site-packages" / "grader" / "_bundled" / "decks" / "virtualization.md"
+    elif layout == "checkout":
+        (root / "grader").mkdir(parents=True)
+        (root / "grader" / "resources.py").write_text("")
+        (root / "pyproject.toml").write_text("")
+        path = root / "decks" / "virtualization.md"
+    else:  # a zip import's copy, in the data folder
+        path = Path(os.environ["GRADER_HOME"]) / "bundled" / "decks" / "virtualization.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_deck(path, title="Virtualization")
+
+
+@pytest.mark.parametrize("old_layout", ["wheel", "checkout", "zip"])
+def test_the_bundled_deck_keeps_its_history_in_a_new_installation_while_the_old_one_remains(store, tmp_path, old_layout):
+    """A new virtual environment (or Python) installs another copy of the bundled deck at another path, and the old
+    environment is often still there: the deck was keyed by the old path, which still existed, so practice started it
+    as a new deck and the history stayed behind, though the README promises that moving a deck keeps it."""
+    old = load_deck(bundled_copy(tmp_path / "old-env", old_layout))
+    store.sync([old])
+    practise_all(store, old)
+    new = load_deck(bundled_copy(tmp_path / "new-env", "wheel"))
+    [sync] = store.sync([new])
+    assert sync.new == [] and [how for _, how, _ in sync.continued] == [How.same_question] * 3
+    assert len(history(store, new)) == 3 and len(store.states([new])) == 3
+    assert {c.deck for c in store.cards()} == {deck_key(new)}
+    [back] = store.sync([old])  # and back to the old environment, which still works
+    assert back.new == [] and len(history(store, old)) == 3
+
+
+def test_a_bundled_deck_history_split_between_installations_is_joined(store, tmp_path):
+    """What a history holds that was practised in two environments before: each copy of the bundled deck its own deck.
+    The next practice joins them, answers and the latest schedule; a user's own copy elsewhere stays its own deck."""
+    first = load_deck(bundled_copy(tmp_path / "env-a", "wheel"))
+    with Store(tmp_path / "other.sqlite3") as other:
+        other.record_attempt(first, first.cards[0], answer="in a", grade=graded(), rating=Rating.good, now=NOW)
+        text = export_text(other)
+    second = load_deck(bundled_copy(tmp_path / "env-b", "wheel"))
+    store.sync([second])  # as practice does
+    store.record_attempt(second, second.cards[1], answer="in b", grade=graded(), rating=Rating.good, now=NOW)
+    import_(store, io.StringIO(text))
+    (tmp_path / "my-notes" / "decks").mkdir(parents=True)
+    mine = load_deck(write_deck(tmp_path / "my-notes" / "decks" / "virtualization.md", title="Virtualization"))
+    store.sync([mine])
+    [sync] = store.sync([second])
+    assert len(sync.joined) == 1
+    assert history(store, second) == {CARDS[0][0]: ["in a"], CARDS[1][0]: ["in b"]}
+    assert {c.deck for c in store.cards()} == {deck_key(second), deck_key(mine)}
+    assert store.states([mine]) == {}
+
+
 def test_cards_moved_between_two_decks_keep_history(store, tmp_path):
     a = load_deck(write_deck(tmp_path / "a.md", CARDS[:2]))
     b = load_deck(write_deck(tmp_path / "b.md", CARDS[2:]))
