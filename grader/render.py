@@ -468,10 +468,10 @@ def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, 
     if progress is None:
         return row
     p = progress.get(card.id)
-    if p is None or p.state is None:
-        due = Text("new", style="dim")
-    elif p.suspended:
+    if p is not None and p.suspended:  # a card set aside before it was ever answered too
         due = Text("suspended", style="yellow")
+    elif p is None or p.state is None:
+        due = Text("new", style="dim")
     else:
         due = Text(describe_due(p.state.due, now=now) if now else f"{p.state.due:%Y-%m-%d %H:%M}")
     if p is not None and p.buried_until is not None and now is not None and p.buried_until > now and not p.suspended:

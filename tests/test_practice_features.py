@@ -328,6 +328,17 @@ def test_cards_shows_due_last_grade_and_lapses(tmp_path):
     assert "due" in table and "lapses" in table and "incorrect" in table and "new" in table
 
 
+def test_cards_lists_a_card_suspended_before_it_was_ever_answered_as_suspended(tmp_path):
+    """``/suspend`` on a new card: ``cards`` said "new" in its due column (``--json`` said suspended), so nothing
+    the table showed told why practice never asked it; a buried new card already said "buried"."""
+    deck = tmp_path / "deck.md"
+    deck.write_text(DECK)
+    run_cli("practice", str(deck), "--cards", "1,2", input="/suspend\n/bury\n")
+    lines = run_cli("cards", str(deck)).stdout.splitlines()
+    due = [dict(zip(lines[0].split("\t"), line.split("\t")))["due"] for line in lines[1:]]
+    assert due[0] == "suspended" and due[1].startswith("buried, ") and due[2] == "new"
+
+
 def test_cards_due_are_the_cards_practice_would_ask_by_the_users_settings(tmp_path, isolated_env):
     """``cards --due`` judged "due now" by the default settings, whatever settings.toml said: with learn-ahead off,
     it listed the learning cards due in minutes, which practice does not ask yet ("Nothing is due now")."""
