@@ -215,7 +215,7 @@ def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
             notes.append(f"{title}: new deck, {len(s.new)} card{'s' if len(s.new) > 1 else ''}")
         if s.joined:
             sources = ", ".join(sorted({c.deck for c in s.joined}))
-            notes.append(f"{title}: history of {len(s.joined)} card{'s' if len(s.joined) > 1 else ''} joined from {sources} (an imported copy of the deck)")
+            notes.append(f"{title}: history of {len(s.joined)} card{'s' if len(s.joined) > 1 else ''} joined from {sources} (another copy of the deck)")
         if s.retired:
             notes.append(f"{title}: {s.retired} card{'s' if s.retired > 1 else ''} no longer in the deck (history kept)")
     return notes

@@ -278,6 +278,20 @@ def test_a_bundled_deck_history_split_between_installations_is_joined(store, tmp
     assert store.states([mine]) == {}
 
 
+def test_a_copy_practised_apart_joins_the_deck_once_its_file_is_gone(store, tmp_path):
+    """A deck saved under a new name while the old file stays is two decks; once the old file is deleted, its history
+    joins the copy's. The note said the history came from "an imported copy", which nothing here imported."""
+    original = load_deck(write_deck(tmp_path / "a.md"))
+    store.sync([original])
+    store.record_attempt(original, original.cards[0], answer="in a", grade=graded(), rating=Rating.good, now=NOW)
+    copy = load_deck(write_deck(tmp_path / "b.md"))
+    store.sync([copy])
+    store.record_attempt(copy, copy.cards[1], answer="in b", grade=graded(), rating=Rating.good, now=NOW)
+    (tmp_path / "a.md").unlink()
+    assert sync_notes(store.sync([copy])) == [f"Test deck: history of 1 card joined from {tmp_path / 'a.md'} (another copy of the deck)"]
+    assert history(store, copy) == {CARDS[0][0]: ["in a"], CARDS[1][0]: ["in b"]}
+
+
 def test_cards_moved_between_two_decks_keep_history(store, tmp_path):
     a = load_deck(write_deck(tmp_path / "a.md", CARDS[:2]))
     b = load_deck(write_deck(tmp_path / "b.md", CARDS[2:]))
@@ -613,7 +627,7 @@ def test_another_machines_history_of_the_same_deck_joins_this_one(store, tmp_pat
         assert sorted(a.answer for a in store.attempts()) == ["home", "laptop", "laptop too"]
         # Each card keeps the state reviewed last: here the laptop's.
         assert store.states([home]) == {(deck_key(home), cid): state for (_, cid), state in laptop_states.items()}
-    assert notes == [[f"Test deck: history of 2 cards joined from {tmp_path / 'laptop' / 'deck.md'} (an imported copy of the deck)"], []]
+    assert notes == [[f"Test deck: history of 2 cards joined from {tmp_path / 'laptop' / 'deck.md'} (another copy of the deck)"], []]
 
 
 def test_import_reads_and_checks_the_whole_file_before_it_locks_the_history(store, tmp_path):
