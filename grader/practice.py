@@ -194,6 +194,7 @@ def outcome_of(card: Card, grade: Grade) -> Outcome:
 
 def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
     """What a user should hear about ``Store.sync``: history carried over, cards treated as new, cards gone."""
+    from .resources import bundled_deck_name
     from .store import deck_key  # here, not at the top: render imports this module and needs no sqlite3
 
     notes = []
@@ -202,7 +203,10 @@ def sync_notes(syncs: Sequence[DeckSync]) -> list[str]:
         moved = [old for _, _, old in s.continued if old.deck != deck_key(s.deck)]
         if len(moved) > 3:
             sources = sorted({old.deck for old in moved})
-            notes.append(f"{title}: history of {len(moved)} cards carried over from {', '.join(sources)} (the deck moved)")
+            bundled = bundled_deck_name(deck_key(s.deck))
+            elsewhere = bundled is not None and all(bundled_deck_name(d) == bundled for d in sources)
+            why = "the bundled deck, practised in another installation" if elsewhere else "the deck moved"
+            notes.append(f"{title}: history of {len(moved)} cards carried over from {', '.join(sources)} ({why})")
         for card, how, old in s.continued:
             if len(moved) > 3 and old in moved and how is How.same_question:
                 continue  # said above; edited cards are still named

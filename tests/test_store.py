@@ -225,7 +225,7 @@ def test_a_copy_of_a_deck_still_on_disk_starts_afresh(store, tmp_path):
     assert len(sync.new) == 3 and store.states([copy]) == {}
 
 
-def bundled_copy(root: Path, layout: str) -> Path:
+def bundled_copy(root: Path, layout: str, cards=CARDS) -> Path:
     """The bundled deck as an installation of grader under ``root`` holds it: a wheel's, a checkout's or a zip's copy."""
     if layout == "wheel":
         path = root / "lib" / "python3.11" / "site-packages" / "grader" / "_bundled" / "decks" / "virtualization.md"
@@ -237,7 +237,7 @@ def bundled_copy(root: Path, layout: str) -> Path:
     else:  # a zip import's copy, in the data folder
         path = Path(os.environ["GRADER_HOME"]) / "bundled" / "decks" / "virtualization.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_deck(path, title="Virtualization")
+    return write_deck(path, cards, title="Virtualization")
 
 
 @pytest.mark.parametrize("old_layout", ["wheel", "checkout", "zip"])
@@ -255,6 +255,23 @@ def test_the_bundled_deck_keeps_its_history_in_a_new_installation_while_the_old_
     assert {c.deck for c in store.cards()} == {deck_key(new)}
     [back] = store.sync([old])  # and back to the old environment, which still works
     assert back.new == [] and len(history(store, old)) == 3
+
+
+def test_the_bundled_deck_from_another_installation_is_not_said_to_have_moved(store, tmp_path):
+    """Practised from two environments in turn, the bundled deck's history follows it each time; the note said
+    "(the deck moved)" every time, though nobody moved anything. A user's deck that moved is still said to have."""
+    cards = [*CARDS, ("What is live migration?", "Moving a ==running== virtual machine.")]
+    old = load_deck(bundled_copy(tmp_path / "old-env", "wheel", cards))
+    store.sync([old])
+    practise_all(store, old)
+    new = load_deck(bundled_copy(tmp_path / "new-env", "wheel", cards))
+    assert sync_notes(store.sync([new])) == [
+        f"Virtualization: history of 4 cards carried over from {deck_key(old)} (the bundled deck, practised in another installation)"
+    ]
+    mine = tmp_path / "notes" / "decks" / "virtualization.md"
+    mine.parent.mkdir(parents=True)
+    Path(new.path).rename(mine)
+    assert sync_notes(store.sync([load_deck(mine)])) == [f"Virtualization: history of 4 cards carried over from {deck_key(new)} (the deck moved)"]
 
 
 def test_a_bundled_deck_history_split_between_installations_is_joined(store, tmp_path):
