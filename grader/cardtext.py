@@ -279,7 +279,8 @@ def _unclosed(lines: list[str], open_at: tuple[int, int], first_line: int, findi
     return lines[idx][offset:]
 
 
-RawCard = tuple[int, str, str, list[str], list[str]]  # line, question, answer (markdown), image paths, key terms as written
+# line, question (as ids and grading read it), answer (markdown), its image paths, key terms as written, the question's image paths
+RawCard = tuple[int, str, str, list[str], list[str], list[str]]
 
 
 # "Any two of these make a complete answer": an HTML comment in the answer, invisible where the deck is rendered.
@@ -325,26 +326,30 @@ def build_cards(
     field for them), each with its highlighted or else derived key terms.
     ``terms_as_given``: per card, whether its key terms are exactly those its reader gives (a YAML ``key_terms``
     list, a cloze's deletions): none are derived from the rest of the answer, and with none the card is self-graded.
+    A question's images (``question_image_paths``) are shown with it; its text stays as the reader gives it, so
+    ids and grading are what they were before questions had images. A question that is only an image is not
+    empty, and two questions alike but for their images are not duplicates.
     """
     frequencies: tuple[dict[str, int], int] | None = None  # only a card without key terms needs them
 
     def deck_frequencies() -> tuple[dict[str, int], int]:
         nonlocal frequencies
         if frequencies is None:
-            frequencies = document_frequencies(clean_markdown(body) for _, _, body, _, _ in raw)
+            frequencies = document_frequencies(clean_markdown(body) for _, _, body, _, _, _ in raw)
         return frequencies
 
     seen_ids: dict[str, int] = {}
-    seen_questions: dict[str, int] = {}
+    seen_questions: dict[tuple[str, ...], int] = {}  # the question's words and images -> its line
     cards = []
-    for number, (line, question, answer, images, highlights) in enumerate(raw, start=1):
+    for number, (line, question, answer, images, highlights, asked_images) in enumerate(raw, start=1):
         norm_q = normalize(question)
-        if not norm_q:
+        asked = (norm_q, *asked_images)
+        if not norm_q and not asked_images:
             findings.append(Finding(line, "card has an empty question"))
-        elif norm_q in seen_questions:
-            findings.append(Finding(line, f"duplicate question (same as the card at line {seen_questions[norm_q]})"))
+        elif asked in seen_questions:
+            findings.append(Finding(line, f"duplicate question (same as the card at line {seen_questions[asked]})"))
         else:
-            seen_questions[norm_q] = line
+            seen_questions[asked] = line
         terms = parse_terms(highlights)
         # The words of the answer matter only beside an image or without terms: most cards skip finding them.
         answer_text = _answer_text(answer) if images or not terms else ""
@@ -376,6 +381,7 @@ def build_cards(
                 answer=answer,
                 key_terms=terms,
                 images=images,
+                question_images=asked_images,
                 line=line,
                 required=count,
                 reference_answers=[
@@ -438,11 +444,32 @@ def image_paths(text: str) -> list[str]:
     return [next(g for g in m.groups() if g) for m in _IMAGE.finditer(text)]
 
 
-def image_starts(text: str) -> list[int]:
-    """Where each image a markdown text shows starts, in order: to report one at its line."""
-    if not _may_show_images(text):
-        return []
-    return [m.start() for m in _IMAGE.finditer(text)]
+def question_image_paths(question: str) -> list[str]:
+    """The paths of the images a question shows, in order; an image written in code is an example, shown as text."""
+    return image_paths(without_code(question)) if _may_show_images(question) else []
+
+
+# What clean_markdown leaves of an Obsidian embed: "!fig.png" of ![[fig.png]], "!300" of ![[fig.png|300]] (a size),
+# "!A heart" of ![[fig.png|A heart]] (its alt text).
+_EMBED_LEFT = re.compile(r"(?<!\S)!(\w\S*)")
+_IMAGE_SIZE = re.compile(r"[0-9]+(?:x[0-9]+)?")
+
+
+def shown_question(card: Card) -> str:
+    """The question as a person is shown it, its images shown apart: without the image markup its text may still
+    hold (an Anki front's ``![](fig.png)``, an Obsidian embed), and ``(image)`` for a question that is only
+    images, so that it is never blank. ``card.question`` itself stays as written: ids and grading read it."""
+    if not card.question_images:
+        return card.question
+    names = set(card.question_images)
+    text = replace_images(card.question, lambda path: " ") if _may_show_images(card.question) else card.question
+    if "!" in text:
+        text = _EMBED_LEFT.sub(lambda m: " " if m[1] in names or _IMAGE_SIZE.fullmatch(m[1]) else m[1], text)
+    text = " ".join(text.split())
+    if any(ch.isalnum() for ch in text):
+        return text
+    count = len(card.question_images)
+    return f"{text} {'(image)' if count == 1 else f'({count} images)'}".strip()
 
 
 def _may_show_images(text: str) -> bool:

@@ -149,8 +149,8 @@ def practice(
     Type your answer and finish it with an empty line (arrows, word deletion and
     Up for earlier answers work as in a shell). Instead of an answer, type /skip,
     /reveal (show the answer), /undo (take back the last answer), /suspend,
-    /bury (until tomorrow), /open (the images of the answer just shown) or
-    /quit. When input is not a terminal, each line is one answer (for a
+    /bury (until tomorrow), /open (the images of the question, or of the answer
+    just shown) or /quit. When input is not a terminal, each line is one answer (for a
     self-graded card: c, p, i or 1-4 for how you did).
 
     Every answer is saved to your history and schedules the card (FSRS): cards

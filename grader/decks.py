@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, image_starts, without_code
+from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, question_image_paths, without_code
 from .errors import DeckError
 from .files import read_text
 from .keyterms import clean_markdown
@@ -67,22 +67,20 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
             question_md, body_start = "", end
         else:
             question_md, body_start = text[summary[0] : summary[1]], summary[2]
-            for offset in image_starts(structure[summary[0] : summary[1]]):  # outside code: an example is text
-                findings.append(Finding(line_of(summary[0] + offset), _QUESTION_IMAGE))
         body = text[body_start:block_end]
         shown = _without_nested_tags(body, structure[body_start:block_end]) if inner < block_end else body
-        raw_cards.append((line, clean_markdown(question_md), body, shown, line_of(body_start)))
+        raw_cards.append((line, clean_markdown(question_md), question_image_paths(question_md), body, shown, line_of(body_start)))
 
     cards = build_cards(
-        [(line, question, *_read_body(body, shown, body_line, findings)) for line, question, body, shown, body_line in raw_cards],
+        [
+            (line, question, *_read_body(body, shown, body_line, findings), question_images)
+            for line, question, question_images, body, shown, body_line in raw_cards
+        ],
         findings,
     )
     title_match = _TITLE.search(text)
     title = clean_markdown(title_match.group(1)) if title_match else Path(path).stem
     return ParsedDeck(Deck(path=path, title=title, cards=cards), sorted(findings, key=lambda f: f.line))
-
-
-_QUESTION_IMAGE = "an image in the question is not shown: grader shows images of the answer only; move it into the answer"
 
 
 def _card_blocks(text: str) -> list[tuple[int, int, int, bool, int]]:
@@ -259,12 +257,12 @@ def parse_text(text: str, path: str) -> ParsedDeck:
 
 def _missing_images(deck: Deck) -> list[Finding]:
     """One finding per missing image of a card, however often the card shows it."""
-    from .images import card_images
+    from .images import card_images, question_images
 
     findings = (
         Finding(card.line, f"image not found: {image.written}" + (f" (looked in {image.path})" if image.path else ""))
         for card in deck.cards
-        for image in card_images(deck, card, extract=False)
+        for image in (*question_images(deck, card, extract=False), *card_images(deck, card, extract=False))
         if image.missing
     )
     return list(dict.fromkeys(findings))

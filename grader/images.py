@@ -74,8 +74,13 @@ def _embed(folder: Path, name: str) -> Path | None:
 
 
 def card_images(deck: Deck, card: Card, *, extract: bool = True) -> tuple[Image, ...]:
-    """The card's images, each located."""
+    """The images of the card's answer, each located."""
     return tuple(locate(deck.path, written, extract=extract) for written in card.images)
+
+
+def question_images(deck: Deck, card: Card, *, extract: bool = True) -> tuple[Image, ...]:
+    """The images of the card's question, each located."""
+    return tuple(locate(deck.path, written, extract=extract) for written in card.question_images)
 
 
 Opener = Callable[[str], None]

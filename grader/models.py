@@ -64,6 +64,9 @@ class Card(BaseModel):
     answer: str = Field(description="Reference answer as written (markdown).")
     key_terms: list[KeyTerm] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list, description="Image paths in the answer.")
+    question_images: list[str] = Field(
+        default_factory=list, description="Image paths in the question, shown with it (its text and id are as without them)."
+    )
     line: int = Field(1, description="Line of the card in its deck file.")
     required: int | None = Field(
         None, ge=1, description="How many of the key terms make a complete answer ('any 2'); None: all of them."

@@ -36,7 +36,7 @@ class Command(str, Enum):
     undo = "undo"  # take back the last answer (or skip, suspension, burial) and ask that card again
     suspend = "suspend"  # never ask this card again, unless it is named with --cards
     bury = "bury"  # not before the next study day
-    open = "open"  # show the images of the answer just shown (or of this card) in the system viewer
+    open = "open"  # show the images of the question asked, or of the answer just shown, in the system viewer
 
 
 COMMANDS = {

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .cardtext import shown_question
 from .display import clean, clean_line, clean_same_length
 from .foreign import guessing_share
 from .models import Card, Grade, TermMatch, Verdict
@@ -43,16 +44,20 @@ VERDICT_STYLE = {
 }
 
 
-def question_panel(card: Card, position: int, total: int, deck_title: str, repeats: int = 0) -> _QuestionPanel:
-    """The question; the subtitle counts cards asked, and says how many of them are cards asked again (still learning)."""
-    return _QuestionPanel(card, position, total, deck_title, repeats)
+def question_panel(
+    card: Card, position: int, total: int, deck_title: str, repeats: int = 0, images: tuple[Image, ...] = ()
+) -> _QuestionPanel:
+    """The question, and under it each of its images (``images``, located); the subtitle counts cards asked, and says
+    how many of them are cards asked again (still learning)."""
+    return _QuestionPanel(card, position, total, deck_title, repeats, images)
 
 
 class _QuestionPanel:
     """The question panel, its title cut in the deck's name: the card number (what --cards and /suspend name) stays."""
 
-    def __init__(self, card: Card, position: int, total: int, deck_title: str, repeats: int):
+    def __init__(self, card: Card, position: int, total: int, deck_title: str, repeats: int, images: tuple[Image, ...]):
         self.card, self.position, self.total, self.deck_title, self.repeats = card, position, total, deck_title, repeats
+        self.images = images
 
     def __rich_console__(self, console: Console, options: Any) -> Iterator[Panel]:
         number = f" · card {self.card.number}"
@@ -60,8 +65,10 @@ class _QuestionPanel:
         title.truncate(max(1, options.max_width - 6 - len(number)), overflow="ellipsis")  # 6: the corners, rules and spaces around it
         title.append(number)
         again = f" (incl. {self.repeats} repeat{'s' if self.repeats != 1 else ''})" if self.repeats else ""
+        question = Text(clean(shown_question(self.card)) or "(no question)", style="bold")
+        images = image_lines(self.images, self.card.question_images)
         yield Panel(
-            Text(clean(self.card.question) or "(no question)", style="bold"),
+            Group(question, *images) if images else question,
             title=title,
             subtitle=Text(f"{self.position}/{self.total}{again}"),
             title_align="left",
@@ -159,21 +166,27 @@ def grade_view(card: Card, answer: str, grade: Grade, images: tuple[Image, ...] 
 
 def reference_panel(card: Card, images: tuple[Image, ...] = ()) -> Panel:
     """The reference answer, and under it each image: where it is (or that it is missing), and how to see it."""
-    body: list = [reference_markdown(card)]
-    if images:
-        for image in images:
-            where = image.url or (str(image.path) if image.path else image.written)
-            if image.missing:
-                body.append(Text(f"Image missing: {clean_line(image.written)} (not at {clean_line(where)})", style="yellow"))
-            else:
-                body.append(Text(f"Image: {clean_line(where)}", style="cyan"))
-        if any(not i.missing for i in images):
-            body.append(Text("/open shows it in your image viewer", style="dim"))
-    elif card.images:
-        body.append(Text("Images: " + ", ".join(clean_line(i) for i in card.images), style="cyan"))
+    body: list = [reference_markdown(card), *image_lines(images, card.images)]
     for other in card.reference_answers:
         body.append(Text("Also accepted: " + clean_line(re.sub(r"={2,3}(.+?)={2,3}", r"\1", other.answer)), style="dim"))
     return Panel(Group(*body), title="Reference answer", title_align="left", border_style="dim")
+
+
+def image_lines(images: tuple[Image, ...], written: list[str]) -> list[Text]:
+    """A line for each image, located: where it is (or that it is missing), and how to see it; the names as written
+    (``written``) when they were not located."""
+    lines = []
+    for image in images:
+        where = image.url or (str(image.path) if image.path else image.written)
+        if image.missing:
+            lines.append(Text(f"Image missing: {clean_line(image.written)} (not at {clean_line(where)})", style="yellow"))
+        else:
+            lines.append(Text(f"Image: {clean_line(where)}", style="cyan"))
+    if any(not i.missing for i in images):
+        lines.append(Text("/open shows it in your image viewer", style="dim"))
+    if not images and written:
+        lines.append(Text("Images: " + ", ".join(clean_line(i) for i in written), style="cyan"))
+    return lines
 
 
 def rating_keys(keys: RatingKeys) -> _Items:
@@ -235,7 +248,7 @@ def practice_view(shown: Shown) -> RenderableType:
     from .session import AnswerGraded, ModelFeedback, Question, Rated, RatingKeys, Reference, Summary
 
     if isinstance(shown, Question):
-        return question_panel(shown.card, shown.position, shown.total, shown.deck_title, shown.repeats)
+        return question_panel(shown.card, shown.position, shown.total, shown.deck_title, shown.repeats, shown.images)
     if isinstance(shown, AnswerGraded):
         return grade_view(shown.card, shown.answer, shown.grade, shown.images)
     if isinstance(shown, Reference):
@@ -464,7 +477,7 @@ def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, 
     terms = Text(clean_line("; ".join(t.text for t in card.key_terms)))
     if card.key_terms and card.key_terms[0].derived:
         terms = Text.assemble(("(derived) ", "dim"), terms)
-    row: list = [str(card.number), card.id, Text(clean_line(card.question)), terms, "yes" if card.gradable else "self"]
+    row: list = [str(card.number), card.id, Text(clean_line(shown_question(card))), terms, "yes" if card.gradable else "self"]
     if progress is None:
         return row
     p = progress.get(card.id)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypedDict, TypeVar
 
 from .errors import HistoryBusy
-from .images import Image, Opener, card_images, system_opener
+from .images import Image, Opener, card_images, question_images, system_opener
 from .models import Card, Deck, Grade, Verdict
 from .practice import (
     COMMANDS_HINT, Command, Outcome, SessionSummary, outcome_of, parse_command, parse_picks, parse_self_rating_key, sync_notes,
@@ -51,13 +51,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Question:
-    """A card being asked, the ``position``-th of ``total`` so far; ``repeats`` of them are cards asked again (still learning)."""
+    """A card being asked, the ``position``-th of ``total`` so far; ``repeats`` of them are cards asked again (still learning).
+
+    ``images``: the question's own images, located (shown with it: a picture may be what it asks about).
+    """
 
     deck_title: str
     card: Card
     position: int
     total: int
     repeats: int = 0
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -412,7 +416,8 @@ class PracticeSession:
                 if self._key(deck, card) in self._aside:  # set aside after it was queued again
                     position += 1
                     continue
-                self.io.show(Question(deck.title, card, position + 1, len(queue), self.repeats))
+                asked_images = question_images(deck, card) if card.question_images else ()
+                self.io.show(Question(deck.title, card, position + 1, len(queue), self.repeats, asked_images))
                 started = self._clock()
                 answer = self._read_answer(self_graded=not card.gradable)
                 while answer is not None and (typo := unknown_command(answer)):  # said, never graded nor saved
@@ -425,7 +430,7 @@ class PracticeSession:
                     position = self._undo(done, queue, position)
                     continue
                 if command is Command.open:
-                    self._open(self._last_reference, asked=card)
+                    self._open(self._last_reference, asked=(card, asked_images))
                     continue
                 step = _Done(position, deck, card)
                 if command is Command.skip:
@@ -553,21 +558,27 @@ class PracticeSession:
         self.io.show(Notice(text + " /undo takes it back.", tone="plain"))
         return how
 
-    def _open(self, target: tuple[Deck, Card] | None, *, asked: Card | None = None) -> None:
-        """Show a card's images in the system viewer; say which are missing.
+    def _open(self, target: tuple[Deck, Card] | None, *, asked: tuple[Card, tuple[Image, ...]] | None = None) -> None:
+        """Show images in the system viewer: those of the question on screen, else of the answer just shown (``target``);
+        say which are missing.
 
-        ``asked``: the card whose question is on screen. Its images are in its answer, not yet shown: said so, rather
-        than "no image" under a prompt that offers /open.
+        ``asked``: the card whose question is on screen, with its question's images. A card whose images are all in
+        its answer, not yet shown, is said so, rather than "no image" under a prompt that offers /open.
         """
-        if target is None or not target[1].images:
-            if asked is not None and asked.images:
-                image = "image is" if len(asked.images) == 1 else "images are"
-                shown = "once you press Enter" if not asked.gradable else "once you have answered"
-                self.io.show(Notice(f"Not yet: card {asked.number}'s {image} part of its answer, shown {shown}; /open opens it then.", tone="warning"))
+        if asked is not None and asked[1]:
+            images = asked[1]
+        elif target is not None and target[1].images:
+            images = card_images(*target)
+        else:
+            if asked is not None and asked[0].images:
+                card = asked[0]
+                image = "image is" if len(card.images) == 1 else "images are"
+                shown = "once you press Enter" if not card.gradable else "once you have answered"
+                self.io.show(Notice(f"Not yet: card {card.number}'s {image} part of its answer, shown {shown}; /open opens it then.", tone="warning"))
                 return
-            self.io.show(Notice("No image to open: /open shows the images of the answer just shown.", tone="warning"))
+            self.io.show(Notice("No image to open: /open shows the images of the question asked, or of the answer just shown.", tone="warning"))
             return
-        for image in card_images(*target):
+        for image in images:
             if image.target is None:
                 self.io.show(Notice(f"Image not found: {image.written}" + (f" (looked in {image.path})" if image.path else ""), tone="warning"))
                 continue

@@ -94,6 +94,7 @@ def card_record(card: Card) -> dict[str, Any]:
         "derived_terms": bool(card.key_terms) and card.key_terms[0].derived,
         "gradable": card.gradable,
         "images": card.images,
+        "question_images": card.question_images,
         "line": card.line,
         "required": card.required,
         "reference_answers": [{"answer": r.answer, "key_terms": [t.text for t in r.key_terms]} for r in card.reference_answers],

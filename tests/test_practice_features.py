@@ -95,7 +95,7 @@ def test_images_resolve_against_the_deck_and_open_with_the_injected_viewer(store
     assert opened == [str(tmp_path / "img" / "architecture.png")]
     [reference] = user.of(Reference)
     assert [(i.written, i.missing) for i in reference.images] == [("img/architecture.png", False)]
-    # Before the answer is shown, /open (offered by the prompt) said "No image to open": the image is the answer's.
+    # Before the answer is shown, /open (offered by the prompt) said "No image to open": the image is the answer's, not the question's.
     assert user.of(Notice)[0] == Notice("Not yet: card 2's image is part of its answer, shown once you press Enter; /open opens it then.", "warning")
 
 

@@ -34,7 +34,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths, question_image_paths
 from ..errors import DeckError
 from ..models import Deck
 from .anki_notes import answer_side, cloze_terms, empty_cloze, html_to_text, pick_sides, render
@@ -110,7 +110,7 @@ def _card(notetype: NoteType, values: list[str], ord_: int, number: int, special
         terms = cloze_terms(source, cloze)
     else:
         terms = highlights(answer, number, [])
-    return (number, question, answer, image_paths(answer), terms)
+    return (number, question, answer, image_paths(answer), terms, question_image_paths(question))
 
 
 def _title(names: list[str], path: Path) -> str:

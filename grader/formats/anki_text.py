@@ -22,7 +22,7 @@ import io
 import re
 from pathlib import Path
 
-from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths, question_image_paths
 from ..errors import DeckError
 from ..models import Deck
 from .anki_notes import (
@@ -130,10 +130,10 @@ def _row_cards(line: int, names: list[str], values: list[str], notetype: str, ht
             terms = cloze_terms(front_value, n) if html else [t.strip() for t in cloze_texts(front_value, n)]
             if (empty := empty_cloze(n, terms)) is not None:
                 findings.append(Finding(line, empty))
-            cards.append((line, question, answer, image_paths(answer), terms))
+            cards.append((line, question, answer, image_paths(answer), terms, question_image_paths(question)))
         return cards, True
     question = text(front_value)
-    cards = [(line, question, extra, image_paths(extra), highlights(extra, line, []))]
+    cards = [(line, question, extra, image_paths(extra), highlights(extra, line, []), question_image_paths(question))]
     if "reverse" in notetype.lower():
-        cards.append((line, extra, question, image_paths(question), highlights(question, line, [])))
+        cards.append((line, extra, question, image_paths(question), highlights(question, line, []), question_image_paths(extra)))
     return cards, False

@@ -29,7 +29,9 @@ import bisect
 import re
 from pathlib import Path
 
-from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, without_code, without_code_or_math
+from ..cardtext import (
+    Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, question_image_paths, without_code, without_code_or_math,
+)  # fmt: skip
 from ..keyterms import clean_markdown
 from ..models import Deck
 from .anki_notes import ZERO_CLOZE, Cloze, cloze_texts, empty_cloze, parse_clozes, render_cloze, walk_clozes
@@ -153,7 +155,7 @@ def _strip(text: str) -> str:
 
 
 def _basic(index: int, question: str, answer: str) -> RawCard:
-    return (index + 1, clean_markdown(question), answer, image_paths(answer), highlights(answer, index + 1, []))
+    return (index + 1, clean_markdown(question), answer, image_paths(answer), highlights(answer, index + 1, []), question_image_paths(question))
 
 
 def _clozes(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[RawCard]:
@@ -211,7 +213,8 @@ def _clozes(block: list[int], lines: list[str], structure: list[str], findings: 
         line = block[0] + 1
         if anki and (empty := empty_cloze(which, terms)) is not None:
             findings.append(Finding(line, empty))
-        cards.append((line, clean_markdown(_strip("".join(question))), answer_text, image_paths(answer_text), terms))
+        question_text = _strip("".join(question))
+        cards.append((line, clean_markdown(question_text), answer_text, image_paths(answer_text), terms, question_image_paths(question_text)))
     return cards
 
 

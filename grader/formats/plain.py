@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths
+from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, question_image_paths
 from ..errors import DeckError
 from ..files import MAX_FILE_BYTES, has_lone_surrogate, lone_surrogate_line
 from ..keyterms import clean_markdown
@@ -69,7 +69,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
                 what = f"blank entries ({', '.join(blank)}): they are" if len(blank) > 1 else f"a blank entry ({blank[0]}): it is"
                 left = "" if terms else "; with no term left, the card can only be self-graded"
                 findings.append(Finding(lines[i], f"key_terms has {what} left out{left}"))
-        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms))
+        raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms, question_image_paths(card.question)))
     title = plain.title or Path(path).stem
     cards = build_cards(
         raw,

@@ -1,0 +1,249 @@
+"""Images in questions: every deck format keeps them, practice shows them with the question and ``/open`` opens them,
+``cards --json`` lists them, ``lint`` checks they are there. The question's text, and so its card id, is what it
+was before questions had images (the ids below are those the code before gave)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+
+import pytest
+
+from grader import load_deck, parse_deck
+from grader.cardtext import shown_question
+from grader.models import Card
+from grader.session import Notice, PracticeSession, Question
+
+from .anki_fixtures import BASIC, CLOZE, REVERSED, Note, Package, legacy_package, modern_package
+from .conftest import run_cli
+from .test_session import ScriptedUser, ticking_now
+
+MARKDOWN = """# Anatomy
+
+1. <details><summary> What is this structure? ![](heart.png) </summary>
+
+    The ==heart==.
+
+</details>
+
+2. <details><summary>![](lung.png)</summary>
+
+    The ==lung==.
+
+</details>
+
+3. <details><summary> Which organ?
+   <img src="liver.png"> </summary>
+
+    The ==liver==.
+
+</details>
+
+4. <details><summary> What does `![](x.png)` write? </summary>
+
+    An ==image==, in code: an example, not one.
+
+</details>
+"""
+
+OBSIDIAN = """#flashcards
+What is this? ![[heart.png]] :: the heart
+![](lung.png) :: the lungs
+![[brain.png|300]] :: the brain
+"""
+
+PLAIN_CARDS = [{"question": "What is this? ![](heart.png)", "answer": "the heart"}, {"question": "![](lung.png)", "answer": "the lungs"}]
+
+ANKI_TEXT = '#separator:tab\n#html:true\n#notetype:Basic (and reversed card)\n<img src="heart.png">\tthe heart\n'
+
+ANKI_NOTES = [
+    Note(BASIC, ['What is this? <img src="heart.png">', "the heart"]),
+    Note(BASIC, ['<img src="lung.png">', "the lungs"]),
+    Note(CLOZE, ['The <img src="ear.png"> {{c1::hears}}', ""]),
+]
+ANKI_MEDIA = {"heart.png": b"\x89PNG h", "lung.png": b"\x89PNG l", "ear.png": b"\x89PNG e"}
+
+# (question as read, its images, as shown, id): the ids are those of the code before questions had images.
+EXPECTED = {
+    "deck.md": [
+        ("What is this structure?", ["heart.png"], "What is this structure?", "f27c92ad8a"),
+        ("", ["lung.png"], "(image)", "da39a3ee5e"),
+        ("Which organ?", ["liver.png"], "Which organ?", "6c5d5501a4"),
+        ("What does write?", [], "What does write?", "7fd65d12f2"),
+    ],
+    "notes.md": [
+        ("What is this? !heart.png", ["heart.png"], "What is this?", "742c9910f5"),
+        ("", ["lung.png"], "(image)", "da39a3ee5e"),
+        ("!300", ["brain.png"], "(image)", "e26973e6ee"),
+    ],
+    "deck.yaml": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", "da39a3ee5e")],
+    "deck.json": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", "da39a3ee5e")],
+    "export.txt": [("![](heart.png)", ["heart.png"], "(image)", "64e7c3bdb5"), ("the heart", [], "the heart", "1b75cec69a")],
+    "legacy.apkg": [
+        ("What is this? ![](heart.png)", ["heart.png"], "What is this?", "742c9910f5"),
+        ("![](lung.png)", ["lung.png"], "(image)", "868c7dae4b"),
+        ("The ![](ear.png) [...]", ["ear.png"], "The [...]", "501270040b"),
+    ],
+}
+EXPECTED["modern.apkg"] = EXPECTED["legacy.apkg"]
+
+
+def write_decks(folder) -> None:
+    (folder / "deck.md").write_text(MARKDOWN, encoding="utf-8")
+    (folder / "notes.md").write_text(OBSIDIAN, encoding="utf-8")
+    (folder / "deck.yaml").write_text(f"cards:\n{''.join(f'  - {json.dumps(c)}{chr(10)}' for c in PLAIN_CARDS)}", encoding="utf-8")
+    (folder / "deck.json").write_text(json.dumps({"cards": PLAIN_CARDS}), encoding="utf-8")
+    (folder / "export.txt").write_text(ANKI_TEXT, encoding="utf-8")
+    legacy_package(folder / "legacy.apkg", Package(ANKI_NOTES, ANKI_MEDIA))
+    modern_package(folder / "modern.apkg", Package(ANKI_NOTES, ANKI_MEDIA))
+    for name in ("heart.png", "lung.png", "liver.png", "brain.png"):
+        (folder / name).write_bytes(b"\x89PNG fake")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_format_keeps_the_questions_images_and_the_ids(tmp_path, name):
+    write_decks(tmp_path)
+    parsed = parse_deck(tmp_path / name)
+    assert [(c.question, c.question_images, shown_question(c), c.id) for c in parsed.deck.cards] == EXPECTED[name]
+    assert not [f for f in parsed.findings if "not found" in f.message or "question" in f.message]  # shown, and there
+
+
+def test_an_anki_question_image_comes_out_of_the_package(tmp_path):
+    from grader.images import question_images
+
+    deck = load_deck(modern_package(tmp_path / "anatomy.apkg", Package(ANKI_NOTES, ANKI_MEDIA)))
+    [image] = question_images(deck, deck.cards[0])
+    assert image.path is not None and image.path.read_bytes() == b"\x89PNG h"
+
+
+@pytest.mark.parametrize(
+    ("question", "images", "shown"),
+    [
+        ("What is this?", ["x.png"], "What is this?"),  # as written
+        ("", ["x.png"], "(image)"),  # never blank
+        ("", ["x.png", "y.png"], "(2 images)"),
+        ("?", ["x.png"], "? (image)"),
+        ("![](x.png)", ["x.png"], "(image)"),  # an Anki front: its text holds the image
+        ("!A heart", ["x.png"], "A heart"),  # an Obsidian embed's alt text, ![[x.png|A heart]]
+        ("Hello!", ["x.png"], "Hello!"),
+        ("", [], ""),  # no image: the question as it is
+    ],
+)
+def test_the_question_as_shown(question, images, shown):
+    assert shown_question(Card(id="x", number=1, question=question, answer="a", question_images=images)) == shown
+
+
+def test_lint_says_a_question_image_is_missing_and_nothing_of_one_there(tmp_path):
+    deck = tmp_path / "deck.md"
+    deck.write_text(MARKDOWN, encoding="utf-8")
+    (tmp_path / "heart.png").write_bytes(b"")
+    result = run_cli("lint", str(deck))
+    assert (result.returncode, result.stdout) == (
+        1,
+        f"{deck}:9: image not found: lung.png (looked in {tmp_path / 'lung.png'})\n"
+        f"{deck}:15: image not found: liver.png (looked in {tmp_path / 'liver.png'})\n",
+    )
+
+
+def test_two_questions_alike_but_for_their_images_are_no_duplicates(tmp_path):
+    deck = tmp_path / "deck.md"
+    same = "1. <details><summary>What is this? ![](a.png)</summary>\n\n    The ==heart==.\n\n</details>\n\n"
+    other = same.replace("a.png", "b.png").replace("heart", "lung")
+    deck.write_text(same + other + same, encoding="utf-8")
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "b.png").write_bytes(b"")
+    parsed = parse_deck(deck)
+    assert [f.message for f in parsed.findings] == ["duplicate question (same as the card at line 1)"]  # the third card
+    assert [c.id for c in parsed.deck.cards] == ["7eb505e753", "7eb505e753-2", "7eb505e753-3"]  # as before
+
+
+def test_cards_lists_them(tmp_path):
+    write_decks(tmp_path)
+    listed = [json.loads(line) for line in run_cli("cards", str(tmp_path / "deck.md"), "--json").stdout.splitlines()]
+    assert [(c["question"], c["question_images"], c["images"]) for c in listed] == [
+        ("What is this structure?", ["heart.png"], []),
+        ("", ["lung.png"], []),  # the question as written: what its id hashes
+        ("Which organ?", ["liver.png"], []),
+        ("What does write?", [], []),
+    ]
+    table = run_cli("cards", str(tmp_path / "deck.md")).stdout.splitlines()
+    assert table[2].split("\t")[:3] == ["2", "da39a3ee5e", "(image)"]
+
+
+# --- Practice ---------------------------------------------------------------------------
+
+
+def test_practice_shows_the_questions_images_and_open_opens_them(tmp_path, utc_local_time):
+    from grader.store import Store
+
+    write_decks(tmp_path)
+    deck = load_deck(tmp_path / "deck.md")
+    opened: list[str] = []
+    user = ScriptedUser(["/open", "the heart", "/open", "/quit"])
+    with Store.open(tmp_path / "history.db") as store:
+        PracticeSession(store, [deck], user, now=ticking_now(), opener=opened.append).run([(deck, c) for c in deck.cards[:2]])
+    asked = {q.card.number: [(i.written, i.missing) for i in q.images] for q in user.of(Question)}  # asked again after /open
+    assert asked == {1: [("heart.png", False)], 2: [("lung.png", False)]}
+    # /open with the question on screen opens its image, not the images of the answer before.
+    assert opened == [str(tmp_path / "heart.png"), str(tmp_path / "lung.png")]
+    assert [n.text for n in user.of(Notice) if n.text.startswith("Opened")] == [f"Opened {p}" for p in opened]
+
+
+def test_open_with_no_image_anywhere_says_where_images_come_from(tmp_path, utc_local_time):
+    from grader.store import Store
+
+    write_decks(tmp_path)
+    deck = load_deck(tmp_path / "deck.md")
+    user = ScriptedUser(["/open", "/quit"])
+    with Store.open(tmp_path / "history.db") as store:
+        PracticeSession(store, [deck], user, now=ticking_now(), opener=lambda target: None).run([(deck, deck.cards[3])])
+    assert user.of(Notice)[0] == Notice("No image to open: /open shows the images of the question asked, or of the answer just shown.", "warning")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the system viewer is xdg-open on Linux")
+def test_piped_practice_shows_the_image_under_the_question_and_opens_it(tmp_path):
+    write_decks(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    viewer = bin_dir / "xdg-open"  # a stand-in for the system viewer: it notes what it was asked to open
+    viewer.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened.txt"}\n', encoding="utf-8")
+    viewer.chmod(viewer.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = run_cli("practice", str(tmp_path / "deck.md"), "--cards", "2", input="/open\nthe lung\n", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    question = lines.index("(image)")
+    assert lines[question + 1 : question + 3] == [f"Image: {tmp_path / 'lung.png'}", "/open shows it in your image viewer"]
+    assert f"Opened {tmp_path / 'lung.png'}" in lines
+    for _ in range(100):  # the viewer is started, not waited for
+        if (tmp_path / "opened.txt").exists():
+            break
+        time.sleep(0.05)
+    assert (tmp_path / "opened.txt").read_text(encoding="utf-8") == f"{tmp_path / 'lung.png'}\n"
+
+
+@pytest.mark.slow
+def test_practice_at_a_terminal_shows_the_questions_image(tmp_path, isolated_env):
+    pexpect = pytest.importorskip("pexpect")
+    from .test_practice_e2e import at_prompt, spawn_editor
+
+    write_decks(tmp_path)
+    child = spawn_editor("practice", str(tmp_path / "deck.md"), "--cards", "1,2", home=isolated_env)
+    child.expect_exact("What is this structure?")
+    child.expect_exact(f"Image: {tmp_path / 'heart.png'}")
+    child.expect_exact("/open shows it in your image viewer")
+    at_prompt(child)
+    child.send("the heart\r\r")
+    child.expect_exact("other keys go on")
+    child.send("x")
+    child.expect_exact("(image)")
+    child.expect_exact(f"Image: {tmp_path / 'lung.png'}")
+    at_prompt(child)
+    child.send("/quit\r")
+    child.expect_exact("Session summary")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
