@@ -86,8 +86,14 @@ def _well_formed(row: tuple) -> bool:
 
 
 def card_fingerprint(card: Card) -> str:
-    """A hash of what the model is shown about a card."""
-    content = json.dumps([card.id, card.question, card.answer, [t.text for t in card.key_terms]])
+    """A hash of what the model is shown about a card (the question as told, for one that shows images: the
+    fingerprint of every other card is what it was before questions had images, so their cached replies stay)."""
+    shown: list = [card.id, card.question, card.answer, [t.text for t in card.key_terms]]
+    if card.question_images:
+        from .prompts import question_for_model
+
+        shown.append(question_for_model(card))
+    content = json.dumps(shown)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 

@@ -219,7 +219,7 @@ class Prompts:
             hint = "found" if t.found else (f"partly ({t.credit:.0%})" if t.credit > 0 else "not found")
             hints.append(f"- {t.term}: {hint}")
         rubric = self.rubric.substitute(
-            question=card.question or "(no question)",
+            question=question_for_model(card),
             reference=_bold_terms(card.answer),
             others="".join(f"\n\n{OTHERS_INTRO}\n" + "\n".join(f"- {_bold_terms(r.answer)}" for r in card.reference_answers))
             if card.reference_answers
@@ -233,6 +233,28 @@ class Prompts:
             parts.append(f"{EXAMPLES_INTRO}\n{shown}")
         parts.append(f"{ANSWER_INTRO}\n{fence(answer)}")
         return "\n\n".join(parts)
+
+
+# The model reads text only: a question that shows an image says so, or the model grades as if its words were all.
+QUESTION_IMAGE_NOTE = (
+    "[With this question the student sees {images} that you cannot see: the question is not complete without it. "
+    "Grade by the reference answer and the key terms.]"
+)
+
+
+def question_for_model(card: Card) -> str:
+    """The question as the model is told it: as shown to the learner, and, when it shows images, a note saying so.
+
+    A card without question images is told as it always was (its cached replies stay valid); the note is ours,
+    never the deck's text, and the cache's card fingerprint includes it.
+    """
+    from ..cardtext import shown_question
+
+    question = shown_question(card) or "(no question)"
+    if not card.question_images:
+        return question
+    count = len(card.question_images)
+    return question + "\n" + QUESTION_IMAGE_NOTE.format(images="an image" if count == 1 else f"{count} images")
 
 
 def _bold_terms(answer: str) -> str:
