@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cardtext import shown_question
 from .errors import GraderError
 from .files import write_whole
 from .models import Deck
@@ -217,7 +218,11 @@ def summarise(
 
 def _question(rows: list[Row], card: Any) -> QuestionSummary:
     first = rows[0]
-    q = QuestionSummary(first.number, first.card, first.question or (card.question if card else ""))
+    if card is not None and card.question_images:  # as the learner was shown it: "(image)", no image markup
+        question = shown_question(card)
+    else:
+        question = first.question or (card.question if card else "")
+    q = QuestionSummary(first.number, first.card, question)
     q.answers = len(rows)
     graded = [r for r in rows if not r.self_graded]
     q.self_graded = q.answers - len(graded)

@@ -7,6 +7,7 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.text import Text
 
+from .cardtext import shown_question
 from .class_report import short, student_field
 from .display import clean_line
 from .models import Verdict
@@ -36,7 +37,7 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
     inner = width - 4  # the panel's border and padding
     lead = 5 + (17 if any(_who(item) for _, item, _, _ in g.members) else 0) + 5 + 10  # number, who, score, verdict
     narrow = inner - lead < ANSWER_MIN
-    question = short(g.question.question, 2 * (inner - 4) if narrow else max(30, width - 20))
+    question = short(shown_question(g.question), 2 * (inner - 4) if narrow else max(30, width - 20))
     head = Text.assemble((f"Q{g.question.number} ", "bold"), Text(clean_line(question), style="bold"))
     tally = ", ".join(f"{n} {v}" for v, n in g.grader.most_common())
     proposal = Text.assemble(

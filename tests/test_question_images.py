@@ -281,3 +281,22 @@ def test_a_cached_reply_is_kept_for_a_card_without_question_images_and_not_reuse
     before = hashlib.sha256(json.dumps([card.id, card.question, card.answer, []]).encode()).hexdigest()[:16]  # as it always was
     assert card_fingerprint(card) == before
     assert card_fingerprint(card.model_copy(update={"question_images": ["heart.png"]})) != before
+
+
+# --- Batch grading, reports and review ------------------------------------------------------
+
+
+def test_reports_the_gradebook_and_review_name_an_image_question_as_shown(tmp_path):
+    write_decks(tmp_path)
+    answers = tmp_path / "answers.jsonl"
+    rows = [{"student": "ann", "card": 1, "answer": "the heart"}, {"student": "bo", "card": 2, "answer": "the liver"}]
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    deck = tmp_path / "deck.md"
+    graded = run_cli("grade", str(deck), str(answers), "--json", "--jobs", "1", "--report", str(tmp_path / "r.md"), "--gradebook", str(tmp_path / "g.csv"))
+    assert graded.returncode == 0, graded.stderr
+    assert [json.loads(line)["question"] for line in graded.stdout.splitlines()] == ["What is this structure?", ""]  # as written
+    assert (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines()[0] == "student,Q1 What is this structure?,Q2 (image),Total,Out of,Percent"
+    assert "| 2 | (image) | 1 |" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    reviewed = run_cli("review", str(deck), str(answers), input="n\nq\n")  # the first question's group, then the next's
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "Q1 What is this structure?" in reviewed.stdout and "Q2 (image)" in reviewed.stdout
