@@ -359,7 +359,7 @@ def build_cards(
         if not terms and answer_text and as_given:
             pass  # the reader says why, if anything is wrong: an empty YAML list is a self-graded card on purpose
         elif not terms and answer_text:
-            terms = derive_key_terms(answer, *deck_frequencies(), question)
+            terms = derive_key_terms(answer, *deck_frequencies(), _without_images(question, asked_images))
             if not terms:  # only common words ("It is."): said, as an empty answer is, not passed off as derived
                 findings.append(Finding(line, "card answer has no words to grade by: it can only be self-graded"))
             elif derived_note:
@@ -375,7 +375,7 @@ def build_cards(
             count = None
         cards.append(
             Card(
-                id=_unique_id(_hashed_id(id_text(question)), seen_ids),
+                id=_unique_id(_hashed_id(id_text(question) or " ".join(asked_images)), seen_ids),
                 number=number,
                 question=question,
                 answer=answer,
@@ -387,7 +387,7 @@ def build_cards(
                 reference_answers=[
                     ReferenceAnswer(answer=other, key_terms=other_terms)
                     for i, other in enumerate(reference_answers[number - 1] if reference_answers else [], start=1)
-                    if (other_terms := _reference_terms(other, i, line, question, deck_frequencies, findings))
+                    if (other_terms := _reference_terms(other, i, line, _without_images(question, asked_images), deck_frequencies, findings))
                 ],
             )
         )
@@ -421,7 +421,8 @@ def card_id(question: str) -> str:
     """Stable id of a card: a hash of its normalised question.
 
     It survives edits to the answer, whitespace, case and punctuation. Two cards
-    with the same question get ``-2``, ``-3``, ... in deck order.
+    with the same question get ``-2``, ``-3``, ... in deck order. (A question of
+    images and no words is known by its images' paths instead, in ``build_cards``.)
     """
     if not isinstance(question, str):
         raise TypeError(f"a question must be a str, not {type(question).__name__}")
@@ -455,17 +456,28 @@ _EMBED_LEFT = re.compile(r"(?<!\S)!(\w\S*)")
 _IMAGE_SIZE = re.compile(r"[0-9]+(?:x[0-9]+)?")
 
 
+def question_words(card: Card) -> str:
+    """The question's text without the image markup it may still hold (an Anki front's ``![](fig.png)``, what is
+    left of an Obsidian embed): what grading reads as the question's words, so that "heart" is not taken for a copy
+    of a question that shows ``heart.png``. ``card.question`` itself stays as written: ids read it."""
+    return _without_images(card.question, card.question_images)
+
+
+def _without_images(question: str, images: list[str]) -> str:
+    if not images:
+        return question
+    text = replace_images(question, lambda path: " ") if _may_show_images(question) else question
+    if "!" in text:
+        text = _EMBED_LEFT.sub(lambda m: " " if m[1] in images or _IMAGE_SIZE.fullmatch(m[1]) else m[1], text)
+    return " ".join(text.split())
+
+
 def shown_question(card: Card) -> str:
-    """The question as a person is shown it, its images shown apart: without the image markup its text may still
-    hold (an Anki front's ``![](fig.png)``, an Obsidian embed), and ``(image)`` for a question that is only
-    images, so that it is never blank. ``card.question`` itself stays as written: ids and grading read it."""
+    """The question as a person is shown it, its images shown apart (``question_words``), and ``(image)`` for a
+    question that is only images, so that it is never blank."""
     if not card.question_images:
         return card.question
-    names = set(card.question_images)
-    text = replace_images(card.question, lambda path: " ") if _may_show_images(card.question) else card.question
-    if "!" in text:
-        text = _EMBED_LEFT.sub(lambda m: " " if m[1] in names or _IMAGE_SIZE.fullmatch(m[1]) else m[1], text)
-    text = " ".join(text.split())
+    text = question_words(card)
     if any(ch.isalnum() for ch in text):
         return text
     count = len(card.question_images)

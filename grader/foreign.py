@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .cardtext import question_words
 from .models import Card
 from .normalize import content_stems
 
@@ -103,7 +104,7 @@ class DeckTerms:
         known = self._own.get(card.id)
         if known is None:
             card = self._cards.get(card.id, card)
-            texts = [card.question, card.answer, *(t.text for t in card.key_terms)]
+            texts = [question_words(card), card.answer, *(t.text for t in card.key_terms)]
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
             known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
         return known

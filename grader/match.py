@@ -39,6 +39,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .cardtext import question_words
 from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     With ``vectors`` (the semantic tier), term words also get vectors so that
     an answer word of the same meaning can stand for them.
     """
-    question_stems = {t.stem for t in content_tokens(card.question)}
+    question_stems = {t.stem for t in content_tokens(question_words(card))}
     denied_in_reference = _denied_stems(card.answer)
     table: dict[tuple[str, str], int] = {}
     plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated

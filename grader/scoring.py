@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .cardtext import question_words
 from .foreign import guessing_share
 from .models import Card, Grade, HowFound, TermMatch, Verdict
 from .normalize import is_non_answer, restates_question
@@ -155,7 +156,7 @@ def unmatched(card: Card, answer: str, tokens: list[Token] | None = None) -> Unm
     """
     if is_non_answer(answer, tokens):
         return "no answer"
-    if restates_question(answer, card.question, tokens):
+    if restates_question(answer, question_words(card), tokens):
         return "restated"
     return None
 

@@ -4,6 +4,7 @@ was before questions had images (the ids below are those the code before gave)."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from grader import load_deck, parse_deck
+from grader import Verdict, grade_answer, load_deck, parse_deck
 from grader.cardtext import shown_question
 from grader.models import Card
 from grader.session import Notice, PracticeSession, Question
@@ -66,21 +67,24 @@ ANKI_NOTES = [
 ]
 ANKI_MEDIA = {"heart.png": b"\x89PNG h", "lung.png": b"\x89PNG l", "ear.png": b"\x89PNG e"}
 
-# (question as read, its images, as shown, id): the ids are those of the code before questions had images.
+# (question as read, its images, as shown, id): the ids are those of the code before questions had images, but for
+# a question of images and no words, known by its images' paths (every such card had the empty question's id, and
+# they swapped histories when reordered).
+IMAGE_ONLY_ID = hashlib.sha1(b"lung.png").hexdigest()[:10]
 EXPECTED = {
     "deck.md": [
         ("What is this structure?", ["heart.png"], "What is this structure?", "f27c92ad8a"),
-        ("", ["lung.png"], "(image)", "da39a3ee5e"),
+        ("", ["lung.png"], "(image)", IMAGE_ONLY_ID),
         ("Which organ?", ["liver.png"], "Which organ?", "6c5d5501a4"),
         ("What does write?", [], "What does write?", "7fd65d12f2"),
     ],
     "notes.md": [
         ("What is this? !heart.png", ["heart.png"], "What is this?", "742c9910f5"),
-        ("", ["lung.png"], "(image)", "da39a3ee5e"),
+        ("", ["lung.png"], "(image)", IMAGE_ONLY_ID),
         ("!300", ["brain.png"], "(image)", "e26973e6ee"),
     ],
-    "deck.yaml": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", "da39a3ee5e")],
-    "deck.json": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", "da39a3ee5e")],
+    "deck.yaml": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", IMAGE_ONLY_ID)],
+    "deck.json": [("What is this?", ["heart.png"], "What is this?", "7eb505e753"), ("", ["lung.png"], "(image)", IMAGE_ONLY_ID)],
     "export.txt": [("![](heart.png)", ["heart.png"], "(image)", "64e7c3bdb5"), ("the heart", [], "the heart", "1b75cec69a")],
     "legacy.apkg": [
         ("What is this? ![](heart.png)", ["heart.png"], "What is this?", "742c9910f5"),
@@ -170,7 +174,7 @@ def test_cards_lists_them(tmp_path):
         ("What does write?", [], []),
     ]
     table = run_cli("cards", str(tmp_path / "deck.md")).stdout.splitlines()
-    assert table[2].split("\t")[:3] == ["2", "da39a3ee5e", "(image)"]
+    assert table[2].split("\t")[:3] == ["2", IMAGE_ONLY_ID, "(image)"]
 
 
 # --- Practice ---------------------------------------------------------------------------
@@ -300,3 +304,26 @@ def test_reports_the_gradebook_and_review_name_an_image_question_as_shown(tmp_pa
     reviewed = run_cli("review", str(deck), str(answers), input="n\nq\n")  # the first question's group, then the next's
     assert reviewed.returncode == 0, reviewed.stderr
     assert "Q1 What is this structure?" in reviewed.stdout and "Q2 (image)" in reviewed.stdout
+
+
+@pytest.mark.parametrize("name", ["legacy.apkg", "notes.md", "export.txt"])
+def test_an_image_questions_file_name_is_not_its_words(tmp_path, name):
+    # An Anki front or an Obsidian line keeps its image's markup in the question's text ("![](heart.png)", "!heart.png"),
+    # which grading read as question words: "heart" was taken for a copy of the question and earned nothing, and
+    # "heart" was left out of the terms derived from "the heart".
+    write_decks(tmp_path)
+    deck = load_deck(tmp_path / name)
+    card = next(c for c in deck.cards if c.question_images == ["heart.png"])
+    assert [t.text for t in card.key_terms] == ["heart"]
+    grade = grade_answer(card, "heart")
+    assert (grade.score, grade.verdict) == (1.0, Verdict.correct)
+
+
+def test_questions_of_images_only_keep_their_ids_when_reordered(tmp_path):
+    deck = tmp_path / "deck.yaml"
+    cards = [{"question": f"![]({organ}.png)", "answer": f"the =={organ}=="} for organ in ("heart", "lung", "liver")]
+    deck.write_text(json.dumps({"cards": cards}), encoding="utf-8")
+    before = {c.key_terms[0].text: c.id for c in load_deck(deck).cards}
+    deck.write_text(json.dumps({"cards": cards[::-1]}), encoding="utf-8")
+    after = {c.key_terms[0].text: c.id for c in load_deck(deck).cards}
+    assert before == after and len(set(before.values())) == 3
