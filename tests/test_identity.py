@@ -146,3 +146,18 @@ def _typo(text: str) -> str:
         mid = len(w) // 2
         words[i] = w[: mid - 1] + w[mid] + w[mid - 1] + w[mid + 1 :]
     return " ".join(words)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("ไฮเปอร์ไวเซอร์คืออะไร", "1b0ff8724e"),  # Thai vowel signs
+        ("हाइपरवाइज़र क्या है?", "eed2ce31bb"),  # Devanagari vowel signs and nukta
+        ("ما هو المُشرِف؟", "83d55fdadb"),  # Arabic points
+        ("מהו הַמְפַקֵּחַ?", "cf8c6baeb8"),  # Hebrew points
+    ],
+)
+def test_a_question_whose_marks_break_its_words_keeps_the_id_it_always_had(question, expected):
+    """Grading reads every script's marks inside words; ids hash the words as written, as they always did, so no
+    card of these scripts changed id (the README says so): ids are kept in histories and review files."""
+    assert card_id(question) == expected
