@@ -631,12 +631,13 @@ def cards(
     from .display import clean_line
     from .stats import card_progress, is_due_now, progress_record
 
-    settings = load_schedule_settings()  # what "due now" means: learn-ahead and the hour a study day starts, as practice reads them
-    _warn_of_unused_settings("cards", "practice")
+    # What "due now" means (learn-ahead, the hour a study day starts), as practice reads it: only --due needs it.
+    settings = load_schedule_settings() if due else None
+    _warn_of_unused_settings("cards", *(["practice"] if due else []))
     the_deck = load_deck(deck or bundled_deck())
     now = _now()  # what matching the deck with the history found is said on stderr, as stats says it: stdout is the list
     progress = card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
-    shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now, settings=settings)]
+    shown = [c for c in the_deck.cards if settings is None or is_due_now(progress.get(c.id), now=now, settings=settings)]
     if json_out:
         import json
 
