@@ -18,7 +18,7 @@ from grader.cardtext import shown_question
 from grader.models import Card
 from grader.session import Notice, PracticeSession, Question
 
-from .anki_fixtures import BASIC, CLOZE, REVERSED, Note, Package, legacy_package, modern_package
+from .anki_fixtures import BASIC, CLOZE, Note, Package, legacy_package, modern_package
 from .conftest import run_cli
 from .test_session import ScriptedUser, ticking_now
 
