@@ -159,7 +159,11 @@ def cluster(sim: np.ndarray, members: np.ndarray, threshold: float) -> list[np.n
     members = np.asarray(members, dtype=np.intp)
     if members.size == 0:
         return []
-    near = sim[np.ix_(members, members)] >= threshold
+    # Compared a block of rows at a time: ``sim[np.ix_(members, members)]`` whole is a copy of the n x n matrix.
+    near = np.empty((members.size, members.size), dtype=bool)
+    for start in range(0, members.size, SIMILARITY_ROWS):
+        rows = members[start : start + SIMILARITY_ROWS]
+        near[start : start + rows.size] = sim[np.ix_(rows, members)] >= threshold
     np.fill_diagonal(near, True)
     alive = np.ones(members.size, dtype=bool)
     degree = near.sum(axis=1)

@@ -171,6 +171,29 @@ def test_similarity_of_a_large_question_takes_one_matrix_of_memory(seed_deck, ma
     assert np.allclose(sim[:300, :300], small, rtol=0, atol=1e-6)  # the blocks make the same matrix
 
 
+def test_grouping_a_large_question_does_not_copy_its_similarity_matrix():
+    # Grouping compared a whole copy of the n x n matrix with the threshold: with the matrix itself, 10,000 answers to
+    # one question held 1.7 GB at once. The comparison by blocks of rows needs only the n x n booleans.
+    import tracemalloc
+
+    n = 1500
+    rng = np.random.default_rng(0)
+    sim = rng.random((n, n))
+    sim = (sim + sim.T) / 2
+    whole = sim >= 0.7
+    np.fill_diagonal(whole, True)
+    tracemalloc.start()
+    try:
+        groups = cluster(sim, np.arange(n), 0.7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.4 * sim.nbytes, f"{peak / 2**20:.0f} MB"
+    assert sorted(int(i) for g in groups for i in g) == list(range(n))
+    for g in groups:  # each group is a centre and the answers alike to it, as before
+        assert any(whole[c, g].all() for c in g)
+
+
 def test_a_question_review_decides_splits_and_undoes(seed_deck):
     grader = KeywordGrader(GradingSettings(match="keyword"))
     card = seed_deck.cards[2]
