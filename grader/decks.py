@@ -204,7 +204,20 @@ def parse_deck(path: str | Path) -> ParsedDeck:
         if not parsed.deck.cards:
             raise DeckError(f"deck has no cards ({_NO_CARDS_HINT.get(suffix, _NO_CARDS_HINT['.md'])})", path=path, line=1)
         parsed.findings[:] = sorted([*parsed.findings, *_missing_images(parsed.deck)], key=lambda f: f.line)
+        parsed.deck = in_its_language(parsed.deck)
     return parsed
+
+
+def in_its_language(deck: Deck) -> Deck:
+    """The deck with each card in the language it says it is in or, if it says none, that its words show
+    (``language.infer_language``); an English deck's cards are left as they are."""
+    from .language import infer_language
+
+    language = deck.language or infer_language(text for c in deck.cards for text in (c.question, c.answer, *(t.text for t in c.key_terms)))
+    if language == "english":
+        return deck
+    cards = [c.model_copy(update={"language": language}) for c in deck.cards]
+    return deck.model_copy(update={"cards": cards})
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .cardtext import question_words
 from .models import Card
-from .normalize import content_stems
+from .normalize import content_stems, stemming_in
 
 # Fewer of the other cards' terms than this are an answer's context, not guesses (the seed sets' answers name two
 # at most; the authors' reference answers none).
@@ -50,8 +50,9 @@ class DeckTerms:
         """Know these cards' terms too (a practice session's further decks)."""
         for card in cards:
             self._cards.setdefault(card.id, card)
-            for term in card.key_terms:
-                stems = content_stems(term.text)
+            with stemming_in(card.language):  # as its answers are read
+                terms = [(term, content_stems(term.text)) for term in card.key_terms]
+            for term, stems in terms:
                 if not stems or term.derived:
                     continue
                 at = self._known.get(stems)
@@ -106,7 +107,8 @@ class DeckTerms:
             card = self._cards.get(card.id, card)
             texts = [question_words(card), card.answer, *(t.text for t in card.key_terms)]
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
-            known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
+            with stemming_in(card.language):
+                known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
         return known
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .foreign import FOREIGN_MIN, DeckTerms
 from .match import CompiledCard, compile_card, match_answers
 from .models import Card, Grade, check_types
-from .normalize import Token, tokenize
+from .normalize import Token, stemming_in, tokenize
 from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, guessed, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
@@ -95,11 +95,12 @@ class KeywordGrader:
         what is found, never in how it is found), matching each answer once: the evaluation harness calibrates on
         the terms' share while verdicts use the blended score. Each scoring picks its own best reference answer."""
         check_types(card, answers)
-        words = [tokenize(a) for a in answers]
-        best = self._facts(card, answers, words, scorings)
-        for other in self._other_references(card):
-            these = self._facts(other, answers, words, scorings)
-            best = [[b if b[0] >= t[0] else t for b, t in zip(bs, ts)] for bs, ts in zip(best, these)]
+        with stemming_in(card.language):
+            words = [tokenize(a) for a in answers]
+            best = self._facts(card, answers, words, scorings)
+            for other in self._other_references(card):
+                these = self._facts(other, answers, words, scorings)
+                best = [[b if b[0] >= t[0] else t for b, t in zip(bs, ts)] for bs, ts in zip(best, these)]
         return best
 
     def _facts(self, card: Card, answers: list[str], words: list[list[Token]], scorings: Sequence[GradingSettings]) -> list[list[GradeFacts]]:

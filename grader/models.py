@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Verdict(str, Enum):
@@ -75,6 +75,7 @@ class Card(BaseModel):
         default_factory=list,
         description="Further acceptable answers besides ``answer``: an answer is graded against each, and the best grade counts.",
     )
+    language: str = Field("english", description="The language its answers' words are stemmed in (its deck's: see ``language.py``).")
 
     @property
     def gradable(self) -> bool:
@@ -114,6 +115,7 @@ class Deck(BaseModel):
     path: str
     title: str
     cards: list[Card]
+    language: str | None = Field(None, description="The language the deck says it is in (``language:``), if it says.")
 
 
 # How a term's words were found in an answer, from the strictest to the loosest.
@@ -204,7 +206,17 @@ class PlainDeck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = None
+    language: str | None = Field(None, description="The language its answers are stemmed in, as Snowball names it: german, russian.")
     cards: list[PlainCard]
+
+    @field_validator("language")
+    @classmethod
+    def _stemmed(cls, language: str | None) -> str | None:
+        from .normalize import STEMMING_LANGUAGES
+
+        if language is not None and language not in STEMMING_LANGUAGES:
+            raise ValueError(f"unknown language {language!r} (one of: {', '.join(sorted(STEMMING_LANGUAGES))})")
+        return language
 
 
 class AnswerRow(BaseModel):

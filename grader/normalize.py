@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -96,7 +99,21 @@ def _as_seen(word: str) -> str:
     return seen if _LATIN.search(word) or (len(seen) > 1 and seen.isascii()) else word
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+# Snowball's stemmers, each made on first use. Grading stems in its deck's language (``stemming_in``), English
+# unless the deck says or shows another (``language.deck_language``); everything else stems in English.
+_STEMMERS = {"english": snowballstemmer.stemmer("english")}
+STEMMING_LANGUAGES = frozenset(snowballstemmer.algorithms()) - {"porter", "dutch_porter"}  # the two are older English and Dutch
+_STEMMING: ContextVar[str] = ContextVar("stemming", default="english")
+
+
+@contextmanager
+def stemming_in(language: str) -> Iterator[None]:
+    """Stem words in ``language`` (one of ``STEMMING_LANGUAGES``) inside the block, in this thread only."""
+    token = _STEMMING.set(language)
+    try:
+        yield
+    finally:
+        _STEMMING.reset(token)
 
 # Negations carry meaning ("non privileged" is not "privileged"), so they are
 # kept as content and spelled one way.
@@ -168,14 +185,20 @@ def fold(text: str) -> str:
 LONGEST_STEMMED = 100
 
 
-@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Snowball stem of a folded word (cached: answers repeat their words)."""
+    """Snowball stem of a folded word, in the language words are stemmed in (``stemming_in``)."""
+    return _stem(word, _STEMMING.get())
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str, language: str) -> str:
+    """``stem`` (cached: answers repeat their words)."""
     if word in NEGATIONS:
         return "not"
     if len(word) > LONGEST_STEMMED:
         return word
-    return _STEMMER.stemWord(word)
+    stemmer = _STEMMERS.get(language) or _STEMMERS.setdefault(language, snowballstemmer.stemmer(language))
+    return stemmer.stemWord(word)
 
 
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, hiragana and katakana (half-width
@@ -219,7 +242,7 @@ def tokenize(text: str) -> list[Token]:
         return _tokenize_spaceless(text)
     out = []
     end = 0
-    known = _PIECES.get
+    known = _known_pieces().get
     for written in _written_words(text):
         start = text.find(written, end)
         end = start + len(written)
@@ -254,10 +277,17 @@ def _has_letter(text: str) -> bool:
 
 _new_token = tuple.__new__  # a Token without the Python-level __new__ of a NamedTuple: a third of tokenizing's cost
 
-# Written word -> its pieces (see _word_pieces), up to KNOWN_PIECES words: answers repeat their words, and a
-# dictionary look-up costs less than a call to a cached function.
-_PIECES: dict[str, tuple[tuple[str, str], ...]] = {}
+# Stemming language -> written word -> its pieces (see _word_pieces), up to KNOWN_PIECES words a language: answers
+# repeat their words, and a dictionary look-up costs less than a call to a cached function.
+_PIECES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
 KNOWN_PIECES = 65536
+
+
+def _known_pieces() -> dict[str, tuple[tuple[str, str], ...]]:
+    """The written words whose pieces are known, with their stems in the language words are stemmed in."""
+    language = _STEMMING.get()
+    known = _PIECES.get(language)
+    return known if known is not None else _PIECES.setdefault(language, {})
 
 
 def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
@@ -265,15 +295,16 @@ def _word_pieces(word: str) -> tuple[tuple[str, str], ...]:
 
     Folding may split a word ("¼" -> "1⁄4"); each piece keeps the word's offsets.
     """
-    pieces = _PIECES.get(word)
+    known = _known_pieces()
+    pieces = known.get(word)
     if pieces is None:
         seen = word if word.isascii() else _as_seen(word)
         parts = [part for piece in _written_words(fold(seen).replace("’", "'")) for part in _unelided(piece)]
         if not word.isascii():  # read as seen after folding case too: a folded "Γ" is "γ", which looks like y
             parts = [_as_seen(part) for part in parts]
         pieces = tuple(_piece_and_stem(part) for part in parts)
-        if len(_PIECES) < KNOWN_PIECES:
-            _PIECES[word] = pieces
+        if len(known) < KNOWN_PIECES:
+            known[word] = pieces
     return pieces
 
 
@@ -480,8 +511,13 @@ def _misspelt_in(word: str, question: str) -> str | None:
     return stems[found[2]]
 
 
-@lru_cache(maxsize=4096)
 def _long_words(question: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """A question's content words of five letters or more, their stems and first two letters."""
+    return _long_words_in(question, _STEMMING.get())
+
+
+@lru_cache(maxsize=4096)
+def _long_words_in(question: str, language: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
     """A question's content words of five letters or more, their stems and first two letters (kept: asked about
     for every answer)."""
     tokens = [t for t in content_tokens(question) if len(t.word) >= 5]
@@ -492,7 +528,12 @@ def _long_words(question: str) -> tuple[tuple[str, ...], tuple[str, ...], frozen
 RESTATE_TYPOS = True
 
 
-@lru_cache(maxsize=65536)
 def content_stems(text: str) -> frozenset[str]:
-    """The stems of a text's content words, kept: a card's question and terms are asked about for every answer."""
+    """The stems of a text's content words."""
+    return _content_stems(text, _STEMMING.get())
+
+
+@lru_cache(maxsize=65536)
+def _content_stems(text: str, language: str) -> frozenset[str]:
+    """``content_stems`` in a stemming language, kept: a card's question and terms are asked about for every answer."""
     return frozenset(t.stem for t in content_tokens(text))

@@ -79,7 +79,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
         reference_answers=[c.reference_answers or [] for c in plain.cards],
         terms_as_given=[c.key_terms is not None for c in plain.cards],
     )
-    return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
+    return ParsedDeck(Deck(path=path, title=title, cards=cards, language=plain.language), findings)
 
 
 def _text_size(value: object) -> int:

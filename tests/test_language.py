@@ -1,0 +1,86 @@
+"""Stemming in a deck's own language: which language a deck is in, and an inflected answer meeting its term."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.decks import load_deck
+from grader.errors import DeckError
+from grader.grading import KeywordGrader
+from grader.language import infer_language
+from grader.normalize import stemming_in, tokenize
+
+# language, question, reference answer (its term highlighted), an answer with the term inflected
+INFLECTED = [
+    ("german", "Was ist ein Prozess?", "Ein laufendes Programm mit dem eigenen ==Prozess== und der Speicher, die es nutzt.", "Programme in Prozessen"),
+    ("german", "Wo wohnt die Familie?", "Die Familie wohnt in einem ==Haus== und ist nicht allein.", "in Häusern"),
+    ("russian", "Что такое гипервизор?", "Программа, которая создаёт ==машины== и распределяет ресурсы между ними.", "создаёт машинами"),
+    ("russian", "Что делает планировщик?", "Он выбирает, какой ==процесс== получит процессор, и это важно для системы.", "выбирает между процессами"),
+    ("spanish", "¿Qué hace el hipervisor?", "Permite ==ejecutar== varias máquinas virtuales en un solo equipo y las separa.", "va ejecutando máquinas"),
+    ("spanish", "¿Qué es la memoria compartida?", "Es una forma de ==compartir== datos entre los procesos del sistema.", "compartiendo datos"),
+    ("french", "Comment tourne un émulateur ?", "Il est ==lent== car il traduit chaque instruction dans le logiciel de la machine.", "tourne lentement"),
+]
+
+
+def _deck(tmp_path: Path, question: str, answer: str, language: str | None = None) -> Path:
+    said = f"language: {language}\n" if language else ""
+    path = tmp_path / "deck.yaml"
+    path.write_text(f"title: t\n{said}cards:\n  - question: {question!r}\n    answer: {answer!r}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("language", "question", "answer", "inflected"), INFLECTED)
+def test_an_inflected_answer_meets_its_term_in_the_decks_language(tmp_path: Path, language: str, question: str, answer: str, inflected: str) -> None:
+    card = load_deck(_deck(tmp_path, question, answer)).cards[0]
+    assert card.language == language
+    term = KeywordGrader().grade(card, inflected).terms[0]
+    assert (term.found, term.how) == (True, "stem")
+    # Stemmed in English, as every deck was before, the same answer misses it.
+    english = load_deck(_deck(tmp_path, question, answer, language="english")).cards[0]
+    assert english.language == "english"
+    assert not KeywordGrader().grade(english, inflected).terms[0].found
+
+
+def test_a_declared_language_wins_over_the_decks_words(tmp_path: Path) -> None:
+    deck = load_deck(_deck(tmp_path, "What is a process?", "A program in ==Prozessen== of the system.", language="german"))
+    assert deck.cards[0].language == "german"
+    assert KeywordGrader().grade(deck.cards[0], "ein Prozess").terms[0].found
+
+
+def test_an_unknown_declared_language_is_a_deck_error(tmp_path: Path) -> None:
+    with pytest.raises(DeckError, match="language: .*unknown language 'klingon'"):
+        load_deck(_deck(tmp_path, "q?", "a", language="klingon"))
+
+
+def test_an_english_deck_is_unaffected(tmp_path: Path) -> None:
+    path = tmp_path / "en.md"
+    path.write_text("<details><summary>What is aggregation?</summary>\n\nThe ==aggregating== of the results.\n</details>\n", encoding="utf-8")
+    card = load_deck(path).cards[0]
+    assert card.language == "english"
+    term = KeywordGrader().grade(card, "aggregation of results").terms[0]
+    assert (term.found, term.how) == (True, "stem")
+
+
+@pytest.mark.parametrize(
+    ("texts", "language"),
+    [
+        (["Was ist eine VM?"], "german"),  # short: three German function words of four
+        (["Что это?", "Это программа."], "russian"),
+        (["Hypervisor", "Maschine"], "english"),  # no function word at all
+        (["What is the kernel?", "The kernel is the core of the operating system, and it runs der Prozess."], "english"),
+        (["What is a VM?", "Eine virtuelle Maschine: the emulation of a computer, and the hardware it has."], "english"),  # mixed, mostly English
+        (["Was ist ein Hypervisor?", "Die Software, die the virtual machines verwaltet und sie trennt."], "german"),  # mixed, mostly German
+        (["什么是虚拟机？", "一种软件。"], "english"),  # another script: stemmed as before
+        (["Что такое VM?", "Eine Maschine und das ist ein Prozess, nicht mehr."], "german"),
+    ],
+)
+def test_infer_language(texts: list[str], language: str) -> None:
+    assert infer_language(texts) == language
+
+
+def test_stemming_in_is_undone_after_its_block() -> None:
+    with stemming_in("russian"):
+        assert tokenize("машинами")[0].stem == "машин"
+    assert tokenize("машинами")[0].stem == "машинами"
