@@ -8,10 +8,11 @@ written in another script (Arabic, Hindi, Tamil, ...) are never inferred: their 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .normalize import normalize
+from .normalize import fold
 
 # The words counted: each language's commonest words, written as a deck's words are read (folded), less those
 # that are English words too ("a", "in", "is", "per"); a word two other languages share counts for both.
@@ -46,12 +47,21 @@ _OVER_ENGLISH = 2
 _WORDS_READ = 3000
 
 
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _words(text: str) -> list[str]:
+    """A text's runs of letters, folded (``normalize.fold``): enough to count function words, and no stemming, which
+    loading a deck would pay for every word it reads here."""
+    return _LETTERS.findall(fold(text))
+
+
 @lru_cache(maxsize=1)
 def _function_words() -> dict[str, frozenset[str]]:
-    """Each language's listed words as a deck's words are read (``normalize``), English words left out of the others."""
+    """Each language's listed words as a deck's words are read (``_words``), English words left out of the others."""
     from .normalize import STOPWORDS
 
-    read = {language: frozenset(normalize(words).split()) for language, words in _FUNCTION_WORDS.items()}
+    read = {language: frozenset(_words(words)) for language, words in _FUNCTION_WORDS.items()}
     english = read["english"] | STOPWORDS | {"per", "come", "e"}
     return {language: words if language == "english" else words - english for language, words in read.items()}
 
@@ -61,7 +71,7 @@ def infer_language(texts: Iterable[str]) -> str:
     unless another has a tenth of the words read, twice English's count and more than any other."""
     words: list[str] = []
     for text in texts:
-        words += normalize(text).split()
+        words += _words(text)
         if len(words) >= _WORDS_READ:
             break
     counts = {language: sum(w in listed for w in words) for language, listed in _function_words().items()}

@@ -82,9 +82,18 @@ def marked_word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return re.compile(f"[{inside}]"), re.compile(rf"{letters}(?:['’]{letters})*", re.UNICODE)
 
 
+# Text of these blocks holds no combining mark and no hidden character (Latin but the soft hyphen, Greek, Cyrillic
+# but its marks, general punctuation but the invisible ones, CJK ideographs and kana, Hangul syllables, full-width
+# forms): its words are ``_WORD``'s, without building the pattern that looks for marks (about 10 ms, once).
+_MARK_FREE = re.compile(
+    "[\x00-\xac\xae-\u02ff\u0370-\u0482\u048a-\u052f\u2010-\u2027\u2030-\u205e\u3001-\u3029\u3030-\u3098"
+    "\u30a1-\u30fa\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]*"
+)
+
+
 def _written_words(text: str) -> list[str]:
     """The words of a text as written (``_WORD``), its combining marks and hidden characters kept inside them."""
-    if text.isascii():
+    if text.isascii() or _MARK_FREE.fullmatch(text):
         return _WORD.findall(text)
     has_mark, marked_word = marked_word_patterns()
     return marked_word.findall(text) if has_mark.search(text) else _WORD.findall(text)
