@@ -84,3 +84,31 @@ def test_stemming_in_is_undone_after_its_block() -> None:
     with stemming_in("russian"):
         assert tokenize("машинами")[0].stem == "машин"
     assert tokenize("машинами")[0].stem == "машинами"
+
+
+@pytest.mark.parametrize(
+    "deck",
+    [
+        # a <details> deck and an Obsidian note: terse cards whose words show no language, which front matter says
+        "---\ntags: [net]\nlanguage: german  # stemmed in German\n---\n<details><summary>Kern?</summary>\n\n==Prozess==\n</details>\n",
+        '---\nlanguage: "german"\n---\n#flashcards\nKern? :: ==Prozess==\n',
+    ],
+)
+def test_a_markdown_decks_front_matter_says_its_language(tmp_path: Path, deck: str) -> None:
+    path = tmp_path / "deck.md"
+    path.write_text(deck, encoding="utf-8")
+    card = load_deck(path).cards[0]
+    assert card.language == "german"
+    assert KeywordGrader().grade(card, "Prozessen").terms[0].found
+    path.write_text(deck.replace("german", "english", 1).replace('"english"', "english"), encoding="utf-8")
+    assert not KeywordGrader().grade(load_deck(path).cards[0], "Prozessen").terms[0].found
+
+
+def test_an_unknown_language_in_front_matter_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    path = tmp_path / "deck.md"
+    path.write_text("---\ntitle: Netze\nlanguage: klingon\n---\n<details><summary>Kern?</summary>\n\n==Prozess==\n</details>\n", encoding="utf-8")
+    result = run_cli("cards", str(path))
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: {path}:3: language: unknown language 'klingon'")
+    assert len(result.stderr.splitlines()) == 1

@@ -54,13 +54,13 @@ MAX_CLOZES = 50  # cards from one block: each is the whole block, so more would 
 
 def has_flashcards_tag(text: str) -> bool:
     """Whether a note is tagged ``#flashcards`` (in its text or its front matter): the plugin's mark of a deck."""
-    front, _ = _frontmatter(text)
+    front, _ = frontmatter(text)
     return bool(_TAG.search(text) or _FRONTMATTER_TAG.search(front))
 
 
 def parse_obsidian(text: str, path: str) -> ParsedDeck:
     """The flashcards of one Obsidian note, in order."""
-    front, body_start = _frontmatter(text)
+    front, body_start = frontmatter(text)
     lines = text.split("\n")
     blanked = without_code(text)  # code blanked, same lines and columns
     structure = blanked.split("\n")
@@ -83,7 +83,7 @@ def parse_obsidian(text: str, path: str) -> ParsedDeck:
     return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
 
 
-def _frontmatter(text: str) -> tuple[str, int]:
+def frontmatter(text: str) -> tuple[str, int]:
     """The YAML front matter's text and the index of the first line after it ("", 0 without one)."""
     if not text.startswith("---\n"):
         return "", 0
