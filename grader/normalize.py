@@ -85,15 +85,21 @@ def marked_word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 # Text of these blocks holds no combining mark and no hidden character (Latin but the soft hyphen, Greek, Cyrillic
 # but its marks, general punctuation but the invisible ones, CJK ideographs and kana, Hangul syllables, full-width
 # forms): its words are ``_WORD``'s, without building the pattern that looks for marks (about 10 ms, once).
-_MARK_FREE = re.compile(
+_MARK_FREE = (
     "[\x00-\xac\xae-\u02ff\u0370-\u0482\u048a-\u052f\u2010-\u2027\u2030-\u205e\u3001-\u3029\u3030-\u3098"
     "\u30a1-\u30fa\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]*"
 )
 
 
+@lru_cache(maxsize=1)
+def _mark_free() -> re.Pattern[str]:
+    """``_MARK_FREE`` compiled on first use: its wide ranges cost a millisecond and a half, which ASCII text never needs."""
+    return re.compile(_MARK_FREE)
+
+
 def _written_words(text: str) -> list[str]:
     """The words of a text as written (``_WORD``), its combining marks and hidden characters kept inside them."""
-    if text.isascii() or _MARK_FREE.fullmatch(text):
+    if text.isascii() or _mark_free().fullmatch(text):
         return _WORD.findall(text)
     has_mark, marked_word = marked_word_patterns()
     return marked_word.findall(text) if has_mark.search(text) else _WORD.findall(text)
@@ -213,18 +219,23 @@ def _stem(word: str, language: str) -> str:
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, hiragana and katakana (half-width
 # too), Han ideographs and their iteration marks.
 _SPACELESS = "\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
-_HAS_SPACELESS = re.compile(f"[{_SPACELESS}]")
-_SPACELESS_RUNS = re.compile(f"([{_SPACELESS}]+)")  # its split keeps the runs, at odd places
+
+
+@lru_cache(maxsize=1)
+def _spaceless_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A character of those scripts, and their runs (a split keeps them, at odd places): compiled on first use, as
+    their wide ranges cost some 4 ms that ASCII text never needs."""
+    return re.compile(f"[{_SPACELESS}]"), re.compile(f"([{_SPACELESS}]+)")
 
 
 def is_spaceless(word: str) -> bool:
     """Whether a text begins with a character of a script written without spaces between words."""
-    return bool(_HAS_SPACELESS.match(word))
+    return word[:1] >= "\u0e00" and bool(_spaceless_patterns()[0].match(word))
 
 
 def is_spaceless_in(text: str) -> bool:
     """Whether a text has a character of a script written without spaces between words."""
-    return not text.isascii() and bool(_HAS_SPACELESS.search(text))
+    return not text.isascii() and bool(_spaceless_patterns()[0].search(text))
 
 
 def phrase_words(tokens: list[Token]) -> float:
@@ -269,7 +280,7 @@ def _tokenize_spaceless(text: str) -> list[Token]:
         start = text.find(written, end)
         end = start + len(written)
         at = start
-        for i, part in enumerate(_SPACELESS_RUNS.split(written)):
+        for i, part in enumerate(_spaceless_patterns()[1].split(written)):
             if i % 2 == 0:
                 out += [Token(word, word_stem, at, at + len(part)) for word, word_stem in _word_pieces(part)] if part else []
             else:
