@@ -296,7 +296,7 @@ def _students(rows: list[Row], gradable_cards: set[str]) -> list[StudentTotal]:
             if r.self_graded:
                 t.self_graded += 1
             else:
-                t.total += r.score
+                t.total += round(r.score, 2)  # as the report and the gradebook show each score: the totals add up
         totals.append(t)
     return totals
 

@@ -11,7 +11,7 @@ Classroom import:
   answered, in deck order, holding the final score, 0 to 1 (a teacher's
   decision from ``grader review`` when there is one); blank when the student
   gave no answer, or for a self-graded (image) card nobody decided;
-* ``Total``: the sum of the student's scores; ``Out of``: the questions that
+* ``Total``: the sum of the student's scores as the row shows them (two decimals); ``Out of``: the questions that
   were graded (self-graded cards left out); ``Percent``: Total / Out of,
   0 to 100.
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 
 from .class_report import ClassSummary, Row, short
@@ -54,14 +55,14 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
     table = [[inert_text(h) for h in header]]
     for student, answers in latest.items():
         cells = [inert_text(student)]
-        total = 0.0
+        total = Decimal(0)  # the sum of the cells as written, so that the row adds up where a teacher checks it
         for q in questions:
             r = answers.get(q.card)
             if r is None or r.self_graded:
                 cells.append("")
             else:
                 cells.append(f"{r.score:.2f}")
-                total += r.score
+                total += Decimal(cells[-1])
         cells += [f"{total:.2f}", str(out_of), f"{100 * total / out_of:.1f}" if out_of else ""]
         table.append(cells)
     return table

@@ -498,3 +498,18 @@ def test_the_answers_file_is_named_in_a_code_span_whatever_backticks_it_holds(tm
     assert run_cli("grade", DECK, str(answers), "--output", str(tmp_path / "o.jsonl"), "--report", str(report)).returncode == 0
     header = report.read_text(encoding="utf-8").splitlines()[2]
     assert MarkdownIt().renderInline(header) == f"Answers: <code>{html.escape(str(answers), quote=False)}</code>"
+
+
+def test_a_gradebook_rows_total_is_the_sum_of_its_cells(tmp_path):
+    """Total summed the unrounded scores: three answers of 1/3 showed 0.33 each and a Total of 1.00 (Percent 33.3),
+    a row that does not add up where a teacher checks it in a spreadsheet."""
+    deck = tmp_path / "deck.yaml"
+    cards = [{"question": f"Name the three colours of the {x} flag?", "answer": "==red==, ==green== and ==blue=="} for x in ("first", "second", "third")]
+    deck.write_text(json.dumps({"cards": cards}), encoding="utf-8")
+    answers = tmp_path / "a.jsonl"
+    answers.write_text("".join(json.dumps({"student": "ann", "card": n, "answer": "red"}) + "\n" for n in (1, 2, 3)))
+    book, report = tmp_path / "g.csv", tmp_path / "r.md"
+    assert run_cli("grade", str(deck), str(answers), "--json", "--gradebook", str(book), "--report", str(report)).returncode == 0
+    _, ann = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
+    assert ann[1:] == ["0.33", "0.33", "0.33", "0.99", "3", "33.0"]
+    assert "| ann | 3 | 0.99 | 3 | 33% |" in report.read_text(encoding="utf-8")  # the report's total as the gradebook's
