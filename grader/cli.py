@@ -635,7 +635,8 @@ def cards(
     settings = load_schedule_settings() if due else None
     _warn_of_unused_settings("cards", *(["practice"] if due else []))
     the_deck = load_deck(deck or bundled_deck())
-    now = _now()  # what matching the deck with the history found is said on stderr, as stats says it: stdout is the list
+    now = _now()
+    # What matching the deck with the history found is said on stderr, as stats says it: stdout is the list.
     progress = card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
     shown = [c for c in the_deck.cards if settings is None or is_due_now(progress.get(c.id), now=now, settings=settings)]
     if json_out:

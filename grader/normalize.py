@@ -84,7 +84,7 @@ def marked_word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 # Text of these blocks holds no combining mark and no hidden character (Latin but the soft hyphen, Greek, Cyrillic
 # but its marks, general punctuation but the invisible ones, CJK ideographs and kana, Hangul syllables, full-width
-# forms): its words are ``_WORD``'s, without building the pattern that looks for marks (about 10 ms, once).
+# forms): its words are ``_WORD``'s, without building the pattern that looks for marks (``_mark_ranges``).
 _MARK_FREE = (
     "[\x00-\xac\xae-\u02ff\u0370-\u0482\u048a-\u052f\u2010-\u2027\u2030-\u205e\u3001-\u3029\u3030-\u3098"
     "\u30a1-\u30fa\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]*"
@@ -115,7 +115,7 @@ def _as_seen(word: str) -> str:
 
 
 # Snowball's stemmers, each made on first use. Grading stems in its deck's language (``stemming_in``), English
-# unless the deck says or shows another (``language.deck_language``); everything else stems in English.
+# unless the deck says or shows another (``decks.in_its_language``); everything else stems in English.
 _STEMMERS = {"english": snowballstemmer.stemmer("english")}
 STEMMING_LANGUAGES = frozenset(snowballstemmer.algorithms()) - {"porter", "dutch_porter"}  # the two are older English and Dutch
 _STEMMING: ContextVar[str] = ContextVar("stemming", default="english")
@@ -343,9 +343,13 @@ def _unelided(piece: str) -> list[str]:
     return words or [head]
 
 
-def _piece_and_stem(piece: str) -> tuple[str, str]:
-    if piece.endswith("n't") or piece in NEGATIONS:
-        piece = "not"
+def _piece(part: str) -> str:
+    """A folded piece as it is compared: every negation spelled "not"."""
+    return "not" if part.endswith("n't") or part in NEGATIONS else part
+
+
+def _piece_and_stem(part: str) -> tuple[str, str]:
+    piece = _piece(part)
     return piece, stem(piece)
 
 
@@ -448,7 +452,7 @@ def id_text(question: str) -> str:
 def _written_pieces(word: str) -> tuple[str, ...]:
     """The folded pieces of a word as written (``_word_pieces`` without ``_as_seen``)."""
     parts = (part for piece in _WORD.findall(fold(word).replace("’", "'")) for part in _unelided(piece))
-    return tuple(_piece_and_stem(part)[0] for part in parts)
+    return tuple(_piece(part) for part in parts)
 
 
 # What students write instead of an answer. Graders give these nothing, and they

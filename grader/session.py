@@ -313,6 +313,15 @@ class _AttemptFields(TypedDict):
     cram: bool
 
 
+def _answered_since(refused: str, card: Card, kept: str) -> Notice:
+    """Why /undo or a rating key changed nothing: another sitting answered the card since, and its schedule rests on
+    this answer (``Store.undo_attempt``, ``Store.override_rating``)."""
+    return Notice(
+        f"{refused}: card {card.number} was answered again since, in another sitting, and its schedule follows that answer; {kept}.",
+        tone="warning",
+    )
+
+
 class PracticeSession:
     """One sitting: plan the cards, then ask them, saving and rescheduling each answer.
 
@@ -514,10 +523,7 @@ class PracticeSession:
             if undone is None:
                 return position
             if not undone:  # answered since in another sitting, whose schedule stands on this answer: it stays
-                self.io.show(Notice(
-                    f"Not undone: card {last.card.number} was answered again since, in another sitting, and its schedule"
-                    " follows that answer; your answer stays saved.", tone="warning",
-                ))  # fmt: skip
+                self.io.show(_answered_since("Not undone", last.card, "your answer stays saved"))
                 return position
             self._saved.discard(attempt_id)
             if unheld:
@@ -792,10 +798,7 @@ class PracticeSession:
                     f"your rating ({rating.name.capitalize()})",
                 )
                 if overridden is False:
-                    self.io.show(Notice(
-                        f"Not re-rated: card {card.number} was answered again since, in another sitting, and its schedule"
-                        f" follows that answer; your rating stays {first.rating.name.capitalize()}.", tone="warning",
-                    ))  # fmt: skip
+                    self.io.show(_answered_since("Not re-rated", card, f"your rating stays {first.rating.name.capitalize()}"))
                 else:
                     attempt = overridden if isinstance(overridden, Recorded) else Recorded(first.attempt_id, rating, review(first.previous, rating, now=reviewed, settings=self.store.settings), first.previous)
                     self.io.show(Rated(attempt.rating, describe_due(attempt.state.due, now=reviewed)))

@@ -683,7 +683,7 @@ class Store:
             row = db.execute("SELECT card, at, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
-            if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0] != attempt_id:
+            if _answered_since(db, row["card"], attempt_id):
                 return None
             before = self._decode(_state, row["state_before"])
             after = review(before, rating, now=self._decode(_parse_ts, row["at"]), settings=self.settings)
@@ -760,7 +760,7 @@ class Store:
             row = db.execute("SELECT card, state_before FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in the practice history", path=self.path)
-            if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (row["card"],)).fetchone()[0] != attempt_id:
+            if _answered_since(db, row["card"], attempt_id):
                 return False
             if set_aside is not None:
                 suspended, until = set_aside
@@ -905,6 +905,12 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
         for sql in statements:
             db.execute(sql)
         db.execute(f"PRAGMA user_version = {number}")
+
+
+def _answered_since(db: sqlite3.Connection, card: int, attempt_id: int) -> bool:
+    """Whether the card has an attempt after this one (another sitting answered it): that answer's schedule rests on
+    this one, so this one can be neither undone nor re-rated, and its new state is not the card's."""
+    return db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (card,)).fetchone()[0] != attempt_id
 
 
 def _empty_history(file: str = ":memory:") -> sqlite3.Connection:
@@ -1104,7 +1110,7 @@ def _update_attempt(db: sqlite3.Connection, attempt_id: int, card_key: int, rate
     changed = False
     if their_rated_by == "override" and rated_by != "override":
         db.execute("UPDATE attempts SET rating = ?, rated_by = 'override', state_after = ? WHERE id = ?", (rating, state_after, attempt_id))
-        if db.execute("SELECT MAX(id) FROM attempts WHERE card = ?", (card_key,)).fetchone()[0] == attempt_id:
+        if not _answered_since(db, card_key, attempt_id):
             _set_state(db, card_key, CardState.model_validate_json(state_after))
         changed = True
     if feedback is not None and no_feedback:
