@@ -1768,6 +1768,9 @@ VARIANTS: dict[str, Variant] = {
     "signals-seed2": Variant("the signals' weights chosen on another split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 2)]),
     "signals-seed3": Variant("the signals' weights chosen on a third split of the inner folds", patches=[(calibration, "SIGNAL_FOLDS_SEED", 3)]),
     "borrowed-words-earn": Variant("a term earns from the words of another term's complete mention too (the rule before 2026-12-01)", patches=[(match, "BORROWED_WORDS_COST", False)]),
+    "centre-first-mentions": Variant(
+        "a term's mention centres only on its words' first mentions (the rule before the tenth session)", patches=[(match, "RECENTRED", False)]
+    ),
     "restate-exact": Variant("an answer restates its question only in the question's own spelling (the rule before 2026-12-01)", patches=[(normalize, "RESTATE_TYPOS", False)]),
     "correct0.6": Variant("a verdict is correct from 0.6 (not 0.7)", settings=GradingSettings(correct_threshold=0.6)),
     "correct0.5": Variant("a verdict is correct from 0.5 (not 0.7)", settings=GradingSettings(correct_threshold=0.5)),

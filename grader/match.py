@@ -67,6 +67,8 @@ MEANING_MIN_LETTERS = 3
 # this many words, or this many per word of a longer term.
 MIN_WINDOW = 6
 WINDOW_PER_WORD = 2
+# Whether a term's mention may centre elsewhere than on its words' first mentions (``_best_centre``).
+RECENTRED = True
 
 
 # How an answer word meets a term word, from the strictest to the loosest; a term is found as loosely as its loosest word.
@@ -681,6 +683,38 @@ def _share(part: _Part, near: tuple[bool, ...]) -> float:
     return share
 
 
+def _around(mentions: Sequence[Collection[int]], centre: float, window: int) -> tuple[list[bool], list[int]]:
+    """For each term word, whether a mention of it lies within ``window`` words of ``centre``; the nearest such mentions."""
+    near: list[bool] = []
+    chosen: list[int] = []
+    for m in mentions:
+        nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
+        near.append(nearest is not None and abs(nearest - centre) <= window)
+        if nearest is not None and near[-1]:
+            chosen.append(nearest)
+    return near, chosen
+
+
+def _best_centre(
+    part: _Part, mentions: Sequence[Collection[int]], near: list[bool], chosen: list[int], centre: float, window: int
+) -> tuple[list[bool], list[int], float]:
+    """Where a term's words stand together when their first mentions lie apart: centred on each mention in turn, the
+    one that brings the most of the term's weight together (the first of equals; ``centre``'s own if none brings more).
+
+    "self configuration ... self healing ... self protection" holds *self protection* in its last two words, though
+    the first "self" stands far from "protection"."""
+    best_share = _share(part, tuple(near))
+    candidates = sorted({p for m in mentions for p in m})
+    if len(candidates) > MAX_PLACINGS:
+        return near, chosen, centre
+    for candidate in candidates:
+        these, placed = _around(mentions, candidate, window)
+        share = _share(part, tuple(these))
+        if share > best_share:
+            best_share, near, chosen, centre = share, these, placed, candidate
+    return near, chosen, centre
+
+
 def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found) -> tuple[float, list[int], list[int]]:
     """Weighted share of an alternative's words found near each other, their positions, and the positions of the
     words of a part the answer says with another word in a missing one's place (``_substituted``)."""
@@ -710,13 +744,9 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         # every word its mention nearest that centre: the words of one mention.
         centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2
         window = max(MIN_WINDOW, WINDOW_PER_WORD * len(part.rows))
-        near: list[bool] = []
-        chosen: list[int] = []
-        for m in mentions:
-            nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
-            near.append(nearest is not None and abs(nearest - centre) <= window)
-            if nearest is not None and near[-1]:
-                chosen.append(nearest)
+        near, chosen = _around(mentions, centre, window)
+        if RECENTRED and len(chosen) < len(first):
+            near, chosen, centre = _best_centre(part, mentions, near, chosen, centre, window)
         if not (part.long or part.spaceless) and _substituted(near, chosen):
             refused += chosen
             continue

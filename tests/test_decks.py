@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import DeckError, InputError, card_id, find_decks, load_deck, parse_deck
+from grader import DeckError, InputError, KeywordGrader, Verdict, card_id, find_decks, load_deck, parse_deck
 from grader.decks import parse_markdown
 
 from .conftest import CORPUS, SEED_DECK, run_cli
@@ -86,6 +86,22 @@ def test_corpus_has_547_cards_and_most_are_gradable():
     cards = [c for p in CORPUS_DECKS for c in load_deck(p).cards]
     assert len(cards) == 547
     assert sum(c.gradable for c in cards) / len(cards) > 0.85
+
+
+@needs_corpus
+def test_every_corpus_reference_typed_as_the_deck_shows_it_is_a_correct_answer():
+    """The author's own answer, typed out (highlights and images left out), is a complete answer to its card."""
+    grader = KeywordGrader()
+    short = []
+    for path in CORPUS_DECKS:
+        for card in load_deck(path).cards:
+            if not card.gradable:
+                continue
+            typed = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", card.answer).replace("==", "")
+            grade = grader.grade(card, typed)
+            if grade.verdict is not Verdict.correct:
+                short.append(f"{path.parent.name}/{path.name}:{card.line} {grade.score:.2f}")
+    assert not short
 
 
 @needs_corpus

@@ -475,6 +475,25 @@ def test_mentions_remembered_anywhere_in_an_answer_grade_as_a_fresh_grader_does(
     assert remembered == [KeywordGrader().grade(card, a) for a in batch + batch]
 
 
+@pytest.mark.parametrize(
+    "term, answer",
+    [
+        ("cache coherence", "the cache is fast but small, and every cache miss costs a trip to memory, which is why a shared cache needs cache coherence"),
+        (
+            "self protection",
+            "self configuration from a playbook the operators write once and keep in version control; self healing restarts the machines that stop; "
+            "self protection",
+        ),
+    ],
+)
+def test_a_term_is_found_where_its_words_stand_together_not_only_where_they_are_first_said(term, answer):
+    """A word said many times ("cache", "self") and the term's other word said once, far from the first: the mention
+    is where they stand side by side."""
+    grade = grade_answer(make_card(term, question="What is it?"), answer)
+    assert grade.terms[0].credit == 1.0
+    assert grade.terms[0].matched_text == term
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 17), answers)
 def test_reference_words_score_at_least_as_well_as_any_prefix(seed_deck, index, noise):
