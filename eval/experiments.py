@@ -329,6 +329,11 @@ _ASKED = re.compile(
 _AN_EXAMPLE = re.compile(r"\b(?:give|name|provide|what\s+is)\s+(?:an|one)\s+example\b", re.IGNORECASE)
 
 
+def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
+    """``match._denial_units`` for derived terms too (rejected: see eval/RESULTS.md, tenth session)."""
+    return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
+
+
 def asked_count(question: str) -> int | None:
     """How many things a question asks for, when it says so ("name one", "give two examples", "what are 3 ...")."""
     if _AN_EXAMPLE.search(question):
@@ -1770,6 +1775,14 @@ VARIANTS: dict[str, Variant] = {
     "borrowed-words-earn": Variant("a term earns from the words of another term's complete mention too (the rule before 2026-12-01)", patches=[(match, "BORROWED_WORDS_COST", False)]),
     "centre-first-mentions": Variant(
         "a term's mention centres only on its words' first mentions (the rule before the tenth session)", patches=[(match, "RECENTRED", False)]
+    ),
+    "negation-alone-earns": Variant(
+        "a negative term's negation, or the words it denies, earns its share alone (the rule before the tenth session)",
+        patches=[(match, "_denial_units", lambda term, text, toks: ())],
+    ),
+    "negation-units-derived-too": Variant(
+        "a negative derived term's negation and the words it denies are met only together, as a highlighted term's are",
+        patches=[(match, "_denial_units", denial_units_everywhere)],
     ),
     "restate-exact": Variant("an answer restates its question only in the question's own spelling (the rule before 2026-12-01)", patches=[(normalize, "RESTATE_TYPOS", False)]),
     "correct0.6": Variant("a verdict is correct from 0.6 (not 0.7)", settings=GradingSettings(correct_threshold=0.6)),

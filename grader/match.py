@@ -98,6 +98,8 @@ class _Part:
     affirmative: bool = True  # no negation among its words: a negated mention in the answer does not earn it
     long: bool = False  # a phrase of LONG_PHRASE_WORDS words or more (see ``phrase_words``): covering most of it earns it
     spaceless: bool = False  # read as pairs of characters (Chinese, Japanese, Thai: see ``normalize.tokenize``)
+    # Each negation among its words with the words it denies (indices into ``rows``): met together or not at all.
+    denials: tuple[tuple[int, tuple[int, ...]], ...] = ()
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
@@ -217,7 +219,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 if spaceless:
                     single_chars.update({t.word: row for t, row in zip(toks, rows) if len(t.word) == 1 and is_spaceless(t.word)})
                 long = phrase_words(toks) >= LONG_PHRASE_WORDS
-                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless))
+                denials = () if affirmative else _denial_units(term, part.text, toks)
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -262,6 +265,31 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
     )
+
+
+def _denial_units(term: KeyTerm, text: str, toks: list[Token]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Each negation of a highlighted term's words and the words it denies there ("non" and "transparent" in *non
+    transparent*), to be met together (``_around``).
+
+    Not in derived terms: cut from a reference, their negation is as often the reference's verb ("not create" of "does
+    not create a default constructor"), and the answers the training splits' teachers credit say it otherwise
+    (eval/RESULTS.md).
+    """
+    if term.derived:
+        return ()
+    denied = negated(text, toks)
+    out = []
+    for i, tok in enumerate(toks):
+        if tok.word != "not":
+            continue
+        scope = []
+        for j in range(i + 1, len(toks)):
+            if not denied[j]:
+                break
+            scope.append(j)
+        if scope:
+            out.append((i, tuple(scope)))
+    return tuple(out)
 
 
 def _meaning_vectors(vectors: WordVectors, words: list[str]) -> np.ndarray:
@@ -683,16 +711,22 @@ def _share(part: _Part, near: tuple[bool, ...]) -> float:
     return share
 
 
-def _around(mentions: Sequence[Collection[int]], centre: float, window: int) -> tuple[list[bool], list[int]]:
-    """For each term word, whether a mention of it lies within ``window`` words of ``centre``; the nearest such mentions."""
-    near: list[bool] = []
-    chosen: list[int] = []
+def _around(
+    mentions: Sequence[Collection[int]], centre: float, window: int, denials: tuple[tuple[int, tuple[int, ...]], ...] = ()
+) -> tuple[list[bool], list[int]]:
+    """For each term word, whether a mention of it lies within ``window`` words of ``centre``; the nearest such mentions.
+
+    A term's negation and the words it denies count only together: "never" alone is not half of *non transparent*, nor
+    "privileged" half of *non privileged*."""
+    nearest: list[int | None] = []
     for m in mentions:
-        nearest = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
-        near.append(nearest is not None and abs(nearest - centre) <= window)
-        if nearest is not None and near[-1]:
-            chosen.append(nearest)
-    return near, chosen
+        at = (min(m) if len(m) == 1 else _nearest(m, centre)) if m else None
+        nearest.append(at if at is not None and abs(at - centre) <= window else None)
+    for negation, scope in denials:
+        if nearest[negation] is None or all(nearest[i] is None for i in scope):
+            for i in (negation, *scope):
+                nearest[i] = None
+    return [at is not None for at in nearest], [at for at in nearest if at is not None]
 
 
 def _best_centre(
@@ -708,7 +742,7 @@ def _best_centre(
     if len(candidates) > MAX_PLACINGS:
         return near, chosen, centre
     for candidate in candidates:
-        these, placed = _around(mentions, candidate, window)
+        these, placed = _around(mentions, candidate, window, part.denials)
         share = _share(part, tuple(these))
         if share > best_share:
             best_share, near, chosen, centre = share, these, placed, candidate
@@ -744,7 +778,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         # every word its mention nearest that centre: the words of one mention.
         centre = (first[(len(first) - 1) // 2] + first[len(first) // 2]) / 2
         window = max(MIN_WINDOW, WINDOW_PER_WORD * len(part.rows))
-        near, chosen = _around(mentions, centre, window)
+        near, chosen = _around(mentions, centre, window, part.denials)
         if RECENTRED and len(chosen) < len(first):
             near, chosen, centre = _best_centre(part, mentions, near, chosen, centre, window)
         if not (part.long or part.spaceless) and _substituted(near, chosen):

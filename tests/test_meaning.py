@@ -55,6 +55,25 @@ def test_a_term_that_is_itself_negative_is_found_by_its_negation():
 
 
 @pytest.mark.parametrize(
+    "term, answer, credit",
+    [
+        ("non transparent", "never", 0.0),  # the negation alone
+        ("non transparent", "no changes are needed to the guest", 0.0),
+        ("non transparent", "transparent to the guest", 0.0),  # the word it denies, affirmed: the opposite
+        ("not contain acid", "it contains acid", 0.0),
+        ("no downtime", "there is some downtime", 0.0),
+        ("non transparent", "it is not transparent", 1.0),
+        ("non transparent", "nontransparent", 1.0),
+        ("not contain acid", "the food does not contain any acid", 1.0),
+        ("no flow control", "there is no flow control", 1.0),
+    ],
+)
+def test_a_negative_term_is_met_by_its_negation_and_what_it_denies_together(term, answer, credit):
+    grade = grade_answer(card("What is it?", [term, "something else"]), answer, KEYWORD_ONLY)
+    assert grade.terms[0].credit == credit
+
+
+@pytest.mark.parametrize(
     "answer, credited",
     [
         ("examples of managed execution", False),  # the question, restated
