@@ -64,8 +64,9 @@ GROUP_SIMILARITY = 0.7
 GROUP_SIMILARITY_WORDS = 0.55
 # Marks that must agree before they settle the answers scored beyond them (``bounds``).
 SUPPORT = 2
-# Rows of the similarity matrix worked on at once (each a few n-wide temporaries).
-SIMILARITY_ROWS = 256
+# Pairs of answers whose similarity is worked out at once (a block of rows, 8 MB of float64 each temporary), however
+# many answers a question has.
+SIMILARITY_BLOCK = 1 << 20
 # Splitting a group regroups it this much more strictly, step by step, before it falls back to scores.
 SPLIT_STEPS = (0.5, 0.75, 0.9)
 
@@ -73,70 +74,91 @@ SPLIT_STEPS = (0.5, 0.75, 0.9)
 # --- similarity and grouping ------------------------------------------------------------------
 
 
-def similarity_matrix(answers: Sequence[str], grades: Sequence[Grade], vectors: WordVectors | None) -> np.ndarray:
+class Similarity:
     """How alike each pair of answers to one question is, 0 to 1: the mean of their closeness in meaning
     (or in content words, without the semantic tier) and their agreement on each key term's credit.
 
-    Non-answers ("I don't know") are alike among themselves and unlike every real answer.
+    Non-answers ("I don't know") are alike among themselves and unlike every real answer. Worked out a block of
+    rows at a time (``rows``), never as one n x n array of floats: 10,000 answers to one question took 1.4 GB so.
     """
-    from .normalize import content_tokens
 
-    n = len(answers)
-    tokens = [content_tokens(a) for a in answers]
-    if vectors is not None:
-        from .semantic import text_vector
+    def __init__(self, answers: Sequence[str], grades: Sequence[Grade], vectors: WordVectors | None):
+        from .normalize import content_tokens
 
-        v = np.stack([text_vector(vectors, t) for t in tokens]) if n else np.zeros((0, 1))
-        text = np.clip(v @ v.T, 0.0, 1.0)
-        empty = np.array([not t for t in tokens], dtype=bool)
-        text[np.ix_(empty, empty)] = 1.0  # two answers with no content words say the same nothing
-        # Words the vectors do not know (a script they spell letter by letter: see ``semantic``) are no empty answer:
-        # such an answer is compared with every other by its words.
-        unknown = np.flatnonzero(~v.any(axis=1) & ~empty)
-        if unknown.size:
-            overlap = _word_overlap([{t.stem for t in ts} for ts in tokens], unknown)
-            text[unknown, :] = overlap
-            text[:, unknown] = overlap.T
-    else:
-        text = _word_overlap([{t.stem for t in ts} for ts in tokens])
-    # ``text`` becomes the result, the key terms' agreement added a block of rows at a time: one n x n array in all,
-    # where three and their temporaries took 865 MB for 5,000 answers to one question (and 10,000 four times that).
-    credits = _credits(grades)
-    sim = text.astype(np.float64, copy=False)
-    del text
-    for start in range(0, n, SIMILARITY_ROWS):
-        rows = slice(start, start + SIMILARITY_ROWS)
-        terms = np.ones((sim[rows].shape[0], n))
-        if credits.shape[1]:
-            diff = np.zeros_like(terms)
-            for column in credits.T:
+        self.n = len(answers)
+        tokens = [content_tokens(a) for a in answers]
+        self.empty = np.array([not t for t in tokens], dtype=bool)
+        self.vectors: np.ndarray | None = None
+        if vectors is not None:
+            from .semantic import DIMENSIONS, text_vector
+
+            v = np.stack([text_vector(vectors, t) for t in tokens]) if self.n else np.zeros((0, DIMENSIONS), dtype=np.float32)
+            # In float64, a pair's cosine comes out the same whichever block of rows it is worked out in (a float32
+            # product's last bit depends on how the BLAS library cuts the matrices).
+            self.vectors = v.astype(np.float64)
+            # Words the vectors do not know (a script they spell letter by letter: see ``semantic``) are no empty
+            # answer: such an answer is compared with every other by its words.
+            self.by_words = np.flatnonzero(~v.any(axis=1) & ~self.empty)
+        else:
+            self.by_words = np.arange(self.n)
+        self.words = _WordSets([{t.stem for t in ts} for ts in tokens]) if self.by_words.size else None
+        self.credits = _credits(grades)
+        self.said = np.array([g.answered for g in grades], dtype=bool)
+
+    def block_rows(self) -> int:
+        """How many rows ``rows`` is asked for at once."""
+        return max(1, SIMILARITY_BLOCK // max(1, self.n))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The similarity of answers ``start`` to ``stop`` with every answer (rows x n)."""
+        rows = slice(start, stop)
+        asked = np.arange(start, min(stop, self.n))
+        # What they say first: closeness in meaning, else (and for the answers the vectors cannot read) in words.
+        if self.vectors is None:
+            assert self.words is not None  # made for every answer when there are no vectors
+            sim = self.words.overlap(asked, self.by_words)
+        else:
+            sim = np.clip(self.vectors[rows] @ self.vectors.T, 0.0, 1.0)
+            sim[np.ix_(self.empty[rows], self.empty)] = 1.0  # two answers with no content words say the same nothing
+            if self.words is not None:
+                local = np.flatnonzero((self.by_words >= start) & (self.by_words < stop))
+                sim[self.by_words[local] - start, :] = self.words.overlap(self.by_words[local], np.arange(self.n))
+                sim[:, self.by_words] = self.words.overlap(asked, self.by_words)
+        # Then the mean with their agreement on the key terms.
+        if self.credits.shape[1]:
+            diff = np.zeros_like(sim)
+            for column in self.credits.T:
                 diff += np.abs(column[rows, None] - column[None, :])
-            terms = 1.0 - diff / credits.shape[1]
-        sim[rows] = (sim[rows] + terms) / 2
-    said = np.array([g.answered for g in grades], dtype=bool)
-    sim[np.ix_(~said, ~said)] = 1.0
-    sim[np.ix_(said, ~said)] = 0.0
-    sim[np.ix_(~said, said)] = 0.0
-    np.fill_diagonal(sim, 1.0)
-    return sim
+            sim += 1.0 - diff / self.credits.shape[1]
+        else:
+            sim += 1.0
+        sim /= 2
+        said = self.said
+        sim[np.ix_(~said[rows], ~said)] = 1.0
+        sim[np.ix_(said[rows], ~said)] = 0.0
+        sim[np.ix_(~said[rows], said)] = 0.0
+        sim[asked - start, asked] = 1.0
+        return sim
 
 
-def _word_overlap(words: list[set[str]], rows_of: np.ndarray | None = None) -> np.ndarray:
-    """Jaccard similarity of word sets (two empty sets are alike), a block of rows at a time; with ``rows_of``, only
-    the rows of those sets."""
-    vocabulary = {w: i for i, w in enumerate(sorted(set().union(*words)))} if words else {}
-    m = np.zeros((len(words), max(1, len(vocabulary))))
-    for i, ws in enumerate(words):
-        m[i, [vocabulary[w] for w in ws]] = 1.0
-    size = m.sum(axis=1)
-    asked = np.arange(len(words)) if rows_of is None else rows_of
-    out = np.empty((len(asked), len(words)))
-    for start in range(0, len(asked), SIMILARITY_ROWS):
-        rows = asked[start : start + SIMILARITY_ROWS]
-        both = m[rows] @ m.T
-        either = size[rows, None] + size[None, :] - both
-        out[start : start + len(rows)] = np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
-    return out
+class _WordSets:
+    """Answers' sets of words, for the Jaccard similarity of two (two empty sets are alike)."""
+
+    def __init__(self, words: list[set[str]]):
+        counts = Counter(w for ws in words for w in ws)
+        # Only a word two answers share is ever in both of them: the rest count in an answer's size alone.
+        shared = {w: i for i, w in enumerate(sorted(w for w, c in counts.items() if c > 1))}
+        self.matrix = np.zeros((len(words), max(1, len(shared))), dtype=np.float32)  # 0 and 1: their products add up exactly
+        for i, ws in enumerate(words):
+            self.matrix[i, [shared[w] for w in ws if w in shared]] = 1.0
+        self.size = np.array([len(ws) for ws in words], dtype=np.float64)
+
+    def overlap(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The similarity of each set of ``rows`` with each of ``columns`` (rows x columns)."""
+        others = self.matrix if columns.size == self.size.size else self.matrix[columns]
+        both = (self.matrix[rows] @ others.T).astype(np.float64)
+        either = self.size[rows, None] + self.size[None, columns] - both
+        return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
 
 
 def _credits(grades: Sequence[Grade]) -> np.ndarray:
@@ -148,43 +170,70 @@ def _credits(grades: Sequence[Grade]) -> np.ndarray:
     return out
 
 
-def cluster(sim: np.ndarray, members: np.ndarray, threshold: float) -> list[np.ndarray]:
-    """Groups of ``members`` (indices into ``sim``), largest first.
+def grouping_thresholds(threshold: float) -> tuple[float, ...]:
+    """The similarity two answers need to be grouped, then to stay together at each step of a split."""
+    return (threshold, *(threshold + (1.0 - threshold) * step for step in SPLIT_STEPS))
+
+
+def similarity_levels(similarity: Similarity, thresholds: Sequence[float]) -> np.ndarray:
+    """For each pair of answers, how many of ``thresholds`` (ascending) their similarity reaches; an answer is at the
+    top level with itself.
+
+    One byte a pair is all grouping needs of the similarity: 10,000 answers to one question take 100 MB, where the
+    similarity itself in float64 took 800 MB, and with its temporaries 1.4 GB.
+    """
+    n = similarity.n
+    levels = np.zeros((n, n), dtype=np.uint8)
+    step = similarity.block_rows()
+    for start in range(0, n, step):
+        sim = similarity.rows(start, start + step)
+        block = levels[start : start + sim.shape[0]]
+        for threshold in thresholds:
+            block += sim >= threshold
+        local = np.arange(sim.shape[0])
+        block[local, start + local] = len(thresholds)
+    return levels
+
+
+def cluster(levels: np.ndarray, members: np.ndarray, level: int) -> list[np.ndarray]:
+    """Groups of ``members`` (indices into ``levels``), largest first.
 
     Each group is the answer alike to most others still ungrouped, with all of
-    those alike to it: every member is within ``threshold`` of the group's
+    those alike to it: every member is at ``level`` or above with the group's
     centre, and the biggest groups form first. Deterministic: ties go to the
     earlier answer.
     """
     members = np.asarray(members, dtype=np.intp)
     if members.size == 0:
         return []
-    # Compared a block of rows at a time: ``sim[np.ix_(members, members)]`` whole is a copy of the n x n matrix.
-    near = np.empty((members.size, members.size), dtype=bool)
-    for start in range(0, members.size, SIMILARITY_ROWS):
-        rows = members[start : start + SIMILARITY_ROWS]
-        near[start : start + rows.size] = sim[np.ix_(rows, members)] >= threshold
-    np.fill_diagonal(near, True)
+    # Read from ``levels`` a block of rows at a time: a whole n x n array of booleans took as much again.
+    step = max(1, SIMILARITY_BLOCK // members.size)
+    degree = np.empty(members.size, dtype=np.intp)
+    for start in range(0, members.size, step):
+        rows = members[start : start + step]
+        degree[start : start + rows.size] = (levels[np.ix_(rows, members)] >= level).sum(axis=1)
     alive = np.ones(members.size, dtype=bool)
-    degree = near.sum(axis=1)
     groups = []
     while alive.any():
         centre = int(np.argmax(np.where(alive, degree, -1)))
-        taken = np.flatnonzero(near[centre] & alive)
+        taken = np.flatnonzero((levels[members[centre], members] >= level) & alive)
         alive[taken] = False
-        degree -= near[:, taken].sum(axis=1)
+        step = max(1, SIMILARITY_BLOCK // taken.size)
+        for start in range(0, members.size, step):  # the members alike to those taken lose them
+            rows = members[start : start + step]
+            degree[start : start + rows.size] -= (levels[np.ix_(rows, members[taken])] >= level).sum(axis=1)
         groups.append(members[taken])
     groups.sort(key=lambda g: (-g.size, int(g[0])))
     return groups
 
 
-def split(sim: np.ndarray, members: np.ndarray, threshold: float, x: np.ndarray) -> list[np.ndarray]:
+def split(levels: np.ndarray, members: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     """A group in smaller groups: regrouped more strictly, else cut at the widest gap in raw score, else one by one."""
     members = np.asarray(members, dtype=np.intp)
     if members.size < 2:
         return [members]
-    for step in SPLIT_STEPS:
-        parts = cluster(sim, members, threshold + (1.0 - threshold) * step)
+    for level in range(2, 2 + len(SPLIT_STEPS)):
+        parts = cluster(levels, members, level)
         if len(parts) > 1:
             return parts
     order = members[np.argsort(x[members], kind="stable")]
@@ -276,13 +325,12 @@ class QuestionReview:
         self.n = len(answers)
         if threshold is None:
             threshold = GROUP_SIMILARITY if vectors is not None else GROUP_SIMILARITY_WORDS
-        self.threshold = threshold
         self.calibrate = calibrate
         self.x = calibration_input(grades)
         self.raw = raw_classes(grades)
-        self.sim = similarity_matrix(answers, grades, vectors)
+        self.levels = similarity_levels(Similarity(answers, grades, vectors), grouping_thresholds(threshold))
         self.decided = np.full(self.n, -1, dtype=np.intp) if decided is None else decided.astype(np.intp).copy()
-        self.pending: list[np.ndarray] = cluster(self.sim, np.flatnonzero(self.decided < 0), threshold)
+        self.pending: list[np.ndarray] = cluster(self.levels, np.flatnonzero(self.decided < 0), 1)
         self.refresh()
 
     def refresh(self) -> None:
@@ -317,7 +365,7 @@ class QuestionReview:
         self.refresh()
 
     def split(self, members: np.ndarray) -> list[np.ndarray]:
-        parts = split(self.sim, members, self.threshold, self.x)
+        parts = split(self.levels, members, self.x)
         self._drop(members)
         self.pending += parts
         return parts

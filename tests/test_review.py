@@ -21,11 +21,14 @@ from grader.review import (
     Command,
     DecisionLog,
     QuestionReview,
+    Similarity,
     bounds,
     cluster,
+    grouping_thresholds,
     parse_command,
     propose,
-    similarity_matrix,
+    similarity_levels,
+    split,
 )
 from grader.scoring import GradingSettings
 
@@ -126,14 +129,15 @@ def test_similar_answers_group_together_largest_first(seed_deck, match):
     settings = GradingSettings(match=match)
     grader = KeywordGrader(settings)
     card = seed_deck.cards[2]  # What are examples of managed execution?
-    grades = grader.grade_many(card, ANSWERS)
-    sim = similarity_matrix(ANSWERS, grades, grader.vectors)
+    similarity = Similarity(ANSWERS, grader.grade_many(card, ANSWERS), grader.vectors)
+    sim = similarity.rows(0, 7)
     assert sim.shape == (7, 7) and np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
     assert sim[4, 5] == 1.0 and sim[0, 4] == 0.0  # non-answers with each other, apart from real ones
-    groups = [sorted(g.tolist()) for g in cluster(sim, np.arange(7), 0.7)]
+    levels = similarity_levels(similarity, (0.7,))
+    groups = [sorted(g.tolist()) for g in cluster(levels, np.arange(7), 1)]
     assert sorted(groups) == sorted([[0, 1], [2, 3], [4, 5], [6]])
     assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
-    assert [g.tolist() for g in cluster(sim, np.arange(7), 0.7)] == [g.tolist() for g in cluster(sim, np.arange(7), 0.7)]
+    assert [g.tolist() for g in cluster(levels, np.arange(7), 1)] == [g.tolist() for g in cluster(levels, np.arange(7), 1)]
 
 
 def test_answers_in_words_the_vectors_do_not_know_are_grouped_by_their_words():
@@ -146,52 +150,119 @@ def test_answers_in_words_the_vectors_do_not_know_are_grouped_by_their_words():
                 key_terms=[parse_term("λογισμικό"), parse_term("εικονικές μηχανές")])  # fmt: skip
     answers = ["λογισμικό που εκτελεί εικονικές μηχανές", "λογισμικό, εικονικές μηχανές", "ένα υλικό κουτί", "δεν ξέρω κουτί", "?"]
     grader = KeywordGrader(GradingSettings())
-    sim = similarity_matrix(answers, grader.grade_many(card, answers), grader.vectors)
+    similarity = Similarity(answers, grader.grade_many(card, answers), grader.vectors)
+    sim = similarity.rows(0, 5)
     assert np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
-    assert sorted(sorted(g.tolist()) for g in cluster(sim, np.arange(5), 0.7)) == [[0, 1], [2], [3], [4]]
+    assert sorted(sorted(g.tolist()) for g in cluster(similarity_levels(similarity, (0.7,)), np.arange(5), 1)) == [[0, 1], [2], [3], [4]]
+
+
+def _varied_answers() -> list[str]:
+    """A few hundred answers to one question: right, wrong, off-topic, reworded, repeated, empty, in Greek."""
+    import random
+
+    seed = [json.loads(line)["answer"] for line in (ROOT / "eval" / "seed_dev.jsonl").open(encoding="utf-8")]
+    rng = random.Random(3)
+    reworded = []
+    for answer in seed:
+        words = answer.split()
+        rng.shuffle(words)
+        reworded.append(" ".join(words[: max(1, len(words) * 2 // 3)]))
+    greek = ["λογισμικό που εκτελεί εικονικές μηχανές", "ένα υλικό κουτί", "εικονικές μηχανές"]
+    return seed + reworded + ANSWERS * 3 + greek + ["", "?", "no idea", "isolation"] * 2
+
+
+def _dense_cluster(sim: np.ndarray, members: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Grouping as it was done on the whole similarity matrix of floats: the reference the levels must match."""
+    near = sim[np.ix_(members, members)] >= threshold
+    np.fill_diagonal(near, True)
+    alive = np.ones(members.size, dtype=bool)
+    degree = near.sum(axis=1)
+    groups = []
+    while alive.any():
+        centre = int(np.argmax(np.where(alive, degree, -1)))
+        taken = np.flatnonzero(near[centre] & alive)
+        alive[taken] = False
+        degree -= near[:, taken].sum(axis=1)
+        groups.append(members[taken])
+    groups.sort(key=lambda g: (-g.size, int(g[0])))
+    return groups
 
 
 @pytest.mark.parametrize("match", ["meaning", "keyword"])
-def test_similarity_of_a_large_question_takes_one_matrix_of_memory(seed_deck, match):
-    # 5,000 answers to one question took 865 MB (three n x n arrays and their temporaries); 10,000 would take 3.5 GB.
+def test_grouping_by_levels_a_block_at_a_time_makes_the_groups_of_the_whole_matrix(seed_deck, match, monkeypatch):
+    """Grouping kept a float64 n x n matrix (1.4 GB for 10,000 answers to one question); it keeps one byte a pair,
+    worked out a few rows at a time, and must group exactly as the whole matrix did, at every level a split uses."""
+    import grader.review as review
+
+    grader = KeywordGrader(GradingSettings(match=match))
+    answers = _varied_answers()
+    grades = grader.grade_many(seed_deck.cards[2], answers)
+    n = len(answers)
+    dense = Similarity(answers, grades, grader.vectors).rows(0, n)
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 7 * n)  # blocks of seven rows
+    threshold = 0.7 if match == "meaning" else 0.55
+    thresholds = grouping_thresholds(threshold)
+    levels = similarity_levels(Similarity(answers, grades, grader.vectors), thresholds)
+    everyone = np.arange(n)
+    first = cluster(levels, everyone, 1)
+    assert 10 < len(first) < n - 10  # groups of several sizes, to tell a difference
+    rng = np.random.default_rng(5)
+    for members in [everyone, np.sort(rng.choice(n, n // 2, replace=False)), *first[:5]]:
+        for level, t in enumerate(thresholds, start=1):
+            assert [g.tolist() for g in cluster(levels, members, level)] == [g.tolist() for g in _dense_cluster(dense, members, t)]
+    x = review.calibration_input(grades)
+    for group in first[:5]:
+        expected = None
+        for t in thresholds[1:]:
+            parts = _dense_cluster(dense, group, t)
+            if len(parts) > 1:
+                expected = parts
+                break
+        if expected is not None:
+            assert [p.tolist() for p in split(levels, group, x)] == [p.tolist() for p in expected]
+
+
+@pytest.mark.parametrize("match", ["meaning", "keyword"])
+def test_grouping_a_large_question_takes_a_byte_a_pair(seed_deck, match, monkeypatch):
+    # 10,000 answers to one question took 1.4 GB: a float64 n x n similarity and its temporaries (14 bytes a pair).
     import tracemalloc
+
+    import grader.review as review
 
     grader = KeywordGrader(GradingSettings(match=match))
     n = 1500
     answers = [f"{ANSWERS[i % 7]} {'and ' * (i % 5)}{i % 13}" for i in range(n)]
     grades = grader.grade_many(seed_deck.cards[2], answers)
-    small = similarity_matrix(answers[:300], grades[:300], grader.vectors)
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 16 * n)
     tracemalloc.start()
     try:
-        sim = similarity_matrix(answers, grades, grader.vectors)
+        QuestionReview(answers, grades, grader.vectors)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2.2 * n * n * 8, f"{peak / 2**20:.0f} MB"
-    assert np.allclose(sim[:300, :300], small, rtol=0, atol=1e-6)  # the blocks make the same matrix
+    assert peak < 1.5 * n * n + 4096 * n, f"{peak / 2**20:.1f} MB"  # besides a byte a pair, each answer's vector (3 KB)
 
 
-def test_grouping_a_large_question_does_not_copy_its_similarity_matrix():
-    # Grouping compared a whole copy of the n x n matrix with the threshold: with the matrix itself, 10,000 answers to
-    # one question held 1.7 GB at once. The comparison by blocks of rows needs only the n x n booleans.
+def test_grouping_reads_the_levels_a_block_at_a_time(monkeypatch):
+    # Grouping compared a whole copy of the n x n matrix with the threshold, and then held n x n booleans besides.
     import tracemalloc
+
+    import grader.review as review
 
     n = 1500
     rng = np.random.default_rng(0)
-    sim = rng.random((n, n))
-    sim = (sim + sim.T) / 2
-    whole = sim >= 0.7
-    np.fill_diagonal(whole, True)
+    levels = rng.integers(0, 3, (n, n)).astype(np.uint8)
+    levels = np.maximum(levels, levels.T)
+    np.fill_diagonal(levels, 2)
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 16 * n)
     tracemalloc.start()
     try:
-        groups = cluster(sim, np.arange(n), 0.7)
+        groups = cluster(levels, np.arange(n), 2)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 0.4 * sim.nbytes, f"{peak / 2**20:.0f} MB"
-    assert sorted(int(i) for g in groups for i in g) == list(range(n))
-    for g in groups:  # each group is a centre and the answers alike to it, as before
-        assert any(whole[c, g].all() for c in g)
+    assert peak < 0.1 * levels.nbytes, f"{peak / 2**20:.1f} MB"
+    assert [g.tolist() for g in groups] == [g.tolist() for g in _dense_cluster(levels.astype(float), np.arange(n), 2)]
 
 
 def test_a_question_review_decides_splits_and_undoes(seed_deck):
