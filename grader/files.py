@@ -275,16 +275,25 @@ def written_whole(path: Path, *, what: str, newline: str | None = None) -> Itera
         except OSError as exc:
             raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
         return
+    try:
+        with renamed_into_place(target) as temporary:
+            with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+    except OSError as exc:
+        raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
+
+
+@contextmanager
+def renamed_into_place(target: Path) -> Iterator[Path]:
+    """A temporary name beside ``target`` to write the file under, renamed onto ``target`` when the block ends: the
+    file appears whole or not at all, also when two processes write it at once. On any error, Ctrl-C included, the
+    temporary file is removed and the error goes on."""
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline=newline) as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
+        yield temporary
         os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise GraderError(f"cannot write {what}: {exc.strerror or exc}", path=path) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -94,7 +94,8 @@ def _copy(resource: Traversable, target: Path) -> None:
     data = resource.read_bytes()
     if target.is_file() and target.read_bytes() == data:
         return
+    from .files import renamed_into_place
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # whole or not at all, if two runs copy at once
-    partial.write_bytes(data)
-    os.replace(partial, target)
+    with renamed_into_place(target) as temporary:  # a disk that fills up leaves no half copy behind
+        temporary.write_bytes(data)

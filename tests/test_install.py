@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from .conftest import ROOT
 
@@ -68,3 +71,25 @@ def test_a_package_imported_from_a_zip_file_finds_what_it_ships(tmp_path):
         assert (unpacked / name).read_bytes() == (ROOT / name).read_bytes(), name
     assert (unpacked / "eval/seed_dev.jsonl").read_bytes() == (ROOT / "eval/seed_dev.jsonl").read_bytes()
     assert where_bundled(tmp_path, archive, names=("no-such-file",)) == ["None"]
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()])
+def test_a_bundled_file_whose_copy_fails_leaves_nothing_behind(tmp_path, monkeypatch, failure):
+    """Copying a bundled file out of a zip import left its half-written '.part' file in the data folder when the
+    write failed (a full disk) or was interrupted: a text file written whole never did."""
+    from grader import resources
+
+    source = tmp_path / "zip" / "decks"
+    source.mkdir(parents=True)
+    (source / "deck.md").write_bytes(b"1. <details><summary>Q</summary>\n\n==A==\n\n</details>\n" * 1000)
+    real_write_bytes = Path.write_bytes
+
+    def fails_halfway(self, data):
+        real_write_bytes(self, data[: len(data) // 2])
+        raise failure
+
+    monkeypatch.setattr(Path, "write_bytes", fails_halfway)
+    target = tmp_path / "data" / "bundled" / "decks"
+    with pytest.raises(type(failure)):
+        resources._copy(source, target)
+    assert list(target.iterdir()) == []
