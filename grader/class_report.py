@@ -24,6 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -146,16 +147,42 @@ class QuestionSummary:
 
 @dataclass
 class StudentTotal:
-    student: str
-    answered: int = 0
-    total: float = 0.0
-    out_of: int = 0
-    self_graded: int = 0
-    verdicts: Counter[str] = field(default_factory=Counter)
+    """A student's answers as they count: the latest to each question, and what they add up to. The class report
+    and the gradebook both read them from here, so that the two agree."""
+
+    student: str  # "" for the answers that name no student
+    out_of: int  # the questions that were graded (a self-graded card nobody decided has no scores)
+    answers: dict[str, Row] = field(default_factory=dict)  # by card: a later answer to a question replaces an earlier one
+
+    @property
+    def label(self) -> str:
+        return self.student or "(blank)"
+
+    @property
+    def answered(self) -> int:
+        return len(self.answers)
+
+    @property
+    def self_graded(self) -> int:
+        return sum(r.self_graded for r in self.answers.values())
+
+    @property
+    def verdicts(self) -> Counter[str]:
+        return Counter(r.verdict for r in self.answers.values())
+
+    @property
+    def total(self) -> Decimal:
+        """The sum of the scores as they are shown (``shown_score``): the row adds up where a teacher checks it."""
+        return sum((Decimal(shown_score(r.score)) for r in self.answers.values() if not r.self_graded), Decimal(0))
 
     @property
     def percent(self) -> float | None:
-        return self.total / self.out_of if self.out_of else None
+        return float(self.total) / self.out_of if self.out_of else None
+
+
+def shown_score(score: float) -> str:
+    """A score as the report and the gradebook show it."""
+    return f"{score:.2f}"
 
 
 @dataclass
@@ -283,22 +310,14 @@ def common_wrong_statements(answers: list[str], reference: str, limit: int = MAX
 
 
 def _students(rows: list[Row], gradable_cards: set[str]) -> list[StudentTotal]:
-    """Totals per student, in order of first appearance; a later answer to the same question replaces an earlier one."""
-    latest: dict[str, dict[str, Row]] = {}
+    """Each student's answers as they count, in order of first appearance."""
+    students: dict[str, StudentTotal] = {}
     for r in rows:
-        latest.setdefault(r.student or "", {})[r.card] = r
-    totals = []
-    for student, answers in latest.items():
-        t = StudentTotal(student or "(blank)", out_of=len(gradable_cards))
-        for r in answers.values():
-            t.answered += 1
-            t.verdicts[r.verdict] += 1
-            if r.self_graded:
-                t.self_graded += 1
-            else:
-                t.total += round(r.score, 2)  # as the report and the gradebook show each score: the totals add up
-        totals.append(t)
-    return totals
+        student = r.student or ""
+        if student not in students:
+            students[student] = StudentTotal(student, out_of=len(gradable_cards))
+        students[student].answers[r.card] = r
+    return list(students.values())
 
 
 def _boundary(rows: list[Row], settings: GradingSettings) -> list[tuple[Row, str]]:
@@ -371,7 +390,7 @@ def markdown(summary: ClassSummary) -> str:
     if summary.students:
         out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
-            out.append(f"| {md_text(s.student)} | {s.answered} | {s.total:.2f} | {s.out_of} | {percent(s.percent)} | {_tally(s.verdicts)} |")
+            out.append(f"| {md_text(s.label)} | {s.answered} | {s.total:.2f} | {s.out_of} | {percent(s.percent)} | {_tally(s.verdicts)} |")
     out += ["", "### Near a verdict boundary", ""]
     if summary.boundary:
         out += [
@@ -491,7 +510,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         body.append('<table><thead><tr><th>student</th><th>answered</th><th>total</th><th>out of</th><th>percent</th><th>verdicts</th></tr></thead><tbody>')
         for t in s.students:
             body.append(
-                f'<tr><td>{_e(t.student)}</td><td class="n">{t.answered}</td><td class="n">{t.total:.2f}</td><td class="n">{t.out_of}</td>'
+                f'<tr><td>{_e(t.label)}</td><td class="n">{t.answered}</td><td class="n">{t.total:.2f}</td><td class="n">{t.out_of}</td>'
                 f'<td class="n">{percent(t.percent)}</td><td>{_e(_tally(t.verdicts))}{_bar(t.verdicts, t.answered)}</td></tr>'
             )
         body.append("</tbody></table>")

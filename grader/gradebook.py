@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from pathlib import Path
 
-from .class_report import ClassSummary, Row, short
+from .class_report import ClassSummary, short, shown_score
 from .errors import GraderError
 from .files import write_whole
 from .writers import inert_text
@@ -46,23 +45,15 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
             "(name yours with --student)"
         )
     questions = summary.questions
-    out_of = sum(1 for q in questions if q.answers > q.self_graded)  # a self-graded card nobody decided has no scores
     header = [summary.student_field, *(f"Q{q.number} {short(q.question, QUESTION_HEADER_CHARS)}" for q in questions), "Total", "Out of", "Percent"]
-    latest: dict[str, dict[str, Row]] = {}
-    for r in summary.rows:
-        if r.student:
-            latest.setdefault(r.student, {})[r.card] = r
     table = [[inert_text(h) for h in header]]
-    for student, answers in latest.items():
-        cells = [inert_text(student)]
-        total = Decimal(0)  # the sum of the cells as written, so that the row adds up where a teacher checks it
-        for q in questions:
-            r = answers.get(q.card)
-            if r is None or r.self_graded:
-                cells.append("")
-            else:
-                cells.append(f"{r.score:.2f}")
-                total += Decimal(cells[-1])
+    for student in summary.students:
+        if not student.student:
+            continue  # nobody to go to in the LMS (``nameless_notice``)
+        answers = student.answers
+        cells = [inert_text(student.student)]
+        cells += ["" if q.card not in answers or answers[q.card].self_graded else shown_score(answers[q.card].score) for q in questions]
+        total, out_of = student.total, student.out_of
         cells += [f"{total:.2f}", str(out_of), f"{100 * total / out_of:.1f}" if out_of else ""]
         table.append(cells)
     return table

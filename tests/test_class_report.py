@@ -513,3 +513,51 @@ def test_a_gradebook_rows_total_is_the_sum_of_its_cells(tmp_path):
     _, ann = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
     assert ann[1:] == ["0.33", "0.33", "0.33", "0.99", "3", "33.0"]
     assert "| ann | 3 | 0.99 | 3 | 33% |" in report.read_text(encoding="utf-8")  # the report's total as the gradebook's
+
+
+RE_ANSWERED = [
+    ("ann", 1, "portability, managed execution, increased security"),
+    ("bo", 1, "portability"),
+    ("cy", 1, "high performance and low cost"),
+    ("ann", 15, "offline migration"),
+    ("bo", 15, "offline and live"),
+    ("ann", 15, "offline migration and live migration"),  # ann again: this answer counts
+    ("cy", 15, ""),
+    ("ann", IMAGE_CARD, "the diagram with the three layers"),
+    ("bo", IMAGE_CARD, "a picture"),
+    ("dee", 1, "high performance and low cost"),
+    ("", 1, "managed execution"),
+    ("bo", 1, "portability and managed execution, secure"),
+    ("eve", 9, "dispatcher: entry point, allocator"),
+    ("eve", 9, "dispatcher"),
+    (" ", 15, "live migration"),
+    ("fay", 3, "sharing, aggregation, emulation"),
+    ("fay", 3, "sharing, aggregation, emulation and isolation"),
+    ("fay", 1, "portability, managed execution"),
+]
+
+
+def test_the_report_and_the_gradebook_count_the_same_answers_of_each_student(tmp_path):
+    """Both once worked out each student's latest answers and total on their own; now one place decides, and both
+    outputs are as they were: re-answers, self-graded and blank answers, answers that name nobody."""
+    report = tmp_path / "report.md"
+    book = gradebook(tmp_path, RE_ANSWERED, "--report", str(report))
+    assert book[1:] == [
+        ["ann", "1.00", "", "", "1.00", "", "2.00", "4", "50.0"],
+        ["bo", "0.83", "", "", "1.00", "", "1.83", "4", "45.8"],
+        ["cy", "0.00", "", "", "0.00", "", "0.00", "4", "0.0"],
+        ["dee", "0.00", "", "", "", "", "0.00", "4", "0.0"],
+        ["eve", "", "", "0.25", "", "", "0.25", "4", "6.2"],
+        ["fay", "0.67", "1.00", "", "", "", "1.67", "4", "41.8"],
+    ]
+    text = report.read_text(encoding="utf-8")
+    per_student = text[text.index("### Per student") :].split("\n\n")[1].splitlines()[2:]
+    assert per_student == [
+        "| ann | 3 | 2.00 | 4 | 50% | 2 correct, 1 self-graded |",
+        "| bo | 3 | 1.83 | 4 | 46% | 2 correct, 1 self-graded |",
+        "| cy | 2 | 0.00 | 4 | 0% | 2 incorrect |",
+        "| dee | 1 | 0.00 | 4 | 0% | 1 incorrect |",
+        "| (blank) | 2 | 0.83 | 4 | 21% | 2 partial |",
+        "| eve | 1 | 0.25 | 4 | 6% | 1 partial |",
+        "| fay | 2 | 1.67 | 4 | 42% | 1 correct, 1 partial |",
+    ]
