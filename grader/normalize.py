@@ -189,9 +189,38 @@ class Token(NamedTuple):
 
 
 def fold(text: str) -> str:
-    """Case-fold and strip accents: the canonical spelling for comparison."""
+    """Case-fold and strip accents: the canonical spelling for comparison.
+
+    Only marks that are accents go: a letter that a mark makes a letter of its own in its script stays (``_own_letters``).
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    if not decomposed.isascii():
+        own_letters, composed = _own_letters()
+        decomposed = own_letters.sub(lambda m: composed[m[0]], decomposed)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _fold_every_mark(text: str) -> str:
+    """``fold`` as card ids have always read words: every mark stripped, those of ``_own_letters`` too."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+# Letters that Unicode writes as another letter and a mark, but that are letters of their own, not accented ones: the
+# Cyrillic ones (Russian "й" is no "и": "машиной" is an ending of "машина", "война", war, is no "воина"; Ukrainian "ї",
+# Belarusian "ў", Macedonian "ќ") but "ё", which Russian writes as "е" as often as not, and the grave accents "ѐ",
+# "ѝ"; and kana with their voicing marks ("が" is not "か": かき, persimmon, is not かぎ, key). Latin, Greek and the
+# other scripts' marks are accents and go, as they always have.
+_ACCENTED_CYRILLIC = "ЁёЀѐЍѝѶѷ"
+
+
+@lru_cache(maxsize=1)
+def _own_letters() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The decomposed forms of those letters, as a pattern, and each one's letter (made on first use)."""
+    scanned = [chr(c) for c in (*range(0x400, 0x530), *range(0x3040, 0x3100))]
+    own = [c for c in scanned if c not in _ACCENTED_CYRILLIC and len(unicodedata.normalize("NFD", c)) == 2]
+    composed = {unicodedata.normalize("NFD", c): c for c in own}
+    return re.compile("|".join(sorted(composed, key=len, reverse=True))), composed
 
 
 # Longer runs of letters are no words (the longest in English dictionaries has 45 letters) and are their own stems:
@@ -451,7 +480,7 @@ def id_text(question: str) -> str:
 @lru_cache(maxsize=4096)
 def _written_pieces(word: str) -> tuple[str, ...]:
     """The folded pieces of a word as written (``_word_pieces`` without ``_as_seen``)."""
-    parts = (part for piece in _WORD.findall(fold(word).replace("’", "'")) for part in _unelided(piece))
+    parts = (part for piece in _WORD.findall(_fold_every_mark(word).replace("’", "'")) for part in _unelided(piece))
     return tuple(_piece(part) for part in parts)
 
 

@@ -112,3 +112,31 @@ def test_an_unknown_language_in_front_matter_is_one_line_naming_file_and_line(tm
     result = run_cli("cards", str(path))
     assert result.returncode == 1 and result.stderr.startswith(f"Error: {path}:3: language: unknown language 'klingon'")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("term", "answer", "how"),
+    [
+        ("машина", "машиной", "stem"),  # "й" is a letter: "-ой" is an ending the stemmer knows, no typo
+        ("ёлка", "елка", "exact"),  # "ё" is written "е" as often as not
+        ("かぎ", "かき", None),  # a key is not a persimmon
+        ("ガス", "ガス", "exact"),
+        ("Größe", "GROSSE", "exact"),  # Latin accents fold as before
+    ],
+)
+def test_only_accents_are_folded(term: str, answer: str, how: str | None) -> None:
+    from grader.keyterms import parse_term
+    from grader.models import Card
+
+    card = Card(id="c", number=1, question="?", answer=term, key_terms=[parse_term(term)], language="russian")
+    assert KeywordGrader().grade(card, answer).terms[0].how == how
+
+
+def test_card_ids_keep_reading_letters_with_marks_as_before() -> None:
+    from grader.cardtext import card_id
+
+    from grader.normalize import fold
+
+    assert (fold("Йод"), fold("и\u0306"), fold("ガ")) == ("йод", "й", "ガ")  # read as the letters they are
+    assert card_id("Какой ключ?") == card_id("Какои ключ?")
+    assert card_id("ガスとは?") == card_id("カスとは?")
