@@ -108,10 +108,23 @@ def _written_words(text: str) -> list[str]:
 def _as_seen(word: str) -> str:
     """A written word as a reader sees it: without hidden characters, and its look-alike letters read as Latin ones
     when it has a Latin letter or has two or more letters that all look Latin ("ΝΟΤ" in Greek capitals reads "NOT";
-    a Greek "ρ" alone, a Russian "он", stay as they are)."""
+    a Greek "ρ" alone, a Russian "он", stay as they are), unless it is written in the script of the language its
+    deck is stemmed in: there "Не" is Russian, "not", and no "He"."""
     word = _HIDDEN.sub("", word)
     seen = word.translate(_LOOKALIKES)
-    return seen if _LATIN.search(word) or (len(seen) > 1 and seen.isascii()) else word
+    if _LATIN.search(word):
+        return seen
+    return seen if len(seen) > 1 and seen.isascii() and not _in_own_script(word) else word
+
+
+# The scripts of the stemming languages not written in Latin letters whose letters look Latin (``_LOOKALIKES``).
+_SCRIPTS = {"russian": ("\u0400", "\u052f"), "serbian": ("\u0400", "\u052f"), "greek": ("\u0370", "\u03ff")}
+
+
+def _in_own_script(word: str) -> bool:
+    """Whether a word begins with a letter of the script of the language words are stemmed in (``stemming_in``)."""
+    script = _SCRIPTS.get(_STEMMING.get())
+    return script is not None and script[0] <= word[0] <= script[1]
 
 
 # Snowball's stemmers, each made on first use. Grading stems in its deck's language (``stemming_in``), English

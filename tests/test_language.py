@@ -9,7 +9,9 @@ import pytest
 from grader.decks import load_deck
 from grader.errors import DeckError
 from grader.grading import KeywordGrader
+from grader.keyterms import parse_term
 from grader.language import infer_language
+from grader.models import Card
 from grader.normalize import stemming_in, tokenize
 
 # language, question, reference answer (its term highlighted), an answer with the term inflected
@@ -114,6 +116,10 @@ def test_an_unknown_language_in_front_matter_is_one_line_naming_file_and_line(tm
     assert len(result.stderr.splitlines()) == 1
 
 
+def _card(language: str, term: str = "Prozess") -> Card:
+    return Card(id="c", number=1, question="?", answer=term, key_terms=[parse_term(term)], language=language)
+
+
 @pytest.mark.parametrize(
     ("term", "answer", "how"),
     [
@@ -125,11 +131,7 @@ def test_an_unknown_language_in_front_matter_is_one_line_naming_file_and_line(tm
     ],
 )
 def test_only_accents_are_folded(term: str, answer: str, how: str | None) -> None:
-    from grader.keyterms import parse_term
-    from grader.models import Card
-
-    card = Card(id="c", number=1, question="?", answer=term, key_terms=[parse_term(term)], language="russian")
-    assert KeywordGrader().grade(card, answer).terms[0].how == how
+    assert KeywordGrader().grade(_card("russian", term), answer).terms[0].how == how
 
 
 def test_card_ids_keep_reading_letters_with_marks_as_before() -> None:
@@ -140,3 +142,12 @@ def test_card_ids_keep_reading_letters_with_marks_as_before() -> None:
     assert (fold("Йод"), fold("и\u0306"), fold("ガ")) == ("йод", "й", "ガ")  # read as the letters they are
     assert card_id("Какой ключ?") == card_id("Какои ключ?")
     assert card_id("ガスとは?") == card_id("カスとは?")
+
+
+
+@pytest.mark.parametrize(("language", "answer", "found"), [("russian", "ВСЕ", True), ("greek", "ΤΟ", True), ("english", "ВСЕ", False)])
+def test_a_word_in_the_decks_own_script_is_not_read_as_latin(language: str, answer: str, found: bool) -> None:
+    # "ВСЕ" and "ΤΟ" look like "BCE" and "TO": in a deck stemmed in English they are read so (a word made to pass for
+    # English), in a Russian or Greek deck they are the words they are
+    term = answer.lower()
+    assert KeywordGrader().grade(_card(language, term), answer).terms[0].found is found
