@@ -513,26 +513,97 @@ NON_ANSWERS = frozenset(
 # Words that wrap a non-answer without making it one ("sorry, I don't know", "um, no idea"): left out before the look-up.
 NON_ANSWER_FILLERS = frozenset("sorry please thanks thank honestly really um uh hmm well ok okay".split())
 
+# The same in the languages a deck may be stemmed in (``stemming_in``): its phrases, then its fillers. Read as that
+# language reads them (its negations among them), in a deck of that language, beside the English ones.
+_NON_ANSWERS_IN = {
+    "german": (
+        "ich weiß nicht", "weiß nicht", "ich weiß es nicht", "weiß ich nicht", "keine Ahnung", "ich habe keine Ahnung",
+        "hab keine Ahnung", "keine Antwort", "nicht sicher", "ich bin mir nicht sicher", "vergessen", "ich habe es vergessen",
+        "ich erinnere mich nicht", "leider ähm äh hm",
+    ),
+    "french": (
+        "je ne sais pas", "je sais pas", "sais pas", "aucune idée", "je n'ai aucune idée", "pas d'idée", "aucune réponse",
+        "pas de réponse", "pas sûr", "je ne suis pas sûr", "je ne suis pas sûre", "j'ai oublié", "oublié",
+        "je ne me souviens pas", "désolé désolée euh hum",
+    ),
+    "spanish": (
+        "no sé", "no lo sé", "yo no sé", "ni idea", "no tengo idea", "no tengo ni idea", "sin respuesta", "no estoy seguro",
+        "no estoy segura", "no me acuerdo", "no recuerdo", "lo olvidé", "olvidé", "perdón eh em pues",
+    ),
+    "catalan": ("no ho sé", "no sé", "ni idea", "no ho recordo", "perdó eh"),
+    "italian": (
+        "non lo so", "non so", "boh", "nessuna idea", "non ne ho idea", "non ho idea", "nessuna risposta", "non ricordo",
+        "non mi ricordo", "non sono sicuro", "non sono sicura", "ho dimenticato", "scusa scusate mah ehm",
+    ),
+    "portuguese": (
+        "não sei", "eu não sei", "não faço ideia", "nenhuma ideia", "sem ideia", "sem resposta", "não me lembro",
+        "não lembro", "esqueci", "não tenho certeza", "desculpa desculpe hum",
+    ),
+    "dutch": ("ik weet het niet", "weet ik niet", "weet niet", "geen idee", "ik heb geen idee", "geen antwoord", "vergeten", "sorry eh uhm"),
+    "swedish": ("jag vet inte", "vet inte", "ingen aning", "jag har ingen aning", "inget svar", "förlåt eh"),
+    "danish": ("jeg ved det ikke", "ved ikke", "ingen anelse", "jeg aner det ikke", "intet svar", "undskyld øh"),
+    "norwegian": ("jeg vet ikke", "vet ikke", "ingen anelse", "jeg aner ikke", "inget svar", "beklager eh"),
+    "finnish": ("en tiedä", "ei aavistustakaan", "en muista", "ei vastausta", "anteeksi öö"),
+    "polish": (
+        "nie wiem", "nie mam pojęcia", "nie pamiętam", "zapomniałem", "zapomniałam", "brak odpowiedzi", "nie jestem pewien",
+        "nie jestem pewna", "przepraszam",
+    ),
+    "czech": ("nevím", "netuším", "nemám tušení", "nepamatuji si", "bez odpovědi", "promiň promiňte"),
+    "hungarian": ("nem tudom", "fogalmam sincs", "nem emlékszem", "bocsánat"),
+    "romanian": ("nu știu", "habar n-am", "nu am idee", "nu îmi amintesc", "scuze"),
+    "turkish": ("bilmiyorum", "fikrim yok", "hiçbir fikrim yok", "hatırlamıyorum", "emin değilim", "pardon"),
+    "indonesian": ("tidak tahu", "saya tidak tahu", "tidak tau", "gak tahu", "nggak tahu", "tidak ingat", "maaf"),
+    "russian": (
+        "не знаю", "я не знаю", "без понятия", "понятия не имею", "не помню", "я не помню", "забыл", "забыла", "не уверен",
+        "не уверена", "нет ответа", "извините простите ну эм увы",
+    ),
+    "serbian": ("не знам", "ne znam", "немам појма", "nemam pojma", "извини izvini"),
+    "greek": ("δεν ξέρω", "δεν γνωρίζω", "δεν θυμάμαι", "καμία ιδέα", "συγγνώμη"),
+}  # fmt: skip
+# Chinese and Japanese have no stemmer, so no deck is stemmed in them: their non-answers are read in every deck (no
+# other language writes them).
+_SPACELESS_NON_ANSWERS = (
+    "不知道", "我不知道", "不清楚", "我不清楚", "不记得", "我不记得", "不記得", "忘了", "我忘了", "没有答案", "沒有答案", "不会", "不會",
+    "わかりません", "分かりません", "わからない", "分からない", "知りません", "しりません", "知らない", "わかんない", "忘れました",
+    "覚えていません",
+)  # fmt: skip
 
-# Longer texts are never a stock phrase (checked first: grading calls this for every answer).
+
+# Longer texts are never a stock phrase in English (checked first: grading calls this for every answer).
 _NON_ANSWER_MAX_CHARS = 3 * max(map(len, NON_ANSWERS))
+
+
+@lru_cache(maxsize=None)
+def _non_answers(language: str) -> tuple[frozenset[str], frozenset[str], int]:
+    """The non-answers of a deck stemmed in ``language``, its fillers, and the longest a non-answer's text can be (made
+    on first use, in that language, as its answers' words are read)."""
+    *phrases, fillers = _NON_ANSWERS_IN.get(language, ("",))
+    phrases += _SPACELESS_NON_ANSWERS
+    with stemming_in(language):
+        said = NON_ANSWERS | {" ".join(t.word for t in tokenize(p)) for p in phrases}
+        fillers_read = NON_ANSWER_FILLERS | {t.word for t in tokenize(fillers)}
+    return said, fillers_read, max(_NON_ANSWER_MAX_CHARS, 3 * max(map(len, phrases)))
 
 
 def is_non_answer(text: str, tokens: list[Token] | None = None) -> bool:
     """Whether an answer says nothing: no word at all ("?", "..."), or "I don't know" and the like, however
-    politely or twice said.
+    politely or twice said, in English or in the language its deck is stemmed in (``stemming_in``).
 
     ``tokens``: the text's ``tokenize``, when the caller has it already.
     """
-    if len(text) > _NON_ANSWER_MAX_CHARS:
+    non_answers, fillers, longest = _non_answers(_STEMMING.get())
+    if len(text) > longest:
         return False
-    words = _words(text) if tokens is None else [t.word for t in tokens]
+    if tokens is None:  # a run of Chinese or Japanese is read as its pairs of characters, as grading reads it
+        words = [t.word for t in tokenize(text)] if is_spaceless_in(text) else _words(text)
+    else:
+        words = [t.word for t in tokens]
     if not words:
         return True
-    said = [w for w in words if w not in NON_ANSWER_FILLERS]
+    said = [w for w in words if w not in fillers]
     if said and said[: len(said) // 2] == said[len(said) // 2 :]:  # "idk idk"
         said = said[: len(said) // 2]
-    return " ".join(said) in NON_ANSWERS
+    return " ".join(said) in non_answers
 
 
 # An answer that repeats this share of its question's words, and adds none, restates it.

@@ -151,3 +151,35 @@ def test_a_word_in_the_decks_own_script_is_not_read_as_latin(language: str, answ
     # English), in a Russian or Greek deck they are the words they are
     term = answer.lower()
     assert KeywordGrader().grade(_card(language, term), answer).terms[0].found is found
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        ("german", "weiß nicht"),
+        ("german", "Keine Ahnung!"),
+        ("german", "Leider, ich weiß es nicht."),
+        ("french", "Je ne sais pas"),
+        ("french", "aucune idée"),
+        ("spanish", "No sé."),
+        ("italian", "non lo so"),
+        ("portuguese", "não sei"),
+        ("russian", "Не знаю"),  # capital "Н" and "е" look Latin, yet in a Russian deck they are Russian
+        ("russian", "не знаю, извините"),
+        ("german", "idk"),  # English ones too
+        ("english", "不知道"),  # Chinese and Japanese decks are stemmed in English (no stemmer): read by their script
+        ("english", "我不知道。"),
+        ("english", "わかりません"),
+    ],
+)
+def test_a_non_answer_in_the_decks_language_is_no_attempt(language: str, answer: str) -> None:
+    grade = KeywordGrader().grade(_card(language), answer)
+    assert (grade.score, grade.answered) == (0.0, False)
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [("english", "keine Ahnung"), ("german", "Prozess, weiß nicht"), ("russian", "не знаю процесс")],
+)
+def test_a_non_answer_of_another_language_or_with_words_is_an_attempt(language: str, answer: str) -> None:
+    assert KeywordGrader().grade(_card(language), answer).answered
