@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -391,7 +392,7 @@ def _piece(part: str) -> str:
 
 
 def _piece_and_stem(part: str) -> tuple[str, str]:
-    piece = _piece(part)
+    piece = "not" if part in _negations()[0] else _piece(part)
     return piece, stem(piece)
 
 
@@ -420,6 +421,43 @@ def term_words(tokens: list[Token]) -> list[Token]:
 
 # What may stand between a negation and the words it denies ("not a", "no real"): articles only.
 _DENIAL_GAP = re.compile(r"(?:[\s-]+(?:a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
+
+# Other languages' negations, each read as "not" in a deck stemmed in its language, and what may stand between one
+# and the phrase it denies there: articles and, where the negation comes before the verb "to be", that verb ("no es
+# emulación", "non è", "não é", "не является"). Written folded, as words are compared.
+_NEGATIONS_IN = {
+    "german": ("nicht nie niemals kein keine keinen keinem keiner keines", "der die das den dem des ein eine einen einem einer eines"),
+    "french": ("pas non jamais aucun aucune", "le la les un une des du de"),
+    "spanish": ("no nunca ningun ninguna ninguno", "el la los las un una unos unas es son era fue"),
+    "catalan": ("no mai cap", "el la els les un una es son"),
+    "italian": ("non mai nessun nessuno nessuna", "il lo la i gli le un uno una e sono era"),
+    "portuguese": ("nao nunca nenhum nenhuma", "o a os as um uma e sao era foi"),
+    "dutch": ("niet geen nooit", "de het een"),
+    "swedish": ("inte ej ingen inget inga aldrig", "en ett den det de"),
+    "danish": ("ikke ingen intet aldrig", "en et den det de"),
+    "norwegian": ("ikke ikkje ingen intet aldri", "en ei et den det de"),
+    "polish": ("nie zaden zadna zadne", "jest sa"),
+    "czech": ("ne neni nejsou zadny zadna zadne", "je jsou"),
+    "romanian": ("nu niciun nicio", "un o este sunt"),
+    "hungarian": ("nem nincs", "a az egy"),
+    "indonesian": ("tidak bukan", "sebuah seorang"),
+    "russian": ("не нет", "является являются"),
+    "serbian": ("не ne није nije", "је je"),
+    "greek": ("δεν μη μην οχι", "ο η το οι τα ενα μια ειναι"),
+}
+
+
+@lru_cache(maxsize=None)
+def _negations_in(language: str) -> tuple[frozenset[str], re.Pattern[str]]:
+    """A language's negations, and what may stand between one and the phrase it denies (English articles too)."""
+    words, between = _NEGATIONS_IN.get(language, ("", ""))
+    gap = "|".join(("a an the any some such single " + between).split())
+    return frozenset(words.split()), re.compile(rf"(?:[\s-]+(?:{gap})\b)*[\s-]+$", re.I)
+
+
+def _negations() -> tuple[frozenset[str], re.Pattern[str]]:
+    """``_negations_in`` the language words are stemmed in (``stemming_in``)."""
+    return _negations_in(_STEMMING.get())
 _PHRASE_GAP = re.compile(r"[\s-]+$")
 # "does not know", "is not clear", "cannot be": a negated verb or predicate, often a right answer put another way.
 _AUXILIARY_BEFORE = re.compile(
@@ -428,7 +466,9 @@ _AUXILIARY_BEFORE = re.compile(
 
 
 def negated(text: str, tokens: list[Token]) -> list[bool]:
-    """Which content tokens of a text a negation denies: the phrase right after "not", "no", "never", "n't", "non-".
+    """Which content tokens of a text a negation denies: the phrase right after "not", "no", "never", "n't", "non-"
+    (and the language's own, in a deck stemmed in another: "nicht", "keine", "pas", "не"; see ``_spaceless_denied``
+    for Chinese and Japanese).
 
     Only a negation that stands directly before a phrase denies it ("not
     sharing", "no live migration", "not an emulation"); one before a verb
@@ -436,17 +476,63 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     nothing, since it is as often a right answer put another way as a wrong one.
     """
     out = [False] * len(tokens)
+    language = _STEMMING.get()
+    own, denial_gap = _negations_in(language) if language != "english" else (frozenset(), _DENIAL_GAP)
     for i, tok in enumerate(tokens):
-        if tok.word != "not" or _is_verb_negation(text, tok):
+        if tok.word != "not":
             continue
-        gap = _DENIAL_GAP
+        if own and fold(_seen(text[tok.start : tok.end])) in own:
+            read = fold  # its language's: the gap is read as its words are ("non è", "não é")
+        elif _is_verb_negation(text, tok):
+            continue
+        else:
+            read = str
+        gap = denial_gap
         prev_end = tok.end
         for j in range(i + 1, len(tokens)):
-            if tokens[j].word == "not" or not gap.match(_seen(text[prev_end : tokens[j].start])):
+            if tokens[j].word == "not" or not gap.match(read(_seen(text[prev_end : tokens[j].start]))):
                 break
             out[j] = True
             gap, prev_end = _PHRASE_GAP, tokens[j].end
+    if is_spaceless_in(text):
+        for j in _spaceless_denied(text, tokens):
+            out[j] = True
     return out
+
+
+# Chinese negations of a noun or a phrase that stand before it ("不是计算机", "没有内核"), and where what they deny ends:
+# at a clause's end, or at a word that starts another phrase ("而是", "但", "和"). A lone 不, 无, 非 or 没 is left alone:
+# it begins as many words that deny nothing (不同, 不仅, 无论, 无线, 非常) as words that do.
+_DENIAL_BEFORE = re.compile("并不是|並不是|不是|并非|並非|没有|沒有|不属于|不屬於")
+_DENIAL_ENDS = re.compile(r"[而但是也和或与與就却卻]|[^\w]")
+# Japanese ones that stand after it ("エミュレーションではない", "仮想化じゃありません"): what they deny is the run of kanji and katakana
+# right before (hiragana are the particles and endings between words).
+_DENIAL_AFTER = re.compile("(?:では|じゃ)(?:ない|ありません|なく)|でない")
+_DENIABLE = re.compile("[\u3005\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+# The longest phrase one denies, in characters (a long noun phrase): answers are untrusted text, and a negation does
+# not reach to the end of a clause that never ends.
+_DENIED_CHARS = 12
+
+
+def _spaceless_denied(text: str, tokens: list[Token]) -> list[int]:
+    """Which tokens a Chinese or Japanese negation denies (``negated``): those inside what it denies."""
+    spans = []
+    for m in _DENIAL_BEFORE.finditer(text):
+        end = _DENIAL_ENDS.search(text, m.end(), m.end() + _DENIED_CHARS)
+        spans.append((m.end(), end.start() if end else min(len(text), m.end() + _DENIED_CHARS)))
+    for m in _DENIAL_AFTER.finditer(text):
+        start = m.start()
+        while start > max(0, m.start() - _DENIED_CHARS) and _DENIABLE.match(text, start - 1):
+            start -= 1
+        spans.append((start, m.start()))
+    starts = [t.start for t in tokens]
+    denied = []
+    for start, end in spans:
+        j = bisect_left(starts, start)
+        while j < len(tokens) and tokens[j].end <= end:
+            denied.append(j)
+            j += 1
+    return denied
 
 
 def _is_verb_negation(text: str, tok: Token) -> bool:

@@ -183,3 +183,39 @@ def test_a_non_answer_in_the_decks_language_is_no_attempt(language: str, answer:
 )
 def test_a_non_answer_of_another_language_or_with_words_is_an_attempt(language: str, answer: str) -> None:
     assert KeywordGrader().grade(_card(language), answer).answered
+
+
+@pytest.mark.parametrize(
+    ("language", "term", "answer", "found"),
+    [
+        ("german", "Virtualisierung", "nicht Virtualisierung", False),
+        ("german", "Emulation", "Das ist keine Emulation", False),
+        ("german", "Emulation", "Das ist eine Emulation", True),
+        ("french", "virtualisation", "ce n'est pas la virtualisation", False),
+        ("french", "virtualisation", "c'est la virtualisation", True),
+        ("spanish", "emulación", "no es emulación", False),
+        ("spanish", "emulación", "es emulación", True),
+        ("italian", "emulazione", "non è emulazione", False),
+        ("portuguese", "emulação", "não é emulação", False),
+        ("russian", "эмуляция", "Не эмуляция", False),
+        ("russian", "эмуляции", "нет эмуляции", False),
+        ("russian", "эмуляция", "это эмуляция", True),
+        ("german", "emulation", "it is not emulation", True),  # English words keep the English rule: "is not" is a verb's
+        ("english", "计算机", "不是计算机", False),  # Chinese and Japanese by their script, in any deck
+        ("english", "计算机", "是计算机", True),
+        ("english", "计算机", "不仅计算机", True),  # "not only": a lone 不 begins words that deny nothing
+        ("english", "仿真", "不是计算机而是仿真", True),  # what 不是 denies ends where 而是 begins another phrase
+        ("english", "エミュレーション", "エミュレーションではない", False),
+        ("english", "仮想化", "仮想化じゃありません", False),
+        ("english", "仮想化", "仮想化です", True),
+    ],
+)
+def test_a_denial_in_the_decks_language_earns_nothing(language: str, term: str, answer: str, found: bool) -> None:
+    assert KeywordGrader().grade(_card(language, term), answer).terms[0].found is found
+
+
+def test_a_chinese_denial_costs_time_in_proportion_to_the_answer() -> None:
+    # answers are untrusted text: a negation that never meets the end of its clause reaches only so far
+    card = _card("english", "计算机")
+    assert not KeywordGrader().grade(card, "没有" * 50_000 + "计算机").terms[0].found
+    assert KeywordGrader().grade(card, "计算机ではない" * 20_000 + "计算机").terms[0].found

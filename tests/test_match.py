@@ -364,7 +364,7 @@ VIRTUAL_MACHINE_ZH = make_card("虚拟机监控器", "计算机仿真", question
         ("在虚拟机监控器上运行的计算机仿真。", [1.0, 1.0]),
         ("计算机仿真", [0.0, 1.0]),
         ("计算机的仿真", [0.0, 1.0]),  # a particle between its words
-        ("不是计算机", [0.0, 0.5]),  # was 0.50 for the card, more than the right answers
+        ("不是计算机", [0.0, 0.0]),  # a denial: "not a computer" earns none of 计算机仿真 (was half of it)
         ("计算器仿真", [0.0, 0.5]),
         ("真仿机算计", [0.0, 0.0]),  # its characters, in no order of the term's
         ("虚拟机", [0.0, 0.0]),  # what the question says
