@@ -80,3 +80,10 @@ def infer_language(texts: Iterable[str]) -> str:
     others = [n for language, n in counts.items() if language != best]
     clearly = counts[best] >= _LEAST_SHARE * len(words) and counts[best] >= _OVER_ENGLISH * english and counts[best] > max(others)
     return best if clearly and counts[best] >= 2 else "english"
+
+
+def function_words(language: str) -> str:
+    """A language's commonest function words, as counted here ("der die das und ..."; none for a language without
+    a list): the stopwords of a deck in that language beside English's (``normalize.stopwords``)."""
+    return _FUNCTION_WORDS.get(language, "")
+

@@ -44,7 +44,7 @@ from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, STOPWORDS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, term_words, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -193,6 +193,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     expansions: dict[str, list[tuple[int, ...]]] = {}  # the initials of a part's words ("vmm") -> those words' rows
     part_words: list[frozenset[int]] = []  # each term part's rows
     spoken: set[str] = set()  # stopwords a term is made of ("up and down"): an answer's are words to match
+    common = stopwords()
     single_chars: dict[str, int] = {}  # a term word that is one character of a script without spaces -> its row
     terms = []
     for term in card.key_terms:
@@ -204,7 +205,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 toks = term_words(words)
                 if not toks:  # the deck parser leaves such a phrasing out; one built by hand would weigh as NaN
                     raise ValueError(f"card {card.id}: key term {term.text!r} has a phrasing with no words to find: {part.text!r}")
-                spoken.update(t.word for t in toks if t.word in STOPWORDS)
+                spoken.update(t.word for t in toks if t.word in common)
                 rows = tuple(table.setdefault((t.word, t.stem), len(table)) for t in toks)
                 plain_rows.update(rows)
                 if not term.derived:

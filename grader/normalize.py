@@ -162,6 +162,45 @@ STOPWORDS = frozenset(
 )
 
 
+# Words that join phrases, beside a language's commonest function words (``language.function_words``), in the
+# languages a deck may be stemmed in: stopwords there, as "and" and "but" are in English.
+_JOINING_WORDS = {
+    "german": "aber oder sondern sowie weil dass denn",
+    "french": "mais ou donc car ni a",
+    "spanish": "pero o sino porque ni",
+    "catalan": "pero o perque ni",
+    "italian": "e ed o ma oppure perche ne",
+    "portuguese": "e o a mas porque nem",
+    "dutch": "maar of want omdat",
+    "swedish": "men eller eftersom",
+    "danish": "men eller fordi",
+    "norwegian": "men eller fordi",
+    "polish": "ale lub czy bo",
+    "czech": "a i nebo protoze",
+    "russian": "но а или же ли чтобы",
+    "serbian": "а или али",
+    "greek": "αλλα ή",
+}
+
+
+def stopwords() -> frozenset[str]:
+    """The stopwords of the language words are stemmed in (``stemming_in``): English's, and in a deck stemmed in
+    another language its commonest function words and joining words too ("der", "und", "aber"), for there they
+    carry no meaning either."""
+    language = _STEMMING.get()
+    return STOPWORDS if language == "english" else _stopwords_in(language)
+
+
+@lru_cache(maxsize=None)
+def _stopwords_in(language: str) -> frozenset[str]:
+    """``stopwords`` in a language other than English, read as its words are (made on first use); never a negation."""
+    from .language import function_words
+
+    with stemming_in(language):
+        said = {t.word for t in tokenize(f"{function_words(language)} {_JOINING_WORDS.get(language, '')}")}
+    return STOPWORDS | (said - {"not"})
+
+
 # Short forms students write that no fuzzy match can expand.
 SHORT_FORMS = {
     "hw": "hardware",
@@ -404,9 +443,10 @@ def content_tokens(text: str) -> list[Token]:
 def content_of(tokens: list[Token], keep: frozenset[str] = frozenset()) -> list[Token]:
     """The tokens of a tokenized text that carry meaning (for callers that need both lists), and the stopwords in
     ``keep`` (those a card's term is made of: see ``term_words``)."""
+    common = stopwords()
     if keep:
-        return [t for t in tokens if t.word not in STOPWORDS or t.word in keep]
-    return [t for t in tokens if t.word not in STOPWORDS]
+        return [t for t in tokens if t.word not in common or t.word in keep]
+    return [t for t in tokens if t.word not in common]
 
 
 # Words that join a term made only of stopwords without being part of what it names ("up and down", "the same").
@@ -707,8 +747,9 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     """
     asked = content_stems(question)
     words = set()
+    common = stopwords()
     for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
-        if tok.word in STOPWORDS or tok.word in ANSWER_FRAMES:
+        if tok.word in common or tok.word in ANSWER_FRAMES:
             continue
         said = tok.stem if tok.stem in asked else _misspelt_in(tok.word, question)
         if said is None:

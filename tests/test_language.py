@@ -48,7 +48,8 @@ def test_an_inflected_answer_meets_its_term_in_the_decks_language(tmp_path: Path
 def test_a_declared_language_wins_over_the_decks_words(tmp_path: Path) -> None:
     deck = load_deck(_deck(tmp_path, "What is a process?", "A program in ==Prozessen== of the system.", language="german"))
     assert deck.cards[0].language == "german"
-    assert KeywordGrader().grade(deck.cards[0], "ein Prozess").terms[0].found
+    # (not "ein Prozess" alone: "ein" says nothing in German, and "Prozess" alone restates "process", its question)
+    assert KeywordGrader().grade(deck.cards[0], "ein Prozess im Speicher").terms[0].found
 
 
 def test_an_unknown_declared_language_is_a_deck_error(tmp_path: Path) -> None:
@@ -219,3 +220,17 @@ def test_a_chinese_denial_costs_time_in_proportion_to_the_answer() -> None:
     card = _card("english", "计算机")
     assert not KeywordGrader().grade(card, "没有" * 50_000 + "计算机").terms[0].found
     assert KeywordGrader().grade(card, "计算机ではない" * 20_000 + "计算机").terms[0].found
+
+
+@pytest.mark.parametrize(
+    ("language", "term", "answer", "credit"),
+    [
+        ("german", "die Virtualisierung", "Virtualisierung", 1.0),  # "die" is no word to recall, as "the" is none
+        ("german", "die Virtualisierung", "die", 0.0),
+        ("french", "virtualisation", "pas l'émulation mais la virtualisation", 1.0),  # "mais", "but", ends the denial
+        ("german", "Emulation", "nicht Virtualisierung und Emulation", 1.0),
+        ("german", "Emulation", "nicht die Emulation", 0.0),
+    ],
+)
+def test_the_decks_languages_function_words_are_stopwords(language: str, term: str, answer: str, credit: float) -> None:
+    assert KeywordGrader().grade(_card(language, term), answer).terms[0].credit == credit
