@@ -270,23 +270,13 @@ def parse_text(text: str, path: str) -> ParsedDeck:
     return parsed
 
 
-# A markdown deck's front matter may say its language as a YAML deck does (``language: german``).
-_LANGUAGE_LINE = re.compile(r"^language[ \t]*:[ \t]*[\"']?([^\"'\s#]*)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
-
-
 def _declared_language(text: str, path: str) -> str | None:
     """The language a markdown deck's YAML front matter says (``language: german``, as Snowball names it), if any."""
     from .formats.obsidian import frontmatter
-    from .normalize import STEMMING_LANGUAGES
+    from .language import declared_language
 
     front, _ = frontmatter(text)
-    said = _LANGUAGE_LINE.search(front)
-    if said is None:
-        return None
-    if said[1].lower() not in STEMMING_LANGUAGES:
-        line = front.count("\n", 0, said.start()) + 2  # the front matter starts on the second line
-        raise DeckError(f"language: unknown language {said[1]!r} (one of: {', '.join(sorted(STEMMING_LANGUAGES))})", path=path, line=line)
-    return said[1].lower()
+    return declared_language(front, path, first_line=2)  # the front matter starts on the second line
 
 
 def _missing_images(deck: Deck) -> list[Finding]:

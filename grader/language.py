@@ -1,8 +1,9 @@
 """Which language a deck is written in, for the stemmer its answers are graded with (``normalize.stemming_in``).
 
-A deck may say it (``language:`` in a YAML or JSON deck); otherwise it is read from the deck's own words, never from
-an answer: each language's most common function words ("der", "und", "ist"; "и", "в", "не") are counted among
-them, and a language other than English is taken only when it clearly wins. Languages Snowball stems but that are
+A deck may say it (``language:`` in a YAML or JSON deck, a line ``language: german`` in a markdown deck's front
+matter or in an Anki deck's description, ``#language:german`` in an Anki text export); otherwise it is read from the
+deck's own words, never from an answer: each language's most common function words ("der", "und", "ist"; "и", "в",
+"не") are counted among them, and a language other than English is taken only when it clearly wins. Languages Snowball stems but that are
 written in another script (Arabic, Hindi, Tamil, ...) are never inferred: their decks stem as they always have.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
+from .errors import DeckError
 from .normalize import fold
 
 # The words counted: each language's commonest words, written as a deck's words are read (folded), less those
@@ -87,3 +90,23 @@ def function_words(language: str) -> str:
     a list): the stopwords of a deck in that language beside English's (``normalize.stopwords``)."""
     return _FUNCTION_WORDS.get(language, "")
 
+
+# A line that says a deck's language, as a YAML deck does (``language: german``).
+_LANGUAGE_LINE = re.compile(r"^language[ \t]*:[ \t]*[\"']?([^\"'\s#]*)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def declared_language(text: str, path: str | Path, first_line: int | None) -> str | None:
+    """The language a ``language: german`` line of a deck's text says, as Snowball names it, if it has one.
+
+    An unknown name is a ``DeckError`` naming the file, and the line when the text is lines of the file starting
+    at ``first_line`` (an Anki package's deck description is not).
+    """
+    from .normalize import STEMMING_LANGUAGES
+
+    said = _LANGUAGE_LINE.search(text)
+    if said is None:
+        return None
+    if said[1].lower() not in STEMMING_LANGUAGES:
+        line = None if first_line is None else first_line + text.count("\n", 0, said.start())
+        raise DeckError(f"language: unknown language {said[1]!r} (one of: {', '.join(sorted(STEMMING_LANGUAGES))})", path=path, line=line)
+    return said[1].lower()

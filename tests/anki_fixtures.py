@@ -114,6 +114,7 @@ class Note:
 class Package:
     notes: list[Note]
     media: dict[str, bytes] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)  # deck name -> its description (HTML, as Anki keeps it)
 
 
 # --- protobuf ------------------------------------------------------------------------
@@ -192,17 +193,17 @@ def _legacy_models(notetypes: list[NoteType]) -> dict:
     }  # fmt: skip
 
 
-def _legacy_decks(decks: dict[str, int]) -> dict:
+def _legacy_decks(decks: dict[str, int], descriptions: dict[str, str]) -> dict:
     return {
         str(did): {
-            "id": did, "name": name, "conf": 1, "desc": "", "dyn": 0, "collapsed": False, "extendNew": 0, "extendRev": 0,
+            "id": did, "name": name, "conf": 1, "desc": descriptions.get(name, ""), "dyn": 0, "collapsed": False, "extendNew": 0, "extendRev": 0,
             "newToday": [0, 0], "revToday": [0, 0], "lrnToday": [0, 0], "timeToday": [0, 0], "mod": 1_700_000_000, "usn": -1,
         }
         for name, did in decks.items()
     }  # fmt: skip
 
 
-def collection_legacy(path: Path, notes: list[Note]) -> None:
+def collection_legacy(path: Path, notes: list[Note], descriptions: dict[str, str] | None = None) -> None:
     """A schema 11 collection file."""
     notetypes = list({n.notetype.id: n.notetype for n in notes}.values())
     decks = _deck_ids(notes)
@@ -212,14 +213,14 @@ def collection_legacy(path: Path, notes: list[Note]) -> None:
     db.execute(
         "insert into col values (1,?,?,?,11,0,0,0,?,?,?,?,?)",
         (1_600_000_000, 1_700_000_000_000, 1_700_000_000_000, json.dumps({"nextPos": 1}), json.dumps(_legacy_models(notetypes)),
-         json.dumps(_legacy_decks(decks)), json.dumps({"1": {"id": 1, "name": "Default"}}), "{}"),
+         json.dumps(_legacy_decks(decks, descriptions or {})), json.dumps({"1": {"id": 1, "name": "Default"}}), "{}"),
     )  # fmt: skip
     _fill(db, notes, decks)
     db.commit()
     db.close()
 
 
-def collection_modern(path: Path, notes: list[Note]) -> None:
+def collection_modern(path: Path, notes: list[Note], descriptions: dict[str, str] | None = None) -> None:
     """A schema 18 collection file, as Anki 2.1.50+ keeps it."""
     notetypes = list({n.notetype.id: n.notetype for n in notes}.values())
     decks = _deck_ids(notes)
@@ -236,8 +237,9 @@ def collection_modern(path: Path, notes: list[Note]) -> None:
         for k, (name, q, a) in enumerate(nt.templates):
             db.execute("insert into templates values (?,?,?,?,?,?)", (nt.id, k, name, 1_700_000_000, -1, pb_bytes(1, q) + pb_bytes(2, a)))
     for name, did in decks.items():
-        # Deck.Common and Deck.Normal messages; names nest with \x1f instead of "::".
-        db.execute("insert into decks values (?,?,?,?,?,?)", (name.replace("::", "\x1f"), did, 1_700_000_000, -1, pb_int(1, 0), pb_int(1, 1)))
+        # Deck.Common and Deck.KindContainer (a Normal deck, its description in field 4); names nest with \x1f, not "::".
+        kind = pb_bytes(1, pb_int(1, 1) + pb_bytes(4, (descriptions or {}).get(name, "")))
+        db.execute("insert into decks values (?,?,?,?,?,?)", (name.replace("::", "\x1f"), did, 1_700_000_000, -1, pb_int(1, 0), kind))
     db.execute("insert into deck_config values (1, 'Default', 1700000000, -1, ?)", (pb_int(9, 20),))
     db.execute("insert into config values ('curDeck', -1, 1700000000, ?)", (b"1",))
     _fill(db, notes, decks)
@@ -247,7 +249,7 @@ def collection_modern(path: Path, notes: list[Note]) -> None:
 
 def legacy_package(path: Path, package: Package, *, member: str = "collection.anki2") -> Path:
     collection = path.with_suffix(".collection")
-    collection_legacy(collection, package.notes)
+    collection_legacy(collection, package.notes, package.descriptions)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(collection, member)
         names = {str(k): name for k, name in enumerate(package.media)}
@@ -265,7 +267,7 @@ def modern_package(path: Path, package: Package) -> Path:
 
     compress = zstandard.ZstdCompressor().compress
     collection = path.with_suffix(".collection")
-    collection_modern(collection, package.notes)
+    collection_modern(collection, package.notes, package.descriptions)
     stub = path.with_suffix(".stub")
     collection_legacy(stub, [Note(BASIC, ["This file requires a newer version of Anki.", "Please update to the latest Anki version, then import the .colpkg/.apkg file again."])])
     entries = b"".join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from grader.keyterms import parse_term
 from grader.language import infer_language
 from grader.models import Card
 from grader.normalize import stemming_in, tokenize
+
+from .anki_fixtures import BASIC, Note, Package, legacy_package, modern_package
 
 # language, question, reference answer (its term highlighted), an answer with the term inflected
 INFLECTED = [
@@ -234,3 +237,38 @@ def test_a_chinese_denial_costs_time_in_proportion_to_the_answer() -> None:
 )
 def test_the_decks_languages_function_words_are_stopwords(language: str, term: str, answer: str, credit: float) -> None:
     assert KeywordGrader().grade(_card(language, term), answer).terms[0].credit == credit
+
+
+@pytest.mark.parametrize("build", [legacy_package, modern_package])
+def test_an_anki_deck_says_its_language_in_its_description(tmp_path: Path, build: Callable[[Path, Package], Path]) -> None:
+    notes = [Note(BASIC, ["Kern?", "Prozess"], deck="Netze")]
+    path = build(tmp_path / "netze.apkg", Package(notes, descriptions={"Netze": "Karten über Netze.<br><div>language: German</div>"}))
+    card = load_deck(path).cards[0]
+    assert card.language == "german"
+    assert KeywordGrader().grade(card, "Prozessen").terms[0].found
+    plain = build(tmp_path / "plain.apkg", Package(notes))
+    assert load_deck(plain).cards[0].language == "english"
+
+
+def test_an_unknown_language_in_an_anki_description_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    notes = [Note(BASIC, ["Kern?", "Prozess"], deck="Netze")]
+    path = modern_package(tmp_path / "netze.apkg", Package(notes, descriptions={"Netze": "language: klingon"}))
+    result = run_cli("cards", str(path))
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: {path}: language: unknown language 'klingon'")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_anki_text_export_says_its_language_in_a_header(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    path = tmp_path / "netze.txt"
+    path.write_text("#separator:tab\n#html:false\n#language:german\nKern?\tProzess\n", encoding="utf-8")
+    card = load_deck(path).cards[0]
+    assert card.language == "german"
+    assert KeywordGrader().grade(card, "Prozessen").terms[0].found
+    path.write_text("#separator:tab\n#html:false\n#language:klingon\nKern?\tProzess\n", encoding="utf-8")
+    result = run_cli("cards", str(path))
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: {path}:3: language: unknown language 'klingon'")
+    assert len(result.stderr.splitlines()) == 1

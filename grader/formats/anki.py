@@ -58,7 +58,7 @@ def parse_package(path: Path) -> ParsedDeck:
     """The cards of an Anki package, in the collection's order."""
     with _open_collection(path) as db:
         try:
-            notetypes, decks = (_tables(db) if _has_table(db, "notetypes") else _legacy(db))
+            notetypes, decks, descriptions = (_tables(db) if _has_table(db, "notetypes") else _legacy(db))
             # Anki never leaves these NULL or a blob; a package another tool wrote may, and a card is read from it all the same.
             rows = db.execute(
                 "SELECT CAST(ifnull(c.ord, 0) AS INTEGER), c.did, n.mid, CAST(ifnull(n.flds, '') AS TEXT), CAST(ifnull(n.tags, '') AS TEXT)"
@@ -69,6 +69,7 @@ def parse_package(path: Path) -> ParsedDeck:
     raw: list[RawCard] = []
     as_given: list[bool] = []  # a cloze card's terms are its deletions, never derived from the rest of the note
     used_decks: list[str] = []
+    used_ids: list[int] = []
     findings: list[Finding] = []
     for number, (ord_, did, mid, flds, tags) in enumerate(rows, start=1):
         notetype = notetypes.get(mid)
@@ -79,10 +80,24 @@ def parse_package(path: Path) -> ParsedDeck:
             raw.append(card)
             as_given.append(notetype.cloze)
             used_decks.append(decks.get(did, ""))
+            used_ids.append(did)
             if notetype.cloze and (empty := empty_cloze(ord_ + 1, card[4])) is not None:
                 findings.append(Finding(number, empty))
     cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
-    return ParsedDeck(Deck(path=str(path), title=_title(used_decks, path), cards=cards), findings)
+    language = _language([descriptions[did] for did in dict.fromkeys(used_ids) if did in descriptions], path)
+    return ParsedDeck(Deck(path=str(path), title=_title(used_decks, path), cards=cards, language=language), findings)
+
+
+def _language(descriptions: list[str], path: Path) -> str | None:
+    """The language a ``language: german`` line in the description of a deck the cards are in says, if one does
+    (the first such deck's, in the order of its cards)."""
+    from ..language import declared_language
+
+    for description in descriptions:
+        said = declared_language(html_to_text(description), path, first_line=None)
+        if said is not None:
+            return said
+    return None
 
 
 def _card(notetype: NoteType, values: list[str], ord_: int, number: int, special: dict[str, str]) -> RawCard | None:
@@ -217,19 +232,20 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def _legacy(db: sqlite3.Connection) -> tuple[dict[int, NoteType], dict[int, str]]:
-    """Schema 11: note types and decks as JSON in the ``col`` row."""
+def _legacy(db: sqlite3.Connection) -> tuple[dict[int, NoteType], dict[int, str], dict[int, str]]:
+    """Schema 11: note types and decks (names, descriptions) as JSON in the ``col`` row."""
     models, decks = db.execute("SELECT models, decks FROM col").fetchone()
     notetypes = {}
     for mid, m in json.loads(models or "{}").items():
         fields = [f["name"] for f in sorted(m.get("flds", []), key=lambda f: f.get("ord", 0))]
         templates = [(t.get("name", ""), t.get("qfmt", ""), t.get("afmt", "")) for t in sorted(m.get("tmpls", []), key=lambda t: t.get("ord", 0))]
         notetypes[int(mid)] = NoteType(m.get("name", ""), m.get("type", 0) == KIND_CLOZE, fields, templates)
-    return notetypes, {int(did): d.get("name", "") for did, d in json.loads(decks or "{}").items()}
+    read = json.loads(decks or "{}")
+    return notetypes, {int(did): d.get("name", "") for did, d in read.items()}, {int(did): str(d.get("desc") or "") for did, d in read.items()}
 
 
-def _tables(db: sqlite3.Connection) -> tuple[dict[int, NoteType], dict[int, str]]:
-    """Schema 15 and later: note types, fields, templates and decks in their own tables."""
+def _tables(db: sqlite3.Connection) -> tuple[dict[int, NoteType], dict[int, str], dict[int, str]]:
+    """Schema 15 and later: note types, fields, templates and decks (names, descriptions) in their own tables."""
     notetypes = {ntid: NoteType(name, _varint_field(config, 1) == KIND_CLOZE, []) for ntid, name, config in db.execute("SELECT id, name, config FROM notetypes")}
     for ntid, name in db.execute("SELECT ntid, name FROM fields ORDER BY ntid, ord"):
         if ntid in notetypes:
@@ -238,8 +254,21 @@ def _tables(db: sqlite3.Connection) -> tuple[dict[int, NoteType], dict[int, str]
         if ntid in notetypes:
             strings = _string_fields(config)
             notetypes[ntid].templates.append((name, strings.get(1, ""), strings.get(2, "")))
-    decks = {did: name.replace("\x1f", "::") for did, name in db.execute("SELECT id, name FROM decks")}
-    return notetypes, decks
+    decks, descriptions = {}, {}
+    for did, name, kind in db.execute("SELECT id, name, kind FROM decks"):
+        decks[did] = name.replace("\x1f", "::")
+        descriptions[did] = _description(kind)
+    return notetypes, decks, descriptions
+
+
+def _description(kind: bytes | None) -> str:
+    """A deck's description from its ``kind`` (a ``Deck.KindContainer``: a normal deck, field 1, keeps its
+    description in field 4; a filtered deck has none)."""
+    try:
+        normal = next((v for n, w, v in _messages(kind if isinstance(kind, bytes) else b"") if n == 1 and w == 2), b"")
+        return _string_fields(normal).get(4, "")
+    except ValueError:  # another tool's package: its cards are read all the same
+        return ""
 
 
 # --- Protobuf, the little of it needed ------------------------------------------------

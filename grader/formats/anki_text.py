@@ -4,7 +4,8 @@ The file starts with header lines Anki writes and reads back:
 ``#separator:tab`` (or ``comma``, ``semicolon``, ``space``, ``colon``, ``pipe``,
 or the character itself), ``#html:true``, ``#columns:Front<sep>Back<sep>Tags``,
 ``#notetype column:N``, ``#deck column:N``, ``#tags column:N``,
-``#guid column:N``, ``#notetype:NAME``, ``#deck:NAME``, ``#tags:...``. Then one note a
+``#guid column:N``, ``#notetype:NAME``, ``#deck:NAME``, ``#tags:...``; and grader's own
+``#language:german``, the deck's language as Snowball names it (Anki skips a header it does not know). Then one note a
 row, its fields separated by the separator, quoted like CSV where a field holds
 the separator, a quote or a line break.
 
@@ -78,7 +79,18 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
         as_given += [cloze] * len(cards)
     title = next((d for d in decks if d), "") or Path(path).stem
     cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
-    return ParsedDeck(Deck(path=path, title=title, cards=cards), findings)
+    return ParsedDeck(Deck(path=path, title=title, cards=cards, language=_language(lines[:body_line], path)), findings)
+
+
+def _language(header_lines: list[str], path: str) -> str | None:
+    """The language a ``#language:german`` header says, if one does (a header of grader's: Anki skips it)."""
+    from ..language import declared_language
+
+    said = [(number, m[2]) for number, line in enumerate(header_lines, start=1) if (m := _HEADER.match(line)) and m[1].strip().lower() == "language"]
+    if not said:
+        return None
+    number, name = said[-1]  # the last, as for every header
+    return declared_language(f"language: {name.strip()}", path, first_line=number)
 
 
 def _headers(text: str) -> tuple[dict[str, str], int]:
