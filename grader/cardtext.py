@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import DeckError
 from .keyterms import clean_markdown, derive_key_terms, document_frequencies, parse_terms
 from .models import Card, Deck, KeyTerm, ReferenceAnswer
-from .normalize import STOPWORDS, id_text, is_spaceless, normalize, tokenize
+from .normalize import STOPWORDS, id_text, is_spaceless, normalize, stemming_in, tokenize
 
 
 @dataclass(frozen=True)
@@ -404,6 +404,40 @@ def _reference_terms(
     if not terms:
         findings.append(Finding(line, f"reference answer {i} has no words to grade by: it is left out"))
     return terms
+
+
+def in_language(cards: list[Card], language: str) -> list[Card]:
+    """The cards of a deck in the language it says or shows (``decks.in_its_language``), each saying so, with the
+    terms ``build_cards`` derived from an unhighlighted answer derived again in that language: the deck is read
+    before its language is known, so they were cut at English stopwords and weighed by English stems.
+
+    A card whose answer has only the language's function words ("Das ist es.") keeps its English terms: derived
+    again it would have none, and its author was told it is graded by terms derived from its answer.
+    """
+    if not any(map(_has_derived_terms, cards)):
+        return [c.model_copy(update={"language": language}) for c in cards]
+    with stemming_in(language):
+        frequencies = document_frequencies(clean_markdown(c.answer) for c in cards)  # as build_cards counts them
+        return [_derived_again(c, language, frequencies) if _has_derived_terms(c) else c.model_copy(update={"language": language}) for c in cards]
+
+
+def _has_derived_terms(card: Card) -> bool:
+    return _is_derived(card.key_terms) or any(_is_derived(r.key_terms) for r in card.reference_answers)
+
+
+def _is_derived(terms: list[KeyTerm]) -> bool:
+    return bool(terms) and terms[0].derived
+
+
+def _derived_again(card: Card, language: str, frequencies: tuple[dict[str, int], int]) -> Card:
+    """``in_language`` for one card with derived terms (its own or a further reference answer's)."""
+    question = _without_images(card.question, card.question_images)
+
+    def again(answer: str, terms: list[KeyTerm]) -> list[KeyTerm]:
+        return (derive_key_terms(answer, *frequencies, question) or terms) if _is_derived(terms) else terms
+
+    references = [r.model_copy(update={"key_terms": again(r.answer, r.key_terms)}) for r in card.reference_answers]
+    return card.model_copy(update={"language": language, "key_terms": again(card.answer, card.key_terms), "reference_answers": references})
 
 
 def _answer_text(answer: str) -> str:

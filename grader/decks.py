@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, question_image_paths, without_code
+from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, in_language, question_image_paths, without_code
 from .errors import DeckError
 from .files import read_text
 from .keyterms import clean_markdown
@@ -210,14 +210,14 @@ def parse_deck(path: str | Path) -> ParsedDeck:
 
 def in_its_language(deck: Deck) -> Deck:
     """The deck with each card in the language it says it is in or, if it says none, that its words show
-    (``language.infer_language``); an English deck's cards are left as they are."""
+    (``language.infer_language``), terms derived from its answers derived in it (``cardtext.in_language``); an
+    English deck's cards are left as they are."""
     from .language import infer_language
 
     language = deck.language or infer_language(text for c in deck.cards for text in (c.question, c.answer, *(t.text for t in c.key_terms)))
     if language == "english":
         return deck
-    cards = [c.model_copy(update={"language": language}) for c in deck.cards]
-    return deck.model_copy(update={"cards": cards})
+    return deck.model_copy(update={"cards": in_language(deck.cards, language)})
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from .models import KeyTerm, TermPart
-from .normalize import STOPWORDS, Token, content_tokens, fold, is_spaceless, is_spaceless_in, normalize, phrase_words, stem, tokenize
+from .normalize import Token, content_tokens, fold, is_spaceless, is_spaceless_in, normalize, phrase_words, stem, stemming_in, stemming_language, stopwords, tokenize
 
 HEAD_WEIGHT = 0.75
 MAX_ALTERNATIVES = 8
@@ -176,27 +176,36 @@ _LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULT
 _IMAGE_OR_MATH = re.compile(r"!?\[[^\[\]]*\]\([^)\]]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
 MAX_PHRASE_WORDS = 3
 # Words that open remarks rather than carry the answer.
-DERIVE_STOPWORDS = STOPWORDS | {"note", "without", "within", "example", "also", "see", "slides", "etc", "lol"}
+REMARK_WORDS = frozenset({"note", "without", "within", "example", "also", "see", "slides", "etc", "lol"})
+
+
+@lru_cache(maxsize=None)
+def _derive_stopwords(language: str) -> frozenset[str]:
+    """The words no derived term is made of, in a deck stemmed in ``language``: its stopwords (``normalize.stopwords``:
+    in a German deck "der", "und", "nicht" too) and the words that open remarks."""
+    with stemming_in(language):
+        return stopwords() | REMARK_WORDS
 
 
 def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
     """How many of the texts each stem occurs in: distinctiveness within a deck."""
     freq: Counter[str] = Counter()
     n = 0
+    language = stemming_language()
     for text in texts:
         n += 1
-        freq.update(_content_stems(text))
+        freq.update(_content_stems(text, language))
     return dict(freq), n
 
 
-def _content_stems(text: str) -> set[str]:
+def _content_stems(text: str, language: str) -> set[str]:
     """The stems of a text's content words, found a run between spaces at a time: no word spans a space."""
-    return set().union(*map(_run_stems, text.split()))
+    return set().union(*(_run_stems(run, language) for run in text.split()))
 
 
 @lru_cache(maxsize=65536)
-def _run_stems(run: str) -> frozenset[str]:
-    """The content stems of a run of text between spaces (cached: a deck repeats its runs)."""
+def _run_stems(run: str, language: str) -> frozenset[str]:
+    """The content stems of a run of text between spaces in a stemming language (cached: a deck repeats its runs)."""
     return frozenset(t.stem for t in content_tokens(run))
 
 
@@ -211,11 +220,13 @@ def derive_key_terms(
     (as in RAKE); each phrase scores the sum of its words' inverse document
     frequency within the deck, so words every card uses count for little and
     words the question already gives count for less. Formulas are dropped: they
-    are not recalled word by word.
-    ``doc_freq`` and ``n_docs`` are what ``document_frequencies`` gives: a count of answers, 0 or more.
+    are not recalled word by word. Words are read in the language they are
+    stemmed in (``normalize.stemming_in``): its stopwords cut phrases, its stems key them.
+    ``doc_freq`` and ``n_docs`` are what ``document_frequencies`` gives (in that language): a count of answers, 0 or more.
     """
     if n_docs < 0:
         raise ValueError(f"n_docs must be a number of answers, 0 or more, not {n_docs}")
+    language = stemming_language()
     text = _IMAGE_OR_MATH.sub(" ", answer)
     items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in _LIST_ITEM.finditer(text)]
     items = [i.strip(_EDGE_PUNCT) for i in items if content_tokens(i)]
@@ -225,25 +236,25 @@ def derive_key_terms(
             if phrase_words(content_tokens(item)) <= MAX_ITEM_WORDS:
                 phrases.append(item)
             else:  # a whole sentence: each of its words, so each idea in it can be found
-                phrases += _content_words(item)
+                phrases += _content_words(item, language)
     else:
         lines = "\n".join(clean_markdown(line) for line in text.split("\n"))
-        phrases = _distinctive_phrases(lines, doc_freq or {}, n_docs, question)
+        phrases = _distinctive_phrases(lines, doc_freq or {}, n_docs, question, language)
     terms: dict[str, KeyTerm] = {}
     for phrase in phrases:
-        _add_derived(terms, phrase, 1.0)
+        _add_derived(terms, phrase, 1.0, language)
     if len(items) < 2:
         # Prose beyond its most distinctive phrases still says something: its
         # other words are light terms, so covering more of the reference scores higher.
         covered = {stem for key in terms for stem in key.split()}
-        for word in _content_words(clean_markdown(text)):
-            if len(word) > 1 and (stem(word) not in covered if not is_spaceless(word) else not covered.issuperset(_stems(word))):
-                _add_derived(terms, word, OTHER_WORD_WEIGHT)
+        for word in _content_words(clean_markdown(text), language):
+            if len(word) > 1 and (stem(word) not in covered if not is_spaceless(word) else not covered.issuperset(_stems(word, language))):
+                _add_derived(terms, word, OTHER_WORD_WEIGHT, language)
     return list(terms.values())
 
 
-def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float) -> None:
-    key = " ".join(_stems(phrase))
+def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float, language: str) -> None:
+    key = " ".join(_stems(phrase, language))
     if key in terms:  # items often repeat words ("you need to know ...")
         return
     alternatives = _alternatives(phrase)
@@ -251,34 +262,36 @@ def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float) -> None:
         terms[key] = KeyTerm(text=phrase, alternatives=alternatives, derived=True, weight=weight)
 
 
-def _content_words(text: str) -> list[str]:
+def _content_words(text: str, language: str) -> list[str]:
     """The words a derived term can be, one per stem, in order: found a run between spaces at a time, as stems are."""
     seen: dict[str, str] = {}
     for run in text.split():
-        for word, word_stem in _run_words(run):
+        for word, word_stem in _run_words(run, language):
             seen.setdefault(word_stem, word)
     return list(seen.values())
 
 
 @lru_cache(maxsize=65536)
-def _run_words(run: str) -> tuple[tuple[str, str], ...]:
+def _run_words(run: str, language: str) -> tuple[tuple[str, str], ...]:
     """The words of a run between spaces that a derived term can be, with their stems (cached, as ``_run_stems``).
 
     Text of a script written without spaces has no words to cut (it is read as pairs of characters, which are no
     terms): each of its stretches between punctuation is one, as written, its stem the stretch folded.
     """
     tokens = content_tokens(run)
+    common = _derive_stopwords(language)
     if is_spaceless_in(run):
-        return tuple((written, fold(written)) for written in _spaceless_stretches(run, tokens))
-    return tuple((t.word, t.stem) for t in tokens if t.word not in DERIVE_STOPWORDS and not t.word.isdigit())
+        return tuple((written, fold(written)) for written in _spaceless_stretches(run, tokens, common))
+    return tuple((t.word, t.stem) for t in tokens if t.word not in common and not t.word.isdigit())
 
 
-def _spaceless_stretches(run: str, tokens: list[Token]) -> list[str]:
-    """The words of a run, with each stretch of overlapping pairs of characters as one word (see ``_run_words``)."""
+def _spaceless_stretches(run: str, tokens: list[Token], common: frozenset[str]) -> list[str]:
+    """The words of a run, with each stretch of overlapping pairs of characters as one word (see ``_run_words``);
+    ``common``: the words none is made of."""
     words: list[str] = []
     spans: list[list[int]] = []
     for t in tokens:
-        if t.word in DERIVE_STOPWORDS or t.word.isdigit():
+        if t.word in common or t.word.isdigit():
             continue
         if spans and is_spaceless(t.word) and t.start < spans[-1][1] and is_spaceless(words[-1]):
             spans[-1][1] = t.end
@@ -289,19 +302,19 @@ def _spaceless_stretches(run: str, tokens: list[Token]) -> list[str]:
     return words
 
 
-def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str) -> list[str]:
-    question_stems = _content_stems(question)
+def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, question: str, language: str) -> list[str]:
+    question_stems = _content_stems(question, language)
     candidates: dict[str, tuple[float, str]] = {}
     for chunk in _PHRASE_BREAK.split(text):
         phrase: list[str] = []
         for word in chunk.split() + [""]:
-            is_content = _carries_meaning(word)
+            is_content = _carries_meaning(word, language)
             if is_content and len(phrase) < MAX_PHRASE_WORDS:
                 phrase.append(word)
                 continue
             if phrase:
                 candidate = " ".join(phrase).strip(_EDGE_PUNCT)
-                stems = _stems(candidate)
+                stems = _stems(candidate, language)
                 key = " ".join(stems)
                 score = sum(_idf(s, doc_freq, n_docs) * (0.3 if s in question_stems else 1.0) for s in stems)
                 if key and (key not in candidates or candidates[key][0] < score):
@@ -313,15 +326,16 @@ def _distinctive_phrases(text: str, doc_freq: Mapping[str, int], n_docs: int, qu
 
 
 @lru_cache(maxsize=65536)
-def _carries_meaning(word: str) -> bool:
-    """Whether a word can be part of a derived phrase: it has words, none a stopword or a number."""
+def _carries_meaning(word: str, language: str) -> bool:
+    """Whether a word can be part of a derived phrase in a stemming language: it has words, none a stopword or a number."""
     toks = tokenize(word)
-    return bool(toks) and all(t.word not in DERIVE_STOPWORDS and not t.word.isdigit() for t in toks)
+    common = _derive_stopwords(language)
+    return bool(toks) and all(t.word not in common and not t.word.isdigit() for t in toks)
 
 
 @lru_cache(maxsize=16384)
-def _stems(phrase: str) -> tuple[str, ...]:
-    """The stems of a phrase's words (cached: a phrase is scored as a candidate, then keyed as a term)."""
+def _stems(phrase: str, language: str) -> tuple[str, ...]:
+    """The stems of a phrase's words in a stemming language (cached: a phrase is scored as a candidate, then keyed as a term)."""
     return tuple(t.stem for t in tokenize(phrase))
 
 

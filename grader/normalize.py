@@ -144,6 +144,12 @@ def stemming_in(language: str) -> Iterator[None]:
     finally:
         _STEMMING.reset(token)
 
+
+def stemming_language() -> str:
+    """The language words are stemmed in here (``stemming_in``): for what caches what it reads by language."""
+    return _STEMMING.get()
+
+
 # Negations carry meaning ("non privileged" is not "privileged"), so they are
 # kept as content and spelled one way.
 NEGATIONS = {"no": "not", "not": "not", "non": "not", "never": "not", "nt": "not", "cannot": "not"}

@@ -272,3 +272,136 @@ def test_an_anki_text_export_says_its_language_in_a_header(tmp_path: Path) -> No
     result = run_cli("cards", str(path))
     assert result.returncode == 1 and result.stderr.startswith(f"Error: {path}:3: language: unknown language 'klingon'")
     assert len(result.stderr.splitlines()) == 1
+
+
+# --- Terms derived from an unhighlighted answer, in the deck's language ------------------------------------------
+
+# language -> the cards of a small deck without highlights, each (question, answer)
+UNHIGHLIGHTED = {
+    "german": [
+        ("Was ist ein Hypervisor?", "Der Hypervisor ist die Software, die virtuelle Maschinen erzeugt und ausführt, und er teilt die Hardware zwischen den Gastsystemen auf."),
+        ("Was ist Paravirtualisierung?", "Das Gastsystem wird verändert, damit es nicht die Hardware emuliert, sondern den Hypervisor direkt über Hyperaufrufe anspricht."),
+        ("Was ist eine Live-Migration?", "Eine laufende virtuelle Maschine wird ohne Unterbrechung auf einen anderen Rechner verschoben, wobei der Speicher schrittweise kopiert wird."),
+    ],
+    "french": [
+        ("Qu'est-ce qu'un hyperviseur ?", "Un hyperviseur est le logiciel qui crée et exécute des machines virtuelles et qui partage le matériel entre les systèmes invités."),
+        ("Qu'est-ce que la paravirtualisation ?", "Le système invité est modifié pour qu'il appelle directement l'hyperviseur au lieu d'émuler le matériel."),
+    ],
+    "russian": [
+        ("Что такое гипервизор?", "Гипервизор — это программа, которая создаёт и запускает виртуальные машины и распределяет между ними оборудование."),
+        ("Что такое паравиртуализация?", "Гостевая система изменена так, что она не эмулирует оборудование, а напрямую вызывает гипервизор."),
+    ],
+    "chinese": [  # no stemmer and no function words: stemmed in English, cut at its full-width punctuation, as before
+        ("什么是虚拟机监控器？", "虚拟机监控器是创建和运行虚拟机的软件，它在客户系统之间分配硬件。"),
+        ("什么是半虚拟化？", "修改客户操作系统，使其直接调用虚拟机监控器，而不是模拟硬件。"),
+    ],
+}
+
+
+def _unhighlighted_deck(tmp_path: Path, language: str) -> Path:
+    path = tmp_path / f"{language}.yaml"
+    cards = "".join(f"  - question: {q!r}\n    answer: {a!r}\n" for q, a in UNHIGHLIGHTED[language])
+    path.write_text(f"title: t\ncards:\n{cards}", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("language", "card", "answer", "verdict"),
+    [
+        ("german", 2, "Die laufende virtuelle Maschine wird ohne Unterbrechung auf einen anderen Rechner verschoben und ihr Speicher schrittweise kopiert.", "correct"),
+        # Derived at English stopwords, "der", "ist", "wird" were terms of their own that any German answer has.
+        ("german", 2, "Die Maschine wird gelöscht und ist nicht mehr da.", "incorrect"),
+        ("french", 0, "C'est le logiciel qui crée et exécute les machines virtuelles et partage le matériel entre les systèmes invités.", "correct"),
+        ("french", 0, "C'est un programme qui est dans la machine et qui est très rapide.", "incorrect"),
+        ("russian", 0, "Это программа, которая создаёт и запускает виртуальные машины и распределяет между ними оборудование.", "correct"),
+        ("russian", 0, "Это то, которая и есть.", "incorrect"),
+        ("chinese", 0, "虚拟机监控器是一种创建并运行虚拟机的软件，在客户系统之间分配硬件", "correct"),
+        ("chinese", 0, "它是一个打印机，在纸上打印", "incorrect"),
+    ],
+)
+def test_terms_derived_in_the_decks_language_are_met_by_a_right_answer_only(tmp_path: Path, language: str, card: int, answer: str, verdict: str) -> None:
+    from grader.scoring import GradingSettings
+
+    deck = load_deck(_unhighlighted_deck(tmp_path, language))
+    assert deck.cards[card].key_terms[0].derived
+    words_only = KeywordGrader(GradingSettings(match="keyword"))  # the words of the derived terms, not their meaning
+    assert words_only.grade(deck.cards[card], answer).verdict.value == verdict
+
+
+def _derived_in(language: str, answers: list[str], answer: str, question: str) -> list[str]:
+    from grader.keyterms import clean_markdown, derive_key_terms, document_frequencies
+
+    with stemming_in(language):
+        frequencies = document_frequencies(clean_markdown(a) for a in answers)
+        return [t.text for t in derive_key_terms(answer, *frequencies, question)]
+
+
+def _markdown(cards: list[tuple[str, str]], said: str) -> str:
+    return said + "".join(f"<details><summary>{q}</summary>\n\n{a}\n</details>\n\n" for q, a in cards)
+
+
+def _obsidian(cards: list[tuple[str, str]], said: str) -> str:
+    return said + "# Virtualisierung #flashcards\n\n" + "".join(f"{q}::{a}\n\n" for q, a in cards)
+
+
+def _anki_text(cards: list[tuple[str, str]], said: str) -> str:
+    return "#separator:tab\n#html:false\n" + ("#language:german\n" if said else "") + "".join(f"{q}\t{a}\n" for q, a in cards)
+
+
+def _anki_package(tmp_path: Path, cards: list[tuple[str, str]], said: str) -> Path:
+    notes = [Note(BASIC, [q, a], deck="Netze") for q, a in cards]
+    return modern_package(tmp_path / "netze.apkg", Package(notes, descriptions={"Netze": "language: german"} if said else {}))
+
+
+@pytest.mark.parametrize("said", ["", "---\nlanguage: german\n---\n"], ids=["inferred", "declared"])
+@pytest.mark.parametrize("form", [".md", ".yaml", "obsidian.md", ".txt", ".apkg"])
+def test_every_deck_format_derives_terms_in_the_decks_language(tmp_path: Path, form: str, said: str) -> None:
+    import json
+
+    cards = UNHIGHLIGHTED["german"]
+    if form == ".apkg":
+        path = _anki_package(tmp_path, cards, said)
+    else:
+        path = tmp_path / f"deck{form}"
+        if form == ".yaml":
+            text = json.dumps({**({"language": "german"} if said else {}), "cards": [{"question": q, "answer": a} for q, a in cards]})
+        else:
+            text = {".md": _markdown, "obsidian.md": _obsidian, ".txt": _anki_text}[form](cards, said)
+        path.write_text(text, encoding="utf-8")
+    deck = load_deck(path)
+    assert [c.language for c in deck.cards] == ["german"] * len(cards)
+    answers = [c.answer for c in deck.cards]
+    for card in deck.cards:
+        derived = [t.text for t in card.key_terms]
+        assert derived == _derived_in("german", answers, card.answer, card.question)
+        assert not {"der", "die", "ist", "und", "wird"} & {t.casefold() for t in derived}
+
+
+def test_further_reference_answers_derive_their_terms_in_the_decks_language(tmp_path: Path) -> None:
+    question, answer = UNHIGHLIGHTED["german"][0]
+    other = "Eine Software, die für jedes Gastsystem eine virtuelle Maschine bereitstellt und die Hardware verteilt."
+    path = tmp_path / "deck.yaml"
+    path.write_text(f"language: german\ncards:\n  - question: {question!r}\n    answer: {answer!r}\n    reference_answers: [{other!r}]\n", encoding="utf-8")
+    card = load_deck(path).cards[0]
+    assert [t.text for t in card.reference_answers[0].key_terms] == _derived_in("german", [answer], other, question)
+
+
+def test_an_answer_of_only_function_words_keeps_the_terms_derived_in_english(tmp_path: Path) -> None:
+    # Derived in German it has none; its author was told it is graded by terms derived from its answer.
+    path = tmp_path / "deck.yaml"
+    path.write_text("language: german\ncards:\n  - question: Was ist das?\n    answer: Das ist die.\n", encoding="utf-8")
+    card = load_deck(path).cards[0]
+    assert _derived_in("german", [card.answer], card.answer, card.question) == []
+    assert [t.text for t in card.key_terms] == ["Das ist die"] and card.key_terms[0].derived
+
+
+def test_derived_terms_are_kept_apart_by_language() -> None:
+    from grader.keyterms import derive_key_terms
+
+    answer, question = "Der Speicher wird schrittweise kopiert, und der Rechner ist ein anderer.", "Was ist eine Migration?"
+    english = [t.text for t in derive_key_terms(answer, question=question)]
+    with stemming_in("german"):
+        german = [t.text for t in derive_key_terms(answer, question=question)]
+    assert any("der" in t.casefold().split() for t in english)
+    assert not any("der" in t.casefold().split() for t in german)  # not what English read of the same words, kept
+    assert [t.text for t in derive_key_terms(answer, question=question)] == english
