@@ -453,6 +453,23 @@ def test_the_readme_tour_is_what_practice_prints(tmp_path):
         assert line.rstrip() in printed, line
 
 
+def test_the_readme_grade_tour_is_what_grade_prints(tmp_path):
+    """The tour's answers file, graded: each row's card, student, score, verdict and terms as the README shows them
+    (the answer column is left out: its width follows the terminal's)."""
+    readme = (ROOT / "README.md").read_text()
+    tour = re.search(r"```text\n\$ cat answers.csv\n(.*?)\$ grader grade (\S+) answers.csv\n(.*?)```", readme, re.DOTALL)
+    (tmp_path / "answers.csv").write_text(tour.group(1))
+    result = run_cli("grade", str(ROOT / tour.group(2)), str(tmp_path / "answers.csv"))
+    assert result.returncode == 0, result.stderr
+
+    def cells(table: str) -> list[list[str]]:
+        rows = [re.split(r" {2,}", line.strip()) for line in table.splitlines()]
+        return [row[:5] + row[6:] for row in rows]
+
+    shown = cells(tour.group(3))
+    assert len(shown) == 5 and cells(result.stdout) == shown
+
+
 # --- Untrusted text on the terminal (issue 11) ----------------------------------------------
 
 HOSTILE_DECK = """# Arrays [/x] notes [bold]
