@@ -5,7 +5,7 @@
     support.py         whether a quote is about its term: by words, by meaning once a similarity is plugged in
     prompts.py         the prompt files, the worked example and the messages built from them (answers fenced); version hash
     reply.py           one usable reply: read the raw body, check, ask again with the problems fed back
-    client.py          FeedbackClient: cache, requests through the openai SDK (the only module that imports it), batches
+    client.py          FeedbackClient: cache, requests through the openai SDK (provider_batch.py alone also imports it), batches
     endpoint.py        what an endpoint accepts, learnt from its errors and remembered; a local server's slots
     secrets.py         keys masked before any message is cut; a long server error cut to its cause
     examples.py        graded answers for the prompt (few-shot), nearest first
