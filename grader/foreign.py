@@ -114,13 +114,10 @@ class DeckTerms:
 
 def _misspelt_among(stem: str, stems: frozenset[str]) -> bool:
     """Whether ``stems`` has ``stem`` spelt otherwise, within the typo budget of a word of its length."""
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
-
-    from .match import allowed_edits  # here: scoring imports this module, and must not load the matcher
+    from .match import allowed_edits, nearest_spelling  # here: scoring imports this module, and must not load the matcher
 
     edits = allowed_edits(len(stem))
-    return edits > 0 and process.extractOne(stem, stems, scorer=OSA.distance, score_cutoff=edits) is not None
+    return edits > 0 and nearest_spelling(stem, stems, edits, swaps=True) is not None
 
 
 def guessing_share(own_named: int, foreign_named: int) -> float:

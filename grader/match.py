@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
 from .models import Card, HowFound, KeyTerm
@@ -855,6 +855,12 @@ def _typo(written: str, word: str) -> bool:
         and not any(c.isdigit() for c in written + word)
         and OSA.distance(written, word, score_cutoff=edits) <= edits
     )
+
+
+def nearest_spelling(word: str, words: Collection[str], edits: int, *, swaps: bool = False) -> tuple[str, float, int] | None:
+    """The word of ``words`` spelt nearest ``word``, its number of edits and its place, if ``edits`` or fewer (with
+    ``swaps``, two letters swapped count as one edit): for the modules that tell a misspelling without matching."""
+    return process.extractOne(word, words, scorer=OSA.distance if swaps else Levenshtein.distance, score_cutoff=edits)
 
 
 def similarity(a: list[str], b: list[str]) -> np.ndarray:

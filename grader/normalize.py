@@ -772,10 +772,9 @@ def _misspelt_in(word: str, question: str) -> str | None:
     words, stems, starts = _long_words(question)
     if word[:2] not in starts:  # most answers' first word the question lacks: no need to look further
         return None
-    from rapidfuzz import process
-    from rapidfuzz.distance import Levenshtein
+    from .match import nearest_spelling  # only while grading, when the matcher is loaded
 
-    found = process.extractOne(word, words, scorer=Levenshtein.distance, score_cutoff=2)
+    found = nearest_spelling(word, words, 2)
     if found is None or found[1] > (1 if len(found[0]) <= 8 else 2):
         return None
     return stems[found[2]]

@@ -75,3 +75,15 @@ def test_listing_cards_loads_neither_the_matcher_nor_the_word_vectors():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_matcher_is_the_only_module_that_imports_rapidfuzz():
+    """The design (README, "Design notes"): one module owns fuzzy matching; the others ask it."""
+    package = Path(__file__).resolve().parent.parent / "grader"
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "rapidfuzz" or n.startswith("rapidfuzz.") for n in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"match.py"}
