@@ -29,7 +29,10 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 PLAIN_SUFFIXES = {".yaml", ".yml", ".json"}
 ANKI_SUFFIXES = {".apkg", ".colpkg"}
 TEXT_SUFFIXES = {".txt", ".tsv"}  # Anki's plain-text export
-DECK_SUFFIXES = MARKDOWN_SUFFIXES | PLAIN_SUFFIXES | ANKI_SUFFIXES | TEXT_SUFFIXES
+SPREADSHEET_SUFFIXES = {".csv"}
+DECK_SUFFIXES = MARKDOWN_SUFFIXES | PLAIN_SUFFIXES | ANKI_SUFFIXES | TEXT_SUFFIXES | SPREADSHEET_SUFFIXES
+# Found in a folder, a file of these is a deck only if it looks like one (``_looks_like_deck``).
+TOLD_BY_CONTENT = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | SPREADSHEET_SUFFIXES
 
 
 # --- Markdown decks -----------------------------------------------------------
@@ -243,7 +246,7 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 _NO_CARDS_HINT = {
     **dict.fromkeys(PLAIN_SUFFIXES, "the cards list is empty"),
-    **dict.fromkeys(TEXT_SUFFIXES, "no rows with a question and an answer"),
+    **dict.fromkeys(TEXT_SUFFIXES | SPREADSHEET_SUFFIXES, "no rows with a question and an answer"),
     **dict.fromkeys(ANKI_SUFFIXES, "the collection has no cards"),
     ".md": "no <details> blocks found, and no Obsidian flashcards",
 }
@@ -256,10 +259,14 @@ def parse_text(text: str, path: str) -> ParsedDeck:
         from .formats.plain import parse_plain
 
         return parse_plain(text, path, suffix)
-    if suffix in TEXT_SUFFIXES:
+    if suffix in TEXT_SUFFIXES or (suffix in SPREADSHEET_SUFFIXES and _has_anki_headers(text)):
         from .formats.anki_text import parse_anki_text
 
         return parse_anki_text(text, path)
+    if suffix in SPREADSHEET_SUFFIXES:
+        from .formats.spreadsheet import parse_spreadsheet
+
+        return parse_spreadsheet(text, path)
     parsed = parse_markdown(text, path)
     if not parsed.deck.cards:
         from .formats.obsidian import parse_obsidian
@@ -350,7 +357,9 @@ def deck_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     Inside a folder, a file counts as a deck only if it looks like one, so a
     notes vault can be pointed at whole: a markdown file with a ``<details>``
     block outside code or an Obsidian ``#flashcards`` tag, a ``.txt`` file with
-    Anki's export headers, and every YAML, JSON and Anki package.
+    Anki's export headers, a ``.csv`` whose header names only a deck's columns
+    (``question,answer``: never an answers file's ``student`` or ``card``), and
+    every YAML, JSON and Anki package.
     """
     if isinstance(paths, (str, os.PathLike)):  # one path, not a sequence of its letters ("notes" as n, o, t, e, s)
         paths = [paths]
@@ -361,21 +370,22 @@ def deck_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
                 hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
                 suffix = f.suffix.lower()
                 if suffix in DECK_SUFFIXES and f.is_file() and not hidden:
-                    if suffix in MARKDOWN_SUFFIXES | TEXT_SUFFIXES and not _looks_like_deck(f):
+                    if suffix in TOLD_BY_CONTENT and not _looks_like_deck(f):
                         continue
                     found.append((f, False))
         else:
             found.append((p, True))
     if not found:
         raise DeckError(
-            "no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg and Anki .txt exports)",
+            "no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg, Anki .txt exports"
+            " and .csv files with a question,answer header)",
             path=", ".join(map(str, paths)),
         )
     return found
 
 
 def _looks_like_deck(path: Path) -> bool:
-    """Whether a markdown or text file found in a folder is a deck; an unreadable one is tried, so its error is told."""
+    """Whether a markdown, text or CSV file found in a folder is a deck; an unreadable one is tried, so its error is told."""
     try:
         with path.open("rb") as fh:
             head = fh.read(2_000_000)
@@ -384,10 +394,12 @@ def _looks_like_deck(path: Path) -> bool:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # A deck saved as UTF-16 (Notepad's "Unicode") is found, so reading it says so, not skipped unsaid.
         head = head.decode("utf-16", "replace").encode("utf-8")
-    if path.suffix.lower() in TEXT_SUFFIXES:
-        from .formats.anki_text import looks_like_anki_text
+    if path.suffix.lower() in TEXT_SUFFIXES | SPREADSHEET_SUFFIXES:
+        from .formats.spreadsheet import looks_like_spreadsheet_deck
 
-        return looks_like_anki_text(head.decode("utf-8", "replace"))
+        text = head.decode("utf-8", "replace")
+        # Anki imports a .csv with its export's headers too.
+        return _has_anki_headers(text) or (path.suffix.lower() in SPREADSHEET_SUFFIXES and looks_like_spreadsheet_deck(text))
     lowered = head.lower()
     if b"<details" not in lowered and b"#flashcards" not in lowered:
         return False
@@ -398,6 +410,13 @@ def _looks_like_deck(path: Path) -> bool:
     from .formats.obsidian import has_flashcards_tag
 
     return has_flashcards_tag(text)
+
+
+def _has_anki_headers(text: str) -> bool:
+    """Whether a text or CSV file starts with the headers of Anki's text export (``#separator:``...)."""
+    from .formats.anki_text import looks_like_anki_text
+
+    return looks_like_anki_text(text)
 
 
 def bundled_deck_dir() -> Path:

@@ -1,4 +1,5 @@
-"""Deck formats other than grader's markdown: Obsidian Spaced Repetition notes, Anki packages and Anki's text export.
+"""Deck formats other than grader's markdown: Obsidian Spaced Repetition notes, Anki packages, Anki's text export
+and CSV flashcards.
 
 Every format yields the same ``Card`` model (ids from the question, key terms,
 images), and ``cards``, ``lint``, ``practice`` and ``grade`` work on each.
@@ -342,6 +343,83 @@ def test_a_folder_finds_every_format(tmp_path):
     assert [p.name for p in find_decks([tmp_path])] == ["deck.apkg", "export.txt", "net.md"]
 
 
+# --- CSV flashcards ---------------------------------------------------------------------
+
+TWO_CARDS = [("hypervisor", "software that runs virtual machines"), ("VMM", "the monitor, it traps and emulates")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'hypervisor,software that runs virtual machines\nVMM,"the monitor, it traps and emulates"\n', id="comma"),
+        pytest.param(b'question,answer\nhypervisor,software that runs virtual machines\nVMM,"the monitor, it traps and emulates"\n', id="header"),
+        pytest.param(b'Answer,Question\nsoftware that runs virtual machines,hypervisor\n"the monitor, it traps and emulates",VMM\n', id="header-sides-by-name"),
+        pytest.param(b'Term;Definition;Tags\nhypervisor;software that runs virtual machines;virt\nVMM;the monitor, it traps and emulates;\n', id="semicolon-header"),
+        pytest.param(b'hypervisor;software that runs virtual machines\nVMM;the monitor, it traps and emulates\n', id="semicolon"),
+        pytest.param(b'sep=;\nhypervisor;software that runs virtual machines\nVMM;the monitor, it traps and emulates\n', id="excel-sep-line"),
+        pytest.param(b'\xef\xbb\xbffront,back\r\nhypervisor,software that runs virtual machines\r\nVMM,"the monitor, it traps and emulates"\r\n', id="bom-crlf"),
+        pytest.param(b'hypervisor\tsoftware that runs virtual machines\nVMM\tthe monitor, it traps and emulates\n', id="tab"),
+        pytest.param(b'front,back\n\nhypervisor,software that runs virtual machines\n,\nVMM,"the monitor, it traps and emulates"\n', id="blank-rows"),
+    ],
+)
+def test_csv_flashcards_as_spreadsheets_export_them(tmp_path, content):
+    path = tmp_path / "quiz.csv"
+    path.write_bytes(content)
+    deck = load_deck(path)
+    assert (deck.title, qa(deck)) == ("quiz", TWO_CARDS)
+    assert [c.id for c in deck.cards] == [card_id(q) for q, _ in TWO_CARDS]
+
+
+def test_csv_cells_are_quoted_as_csv_quotes_them_and_highlights_are_key_terms(tmp_path):
+    path = tmp_path / "quiz.csv"
+    path.write_text('question,answer\n"What does ""VMM"" stand for?","virtual machine ==monitor==;\nit ==traps== privileged instructions"\nPort,443\n')
+    parsed = parse_deck(path)
+    assert qa(parsed.deck) == [('What does "VMM" stand for?', "virtual machine ==monitor==;\nit ==traps== privileged instructions"), ("Port", "443")]
+    assert [c.line for c in parsed.deck.cards] == [2, 4]
+    assert [t.text for t in parsed.deck.cards[0].key_terms] == ["monitor", "traps"]
+    assert [f.message for f in parsed.findings] == [NO_WORDS]
+
+
+def test_a_csv_of_one_column_has_no_answers_but_its_clozes(tmp_path):
+    path = tmp_path / "quiz.csv"
+    path.write_text("hypervisor\n{{c1::TCP}} is reliable\n")
+    parsed = parse_deck(path)
+    assert qa(parsed.deck) == [("[...] is reliable", "==TCP== is reliable")]
+    assert [(f.line, f.message) for f in parsed.findings] == [(1, "row has a question but no answer: it is left out")]
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("question,answer\nhypervisor,software that runs VMs, like KVM\n", 'quiz.csv:2: row has 3 cells; the header has 2 (a cell that holds a comma must be in quotes: "like, this")'),
+        ("hypervisor,software that runs VMs, like KVM\nVMM,monitor\nport,443\n", 'quiz.csv:1: row has 3 cells; most rows have 2 (a cell that holds a comma must be in quotes: "like, this")'),
+        ("hypervisor,software\nVMM\n", "quiz.csv:2: row has 1 cell; most rows have 2"),
+        ('question,answer\nVMM,monitor\nhypervisor,"software\nport,443\n', 'quiz.csv:3: a quoted cell never closes (a missing ")'),
+        ("student,card,answer\nann,1,software\n", "quiz.csv:1: this is an answers file (its header names 'card'), not a deck: grade it with grader grade DECK quiz.csv"),
+        ("Student,Question,Answer\nann,hypervisor,software\n", "quiz.csv:1: this is an answers file (its header names 'student'), not a deck: grade it with grader grade DECK quiz.csv"),
+        ("question,answer\n,,\n", "quiz.csv:1: deck has no cards (no rows with a question and an answer)"),
+    ],
+)
+def test_a_bad_csv_deck_is_a_one_line_error_naming_file_and_line(tmp_path, content, error):
+    (tmp_path / "quiz.csv").write_text(content)
+    listed = run_cli("cards", "quiz.csv", cwd=tmp_path)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (1, "", f"Error: {error}\n")
+    linted = run_cli("lint", "quiz.csv", cwd=tmp_path)
+    assert (linted.returncode, linted.stdout) == (1, f"{error}\n")
+
+
+def test_a_folder_finds_a_csv_deck_by_its_header_never_an_answers_or_results_file(tmp_path):
+    (tmp_path / "deck.csv").write_bytes(b"\xef\xbb\xbfQuestion,Answer\r\nhypervisor,software\r\n")
+    (tmp_path / "excel.csv").write_text("sep=;\nterm;definition;tags\nVMM;monitor;virt\n")
+    (tmp_path / "anki.csv").write_text("#separator:comma\nPort,a number naming an endpoint\n")
+    (tmp_path / "answers.csv").write_text("student,card,answer\nann,1,software\n")
+    (tmp_path / "by-question.csv").write_text("email,question,answer\nann@example.org,hypervisor,software\n")
+    (tmp_path / "results.csv").write_text("card,number,score,verdict,matched,missing,answer\n1,1,1.0,correct,software,,software\n")
+    (tmp_path / "table.csv").write_text("hypervisor,software\n")  # no header: any table, a deck only when named
+    assert [p.name for p in find_decks([tmp_path])] == ["anki.csv", "deck.csv", "excel.csv"]
+    assert qa(load_deck(tmp_path / "table.csv")) == [("hypervisor", "software")]
+
+
 # --- The commands on every format -------------------------------------------------------
 
 
@@ -349,15 +427,17 @@ def test_a_folder_finds_every_format(tmp_path):
 def format_decks(tmp_path):
     (tmp_path / "net.md").write_text(OBSIDIAN)
     (tmp_path / "export.txt").write_text(ANKI_TEXT)
+    (tmp_path / "net.csv").write_text("Term,Definition\nWhat does TCP add over IP?,\"Reliable, ==ordered== delivery\"\nPort,A number naming an endpoint\n")
     return {
         "obsidian": tmp_path / "net.md",
         "anki-text": tmp_path / "export.txt",
+        "csv": tmp_path / "net.csv",
         "apkg": modern_package(tmp_path / "deck.apkg", Package(NOTES, MEDIA)),
         "legacy": legacy_package(tmp_path / "old.apkg", Package(NOTES, MEDIA)),
     }
 
 
-@pytest.mark.parametrize("kind", ["obsidian", "anki-text", "apkg", "legacy"])
+@pytest.mark.parametrize("kind", ["obsidian", "anki-text", "csv", "apkg", "legacy"])
 def test_cards_lint_practice_and_grade_work_on_every_format(tmp_path, format_decks, kind):
     deck = format_decks[kind]
     listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json").stdout.splitlines()]

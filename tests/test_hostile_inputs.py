@@ -142,7 +142,8 @@ CASES = [
     Case("settings-home-name-too-long", ("stats",), {}, env={"GRADER_HOME": LONG_NAME},
          error=f"Error: {LONG_NAME}/settings.toml: cannot read settings file: File name too long"),
     Case("deck-empty-folder", ("lint", "empty"), {"empty/notes.txt": "hello\n"},
-         "Error: empty: no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg and Anki .txt exports)"),
+         "Error: empty: no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg, Anki .txt exports"
+         " and .csv files with a question,answer header)"),
     Case("deck-json-lone-surrogate", ("cards", "s.json", "--json"), {"s.json": '[{"question": "Q \\ud800?", "answer": "==a=="}]'},
          "Error: s.json:1: contains an escaped lone surrogate (like \\ud800), which is not text"),
     # --- Answers files --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Anki notes as text: fields from HTML, card templates rendered, clozes blanked.
 
-Shared by the package reader (``anki.py``) and the plain-text export reader
-(``anki_text.py``). Anki stores fields as HTML; a card's question and answer are
+Shared by the package reader (``anki.py``), the plain-text export reader
+(``anki_text.py``) and the CSV reader (``spreadsheet.py``), whose rows are notes too (``row_cards``). Anki stores fields as HTML; a card's question and answer are
 its note type's templates (``{{Front}}``, ``{{#Field}}...{{/Field}}``,
 ``{{cloze:Text}}``, ``{{FrontSide}}<hr id=answer>...``) rendered with the
 note's fields. Every scan here is linear in the text.
@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+
+from ..cardtext import Finding, RawCard, highlights, image_paths, question_image_paths
 
 BLANK = "[...]"
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
@@ -270,3 +272,31 @@ def pick_sides(names: list[str]) -> tuple[int, int | None]:
     if back is None and len(names) > 1:
         back = 1 if front != 1 else 0
     return front, back
+
+
+def row_cards(line: int, names: list[str], values: list[str], notetype: str, html: bool, findings: list[Finding]) -> tuple[list[RawCard], bool]:
+    """A row's cards, and whether they are cloze cards."""
+    text = html_to_text if html else (lambda v: v.strip())
+    front, back = pick_sides(names)
+    front_value = values[front]
+    extra = text(values[back]) if back is not None else ""
+    numbers = cloze_numbers(front_value)
+    if has_zero_cloze(front_value):  # a cloze note, but c0 is no card's: a row of nothing else makes none
+        findings.append(Finding(line, ZERO_CLOZE))
+        if not numbers:
+            return [], True
+    if numbers:
+        cards = []
+        for n in numbers:
+            question = text(render_cloze(front_value, n, answer=False))
+            answer = "\n\n".join(part for part in (text(render_cloze(front_value, n, answer=True)), extra) if part)
+            terms = cloze_terms(front_value, n) if html else [t.strip() for t in cloze_texts(front_value, n)]
+            if (empty := empty_cloze(n, terms)) is not None:
+                findings.append(Finding(line, empty))
+            cards.append((line, question, answer, image_paths(answer), terms, question_image_paths(question)))
+        return cards, True
+    question = text(front_value)
+    cards = [(line, question, extra, image_paths(extra), highlights(extra, line, []), question_image_paths(question))]
+    if "reverse" in notetype.lower():
+        cards.append((line, extra, question, image_paths(question), highlights(question, line, []), question_image_paths(extra)))
+    return cards, False

@@ -23,12 +23,10 @@ import io
 import re
 from pathlib import Path
 
-from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths, question_image_paths
+from ..cardtext import Finding, ParsedDeck, RawCard, build_cards
 from ..errors import DeckError
 from ..models import Deck
-from .anki_notes import (
-    ZERO_CLOZE, cloze_numbers, cloze_terms, cloze_texts, empty_cloze, has_zero_cloze, html_to_text, pick_sides, render_cloze,
-)  # fmt: skip
+from .anki_notes import cloze_numbers, has_zero_cloze, row_cards
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " ", "colon": ":", "pipe": "|"}
 _HEADER = re.compile(r"^#([a-z ]+):(.*)$", re.IGNORECASE)
@@ -74,7 +72,7 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
         if len(values) < 2 and not cloze_numbers(values[0] if values else "") and not has_zero_cloze(values[0] if values else ""):
             findings.append(Finding(line, "row has a question but no answer: it is left out"))
             continue
-        cards, cloze = _row_cards(line, names, values, notetype, html, findings)
+        cards, cloze = row_cards(line, names, values, notetype, html, findings)
         raw += cards
         as_given += [cloze] * len(cards)
     title = next((d for d in decks if d), "") or Path(path).stem
@@ -121,31 +119,3 @@ def _column(value: str | None) -> int | None:
 
 def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip() if index is not None and index < len(row) else ""
-
-
-def _row_cards(line: int, names: list[str], values: list[str], notetype: str, html: bool, findings: list[Finding]) -> tuple[list[RawCard], bool]:
-    """A row's cards, and whether they are cloze cards."""
-    text = html_to_text if html else (lambda v: v.strip())
-    front, back = pick_sides(names)
-    front_value = values[front]
-    extra = text(values[back]) if back is not None else ""
-    numbers = cloze_numbers(front_value)
-    if has_zero_cloze(front_value):  # a cloze note, but c0 is no card's: a row of nothing else makes none
-        findings.append(Finding(line, ZERO_CLOZE))
-        if not numbers:
-            return [], True
-    if numbers:
-        cards = []
-        for n in numbers:
-            question = text(render_cloze(front_value, n, answer=False))
-            answer = "\n\n".join(part for part in (text(render_cloze(front_value, n, answer=True)), extra) if part)
-            terms = cloze_terms(front_value, n) if html else [t.strip() for t in cloze_texts(front_value, n)]
-            if (empty := empty_cloze(n, terms)) is not None:
-                findings.append(Finding(line, empty))
-            cards.append((line, question, answer, image_paths(answer), terms, question_image_paths(question)))
-        return cards, True
-    question = text(front_value)
-    cards = [(line, question, extra, image_paths(extra), highlights(extra, line, []), question_image_paths(question))]
-    if "reverse" in notetype.lower():
-        cards.append((line, extra, question, image_paths(question), highlights(question, line, []), question_image_paths(extra)))
-    return cards, False
