@@ -248,7 +248,7 @@ _NO_CARDS_HINT = {
     **dict.fromkeys(PLAIN_SUFFIXES, "the cards list is empty"),
     **dict.fromkeys(TEXT_SUFFIXES | SPREADSHEET_SUFFIXES, "no rows with a question and an answer"),
     **dict.fromkeys(ANKI_SUFFIXES, "the collection has no cards"),
-    ".md": "no <details> blocks found, and no Obsidian flashcards",
+    ".md": "no <details> blocks found, and no Obsidian or Logseq flashcards",
 }
 
 
@@ -272,6 +272,10 @@ def parse_text(text: str, path: str) -> ParsedDeck:
         from .formats.obsidian import parse_obsidian
 
         parsed = parse_obsidian(text, path)
+    if not parsed.deck.cards:
+        from .formats.logseq import parse_logseq
+
+        parsed = parse_logseq(text, path)
     if text.startswith("---"):
         parsed.deck = parsed.deck.model_copy(update={"language": _declared_language(text, path)})
     return parsed
@@ -356,7 +360,7 @@ def deck_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
 
     Inside a folder, a file counts as a deck only if it looks like one, so a
     notes vault can be pointed at whole: a markdown file with a ``<details>``
-    block outside code or an Obsidian ``#flashcards`` tag, a ``.txt`` file with
+    block outside code, an Obsidian ``#flashcards`` tag or a Logseq ``#card`` block, a ``.txt`` file with
     Anki's export headers, a ``.csv`` whose header names only a deck's columns
     (``question,answer``: never an answers file's ``student`` or ``card``), and
     every YAML, JSON and Anki package.
@@ -377,8 +381,8 @@ def deck_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
             found.append((p, True))
     if not found:
         raise DeckError(
-            "no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg, Anki .txt exports"
-            " and .csv files with a question,answer header)",
+            "no decks found (looked for .md files with <details> blocks, #flashcards tags or #card blocks, .yaml, .json, .apkg, .colpkg,"
+            " Anki .txt exports and .csv files with a question,answer header)",
             path=", ".join(map(str, paths)),
         )
     return found
@@ -401,15 +405,16 @@ def _looks_like_deck(path: Path) -> bool:
         # Anki imports a .csv with its export's headers too.
         return _has_anki_headers(text) or (path.suffix.lower() in SPREADSHEET_SUFFIXES and looks_like_spreadsheet_deck(text))
     lowered = head.lower()
-    if b"<details" not in lowered and b"#flashcards" not in lowered:
+    if not any(mark in lowered for mark in (b"<details", b"#flashcards", b"#card", b"[[card]]")):
         return False
     # A README that shows the format in code is not a deck.
     text = without_code(head.decode("utf-8", "replace"))
     if _DETAILS_OPEN.search(text):
         return True
+    from .formats.logseq import has_card_tag
     from .formats.obsidian import has_flashcards_tag
 
-    return has_flashcards_tag(text)
+    return has_flashcards_tag(text) or has_card_tag(text)
 
 
 def _has_anki_headers(text: str) -> bool:

@@ -78,7 +78,7 @@ def test_the_readme_format_example_is_not_a_deck():
     readme = ROOT / "README.md"
     result = run_cli("cards", str(readme))
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == f"Error: {readme}:1: deck has no cards (no <details> blocks found, and no Obsidian flashcards)\n"
+    assert result.stderr == f"Error: {readme}:1: deck has no cards (no <details> blocks found, and no Obsidian or Logseq flashcards)\n"
 
 
 def test_a_folder_skips_notes_that_show_the_format_in_code(tmp_path):

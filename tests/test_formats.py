@@ -1,5 +1,5 @@
-"""Deck formats other than grader's markdown: Obsidian Spaced Repetition notes, Anki packages, Anki's text export
-and CSV flashcards.
+"""Deck formats other than grader's markdown: Obsidian Spaced Repetition notes, Logseq flashcards, Anki packages,
+Anki's text export and CSV flashcards.
 
 Every format yields the same ``Card`` model (ids from the question, key terms,
 images), and ``cards``, ``lint``, ``practice`` and ``grade`` work on each.
@@ -119,7 +119,7 @@ def test_obsidian_cards_of_every_kind(tmp_path):
 def test_a_note_without_the_flashcards_tag_is_no_deck_even_named(tmp_path, note):
     path = tmp_path / "note.md"
     path.write_text(note)
-    with pytest.raises(DeckError, match=r"deck has no cards \(no <details> blocks found, and no Obsidian flashcards\)"):
+    with pytest.raises(DeckError, match=r"deck has no cards \(no <details> blocks found, and no Obsidian or Logseq flashcards\)"):
         load_deck(path)
     with pytest.raises(DeckError, match="no decks found"):  # nor is it found in a folder
         find_decks([tmp_path])
@@ -343,6 +343,95 @@ def test_a_folder_finds_every_format(tmp_path):
     assert [p.name for p in find_decks([tmp_path])] == ["deck.apkg", "export.txt", "net.md"]
 
 
+# --- Logseq flashcards ------------------------------------------------------------------
+
+LOGSEQ = """title:: Networking
+tags:: study
+
+- What does TCP add over IP? #card
+  card-last-interval:: 4
+  card-repeats:: 1
+  card-last-score:: 5
+  id:: 64f0c1a2-1111-2222-3333-444455556666
+\t- Reliable, ordered delivery
+\t- with ==flow control==
+\t\t- and congestion control
+- {{cloze TCP}} is reliable, {{cloze UDP \\\\ a protocol}} is not [[card]]
+- A note, with std::vector in it
+\t- What is a socket? #Card
+\t  collapsed:: true
+\t\t- An endpoint: an IP address and a port.
+\t- Port #[[card]]
+\t\t- A number naming an endpoint
+\t\t- it hides a {{cloze number}}
+- ```
+  - not a block, not a card #card
+  ```
+- A page about #cards is no card
+"""
+
+
+def test_logseq_cards_as_logseq_reviews_them(tmp_path):
+    path = tmp_path / "net.md"
+    path.write_text(LOGSEQ)
+    parsed = parse_deck(path)
+    deck = parsed.deck
+    assert deck.title == "Networking"
+    assert qa(deck) == [
+        ("What does TCP add over IP?", "- Reliable, ordered delivery\n- with ==flow control==\n  - and congestion control"),
+        ("[...] is reliable, (a protocol) is not", "==TCP== is reliable, ==UDP== is not"),
+        ("What is a socket?", "An endpoint: an IP address and a port."),
+        ("Port", "- A number naming an endpoint\n- it hides a ==number=="),
+    ]
+    assert [[t.text for t in c.key_terms] for c in deck.cards] == [["flow control"], ["TCP", "UDP"], ["IP address", "port", "endpoint"], ["it hides a number"]]
+    assert [c.line for c in deck.cards] == [4, 12, 14, 17]
+    assert [c.id for c in deck.cards] == [card_id(c.question) for c in deck.cards]
+    assert parsed.findings == []
+
+
+def test_a_logseq_page_without_a_card_block_is_no_deck(tmp_path):
+    path = tmp_path / "note.md"
+    path.write_text("- A note about #cards and [[cardiology]]\n\t- `#card` in code\n\t- ```\n\t  - #card\n\t  ```\n")
+    with pytest.raises(DeckError, match=r"deck has no cards \(no <details> blocks found, and no Obsidian or Logseq flashcards\)"):
+        load_deck(path)
+    with pytest.raises(DeckError, match="no decks found"):
+        find_decks([tmp_path])
+    (tmp_path / "page.md").write_text(LOGSEQ)
+    assert find_decks([tmp_path]) == [tmp_path / "page.md"]
+
+
+def test_a_logseq_card_without_children_is_self_graded_and_linted(tmp_path):
+    (tmp_path / "page.md").write_text("- Lonely question #card\n- Q2 #card\n  - A2\n")
+    linted = run_cli("lint", "page.md", cwd=tmp_path)
+    assert (linted.returncode, linted.stdout) == (1, "page.md:1: card answer is empty: it can only be self-graded\n")
+
+
+def test_a_logseq_card_nested_in_an_answer_shows_its_question_there_and_keeps_its_answer(tmp_path):
+    path = tmp_path / "page.md"
+    path.write_text("- Transport #card\n\t- TCP #card\n\t\t- reliable\n\t- UDP\n\t\t- datagrams\n")
+    assert qa(load_deck(path)) == [("Transport", "- TCP\n- UDP\n  - datagrams"), ("TCP", "reliable")]
+    # Cards nested a thousand deep: no answer holds those of the cards inside it, so the page reads at once.
+    path.write_text("".join("\t" * depth + f"- Q{depth} #card\n" for depth in range(1000)))
+    assert [c.answer for c in load_deck(path).cards][:2] == ["Q1", "Q2"]
+
+
+@pytest.mark.parametrize("unit", ["- ", "\t- ", "{{cloze ", "{{cloze x \\\\", "#card ", "```\n", "x:: y\n"])
+def test_logseq_parsing_is_linear(tmp_path, unit):
+    from grader.formats.logseq import parse_logseq
+
+    def seconds(size: int) -> float:
+        text = "- Q #card\n  - " + unit * (size // len(unit))
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()  # CPU time: other work on a busy machine does not count
+            parse_logseq(text, "x.md")
+            best = min(best, time.process_time() - start)
+        return best
+
+    small, large = seconds(16 * 1024), seconds(64 * 1024)
+    assert large < 8 * max(small, 0.01), (small, large)  # below 10 ms the timer's noise is all there is
+
+
 # --- CSV flashcards ---------------------------------------------------------------------
 
 TWO_CARDS = [("hypervisor", "software that runs virtual machines"), ("VMM", "the monitor, it traps and emulates")]
@@ -427,17 +516,19 @@ def test_a_folder_finds_a_csv_deck_by_its_header_never_an_answers_or_results_fil
 def format_decks(tmp_path):
     (tmp_path / "net.md").write_text(OBSIDIAN)
     (tmp_path / "export.txt").write_text(ANKI_TEXT)
+    (tmp_path / "page.md").write_text("- What does TCP add over IP? #card\n\t- Reliable, ==ordered== delivery\n- Port #card\n\t- A number naming an endpoint\n")
     (tmp_path / "net.csv").write_text("Term,Definition\nWhat does TCP add over IP?,\"Reliable, ==ordered== delivery\"\nPort,A number naming an endpoint\n")
     return {
         "obsidian": tmp_path / "net.md",
         "anki-text": tmp_path / "export.txt",
         "csv": tmp_path / "net.csv",
+        "logseq": tmp_path / "page.md",
         "apkg": modern_package(tmp_path / "deck.apkg", Package(NOTES, MEDIA)),
         "legacy": legacy_package(tmp_path / "old.apkg", Package(NOTES, MEDIA)),
     }
 
 
-@pytest.mark.parametrize("kind", ["obsidian", "anki-text", "csv", "apkg", "legacy"])
+@pytest.mark.parametrize("kind", ["obsidian", "logseq", "anki-text", "csv", "apkg", "legacy"])
 def test_cards_lint_practice_and_grade_work_on_every_format(tmp_path, format_decks, kind):
     deck = format_decks[kind]
     listed = [json.loads(line) for line in run_cli("cards", str(deck), "--json").stdout.splitlines()]

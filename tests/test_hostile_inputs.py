@@ -117,9 +117,9 @@ CASES = [
     Case("deck-json-not-a-deck", ("cards", "d.json"), {"d.json": '"cards"'},
          "Error: d.json:1: should be a deck: a mapping with 'cards' (and 'title'), or a list of cards, not text"),
     Case("deck-images-32k", ("cards", "i.md"), {"i.md": "![" * 16_000},
-         "Error: i.md:1: deck has no cards (no <details> blocks found, and no Obsidian flashcards)", process=True),
+         "Error: i.md:1: deck has no cards (no <details> blocks found, and no Obsidian or Logseq flashcards)", process=True),
     Case("deck-img-tags-32k", ("cards", "i.md"), {"i.md": "<img " * 6_400},
-         "Error: i.md:1: deck has no cards (no <details> blocks found, and no Obsidian flashcards)", process=True),
+         "Error: i.md:1: deck has no cards (no <details> blocks found, and no Obsidian or Logseq flashcards)", process=True),
     Case("deck-nul-after-8k", ("cards", "n.md"), {"n.md": b"# T\n" + b"x" * 9000 + b"\n\x00\n"}, "Error: n.md:3: binary data, not a text deck"),
     Case("deck-not-utf8", ("cards", "l.md"), {"l.md": "# Café\n\nnoté\n".encode("latin-1")},
          "Error: l.md:1: not valid UTF-8 (byte 0xe9); save the deck as UTF-8"),
@@ -142,8 +142,8 @@ CASES = [
     Case("settings-home-name-too-long", ("stats",), {}, env={"GRADER_HOME": LONG_NAME},
          error=f"Error: {LONG_NAME}/settings.toml: cannot read settings file: File name too long"),
     Case("deck-empty-folder", ("lint", "empty"), {"empty/notes.txt": "hello\n"},
-         "Error: empty: no decks found (looked for .md files with <details> blocks or #flashcards tags, .yaml, .json, .apkg, .colpkg, Anki .txt exports"
-         " and .csv files with a question,answer header)"),
+         "Error: empty: no decks found (looked for .md files with <details> blocks, #flashcards tags or #card blocks, .yaml, .json, .apkg, .colpkg,"
+         " Anki .txt exports and .csv files with a question,answer header)"),
     Case("deck-json-lone-surrogate", ("cards", "s.json", "--json"), {"s.json": '[{"question": "Q \\ud800?", "answer": "==a=="}]'},
          "Error: s.json:1: contains an escaped lone surrogate (like \\ud800), which is not text"),
     # --- Answers files --------------------------------------------------------------------

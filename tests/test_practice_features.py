@@ -398,7 +398,7 @@ def test_lint_accepts_the_readme_yaml_example(tmp_path):
 
 def test_lint_of_the_readme_ignores_its_code_examples():
     result = run_cli("lint", str(ROOT / "README.md"))
-    assert result.stdout == f"{ROOT / 'README.md'}:1: deck has no cards (no <details> blocks found, and no Obsidian flashcards)\n"
+    assert result.stdout == f"{ROOT / 'README.md'}:1: deck has no cards (no <details> blocks found, and no Obsidian or Logseq flashcards)\n"
 
 
 # --- Small things --------------------------------------------------------------------------
