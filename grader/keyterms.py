@@ -168,7 +168,7 @@ def _variants(phrase: str) -> list[str]:
 
 # Punctuation ends a phrase: ASCII, curly quotes and guillemets, and the full-width and ideographic punctuation of
 # Chinese and Japanese (a clause of theirs has no space to cut it at).
-_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”«»，。、；：！？（）［］｛｝「」『』【】《》〈〉]|\s-\s|\s–\s")
+_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”„‚‘«»‹›，。、；：！？（）［］｛｝「」『』【】《》〈〉]|\s-\s|\s–\s")
 MAX_DERIVED_TERMS = 6
 MAX_ITEM_WORDS = 4
 OTHER_WORD_WEIGHT = 0.25

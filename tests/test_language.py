@@ -405,3 +405,14 @@ def test_derived_terms_are_kept_apart_by_language() -> None:
     assert any("der" in t.casefold().split() for t in english)
     assert not any("der" in t.casefold().split() for t in german)  # not what English read of the same words, kept
     assert [t.text for t in derive_key_terms(answer, question=question)] == english
+
+
+@pytest.mark.parametrize("quoted", ["„Hypervisor“", "‚Hypervisor‘", "‹Hypervisor›", "«Hypervisor»"])
+def test_quotation_marks_of_other_languages_cut_derived_phrases(quoted: str) -> None:
+    """German „…“ and ‚…‘, French and Swiss «…» and ‹…›: a quoted word is a phrase of its own, without its mark."""
+    from grader.keyterms import derive_key_terms
+
+    with stemming_in("german"):
+        terms = [t.text for t in derive_key_terms(f"Ein sogenannter {quoted} verwaltet sie.", question="Was verwaltet die Maschinen?")]
+    assert "hypervisor" in [t.casefold() for t in terms]  # a term of its own
+    assert not any(mark in t for t in terms for mark in "„“‚‘‹›«»")
