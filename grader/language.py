@@ -93,10 +93,13 @@ def function_words(language: str) -> str:
 
 # A line that says a deck's language, as a YAML deck does (``language: german``).
 _LANGUAGE_LINE = re.compile(r"^language[ \t]*:[ \t]*[\"']?([^\"'\s#]*)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+# What YAML reads as no value (``language:``, ``language: ~``): no language said, as a YAML deck takes it.
+_NO_VALUE = {"", "~", "null", "Null", "NULL"}
 
 
 def declared_language(text: str, path: str | Path, first_line: int | None) -> str | None:
-    """The language a ``language: german`` line of a deck's text says, as Snowball names it, if it has one.
+    """The language a ``language: german`` line of a deck's text says, as Snowball names it, if it has one (an empty
+    ``language:``, as YAML's null, says none).
 
     An unknown name is a ``DeckError`` naming the file, and the line when the text is lines of the file starting
     at ``first_line`` (an Anki package's deck description is not).
@@ -104,7 +107,7 @@ def declared_language(text: str, path: str | Path, first_line: int | None) -> st
     from .normalize import STEMMING_LANGUAGES
 
     said = _LANGUAGE_LINE.search(text)
-    if said is None:
+    if said is None or said[1] in _NO_VALUE:
         return None
     if said[1].lower() not in STEMMING_LANGUAGES:
         line = None if first_line is None else first_line + text.count("\n", 0, said.start())

@@ -120,6 +120,15 @@ def test_an_unknown_language_in_front_matter_is_one_line_naming_file_and_line(tm
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize("value", ["", " ~", " null  # to fill in"])
+def test_an_empty_language_line_in_front_matter_says_no_language(tmp_path: Path, value: str) -> None:
+    # YAML reads "language:" with no value as null, and a YAML deck takes it as no language said; a note template
+    # may leave the line empty. The deck is read, its language inferred, not refused as the unknown language ''.
+    path = tmp_path / "deck.md"
+    path.write_text(f"---\nlanguage:{value}\n---\n<details><summary>Kern?</summary>\n\n==Prozess==\n</details>\n", encoding="utf-8")
+    assert load_deck(path).cards[0].language == "english"
+
+
 def _card(language: str, term: str = "Prozess") -> Card:
     return Card(id="c", number=1, question="?", answer=term, key_terms=[parse_term(term)], language=language)
 
