@@ -92,7 +92,7 @@ def function_words(language: str) -> str:
 
 
 # A line that says a deck's language, as a YAML deck does (``language: german``).
-_LANGUAGE_LINE = re.compile(r"^language[ \t]*:[ \t]*[\"']?([^\"'\s#]*)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+_LANGUAGE_LINE = re.compile(r"^language[ \t]*:[ \t]*[\"']?([^\"'\s#]*)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE | re.IGNORECASE)
 # What YAML reads as no value (``language:``, ``language: ~``): no language said, as a YAML deck takes it.
 _NO_VALUE = {"", "~", "null", "Null", "NULL"}
 

@@ -214,9 +214,11 @@ class PlainDeck(BaseModel):
     def _stemmed(cls, language: str | None) -> str | None:
         from .normalize import STEMMING_LANGUAGES
 
-        if language is not None and language not in STEMMING_LANGUAGES:
+        if language is None:
+            return None
+        if language.lower() not in STEMMING_LANGUAGES:  # "German" is german, as a markdown deck's front matter reads it
             raise ValueError(f"unknown language {language!r} (one of: {', '.join(sorted(STEMMING_LANGUAGES))})")
-        return language
+        return language.lower()
 
 
 class AnswerRow(BaseModel):

@@ -55,6 +55,12 @@ def test_a_declared_language_wins_over_the_decks_words(tmp_path: Path) -> None:
     assert KeywordGrader().grade(deck.cards[0], "ein Prozess im Speicher").terms[0].found
 
 
+@pytest.mark.parametrize("said", ["German", "GERMAN"])
+def test_a_yaml_deck_may_name_its_language_in_any_case(tmp_path: Path, said: str) -> None:
+    """As front matter, an Anki description and a text export's header read it."""
+    assert load_deck(_deck(tmp_path, "What is a process?", "Ein ==Prozess==.", language=said)).cards[0].language == "german"
+
+
 def test_an_unknown_declared_language_is_a_deck_error(tmp_path: Path) -> None:
     with pytest.raises(DeckError, match="language: .*unknown language 'klingon'"):
         load_deck(_deck(tmp_path, "q?", "a", language="klingon"))
@@ -254,6 +260,8 @@ def test_an_anki_deck_says_its_language_in_its_description(tmp_path: Path, build
     path = build(tmp_path / "netze.apkg", Package(notes, descriptions={"Netze": "Karten über Netze.<br><div>language: German</div>"}))
     card = load_deck(path).cards[0]
     assert card.language == "german"
+    said = build(tmp_path / "said.apkg", Package(notes, descriptions={"Netze": "Karten über Netze.<br><div>Language: German</div>"}))
+    assert load_deck(said).cards[0].language == "german"  # written as a sentence starts
     assert KeywordGrader().grade(card, "Prozessen").terms[0].found
     plain = build(tmp_path / "plain.apkg", Package(notes))
     assert load_deck(plain).cards[0].language == "english"
