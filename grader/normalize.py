@@ -543,7 +543,20 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     if is_spaceless_in(text):
         for j in _spaceless_denied(text, tokens):
             out[j] = True
+    if not text.isascii() and _HANGUL.search(text):
+        for j in range(1, len(tokens)):
+            if tokens[j].word in _KOREAN_DENIALS:
+                out[j - 1] = True
     return out
+
+
+# Korean denies what stands before it: "에뮬레이션이 아니다" (it is not emulation), "격리가 없는" (with no isolation).
+# Korean is written in spaced words, a noun with its particle attached: the word right before one of these is denied.
+_KOREAN_DENIALS = frozenset(
+    unicodedata.normalize("NFKD", w)  # as words are read (``fold``): syllables as their letters
+    for w in "아니다 아닙니다 아니에요 아니예요 아니야 아님 아닌 아니라 아니고 없다 없음 없습니다 없어요 없는 없고 없이".split()
+)
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
 
 # Chinese negations of a noun or a phrase that stand before it ("不是计算机", "没有内核"), and where what they deny ends:
@@ -692,12 +705,14 @@ _NON_ANSWERS_IN = {
     "serbian": ("не знам", "ne znam", "немам појма", "nemam pojma", "извини izvini"),
     "greek": ("δεν ξέρω", "δεν γνωρίζω", "δεν θυμάμαι", "καμία ιδέα", "συγγνώμη"),
 }  # fmt: skip
-# Chinese and Japanese have no stemmer, so no deck is stemmed in them: their non-answers are read in every deck (no
-# other language writes them).
-_SPACELESS_NON_ANSWERS = (
+# Chinese, Japanese and Korean have no stemmer, so no deck is stemmed in them: their non-answers are read in every deck
+# (no other language writes them).
+_SCRIPT_NON_ANSWERS = (
     "不知道", "我不知道", "不清楚", "我不清楚", "不记得", "我不记得", "不記得", "忘了", "我忘了", "没有答案", "沒有答案", "不会", "不會",
     "わかりません", "分かりません", "わからない", "分からない", "知りません", "しりません", "知らない", "わかんない", "忘れました",
     "覚えていません",
+    "모르겠어요", "모르겠습니다", "모르겠다", "모르겠음", "몰라요", "몰라", "모름", "잘 모르겠어요", "잘 모르겠습니다", "기억이 안 나요",
+    "기억 안 남", "답 없음",
 )  # fmt: skip
 
 
@@ -710,7 +725,7 @@ def _non_answers(language: str) -> tuple[frozenset[str], frozenset[str], int]:
     """The non-answers of a deck stemmed in ``language``, its fillers, and the longest a non-answer's text can be (made
     on first use, in that language, as its answers' words are read)."""
     *phrases, fillers = _NON_ANSWERS_IN.get(language, ("",))
-    phrases += _SPACELESS_NON_ANSWERS
+    phrases += _SCRIPT_NON_ANSWERS
     with stemming_in(language):
         said = NON_ANSWERS | {" ".join(t.word for t in tokenize(p)) for p in phrases}
         fillers_read = NON_ANSWER_FILLERS | {t.word for t in tokenize(fillers)}

@@ -189,6 +189,8 @@ def test_a_word_in_the_decks_own_script_is_not_read_as_latin(language: str, answ
         ("english", "不知道"),  # Chinese and Japanese decks are stemmed in English (no stemmer): read by their script
         ("english", "我不知道。"),
         ("english", "わかりません"),
+        ("english", "모르겠어요"),
+        ("english", "잘 모르겠습니다"),
     ],
 )
 def test_a_non_answer_in_the_decks_language_is_no_attempt(language: str, answer: str) -> None:
@@ -227,6 +229,10 @@ def test_a_non_answer_of_another_language_or_with_words_is_an_attempt(language: 
         ("english", "エミュレーション", "エミュレーションではない", False),
         ("english", "仮想化", "仮想化じゃありません", False),
         ("english", "仮想化", "仮想化です", True),
+        ("english", "에뮬레이션", "에뮬레이션이 아니다", False),  # Korean by its script: the word before 아니다 or 없다
+        ("english", "에뮬레이션", "에뮬레이션이 없다", False),
+        ("english", "에뮬레이션", "격리가 아니라 에뮬레이션", True),
+        ("english", "에뮬레이션", "격리가 없는 에뮬레이션", True),
     ],
 )
 def test_a_denial_in_the_decks_language_earns_nothing(language: str, term: str, answer: str, found: bool) -> None:
