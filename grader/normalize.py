@@ -8,6 +8,7 @@ that ``aggregating`` meets ``aggregation``.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -131,6 +132,9 @@ def _in_own_script(word: str) -> bool:
 # Snowball's stemmers, each made on first use. Grading stems in its deck's language (``stemming_in``), English
 # unless the deck says or shows another (``decks.in_its_language``); everything else stems in English.
 _STEMMERS = {"english": snowballstemmer.stemmer("english")}
+# A Snowball stemmer keeps the word it is stemming in itself: two threads stemming at once (dask's threaded workers,
+# a web server grading) corrupt each other's stems, or fail. One thread stems at a time; answers' words are cached.
+_STEMMING_LOCK = threading.Lock()
 STEMMING_LANGUAGES = frozenset(snowballstemmer.algorithms()) - {"porter", "dutch_porter"}  # the two are older English and Dutch
 _STEMMING: ContextVar[str] = ContextVar("stemming", default="english")
 
@@ -300,8 +304,9 @@ def _stem(word: str, language: str) -> str:
         return "not"
     if len(word) > LONGEST_STEMMED:
         return word
-    stemmer = _STEMMERS.get(language) or _STEMMERS.setdefault(language, snowballstemmer.stemmer(language))
-    return stemmer.stemWord(word)
+    with _STEMMING_LOCK:
+        stemmer = _STEMMERS.get(language) or _STEMMERS.setdefault(language, snowballstemmer.stemmer(language))
+        return stemmer.stemWord(word)
 
 
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, hiragana and katakana (half-width

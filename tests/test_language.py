@@ -439,3 +439,43 @@ def test_quotation_marks_of_other_languages_cut_derived_phrases(quoted: str) -> 
         terms = [t.text for t in derive_key_terms(f"Ein sogenannter {quoted} verwaltet sie.", question="Was verwaltet die Maschinen?")]
     assert "hypervisor" in [t.casefold() for t in terms]  # a term of its own
     assert not any(mark in t for t in terms for mark in "„“‚‘‹›«»")
+
+
+def test_threads_stemming_at_once_get_the_stems_one_thread_gets() -> None:
+    """A Snowball stemmer holds the word it works on: grading from several threads (dask's threaded workers) once
+    failed with an IndexError, or gave another word's stem."""
+    import random
+    import string
+    import sys
+    import threading
+
+    from grader import normalize
+
+    pick = random.Random(1)
+    endings = ["ational", "ization", "fulness", "iveness", "ically", "ments", "ings", "ed", "ies", "ousness"]
+    words = ["".join(pick.choice(string.ascii_lowercase) for _ in range(pick.randint(3, 9))) + pick.choice(endings) for _ in range(20_000)]
+    normalize._stem.cache_clear()
+    alone = [normalize.stem(w) for w in words]
+    normalize._stem.cache_clear()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns inside a stem, as they may on a busy machine
+    together: dict[int, list[str]] = {}
+    failures: list[Exception] = []
+
+    def stem_share(k: int) -> None:
+        try:
+            together[k] = [normalize.stem(w) for w in words[k::4]]
+        except Exception as exc:  # any failure is the defect
+            failures.append(exc)
+
+    threads = [threading.Thread(target=stem_share, args=(k,)) for k in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        normalize._stem.cache_clear()
+    assert not failures
+    assert all(together[k] == alone[k::4] for k in range(4))
