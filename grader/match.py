@@ -36,7 +36,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
@@ -865,8 +865,6 @@ def nearest_spelling(word: str, words: Collection[str], edits: int, *, swaps: bo
 
 def similarity(a: list[str], b: list[str]) -> np.ndarray:
     """Pairwise ``fuzz.ratio`` (0-100) of strings already normalised, as a len(a) x len(b) array."""
-    from rapidfuzz import fuzz
-
     if not a or not b:
         return np.zeros((len(a), len(b)), dtype=np.float32)
     return process.cdist(a, b, scorer=fuzz.ratio, processor=None, dtype=np.float32)
@@ -874,6 +872,4 @@ def similarity(a: list[str], b: list[str]) -> np.ndarray:
 
 def token_similarity(a: str, b: str) -> float:
     """Word-set similarity of two texts in [0, 1], tolerant of order and repetition (rapidfuzz ``token_set_ratio``)."""
-    from rapidfuzz import fuzz, utils
-
     return fuzz.token_set_ratio(a, b, processor=utils.default_process) / 100
