@@ -431,7 +431,7 @@ def _is_derived(terms: list[KeyTerm]) -> bool:
 
 def _derived_again(card: Card, language: str, frequencies: tuple[dict[str, int], int]) -> Card:
     """``in_language`` for one card with derived terms (its own or a further reference answer's)."""
-    question = _without_images(card.question, card.question_images)
+    question = question_words(card)
 
     def again(answer: str, terms: list[KeyTerm]) -> list[KeyTerm]:
         return (derive_key_terms(answer, *frequencies, question) or terms) if _is_derived(terms) else terms
