@@ -304,9 +304,38 @@ def _stem(word: str, language: str) -> str:
         return "not"
     if len(word) > LONGEST_STEMMED:
         return word
+    if _HANGUL.match(word):
+        return _korean_stem(word)
     with _STEMMING_LOCK:
         stemmer = _STEMMERS.get(language) or _STEMMERS.setdefault(language, snowballstemmer.stemmer(language))
         return stemmer.stemWord(word)
+
+
+# Korean writes a noun with its particle or copula attached ("하이퍼바이저는", the hypervisor as topic; "에뮬레이션입니다",
+# it is emulation), and Snowball has no Korean stemmer: these endings come off, longest first, while two syllables stay
+# (so "속도", speed, keeps its "도"), until none is left ("고양이가" and "고양이" both read "고양"). Endings that begin
+# as many nouns as they end ("인", "나", "라") stay on.
+_KOREAN_ENDINGS = tuple(
+    sorted(
+        (
+            unicodedata.normalize("NFKD", w)  # as words are read (``fold``): syllables as their letters
+            for w in "입니다 입니까 이에요 예요 이었다 였다 이다 이며 이고 이라는 라는 이라고 라고 이란 란 으로는 로는 으로 로 "
+            "에서는 에서 에게 에는 에도 에 께서 한테 와는 과는 와 과 까지 부터 처럼 보다 만 도 의 을 를 은 는 이 가".split()
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+_KOREAN_INITIALS = re.compile("[\u1100-\u1112]")  # a syllable's first letter, one per syllable
+
+
+def _korean_stem(word: str) -> str:
+    """A Korean word without its particles and copula (``_KOREAN_ENDINGS``)."""
+    while True:
+        ending = next((e for e in _KOREAN_ENDINGS if word.endswith(e)), None)
+        if ending is None or len(_KOREAN_INITIALS.findall(word[: -len(ending)])) < 2:
+            return word
+        word = word[: -len(ending)]
 
 
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, hiragana and katakana (half-width
@@ -552,7 +581,17 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
         for j in range(1, len(tokens)):
             if tokens[j].word in _KOREAN_DENIALS:
                 out[j - 1] = True
+    after = _DENIALS_AFTER_IN.get(language)
+    if after:
+        for j in range(1, len(tokens)):
+            if tokens[j].word in after:
+                out[j - 1] = True
     return out
+
+
+# Languages whose negation of a noun stands after it, in a deck stemmed in them: Turkish "emülasyon değil" (not
+# emulation), "izolasyon yok" (no isolation). The word right before one is denied, as in Korean.
+_DENIALS_AFTER_IN = {"turkish": frozenset("degil degildir degiller degiliz yok yoktur".split())}
 
 
 # Korean denies what stands before it: "에뮬레이션이 아니다" (it is not emulation), "격리가 없는" (with no isolation).

@@ -233,10 +233,30 @@ def test_a_non_answer_of_another_language_or_with_words_is_an_attempt(language: 
         ("english", "에뮬레이션", "에뮬레이션이 없다", False),
         ("english", "에뮬레이션", "격리가 아니라 에뮬레이션", True),
         ("english", "에뮬레이션", "격리가 없는 에뮬레이션", True),
+        ("turkish", "emülasyon", "emülasyon değil", False),  # Turkish denies the word before değil or yok
+        ("turkish", "izolasyon", "izolasyon yok", False),
+        ("turkish", "emülasyon", "izolasyon değil, emülasyon", True),
+        ("english", "degil", "degil", True),  # only a Turkish deck reads them so
     ],
 )
 def test_a_denial_in_the_decks_language_earns_nothing(language: str, term: str, answer: str, found: bool) -> None:
     assert KeywordGrader().grade(_card(language, term), answer).terms[0].found is found
+
+
+@pytest.mark.parametrize(
+    ("term", "answer", "found"),
+    [
+        ("하이퍼바이저", "하이퍼바이저는 가상 머신을 관리합니다", True),  # the hypervisor (as topic) manages virtual machines
+        ("에뮬레이션", "에뮬레이션입니다", True),  # it is emulation
+        ("가상 머신", "가상 머신을 실행합니다", True),  # runs a virtual machine (as object)
+        ("고양이", "고양이가", True),  # a noun that ends as a particle does reads alike with its particle and without
+        ("속도", "속도는", True),  # two syllables always stay: "속도", speed, keeps its "도"
+        ("속도", "속", False),
+        ("에뮬레이션", "에뮬레이션이 아니다", False),  # and a denied noun with its particle is still denied
+    ],
+)
+def test_a_korean_noun_is_read_without_its_particle(term: str, answer: str, found: bool) -> None:
+    assert KeywordGrader().grade(_card("english", term), answer).terms[0].found is found
 
 
 def test_a_chinese_denial_costs_time_in_proportion_to_the_answer() -> None:
