@@ -172,22 +172,58 @@ STOPWORDS = frozenset(
 )
 
 
-# Words that join phrases, beside a language's commonest function words (``language.function_words``), in the
-# languages a deck may be stemmed in: stopwords there, as "and" and "but" are in English.
-_JOINING_WORDS = {
-    "german": "aber oder sondern sowie weil dass denn",
-    "french": "mais ou donc car ni a",
-    "spanish": "pero o sino porque ni",
-    "catalan": "pero o perque ni",
-    "italian": "e ed o ma oppure perche ne",
-    "portuguese": "e o a mas porque nem",
-    "dutch": "maar of want omdat",
-    "swedish": "men eller eftersom",
+# Each language's function words beyond the commonest that ``language.function_words`` counts to tell a deck's
+# language: articles, pronouns, prepositions, auxiliaries and the words that join phrases, in the languages a deck may
+# be stemmed in. They are stopwords there, as "the", "and" and "between" are in English. As in English, negations
+# ("nicht", "sans"), order words ("vor", "nach", "bis", "après") and "without" stay content.
+_MORE_FUNCTION_WORDS = {
+    "german": """aber alle allem allen aller alles als also am an andere anderen anderer anderes auch auf aus bei beim
+        bin bist bzw da dabei dadurch dafür dagegen daher damit daran darauf darin darum darüber dass daß dein deine
+        deinem deinen deiner dem den denen denn der deren des dessen deshalb dies diese diesem diesen dieser dieses
+        doch dort du durch ein eine einem einen einer eines einige einigen einiger einiges er es etwas euch euer eure
+        für gegen gewesen habe haben hat hatte hatten hier ich ihm ihn ihnen ihr ihre ihrem ihren ihrer ihres im in
+        indem ins ist jede jedem jeden jeder jedes jene jenem jenen jener jenes kann können könnte man manche mehr mein
+        meine meinem meinen meiner mich mir mit muss müssen musste noch nur ob obwohl oder sehr sein seine seinem seinen
+        seiner seines selbst sich sie sind so solche solchen soll sollen sollte sondern sonst sowie über um und uns
+        unser unsere unserem unseren unter viel vom von während war waren was weil welche welchem welchen welcher
+        welches wenn wer werde werden wie wir wird wo wurde wurden würde würden zu zum zur zwar zwischen""",
+    "french": """a ai ainsi alors as au aussi autre autres aux avec avez avoir avons c ça car ce ceci cela celle celles celui ces
+        cet cette ceux chez comme d dans de des donc dont du elle elles en entre est et était étaient été être eux fait
+        il ils j je l la le les leur leurs lorsque lui m ma mais me même mes moi mon n nous on ont or ou où par peut
+        peuvent plus pour qu quand que qui s sa se sera seront ses si soit son sont sous sur t ta te tes toi ton tous
+        tout toute toutes très tu un une uns unes vos votre vous y""",
+    "spanish": """a al algo algunas algunos ante así cada como con contra cual cuales cuando de del desde donde
+        durante e el ella ellas ellos en entonces entre era eran es esa esas ese eso esos esta estaba estaban estado
+        estamos están estar estas este esto estos estoy fue fueron ha han has hay la las le les lo los más me mi mis
+        mucho muchos muy ni nos nosotros o os otra otras otro otros para pero poco por porque pues que quien quienes se
+        sea sean ser si sido siendo sino sobre son su sus también tanto te tiene tienen todo todos tu tus un una uno unos
+        unas y ya yo""",
+    "italian": """a ad agli ai al alla alle allo anche ancora che ci come con così cui da dal dalla dalle dallo degli
+        dei del della delle dello di dove e ed è era erano essere fa fra gli ha hanno ho i il in io la le lei li lo loro
+        lui ma mi mia mio molto ne nei nel nella nelle nello noi o oppure per perché più può quale quali quando quella
+        quelle quelli quello questa queste questi questo se si sia siamo sono su sua sue sui sul sulla suo suoi tra tu
+        tutti tutto un una uno vi voi""",
+    "portuguese": """a à ainda ao aos as às com como da das de dela dele do dos e é ela elas ele eles em entre era
+        eram essa essas esse esses esta está estão estas este estes eu foi foram há isso isto já lhe lhes mais mas me
+        mesmo meu minha muito na nas nem no nos nós num numa o onde os ou para pela pelas pelo pelos pois por porque
+        qual quando que quem se ser seu seus sua suas são só sobre também te tem têm ter tinha um uma umas uns você
+        vocês""",
+    "dutch": """aan al alle als bij dan dat de der deze die dit door een en er haar had heb hebben heeft hem het hier
+        hij hoe hun ik in is je kan kon maar me meer men met mij mijn nog nu of om omdat onder ons ook op over te tegen
+        toch u uit van veel voor want was wat we wel werd wie wij wil worden wordt zal ze zelf zich zij zijn zo zou""",
+    "russian": """а более бы был была были было быть в вам вас весь во вот все всего всех вы где да даже для его её
+        если есть ещё же за и из или им их к как когда кто ли либо мне может мы на над надо наш но ну о об однако он
+        она они оно от очень по под при с со так также такой там те тем то того тоже той только том ты у уже хотя
+        чего чем что чтобы эта эти это этот я является являются""",
+    "swedish": """alla allt att av blev bli blir de dem den denna deras dess det detta dig din dina ditt du där då
+        eller en er ett från för han hans har hen henne hennes hon honom hur här i jag ju kan man med mellan men mig min
+        mina mitt mot mycket ni nu när och om oss på samma sig sin sina sitt som så till under upp ut vad var vara vi
+        vid vilka vilken vilket än är åt över eftersom""",
     "danish": "men eller fordi",
     "norwegian": "men eller fordi",
+    "catalan": "pero o perque ni",
     "polish": "ale lub czy bo",
     "czech": "a i nebo protoze",
-    "russian": "но а или же ли чтобы",
     "serbian": "а или али",
     "greek": "αλλα ή",
 }
@@ -195,8 +231,8 @@ _JOINING_WORDS = {
 
 def stopwords() -> frozenset[str]:
     """The stopwords of the language words are stemmed in (``stemming_in``): English's, and in a deck stemmed in
-    another language its commonest function words and joining words too ("der", "und", "aber"), for there they
-    carry no meaning either."""
+    another language its function words too ("der", "und", "aber", "zwischen"), for there they carry no meaning
+    either."""
     language = _STEMMING.get()
     return STOPWORDS if language == "english" else _stopwords_in(language)
 
@@ -207,7 +243,7 @@ def _stopwords_in(language: str) -> frozenset[str]:
     from .language import function_words
 
     with stemming_in(language):
-        said = {t.word for t in tokenize(f"{function_words(language)} {_JOINING_WORDS.get(language, '')}")}
+        said = {t.word for t in tokenize(f"{function_words(language)} {_MORE_FUNCTION_WORDS.get(language, '')}")}
     return STOPWORDS | (said - {"not"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -448,6 +449,43 @@ def test_derived_terms_are_kept_apart_by_language() -> None:
     assert any("der" in t.casefold().split() for t in english)
     assert not any("der" in t.casefold().split() for t in german)  # not what English read of the same words, kept
     assert [t.text for t in derive_key_terms(answer, question=question)] == english
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "content", "function"),
+    [
+        (
+            "german",
+            "Der Hypervisor verteilt die Ressourcen zwischen den virtuellen Maschinen, und es trennt sie voneinander. Im "
+            "Gegensatz zum Emulator übersetzt er keine Befehle, sondern lässt sie direkt auf der CPU laufen.",
+            {"hypervisor", "ressourcen", "emulator", "befehle", "cpu"},
+            {"zwischen", "den", "es", "sie", "im", "zum", "er", "auf"},
+        ),
+        (
+            "spanish",
+            "El hipervisor reparte los recursos entre las máquinas virtuales y las aísla unas de otras; a diferencia del "
+            "emulador, no traduce las instrucciones, sino que las deja ejecutarse directamente sobre la CPU.",
+            {"hipervisor", "recursos", "emulador", "instrucciones", "cpu"},
+            {"entre", "las", "unas", "otras", "que", "sobre", "del"},
+        ),
+        (
+            "french",
+            "L'hyperviseur répartit les ressources entre les machines virtuelles et les isole les unes des autres ; "
+            "contrairement à l'émulateur, il ne traduit pas les instructions, mais les laisse s'exécuter sur le CPU.",
+            {"hyperviseur", "ressources", "instructions", "cpu"},
+            {"les", "entre", "des", "il", "sur", "à", "unes", "autres"},
+        ),
+    ],
+)
+def test_derived_terms_leave_out_the_decks_languages_function_words(language: str, answer: str, content: set[str], function: set[str]) -> None:
+    """Not only its commonest: pronouns, prepositions and contractions ("es", "zwischen", "zum") are no words to
+    recall, as "it", "between" and "to" are none in English."""
+    from grader.keyterms import derive_key_terms
+
+    with stemming_in(language):
+        words = {w for t in derive_key_terms(answer, question="?") for w in re.findall(r"\w+", t.text.casefold())}
+    assert content <= words
+    assert not function & words
 
 
 @pytest.mark.parametrize("quoted", ["„Hypervisor“", "‚Hypervisor‘", "‹Hypervisor›", "«Hypervisor»"])
