@@ -442,10 +442,17 @@ def _tokenize_spaceless(text: str) -> list[Token]:
             if i % 2 == 0:
                 out += [Token(word, word_stem, at, at + len(part)) for word, word_stem in _word_pieces(part)] if part else []
             else:
-                pairs = [part] if len(part) == 1 else [part[k : k + 2] for k in range(len(part) - 1)]
-                out += [Token(word, stem(word), at + k, at + k + len(pair)) for k, pair in enumerate(pairs) if _has_letter(word := fold(pair))]
+                starts = [k for k, c in enumerate(part) if k == 0 or not _is_voicing_mark(c)] + [len(part)]
+                pairs = [(0, len(part))] if len(starts) <= 2 else [(starts[k], starts[k + 2]) for k in range(len(starts) - 2)]
+                out += [Token(word, stem(word), at + a, at + b) for a, b in pairs if _has_letter(word := fold(part[a:b]))]
             at += len(part)
     return out
+
+
+def _is_voicing_mark(char: str) -> bool:
+    """Whether a character is a kana's voicing mark written after it (decomposed "カ" + "゙" for "ガ", half-width
+    "ｹﾞ" for "ゲ"): part of the kana before it, not one of a pair's two characters."""
+    return char in "\u3099\u309a\uff9e\uff9f"
 
 
 def _has_letter(text: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,6 +153,20 @@ def _card(language: str, term: str = "Prozess") -> Card:
 )
 def test_only_accents_are_folded(term: str, answer: str, how: str | None) -> None:
     assert KeywordGrader().grade(_card("russian", term), answer).terms[0].how == how
+
+
+@pytest.mark.parametrize(
+    ("term", "answer"),
+    [
+        ("ガス", unicodedata.normalize("NFD", "ガス")),  # a voicing mark typed as a character of its own
+        ("仮想化ゲスト", unicodedata.normalize("NFD", "仮想化ゲストです")),
+        ("仮想化ゲスト", "仮想化ｹﾞｽﾄ"),  # half-width katakana, whose voicing mark always stands apart
+        ("エミュレーション", "これはｴﾐｭﾚｰｼｮﾝです"),  # and without one, as before
+    ],
+)
+def test_kana_typed_with_a_separate_voicing_mark_meets_its_term(term: str, answer: str) -> None:
+    """A Japanese text is read as pairs of characters: a kana and its voicing mark are one of them, not two."""
+    assert KeywordGrader().grade(_card("english", term), answer).terms[0].credit == 1.0
 
 
 def test_card_ids_keep_reading_letters_with_marks_as_before() -> None:
