@@ -44,7 +44,7 @@ from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stopwords, term_words, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -137,6 +137,7 @@ class CompiledCard:
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
+    eponym_rows: dict[str, list[int]]  # a name's stem -> rows of the real term words that are adjectives of it (_eponym)
     prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
     word_vectors: np.ndarray | None = None  # unit vector of each table word (zero rows: spelling only)
@@ -245,8 +246,11 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 abbreviations.setdefault(letters, []).extend(rows)
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
+    eponym_rows: dict[str, list[int]] = {}
     for i in sorted(plain_rows):
         stem_rows.setdefault(stems[i], []).append(i)
+        if name := _eponym(stems[i]):
+            eponym_rows.setdefault(name, []).append(i)
     return CompiledCard(
         card=card,
         words=words,
@@ -258,6 +262,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         acronyms=acronyms,
         stem_rows=stem_rows,
+        eponym_rows=eponym_rows,
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
         vectors=vectors,
         word_vectors=_meaning_vectors(vectors, [w if i in plain_rows else "" for i, w in enumerate(words)]) if vectors else None,
@@ -362,6 +367,10 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             how[i, j] = how[i, j] or TYPO
+    for j, answer_stem in enumerate(answer_stems):  # "Laplace" for "Laplacian", "Bayesian" for "Bayes"
+        name = _eponym(answer_stem)
+        for i in (*compiled.eponym_rows.get(answer_stem, ()), *(compiled.stem_rows.get(name, ()) if name else ())):
+            how[i, j] = how[i, j] or STEM
     if compiled.single_chars:  # an answer reads a term's lone character inside its pairs ("熵是" holds 熵)
         for j, word in enumerate(answer_words):
             for i in {compiled.single_chars.get(c) for c in word if len(word) == 2} - {None}:
@@ -378,6 +387,20 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for row, col in zip(*np.nonzero(how)):
         met[col].append((int(row), int(how[row, col])))
     return [tuple(pairs) for pairs in met]
+
+
+# An adjective made of a name meets the name, as an inflection does: "Laplacian" and "Laplace" smoothing, "Gaussian" and
+# "Gauss", "Bayesian" and "Bayes", "Euclidean", "Markovian", "Boolean". The name has four letters at least ("median",
+# "Indian", "ocean" are no adjectives of "med", "ind", "oc"). Only a meeting of the two words: their stems stay as
+# Snowball makes them, so a misspelt "protean" still meets "protein" as a typo.
+_SHORTEST_EPONYM = 7
+
+
+def _eponym(word_stem: str) -> str | None:
+    """The stem of the name an English adjective in "-ian" or "-ean" is made of, if it looks like one."""
+    if len(word_stem) >= _SHORTEST_EPONYM and word_stem.endswith(("ian", "ean")) and stemming_language() == "english":
+        return stem(word_stem[:-3])
+    return None
 
 
 def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float]:

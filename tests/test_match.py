@@ -40,6 +40,12 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("caches", "it caching them", True),
         ("emulated", "emulation", True),
         ("virtualized", "virtualised", True),
+        # an adjective made of a name, as the name
+        ("Laplacian smoothing", "Laplace smoothing", True),
+        ("gaussian noise", "Gauss noise", True),
+        ("Bayes network", "a Bayesian network", True),
+        ("Euclidean distance", "euclid distance", True),
+        ("Boolean", "a bool", True),
         # typos scaled to word length
         ("portability", "portabilty", True),
         ("isolation", "isolaton", True),
