@@ -36,6 +36,7 @@ MAX_ALTERNATIVES = 8
 _MATH = re.compile(r"\$+([^$]*)\$+")
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^)\]]*\)")
 _WIKILINK = re.compile(r"\[\[([^\[\]|]*)(?:\|([^\[\]]*))?\]\]")
+_TAG_LINK = re.compile(r"#\[\[[^\[\]]*\]\]")  # Logseq's and Obsidian's tag of several words, "#[[BD VIII - Linear Regression]]"
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`+|~~)")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
@@ -64,6 +65,8 @@ def clean_markdown(text: str) -> str:
     if "<!--" in text:
         text = without_comments(text)
     if "[" in text:
+        if "#[[" in text:  # a tag files the card under a page: no words of its answer
+            text = _TAG_LINK.sub(" ", text)
         text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
         text = _LINK.sub(r"\1", text)
     if "$" in text:

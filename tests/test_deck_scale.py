@@ -18,6 +18,7 @@ from grader.keyterms import (
     _LINK,
     _MATH,
     _TAG,
+    _TAG_LINK,
     _WIKILINK,
     clean_markdown,
     document_frequencies,
@@ -75,6 +76,7 @@ def test_document_frequencies_count_each_text_once(docs):
 def every_step(text: str) -> str:
     """``clean_markdown`` with every step run whether or not the text needs it."""
     text = without_comments(text)
+    text = _TAG_LINK.sub(" ", text)
     text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = _LINK.sub(r"\1", text)
     text = _MATH.sub(r"\1", text)
@@ -86,12 +88,13 @@ def every_step(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-MARKUP = ["<!--", "-->", "[[", "|", "![", "<b>", "\\alpha", *"[]()$<>\\*_`~=!-a \n"]
+MARKUP = ["<!--", "-->", "[[", "#[[", "#", "|", "![", "<b>", "\\alpha", *"[]()$<>\\*_`~=!-a \n"]
 
 
 @given(st.lists(st.sampled_from(MARKUP) | st.text(max_size=2), max_size=40).map("".join))
 @example("<$a>")  # a tag only once its $ is gone: the steps keep their order
 @example("x <!-- any 2 --> [[page|shown]] ![a](b.png) $$x^2$$ <b>y</b> \\alpha **z**")
+@example("see #[[Some Page]] and #[[a]]]")
 @settings(max_examples=500, deadline=None)
 def test_clean_markdown_skips_only_the_steps_that_cannot_apply(text):
     assert clean_markdown(text) == every_step(text)

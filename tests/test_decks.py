@@ -477,3 +477,19 @@ def test_a_hint_added_to_every_corpus_card_joins_its_answer(path: Path):
         written = [t.text for t in before.key_terms if not t.derived]
         assert [t.text for t in after.key_terms] == [*written, "hint term"]
     assert set(parsed.findings) <= set(original.findings)
+
+
+def test_a_tag_in_an_answer_is_no_term_of_it(tmp_path):
+    """``#[[BD VIII - Linear Regression]]`` files a card under a page (Logseq, Obsidian): it is no part of the answer
+    to recall, and made the derived terms "#BD VIII" and "Linear Regression"."""
+    path = tmp_path / "deck.md"
+    path.write_text(
+        "<details><summary>What is the idea behind regularization?</summary>\n\n"
+        "We want to reduce the number of free parameters. This is also mentioned in #[[BD VIII - Linear Regression]]\n"
+        "</details>\n",
+        encoding="utf-8",
+    )
+    terms = " ".join(t.text for t in load_deck(path).cards[0].key_terms).casefold()
+    assert "free parameters" in terms
+    assert "bd" not in terms.split() and "regression" not in terms
+
