@@ -137,7 +137,7 @@ class CompiledCard:
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
-    eponym_rows: dict[str, list[int]]  # a name's stem -> rows of the real term words that are adjectives of it (_eponym)
+    variant_rows: dict[str, list[int]]  # another stem a real term word is met by (``_variant_stems``) -> its rows
     prefixes: frozenset[str]  # every beginning of a real term word: the first half of a compound must be one
     vectors: WordVectors | None = None  # the semantic tier's word vectors, when it is on
     word_vectors: np.ndarray | None = None  # unit vector of each table word (zero rows: spelling only)
@@ -246,11 +246,11 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 abbreviations.setdefault(letters, []).extend(rows)
     stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
-    eponym_rows: dict[str, list[int]] = {}
+    variant_rows: dict[str, list[int]] = {}
     for i in sorted(plain_rows):
         stem_rows.setdefault(stems[i], []).append(i)
-        if name := _eponym(stems[i]):
-            eponym_rows.setdefault(name, []).append(i)
+        for variant in _variant_stems(words[i], stems[i]):
+            variant_rows.setdefault(variant, []).append(i)
     return CompiledCard(
         card=card,
         words=words,
@@ -262,7 +262,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         acronyms=acronyms,
         stem_rows=stem_rows,
-        eponym_rows=eponym_rows,
+        variant_rows=variant_rows,
         prefixes=frozenset(words[i][:k] for i in plain_rows for k in range(1, len(words[i]))),
         vectors=vectors,
         word_vectors=_meaning_vectors(vectors, [w if i in plain_rows else "" for i, w in enumerate(words)]) if vectors else None,
@@ -367,9 +367,12 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             how[i, j] = how[i, j] or TYPO
-    for j, answer_stem in enumerate(answer_stems):  # "Laplace" for "Laplacian", "Bayesian" for "Bayes"
-        name = _eponym(answer_stem)
-        for i in (*compiled.eponym_rows.get(answer_stem, ()), *(compiled.stem_rows.get(name, ()) if name else ())):
+    for j, (word, answer_stem) in enumerate(zip(answer_words, answer_stems)):  # "Laplace", "normalising" (_variant_stems)
+        rows = list(compiled.variant_rows.get(answer_stem, ()))
+        for variant in _variant_stems(word, answer_stem):
+            rows += compiled.stem_rows.get(variant, [])
+            rows += compiled.variant_rows.get(variant, [])
+        for i in rows:
             how[i, j] = how[i, j] or STEM
     if compiled.single_chars:  # an answer reads a term's lone character inside its pairs ("熵是" holds 熵)
         for j, word in enumerate(answer_words):
@@ -389,18 +392,27 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     return [tuple(pairs) for pairs in met]
 
 
-# An adjective made of a name meets the name, as an inflection does: "Laplacian" and "Laplace" smoothing, "Gaussian" and
-# "Gauss", "Bayesian" and "Bayes", "Euclidean", "Markovian", "Boolean". The name has four letters at least ("median",
-# "Indian", "ocean" are no adjectives of "med", "ind", "oc"). Only a meeting of the two words: their stems stay as
-# Snowball makes them, so a misspelt "protean" still meets "protein" as a typo.
+# Two English words meet as by their stem, their stems as Snowball makes them left alone (so a misspelt "protean" still
+# meets "protein" as a typo), where one is:
+# - an adjective made of a name that the other is: "Laplacian" and "Laplace", "Gaussian" and "Gauss", "Bayesian" and
+#   "Bayes", "Euclidean", "Markovian", "Boolean" (a name of four letters at least: "median", "Indian", "ocean" are no
+#   adjectives of "med", "ind", "oc");
+# - the British spelling of the other's family in -ise: Snowball takes "normalization", "normalizing" to "normal" but
+#   "normalisation", "normalising" only to "normalis".
 _SHORTEST_EPONYM = 7
+_BRITISH_ISE = re.compile(r"^(\w{4,})is(e|es|ed|ing|ation|ations|er|ers)$")
 
 
-def _eponym(word_stem: str) -> str | None:
-    """The stem of the name an English adjective in "-ian" or "-ean" is made of, if it looks like one."""
-    if len(word_stem) >= _SHORTEST_EPONYM and word_stem.endswith(("ian", "ean")) and stemming_language() == "english":
-        return stem(word_stem[:-3])
-    return None
+def _variant_stems(word: str, word_stem: str) -> tuple[str, ...]:
+    """The other stems an English word is met by (see above): its name's, its American spelling's."""
+    if stemming_language() != "english":
+        return ()
+    variants = []
+    if len(word_stem) >= _SHORTEST_EPONYM and word_stem.endswith(("ian", "ean")):
+        variants.append(stem(word_stem[:-3]))
+    if (british := _BRITISH_ISE.match(word)) and (american := stem(f"{british[1]}iz{british[2]}")) != word_stem:
+        variants.append(american)
+    return tuple(variants)
 
 
 def _similarities(compiled: CompiledCard, tokenized: list[list[Token]]) -> list[float]:

@@ -46,6 +46,11 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("Bayes network", "a Bayesian network", True),
         ("Euclidean distance", "euclid distance", True),
         ("Boolean", "a bool", True),
+        # British and American spellings of a family in -ise / -ize
+        ("Normalising", "normalization of the inputs", True),
+        ("normalization", "normalising the inputs", True),
+        ("initialisation", "we initialize the weights", True),
+        ("weights", "we initialise the weights", True),  # a British word the terms lack is read as any other
         # typos scaled to word length
         ("portability", "portabilty", True),
         ("isolation", "isolaton", True),
