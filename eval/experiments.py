@@ -329,6 +329,30 @@ _ASKED = re.compile(
 _AN_EXAMPLE = re.compile(r"\b(?:give|name|provide|what\s+is)\s+(?:an|one)\s+example\b", re.IGNORECASE)
 
 
+CORE_CACHED_STEM = normalize._stem
+
+
+@functools.lru_cache(maxsize=65536)
+def stem_without_eponym_endings(word: str, language: str) -> str:
+    """``normalize._stem`` with an English adjective's "-ian" / "-ean" taken off its stem ("laplacian" -> "laplac", as
+    "laplace"), a name of four letters at least (rejected: see eval/RESULTS.md, eleventh session)."""
+    stemmed = CORE_CACHED_STEM(word, language)
+    if language == "english" and len(stemmed) >= 7 and stemmed.endswith(("ian", "ean")):
+        return CORE_CACHED_STEM(stemmed[:-3], language)
+    return stemmed
+
+
+# A Latin abbreviation ("e.g.", "i.e.", "a.k.a.") as one phrase break, not its letters as phrases of their own.
+LATIN_PHRASE_BREAK = re.compile(r"(?i:\b(?:[ei]\.\s?[ge]|a\.\s?k\.\s?a)\.)|" + keyterms._PHRASE_BREAK.pattern)
+CORE_ADD_DERIVED = keyterms._add_derived
+
+
+def add_derived_but_lone_negations(terms: dict, phrase: str, weight: float, language: str) -> None:
+    """``keyterms._add_derived`` leaving out a term that is a negation alone ("not", from "are not used")."""
+    if {t.word for t in tokenize(phrase)} != {"not"}:
+        CORE_ADD_DERIVED(terms, phrase, weight, language)
+
+
 def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
     """``match._denial_units`` for derived terms too (rejected: see eval/RESULTS.md, tenth session)."""
     return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
@@ -1430,15 +1454,21 @@ def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
 def fresh_tokens() -> Iterator[None]:
     """Empty the tokenizer's cache before and after a variant.
 
-    ``normalize._PIECES`` keeps each written word with its stem, so a variant
-    that changes stemming would otherwise keep the old stems of every word seen
-    before it ran, and leave its own stems to the variants after it.
+    ``normalize._PIECES`` keeps each written word with its stem (and the stemmer
+    and the derivation of terms their own caches), so a variant that changes
+    stemming would otherwise keep the old stems of every word seen before it
+    ran, and leave its own stems to the variants after it.
     """
+    caches = (normalize._stem, keyterms._stems, keyterms._run_words, keyterms._carries_meaning)
     normalize._PIECES.clear()
+    for cache in caches:
+        cache.cache_clear()
     try:
         yield
     finally:
         normalize._PIECES.clear()
+        for cache in caches:
+            cache.cache_clear()
 
 
 @dataclass
@@ -1783,6 +1813,21 @@ VARIANTS: dict[str, Variant] = {
     "negation-units-derived-too": Variant(
         "a negative derived term's negation and the words it denies are met only together, as a highlighted term's are",
         patches=[(match, "_denial_units", denial_units_everywhere)],
+    ),
+    "eponym-stems": Variant(
+        "an English adjective's -ian/-ean comes off its stem (Laplacian as Laplace), in place of the two words meeting",
+        patches=[(normalize, "_stem", stem_without_eponym_endings), (match, "_variant_stems", lambda word, word_stem: ())],
+    ),
+    "no-variant-stems": Variant(
+        "an adjective made of a name and the name do not meet, nor British and American spellings in -ise (before the eleventh session)",
+        patches=[(match, "_variant_stems", lambda word, word_stem: ())],
+    ),
+    "latin-abbreviation-breaks": Variant(
+        "a Latin abbreviation (e.g., i.e., a.k.a.) ends a derived phrase as a whole: its letters are no phrases of their own",
+        patches=[(keyterms, "_PHRASE_BREAK", LATIN_PHRASE_BREAK)],
+    ),
+    "no-lone-negation-terms": Variant(
+        "no derived term is a negation alone ('not', from 'are not used')", patches=[(keyterms, "_add_derived", add_derived_but_lone_negations)]
     ),
     "restate-exact": Variant("an answer restates its question only in the question's own spelling (the rule before 2026-12-01)", patches=[(normalize, "RESTATE_TYPOS", False)]),
     "correct0.6": Variant("a verdict is correct from 0.6 (not 0.7)", settings=GradingSettings(correct_threshold=0.6)),
