@@ -1274,6 +1274,45 @@ def with_answer_signals(evalset: EvalSet, graded, baselines) -> np.ndarray:
     return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), np.array(extra)])
 
 
+def cross_encoder_probability(evalset: EvalSet) -> np.ndarray:
+    """Each answer's out-of-fold probability of being correct from the cross-encoder ``eval/finetune_cross_encoder.py``
+    fine-tuned on the other folds' questions (another environment: torch is not a dependency), read by answer id from
+    ENCODER_VECTORS/ce-DATASET.npz; NaN for a set without one."""
+    path = ENCODER_VECTORS / f"ce-{evalset.name}.npz"
+    if not path.exists():
+        return np.full(len(evalset.items), np.nan)
+    saved = np.load(path, allow_pickle=True)
+    by_id = dict(zip(saved["ids"].tolist(), saved["probability"].tolist()))
+    found = np.array([by_id.get(it.id, np.nan) for it in evalset.items])
+    if np.isnan(found).any():
+        raise SystemExit(f"{path}: {int(np.isnan(found).sum())} of {evalset.name}'s answers have no probability (a fold not run?)")
+    return found
+
+
+def with_cross_encoder(evalset: EvalSet, graded, baselines) -> np.ndarray:
+    """The core's signals and, last, the cross-encoder's probability (NaN where the set has none)."""
+    return np.column_stack([CORE_SIGNALS(evalset, graded, baselines), cross_encoder_probability(evalset)])
+
+
+def cross_encoder_map(rule: str) -> Callable:
+    """``calibration.signal_map`` for ``with_cross_encoder``'s columns. ``stacked``: the cross-encoder's probability is
+    one more column of the logistic map. ``mean``: the logistic map fits the core's columns only, and an answer is
+    correct where the mean of its probability and the cross-encoder's is at least 0.5, handed on as 1 or 0 so the
+    mapping fitted after it has nothing left to choose. A set without probabilities keeps the core's map."""
+
+    def signal_map(task, fit_idx, raw, signals, questions):
+        core = signals[:, :-1]
+        if np.isnan(signals[:, -1]).any():
+            combine = CORE_SIGNAL_MAP(task, fit_idx, raw, core, questions)
+            return lambda x, s: combine(x, s[:, :-1])
+        if rule == "stacked":
+            return CORE_SIGNAL_MAP(task, fit_idx, raw, signals, questions)
+        combine = CORE_SIGNAL_MAP(task, fit_idx, raw, core, questions)
+        return lambda x, s: np.where(x < 0, x, ((combine(x, s[:, :-1]) + s[:, -1]) / 2 >= 0.5).astype(float))
+
+    return signal_map
+
+
 def with_class_signal(kind: str) -> Callable:
     """``signal_columns`` with one more column from the answer's class (every answer to its question in the same set,
     as a teacher batch-grading has them, no grade used): ``mean``, the class's mean raw score; ``rank``, the answer's
@@ -1710,6 +1749,14 @@ VARIANTS: dict[str, Variant] = {
     "signals+answer": Variant(
         "the logistic map also weighs the answer's negation, its share of the question's words and its length against the reference's",
         patches=[(evaluate_module, "signal_columns", with_answer_signals)],
+    ),
+    "signals+ce": Variant(
+        "the logistic map also weighs the fine-tuned cross-encoder's out-of-fold probability (leaky: see eval/RESULTS.md)",
+        patches=[(evaluate_module, "signal_columns", with_cross_encoder), (calibration, "signal_map", cross_encoder_map("stacked"))],
+    ),
+    "ce-mean-rule": Variant(
+        "correct where the mean of the logistic map's probability and the cross-encoder's is at least 0.5 (fits nothing on it)",
+        patches=[(evaluate_module, "signal_columns", with_cross_encoder), (calibration, "signal_map", cross_encoder_map("mean"))],
     ),
     **{
         f"signals+class-{kind}": Variant(f"the logistic map also weighs the class's {kind} raw score", patches=[(evaluate_module, "signal_columns", with_class_signal(kind))])
