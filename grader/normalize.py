@@ -842,8 +842,26 @@ def is_non_answer(text: str, tokens: list[Token] | None = None) -> bool:
 
 # An answer that repeats this share of its question's words, and adds none, restates it.
 RESTATED_SHARE = 0.7
-# Words that frame a copied question without adding to it ("The answer: <question>", "Good question. <question>").
+# Words that frame a copied question without adding to it ("The answer: <question>", "Good question. <question>"), and
+# in a deck stemmed in another language its own beside them ("Die Antwort: <Frage>", "Bonne question. <question>").
 ANSWER_FRAMES = frozenset("answer question good great interesting important think guess maybe probably".split())
+_ANSWER_FRAMES_IN = {
+    "german": "antwort frage gut gute guter interessant interessante wichtig wichtige denke glaube vielleicht wahrscheinlich",
+    "french": "réponse question bonne bon intéressant intéressante important importante pense crois peut-être probablement",
+    "spanish": "respuesta pregunta buena bueno interesante importante creo pienso quizás quizá probablemente",
+    "italian": "risposta domanda buona buon interessante importante penso credo forse probabilmente",
+    "portuguese": "resposta pergunta boa bom interessante importante acho penso talvez provavelmente",
+    "dutch": "antwoord vraag goede goed interessant interessante belangrijk belangrijke denk misschien waarschijnlijk",
+    "russian": "ответ вопрос хороший хорошая хорошее интересный интересная важный важная думаю наверное возможно",
+    "swedish": "svar fråga bra intressant intressanta viktig viktigt tror kanske förmodligen",
+}
+
+
+@lru_cache(maxsize=None)
+def _answer_frames_in(language: str) -> frozenset[str]:
+    """``ANSWER_FRAMES`` in a deck stemmed in ``language``, read as its words are (made on first use)."""
+    with stemming_in(language):
+        return ANSWER_FRAMES | {t.word for t in tokenize(_ANSWER_FRAMES_IN.get(language, ""))}
 
 
 def restates_question(answer: str, question: str, tokens: list[Token] | None = None) -> bool:
@@ -856,8 +874,9 @@ def restates_question(answer: str, question: str, tokens: list[Token] | None = N
     asked = content_stems(question)
     words = set()
     common = stopwords()
+    frames = _answer_frames_in(_STEMMING.get())
     for tok in tokenize(answer) if tokens is None else tokens:  # most answers are told apart by their first few words
-        if tok.word in common or tok.word in ANSWER_FRAMES:
+        if tok.word in common or tok.word in frames:
             continue
         said = tok.stem if tok.stem in asked else _misspelt_in(tok.word, question)
         if said is None:

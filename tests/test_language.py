@@ -275,6 +275,21 @@ def test_a_korean_noun_is_read_without_its_particle(term: str, answer: str, foun
     assert KeywordGrader().grade(_card("english", term), answer).terms[0].found is found
 
 
+@pytest.mark.parametrize(
+    ("language", "question", "term", "answer"),
+    [
+        ("german", "Was ist die Live-Migration einer virtuellen Maschine?", "laufende virtuelle Maschine verschoben", "Die Antwort: Live-Migration einer virtuellen Maschine"),
+        ("german", "Was ist die Live-Migration einer virtuellen Maschine?", "laufende virtuelle Maschine verschoben", "Gute Frage. Live-Migration einer virtuellen Maschine"),
+        ("french", "Qu'est-ce que la migration à chaud d'une machine virtuelle ?", "machine virtuelle déplacée", "Bonne question. La migration à chaud d'une machine virtuelle"),
+        ("spanish", "¿Qué es la migración en vivo de una máquina virtual?", "máquina virtual movida", "Buena pregunta. La migración en vivo de una máquina virtual"),
+    ],
+)
+def test_a_question_framed_in_the_decks_language_is_still_only_restated(language: str, question: str, term: str, answer: str) -> None:
+    # "Die Antwort:", "Bonne question." added words the question lacks, so the copy earned its words (0.38, partial)
+    card = Card(id="c", number=1, question=question, answer=term, key_terms=[parse_term(term)], language=language)
+    assert KeywordGrader().grade(card, answer).score == 0.0
+
+
 def test_a_chinese_denial_costs_time_in_proportion_to_the_answer() -> None:
     # answers are untrusted text: a negation that never meets the end of its clause reaches only so far
     card = _card("english", "计算机")
