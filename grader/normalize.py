@@ -242,9 +242,14 @@ def _stopwords_in(language: str) -> frozenset[str]:
     """``stopwords`` in a language other than English, read as its words are (made on first use); never a negation."""
     from .language import function_words
 
+    return STOPWORDS | (_words_read_in(language, f"{function_words(language)} {_MORE_FUNCTION_WORDS.get(language, '')}") - {"not"})
+
+
+def _words_read_in(language: str, text: str) -> frozenset[str]:
+    """The words of a list written for a language, as a deck stemmed in it reads its answers' words (folded, its
+    negations as "not"): how its stopwords, fillers and frames are compared with an answer's."""
     with stemming_in(language):
-        said = {t.word for t in tokenize(f"{function_words(language)} {_MORE_FUNCTION_WORDS.get(language, '')}")}
-    return STOPWORDS | (said - {"not"})
+        return frozenset(t.word for t in tokenize(text))
 
 
 # Short forms students write that no fuzzy match can expand.
@@ -542,11 +547,8 @@ def term_words(tokens: list[Token]) -> list[Token]:
     return content_of(tokens) or [t for t in tokens if t.word not in _GLUE] or tokens
 
 
-# What may stand between a negation and the words it denies ("not a", "no real"): articles only.
-_DENIAL_GAP = re.compile(r"(?:[\s-]+(?:a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
-
 # Other languages' negations, each read as "not" in a deck stemmed in its language, and what may stand between one
-# and the phrase it denies there: articles and, where the negation comes before the verb "to be", that verb ("no es
+# and the phrase it denies there (in English, articles only: "not a", "no real"): articles and, where the negation comes before the verb "to be", that verb ("no es
 # emulación", "non è", "não é", "не является"). Written folded, as words are compared.
 _NEGATIONS_IN = {
     "german": ("nicht nie niemals kein keine keinen keinem keiner keines", "der die das den dem des ein eine einen einem einer eines"),
@@ -581,6 +583,8 @@ def _negations_in(language: str) -> tuple[frozenset[str], re.Pattern[str]]:
 def _negations() -> tuple[frozenset[str], re.Pattern[str]]:
     """``_negations_in`` the language words are stemmed in (``stemming_in``)."""
     return _negations_in(_STEMMING.get())
+
+
 _PHRASE_GAP = re.compile(r"[\s-]+$")
 # "does not know", "is not clear", "cannot be": a negated verb or predicate, often a right answer put another way.
 _AUXILIARY_BEFORE = re.compile(
@@ -600,7 +604,7 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     """
     out = [False] * len(tokens)
     language = _STEMMING.get()
-    own, denial_gap = _negations_in(language) if language != "english" else (frozenset(), _DENIAL_GAP)
+    own, denial_gap = _negations_in(language)
     for i, tok in enumerate(tokens):
         if tok.word != "not":
             continue
@@ -620,11 +624,9 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     if is_spaceless_in(text):
         for j in _spaceless_denied(text, tokens):
             out[j] = True
+    after = _DENIALS_AFTER_IN.get(language, frozenset())
     if not text.isascii() and _HANGUL.search(text):
-        for j in range(1, len(tokens)):
-            if tokens[j].word in _KOREAN_DENIALS:
-                out[j - 1] = True
-    after = _DENIALS_AFTER_IN.get(language)
+        after |= _KOREAN_DENIALS
     if after:
         for j in range(1, len(tokens)):
             if tokens[j].word in after:
@@ -815,7 +817,7 @@ def _non_answers(language: str) -> tuple[frozenset[str], frozenset[str], int]:
     phrases += _SCRIPT_NON_ANSWERS
     with stemming_in(language):
         said = NON_ANSWERS | {" ".join(t.word for t in tokenize(p)) for p in phrases}
-        fillers_read = NON_ANSWER_FILLERS | {t.word for t in tokenize(fillers)}
+    fillers_read = NON_ANSWER_FILLERS | _words_read_in(language, fillers)
     return said, fillers_read, max(_NON_ANSWER_MAX_CHARS, 3 * max(map(len, phrases)))
 
 
@@ -860,8 +862,7 @@ _ANSWER_FRAMES_IN = {
 @lru_cache(maxsize=None)
 def _answer_frames_in(language: str) -> frozenset[str]:
     """``ANSWER_FRAMES`` in a deck stemmed in ``language``, read as its words are (made on first use)."""
-    with stemming_in(language):
-        return ANSWER_FRAMES | {t.word for t in tokenize(_ANSWER_FRAMES_IN.get(language, ""))}
+    return ANSWER_FRAMES | _words_read_in(language, _ANSWER_FRAMES_IN.get(language, ""))
 
 
 def restates_question(answer: str, question: str, tokens: list[Token] | None = None) -> bool:
