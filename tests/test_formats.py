@@ -404,6 +404,25 @@ def test_a_logseq_page_without_a_card_block_is_no_deck(tmp_path):
     assert find_decks([tmp_path]) == [tmp_path / "page.md"]
 
 
+def test_a_logseq_block_tagged_card_by_its_tags_property_is_a_card(tmp_path):
+    """Logseq also makes a card of a block whose ``tags::`` property names card; the page's own tags tag the page."""
+    path = tmp_path / "page.md"
+    path.write_text(
+        "tags:: card\n\n"
+        "- What does TCP add over IP?\n  tags:: [[card]], networking\n  card-last-score:: 5\n\t- ==Reliable== delivery\n"
+        "- A block tagged otherwise\n  tags:: cards, network\n\t- not an answer\n"
+        "- What is a socket?\n  TAGS:: #Card\n\t- An endpoint\n"
+        "- ```\n  tags:: card\n  ```\n"
+    )
+    assert qa(load_deck(path)) == [("What does TCP add over IP?", "==Reliable== delivery"), ("What is a socket?", "An endpoint")]
+    assert find_decks([tmp_path]) == [path]
+    path.write_text("tags:: card\n\n- tags:: card\n  alias:: cards\n- A page tagged card holds no card\n- ```\n  tags:: card\n  ```\n")
+    with pytest.raises(DeckError, match="deck has no cards"):
+        load_deck(path)
+    with pytest.raises(DeckError, match="no decks found"):
+        find_decks([tmp_path])
+
+
 def test_a_logseq_card_without_children_is_self_graded_and_linted(tmp_path):
     (tmp_path / "page.md").write_text("- Lonely question #card\n- Q2 #card\n  - A2\n")
     linted = run_cli("lint", "page.md", cwd=tmp_path)

@@ -1,7 +1,7 @@
 """Logseq flashcards: the cards of a Logseq page (a ``.md`` outline of ``- `` blocks), as Logseq's review reads them.
 
-* A block tagged ``#card`` (or ``[[card]]``, ``#[[card]]``, in any case) is a card: the block is the question,
-  its child blocks (and theirs) the answer.
+* A block tagged ``#card`` (or ``[[card]]``, ``#[[card]]``, in any case, or by its ``tags:: card`` property) is a
+  card: the block is the question, its child blocks (and theirs) the answer.
 * ``{{cloze text}}`` in a card's block hides its text, all of a block's deletions at once, as Logseq shows
   them: ``[...]``, or ``(cue)`` for ``{{cloze text \\\\ cue}}``. The deleted texts are the card's key terms, and its
   answer is the block with them shown, then its children.
@@ -28,6 +28,7 @@ from ..models import Deck
 _CARD_TAG = re.compile(r"(?<![\w#/&\[])(?:#card|#?\[\[card\]\])(?![\w\-/])", re.IGNORECASE)
 _BULLET = re.compile(r"^([ \t]*)-(?:[ \t]+(.*))?$")
 _PROPERTY = re.compile(r"^[ \t]*[\w\-.]+::(?:[ \t].*)?$")  # "card-last-score:: 5"; "std::vector" is no property
+_TAGS = re.compile(r"^[ \t]*tags::[ \t]*(.*)$", re.IGNORECASE)  # a block's "tags:: card, [[network]]"
 _TITLE = re.compile(r"^[ \t]*title::[ \t]*(.*)$", re.IGNORECASE)
 # A deletion runs to the first "}}"; no "{" or "}" inside, so each scan stops at the next deletion's start.
 _CLOZE = re.compile(r"\{\{cloze[ \t]+([^{}\n]*)\}\}")
@@ -44,7 +45,20 @@ class _Block:
 
 def has_card_tag(text: str) -> bool:
     """Whether a page holds a block tagged ``#card`` outside code: what makes it a deck."""
-    return _CARD_TAG.search(without_code(text)) is not None
+    if _CARD_TAG.search(without_code(text)) is not None:
+        return True
+    return "tags::" in text.casefold() and any(_tagged_card(block) for block in _walk(_outline(text)[1]))
+
+
+def _tagged_card(block: _Block) -> bool:
+    """Whether a block's ``tags::`` property names ``card`` (``tags:: card``, ``tags:: [[card]], network``), as Logseq
+    makes a card of it. The page's own properties (before its first block, or a block of properties alone) tag the
+    page, not a card."""
+    for line in without_code("\n".join(block.lines)).split("\n")[1:]:
+        if m := _TAGS.match(line):
+            if any(tag.strip().lstrip("#").removeprefix("[[").removesuffix("]]").strip().casefold() == "card" for tag in m.group(1).split(",")):
+                return True
+    return False
 
 
 def parse_logseq(text: str, path: str) -> ParsedDeck:
@@ -57,7 +71,7 @@ def parse_logseq(text: str, path: str) -> ParsedDeck:
     for block in _walk(blocks):
         content = _content(block)
         code_free = without_code(content)
-        if not _CARD_TAG.search(code_free):
+        if not (_CARD_TAG.search(code_free) or _tagged_card(block)):
             continue
         question, shown, terms = _clozes(content, code_free)
         children = _children_text(block.children)
@@ -170,7 +184,7 @@ def _block_text(block: _Block) -> tuple[str, bool]:
     whether it is a card."""
     content = _content(block)
     code_free = without_code(content)
-    return _clozes(content, code_free)[1], _CARD_TAG.search(code_free) is not None
+    return _clozes(content, code_free)[1], _CARD_TAG.search(code_free) is not None or _tagged_card(block)
 
 
 def _content(block: _Block) -> str:
