@@ -48,8 +48,12 @@ def test_non_answers_and_contentless_manipulation_are_never_correct(seed_deck, n
 
 
 def test_agreement_on_other_decks_holds():
-    """``eval/probes``: answers to ten corpus decks (``nlp-language-models.jsonl`` is to ``NLP/language-models.md``),
-    written as students write them and labelled by one judge. Measured 90 of 115 when this floor was set."""
+    """``eval/probes``: answers to twenty corpus decks (``nlp-language-models.jsonl`` is to ``NLP/language-models.md``),
+    written as students write them and labelled by one judge. The first 115 (ten decks) helped tune the grader: 90
+    agreed when their floor was set. The second 130 were written and labelled blind, before any was graded
+    (``aml-gnns``, ``bdt-consensus``, ``big-recommender-systems``, ``cld-distributed-computing``,
+    ``cs-semaphores-and-monitors``, ``cv-blobs``, ``deep-regularization``, ``etm-scheduling-resources-and-costs``,
+    ``nlp-semantics``, ``nlp-syntax``): 75 agreed when they were added. The floor is the 165 of 245 measured then."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -60,5 +64,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 115 and hits >= 90
+    assert total == 245 and hits >= 165
 
