@@ -31,8 +31,8 @@ from typing import Any
 from .cardtext import shown_question
 from .errors import GraderError
 from .files import write_whole
-from .models import Deck
-from .scoring import GradingSettings
+from .models import Card, Deck
+from .scoring import GradingSettings, correct_from
 from .writers import guesses_note, md_code, md_text
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
@@ -239,7 +239,7 @@ def summarise(
     ]
     students = _students(rows, {q.card for q in questions if q.answers > q.self_graded}) if student else []
     return ClassSummary(
-        deck.title, answers_name, rows, questions, students, _boundary(rows, settings), student, list(passthrough), settings
+        deck.title, answers_name, rows, questions, students, _boundary(rows, cards, settings), student, list(passthrough), settings
     )
 
 
@@ -320,13 +320,16 @@ def _students(rows: list[Row], gradable_cards: set[str]) -> list[StudentTotal]:
     return list(students.values())
 
 
-def _boundary(rows: list[Row], settings: GradingSettings) -> list[tuple[Row, str]]:
-    """The answers the grader marked within ``BOUNDARY`` of a verdict threshold, closest first."""
+def _boundary(rows: list[Row], cards: dict[str, Card], settings: GradingSettings) -> list[tuple[Row, str]]:
+    """The answers the grader marked within ``BOUNDARY`` of a verdict threshold (a card's highlighted terms have their
+    own line for correct), closest first."""
     near = []
     for r in rows:
         if r.self_graded or r.graded_by == "teacher":
             continue
-        for threshold, name in ((settings.correct_threshold, "correct"), (settings.partial_threshold, "partial")):
+        card = cards.get(r.card)
+        correct = settings.correct_threshold if card is None else correct_from(settings, card)
+        for threshold, name in ((correct, "correct"), (settings.partial_threshold, "partial")):
             gap = r.score - threshold
             if abs(gap) <= BOUNDARY + 1e-9:
                 side = "above" if gap >= 0 else "below"

@@ -331,7 +331,7 @@ def load_grading_settings(flags: Mapping[str, Any] | None = None, path: Path | N
     if not given:
         return from_file
     try:
-        return GradingSettings(**{**from_file.model_dump(), **given})
+        return GradingSettings(**{**from_file.model_dump(exclude_unset=True), **given})  # a threshold given alone sets its kin
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(f"setting {'.'.join(map(str, err['loc']))!r} from command line: {err['msg']}") from None

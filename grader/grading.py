@@ -127,7 +127,7 @@ class KeywordGrader:
                     if foreign is None:
                         foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
                     if foreign:
-                        facts = guessed(facts, foreign, settings)
+                        facts = guessed(facts, foreign, settings, card)
                 graded.append(facts)
         return out
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,6 +35,9 @@ class GradingSettings(BaseModel):
     found_threshold: float = Field(0.75, ge=0, le=1, description="Coverage at which a term counts as found.")
     partial_floor: float = Field(0.25, ge=0, le=1, description="Coverage below which a term earns nothing.")
     correct_threshold: float = Field(0.7, ge=0, le=1, description="Score at which an answer is correct.")
+    highlighted_correct_threshold: float = Field(
+        0.6, ge=0, le=1, description="Score at which an answer to a card's highlighted terms is correct (correct_threshold set alone sets it too)."
+    )
     partial_threshold: float = Field(0.2, ge=0, le=1, description="Score at which an answer is partial.")
     match: Literal["meaning", "keyword"] = Field(
         "meaning", description="meaning: words, and the offline semantic tier; keyword: words only (spelling, stems, typos)."
@@ -47,13 +52,23 @@ class GradingSettings(BaseModel):
         0.5, gt=0, le=1, description="Share of a long reference's derived terms that makes a complete answer."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line_for_every_card(cls, data: Any) -> Any:
+        """A ``correct_threshold`` set alone holds for highlighted terms too: a teacher who draws a stricter line means
+        it for every card."""
+        if isinstance(data, dict) and "correct_threshold" in data and "highlighted_correct_threshold" not in data:
+            return {**data, "highlighted_correct_threshold": data["correct_threshold"]}
+        return data
+
     @model_validator(mode="after")
     def _in_order(self) -> GradingSettings:
         """Thresholds out of order leave a verdict or a credit that no answer can reach: refused, not obeyed silently."""
-        if self.partial_threshold > self.correct_threshold:
-            raise ValueError(
-                f"partial_threshold ({self.partial_threshold:g}) is above correct_threshold ({self.correct_threshold:g}), so no answer could be partial"
-            )
+        for name in ("correct_threshold", "highlighted_correct_threshold"):
+            if self.partial_threshold > getattr(self, name):
+                raise ValueError(
+                    f"partial_threshold ({self.partial_threshold:g}) is above {name} ({getattr(self, name):g}), so no answer could be partial"
+                )
         if self.partial_floor > self.found_threshold:
             raise ValueError(
                 f"partial_floor ({self.partial_floor:g}) is above found_threshold ({self.found_threshold:g}), so no term could earn part of its credit"
@@ -61,15 +76,38 @@ class GradingSettings(BaseModel):
         return self
 
 
-def verdict_for(score: float, settings: GradingSettings) -> Verdict:
-    """The verdict the settings' thresholds give a score."""
-    return Verdict(_verdict_value(score, settings))
+def verdict_for(score: float, settings: GradingSettings, card: Card | None = None) -> Verdict:
+    """The verdict the settings' thresholds give a score (to ``card``, whose terms may set the line: see ``correct_from``)."""
+    return Verdict(_verdict_value(score, settings, card))
 
 
-def _verdict_value(score: float, settings: GradingSettings) -> str:
+# A number in a question is how many things it asks for ("What are 3 main characteristics?", "Name two ...").
+_STATED_COUNT = re.compile(r"\b(?:[2-9]|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _states_a_count(question: str) -> bool:
+    return _STATED_COUNT.search(question) is not None
+
+
+def correct_from(settings: GradingSettings, card: Card) -> float:
+    """The score from which an answer to ``card`` is correct: lower for the author's highlighted terms.
+
+    Highlights name what to recall, and an answer in the student's own words often
+    says one of them in words the matcher cannot see; teachers and the probe sets
+    call most such answers correct (eval/RESULTS.md, twelfth session). Where the
+    question says how many things it asks for, the count is the rubric and every
+    one counts; and derived terms keep the line the training splits put them at,
+    their score crediting paraphrase by the answer's similarity already."""
+    if card.key_terms and not card.key_terms[0].derived and not _states_a_count(card.question):
+        return settings.highlighted_correct_threshold
+    return settings.correct_threshold
+
+
+def _verdict_value(score: float, settings: GradingSettings, card: Card | None = None) -> str:
     """``verdict_for``'s verdict as its value, for a grade's plain values: an enum member's value is a property, which
     costs more per answer than the comparisons."""
-    if score >= settings.correct_threshold:
+    if score >= (settings.correct_threshold if card is None else correct_from(settings, card)):
         return _CORRECT
     if score >= settings.partial_threshold:
         return _PARTIAL
@@ -197,10 +235,10 @@ def facts_from_evidence(
         possible.append(weight)
     got, total = terms_share(earned, possible, card.required)
     score = combined_score(got / total if total else 0.0, similarity, card, settings)
-    return score, _verdict_value(score, settings), True, tuple(terms), None if similarity is None else round(similarity, 4), ()
+    return score, _verdict_value(score, settings, card), True, tuple(terms), None if similarity is None else round(similarity, 4), ()
 
 
-def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings) -> GradeFacts:
+def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings, card: Card) -> GradeFacts:
     """The grade of an answer that also names ``foreign``, other cards' terms: as it was, or, if that makes it a list
     of guesses (``foreign.guessing_share``), cut to its own card's share of the terms it names, with them listed."""
     score, _, answered, terms, similarity, _ = facts
@@ -208,7 +246,7 @@ def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettin
     if share >= 1.0:
         return facts
     score = _round4(score * share)
-    return score, _verdict_value(score, settings), answered, terms, similarity, foreign
+    return score, _verdict_value(score, settings, card), answered, terms, similarity, foreign
 
 
 def _round4(x: float) -> float:

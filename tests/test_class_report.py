@@ -137,6 +137,17 @@ def test_boundary_answers_are_the_closest_to_a_threshold(seed_deck):
     ]  # fmt: skip
 
 
+
+def test_a_highlighted_cards_boundary_is_its_own_line_for_correct(seed_deck):
+    """Card 3 (highlighted, no count asked) is correct from 0.6; card 1 asks for 3 things, and card 16's terms are
+    derived: both are correct from 0.7."""
+    rows = [
+        {"card": seed_deck.cards[i - 1].id, "number": i, "question": "q", "answer": "x", "score": 0.62, "verdict": v, "matched": [], "missing": []}
+        for i, v in [(3, "correct"), (1, "partial"), (16, "partial")]
+    ]
+    summary = summarise(seed_deck, "a.jsonl", rows, GradingSettings())
+    assert [(r.number, why) for r, why in summary.boundary] == [(3, "0.02 above correct")]
+
 # --- grade --report FILE.md / FILE.html ---------------------------------------------------------------
 
 

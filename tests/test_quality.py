@@ -53,7 +53,8 @@ def test_agreement_on_other_decks_holds():
     agreed when their floor was set. The second 130 were written and labelled blind, before any was graded
     (``aml-gnns``, ``bdt-consensus``, ``big-recommender-systems``, ``cld-distributed-computing``,
     ``cs-semaphores-and-monitors``, ``cv-blobs``, ``deep-regularization``, ``etm-scheduling-resources-and-costs``,
-    ``nlp-semantics``, ``nlp-syntax``): 75 agreed when they were added. The floor is the 165 of 245 measured then."""
+    ``nlp-semantics``, ``nlp-syntax``): 75 agreed when they were added. With highlighted terms correct from 0.6 (where
+    the question states no count), 96 and 81: the floor is their 177 of 245 (``python eval/probes.py``)."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -64,5 +65,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 245 and hits >= 165
+    assert total == 245 and hits >= 177
 

@@ -1,0 +1,67 @@
+"""Zero-shot agreement on the probe sets: answers to the author's other decks, labelled by one judge.
+
+    .venv/bin/python eval/probes.py              # per file, and per set
+    .venv/bin/python eval/probes.py --misses     # and every answer whose verdict is not its label
+
+``eval/probes/FOLDER-DECK.jsonl`` holds answers to ``../shared/decks-corpus/FOLDER/DECK.md`` (rows ``{"card": N,
+"answer": ..., "verdict": ...}``, N as ``grader cards`` numbers them). The first set (ten decks) helped tune the
+grader; the second (``SECOND``) was written and labelled before any of it was graded. Each answer is graded as
+``grader grade`` grades it, settings as shipped. Reads the decks where they are; writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.decks import load_deck  # noqa: E402
+from grader.grading import KeywordGrader  # noqa: E402
+
+PROBES = ROOT / "eval" / "probes"
+CORPUS = ROOT.parent / "shared" / "decks-corpus"
+SECOND = frozenset(
+    {
+        "aml-gnns",
+        "bdt-consensus",
+        "big-recommender-systems",
+        "cld-distributed-computing",
+        "cs-semaphores-and-monitors",
+        "cv-blobs",
+        "deep-regularization",
+        "etm-scheduling-resources-and-costs",
+        "nlp-semantics",
+        "nlp-syntax",
+    }
+)
+
+
+def main() -> None:
+    if not CORPUS.is_dir():
+        sys.exit(f"no corpus decks at {CORPUS}")
+    misses = "--misses" in sys.argv[1:]
+    grader = KeywordGrader()
+    totals = {"first": [0, 0], "second": [0, 0]}
+    for path in sorted(PROBES.glob("*.jsonl")):
+        folder, _, name = path.stem.partition("-")
+        deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
+        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+        agree = 0
+        for row in rows:
+            grade = grader.grade(deck.cards[row["card"] - 1], row["answer"])
+            agree += grade.verdict.value == row["verdict"]
+            if misses and grade.verdict.value != row["verdict"]:
+                print(f"  {path.stem} card {row['card']}: {row['verdict']} graded {grade.verdict.value} ({grade.score:.2f}): {row['answer']}")
+        kind = "second" if path.stem in SECOND else "first"
+        totals[kind][0] += agree
+        totals[kind][1] += len(rows)
+        print(f"{path.stem} ({kind}): {agree} of {len(rows)}")
+    for kind, (agree, count) in totals.items():
+        print(f"{kind} set: {agree} of {count} ({agree / count:.1%})")
+
+
+if __name__ == "__main__":
+    main()
