@@ -358,6 +358,17 @@ def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
     return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
 
 
+CORE_SHARE = match._share
+
+
+def share_of_two_words_at_least(part, near: tuple[bool, ...]) -> float:
+    """``match._share`` where a long phrase earns nothing of one of its words alone ("it makes the data smaller" is
+    not a third of *reduces the number of features while keeping most of the variance*)."""
+    if part.long and sum(near) < 2:
+        return 0.0
+    return CORE_SHARE(part, near)
+
+
 def asked_count(question: str) -> int | None:
     """How many things a question asks for, when it says so ("name one", "give two examples", "what are 3 ...")."""
     if _AN_EXAMPLE.search(question):
@@ -1873,10 +1884,17 @@ VARIANTS: dict[str, Variant] = {
         "a Latin abbreviation (e.g., i.e., a.k.a.) ends a derived phrase as a whole: its letters are no phrases of their own",
         patches=[(keyterms, "_PHRASE_BREAK", LATIN_PHRASE_BREAK)],
     ),
+    "long-terms-two-words": Variant(
+        "a phrase of four words or more earns nothing of one of its words alone", patches=[(match, "_share", share_of_two_words_at_least)]
+    ),
     "no-lone-negation-terms": Variant(
         "no derived term is a negation alone ('not', from 'are not used')", patches=[(keyterms, "_add_derived", add_derived_but_lone_negations)]
     ),
     "restate-exact": Variant("an answer restates its question only in the question's own spelling (the rule before 2026-12-01)", patches=[(normalize, "RESTATE_TYPOS", False)]),
+    "highlighted-correct0.7": Variant(
+        "an answer to highlighted terms is correct from 0.7, as to derived ones (the line before the twelfth session)",
+        settings=GradingSettings(highlighted_correct_threshold=0.7),
+    ),
     "correct0.6": Variant("a verdict is correct from 0.6 (not 0.7)", settings=GradingSettings(correct_threshold=0.6)),
     "correct0.5": Variant("a verdict is correct from 0.5 (not 0.7)", settings=GradingSettings(correct_threshold=0.5)),
     "window1": Variant("a term's words count as one mention within max(6, 1 x its words) of their centre (not 2 x)", patches=[(match, "WINDOW_PER_WORD", 1)]),
