@@ -59,11 +59,8 @@ BORROWED_WORDS_COST = True
 # start/begin 0.82, big/large 0.74, delete/remove 0.68, cpu/processor 0.61; big/small 0.25).
 MEANING_THRESHOLD = 0.6
 # Words spelt this much alike (rapidfuzz ratio) that are not typos of each other are related
-# forms with other meanings (hypervisor/supervisor, privileged/unprivileged): never synonyms...
+# forms with other meanings (hypervisor/supervisor, privileged/unprivileged): never synonyms.
 MEANING_MAX_LOOKALIKE = 50
-# ...unless they begin alike for this many letters: one word's family, as close in meaning as their vectors say
-# (winner/winning 0.74, scheduler/scheduling 0.62, dispatcher/dispatch 0.83; processor/process 0.53 stays apart).
-MEANING_FAMILY_PREFIX = 4
 # Words too short or too common to mean something on their own are matched by spelling only.
 MEANING_MIN_LETTERS = 3
 # How far (in words) the words of one term may stray from each other and still count as one mention:
@@ -388,11 +385,6 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
         meant = ((compiled.word_vectors @ answer_vectors.T) >= MEANING_THRESHOLD) & (how == 0)
         if meant.any():  # words that look alike but are not typos are neighbours, not synonyms (hypervisor, supervisor)
             look_alike = process.cdist(compiled.words, answer_words, scorer=fuzz.ratio, score_cutoff=MEANING_MAX_LOOKALIKE, dtype=np.int32)
-            if MEANING_FAMILY_PREFIX:
-                for i, j in zip(*np.nonzero(meant & (look_alike > 0))):
-                    term_word, answer_word = compiled.words[i], answer_words[j]
-                    if len(term_word) >= MEANING_FAMILY_PREFIX and term_word[:MEANING_FAMILY_PREFIX] == answer_word[:MEANING_FAMILY_PREFIX]:
-                        look_alike[i, j] = 0
             how[meant & (look_alike == 0)] = MEANING
     met: list[list[tuple[int, int]]] = [[] for _ in answer_words]
     for row, col in zip(*np.nonzero(how)):
