@@ -5,8 +5,9 @@
 
 ``eval/probes/FOLDER-DECK.jsonl`` holds answers to ``../shared/decks-corpus/FOLDER/DECK.md`` (rows ``{"card": N,
 "answer": ..., "verdict": ...}``, N as ``grader cards`` numbers them). The first set (ten decks) helped tune the
-grader; the second (``SECOND``) was written and labelled before any of it was graded. Each answer is graded as
-``grader grade`` grades it, settings as shipped. Reads the decks where they are; writes nothing.
+grader; the second (``SECOND``) was written and labelled before any of it was graded, and so was the third (``THIRD``),
+after the second had been used to tune the grader too. Each answer is graded as ``grader grade`` grades it, settings as
+shipped. Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ SECOND = frozenset(
         "nlp-syntax",
     }
 )
+THIRD = frozenset(
+    {
+        "aml-transformer-networks",
+        "bdt-ethereum",
+        "big-clustering-intro",
+        "big-tree-methods-and-ensembles",
+        "cs-faster-mutex",
+        "cs-labeled-transition-systems",
+        "cv-image-acquisition",
+        "deep-multi-layer-perceptron",
+        "nlp-vector-semantics",
+        "nlp-words-and-corpora",
+    }
+)
 
 
 def main() -> None:
@@ -44,7 +59,7 @@ def main() -> None:
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
     grader = KeywordGrader()
-    totals = {"first": [0, 0], "second": [0, 0]}
+    totals = {"first": [0, 0], "second": [0, 0], "third": [0, 0]}
     for path in sorted(PROBES.glob("*.jsonl")):
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
@@ -55,7 +70,7 @@ def main() -> None:
             agree += grade.verdict.value == row["verdict"]
             if misses and grade.verdict.value != row["verdict"]:
                 print(f"  {path.stem} card {row['card']}: {row['verdict']} graded {grade.verdict.value} ({grade.score:.2f}): {row['answer']}")
-        kind = "second" if path.stem in SECOND else "first"
+        kind = "third" if path.stem in THIRD else "second" if path.stem in SECOND else "first"
         totals[kind][0] += agree
         totals[kind][1] += len(rows)
         print(f"{path.stem} ({kind}): {agree} of {len(rows)}")
