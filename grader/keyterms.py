@@ -137,6 +137,10 @@ def _alternatives(text: str, words: str | None = None) -> list[list[TermPart]]:
 
 
 _TRAILING_GLOSS = re.compile(r"^(?P<main>.+?)\s*\((?P<gloss>[^()]+)\)\s*$")
+# A gloss that gives an example ("smoothing (e.g. laplacian)") is no synonym: the term is its main words. One that
+# restates them ("(i.e. more samples)") is, without its "i.e." (whose letters would be words of the term).
+_EXAMPLE_GLOSS = re.compile(r"^\s*(?:e\.?\s?g\b\.?|for (?:example|instance)\b|such as\b)", re.IGNORECASE)
+_RESTATING_MARK = re.compile(r"^\s*i\.?\s?e\b\.?[\s,:]*", re.IGNORECASE)
 _OPTIONAL_AFFIX = re.compile(r"\((\w{1,6})\)(?=\w)")
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
 _SLASH = re.compile(r"\b([A-Za-z]{3,})/([A-Za-z]{3,})\b")
@@ -149,7 +153,10 @@ def _variants(phrase: str) -> list[str]:
     variants = [phrase]
     gloss = _TRAILING_GLOSS.match(phrase)
     if gloss and phrase_words(content_tokens(gloss["main"])) <= 3:
-        variants = [gloss["main"], gloss["gloss"]]
+        if _EXAMPLE_GLOSS.match(gloss["gloss"]):
+            variants = [gloss["main"]]
+        else:
+            variants = [gloss["main"], _RESTATING_MARK.sub("", gloss["gloss"]) or gloss["gloss"]]
     expanded: list[str] = []
     for v in variants:
         if _OPTIONAL_AFFIX.search(v):

@@ -86,6 +86,10 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("virtualization", "virt", True),
         # alternatives and optional parts
         ("manager (hypervisor)", "the hypervisor", True),
+        # a gloss that restates is a synonym without its "i.e."; one that gives an example is none
+        ("statistical significance (i.e. more samples)", "more samples", True),
+        ("smoothing (e.g. laplacian)", "laplace smoothing", True),
+        ("smoothing (e.g. laplacian)", "laplacian", False),
         ("translates one/few instructions", "translates few instructions", True),
         ("requires the OS to be (re)written", "requires the OS to be rewritten", True),
         ("dispatcher: entry point", "the dispatcher", True),
@@ -302,6 +306,13 @@ def test_a_question_copied_inside_a_frame_recalls_nothing(frame):
     card = make_card("privileged", "non privileged", question=question)
     assert grade_answer(card, frame.format(question)).score == 0.0
     assert grade_answer(card, frame.format("privileged ones trap, non privileged ones run directly")).score > 0.0
+
+
+def test_an_example_in_a_gloss_is_no_phrasing_of_the_term():
+    """"e.g. laplacian" made a second phrasing whose letters "e" and "g" were words to find."""
+    phrasings = [[part.text for part in alt] for alt in parse_term("apply smoothing (e.g. laplacian)").alternatives]
+    assert phrasings == [["apply smoothing"]]
+    assert credit("smoothing (e.g. laplacian)", "laplacian") == 0.0
 
 
 def test_self_graded_card(seed_deck):
