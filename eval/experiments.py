@@ -358,6 +358,25 @@ def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
     return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
 
 
+CORE_PIECE_AND_STEM = normalize._piece_and_stem
+CORE_IS_VERB_NEGATION = normalize._is_verb_negation
+UNMARKED_CONTRACTIONS = frozenset(
+    "dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent hadnt mustnt neednt".split()
+)
+
+
+def piece_and_stem_reading_unmarked_contractions(part: str) -> tuple[str, str]:
+    """``normalize._piece_and_stem`` reading an English negation typed without its apostrophe ("dont") as "not"."""
+    if part in UNMARKED_CONTRACTIONS and normalize.stemming_language() == "english":
+        return "not", normalize.stem("not")
+    return CORE_PIECE_AND_STEM(part)
+
+
+def is_verb_negation_unmarked_too(text: str, tok) -> bool:
+    """``normalize._is_verb_negation``, "dont" as "don't": a verb's negation, which denies nothing."""
+    return text[tok.start : tok.end].casefold() in UNMARKED_CONTRACTIONS or CORE_IS_VERB_NEGATION(text, tok)
+
+
 CORE_SHARE = match._share
 
 
@@ -1883,6 +1902,10 @@ VARIANTS: dict[str, Variant] = {
     "latin-abbreviation-breaks": Variant(
         "a Latin abbreviation (e.g., i.e., a.k.a.) ends a derived phrase as a whole: its letters are no phrases of their own",
         patches=[(keyterms, "_PHRASE_BREAK", LATIN_PHRASE_BREAK)],
+    ),
+    "unmarked-contractions": Variant(
+        "English negations typed without their apostrophe (dont, isnt, cant) read as don't, isn't, can't",
+        patches=[(normalize, "_piece_and_stem", piece_and_stem_reading_unmarked_contractions), (normalize, "_is_verb_negation", is_verb_negation_unmarked_too)],
     ),
     "long-terms-two-words": Variant(
         "a phrase of four words or more earns nothing of one of its words alone", patches=[(match, "_share", share_of_two_words_at_least)]
