@@ -353,6 +353,13 @@ def add_derived_but_lone_negations(terms: dict, phrase: str, weight: float, lang
         CORE_ADD_DERIVED(terms, phrase, weight, language)
 
 
+def add_derived_but_single_letters(terms: dict, phrase: str, weight: float, language: str) -> None:
+    """``keyterms._add_derived`` leaving out a term that is one letter ("e" and "g" of "e.g.", a variable's name)."""
+    words = [t.word for t in tokenize(phrase)]
+    if not (len(words) == 1 and len(words[0]) == 1 and words[0].isalpha()):
+        CORE_ADD_DERIVED(terms, phrase, weight, language)
+
+
 def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
     """``match._denial_units`` for derived terms too (rejected: see eval/RESULTS.md, tenth session)."""
     return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
@@ -1906,6 +1913,9 @@ VARIANTS: dict[str, Variant] = {
     "unmarked-contractions": Variant(
         "English negations typed without their apostrophe (dont, isnt, cant) read as don't, isn't, can't",
         patches=[(normalize, "_piece_and_stem", piece_and_stem_reading_unmarked_contractions), (normalize, "_is_verb_negation", is_verb_negation_unmarked_too)],
+    ),
+    "no-single-letter-terms": Variant(
+        "no derived term is a single letter ('e' and 'g' of 'e.g.')", patches=[(keyterms, "_add_derived", add_derived_but_single_letters)]
     ),
     "long-terms-two-words": Variant(
         "a phrase of four words or more earns nothing of one of its words alone", patches=[(match, "_share", share_of_two_words_at_least)]
