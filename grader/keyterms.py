@@ -260,7 +260,21 @@ def derive_key_terms(
         for word in _content_words(clean_markdown(text), language):
             if len(word) > 1 and (stem(word) not in covered if not is_spaceless(word) else not covered.issuperset(_stems(word, language))):
                 _add_derived(terms, word, OTHER_WORD_WEIGHT, language)
-    return list(terms.values())
+    abbreviated = _abbreviation_letters(answer)
+    return [t for t in terms.values() if t.text.casefold() not in abbreviated] or list(terms.values())
+
+
+_LATIN_ABBREVIATION = re.compile(r"\b(?:e\.\s?g|i\.\s?e)\b\.?", re.IGNORECASE)
+_LONE_LETTER = re.compile(r"(?<![\w.])[^\W\d_](?![\w.])")
+
+
+def _abbreviation_letters(text: str) -> frozenset[str]:
+    """The letters a text writes only inside "e.g." or "i.e.": no terms, though cutting phrases at dots makes them
+    words ("e" and "g"). A letter it also writes alone ("rock E", "bulb A") stays a term."""
+    if "." not in text:
+        return frozenset()
+    inside = {c for m in _LATIN_ABBREVIATION.finditer(text) for c in m[0].casefold() if c.isalpha()}
+    return frozenset(inside - {m[0].casefold() for m in _LONE_LETTER.finditer(_LATIN_ABBREVIATION.sub(" ", text))}) if inside else frozenset()
 
 
 def _add_derived(terms: dict[str, KeyTerm], phrase: str, weight: float, language: str) -> None:

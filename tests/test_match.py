@@ -582,6 +582,24 @@ def test_derived_terms_prefer_distinctive_words():
     assert terms["containers"] < 1.0  # every card says it: a light term only
 
 
+@pytest.mark.parametrize(
+    "answer, letters",
+    [
+        # Cut at its dots, "e.g." made the terms "e" and "g" (a corpus card's reference, its first phrase).
+        ("Weight decay (aka L2) promotes shrinkage, e.g. of large weights", []),
+        ("Binary encoding, i.e. one bit per baud; e.g. at 10 MHz", []),
+        # A letter written alone elsewhere names something: it stays a term.
+        ("Rock E is harder than rock G, e.g. by scratching", ["Rock E", "rock G"]),
+    ],
+)
+def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
+    from grader import derive_key_terms
+
+    texts = [t.text for t in derive_key_terms(answer)]
+    assert not {"e", "g", "i"} & {t.casefold() for t in texts}
+    assert [t for t in texts if t in letters] == letters
+
+
 # --- One mention, one term: words another term's mention holds are not also most of a different term ----------
 
 
