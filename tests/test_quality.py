@@ -49,16 +49,10 @@ def test_non_answers_and_contentless_manipulation_are_never_correct(seed_deck, n
 
 def test_agreement_on_other_decks_holds():
     """``eval/probes``: answers to thirty corpus decks (``nlp-language-models.jsonl`` is to ``NLP/language-models.md``),
-    written as students write them and labelled by one judge. The first 115 (ten decks) helped tune the grader: 90
-    agreed when their floor was set. The second 130 were written and labelled blind, before any was graded
-    (``aml-gnns``, ``bdt-consensus``, ``big-recommender-systems``, ``cld-distributed-computing``,
-    ``cs-semaphores-and-monitors``, ``cv-blobs``, ``deep-regularization``, ``etm-scheduling-resources-and-costs``,
-    ``nlp-semantics``, ``nlp-syntax``): 75 agreed when they were added. With highlighted terms correct from 0.6 (where
-    the question states no count), 96 and 81. The third 130, written and labelled blind after the second set had been
-    used for tuning too (``aml-transformer-networks``, ``bdt-ethereum``, ``big-clustering-intro``,
-    ``big-tree-methods-and-ensembles``, ``cs-faster-mutex``, ``cs-labeled-transition-systems``,
-    ``cv-image-acquisition``, ``deep-multi-layer-perceptron``, ``nlp-vector-semantics``, ``nlp-words-and-corpora``):
-    82 agreed when they were added. The floor is the 259 of 375 of all three (``python eval/probes.py``)."""
+    written as students write them and labelled by one judge, in three sets (``python eval/probes.py`` names them and
+    prints each one's agreement). The first helped tune the grader; the second and third were written and labelled
+    blind, and 75 and 82 of their 130 agreed when each was added. The floor is the 260 of 375 measured at the last
+    change that moved them (no letters of "e.g." as derived terms)."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -69,5 +63,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 375 and hits >= 259
+    assert total == 375 and hits >= 260
 
