@@ -29,7 +29,7 @@ import unicodedata
 from bisect import bisect_left
 from collections import ChainMap
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, pairwise, product
 from math import prod
 from operator import attrgetter
@@ -40,6 +40,7 @@ from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
+from .contrast import clause_of_each, contrasted_sides, term_side
 from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
@@ -120,6 +121,9 @@ class _Term:
     # found or not, with no window to place, so such a term is settled in a few lookups.
     one_word: _Part | None = None
     one_word_coverage: float = 0.0
+    # On a card that asks for a difference (``contrast``): the rows of its words that name neither side, the stems
+    # that name its own side and those that name the other. None where the term describes no one side.
+    sides: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
     mentions: dict[tuple, Mention] = field(default_factory=dict, compare=False)  # see _mention
 
 
@@ -145,6 +149,7 @@ class CompiledCard:
     question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
     stopword_terms: frozenset[str] = frozenset()  # stopwords a term is made of: an answer's are matched, not skipped
     single_chars: dict[str, int] = field(default_factory=dict)  # a term's lone character (熵) -> its row: see _word_matches
+    contrasted: bool = False  # some terms describe one side of what the question contrasts: see ``_given_to_the_other``
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -235,6 +240,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         else:
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
     words = [w for w, _ in table]
+    terms = _with_sides(card, terms, [s for _, s in table])
     abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], highlighted_rows)
     for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
         if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
@@ -270,7 +276,33 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
+        contrasted=any(t.sides is not None for t in terms),
     )
+
+
+# A term describes one side of a contrast when it has this many words that name neither side ("Hoare semantics" is a
+# name; "using slack to even out resources" a description).
+SIDE_DESCRIPTION_WORDS = 2
+
+
+def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]:
+    """The terms, each highlighted one that describes one side of what the question contrasts marked with it, where
+    the card describes both sides (``contrast``)."""
+    sides = contrasted_sides(card.question) if card.key_terms and not card.key_terms[0].derived else None
+    if sides is None:
+        return terms
+    reference = card.answer.replace("==", "")
+    named = sides[0] | sides[1]
+    marked = []
+    for term in terms:
+        side = term_side(reference, term.term.text, sides)
+        described = frozenset(row for alt in term.alternatives for part in alt for row in part.rows if stems[row] not in named)
+        marked.append((term, side if len(described) >= SIDE_DESCRIPTION_WORDS else None, described))
+    if {side for _, side, _ in marked} < {0, 1}:
+        return terms
+    return [
+        term if side is None else replace(term, sides=(described, sides[side], sides[1 - side])) for term, side, described in marked
+    ]
 
 
 def _denial_units(term: KeyTerm, text: str, toks: list[Token]) -> tuple[tuple[int, tuple[int, ...]], ...]:
@@ -556,6 +588,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     out = []
     placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
+    clauses: list[int] | None = None  # the clause of each content word, made once a contrast asks for it
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
@@ -573,6 +606,12 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 out.append(term.missing)
             continue
         coverage, ends, how, positions, shift = _mention(term, found, affirmed)
+        if ends and term.sides is not None:
+            if clauses is None:
+                clauses = clause_of_each(text, tokens)
+            if _given_to_the_other(term.sides, found, {p + shift for p in positions}, clauses, tokens):
+                out.append(term.missing)
+                continue
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
         if positions and not term.term.derived:
@@ -582,6 +621,20 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         for i in _borrowed(placed, found):
             out[i] = compiled.terms[i].missing
     return out
+
+
+def _given_to_the_other(
+    sides: tuple[frozenset[int], frozenset[str], frozenset[str]], found: Found, positions: set[int], clauses: list[int], tokens: list[Token]
+) -> bool:
+    """Whether an answer says a term's description only in clauses that name the other side of the contrast and not
+    its own: "tokens are the distinct words" gives *set of distinct words* (the types') to the tokens. The term's own
+    mention names nothing ("similar" of *words with similar meaning* does not say "similarity")."""
+    described, own, other = sides
+    where = {clauses[p] for row in described for p in found.get(row, ()) if p in positions}
+    if not where:
+        return False
+    said = {t.stem for p, (t, clause) in enumerate(zip(tokens, clauses)) if clause in where and p not in positions}
+    return not said & own and bool(said & other)
 
 
 def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...], int]], found: Found) -> list[int]:

@@ -600,6 +600,59 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
     assert [t for t in texts if t in letters] == letters
 
 
+# --- A question that contrasts two things: an answer that swaps their descriptions ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, sides",
+    [
+        ("What is the difference between word types and word tokens? Why?", ({"type"}, {"token"})),
+        ("What is the difference between soft and hard forks?", ({"soft"}, {"hard"})),  # "forks" names both
+        ("What are the main differences between SOA and Microservices (w.r.t. data)?", ({"soa"}, {"microservic"})),
+        ("What is the difference between privileged and non privileged operations?", None),  # a negation apart
+        ("What is a fork?", None),
+    ],
+)
+def test_the_sides_a_question_contrasts(question, sides):
+    from grader.contrast import contrasted_sides
+
+    found = contrasted_sides(question)
+    assert (found if found is None else (set(found[0]), set(found[1]))) == sides
+
+
+CONTRAST = Card(
+    id="c1",
+    number=1,
+    question="What is the difference between word types and word tokens?",
+    answer="Word types: ==set of distinct words in a corpus==. Word tokens instead are ==the collection of all the words used==.",
+    key_terms=[parse_term("set of distinct words in a corpus"), parse_term("the collection of all the words used")],
+)
+
+
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("types are the distinct words of the corpus, tokens the collection of all the words used in it", 1.0),
+        ("the set of distinct words in a corpus are its types; the collection of all the words used, its tokens", 1.0),
+        ("tokens are the set of distinct words in a corpus and types the collection of all the words used", 0.0),
+        ("types are the collection of all the words used, while tokens are the distinct words in a corpus", 0.0),
+    ],
+)
+def test_descriptions_given_to_the_other_side_earn_nothing(answer, score):
+    assert grade_answer(CONTRAST, answer).score == score
+
+
+def test_a_term_that_names_its_side_is_no_description_to_swap():
+    card = Card(
+        id="c1",
+        number=1,
+        question="What is the difference between Hoare and Mesa semantics?",
+        answer="With ==Hoare semantics== the signalled process runs at once; with ==Mesa semantics== the signaller goes on.",
+        key_terms=[parse_term("Hoare semantics"), parse_term("Mesa semantics")],
+    )
+    assert grade_answer(card, "Hoare and Mesa semantics differ in who runs after a signal").score == 1.0
+
+
 # --- One mention, one term: words another term's mention holds are not also most of a different term ----------
 
 
