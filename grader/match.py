@@ -149,7 +149,6 @@ class CompiledCard:
     question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
     stopword_terms: frozenset[str] = frozenset()  # stopwords a term is made of: an answer's are matched, not skipped
     single_chars: dict[str, int] = field(default_factory=dict)  # a term's lone character (熵) -> its row: see _word_matches
-    contrasted: bool = False  # some terms describe one side of what the question contrasts: see ``_given_to_the_other``
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -276,7 +275,6 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
-        contrasted=any(t.sides is not None for t in terms),
     )
 
 

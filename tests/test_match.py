@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -620,12 +621,14 @@ def test_the_sides_a_question_contrasts(question, sides):
     assert (found if found is None else (set(found[0]), set(found[1]))) == sides
 
 
-CONTRAST = Card(
-    id="c1",
-    number=1,
-    question="What is the difference between word types and word tokens?",
-    answer="Word types: ==set of distinct words in a corpus==. Word tokens instead are ==the collection of all the words used==.",
-    key_terms=[parse_term("set of distinct words in a corpus"), parse_term("the collection of all the words used")],
+def highlighted_card(question: str, answer: str) -> Card:
+    """A card as a markdown deck makes it: its terms are the answer's highlights."""
+    return Card(id="c1", number=1, question=question, answer=answer, key_terms=[parse_term(t) for t in re.findall("==(.+?)==", answer)])
+
+
+CONTRAST = highlighted_card(
+    "What is the difference between word types and word tokens?",
+    "Word types: ==set of distinct words in a corpus==. Word tokens instead are ==the collection of all the words used==.",
 )
 
 
@@ -643,12 +646,9 @@ def test_descriptions_given_to_the_other_side_earn_nothing(answer, score):
 
 
 def test_a_term_that_names_its_side_is_no_description_to_swap():
-    card = Card(
-        id="c1",
-        number=1,
-        question="What is the difference between Hoare and Mesa semantics?",
-        answer="With ==Hoare semantics== the signalled process runs at once; with ==Mesa semantics== the signaller goes on.",
-        key_terms=[parse_term("Hoare semantics"), parse_term("Mesa semantics")],
+    card = highlighted_card(
+        "What is the difference between Hoare and Mesa semantics?",
+        "With ==Hoare semantics== the signalled process runs at once; with ==Mesa semantics== the signaller goes on.",
     )
     assert grade_answer(card, "Hoare and Mesa semantics differ in who runs after a signal").score == 1.0
 
