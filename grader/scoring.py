@@ -76,9 +76,9 @@ class GradingSettings(BaseModel):
         return self
 
 
-def verdict_for(score: float, settings: GradingSettings, card: Card | None = None) -> Verdict:
-    """The verdict the settings' thresholds give a score (to ``card``, whose terms may set the line: see ``correct_from``)."""
-    return Verdict(_verdict_value(score, settings, card))
+def verdict_for(score: float, settings: GradingSettings) -> Verdict:
+    """The verdict the settings' thresholds give a score, whatever the card (a model's score: see ``correct_from``)."""
+    return Verdict(_verdict_value(score, settings))
 
 
 # A number in a question is how many things it asks for ("What are 3 main characteristics?", "Name two ...").
