@@ -163,7 +163,7 @@ def _variants(phrase: str) -> list[str]:
             expanded += [_OPTIONAL_AFFIX.sub(r"\1", v), _OPTIONAL_AFFIX.sub("", v)]
         else:
             expanded.append(v)
-    expanded = [_PARENTHETICAL.sub("", v).strip() or v for v in expanded]
+    expanded = [x for v in expanded for x in (_PARENTHETICAL.sub("", v).strip() or v, *_acronym_variants(v))]
     out: list[str] = []
     for v in expanded:
         m = _SLASH.search(v)
@@ -172,6 +172,22 @@ def _variants(phrase: str) -> list[str]:
         else:
             out.append(v)
     return list(dict.fromkeys(out))
+
+
+# "Chomsky Normal Form (CNF)": an acronym in parentheses right after the words it stands for.
+_ACRONYM_AFTER = re.compile(r"\(([A-Z]{2,6})\)")
+
+
+def _acronym_variants(phrase: str) -> list[str]:
+    """The phrase with its acronyms in place of the words they stand for ("CFG in CNF" for "CFG in Chomsky Normal Form
+    (CNF)"), where the words before an acronym in parentheses begin with its letters."""
+    out = []
+    for m in _ACRONYM_AFTER.finditer(phrase):
+        letters = m[1]
+        words = list(re.finditer(r"[^\W\d_]+", phrase[: m.start()]))[-len(letters) :]
+        if len(words) == len(letters) and "".join(w[0][0] for w in words).upper() == letters:
+            out.append(_PARENTHETICAL.sub("", phrase[: words[0].start()] + letters + phrase[m.end() :]).strip())
+    return out
 
 
 # --- Derived terms for cards whose author highlighted nothing -----------------

@@ -91,6 +91,8 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("statistical significance (i.e. more samples)", "more samples", True),
         ("smoothing (e.g. laplacian)", "laplace smoothing", True),
         ("smoothing (e.g. laplacian)", "laplacian", False),
+        # an acronym in parentheses stands for the words before it, inside a longer term too
+        ("CFG in Chomsky Normal Form (CNF)", "a CFG in CNF", True),
         ("translates one/few instructions", "translates few instructions", True),
         ("requires the OS to be (re)written", "requires the OS to be rewritten", True),
         ("dispatcher: entry point", "the dispatcher", True),

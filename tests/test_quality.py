@@ -51,8 +51,8 @@ def test_agreement_on_other_decks_holds():
     """``eval/probes``: answers to thirty corpus decks (``nlp-language-models.jsonl`` is to ``NLP/language-models.md``),
     written as students write them and labelled by one judge, in three sets (``python eval/probes.py`` names them and
     prints each one's agreement). The first helped tune the grader; the second and third were written and labelled
-    blind, and 75 and 82 of their 130 agreed when each was added. The floor is the 263 of 375 measured at the last
-    change that moved them (descriptions given to the wrong side of a contrast)."""
+    blind, and 75 and 82 of their 130 agreed when each was added. The floor is the 264 of 375 measured at the last
+    change that moved them (an acronym in parentheses standing for the words before it)."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -63,5 +63,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 375 and hits >= 263
+    assert total == 375 and hits >= 264
 
