@@ -44,6 +44,7 @@ from grader.evaluation import calibration, neighbours  # noqa: E402
 evaluate_module = importlib.import_module("grader.evaluation.evaluate")
 from grader.evaluation import EvalSet, KeywordEvalGrader, Prediction, evaluate, load_eval_set  # noqa: E402
 from grader.evaluation.graders import word_overlap  # noqa: E402
+from grader import grading as grading_module  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 from grader.keyterms import derive_key_terms, parse_term  # noqa: E402
 from grader.models import KeyTerm  # noqa: E402
@@ -371,6 +372,22 @@ def add_derived_but_single_letters(terms: dict, phrase: str, weight: float, lang
     words = [t.word for t in tokenize(phrase)]
     if not (len(words) == 1 and len(words[0]) == 1 and words[0].isalpha()):
         CORE_ADD_DERIVED(terms, phrase, weight, language)
+
+
+CORE_COMPILE_CARD = match.compile_card
+
+
+def compile_card_without_typos_on_cut_stems(card, vectors=None):
+    """``match.compile_card`` where a term word whose stem Snowball cut to under 70% of it is met by no typo of its
+    stem ("pearson" is one edit from "person", the stem of *personalization*), only of the word itself."""
+    import dataclasses
+
+    compiled = CORE_COMPILE_CARD(card, vectors)
+    edits = compiled.stem_edits.copy()
+    for i, (word, word_stem) in enumerate(zip(compiled.words, compiled.stems)):
+        if len(word_stem) < 0.7 * len(word):
+            edits[i] = -1
+    return dataclasses.replace(compiled, stem_edits=edits)
 
 
 def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
@@ -1930,6 +1947,10 @@ VARIANTS: dict[str, Variant] = {
     "no-abbreviation-letters": Variant(
         "no derived term is a letter the reference writes only inside 'e.g.' or 'i.e.' (phrases cut as before)",
         derive=terms_without_abbreviation_letters,
+    ),
+    "no-typos-on-cut-stems": Variant(
+        "a term word whose stem Snowball cut to under 70% of it is met by no typo of its stem, only of the word",
+        patches=[(grading_module, "compile_card", compile_card_without_typos_on_cut_stems)],
     ),
     "no-single-letter-terms": Variant(
         "no derived term is a single letter ('e' and 'g' of 'e.g.')", patches=[(keyterms, "_add_derived", add_derived_but_single_letters)]
