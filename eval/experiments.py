@@ -76,19 +76,6 @@ def sentence_terms(reference: str, doc_freq, n_docs: int, question: str) -> list
     return [t.model_copy(update={"derived": True}) for t in terms if t is not None] or derive_key_terms(reference, doc_freq, n_docs, question)
 
 
-_LATIN_ABBREVIATION = re.compile(r"\b(?:e\.\s?g|i\.\s?e)\b\.?", re.IGNORECASE)
-
-
-def terms_without_abbreviation_letters(reference: str, doc_freq, n_docs: int, question: str) -> list[KeyTerm]:
-    """The core's derived terms less a single letter that the reference writes only inside "e.g." or "i.e." (its
-    phrases cut as before)."""
-    terms = derive_key_terms(reference, doc_freq, n_docs, question)
-    letters = {c for m in _LATIN_ABBREVIATION.finditer(reference) for c in m[0].lower() if c.isalpha()}
-    alone = {w.lower() for w in re.findall(r"(?<![\w.])[A-Za-z](?![\w.])", _LATIN_ABBREVIATION.sub(" ", reference))}
-    kept = [t for t in terms if not (len(t.text) == 1 and t.text.lower() in letters - alone)]
-    return kept or terms
-
-
 def word_terms(reference: str, doc_freq, n_docs: int, question: str) -> list[KeyTerm]:
     """Every distinct content word of the reference is a term."""
     seen: dict[str, str] = {}
@@ -1944,9 +1931,9 @@ VARIANTS: dict[str, Variant] = {
         "English negations typed without their apostrophe (dont, isnt, cant) read as don't, isn't, can't",
         patches=[(normalize, "_piece_and_stem", piece_and_stem_reading_unmarked_contractions), (normalize, "_is_verb_negation", is_verb_negation_unmarked_too)],
     ),
-    "no-abbreviation-letters": Variant(
-        "no derived term is a letter the reference writes only inside 'e.g.' or 'i.e.' (phrases cut as before)",
-        derive=terms_without_abbreviation_letters,
+    "abbreviation-letters": Variant(
+        "a letter the reference writes only inside 'e.g.' or 'i.e.' may be a derived term (the rule before the twelfth session)",
+        patches=[(keyterms, "_abbreviation_letters", lambda text: frozenset())],
     ),
     "no-typos-on-cut-stems": Variant(
         "a term word whose stem Snowball cut to under 70% of it is met by no typo of its stem, only of the word",
