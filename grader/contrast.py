@@ -12,10 +12,23 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .normalize import Token, content_tokens
+from .normalize import Token, content_tokens, stem
 
-# "the difference(s) between X and Y", up to the end of the sentence or a parenthesis.
-_DIFFERENCE = re.compile(r"\bdifferences?\s+between\s+(?P<x>[^?.!;()]+?)\s+and\s+(?P<y>[^?.!;()]+?)\s*(?:[?.!;(]|$)", re.IGNORECASE)
+# "the difference(s) between X and Y", "compare X and Y", "X vs Y": up to the end of the sentence or a parenthesis.
+_DIFFERENCE = re.compile(
+    r"\b(?:differences?\s+between|compare)\s+(?:the\s+)?(?P<x>[^?.!;()]+?)\s+(?:and|vs\.?|versus)\s+(?P<y>[^?.!;()]+?)\s*(?:[?.!;(]|$)",
+    re.IGNORECASE,
+)
+# A question of two sentences that each ask what one thing is: "What is sampling? What is image quantisation?", "What
+# is a lemma? And a word form?". A subject that refers back ("its privileges", "a complete one"), asks for a kind ("the
+# main issue") or is more than a name ("the domain of the loss", "are we estimating") makes no side.
+_WHAT_IS = re.compile(r"^(?:what\s+(?:is|are)\s+|and\s+)(?:(?:an?|the)\s+)?(?P<x>[^?.!;(),]+?)\s*$", re.IGNORECASE)
+_NO_SIDE = re.compile(
+    r"\b(?:its?|their|they|we|you|this|these|that|those|one|main|possible|some|few|\d+"
+    r"|of|in|on|for|with|behind|about|between|from|by|to|how|why|what|which|when|where)\b",
+    re.IGNORECASE,
+)
+
 # What ends a clause: punctuation, or a word that joins two statements ("types are X while tokens are Y"). Not a
 # colon: "types: the distinct words" names what it describes.
 _CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:and|but|while|whilst|whereas|unlike|however|vs|versus)\b", re.IGNORECASE)
@@ -24,23 +37,39 @@ Sides = tuple[frozenset[str], frozenset[str]]
 
 
 def contrasted_sides(question: str) -> Sides | None:
-    """The stems that name each side of a question's "difference between X and Y", or None.
+    """The stems that name each side of what a question contrasts ("difference between X and Y", "X vs Y", "What is
+    X? And Y?"), or None.
 
-    A noun the two share may be written once, after the second ("soft and hard
-    forks", "intrinsic and extrinsic metrics"): it names neither. Sides that
-    differ by a negation alone ("privileged and non privileged") are left alone.
+    In "the difference between X and Y" a noun the two share may be written
+    once, after the second ("soft and hard forks", "intrinsic and extrinsic
+    metrics"): it names neither. Two questions each name their own ("What is
+    sampling? What is image quantisation?"). Sides that differ by a negation
+    alone ("privileged and non privileged") are left alone.
     """
     found = _DIFFERENCE.search(question)
-    if found is None:
-        return None
-    x = [t.stem for t in content_tokens(found["x"])]
-    y = [t.stem for t in content_tokens(found["y"])]
-    if len(x) == 1 and len(y) > 1:
-        y = y[:1]
+    if found is not None:
+        x_words, y_words = content_tokens(found["x"]), content_tokens(found["y"])
+        if len(x_words) == 1 and len(y_words) > 1:
+            y_words = y_words[:1]
+    else:
+        sentences = [q.strip() for q in question.split("?") if q.strip()]
+        asked = [m["x"] for m in map(_WHAT_IS.match, sentences) if m and not _NO_SIDE.search(m["x"])]
+        if len(sentences) != 2 or len(asked) != 2:
+            return None
+        x_words, y_words = (content_tokens(text) for text in asked)
+    x, y = [t.stem for t in x_words], [t.stem for t in y_words]
     own, other = frozenset(x) - set(y), frozenset(y) - set(x)
+    own, other = _with_solid_compound(own, x_words), _with_solid_compound(other, y_words)
     if not own or not other or "not" in own | other:
         return None
     return own, other
+
+
+def _with_solid_compound(side: frozenset[str], words: list[Token]) -> frozenset[str]:
+    """A side of two or more words is also named by them written as one ("wordform" for *word form*)."""
+    if len(words) < 2 or not side:
+        return side
+    return side | {stem("".join(t.word for t in words))}
 
 
 def clause_of_each(text: str, tokens: Sequence[Token]) -> list[int]:
@@ -56,15 +85,22 @@ def clause_of_each(text: str, tokens: Sequence[Token]) -> list[int]:
 
 
 def term_side(reference: str, term_text: str, sides: Sides) -> int | None:
-    """Which side (0 or 1) a highlighted term describes: the one its own words or its clause of the reference name,
-    if only one does."""
+    """Which side (0 or 1) a highlighted term describes: the one its clause of the reference names, if only one does;
+    else the one its own words name. Its clause is read first: a lemma is a *set of lexical forms with similar word
+    sense*, whose words name the word form as well."""
+    own = {t.stem for t in content_tokens(term_text)}
     at = reference.find(term_text)
-    if at < 0:
-        named = {t.stem for t in content_tokens(term_text)}
-    else:
+    if at >= 0:
         breaks = [m.end() for m in _CLAUSE_BREAK.finditer(reference, 0, at)]
         start = breaks[-1] if breaks else 0
         after = _CLAUSE_BREAK.search(reference, at + len(term_text))
-        named = {t.stem for t in content_tokens(reference[start : after.start() if after else len(reference)])}
+        around = reference[start:at] + " " + reference[at + len(term_text) : after.start() if after else len(reference)]
+        side = _only_side({t.stem for t in content_tokens(around)}, sides)
+        if side is not None:
+            return side
+    return _only_side(own, sides)
+
+
+def _only_side(named: set[str], sides: Sides) -> int | None:
     hits = [bool(side & named) for side in sides]
     return hits.index(True) if hits.count(True) == 1 else None

@@ -285,7 +285,7 @@ SIDE_DESCRIPTION_WORDS = 2
 
 def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]:
     """The terms, each highlighted one that describes one side of what the question contrasts marked with it, where
-    the card describes both sides (``contrast``)."""
+    some term is not that side's (``contrast``)."""
     sides = contrasted_sides(card.question) if card.key_terms and not card.key_terms[0].derived else None
     if sides is None:
         return terms
@@ -296,7 +296,7 @@ def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]
         side = term_side(reference, term.term.text, sides)
         described = frozenset(row for alt in term.alternatives for part in alt for row in part.rows if stems[row] not in named)
         marked.append((term, side if len(described) >= SIDE_DESCRIPTION_WORDS else None, described))
-    if {side for _, side, _ in marked} < {0, 1}:
+    if {side for _, side, _ in marked} < {0, 1}:  # every term one side's (or none): nothing to swap with
         return terms
     return [
         term if side is None else replace(term, sides=(described, sides[side], sides[1 - side])) for term, side, described in marked

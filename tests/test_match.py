@@ -609,10 +609,18 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
 @pytest.mark.parametrize(
     "question, sides",
     [
-        ("What is the difference between word types and word tokens? Why?", ({"type"}, {"token"})),
+        # Also named written solid ("wordtypes").
+        ("What is the difference between word types and word tokens? Why?", ({"type", "wordtyp"}, {"token", "wordtoken"})),
         ("What is the difference between soft and hard forks?", ({"soft"}, {"hard"})),  # "forks" names both
         ("What are the main differences between SOA and Microservices (w.r.t. data)?", ({"soa"}, {"microservic"})),
         ("What is the difference between privileged and non privileged operations?", None),  # a negation apart
+        ("Compare the ideal vs actual implementation of semaphores.", ({"ideal"}, {"actual"})),
+        ("What is a lemma? And a word form?", ({"lemma"}, {"word", "form", "wordform"})),  # each question names its own
+        ("What is sampling? What is image quantisation?", ({"sampl"}, {"imag", "quantis", "imagequantis"})),
+        ("What is an hypervisor? What are its privileges?", None),  # the second refers back
+        ("What is MapReduce? What are the 3 main characteristics?", None),
+        ("What is the domain of the loss? What are we estimating?", None),
+        ("What is a chunk? And a chunk server? Is the chunk unique?", None),  # a third question
         ("What is a fork?", None),
     ],
 )
@@ -645,6 +653,18 @@ CONTRAST = highlighted_card(
 )
 def test_descriptions_given_to_the_other_side_earn_nothing(answer, score):
     assert grade_answer(CONTRAST, answer).score == score
+
+
+def test_two_what_is_questions_are_two_sides_that_cannot_swap_descriptions():
+    card = highlighted_card(
+        "What is a lemma? And a word form?",
+        "A lemma is a ==set of lexical forms having the same stem and similar word sense==.\n"
+        "A wordform is a ==full inflected or derived form of a word==.",
+    )
+    right = "a lemma is the set of lexical forms with the same stem and a similar sense, a word form is the full inflected form of a word"
+    assert grade_answer(card, right).score == 1.0
+    swapped = "a lemma is the full inflected or derived form of a word and the wordform is the set of lexical forms with the same stem"
+    assert grade_answer(card, swapped).score == 0.0
 
 
 def test_a_term_that_names_its_side_is_no_description_to_swap():
