@@ -1,4 +1,5 @@
-"""Questions that contrast two things ("What is the difference between types and tokens?"), and answers that swap them.
+"""Questions that contrast two things ("What is the difference between types and tokens?", "What is a lemma? And a
+word form?"), and answers that swap them.
 
 A card that asks for a difference usually highlights what each side is; an answer
 that gives each description to the other side shares every word with the
