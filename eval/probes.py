@@ -6,8 +6,8 @@
 ``eval/probes/FOLDER-DECK.jsonl`` holds answers to ``../shared/decks-corpus/FOLDER/DECK.md`` (rows ``{"card": N,
 "answer": ..., "verdict": ...}``, N as ``grader cards`` numbers them). The first set (ten decks) helped tune the
 grader; the second (``SECOND``) was written and labelled before any of it was graded, and so was the third (``THIRD``),
-after the second had been used to tune the grader too. Each answer is graded as ``grader grade`` grades it, settings as
-shipped. Reads the decks where they are; writes nothing.
+after the second had been used to tune the grader too, and the fourth (``FOURTH``), after all three had. Each answer
+is graded as ``grader grade`` grades it, settings as shipped. Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +52,22 @@ THIRD = frozenset(
         "nlp-words-and-corpora",
     }
 )
+FOURTH = frozenset(
+    {
+        "aml-detection-and-segmentation",
+        "aml-visual-search",
+        "big-graph-link-analysis",
+        "big-logistic-regression",
+        "cs-concurrent-lts",
+        "cs-dining-philosophers-and-stm",
+        "cs-introduction-to-concurrency",
+        "deep-deep-generative-models",
+        "deep-linear-regression-convexity-gradients",
+        "nlp-lsa-and-word2vec",
+    }
+)
+
+LATER_SETS = {"second": SECOND, "third": THIRD, "fourth": FOURTH}
 
 
 def main() -> None:
@@ -59,7 +75,7 @@ def main() -> None:
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
     grader = KeywordGrader()
-    totals = {"first": [0, 0], "second": [0, 0], "third": [0, 0]}
+    totals = {"first": [0, 0], "second": [0, 0], "third": [0, 0], "fourth": [0, 0]}
     for path in sorted(PROBES.glob("*.jsonl")):
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
@@ -70,7 +86,7 @@ def main() -> None:
             agree += grade.verdict.value == row["verdict"]
             if misses and grade.verdict.value != row["verdict"]:
                 print(f"  {path.stem} card {row['card']}: {row['verdict']} graded {grade.verdict.value} ({grade.score:.2f}): {row['answer']}")
-        kind = "third" if path.stem in THIRD else "second" if path.stem in SECOND else "first"
+        kind = next((kind for kind, names in LATER_SETS.items() if path.stem in names), "first")
         totals[kind][0] += agree
         totals[kind][1] += len(rows)
         print(f"{path.stem} ({kind}): {agree} of {len(rows)}")
