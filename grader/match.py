@@ -101,6 +101,7 @@ class _Part:
     spaceless: bool = False  # read as pairs of characters (Chinese, Japanese, Thai: see ``normalize.tokenize``)
     # Each negation among its words with the words it denies (indices into ``rows``): met together or not at all.
     denials: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    repeats: tuple[tuple[int, int], ...] = ()  # each word it says more than once ("end to end"): its row, how many times more
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
@@ -226,7 +227,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                     single_chars.update({t.word: row for t, row in zip(toks, rows) if len(t.word) == 1 and is_spaceless(t.word)})
                 long = phrase_words(toks) >= LONG_PHRASE_WORDS
                 denials = () if affirmative else _denial_units(term, part.text, toks)
-                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials))
+                repeats = tuple((row, rows.count(row) - 1) for row in dict.fromkeys(rows) if rows.count(row) > 1)
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials, repeats))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -874,10 +876,26 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         total += part.weight * _share(part, tuple(near))
         if len(chosen) > 1 and len(chosen) < sum(len(m) for m, is_near in zip(mentions, near) if is_near):
             chosen = _tightest([[p for p in m if abs(p - centre) <= window] for m, is_near in zip(mentions, near) if is_near])
+        if part.repeats:
+            chosen = _with_repeats(part.repeats, hits, chosen, centre, window)
         positions += chosen
     if not total:
         return 0.0, positions, refused
     return total / sum(p.weight for p in parts), positions, refused
+
+
+def _with_repeats(repeats: tuple[tuple[int, int], ...], hits: Found, chosen: list[int], centre: float, window: int) -> list[int]:
+    """A mention's positions, with the answer's second saying of a word the term says twice ("end to end").
+
+    Each word of a term is placed at one answer position, so "query guided end to
+    end person search" held one "end": the second, left out of the mention, let
+    the words of another term (*can train end to end*) seem said outside it.
+    """
+    out = list(chosen)
+    for row, more in repeats:
+        others = sorted((p for p in hits.get(row, ()) if p not in out and abs(p - centre) <= window), key=lambda p: abs(p - centre))
+        out += others[:more]
+    return out
 
 
 class QuestionIndex:

@@ -701,6 +701,13 @@ def test_a_phrase_that_names_something_else_is_no_evidence_for_any_term(answer):
     assert grade_answer(card, "the virtual machine manager or monitor, and virt-manager").score == 1.0
 
 
+def test_a_mention_holds_each_saying_of_a_word_its_term_says_twice():
+    """"end to end" is two words of the name's mention: neither is left to the other term."""
+    card = make_card("query guided end to end person search", "can train end to end using query image extensively", question="What is QEEPS?")
+    assert [t.credit for t in grade_answer(card, "it's query guided end to end person search").terms] == [1.0, 0.0]
+    assert grade_answer(card, "query guided end to end person search; it can train end to end on the query image").score == 1.0
+
+
 def test_a_term_made_of_anothers_words_keeps_its_credit():
     card = make_card("virtual machine", "virtual machine monitor")
     assert [t.credit for t in grade_answer(card, "a virtual machine monitor").terms] == [1.0, 1.0]
