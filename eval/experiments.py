@@ -377,6 +377,66 @@ def compile_card_without_typos_on_cut_stems(card, vectors=None):
     return dataclasses.replace(compiled, stem_edits=edits)
 
 
+def compile_card_reweighed(card, vectors, row_weight) -> Any:
+    """``match.compile_card`` with each term word's weight given by ``row_weight(compiled, part, i, core_weight)`` and
+    each term's weight worked out again from them, as the core does."""
+    import dataclasses
+
+    compiled = CORE_COMPILE_CARD(card, vectors)
+    terms = []
+    for term in compiled.terms:
+        alternatives = tuple(
+            tuple(
+                dataclasses.replace(
+                    part, row_weights=np.array([row_weight(compiled, part, i, w) for i, w in enumerate(part.row_weights)]), shares={}
+                )
+                for part in alt
+            )
+            for alt in term.alternatives
+        )
+        first = alternatives[0]
+        weight = term.term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
+        one_word = first[0] if term.one_word is not None else None
+        terms.append(
+            dataclasses.replace(
+                term, weight=weight, alternatives=alternatives, missing=match.Evidence(term.term, weight, 0.0, None), one_word=one_word
+            )
+        )
+    return dataclasses.replace(compiled, terms=tuple(terms))
+
+
+def repeated_word_weighs_once(compiled, part, i, weight) -> float:
+    """A word a term says twice ("logistic regression is an ordinary linear regression") weighs once: the later
+    sayings weigh nothing."""
+    return 0.0 if part.rows[i] in part.rows[:i] else weight
+
+
+def misspelt_question_word(compiled, part, i, weight) -> float:
+    """A term word the question says misspelt ("regresssion") weighs as a question word does."""
+    from rapidfuzz.distance import OSA
+
+    word_stem = compiled.stems[part.rows[i]]
+    edits = match.allowed_edits(len(word_stem))
+    if any(q[:1] == word_stem[:1] and OSA.distance(q, word_stem, score_cutoff=edits) <= edits for q in compiled.question_stems):
+        return match.QUESTION_WORD_WEIGHT
+    return weight
+
+
+CORE_WORD_MATCHES = match._word_matches
+
+
+def word_matches_no_typo_beside_spelling(compiled, answer_words: list[str]) -> list:
+    """``match._word_matches`` where an answer word that meets a word of the card by its spelling or stem is no typo of
+    another ("logistic" is not also "logit")."""
+    direct = {match.EXACT, match.STEM, match.COMPOUND}
+    out = []
+    for meets in CORE_WORD_MATCHES(compiled, answer_words):
+        if any(how in direct for _, how in meets):
+            meets = tuple((row, how) for row, how in meets if how != match.TYPO)
+        out.append(meets)
+    return out
+
+
 def denial_units_everywhere(term: KeyTerm, text: str, toks: list) -> tuple:
     """``match._denial_units`` for derived terms too (rejected: see eval/RESULTS.md, tenth session)."""
     return match._denial_units(term.model_copy(update={"derived": False}), text, toks)
@@ -1938,6 +1998,18 @@ VARIANTS: dict[str, Variant] = {
     "no-typos-on-cut-stems": Variant(
         "a term word whose stem Snowball cut to under 70% of it is met by no typo of its stem, only of the word",
         patches=[(grading_module, "compile_card", compile_card_without_typos_on_cut_stems)],
+    ),
+    "repeated-words-once": Variant(
+        "a word a term says twice weighs once",
+        patches=[(grading_module, "compile_card", lambda card, vectors=None: compile_card_reweighed(card, vectors, repeated_word_weighs_once))],
+    ),
+    "misspelt-question-words": Variant(
+        "a term word the question says misspelt weighs as a question word",
+        patches=[(grading_module, "compile_card", lambda card, vectors=None: compile_card_reweighed(card, vectors, misspelt_question_word))],
+    ),
+    "no-typo-beside-spelling": Variant(
+        "an answer word that meets a card word by spelling or stem is no typo of another",
+        patches=[(match, "_word_matches", word_matches_no_typo_beside_spelling)],
     ),
     "no-single-letter-terms": Variant(
         "no derived term is a single letter ('e' and 'g' of 'e.g.')", patches=[(keyterms, "_add_derived", add_derived_but_single_letters)]
