@@ -28,7 +28,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import ChainMap
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, pairwise, product
 from math import prod
@@ -620,6 +620,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = compiled.terms[i].missing
+    if len(placed) > 1:
+        for i in _crossed(compiled.stems, placed, found, lambda: clause_of_each(text, tokens)):
+            out[i] = compiled.terms[i].missing
     return out
 
 
@@ -635,6 +638,37 @@ def _given_to_the_other(
         return False
     said = {t.stem for p, (t, clause) in enumerate(zip(tokens, clauses)) if clause in where and p not in positions}
     return not said & own and bool(said & other)
+
+
+def _crossed(
+    stems: list[str], placed: list[tuple[int, _Term, float, tuple[int, ...], int]], found: Found, clauses_of: Callable[[], list[int]]
+) -> set[int]:
+    """The highlighted terms an answer swaps: two whose own words (those the other lacks) it says across the same two
+    clauses, each clause with some of each.
+
+    "low intra cluster similarity and high inter cluster similarity" takes each
+    term's adjective from the other clause (*high intra cluster similarity*, *low
+    inter cluster similarity*); "state data is always kept while old chain data
+    can be pruned" gives *state data can be pruned* and *chain data is always
+    kept* each other's predicate. A term said whole in one clause, and words the
+    two share ("cluster similarity"), cross nothing. ``clauses_of`` gives each
+    content word's clause, worked out only for a pair whose mentions interleave.
+    """
+    met = [(i, term, {p + shift for p in at}) for i, term, coverage, at, shift in placed if coverage > 0.0 and len(at) > 1]
+    clauses: list[int] | None = None
+    out: set[int] = set()
+    for a, (i, term_i, at_i) in enumerate(met):
+        for j, term_j, at_j in met[a + 1 :]:
+            if max(at_i) < min(at_j) or max(at_j) < min(at_i):
+                continue
+            common = {stems[r] for r in term_i.rows} & {stems[r] for r in term_j.rows}
+            shared = {p for row in term_i.rows | term_j.rows if stems[row] in common for p in found.get(row, ())}
+            if clauses is None:
+                clauses = clauses_of()
+            where_i = {clauses[p] for p in at_i - shared}
+            if len(where_i) == 2 and where_i == {clauses[p] for p in at_j - shared}:
+                out.update((i, j))
+    return out
 
 
 def _borrowed(placed: list[tuple[int, _Term, float, tuple[int, ...], int]], found: Found) -> list[int]:

@@ -708,6 +708,33 @@ def test_a_mention_holds_each_saying_of_a_word_its_term_says_twice():
     assert grade_answer(card, "query guided end to end person search; it can train end to end on the query image").score == 1.0
 
 
+SWAPPABLE = highlighted_card(
+    "What type of data is kept in the eth blockchain?",
+    "The ==chain data (blocks forming the chain) are always kept==, while ==state data can be pruned==.",
+)
+
+
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("chain data is always kept while state data can be pruned", 1.0),
+        ("state data can be pruned, chain data is kept forever", 1.0),  # the other order, each whole in its clause
+        ("state data is always kept while old chain data can be pruned", 0.0),  # each predicate given to the other
+        ("chain data can be pruned; state data is always kept", 0.0),
+    ],
+)
+def test_terms_whose_own_words_cross_the_same_two_clauses_are_swapped(answer, score):
+    assert grade_answer(SWAPPABLE, answer).score == score
+
+
+def test_words_two_terms_share_cross_nothing():
+    """"cluster similarity" belongs to both terms: only each term's own adjective and prefix tell where it is said."""
+    card = make_card("high intra cluster similarity", "low inter cluster similarity", question="What makes a good clustering?")
+    assert grade_answer(card, "high intra cluster similarity and low inter cluster similarity").score == 1.0
+    assert grade_answer(card, "intra cluster similarity must be high, inter cluster similarity low").score == 1.0
+    assert grade_answer(card, "low intra cluster similarity and high inter cluster similarity").score == 0.0
+
+
 def test_a_term_made_of_anothers_words_keeps_its_credit():
     card = make_card("virtual machine", "virtual machine monitor")
     assert [t.credit for t in grade_answer(card, "a virtual machine monitor").terms] == [1.0, 1.0]
