@@ -55,7 +55,7 @@ def test_agreement_on_other_decks_holds():
     aml-detection-and-segmentation, aml-visual-search, big-graph-link-analysis, big-logistic-regression,
     cs-concurrent-lts, cs-dining-philosophers-and-stm, cs-introduction-to-concurrency, deep-deep-generative-models,
     deep-linear-regression-convexity-gradients, nlp-lsa-and-word2vec) was written and labelled blind after all three
-    had tuned the grader: 77 of its 133 agreed when it was added. The floor is the 342 of 508 measured then."""
+    had tuned the grader: 77 of its 133 agreed when it was added. The floor is the 345 of 508 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -66,5 +66,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 508 and hits >= 342
+    assert total == 508 and hits >= 345
 
