@@ -622,6 +622,8 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
         ("What is the domain of the loss? What are we estimating?", None),
         ("What is a chunk? And a chunk server? Is the chunk unique?", None),  # a third question
         ("What is a fork?", None),
+        ("Explain compare and swap and its uses.", None),  # a name, not a comparison
+        ("Compare and contrast processes and threads.", ({"process"}, {"thread"})),
     ],
 )
 def test_the_sides_a_question_contrasts(question, sides):
@@ -665,6 +667,16 @@ def test_two_what_is_questions_are_two_sides_that_cannot_swap_descriptions():
     assert grade_answer(card, right).score == 1.0
     swapped = "a lemma is the full inflected or derived form of a word and the wordform is the set of lexical forms with the same stem"
     assert grade_answer(card, swapped).score == 0.0
+
+
+def test_compare_and_swap_names_no_sides():
+    """The clause "a lock free update" names none of the sides a contrast would make of "compare and swap ... lock free"."""
+    card = highlighted_card(
+        "What does compare and swap do, and why is it lock free?",
+        "Compare and swap ==atomically replaces a value only if it still equals the expected one==, so ==no thread ever holds a lock==.",
+    )
+    right = "a lock free update: it atomically replaces a value only if it still equals the expected one, and no thread ever holds a lock"
+    assert grade_answer(card, right).score == 1.0
 
 
 def test_a_term_that_names_its_side_is_no_description_to_swap():
