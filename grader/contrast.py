@@ -39,8 +39,8 @@ Sides = tuple[frozenset[str], frozenset[str]]
 
 
 def contrasted_sides(question: str) -> Sides | None:
-    """The stems that name each side of what a question contrasts ("difference between X and Y", "X vs Y", "What is
-    X? And Y?"), or None.
+    """The stems that name each side of what a question contrasts ("difference between X and Y", "compare X vs Y",
+    "What is X? And Y?"), or None.
 
     In "the difference between X and Y" a noun the two share may be written
     once, after the second ("soft and hard forks", "intrinsic and extrinsic

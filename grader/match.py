@@ -621,7 +621,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         for i in _borrowed(placed, found):
             out[i] = compiled.terms[i].missing
     if len(placed) > 1:
-        for i in _crossed(compiled.stems, placed, found, lambda: clause_of_each(text, tokens)):
+        for i in _crossed(compiled.stems, placed, found, lambda: clauses if clauses is not None else clause_of_each(text, tokens)):
             out[i] = compiled.terms[i].missing
     return out
 
