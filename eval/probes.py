@@ -6,8 +6,9 @@
 ``eval/probes/FOLDER-DECK.jsonl`` holds answers to ``../shared/decks-corpus/FOLDER/DECK.md`` (rows ``{"card": N,
 "answer": ..., "verdict": ...}``, N as ``grader cards`` numbers them). The first set (ten decks) helped tune the
 grader; the second (``SECOND``) was written and labelled before any of it was graded, and so was the third (``THIRD``),
-after the second had been used to tune the grader too, and the fourth (``FOURTH``), after all three had. Each answer
-is graded as ``grader grade`` grades it, settings as shipped. Reads the decks where they are; writes nothing.
+after the second had been used to tune the grader too, the fourth (``FOURTH``), after all three had, and the fifth
+(``FIFTH``, the ten decks left), after all four had. Each answer is graded as ``grader grade`` grades it, settings as
+shipped. Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -67,7 +68,22 @@ FOURTH = frozenset(
     }
 )
 
-LATER_SETS = {"second": SECOND, "third": THIRD, "fourth": FOURTH}
+FIFTH = frozenset(
+    {
+        "aml-gradient-and-backprop",
+        "big-supervised-learning",
+        "cs-enhancing-liveness",
+        "cs-more-on-atomicity",
+        "cs-partition-refinement",
+        "cs-universal-objects-and-consensus",
+        "deep-data-features-and-more",
+        "deep-transformers",
+        "nlp-skipgram-cbow-hierarchical-softmax",
+        "nlp-transformers-and-pretraining",
+    }
+)
+
+LATER_SETS = {"second": SECOND, "third": THIRD, "fourth": FOURTH, "fifth": FIFTH}
 
 
 def main() -> None:
@@ -75,7 +91,7 @@ def main() -> None:
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
     grader = KeywordGrader()
-    totals = {"first": [0, 0], "second": [0, 0], "third": [0, 0], "fourth": [0, 0]}
+    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS)}
     for path in sorted(PROBES.glob("*.jsonl")):
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
