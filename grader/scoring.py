@@ -81,8 +81,15 @@ def verdict_for(score: float, settings: GradingSettings) -> Verdict:
     return Verdict(_verdict_value(score, settings))
 
 
-# A number in a question is how many things it asks for ("What are 3 main characteristics?", "Name two ...").
-_STATED_COUNT = re.compile(r"\b(?:[2-9]|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
+# How many things a question asks for, where it says so: a number right after what asks ("What are 3 main
+# characteristics?", "Name two ...", "Describe the 5 steps") or alone in parentheses ("possible solutions (2)"). Other
+# numbers count nothing: "if 2 nodes solve a block", "the problem mentioned in 6", "Transactional Locking 2", "O(n^2)".
+_COUNT = r"(?:[2-9]|two|three|four|five|six|seven|eight|nine|ten)"
+_STATED_COUNT = re.compile(
+    r"\b(?:what(?:\s+(?:are|were))?|which\s+(?:are|were)|name|list|give|describe|explain|mention|state|identify|introduce"
+    rf"|enumerate|provide|discuss|outline)\s+(?:the\s+)?(?:briefly\s+)?{_COUNT}\b(?!-)|\(\s*{_COUNT}\s*\)",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=4096)

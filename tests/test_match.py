@@ -336,6 +336,12 @@ def test_thresholds_are_settings(seed_deck):
         # ...unless the question says how many it asks for: then each counts.
         ("What are 3 benefits of virtualization?", False, Verdict.partial),
         ("Name three benefits of virtualization.", False, Verdict.partial),
+        ("What is VM migration? What are the 2 possible scenarios?", False, Verdict.partial),
+        ("What benefits does virtualization give? List them (3).", False, Verdict.partial),
+        # A number that counts nothing asked for leaves the line alone.
+        ("How do we fix the problem mentioned in 6? What does virtualization give?", False, Verdict.correct),
+        ("What does virtualization give if 2 tenants share a host?", False, Verdict.correct),
+        ("What does virtualization give, in O(n^2) time?", False, Verdict.correct),
         # Derived terms keep the line the training splits set.
         ("What does virtualization give?", True, Verdict.partial),
     ],
