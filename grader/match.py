@@ -558,9 +558,10 @@ def _abbreviation_index(term_words: list[str], highlighted: set[int]) -> dict[st
     for i, word in enumerate(term_words):
         for cut in range(4, len(word) - 2):
             index.setdefault(word[:cut], []).append(i)
-    for short, full in SHORT_FORMS.items():
+    for short, full in SHORT_FORMS.items():  # by the stem: "app" is short for "applications" too
+        full_stem = stem(full)
         for i, word in enumerate(term_words):
-            if word == full:
+            if word and stem(word) == full_stem:
                 index.setdefault(short, []).append(i)
     for i in highlighted:
         word = term_words[i]

@@ -84,6 +84,7 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("at most 1", "one of them at most", False),  # not one, zero or first: prose is full of them
         # abbreviations and truncations
         ("hardware", "hw", True),
+        ("applications that manage VMs", "apps that manage VMs", True),  # a short form meets any form of its word
         ("virtualization", "virt", True),
         # alternatives and optional parts
         ("manager (hypervisor)", "the hypervisor", True),
@@ -743,6 +744,14 @@ SWAPPABLE = highlighted_card(
 )
 def test_terms_whose_own_words_cross_the_same_two_clauses_are_swapped(answer, score):
     assert grade_answer(SWAPPABLE, answer).score == score
+
+
+def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
+    card = seed_deck.cards[7]  # What are 2 possible types of hypervisors?
+    swapped = "Type 1 runs as a normal app on top of the OS, type 2 uses the native capabilities of the OS"
+    assert grade_answer(card, swapped).score == 0.0
+    right = "type 1 uses the native virtualization capabilities of the OS, type 2 are apps that manage the VMs without them"
+    assert grade_answer(card, right).verdict is Verdict.correct
 
 
 def test_words_two_terms_share_cross_nothing():
