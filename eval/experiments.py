@@ -2011,6 +2011,9 @@ VARIANTS: dict[str, Variant] = {
         "an answer word that meets a card word by spelling or stem is no typo of another",
         patches=[(match, "_word_matches", word_matches_no_typo_beside_spelling)],
     ),
+    "now-stopword": Variant(
+        "'now' is a stopword, as 'then' is ('context is now an average')", patches=[(normalize, "STOPWORDS", normalize.STOPWORDS | {"now"})]
+    ),
     "no-single-letter-terms": Variant(
         "no derived term is a single letter ('e' and 'g' of 'e.g.')", patches=[(keyterms, "_add_derived", add_derived_but_single_letters)]
     ),
