@@ -29,8 +29,8 @@ def agreement(rows, deck) -> float:
 
 
 def test_dev_set_agreement_floor(seed_deck):
-    # Measured 0.821 when this floor was set; paraphrases with no shared words are the misses.
-    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.82
+    # Measured 0.829 (97 of 117) when this floor was set; paraphrases with no shared words are the misses.
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.829
 
 
 def test_held_out_agreement_meets_the_goal(seed_deck):
