@@ -23,10 +23,11 @@ _DIFFERENCE = re.compile(
 )
 # A question of two sentences that each ask what one thing is: "What is sampling? What is image quantisation?", "What
 # is a lemma? And a word form?". A subject that refers back ("its privileges", "a complete one"), asks for a kind ("the
-# main issue") or is more than a name ("the domain of the loss", "are we estimating") makes no side.
+# main issue", "a simple implementation") or is more than a name ("the domain of the loss", "are we estimating") makes
+# no side.
 _WHAT_IS = re.compile(r"^(?:what\s+(?:is|are)\s+|and\s+)(?:(?:an?|the)\s+)?(?P<x>[^?.!;(),]+?)\s*$", re.IGNORECASE)
 _NO_SIDE = re.compile(
-    r"\b(?:its?|their|they|we|you|this|these|that|those|one|main|possible|some|few|\d+"
+    r"\b(?:its?|their|they|we|you|this|these|that|those|one|main|possible|some|few|simple|basic|typical|common|general|\d+"
     r"|of|in|on|for|with|behind|about|between|from|by|to|how|why|what|which|when|where)\b",
     re.IGNORECASE,
 )

@@ -626,6 +626,7 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
         ("What is sampling? What is image quantisation?", ({"sampl"}, {"imag", "quantis", "imagequantis"})),
         ("What is an hypervisor? What are its privileges?", None),  # the second refers back
         ("What is MapReduce? What are the 3 main characteristics?", None),
+        ("What is a partition function? What is a simple implementation?", None),  # a kind of the first, no second thing
         ("What is the domain of the loss? What are we estimating?", None),
         ("What is a chunk? And a chunk server? Is the chunk unique?", None),  # a third question
         ("What is a fork?", None),
