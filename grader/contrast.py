@@ -18,7 +18,8 @@ from .normalize import Token, content_tokens, stem
 # "the difference(s) between X and Y", "compare X and Y", "compare X vs Y": up to the end of the sentence or a
 # parenthesis. "compare and swap" is a name, not a comparison; "compare and contrast X and Y" is one.
 _DIFFERENCE = re.compile(
-    r"\b(?:differences?\s+between|compare(?:\s+and\s+contrast)?(?!\s+and\b))\s+(?:the\s+)?(?P<x>[^?.!;()]+?)\s+(?:and|vs\.?|versus)\s+(?P<y>[^?.!;()]+?)\s*(?:[?.!;(]|$)",
+    r"\b(?:differences?\s+between|compare(?:\s+and\s+contrast)?(?!\s+and\b))\s+(?:the\s+)?"
+    r"(?P<x>[^?.!;()]+?)\s+(?:and|vs\.?|versus)\s+(?P<y>[^?.!;()]+?)\s*(?:[?.!;(]|$)",
     re.IGNORECASE,
 )
 # A question of two sentences that each ask what one thing is: "What is sampling? What is image quantisation?", "What

@@ -241,8 +241,9 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         else:
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
     words = [w for w, _ in table]
-    terms = _with_sides(card, terms, [s for _, s in table])
-    abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], highlighted_rows)
+    stems = [s for _, s in table]
+    terms = _with_sides(card, terms, stems)
+    abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], stems, highlighted_rows)
     for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
         if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
             continue
@@ -251,7 +252,6 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             # write*): rows are shared by every term of a card.
             if not any(part < set(rows) for part in part_words):
                 abbreviations.setdefault(letters, []).extend(rows)
-    stems = [s for _, s in table]
     stem_rows: dict[str, list[int]] = {}
     variant_rows: dict[str, list[int]] = {}
     for i in sorted(plain_rows):
@@ -550,7 +550,7 @@ def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], foun
             i = initials.find(letters, i + 1)
 
 
-def _abbreviation_index(term_words: list[str], highlighted: set[int]) -> dict[str, list[int]]:
+def _abbreviation_index(term_words: list[str], stems: list[str], highlighted: set[int]) -> dict[str, list[int]]:
     """Answer words that abbreviate a term word: its prefixes of four or more letters
     that leave three or more unsaid (``virt`` -> ``virtualization``), standard short forms, and for a word of an
     author's highlighted term (rows ``highlighted``), a number in digits for one in words or the other way round."""
@@ -558,11 +558,12 @@ def _abbreviation_index(term_words: list[str], highlighted: set[int]) -> dict[st
     for i, word in enumerate(term_words):
         for cut in range(4, len(word) - 2):
             index.setdefault(word[:cut], []).append(i)
-    for short, full in SHORT_FORMS.items():  # by the stem: "app" is short for "applications" too
-        full_stem = stem(full)
-        for i, word in enumerate(term_words):
-            if word and stem(word) == full_stem:
-                index.setdefault(short, []).append(i)
+    shorts: dict[str, list[str]] = {}  # by the stem (``stems``: the table's): "app" is short for "applications" too
+    for short, full in SHORT_FORMS.items():
+        shorts.setdefault(stem(full), []).append(short)
+    for i, word in enumerate(term_words):
+        for short in shorts.get(stems[i], ()) if word else ():
+            index.setdefault(short, []).append(i)
     for i in highlighted:
         word = term_words[i]
         if word in NUMBER_WORDS:

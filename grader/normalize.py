@@ -548,8 +548,9 @@ def term_words(tokens: list[Token]) -> list[Token]:
 
 
 # Other languages' negations, each read as "not" in a deck stemmed in its language, and what may stand between one
-# and the phrase it denies there (in English, articles only: "not a", "no real"): articles and, where the negation comes before the verb "to be", that verb ("no es
-# emulación", "non è", "não é", "не является"). Written folded, as words are compared.
+# and the phrase it denies there (in English, articles only: "not a", "no real"): articles and, where the negation
+# comes before the verb "to be", that verb ("no es emulación", "non è", "não é", "не является"). Written folded, as
+# words are compared.
 _NEGATIONS_IN = {
     "german": ("nicht nie niemals kein keine keinen keinem keiner keines", "der die das den dem des ein eine einen einem einer eines"),
     "french": ("pas non jamais aucun aucune", "le la les un une des du de"),
