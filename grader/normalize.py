@@ -737,16 +737,19 @@ def _written_pieces(word: str) -> tuple[str, ...]:
 # none of the terms still earns marks for what it does say).
 NON_ANSWERS = frozenset(
     normalize(phrase)
-    for phrase in (
+    for written in (
         "not answered", "no answer", "no answer given", "no response",
-        "I don't know", "I do not know", "I dont know", "don't know", "dont know", "idk", "dunno",
+        "I don't know", "I do not know", "don't know", "idk", "dunno",
         "no idea", "I have no idea", "no clue", "not sure", "I'm not sure", "I am not sure",
         "I forgot", "forgot", "I don't remember", "don't remember", "n/a",
         "I dunno", "I have no clue", "not a clue", "I can't remember", "can't remember", "I can't recall",
+        "I don't know the answer", "I don't know the rest",
     )
+    for phrase in (written, written.replace("'", ""))  # "I dont know", "cant remember": the apostrophe left out
 )
-# Words that wrap a non-answer without making it one ("sorry, I don't know", "um, no idea"): left out before the look-up.
-NON_ANSWER_FILLERS = frozenset("sorry please thanks thank honestly really um uh hmm well ok okay".split())
+# Words that wrap a non-answer without making it one ("sorry, I don't know", "um, no idea", "I still don't know"):
+# left out before the look-up.
+NON_ANSWER_FILLERS = frozenset("sorry please thanks thank honestly really um uh hmm well ok okay still just then".split())
 
 # The same in the languages a deck may be stemmed in (``stemming_in``): its phrases, then its fillers. Read as that
 # language reads them (its negations among them), in a deck of that language, beside the English ones.

@@ -279,6 +279,10 @@ def test_verdicts_on_the_seed_deck(seed_deck, answer, verdict):
         ("no idea, sorry", False),
         ("idk idk", False),
         ("i dunno", False),
+        ("i dont know", False),  # a contraction typed without its apostrophe
+        ("i still don't know", False),
+        ("I don't know the answer", False),
+        ("i dont know then", False),
         ("I have no clue", False),
         ("???", False),
         ("", False),
