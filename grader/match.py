@@ -45,7 +45,7 @@ from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -553,7 +553,8 @@ def _acronyms_found(compiled: CompiledCard, text: str, tokens: list[Token], foun
 def _abbreviation_index(term_words: list[str], stems: list[str], highlighted: set[int]) -> dict[str, list[int]]:
     """Answer words that abbreviate a term word: its prefixes of four or more letters
     that leave three or more unsaid (``virt`` -> ``virtualization``), standard short forms, and for a word of an
-    author's highlighted term (rows ``highlighted``), a number in digits for one in words or the other way round."""
+    author's highlighted term (rows ``highlighted``), a number in digits for one in words or the other way round, and
+    an English negation typed without its apostrophe ("doesnt") for its negation."""
     index: dict[str, list[int]] = {}
     for i, word in enumerate(term_words):
         for cut in range(4, len(word) - 2):
@@ -564,9 +565,13 @@ def _abbreviation_index(term_words: list[str], stems: list[str], highlighted: se
     for i, word in enumerate(term_words):
         for short in shorts.get(stems[i], ()) if word else ():
             index.setdefault(short, []).append(i)
+    english = stemming_language() == "english"
     for i in highlighted:
         word = term_words[i]
-        if word in NUMBER_WORDS:
+        if word == "not" and english:  # "doesnt converge" for *does not converge*
+            for contraction in UNMARKED_CONTRACTIONS:
+                index.setdefault(contraction, []).append(i)
+        elif word in NUMBER_WORDS:
             index.setdefault(NUMBER_WORDS[word], []).append(i)
         elif word in _NUMBERS_SPELT:
             index.setdefault(_NUMBERS_SPELT[word], []).append(i)

@@ -157,6 +157,12 @@ def stemming_language() -> str:
 # Negations carry meaning ("non privileged" is not "privileged"), so they are
 # kept as content and spelled one way.
 NEGATIONS = {"no": "not", "not": "not", "non": "not", "never": "not", "nt": "not", "cannot": "not"}
+# English contractions typed without their apostrophe ("doesnt", "isnt"), in English decks: they meet the negation of
+# an author's highlighted term (``match``). Not read as "not" everywhere: "dont" is French, and in terms derived from
+# a reference the datasets' figures do not support it (eval/RESULTS.md).
+UNMARKED_CONTRACTIONS = frozenset(
+    "dont doesnt didnt isnt arent wasnt werent hasnt havent hadnt wont wouldnt cant couldnt shouldnt mustnt neednt".split()
+)
 
 # Order words (before, after, first, once, until, again) are content: sequence is often the point.
 STOPWORDS = frozenset(

@@ -66,6 +66,7 @@ def test_a_term_that_is_itself_negative_is_found_by_its_negation():
         ("non transparent", "nontransparent", 1.0),
         ("not contain acid", "the food does not contain any acid", 1.0),
         ("no flow control", "there is no flow control", 1.0),
+        ("does not converge", "so it doesnt converge", 1.0),  # an apostrophe left out
     ],
 )
 def test_a_negative_term_is_met_by_its_negation_and_what_it_denies_together(term, answer, credit):
