@@ -150,6 +150,8 @@ class CompiledCard:
     question_stems: frozenset[str] = frozenset()  # the question's content stems: the similarity leaves them out
     stopword_terms: frozenset[str] = frozenset()  # stopwords a term is made of: an answer's are matched, not skipped
     single_chars: dict[str, int] = field(default_factory=dict)  # a term's lone character (熵) -> its row: see _word_matches
+    # Two words a highlighted term says in a row, with their rows, by the first letters of the first: see _blended.
+    blends: dict[str, list[tuple[str, str, tuple[int, int]]]] = field(default_factory=dict)
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -201,6 +203,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     spoken: set[str] = set()  # stopwords a term is made of ("up and down"): an answer's are words to match
     common = stopwords()
     single_chars: dict[str, int] = {}  # a term word that is one character of a script without spaces -> its row
+    blends: dict[str, list[tuple[str, str, tuple[int, int]]]] = {}  # see _blended
     terms = []
     for term in card.key_terms:
         alternatives = []
@@ -216,6 +219,9 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 plain_rows.update(rows)
                 if not term.derived:
                     highlighted_rows.update(rows)
+                    for (a, ra), (b, rb) in pairwise(zip(toks, rows)):
+                        if _BLEND_GAP.fullmatch(part.text, a.end, b.start) and a.word.isalpha() and b.word.isalpha():
+                            blends.setdefault(a.word[: BLEND_LETTERS[0]], []).append((a.word, b.word, (ra, rb)))
                 _index_acronyms(part.text, toks, rows, acronyms, expansions)
                 part_words.append(frozenset(rows))
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
@@ -277,6 +283,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
+        blends=blends,
     )
 
 
@@ -399,6 +406,10 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             how[i, j] = how[i, j] or TYPO
+    if compiled.blends:  # "mutex" for *mutual exclusion*
+        for j in np.flatnonzero(~how.any(axis=0)):
+            for i in _blended(compiled.blends, answer_words[j]):
+                how[i, j] = TYPO
     for j, (word, answer_stem) in enumerate(zip(answer_words, answer_stems)):  # "Laplace", "normalising" (_variant_stems)
         rows = list(compiled.variant_rows.get(answer_stem, ()))
         for variant in _variant_stems(word, answer_stem):
@@ -579,6 +590,24 @@ def _abbreviation_index(term_words: list[str], stems: list[str], highlighted: se
 
 
 _NUMBERS_SPELT = {digits: word for word, digits in NUMBER_WORDS.items()}
+
+# Two words blended into one by their beginnings, as "mutex" is *mutual exclusion*, "regex" *regular expression* and
+# "sysadmin" *system administrator*: at least this many letters of each, both cut short.
+BLEND_LETTERS = (3, 2)
+_BLEND_GAP = re.compile(r"[ \-]")
+
+
+def _blended(blends: dict[str, list[tuple[str, str, tuple[int, int]]]], word: str) -> tuple[int, ...]:
+    """The rows of the two words a highlighted term says in a row that an answer word blends (``BLEND_LETTERS``), or
+    none: checked for a word that meets no term word otherwise, so an answer's real words keep their meaning."""
+    low_first, low_second = BLEND_LETTERS
+    for first, second, rows in blends.get(word[:low_first], ()):
+        for cut in range(low_first, min(len(first), len(word) - low_second + 1)):
+            if word[cut - 1] != first[cut - 1]:
+                break
+            if len(word) - cut < len(second) and second.startswith(word[cut:]):
+                return rows
+    return ()
 
 
 def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words: list[Token], tokens: list[Token]) -> list[Evidence]:

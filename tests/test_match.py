@@ -86,6 +86,11 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("hardware", "hw", True),
         ("applications that manage VMs", "apps that manage VMs", True),  # a short form meets any form of its word
         ("virtualization", "virt", True),
+        # two words blended by their beginnings, in an author's term
+        ("a mutual exclusion semaphore", "a mutex semaphore", True),
+        ("regular expression", "a regex", True),
+        ("mutual exclusion", "a muted mutual", False),  # a blend must be spelt exactly
+        ("mutual exclusion", "mutual", False),
         # alternatives and optional parts
         ("manager (hypervisor)", "the hypervisor", True),
         # a gloss that restates is a synonym without its "i.e."; one that gives an example is none
