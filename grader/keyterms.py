@@ -40,6 +40,8 @@ _TAG_LINK = re.compile(r"#\[\[[^\[\]]*\]\]")  # Logseq's and Obsidian's tag of s
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`+|~~)")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
+# LaTeX commands whose name is no word a reader says: the word it is read as.
+_LATEX_SAID = {"infty": "infinity"}
 _EDGE_PUNCT = " \t.,;:=!?-–—*_\\\"'`"
 
 
@@ -74,7 +76,7 @@ def clean_markdown(text: str) -> str:
     if "<" in text:
         text = _TAG.sub(" ", text)
     if "\\" in text:
-        text = _LATEX_CMD.sub(r"\1", text).replace("\\", " ")
+        text = _LATEX_CMD.sub(lambda m: _LATEX_SAID.get(m[1], m[1]), text).replace("\\", " ")
     text = text.replace("$", "")
     if "*" in text or "_" in text or "`" in text or "~" in text:  # four searches cost less than one scan of the pattern
         text = _EMPHASIS.sub("", text)

@@ -273,6 +273,7 @@ SHORT_FORMS = {
     "w": "with",
     "impl": "implementation",
     "approx": "approximation",
+    "inf": "infinity",
 }
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from grader import Card, Grade, GradingSettings, KeywordGrader, Verdict, grade_answer
 from grader.cardtext import card_id
-from grader.keyterms import derive_key_terms, parse_term
+from grader.keyterms import clean_term, derive_key_terms, parse_term
 from grader.normalize import fold, is_spaceless, marked_word_patterns, normalize, tokenize
 
 
@@ -86,6 +86,7 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("hardware", "hw", True),
         ("applications that manage VMs", "apps that manage VMs", True),  # a short form meets any form of its word
         ("virtualization", "virt", True),
+        ("to infinity", "it goes to inf", True),
         # two words blended by their beginnings, in an author's term
         ("a mutual exclusion semaphore", "a mutex semaphore", True),
         ("regular expression", "a regex", True),
@@ -124,6 +125,13 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
 def test_term_tolerance(term, answer, found):
     grade = grade_answer(make_card(term), answer)
     assert grade.terms[0].found is found, grade.terms[0]
+
+
+def test_a_latex_symbol_is_read_as_the_word_it_says():
+    term = parse_term(clean_term(r"defined over $[-\infty, +\infty]$"))
+    assert term.text == "defined over [-infinity, +infinity]"
+    card = Card(id="c1", number=1, question="Why odds?", answer="", key_terms=[term])
+    assert grade_answer(card, "they are defined over -inf to +inf").terms[0].credit == 1.0
 
 
 # Characters nothing shows (zero-width space, soft hyphen, word joiner, a tag character) and letters that look Latin
