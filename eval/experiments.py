@@ -461,6 +461,14 @@ def is_verb_negation_unmarked_too(text: str, tok) -> bool:
     return text[tok.start : tok.end].casefold() in UNMARKED_CONTRACTIONS or CORE_IS_VERB_NEGATION(text, tok)
 
 
+CORE_NEGATED = match.negated
+
+
+def negated_or_freed(text: str, tokens: list) -> list[bool]:
+    """``normalize.negated`` with the words a "free" right after denies ("deadlock-free"), for every term."""
+    return [a or b for a, b in zip(CORE_NEGATED(text, tokens), normalize.freed(text, tokens))]
+
+
 CORE_SHARE = match._share
 
 
@@ -1990,6 +1998,10 @@ VARIANTS: dict[str, Variant] = {
     "unmarked-contractions": Variant(
         "English negations typed without their apostrophe (dont, isnt, cant) read as don't, isn't, can't",
         patches=[(normalize, "_piece_and_stem", piece_and_stem_reading_unmarked_contractions), (normalize, "_is_verb_negation", is_verb_negation_unmarked_too)],
+    ),
+    "free-denies-derived-too": Variant(
+        "an answer's 'X-free' denies X for derived terms too, as for highlighted ones (where the card does not say it)",
+        patches=[(match, "negated", negated_or_freed)],
     ),
     "abbreviation-letters": Variant(
         "a letter the reference writes only inside 'e.g.' or 'i.e.' may be a derived term (the rule before the twelfth session)",

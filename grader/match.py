@@ -152,6 +152,9 @@ class CompiledCard:
     single_chars: dict[str, int] = field(default_factory=dict)  # a term's lone character (熵) -> its row: see _word_matches
     # Two words a highlighted term says in a row, with their rows, by the first letters of the first: see _blended.
     blends: dict[str, list[tuple[str, str, tuple[int, int]]]] = field(default_factory=dict)
+    # The stems the card itself says "free" after ("context-free"), which an answer's "X-free" does not deny; None where
+    # no answer's can (``normalize.freed``: English only).
+    free_of: frozenset[str] | None = None
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -283,6 +286,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
+        free_of=_said_free(card) if stemming_language() == "english" else None,
         blends=blends,
     )
 
@@ -355,6 +359,19 @@ def _reference_vector(vectors: WordVectors, card: Card, question_stems: set[str]
 
     tokens = content_tokens(clean_markdown(card.answer)) or content_tokens(" ".join(t.text for t in card.key_terms))
     return reference_vector(vectors, tokens, question_stems)
+
+
+def _said_free(card: Card) -> frozenset[str]:
+    """The stems a card's question, reference or terms say "free" or "freedom" right after ("context-free grammar",
+    "deadlock freedom")."""
+    from .keyterms import clean_markdown
+
+    text = "\n".join([question_words(card), clean_markdown(card.answer), *(t.text for t in card.key_terms)])
+    tokens = content_tokens(text)
+    return frozenset(t.stem for t, free in zip(tokens, freed(text, tokens, _FREE_NAMES)) if free)
+
+
+_FREE_NAMES = frozenset({"free", "freedom"})
 
 
 def _denied_stems(reference: str) -> set[str]:
@@ -621,6 +638,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         return [t.missing for t in compiled.terms]
     denied = negated(text, tokens)
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
+    highlights_affirmed = _not_freed(compiled, affirmed, text, tokens)
     out = []
     placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
@@ -629,8 +647,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
             continue
+        said = affirmed if term.term.derived else highlights_affirmed
         if term.one_word is not None:
-            at = (affirmed if term.one_word.affirmative else found).get(term.one_word.rows[0])
+            at = (said if term.one_word.affirmative else found).get(term.one_word.rows[0])
             if at and term.one_word_coverage > 0.0:
                 pos = min(at)  # its first mention: how it is met there is how the term is found
                 span = (tokens[pos].start, tokens[pos].end)
@@ -641,7 +660,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
             else:
                 out.append(term.missing)
             continue
-        coverage, ends, how, positions, shift = _mention(term, found, affirmed)
+        coverage, ends, how, positions, shift = _mention(term, found, said)
         if ends and term.sides is not None:
             if clauses is None:
                 clauses = clause_of_each(text, tokens)
@@ -660,6 +679,18 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         for i in _crossed(compiled.stems, placed, found, lambda: clauses if clauses is not None else clause_of_each(text, tokens)):
             out[i] = compiled.terms[i].missing
     return out
+
+
+def _not_freed(compiled: CompiledCard, affirmed: Found, text: str, tokens: list[Token]) -> Found:
+    """``affirmed`` less the answer words a "free" after denies ("deadlock-free"), for an author's highlighted terms:
+    not where the card says "free" after the word itself ("context-free grammar"). Terms derived from a reference are
+    left alone, as with other negations (eval/RESULTS.md)."""
+    if compiled.free_of is None:
+        return affirmed
+    freed_here = [free and t.stem not in compiled.free_of for free, t in zip(freed(text, tokens), tokens)]
+    if not any(freed_here):
+        return affirmed
+    return {row: {p: h for p, h in at.items() if not freed_here[p]} for row, at in affirmed.items()}
 
 
 def _given_to_the_other(

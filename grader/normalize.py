@@ -642,6 +642,19 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     return out
 
 
+def freed(text: str, tokens: list[Token], free: frozenset[str] = frozenset({"free"})) -> list[bool]:
+    """Which content tokens of an English text a "free" right after denies: "deadlock-free", "error free" (without
+    deadlock, without errors). Kept apart from ``negated``: "context-free" and "lock-free" are also names, which a card
+    that says them itself keeps (``free``: the words read as "free", "freedom" too for what a card names)."""
+    out = [False] * len(tokens)
+    if _STEMMING.get() != "english" or "free" not in text.casefold():
+        return out
+    for j in range(1, len(tokens)):
+        if tokens[j].word in free and _PHRASE_GAP.fullmatch(text, tokens[j - 1].end, tokens[j].start):
+            out[j - 1] = True
+    return out
+
+
 # Languages whose negation of a noun stands after it, in a deck stemmed in them: Turkish "emülasyon değil" (not
 # emulation), "izolasyon yok" (no isolation). The word right before one is denied, as in Korean.
 _DENIALS_AFTER_IN = {"turkish": frozenset("degil degildir degiller degiliz yok yoktur".split())}

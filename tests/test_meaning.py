@@ -44,6 +44,21 @@ def test_a_negated_term_earns_nothing(answer, score):
     assert grade_answer(EXAMPLES, answer, KEYWORD_ONLY).score == score
 
 
+@pytest.mark.parametrize(
+    "term, answer, credit",
+    [
+        ("results in deadlock", "it is deadlock free", 0.0),  # "X-free" is without X
+        ("results in deadlock", "it is deadlock-free", 0.0),
+        ("results in deadlock", "it can deadlock", 0.5),
+        ("deadlock free", "it is deadlock-free", 1.0),  # a term that says it too
+        ("free memory", "the memory is free", 1.0),  # "free" after a verb denies nothing
+    ],
+)
+def test_a_term_word_followed_by_free_is_denied(term, answer, credit):
+    grade = grade_answer(card("What is it?", [term, "something else"]), answer, KEYWORD_ONLY)
+    assert grade.terms[0].credit == credit
+
+
 def test_a_negation_the_reference_makes_too_is_agreement():
     path = card("Why is bulb A off?", ["closed path"], answer="Bulb A is not in a closed path.")
     assert grade_answer(path, "because it is not in a closed path", KEYWORD_ONLY).score == 1.0
