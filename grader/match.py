@@ -45,7 +45,7 @@ from .models import Card, HowFound, KeyTerm
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
+from .normalize import NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
