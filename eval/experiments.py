@@ -377,6 +377,16 @@ def compile_card_without_typos_on_cut_stems(card, vectors=None):
     return dataclasses.replace(compiled, stem_edits=edits)
 
 
+def compile_card_opposites_everywhere(card, vectors=None):
+    """``match.compile_card`` where a word of a derived term, too, is no typo of a word that begins with the opposite
+    of its beginning ("endocytosis" and "exocytosis"), as in an author's highlighted term."""
+    import dataclasses
+
+    compiled = CORE_COMPILE_CARD(card, vectors)
+    beginnings = np.array([match._beginning(w) for w in compiled.words], dtype=np.int8)
+    return dataclasses.replace(compiled, beginnings=beginnings)
+
+
 def compile_card_reweighed(card, vectors, row_weight) -> Any:
     """``match.compile_card`` with each term word's weight given by ``row_weight(compiled, part, i, core_weight)`` and
     each term's weight worked out again from them, as the core does."""
@@ -2002,6 +2012,10 @@ VARIANTS: dict[str, Variant] = {
     "free-denies-derived-too": Variant(
         "an answer's 'X-free' denies X for derived terms too, as for highlighted ones (where the card does not say it)",
         patches=[(match, "negated", negated_or_freed)],
+    ),
+    "opposite-beginnings-derived-too": Variant(
+        "derived terms' words, too, are no typos of words that begin with their opposite beginning (endo/exo, min/max)",
+        patches=[(grading_module, "compile_card", compile_card_opposites_everywhere)],
     ),
     "abbreviation-letters": Variant(
         "a letter the reference writes only inside 'e.g.' or 'i.e.' may be a derived term (the rule before the twelfth session)",

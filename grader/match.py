@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections import ChainMap
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from itertools import chain, pairwise, product
 from math import prod
 from operator import attrgetter
@@ -140,6 +141,8 @@ class CompiledCard:
     terms: tuple[_Term, ...]
     abbreviations: dict[str, list[int]]  # answer word -> rows of the term words it abbreviates
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
+    # Which of OPPOSITE_BEGINNINGS each row's word begins with, for an author's highlighted terms (0: none, or derived)
+    beginnings: np.ndarray
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     variant_rows: dict[str, list[int]]  # another stem a real term word is met by (``_variant_stems``) -> its rows
@@ -276,6 +279,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         terms=tuple(terms),
         abbreviations=abbreviations,
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
+        beginnings=np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8),
         acronyms=acronyms,
         stem_rows=stem_rows,
         variant_rows=variant_rows,
@@ -419,7 +423,10 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     fuzzy = (word_dist <= compiled.word_edits[:, None]) | (stem_dist <= compiled.stem_edits[:, None])
     same_initial = np.array([w[:1] for w in compiled.words])[:, None] == np.array([w[:1] for w in answer_words])[None, :]
     exact = stem_dist == 0
-    how = np.where(word_dist == 0, EXACT, np.where(exact, STEM, np.where(fuzzy & same_initial, TYPO, 0))).astype(np.int8)
+    typo = fuzzy & same_initial
+    if compiled.beginnings.any() and typo.any():
+        typo &= ~_opposite_beginnings(compiled.beginnings, answer_words)
+    how = np.where(word_dist == 0, EXACT, np.where(exact, STEM, np.where(typo, TYPO, 0))).astype(np.int8)
     for j, word in enumerate(answer_words):
         for i in compiled.abbreviations.get(word, ()):
             how[i, j] = how[i, j] or TYPO
@@ -450,6 +457,31 @@ def _word_matches(compiled: CompiledCard, answer_words: list[str]) -> list[Meets
     for row, col in zip(*np.nonzero(how)):
         met[col].append((int(row), int(how[row, col])))
     return [tuple(pairs) for pairs in met]
+
+
+# Beginnings that make opposites a letter or two apart ("intra"/"inter" cluster, "microscopic"/"macroscopic",
+# "minimises"/"maximises", "hypotension"/"hypertension", "endothermic"/"exothermic"): in an author's highlighted
+# term, a word that begins with one is no typo of a word that begins with the other. Not in terms derived from a
+# reference: ASAP's teachers credit "endocytosis" where the reference lists "exocytosis" too (eval/RESULTS.md).
+OPPOSITE_BEGINNINGS = (("intra", "inter"), ("micro", "macro"), ("min", "max"), ("hypo", "hyper"), ("endo", "exo"))
+
+
+@lru_cache(maxsize=65536)
+def _beginning(word: str) -> int:
+    """Which of ``OPPOSITE_BEGINNINGS`` a word begins with: 2k + 1 for the first of pair k, 2k + 2 for the second,
+    0 for none."""
+    for k, pair in enumerate(OPPOSITE_BEGINNINGS):
+        for side, beginning in enumerate(pair):
+            if word.startswith(beginning):
+                return 2 * k + 1 + side
+    return 0
+
+
+def _opposite_beginnings(beginnings: np.ndarray, answer_words: list[str]) -> np.ndarray:
+    """For each table row (``beginnings``: its word's ``_beginning``) and answer word, whether the two begin with the
+    two sides of one pair of opposites."""
+    opposite = np.where(beginnings % 2 == 1, beginnings + 1, beginnings - 1)  # each side's other side (-1: none)
+    return (beginnings > 0)[:, None] & (opposite[:, None] == np.array([_beginning(w) for w in answer_words])[None, :])
 
 
 # Two English words meet as by their stem, their stems as Snowball makes them left alone (so a misspelt "protean" still

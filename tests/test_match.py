@@ -63,6 +63,12 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("I/O", "I/P", False),
         ("CPU registers", "GPU registers", False),
         ("data", "date", False),
+        # opposites a letter or two apart are no typos of each other
+        ("maximization", "minimization", False),
+        ("microscopic", "macroscopic", False),
+        ("intracluster", "intercluster", False),
+        ("endothermic", "exothermic", False),
+        ("minimization", "minimisation", True),
         # near neighbours
         ("supervisor", "hypervisor", False),
         ("Virtual machine manager", "virtual memory manager", False),
