@@ -56,7 +56,7 @@ def test_agreement_on_other_decks_holds():
     fifth (``FIFTH``: aml-gradient-and-backprop, big-supervised-learning, cs-enhancing-liveness, cs-more-on-atomicity,
     cs-partition-refinement, cs-universal-objects-and-consensus, deep-data-features-and-more, deep-transformers,
     nlp-skipgram-cbow-hierarchical-softmax, nlp-transformers-and-pretraining) was written and labelled blind after all
-    four had: 86 of its 136 agreed when it was added. The floor is the 436 of 644 that agree now."""
+    four had: 86 of its 136 agreed when it was added. The floor is the 437 of 644 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -67,5 +67,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 644 and hits >= 436
+    assert total == 644 and hits >= 437
 
