@@ -42,7 +42,7 @@ from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
 from .contrast import clause_of_each, contrasted_sides, term_side
-from .models import Card, HowFound, KeyTerm
+from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
@@ -190,6 +190,7 @@ class Evidence(NamedTuple):  # a tuple: one is made per term and answer
     coverage: float
     span: tuple[int, int] | None
     how: HowFound | None = None  # how its words were found: exact, stem, typo, compound or meaning (the loosest); None if not
+    refused: Refusal | None = None  # why the words the answer says of it (at ``span``) earn it nothing; None if they do
 
 
 def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard:
@@ -685,7 +686,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
             if at and term.one_word_coverage > 0.0:
                 pos = min(at)  # its first mention: how it is met there is how the term is found
                 span = (tokens[pos].start, tokens[pos].end)
-                out.append(_new_tuple(Evidence, (term.term, term.weight, term.one_word_coverage, span, HOW[at[pos]])))
+                out.append(_new_tuple(Evidence, (term.term, term.weight, term.one_word_coverage, span, HOW[at[pos]], None)))
                 if not term.term.derived:
                     placed.append((len(out) - 1, term, term.one_word_coverage, (pos,), 0))
                     whole += term.one_word_coverage >= 1.0
@@ -697,20 +698,26 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
             if clauses is None:
                 clauses = clause_of_each(text, tokens)
             if _given_to_the_other(term.sides, found, {p + shift for p in positions}, clauses, tokens):
-                out.append(term.missing)
+                span = (tokens[ends[0]].start, tokens[ends[1]].end)
+                out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
-        out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how)))
+        out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how, None)))
         if positions and not term.term.derived:
             placed.append((len(out) - 1, term, coverage if ends else -1.0, positions, shift))
             whole += coverage >= 1.0 or not ends
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
-            out[i] = compiled.terms[i].missing
+            out[i] = _refused(out[i], "inside another term")
     if len(placed) > 1:
         for i in _crossed(compiled.stems, placed, found, lambda: clauses if clauses is not None else clause_of_each(text, tokens)):
-            out[i] = compiled.terms[i].missing
+            out[i] = _refused(out[i], "swapped")
     return out
+
+
+def _refused(evidence: Evidence, why: Refusal) -> Evidence:
+    """A term's evidence once a rule refuses what the answer says of it: nothing earned, the mention kept to show."""
+    return _new_tuple(Evidence, (evidence.term, evidence.weight, 0.0, evidence.span, None, why))
 
 
 def _not_freed(compiled: CompiledCard, affirmed: Found, text: str, tokens: list[Token]) -> Found:

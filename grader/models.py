@@ -122,6 +122,11 @@ class Deck(BaseModel):
 HowFound = Literal["exact", "stem", "typo", "compound", "meaning"]
 
 
+# Why the words an answer says of a key term earn it nothing: said of the other side of what the question contrasts,
+# swapped with another term's, or only inside another term's mention.
+Refusal = Literal["other side", "swapped", "inside another term"]
+
+
 class TermMatch(BaseModel):
     """How one key term fared in an answer."""
 
@@ -135,6 +140,12 @@ class TermMatch(BaseModel):
     derived: bool = False
     how: HowFound | None = Field(
         None, description="How its words were found, the loosest of them: exact, stem, typo, compound or meaning."
+    )
+    refused: Refusal | None = Field(
+        None,
+        description="Why the words the answer says of it (span, matched_text) earn it nothing: 'other side' (said of the "
+        "other side of what the question contrasts), 'swapped' (with another term), 'inside another term' (only within "
+        "another term's mention). Null otherwise.",
     )
 
 

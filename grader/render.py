@@ -140,10 +140,21 @@ def term_lines(grade: Grade) -> list[Text]:
 
 
 def term_label(term: TermMatch) -> str:
-    """How a key term is named in the lists after an answer; one found by meaning says by which words."""
+    """How a key term is named in the lists after an answer; one found by meaning says by which words, one refused
+    why the words said of it do not count."""
     if term.how == "meaning" and term.matched_text:
         return f"{clean_line(term.term)} ≈ “{clean_line(term.matched_text)}” (by meaning)"
+    if term.refused and term.matched_text:
+        return f"{clean_line(term.term)} (“{clean_line(term.matched_text)}”: {REFUSALS[term.refused]})"
     return clean_line(term.term)
+
+
+# What a refused term's label says of the words the answer said of it.
+REFUSALS = {
+    "other side": "said of the other side",
+    "swapped": "swapped with another term",
+    "inside another term": "part of another term",
+}
 
 
 def grade_view(card: Card, answer: str, grade: Grade, images: tuple[Image, ...] = ()) -> Group:
@@ -387,7 +398,7 @@ def grade_row(
     if answer is not None:
         text, width = answer
         line.append(f"  {_padded(_cut(text, width) or '—', width)}")
-    found = [f"≈{term}" if how == "meaning" else term for term, is_found, _, _, _, _, how in terms if is_found]
+    found = [f"≈{term}" if how == "meaning" else term for term, is_found, _, _, _, _, how, _ in terms if is_found]
     partly = [f"~{term} ({credit:.0%})" for term, is_found, credit, *_ in terms if not is_found and credit > 0]
     missed = [term for term, is_found, credit, *_ in terms if not is_found and credit == 0]
     if card.required is not None and len(found) >= card.required:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .cardtext import question_words
 from .foreign import guessing_share
-from .models import Card, Grade, HowFound, TermMatch, Verdict
+from .models import Card, Grade, HowFound, Refusal, TermMatch, Verdict
 from .normalize import is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
@@ -184,9 +184,9 @@ def combined_score(terms: float, similarity: float | None, card: Card, settings:
 
 
 # A grade as plain values: cheap to build, to send from a worker process and to turn into a record.
-# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how), ...), similarity,
+# (score, verdict, answered, ((term, found, credit, span, matched_text, derived, how, refused), ...), similarity,
 #  the other cards' terms that cost it credit)
-TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "HowFound | None"]
+TermFacts = tuple[str, bool, float, "tuple[int, int] | None", "str | None", bool, "HowFound | None", "Refusal | None"]
 GradeFacts = tuple[float, str, bool, tuple[TermFacts, ...], "float | None", tuple[str, ...]]
 
 
@@ -208,7 +208,7 @@ def unmatched(card: Card, answer: str, tokens: list[Token] | None = None) -> Unm
 
 def unmatched_facts(card: Card, why: Unmatched) -> GradeFacts:
     """The grade of an answer ``unmatched`` tells apart: ``Grade.nothing_recalled``, as plain values (without pydantic)."""
-    terms = tuple((t.text, False, 0.0, None, None, t.derived, None) for t in card.key_terms)
+    terms = tuple((t.text, False, 0.0, None, None, t.derived, None, None) for t in card.key_terms)
     return 0.0, Verdict.incorrect.value, why != "no answer", terms, None, ()
 
 
@@ -225,19 +225,22 @@ def facts_from_evidence(
     """
     if not card.gradable:
         return 0.0, Verdict.self_graded.value, True, (), None, ()
-    terms = []
+    terms: list[TermFacts] = []
     earned, possible = [], []
     # A term's credit: full once found, its coverage in between, nothing for a stray word.
     found_at, floor = settings.found_threshold, settings.partial_floor
-    for term, weight, coverage, span, how in evidence:
+    for term, weight, coverage, span, how, refused in evidence:
         if coverage >= found_at:
-            terms.append((term.text, True, 1.0, span, answer[span[0] : span[1]] if span else None, term.derived, how))
+            terms.append((term.text, True, 1.0, span, answer[span[0] : span[1]] if span else None, term.derived, how, None))
             earned.append(weight)
         elif coverage >= floor and coverage > 0.0:
-            terms.append((term.text, False, _round4(coverage), span, answer[span[0] : span[1]] if span else None, term.derived, how))
+            terms.append((term.text, False, _round4(coverage), span, answer[span[0] : span[1]] if span else None, term.derived, how, None))
             earned.append(weight * coverage)
+        elif refused:  # said, and refused: where, to show why it earns nothing
+            terms.append((term.text, False, 0.0, span, answer[span[0] : span[1]] if span else None, term.derived, None, refused))
+            earned.append(0.0)
         else:
-            terms.append((term.text, False, 0.0, None, None, term.derived, None))
+            terms.append((term.text, False, 0.0, None, None, term.derived, None, None))
             earned.append(0.0)
         possible.append(weight)
     got, total = terms_share(earned, possible, card.required)
@@ -275,7 +278,7 @@ KNOWN_ROUNDED = 65536
 
 def grade_facts(grade: Grade) -> GradeFacts:
     """The plain values of a grade (its card is known beside it)."""
-    terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how) for t in grade.terms)
+    terms = tuple((t.term, t.found, t.credit, t.span, t.matched_text, t.derived, t.how, t.refused) for t in grade.terms)
     return grade.score, grade.verdict.value, grade.answered, terms, grade.similarity, tuple(grade.foreign_terms)
 
 
@@ -291,7 +294,9 @@ def facts_grade(card: Card, facts: GradeFacts) -> Grade:
         similarity=similarity,
         foreign_terms=list(foreign),
         terms=[
-            TermMatch.model_construct(term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how)
-            for term, found, credit, span, matched_text, derived, how in terms
+            TermMatch.model_construct(
+                term=term, found=found, credit=credit, span=span, matched_text=matched_text, derived=derived, how=how, refused=refused
+            )
+            for term, found, credit, span, matched_text, derived, how, refused in terms
         ],
     )

@@ -72,7 +72,7 @@ def _record(card: Card, answer: str, extra: dict[str, Any], grade: Grade | Grade
 
 
 def _term_record(facts: TermFacts) -> dict[str, Any]:
-    term, found, credit, span, matched_text, derived, how = facts
+    term, found, credit, span, matched_text, derived, how, refused = facts
     return {
         "term": term,
         "found": found,
@@ -81,6 +81,7 @@ def _term_record(facts: TermFacts) -> dict[str, Any]:
         "matched_text": matched_text,
         "derived": derived,
         "how": how,
+        "refused": refused,
     }
 
 
@@ -207,7 +208,7 @@ class JsonLinesFormat:
         self._cards: dict[tuple[str, int, str], str] = {}  # a card's fields -> their encoding
         self._terms: dict[TermFacts, str] = {}  # a term's plain values (without a span) -> its object, encoded
         self._heads: dict[tuple[str, bool, float], str] = {}  # (term, found, credit) -> its object's start, up to its span
-        self._tails: dict[tuple[bool, str | None], str] = {}  # (derived, how) -> its object's end, after its matched text
+        self._tails: dict[tuple[bool, str | None, str | None], str] = {}  # (derived, how, refused) -> its object's end, after its matched text
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
         if isinstance(grade, Grade):
@@ -233,7 +234,7 @@ class JsonLinesFormat:
         )
 
     def _term(self, facts: TermFacts) -> str:
-        term, found, credit, span, matched_text, derived, how = facts
+        term, found, credit, span, matched_text, derived, how, refused = facts
         if span is None or matched_text is None:  # (a span always comes with its matched text)
             encoded = self._terms.get(facts)
             if encoded is None:
@@ -242,9 +243,11 @@ class JsonLinesFormat:
         head = self._heads.get((term, found, credit))
         if head is None:
             head = self._heads[term, found, credit] = f'{{"term": {_string(term)}, "found": {_BOOL[found]}, "credit": {_float(credit)}, "span": ['
-        tail = self._tails.get((derived, how))
+        tail = self._tails.get((derived, how, refused))
         if tail is None:
-            tail = self._tails[derived, how] = f', "derived": {_BOOL[derived]}, "how": {"null" if how is None else _string(how)}}}'
+            tail = self._tails[derived, how, refused] = (
+                f', "derived": {_BOOL[derived]}, "how": {_string_or_null(how)}, "refused": {_string_or_null(refused)}}}'
+            )
         return f'{head}{span[0]}, {span[1]}], "matched_text": {_string(matched_text)}{tail}'
 
 
@@ -272,6 +275,10 @@ _json = json.JSONEncoder(ensure_ascii=False).encode
 _string = json.encoder.encode_basestring
 _float = float.__repr__
 _BOOL = {True: "true", False: "false"}
+
+
+def _string_or_null(value: str | None) -> str:
+    return "null" if value is None else _string(value)
 
 
 def _fields(extra: dict[str, Any]) -> str:

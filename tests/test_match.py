@@ -778,6 +778,32 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
     assert grade_answer(card, right).verdict is Verdict.correct
 
 
+def test_a_refused_term_says_why_and_where(seed_deck):
+    """A term refused for what the answer says of it is missing with its reason and mention, in the grade and in
+    ``grade --json``'s line, built from plain values as from the model."""
+    import json
+
+    from grader.scoring import grade_facts
+    from grader.writers import JsonLinesFormat
+
+    swapped = "state data is always kept while old chain data can be pruned"
+    other_side = "tokens are the set of distinct words in a corpus and types the collection of all the words used"
+    inside = "it runs in supervisor mode"
+    cases = [
+        (SWAPPABLE, swapped, "swapped"),
+        (CONTRAST, other_side, "other side"),
+        (make_card("process that (theorically) runs on top of the supervisor", "runs in supervisor mode"), inside, "inside another term"),
+    ]
+    for card, answer, why in cases:
+        grade = grade_answer(card, answer)
+        refused = [t for t in grade.terms if t.refused]
+        assert refused and all(t.refused == why and not t.found and t.credit == 0.0 for t in refused)
+        assert all(answer[t.span[0] : t.span[1]] == t.matched_text for t in refused)
+        fast, slow = (json.loads(JsonLinesFormat().line(card, answer, {}, g)) for g in (grade_facts(grade), grade))
+        assert fast == slow and [t["refused"] for t in fast["terms"]] == [t.refused for t in grade.terms]
+    assert all(t.refused is None for t in grade_answer(SWAPPABLE, "chain data is always kept while state data can be pruned").terms)
+
+
 def test_words_two_terms_share_cross_nothing():
     """"cluster similarity" belongs to both terms: only each term's own adjective and prefix tell where it is said."""
     card = make_card("high intra cluster similarity", "low inter cluster similarity", question="What makes a good clustering?")
