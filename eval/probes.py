@@ -7,8 +7,10 @@
 "answer": ..., "verdict": ...}``, N as ``grader cards`` numbers them). The first set (ten decks) helped tune the
 grader; the second (``SECOND``) was written and labelled before any of it was graded, and so was the third (``THIRD``),
 after the second had been used to tune the grader too, the fourth (``FOURTH``), after all three had, and the fifth
-(``FIFTH``, the ten decks left), after all four had. Each answer is graded as ``grader grade`` grades it, settings as
-shipped. Reads the decks where they are; writes nothing.
+(``FIFTH``, the ten decks left), after all four had. The sixth (every file in ``eval/probes/sixth/``, named the same
+way) answers cards none of the others answer, of twelve decks, and was written and labelled blind after all five had
+tuned the grader. Each answer is graded as ``grader grade`` grades it, settings as shipped. Reads the decks where they
+are; writes nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from grader.decks import load_deck  # noqa: E402
 from grader.grading import KeywordGrader  # noqa: E402
 
 PROBES = ROOT / "eval" / "probes"
+SIXTH = PROBES / "sixth"
 CORPUS = ROOT.parent / "shared" / "decks-corpus"
 SECOND = frozenset(
     {
@@ -86,13 +89,22 @@ FIFTH = frozenset(
 LATER_SETS = {"second": SECOND, "third": THIRD, "fourth": FOURTH, "fifth": FIFTH}
 
 
+def probe_files() -> list[tuple[Path, str]]:
+    """Every probe file with its set: a top-level file's set by its name, the sixth folder's files all the sixth."""
+    top = [
+        (path, next((kind for kind, names in LATER_SETS.items() if path.stem in names), "first"))
+        for path in sorted(PROBES.glob("*.jsonl"))
+    ]
+    return top + [(path, "sixth") for path in sorted(SIXTH.glob("*.jsonl"))]
+
+
 def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
     grader = KeywordGrader()
-    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS)}
-    for path in sorted(PROBES.glob("*.jsonl")):
+    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth")}
+    for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
@@ -102,7 +114,6 @@ def main() -> None:
             agree += grade.verdict.value == row["verdict"]
             if misses and grade.verdict.value != row["verdict"]:
                 print(f"  {path.stem} card {row['card']}: {row['verdict']} graded {grade.verdict.value} ({grade.score:.2f}): {row['answer']}")
-        kind = next((kind for kind, names in LATER_SETS.items() if path.stem in names), "first")
         totals[kind][0] += agree
         totals[kind][1] += len(rows)
         print(f"{path.stem} ({kind}): {agree} of {len(rows)}")
