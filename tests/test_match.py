@@ -69,6 +69,9 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("intracluster", "intercluster", False),
         ("endothermic", "exothermic", False),
         ("minimization", "minimisation", True),
+        ("agentless", "it needs an agent", False),  # "-less" says the opposite of its root
+        ("stateless", "it keeps state", False),
+        ("stateless", "statless", True),
         # near neighbours
         ("supervisor", "hypervisor", False),
         ("Virtual machine manager", "virtual memory manager", False),
