@@ -737,7 +737,10 @@ def _not_freed(compiled: CompiledCard, affirmed: Found, text: str, tokens: list[
     left alone, as with other negations (eval/RESULTS.md)."""
     if compiled.free_of is None:
         return affirmed
-    freed_here = [free and t.stem not in compiled.free_of for free, t in zip(freed(text, tokens), tokens)]
+    free = freed(text, tokens)
+    if not any(free):  # most answers: no "free"
+        return affirmed
+    freed_here = [f and t.stem not in compiled.free_of for f, t in zip(free, tokens)]
     if not any(freed_here):
         return affirmed
     return {row: {p: h for p, h in at.items() if not freed_here[p]} for row, at in affirmed.items()}
