@@ -533,6 +533,93 @@ def test_decisions_follow_their_answers_when_the_decks_question_is_edited(tmp_pa
     assert f"Notice: 2 saved decisions name 4 answers no longer in the answers file (kept in {tmp_path / 'class.review.jsonl'})" in result.stderr
 
 
+# Every command once, across four questions (a self-graded one among them): a split, marks, some answers marked,
+# an undo that goes back to a question left, m, n.
+WIDE_CLASS = [
+    *CLASS[:5],
+    ("fay", 3, "I don't know"),
+    ("gus", 3, "sharing, portability, interpreter, aggregation, equivalence, emulation, efficiency, isolation"),
+    *CLASS[5:],
+    ("dee", 15, '=HYPERLINK("x")'),
+    ("eli", 15, "cold migration and warm migration"),
+    ("ann", 4, "hardware, OS, applications"),
+    ("bo", 4, "layers"),
+    ("", 1, "portability and managed execution"),
+    ("fay", 1, "portability, managed execution, increased security"),
+]
+WIDE_SCRIPT = "s\na\ni 1\nu\np\nm\no c 1\nn\nc\ni\na\nq\n"
+
+
+def test_a_scripted_review_shows_its_groups_and_exports_the_records_of_grade_with_the_final_grades(tmp_path, seed_deck):
+    """What review shows and writes, pinned: the groups in order, and exports that are grade's records (grade --json,
+    --csv) with the final grades added, and the report and gradebook of those records (as grade writes them)."""
+    from grader.class_outputs import write_class_outputs
+    from grader.writers import FINAL_FIELDS
+
+    answers = class_csv(tmp_path, WIDE_CLASS)
+    out, report, book = tmp_path / "final.jsonl", tmp_path / "r.html", tmp_path / "gb.csv"
+    flags = ("--output", str(out), "--report", str(report), "--gradebook", str(book))
+    result = run_cli("review", DECK, str(answers), *flags, input=WIDE_SCRIPT, env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    shown = [
+        line.strip("│╭╮╰╯─ ") for line in result.stdout.splitlines()
+        if line.startswith(("╭", "╰")) or not line.startswith("│") or line.startswith("│   1.")
+    ]  # fmt: skip
+    assert shown == [
+        "Question 1/4 · group of 2", "1. fay              1.00 correct   portability, managed execution, increased security",
+        "1 group(s) left here · 2 uncertain here, 16 in all", "Split into 2 groups of 1, 1.",
+        "Question 1/4 · group of 1", "1. 0.67 partial   portability and managed execution",
+        "2 group(s) left here · 2 uncertain here, 16 in all", "partial: 1 answer(s).",
+        "Question 1/4 · group of 1", "1. fay              1.00 correct   portability, managed execution, increased security",
+        "1 group(s) left here · 1 uncertain here, 15 in all", "incorrect: 1 answer(s).",
+        "Question 2/4 · group of 3", "1. ann              1.00 correct   sharing, aggregation, emulation, isolation",
+        "4 group(s) left here · 7 uncertain here, 14 in all", "Undone: incorrect for 1 answer(s).",
+        "Question 1/4 · group of 1", "1. fay              1.00 correct   portability, managed execution, increased security",
+        "1 group(s) left here · 1 uncertain here, 15 in all", "partial: 1 answer(s).",
+        "Question 2/4 · group of 3", "1. ann              1.00 correct   sharing, aggregation, emulation, isolation",
+        "4 group(s) left here · 7 uncertain here, 14 in all",
+        "Question 2/4 · group of 3", "1. ann              1.00 correct",
+        "4 group(s) left here · 7 uncertain here, 14 in all", "correct: 1 answer(s).",
+        "Question 2/4 · group of 2", "1. bo               1.00 correct   sharing, aggregation, emulation and isolation",
+        "4 group(s) left here · 6 uncertain here, 13 in all", "Question 3 left to the calibration (6 answers still uncertain).",
+        "Question 3/4 · group of 1", "1. ann                —  self-grad hardware, OS, applications",
+        "2 group(s) left here · 2 uncertain here, 13 in all", "correct: 1 answer(s).",
+        "Question 3/4 · group of 1", "1. bo                 —  self-grad layers",
+        "1 group(s) left here · 1 uncertain here, 12 in all", "incorrect: 1 answer(s).",
+        "Question 4/4 · group of 2", "1. ann              1.00 correct   offline migration and live migration",
+        "4 group(s) left here · 5 uncertain here, 11 in all", "correct: 2 answer(s).",
+        "Question 4/4 · group of 1", "1. cy               0.00 incorrect moving a VM while it keeps running",
+        "3 group(s) left here · 3 uncertain here, 9 in all",
+    ]  # fmt: skip
+    assert result.stderr.endswith("(7 answers decided by you); 9 answers still uncertain.\n")
+    graded = run_cli("grade", DECK, str(answers), "--json").stdout.splitlines()
+    lines = out.read_text(encoding="utf-8").splitlines()
+    finals = [{k: v for k, v in json.loads(line).items() if k in FINAL_FIELDS} for line in lines]
+    assert [line[: len(g) - 1] for line, g in zip(lines, graded, strict=True)] == [g[:-1] for g in graded]
+    assert lines == [g[:-1] + ", " + json.dumps(f)[1:] for g, f in zip(graded, finals)]
+    assert [(f["final_verdict"], f["final_score"], f["graded_by"], f["uncertain"]) for f in finals] == [
+        ("correct", 1.0, "teacher", False), ("correct", 1.0, "grader", True), ("partial", 0.5, "grader", True),
+        ("partial", 0.5, "grader", True), ("incorrect", 0.0, "grader", True), ("incorrect", 0.0, "grader", True),
+        ("partial", 0.5, "grader", True), ("correct", 1.0, "teacher", False), ("correct", 1.0, "teacher", False),
+        ("incorrect", 0.0, "grader", True), ("incorrect", 0.0, "grader", True), ("incorrect", 0.0, "grader", True),
+        ("correct", 1.0, "teacher", False), ("incorrect", 0.0, "teacher", False), ("partial", 0.6667, "teacher", False),
+        ("partial", 0.5, "teacher", False),
+    ]  # fmt: skip
+    again_report, again_book = tmp_path / "again.html", tmp_path / "again.csv"
+    records = [json.loads(line) for line in lines]
+    write_class_outputs(seed_deck, str(answers), records, GradingSettings(), ["student"], report=again_report, gradebook=again_book)
+    assert report.read_bytes() == again_report.read_bytes() and book.read_bytes() == again_book.read_bytes()
+    # The same decisions exported again, as CSV and a Markdown report.
+    out_csv, report_md, again_md = tmp_path / "final.csv", tmp_path / "r.md", tmp_path / "again.md"
+    assert run_cli("review", DECK, str(answers), "--export-only", "--output", str(out_csv), "--report", str(report_md)).returncode == 0
+    rows = list(csv.DictReader(out_csv.open(newline="", encoding="utf-8")))
+    graded_rows = list(csv.DictReader(run_cli("grade", DECK, str(answers), "--csv").stdout.splitlines()))
+    assert [{k: v for k, v in r.items() if k not in FINAL_FIELDS} for r in rows] == graded_rows
+    assert [[r[k] for k in FINAL_FIELDS] for r in rows] == [[str(f[k]) for k in FINAL_FIELDS] for f in finals]
+    write_class_outputs(seed_deck, str(answers), records, GradingSettings(), ["student"], report=again_md, whole_markdown=True)
+    assert report_md.read_bytes() == again_md.read_bytes()
+
+
 def test_a_narrow_terminal_shows_each_answer_on_a_line_of_its_own(tmp_path):
     # At 40 columns the number, name, score and verdict filled the line, and every answer was shown as "…".
     answers = class_csv(tmp_path)
