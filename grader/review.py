@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import signal
 import threading
@@ -43,10 +44,11 @@ except ImportError:  # Windows: decisions files are not locked
     fcntl = None  # type: ignore[assignment]  # None stands for the module Windows lacks
 
 from .errors import GraderError
-from .models import AnswerRow, Card, Grade, Verdict
+from .models import Card, Grade, Verdict
 
 if TYPE_CHECKING:
-    from .scoring import GradingSettings
+    from .answers import RowValues
+    from .scoring import GradeFacts, GradingSettings
     from .semantic import WordVectors
 
 # Verdicts as ordered classes: what calibration fits and what the teacher decides.
@@ -82,7 +84,7 @@ class Similarity:
     rows at a time (``rows``), never as one n x n array of floats: 10,000 answers to one question took 1.4 GB so.
     """
 
-    def __init__(self, answers: Sequence[str], grades: Sequence[Grade], vectors: WordVectors | None):
+    def __init__(self, answers: Sequence[str], grades: Sequence[Grade | GradeFacts], vectors: WordVectors | None):
         from .normalize import content_tokens
 
         self.n = len(answers)
@@ -102,8 +104,9 @@ class Similarity:
         else:
             self.by_words = np.arange(self.n)
         self.words = _WordSets([{t.stem for t in ts} for ts in tokens]) if self.by_words.size else None
-        self.credits = _credits(grades)
-        self.said = np.array([g.answered for g in grades], dtype=bool)
+        facts = _as_facts(grades)
+        self.credits = _credits(facts)
+        self.said = np.array([f[2] for f in facts], dtype=bool)  # answered
 
     def block_rows(self) -> int:
         """How many rows ``rows`` is asked for at once."""
@@ -161,12 +164,19 @@ class _WordSets:
         return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
 
 
-def _credits(grades: Sequence[Grade]) -> np.ndarray:
+def _as_facts(grades: Sequence[Grade | GradeFacts]) -> list[GradeFacts]:
+    """Grades as their plain values (``scoring.GradeFacts``), however they come."""
+    from .scoring import grade_facts
+
+    return [grade_facts(g) if isinstance(g, Grade) else g for g in grades]
+
+
+def _credits(facts: Sequence[GradeFacts]) -> np.ndarray:
     """Each answer's credit per key term (answers x terms)."""
-    width = max((len(g.terms) for g in grades), default=0)
-    out = np.zeros((len(grades), width))
-    for i, g in enumerate(grades):
-        out[i, : len(g.terms)] = [t.credit for t in g.terms]
+    width = max((len(f[3]) for f in facts), default=0)
+    out = np.zeros((len(facts), width))
+    for i, (_, _, _, terms, _, _) in enumerate(facts):
+        out[i, : len(terms)] = [t[2] for t in terms]
     return out
 
 
@@ -300,13 +310,13 @@ def bounds(x: np.ndarray, marked_x: np.ndarray, marked_class: np.ndarray, suppor
     return lo, hi
 
 
-def calibration_input(grades: Sequence[Grade]) -> np.ndarray:
+def calibration_input(grades: Sequence[Grade | GradeFacts]) -> np.ndarray:
     """Raw scores with non-answers ranked below every real attempt."""
-    return np.array([g.score if g.answered else NON_ANSWER_RANK for g in grades], dtype=float)
+    return np.array([score if answered else NON_ANSWER_RANK for score, _, answered, *_ in _as_facts(grades)], dtype=float)
 
 
-def raw_classes(grades: Sequence[Grade]) -> np.ndarray:
-    return np.array([CLASS_OF.get(g.verdict, NO_CLASS) for g in grades], dtype=np.intp)
+def raw_classes(grades: Sequence[Grade | GradeFacts]) -> np.ndarray:
+    return np.array([CLASS_OF.get(Verdict(f[1]), NO_CLASS) for f in _as_facts(grades)], dtype=np.intp)
 
 
 class QuestionReview:
@@ -315,7 +325,7 @@ class QuestionReview:
     def __init__(
         self,
         answers: Sequence[str],
-        grades: Sequence[Grade],
+        grades: Sequence[Grade | GradeFacts],
         vectors: WordVectors | None,
         *,
         threshold: float | None = None,
@@ -394,18 +404,46 @@ def sidecar_path(answers: Path) -> Path:
     return answers.with_name(f"{answers.stem}.review.jsonl")
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
-    """One answer of the class: its row, its card, the grader's grade."""
+    """One answer of the class: its row, its card, the grader's grade.
+
+    The row is kept as read (``RowValues``) and the grade packed (``marshal``, exact for its plain values: a bool
+    stays a bool, -0.0 stays -0.0), unpacked when read: 0.7 KB and 0.3 KB an answer, where the ``AnswerRow`` and
+    the ``Grade`` model with a ``TermMatch`` per term took 9 KB (100,000 answers: 900 MB).
+    """
 
     position: int  # in the answers file, from 0
-    row: AnswerRow
+    row: RowValues
     card: Card
-    grade: Grade
+    packed: bytes  # the grade's ``GradeFacts``
+
+    @classmethod
+    def graded(cls, position: int, row: RowValues, card: Card, facts: GradeFacts) -> Item:
+        return cls(position, row, card, marshal.dumps(facts))
+
+    @property
+    def facts(self) -> GradeFacts:
+        """The grader's grade, as plain values."""
+        facts: GradeFacts = marshal.loads(self.packed)
+        return facts
 
     @property
     def key(self) -> str:
         return answer_key(self.card.id, self.row.answer)
+
+
+class _FactsOf(Sequence["GradeFacts"]):
+    """The grades of some answers, each unpacked when it is read."""
+
+    def __init__(self, items: Sequence[Item]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: Any) -> Any:  # an index or a slice, as a Sequence takes
+        return [it.facts for it in self.items[i]] if isinstance(i, slice) else self.items[i].facts
 
 
 @dataclass
@@ -625,7 +663,7 @@ class Review:
         self.questions: list[_Question] = []
         for card_id, its in sorted(by_card.items(), key=lambda kv: kv[1][0].card.number):
             marks = np.array([decided.get(it.position, -1) for it in its], dtype=np.intp)
-            review = QuestionReview([it.row.answer for it in its], [it.grade for it in its], vectors, threshold=threshold, decided=marks)
+            review = QuestionReview([it.row.answer for it in its], _FactsOf(its), vectors, threshold=threshold, decided=marks)
             self.questions.append(_Question(its[0].card, its, review))
         self._local = {it.position: (qi, li) for qi, q in enumerate(self.questions) for li, it in enumerate(q.items)}
 
@@ -758,15 +796,16 @@ class Review:
         for q in self.questions:
             r = q.review
             for li, item in enumerate(q.items):
-                g = item.grade
+                facts = item.facts
+                grader_score, grader_verdict = facts[0], Verdict(facts[1])
                 if r.decided[li] >= 0:
                     verdict, by = CLASSES[r.decided[li]], "teacher"
                 elif r.proposal[li] >= 0 and r.proposal[li] != r.raw[li]:
                     verdict, by = CLASSES[r.proposal[li]], "calibrated"
                 else:
-                    verdict, by = g.verdict, "grader"
-                score = g.score if verdict is g.verdict else NOMINAL_SCORE.get(verdict, 0.0)
-                uncertain = bool(not r.certain[li]) and g.verdict is not Verdict.self_graded
+                    verdict, by = grader_verdict, "grader"
+                score = grader_score if verdict is grader_verdict else NOMINAL_SCORE.get(verdict, 0.0)
+                uncertain = bool(not r.certain[li]) and grader_verdict is not Verdict.self_graded
                 out[item.position] = Final(verdict, score, by, uncertain)
         return [f for f in out if f is not None]
 
@@ -775,7 +814,7 @@ class Review:
         from .writers import grade_record
 
         for item, final in zip(self.items, self.finals()):
-            yield {**grade_record(item.card, item.row, item.grade), **final.record()}
+            yield {**grade_record(item.card, item.row, item.facts), **final.record()}
 
 
 # --- a review session: commands in, things to show out ----------------------------------------------
@@ -882,7 +921,7 @@ def run_review(review: Review, io: ReviewIO, *, everything: bool = False, max_sh
         members = [(n, q.items[int(li)], CLASSES[r.proposal[li]] if r.proposal[li] >= 0 else Verdict.self_graded, float(r.x[li])) for n, li in enumerate(order, start=1)]
         io.show(GroupShown(
             q.card, qi + 1, len(review.questions), members if show_all else members[:max_shown], proposal,
-            Counter(q.items[int(li)].grade.verdict.value for li in group), len(r.pending), r.uncertain, review.uncertain,
+            Counter(q.items[int(li)].facts[1] for li in group), len(r.pending), r.uncertain, review.uncertain,
             size=len(members), show_all=show_all,
         ))  # fmt: skip
         if len(members) > max_shown and not show_all:
@@ -970,14 +1009,16 @@ def open_review(
     with open_answers(answers_path, answers_format) as source:
         deck = load_deck(deck_path)
         resolver = CardResolver(deck)
-        resolved = [(row, deck.cards[resolver.index(row, source.name)]) for row in source.rows()]
+        resolved = [(row, deck.cards[resolver.index(row, source.name)]) for row in source.row_values()]
         name = source.name
     fields = list(dict.fromkeys(k for row, _ in resolved for k in row.extra))
     if on_grading is not None:
         on_grading(len(resolved))
     grader = KeywordGrader(settings)
     grader.use_deck(deck.cards)
-    items = [Item(i, g.row, g.card, g.grade) for i, g in enumerate(grade_rows(resolved, grader, jobs=jobs))]
+    graded = grade_rows(resolved, grader, jobs=jobs)
+    items = [Item.graded(i, row, card, g.facts) for i, ((row, card), g) in enumerate(zip(resolved, graded, strict=True))]
+    del resolved  # the rows live on in the items
     from .evaluation import calibration  # noqa: F401 - loaded now, not when the teacher makes the first mark
 
     log = DecisionLog(decisions)
