@@ -320,7 +320,12 @@ def raw_classes(grades: Sequence[Grade | GradeFacts]) -> np.ndarray:
 
 
 class QuestionReview:
-    """The review of one question's answers: its groups, the teacher's marks, and what they imply."""
+    """The review of one question's answers: its groups, the teacher's marks, and what they imply.
+
+    The answers are grouped when their groups are first asked for, not before: what the marks imply needs no groups,
+    so exporting grades groups nothing, and a review works out one question's similarity at a time (n x n bytes:
+    100,000 answers to 16 questions held 620 MB of them at once, and took 20 s to group before the first was shown).
+    """
 
     def __init__(
         self,
@@ -338,10 +343,37 @@ class QuestionReview:
         self.calibrate = calibrate
         self.x = calibration_input(grades)
         self.raw = raw_classes(grades)
-        self.levels = similarity_levels(Similarity(answers, grades, vectors), grouping_thresholds(threshold))
+        self._answers, self._grades, self._vectors, self._thresholds = answers, grades, vectors, grouping_thresholds(threshold)
+        self._levels: np.ndarray | None = None
+        self._pending: list[np.ndarray] | None = None
         self.decided = np.full(self.n, -1, dtype=np.intp) if decided is None else decided.astype(np.intp).copy()
-        self.pending: list[np.ndarray] = cluster(self.levels, np.flatnonzero(self.decided < 0), 1)
         self.refresh()
+
+    @property
+    def levels(self) -> np.ndarray:
+        """How alike each pair of answers is (``similarity_levels``): worked out when first needed, kept until
+        ``forget_levels``."""
+        if self._levels is None:
+            self._levels = similarity_levels(Similarity(self._answers, self._grades, self._vectors), self._thresholds)
+        return self._levels
+
+    def forget_levels(self) -> None:
+        """Let the levels go (a split works them out again, the same)."""
+        self._levels = None
+
+    @property
+    def pending(self) -> list[np.ndarray]:
+        """The groups not decided yet, made of the answers the marks so far leave (largest first) when first asked for;
+        every change of a mark asks for them first."""
+        if self._pending is None:
+            self._pending = cluster(self.levels, np.flatnonzero(self.decided < 0), 1)
+        return self._pending
+
+    def to_show(self, everything: bool = False) -> bool:
+        """Whether a group is left to show: one with an answer still uncertain (or, with ``everything``, any), told
+        without grouping the answers (the groups hold every answer not decided)."""
+        left = self.decided < 0
+        return bool(left.any()) and (everything or not self.certain[left].all())
 
     def refresh(self) -> None:
         """The proposals and certainty after the marks so far."""
@@ -365,19 +397,19 @@ class QuestionReview:
         return max(counts, key=lambda c: (counts[c], c))
 
     def decide(self, members: np.ndarray, cls: int) -> None:
+        self._drop(members)  # grouped first, if they were not yet, as the marks before this one left them
         self.decided[members] = cls
-        self._drop(members)
         self.refresh()
 
     def undecide(self, members: np.ndarray) -> None:
+        self.pending.append(np.asarray(members, dtype=np.intp))  # as in ``decide``
         self.decided[members] = -1
-        self.pending.append(np.asarray(members, dtype=np.intp))
         self.refresh()
 
     def split(self, members: np.ndarray) -> list[np.ndarray]:
         parts = split(self.levels, members, self.x)
         self._drop(members)
-        self.pending += parts
+        self.pending.extend(parts)
         return parts
 
     def _drop(self, members: np.ndarray) -> None:
@@ -387,7 +419,7 @@ class QuestionReview:
             rest = np.array([i for i in g if int(i) not in gone], dtype=np.intp)
             if rest.size:
                 kept.append(rest)
-        self.pending = kept
+        self._pending = kept
 
 
 # --- the class under review ------------------------------------------------------------------------
@@ -721,8 +753,11 @@ class Review:
         Groups whose answers are all certain are left to the calibration unless ``everything``.
         """
         for qi, q in enumerate(self.questions):
-            if qi in skipped:
+            if qi in skipped or not q.review.to_show(everything):
                 continue
+            for other in self.questions:  # one question's levels at a time (n x n bytes each)
+                if other is not q:
+                    other.review.forget_levels()
             for group in q.review.ordered():
                 if everything or not q.review.certain[group].all():
                     return qi, group

@@ -308,6 +308,51 @@ def test_a_question_review_decides_splits_and_undoes(seed_deck):
     assert (review.decided == -1).all() and sum(g.size for g in review.pending) == 7
 
 
+def test_answers_are_grouped_only_when_their_question_is_shown_and_one_question_at_a_time(tmp_path, monkeypatch):
+    """Every question's answers were grouped as the review opened, and their levels (n x n bytes) kept to the end:
+    100,000 answers to 16 questions held 620 MB of them, and --export-only, which shows no group, waited 20 s."""
+    import grader.review as review
+    from grader.review import Said, open_review, run_review, write_exports
+
+    worked_out: list[int] = []
+
+    def counted(similarity, thresholds):
+        worked_out.append(similarity.n)
+        return similarity_levels(similarity, thresholds)
+
+    monkeypatch.setattr(review, "similarity_levels", counted)
+    opened = open_review(SEED_DECK, class_csv(tmp_path), GradingSettings(match="keyword"), tmp_path / "d.jsonl")
+    write_exports(opened, GradingSettings(), output=tmp_path / "final.jsonl")
+    assert worked_out == []  # exporting shows no group
+
+    class Script:
+        interactive = False
+
+        def __init__(self, lines):
+            self.lines, self.shown = list(lines), []
+
+        def command(self):
+            return self.lines.pop(0) if self.lines else None
+
+        def show(self, shown):
+            held = [q.review._levels is not None for q in opened.review.questions]
+            self.shown.append((shown.text if isinstance(shown, Said) else shown.question.number, held, list(worked_out)))
+
+    # Q3's first group split and a part accepted; on to Q15; the undo goes back to Q3, where a split needs its levels again.
+    script = Script(["s", "a", "n", "u", "s", "q"])
+    run_review(opened.review, script)
+    opened.log.close()
+    groups = [(question, held, computed) for question, held, computed in script.shown if not isinstance(question, str)]
+    assert groups == [  # the question shown, whose levels are held, the sizes of the questions whose levels were worked out
+        (3, [True, False], [5]),
+        (3, [True, False], [5]),
+        (3, [True, False], [5]),
+        (15, [False, True], [5, 3]),
+        (3, [False, False], [5, 3]),  # Q3's groups are kept, its levels not
+        (3, [True, False], [5, 3, 5]),  # the split worked them out again
+    ]
+
+
 # --- the decisions file --------------------------------------------------------------------------------
 
 
