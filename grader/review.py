@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -1085,13 +1085,15 @@ def write_exports(
     from .files import write_whole
     from .gradebook import nameless_notice
 
-    records = list(opened.review.records())
+    # The records are made as they are written, once for each export: all of them at once took 5 KB an answer.
+    review = opened.review
     with _finished_first():  # stopped between two, this run's results would sit beside an earlier run's report
         if output is not None:
-            write_whole(output, _results_text(records, opened.fields, csv=output.suffix.lower() == ".csv"), what="results", newline="")
+            lines = _results_lines(review.records(), opened.fields, csv=output.suffix.lower() == ".csv")
+            write_whole(output, lines, what="results", newline="")
         if report is not None or gradebook is not None:
             summary = write_class_outputs(
-                opened.deck, opened.answers_name, records, settings, opened.fields,
+                opened.deck, opened.answers_name, review.records(), settings, opened.fields,
                 report=report, gradebook=gradebook, student=student, whole_markdown=True,
             )  # fmt: skip
             if gradebook is not None:
@@ -1099,21 +1101,27 @@ def write_exports(
     return None
 
 
-def _results_text(records: list[dict[str, Any]], fields: list[str], *, csv: bool) -> str:
+def _results_lines(records: Iterable[dict[str, Any]], fields: list[str], *, csv: bool) -> Iterator[str]:
+    """The records as lines of JSON Lines, or as a CSV header and rows, each made when it is written."""
     import csv as csv_module
     import io
 
     from .writers import FINAL_FIELDS, csv_cell, csv_columns, json_line, passthrough_name
 
     if not csv:
-        return "".join(json_line(json.dumps(r, ensure_ascii=False)) for r in records)
+        for r in records:
+            yield json_line(json.dumps(r, ensure_ascii=False))
+        return
     buffer = io.StringIO()
     writer = csv_module.DictWriter(buffer, fieldnames=csv_columns([*(passthrough_name(f) for f in fields), *FINAL_FIELDS]), extrasaction="ignore")
     writer.writeheader()
     for r in records:
         row = {**r, "matched": "; ".join(r["matched"]), "missing": "; ".join(r["missing"])}
         writer.writerow({k: csv_cell(v) for k, v in row.items()})  # as grade --csv: no cell a spreadsheet would run
-    return buffer.getvalue()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()  # the header alone, when there is no record
 
 
 class ReviewInterrupted(KeyboardInterrupt):

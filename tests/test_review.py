@@ -265,6 +265,17 @@ def test_grouping_reads_the_levels_a_block_at_a_time(monkeypatch):
     assert [g.tolist() for g in groups] == [g.tolist() for g in _dense_cluster(levels.astype(float), np.arange(n), 2)]
 
 
+def _many_answers(tmp_path: Path, n: int) -> Path:
+    """A class of ``n`` answers to the seed deck, every one its own (the seed answers, numbered)."""
+    seed = [json.loads(line) for line in (ROOT / "eval" / "seed_dev.jsonl").open(encoding="utf-8")]
+    answers = tmp_path / "class.jsonl"
+    with answers.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            row = seed[i % len(seed)]
+            f.write(json.dumps({"student": f"s{i % 300}", "card": row["card"], "answer": f"{row['answer']} ({i})"}) + "\n")
+    return answers
+
+
 def test_a_review_holds_each_graded_answer_in_under_two_kilobytes(tmp_path):
     """Each answer was held with its row as an ``AnswerRow`` and its grade as a ``Grade`` with a ``TermMatch`` per
     term, about 9 KB of models: 100,000 answers took 2.1 GB before the first group showed."""
@@ -272,13 +283,8 @@ def test_a_review_holds_each_graded_answer_in_under_two_kilobytes(tmp_path):
 
     from grader.review import open_review
 
-    seed = [json.loads(line) for line in (ROOT / "eval" / "seed_dev.jsonl").open(encoding="utf-8")]
     n = 3000
-    answers = tmp_path / "class.jsonl"
-    with answers.open("w", encoding="utf-8") as f:
-        for i in range(n):
-            row = seed[i % len(seed)]
-            f.write(json.dumps({"student": f"s{i % 300}", "card": row["card"], "answer": f"{row['answer']} ({i})"}) + "\n")
+    answers = _many_answers(tmp_path, n)
     settings = GradingSettings(match="keyword")
     open_review(SEED_DECK, answers, settings, tmp_path / "warm.jsonl").log.close()  # modules and caches loaded first
     tracemalloc.start()
@@ -290,6 +296,30 @@ def test_a_review_holds_each_graded_answer_in_under_two_kilobytes(tmp_path):
     opened.log.close()
     assert len(opened.review.items) == n
     assert held < 2048 * n, f"{held / n:.0f} bytes an answer"  # its row and packed grade: 1.5 KB
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_the_exports_are_written_a_record_at_a_time(tmp_path, suffix):
+    """Every answer's record, and then the whole text of --output, were made before anything was written: 5 KB an
+    answer at once, 600 MB for 100,000 answers (and also when no export was asked for)."""
+    import tracemalloc
+
+    from grader.review import open_review, write_exports
+
+    n = 3000
+    settings = GradingSettings(match="keyword")
+    opened = open_review(SEED_DECK, _many_answers(tmp_path, n), settings, tmp_path / "d.jsonl")
+    opened.log.close()
+    write_exports(opened, settings, output=tmp_path / f"warm{suffix}")  # modules loaded first
+    tracemalloc.start()
+    try:
+        write_exports(opened, settings, output=tmp_path / f"final{suffix}")
+        write_exports(opened, settings)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / f"final{suffix}").read_bytes() == (tmp_path / f"warm{suffix}").read_bytes()
+    assert peak < 512 * n, f"{peak / n:.0f} bytes an answer"  # the final grades, made first: 0.2 KB
 
 
 def test_a_question_review_decides_splits_and_undoes(seed_deck):
