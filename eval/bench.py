@@ -20,7 +20,8 @@ letters swapped) until there are enough, written as JSON Lines. Figures:
   best of three), the evaluation harness's bootstrap, and ``grader practice``
   to its first question.
 The machine is shared: compare figures from one run, as ratios.
-LLM throughput has its own bench: ``python eval/bench_llm.py fake``.
+LLM throughput has its own bench: ``python eval/bench_llm.py fake``; so has ``grader review`` of a big class:
+``python eval/bench_review.py --against /tmp/base``.
 """
 
 from __future__ import annotations
