@@ -136,6 +136,18 @@ def test_term_tolerance(term, answer, found):
     assert grade.terms[0].found is found, grade.terms[0]
 
 
+def test_an_answer_is_graded_on_its_first_hundred_thousand_characters():
+    """An untrusted file's answer of 52 MB took 1.7 GB and 10 s to grade; no real answer is a tenth of the limit."""
+    from grader.grading import GRADED_CHARS
+
+    card = make_card("isolation")
+    filler = "sharing " * (GRADED_CHARS // 8 + 1)
+    early = grade_answer(card, "isolation " + filler)
+    assert early.terms[0].found and early.terms[0].span == (0, 9)
+    assert not grade_answer(card, filler + "isolation").terms[0].found  # said past the limit
+    assert grade_answer(card, filler[: (GRADED_CHARS - 16) // 8 * 8] + "isolation").terms[0].found  # just within it
+
+
 def test_a_latex_symbol_is_read_as_the_word_it_says():
     term = parse_term(clean_term(r"defined over $[-\infty, +\infty]$"))
     assert term.text == "defined over [-infinity, +infinity]"
