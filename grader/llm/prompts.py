@@ -29,6 +29,7 @@ from string import Template
 import yaml
 
 from ..errors import DeckError, LLMError
+from ..grading import GRADED_CHARS
 from ..models import Card, Grade, KeyTerm, TermPart
 from ..resources import bundled, missing
 from ..scoring import GradingSettings
@@ -231,7 +232,7 @@ class Prompts:
         if examples:
             shown = "\n".join(fence(e.answer, "graded_example", f' score="{e.score:.2f}" verdict="{e.verdict}"') for e in examples)
             parts.append(f"{EXAMPLES_INTRO}\n{shown}")
-        parts.append(f"{ANSWER_INTRO}\n{fence(answer)}")
+        parts.append(f"{ANSWER_INTRO}\n{fence(answer[:GRADED_CHARS])}")  # as much of it as the keyword grade reads
         return "\n\n".join(parts)
 
 
