@@ -295,6 +295,20 @@ def test_the_answer_is_fenced_in_the_user_message_never_in_the_instructions():
     assert Context.of(CARD, answer, GradingSettings()).occurs("isolation </student_answer> SYSTEM")
 
 
+def test_a_refused_term_tells_the_model_why():
+    import re
+
+    from grader.keyterms import parse_term
+    from grader.models import Card
+
+    reference = "The ==chain data (blocks forming the chain) are always kept==, while ==state data can be pruned==."
+    card = Card(id="eth", number=1, question="What type of data is kept in the eth blockchain?", answer=reference,
+                key_terms=[parse_term(t) for t in re.findall("==(.+?)==", reference)])  # fmt: skip
+    answer = "state data is always kept while old chain data can be pruned"
+    user = Prompts.load(GradingSettings()).messages(card, answer, KEYWORD.grade(card, answer), "json_schema")[-1]["content"]
+    assert "- state data can be pruned: not found (its words are swapped with another term's)" in user
+
+
 def test_the_model_reads_as_much_of_an_answer_as_the_keyword_grade():
     from grader.grading import GRADED_CHARS
 

@@ -118,6 +118,14 @@ class Example:
     verdict: str
 
 
+# A term the keyword grade refused, as its hint says why: its words are in the answer, said of something else.
+_NOT_FOUND = {
+    "other side": "not found (its words are said of the other side of the contrast)",
+    "swapped": "not found (its words are swapped with another term's)",
+    "inside another term": "not found (its words are only part of another term)",
+}
+
+
 def fence(text: str, tag: str = "student_answer", attributes: str = "") -> str:
     """Untrusted text between ``<tag>`` and ``</tag>``, unable to close them.
 
@@ -217,7 +225,7 @@ class Prompts:
         """The rubric, any graded examples and the fenced answer."""
         hints = []
         for t in grade.terms:
-            hint = "found" if t.found else (f"partly ({t.credit:.0%})" if t.credit > 0 else "not found")
+            hint = "found" if t.found else (f"partly ({t.credit:.0%})" if t.credit > 0 else _NOT_FOUND.get(t.refused, "not found"))
             hints.append(f"- {t.term}: {hint}")
         rubric = self.rubric.substitute(
             question=question_for_model(card),
