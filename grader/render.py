@@ -78,8 +78,12 @@ class _QuestionPanel:
 
 
 def highlighted_answer(answer: str, grade: Grade) -> Text:
-    """The user's answer with the spans that earned each key term highlighted."""
+    """The user's answer with the spans that earned each key term highlighted, and under them, in red, the words a
+    refused term was said in (``TermMatch.refused``: the term list says why)."""
     text = Text(clean_same_length(answer))  # same length: the spans are offsets into the answer
+    for term in grade.terms:
+        if term.span and term.refused:
+            text.stylize("red", *term.span)
     for term in grade.terms:
         if term.span and term.credit > 0:
             style = "bold green" if term.found else "yellow"

@@ -819,6 +819,18 @@ def test_a_refused_term_says_why_and_where(seed_deck):
     assert all(t.refused is None for t in grade_answer(SWAPPABLE, "chain data is always kept while state data can be pruned").terms)
 
 
+def test_practice_shows_a_refused_terms_words_and_why():
+    from grader.render import highlighted_answer, term_lines
+
+    answer = "state data is always kept while old chain data can be pruned"
+    grade = grade_answer(SWAPPABLE, answer)
+    missed = str(term_lines(grade)[-1])
+    assert missed.startswith("✗ missed: ") and missed.count(": swapped with another term)") == 2
+    assert "state data can be pruned (“state data is always kept while old chain data can be pruned”" in missed
+    reds = {(s.start, s.end) for s in highlighted_answer(answer, grade).spans if s.style == "red"}
+    assert reds == {t.span for t in grade.terms}
+
+
 def test_words_two_terms_share_cross_nothing():
     """"cluster similarity" belongs to both terms: only each term's own adjective and prefix tell where it is said."""
     card = make_card("high intra cluster similarity", "low inter cluster similarity", question="What makes a good clustering?")
