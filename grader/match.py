@@ -652,6 +652,7 @@ def _unnegated_stop(word: str) -> int:
     without = _WITHOUT_SUFFIX.match(word)
     return max(4, len(without[1]) + 1) if without else 4
 
+
 # Two words blended into one by their beginnings, as "mutex" is *mutual exclusion*, "regex" *regular expression* and
 # "sysadmin" *system administrator*: at least this many letters of each, both cut short.
 BLEND_LETTERS = (3, 2)
