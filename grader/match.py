@@ -201,6 +201,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     """
     question_stems = {t.stem for t in content_tokens(question_words(card))}
     denied_in_reference = _denied_stems(card.answer)
+    broadly_denied_in_reference = _denied_stems(card.answer, broad=True)  # as highlighted terms read denials
     table: dict[tuple[str, str], int] = {}
     plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated
     highlighted_rows: set[int] = set()  # rows of the author's own terms' words (numbers meet their words only there)
@@ -234,7 +235,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 weights = [QUESTION_WORD_WEIGHT if t.stem in question_stems else 1.0 for t in toks]
                 joins = _compounds(part.text, words, toks)
                 compounds = tuple((table.setdefault((joined, stem(joined)), len(table)), covers) for covers, joined in joins)
-                affirmative = all(t.word != "not" and t.stem not in denied_in_reference for t in toks)
+                reference_denies = denied_in_reference if term.derived else broadly_denied_in_reference
+                affirmative = all(t.word != "not" and t.stem not in reference_denies for t in toks)
                 spaceless = any(is_spaceless(t.word) for t in toks)
                 if spaceless:
                     single_chars.update({t.word: row for t, row in zip(toks, rows) if len(t.word) == 1 and is_spaceless(t.word)})
@@ -379,13 +381,14 @@ def _said_free(card: Card) -> frozenset[str]:
 _FREE_NAMES = frozenset({"free", "freedom"})
 
 
-def _denied_stems(reference: str) -> set[str]:
-    """Stems the reference itself negates: an answer that negates them agrees with it."""
+def _denied_stems(reference: str, broad: bool = False) -> set[str]:
+    """Stems the reference itself negates (``broad``: as ``negated`` reads denials for highlighted terms): an answer
+    that negates them agrees with it."""
     from .keyterms import clean_markdown
 
     text = clean_markdown(reference)
     tokens = content_tokens(text)
-    return {t.stem for t, denied in zip(tokens, negated(text, tokens)) if denied}
+    return {t.stem for t, denied in zip(tokens, negated(text, tokens, broad)) if denied}
 
 
 def match_answers(compiled: CompiledCard, answers: list[str], words: list[list[Token]] | None = None) -> list[AnswerMatch]:
@@ -683,7 +686,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         return [t.missing for t in compiled.terms]
     denied = negated(text, tokens)
     affirmed = {row: {p: h for p, h in at.items() if not denied[p]} for row, at in found.items()} if any(denied) else found
-    highlights_affirmed = _not_freed(compiled, affirmed, text, tokens)
+    highlights_affirmed = _highlights_affirmed(compiled, found, affirmed, denied, text, tokens)
     out = []
     placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
@@ -732,19 +735,23 @@ def _refused(evidence: Evidence, why: Refusal) -> Evidence:
     return _new_tuple(Evidence, (evidence.term, evidence.weight, 0.0, evidence.span, None, why))
 
 
-def _not_freed(compiled: CompiledCard, affirmed: Found, text: str, tokens: list[Token]) -> Found:
-    """``affirmed`` less the answer words a "free" after denies ("deadlock-free"), for an author's highlighted terms:
-    not where the card says "free" after the word itself ("context-free grammar"). Terms derived from a reference are
-    left alone, as with other negations (eval/RESULTS.md)."""
-    if compiled.free_of is None:
+def _highlights_affirmed(compiled: CompiledCard, found: Found, affirmed: Found, denied: list[bool], text: str, tokens: list[Token]) -> Found:
+    """``affirmed`` as an author's highlighted terms read it: less the words a negation after a verb, "without" or
+    "lack of" denies too ("it is not linear", "without a lock"), and those a "free" after denies ("deadlock-free"),
+    but not where the card says "free" after the word itself ("context-free grammar"). Terms derived from a
+    reference are left alone: the datasets' students write right answers so (eval/RESULTS.md)."""
+    if compiled.free_of is None:  # another language: its own negations are read alike for every term
         return affirmed
+    more = negated(text, tokens, broad=True) if any(t.word == "not" or t.word in _BROAD_WORDS for t in tokens) else denied
     free = freed(text, tokens)
-    if not any(free):  # most answers: no "free"
+    if any(free):
+        more = [d or (f and t.stem not in compiled.free_of) for d, f, t in zip(more, free, tokens)]
+    if more == denied:
         return affirmed
-    freed_here = [f and t.stem not in compiled.free_of for f, t in zip(free, tokens)]
-    if not any(freed_here):
-        return affirmed
-    return {row: {p: h for p, h in at.items() if not freed_here[p]} for row, at in affirmed.items()}
+    return {row: {p: h for p, h in at.items() if not more[p]} for row, at in found.items()}
+
+
+_BROAD_WORDS = frozenset({"without", "lack", "lacks", "lacking"})
 
 
 def _given_to_the_other(

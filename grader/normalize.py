@@ -600,7 +600,13 @@ _AUXILIARY_BEFORE = re.compile(
 )
 
 
-def negated(text: str, tokens: list[Token]) -> list[bool]:
+# What denies the phrase after it in an author's highlighted term or an answer read against one (``negated``'s
+# ``broad``), beside "not" after a verb: "without competition", "lack of parallelisation". English only.
+_BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking"})
+_BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
+
+
+def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     """Which content tokens of a text a negation denies: the phrase right after "not", "no", "never", "n't", "non-"
     (and the language's own, in a deck stemmed in another: "nicht", "keine", "pas", "не"; see ``_spaceless_denied``
     for Chinese and Japanese).
@@ -608,21 +614,24 @@ def negated(text: str, tokens: list[Token]) -> list[bool]:
     Only a negation that stands directly before a phrase denies it ("not
     sharing", "no live migration", "not an emulation"); one before a verb
     ("cannot be scratched", "does not have") or a clause ("no, because") denies
-    nothing, since it is as often a right answer put another way as a wrong one.
+    nothing, since it is as often a right answer put another way as a wrong one. ``broad`` (English, for an
+    author's highlighted terms): one after a verb denies too ("it is not linear", "there is no closed form"), and
+    so do "without" and "lack of".
     """
     out = [False] * len(tokens)
     language = _STEMMING.get()
     own, denial_gap = _negations_in(language)
+    broad = broad and language == "english"
     for i, tok in enumerate(tokens):
-        if tok.word != "not":
+        if tok.word != "not" and not (broad and tok.word in _BROAD_NEGATIONS):
             continue
         if own and fold(_seen(text[tok.start : tok.end])) in own:
             read = fold  # its language's: the gap is read as its words are ("non è", "não é")
-        elif _is_verb_negation(text, tok):
+        elif not broad and _is_verb_negation(text, tok):
             continue
         else:
             read = str
-        gap = denial_gap
+        gap = _BROAD_GAP if broad else denial_gap
         prev_end = tok.end
         for j in range(i + 1, len(tokens)):
             if tokens[j].word == "not" or not gap.match(read(_seen(text[prev_end : tokens[j].start]))):

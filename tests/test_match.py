@@ -177,11 +177,13 @@ def test_a_denial_is_read_as_the_teacher_sees_it(answer):
         "sha\u200bring, aggre\u00adgation",
         "sh\u0430ring, \u0430ggregation",
         "it is\u200b not sharing, aggregation",  # as "it is not sharing" is read: "not" after "is" denies nothing
-        "it \u0456s not sharing, aggregation",
+        "it \u0456s not sharing, aggregation",  # (in terms derived from a reference, as here)
     ],
 )
 def test_terms_are_read_as_the_teacher_sees_them(answer):
-    assert [t.credit for t in grade_answer(make_card("sharing", "aggregation"), answer).terms] == [1.0, 1.0]
+    card = make_card("sharing", "aggregation")
+    derived = card.model_copy(update={"key_terms": [t.model_copy(update={"derived": True}) for t in card.key_terms]})
+    assert [t.credit for t in grade_answer(derived, answer).terms] == [1.0, 1.0]
 
 
 def test_card_ids_keep_the_words_as_written():
