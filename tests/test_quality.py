@@ -58,7 +58,7 @@ def test_agreement_on_other_decks_holds():
     nlp-skipgram-cbow-hierarchical-softmax, nlp-transformers-and-pretraining) was written and labelled blind after all
     four had: 86 of its 136 agreed when it was added. The sixth (``eval/probes/sixth/``, twelve decks' files named the
     same way) answers cards none of the other five answers, and was written and labelled blind after all five had tuned
-    the grader: 83 of its 136 agreed when it was added. The floor is the 522 of 780 that agree now."""
+    the grader: 83 of its 136 agreed when it was added. The floor is the 525 of 780 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     grader = KeywordGrader()
@@ -70,5 +70,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 780 and hits >= 522
+    assert total == 780 and hits >= 525
 
