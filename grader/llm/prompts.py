@@ -225,7 +225,12 @@ class Prompts:
         """The rubric, any graded examples and the fenced answer."""
         hints = []
         for t in grade.terms:
-            hint = "found" if t.found else (f"partly ({t.credit:.0%})" if t.credit > 0 else _NOT_FOUND.get(t.refused, "not found"))
+            if t.found:
+                hint = "found"
+            elif t.credit > 0:
+                hint = f"partly ({t.credit:.0%})"
+            else:
+                hint = _NOT_FOUND[t.refused] if t.refused else "not found"
             hints.append(f"- {t.term}: {hint}")
         rubric = self.rubric.substitute(
             question=question_for_model(card),
