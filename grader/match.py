@@ -46,7 +46,7 @@ from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
+from .normalize import BROAD_NEGATIONS, NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -156,7 +156,7 @@ class CompiledCard:
     # Two words a highlighted term says in a row, with their rows, by the first letters of the first: see _blended.
     blends: dict[str, list[tuple[str, str, tuple[int, int]]]] = field(default_factory=dict)
     # The stems the card itself says "free" after ("context-free"), which an answer's "X-free" does not deny; None where
-    # no answer's can (``normalize.freed``: English only).
+    # an answer's denials are read for every term alike (``_highlights_affirmed``): another language, or no highlight.
     free_of: frozenset[str] | None = None
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
@@ -200,8 +200,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     an answer word of the same meaning can stand for them.
     """
     question_stems = {t.stem for t in content_tokens(question_words(card))}
-    denied_in_reference = _denied_stems(card.answer)
-    broadly_denied_in_reference = _denied_stems(card.answer, broad=True)  # as highlighted terms read denials
+    denied_in_reference, broadly_denied_in_reference = _denied_stems(card.answer)
     table: dict[tuple[str, str], int] = {}
     plain_rows: set[int] = set()  # rows of real term words (not compounds): only these can be abbreviated
     highlighted_rows: set[int] = set()  # rows of the author's own terms' words (numbers meet their words only there)
@@ -293,7 +292,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
-        free_of=_said_free(card) if stemming_language() == "english" else None,
+        free_of=_said_free(card) if highlighted_rows and stemming_language() == "english" else None,
         blends=blends,
     )
 
@@ -381,14 +380,15 @@ def _said_free(card: Card) -> frozenset[str]:
 _FREE_NAMES = frozenset({"free", "freedom"})
 
 
-def _denied_stems(reference: str, broad: bool = False) -> set[str]:
-    """Stems the reference itself negates (``broad``: as ``negated`` reads denials for highlighted terms): an answer
-    that negates them agrees with it."""
+def _denied_stems(reference: str) -> tuple[set[str], set[str]]:
+    """Stems the reference itself negates, as derived terms read denials and as highlighted ones do (``negated``'s
+    ``broad``): an answer that negates them agrees with it."""
     from .keyterms import clean_markdown
 
     text = clean_markdown(reference)
     tokens = content_tokens(text)
-    return {t.stem for t, denied in zip(tokens, negated(text, tokens, broad)) if denied}
+    narrow, broad = ({t.stem for t, denied in zip(tokens, negated(text, tokens, wide)) if denied} for wide in (False, True))
+    return narrow, broad
 
 
 def match_answers(compiled: CompiledCard, answers: list[str], words: list[list[Token]] | None = None) -> list[AnswerMatch]:
@@ -740,18 +740,15 @@ def _highlights_affirmed(compiled: CompiledCard, found: Found, affirmed: Found, 
     "lack of" denies too ("it is not linear", "without a lock"), and those a "free" after denies ("deadlock-free"),
     but not where the card says "free" after the word itself ("context-free grammar"). Terms derived from a
     reference are left alone: the datasets' students write right answers so (eval/RESULTS.md)."""
-    if compiled.free_of is None:  # another language: its own negations are read alike for every term
+    if compiled.free_of is None:  # no highlighted term, or another language: denials are read alike for every term
         return affirmed
-    more = negated(text, tokens, broad=True) if any(t.word == "not" or t.word in _BROAD_WORDS for t in tokens) else denied
+    more = negated(text, tokens, broad=True) if any(t.word == "not" or t.word in BROAD_NEGATIONS for t in tokens) else denied
     free = freed(text, tokens)
     if any(free):
         more = [d or (f and t.stem not in compiled.free_of) for d, f, t in zip(more, free, tokens)]
     if more == denied:
         return affirmed
     return {row: {p: h for p, h in at.items() if not more[p]} for row, at in found.items()}
-
-
-_BROAD_WORDS = frozenset({"without", "lack", "lacks", "lacking"})
 
 
 def _given_to_the_other(

@@ -602,7 +602,7 @@ _AUXILIARY_BEFORE = re.compile(
 
 # What denies the phrase after it in an author's highlighted term or an answer read against one (``negated``'s
 # ``broad``), beside "not" after a verb: "without competition", "lack of parallelisation". English only.
-_BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking"})
+BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking"})
 _BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
 
 
@@ -623,7 +623,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     own, denial_gap = _negations_in(language)
     broad = broad and language == "english"
     for i, tok in enumerate(tokens):
-        if tok.word != "not" and not (broad and tok.word in _BROAD_NEGATIONS):
+        if tok.word != "not" and not (broad and tok.word in BROAD_NEGATIONS):
             continue
         if own and fold(_seen(text[tok.start : tok.end])) in own:
             read = fold  # its language's: the gap is read as its words are ("non è", "não é")
