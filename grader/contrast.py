@@ -1,5 +1,5 @@
 """Questions that contrast two things ("What is the difference between types and tokens?", "What is a lemma? And a
-word form?"), and answers that swap them.
+word form?"), references that list two named things with what each is, and answers that swap them.
 
 A card that asks for a difference usually highlights what each side is; an answer
 that gives each description to the other side shares every word with the
@@ -61,12 +61,39 @@ def contrasted_sides(question: str) -> Sides | None:
         if len(sentences) != 2 or len(asked) != 2:
             return None
         x_words, y_words = (content_tokens(text) for text in asked)
+    return _distinct_sides(x_words, y_words)
+
+
+def _distinct_sides(x_words: list[Token], y_words: list[Token]) -> Sides | None:
+    """Each side's stems the other lacks (and its words written solid), or None where either has none or they differ
+    by a negation."""
     x, y = [t.stem for t in x_words], [t.stem for t in y_words]
     own, other = frozenset(x) - set(y), frozenset(y) - set(x)
     own, other = _with_solid_compound(own, x_words), _with_solid_compound(other, y_words)
     if not own or not other or "not" in own | other:
         return None
     return own, other
+
+
+# A list item (or line) that opens with a highlighted name and a colon, dash or equals sign, then describes it:
+# "- ==safety==: ==nothing bad ever happens==".
+_NAMED_ITEM = re.compile(r"^[ \t>]*(?:(?:[-*+]|\d+[.)])[ \t]+)?==(?P<name>[^=\n]+)==[ \t]*[:=\-\u2013\u2014]+(?P<rest>[^\n]*)$", re.MULTILINE)
+# Words a name has at most: a longer highlight before a colon is itself a description.
+NAME_WORDS = 3
+
+
+def listed_sides(answer: str) -> Sides | None:
+    """The stems that name each side where a reference lists exactly two highlighted names, each with a highlighted
+    description ("- ==safety==: ==nothing bad ever happens==", "- ==liveness==: ==something good eventually happens=="),
+    or None: the two are contrasted as much as a question's "difference between" does. Names apart only by a negation
+    are left alone, as in ``contrasted_sides``."""
+    items = [m for m in _NAMED_ITEM.finditer(answer) if "==" in m["rest"]]
+    if len(items) != 2:
+        return None
+    x_words, y_words = (content_tokens(m["name"]) for m in items)
+    if not 0 < len(x_words) <= NAME_WORDS or not 0 < len(y_words) <= NAME_WORDS:
+        return None
+    return _distinct_sides(x_words, y_words)
 
 
 def _with_solid_compound(side: frozenset[str], words: list[Token]) -> frozenset[str]:

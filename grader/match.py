@@ -41,7 +41,7 @@ from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
-from .contrast import clause_of_each, contrasted_sides, term_side
+from .contrast import clause_of_each, contrasted_sides, listed_sides, term_side
 from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
@@ -303,9 +303,11 @@ SIDE_DESCRIPTION_WORDS = 2
 
 
 def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]:
-    """The terms, each highlighted one that describes one side of what the question contrasts marked with it, where
-    some term is not that side's (``contrast``)."""
-    sides = contrasted_sides(card.question) if card.key_terms and not card.key_terms[0].derived else None
+    """The terms, each highlighted one that describes one side of what the question contrasts (or, where it contrasts
+    nothing, the two names the reference lists) marked with it, where some term is not that side's (``contrast``)."""
+    if not card.key_terms or card.key_terms[0].derived:
+        return terms
+    sides = contrasted_sides(card.question) or listed_sides(card.answer)
     if sides is None:
         return terms
     reference = card.answer.replace("==", "")

@@ -735,6 +735,39 @@ def test_a_term_that_names_its_side_is_no_description_to_swap():
     assert grade_answer(card, "Hoare and Mesa semantics differ in who runs after a signal").score == 1.0
 
 
+@pytest.mark.parametrize(
+    "answer, sides",
+    [
+        ("- ==safety==: ==nothing bad ever happens==\n- ==liveness==: ==something good eventually happens==", ({"safeti"}, {"live"})),
+        ("1. ==coarse grain== - ==the entire application==\n2. ==fine grain== = ==one component==", ({"coars", "coarsegrain"}, {"fine", "finegrain"})),
+        ("==static==: ==translates it all first==\n==dynamic==: ==a few instructions at a time==", ({"static"}, {"dynam"})),
+        # Three named items, or one: no two sides.
+        ("- ==a==: ==one thing here==\n- ==b==: ==another thing==\n- ==c==: ==a third thing==", None),
+        ("- ==safety==: ==nothing bad ever happens==", None),
+        # An item without a highlighted description names nothing; nor does a long highlight before its colon.
+        ("- ==safety==: nothing bad ever happens\n- ==liveness==: ==something good eventually happens==", None),
+        ("- ==saturated neurons kill the gradient==: ==it vanishes==\n- ==not zero centred==: ==zig zag updates==", None),
+        ("- ==causal==: ==looks only backwards==\n- ==non causal==: ==sees the whole sequence==", None),  # a negation apart
+    ],
+)
+def test_the_sides_a_reference_lists(answer, sides):
+    from grader.contrast import listed_sides
+
+    found = listed_sides(answer)
+    assert (found if found is None else (set(found[0]), set(found[1]))) == sides
+
+
+def test_descriptions_swapped_between_two_listed_names_earn_nothing():
+    """A reference that lists two highlighted names, each with its highlighted description, contrasts them as a
+    question's "difference between" does, though the question names neither."""
+    card = highlighted_card(
+        "Which properties should a solution satisfy?",
+        "- ==safety==: ==nothing bad ever happens==\n- ==liveness==: ==something good eventually happens==",
+    )
+    assert grade_answer(card, "safety: nothing bad ever happens; liveness: something good eventually happens").score == 1.0
+    assert grade_answer(card, "safety means something good eventually happens and liveness that nothing bad ever happens").score == 0.5
+
+
 # --- One mention, one term: words another term's mention holds are not also most of a different term ----------
 
 
