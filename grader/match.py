@@ -718,6 +718,12 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
+        if ends and coverage > 0.0 and not term.term.derived and compiled.beginnings.any():
+            opposite = _opposite_said(compiled, term, found, ends, tokens)
+            if opposite is not None:
+                lo, hi = min(ends[0], opposite), max(ends[1], opposite)
+                out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[lo].start, tokens[hi].end), None, "opposite")))
+                continue
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how, None)))
         if positions and not term.term.derived:
@@ -730,6 +736,26 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         for i in _crossed(compiled.stems, placed, found, lambda: clauses if clauses is not None else clause_of_each(text, tokens)):
             out[i] = _refused(out[i], "swapped")
     return out
+
+
+def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tuple[int, int], tokens: list[Token]) -> int | None:
+    """Where, around a highlighted term's mention, the answer says the opposite of one of its words it does not
+    say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*. The opposite is the word with
+    the other beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
+    reach = len(term.rows)  # as far from the mention as the term has words
+    for row in term.rows:
+        code = int(compiled.beginnings[row])
+        if not code or any(ends[0] <= p <= ends[1] for p in found.get(row, ())):
+            continue
+        word = compiled.words[row]
+        own, other = OPPOSITE_BEGINNINGS[(code - 1) // 2][(code - 1) % 2], OPPOSITE_BEGINNINGS[(code - 1) // 2][code % 2]
+        for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
+            said = tokens[p].word
+            if said.startswith(other) and _beginning(said) == _beginning(other):
+                turned = own + said[len(other) :]
+                if turned == word or stem(turned) == compiled.stems[row] or _typo(turned, word):
+                    return p
+    return None
 
 
 def _refused(evidence: Evidence, why: Refusal) -> Evidence:

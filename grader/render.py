@@ -158,6 +158,7 @@ REFUSALS = {
     "other side": "said of the other side",
     "swapped": "swapped with another term",
     "inside another term": "part of another term",
+    "opposite": "says the opposite",
 }
 
 

@@ -828,6 +828,25 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
     assert grade_answer(card, right).verdict is Verdict.correct
 
 
+@pytest.mark.parametrize(
+    "term, answer, expected",
+    [
+        # The opposite of a word the term says, around its mention: the term is contradicted, not three quarters said.
+        ("hypothesis in H which minimises the loss function", "a hypothesis in H which maximises the loss function", 0.0),
+        ("minimises the loss", "it maximises the loss", 0.0),
+        ("low intracluster distance", "low intercluster distance", 0.0),
+        ("microscopic view", "a macroscopic view", 0.0),
+        # Spellings of the term's own word, and its opposite said elsewhere as well, still meet it.
+        ("hypothesis in H which minimises the loss function", "a hypothesis in H which minimizes the loss function", 1.0),
+        ("minimises the loss", "it minimises the loss, it never maximises it", 1.0),
+        # A word that only begins like an opposite is none ("mint" is no "maxt").
+        ("minimises the loss", "it minimises the loss of mint", 1.0),
+    ],
+)
+def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, expected):
+    assert credit(term, answer) == expected
+
+
 def test_a_refused_term_says_why_and_where(seed_deck):
     """A term refused for what the answer says of it is missing with its reason and mention, in the grade and in
     ``grade --json``'s line, built from plain values as from the model."""
@@ -843,6 +862,7 @@ def test_a_refused_term_says_why_and_where(seed_deck):
         (SWAPPABLE, swapped, "swapped"),
         (CONTRAST, other_side, "other side"),
         (make_card("process that (theorically) runs on top of the supervisor", "runs in supervisor mode"), inside, "inside another term"),
+        (make_card("minimises the training loss"), "it maximises the training loss", "opposite"),
     ]
     for card, answer, why in cases:
         grade = grade_answer(card, answer)

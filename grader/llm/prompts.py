@@ -123,6 +123,7 @@ _NOT_FOUND = {
     "other side": "not found (its words are said of the other side of the contrast)",
     "swapped": "not found (its words are swapped with another term's)",
     "inside another term": "not found (its words are only part of another term)",
+    "opposite": "not found (the answer says the opposite of one of its words)",
 }
 
 
