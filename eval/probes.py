@@ -9,8 +9,9 @@ grader; the second (``SECOND``) was written and labelled before any of it was gr
 after the second had been used to tune the grader too, the fourth (``FOURTH``), after all three had, and the fifth
 (``FIFTH``, the ten decks left), after all four had. The sixth (every file in ``eval/probes/sixth/``, named the same
 way) answers cards none of the others answer, of twelve decks, and was written and labelled blind after all five had
-tuned the grader. Each answer is graded as ``grader grade`` grades it, settings as shipped. Reads the decks where they
-are; writes nothing.
+tuned the grader; the seventh (every file in ``eval/probes/seventh/``) likewise answers cards none of the six answers,
+of twelve decks, and was written and labelled blind after all six had. Each answer is graded as ``grader grade``
+grades it, settings as shipped. Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from grader.grading import KeywordGrader  # noqa: E402
 
 PROBES = ROOT / "eval" / "probes"
 SIXTH = PROBES / "sixth"
+SEVENTH = PROBES / "seventh"
 CORPUS = ROOT.parent / "shared" / "decks-corpus"
 SECOND = frozenset(
     {
@@ -90,12 +92,13 @@ LATER_SETS = {"second": SECOND, "third": THIRD, "fourth": FOURTH, "fifth": FIFTH
 
 
 def probe_files() -> list[tuple[Path, str]]:
-    """Every probe file with its set: a top-level file's set by its name, the sixth folder's files all the sixth."""
+    """Every probe file with its set: a top-level file's set by its name, a folder's files all that folder's set."""
     top = [
         (path, next((kind for kind, names in LATER_SETS.items() if path.stem in names), "first"))
         for path in sorted(PROBES.glob("*.jsonl"))
     ]
-    return top + [(path, "sixth") for path in sorted(SIXTH.glob("*.jsonl"))]
+    sixth = [(path, "sixth") for path in sorted(SIXTH.glob("*.jsonl"))]
+    return top + sixth + [(path, "seventh") for path in sorted(SEVENTH.glob("*.jsonl"))]
 
 
 def main() -> None:
@@ -103,7 +106,7 @@ def main() -> None:
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
     grader = KeywordGrader()
-    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth")}
+    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh")}
     for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
