@@ -274,6 +274,9 @@ SHORT_FORMS = {
     "impl": "implementation",
     "approx": "approximation",
     "inf": "infinity",
+    "yep": "yes",
+    "yup": "yes",
+    "yeah": "yes",
 }
 
 

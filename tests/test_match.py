@@ -52,6 +52,13 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("normalization", "normalising the inputs", True),
         ("initialisation", "we initialize the weights", True),
         ("weights", "we initialise the weights", True),  # a British word the terms lack is read as any other
+        # a highlighted word and the word it is made of: an agent noun and its verb, a state and its noun
+        ("mining nodes", "on the miners' nodes", True),
+        ("the miner", "whoever mines the block", True),
+        ("message sender", "who sends the message", True),
+        ("neighbourhood aggregation", "aggregating the neighbours", True),
+        ("membership", "whether it is a member", True),
+        ("yes", "yep", True),
         # typos scaled to word length
         ("portability", "portabilty", True),
         ("isolation", "isolaton", True),
@@ -845,6 +852,14 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
 )
 def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, expected):
     assert credit(term, answer) == expected
+
+
+def test_a_derived_term_is_not_met_by_the_word_it_is_made_of():
+    """Terms cut from a reference keep to their stems: "-er" makes comparatives too, and the datasets' teachers do
+    not credit "smaller" for *small* (eval/RESULTS.md)."""
+    card = Card(id="c1", number=1, question="Q?", answer="", key_terms=[parse_term("mining").model_copy(update={"derived": True})])
+    assert grade_answer(card, "the miners").terms[0].credit == 0.0
+    assert grade_answer(card, "they are mining").terms[0].credit == 1.0
 
 
 def test_a_refused_term_says_why_and_where(seed_deck):
