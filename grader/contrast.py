@@ -129,7 +129,23 @@ def term_side(reference: str, term_text: str, sides: Sides) -> int | None:
         side = _only_side({t.stem for t in content_tokens(around)}, sides)
         if side is not None:
             return side
+        heading = _heading_before(reference, at)
+        if heading is not None and (side := _only_side({t.stem for t in content_tokens(heading)}, sides)) is not None:
+            return side
     return _only_side(own, sides)
+
+
+# A line that heads what follows it: a name and a colon, alone on its line ("SOA:", "**Microservices**:").
+_HEADING = re.compile(r"^[ \t>#*_]*(?P<name>[^:\n]{1,60}?)[*_ \t]*:[ \t]*$", re.MULTILINE)
+
+
+def _heading_before(reference: str, at: int) -> str | None:
+    """The name of the last heading line before ``at``, if any: a list under "SOA:" describes SOA, whatever its
+    items' clauses name."""
+    last = None
+    for m in _HEADING.finditer(reference, 0, reference.rfind("\n", 0, at) + 1):  # whole lines before the term's own
+        last = m["name"]
+    return last
 
 
 def _only_side(named: set[str], sides: Sides) -> int | None:

@@ -764,6 +764,18 @@ def test_the_sides_a_reference_lists(answer, sides):
     assert (found if found is None else (set(found[0]), set(found[1]))) == sides
 
 
+def test_a_heading_names_the_side_its_list_describes():
+    """Under "SOA:" a list describes SOA, though its items' own clauses ("communication: ...") name neither side."""
+    card = highlighted_card(
+        "What are the main differences between SOA and Microservices?",
+        "SOA:\n- communication: ==slow and complex SOAP calls==\n\nMicroservices:\n- communication: ==light REST messages==",
+    )
+    right = "SOA has slow and complex SOAP calls, while microservices send light REST messages"
+    assert grade_answer(card, right).score == 1.0
+    swapped = grade_answer(card, "SOA sends light REST messages, while microservices make slow and complex SOAP calls")
+    assert swapped.score == 0.0 and [t.refused for t in swapped.terms] == ["other side", "other side"]
+
+
 def test_descriptions_swapped_between_two_listed_names_earn_nothing():
     """A reference that lists two highlighted names, each with its highlighted description, contrasts them as a
     question's "difference between" does, though the question names neither."""
