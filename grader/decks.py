@@ -315,20 +315,48 @@ def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]
     found inside a folder that turns out not to be one (a ``config.yml``
     with a syntax error, an unreadable note) is passed to ``warn`` and left out,
     so one bad file does not stop a whole notes folder; if nothing is left, the
-    first error is raised.
+    first error is raised. So is a ``.csv`` found there that answers another
+    deck (``answers_files``).
     """
-    decks, errors = [], []
+    read: list[tuple[Deck, bool]] = []
+    errors = []
     for path, named in deck_files(paths):
         try:
-            decks.append(load_deck(path))
+            read.append((load_deck(path), named))
         except DeckError as exc:
             if named:
                 raise
             errors.append(exc)
             warn(exc)
+    answers = answers_files(read)
+    for deck, owner in answers.items():
+        warn(DeckError(f"answers to {owner}, not a deck: each of its questions is a card there; name the file to read it as a deck", path=deck))
+    decks = [deck for deck, _ in read if deck.path not in answers]
     if not decks and errors:
         raise errors[0]
     return decks
+
+
+def answers_files(decks: Sequence[tuple[Deck, bool]]) -> dict[str, str]:
+    """The ``.csv`` files found in a folder that are answers to another deck read with them, not decks: each one's
+    path, with that deck's.
+
+    An answers file may name its cards by ``question`` (``question,answer``), which is a deck's header too, so
+    only its rows tell it apart: each asks a question of the deck it answers. A ``.csv`` found in a folder whose
+    questions are all cards of another deck is left out, which loses no card. Two such files that ask the same
+    questions are both decks, as nothing says which one the other answers; a file named is always a deck.
+    """
+    questions = [{card.id.partition("-")[0] for card in deck.cards} for deck, _ in decks]  # "-2": a question asked twice
+    found = [not named and Path(deck.path).suffix.lower() in SPREADSHEET_SUFFIXES for deck, named in decks]
+    answers = {}
+    for i, (deck, _) in enumerate(decks):
+        if not found[i]:
+            continue
+        owners = (j for j in sorted(range(len(decks)), key=found.__getitem__) if j != i)  # a deck of another format first
+        owner = next((j for j in owners if questions[i] <= questions[j] and not (found[j] and questions[j] <= questions[i])), None)
+        if owner is not None:
+            answers[deck.path] = decks[owner][0].path
+    return answers
 
 
 def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
@@ -338,16 +366,23 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
     schema errors gives each. A ``<details>`` nested in an answer is part of it and no problem; a card's missing
     ``</details>`` is (see ``parse_markdown``).
     """
-    for path, _ in deck_files(paths):
+    read: list[tuple[Path, ParsedDeck | list[Finding] | DeckError, bool]] = []
+    for path, named in deck_files(paths):
         try:
-            findings = parse_deck(path).findings
+            read.append((path, parse_deck(path), named))
         except DeckSchemaError as exc:
-            findings = exc.problems
+            read.append((path, exc.problems, named))
         except DeckError as exc:
-            yield str(exc)
-            continue
-        for finding in findings:
-            yield f"{path}:{finding.line}: {finding.message}"
+            read.append((path, exc, named))
+    answers = answers_files([(parsed.deck, named) for _, parsed, named in read if isinstance(parsed, ParsedDeck)])
+    for path, parsed, _ in read:
+        if isinstance(parsed, DeckError):
+            yield str(parsed)
+        elif isinstance(parsed, ParsedDeck) and parsed.deck.path in answers:
+            continue  # not a deck, so nothing a deck author fixes
+        else:
+            for finding in parsed.findings if isinstance(parsed, ParsedDeck) else parsed:
+                yield f"{path}:{finding.line}: {finding.message}"
 
 
 def find_decks(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -526,6 +526,29 @@ def test_a_folder_finds_a_csv_deck_by_its_header_never_an_answers_or_results_fil
     assert qa(load_deck(tmp_path / "table.csv")) == [("hypervisor", "software")]
 
 
+def test_a_folder_leaves_out_a_question_answer_csv_that_answers_another_deck(tmp_path):
+    """A ``question,answer`` answers file has a deck's header: it was practised as a deck of the students' answers."""
+    from grader.decks import load_decks
+
+    (tmp_path / "virt.md").write_text(
+        "<details><summary>What is a hypervisor?</summary>\n\n==software== that runs VMs\n</details>\n\n"
+        "<details><summary>What is a VMM?</summary>\n\na virtual machine ==monitor==\n</details>\n"
+    )
+    (tmp_path / "class.csv").write_text("question,answer\nWhat is a hypervisor?,software\nwhat is a hypervisor,hardware\n")
+    (tmp_path / "net.csv").write_text("question,answer\nWhat is a port?,a number naming an endpoint\nWhat is a hypervisor?,software\n")
+    (tmp_path / "ann.csv").write_text("question,answer\nWhat is a socket?,an endpoint\n")  # the same questions as bo's:
+    (tmp_path / "bo.csv").write_text("question,answer\nWhat is a socket?,a port\n")  # nothing says which is the deck
+    warnings = []
+    decks = load_decks([tmp_path], warn=lambda exc: warnings.append(str(exc)))
+    assert sorted(deck.title for deck in decks) == ["ann", "bo", "net", "virt"]
+    assert warnings == [
+        f"{tmp_path / 'class.csv'}: answers to {tmp_path / 'virt.md'}, not a deck: each of its questions is a card there; name the file to read it as a deck"
+    ]
+    linted = run_cli("lint", str(tmp_path))
+    assert "class.csv" not in linted.stdout and "duplicate question" not in linted.stdout
+    assert [d.title for d in load_decks([tmp_path / "virt.md", tmp_path / "class.csv"], warn=warnings.append)] == ["virt", "class"]  # named
+
+
 # --- The commands on every format -------------------------------------------------------
 
 
