@@ -494,6 +494,29 @@ def test_a_csv_of_one_column_has_no_answers_but_its_clozes(tmp_path):
     assert [(f.line, f.message) for f in parsed.findings] == [(1, "row has a question but no answer: it is left out")]
 
 
+# Every row has one comma and one semicolon: either could be the separator, and each gives a deck.
+AMBIGUOUS_ROWS = "Capital of France, briefly;Paris\nLargest planet, roughly;Jupiter\n"
+AMBIGUOUS = (
+    "every row splits alike at commas and at semicolons, so which one separates the cells is unclear: "
+    "start the file with a header (question,answer or question;answer) or a line sep=; (or sep=,)"
+)
+
+
+@pytest.mark.parametrize(
+    ("first_line", "cards"),
+    [
+        ("question;answer", [("Capital of France, briefly", "Paris"), ("Largest planet, roughly", "Jupiter")]),
+        ("sep=;", [("Capital of France, briefly", "Paris"), ("Largest planet, roughly", "Jupiter")]),
+        ("Question,Answer", [("Capital of France", "briefly;Paris"), ("Largest planet", "roughly;Jupiter")]),
+    ],
+)
+def test_rows_that_split_alike_at_commas_and_semicolons_are_read_as_the_file_says(tmp_path, first_line, cards):
+    """Such rows were read at their commas without a word, so a semicolon file lost half of each question."""
+    path = tmp_path / "quiz.csv"
+    path.write_text(f"{first_line}\n{AMBIGUOUS_ROWS}")
+    assert qa(load_deck(path)) == cards
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [
@@ -504,6 +527,7 @@ def test_a_csv_of_one_column_has_no_answers_but_its_clozes(tmp_path):
         ("student,card,answer\nann,1,software\n", "quiz.csv:1: this is an answers file (its header names 'card'), not a deck: grade it with grader grade DECK quiz.csv"),
         ("Student,Question,Answer\nann,hypervisor,software\n", "quiz.csv:1: this is an answers file (its header names 'student'), not a deck: grade it with grader grade DECK quiz.csv"),
         ("question,answer\n,,\n", "quiz.csv:1: deck has no cards (no rows with a question and an answer)"),
+        (AMBIGUOUS_ROWS, f"quiz.csv:1: {AMBIGUOUS}"),
     ],
 )
 def test_a_bad_csv_deck_is_a_one_line_error_naming_file_and_line(tmp_path, content, error):

@@ -2,7 +2,8 @@
 and Google Sheets export them.
 
 * The separator is Excel's ``sep=;`` first line where there is one; else the one a header row is written with;
-  else the first of tab, comma and semicolon that splits every row into the same number (two or more) of cells.
+  else the one of tab, comma and semicolon that splits every row into the same number (two or more) of cells (the
+  tab, when it is one of those; when the comma and the semicolon both do, the deck is refused as ambiguous).
 * A first row naming a question column and an answer column (``question,answer``, ``front,back``,
   ``term,definition``, in any case; the names Anki's export uses, see ``anki_notes.pick_sides``) is a header: the
   sides are found by it and other columns left out. Without one, the first two cells are question and answer.
@@ -28,7 +29,7 @@ from ..errors import DeckError
 from ..models import Deck
 from .anki_notes import BACK_NAMES, FRONT_NAMES, cloze_numbers, has_zero_cloze, row_cards
 
-SEPARATORS = ("\t", ",", ";")  # tried in this order; the first that splits every row alike is the file's
+SEPARATORS = ("\t", ",", ";")  # tried in this order (see ``choose_separator``)
 _EXCEL_SEPARATOR = re.compile(r"^sep=(.)$")
 # Columns an answers file has and a deck does not: a file of students' answers named as a deck is refused.
 ANSWERS_COLUMNS = {"card", "student"}
@@ -44,7 +45,7 @@ def parse_spreadsheet(text: str, path: str) -> ParsedDeck:
     excel = _EXCEL_SEPARATOR.match(lines[0])
     body_line = 1 if excel else 0  # lines before the rows
     body = "\n".join(lines[body_line:])
-    separator = excel.group(1) if excel else choose_separator(body)
+    separator = excel.group(1) if excel else choose_separator(body, path, body_line)
     rows = _rows(body, separator, path, body_line)
     if not rows:
         return ParsedDeck(Deck(path=path, title=Path(path).stem, cards=[]), [])
@@ -95,16 +96,27 @@ def looks_like_spreadsheet_deck(head: str) -> bool:
     return False
 
 
-def choose_separator(body: str) -> str:
-    """The separator a header row is written with, else the first that splits every row into as many cells (two
-    or more), else the comma (and the first row that it splits otherwise is reported)."""
+def choose_separator(body: str, path: str, body_line: int = 0) -> str:
+    """The separator a header row is written with, else the one that splits every row into as many cells (two or
+    more), else the comma (and the first row that it splits otherwise is reported).
+
+    A tab that splits the rows alike is the separator (Quizlet's export; a cell rarely holds one). Rows that the
+    comma and the semicolon both split alike (``Capital of France, briefly;Paris``) are refused: either reading
+    gives a deck, and the wrong one cuts every card at the wrong place without a word."""
     first = next((line for line in body.split("\n") if line.strip()), "")
     for separator in SEPARATORS:
         if is_header(next(csv.reader([first], delimiter=separator), [])):
             return separator
-    for separator in SEPARATORS:
-        if _splits_alike(body, separator):
-            return separator
+    alike = [separator for separator in SEPARATORS if _splits_alike(body, separator)]
+    if alike[:1] == ["\t"] or len(alike) == 1:
+        return alike[0]
+    if alike:
+        raise DeckError(
+            "every row splits alike at commas and at semicolons, so which one separates the cells is unclear: "
+            "start the file with a header (question,answer or question;answer) or a line sep=; (or sep=,)",
+            path=path,
+            line=body_line + 1,
+        )
     return ","
 
 
