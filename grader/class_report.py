@@ -151,7 +151,7 @@ class StudentTotal:
     and the gradebook both read them from here, so that the two agree."""
 
     student: str  # "" for the answers that name no student
-    out_of: int  # the questions that were graded (a self-graded card nobody decided has no scores)
+    graded_cards: frozenset[str]  # the questions the class has scores for (a self-graded card nobody decided has none)
     answers: dict[str, Row] = field(default_factory=dict)  # by card: a later answer to a question replaces an earlier one
 
     @property
@@ -165,6 +165,14 @@ class StudentTotal:
     @property
     def self_graded(self) -> int:
         return sum(r.self_graded for r in self.answers.values())
+
+    @property
+    def out_of(self) -> int:
+        """The questions graded for this student: those the class has scores for, but for the student's own answers
+        still waiting for a teacher's decision (a self-graded card decided for others), which have no score yet and
+        count as none, as a card nobody decided does, not as a 0."""
+        waiting = sum(1 for card, r in self.answers.items() if r.self_graded and card in self.graded_cards)
+        return len(self.graded_cards) - waiting
 
     @property
     def verdicts(self) -> Counter[str]:
@@ -312,10 +320,11 @@ def common_wrong_statements(answers: list[str], reference: str, limit: int = MAX
 def _students(rows: list[Row], gradable_cards: set[str]) -> list[StudentTotal]:
     """Each student's answers as they count, in order of first appearance."""
     students: dict[str, StudentTotal] = {}
+    graded_cards = frozenset(gradable_cards)
     for r in rows:
         student = r.student or ""
         if student not in students:
-            students[student] = StudentTotal(student, out_of=len(gradable_cards))
+            students[student] = StudentTotal(student, graded_cards)
         students[student].answers[r.card] = r
     return list(students.values())
 

@@ -12,8 +12,8 @@ Classroom import:
   decision from ``grader review`` when there is one); blank when the student
   gave no answer, or for a self-graded (image) card nobody decided;
 * ``Total``: the sum of the student's scores as the row shows them (two decimals); ``Out of``: the questions that
-  were graded (self-graded cards left out); ``Percent``: Total / Out of,
-  0 to 100.
+  were graded for the student (self-graded cards left out, and the student's own answer still waiting for a
+  teacher's decision); ``Percent``: Total / Out of, 0 to 100.
 
 A student's later answer to a question replaces an earlier one. An answer with
 no student named (a blank cell) has nobody to go to in the LMS: it is left out

@@ -364,6 +364,24 @@ def test_gradebook_has_a_row_per_student_a_column_per_question_and_totals(tmp_pa
     assert by_student["dee"] == ["0.00", "", "", "0.00", "2", "0.0"]  # no answer to Q15: blank, counted as 0
 
 
+def test_a_self_graded_answer_still_undecided_is_not_in_that_students_out_of(tmp_path):
+    """Once the teacher marked ann's answer to the image card, bo's answer to it, blank and still waiting, counted in
+    bo's "Out of" (and so his Percent) as a 0, though the same answer before any decision was left out of it."""
+    path = tmp_path / "gradebook.csv"
+    # Q1 and Q15 left to the grader; the image card's two answers are a group each, ann's first: marked correct.
+    result = run_cli("review", DECK, str(class_csv(tmp_path)), "--all", "--gradebook", str(path), input="n\nn\nc\nq\n")
+    assert result.returncode == 0, result.stderr
+    header, *rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
+    by_student = {r[0]: dict(zip(header, r)) for r in rows}
+    image = header[3]
+    assert image.startswith(f"Q{IMAGE_CARD} ")
+    assert (by_student["ann"][image], by_student["ann"]["Out of"]) == ("1.00", "3")
+    bo = by_student["bo"]
+    assert (bo[image], bo["Out of"]) == ("", "2")
+    assert bo["Percent"] == f"{100 * float(bo['Total']) / 2:.1f}"
+    assert by_student["cy"]["Out of"] == "3"  # no answer to the image card: a 0, as any question not answered
+
+
 def test_gradebook_takes_a_students_last_answer_and_defuses_formulas(tmp_path):
     rows = [("=HYPERLINK(\"http://x\")", 15, "offline"), ("=HYPERLINK(\"http://x\")", 15, "offline and live migration"), ("@eve", 1, "portability")]
     header, first, second = gradebook(tmp_path, rows, column="email")
