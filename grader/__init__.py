@@ -12,8 +12,10 @@ stays fast: the matcher's numpy and rapidfuzz load only when something is graded
 
 from __future__ import annotations
 
-import typing as _typing
-from importlib import import_module as _import_module
+# Nothing is imported here: the ``grader`` command imports this package before it can catch Ctrl-C (``launch``),
+# and importing ``typing`` took 10 ms, in which Ctrl-C printed a traceback. A plain False for typing.TYPE_CHECKING:
+# mypy checks the block below as it checks any ``if``.
+_TYPE_CHECKING = False
 
 _EXPORTS = {
     "AnswersError": "errors",
@@ -41,11 +43,13 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> _typing.Any:
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(_import_module(f".{module}", __name__), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
@@ -54,7 +58,9 @@ def __dir__() -> list[str]:
     return list(__all__)
 
 
-if _typing.TYPE_CHECKING:
+if _TYPE_CHECKING:
+    from typing import Any
+
     from .batch import grade_answers
     from .cardtext import card_id
     from .decks import find_decks, load_deck, parse_deck

@@ -181,6 +181,48 @@ def test_ctrl_c_while_the_command_line_loads_ends_quietly():
     assert (result.returncode, result.stderr) == (130, "")
 
 
+# A real Ctrl-C, sent by the process to itself at a chosen moment of start-up, as the console script starts.
+_CTRL_C_AT_IMPORT = """
+import os, signal, sys, weakref
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(100):  # Python raises KeyboardInterrupt at a loop's jump back, here
+        pass
+
+class At:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            if {in_callback!r}:  # as in the import system's lock clean-up (a weakref callback)
+                class Lock: pass
+                lock = Lock()
+                ref = weakref.ref(lock, lambda _: ctrl_c())
+                del lock
+            else:
+                ctrl_c()
+
+sys.meta_path.insert(0, At())
+sys.argv = ["grader", "--version"]
+from grader.launch import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "in_callback"),
+    [("typing", False), ("typer", False), ("typer", True), ("typer._click.core", True)],
+    ids=["importing-the-package", "loading-the-cli", "cli-import-clean-up", "cli-import-clean-up-deeper"],
+)
+def test_ctrl_c_at_any_moment_of_start_up_ends_quietly_with_130(module, in_callback):
+    """Ctrl-C while ``import grader`` imported typing (10 ms) printed a traceback; one raised in the import system's
+    clean-up while the CLI loaded printed "Exception ignored ... KeyboardInterrupt" and was lost: the command ran on
+    and ended 0."""
+    code = _CTRL_C_AT_IMPORT.format(module=module, in_callback=in_callback)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")
+
+
 def test_the_entry_point_runs_the_command_line():
     result = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("grader")
