@@ -143,6 +143,7 @@ class CompiledCard:
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     # Which of OPPOSITE_BEGINNINGS each row's word begins with, for an author's highlighted terms (0: none, or derived)
     beginnings: np.ndarray
+    opposable: frozenset[int]  # the rows whose ``beginnings`` is not 0: the words ``_opposite_said`` looks for
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     variant_rows: dict[str, list[int]]  # another stem a real term word is met by (``_variant_stems``) -> its rows
@@ -278,6 +279,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     for i in sorted(plain_rows & highlighted_rows):
         for made_of in (stems[i], *_derived_word_stems(words[i], stems[i])):
             made_of_rows.setdefault(made_of, []).append(i)
+    beginnings = np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8)
     return CompiledCard(
         card=card,
         words=words,
@@ -287,7 +289,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         terms=tuple(terms),
         abbreviations=abbreviations,
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
-        beginnings=np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8),
+        beginnings=beginnings,
+        opposable=frozenset(np.flatnonzero(beginnings).tolist()),
         acronyms=acronyms,
         stem_rows=stem_rows,
         variant_rows=variant_rows,
@@ -531,8 +534,12 @@ def _derived_word_stems(word: str, word_stem: str) -> tuple[str, ...]:
     *mine*, "sender" *send*), a state's noun ("neighbourhood" *neighbour*, "membership" *member*). For an author's
     highlighted terms only: "-er" also makes comparatives ("smaller" *small*), which the datasets' teachers do not
     credit as their base (eval/RESULTS.md)."""
-    if stemming_language() != "english":
-        return ()
+    return _made_of(word, word_stem) if stemming_language() == "english" else ()
+
+
+@lru_cache(maxsize=65536)
+def _made_of(word: str, word_stem: str) -> tuple[str, ...]:
+    """``_derived_word_stems`` in English (cached: asked of every answer word to a card with highlights)."""
     stems = []
     if len(word) >= 5 and (agent := _AGENT.match(word)):
         if (doer := stem(agent[1] + agent[2])) != word_stem and len(doer) >= 4:
@@ -747,7 +754,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
-        if ends and coverage > 0.0 and not term.term.derived and compiled.beginnings.any():
+        if ends and coverage > 0.0 and not compiled.opposable.isdisjoint(term.rows):
             opposite = _opposite_said(compiled, term, found, ends, tokens)
             if opposite is not None:
                 lo, hi = min(ends[0], opposite), max(ends[1], opposite)
@@ -772,10 +779,10 @@ def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tupl
     say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*. The opposite is the word with
     the other beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
     reach = len(term.rows)  # as far from the mention as the term has words
-    for row in term.rows:
-        code = int(compiled.beginnings[row])
-        if not code or any(ends[0] <= p <= ends[1] for p in found.get(row, ())):
+    for row in compiled.opposable & term.rows:
+        if any(ends[0] <= p <= ends[1] for p in found.get(row, ())):
             continue
+        code = int(compiled.beginnings[row])
         word = compiled.words[row]
         own, other = OPPOSITE_BEGINNINGS[(code - 1) // 2][(code - 1) % 2], OPPOSITE_BEGINNINGS[(code - 1) // 2][code % 2]
         for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
