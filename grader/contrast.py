@@ -33,6 +33,9 @@ _NO_SIDE = re.compile(
     re.IGNORECASE,
 )
 
+# A name of up to three words, then a colon ("Microservices:", "coarse grain :").
+_NAMED_BEFORE_A_COLON = re.compile(r"\w+(?:[ \t-]+\w+){0,2}[ \t]*:(?!\S)")
+
 # What ends a clause: punctuation, or a word that joins two statements ("types are X while tokens are Y"). Not a
 # colon: "types: the distinct words" names what it describes.
 _CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:and|but|while|whilst|whereas|unlike|however|vs|versus)\b", re.IGNORECASE)
@@ -103,12 +106,17 @@ def _with_solid_compound(side: frozenset[str], words: list[Token]) -> frozenset[
     return side | {stem("".join(t.word for t in words))}
 
 
-def clause_of_each(text: str, tokens: Sequence[Token]) -> list[int]:
-    """For each of a text's content tokens, the number of the clause it stands in."""
-    out = []
+def clause_of_each(text: str, tokens: Sequence[Token], sides: frozenset[str] = frozenset()) -> list[int]:
+    """For each of a text's content tokens, the number of the clause it stands in.
+
+    A word of ``sides`` that names what follows a colon (``_NAMED_BEFORE_A_COLON``) begins one, as a stop would:
+    an answer typed on one line ("static: converts it all first dynamic: translates a few") says two things there."""
+    out: list[int] = []
     clause, prev_end = 0, 0
-    for tok in tokens:
-        if _CLAUSE_BREAK.search(text, prev_end, tok.start):
+    for i, tok in enumerate(tokens):
+        if _CLAUSE_BREAK.search(text, prev_end, tok.start) or (
+            i and tok.stem in sides and tokens[i - 1].stem not in sides and _NAMED_BEFORE_A_COLON.match(text, tok.start)
+        ):
             clause += 1
         out.append(clause)
         prev_end = tok.end

@@ -728,7 +728,8 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     out = []
     placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
-    clauses: list[int] | None = None  # the clause of each content word, made once a contrast asks for it
+    # The clause of each content word, made once a contrast asks for it: a side named before a colon begins one too.
+    side_clauses: list[int] | None = None
     for term in compiled.terms:
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
@@ -748,9 +749,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
             continue
         coverage, ends, how, positions, shift = _mention(term, found, said)
         if ends and term.sides is not None:
-            if clauses is None:
-                clauses = clause_of_each(text, tokens)
-            if _given_to_the_other(term.sides, found, {p + shift for p in positions}, clauses, tokens):
+            if side_clauses is None:
+                side_clauses = clause_of_each(text, tokens, term.sides[1] | term.sides[2])
+            if _given_to_the_other(term.sides, found, {p + shift for p in positions}, side_clauses, tokens):
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
@@ -769,7 +770,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         for i in _borrowed(placed, found):
             out[i] = _refused(out[i], "inside another term")
     if len(placed) > 1:
-        for i in _crossed(compiled.stems, placed, found, lambda: clauses if clauses is not None else clause_of_each(text, tokens)):
+        for i in _crossed(compiled.stems, placed, found, lambda: clause_of_each(text, tokens)):
             out[i] = _refused(out[i], "swapped")
     return out
 
@@ -820,13 +821,29 @@ def _given_to_the_other(
 ) -> bool:
     """Whether an answer says a term's description only in clauses that name the other side of the contrast and not
     its own: "tokens are the distinct words" gives *set of distinct words* (the types') to the tokens. The term's own
-    mention names nothing ("similar" of *words with similar meaning* does not say "similarity")."""
+    mention names nothing ("similar" of *words with similar meaning* does not say "similarity"). Nor is it given to the
+    other where one clause that names its own side says every describing word its mention says."""
     described, own, other = sides
-    where = {clauses[p] for row in described for p in found.get(row, ()) if p in positions}
+    used = [row for row in described if any(p in positions for p in found.get(row, ()))]
+    where = {clauses[p] for row in used for p in found[row] if p in positions}
     if not where:
         return False
     said = {t.stem for p, (t, clause) in enumerate(zip(tokens, clauses)) if clause in where and p not in positions}
-    return not said & own and bool(said & other)
+    if _names(said, own) or not _names(said, other):
+        return False
+    return not any(
+        all(any(clauses[p] == clause for p in found[row]) for row in used) and _names(_clause_stems(tokens, clauses, clause, positions), own)
+        for clause in {clauses[p] for p in found[used[0]]} - where
+    )
+
+
+def _clause_stems(tokens: list[Token], clauses: list[int], clause: int, positions: set[int]) -> set[str]:
+    return {t.stem for p, (t, c) in enumerate(zip(tokens, clauses)) if c == clause and p not in positions}
+
+
+def _names(said: set[str], side: frozenset[str]) -> bool:
+    """Whether stems an answer says name a side: one of its stems, or a typo of one ("dinamic" *dynamic*)."""
+    return bool(said & side) or any(_typo(s, named) for s in said for named in side)
 
 
 def _crossed(

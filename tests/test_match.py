@@ -774,6 +774,23 @@ def test_a_heading_names_the_side_its_list_describes():
     assert grade_answer(card, right).score == 1.0
     swapped = grade_answer(card, "SOA sends light REST messages, while microservices make slow and complex SOAP calls")
     assert swapped.score == 0.0 and [t.refused for t in swapped.terms] == ["other side", "other side"]
+    # Typed on one line, a side named before a colon begins what is said of it: "calls" and "Microservices" are apart.
+    one_line = highlighted_card(
+        "What are the main differences between SOA and Microservices?",
+        "SOA:\n- ==slow SOAP calls==\n- ==few large services==\n\nMicroservices:\n- ==light REST messages==",
+    )
+    assert grade_answer(one_line, "SOA: slow SOAP calls, few large services Microservices: light REST messages").score == 1.0
+
+
+def test_a_description_said_whole_of_its_own_side_is_not_given_to_the_other():
+    """Its words said first in the other side's clause ("a fixed vocabulary and all words"), then whole in its own."""
+    card = highlighted_card(
+        "What is the difference between closed and open vocabulary?",
+        "- closed: we have a ==fixed vocabulary== and all ==words come from it==\n"
+        "- open: we model unknown words as ==Out-Of-Vocabulary Words== (OOV)",
+    )
+    answer = "closed: a fixed vocabulary and all words come from it. open: unknown words are Out-Of-Vocabulary Words"
+    assert grade_answer(card, answer).score == 1.0
 
 
 def test_descriptions_swapped_between_two_listed_names_earn_nothing():
@@ -785,6 +802,16 @@ def test_descriptions_swapped_between_two_listed_names_earn_nothing():
     )
     assert grade_answer(card, "safety: nothing bad ever happens; liveness: something good eventually happens").score == 1.0
     assert grade_answer(card, "safety means something good eventually happens and liveness that nothing bad ever happens").score == 0.5
+
+
+def test_a_misspelt_side_still_names_its_side():
+    """One clause typed without a stop names both sides, the second misspelt: no description is given to the other."""
+    card = highlighted_card(
+        "What are 2 possible types of binary translation?",
+        "- ==static==: converts ==the whole code before running it==\n- ==dynamic==: only ==translates a few instructions==",
+    )
+    answer = "static: converts the whole code before running it dinamic: translates a few instructions at a time"
+    assert grade_answer(card, answer).score == 1.0
 
 
 # --- One mention, one term: words another term's mention holds are not also most of a different term ----------
