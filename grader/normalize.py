@@ -605,7 +605,26 @@ _AUXILIARY_BEFORE = re.compile(
 
 # What denies the phrase after it in an author's highlighted term or an answer read against one (``negated``'s
 # ``broad``), beside "not" after a verb: "without competition", "lack of parallelisation". English only.
-BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking"})
+# Words that deny the phrase after them where denials are read broadly, as "not" does: "without A", "lack of A",
+# "neither A nor B".
+BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking", "neither", "nor"})
+# Between two items of a denied list: "not A, B or C", "no A or B", "without A nor B".
+_NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*(?:(?:a|an|the|any)\s+)?$", re.I)
+# Where a denied list's commas run on to: the next "or"/"nor" before the sentence ends, with no new clause between.
+_LIST_RUNS_ON = re.compile(r"[^.;:!?]*?\b(?:or|nor)\b", re.I)
+_NEW_CLAUSE = re.compile(r"\b(?:is|are|was|were|be|has|have|had|but|which|that|because|so|while|whereas|it|they|we|this)\b", re.I)
+
+
+def _denies_the_next_item(text: str, end: int, between: str) -> bool:
+    """Whether a denial runs on past the phrase it ends at ``end`` to the next, as items of one list: across "or" or
+    "nor", and across a comma where the list's "or" follows before the sentence ends ("not sharing, aggregation or
+    emulation"), with no new clause between ("not sharing, aggregation is" denies no aggregation)."""
+    if not _NEXT_ITEM.match(between):
+        return False
+    if "," not in between or re.search(r"\b(?:or|nor)\b", between, re.I):
+        return True
+    runs_on = _LIST_RUNS_ON.match(text, end + len(between))
+    return runs_on is not None and not _NEW_CLAUSE.search(runs_on[0])
 _BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
 
 
@@ -637,7 +656,8 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
         gap = _BROAD_GAP if broad else denial_gap
         prev_end = tok.end
         for j in range(i + 1, len(tokens)):
-            if tokens[j].word == "not" or not gap.match(read(_seen(text[prev_end : tokens[j].start]))):
+            between = read(_seen(text[prev_end : tokens[j].start]))
+            if tokens[j].word == "not" or not (gap.match(between) or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between))):
                 break
             out[j] = True
             gap, prev_end = _PHRASE_GAP, tokens[j].end

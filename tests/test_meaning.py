@@ -34,7 +34,7 @@ EXAMPLES = card("What are examples of managed execution?", ["sharing", "aggregat
         ("sharing, aggregation, emulation, isolation", 1.0),
         ("not sharing, not aggregation, not emulation, not isolation", 0.0),
         ("no sharing, never aggregation", 0.0),
-        ("sharing and aggregation but not emulation or isolation", 0.75),  # "or isolation" is outside the denial
+        ("sharing and aggregation but not emulation or isolation", 0.5),  # a denied list: neither of the two
         ("not only sharing but also aggregation, emulation and isolation", 1.0),  # "not only" affirms
         ("it is not a secret: sharing, aggregation, emulation, isolation", 1.0),  # a negation elsewhere denies nothing
         ("sharing, aggregation, emulation, isolation, whether or not they apply", 1.0),
@@ -72,6 +72,21 @@ def test_a_term_word_followed_by_free_is_denied(term, answer, credit):
 )
 def test_a_highlighted_term_reads_every_denial(term, answer, credit):
     assert grade_answer(card("What is it?", [term, "something else"]), answer, KEYWORD_ONLY).terms[0].credit == credit
+
+
+@pytest.mark.parametrize(
+    "answer, credits",
+    [
+        ("not sharing, aggregation or emulation", [0.0, 0.0, 0.0]),  # a denied list denies every item
+        ("no sharing or aggregation, but emulation", [0.0, 0.0, 1.0]),
+        ("neither sharing nor aggregation; emulation", [0.0, 0.0, 1.0]),
+        ("not sharing, aggregation and emulation are the point", [0.0, 1.0, 1.0]),  # no "or": a new clause
+        ("not sharing, aggregation is what it does, or emulation", [0.0, 1.0, 1.0]),
+    ],
+)
+def test_a_denied_list_denies_each_of_its_items(answer, credits):
+    grade = grade_answer(card("What does it provide?", ["sharing", "aggregation", "emulation"]), answer, KEYWORD_ONLY)
+    assert [t.credit for t in grade.terms] == credits
 
 
 def test_a_derived_term_reads_only_a_denial_before_a_phrase():
