@@ -10,8 +10,9 @@ after the second had been used to tune the grader too, the fourth (``FOURTH``), 
 (``FIFTH``, the ten decks left), after all four had. The sixth (every file in ``eval/probes/sixth/``, named the same
 way) answers cards none of the others answer, of twelve decks, and was written and labelled blind after all five had
 tuned the grader; the seventh (every file in ``eval/probes/seventh/``) likewise answers cards none of the six answers,
-of twelve decks, and was written and labelled blind after all six had. Each answer is graded as ``grader grade``
-grades it, settings as shipped. Reads the decks where they are; writes nothing.
+of twelve decks, and was written and labelled blind after all six had. Each answer is graded as ``grader grade DECK``
+grades it, settings as shipped, knowing the deck's other cards (``KeywordGrader.use_deck``: a list of guesses keeps
+only its own card's share). Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -105,11 +106,12 @@ def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
-    grader = KeywordGrader()
     totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh")}
     for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
+        grader = KeywordGrader()
+        grader.use_deck(deck.cards)  # as ``grader grade DECK`` knows its deck's other cards
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         agree = 0
         for row in rows:
