@@ -83,6 +83,11 @@ class DeckTerms:
                     named.append(text)
         return tuple(named) if len(named) >= at_least else ()
 
+    def named_stems(self, card: Card, answer_stems: Iterable[str]) -> list[frozenset[str]]:
+        """The content stems of each other card's term the answer names whole (as ``named`` finds them, one or more)."""
+        texts = set(self.named(card, answer_stems))
+        return [stems for stems, text, _ in self.terms if text in texts]
+
     def _file(self) -> dict[str, list[int]]:
         """Each term under its rarest word (the first in order of those as rare): a term is whole in an answer only
         if that word is in it, and a rare word leads to few terms."""

@@ -7,9 +7,9 @@ from threading import Lock
 from typing import TYPE_CHECKING
 
 from .foreign import FOREIGN_MIN, DeckTerms
-from .match import CompiledCard, compile_card, match_answers
+from .match import CompiledCard, Evidence, compile_card, match_answers
 from .models import Card, Grade, check_types
-from .normalize import Token, stemming_in, tokenize
+from .normalize import Token, content_stems, stemming_in, tokenize
 from .scoring import GradeFacts, GradingSettings, facts_from_evidence, facts_grade, guessed, unmatched, unmatched_facts
 
 if TYPE_CHECKING:
@@ -126,8 +126,11 @@ class KeywordGrader:
                 continue
             m = next(matches)
             foreign = None
+            evidence = m.evidence
+            if known is not None:
+                evidence = _borrowed_from_other_cards(evidence, answer, known.named_stems(card, map(_stem_of, ws)))
             for settings, graded in scored:
-                facts = facts_from_evidence(card, answer, m.evidence, settings, m.similarity)
+                facts = facts_from_evidence(card, answer, evidence, settings, m.similarity)
                 if known is not None and facts[0] > 0:
                     if foreign is None:
                         foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
@@ -153,3 +156,20 @@ class KeywordGrader:
 def grade_answer(card: Card, answer: str, settings: GradingSettings | None = None) -> Grade:
     """Grade one answer to one card (convenience for one-off use)."""
     return KeywordGrader(settings).grade(card, answer)
+
+
+def _borrowed_from_other_cards(evidence: list[Evidence], answer: str, named: list[frozenset[str]]) -> list[Evidence]:
+    """The evidence, less what a highlighted term earns only from words of another card's term the answer names whole
+    (``named``: each one's content stems): "deadlock freedom" is that card's term, and none of *starvation freedom*.
+    As ``match._borrowed`` refuses a term said only inside another term of the same card."""
+    if not named:
+        return evidence
+    out = []
+    for ev in evidence:
+        if ev.coverage > 0.0 and ev.span is not None and not ev.term.derived and ev.refused is None:
+            own = frozenset(content_stems(ev.term.text))
+            met = own & frozenset(content_stems(answer[ev.span[0] : ev.span[1]]))
+            if met and not own <= met and any(met <= stems and not own <= stems for stems in named):
+                ev = ev._replace(coverage=0.0, how=None, refused="inside another term")
+        out.append(ev)
+    return out

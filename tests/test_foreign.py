@@ -161,15 +161,33 @@ def test_a_list_of_the_decks_terms_is_partial_and_says_why(seed_deck):
 
 
 def test_honest_answers_lose_nothing(seed_deck):
-    """Every card's own reference answer, graded as an answer, and the seed sets' answers: the deck changes no score."""
+    """Every card's own reference answer, graded as an answer, and the seed sets' answers a teacher gives credit: the
+    deck changes no score. (One answer labelled incorrect, card 1's terms given for card 10, loses what it earned
+    from words of card 1's *managed execution*.)"""
     knowing = KeywordGrader()
     knowing.use_deck(seed_deck.cards)
     blind = KeywordGrader()
     pairs = [(c, c.answer) for c in seed_deck.cards]
     for name in ("seed_dev.jsonl", "seed_test.jsonl"):
-        rows = (SEED_DECK.parent.parent / "eval" / name).read_text(encoding="utf-8").splitlines()
-        pairs += [(seed_deck.cards[json.loads(r)["card"] - 1], json.loads(r)["answer"]) for r in rows]
+        rows = [json.loads(r) for r in (SEED_DECK.parent.parent / "eval" / name).read_text(encoding="utf-8").splitlines()]
+        pairs += [(seed_deck.cards[r["card"] - 1], r["answer"]) for r in rows if r["verdict"] != "incorrect"]
     assert [knowing.grade(c, a).score for c, a in pairs] == [blind.grade(c, a).score for c, a in pairs]
+
+
+def test_a_term_said_only_inside_another_cards_term_earns_nothing():
+    """"deadlock freedom" is another card's term: its "freedom" is none of *starvation freedom*."""
+    deck = parse_markdown(
+        "<details><summary>What does the lock guarantee?</summary>\n\n==deadlock freedom==\n</details>\n"
+        "<details><summary>Which liveness does the algorithm grant?</summary>\n\n==starvation freedom==, and ==fairness==\n</details>\n",
+        "d.md",
+    ).deck
+    card = deck.cards[1]
+    knowing = KeywordGrader()
+    knowing.use_deck(deck.cards)
+    borrowed = knowing.grade(card, "it only guarantees deadlock freedom and fairness")
+    assert [(t.credit, t.refused) for t in borrowed.terms] == [(0.0, "inside another term"), (1.0, None)]
+    assert KeywordGrader().grade(card, "it only guarantees deadlock freedom and fairness").terms[0].credit == 0.5
+    assert knowing.grade(card, "unlike deadlock freedom, starvation freedom and fairness hold").score == 1.0
 
 
 def test_grade_knows_the_deck_in_every_process(tmp_path, monkeypatch):
@@ -198,5 +216,8 @@ def test_knowing_the_deck_only_ever_takes_credit_away_and_says_why(seed_deck, in
     knowing.use_deck(seed_deck.cards)
     with_deck, without = knowing.grade(card, answer), KeywordGrader().grade(card, answer)
     assert with_deck.score <= without.score
-    assert (with_deck.score < without.score) == bool(with_deck.foreign_terms)
-    assert with_deck.terms == without.terms  # the terms are found as before: only the score is shared out
+    # The terms are found as before, but for those said only inside another card's term; the rest of the score is
+    # shared out among the cards the answer names.
+    borrowed = [w for w, o in zip(with_deck.terms, without.terms) if w != o]
+    assert all(w.refused == "inside another term" and w.credit == 0.0 < o.credit for w, o in zip(with_deck.terms, without.terms) if w != o)
+    assert (with_deck.score < without.score) == bool(with_deck.foreign_terms or borrowed)
