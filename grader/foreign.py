@@ -62,9 +62,9 @@ class DeckTerms:
                 self.terms[at][2].add(card.id)
         self._filed = None
 
-    def named(self, card: Card, answer_stems: Iterable[str], at_least: int = 1) -> tuple[str, ...]:
-        """The other cards' terms whose every content word the answer has (by stem), in the deck's order; none if
-        fewer than ``at_least`` (grading asks for ``FOREIGN_MIN``).
+    def named(self, card: Card, answer_stems: Iterable[str]) -> list[tuple[frozenset[str], str]]:
+        """The other cards' terms whose every content word the answer has (by stem), in the deck's order, each as its
+        content stems and its text (grading counts them against ``FOREIGN_MIN``).
 
         Not another card's: a term of this card, or one made of this card's own words.
         """
@@ -72,7 +72,7 @@ class DeckTerms:
         said = set(answer_stems)
         keys = filed.keys() & said
         if not keys:
-            return ()
+            return []
         terms, own = self.terms, None
         named = []
         for i in sorted([i for stem in keys for i in filed[stem]]):
@@ -80,13 +80,8 @@ class DeckTerms:
             if stems <= said and card.id not in owners:
                 own = self.own_words(card) if own is None else own
                 if not all(stem in own or _misspelt_among(stem, own) for stem in stems):
-                    named.append(text)
-        return tuple(named) if len(named) >= at_least else ()
-
-    def named_stems(self, card: Card, answer_stems: Iterable[str]) -> list[frozenset[str]]:
-        """The content stems of each other card's term the answer names whole (as ``named`` finds them, one or more)."""
-        texts = set(self.named(card, answer_stems))
-        return [stems for stems, text, _ in self.terms if text in texts]
+                    named.append((stems, text))
+        return named
 
     def _file(self) -> dict[str, list[int]]:
         """Each term under its rarest word (the first in order of those as rare): a term is whole in an answer only

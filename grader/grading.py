@@ -125,17 +125,16 @@ class KeywordGrader:
                     graded.append(nothing)
                 continue
             m = next(matches)
-            foreign = None
-            evidence = m.evidence
+            evidence, foreign = m.evidence, ()
             if known is not None:
-                evidence = _borrowed_from_other_cards(evidence, answer, known.named_stems(card, map(_stem_of, ws)))
+                named = known.named(card, map(_stem_of, ws))
+                if named:
+                    evidence = _borrowed_from_other_cards(evidence, answer, [stems for stems, _ in named])
+                    foreign = tuple(text for _, text in named) if len(named) >= FOREIGN_MIN else ()
             for settings, graded in scored:
                 facts = facts_from_evidence(card, answer, evidence, settings, m.similarity)
-                if known is not None and facts[0] > 0:
-                    if foreign is None:
-                        foreign = known.named(card, map(_stem_of, ws), at_least=FOREIGN_MIN)
-                    if foreign:
-                        facts = guessed(facts, foreign, settings, card)
+                if foreign and facts[0] > 0:
+                    facts = guessed(facts, foreign, settings, card)
                 graded.append(facts)
         return out
 
