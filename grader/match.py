@@ -46,7 +46,7 @@ from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import BROAD_NEGATIONS, NUMBER_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
+from .normalize import BROAD_NEGATIONS, NUMBER_WORDS, OPPOSITE_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -143,7 +143,8 @@ class CompiledCard:
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     # Which of OPPOSITE_BEGINNINGS each row's word begins with, for an author's highlighted terms (0: none, or derived)
     beginnings: np.ndarray
-    opposable: frozenset[int]  # the rows whose ``beginnings`` is not 0: the words ``_opposite_said`` looks for
+    opposable: frozenset[int]  # the rows whose ``beginnings`` is not 0 or with ``opposites``: ``_opposite_said``'s words
+    opposites: dict[int, frozenset[str]]  # a highlighted English term word's row -> the stems of its OPPOSITE_WORDS
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     variant_rows: dict[str, list[int]]  # another stem a real term word is met by (``_variant_stems``) -> its rows
@@ -280,6 +281,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         for made_of in (stems[i], *_derived_word_stems(words[i], stems[i])):
             made_of_rows.setdefault(made_of, []).append(i)
     beginnings = np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8)
+    opposites = {i: _opposite_stems()[stems[i]] for i in highlighted_rows if stems[i] in _opposite_stems()} if stemming_language() == "english" else {}
     return CompiledCard(
         card=card,
         words=words,
@@ -290,7 +292,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         abbreviations=abbreviations,
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         beginnings=beginnings,
-        opposable=frozenset(np.flatnonzero(beginnings).tolist()),
+        opposable=frozenset(np.flatnonzero(beginnings).tolist()) | opposites.keys(),
+        opposites=opposites,
         acronyms=acronyms,
         stem_rows=stem_rows,
         variant_rows=variant_rows,
@@ -783,7 +786,14 @@ def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tupl
     for row in compiled.opposable & term.rows:
         if any(ends[0] <= p <= ends[1] for p in found.get(row, ())):
             continue
+        opposites = compiled.opposites.get(row, frozenset()) - {compiled.stems[r] for r in term.rows}  # "top left to bottom right" says both
+        if opposites:
+            for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
+                if tokens[p].stem in opposites:
+                    return p
         code = int(compiled.beginnings[row])
+        if not code:
+            continue
         word = compiled.words[row]
         own, other = OPPOSITE_BEGINNINGS[(code - 1) // 2][(code - 1) % 2], OPPOSITE_BEGINNINGS[(code - 1) // 2][code % 2]
         for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
@@ -793,6 +803,16 @@ def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tupl
                 if turned == word or stem(turned) == compiled.stems[row] or _typo(turned, word):
                     return p
     return None
+
+
+@lru_cache(maxsize=1)
+def _opposite_stems() -> dict[str, frozenset[str]]:
+    """Each English stem of ``OPPOSITE_WORDS`` and the stems of its opposites (made once: stems need the stemmer)."""
+    out: dict[str, set[str]] = {}
+    for a, b in OPPOSITE_WORDS:
+        out.setdefault(stem(a), set()).add(stem(b))
+        out.setdefault(stem(b), set()).add(stem(a))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def _refused(evidence: Evidence, why: Refusal) -> Evidence:

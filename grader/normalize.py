@@ -280,6 +280,23 @@ SHORT_FORMS = {
 }
 
 
+# Words of general English that say the opposite of each other: a highlighted term's word is contradicted where the
+# answer says its opposite instead (``match._opposite_said``). No subject's terms: only the language's own pairs.
+OPPOSITE_WORDS = tuple(
+    tuple(pair.split("/"))
+    for pair in (
+        "same/different similar/different identical/different high/low higher/lower highest/lowest large/small "
+        "larger/smaller largest/smallest big/small bigger/smaller increase/decrease increase/reduce before/after "
+        "global/local first/last positive/negative fast/slow faster/slower easy/hard easier/harder strong/weak "
+        "stronger/weaker true/false correct/wrong right/wrong open/closed internal/external early/late earlier/later "
+        "inside/outside input/output upper/lower top/bottom left/right long/short longer/shorter add/remove "
+        "accept/reject enable/disable include/exclude expand/shrink sparse/dense explicit/implicit manual/automatic "
+        "public/private absolute/relative continuous/discrete simple/complex cheap/expensive forward/backward "
+        "push/pull send/receive success/failure always/never ascending/descending"
+    ).split()
+)
+
+
 # Numbers written as words or as digits ("type two" is "Type 2", "two phases" is "2 phases"): in an author's
 # highlighted term either stands for the other (eval/RESULTS.md: in terms cut from prose, "two terminals", not so).
 # Not zero, one or first: prose is full of them ("one of the", "first we"), and the decks' "at most 1" was met by any.

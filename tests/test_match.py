@@ -887,6 +887,13 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
         ("minimises the loss", "it minimises the loss, it never maximises it", 1.0),
         # A word that only begins like an opposite is none ("mint" is no "maxt").
         ("minimises the loss", "it minimises the loss of mint", 1.0),
+        # General English opposites, said in the place of the term's word.
+        ("nodes get similar embeddings", "the nodes get too different embeddings", 0.0),
+        ("add outgoing links to every other node", "remove the outgoing links to every other node", 0.0),
+        ("a localized phenomenon", "a global phenomenon", 0.0),
+        # Not where the term says both words of a pair itself, nor where the answer says the term's own word too.
+        ("refresh images from top left to bottom right", "they are refreshed from the top left", 1.0),
+        ("nodes get similar embeddings", "nodes get similar embeddings, not different ones", 1.0),
     ],
 )
 def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, expected):
