@@ -684,8 +684,11 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
 def test_the_sides_a_question_contrasts(question, sides):
     from grader.contrast import contrasted_sides
 
-    found = contrasted_sides(question)
-    assert (found if found is None else (set(found[0]), set(found[1]))) == sides
+    assert as_sets(contrasted_sides(question)) == sides
+
+
+def as_sets(sides: tuple[frozenset[str], frozenset[str]] | None) -> tuple[set[str], set[str]] | None:
+    return None if sides is None else (set(sides[0]), set(sides[1]))
 
 
 def highlighted_card(question: str, answer: str) -> Card:
@@ -760,8 +763,7 @@ def test_a_term_that_names_its_side_is_no_description_to_swap():
 def test_the_sides_a_reference_lists(answer, sides):
     from grader.contrast import listed_sides
 
-    found = listed_sides(answer)
-    assert (found if found is None else (set(found[0]), set(found[1]))) == sides
+    assert as_sets(listed_sides(answer)) == sides
 
 
 def test_a_heading_names_the_side_its_list_describes():
