@@ -277,7 +277,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         for variant in _variant_stems(words[i], stems[i]):
             variant_rows.setdefault(variant, []).append(i)
     made_of_rows: dict[str, list[int]] = {}
-    for i in sorted(plain_rows & highlighted_rows):
+    for i in sorted(plain_rows & highlighted_rows) if stemming_language() == "english" else ():
         for made_of in (stems[i], *_derived_word_stems(words[i], stems[i])):
             made_of_rows.setdefault(made_of, []).append(i)
     beginnings = np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8)
@@ -780,8 +780,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
 
 def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tuple[int, int], tokens: list[Token]) -> int | None:
     """Where, around a highlighted term's mention, the answer says the opposite of one of its words it does not
-    say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*. The opposite is the word with
-    the other beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
+    say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*, "different" for *similar*. The
+    opposite is a general English one (``OPPOSITE_WORDS``) the term does not say itself, or the word with the other
+    beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
     reach = len(term.rows)  # as far from the mention as the term has words
     for row in compiled.opposable & term.rows:
         if any(ends[0] <= p <= ends[1] for p in found.get(row, ())):

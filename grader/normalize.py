@@ -621,12 +621,13 @@ _AUXILIARY_BEFORE = re.compile(
 
 
 # What denies the phrase after it in an author's highlighted term or an answer read against one (``negated``'s
-# ``broad``), beside "not" after a verb: "without competition", "lack of parallelisation". English only.
-# Words that deny the phrase after them where denials are read broadly, as "not" does: "without A", "lack of A",
-# "neither A nor B".
+# ``broad``), as "not" after a verb does: "without competition", "lack of parallelisation", "neither A nor B". English
+# only.
 BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking", "neither", "nor"})
+_BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
 # Between two items of a denied list: "not A, B or C", "no A or B", "without A nor B".
 _NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*(?:(?:a|an|the|any)\s+)?$", re.I)
+_OR = re.compile(r"\b(?:or|nor)\b", re.I)
 # Where a denied list's commas run on to: the next "or"/"nor" before the sentence ends, with no new clause between.
 _LIST_RUNS_ON = re.compile(r"[^.;:!?]*?\b(?:or|nor)\b", re.I)
 _NEW_CLAUSE = re.compile(r"\b(?:is|are|was|were|be|has|have|had|but|which|that|because|so|while|whereas|it|they|we|this)\b", re.I)
@@ -638,11 +639,10 @@ def _denies_the_next_item(text: str, end: int, between: str) -> bool:
     emulation"), with no new clause between ("not sharing, aggregation is" denies no aggregation)."""
     if not _NEXT_ITEM.match(between):
         return False
-    if "," not in between or re.search(r"\b(?:or|nor)\b", between, re.I):
+    if "," not in between or _OR.search(between):
         return True
     runs_on = _LIST_RUNS_ON.match(text, end + len(between))
     return runs_on is not None and not _NEW_CLAUSE.search(runs_on[0])
-_BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
 
 
 def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
