@@ -143,8 +143,9 @@ class CompiledCard:
     compound_rows: np.ndarray  # True for a row that is only two term words written as one
     # Which of OPPOSITE_BEGINNINGS each row's word begins with, for an author's highlighted terms (0: none, or derived)
     beginnings: np.ndarray
-    opposable: frozenset[int]  # the rows whose ``beginnings`` is not 0 or with ``opposites``: ``_opposite_said``'s words
-    opposites: dict[int, frozenset[str]]  # a highlighted English term word's row -> the stems of its OPPOSITE_WORDS
+    # Per term (as ``terms``), its rows whose ``beginnings`` is not 0, and its words' general opposites it does not say
+    # itself, each with its row: what ``_opposite_said`` looks for.
+    opposable: tuple[tuple[tuple[int, ...], dict[str, int]], ...]
     acronyms: dict[str, list[int]]  # a term word written in capitals -> its rows: the words it stands for meet it
     stem_rows: dict[str, list[int]]  # stem -> rows of the real term words with it (compounds excluded)
     variant_rows: dict[str, list[int]]  # another stem a real term word is met by (``_variant_stems``) -> its rows
@@ -292,8 +293,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         abbreviations=abbreviations,
         compound_rows=np.array([i not in plain_rows for i in range(len(words))], dtype=bool),
         beginnings=beginnings,
-        opposable=frozenset(np.flatnonzero(beginnings).tolist()) | opposites.keys(),
-        opposites=opposites,
+        opposable=tuple(_opposable(term, beginnings, stems, opposites) for term in terms),
         acronyms=acronyms,
         stem_rows=stem_rows,
         variant_rows=variant_rows,
@@ -733,7 +733,8 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     whole = 0  # how many of them are met whole, or refused
     # The clause of each content word, made once a contrast asks for it: a side named before a colon begins one too.
     side_clauses: list[int] | None = None
-    for term in compiled.terms:
+    said_stems: set[str] | None = None  # the answer's stems, made once a term's opposites are looked for
+    for term, (turned, opposites) in zip(compiled.terms, compiled.opposable):
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
             continue
@@ -758,8 +759,11 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
-        if ends and coverage > 0.0 and not compiled.opposable.isdisjoint(term.rows):
-            opposite = _opposite_said(compiled, term, found, ends, tokens)
+        if ends and coverage > 0.0 and (turned or opposites):
+            if opposites and said_stems is None:
+                said_stems = {t.stem for t in tokens}
+            contrary = {s: row for s, row in opposites.items() if s in said_stems} if said_stems is not None else {}
+            opposite = _opposite_said(compiled, term, turned, contrary, found, ends, tokens) if turned or contrary else None
             if opposite is not None:
                 lo, hi = min(ends[0], opposite), max(ends[1], opposite)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[lo].start, tokens[hi].end), None, "opposite")))
@@ -778,30 +782,42 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     return out
 
 
-def _opposite_said(compiled: CompiledCard, term: _Term, found: Found, ends: tuple[int, int], tokens: list[Token]) -> int | None:
+def _opposable(term: _Term, beginnings: np.ndarray, stems: list[str], opposites: dict[int, frozenset[str]]) -> tuple[tuple[int, ...], dict[str, int]]:
+    """A term's rows whose word begins with one of ``OPPOSITE_BEGINNINGS``, and the general opposites of its words
+    that it does not say itself ("top left to bottom right" says both), each with the row it is the opposite of."""
+    own = {stems[row] for row in term.rows}
+    contrary = {s: row for row in sorted(term.rows) for s in opposites.get(row, ()) if s not in own}
+    return tuple(row for row in sorted(term.rows) if beginnings[row]), contrary
+
+
+def _opposite_said(
+    compiled: CompiledCard, term: _Term, turned: tuple[int, ...], contrary: dict[str, int], found: Found, ends: tuple[int, int], tokens: list[Token]
+) -> int | None:
     """Where, around a highlighted term's mention, the answer says the opposite of one of its words it does not
     say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*, "different" for *similar*. The
     opposite is a general English one (``OPPOSITE_WORDS``) the term does not say itself, or the word with the other
     beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
     reach = len(term.rows)  # as far from the mention as the term has words
-    for row in compiled.opposable & term.rows:
-        if any(ends[0] <= p <= ends[1] for p in found.get(row, ())):
+    around = range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1))
+
+    def unsaid(row: int) -> bool:
+        return not any(ends[0] <= p <= ends[1] for p in found.get(row, ()))
+
+    for p in around:
+        row = contrary.get(tokens[p].stem)
+        if row is not None and unsaid(row):
+            return p
+    for row in turned:
+        if not unsaid(row):
             continue
-        opposites = compiled.opposites.get(row, frozenset()) - {compiled.stems[r] for r in term.rows}  # "top left to bottom right" says both
-        if opposites:
-            for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
-                if tokens[p].stem in opposites:
-                    return p
         code = int(compiled.beginnings[row])
-        if not code:
-            continue
         word = compiled.words[row]
         own, other = OPPOSITE_BEGINNINGS[(code - 1) // 2][(code - 1) % 2], OPPOSITE_BEGINNINGS[(code - 1) // 2][code % 2]
-        for p in range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1)):
+        for p in around:
             said = tokens[p].word
             if said.startswith(other) and _beginning(said) == _beginning(other):
-                turned = own + said[len(other) :]
-                if turned == word or stem(turned) == compiled.stems[row] or _typo(turned, word):
+                as_own = own + said[len(other) :]
+                if as_own == word or stem(as_own) == compiled.stems[row] or _typo(as_own, word):
                     return p
     return None
 
