@@ -7,7 +7,8 @@ door to the store (given, not opened): it syncs the decks and reads what
 report. The definitions:
 
 * **due today**: cards ``schedule.pick_cards`` would ask now, the daily limits
-  aside (new cards are counted apart); the forecast counts cards falling due
+  aside (new cards are counted apart, and suspended or buried cards, which
+  practice leaves out, are not due); the forecast counts cards falling due
   on each of the next days.
 * **retention**: the share of reviews of cards in the Review state (not
   cramming, not first answers, not learning steps) rated Hard or better:
@@ -151,13 +152,17 @@ def build_stats(
     present = [c for c in cards if c.present]
     days = [study_day(a.at, settings) for a in attempts]
 
-    forecast = Counter(study_day(c.state.due, settings) for c in present if c.state and not is_due(c.state, now=now, settings=settings))
+    forecast = Counter(  # a suspended card falls due on no day; a buried one on the day its burial ends, if later
+        study_day(max(c.state.due, c.buried_until or c.state.due), settings)
+        for c in present
+        if c.state and not c.suspended and not _due_now(c, now=now, settings=settings)
+    )
     per_day = Counter(days)
     month_ago = today - timedelta(days=ACTIVITY_DAYS - 1)
     return StatsReport(
         generated_at=now,
         study_day=today,
-        due_today=sum(1 for c in present if c.state and is_due(c.state, now=now, settings=settings)),
+        due_today=sum(1 for c in present if _due_now(c, now=now, settings=settings)),
         new_cards=sum(1 for c in present if c.state is None),
         forecast=[DayCount(day=d, count=forecast.get(d, 0)) for d in (today + timedelta(days=k) for k in range(1, FORECAST_DAYS + 1))],
         retention_30_days=retention([a for a, d in zip(attempts, days) if d >= month_ago]),
@@ -169,6 +174,13 @@ def build_stats(
         decks=_deck_stats(present, attempts, now=now, settings=settings),
         missed_terms=missed_terms(attempts, {c.deck: c.deck_title for c in cards}),
     )
+
+
+def _due_now(card: StoredCard, *, now: datetime, settings: ScheduleSettings) -> bool:
+    """Whether practice would ask this reviewed card now: due, and not set aside (suspended, or buried until later)."""
+    if card.state is None or card.suspended or (card.buried_until is not None and card.buried_until > now):
+        return False
+    return is_due(card.state, now=now, settings=settings)
 
 
 def card_mastery(state: CardState | None, *, now: datetime, settings: ScheduleSettings) -> float:
@@ -246,7 +258,7 @@ def _deck_stats(present: list[StoredCard], attempts: Sequence[Review], *, now: d
                 learning=len(states) - len(review),
                 young=sum(1 for s in review if (s.stability or 0) < MATURE_DAYS),
                 mature=sum(1 for s in review if (s.stability or 0) >= MATURE_DAYS),
-                due_today=sum(1 for s in states if is_due(s, now=now, settings=settings)),
+                due_today=sum(1 for c in cards if _due_now(c, now=now, settings=settings)),
                 mastery=round(sum(card_mastery(s, now=now, settings=settings) for s in states) / len(cards), 4),
                 attempts=len(tries[deck]),
                 mean_score=round(sum(scores) / len(scores), 4) if scores else None,

@@ -242,3 +242,17 @@ def test_stats_read_from_the_history_equal_stats_of_its_whole_attempts(tmp_path,
             assert history_stats(store, decks, now=NOW).model_dump_json() == build_stats(
                 store.cards([deck_key(d) for d in decks]), [Review.of(a) for a in store.attempts()], now=NOW, settings=SETTINGS
             ).model_dump_json()
+
+
+def test_cards_set_aside_are_not_due_as_practice_leaves_them_out():
+    """A suspended card falls due on no day; a buried one on the day its burial ends: as practice and `cards --due` reckon."""
+    deck, learned = "/d/a.md", graduated(NOW - timedelta(days=30))  # due long ago: due today
+    cards = [
+        StoredCard(deck=deck, deck_title="A", card="due", question="Q1?", answer="", state=learned),
+        StoredCard(deck=deck, deck_title="A", card="suspended", question="Q2?", answer="", state=learned, suspended=True),
+        StoredCard(deck=deck, deck_title="A", card="buried", question="Q3?", answer="", state=learned, buried_until=NOW + timedelta(days=1)),
+        StoredCard(deck=deck, deck_title="A", card="unburied", question="Q4?", answer="", state=learned, buried_until=NOW - timedelta(hours=1)),
+    ]
+    report = build_stats(cards, [], now=NOW, settings=SETTINGS)
+    assert report.due_today == 2 and report.decks[0].due_today == 2
+    assert [(d.day, d.count) for d in report.forecast if d.count] == [(TODAY + timedelta(days=1), 1)]
