@@ -66,7 +66,9 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
             findings.append(Finding(line, "<details> is never closed with </details>"))
         summary = _summary(structure, end, inner)  # not a nested block's
         if summary is None:
-            findings.append(Finding(line, "card has no <summary>: its question is empty"))
+            opened = _SUMMARY_OPEN.search(structure, end, inner)  # written, but never closed: not "no <summary>"
+            problem = "<summary> is never closed with </summary>" if opened else "card has no <summary>"
+            findings.append(Finding(line, f"{problem}: its question is empty"))
             question_md, body_start = "", end
         else:
             question_md, body_start = text[summary[0] : summary[1]], summary[2]

@@ -459,6 +459,18 @@ def test_a_details_block_inside_an_answer_is_part_of_it(tmp_path, md, cards, lin
     assert (result.returncode, result.stdout) == (1 if lint else 0, "".join(f"{deck}:{line}\n" for line in lint))
 
 
+def test_lint_tells_a_summary_never_closed_from_a_missing_one():
+    """A question whose </summary> was forgotten was reported as 'card has no <summary>', which the author can see it has."""
+    deck = card("One?", "==a==") + '<details>\n<summary markdown="span"> What is RNA?\n\n==ribonucleic acid==\n</details>\n' + "<details>\n\n==b==\n</details>\n"
+    findings = [(f.line, f.message) for f in parse_markdown(deck).findings]
+    assert findings == [
+        (7, "<summary> is never closed with </summary>: its question is empty"),
+        (7, "card has an empty question"),
+        (12, "card has no <summary>: its question is empty"),
+        (12, "card has an empty question"),
+    ]
+
+
 def test_a_hint_keeps_its_summary_in_the_answer():
     answer = parse_markdown(card("What does a hypervisor do?", f"It runs ==virtual machines==.\n\n{HINT}")).deck.cards[0].answer
     assert answer == "It runs ==virtual machines==.\n\nHint\n\nThink of ==isolation==."
