@@ -634,6 +634,22 @@ def test_cli_eval_refuses_a_deck_the_data_does_not_read(tmp_path):
     assert run_cli("eval", str(SEED_DEV), "--deck", str(deck), "--train", str(labelled)).returncode == 0  # the data reads it
 
 
+def test_eval_names_the_deck_a_labelled_set_is_graded_against(tmp_path):
+    """Rows that name cards by number were graded against the bundled deck when --deck was forgotten, and nothing in
+    the run said which deck: the figures looked like those of the teacher's own deck."""
+    from grader.evaluation.report import summary_lines
+
+    deck = tmp_path / "bio.md"
+    deck.write_text("".join(f"<details><summary>Q{n}?</summary>\n\n==term{n}==\n\n</details>\n" for n in (1, 2)), encoding="utf-8")
+    labelled = rows_file(tmp_path, [{"card": n, "answer": a, "verdict": v} for n in (1, 2) for a, v in ((f"term{n}", "correct"), ("no", "incorrect"))])
+    run = evaluate(load_eval_set(labelled, deck=deck), KEYWORD, DEFAULTS, **FAST)
+    assert (run.data.deck, summary_lines(run)[1]) == (str(deck), f"Deck: {deck}")
+    result = run_cli("eval", str(labelled), "--json")
+    assert json.loads(result.stdout)["data"]["deck"] == str(ROOT / "decks" / "virtualization.md")
+    own_questions = evaluate(load_eval_set(rows_file(tmp_path, [row(question_id=f"q{q}") for q in range(3)], "own.jsonl")), KEYWORD, DEFAULTS, **FAST)
+    assert own_questions.data.deck is None and not any(line.startswith("Deck:") for line in summary_lines(own_questions))
+
+
 def test_cli_eval_bad_line_is_one_line(tmp_path):
     path = rows_file(tmp_path, [row(), "{oops"])
     result = run_cli("eval", str(path))

@@ -392,6 +392,7 @@ def _data_info(evalset: EvalSet, limit: int | None) -> DataInfo:
         skipped_items=len(evalset.skipped),
         skipped_questions=evalset.skipped_questions,
         limit=limit,
+        deck=evalset.deck,
         question_text={q: c.question[:200] for q, c in evalset.cards.items()} if evalset.questions <= MAX_QUESTION_BREAKDOWN else {},
     )
 

@@ -110,6 +110,8 @@ def summary_lines(run: EvalRun) -> list[str]:
     lines = [f"Data: {d.path} ({d.name}): {d.items} answers to {d.questions} questions"]
     if d.limit and d.limit <= d.items:  # a --limit above the set's size took every answer: no sample
         lines[0] += f" (a fixed sample of --limit {d.limit})"
+    if d.deck:  # the rows name cards by number: the wrong deck (--deck forgotten) would grade them against other questions
+        lines.append(f"Deck: {d.deck}")
     if d.reference_answers:
         lines.append(f"References: {d.reference_answers} further reference answers; each answer's best grade counts")
     if d.skipped_items:

@@ -60,6 +60,7 @@ class DataInfo(BaseModel):
     skipped_items: int = 0
     skipped_questions: list[str] = Field(default_factory=list)
     limit: int | None = None
+    deck: str | None = Field(None, description="The deck whose cards a labelled set's rows name (null: the rows carry their own questions).")
     question_text: dict[str, str] = Field(default_factory=dict, description="Question id -> text (sets of up to 20 questions).")
 
 
