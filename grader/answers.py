@@ -113,6 +113,17 @@ class AnswersSource:
         return AnswersError(message, path=self.name, line=line)
 
 
+def _unknown_format(path: Path) -> str:
+    """Why a file name gives no answers format, and the two ways out (an Excel "Unicode Text" export is a .txt)."""
+    from .decks import ANKI_SUFFIXES, MARKDOWN_SUFFIXES  # here: only this error needs them
+
+    suffix = path.suffix.lower()
+    message = f"unknown answers format '{suffix or '(none)'}': name the file .jsonl, .csv or .yaml, or give --answers-format"
+    if suffix in MARKDOWN_SUFFIXES | ANKI_SUFFIXES:  # a deck named where the answers go: grader grade answers.csv deck.md
+        message += " (this looks like a deck: the deck comes first, then the answers)"
+    return message
+
+
 @contextmanager
 def open_answers(path: str | Path, answers_format: str | None = None) -> Iterator[AnswersSource]:
     """The answers file at ``path`` (``-``: standard input, spooled to a temporary file for the two passes).
@@ -126,9 +137,7 @@ def open_answers(path: str | Path, answers_format: str | None = None) -> Iterato
         path = Path(path)
         fmt = answers_format or FORMATS.get(path.suffix.lower())
         if fmt is None:
-            raise AnswersError(
-                f"unknown answers format '{path.suffix.lower() or '(none)'}': use .jsonl, .csv or .yaml", path=path
-            )
+            raise AnswersError(_unknown_format(path), path=path)
         yield AnswersSource(path, str(path), fmt)
         return
     with tempfile.TemporaryDirectory(prefix="grader-stdin-") as tmp:

@@ -216,7 +216,12 @@ CASES = [
          'Error: a.csv:2: not valid UTF-8 (byte 0xe9); save the answers file as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)")'),
     Case("deck-utf16", ("cards", "d.md"), {"d.md": "\ufeff<details><summary>Q?</summary>\n\n==a==\n</details>\n".encode("utf-16-be")},
          "Error: d.md:1: saved as UTF-16, not UTF-8; save the deck as UTF-8"),
-    Case("answers-unknown-format", ("grade", "deck.md", "a.txt"), {"a.txt": "1,x\n"}, "Error: a.txt: unknown answers format '.txt': use .jsonl, .csv or .yaml"),
+    # The error names both ways out: an Excel "Unicode Text" export is a .txt, and --answers-format reads it.
+    Case("answers-unknown-format", ("grade", "deck.md", "a.txt"), {"a.txt": "1,x\n"},
+         "Error: a.txt: unknown answers format '.txt': name the file .jsonl, .csv or .yaml, or give --answers-format"),
+    Case("answers-and-deck-swapped", ("grade", "a.csv", "deck.md"), {"a.csv": "card,answer\n1,x\n"},
+         "Error: deck.md: unknown answers format '.md': name the file .jsonl, .csv or .yaml, or give --answers-format"
+         " (this looks like a deck: the deck comes first, then the answers)"),
     Case("answers-missing", ("grade", "deck.md", "a.jsonl"), {}, "Error: a.jsonl: no such answers file"),
     # --- Never written over -------------------------------------------------------------------
     Case("report-onto-answers", ("grade", "deck.md", "a.jsonl", "--report", "a.jsonl"), {"a.jsonl": ANSWERS},
