@@ -345,6 +345,23 @@ def test_deck_errors_name_the_file(tmp_path, name, content, error, message):
     assert message in str(info.value) and name in str(info.value)
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_an_unknown_field_of_a_plain_deck_is_named_with_the_fields_it_may_have_meant(tmp_path, suffix):
+    """A typo was reported in pydantic's words, 'Extra inputs are not permitted', which named no field it should be."""
+    text = {
+        ".yaml": "titel: Mine\ncards:\n  - question: What is TCP?\n    anwser: A ==protocol==\n    colour: red\n",
+        ".json": '{"titel": "Mine", "cards": [\n {"question": "What is TCP?", "anwser": "A ==protocol==", "colour": "red"}]}\n',
+    }[suffix]
+    path = tmp_path / f"deck{suffix}"
+    path.write_text(text)
+    card_fields = "(a card's fields are question, answer, key_terms, required, reference_answers)"
+    assert run_cli("lint", str(path)).stdout.splitlines() == [
+        f"{path}:{3 if suffix == '.yaml' else 2}: cards.0.anwser: unknown field: did you mean 'answer'? {card_fields}",
+        f"{path}:{3 if suffix == '.yaml' else 2}: cards.0.colour: unknown field {card_fields}",
+        f"{path}:1: titel: unknown field: did you mean 'title'? (a deck's fields are title, language, cards)",
+    ]
+
+
 @pytest.mark.parametrize(
     "suffix, text",
     [

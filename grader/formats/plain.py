@@ -15,7 +15,7 @@ from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highli
 from ..errors import DeckError
 from ..files import MAX_FILE_BYTES, has_lone_surrogate, lone_surrogate_line
 from ..keyterms import clean_markdown
-from ..models import Deck, PlainDeck
+from ..models import Deck, PlainCard, PlainDeck
 
 
 def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
@@ -115,11 +115,23 @@ _KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text"
 
 
 def _message(err: Any) -> str:
-    """pydantic's message, but in the deck's words where it names one of our classes."""
+    """pydantic's message, but in the deck's words where it names one of our classes or a field it does not know."""
     model = (err.get("ctx") or {}).get("class_name")
     if err["type"] == "model_type" and model in _MAPPINGS:
         return f"should be {_MAPPINGS[model]}, not {_KINDS.get(type(err['input']), type(err['input']).__name__)}"
+    if err["type"] == "extra_forbidden":  # "Extra inputs are not permitted" said nothing of what a typo should have been
+        return _unknown_field(str(err["loc"][-1]), in_card=len(err["loc"]) > 1)
     return err["msg"]
+
+
+def _unknown_field(name: str, *, in_card: bool) -> str:
+    import difflib
+
+    model, owner = (PlainCard, "a card") if in_card else (PlainDeck, "a deck")
+    fields = list(model.model_fields)
+    near = difflib.get_close_matches(name, fields, n=1)
+    guess = f": did you mean '{near[0]}'?" if near else ""
+    return f"unknown field{guess} ({owner}'s fields are {', '.join(fields)})"
 
 
 _JSON_QUESTION = re.compile(r'(?<!\\)"question"\s*:')  # a key: inside a string its quotes would be escaped
