@@ -29,7 +29,7 @@ from typing import IO, Any, NamedTuple
 import yaml
 
 from .errors import AnswersError, InputError
-from .files import open_text
+from .files import open_text, read_text
 from .models import AnswerRow, Card, Deck
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
@@ -137,6 +137,8 @@ def open_answers(path: str | Path, answers_format: str | None = None) -> Iterato
         path = Path(path)
         fmt = answers_format or FORMATS.get(path.suffix.lower())
         if fmt is None:
+            if not path.is_file():  # missing, or a folder: that is what to say, not that its name has no extension
+                read_text(path, what="answers file")  # raises
             raise AnswersError(_unknown_format(path), path=path)
         yield AnswersSource(path, str(path), fmt)
         return

@@ -34,12 +34,12 @@ def read_text(
     except OSError as exc:  # a name too long, a folder on the way we may not enter, a link loop
         raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
     if stat.S_ISDIR(info.st_mode):
-        raise error(f"is a directory, not a {what}", path=path)
+        raise error(f"is a directory, not {_a(what)}", path=path)
     try:
         # Opening a FIFO waits for a writer that may never come; a device may never end.
         if not stat.S_ISREG(info.st_mode):
             kind = "pipe" if stat.S_ISFIFO(info.st_mode) else "socket" if stat.S_ISSOCK(info.st_mode) else "device"
-            raise error(f"is a {kind}, not a {what}", path=path)
+            raise error(f"is a {kind}, not {_a(what)}", path=path)
         if max_bytes is not None and info.st_size > max_bytes:
             raise error(
                 f"{what} is too large ({info.st_size / 1024 / 1024:.0f} MB; the limit is "
@@ -98,6 +98,11 @@ def open_text(path: str | Path, *, what: str = "file", max_bytes: int | None = M
         return path.open(encoding=encoding)
     _check_text(path, what)
     return path.open(encoding="utf-8-sig")
+
+
+def _a(what: str) -> str:
+    """``what`` with its article: "a deck", "an answers file"."""
+    return f"an {what}" if what[:1] in "aeiou" else f"a {what}"
 
 
 def _check_text(path: Path, what: str) -> None:

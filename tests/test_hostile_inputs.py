@@ -219,6 +219,11 @@ CASES = [
     # The error names both ways out: an Excel "Unicode Text" export is a .txt, and --answers-format reads it.
     Case("answers-unknown-format", ("grade", "deck.md", "a.txt"), {"a.txt": "1,x\n"},
          "Error: a.txt: unknown answers format '.txt': name the file .jsonl, .csv or .yaml, or give --answers-format"),
+    # A missing file or a folder without an extension was told its name had no format, a folder "not a answers file".
+    Case("answers-missing-without-extension", ("grade", "deck.md", "answers"), {}, "Error: answers: no such answers file"),
+    Case("answers-folder", ("grade", "deck.md", "."), {}, "Error: .: is a directory, not an answers file"),
+    Case("answers-folder-named-csv", ("grade", "deck.md", "a.csv"), {}, "Error: a.csv: is a directory, not an answers file",
+         setup=lambda home: os.mkdir("a.csv")),
     Case("answers-and-deck-swapped", ("grade", "a.csv", "deck.md"), {"a.csv": "card,answer\n1,x\n"},
          "Error: deck.md: unknown answers format '.md': name the file .jsonl, .csv or .yaml, or give --answers-format"
          " (this looks like a deck: the deck comes first, then the answers)"),
