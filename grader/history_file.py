@@ -145,10 +145,12 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
             rec = (_ExportLine if seen_header else _ExportHeaderLine).validate_json(line)
         except ValidationError as exc:
             _refuse_newer(line, path, number)
-            if not seen_header:
-                raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
             err = exc.errors()[0]
             where = ".".join(p if isinstance(p, str) and p.isprintable() and p else repr(p) for p in err["loc"])  # a key may be "\n"
+            if not seen_header and _is_header(line):  # a header, but a bad one: "the first line must be its header" said it was none
+                raise InputError(f"not a grader history header: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
+            if not seen_header:
+                raise InputError("not a grader history export (the first line must be its header)", path=path, line=number) from None
             raise InputError(f"not a grader history line: {where + ': ' if where else ''}{err['msg']}", path=path, line=number) from None
         naive = _naive_timestamp(rec)
         if naive:
@@ -164,6 +166,15 @@ def read_export(source: IO[str], path: str) -> Iterator[StoredCard | Attempt]:
             yield rec
     if not seen_header:
         raise InputError("empty file: not a grader history export", path=path, line=1)
+
+
+def _is_header(line: str) -> bool:
+    """Whether ``line`` is meant as an export's header, of any version, whatever else it holds."""
+    try:
+        _AnyVersionHeader.model_validate_json(line)
+    except ValidationError:
+        return False
+    return True
 
 
 def _refuse_newer(line: str, path: str, number: int) -> None:

@@ -291,6 +291,9 @@ CASES = [
          "Error: h.jsonl:2: not a grader history line: state_after.due: timestamp has no time zone (write it in UTC, e.g. 2024-05-01T12:00:00Z)"),
     Case("import-not-an-export", ("history", "import", "h.jsonl"), {"h.jsonl": '{"card": 1, "answer": "x"}\n'},
          "Error: h.jsonl:1: not a grader history export (the first line must be its header)"),
+    # A header written by hand without its exported_at was told the file had no header at all.
+    Case("import-header-missing-a-field", ("history", "import", "h.jsonl"), {"h.jsonl": '{"type":"header","format":"grader-history","version":1}\n'},
+         "Error: h.jsonl:1: not a grader history header: exported_at: Field required"),
     Case("import-newer-version", ("history", "import", "h.jsonl"), {"h.jsonl": HEADER.replace('"version":1', '"version":9')},
          "Error: h.jsonl:1: history format version 9 is newer than this grader's (1)"),
     # A newer header may carry fields this grader never heard of: it was "not a grader history export" (line 1, or a
