@@ -628,6 +628,7 @@ _BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]
 # Between two items of a denied list: "not A, B or C", "no A or B", "without A nor B".
 _NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*(?:(?:a|an|the|any)\s+)?$", re.I)
 _OR = re.compile(r"\b(?:or|nor)\b", re.I)
+_OBJECT_GAP = re.compile(r"[\s-]+(?:from|on|in|with|to|of|about|into|for|by)[\s-]+(?:(?:a|an|the|any)[\s-]+)?$", re.I)
 # Where a denied list's commas run on to: the next "or"/"nor" before the sentence ends, with no new clause between.
 _LIST_RUNS_ON = re.compile(r"[^.;:!?]*?\b(?:or|nor)\b", re.I)
 _NEW_CLAUSE = re.compile(r"\b(?:is|are|was|were|be|has|have|had|but|which|that|because|so|while|whereas|it|they|we|this)\b", re.I)
@@ -672,9 +673,15 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
             read = str
         gap = _BROAD_GAP if broad else denial_gap
         prev_end = tok.end
+        # A negated verb's object, a preposition right after the verb, is denied too: "does not suffer from sparsity".
+        verb_object = broad and tok.word == "not" and _is_verb_negation(text, tok)
         for j in range(i + 1, len(tokens)):
             between = read(_seen(text[prev_end : tokens[j].start]))
-            if tokens[j].word == "not" or not (gap.match(between) or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between))):
+            if tokens[j].word == "not" or not (
+                gap.match(between)
+                or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between))
+                or (verb_object and j == i + 2 and _OBJECT_GAP.match(between))
+            ):
                 break
             out[j] = True
             gap, prev_end = _PHRASE_GAP, tokens[j].end

@@ -68,6 +68,9 @@ def test_a_term_word_followed_by_free_is_denied(term, answer, credit):
         ("without competition", "when there is no competition", 0.5),  # the reference denies it too: agreement
         ("lack of parallelisation", "you can't parallelize it", 0.5),  # "lack of" denies in the reference too
         ("locks", "it works without locks", 0.0),
+        ("sparsity", "it does not suffer from sparsity", 0.0),  # a negated verb's object, a preposition after it
+        ("hardware", "non critical instructions run on the hardware", 1.0),  # a denied phrase has no object
+        ("hardware", "it does not run fast on the hardware", 1.0),  # only right after the verb
     ],
 )
 def test_a_highlighted_term_reads_every_denial(term, answer, credit):

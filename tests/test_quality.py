@@ -61,7 +61,7 @@ def test_agreement_on_other_decks_holds():
     the grader: 83 of its 136 agreed when it was added. The seventh (``eval/probes/seventh/``, twelve decks' files named
     the same way) answers cards none of the other six answers, and was written and labelled blind after all six had
     tuned the grader: 91 of its 138 agreed when it was added. Each is graded as ``grader grade DECK`` grades it, knowing
-    the deck's other cards. The floor is the 622 of 918 that agree now."""
+    the deck's other cards. The floor is the 623 of 918 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     hits = total = 0
@@ -75,5 +75,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 918 and hits >= 622
+    assert total == 918 and hits >= 623
 
