@@ -53,6 +53,8 @@ def row(**kw):
 # (rows, expected one-line error: "file:line: message" without the folder)
 LOADER_ERRORS = [
     ([row(), "{not json"], "data.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+    # A CSV of labels given to eval: its first line says what eval reads.
+    (["card,answer,verdict", "1,security,partial"], "data.jsonl:1: invalid JSON: Expecting value (column 1); a labelled set is JSON Lines"),
     ([row(), "[1, 2]"], "data.jsonl:2: each line must be a JSON object"),
     ([row(), {"question": "q", "score": 1, "max_score": 2}], "data.jsonl:2: answer: Field required"),
     ([row(), row(score=None)], "data.jsonl:2: row has no human judgement (score, label or label_2way)"),

@@ -195,7 +195,9 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+            # A first line that is no JSON at all is most often another format (a CSV of labels): say what is read.
+            hint = "; a labelled set is JSON Lines, one JSON object a line" if not rows else ""
+            raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno}){hint}", path=path, line=number) from None
         except ValueError:  # the only other: an integer longer than Python converts
             raise InputError(TOO_LONG_NUMBER, path=path, line=number) from None
         except RecursionError:  # json recurses per level: "[[[[..." exhausts the stack
