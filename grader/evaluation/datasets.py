@@ -188,7 +188,7 @@ def default_dataset() -> Path:
 def read_rows(path: str | Path) -> list[tuple[int, dict]]:
     """JSON objects of a JSON Lines file with their line numbers; a bad line is a one-line error."""
     text = read_text(path, what="dataset", max_bytes=MAX_DATASET_BYTES)
-    rows = []
+    rows: list[tuple[int, dict]] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
