@@ -868,14 +868,15 @@ def _given_to_the_other(
     said = {t.stem for p, (t, clause) in enumerate(zip(tokens, clauses)) if clause in where and p not in positions}
     if _names(said, own) or not _names(said, other):
         return False
-    return not any(
-        all(any(clauses[p] == clause for p in found[row]) for row in used) and _names(_clause_stems(tokens, clauses, clause, positions), own)
-        for clause in {clauses[p] for p in found[used[0]]} - where
-    )
-
-
-def _clause_stems(tokens: list[Token], clauses: list[int], clause: int, positions: set[int]) -> set[str]:
-    return {t.stem for p, (t, c) in enumerate(zip(tokens, clauses)) if c == clause and p not in positions}
+    # Clauses elsewhere that say every describing word the mention says: one that names its own side keeps it.
+    elsewhere = set.intersection(*({clauses[p] for p in found[row]} for row in used)) - where
+    if not elsewhere:
+        return True
+    stems_of: dict[int, set[str]] = {clause: set() for clause in elsewhere}
+    for p, (t, clause) in enumerate(zip(tokens, clauses)):
+        if clause in stems_of and p not in positions:
+            stems_of[clause].add(t.stem)
+    return not any(_names(stems, own) for stems in stems_of.values())
 
 
 def _names(said: set[str], side: frozenset[str]) -> bool:

@@ -630,20 +630,42 @@ _NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*
 _OR = re.compile(r"\b(?:or|nor)\b", re.I)
 _OBJECT_GAP = re.compile(r"[\s-]+(?:from|on|in|with|to|of|about|into|for|by)[\s-]+(?:(?:a|an|the|any)[\s-]+)?$", re.I)
 # Where a denied list's commas run on to: the next "or"/"nor" before the sentence ends, with no new clause between.
-_LIST_RUNS_ON = re.compile(r"[^.;:!?]*?\b(?:or|nor)\b", re.I)
+_SENTENCE_END = re.compile(r"[.;:!?]")
 _NEW_CLAUSE = re.compile(r"\b(?:is|are|was|were|be|has|have|had|but|which|that|because|so|while|whereas|it|they|we|this)\b", re.I)
 
 
-def _denies_the_next_item(text: str, end: int, between: str) -> bool:
+class _ListMarks:
+    """Where a text's sentences end, its "or"s stand and its new clauses begin, found once for all its denials: an
+    answer of 100,000 characters with a denied list in every line is read once, not once per list."""
+
+    def __init__(self, text: str) -> None:
+        self.ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+        self.ors = [m.start() for m in _OR.finditer(text)]
+        self.clauses = [m.start() for m in _NEW_CLAUSE.finditer(text)]
+
+    def list_runs_on(self, at: int) -> bool:
+        """Whether an "or" follows ``at`` before the sentence ends, and no new clause begins before it."""
+        i = bisect_left(self.ors, at)
+        if i == len(self.ors):
+            return False
+        or_at = self.ors[i]
+        j = bisect_left(self.ends, at)
+        k = bisect_left(self.clauses, at)
+        return (j == len(self.ends) or self.ends[j] > or_at) and (k == len(self.clauses) or self.clauses[k] > or_at)
+
+
+def _denies_the_next_item(text: str, end: int, between: str, marks: list[_ListMarks]) -> bool:
     """Whether a denial runs on past the phrase it ends at ``end`` to the next, as items of one list: across "or" or
     "nor", and across a comma where the list's "or" follows before the sentence ends ("not sharing, aggregation or
-    emulation"), with no new clause between ("not sharing, aggregation is" denies no aggregation)."""
+    emulation"), with no new clause between ("not sharing, aggregation is" denies no aggregation). ``marks``: the
+    text's ``_ListMarks``, made on first use."""
     if not _NEXT_ITEM.match(between):
         return False
     if "," not in between or _OR.search(between):
         return True
-    runs_on = _LIST_RUNS_ON.match(text, end + len(between))
-    return runs_on is not None and not _NEW_CLAUSE.search(runs_on[0])
+    if not marks:
+        marks.append(_ListMarks(text))
+    return marks[0].list_runs_on(end + len(between))
 
 
 def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
@@ -659,6 +681,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     so do "without" and "lack of".
     """
     out = [False] * len(tokens)
+    marks: list[_ListMarks] = []  # see _denies_the_next_item
     language = _STEMMING.get()
     own, denial_gap = _negations_in(language)
     broad = broad and language == "english"
@@ -679,7 +702,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
             between = read(_seen(text[prev_end : tokens[j].start]))
             if tokens[j].word == "not" or not (
                 gap.match(between)
-                or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between))
+                or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between, marks))
                 or (verb_object and j == i + 2 and _OBJECT_GAP.match(between))
             ):
                 break
