@@ -277,12 +277,14 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         stem_rows.setdefault(stems[i], []).append(i)
         for variant in _variant_stems(words[i], stems[i]):
             variant_rows.setdefault(variant, []).append(i)
+    english = stemming_language() == "english"  # the highlighted terms' English-only rules below
     made_of_rows: dict[str, list[int]] = {}
-    for i in sorted(plain_rows & highlighted_rows) if stemming_language() == "english" else ():
+    for i in sorted(plain_rows & highlighted_rows) if english else ():
         for made_of in (stems[i], *_derived_word_stems(words[i], stems[i])):
             made_of_rows.setdefault(made_of, []).append(i)
     beginnings = np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8)
-    opposites = {i: _opposite_stems()[stems[i]] for i in highlighted_rows if stems[i] in _opposite_stems()} if stemming_language() == "english" else {}
+    opposite_stems = _opposite_stems() if english else {}
+    opposites = {i: opposite_stems[stems[i]] for i in highlighted_rows if stems[i] in opposite_stems}
     return CompiledCard(
         card=card,
         words=words,
@@ -305,7 +307,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         question_stems=frozenset(question_stems),
         stopword_terms=frozenset(spoken),
         single_chars=single_chars,
-        free_of=_said_free(card) if highlighted_rows and stemming_language() == "english" else None,
+        free_of=_said_free(card) if highlighted_rows and english else None,
         blends=blends,
     )
 

@@ -678,7 +678,9 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     ("cannot be scratched", "does not have") or a clause ("no, because") denies
     nothing, since it is as often a right answer put another way as a wrong one. ``broad`` (English, for an
     author's highlighted terms): one after a verb denies too ("it is not linear", "there is no closed form"), and
-    so do "without" and "lack of".
+    so do ``BROAD_NEGATIONS`` ("without", "lack of", "neither ... nor"); a denial runs on over the items of a list
+    ("not sharing, aggregation or emulation") and, after a negated verb, to its object one preposition on ("does not
+    suffer from sparsity").
     """
     out = [False] * len(tokens)
     marks: list[_ListMarks] = []  # see _denies_the_next_item

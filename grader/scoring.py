@@ -230,14 +230,15 @@ def facts_from_evidence(
     # A term's credit: full once found, its coverage in between, nothing for a stray word.
     found_at, floor = settings.found_threshold, settings.partial_floor
     for term, weight, coverage, span, how, refused in evidence:
+        said = answer[span[0] : span[1]] if span else None
         if coverage >= found_at:
-            terms.append((term.text, True, 1.0, span, answer[span[0] : span[1]] if span else None, term.derived, how, None))
+            terms.append((term.text, True, 1.0, span, said, term.derived, how, None))
             earned.append(weight)
         elif coverage >= floor and coverage > 0.0:
-            terms.append((term.text, False, _round4(coverage), span, answer[span[0] : span[1]] if span else None, term.derived, how, None))
+            terms.append((term.text, False, _round4(coverage), span, said, term.derived, how, None))
             earned.append(weight * coverage)
         elif refused:  # said, and refused: where, to show why it earns nothing
-            terms.append((term.text, False, 0.0, span, answer[span[0] : span[1]] if span else None, term.derived, None, refused))
+            terms.append((term.text, False, 0.0, span, said, term.derived, None, refused))
             earned.append(0.0)
         else:
             terms.append((term.text, False, 0.0, None, None, term.derived, None, None))
