@@ -41,7 +41,7 @@ from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
-from .contrast import clause_of_each, contrasted_sides, listed_sides, term_side
+from .contrast import clause_of_each, contrasted_sides, listed_sides, side_stems, term_side
 from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
@@ -734,7 +734,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     placed: list[tuple[int, _Term, float, tuple[int, ...], int]] = []  # the highlighted terms met (see _borrowed)
     whole = 0  # how many of them are met whole, or refused
     # The clause of each content word, made once a contrast asks for it: a side named before a colon begins one too.
-    side_clauses: list[int] | None = None
+    side_clauses: tuple[list[int], list[str]] | None = None
     said_stems: set[str] | None = None  # the answer's stems, made once a term's opposites are looked for
     for term, (turned, opposites) in zip(compiled.terms, compiled.opposable):
         if found.keys().isdisjoint(term.rows):
@@ -756,8 +756,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         coverage, ends, how, positions, shift = _mention(term, found, said)
         if ends and term.sides is not None:
             if side_clauses is None:
-                side_clauses = clause_of_each(text, tokens, term.sides[1] | term.sides[2])
-            if _given_to_the_other(term.sides, found, {p + shift for p in positions}, side_clauses, tokens):
+                named = term.sides[1] | term.sides[2]
+                side_clauses = clause_of_each(text, tokens, named), side_stems(tokens, named)
+            if _given_to_the_other(term.sides, found, {p + shift for p in positions}, *side_clauses):
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
@@ -856,18 +857,19 @@ def _highlights_affirmed(compiled: CompiledCard, found: Found, affirmed: Found, 
 
 
 def _given_to_the_other(
-    sides: tuple[frozenset[int], frozenset[str], frozenset[str]], found: Found, positions: set[int], clauses: list[int], tokens: list[Token]
+    sides: tuple[frozenset[int], frozenset[str], frozenset[str]], found: Found, positions: set[int], clauses: list[int], named: list[str]
 ) -> bool:
     """Whether an answer says a term's description only in clauses that name the other side of the contrast and not
     its own: "tokens are the distinct words" gives *set of distinct words* (the types') to the tokens. The term's own
     mention names nothing ("similar" of *words with similar meaning* does not say "similarity"). Nor is it given to the
-    other where one clause that names its own side says every describing word its mention says."""
+    other where one clause that names its own side says every describing word its mention says. ``named`` holds each
+    token's stem as it names a side (``side_stems``: "non causal" names only the non causal side)."""
     described, own, other = sides
     used = [row for row in described if any(p in positions for p in found.get(row, ()))]
     where = {clauses[p] for row in used for p in found[row] if p in positions}
     if not where:
         return False
-    said = {t.stem for p, (t, clause) in enumerate(zip(tokens, clauses)) if clause in where and p not in positions}
+    said = {s for p, (s, clause) in enumerate(zip(named, clauses)) if clause in where and p not in positions}
     if _names(said, own) or not _names(said, other):
         return False
     # Clauses elsewhere that say every describing word the mention says: one that names its own side keeps it.
@@ -875,9 +877,9 @@ def _given_to_the_other(
     if not elsewhere:
         return True
     stems_of: dict[int, set[str]] = {clause: set() for clause in elsewhere}
-    for p, (t, clause) in enumerate(zip(tokens, clauses)):
+    for p, (s, clause) in enumerate(zip(named, clauses)):
         if clause in stems_of and p not in positions:
-            stems_of[clause].add(t.stem)
+            stems_of[clause].add(s)
     return not any(_names(stems, own) for stems in stems_of.values())
 
 

@@ -667,7 +667,10 @@ def test_a_latin_abbreviation_gives_no_letters_as_terms(answer, letters):
         ("What is the difference between word types and word tokens? Why?", ({"type", "wordtyp"}, {"token", "wordtoken"})),
         ("What is the difference between soft and hard forks?", ({"soft"}, {"hard"})),  # "forks" names both
         ("What are the main differences between SOA and Microservices (w.r.t. data)?", ({"soa"}, {"microservic"})),
-        ("What is the difference between privileged and non privileged operations?", None),  # a negation apart
+        # A negation apart: the negated word names the other side, and so does its typo.
+        ("What is the difference between privileged and non privileged operations?", ({"privileg"}, {"\u00acprivileg"})),
+        ("What is the difference between causal and non-causal layers?", ({"causal"}, {"\u00accausal"})),
+        ('What is the difference between "things" and "stuff"?', ({"thing"}, {"stuff"})),  # named in stopwords
         ("Compare the ideal vs actual implementation of semaphores.", ({"ideal"}, {"actual"})),
         ("What is a lemma? And a word form?", ({"lemma"}, {"word", "form", "wordform"})),  # each question names its own
         ("What is sampling? What is image quantisation?", ({"sampl"}, {"imag", "quantis", "imagequantis"})),
@@ -757,7 +760,8 @@ def test_a_term_that_names_its_side_is_no_description_to_swap():
         # An item without a highlighted description names nothing; nor does a long highlight before its colon.
         ("- ==safety==: nothing bad ever happens\n- ==liveness==: ==something good eventually happens==", None),
         ("- ==saturated neurons kill the gradient==: ==it vanishes==\n- ==not zero centred==: ==zig zag updates==", None),
-        ("- ==causal==: ==looks only backwards==\n- ==non causal==: ==sees the whole sequence==", None),  # a negation apart
+        ("- ==causal==: ==looks only backwards==\n- ==non causal==: ==sees the whole sequence==", ({"causal"}, {"\u00accausal"})),
+        ("- RoI ==pool==: ==snaps it to the cells==\n- RoI ==align==: ==samples it bilinearly==", ({"pool", "roipool"}, {"align", "roialign"})),  # a word before
     ],
 )
 def test_the_sides_a_reference_lists(answer, sides):
@@ -804,6 +808,31 @@ def test_descriptions_swapped_between_two_listed_names_earn_nothing():
     )
     assert grade_answer(card, "safety: nothing bad ever happens; liveness: something good eventually happens").score == 1.0
     assert grade_answer(card, "safety means something good eventually happens and liveness that nothing bad ever happens").score == 0.5
+
+
+def test_sides_a_negation_apart_take_their_own_descriptions():
+    """"causal" and "non causal": a clause about the non causal layers does not name the causal ones."""
+    card = highlighted_card(
+        "What is the difference between causal and non-causal layers?",
+        "- causal: ==look only backwards in time==\n- non causal: ==also look into the future==",
+    )
+    assert grade_answer(card, "causal layers look only backwards in time, non causal ones also look into the future").score == 1.0
+    swapped = grade_answer(card, "causal: also look into the future. non causal: look only backwards in time")
+    assert swapped.score == 0.0 and [t.refused for t in swapped.terms] == ["other side", "other side"]
+
+
+def test_a_named_item_gives_each_of_its_clauses_to_its_side():
+    """"- RoI ==align==: instead of snapping, we use ==bi-linear sampling==": the description's clause names nothing,
+    the item's name does; in the answer, a parenthesis after a side's name describes that side."""
+    card = highlighted_card(
+        "What are 2 ways of projecting the regions of interest onto the feature map?",
+        "- RoI ==pool==: we snap a region to the cells; ==sub-regions get different sizes==\n"
+        "- RoI ==align==: instead of snapping, we use ==bi-linear sampling at regular points==",
+    )
+    right = "RoI pool (snapping, so sub-regions get different sizes) and RoI align (bi-linear sampling at regular points)"
+    assert grade_answer(card, right).score == 1.0
+    swapped = grade_answer(card, "RoI pool uses bi-linear sampling at regular points; RoI align gives sub-regions different sizes")
+    assert [t.refused for t in swapped.terms] == [None, "other side", None, "other side"]
 
 
 def test_a_misspelt_side_still_names_its_side():
