@@ -126,6 +126,9 @@ class _Term:
     # On a card that asks for a difference (``contrast``): the rows of its words that name neither side, the stems
     # that name its own side and those that name the other. None where the term describes no one side.
     sides: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+    # A highlighted term that orders two things around a word ("item based CF works better than user based CF"): that
+    # word, and the rows of the words only before it and only after it. None for any other term.
+    order: tuple[str, frozenset[int], frozenset[int]] | None = None
     mentions: dict[tuple, Mention] = field(default_factory=dict, compare=False)  # see _mention
 
 
@@ -262,6 +265,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     words = [w for w, _ in table]
     stems = [s for _, s in table]
     terms = _with_sides(card, terms, stems)
+    if stemming_language() == "english":  # its order words are English
+        terms = [_with_order(term, stems) for term in terms]
     abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], stems, highlighted_rows)
     for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
         if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
@@ -337,6 +342,48 @@ def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]
     return [
         term if side is None else replace(term, sides=(described, sides[side], sides[1 - side])) for term, side, described in marked
     ]
+
+
+# Words that order what stands before them against what stands after: "X works better than Y", "first X then Y",
+# "X before Y", "X instead of Y". Each with the word that says the same order the other way round ("Y after X").
+_ORDER_WORDS = {"than": "than", "then": "then", "before": "after", "after": "before", "instead of": "instead of", "rather than": "rather than"}
+_ORDER_WORD = re.compile(r"\b(?:rather than|instead of|than|then|before|after)\b", re.IGNORECASE)
+
+
+def _with_order(term: _Term, stems: list[str]) -> _Term:
+    """A highlighted term marked with the order it says (``_Term.order``), where one order word splits it into two
+    parts that each have words of their own."""
+    if term.term.derived:
+        return term
+    said = list(_ORDER_WORD.finditer(term.term.text))
+    if len(said) != 1:
+        return term
+    at = said[0]
+    before = {t.stem for t in content_tokens(term.term.text[: at.start()])}
+    after = {t.stem for t in content_tokens(term.term.text[at.end() :])}
+    first = frozenset(row for row in term.rows if stems[row] in before - after)
+    second = frozenset(row for row in term.rows if stems[row] in after - before)
+    if not first or not second:
+        return term
+    return replace(term, order=(at[0].lower(), first, second))
+
+
+def _said_the_other_way(order: tuple[str, frozenset[int], frozenset[int]], found: Found, positions: set[int], text: str, tokens: list[Token], ends: tuple[int, int]) -> bool:
+    """Whether an answer's mention of a term that orders two things says them the other way round: some words of the
+    term's first part after the order word and some of its second before it ("user based CF works better than item
+    based CF" for *item based CF works better than user based CF*). Around the converse word ("Y after X" for *X
+    before Y*) that is right: "after" is also the opposite of "before", and the two reversals cancel (``_evidence``)."""
+    word, first, second = order
+    start, end = tokens[ends[0]].start, tokens[ends[1]].end
+    said = [m for m in _ORDER_WORD.finditer(text, start, end) if m[0].lower() in (word, _ORDER_WORDS[word])]
+    if len(said) != 1:
+        return False
+    at = said[0]
+    firsts = [tokens[p].start for row in first for p in found.get(row, ()) if p in positions]
+    seconds = [tokens[p].start for row in second for p in found.get(row, ()) if p in positions]
+    # What the two things are said as: the first part's own words after the order word and the second's before it.
+    # The words that make the order itself ("works better") stand before it either way.
+    return any(p > at.start() for p in firsts) and any(p < at.start() for p in seconds)
 
 
 def _denial_units(term: KeyTerm, text: str, toks: list[Token]) -> tuple[tuple[int, tuple[int, ...]], ...]:
@@ -762,15 +809,20 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
+        reverse = ends is not None and coverage > 0.0 and term.order is not None and _said_the_other_way(term.order, found, {p + shift for p in positions}, text, tokens, ends)
         if ends and coverage > 0.0 and (turned or opposites):
             if opposites and said_stems is None:
                 said_stems = {t.stem for t in tokens}
             contrary = {s: row for s, row in opposites.items() if s in said_stems} if said_stems is not None else {}
             opposite = _opposite_said(compiled, term, turned, contrary, found, ends, tokens) if turned or contrary else None
-            if opposite is not None:
+            if opposite is not None and not reverse:  # both: "Y is worse than X" for *X is better than Y*
                 lo, hi = min(ends[0], opposite), max(ends[1], opposite)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[lo].start, tokens[hi].end), None, "opposite")))
                 continue
+            reverse = reverse and opposite is None
+        if reverse and ends:
+            out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[ends[0]].start, tokens[ends[1]].end), None, "reversed")))
+            continue
         span = (tokens[ends[0]].start, tokens[ends[1]].end) if ends else None
         out.append(_new_tuple(Evidence, (term.term, term.weight, coverage, span, how, None)))
         if positions and not term.term.derived:

@@ -123,8 +123,9 @@ HowFound = Literal["exact", "stem", "typo", "compound", "meaning"]
 
 
 # Why the words an answer says of a key term earn it nothing: said of the other side of what the question contrasts,
-# swapped with another term's, only inside another term's mention, or with the opposite of one of its words.
-Refusal = Literal["other side", "swapped", "inside another term", "opposite"]
+# swapped with another term's, only inside another term's mention, with the opposite of one of its words, or with the
+# two things it orders the other way round.
+Refusal = Literal["other side", "swapped", "inside another term", "opposite", "reversed"]
 
 
 class TermMatch(BaseModel):
@@ -145,8 +146,9 @@ class TermMatch(BaseModel):
         None,
         description="Why the words the answer says of it (span, matched_text) earn it nothing: 'other side' (said of the "
         "other side of what the question contrasts), 'swapped' (with another term), 'inside another term' (only within "
-        "another term's mention), 'opposite' (said with the opposite of one of its words: \"maximises\" for \"minimises\"). "
-        "Null otherwise.",
+        "another term's mention), 'opposite' (said with the opposite of one of its words: \"maximises\" for \"minimises\"), "
+        "'reversed' (the two things it orders, around \"than\", \"then\", \"before\" or \"instead of\", said the other way "
+        "round). Null otherwise.",
     )
 
 

@@ -292,7 +292,7 @@ OPPOSITE_WORDS = tuple(
         "inside/outside input/output upper/lower top/bottom left/right long/short longer/shorter add/remove "
         "accept/reject enable/disable include/exclude expand/shrink sparse/dense explicit/implicit manual/automatic "
         "public/private absolute/relative continuous/discrete simple/complex cheap/expensive forward/backward "
-        "push/pull send/receive success/failure always/never ascending/descending"
+        "push/pull send/receive success/failure always/never ascending/descending better/worse best/worst"
     ).split()
 )
 

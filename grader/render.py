@@ -159,6 +159,7 @@ REFUSALS = {
     "swapped": "swapped with another term",
     "inside another term": "part of another term",
     "opposite": "says the opposite",
+    "reversed": "the other way round",
 }
 
 

@@ -835,6 +835,34 @@ def test_a_named_item_gives_each_of_its_clauses_to_its_side():
     assert [t.refused for t in swapped.terms] == [None, "other side", None, "other side"]
 
 
+@pytest.mark.parametrize(
+    "answer, credit, refused",
+    [
+        ("item based CF works better than user based CF", 1.0, None),
+        ("user based CF works better than item based CF", 0.0, "reversed"),  # the two things the other way round
+        ("user-based CF is worse than item-based CF", 1.0, None),  # both turned: the same order
+        ("item-based CF is worse than user-based CF", 0.0, "opposite"),
+    ],
+)
+def test_a_term_that_orders_two_things_said_the_other_way_round_earns_nothing(answer, credit, refused):
+    card = highlighted_card("What was noticed about item based CF?", "That in general, ==item based CF works better than user based CF==.")
+    term = grade_answer(card, answer).terms[0]
+    assert (term.credit, term.refused) == (credit, refused)
+
+
+@pytest.mark.parametrize(
+    "answer, credit",
+    [
+        ("the miners run it before every other node", 1.0),
+        ("every other node runs it before the miners", 0.0),
+        ("every other node runs it after the miners", 1.0),  # the converse word, the things turned: the same order
+    ],
+)
+def test_before_and_after_order_two_things(answer, credit):
+    card = highlighted_card("When is the contract code run?", "==the miners run it before every other node==")
+    assert grade_answer(card, answer).terms[0].credit == credit
+
+
 def test_a_misspelt_side_still_names_its_side():
     """One clause typed without a stop names both sides, the second misspelt: no description is given to the other."""
     card = highlighted_card(

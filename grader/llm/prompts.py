@@ -124,6 +124,7 @@ _NOT_FOUND = {
     "swapped": "not found (its words are swapped with another term's)",
     "inside another term": "not found (its words are only part of another term)",
     "opposite": "not found (the answer says the opposite of one of its words)",
+    "reversed": "not found (the answer says the two things it orders the other way round)",
 }
 
 
