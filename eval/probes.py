@@ -10,7 +10,9 @@ after the second had been used to tune the grader too, the fourth (``FOURTH``), 
 (``FIFTH``, the ten decks left), after all four had. The sixth (every file in ``eval/probes/sixth/``, named the same
 way) answers cards none of the others answer, of twelve decks, and was written and labelled blind after all five had
 tuned the grader; the seventh (every file in ``eval/probes/seventh/``) likewise answers cards none of the six answers,
-of twelve decks, and was written and labelled blind after all six had. Each answer is graded as ``grader grade DECK``
+of twelve decks, and was written and labelled blind after all six had; the eighth (every file in ``eval/probes/eighth/``)
+answers cards none of the seven answer, of twelve decks in eight folders, written and labelled blind after all seven had
+tuned the grader. Each answer is graded as ``grader grade DECK``
 grades it, settings as shipped, knowing the deck's other cards (``KeywordGrader.use_deck``: a list of guesses keeps
 only its own card's share). Reads the decks where they are; writes nothing.
 """
@@ -30,6 +32,7 @@ from grader.grading import KeywordGrader  # noqa: E402
 PROBES = ROOT / "eval" / "probes"
 SIXTH = PROBES / "sixth"
 SEVENTH = PROBES / "seventh"
+EIGHTH = PROBES / "eighth"
 CORPUS = ROOT.parent / "shared" / "decks-corpus"
 SECOND = frozenset(
     {
@@ -99,14 +102,15 @@ def probe_files() -> list[tuple[Path, str]]:
         for path in sorted(PROBES.glob("*.jsonl"))
     ]
     sixth = [(path, "sixth") for path in sorted(SIXTH.glob("*.jsonl"))]
-    return top + sixth + [(path, "seventh") for path in sorted(SEVENTH.glob("*.jsonl"))]
+    seventh = [(path, "seventh") for path in sorted(SEVENTH.glob("*.jsonl"))]
+    return top + sixth + seventh + [(path, "eighth") for path in sorted(EIGHTH.glob("*.jsonl"))]
 
 
 def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
-    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh")}
+    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh", "eighth")}
     for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
