@@ -290,6 +290,9 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     beginnings = np.array([_beginning(w) if i in highlighted_rows else 0 for i, w in enumerate(words)], dtype=np.int8)
     opposite_stems = _opposite_stems() if english else {}
     opposites = {i: opposite_stems[stems[i]] for i in highlighted_rows if stems[i] in opposite_stems}
+    for i in sorted(highlighted_rows & plain_rows) if english else ():
+        if negated_forms := _negated_forms(words[i]):
+            opposites[i] = opposites.get(i, frozenset()) | negated_forms
     return CompiledCard(
         card=card,
         words=words,
@@ -860,7 +863,7 @@ def _opposite_said(
 
     for p in around:
         row = contrary.get(tokens[p].stem)
-        if row is not None and unsaid(row):
+        if row is not None and not found.get(row):  # the term's own word said nowhere: not a slip beside it
             return p
     for row in turned:
         if not unsaid(row):
@@ -875,6 +878,26 @@ def _opposite_said(
                 if as_own == word or stem(as_own) == compiled.stems[row] or _typo(as_own, word):
                     return p
     return None
+
+
+# Prefixes that negate the word they are put before ("dissimilar", "unsupervised", "nonlinear"), and the fewest letters
+# a root must have for the two to be read as opposites: shorter roots are often no word of their own ("dis-tance",
+# "dis-tinct").
+NEGATING_PREFIXES = ("dis", "un", "non")
+NEGATED_ROOT_LETTERS = 6
+
+
+@lru_cache(maxsize=4096)
+def _negated_forms(word: str) -> frozenset[str]:
+    """The stems that say the opposite of an English word by a negating prefix: its root where it has one
+    ("similar" for *dissimilarity*), else the word with each prefix ("unsupervised" for *supervised*)."""
+    for prefix in NEGATING_PREFIXES:
+        root = word[len(prefix) :].lstrip("-")
+        if word.startswith(prefix) and len(root) >= NEGATED_ROOT_LETTERS:
+            return frozenset({stem(root)})
+    if len(word) < NEGATED_ROOT_LETTERS or not word.isalpha():
+        return frozenset()
+    return frozenset(stem(prefix + word) for prefix in NEGATING_PREFIXES)
 
 
 @lru_cache(maxsize=1)

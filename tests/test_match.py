@@ -863,6 +863,33 @@ def test_before_and_after_order_two_things(answer, credit):
     assert grade_answer(card, answer).terms[0].credit == credit
 
 
+@pytest.mark.parametrize(
+    "reference, answer, refused",
+    [
+        ("==the dissimilarity between users' lists==", "the similarity between users' lists", "opposite"),  # the root
+        ("==unsupervised learning uses unlabelled data==", "supervised learning uses labelled data", "opposite"),
+        ("==supervised learning uses labelled data==", "unsupervised learning uses unlabelled data", "opposite"),
+        ("==supervised learning uses labelled data==", "supervised learning needs labelled data", None),
+        # A root under six letters is no word of its own often enough ("dis-tance"): no opposite.
+        ("==the distance between two points==", "the tance between two points", None),
+    ],
+)
+def test_a_negating_prefix_says_the_opposite_of_its_root(reference, answer, refused):
+    card = highlighted_card("What is it?", reference)
+    assert grade_answer(card, answer).terms[0].refused == refused
+
+
+def test_an_opposite_beside_the_terms_own_word_said_elsewhere_is_no_contradiction():
+    """Two lines that differ by a negating prefix: the one term's mention may open on the other line, which says the
+    opposite word, while its own word stands on its own line."""
+    card = highlighted_card(
+        "What are closed/open classes?",
+        "- closed: ==new words for this class are unlikely to be coined==\n- open: ==new words for this class will likely be coined==",
+    )
+    answer = "closed: new words for this class are unlikely to be coined. open: new words for this class will likely be coined"
+    assert grade_answer(card, answer).score == 1.0
+
+
 def test_a_misspelt_side_still_names_its_side():
     """One clause typed without a stop names both sides, the second misspelt: no description is given to the other."""
     card = highlighted_card(
