@@ -309,6 +309,32 @@ def test_a_refused_term_tells_the_model_why():
     assert "- state data can be pruned: not found (its words are swapped with another term's)" in user
 
 
+def test_every_reason_a_term_is_refused_is_worded_for_the_model_and_the_learner():
+    """A new ``Refusal`` value needs its words in the LLM hint and in practice's label, or grading it would fail."""
+    from typing import get_args
+
+    from grader.llm.prompts import _NOT_FOUND
+    from grader.models import Refusal
+    from grader.render import REFUSALS
+
+    reasons = set(get_args(Refusal))
+    assert set(_NOT_FOUND) == reasons and set(REFUSALS) == reasons
+
+
+def test_a_term_said_the_other_way_round_tells_the_model_so():
+    import re
+
+    from grader.keyterms import parse_term
+    from grader.models import Card
+
+    reference = "That in general, ==item based CF works better than user based CF==."
+    card = Card(id="cf", number=1, question="What was noticed about item based CF?", answer=reference,
+                key_terms=[parse_term(t) for t in re.findall("==(.+?)==", reference)])  # fmt: skip
+    answer = "user based CF works better than item based CF"
+    user = Prompts.load(GradingSettings()).messages(card, answer, KEYWORD.grade(card, answer), "json_schema")[-1]["content"]
+    assert "- item based CF works better than user based CF: not found (the answer says the two things it orders the other way round)" in user
+
+
 def test_the_model_reads_as_much_of_an_answer_as_the_keyword_grade():
     from grader.grading import GRADED_CHARS
 
