@@ -83,6 +83,11 @@ class Row:
     def self_graded(self) -> bool:
         return self.verdict == SELF_GRADED
 
+    @property
+    def blank(self) -> bool:
+        """Nothing written (or only spaces): a row of the answers file, scored 0, but no answer."""
+        return not self.answer.strip()
+
     @classmethod
     def from_record(cls, position: int, record: dict[str, Any], student: str | None, passthrough: Sequence[str]) -> Row:
         terms = record.get("terms") or []
@@ -136,7 +141,8 @@ class QuestionSummary:
     number: int
     card: str
     question: str
-    answers: int = 0
+    answers: int = 0  # rows, blank ones too: each is in the mean, as a 0
+    blank: int = 0  # of them, left blank: not answered
     self_graded: int = 0
     mean: float | None = None
     verdicts: Counter[str] = field(default_factory=Counter)
@@ -160,7 +166,8 @@ class StudentTotal:
 
     @property
     def answered(self) -> int:
-        return len(self.answers)
+        """The questions the student wrote an answer to: a blank one is no answer (it still counts in out of, as a 0)."""
+        return sum(1 for r in self.answers.values() if not r.blank)
 
     @property
     def self_graded(self) -> int:
@@ -219,6 +226,10 @@ class ClassSummary:
         return Counter(r.verdict for r in self.rows)
 
     @property
+    def blank(self) -> int:
+        return sum(r.blank for r in self.rows)
+
+    @property
     def sources(self) -> Counter[str]:
         return Counter(r.graded_by for r in self.rows)
 
@@ -259,6 +270,7 @@ def _question(rows: list[Row], card: Any) -> QuestionSummary:
         question = first.question or (card.question if card else "")
     q = QuestionSummary(first.number, first.card, question)
     q.answers = len(rows)
+    q.blank = sum(r.blank for r in rows)
     graded = [r for r in rows if not r.self_graded]
     q.self_graded = q.answers - len(graded)
     q.verdicts = Counter(r.verdict for r in rows)
@@ -371,6 +383,11 @@ def who(row: Row) -> str:
     return " · ".join(str(p) for p in parts)
 
 
+def _answers(q: QuestionSummary) -> str:
+    """A question's answers as its table shows them: those written, and apart those left blank (in its mean, as 0s)."""
+    return f"{q.answers - q.blank} (+{q.blank} blank)" if q.blank else str(q.answers)
+
+
 def _tally(verdicts: Counter[str]) -> str:
     return ", ".join(f"{verdicts[v]} {v}" for v in (*VERDICTS, SELF_GRADED) if verdicts.get(v))
 
@@ -383,7 +400,8 @@ def markdown(summary: ClassSummary) -> str:
     out = ["", "## Class summary", ""]
     graded = summary.graded
     self_graded = len(summary.rows) - len(graded)
-    out.append(f"{len(summary.rows)} answers to {len(summary.questions)} questions: {_tally(summary.verdicts)}.")
+    left_blank = f" ({summary.blank} left blank, each a 0)" if summary.blank else ""
+    out.append(f"{len(summary.rows)} answers to {len(summary.questions)} questions{left_blank}: {_tally(summary.verdicts)}.")
     out.append(f"Mean score {percent(summary.mean)} over {len(graded)} graded answers" + (
         f"; {self_graded} self-graded (image cards) are counted apart, not in any mean." if self_graded else "."
     ))
@@ -398,7 +416,7 @@ def markdown(summary: ClassSummary) -> str:
         dist = " / ".join(str(q.verdicts.get(v, 0)) for v in VERDICTS) + (f" (+{q.self_graded} self-graded)" if q.self_graded else "")
         missed = ", ".join(f"{md_text(t)} ({n})" for t, n in q.missed)
         wrong = "; ".join(f"“{md_text(short(t, 80))}” ({n})" for t, n in q.wrong)
-        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {q.answers} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
+        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {_answers(q)} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
     if summary.students:
         out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
@@ -492,6 +510,8 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         ("mean score", percent(s.mean)),
         *((v, str(s.verdicts.get(v, 0))) for v in VERDICTS),
     ]
+    if s.blank:
+        cards.append(("left blank, each a 0", str(s.blank)))
     if self_graded:
         cards.append(("self-graded, not in means", str(self_graded)))
     if s.students:
@@ -511,7 +531,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         missed = "<ul>" + "".join(f"<li>{_e(t)} <span class=\"note\">({n})</span></li>" for t, n in q.missed) + "</ul>" if q.missed else ""
         wrong = "<ul>" + "".join(f"<li>“{_e(short(t, 90))}” <span class=\"note\">({n})</span></li>" for t, n in q.wrong) + "</ul>" if q.wrong else ""
         body.append(
-            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{q.answers}</td>'
+            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{_e(_answers(q))}</td>'
             f'<td class="n">{percent(q.mean)}</td><td>{dist}{_bar(q.verdicts, q.answers)}{extra}</td>'
             f"<td>{_histogram(q.histogram) if q.mean is not None else ''}</td><td>{missed}</td><td>{wrong}</td></tr>"
         )
@@ -523,7 +543,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         for t in s.students:
             body.append(
                 f'<tr><td>{_e(t.label)}</td><td class="n">{t.answered}</td><td class="n">{t.total:.2f}</td><td class="n">{t.out_of}</td>'
-                f'<td class="n">{percent(t.percent)}</td><td>{_e(_tally(t.verdicts))}{_bar(t.verdicts, t.answered)}</td></tr>'
+                f'<td class="n">{percent(t.percent)}</td><td>{_e(_tally(t.verdicts))}{_bar(t.verdicts, len(t.answers))}</td></tr>'
             )
         body.append("</tbody></table>")
 

@@ -165,6 +165,42 @@ def test_markdown_report_shows_who_and_what_and_the_class_sections(tmp_path):
     assert "“high performance and low cost” (2)" in text
 
 
+BLANKS = [
+    ("ann", 1, "portability, managed execution, increased security"),
+    ("ann", 15, "   "),  # only spaces: no answer
+    ("bo", 1, ""),
+    ("bo", 15, "offline migration and live migration"),
+    ("cy", 1, "portability"),
+]
+
+
+@pytest.mark.parametrize("name", ["r.md", "r.html"])
+def test_a_blank_answer_is_not_counted_as_answered_but_still_counts_as_a_0(tmp_path, name):
+    """"answered" counted a blank or whitespace-only answer as an answer: ann, who wrote one answer of two, read as
+    having answered both."""
+    report, book = tmp_path / name, tmp_path / "g.csv"
+    result = run_cli("grade", DECK, str(class_csv(tmp_path, BLANKS)), "--json", "--report", str(report), "--gradebook", str(book))
+    assert result.returncode == 0, result.stderr
+    text = report.read_text(encoding="utf-8")
+    if name.endswith(".md"):
+        per_student = text[text.index("### Per student") :].split("\n\n")[1].splitlines()[2:]
+        students = [tuple(cell.strip() for cell in line.split("|")[1:5]) for line in per_student]
+        per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
+        questions = [tuple(cell.strip() for cell in line.split("|")[1:4:2]) for line in per_question]
+        assert "5 answers to 2 questions (2 left blank, each a 0):" in text
+    else:
+        table = text[text.index('id="students"') : text.index('id="boundary"')]
+        rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"n\">(\d+)</td><td class=\"n\">([\d.]+)</td><td class=\"n\">(\d+)</td>", table)
+        students = [tuple(r) for r in rows]
+        table = text[text.index('id="questions"') : text.index('id="students"')]
+        questions = re.findall(r'<tr><td class="n">(\d+)</td><td>[^<]*</td><td class="n">([^<]*)</td>', table)
+        assert '<b>2</b><span>left blank, each a 0</span>' in text
+    assert students == [("ann", "1", "1.00", "2"), ("bo", "1", "1.00", "2"), ("cy", "1", "0.33", "2")]
+    assert questions == [("1", "2 (+1 blank)"), ("15", "1 (+1 blank)")]
+    _, *rows = csv.reader(io.StringIO(book.read_text(encoding="utf-8")))
+    assert [r[1:] for r in rows] == [["1.00", "0.00", "1.00", "2", "50.0"], ["0.00", "1.00", "1.00", "2", "50.0"], ["0.33", "", "0.33", "2", "16.5"]]
+
+
 def test_markdown_report_shows_a_partly_found_term_with_its_credit(tmp_path):
     report = tmp_path / "r.md"
     answers = class_csv(tmp_path, [("eve", 1, "security and portability")])
@@ -584,7 +620,7 @@ def test_the_report_and_the_gradebook_count_the_same_answers_of_each_student(tmp
     assert per_student == [
         "| ann | 3 | 2.00 | 4 | 50% | 2 correct, 1 self-graded |",
         "| bo | 3 | 1.83 | 4 | 46% | 2 correct, 1 self-graded |",
-        "| cy | 2 | 0.00 | 4 | 0% | 2 incorrect |",
+        "| cy | 1 | 0.00 | 4 | 0% | 2 incorrect |",  # cy's answer to Q15 is blank: no answer, still a 0
         "| dee | 1 | 0.00 | 4 | 0% | 1 incorrect |",
         "| (blank) | 2 | 0.83 | 4 | 21% | 2 partial |",
         "| eve | 1 | 0.25 | 4 | 6% | 1 partial |",
