@@ -33,7 +33,7 @@ from .errors import GraderError
 from .files import write_whole
 from .models import Card, Deck
 from .scoring import GradingSettings, correct_from
-from .writers import guesses_note, md_code, md_text
+from .writers import guesses_note, md_code, md_text, rounded, shown_percent, shown_score
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -45,6 +45,7 @@ MAX_MISSED = 3
 MAX_WRONG = 3
 HISTOGRAM_BINS = 5
 ANSWER_CHARS = 160  # the answer as shown in a report's tables; the full text is in --json
+PERCENT_PLACES = 1  # a student's percent, in the report and the gradebook alike
 
 
 def student_field(fields: Iterable[str], chosen: str | None = None) -> str | None:
@@ -191,13 +192,9 @@ class StudentTotal:
         return sum((Decimal(shown_score(r.score)) for r in self.answers.values() if not r.self_graded), Decimal(0))
 
     @property
-    def percent(self) -> float | None:
-        return float(self.total) / self.out_of if self.out_of else None
-
-
-def shown_score(score: float) -> str:
-    """A score as the report and the gradebook show it."""
-    return f"{score:.2f}"
+    def percent(self) -> Decimal | None:
+        """Total / out of, 0 to 100, rounded once (``writers.rounded``) for the report and the gradebook both to show."""
+        return rounded(100 * self.total / self.out_of, PERCENT_PLACES) if self.out_of else None
 
 
 @dataclass
@@ -373,7 +370,12 @@ def short(text: str, width: int = ANSWER_CHARS) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
+    """A mean score as a whole percent (``writers.shown_percent``)."""
+    return shown_percent(value)
+
+
+def student_percent(student: StudentTotal) -> str:
+    return "—" if student.percent is None else f"{student.percent}%"
 
 
 def who(row: Row) -> str:
@@ -420,7 +422,7 @@ def markdown(summary: ClassSummary) -> str:
     if summary.students:
         out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
-            out.append(f"| {md_text(s.label)} | {s.answered} | {s.total:.2f} | {s.out_of} | {percent(s.percent)} | {_tally(s.verdicts)} |")
+            out.append(f"| {md_text(s.label)} | {s.answered} | {s.total:.2f} | {s.out_of} | {student_percent(s)} | {_tally(s.verdicts)} |")
     out += ["", "### Near a verdict boundary", ""]
     if summary.boundary:
         out += [
@@ -430,7 +432,7 @@ def markdown(summary: ClassSummary) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for r, why in summary.boundary:
-            out.append(f"| {r.position} | {r.number} | {md_text(who(r))} | {md_text(short(r.answer, 100))} | {r.score:.2f} | {r.verdict} | {why} |")
+            out.append(f"| {r.position} | {r.number} | {md_text(who(r))} | {md_text(short(r.answer, 100))} | {shown_score(r.score)} | {r.verdict} | {why} |")
     else:
         out.append("No answer is within a few hundredths of a verdict threshold.")
     return "\n".join(out) + "\n"
@@ -543,7 +545,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         for t in s.students:
             body.append(
                 f'<tr><td>{_e(t.label)}</td><td class="n">{t.answered}</td><td class="n">{t.total:.2f}</td><td class="n">{t.out_of}</td>'
-                f'<td class="n">{percent(t.percent)}</td><td>{_e(_tally(t.verdicts))}{_bar(t.verdicts, len(t.answers))}</td></tr>'
+                f'<td class="n">{student_percent(t)}</td><td>{_e(_tally(t.verdicts))}{_bar(t.verdicts, len(t.answers))}</td></tr>'
             )
         body.append("</tbody></table>")
 
@@ -554,7 +556,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         for r, why in s.boundary:
             body.append(
                 f'<tr><td class="n">{r.position}</td><td class="n">{r.number}</td><td class="who">{_e(who(r))}</td><td>{_e(short(r.answer))}</td>'
-                f'<td class="n">{r.score:.2f}</td><td>{_verdict(r.verdict)}</td><td class="flag">{_e(why)}</td></tr>'
+                f'<td class="n">{shown_score(r.score)}</td><td>{_verdict(r.verdict)}</td><td class="flag">{_e(why)}</td></tr>'
             )
         body.append("</tbody></table>")
     else:
@@ -568,7 +570,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         if r.matched:
             terms.append(f'<span class="ok">✓ {_e(", ".join(r.matched))}</span>')
         if r.partly:
-            terms.append('<span class="part">~ ' + _e(", ".join(f"{t} ({c:.0%})" for t, c in r.partly)) + "</span>")
+            terms.append('<span class="part">~ ' + _e(", ".join(f"{t} ({shown_percent(c)})" for t, c in r.partly)) + "</span>")
         if r.missing:
             terms.append(f'<span class="miss">✗ {_e(", ".join(r.missing))}</span>')
         if r.guesses:
@@ -576,7 +578,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         by = "" if r.graded_by == "grader" else f'<div class="note">{_e(r.graded_by)}{", uncertain" if r.uncertain else ""}</div>'
         yield (
             f'<tr><td class="n">{r.position}</td><td class="n">{r.number}</td><td class="who">{_e(who(r))}</td><td>{_e(short(r.answer))}</td>'
-            f'<td class="n">{"—" if r.self_graded else f"{r.score:.2f}"}</td><td>{_verdict(r.verdict)}{by}</td><td class="terms">{"<br>".join(terms)}</td></tr>\n'
+            f'<td class="n">{"—" if r.self_graded else shown_score(r.score)}</td><td>{_verdict(r.verdict)}{by}</td><td class="terms">{"<br>".join(terms)}</td></tr>\n'
         )
     yield "</tbody></table>\n</main></body></html>\n"
 
@@ -630,8 +632,8 @@ def markdown_document(summary: ClassSummary) -> str:
     out = [f"# Class report: {md_text(summary.title)}", "", f"Answers: {md_code(summary.answers_name)}", markdown(summary), "### Every answer", ""]
     out += ["| row | # | who | answer | score | verdict | graded by | matched | missing |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary.rows:
-        matched = [*map(md_text, r.matched), *(f"~{md_text(t)} ({c:.0%})" for t, c in r.partly)]
-        score = "—" if r.self_graded else f"{r.score:.2f}"
+        matched = [*map(md_text, r.matched), *(f"~{md_text(t)} ({shown_percent(c)})" for t, c in r.partly)]
+        score = "—" if r.self_graded else shown_score(r.score)
         by = r.graded_by + (" (uncertain)" if r.uncertain else "")
         missing = [*map(md_text, r.missing), *([md_text(guesses_note(r.guesses))] if r.guesses else [])]
         out.append(

@@ -13,7 +13,8 @@ Classroom import:
   gave no answer, or for a self-graded (image) card nobody decided;
 * ``Total``: the sum of the student's scores as the row shows them (two decimals); ``Out of``: the questions that
   were graded for the student (self-graded cards left out, and the student's own answer still waiting for a
-  teacher's decision); ``Percent``: Total / Out of, 0 to 100.
+  teacher's decision); ``Percent``: Total / Out of, 0 to 100, to one decimal, a half rounded up (6.25 is 6.3), as
+  the class report shows it (``StudentTotal.percent``).
 
 A student's later answer to a question replaces an earlier one. An answer with
 no student named (a blank cell) has nobody to go to in the LMS: it is left out
@@ -29,10 +30,10 @@ import csv
 import io
 from pathlib import Path
 
-from .class_report import ClassSummary, short, shown_score
+from .class_report import ClassSummary, short
 from .errors import GraderError
 from .files import write_whole
-from .writers import inert_text
+from .writers import inert_text, shown_score
 
 QUESTION_HEADER_CHARS = 40
 
@@ -53,8 +54,7 @@ def gradebook_table(summary: ClassSummary) -> list[list[str]]:
         answers = student.answers
         cells = [inert_text(student.student)]
         cells += ["" if q.card not in answers or answers[q.card].self_graded else shown_score(answers[q.card].score) for q in questions]
-        total, out_of = student.total, student.out_of
-        cells += [f"{total:.2f}", str(out_of), f"{100 * total / out_of:.1f}" if out_of else ""]
+        cells += [f"{student.total:.2f}", str(student.out_of), "" if student.percent is None else str(student.percent)]
         table.append(cells)
     return table
 

@@ -19,7 +19,7 @@ from .cardtext import shown_question
 from .display import clean, clean_line, clean_same_length
 from .foreign import guessing_share
 from .models import Card, Grade, TermMatch, Verdict
-from .writers import guesses_note
+from .writers import guesses_note, shown_percent, shown_score
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -398,14 +398,14 @@ def grade_row(
     line = Text.assemble(
         f"{n:>{n_width}}  {card.number:>{card_width}}  ",
         (who, "cyan"),
-        f"{score:>{score_width}.2f}  ",
+        f"{shown_score(score):>{score_width}}  ",
         (f"{verdict:<{verdict_width}}", VERDICT_STYLE[Verdict(verdict)]),
     )
     if answer is not None:
         text, width = answer
         line.append(f"  {_padded(_cut(text, width) or '—', width)}")
     found = [f"≈{term}" if how == "meaning" else term for term, is_found, _, _, _, _, how, _ in terms if is_found]
-    partly = [f"~{term} ({credit:.0%})" for term, is_found, credit, *_ in terms if not is_found and credit > 0]
+    partly = [f"~{term} ({shown_percent(credit)})" for term, is_found, credit, *_ in terms if not is_found and credit > 0]
     missed = [term for term, is_found, credit, *_ in terms if not is_found and credit == 0]
     if card.required is not None and len(found) >= card.required:
         missed = []  # "any 2": the others were never asked for

@@ -12,6 +12,7 @@ from .class_report import short, student_field
 from .display import clean_line
 from .models import Verdict
 from .render import VERDICT_STYLE
+from .writers import shown_score
 from .review import HELP, GroupShown, Said
 
 TONES = {"plain": "", "done": "green", "warning": "yellow"}
@@ -52,7 +53,7 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
         line = Text(f"{number:>3}. ", no_wrap=True, overflow="ellipsis")
         if who:
             line.append(f"{short(who, 16):<16} ", style="cyan")
-        line.append(f"{max(score, 0.0):.2f} " if verdict is not Verdict.self_graded else "  —  ", style="dim")
+        line.append(f"{shown_score(max(score, 0.0))} " if verdict is not Verdict.self_graded else "  —  ", style="dim")
         line.append(f"{verdict.value[:9]:<9} ", style=VERDICT_STYLE[verdict])
         if g.show_all:  # m: every answer, each whole, wrapped under its line
             line.rstrip()

@@ -14,6 +14,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Hashable
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -384,6 +385,33 @@ class ShownCsvWriter(CsvWriter):
         return shown_csv(super().line(graded))
 
 
+# --- Numbers as a teacher reads them ------------------------------------------------------------------------
+
+
+def rounded(value: float | Decimal, places: int) -> Decimal:
+    """``value`` to ``places`` decimals, a half away from zero, of the number as it is written in decimal (a float's
+    shortest ``repr``): the rounding taught at school and done by a spreadsheet's ROUND, so a teacher who checks a
+    score, a total or a percent by hand gets the figure shown. The one rule for every rounded number a report, a
+    gradebook or grade's table shows. Python's ``round`` and format specs round a half to even, and round the binary
+    float, not the number written: 6.25 gave 6.2, 0.125 gave 0.12 and 0.145 gave 14% (0.1449999...)."""
+    number = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+@lru_cache(maxsize=4096)  # scores take few values, and grade's table rounds one per row
+def shown_score(score: float) -> str:
+    """A score (0 to 1) as reports, gradebooks and grade's table show it: two decimals (``rounded``)."""
+    return str(rounded(score, 2))
+
+
+def shown_percent(fraction: float | Decimal | None, places: int = 0) -> str:
+    """A fraction (0 to 1) as a percent with ``places`` decimals (``rounded``); "—" for none."""
+    if fraction is None:
+        return "—"
+    number = fraction if isinstance(fraction, Decimal) else Decimal(repr(float(fraction)))
+    return f"{rounded(100 * number, places)}%"
+
+
 def guesses_note(foreign_terms: list[str]) -> str:
     """How a report says why a list of guesses lost credit: the other cards' terms it named."""
     return "? other cards' terms: " + ", ".join(foreign_terms)
@@ -513,14 +541,14 @@ class MarkdownReport:
         # Every piece of text from the answers or the deck is escaped (md_text): an answer is text, never markup.
         who = " · ".join(f"{k}: {v}" for k, v in record.items() if k not in RECORD_FIELDS and k != "llm" and v not in (None, ""))
         partly = {t["term"]: t["credit"] for t in record["terms"] if not t["found"] and t["credit"] > 0}
-        matched = [*map(md_text, record["matched"]), *(f"~{md_text(term)} ({credit:.0%})" for term, credit in partly.items())]
+        matched = [*map(md_text, record["matched"]), *(f"~{md_text(term)} ({shown_percent(credit)})" for term, credit in partly.items())]
         missing = [md_text(t) for t in record["missing"] if t not in partly]
         if record["foreign_terms"]:  # a list of guesses: what it named besides (see foreign.py)
             missing.append(md_text(guesses_note(record["foreign_terms"])))
         self.out.write(
             f"| {self.rows} | {record['number']} | {md_text(who)} | {md_text(record['question'])} "
             f"| {md_text(_short(record['answer'], self.ANSWER_CHARS))} "
-            f"| {record['score']:.2f} | {record['verdict']} | {', '.join(matched)} | {', '.join(missing)} |\n"
+            f"| {shown_score(record['score'])} | {record['verdict']} | {', '.join(matched)} | {', '.join(missing)} |\n"
         )
         self.out.flush()
 
@@ -535,7 +563,7 @@ class MarkdownReport:
         elif n:
             tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
-            mean = f"mean score {self.score_sum / graded:.2f}" if graded else "no graded answers"
+            mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
             self.out.write(f"\n**{n} answers**: {tally}; {mean}{apart}.\n")
         if footer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import re
 import shutil
 import struct
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.class_report import as_reported, common_wrong_statements, student_field, summarise
+from grader.class_report import as_reported, common_wrong_statements, html_lines, markdown, student_field, summarise
 from grader.errors import GraderError
 from grader.scoring import GradingSettings
 
@@ -161,7 +162,7 @@ def test_markdown_report_shows_who_and_what_and_the_class_sections(tmp_path):
     assert "(2 self-graded, not in the mean)" in text
     for section in ("## Class summary", "### Per question", "### Per student (student)", "### Near a verdict boundary"):
         assert section in text, section
-    assert "| ann | 3 | 2.00 | 2 | 100% | 2 correct, 1 self-graded |" in text
+    assert "| ann | 3 | 2.00 | 2 | 100.0% | 2 correct, 1 self-graded |" in text
     assert "“high performance and low cost” (2)" in text
 
 
@@ -577,7 +578,7 @@ def test_a_gradebook_rows_total_is_the_sum_of_its_cells(tmp_path):
     assert run_cli("grade", str(deck), str(answers), "--json", "--gradebook", str(book), "--report", str(report)).returncode == 0
     _, ann = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
     assert ann[1:] == ["0.33", "0.33", "0.33", "0.99", "3", "33.0"]
-    assert "| ann | 3 | 0.99 | 3 | 33% |" in report.read_text(encoding="utf-8")  # the report's total as the gradebook's
+    assert "| ann | 3 | 0.99 | 3 | 33.0% |" in report.read_text(encoding="utf-8")  # the report's total as the gradebook's
 
 
 RE_ANSWERED = [
@@ -612,17 +613,50 @@ def test_the_report_and_the_gradebook_count_the_same_answers_of_each_student(tmp
         ["bo", "0.83", "", "", "1.00", "", "1.83", "4", "45.8"],
         ["cy", "0.00", "", "", "0.00", "", "0.00", "4", "0.0"],
         ["dee", "0.00", "", "", "", "", "0.00", "4", "0.0"],
-        ["eve", "", "", "0.25", "", "", "0.25", "4", "6.2"],
+        ["eve", "", "", "0.25", "", "", "0.25", "4", "6.3"],  # 6.25: a half, rounded up as the report rounds it
         ["fay", "0.67", "1.00", "", "", "", "1.67", "4", "41.8"],
     ]
     text = report.read_text(encoding="utf-8")
     per_student = text[text.index("### Per student") :].split("\n\n")[1].splitlines()[2:]
     assert per_student == [
-        "| ann | 3 | 2.00 | 4 | 50% | 2 correct, 1 self-graded |",
-        "| bo | 3 | 1.83 | 4 | 46% | 2 correct, 1 self-graded |",
-        "| cy | 1 | 0.00 | 4 | 0% | 2 incorrect |",  # cy's answer to Q15 is blank: no answer, still a 0
-        "| dee | 1 | 0.00 | 4 | 0% | 1 incorrect |",
-        "| (blank) | 2 | 0.83 | 4 | 21% | 2 partial |",
-        "| eve | 1 | 0.25 | 4 | 6% | 1 partial |",
-        "| fay | 2 | 1.67 | 4 | 42% | 1 correct, 1 partial |",
+        "| ann | 3 | 2.00 | 4 | 50.0% | 2 correct, 1 self-graded |",
+        "| bo | 3 | 1.83 | 4 | 45.8% | 2 correct, 1 self-graded |",
+        "| cy | 1 | 0.00 | 4 | 0.0% | 2 incorrect |",  # cy's answer to Q15 is blank: no answer, still a 0
+        "| dee | 1 | 0.00 | 4 | 0.0% | 1 incorrect |",
+        "| (blank) | 2 | 0.83 | 4 | 20.8% | 2 partial |",
+        "| eve | 1 | 0.25 | 4 | 6.3% | 1 partial |",
+        "| fay | 2 | 1.67 | 4 | 41.8% | 1 correct, 1 partial |",
     ]
+
+
+def test_a_students_percent_reads_the_same_in_the_report_and_the_gradebook(seed_deck):
+    """The report showed a whole percent, rounded as Python formats a float (a half to even), and the gradebook one
+    decimal of the exact total: 0.25 of 4 read 6% in one and 6.2 in the other, where a teacher rounding by hand
+    writes 6.3."""
+    from decimal import Decimal
+
+    from grader.gradebook import gradebook_table
+
+    rng = random.Random(13)
+    scores = [0.0, 0.05, 0.125, 0.145, 0.25, 0.3333, 0.375, 0.5, 0.625, 0.6667, 0.875, 1.0]
+    cards = [c for c in seed_deck.cards if c.gradable][:8]
+    rows = [
+        {"student": f"s{s}", "card": c.id, "number": c.number, "question": c.question, "answer": "x", "score": rng.choice(scores), "verdict": "partial"}
+        for s in range(80)
+        for c in cards
+        if rng.random() < 0.85
+    ]
+    summary = summarise(seed_deck, "a.jsonl", rows, GradingSettings(), passthrough=["student"], student="student")
+    book = {row[0]: row[-1] for row in gradebook_table(summary)[1:]}
+    text = markdown(summary)
+    in_markdown = {cells[1].strip(): cells[5].strip() for cells in (line.split("|") for line in text.splitlines()) if re.fullmatch(r" s\d+ ", cells[1] if len(cells) == 8 else "")}
+    page = "".join(html_lines(summary))
+    in_html = dict(re.findall(r'<tr><td>(s\d+)</td>(?:<td class="n">[^<]*</td>){3}<td class="n">([^<]*)</td>', page))
+    assert len(book) == 80 and {k: v + "%" for k, v in book.items()} == in_markdown == in_html
+    # Among them, percents a half-to-even rounding (or a float's) would have shown otherwise: the rule is exercised.
+    halves = [s for s in summary.students if (100 * s.total / s.out_of) % Decimal("0.1") == Decimal("0.05")]
+    assert halves
+    for s in halves:
+        exact = 100 * s.total / s.out_of
+        up = (exact + Decimal("0.05")).quantize(Decimal("0.1"))  # a half rounded up, as by hand
+        assert s.percent == up and book[s.student] == str(up)
