@@ -11,11 +11,13 @@ and line, never a guess or a traceback.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -29,7 +31,7 @@ from typing import IO, Any, NamedTuple
 import yaml
 
 from .errors import AnswersError, InputError
-from .files import open_text, read_text
+from .files import is_stream, open_text, read_text
 from .models import AnswerRow, Card, Deck
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
@@ -126,32 +128,105 @@ def _unknown_format(path: Path) -> str:
 
 @contextmanager
 def open_answers(path: str | Path, answers_format: str | None = None) -> Iterator[AnswersSource]:
-    """The answers file at ``path`` (``-``: standard input, spooled to a temporary file for the two passes).
+    """The answers file at ``path``: ``-`` (standard input) or a pipe or device named as a file (``<(cat x.csv)``,
+    ``/dev/stdin``) is read once, to its end, into a temporary file for the two passes.
 
     ``answers_format`` (``jsonl``, ``csv`` or ``yaml``) overrides the file name's
-    extension; standard input without it is read as JSON Lines.
+    extension; standard input or a pipe without either is read as what it starts with says (``sniffed_format``).
     """
     if answers_format is not None and answers_format not in FORMATS.values():
         raise AnswersError(f"unknown answers format '{answers_format}': use jsonl, csv or yaml")
     if str(path) != STDIN:
         path = Path(path)
         fmt = answers_format or FORMATS.get(path.suffix.lower())
+        if is_stream(path):
+            with _spooled(path, str(path)) as spool:
+                yield AnswersSource(spool, str(path), fmt or _sniffed(spool, str(path)))
+            return
         if fmt is None:
             if not path.is_file():  # missing, or a folder: that is what to say, not that its name has no extension
                 read_text(path, what="answers file")  # raises
             raise AnswersError(_unknown_format(path), path=path)
         yield AnswersSource(path, str(path), fmt)
         return
+    with _spooled(None, STDIN_NAME) as spool:
+        yield AnswersSource(spool, STDIN_NAME, answers_format or _sniffed(spool, STDIN_NAME))
+
+
+def _sniffed(spool: Path, name: str) -> str:
+    """``sniffed_format``, or the error that asks for ``--answers-format``."""
+    fmt, first = sniffed_format(spool)
+    if fmt is None:
+        raise AnswersError(
+            f"cannot tell the answers' format from their first line ('{_short(first)}': no JSON, no CSV header naming "
+            "an 'answer' column, no YAML list): give --answers-format jsonl, csv or yaml",
+            path=name,
+            line=1,
+        )
+    return fmt
+
+
+@contextmanager
+def _spooled(path: Path | None, name: str) -> Iterator[Path]:
+    """A temporary copy of what ``path`` (None: standard input) gives, read once to its end, removed afterwards.
+
+    A stream of binary data (``/dev/zero``) may never end: the copy stops after the first chunk holding a NUL
+    (UTF-8 text has none; UTF-16 and UTF-32, known by their byte order mark, are full of them), and reading the
+    copy reports it by its line, as for any file."""
     with tempfile.TemporaryDirectory(prefix="grader-stdin-") as tmp:
         spool = Path(tmp) / "answers"
         with spool.open("wb") as out:
-            source = getattr(sys.stdin, "buffer", None)
-            if source is not None:
-                shutil.copyfileobj(source, out, _READ_CHUNK)
-            else:  # a text-only stream (some embedders replace sys.stdin)
+            if path is None and getattr(sys.stdin, "buffer", None) is None:  # a text-only stream (some embedders')
                 while text := sys.stdin.read(_READ_CHUNK):
                     out.write(text.encode("utf-8"))
-        yield AnswersSource(spool, STDIN_NAME, answers_format or "jsonl")
+            else:
+                try:
+                    with path.open("rb") if path is not None else contextlib.nullcontext(sys.stdin.buffer) as source:
+                        _copy_text(source, out)
+                except OSError as exc:
+                    raise AnswersError(f"cannot read answers file: {exc.strerror or exc}", path=name) from None
+        yield spool
+
+
+def _copy_text(source: IO[bytes], out: IO[bytes]) -> None:
+    """Copy ``source`` to ``out`` to its end, or to the end of its first chunk with a NUL in text that has no wide
+    byte order mark (binary data: the rest is not needed to say so)."""
+    wide = None
+    while chunk := source.read(_READ_CHUNK):
+        out.write(chunk)
+        if wide is None:
+            wide = chunk.startswith(_WIDE_MARKS)
+        if not wide and b"\x00" in chunk:
+            return
+
+
+_WIDE_MARKS = (codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32 LE's mark begins with UTF-16 LE's
+
+
+def sniffed_format(path: Path) -> tuple[str | None, str]:
+    """The format of answers read from a stream, from what they start with, and their first line: a JSON value
+    (``{`` or ``[``) is JSON Lines, a CSV header naming an ``answer`` column (split at commas, semicolons or tabs) is
+    CSV, a YAML list (``- ``), ``---``, a ``#`` comment or ``answers:`` is YAML; None for other text. Nothing at all,
+    or what is not text, is JSON Lines, so that reading it says what any file would (no rows, binary data, not UTF-8)."""
+    with path.open("rb") as f:
+        head = f.read(_READ_CHUNK)
+    marks = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+    encoding = next((encoding for bom, encoding in marks if head.startswith(bom)), "utf-8-sig")
+    text = codecs.getincrementaldecoder(encoding)("replace").decode(head)  # a character cut at the chunk's end is held
+    start = text.lstrip()
+    first = start.split("\n", 1)[0].strip("\r")
+    if start[:1] in ("{", "[", "") or "\x00" in text or "\ufffd" in text:
+        return "jsonl", first
+    for delimiter in (",", ";", "\t"):
+        try:
+            names = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if "answer" in {name.strip().casefold() for name in names}:
+            return "csv", first
+    if start.startswith(("- ", "-\n", "-\r", "---", "#")) or re.match(r"answers\s*:", start):
+        return "yaml", first
+    return None, first
 
 
 def iter_answers(path: str | Path, answers_format: str | None = None) -> Iterator[AnswerRow]:

@@ -263,7 +263,7 @@ def _now():
 def grade(
     deck: Path = typer.Argument(..., help="The deck the answers are to."),
     answers: Path = typer.Argument(
-        ..., help="Answers file: .jsonl, .csv or .yaml with 'card' or 'question', and 'answer'; '-' reads standard input."
+        ..., help="Answers file: .jsonl, .csv or .yaml with 'card' or 'question', and 'answer'; '-' reads standard input, and a pipe (<(cat x.csv)) is read once."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per answer (JSON Lines)."),
     csv_out: bool = typer.Option(False, "--csv", help="CSV with one row per answer."),
@@ -286,7 +286,7 @@ def grade(
         None, "--jobs", min=1, help="Grading processes (default and most: the machine's cores; 1: this process only). Not for --llm requests."
     ),
     answers_format: Optional[str] = typer.Option(
-        None, "--answers-format", help="jsonl, csv or yaml, when the answers file's name does not say (standard input: jsonl)."
+        None, "--answers-format", help="jsonl, csv or yaml, when the answers file's name does not say (standard input or a pipe: else what it starts with)."
     ),
     match: MatchOption = None,
     batch: bool = typer.Option(
@@ -537,6 +537,10 @@ def review(
 
     if str(answers) == "-":
         raise typer.BadParameter("review reads your keys on standard input: give the answers as a file")
+    from .files import is_stream
+
+    if decisions is None and is_stream(answers):
+        raise typer.BadParameter("the answers come through a pipe, with no folder to keep your decisions in: name their file with --decisions")
     if output is not None and output_format(output) is None:
         raise typer.BadParameter("--output must end in .jsonl or .csv (the format is chosen by the extension)")
     if gradebook is not None and gradebook.suffix.lower() != ".csv":

@@ -66,6 +66,16 @@ def read_text(
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def is_stream(path: str | Path) -> bool:
+    """Whether ``path`` names a pipe or a character device (``<(cat x.csv)`` is ``/dev/fd/63``, a pipe; ``/dev/stdin``):
+    something to read once, from its start to its end, that can neither be read again nor sought in."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # nothing there, or nothing we may look at: reading it says which
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def may_exist(path: str | Path) -> bool:
     """Whether something is at ``path``, or may be: True when it cannot be told (a name too long, a folder on the way
     we may not enter), so that opening it reports why in one line. pathlib's ``exists()`` raises those (before 3.14)."""

@@ -251,13 +251,67 @@ def seed_as(fmt: str) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "yaml"])
-def test_standard_input_grades_like_the_file(tmp_path, fmt):
+@pytest.mark.parametrize("told", [True, False], ids=["answers-format", "sniffed"])
+def test_standard_input_grades_like_the_file(tmp_path, fmt, told):
     text = seed_as(fmt)
     from_file = run_cli("grade", DECK, write(tmp_path, f"seed.{fmt}", text), "--json")
-    flags = () if fmt == "jsonl" else ("--answers-format", fmt)
+    flags = ("--answers-format", fmt) if told else ()
     from_stdin = run_cli("grade", DECK, "-", "--json", *flags, input=text)
     assert from_file.returncode == from_stdin.returncode == 0, from_stdin.stderr
     assert from_stdin.stdout == from_file.stdout and len(from_stdin.stdout.splitlines()) == len(SEED_ROWS)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "yaml"])
+@pytest.mark.parametrize("told", [True, False], ids=["answers-format", "sniffed"])
+def test_a_pipe_named_as_the_answers_file_is_read_once_and_graded_like_the_file(tmp_path, fmt, told):
+    """``grader grade deck.md <(cat class.csv)`` said '/dev/fd/63: is a pipe, not an answers file' where ``-`` worked.
+    A pipe has no extension to tell its format and can be read only once: the format comes from --answers-format
+    or from what was read, and the rows from one copy of it."""
+    text = seed_as(fmt)
+    report, book = tmp_path / "r.md", tmp_path / "g.csv"
+    from_file = run_cli("grade", DECK, write(tmp_path, f"seed.{fmt}", text), "--json")
+    fifo = tmp_path / "63"  # no extension, as bash's /dev/fd/63
+    os.mkfifo(fifo)
+    opened = []
+
+    def writer() -> None:
+        with fifo.open("w", encoding="utf-8") as out:  # waits for grader to open the pipe
+            opened.append(True)
+            out.write(text)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    flags = ("--answers-format", fmt) if told else ()
+    from_pipe = run_cli("grade", DECK, str(fifo), "--json", *flags, "--report", str(report))
+    thread.join(timeout=30)
+    assert from_pipe.returncode == 0, from_pipe.stderr
+    assert from_pipe.stdout == from_file.stdout and len(from_pipe.stdout.splitlines()) == len(SEED_ROWS)
+    assert opened == [True]  # opened once: a second open would wait for a writer that never comes
+    assert f"Answers: `{fifo}`" in report.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["63", "r.md", f"seed.{fmt}"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_of_endless_binary_data_is_refused_after_its_first_chunk():
+    """Read to its end as a pipe is, /dev/zero would fill the disk: the copy stops at the first chunk holding a NUL."""
+    result = run_cli("grade", DECK, "/dev/zero", "--answers-format", "csv")
+    assert (result.returncode, result.stderr) == (1, "Error: /dev/zero:1: binary data, not a text answers file\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_review_of_answers_through_a_pipe_asks_where_to_keep_the_decisions(tmp_path):
+    fifo = tmp_path / "63"
+    os.mkfifo(fifo)
+    result = run_cli("review", DECK, str(fifo))
+    assert result.returncode == 2 and "name their file with --decisions" in result.stderr
+    thread = threading.Thread(target=fifo.write_text, args=(seed_as("csv"),), kwargs={"encoding": "utf-8"}, daemon=True)
+    thread.start()
+    out, decisions = tmp_path / "final.jsonl", tmp_path / "d.jsonl"
+    result = run_cli("review", DECK, str(fifo), "--decisions", str(decisions), "--export-only", "--output", str(out))
+    thread.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) == len(SEED_ROWS) and decisions.exists()
 
 
 @pytest.mark.parametrize(
@@ -267,6 +321,7 @@ def test_standard_input_grades_like_the_file(tmp_path, fmt):
         (("--answers-format", "yaml"), "- &a {card: 1, answer: x}\n", "Error: <stdin>:1: YAML anchors and aliases"),
         ((), '{"card": 1, "answer": "x\x00"}\n', "Error: <stdin>:1: binary data, not a text answers file"),
         ((), "", "Error: <stdin>:1: answers file has no rows"),
+        ((), "ann|1|sharing\n", "Error: <stdin>:1: cannot tell the answers' format from their first line ('ann|1|sharing': no JSON,"),
     ],
 )
 def test_standard_input_errors_name_stdin(flags, text, error):
