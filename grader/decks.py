@@ -14,7 +14,7 @@ import codecs
 import gc
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -318,7 +318,7 @@ def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]
     with a syntax error, an unreadable note) is passed to ``warn`` and left out,
     so one bad file does not stop a whole notes folder; if nothing is left, the
     first error is raised. So is a ``.csv`` found there that answers another
-    deck (``answers_files``).
+    deck (``answers_files``), or asks the same questions as another ``.csv`` found (``twin_files``).
     """
     read: list[tuple[Deck, bool]] = []
     errors = []
@@ -333,7 +333,12 @@ def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]
     answers = answers_files(read)
     for deck, owner in answers.items():
         warn(DeckError(f"answers to {owner}, not a deck: each of its questions is a card there; name the file to read it as a deck", path=deck))
-    decks = [deck for deck, _ in read if deck.path not in answers]
+    twins = twin_files(read, answers)
+    for deck, others in twins.items():
+        error = DeckError(_twins_message(others), path=deck)
+        warn(error)
+        errors.append(error)  # raised if no deck is left: the folder held nothing that could be told a deck
+    decks = [deck for deck, _ in read if deck.path not in answers and deck.path not in twins]
     if not decks and errors:
         raise errors[0]
     return decks
@@ -345,11 +350,11 @@ def answers_files(decks: Sequence[tuple[Deck, bool]]) -> dict[str, str]:
 
     An answers file may name its cards by ``question`` (``question,answer``), which is a deck's header too, so
     only its rows tell it apart: each asks a question of the deck it answers. A ``.csv`` found in a folder whose
-    questions are all cards of another deck is left out, which loses no card. Two such files that ask the same
-    questions are both decks, as nothing says which one the other answers; a file named is always a deck.
+    questions are all cards of another deck is left out, which loses no card. Two or more that ask the same
+    questions, and no other deck does, are none of them answers to another deck read (``twin_files``); a file
+    named is always a deck.
     """
-    questions = [{card.id.partition("-")[0] for card in deck.cards} for deck, _ in decks]  # "-2": a question asked twice
-    found = [not named and Path(deck.path).suffix.lower() in SPREADSHEET_SUFFIXES for deck, named in decks]
+    questions, found = _questions_asked(decks)
     answers = {}
     for i, (deck, _) in enumerate(decks):
         if not found[i]:
@@ -359,6 +364,40 @@ def answers_files(decks: Sequence[tuple[Deck, bool]]) -> dict[str, str]:
         if owner is not None:
             answers[deck.path] = decks[owner][0].path
     return answers
+
+
+def twin_files(decks: Sequence[tuple[Deck, bool]], answers: Mapping[str, str]) -> dict[str, list[str]]:
+    """The ``.csv`` files found in a folder that ask the same questions as others found, which no deck read with
+    them asks (``answers`` are those it does): each one's path, with the others'.
+
+    Those cannot be told apart: one is the deck and the rest answers to it (one student's ``question,answer``
+    file, or a copy of the deck), and nothing says which. Reading them all asked the students' answers as cards;
+    guessing by name or order would as often keep the answers. So none is read as a deck, each with a warning
+    that names the others (``lint`` reports them), and naming the deck's file reads it, as any file named.
+    """
+    questions, found = _questions_asked(decks)
+    twins: dict[str, list[str]] = {}
+    for i, (deck, _) in enumerate(decks):
+        if found[i] and deck.path not in answers:
+            same = [other.path for j, (other, _) in enumerate(decks) if j != i and found[j] and questions[j] == questions[i] and other.path not in answers]
+            if same:
+                twins[deck.path] = same
+    return twins
+
+
+def _questions_asked(decks: Sequence[tuple[Deck, bool]]) -> tuple[list[set[str]], list[bool]]:
+    """Each deck's questions (its card ids without their "-2", a question asked twice), and whether it is a ``.csv``
+    found in a folder (not named)."""
+    questions = [{card.id.partition("-")[0] for card in deck.cards} for deck, _ in decks]
+    found = [not named and Path(deck.path).suffix.lower() in SPREADSHEET_SUFFIXES for deck, named in decks]
+    return questions, found
+
+
+def _twins_message(others: list[str]) -> str:
+    return (
+        f"asks the same questions as {' and '.join(others)}: one is the deck and the rest answers to it, and nothing "
+        "says which, so none is read as a deck (name the deck's file to read it)"
+    )
 
 
 def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
@@ -376,12 +415,16 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
             read.append((path, exc.problems, named))
         except DeckError as exc:
             read.append((path, exc, named))
-    answers = answers_files([(parsed.deck, named) for _, parsed, named in read if isinstance(parsed, ParsedDeck)])
+    parsed_decks = [(parsed.deck, named) for _, parsed, named in read if isinstance(parsed, ParsedDeck)]
+    answers = answers_files(parsed_decks)
+    twins = twin_files(parsed_decks, answers)
     for path, parsed, _ in read:
         if isinstance(parsed, DeckError):
             yield str(parsed)
         elif isinstance(parsed, ParsedDeck) and parsed.deck.path in answers:
             continue  # not a deck, so nothing a deck author fixes
+        elif isinstance(parsed, ParsedDeck) and parsed.deck.path in twins:
+            yield str(DeckError(_twins_message(twins[parsed.deck.path]), path=path))  # which is the deck: the author's to say
         else:
             for finding in parsed.findings if isinstance(parsed, ParsedDeck) else parsed:
                 yield f"{path}:{finding.line}: {finding.message}"

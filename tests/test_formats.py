@@ -560,17 +560,45 @@ def test_a_folder_leaves_out_a_question_answer_csv_that_answers_another_deck(tmp
     )
     (tmp_path / "class.csv").write_text("question,answer\nWhat is a hypervisor?,software\nwhat is a hypervisor,hardware\n")
     (tmp_path / "net.csv").write_text("question,answer\nWhat is a port?,a number naming an endpoint\nWhat is a hypervisor?,software\n")
-    (tmp_path / "ann.csv").write_text("question,answer\nWhat is a socket?,an endpoint\n")  # the same questions as bo's:
-    (tmp_path / "bo.csv").write_text("question,answer\nWhat is a socket?,a port\n")  # nothing says which is the deck
     warnings = []
     decks = load_decks([tmp_path], warn=lambda exc: warnings.append(str(exc)))
-    assert sorted(deck.title for deck in decks) == ["ann", "bo", "net", "virt"]
+    assert sorted(deck.title for deck in decks) == ["net", "virt"]
     assert warnings == [
         f"{tmp_path / 'class.csv'}: answers to {tmp_path / 'virt.md'}, not a deck: each of its questions is a card there; name the file to read it as a deck"
     ]
     linted = run_cli("lint", str(tmp_path))
     assert "class.csv" not in linted.stdout and "duplicate question" not in linted.stdout
     assert [d.title for d in load_decks([tmp_path / "virt.md", tmp_path / "class.csv"], warn=warnings.append)] == ["virt", "class"]  # named
+
+
+def test_two_csvs_found_in_a_folder_that_ask_the_same_questions_are_neither_read_as_a_deck(tmp_path):
+    """Both were read as decks, so a teacher's deck and one student's question,answer file beside it were
+    practised together, the student's answers asked as cards. Nothing says which of the two is the deck: neither
+    is read, each with a warning naming the other, lint says so, and naming the deck's file reads it."""
+    from grader.decks import load_decks
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "net.md").write_text("<details><summary>What is a port?</summary>\n\na ==number== naming an endpoint\n</details>\n")
+    (notes / "quiz.csv").write_text("question,answer\nWhat is a socket?,an ==endpoint== of a connection\nWhat is a VLAN?,a virtual LAN\n")
+    (notes / "ann.csv").write_text("Question,Answer\nwhat is a VLAN,a cable\nWhat is a socket?,a port\n")  # the same questions
+    (notes / "bo.csv").write_text("question,answer\nWhat is a socket?,a plug\n")  # a part of them: answers to quiz and ann
+    warnings = []
+    decks = load_decks([notes], warn=lambda exc: warnings.append(str(exc)))
+    assert [deck.title for deck in decks] == ["net"]
+    twins = "one is the deck and the rest answers to it, and nothing says which, so none is read as a deck (name the deck's file to read it)"
+    assert warnings == [
+        f"{notes / 'bo.csv'}: answers to {notes / 'ann.csv'}, not a deck: each of its questions is a card there; name the file to read it as a deck",
+        f"{notes / 'ann.csv'}: asks the same questions as {notes / 'quiz.csv'}: {twins}",
+        f"{notes / 'quiz.csv'}: asks the same questions as {notes / 'ann.csv'}: {twins}",
+    ]
+    linted = run_cli("lint", str(notes))
+    assert linted.returncode == 1 and linted.stdout.splitlines() == warnings[1:]
+    practised = run_cli("practice", str(notes / "quiz.csv"), str(notes / "net.md"), "--cards", "1", input="/quit\n")
+    assert practised.returncode == 0 and "Warning" not in practised.stderr and "What is a socket?" in practised.stdout
+    (notes / "net.md").unlink()  # nothing left that is told a deck: the error says why, exit 1
+    alone = run_cli("practice", str(notes), input="/quit\n")
+    assert alone.returncode == 1 and alone.stderr.splitlines()[-1] == f"Error: {notes / 'ann.csv'}: asks the same questions as {notes / 'quiz.csv'}: {twins}"
 
 
 # --- The commands on every format -------------------------------------------------------
