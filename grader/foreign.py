@@ -14,12 +14,17 @@ cut from prose, their single common words are in every answer of a subject.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .cardtext import question_words
 from .models import Card
 from .normalize import content_stems, stemming_in
+
+# Where a name written in humps joins two words ("MapReduce", "PageRank"): an answer that writes them apart ("map/reduce")
+# names the card's own subject, not the other cards' *Map* and *Reduce*.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
 
 # Fewer of the other cards' terms than this are an answer's context, not guesses (the seed sets' answers name two
 # at most; the authors' reference answers none).
@@ -97,7 +102,8 @@ class DeckTerms:
         return filed
 
     def own_words(self, card: Card) -> frozenset[str]:
-        """The stems of a card's question, answers and terms (kept: asked about for each answer to it).
+        """The stems of a card's question, answers and terms (kept: asked about for each answer to it), and of the words
+        a name written in humps is made of ("map" and "reduce" of *MapReduce*).
 
         Taken from the card as the deck has it: a grader grades a card with further reference answers once per
         answer, as copies of it with that answer alone, and whichever copy asks first must get the same words.
@@ -107,6 +113,7 @@ class DeckTerms:
             card = self._cards.get(card.id, card)
             texts = [question_words(card), card.answer, *(t.text for t in card.key_terms)]
             texts += [text for r in card.reference_answers for text in (r.answer, *(t.text for t in r.key_terms))]
+            texts += [_CAMEL_HUMP.sub(" ", text) for text in texts if _CAMEL_HUMP.search(text)]
             with stemming_in(card.language):
                 known = self._own[card.id] = frozenset().union(*map(content_stems, texts))
         return known

@@ -96,6 +96,24 @@ It is the ==dispatcher== of =={own_term}==.
     assert texts(DeckTerms.of(other).named(other[0], said)) == ("privileged instructions",)
 
 
+def test_the_words_of_a_name_written_in_humps_are_the_cards_own():
+    """A card on *MapReduce* owns "map" and "reduce": an answer about "the map/reduce formulation" names its own
+    subject, not the other cards' *Map* and *Reduce* terms."""
+    cards = parse_markdown("""
+<details><summary>What are the criticisms of MapReduce?</summary>
+
+==Not all problems translate to a MapReduce formulation==
+</details>
+
+<details><summary>What are the two phases?</summary>
+
+==Map== and ==Reduce==
+</details>
+""").deck.cards
+    said = stems("many problems do not fit the map/reduce formulation")
+    assert texts(DeckTerms.of(cards).named(cards[0], said)) == ()
+
+
 def test_a_cards_further_reference_answers_are_its_own_words_too(cards):
     from grader.keyterms import parse_term
     from grader.models import ReferenceAnswer
