@@ -861,9 +861,11 @@ def _opposite_said(
     def unsaid(row: int) -> bool:
         return not any(ends[0] <= p <= ends[1] for p in found.get(row, ()))
 
+    said_at = sorted({p for row in term.rows for p in found.get(row, ()) if ends[0] <= p <= ends[1]})
     for p in around:
         row = contrary.get(tokens[p].stem)
-        if row is not None and not found.get(row):  # the term's own word said nowhere: not a slip beside it
+        # Beside a word the mention says ("maximises the loss"), and the term's own word said nowhere.
+        if row is not None and not found.get(row) and _beside(p, said_at):
             return p
     for row in turned:
         if not unsaid(row):
@@ -898,6 +900,16 @@ def _negated_forms(word: str) -> frozenset[str]:
     if len(word) < NEGATED_ROOT_LETTERS or not word.isalpha():
         return frozenset()
     return frozenset(stem(prefix + word) for prefix in NEGATING_PREFIXES)
+
+
+# How many content words from a word its mention says an opposite may stand: "maximises the loss" (the next), "too
+# different embeddings", but not the "input" that opens a long mention whose term says *output of an affine function*.
+OPPOSITE_REACH = 3
+
+
+def _beside(p: int, said_at: list[int]) -> bool:
+    at = bisect_left(said_at, p)
+    return any(abs(said_at[i] - p) <= OPPOSITE_REACH for i in (at - 1, at) if 0 <= i < len(said_at))
 
 
 @lru_cache(maxsize=1)

@@ -890,6 +890,15 @@ def test_an_opposite_beside_the_terms_own_word_said_elsewhere_is_no_contradictio
     assert grade_answer(card, answer).score == 1.0
 
 
+def test_an_opposite_far_from_the_words_a_long_mention_says_contradicts_nothing():
+    """"input" opens a long mention of *as the output of an affine function, we can make them learnable*, many words
+    before the term's own "affine"; "output" beside them is a contradiction."""
+    card = highlighted_card("How do we make the parameters learnable?", "==as the output of an affine function, we can make them learnable==")
+    right = "each input vector is used three times, as query, key and value; we compute each of them with its own affine function, so they are learnable"
+    assert grade_answer(card, right).terms[0].refused is None
+    assert grade_answer(card, "as the input of an affine function, we can make them learnable").terms[0].refused == "opposite"
+
+
 def test_a_misspelt_side_still_names_its_side():
     """One clause typed without a stop names both sides, the second misspelt: no description is given to the other."""
     card = highlighted_card(
