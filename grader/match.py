@@ -46,7 +46,7 @@ from .models import Card, HowFound, KeyTerm, Refusal
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
-from .normalize import BROAD_NEGATIONS, NUMBER_WORDS, OPPOSITE_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_language, stopwords, term_words, tokenize
+from .normalize import BROAD_NEGATIONS, NUMBER_WORDS, OPPOSITE_WORDS, SHORT_FORMS, UNMARKED_CONTRACTIONS, Token, content_of, content_stems, content_tokens, fold, freed, is_spaceless, negated, phrase_words, stem, stemming_in, stemming_language, stopwords, term_words, tokenize
 
 # Words the question already gives are weak evidence that the answer knows the term.
 QUESTION_WORD_WEIGHT = 0.3
@@ -815,9 +815,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         reverse = ends is not None and coverage > 0.0 and term.order is not None and _said_the_other_way(term.order, found, {p + shift for p in positions}, text, tokens, ends)
         if ends and coverage > 0.0 and (turned or opposites):
             if opposites and said_stems is None:
-                said_stems = {t.stem for t in tokens}
+                said_stems = {t.stem for t in tokens} | {w.stem for w in words if w.stem in _stopword_opposites()}
             contrary = {s: row for s, row in opposites.items() if s in said_stems} if said_stems is not None else {}
-            opposite = _opposite_said(compiled, term, turned, contrary, found, ends, tokens) if turned or contrary else None
+            opposite = _opposite_said(compiled, term, turned, contrary, found, ends, tokens, words) if turned or contrary else None
             if opposite is not None and not reverse:  # both: "Y is worse than X" for *X is better than Y*
                 lo, hi = min(ends[0], opposite), max(ends[1], opposite)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[lo].start, tokens[hi].end), None, "opposite")))
@@ -843,18 +843,27 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
 def _opposable(term: _Term, beginnings: np.ndarray, stems: list[str], opposites: dict[int, frozenset[str]]) -> tuple[tuple[int, ...], dict[str, int]]:
     """A term's rows whose word begins with one of ``OPPOSITE_BEGINNINGS``, and the general opposites of its words
     that it does not say itself ("top left to bottom right" says both), each with the row it is the opposite of."""
-    own = {stems[row] for row in term.rows}
+    own = {stems[row] for row in term.rows} | {t.stem for t in tokenize(term.term.text)}  # its stopwords too ("the same")
     contrary = {s: row for row in sorted(term.rows) for s in opposites.get(row, ()) if s not in own}
     return tuple(row for row in sorted(term.rows) if beginnings[row]), contrary
 
 
 def _opposite_said(
-    compiled: CompiledCard, term: _Term, turned: tuple[int, ...], contrary: dict[str, int], found: Found, ends: tuple[int, int], tokens: list[Token]
+    compiled: CompiledCard,
+    term: _Term,
+    turned: tuple[int, ...],
+    contrary: dict[str, int],
+    found: Found,
+    ends: tuple[int, int],
+    tokens: list[Token],
+    words: list[Token],
 ) -> int | None:
     """Where, around a highlighted term's mention, the answer says the opposite of one of its words it does not
     say there: "maximises" for *minimises the loss*, "intercluster" for *intracluster*, "different" for *similar*. The
     opposite is a general English one (``OPPOSITE_WORDS``) the term does not say itself, or the word with the other
-    beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none."""
+    beginning of its pair (``OPPOSITE_BEGINNINGS``), the rest of it the same or a typo away; None if none. A stopword
+    opposite ("the same length" for *different lengths*) is found among all the answer's ``words``, right before a word
+    the mention says: alone, "the same" says too many things ("the same weights must work for any length")."""
     reach = len(term.rows)  # as far from the mention as the term has words
     around = range(max(0, ends[0] - reach), min(len(tokens), ends[1] + reach + 1))
 
@@ -867,6 +876,14 @@ def _opposite_said(
         # Beside a word the mention says ("maximises the loss"), and the term's own word said nowhere.
         if row is not None and not found.get(row) and _beside(p, said_at):
             return p
+    if not contrary.keys().isdisjoint(_stopword_opposites()):
+        starts = [t.start for t in tokens]
+        said = set(said_at)
+        for w in words:
+            row = contrary.get(w.stem) if w.stem in _stopword_opposites() else None
+            p = bisect_left(starts, w.start)  # the content word right after it: one the mention says ("same length")
+            if row is not None and p < len(tokens) and p in said and tokens[p].start - w.end <= 1 and not found.get(row):
+                return p
     for row in turned:
         if not unsaid(row):
             continue
@@ -910,6 +927,14 @@ OPPOSITE_REACH = 3
 def _beside(p: int, said_at: list[int]) -> bool:
     at = bisect_left(said_at, p)
     return any(abs(said_at[i] - p) <= OPPOSITE_REACH for i in (at - 1, at) if 0 <= i < len(said_at))
+
+
+@lru_cache(maxsize=1)
+def _stopword_opposites() -> frozenset[str]:
+    """The stems of ``OPPOSITE_WORDS`` that English reads as stopwords ("same"): no content word, looked for apart."""
+    with stemming_in("english"):
+        common = stopwords()
+        return frozenset(stem(w) for pair in OPPOSITE_WORDS for w in pair if w in common)
 
 
 @lru_cache(maxsize=1)

@@ -899,6 +899,22 @@ def test_an_opposite_far_from_the_words_a_long_mention_says_contradicts_nothing(
     assert grade_answer(card, "as the input of an affine function, we can make them learnable").terms[0].refused == "opposite"
 
 
+@pytest.mark.parametrize(
+    "reference, answer, refused",
+    [
+        # "same" is a stopword, yet right before a word of the mention it says the opposite of *different*.
+        ("==sequences of different lengths==", "sequences of the same length", "opposite"),
+        ("==a region whose colour differs from its surroundings==", "a region with the same colour as its surroundings", "opposite"),
+        ("==sequences of different lengths==", "the same model handles sequences of many lengths", None),  # not before them
+        # A term that says both words of the pair itself.
+        ("==the same weights apply to sequences of different lengths==", "the same weights apply to sequences of any length", None),
+    ],
+)
+def test_same_said_before_a_word_of_the_mention_contradicts_different(reference, answer, refused):
+    card = highlighted_card("What is it?", reference)
+    assert grade_answer(card, answer).terms[0].refused == refused
+
+
 def test_a_misspelt_side_still_names_its_side():
     """One clause typed without a stop names both sides, the second misspelt: no description is given to the other."""
     card = highlighted_card(
