@@ -63,7 +63,7 @@ def test_agreement_on_other_decks_holds():
     tuned the grader: 91 of its 138 agreed when it was added. The eighth (``eval/probes/eighth/``, likewise) answers
     cards none of the other seven answers, and was written and labelled blind after all seven had tuned the grader:
     102 of its 148 agreed when it was added. Each is graded as ``grader grade DECK`` grades it, knowing the deck's other
-    cards. The floor is the 726 of 1,066 that agree now."""
+    cards. The floor is the 732 of 1,066 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     hits = total = 0
@@ -77,5 +77,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 1066 and hits >= 726
+    assert total == 1066 and hits >= 732
 
