@@ -69,6 +69,10 @@ SUPPORT = 2
 # Pairs of answers whose similarity is worked out at once (a block of rows, 8 MB of float64 each temporary), however
 # many answers a question has.
 SIMILARITY_BLOCK = 1 << 20
+# A similarity this close to a grouping threshold is worked out again as the first pass over a question's rows worked
+# it out (``Levels``): a cosine's last bits depend on the shape of the matrices BLAS multiplies, and this is far beyond
+# the rounding of a 256-term dot product of unit vectors in float64 (about 1e-13).
+DOUBT = 1e-9
 # Splitting a group regroups it this much more strictly, step by step, before it falls back to scores.
 SPLIT_STEPS = (0.5, 0.75, 0.9)
 
@@ -80,8 +84,8 @@ class Similarity:
     """How alike each pair of answers to one question is, 0 to 1: the mean of their closeness in meaning
     (or in content words, without the semantic tier) and their agreement on each key term's credit.
 
-    Non-answers ("I don't know") are alike among themselves and unlike every real answer. Worked out a block of
-    rows at a time (``rows``), never as one n x n array of floats: 10,000 answers to one question took 1.4 GB so.
+    Non-answers ("I don't know") are alike among themselves and unlike every real answer. Worked out for the rows
+    and columns asked (``pairs``), never as one n x n array: 10,000 answers to one question took 1.4 GB so.
     """
 
     def __init__(self, answers: Sequence[str], grades: Sequence[Grade | GradeFacts], vectors: WordVectors | None):
@@ -103,10 +107,13 @@ class Similarity:
             self.by_words = np.flatnonzero(~v.any(axis=1) & ~self.empty)
         else:
             self.by_words = np.arange(self.n)
+        self.read_by_words = np.zeros(self.n, dtype=bool)
+        self.read_by_words[self.by_words] = True
         self.words = _WordSets([{t.stem for t in ts} for ts in tokens]) if self.by_words.size else None
         facts = _as_facts(grades)
         self.credits = _credits(facts)
         self.said = np.array([f[2] for f in facts], dtype=bool)  # answered
+        self._place = np.full(self.n, -1, dtype=np.intp)  # scratch for ``same``: each answer's column, or -1
 
     def block_rows(self) -> int:
         """How many rows ``rows`` is asked for at once."""
@@ -114,34 +121,52 @@ class Similarity:
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """The similarity of answers ``start`` to ``stop`` with every answer (rows x n)."""
-        rows = slice(start, stop)
-        asked = np.arange(start, min(stop, self.n))
+        return self.pairs(slice(start, min(stop, self.n)))
+
+    def pairs(self, rows: np.ndarray | slice, columns: np.ndarray | None = None) -> np.ndarray:
+        """The similarity of answers ``rows`` with answers ``columns`` (every answer when None), rows x columns."""
+        every = columns is None
+        asked = np.arange(self.n)[rows] if isinstance(rows, slice) else np.asarray(rows, dtype=np.intp)
+        cols = np.arange(self.n) if columns is None else np.asarray(columns, dtype=np.intp)
         # What they say first: closeness in meaning, else (and for the answers the vectors cannot read) in words.
         if self.vectors is None:
             assert self.words is not None  # made for every answer when there are no vectors
-            sim = self.words.overlap(asked, self.by_words)
+            sim = self.words.overlap(asked, cols)
         else:
-            sim = np.clip(self.vectors[rows] @ self.vectors.T, 0.0, 1.0)
-            sim[np.ix_(self.empty[rows], self.empty)] = 1.0  # two answers with no content words say the same nothing
+            if every or 2 * cols.size > self.n:  # most columns: with all of them, not a copy of most vectors each block
+                sim = self.vectors[rows] @ self.vectors.T
+                sim = np.clip(sim if every else sim[:, cols], 0.0, 1.0)
+            else:
+                sim = np.clip(self.vectors[rows] @ self.vectors[cols].T, 0.0, 1.0)
+            sim[np.ix_(self.empty[asked], self.empty[cols])] = 1.0  # two answers with no content words say the same nothing
             if self.words is not None:
-                local = np.flatnonzero((self.by_words >= start) & (self.by_words < stop))
-                sim[self.by_words[local] - start, :] = self.words.overlap(self.by_words[local], np.arange(self.n))
-                sim[:, self.by_words] = self.words.overlap(asked, self.by_words)
+                local = np.flatnonzero(self.read_by_words[asked])
+                sim[local, :] = self.words.overlap(asked[local], cols)
+                local = np.flatnonzero(self.read_by_words[cols])
+                sim[:, local] = self.words.overlap(asked, cols[local])
         # Then the mean with their agreement on the key terms.
         if self.credits.shape[1]:
             diff = np.zeros_like(sim)
             for column in self.credits.T:
-                diff += np.abs(column[rows, None] - column[None, :])
+                diff += np.abs(column[asked, None] - column[None, cols])
             sim += 1.0 - diff / self.credits.shape[1]
         else:
             sim += 1.0
         sim /= 2
         said = self.said
-        sim[np.ix_(~said[rows], ~said)] = 1.0
-        sim[np.ix_(said[rows], ~said)] = 0.0
-        sim[np.ix_(~said[rows], said)] = 0.0
-        sim[asked - start, asked] = 1.0
+        sim[np.ix_(~said[asked], ~said[cols])] = 1.0
+        sim[np.ix_(said[asked], ~said[cols])] = 0.0
+        sim[np.ix_(~said[asked], said[cols])] = 0.0
+        sim[self.same(asked, cols)] = 1.0
         return sim
+
+    def same(self, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where in a rows x columns block an answer meets itself."""
+        self._place[columns] = np.arange(columns.size)
+        at = self._place[rows]
+        self._place[columns] = -1
+        found = np.flatnonzero(at >= 0)
+        return found, at[found]
 
 
 class _WordSets:
@@ -185,67 +210,109 @@ def grouping_thresholds(threshold: float) -> tuple[float, ...]:
     return (threshold, *(threshold + (1.0 - threshold) * step for step in SPLIT_STEPS))
 
 
-def similarity_levels(similarity: Similarity, thresholds: Sequence[float]) -> np.ndarray:
-    """For each pair of answers, how many of ``thresholds`` (ascending) their similarity reaches; an answer is at the
-    top level with itself.
+class Levels:
+    """For pairs of answers, how many of ``thresholds`` their similarity reaches (an answer is at the top level with
+    itself): all grouping needs of the similarity.
 
-    One byte a pair is all grouping needs of the similarity: 10,000 answers to one question take 100 MB, where the
-    similarity itself in float64 took 800 MB, and with its temporaries 1.4 GB.
+    Worked out for the rows and columns asked, when asked, and never held whole: grouping takes memory in proportion to
+    the answers, where one byte a pair held for a question's grouping took 2.5 GB for 50,000 answers to one question.
+    A pair is at the level the question's first pass over its rows (``Similarity.rows``) puts it at, however it is
+    asked for: one whose similarity is within ``DOUBT`` of a threshold is worked out so again.
     """
-    n = similarity.n
-    levels = np.zeros((n, n), dtype=np.uint8)
-    step = similarity.block_rows()
-    for start in range(0, n, step):
-        sim = similarity.rows(start, start + step)
-        block = levels[start : start + sim.shape[0]]
-        for threshold in thresholds:
-            block += sim >= threshold
-        local = np.arange(sim.shape[0])
-        block[local, start + local] = len(thresholds)
-    return levels
+
+    def __init__(self, similarity: Similarity, thresholds: Sequence[float]):
+        self.similarity = similarity
+        self.thresholds = np.sort(np.asarray(thresholds, dtype=np.float64))  # a level counts those reached, in any order
+        self.top = len(thresholds)
+        s = similarity
+        # The answers read by their vectors: only between two of them does a similarity depend on how it is worked out.
+        self._by_vectors = None if s.vectors is None else s.said & ~s.empty & ~s.read_by_words
+
+    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The level of each answer of ``rows`` with each of ``columns`` (rows x columns, uint8)."""
+        rows, columns = np.asarray(rows, dtype=np.intp), np.asarray(columns, dtype=np.intp)
+        sim = self.similarity.pairs(rows, columns)
+        if self._by_vectors is None:  # words and credits: exact sums of exact values, the same however worked out
+            out = np.searchsorted(self.thresholds, sim, side="right").astype(np.uint8)
+        else:
+            out = np.searchsorted(self.thresholds + DOUBT, sim, side="right").astype(np.uint8)
+            a, b = np.nonzero(out != np.searchsorted(self.thresholds - DOUBT, sim, side="right"))
+            if a.size:
+                first = self._by_vectors[rows[a]] & self._by_vectors[columns[b]]
+                out[a, b] = np.searchsorted(self.thresholds, sim[a, b], side="right")
+                out[a[first], b[first]] = self._as_first(rows[a[first]], columns[b[first]])
+        out[self.similarity.same(rows, columns)] = self.top
+        return out
+
+    def _as_first(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The levels of some pairs (rows[k], columns[k]) as the first pass over the rows has them."""
+        step = self.similarity.block_rows()
+        first = rows // step * step
+        out = np.empty(rows.size, dtype=np.uint8)
+        for start in np.unique(first):
+            here = np.flatnonzero(first == start)
+            sim = self.similarity.rows(int(start), int(start) + step)[rows[here] - start, columns[here]]
+            out[here] = np.searchsorted(self.thresholds, sim, side="right")
+        return out
 
 
-def cluster(levels: np.ndarray, members: np.ndarray, level: int) -> list[np.ndarray]:
+def _degrees(levels: Levels, members: np.ndarray, at: Sequence[int]) -> np.ndarray:
+    """How many of ``members`` each member is alike to (itself included) at each level of ``at``: one pass, a block of
+    rows at a time (len(at) x members)."""
+    out = np.zeros((len(at), members.size), dtype=np.intp)
+    step = max(1, SIMILARITY_BLOCK // members.size)
+    for start in range(0, members.size, step):
+        block = levels.block(members[start : start + step], members)
+        for k, level in enumerate(at):
+            out[k, start : start + block.shape[0]] = (block >= level).sum(axis=1)
+    return out
+
+
+def cluster(levels: Levels, members: np.ndarray, level: int, degree: np.ndarray | None = None) -> list[np.ndarray]:
     """Groups of ``members`` (indices into ``levels``), largest first.
 
     Each group is the answer alike to most others still ungrouped, with all of
     those alike to it: every member is at ``level`` or above with the group's
     centre, and the biggest groups form first. Deterministic: ties go to the
-    earlier answer.
+    earlier answer. ``degree``: the members' degrees at ``level``, if known.
+
+    The levels are worked out as they are needed, a block at a time: once for
+    every pair, to count each answer's alike ones, and then for the rows of
+    each centre and of the answers left against those it took.
     """
     members = np.asarray(members, dtype=np.intp)
     if members.size == 0:
         return []
-    # Read from ``levels`` a block of rows at a time: a whole n x n array of booleans took as much again.
-    step = max(1, SIMILARITY_BLOCK // members.size)
-    degree = np.empty(members.size, dtype=np.intp)
-    for start in range(0, members.size, step):
-        rows = members[start : start + step]
-        degree[start : start + rows.size] = (levels[np.ix_(rows, members)] >= level).sum(axis=1)
+    degree = _degrees(levels, members, (level,))[0] if degree is None else degree.copy()
     alive = np.ones(members.size, dtype=bool)
     groups = []
     while alive.any():
-        centre = int(np.argmax(np.where(alive, degree, -1)))
-        taken = np.flatnonzero((levels[members[centre], members] >= level) & alive)
+        live = np.flatnonzero(alive)
+        if degree[live].max() == 1:  # no answer left is alike to another: each its own group, in order, as taken one by one
+            groups += [members[i : i + 1] for i in live]
+            break
+        centre = int(live[np.argmax(degree[live])])
+        taken = live[levels.block(members[[centre]], members[live])[0] >= level]
         alive[taken] = False
+        live = np.flatnonzero(alive)
         step = max(1, SIMILARITY_BLOCK // taken.size)
-        for start in range(0, members.size, step):  # the members alike to those taken lose them
-            rows = members[start : start + step]
-            degree[start : start + rows.size] -= (levels[np.ix_(rows, members[taken])] >= level).sum(axis=1)
+        for start in range(0, live.size, step):  # the answers left lose those taken they are alike to
+            rows = live[start : start + step]
+            degree[rows] -= (levels.block(members[rows], members[taken]) >= level).sum(axis=1)
         groups.append(members[taken])
     groups.sort(key=lambda g: (-g.size, int(g[0])))
     return groups
 
 
-def split(levels: np.ndarray, members: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
+def split(levels: Levels, members: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     """A group in smaller groups: regrouped more strictly, else cut at the widest gap in raw score, else one by one."""
     members = np.asarray(members, dtype=np.intp)
     if members.size < 2:
         return [members]
-    for level in range(2, 2 + len(SPLIT_STEPS)):
-        parts = cluster(levels, members, level)
-        if len(parts) > 1:
-            return parts
+    at = range(2, 2 + len(SPLIT_STEPS))
+    for level, degree in zip(at, _degrees(levels, members, at)):
+        if degree.max() < members.size:  # no answer alike to all the others: regrouped at this level, more than one group
+            return cluster(levels, members, level, degree)
     order = members[np.argsort(x[members], kind="stable")]
     gaps = np.diff(x[order])
     if gaps.size and gaps.max() > 0:
@@ -323,8 +390,9 @@ class QuestionReview:
     """The review of one question's answers: its groups, the teacher's marks, and what they imply.
 
     The answers are grouped when their groups are first asked for, not before: what the marks imply needs no groups,
-    so exporting grades groups nothing, and a review works out one question's similarity at a time (n x n bytes:
-    100,000 answers to 16 questions held 620 MB of them at once, and took 20 s to group before the first was shown).
+    so exporting grades groups nothing, and a review makes one question's levels ready at a time (when they were n x n
+    bytes, 100,000 answers to 16 questions held 620 MB of them at once, and took 20 s to group before the first was
+    shown; now each answer's vector, 2 KB).
     """
 
     def __init__(
@@ -344,21 +412,21 @@ class QuestionReview:
         self.x = calibration_input(grades)
         self.raw = raw_classes(grades)
         self._answers, self._grades, self._vectors, self._thresholds = answers, grades, vectors, grouping_thresholds(threshold)
-        self._levels: np.ndarray | None = None
+        self._levels: Levels | None = None
         self._pending: list[np.ndarray] | None = None
         self.decided = np.full(self.n, -1, dtype=np.intp) if decided is None else decided.astype(np.intp).copy()
         self.refresh()
 
     @property
-    def levels(self) -> np.ndarray:
-        """How alike each pair of answers is (``similarity_levels``): worked out when first needed, kept until
-        ``forget_levels``."""
+    def levels(self) -> Levels:
+        """How alike pairs of answers are (``Levels``): made ready when first needed (each answer's vector and words),
+        kept until ``forget_levels``."""
         if self._levels is None:
-            self._levels = similarity_levels(Similarity(self._answers, self._grades, self._vectors), self._thresholds)
+            self._levels = Levels(Similarity(self._answers, self._grades, self._vectors), self._thresholds)
         return self._levels
 
     def forget_levels(self) -> None:
-        """Let the levels go (a split works them out again, the same)."""
+        """Let what the levels are worked out from go (a split makes it ready again, the same)."""
         self._levels = None
 
     @property
@@ -755,7 +823,7 @@ class Review:
         for qi, q in enumerate(self.questions):
             if qi in skipped or not q.review.to_show(everything):
                 continue
-            for other in self.questions:  # one question's levels at a time (n x n bytes each)
+            for other in self.questions:  # one question's levels at a time (2 KB an answer each)
                 if other is not q:
                     other.review.forget_levels()
             for group in q.review.ordered():

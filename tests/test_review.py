@@ -20,6 +20,7 @@ from grader.models import Verdict
 from grader.review import (
     Command,
     DecisionLog,
+    Levels,
     QuestionReview,
     Similarity,
     bounds,
@@ -27,7 +28,6 @@ from grader.review import (
     grouping_thresholds,
     parse_command,
     propose,
-    similarity_levels,
     split,
 )
 from grader.scoring import GradingSettings
@@ -133,7 +133,7 @@ def test_similar_answers_group_together_largest_first(seed_deck, match):
     sim = similarity.rows(0, 7)
     assert sim.shape == (7, 7) and np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
     assert sim[4, 5] == 1.0 and sim[0, 4] == 0.0  # non-answers with each other, apart from real ones
-    levels = similarity_levels(similarity, (0.7,))
+    levels = Levels(similarity, (0.7,))
     groups = [sorted(g.tolist()) for g in cluster(levels, np.arange(7), 1)]
     assert sorted(groups) == sorted([[0, 1], [2, 3], [4, 5], [6]])
     assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
@@ -153,7 +153,7 @@ def test_answers_in_words_the_vectors_do_not_know_are_grouped_by_their_words():
     similarity = Similarity(answers, grader.grade_many(card, answers), grader.vectors)
     sim = similarity.rows(0, 5)
     assert np.allclose(sim, sim.T) and np.allclose(np.diag(sim), 1.0)
-    assert sorted(sorted(g.tolist()) for g in cluster(similarity_levels(similarity, (0.7,)), np.arange(5), 1)) == [[0, 1], [2], [3], [4]]
+    assert sorted(sorted(g.tolist()) for g in cluster(Levels(similarity, (0.7,)), np.arange(5), 1)) == [[0, 1], [2], [3], [4]]
 
 
 def _varied_answers() -> list[str]:
@@ -188,81 +188,110 @@ def _dense_cluster(sim: np.ndarray, members: np.ndarray, threshold: float) -> li
     return groups
 
 
-@pytest.mark.parametrize("match", ["meaning", "keyword"])
-def test_grouping_by_levels_a_block_at_a_time_makes_the_groups_of_the_whole_matrix(seed_deck, match, monkeypatch):
-    """Grouping kept a float64 n x n matrix (1.4 GB for 10,000 answers to one question); it keeps one byte a pair,
-    worked out a few rows at a time, and must group exactly as the whole matrix did, at every level a split uses."""
+def _dense_split(sim: np.ndarray, members: np.ndarray, thresholds: tuple[float, ...], x: np.ndarray) -> list[np.ndarray]:
+    """Splitting as it was done on the whole matrix: regrouped at each stricter threshold until it falls apart."""
+    for t in thresholds[1:]:
+        parts = _dense_cluster(sim, members, t)
+        if len(parts) > 1:
+            return parts
+    return split(_NoLevels(), members, x)  # no regrouping parts it: the cut by score, which needs no levels
+
+
+class _NoLevels(Levels):
+    """Levels where every pair is at the top: splitting falls through to the scores."""
+
+    def __init__(self):
+        self.top = 4
+
+    def block(self, rows, columns):
+        return np.full((len(rows), len(columns)), self.top, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("match, doubt", [("meaning", None), ("keyword", None), ("meaning", 0.05)])
+def test_grouping_block_by_block_makes_the_groups_of_the_whole_matrix(seed_deck, match, doubt, monkeypatch):
+    """Grouping kept a float64 n x n matrix (1.4 GB for 10,000 answers to one question), then a byte a pair (2.5 GB
+    for 50,000); it keeps neither, working out the levels of the pairs it needs in blocks of a few rows, and must group
+    and split exactly as the whole matrix did, at every level, for any answers of the question. With ``doubt``,
+    a pair that near a threshold (most of them) is worked out again in the rows' first block: the same levels."""
     import grader.review as review
 
     grader = KeywordGrader(GradingSettings(match=match))
     answers = _varied_answers()
     grades = grader.grade_many(seed_deck.cards[2], answers)
     n = len(answers)
-    dense = Similarity(answers, grades, grader.vectors).rows(0, n)
+    dense = Similarity(answers, grades, grader.vectors).rows(0, n)  # the whole matrix, in one product
     monkeypatch.setattr(review, "SIMILARITY_BLOCK", 7 * n)  # blocks of seven rows
+    if doubt is not None:
+        monkeypatch.setattr(review, "DOUBT", doubt)
     threshold = 0.7 if match == "meaning" else 0.55
     thresholds = grouping_thresholds(threshold)
-    levels = similarity_levels(Similarity(answers, grades, grader.vectors), thresholds)
+    levels = Levels(Similarity(answers, grades, grader.vectors), thresholds)
     everyone = np.arange(n)
     first = cluster(levels, everyone, 1)
     assert 10 < len(first) < n - 10  # groups of several sizes, to tell a difference
+    assert sum(g.size == 1 for g in first) > 5  # and answers alike to none
     rng = np.random.default_rng(5)
-    for members in [everyone, np.sort(rng.choice(n, n // 2, replace=False)), *first[:5]]:
+    unordered = rng.permutation(first[0])  # a group given back by an undo: in the order the teacher saw it
+    for members in [everyone, np.sort(rng.choice(n, n // 2, replace=False)), unordered, *first[:5]]:
         for level, t in enumerate(thresholds, start=1):
             assert [g.tolist() for g in cluster(levels, members, level)] == [g.tolist() for g in _dense_cluster(dense, members, t)]
     x = review.calibration_input(grades)
-    for group in first[:5]:
-        expected = None
-        for t in thresholds[1:]:
-            parts = _dense_cluster(dense, group, t)
-            if len(parts) > 1:
-                expected = parts
-                break
-        if expected is not None:
-            assert [p.tolist() for p in split(levels, group, x)] == [p.tolist() for p in expected]
+    for group in [*first[:8], unordered]:
+        assert [p.tolist() for p in split(levels, group, x)] == [p.tolist() for p in _dense_split(dense, group, thresholds, x)]
+
+
+class _MatrixLevels(Levels):
+    """Levels read from a whole matrix (the reference), counting the pairs asked for."""
+
+    def __init__(self, matrix: np.ndarray):
+        self.matrix, self.top, self.asked = matrix, int(matrix.max()), 0
+
+    def block(self, rows, columns):
+        self.asked += len(rows) * len(columns)
+        return self.matrix[np.ix_(rows, columns)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grouping_takes_each_centre_with_what_is_left_alike_to_it(seed):
+    # Random levels, with dense spots and answers alike to none: each level's groups are the whole matrix's.
+    rng = np.random.default_rng(seed)
+    n = 300
+    levels = rng.integers(0, 5, (n, n)) * (rng.random((n, n)) < rng.choice([0.02, 0.3]))
+    levels = np.maximum(levels, levels.T).astype(np.uint8)
+    np.fill_diagonal(levels, 4)
+    for members in [np.arange(n), rng.permutation(n)[: n // 3]]:
+        for level in range(1, 5):
+            got = cluster(_MatrixLevels(levels), members, level)
+            assert [g.tolist() for g in got] == [g.tolist() for g in _dense_cluster(levels.astype(float), members, level)]
 
 
 @pytest.mark.parametrize("match", ["meaning", "keyword"])
-def test_grouping_a_large_question_takes_a_byte_a_pair(seed_deck, match, monkeypatch):
-    # 10,000 answers to one question took 1.4 GB: a float64 n x n similarity and its temporaries (14 bytes a pair).
+def test_grouping_a_large_question_takes_memory_in_proportion_to_its_answers(seed_deck, match, monkeypatch):
+    # 10,000 answers to one question took 1.4 GB (a float64 n x n similarity), then 100 MB (a byte a pair), and
+    # 50,000 took 2.5 GB. Now each answer's vector and words, and a block of pairs at a time: less than n x n bytes.
     import tracemalloc
 
     import grader.review as review
 
     grader = KeywordGrader(GradingSettings(match=match))
-    n = 1500
-    answers = [f"{ANSWERS[i % 7]} {'and ' * (i % 5)}{i % 13}" for i in range(n)]
+    block = 1 << 16
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", block)
+    n = 3000
+    answers = [f"{ANSWERS[i % 7]} {'and ' * (i % 5)}{i % 13} {i % 101}" for i in range(n)]
     grades = grader.grade_many(seed_deck.cards[2], answers)
-    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 16 * n)
+    review_ = QuestionReview(answers, grades, grader.vectors)
     tracemalloc.start()
     try:
-        QuestionReview(answers, grades, grader.vectors)
-        peak = tracemalloc.get_traced_memory()[1]
+        review_.levels  # each answer's vector and words, made ready
+        ready, held = tracemalloc.get_traced_memory()[1], tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        groups = review_.pending
+        grouping = tracemalloc.get_traced_memory()[1] - held
     finally:
         tracemalloc.stop()
-    assert peak < 1.5 * n * n + 4096 * n, f"{peak / 2**20:.1f} MB"  # besides a byte a pair, each answer's vector (3 KB)
-
-
-def test_grouping_reads_the_levels_a_block_at_a_time(monkeypatch):
-    # Grouping compared a whole copy of the n x n matrix with the threshold, and then held n x n booleans besides.
-    import tracemalloc
-
-    import grader.review as review
-
-    n = 1500
-    rng = np.random.default_rng(0)
-    levels = rng.integers(0, 3, (n, n)).astype(np.uint8)
-    levels = np.maximum(levels, levels.T)
-    np.fill_diagonal(levels, 2)
-    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 16 * n)
-    tracemalloc.start()
-    try:
-        groups = cluster(levels, np.arange(n), 2)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 0.1 * levels.nbytes, f"{peak / 2**20:.1f} MB"
-    assert [g.tolist() for g in groups] == [g.tolist() for g in _dense_cluster(levels.astype(float), np.arange(n), 2)]
+    assert sum(g.size for g in groups) == n and len(groups) > 1
+    assert ready < 8192 * n, f"{ready / n:.0f} bytes an answer"  # its vector in float64 (2 KB), its tokens as it is made
+    assert grouping < 48 * block + 128 * n < n * n / 2, f"{grouping / 2**20:.1f} MB to group"  # a block of float64 pairs, a few times
 
 
 def _many_answers(tmp_path: Path, n: int) -> Path:
@@ -346,11 +375,12 @@ def test_answers_are_grouped_only_when_their_question_is_shown_and_one_question_
 
     worked_out: list[int] = []
 
-    def counted(similarity, thresholds):
-        worked_out.append(similarity.n)
-        return similarity_levels(similarity, thresholds)
+    class Counted(Levels):
+        def __init__(self, similarity, thresholds):
+            worked_out.append(similarity.n)
+            super().__init__(similarity, thresholds)
 
-    monkeypatch.setattr(review, "similarity_levels", counted)
+    monkeypatch.setattr(review, "Levels", Counted)
     opened = open_review(SEED_DECK, class_csv(tmp_path), GradingSettings(match="keyword"), tmp_path / "d.jsonl")
     write_exports(opened, GradingSettings(), output=tmp_path / "final.jsonl")
     assert worked_out == []  # exporting shows no group
