@@ -2,6 +2,7 @@
 
     python eval/bench_review.py --against /tmp/base             # 100,000 answers: about five minutes on 2 cores
     python eval/bench_review.py --rows 5000 --repeat 5
+    python eval/bench_review.py --against /tmp/base --rows 0 --one-question 50000   # one question's 50,000 answers
 
 ``--against DIR`` is another checkout (a directory holding ``grader/``, e.g.
 ``git archive main | tar -x -C /tmp/base``); each figure is measured for it
@@ -14,7 +15,13 @@ Figures, medians of ``--repeat`` runs:
   until the first group is shown;
 - ``exports``: ``--export-only`` with ``--output`` (JSON Lines), ``--report``
   (HTML) and ``--gradebook``.
-With ``--against``, the exports of the two checkouts must be byte-identical.
+- ``one question``, with ``--one-question N``: a class of N answers to the
+  deck's first question (every card's seed answers, mutated, so some are
+  right and most are about something else), reviewed to its first group and
+  three groups accepted (``a``), then its exports from those decisions.
+With ``--against``, the exports of the two checkouts must be byte-identical,
+and so must the answers each accepted group held (the decisions files, less
+their times).
 The machine is shared: compare figures from one run, as ratios.
 """
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +41,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DECK = ROOT / "decks" / "virtualization.md"
 EXPORTS = ("final.jsonl", "report.html", "gradebook.csv")
+ACCEPTED = "a\na\na\nq\n"  # the first three groups of one question, as they come
+
+
+def one_question(path: Path, rows: int) -> Path:
+    """``rows`` answers to the deck's first question: ``eval/bench.py``'s answers, each given to question 1."""
+    sys.path.insert(0, str(ROOT / "eval"))
+    from bench import make_answers
+
+    with path.open("w", encoding="utf-8") as f:
+        for i, (_, text) in enumerate(make_answers(rows)):
+            f.write(json.dumps({"student": f"s{i}", "card": 1, "answer": text}) + "\n")
+    return path
+
+
+def decided(path: Path) -> list[tuple[str, list]]:
+    """A decisions file's verdicts and the answers of each, without the times they were made at."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [(d["verdict"], d["answers"]) for d in lines if d["type"] == "decision"]
 
 
 def run(tree: Path, args: list[str], stdin: str, home: Path) -> tuple[float, float]:
@@ -67,6 +93,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="answers in the class (default 100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each figure, the median kept (default 3)")
     parser.add_argument("--against", type=Path, help="a baseline checkout, measured in the same run")
+    parser.add_argument("--one-question", type=int, default=0, metavar="N", help="also N answers to one question (e.g. 50000)")
     args = parser.parse_args()
     trees = {"this": ROOT}
     if args.against is not None:
@@ -76,7 +103,9 @@ def main() -> None:
     print(f"grader review bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {args.rows:,} answers\n")
     with tempfile.TemporaryDirectory(prefix="grader-bench-review-") as tmp:
         answers = Path(tmp) / "class.jsonl"
-        subprocess.run([sys.executable, str(ROOT / "eval" / "bench.py"), "--write", str(args.rows), str(answers)], check=True)
+        if args.rows:
+            subprocess.run([sys.executable, str(ROOT / "eval" / "bench.py"), "--write", str(args.rows), str(answers)], check=True)
+        single = one_question(Path(tmp) / "question.jsonl", args.one_question) if args.one_question else None
         figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for i in range(args.repeat):
             for name, tree in trees.items():  # alternating: a slow spell of the machine falls on both
@@ -84,20 +113,31 @@ def main() -> None:
                 (work / "home").mkdir(parents=True)
                 if i == 0 and imported_from(tree, work / "home") != tree.resolve():
                     raise SystemExit(f"{tree}: grader is imported from {imported_from(tree, work / 'home')} instead")
-                review = ["review", str(DECK), str(answers)]
-                first = run(tree, [*review, "--decisions", str(work / "first.jsonl")], "q\n", work / "home")
                 exports = ["--output", str(work / EXPORTS[0]), "--report", str(work / EXPORTS[1]), "--gradebook", str(work / EXPORTS[2])]
-                exported = run(tree, [*review, "--decisions", str(work / "d.jsonl"), "--export-only", *exports], "", work / "home")
-                figures.setdefault((name, "first group"), []).append(first)
-                figures.setdefault((name, "exports"), []).append(exported)
+                if args.rows:
+                    review = ["review", str(DECK), str(answers)]
+                    first = run(tree, [*review, "--decisions", str(work / "first.jsonl")], "q\n", work / "home")
+                    exported = run(tree, [*review, "--decisions", str(work / "d.jsonl"), "--export-only", *exports], "", work / "home")
+                    figures.setdefault((name, "first group"), []).append(first)
+                    figures.setdefault((name, "exports"), []).append(exported)
+                if single is not None:
+                    review = ["review", str(DECK), str(single), "--decisions", str(work / "one.jsonl")]
+                    figures.setdefault((name, "one question"), []).append(run(tree, review, ACCEPTED, work / "home"))
+                    one = [f"one-{f}" for f in EXPORTS]
+                    run(tree, [*review, "--export-only", "--output", str(work / one[0]), "--report", str(work / one[1]), "--gradebook", str(work / one[2])], "", work / "home")
         print("checkout   to            wall s   peak RSS MB")
         for (name, what), runs in figures.items():
             wall = statistics.median(w for w, _ in runs)
             peak = statistics.median(p for _, p in runs)
             print(f"{name:<10} {what:<12} {wall:>7.1f}   {peak:>11.0f}")
         if args.against is not None:
-            same = all(filecmp.cmp(Path(tmp) / f"this-{i}" / f, Path(tmp) / f"baseline-{i}" / f, shallow=False) for i in range(args.repeat) for f in EXPORTS)
-            print(f"\nexports ({', '.join(EXPORTS)}) byte-identical across checkouts: {'yes' if same else 'NO'}")
+            written = [f for f in EXPORTS if args.rows] + [f"one-{f}" for f in EXPORTS if single is not None]
+            same = all(filecmp.cmp(Path(tmp) / f"this-{i}" / f, Path(tmp) / f"baseline-{i}" / f, shallow=False) for i in range(args.repeat) for f in written)
+            print(f"\nexports ({', '.join(written)}) byte-identical across checkouts: {'yes' if same else 'NO'}")
+            if single is not None:
+                groups = all(decided(Path(tmp) / f"this-{i}" / "one.jsonl") == decided(Path(tmp) / f"baseline-{i}" / "one.jsonl") != [] for i in range(args.repeat))
+                print(f"one question's accepted groups the same answers across checkouts: {'yes' if groups else 'NO'}")
+                same = same and groups
             if not same:
                 raise SystemExit(1)
 
