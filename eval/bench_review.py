@@ -107,6 +107,11 @@ def main() -> None:
             subprocess.run([sys.executable, str(ROOT / "eval" / "bench.py"), "--write", str(args.rows), str(answers)], check=True)
         single = one_question(Path(tmp) / "question.jsonl", args.one_question) if args.one_question else None
         figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+
+        def measured(name: str, what: str, figure: tuple[float, float]) -> None:
+            figures.setdefault((name, what), []).append(figure)
+            print(f"  ({name}, {what}: {figure[0]:.1f} s, {figure[1]:.0f} MB)", flush=True)  # a long run shows how it goes
+
         for i in range(args.repeat):
             for name, tree in trees.items():  # alternating: a slow spell of the machine falls on both
                 work = Path(tmp) / f"{name}-{i}"
@@ -118,14 +123,14 @@ def main() -> None:
                     review = ["review", str(DECK), str(answers)]
                     first = run(tree, [*review, "--decisions", str(work / "first.jsonl")], "q\n", work / "home")
                     exported = run(tree, [*review, "--decisions", str(work / "d.jsonl"), "--export-only", *exports], "", work / "home")
-                    figures.setdefault((name, "first group"), []).append(first)
-                    figures.setdefault((name, "exports"), []).append(exported)
+                    measured(name, "first group", first)
+                    measured(name, "exports", exported)
                 if single is not None:
                     review = ["review", str(DECK), str(single), "--decisions", str(work / "one.jsonl")]
-                    figures.setdefault((name, "one question"), []).append(run(tree, review, ACCEPTED, work / "home"))
+                    measured(name, "one question", run(tree, review, ACCEPTED, work / "home"))
                     one = [f"one-{f}" for f in EXPORTS]
                     run(tree, [*review, "--export-only", "--output", str(work / one[0]), "--report", str(work / one[1]), "--gradebook", str(work / one[2])], "", work / "home")
-        print("checkout   to            wall s   peak RSS MB")
+        print("\ncheckout   to            wall s   peak RSS MB")
         for (name, what), runs in figures.items():
             wall = statistics.median(w for w, _ in runs)
             peak = statistics.median(p for _, p in runs)
