@@ -125,9 +125,9 @@ class Similarity:
 
     def pairs(self, rows: np.ndarray | slice, columns: np.ndarray | None = None) -> np.ndarray:
         """The similarity of answers ``rows`` with answers ``columns`` (every answer when None), rows x columns."""
-        every = columns is None
-        asked = np.arange(self.n)[rows] if isinstance(rows, slice) else np.asarray(rows, dtype=np.intp)
         cols = np.arange(self.n) if columns is None else np.asarray(columns, dtype=np.intp)
+        every = cols.size == self.n and bool((cols[1:] > cols[:-1]).all())  # every answer, in order
+        asked = np.arange(self.n)[rows] if isinstance(rows, slice) else np.asarray(rows, dtype=np.intp)
         # What they say first: closeness in meaning, else (and for the answers the vectors cannot read) in words.
         if self.vectors is None:
             assert self.words is not None  # made for every answer when there are no vectors
@@ -228,8 +228,13 @@ class Levels:
         # The answers read by their vectors: only between two of them does a similarity depend on how it is worked out.
         self._by_vectors = None if s.vectors is None else s.said & ~s.empty & ~s.read_by_words
 
-    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        """The level of each answer of ``rows`` with each of ``columns`` (rows x columns, uint8)."""
+    def block(self, rows: np.ndarray, columns: np.ndarray, *, by_columns: bool = False) -> np.ndarray:
+        """The level of each answer of ``rows`` with each of ``columns`` (rows x columns, uint8).
+
+        With ``by_columns``, each level is the one the column's own row has (for the levels of many answers with a
+        few: the few as rows, not a copy of the many's vectors). The similarity is symmetric in everything but a
+        cosine's last bits, and a pair where those could tell is worked out in the column's row.
+        """
         rows, columns = np.asarray(rows, dtype=np.intp), np.asarray(columns, dtype=np.intp)
         sim = self.similarity.pairs(rows, columns)
         if self._by_vectors is None:  # words and credits: exact sums of exact values, the same however worked out
@@ -240,7 +245,8 @@ class Levels:
             if a.size:
                 first = self._by_vectors[rows[a]] & self._by_vectors[columns[b]]
                 out[a, b] = np.searchsorted(self.thresholds, sim[a, b], side="right")
-                out[a[first], b[first]] = self._as_first(rows[a[first]], columns[b[first]])
+                a, b = a[first], b[first]
+                out[a, b] = self._as_first(columns[b], rows[a]) if by_columns else self._as_first(rows[a], columns[b])
         out[self.similarity.same(rows, columns)] = self.top
         return out
 
@@ -295,10 +301,11 @@ def cluster(levels: Levels, members: np.ndarray, level: int, degree: np.ndarray 
         taken = live[levels.block(members[[centre]], members[live])[0] >= level]
         alive[taken] = False
         live = np.flatnonzero(alive)
-        step = max(1, SIMILARITY_BLOCK // taken.size)
-        for start in range(0, live.size, step):  # the answers left lose those taken they are alike to
-            rows = live[start : start + step]
-            degree[rows] -= (levels.block(members[rows], members[taken]) >= level).sum(axis=1)
+        if live.size:  # the answers left lose those taken they are alike to (each pair's level as the one left has it)
+            step = max(1, SIMILARITY_BLOCK // live.size)
+            for start in range(0, taken.size, step):
+                near = levels.block(members[taken[start : start + step]], members[live], by_columns=True) >= level
+                degree[live] -= near.sum(axis=0)
         groups.append(members[taken])
     groups.sort(key=lambda g: (-g.size, int(g[0])))
     return groups
