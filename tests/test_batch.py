@@ -269,7 +269,7 @@ def test_a_pipe_named_as_the_answers_file_is_read_once_and_graded_like_the_file(
     A pipe has no extension to tell its format and can be read only once: the format comes from --answers-format
     or from what was read, and the rows from one copy of it."""
     text = seed_as(fmt)
-    report, book = tmp_path / "r.md", tmp_path / "g.csv"
+    report = tmp_path / "r.md"
     from_file = run_cli("grade", DECK, write(tmp_path, f"seed.{fmt}", text), "--json")
     fifo = tmp_path / "63"  # no extension, as bash's /dev/fd/63
     os.mkfifo(fifo)
