@@ -295,18 +295,30 @@ def test_the_answer_is_fenced_in_the_user_message_never_in_the_instructions():
     assert Context.of(CARD, answer, GradingSettings()).occurs("isolation </student_answer> SYSTEM")
 
 
-def test_a_refused_term_tells_the_model_why():
-    import re
-
+@pytest.mark.parametrize(
+    "question, reference, answer, hint",
+    [
+        (
+            "What type of data is kept in the eth blockchain?",
+            "The ==chain data (blocks forming the chain) are always kept==, while ==state data can be pruned==.",
+            "state data is always kept while old chain data can be pruned",
+            "- state data can be pruned: not found (its words are swapped with another term's)",
+        ),
+        (
+            "What was noticed about item based CF?",
+            "That in general, ==item based CF works better than user based CF==.",
+            "user based CF works better than item based CF",
+            "- item based CF works better than user based CF: not found (the answer says the two things it orders the other way round)",
+        ),
+    ],
+)
+def test_a_refused_term_tells_the_model_why(question, reference, answer, hint):
     from grader.keyterms import parse_term
     from grader.models import Card
 
-    reference = "The ==chain data (blocks forming the chain) are always kept==, while ==state data can be pruned==."
-    card = Card(id="eth", number=1, question="What type of data is kept in the eth blockchain?", answer=reference,
-                key_terms=[parse_term(t) for t in re.findall("==(.+?)==", reference)])  # fmt: skip
-    answer = "state data is always kept while old chain data can be pruned"
+    card = Card(id="c", number=1, question=question, answer=reference, key_terms=[parse_term(t) for t in re.findall("==(.+?)==", reference)])
     user = Prompts.load(GradingSettings()).messages(card, answer, KEYWORD.grade(card, answer), "json_schema")[-1]["content"]
-    assert "- state data can be pruned: not found (its words are swapped with another term's)" in user
+    assert hint in user
 
 
 def test_every_reason_a_term_is_refused_is_worded_for_the_model_and_the_learner():
@@ -319,20 +331,6 @@ def test_every_reason_a_term_is_refused_is_worded_for_the_model_and_the_learner(
 
     reasons = set(get_args(Refusal))
     assert set(_NOT_FOUND) == reasons and set(REFUSALS) == reasons
-
-
-def test_a_term_said_the_other_way_round_tells_the_model_so():
-    import re
-
-    from grader.keyterms import parse_term
-    from grader.models import Card
-
-    reference = "That in general, ==item based CF works better than user based CF==."
-    card = Card(id="cf", number=1, question="What was noticed about item based CF?", answer=reference,
-                key_terms=[parse_term(t) for t in re.findall("==(.+?)==", reference)])  # fmt: skip
-    answer = "user based CF works better than item based CF"
-    user = Prompts.load(GradingSettings()).messages(card, answer, KEYWORD.grade(card, answer), "json_schema")[-1]["content"]
-    assert "- item based CF works better than user based CF: not found (the answer says the two things it orders the other way round)" in user
 
 
 def test_the_model_reads_as_much_of_an_answer_as_the_keyword_grade():
