@@ -376,13 +376,11 @@ def twin_files(decks: Sequence[tuple[Deck, bool]], answers: Mapping[str, str]) -
     that names the others (``lint`` reports them), and naming the deck's file reads it, as any file named.
     """
     questions, found = _questions_asked(decks)
-    twins: dict[str, list[str]] = {}
+    asking: dict[frozenset[str], list[str]] = {}  # the questions -> the files found that ask just those, in order
     for i, (deck, _) in enumerate(decks):
         if found[i] and deck.path not in answers:
-            same = [other.path for j, (other, _) in enumerate(decks) if j != i and found[j] and questions[j] == questions[i] and other.path not in answers]
-            if same:
-                twins[deck.path] = same
-    return twins
+            asking.setdefault(frozenset(questions[i]), []).append(deck.path)
+    return {path: [other for other in paths if other != path] for paths in asking.values() if len(paths) > 1 for path in paths}
 
 
 def _questions_asked(decks: Sequence[tuple[Deck, bool]]) -> tuple[list[set[str]], list[bool]]:

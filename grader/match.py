@@ -815,7 +815,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
         reverse = ends is not None and coverage > 0.0 and term.order is not None and _said_the_other_way(term.order, found, {p + shift for p in positions}, text, tokens, ends)
         if ends and coverage > 0.0 and (turned or opposites):
             if opposites and said_stems is None:
-                said_stems = {t.stem for t in tokens} | {w.stem for w in words if w.stem in _stopword_opposites()}
+                said_stems = {t.stem for t in tokens} | (_stopword_opposites() & {w.stem for w in words})
             contrary = {s: row for s, row in opposites.items() if s in said_stems} if said_stems is not None else {}
             opposite = _opposite_said(compiled, term, turned, contrary, found, ends, tokens, words) if turned or contrary else None
             if opposite is not None and not reverse:  # both: "Y is worse than X" for *X is better than Y*
@@ -876,11 +876,12 @@ def _opposite_said(
         # Beside a word the mention says ("maximises the loss"), and the term's own word said nowhere.
         if row is not None and not found.get(row) and _beside(p, said_at):
             return p
-    if not contrary.keys().isdisjoint(_stopword_opposites()):
+    stopword_opposites = _stopword_opposites()
+    if not contrary.keys().isdisjoint(stopword_opposites):
         starts = [t.start for t in tokens]
         said = set(said_at)
         for w in words:
-            row = contrary.get(w.stem) if w.stem in _stopword_opposites() else None
+            row = contrary.get(w.stem) if w.stem in stopword_opposites else None
             p = bisect_left(starts, w.start)  # the content word right after it: one the mention says ("same length")
             if row is not None and p < len(tokens) and p in said and tokens[p].start - w.end <= 1 and not found.get(row):
                 return p
