@@ -129,6 +129,10 @@ class _Term:
     # A highlighted term that orders two things around a word ("item based CF works better than user based CF"): that
     # word, and the rows of the words only before it and only after it. None for any other term.
     order: tuple[str, frozenset[int], frozenset[int]] | None = None
+    # A highlighted term's negations (the rows that say each) and the row of the word each denies first, where the
+    # term says that word nowhere else ("starvation" of *deadlock free and not starvation free*): said without its
+    # negation, it says the opposite.
+    denied: tuple[tuple[frozenset[int], int], ...] = ()
     mentions: dict[tuple, Mention] = field(default_factory=dict, compare=False)  # see _mention
 
 
@@ -267,6 +271,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     terms = _with_sides(card, terms, stems)
     if stemming_language() == "english":  # its order words are English
         terms = [_with_order(term, stems) for term in terms]
+    terms = [_with_denied(term, stems, frozenset().union(*(t.rows for t in terms if t is not term))) for term in terms]
     abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], stems, highlighted_rows)
     for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
         if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
@@ -369,6 +374,39 @@ def _with_order(term: _Term, stems: list[str]) -> _Term:
     if not first or not second:
         return term
     return replace(term, order=(at[0].lower(), first, second))
+
+
+def _with_denied(term: _Term, stems: list[str], others: frozenset[int]) -> _Term:
+    """A highlighted term marked with its negations and the word each denies first (``_Term.denied``): "starvation" of
+    *not starvation free*, "deterministic" of *non-deterministic choice*. Not a word its other words say too
+    ("promotes specific words, penalises non-specific words" says both), nor one another term of the card says (*with
+    labels* beside *unsupervised, with no labels*): said alone, such a word is that term's."""
+    units = []
+    for alternative in term.alternatives:
+        for part in alternative:
+            for negation, scope in part.denials:
+                first = part.rows[scope[0]]
+                elsewhere = {stems[r] for i, r in enumerate(part.rows) if i != negation and i not in scope}
+                if stems[first] in elsewhere or first in others:
+                    continue
+                # The negation, or a word that holds it ("nondeterministic" for *non-deterministic*).
+                said = frozenset([part.rows[negation], *(row for row, covers in part.compounds if negation in covers)])
+                units.append((said, first))
+    return replace(term, denied=tuple(units)) if units else term
+
+
+def _denial_dropped(term: _Term, found: Found, said: Found, ends: tuple[int, int]) -> int | None:
+    """Where, around a mention of a negative term, the answer says the word the term denies with no negation there:
+    "deadlock free and starvation free" for *only deadlock free and not starvation free*; None if it does not."""
+    reach = len(term.rows)
+    lo, hi = ends[0] - reach, ends[1] + reach
+    for negation, row in term.denied:
+        if any(lo <= p <= hi for r in negation for p in found.get(r, ())):
+            continue
+        for p in said.get(row, ()):
+            if lo <= p <= hi:
+                return p
+    return None
 
 
 def _said_the_other_way(order: tuple[str, frozenset[int], frozenset[int]], found: Found, positions: set[int], text: str, tokens: list[Token], ends: tuple[int, int]) -> bool:
@@ -812,6 +850,10 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
                 continue
+        if ends and coverage > 0.0 and term.denied and (dropped := _denial_dropped(term, found, said, ends)) is not None:
+            lo, hi = min(ends[0], dropped), max(ends[1], dropped)
+            out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, (tokens[lo].start, tokens[hi].end), None, "opposite")))
+            continue
         reverse = ends is not None and coverage > 0.0 and term.order is not None and _said_the_other_way(term.order, found, {p + shift for p in positions}, text, tokens, ends)
         if ends and coverage > 0.0 and (turned or opposites):
             if opposites and said_stems is None:

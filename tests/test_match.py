@@ -1011,6 +1011,35 @@ def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, e
     assert credit(term, answer) == expected
 
 
+@pytest.mark.parametrize(
+    "reference, answer, refused",
+    [
+        # The word a negative term denies, said with no negation around the mention: the term's opposite.
+        ("it is ==only deadlock free and not starvation free==", "it's perfect: deadlock free and starvation free", "opposite"),
+        ("it assumes ==the data lives on some underlying non-Euclidean structure==", "the data lives on some underlying Euclidean structure", "opposite"),
+        ("the detector is ==not invariant to scaling==", "it is invariant to scaling", "opposite"),
+        # Said with its negation, in other words or in one word, it is the term.
+        ("it is ==only deadlock free and not starvation free==", "only deadlock free, no starvation freedom", None),
+        ("+ is ==plus for non-deterministic choice==", "plus for nondeterministic choice", None),
+        # A word the term says undenied too is no contradiction said alone.
+        ("tf-idf ==promotes specific words and penalises non specific words==", "it promotes specific words", None),
+    ],
+)
+def test_a_word_a_negative_term_denies_said_undenied_contradicts_it(reference, answer, refused):
+    card = highlighted_card("What is it?", reference)
+    assert grade_answer(card, answer).terms[0].refused == refused
+
+
+def test_a_denied_word_another_term_says_is_that_terms():
+    """*unsupervised, with no labels* beside *with labels*: an answer's "labels" for the supervised setting is the
+    other term's, no contradiction of the unsupervised one."""
+    card = highlighted_card("What are two ways to train GNNs?", "- supervised, ==with labels==\n- ==unsupervised, with no labels and the graph structure as supervision==")
+    answer = "supervised, using node labels, or unsupervised where the graph structure itself is the supervision"
+    assert [t.refused for t in grade_answer(card, answer).terms] == [None, None]
+    alone = highlighted_card("How are GNNs trained unsupervised?", "==unsupervised, with no labels and the graph structure as supervision==")
+    assert grade_answer(alone, answer).terms[0].refused == "opposite"  # no other term says "labels": it is this one's
+
+
 def test_a_derived_term_is_not_met_by_the_word_it_is_made_of():
     """Terms cut from a reference keep to their stems: "-er" makes comparatives too, and the datasets' teachers do
     not credit "smaller" for *small* (eval/RESULTS.md)."""
