@@ -129,6 +129,9 @@ class _Term:
     # A highlighted term that orders two things around a word ("item based CF works better than user based CF"): that
     # word, and the rows of the words only before it and only after it. None for any other term.
     order: tuple[str, frozenset[int], frozenset[int]] | None = None
+    # A highlighted term that only names a side of the contrast (*safety*, *RoI pool*): named beside descriptions the
+    # answer gives only to the wrong sides, it earns nothing (``_names_of_swapped_sides``).
+    names_a_side: bool = False
     # A highlighted term's negations (the rows that say each) and the row of the word each denies first, where the
     # term says that word nowhere else ("starvation" of *deadlock free and not starvation free*): said without its
     # negation, it says the opposite.
@@ -348,7 +351,10 @@ def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]
     if {side for _, side, _ in marked} < {0, 1}:  # every term one side's (or none): nothing to swap with
         return terms
     return [
-        term if side is None else replace(term, sides=(described, sides[side], sides[1 - side])) for term, side, described in marked
+        (replace(term, names_a_side=True) if len(described) < SIDE_DESCRIPTION_WORDS and any(stems[row] in named for row in term.rows) else term)
+        if side is None
+        else replace(term, sides=(described, sides[side], sides[1 - side]))
+        for term, side, described in marked
     ]
 
 
@@ -876,6 +882,9 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = _refused(out[i], "inside another term")
+    if any(e.refused == "other side" for e in out):
+        for i in _names_of_swapped_sides(compiled.terms, out):
+            out[i] = _refused(out[i], "swapped")
     if len(placed) > 1:
         for i in _crossed(compiled.stems, placed, found, lambda: clause_of_each(text, tokens)):
             out[i] = _refused(out[i], "swapped")
@@ -1024,8 +1033,14 @@ def _given_to_the_other(
     where = {clauses[p] for row in used for p in found[row] if p in positions}
     if not where:
         return False
-    said = {s for p, (s, clause) in enumerate(zip(named, clauses)) if clause in where and p not in positions}
-    if _names(said, own) or not _names(said, other):
+    said_in: dict[int, set[str]] = {clause: set() for clause in where}
+    for p, (s, clause) in enumerate(zip(named, clauses)):
+        if clause in said_in and p not in positions:
+            said_in[clause].add(s)
+    weight = {clause: sum(1 for row in used for p in found[row] if p in positions and clauses[p] == clause) for clause in where}
+    for_own = sum(weight[c] for c, said in said_in.items() if _names(said, own))
+    for_other = sum(weight[c] for c, said in said_in.items() if not _names(said, own) and _names(said, other))
+    if for_other <= for_own:
         return False
     # Clauses elsewhere that say every describing word the mention says: one that names its own side keeps it.
     elsewhere = set.intersection(*({clauses[p] for p in found[row]} for row in used)) - where
@@ -1036,6 +1051,15 @@ def _given_to_the_other(
         if clause in stems_of and p not in positions:
             stems_of[clause].add(s)
     return not any(_names(stems, own) for stems in stems_of.values())
+
+
+def _names_of_swapped_sides(terms: Sequence[_Term], evidence: list[Evidence]) -> list[int]:
+    """The side names an answer earns while it gives every description it says to the wrong side: "safety means
+    something good eventually happens and liveness means nothing bad ever happens" names both properties only to swap
+    what they mean. None where some description earns credit."""
+    if any(term.sides is not None and e.coverage > 0.0 for term, e in zip(terms, evidence)):
+        return []
+    return [i for i, (term, e) in enumerate(zip(terms, evidence)) if term.names_a_side and e.coverage > 0.0]
 
 
 def _names(said: set[str], side: frozenset[str]) -> bool:

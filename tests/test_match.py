@@ -1040,6 +1040,39 @@ def test_a_denied_word_another_term_says_is_that_terms():
     assert grade_answer(alone, answer).terms[0].refused == "opposite"  # no other term says "labels": it is this one's
 
 
+SAFETY = highlighted_card(
+    "Which properties should a solution for a problem satisfy?",
+    "- ==safety==: ==nothing bad ever happens==\n- ==liveness==: ==something good eventually happens==",
+)
+
+
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("safety: nothing bad ever happens; liveness: something good eventually happens", 1.0),
+        ("safety and liveness", 0.5),  # the names alone, nothing said of them: half
+        # Every description given to the wrong side: the names were said only to swap what they mean.
+        ("safety means something good eventually happens and liveness means nothing bad ever happens", 0.0),
+    ],
+)
+def test_naming_the_sides_earns_nothing_where_every_description_is_swapped(answer, score):
+    assert grade_answer(SAFETY, answer).score == score
+
+
+def test_a_mention_across_two_clauses_belongs_where_most_of_its_words_stand():
+    """"snaps the region" names RoI align and holds one word of RoI align's *bi-linear sampling at regular points of each
+    sub region*; the clause that holds the rest names RoI pool: the description is given to pool."""
+    card = highlighted_card(
+        "What are 2 ways of projecting regions onto the feature map?",
+        "- RoI ==pool==: we snap a region to the closest cells; ==different sub-regions might have different dimensions==\n"
+        "- RoI ==align==: instead, ==bi-linear sampling at regular points of each sub region==",
+    )
+    swapped = grade_answer(card, "RoI align snaps the region to the closest cells, RoI pool uses bi-linear sampling at regular points")
+    assert swapped.terms[3].refused == "other side"
+    right = grade_answer(card, "RoI pool snaps the region to the closest cells, RoI align uses bi-linear sampling at regular points")
+    assert right.terms[3].refused is None and right.terms[3].credit > 0.5
+
+
 def test_a_derived_term_is_not_met_by_the_word_it_is_made_of():
     """Terms cut from a reference keep to their stems: "-er" makes comparatives too, and the datasets' teachers do
     not credit "smaller" for *small* (eval/RESULTS.md)."""
