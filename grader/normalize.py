@@ -292,7 +292,12 @@ OPPOSITE_WORDS = tuple(
         "inside/outside input/output upper/lower top/bottom left/right long/short longer/shorter add/remove "
         "accept/reject enable/disable include/exclude expand/shrink sparse/dense explicit/implicit manual/automatic "
         "public/private absolute/relative continuous/discrete simple/complex cheap/expensive forward/backward "
-        "push/pull send/receive success/failure always/never ascending/descending better/worse best/worst"
+        "push/pull send/receive success/failure always/never ascending/descending better/worse best/worst "
+        "greatest/smallest greatest/least greater/smaller past/future start/end begin/end allow/prevent "
+        "many/few heavy/light thick/thin wide/narrow deep/shallow soft/hard active/passive static/dynamic "
+        "online/offline sequential/parallel serial/parallel inner/outer horizontal/vertical read/write "
+        "import/export encrypt/decrypt encode/decode compress/decompress known/unknown visible/hidden win/lose "
+        "gain/loss buy/sell rise/fall synchronous/asynchronous symmetric/asymmetric centralized/decentralized"
     ).split()
 )
 

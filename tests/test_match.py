@@ -1005,6 +1005,11 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
         # Not where the term says both words of a pair itself, nor where the answer says the term's own word too.
         ("refresh images from top left to bottom right", "they are refreshed from the top left", 1.0),
         ("nodes get similar embeddings", "nodes get similar embeddings, not different ones", 1.0),
+        # More of the language's pairs: the greatest and the smallest, past and future, encoding and decoding.
+        ("direction of the greatest variance of data", "the directions with the smallest variance", 0.0),
+        ("the mask hides the future tokens", "the mask hides the past tokens", 0.0),
+        ("the decoder maps the latent space to the data space", "the encoder maps the latent space to the data space", 0.0),
+        ("the decoder maps the latent space to the data space", "the decoder, unlike the encoder, maps the latent space to the data space", 1.0),
     ],
 )
 def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, expected):
