@@ -634,6 +634,8 @@ _BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]
 _NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*(?:(?:a|an|the|any)\s+)?$", re.I)
 _OR = re.compile(r"\b(?:or|nor)\b", re.I)
 _OBJECT_GAP = re.compile(r"[\s-]+(?:from|on|in|with|to|of|about|into|for|by)[\s-]+(?:(?:a|an|the|any)[\s-]+)?$", re.I)
+# A negated verb that is a stopword, before its object: "does not have deadlock freedom", "doesn't use a push model".
+_STOPWORD_VERB_GAP = re.compile(r"[\s-]+(?:have|has|had|use|uses|used)[\s-]+(?:(?:a|an|the|any)[\s-]+)?$", re.I)
 # Where a denied list's commas run on to: the next "or"/"nor" before the sentence ends, with no new clause between.
 _SENTENCE_END = re.compile(r"[.;:!?]")
 _NEW_CLAUSE = re.compile(r"\b(?:is|are|was|were|be|has|have|had|but|which|that|because|so|while|whereas|it|they|we|this)\b", re.I)
@@ -685,7 +687,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     author's highlighted terms): one after a verb denies too ("it is not linear", "there is no closed form"), and
     so do ``BROAD_NEGATIONS`` ("without", "lack of", "neither ... nor"); a denial runs on over the items of a list
     ("not sharing, aggregation or emulation") and, after a negated verb, to its object one preposition on ("does not
-    suffer from sparsity").
+    suffer from sparsity") or after a negated "have" or "use" ("does not have deadlock freedom").
     """
     out = [False] * len(tokens)
     marks: list[_ListMarks] = []  # see _denies_the_next_item
@@ -711,6 +713,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
                 gap.match(between)
                 or (broad and gap is _PHRASE_GAP and _denies_the_next_item(text, prev_end, between, marks))
                 or (verb_object and j == i + 2 and _OBJECT_GAP.match(between))
+                or (verb_object and j == i + 1 and _STOPWORD_VERB_GAP.match(between))
             ):
                 break
             out[j] = True

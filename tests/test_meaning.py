@@ -71,6 +71,9 @@ def test_a_term_word_followed_by_free_is_denied(term, answer, credit):
         ("sparsity", "it does not suffer from sparsity", 0.0),  # a negated verb's object, a preposition after it
         ("hardware", "non critical instructions run on the hardware", 1.0),  # a denied phrase has no object
         ("hardware", "it does not run fast on the hardware", 1.0),  # only right after the verb
+        ("push model", "it doesn't use a push model", 0.0),  # a negated verb that is a stopword, before its object
+        ("deadlock freedom", "it does not have deadlock freedom, only mutual exclusion", 0.0),
+        ("push model", "it doesn't use SSH, it uses a push model", 1.0),
     ],
 )
 def test_a_highlighted_term_reads_every_denial(term, answer, credit):
