@@ -628,8 +628,11 @@ _AUXILIARY_BEFORE = re.compile(
 # What denies the phrase after it in an author's highlighted term or an answer read against one (``negated``'s
 # ``broad``), as "not" after a verb does: "without competition", "lack of parallelisation", "neither A nor B". English
 # only.
-BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking", "neither", "nor"})
-_BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
+BROAD_NEGATIONS = frozenset({"without", "lack", "lacks", "lacking", "neither", "nor", "instead", "rather"})
+# The word a negation of ``BROAD_NEGATIONS`` must have after it to deny: "instead of stacking", "rather than a lock"
+# ("rather slow" denies nothing).
+_DENIES_ONLY_BEFORE = {"instead": re.compile(r"\s+of\b", re.I), "rather": re.compile(r"\s+than\b", re.I)}
+_BROAD_GAP = re.compile(r"(?:[\s-]+(?:of|than|a|an|the|any|some|such|single)\b)*[\s-]+$", re.I)
 # Between two items of a denied list: "not A, B or C", "no A or B", "without A nor B".
 _NEXT_ITEM = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:(?:a|an|the|any)\s+)?$|\s*,\s*(?:(?:a|an|the|any)\s+)?$", re.I)
 _OR = re.compile(r"\b(?:or|nor)\b", re.I)
@@ -685,7 +688,7 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     ("cannot be scratched", "does not have") or a clause ("no, because") denies
     nothing, since it is as often a right answer put another way as a wrong one. ``broad`` (English, for an
     author's highlighted terms): one after a verb denies too ("it is not linear", "there is no closed form"), and
-    so do ``BROAD_NEGATIONS`` ("without", "lack of", "neither ... nor"); a denial runs on over the items of a list
+    so do ``BROAD_NEGATIONS`` ("without", "lack of", "neither ... nor", "instead of", "rather than"); a denial runs on over the items of a list
     ("not sharing, aggregation or emulation") and, after a negated verb, to its object one preposition on ("does not
     suffer from sparsity") or after a negated "have" or "use" ("does not have deadlock freedom").
     """
@@ -696,6 +699,8 @@ def negated(text: str, tokens: list[Token], broad: bool = False) -> list[bool]:
     broad = broad and language == "english"
     for i, tok in enumerate(tokens):
         if tok.word != "not" and not (broad and tok.word in BROAD_NEGATIONS):
+            continue
+        if (before := _DENIES_ONLY_BEFORE.get(tok.word)) is not None and not before.match(text, tok.end):
             continue
         if own and fold(_seen(text[tok.start : tok.end])) in own:
             read = fold  # its language's: the gap is read as its words are ("non è", "não é")

@@ -74,6 +74,10 @@ def test_a_term_word_followed_by_free_is_denied(term, answer, credit):
         ("push model", "it doesn't use a push model", 0.0),  # a negated verb that is a stopword, before its object
         ("deadlock freedom", "it does not have deadlock freedom, only mutual exclusion", 0.0),
         ("push model", "it doesn't use SSH, it uses a push model", 1.0),
+        ("stacking", "use one wide layer instead of stacking them", 0.0),  # "instead of", "rather than" deny
+        ("locks", "use semaphores rather than locks", 0.0),
+        ("slow locks", "locks are rather slow", 1.0),  # "rather" alone denies nothing
+        ("locks", "use locks instead of semaphores", 1.0),
     ],
 )
 def test_a_highlighted_term_reads_every_denial(term, answer, credit):
