@@ -29,8 +29,8 @@ def agreement(rows, deck) -> float:
 
 
 def test_dev_set_agreement_floor(seed_deck):
-    # Measured 0.829 (97 of 117) when this floor was set; paraphrases with no shared words are the misses.
-    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.829
+    # Measured 0.838 (98 of 117) when this floor was set; paraphrases with no shared words are the misses.
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.838
 
 
 def test_held_out_agreement_meets_the_goal(seed_deck):
@@ -62,13 +62,15 @@ def test_agreement_on_other_decks_holds():
     the same way) answers cards none of the other six answers, and was written and labelled blind after all six had
     tuned the grader: 91 of its 138 agreed when it was added. The eighth (``eval/probes/eighth/``, likewise) answers
     cards none of the other seven answers, and was written and labelled blind after all seven had tuned the grader:
-    102 of its 148 agreed when it was added. Each is graded as ``grader grade DECK`` grades it, knowing the deck's other
-    cards. The floor is the 732 of 1,066 that agree now."""
+    102 of its 148 agreed when it was added. The ninth (``eval/probes/ninth/``, likewise) answers cards none of the
+    other eight answers but five, and was written and labelled blind after all eight had tuned the grader: 109 of its
+    150 agreed when it was added. Each is graded as ``grader grade DECK`` grades it, knowing the deck's other cards.
+    The floor is the 854 of 1,216 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     hits = total = 0
     probes = ROOT / "eval" / "probes"
-    folders = [probes, probes / "sixth", probes / "seventh", probes / "eighth"]
+    folders = [probes, probes / "sixth", probes / "seventh", probes / "eighth", probes / "ninth"]
     for path in [path for directory in folders for path in sorted(directory.glob("*.jsonl"))]:
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
@@ -77,5 +79,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 1066 and hits >= 732
+    assert total == 1216 and hits >= 854
 
