@@ -277,6 +277,8 @@ SHORT_FORMS = {
     "yep": "yes",
     "yup": "yes",
     "yeah": "yes",
+    "nope": "no",
+    "nah": "no",
 }
 
 

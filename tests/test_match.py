@@ -59,6 +59,8 @@ def credit(term: str, answer: str, question: str = "Name the things.") -> float:
         ("neighbourhood aggregation", "aggregating the neighbours", True),
         ("membership", "whether it is a member", True),
         ("yes", "yep", True),
+        ("no", "nope", True),
+        ("no", "nah", True),
         # typos scaled to word length
         ("portability", "portabilty", True),
         ("isolation", "isolaton", True),
