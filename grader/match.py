@@ -103,6 +103,7 @@ class _Part:
     # Each negation among its words with the words it denies (indices into ``rows``): met together or not at all.
     denials: tuple[tuple[int, tuple[int, ...]], ...] = ()
     repeats: tuple[tuple[int, int], ...] = ()  # each word it says more than once ("end to end"): its row, how many times more
+    highlighted: bool = False  # of an author's highlighted term, not one derived from a reference
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
@@ -257,7 +258,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 long = phrase_words(toks) >= LONG_PHRASE_WORDS
                 denials = () if affirmative else _denial_units(term, part.text, toks)
                 repeats = tuple((row, rows.count(row) - 1) for row in dict.fromkeys(rows) if rows.count(row) > 1)
-                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials, repeats))
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials, repeats, not term.derived))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -1229,17 +1230,19 @@ def _tightest(mentions: list[list[int]]) -> list[int]:
     return list(tightest)
 
 
-def _substituted(near: list[bool], positions: list[int]) -> bool:
+def _substituted(near: list[bool], positions: list[int], in_order_only: bool = False) -> bool:
     """Whether a short term's words stand in the answer with another word in a missing one's place.
 
     ``virtual memory manager`` has ``virtual`` and ``manager`` of ``virtual machine
     manager`` around a word of its own: it names a different thing, and earns
     nothing. A term word merely absent (``security`` for ``increased security``)
     is not a substitution. Not asked of a long phrase, nor of one read as pairs of characters, where a particle
-    put between two words (计算机的仿真) leaves pairs of the term out.
+    put between two words (计算机的仿真) leaves pairs of the term out. ``in_order_only`` (an author's highlighted
+    terms): nor where the answer says the words the other way round ("aggregated before the shuffle -> combiners" for
+    *combiners to pre-aggregate*), each in a phrase of its own.
     """
     n_words = len(near)
-    if all(near) or len(positions) < 2:
+    if all(near) or len(positions) < 2 or (in_order_only and any(b < a for a, b in pairwise(positions))):
         return False
     span = max(positions) - min(positions) + 1
     missing_inside = any(not near[i] and any(near[:i]) and any(near[i + 1 :]) for i in range(n_words))
@@ -1331,7 +1334,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         near, chosen = _around(mentions, centre, window, part.denials)
         if RECENTRED and len(chosen) < len(first):
             near, chosen, centre = _best_centre(part, mentions, near, chosen, centre, window)
-        if not (part.long or part.spaceless) and _substituted(near, chosen):
+        if not (part.long or part.spaceless) and _substituted(near, chosen, part.highlighted):
             refused += chosen
             continue
         total += part.weight * _share(part, tuple(near))

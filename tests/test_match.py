@@ -1081,6 +1081,17 @@ def test_a_mention_across_two_clauses_belongs_where_most_of_its_words_stand():
     assert right.terms[3].refused is None and right.terms[3].credit > 0.5
 
 
+def test_a_highlighted_terms_words_said_the_other_way_round_are_no_substitution():
+    """*virtual machine manager* is not "virtual memory manager" (another word in the place of one of its own), but
+    "aggregated before the shuffle -> combiners" says *combiners to pre-aggregate* the other way round, each word in a
+    phrase of its own: what it says of the term counts."""
+    card = highlighted_card("How do we fix it?", "We can use ==combiners to pre-aggregate== the values.")
+    assert grade_answer(card, "nothing is aggregated before the shuffle -> combiners").terms[0].credit > 0.5
+    assert grade_answer(card, "combiners to post-aggregate").terms[0].credit == 0.0  # in the term's order: substituted
+    derived = Card(id="c1", number=1, question="Q?", answer="", key_terms=[parse_term("combiners to pre-aggregate").model_copy(update={"derived": True})])
+    assert grade_answer(derived, "nothing is aggregated before the shuffle -> combiners").terms[0].credit == 0.0  # as before
+
+
 def test_a_derived_term_is_not_met_by_the_word_it_is_made_of():
     """Terms cut from a reference keep to their stems: "-er" makes comparatives too, and the datasets' teachers do
     not credit "smaller" for *small* (eval/RESULTS.md)."""
