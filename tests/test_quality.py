@@ -30,7 +30,7 @@ def agreement(rows, deck) -> float:
 
 def test_dev_set_agreement_floor(seed_deck):
     # Measured 0.838 (98 of 117) when this floor was set; paraphrases with no shared words are the misses.
-    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 0.838
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 98 / 117
 
 
 def test_held_out_agreement_meets_the_goal(seed_deck):
