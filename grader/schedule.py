@@ -221,11 +221,34 @@ def day_start(day: date, settings: ScheduleSettings) -> datetime:
     return datetime.combine(day, time(settings.day_starts_at)).astimezone()
 
 
-def is_due(state: CardState, *, now: datetime, settings: ScheduleSettings) -> bool:
-    """Whether a reviewed card should be asked now (see the module docstring)."""
+def due_from(state: CardState, settings: ScheduleSettings) -> datetime:
+    """The moment from which practice asks a reviewed card (see the module docstring): the one rule for "due".
+
+    Its due time is FSRS's; practice asks a review card from the start of that time's study day, and a
+    (re)learning card ``learn_ahead_minutes`` early. ``is_due`` and every "next review" said derive from this.
+    """
     if state.phase is Phase.review:
-        return study_day(state.due, settings) <= study_day(now, settings)
-    return state.due <= now + timedelta(minutes=settings.learn_ahead_minutes)
+        return day_start(study_day(state.due, settings), settings)
+    return state.due - timedelta(minutes=settings.learn_ahead_minutes)
+
+
+def is_due(state: CardState, *, now: datetime, settings: ScheduleSettings) -> bool:
+    """Whether a reviewed card should be asked now (see ``due_from``)."""
+    return due_from(state, settings) <= now
+
+
+def next_asked(
+    state: CardState | None, *, settings: ScheduleSettings, suspended: bool = False, buried_until: datetime | None = None
+) -> datetime | None:
+    """When practice will ask a card by its schedule, set-aside included: None for a card never answered or suspended.
+
+    A buried card waits for whichever comes later, its burial's end or ``due_from``. ``stats``, ``cards --due`` and
+    practice's closing line all ask this, so they agree on what is due now and when the next review is.
+    """
+    if state is None or suspended:
+        return None
+    start = due_from(state, settings)
+    return max(start, buried_until) if buried_until is not None else start
 
 
 # --- Choosing cards -------------------------------------------------------------
@@ -239,7 +262,7 @@ class StudyPlan(Generic[K]):
     new: list[K] = field(default_factory=list)  # in the order given
     new_held_back: int = 0
     reviews_held_back: int = 0
-    next_due: datetime | None = None  # the earliest due date of a card not in the plan
+    next_due: datetime | None = None  # when the first card not in the plan will be asked (``due_from``)
 
     @property
     def keys(self) -> list[K]:
@@ -273,7 +296,7 @@ def pick_cards(
         if state is None:
             continue
         if not is_due(state, now=now, settings=settings):
-            later.append(state.due)
+            later.append(due_from(state, settings))
         elif state.phase is Phase.review:
             reviews.append(k)
         else:

@@ -31,8 +31,8 @@ from .practice import (
     typed_ahead, unknown_command, verdict_of,
 )  # fmt: skip
 from .schedule import (
-    RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_study_day, parse_rating, pick_cards, preview,
-    rating_for, review,
+    RATING_KEYS, Rating, ScheduleSettings, StudyPlan, ask_again, describe_due, describe_interval, next_asked, next_study_day, parse_rating, pick_cards,
+    preview, rating_for, review,
 )  # fmt: skip
 
 T = TypeVar("T")  # what a write to the history returns (``PracticeSession._patiently``)
@@ -810,16 +810,21 @@ class PracticeSession:
         return True
 
     def _show_next_review(self, *, saved: bool) -> None:
-        """When practice is next needed: now, if the sitting ended with cards still due (quit early); else the next due time.
+        """When practice is next needed: now, if the sitting ended with cards still due (quit early); else the moment it
+        will ask the next card (``schedule.next_asked``: the rule ``grader stats`` and ``cards --due`` count by).
 
         ``saved``: whether the sitting left anything in the history (an answer, a card set aside), which the line says first.
         """
         now = self._now()
         done = "Saved to your history." if saved else "Nothing answered, nothing saved."
-        held = self.store.held_back(self.decks, now=now)
-        dues = [s.due for key, s in self.store.states(self.decks).items() if key not in held]
-        due_now = sum(1 for due in dues if due <= now)
-        upcoming = [due for due in dues if due > now]
+        progress = self.store.progress(self.decks)
+        settings = self.store.settings
+        asked = [
+            next_asked(state, settings=settings, suspended=progress[key].suspended, buried_until=progress[key].buried_until)
+            for key, state in self.store.states(self.decks).items()
+        ]
+        due_now = sum(1 for at in asked if at is not None and at <= now)
+        upcoming = [at for at in asked if at is not None and at > now]
         if due_now:
             said = "1 card is" if due_now == 1 else f"{due_now} cards are"
             self.io.show(Notice(f"{done} {said} still due now; see `grader stats`."))

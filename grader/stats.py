@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 
 from .files import may_exist
 from .models import Deck
-from .schedule import CardState, Phase, Rating, ScheduleSettings, is_due, retrievability, study_day
+from .schedule import CardState, Phase, Rating, ScheduleSettings, next_asked, retrievability, study_day
 from .store import CardProgress, Review, Store, StoredCard, deck_key
 
 MATURE_DAYS = 21.0
@@ -152,11 +152,9 @@ def build_stats(
     present = [c for c in cards if c.present]
     days = [study_day(a.at, settings) for a in attempts]
 
-    forecast = Counter(  # a suspended card falls due on no day; a buried one on the day its burial ends, if later
-        study_day(max(c.state.due, c.buried_until or c.state.due), settings)
-        for c in present
-        if c.state and not c.suspended and not _due_now(c, now=now, settings=settings)
-    )
+    asked = (next_asked(c.state, settings=settings, suspended=c.suspended, buried_until=c.buried_until) for c in present)
+    # A suspended card falls due on no day; a buried one on the day its burial ends, if later.
+    forecast = Counter(study_day(at, settings) for at in asked if at is not None and at > now)
     per_day = Counter(days)
     month_ago = today - timedelta(days=ACTIVITY_DAYS - 1)
     return StatsReport(
@@ -178,9 +176,8 @@ def build_stats(
 
 def _due_now(card: StoredCard, *, now: datetime, settings: ScheduleSettings) -> bool:
     """Whether practice would ask this reviewed card now: due, and not set aside (suspended, or buried until later)."""
-    if card.state is None or card.suspended or (card.buried_until is not None and card.buried_until > now):
-        return False
-    return is_due(card.state, now=now, settings=settings)
+    at = next_asked(card.state, settings=settings, suspended=card.suspended, buried_until=card.buried_until)
+    return at is not None and at <= now
 
 
 def card_mastery(state: CardState | None, *, now: datetime, settings: ScheduleSettings) -> float:
@@ -296,9 +293,8 @@ def card_progress(
 
 def is_due_now(p: CardProgress | None, *, now: datetime, settings: ScheduleSettings) -> bool:
     """Whether a card would be asked now for its schedule: reviewed before, due, and not set aside."""
-    if p is None or p.state is None or p.suspended or (p.buried_until is not None and p.buried_until > now):
-        return False
-    return is_due(p.state, now=now, settings=settings)
+    at = next_asked(p.state, settings=settings, suspended=p.suspended, buried_until=p.buried_until) if p is not None else None
+    return at is not None and at <= now
 
 
 def progress_record(p: CardProgress | None) -> dict:

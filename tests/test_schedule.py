@@ -20,6 +20,7 @@ from grader.schedule import (
     describe_due,
     is_due,
     is_fast,
+    next_asked,
     parse_rating,
     pick_cards,
     rating_for,
@@ -160,6 +161,27 @@ def test_is_due(phase, due, expected):
     assert is_due(_state(phase, due), now=NOW, settings=SETTINGS) is expected
 
 
+@pytest.mark.parametrize(
+    ("phase", "due", "suspended", "buried_until", "expected"),
+    [
+        # A review card is asked from the start of its due time's study day, a learning one 20 minutes early.
+        (Phase.review, datetime(2024, 5, 2, 23, 0, tzinfo=timezone.utc), False, None, datetime(2024, 5, 2, 4, 0, tzinfo=timezone.utc)),
+        (Phase.review, datetime(2024, 5, 3, 3, 0, tzinfo=timezone.utc), False, None, datetime(2024, 5, 2, 4, 0, tzinfo=timezone.utc)),
+        (Phase.learning, NOW + timedelta(minutes=30), False, None, NOW + timedelta(minutes=10)),
+        # A buried card waits for the later of its burial's end and that moment; a suspended one is never asked.
+        (Phase.learning, NOW + timedelta(minutes=30), False, NOW + timedelta(hours=16), NOW + timedelta(hours=16)),
+        (Phase.relearning, NOW + timedelta(minutes=30), False, NOW - timedelta(hours=1), NOW + timedelta(minutes=10)),
+        (Phase.review, NOW, True, None, None),
+    ],
+)
+def test_next_asked_is_when_practice_asks_the_card(phase, due, suspended, buried_until, expected):
+    state = _state(phase, due)
+    assert next_asked(state, settings=SETTINGS, suspended=suspended, buried_until=buried_until) == expected
+    if expected is not None and buried_until is None:  # is_due holds from that moment on, not a second before
+        assert not is_due(state, now=expected - timedelta(seconds=1), settings=SETTINGS)
+        assert is_due(state, now=expected, settings=SETTINGS)
+
+
 def test_study_day_starts_at_the_configured_hour():
     late = datetime(2024, 5, 2, 1, 30, tzinfo=timezone.utc)
     assert study_day(late, SETTINGS).isoformat() == "2024-05-01"
@@ -187,7 +209,7 @@ def test_pick_cards_due_first_then_new_up_to_the_limit():
     assert plan.new == ["n1", "n2"]  # 3 a day, 1 done already
     assert plan.keys == ["late", "later", "relearn", "n1", "n2"]
     assert (plan.new_held_back, plan.reviews_held_back) == (3, 1)
-    assert plan.next_due == states["future"].due
+    assert plan.next_due == datetime(2024, 5, 5, 4, 0, tzinfo=timezone.utc)  # asked from its study day's start, not at noon
 
 
 def test_pick_cards_counts_reviews_done_today():

@@ -219,7 +219,8 @@ def test_a_graded_answer_is_shown_saved_and_rated(store, deck):
     assert user.of(Rated) == [Rated(Rating.good, "in 10 min")]
     assert user.notices()[-2:] == [
         "Still learning (due again in 10 min): it comes back later in this session.",
-        "Saved to your history. Next review in 10 min; see `grader stats`.",
+        # Due in 10 min is inside the 20-minute learn-ahead: practice (and `cards --due`) would ask it now.
+        "Saved to your history. 1 card is still due now; see `grader stats`.",
     ]
     assert isinstance(user.shown[-1], Notice) and isinstance(user.shown[-2], Summary)
 
@@ -229,8 +230,38 @@ def test_quitting_with_cards_still_due_says_so_not_a_later_review(store, deck):
     next_day = ticking_now()
     user = ScriptedUser(["isolation, portability and consolidation", "/quit"])
     PracticeSession(store, [deck], user, now=lambda: next_day() + timedelta(days=1)).run([(deck, deck.cards[2]), (deck, deck.cards[0])])
-    # Card 3 waits days, but card 1 is overdue: "next review in N days" would send the user away.
-    assert user.notices()[-1] == "Saved to your history. 1 card is still due now; see `grader stats`."
+    # Card 1 is overdue and card 3, in its first learning step, is inside the learn-ahead: "next review in N min" would send the user away.
+    assert user.notices()[-1] == "Saved to your history. 2 cards are still due now; see `grader stats`."
+
+
+@pytest.mark.parametrize(
+    "learn_ahead, easy, later, line, due_now",
+    [
+        # Good on a new card: a learning step due in 10 min, which a 20-minute learn-ahead asks now.
+        (20, False, timedelta(0), "1 card is still due now", 1),
+        (5, False, timedelta(0), "Next review in 5 min", 0),  # asked 5 min early, not at its due time
+        (0, False, timedelta(0), "Next review in 10 min", 0),
+        # Easy: a review card due in 8 days at noon, asked from 4 am that study day, so due at 6 am already.
+        (20, True, timedelta(days=8, hours=-6), "1 card is still due now", 1),
+        (20, True, timedelta(days=7, hours=12), "Next review in 4 h", 0),
+    ],
+)
+def test_the_closing_line_agrees_with_stats_and_cards_due(tmp_path, deck, utc_local_time, learn_ahead, easy, later, line, due_now):
+    """The line counted a card due by ``due <= now`` while stats and ``cards --due`` use the learn-ahead and the study day."""
+    from grader.stats import card_progress, history_stats, is_due_now
+
+    settings = ScheduleSettings(learn_ahead_minutes=learn_ahead)
+    with Store.open(tmp_path / "history.db", settings=settings) as store:
+        user = ScriptedUser(["offline and live migration", "/quit"] if not easy else ["offline and live migration", ""], interactive=easy)
+        practise(store, deck, user, cards=[1])
+        assert user.of(Rated)[0].rating is (Rating.easy if easy else Rating.good)
+        now = NOW + later
+        after = ScriptedUser(["/quit"])
+        PracticeSession(store, [deck], after, cram=True, now=lambda: now).run([(deck, deck.cards[1])])
+        assert after.notices()[-1] == f"Nothing answered, nothing saved. {line}; see `grader stats`."
+        assert history_stats(store, [deck], now=now).due_today == due_now
+        progress = card_progress(deck, now=now, history=store.path)
+        assert sum(is_due_now(progress.get(c.id), now=now, settings=settings) for c in deck.cards) == due_now
 
 
 def test_practice_knows_the_deck_so_a_list_of_its_terms_is_partial(store, deck):
