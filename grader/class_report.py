@@ -33,7 +33,7 @@ from .errors import GraderError
 from .files import write_whole
 from .models import Card, Deck
 from .scoring import GradingSettings, correct_from
-from .writers import guesses_note, md_code, md_text, rounded, shown_percent, shown_score
+from .writers import answers_count, guesses_note, is_blank, md_code, md_text, rounded, shown_percent, shown_score
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -86,8 +86,8 @@ class Row:
 
     @property
     def blank(self) -> bool:
-        """Nothing written (or only spaces): a row of the answers file, scored 0, but no answer."""
-        return not self.answer.strip()
+        """Nothing written (or only spaces): a row of the answers file, scored 0, but no answer (``is_blank``)."""
+        return is_blank(self.answer)
 
     @classmethod
     def from_record(cls, position: int, record: dict[str, Any], student: str | None, passthrough: Sequence[str]) -> Row:
@@ -385,11 +385,6 @@ def who(row: Row) -> str:
     return " · ".join(str(p) for p in parts)
 
 
-def _answers(q: QuestionSummary) -> str:
-    """A question's answers as its table shows them: those written, and apart those left blank (in its mean, as 0s)."""
-    return f"{q.answers - q.blank} (+{q.blank} blank)" if q.blank else str(q.answers)
-
-
 def _tally(verdicts: Counter[str]) -> str:
     return ", ".join(f"{verdicts[v]} {v}" for v in (*VERDICTS, SELF_GRADED) if verdicts.get(v))
 
@@ -402,9 +397,11 @@ def markdown(summary: ClassSummary) -> str:
     out = ["", "## Class summary", ""]
     graded = summary.graded
     self_graded = len(summary.rows) - len(graded)
-    left_blank = f" ({summary.blank} left blank, each a 0)" if summary.blank else ""
-    out.append(f"{len(summary.rows)} answers to {len(summary.questions)} questions{left_blank}: {_tally(summary.verdicts)}.")
-    out.append(f"Mean score {percent(summary.mean)} over {len(graded)} graded answers" + (
+    # A blank answer is no answer: counted apart, as the rows' summary and each question count it, yet a 0 in the mean.
+    out.append(f"{answers_count(len(summary.rows), summary.blank, 'answers')} to {len(summary.questions)} questions: {_tally(summary.verdicts)}.")
+    graded_blank = sum(r.blank for r in graded)
+    left_blank = f" and {graded_blank} left blank, each a 0" if graded_blank else ""
+    out.append(f"Mean score {percent(summary.mean)} over {len(graded) - graded_blank} graded answers{left_blank}" + (
         f"; {self_graded} self-graded (image cards) are counted apart, not in any mean." if self_graded else "."
     ))
     sources = summary.sources
@@ -418,7 +415,7 @@ def markdown(summary: ClassSummary) -> str:
         dist = " / ".join(str(q.verdicts.get(v, 0)) for v in VERDICTS) + (f" (+{q.self_graded} self-graded)" if q.self_graded else "")
         missed = ", ".join(f"{md_text(t)} ({n})" for t, n in q.missed)
         wrong = "; ".join(f"“{md_text(short(t, 80))}” ({n})" for t, n in q.wrong)
-        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {_answers(q)} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
+        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {answers_count(q.answers, q.blank)} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
     if summary.students:
         out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
@@ -507,7 +504,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         f'<p class="meta">Answers: <code>{_e(s.answers_name)}</code></p>',
     ]
     cards = [
-        ("answers", str(len(s.rows))),
+        ("answers", str(len(s.rows) - s.blank)),  # those left blank have their own card
         ("questions", str(len(s.questions))),
         ("mean score", percent(s.mean)),
         *((v, str(s.verdicts.get(v, 0))) for v in VERDICTS),
@@ -533,7 +530,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         missed = "<ul>" + "".join(f"<li>{_e(t)} <span class=\"note\">({n})</span></li>" for t, n in q.missed) + "</ul>" if q.missed else ""
         wrong = "<ul>" + "".join(f"<li>“{_e(short(t, 90))}” <span class=\"note\">({n})</span></li>" for t, n in q.wrong) + "</ul>" if q.wrong else ""
         body.append(
-            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{_e(_answers(q))}</td>'
+            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{_e(answers_count(q.answers, q.blank))}</td>'
             f'<td class="n">{percent(q.mean)}</td><td>{dist}{_bar(q.verdicts, q.answers)}{extra}</td>'
             f"<td>{_histogram(q.histogram) if q.mean is not None else ''}</td><td>{missed}</td><td>{wrong}</td></tr>"
         )

@@ -485,6 +485,19 @@ def csv_cell(value: Any) -> Any:
     return inert_text(value) if isinstance(value, str) else value
 
 
+def is_blank(answer: object) -> bool:
+    """Nothing written (empty, or only spaces): a row of the answers file, scored 0, but no answer. Every count of
+    answers, in the report's rows summary and its class sections alike, leaves these apart."""
+    return not str(answer or "").strip()
+
+
+def answers_count(rows: int, blank: int, noun: str = "") -> str:
+    """How many answers some rows hold, as every report says it: those written, and apart those left blank
+    ("2 (+1 blank)", "3 answers (+2 blank)")."""
+    written = f"{rows - blank} {noun}".rstrip()
+    return f"{written} (+{blank} blank)" if blank else written
+
+
 class MarkdownReport:
     """A Markdown report written row by row, with a summary appended at the end.
 
@@ -508,8 +521,8 @@ class MarkdownReport:
         return cls(out, total)
 
     @classmethod
-    def append(cls, path: Path, total: int | None, verdicts: Counter[str], score_sum: float) -> MarkdownReport:
-        """Go on with a report whose rows so far (tallied in ``verdicts`` and ``score_sum``) are in ``path``."""
+    def append(cls, path: Path, total: int | None, verdicts: Counter[str], score_sum: float, blank: int = 0) -> MarkdownReport:
+        """Go on with a report whose rows so far (tallied in ``verdicts``, ``score_sum`` and ``blank``) are in ``path``."""
         try:
             out = path.open("a", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
@@ -518,6 +531,7 @@ class MarkdownReport:
         report.verdicts.update(verdicts)
         report.score_sum = score_sum
         report.self_graded = verdicts.get("self-graded", 0)
+        report.blank = blank
         return report
 
     def __init__(self, out: IO[str], total: int | None = None):
@@ -526,6 +540,7 @@ class MarkdownReport:
         self.verdicts: Counter[str] = Counter()
         self.score_sum = 0.0
         self.self_graded = 0
+        self.blank = 0  # rows left blank: in the tally and the mean (as 0s), not counted as answers
 
     @property
     def rows(self) -> int:
@@ -537,6 +552,7 @@ class MarkdownReport:
         self.score_sum += record["score"]
         if record["verdict"] == "self-graded":
             self.self_graded += 1
+        self.blank += is_blank(record["answer"])
         # Who (the row's own fields) and what (the answer, cut short); a partly found term shows with its credit.
         # Every piece of text from the answers or the deck is escaped (md_text): an answer is text, never markup.
         who = " · ".join(f"{k}: {v}" for k, v in record.items() if k not in RECORD_FIELDS and k != "llm" and v not in (None, ""))
@@ -565,7 +581,8 @@ class MarkdownReport:
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
             mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
-            self.out.write(f"\n**{n} answers**: {tally}; {mean}{apart}.\n")
+            blank = f" (+{self.blank} blank)" if self.blank else ""  # as the class sections count answers (``answers_count``)
+            self.out.write(f"\n**{n - self.blank} answers**{blank}: {tally}; {mean}{apart}.\n")
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()

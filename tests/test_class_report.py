@@ -188,7 +188,7 @@ def test_a_blank_answer_is_not_counted_as_answered_but_still_counts_as_a_0(tmp_p
         students = [tuple(cell.strip() for cell in line.split("|")[1:5]) for line in per_student]
         per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
         questions = [tuple(cell.strip() for cell in line.split("|")[1:4:2]) for line in per_question]
-        assert "5 answers to 2 questions (2 left blank, each a 0):" in text
+        assert "3 answers (+2 blank) to 2 questions:" in text
     else:
         table = text[text.index('id="students"') : text.index('id="boundary"')]
         rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"n\">(\d+)</td><td class=\"n\">([\d.]+)</td><td class=\"n\">(\d+)</td>", table)
@@ -200,6 +200,37 @@ def test_a_blank_answer_is_not_counted_as_answered_but_still_counts_as_a_0(tmp_p
     assert questions == [("1", "2 (+1 blank)"), ("15", "1 (+1 blank)")]
     _, *rows = csv.reader(io.StringIO(book.read_text(encoding="utf-8")))
     assert [r[1:] for r in rows] == [["1.00", "0.00", "1.00", "2", "50.0"], ["0.00", "1.00", "1.00", "2", "50.0"], ["0.33", "", "0.33", "2", "16.5"]]
+
+
+def test_every_output_counts_a_blank_answer_apart_and_agrees(tmp_path):
+    """The rows' summary line of the Markdown report said "**5 answers**" of a class that wrote 3 and left 2 blank,
+    and the class summary "5 answers ... over 5 graded answers", while each question read "2 (+1 blank)"."""
+    answers = class_csv(tmp_path, BLANKS)
+    md, html, out, book = (tmp_path / n for n in ("r.md", "r.html", "out.csv", "g.csv"))
+    assert run_cli("grade", DECK, str(answers), "--report", str(md), "--output", str(out), "--gradebook", str(book)).returncode == 0
+    assert run_cli("grade", DECK, str(answers), "--json", "--report", str(html)).returncode == 0
+    results = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    blank = [r for r in results if not r["answer"].strip()]
+    written, left = len(results) - len(blank), len(blank)
+    assert (written, left) == (3, 2) and all(float(r["score"]) == 0 for r in blank)  # a row, scored 0
+    mean = sum(float(r["score"]) for r in results) / len(results)  # blanks in it, as 0s
+
+    text = md.read_text(encoding="utf-8")
+    assert f"\n**{written} answers** (+{left} blank): 2 correct, 2 incorrect, 1 partial; mean score {mean:.2f}.\n" in text
+    assert f"\n{written} answers (+{left} blank) to 2 questions: 2 correct, 1 partial, 2 incorrect.\n" in text
+    assert f"\nMean score {mean:.0%} over {written} graded answers and {left} left blank, each a 0.\n" in text
+    per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
+    counts = [re.fullmatch(r"(\d+)(?: \(\+(\d+) blank\))?", line.split("|")[3].strip()).groups("0") for line in per_question]
+    assert [sum(int(c[i]) for c in counts) for i in (0, 1)] == [written, left]
+    per_student = text[text.index("### Per student") :].split("\n\n")[1].splitlines()[2:]
+    assert sum(int(line.split("|")[2]) for line in per_student) == written  # each student answers each question once
+
+    page = html.read_text(encoding="utf-8")
+    assert f"<b>{written}</b><span>answers</span>" in page and f"<b>{left}</b><span>left blank, each a 0</span>" in page
+    # The gradebook has no count of answers: a blank answer is a cell of 0.00, in out of, never an empty cell.
+    _, *students = csv.reader(io.StringIO(book.read_text(encoding="utf-8")))
+    cells = {(r[0], q): r[i] for r in students for i, q in ((1, "1"), (2, "15"))}
+    assert [cells[r["student"], r["number"]] for r in blank] == ["0.00", "0.00"]
 
 
 def test_markdown_report_shows_a_partly_found_term_with_its_credit(tmp_path):
