@@ -109,6 +109,17 @@ def _decks(paths: list[Path] | None) -> list[Deck]:
     return load_decks(paths or [bundled_deck_dir()], warn=warn)
 
 
+def _refuse_piped(paths: list[Path] | None, why: str) -> None:
+    """Refuse a deck read from a pipe or standard input for a command that keeps or reads the history, which is kept
+    by the deck's file: a pipe has none, and another pipe of the same deck would be another deck (``decks.is_piped``)."""
+    from .decks import STDIN, STDIN_NAME, is_piped
+    from .errors import InputError
+
+    for path in paths or ():
+        if is_piped(path):
+            raise InputError(f"{why}, and a deck read from a pipe has none: give the deck's file", path=STDIN_NAME if str(path) == STDIN else path)
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -171,6 +182,7 @@ def practice(
     from .render import make_console
     from .session import PracticeInterrupted, run_practice
 
+    _refuse_piped(decks, "practice keeps your history by the deck's file")
     terminal = _TerminalIO(make_console(), interactive=sys.stdin.isatty())
     the_decks = _decks(decks)
     settings = load_schedule_settings({"new_per_day": new_limit, "reviews_per_day": review_limit})
@@ -261,7 +273,7 @@ def _now():
 
 @app.command()
 def grade(
-    deck: Path = typer.Argument(..., help="The deck the answers are to."),
+    deck: Path = typer.Argument(..., help="The deck the answers are to (a pipe, <(cat deck.md), or - is read once)."),
     answers: Path = typer.Argument(
         ..., help="Answers file: .jsonl, .csv or .yaml with 'card' or 'question', and 'answer'; '-' reads standard input, and a pipe (<(cat x.csv)) is read once."
     ),
@@ -328,6 +340,8 @@ def grade(
         raise typer.BadParameter("--resume continues an --output file: give --output too")
     if answers_format is not None and answers_format not in ("jsonl", "csv", "yaml"):
         raise typer.BadParameter("--answers-format must be jsonl, csv or yaml")
+    if str(deck) == "-" and str(answers) == "-":
+        raise typer.BadParameter("the deck and the answers cannot both come from standard input: give one of them as a file or a pipe, <(cat FILE)")
     if output is not None:
         from .files import refuse_overwrite
         from .store import history_files
@@ -488,7 +502,7 @@ def _provider_batch(deck, answers, grader, feedback, output, answers_format, rec
 
 @app.command()
 def review(
-    deck: Path = typer.Argument(..., help="The deck the answers are to."),
+    deck: Path = typer.Argument(..., help="The deck the answers are to (a pipe, <(cat deck.md), is read once)."),
     answers: Path = typer.Argument(..., help="The class's answers: .jsonl, .csv or .yaml, as for grade (a file: your keys come on standard input)."),
     decisions: Optional[Path] = typer.Option(
         None, "--decisions", help="Where your decisions are saved as you make them (default: beside the answers, NAME.review.jsonl)."
@@ -539,6 +553,8 @@ def review(
         raise typer.BadParameter("review reads your keys on standard input: give the answers as a file")
     from .files import is_stream
 
+    if str(deck) == "-":
+        raise typer.BadParameter("review reads your decisions from standard input: give the deck as a file or a pipe, <(cat FILE), not -")
     if decisions is None and is_stream(answers):
         raise typer.BadParameter("the answers come through a pipe, with no folder to keep your decisions in: name their file with --decisions")
     if output is not None and output_format(output) is None:
@@ -617,7 +633,7 @@ class _ReviewTerminal:
 
 @app.command()
 def cards(
-    deck: Optional[Path] = typer.Argument(None, help="A deck file (default: the bundled deck)."),
+    deck: Optional[Path] = typer.Argument(None, help="A deck file (default: the bundled deck); a pipe or - is read once, without your history."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per card (JSON Lines)."),
     due: bool = typer.Option(False, "--due", help="Only the cards due now (new cards and cards set aside are left out)."),
 ) -> None:
@@ -635,13 +651,19 @@ def cards(
     from .display import clean_line
     from .stats import card_progress, is_due_now, progress_record
 
+    from .decks import is_piped
+
+    if due:
+        _refuse_piped([deck] if deck else None, "--due reads your history, kept by the deck's file")
     # What "due now" means (learn-ahead, the hour a study day starts), as practice reads it: only --due needs it.
     settings = load_schedule_settings() if due else None
     _warn_of_unused_settings("cards", *(["practice"] if due else []))
     the_deck = load_deck(deck or bundled_deck())
     now = _now()
-    # What matching the deck with the history found is said on stderr, as stats says it: stdout is the list.
-    progress = card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
+    # What matching the deck with the history found is said on stderr, as stats says it: stdout is the list. A deck
+    # from a pipe has no history to show (it is kept by the deck's file): it is listed as one never practised.
+    piped = deck is not None and is_piped(deck)
+    progress = {} if piped else card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
     shown = [c for c in the_deck.cards if settings is None or is_due_now(progress.get(c.id), now=now, settings=settings)]
     if json_out:
         import json
@@ -661,7 +683,7 @@ def cards(
 
 
 @app.command()
-def lint(decks: Optional[list[Path]] = typer.Argument(None, help="Deck files or folders (default: the bundled deck).")) -> None:
+def lint(decks: Optional[list[Path]] = typer.Argument(None, help="Deck files or folders (default: the bundled deck); a pipe or - is read once.")) -> None:
     """Report what a deck author should fix, as file:line: message; exit 1 if anything.
 
     Every file of a folder is checked, one that cannot be read as a deck too, and
@@ -886,6 +908,7 @@ def stats(
     from .errors import HistoryReadOnly
     from .store import Store
 
+    _refuse_piped(decks, "stats finds a deck's history by its file")
     settings = load_schedule_settings()
     _warn_of_unused_settings("stats", "practice")
     try:  # naming decks syncs them with the history (edited cards keep theirs), which writes: read only where it cannot

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import gc
+import io
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,11 +21,13 @@ from pathlib import Path
 
 from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, in_language, question_image_paths, without_code
 from .errors import DeckError
-from .files import read_text
+from .files import decode_text, is_stream, read_stream, read_text
 from .keyterms import clean_markdown
 from .models import Deck
 from .resources import bundled, missing
 
+STDIN = "-"  # a deck named so is read from standard input
+STDIN_NAME = "<stdin>"
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 PLAIN_SUFFIXES = {".yaml", ".yml", ".json"}
 ANKI_SUFFIXES = {".apkg", ".colpkg"}
@@ -195,9 +198,12 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 def parse_deck(path: str | Path) -> ParsedDeck:
     """Read and parse one deck file, in whichever format it is; raise DeckError if it has no cards.
 
-    Lint findings include the images a card shows that are not where the deck says.
+    Lint findings include the images a card shows that are not where the deck says. A pipe, or ``-`` (standard
+    input), is read once (``is_piped``).
     """
     path = Path(path)
+    if is_piped(path):
+        return _parse_piped(path)
     suffix = path.suffix.lower()
     with _cycle_collector_paused():
         if suffix in ANKI_SUFFIXES:
@@ -211,6 +217,70 @@ def parse_deck(path: str | Path) -> ParsedDeck:
         parsed.findings[:] = sorted([*parsed.findings, *_missing_images(parsed.deck)], key=lambda f: f.line)
         parsed.deck = in_its_language(parsed.deck)
     return parsed
+
+
+def is_piped(path: str | Path) -> bool:
+    """Whether a deck so named is read once from a pipe (``<(cat deck.md)``, a FIFO) or standard input (``-``) rather
+    than from a file: it has no file that practice could keep its history by, nor a folder its images are in."""
+    return str(path) == STDIN or is_stream(path)
+
+
+def _parse_piped(path: Path) -> ParsedDeck:
+    """A deck from a pipe or standard input, read once, to its end; its format from its name's extension, if it has
+    one (``mkfifo deck.yaml``), else from its text (``sniffed_suffix``). Its images are not looked for: there is no
+    folder to look in."""
+    name = STDIN_NAME if str(path) == STDIN else str(path)
+    data = _piped_bytes(path, name)
+    if data.startswith(b"PK\x03\x04"):
+        raise DeckError("an Anki package cannot be read from a pipe (its images are read from the file later): give the file", path=name)
+    text = decode_text(data, name, what="deck", error=DeckError)
+    suffix = Path(name).suffix.lower()
+    if suffix not in DECK_SUFFIXES:
+        suffix = sniffed_suffix(text)
+    with _cycle_collector_paused():
+        parsed = parse_text(text, name, suffix=suffix)
+        if not parsed.deck.cards:
+            raise DeckError(f"deck has no cards ({_NO_CARDS_HINT.get(suffix, _NO_CARDS_HINT['.md'])})", path=name, line=1)
+        parsed.deck = in_its_language(parsed.deck)
+    return parsed
+
+
+def _piped_bytes(path: Path, name: str) -> bytes:
+    """What the pipe or standard input gives, read once (``files.read_stream``)."""
+    import sys
+
+    if str(path) == STDIN:
+        source = getattr(sys.stdin, "buffer", None)
+        if source is None:  # a text-only stream (some embedders')
+            source = io.BytesIO(sys.stdin.read().encode("utf-8"))
+        return read_stream(source, name, what="deck", error=DeckError)
+    try:
+        with path.open("rb") as pipe:  # a FIFO waits here for its writer, as `cat` would
+            return read_stream(pipe, name, what="deck", error=DeckError)
+    except OSError as exc:  # opening it (reading it says its own)
+        raise DeckError(f"cannot read deck: {exc.strerror or exc}", path=name) from None
+
+
+_JSON_START = re.compile(r"\{|\[\s*[\[{\"\]]")
+_YAML_DECK = re.compile(r"^(?:cards\s*:|-\s+question\s*:)", re.MULTILINE)
+
+
+def sniffed_suffix(text: str) -> str:
+    """The extension a deck read from a pipe would have, told by its text: JSON by its first character, Anki's text
+    export by its headers, YAML by a ``cards:`` key or a list of ``- question:``, a CSV by a header naming only a
+    deck's columns (``question,answer``), and else Markdown (with Obsidian's and Logseq's flashcards)."""
+    from .formats.spreadsheet import looks_like_spreadsheet_deck
+
+    if _JSON_START.match(text.lstrip()):
+        return ".json"
+    if _has_anki_headers(text):
+        return ".txt"
+    if _DETAILS_OPEN.search(text) is None:
+        if _YAML_DECK.search(text):
+            return ".yaml"
+        if looks_like_spreadsheet_deck(text):
+            return ".csv"
+    return ".md"
 
 
 def in_its_language(deck: Deck) -> Deck:
@@ -254,9 +324,9 @@ _NO_CARDS_HINT = {
 }
 
 
-def parse_text(text: str, path: str) -> ParsedDeck:
-    """A deck file's text, parsed by the format its extension and content say."""
-    suffix = Path(path).suffix.lower()
+def parse_text(text: str, path: str, *, suffix: str | None = None) -> ParsedDeck:
+    """A deck file's text, parsed by the format its extension (else ``suffix``, for a pipe) and content say."""
+    suffix = Path(path).suffix.lower() if suffix is None else suffix
     if suffix in PLAIN_SUFFIXES:
         from .formats.plain import parse_plain
 
@@ -417,6 +487,7 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
     answers = answers_files(parsed_decks)
     twins = twin_files(parsed_decks, answers)
     for path, parsed, _ in read:
+        path = Path(STDIN_NAME) if str(path) == STDIN else path
         if isinstance(parsed, DeckError):
             yield str(parsed)
         elif isinstance(parsed, ParsedDeck) and parsed.deck.path in answers:

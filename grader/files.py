@@ -49,6 +49,33 @@ def read_text(
         data = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    return decode_text(data, path, what=what, error=error)
+
+
+def read_stream(
+    source: IO[bytes], name: str | Path, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES, error: type[InputError] = InputError
+) -> bytes:
+    """What a pipe or standard input gives, read once, to its end: at most ``max_bytes`` (more is ``read_text``'s
+    "too large"), and no further than the first chunk holding a NUL (binary data, which ``decode_text`` reports by
+    its line: ``/dev/zero`` never ends). ``name`` is what errors call it."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := source.read(CHUNK_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise error(f"{what} is too large (over {max_bytes // 1024 // 1024} MB, the limit)", path=name)
+            if b"\x00" in chunk:
+                break
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", path=name) from None
+    return b"".join(chunks)
+
+
+def decode_text(data: bytes, path: str | Path, *, what: str = "file", error: type[InputError] = InputError) -> str:
+    """A file's bytes as text, checked as ``read_text`` checks them (UTF-8, no NUL, no UTF-16), line breaks made ``\\n``."""
+    path = Path(path)
     _refuse_wide_text(data, what, path, error)
     nul = data.find(b"\x00")  # anywhere: a NUL deep in a file would otherwise reach questions and answers
     if nul >= 0:

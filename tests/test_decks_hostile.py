@@ -121,7 +121,8 @@ def no_hang():
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-@pytest.mark.parametrize("name, read", [("deck.md", parse_deck), ("history.jsonl", open_text)])  # answers: test_batch
+# A deck or answers file named as a FIFO is read from it, once, as `cat` would: tests/test_piped_decks.py, test_batch.
+@pytest.mark.parametrize("name, read", [("history.jsonl", open_text)])
 def test_a_fifo_is_refused_not_waited_on(tmp_path, no_hang, name, read):
     fifo = tmp_path / name
     os.mkfifo(fifo)
@@ -131,9 +132,16 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path, no_hang, name, read):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
-def test_a_device_is_refused(no_hang):
-    with pytest.raises(DeckError, match=r"^/dev/null: is a device, not a deck$"):
+def test_a_device_is_read_as_a_pipe_is(no_hang):
+    """Once, to its end: /dev/null is a deck of nothing."""
+    with pytest.raises(DeckError, match=r"^/dev/null:1: deck has no cards \(no <details> blocks found"):
         parse_deck("/dev/null")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_of_endless_binary_data_is_refused_after_its_first_chunk(no_hang):
+    with pytest.raises(DeckError, match=r"^/dev/zero:1: binary data, not a text deck$"):
+        parse_deck("/dev/zero")
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
