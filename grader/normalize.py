@@ -297,7 +297,7 @@ OPPOSITE_WORDS = tuple(
         "push/pull send/receive success/failure always/never ascending/descending better/worse best/worst "
         "greatest/smallest greatest/least greater/smaller past/future start/end begin/end allow/prevent "
         "many/few heavy/light thick/thin wide/narrow deep/shallow soft/hard active/passive static/dynamic "
-        "online/offline sequential/parallel serial/parallel inner/outer horizontal/vertical read/write "
+        "online/offline sequential/parallel serial/parallel parallel/orthogonal parallel/perpendicular inner/outer horizontal/vertical read/write "
         "import/export encrypt/decrypt encode/decode compress/decompress known/unknown visible/hidden win/lose "
         "gain/loss buy/sell rise/fall synchronous/asynchronous symmetric/asymmetric centralized/decentralized"
     ).split()

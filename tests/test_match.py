@@ -1013,6 +1013,7 @@ def test_the_bundled_decks_hypervisor_types_swapped_earn_nothing(seed_deck):
         ("the mask hides the future tokens", "the mask hides the past tokens", 0.0),
         ("the decoder maps the latent space to the data space", "the encoder maps the latent space to the data space", 0.0),
         ("the decoder maps the latent space to the data space", "the decoder, unlike the encoder, maps the latent space to the data space", 1.0),
+        ("2 points are going to be orthogonal", "the 2 points end up parallel", 0.0),
     ],
 )
 def test_the_opposite_of_a_highlighted_word_contradicts_its_term(term, answer, expected):

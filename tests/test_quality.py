@@ -65,7 +65,7 @@ def test_agreement_on_other_decks_holds():
     102 of its 148 agreed when it was added. The ninth (``eval/probes/ninth/``, likewise) answers cards none of the
     other eight answers but five, and was written and labelled blind after all eight had tuned the grader: 109 of its
     150 agreed when it was added. Each is graded as ``grader grade DECK`` grades it, knowing the deck's other cards.
-    The floor is the 857 of 1,216 that agree now."""
+    The floor is the 858 of 1,216 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     hits = total = 0
@@ -79,5 +79,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 1216 and hits >= 857
+    assert total == 1216 and hits >= 858
 
