@@ -113,6 +113,14 @@ class Similarity:
         facts = _as_facts(grades)
         self.credits = _credits(facts)
         self.said = np.array([f[2] for f in facts], dtype=bool)  # answered
+        # Answers alike in all ``pairs`` reads of them (the same words in the same order, so the same vector and set of
+        # words; the same credits; answered or not) are of one kind: alike to every answer alike, worked out once.
+        # In the bench's 50,000 answers to one question, 11,537 kinds.
+        kinds: dict[tuple[Any, ...], int] = {}
+        self.kind = np.array(
+            [kinds.setdefault((tuple((t.word, t.stem) for t in ts), self.credits[i].tobytes(), bool(self.said[i])), len(kinds)) for i, ts in enumerate(tokens)],
+            dtype=np.intp,
+        )
         self._place = np.full(self.n, -1, dtype=np.intp)  # scratch for ``same``: each answer's column, or -1
 
     def block_rows(self) -> int:
@@ -136,8 +144,13 @@ class Similarity:
             if every or 2 * cols.size > self.n:  # most columns: with all of them, not a copy of most vectors each block
                 sim = self.vectors[rows] @ self.vectors.T
                 sim = np.clip(sim if every else sim[:, cols], 0.0, 1.0)
-            else:
-                sim = np.clip(self.vectors[rows] @ self.vectors[cols].T, 0.0, 1.0)
+            else:  # the columns' vectors copied a few at a time: all of them took 2 KB a column
+                mine = self.vectors[rows]
+                sim = np.empty((mine.shape[0], cols.size))
+                step = max(1, SIMILARITY_BLOCK // mine.shape[1])
+                for start in range(0, cols.size, step):
+                    sim[:, start : start + step] = mine @ self.vectors[cols[start : start + step]].T
+                np.clip(sim, 0.0, 1.0, out=sim)
             sim[np.ix_(self.empty[asked], self.empty[cols])] = 1.0  # two answers with no content words say the same nothing
             if self.words is not None:
                 local = np.flatnonzero(self.read_by_words[asked])
@@ -183,8 +196,14 @@ class _WordSets:
 
     def overlap(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """The similarity of each set of ``rows`` with each of ``columns`` (rows x columns)."""
-        others = self.matrix if columns.size == self.size.size else self.matrix[columns]
-        both = (self.matrix[rows] @ others.T).astype(np.float64)
+        mine = self.matrix[rows]
+        if columns.size == self.size.size:
+            both = (mine @ self.matrix.T).astype(np.float64)
+        else:  # the columns' sets copied a few at a time: all of them were as many floats as the answers' sets
+            both = np.empty((rows.size, columns.size))
+            step = max(1, SIMILARITY_BLOCK // self.matrix.shape[1])
+            for start in range(0, columns.size, step):
+                both[:, start : start + step] = mine @ self.matrix[columns[start : start + step]].T
         either = self.size[rows, None] + self.size[None, columns] - both
         return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
 
@@ -210,6 +229,10 @@ def grouping_thresholds(threshold: float) -> tuple[float, ...]:
     return (threshold, *(threshold + (1.0 - threshold) * step for step in SPLIT_STEPS))
 
 
+class _Mixed(Exception):
+    """The answers of a kind are not all at one level with another kind's (a cosine's last bits told them apart)."""
+
+
 class Levels:
     """For pairs of answers, how many of ``thresholds`` their similarity reaches (an answer is at the top level with
     itself): all grouping needs of the similarity.
@@ -218,7 +241,13 @@ class Levels:
     the answers, where one byte a pair held for a question's grouping took 2.5 GB for 50,000 answers to one question.
     A pair is at the level the question's first pass over its rows (``Similarity.rows``) puts it at, however it is
     asked for: one whose similarity is within ``DOUBT`` of a threshold is worked out so again.
+
+    Answers of one kind (``Similarity.kind``) are at the top level with each other and at one level with any answer,
+    so grouping may ask for one answer of each kind (``kinds``): a pair near a threshold is then worked out so for
+    every answer of the two kinds, and ``_Mixed`` is raised if they differ.
     """
+
+    kind: np.ndarray | None = None  # each answer's kind, where grouping may work out one answer of each
 
     def __init__(self, similarity: Similarity, thresholds: Sequence[float]):
         self.similarity = similarity
@@ -227,31 +256,78 @@ class Levels:
         s = similarity
         # The answers read by their vectors: only between two of them does a similarity depend on how it is worked out.
         self._by_vectors = None if s.vectors is None else s.said & ~s.empty & ~s.read_by_words
+        # Bounds that tell a level for sure (odd: within ``DOUBT`` of a threshold), where the thresholds are further apart.
+        edges = np.ravel(np.column_stack([self.thresholds - DOUBT, self.thresholds + DOUBT]))
+        self._edges = edges if bool((np.diff(edges) > 0).all()) else None
+        self._sizes = np.bincount(s.kind, minlength=s.n)
+        self._of_kind = np.argsort(s.kind, kind="stable")  # each kind's answers, a kind after the other
+        self._kind_start = np.r_[0, np.cumsum(self._sizes)]
+        self._checked: dict[tuple[int, int], int] = {}  # the level of every pair of two kinds, or -1: not one
+        self.kind = s.kind if self._kinds_at_top() else None
 
-    def block(self, rows: np.ndarray, columns: np.ndarray, *, by_columns: bool = False) -> np.ndarray:
+    def _kinds_at_top(self) -> bool:
+        """Whether answers of one kind are at the top level with each other beyond doubt (not with a top threshold
+        about 1, say): then a kind's answers are taken together, as one."""
+        many = np.flatnonzero(self._sizes > 1)
+        first, second = self._of_kind[self._kind_start[many]], self._of_kind[self._kind_start[many] + 1]
+        step = max(1, int(SIMILARITY_BLOCK**0.5))
+        for start in range(0, many.size, step):
+            sim = np.diagonal(self.similarity.pairs(first[start : start + step], second[start : start + step]))
+            if (sim < self.thresholds[-1] + DOUBT).any():
+                return False
+        return bool(many.size)
+
+    def block(self, rows: np.ndarray, columns: np.ndarray, *, by_columns: bool = False, kinds: bool = False) -> np.ndarray:
         """The level of each answer of ``rows`` with each of ``columns`` (rows x columns, uint8).
 
         With ``by_columns``, each level is the one the column's own row has (for the levels of many answers with a
         few: the few as rows, not a copy of the many's vectors). The similarity is symmetric in everything but a
-        cosine's last bits, and a pair where those could tell is worked out in the column's row.
+        cosine's last bits, and a pair where those could tell is worked out in the column's row. With ``kinds``, each
+        level is every answer's of the two kinds (or ``_Mixed``).
         """
         rows, columns = np.asarray(rows, dtype=np.intp), np.asarray(columns, dtype=np.intp)
-        sim = self.similarity.pairs(rows, columns)
-        if self._by_vectors is None:  # words and credits: exact sums of exact values, the same however worked out
-            out = np.searchsorted(self.thresholds, sim, side="right").astype(np.uint8)
-        else:
-            out = np.searchsorted(self.thresholds + DOUBT, sim, side="right").astype(np.uint8)
-            a, b = np.nonzero(out != np.searchsorted(self.thresholds - DOUBT, sim, side="right"))
-            if a.size:
-                first = self._by_vectors[rows[a]] & self._by_vectors[columns[b]]
-                out[a, b] = np.searchsorted(self.thresholds, sim[a, b], side="right")
-                a, b = a[first], b[first]
-                out[a, b] = self._as_first(columns[b], rows[a]) if by_columns else self._as_first(rows[a], columns[b])
+        out, (a, b) = self._levels(rows, columns)
+        if a.size:
+            out[a, b] = self._as_first(columns[b], rows[a], kinds) if by_columns else self._as_first(rows[a], columns[b], kinds)
         out[self.similarity.same(rows, columns)] = self.top
         return out
 
-    def _as_first(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        """The levels of some pairs (rows[k], columns[k]) as the first pass over the rows has them."""
+    def both(self, rows: np.ndarray, columns: np.ndarray, *, kinds: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The levels of ``rows`` with ``columns`` as the rows have them and as the columns do (``block`` and its
+        ``by_columns``, both rows x columns), from one similarity: the pairs of both halves of the matrix at once."""
+        rows, columns = np.asarray(rows, dtype=np.intp), np.asarray(columns, dtype=np.intp)
+        out, (a, b) = self._levels(rows, columns)
+        other = out.copy()
+        if a.size:
+            out[a, b] = self._as_first(rows[a], columns[b], kinds)
+            other[a, b] = self._as_first(columns[b], rows[a], kinds)
+        same = self.similarity.same(rows, columns)
+        out[same] = other[same] = self.top
+        return out, other
+
+    def _levels(self, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """The levels of ``rows`` x ``columns``, and where a level depends on a cosine's last bits (to work out again)."""
+        sim = self.similarity.pairs(rows, columns)
+        if self._by_vectors is None:  # words and credits: exact sums of exact values, the same however worked out
+            return np.searchsorted(self.thresholds, sim, side="right").astype(np.uint8), _NO_PAIRS
+        if self._edges is not None:
+            at = np.searchsorted(self._edges, sim, side="right")
+            a, b = np.nonzero(at & 1)
+            at >>= 1
+            out = at.astype(np.uint8)
+            del at
+        else:
+            out = np.searchsorted(self.thresholds + DOUBT, sim, side="right").astype(np.uint8)
+            a, b = np.nonzero(out != np.searchsorted(self.thresholds - DOUBT, sim, side="right"))
+        if not a.size:
+            return out, _NO_PAIRS
+        out[a, b] = np.searchsorted(self.thresholds, sim[a, b], side="right")
+        first = self._by_vectors[rows[a]] & self._by_vectors[columns[b]]
+        return out, (a[first], b[first])
+
+    def _as_first(self, rows: np.ndarray, columns: np.ndarray, kinds: bool = False) -> np.ndarray:
+        """The levels of some pairs (rows[k], columns[k]) as the first pass over the rows has them (with ``kinds``,
+        as it has every pair of their kinds)."""
         step = self.similarity.block_rows()
         first = rows // step * step
         out = np.empty(rows.size, dtype=np.uint8)
@@ -259,18 +335,91 @@ class Levels:
             here = np.flatnonzero(first == start)
             sim = self.similarity.rows(int(start), int(start) + step)[rows[here] - start, columns[here]]
             out[here] = np.searchsorted(self.thresholds, sim, side="right")
+        if kinds and self.kind is not None:
+            u, v = self.kind[rows], self.kind[columns]
+            for k in np.flatnonzero((u != v) & (self._sizes[u] * self._sizes[v] > 1)):  # a kind with itself: at the top
+                out[k] = self._kinds_level(int(u[k]), int(v[k]))
         return out
 
+    def _kinds_level(self, u: int, v: int) -> int:
+        """The level of kind ``u``'s answers with kind ``v``'s as the first pass has them (``_Mixed`` if not one)."""
+        if (u, v) not in self._checked:
+            rows, columns = (self._of_kind[self._kind_start[k] : self._kind_start[k + 1]] for k in (u, v))
+            step = self.similarity.block_rows()
+            seen: set[int] = set()
+            for start in np.unique(rows // step * step):
+                here = rows[(rows >= start) & (rows < start + step)]
+                sim = self.similarity.rows(int(start), int(start) + step)[np.ix_(here - start, columns)]
+                seen.update(np.unique(np.searchsorted(self.thresholds, sim, side="right")).tolist())
+                if len(seen) > 1:
+                    break
+            self._checked[u, v] = seen.pop() if len(seen) == 1 else -1
+        if self._checked[u, v] < 0:
+            raise _Mixed
+        return self._checked[u, v]
 
-def _degrees(levels: Levels, members: np.ndarray, at: Sequence[int]) -> np.ndarray:
-    """How many of ``members`` each member is alike to (itself included) at each level of ``at``: one pass, a block of
-    rows at a time (len(at) x members)."""
-    out = np.zeros((len(at), members.size), dtype=np.intp)
-    step = max(1, SIMILARITY_BLOCK // members.size)
-    for start in range(0, members.size, step):
-        block = levels.block(members[start : start + step], members)
+
+_NO_PAIRS = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+
+
+@dataclass
+class _Kinds:
+    """A grouping's members as kinds of alike answers (``Levels.kind``): each kind worked out once, for all its members."""
+
+    first: np.ndarray  # each kind's first member, as a position in the members (in order)
+    weight: np.ndarray  # how many members each kind has
+    merged: bool  # whether any kind has more than one member
+    by_kind: np.ndarray  # the members' positions, a kind after the other
+
+    @classmethod
+    def of(cls, levels: Levels, members: np.ndarray) -> _Kinds:
+        if levels.kind is None:
+            return cls.one_by_one(members.size)
+        ids, first, of = np.unique(levels.kind[members], return_index=True, return_inverse=True)
+        if ids.size == members.size:
+            return cls.one_by_one(members.size)
+        order = np.argsort(first)  # kinds in the order of their first members: ties go to the earlier answer, as before
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        of = rank[of.ravel()]
+        return cls(first[order], np.bincount(of, minlength=order.size), True, np.argsort(of, kind="stable"))
+
+    @classmethod
+    def one_by_one(cls, n: int) -> _Kinds:
+        every = np.arange(n)
+        return cls(every, np.ones(n, dtype=np.intp), False, every)
+
+    def positions(self, kinds: np.ndarray) -> np.ndarray:
+        """The members' positions of ``kinds`` (in order), as a group holds them."""
+        if not self.merged:
+            return kinds
+        sizes = self.weight[kinds]
+        start = (np.cumsum(self.weight) - self.weight)[kinds]  # where each kind's positions begin in ``by_kind``
+        return np.sort(self.by_kind[np.repeat(start - (np.cumsum(sizes) - sizes), sizes) + np.arange(sizes.sum())])
+
+    def count(self, near: np.ndarray, axis: int, weight: np.ndarray) -> np.ndarray:
+        """How many members ``near`` (kinds x kinds, bool) holds along ``axis``, each kind counted by ``weight``."""
+        if not self.merged:
+            return near.sum(axis=axis)
+        w = weight.astype(np.float64)  # counts of a few thousand: exact in float64, and a product BLAS does
+        return np.rint(near @ w if axis == 1 else w @ near).astype(np.intp)
+
+
+def _degrees(levels: Levels, members: np.ndarray, at: Sequence[int], kinds: _Kinds) -> np.ndarray:
+    """How many of ``members`` each kind's members are alike to (themselves included) at each level of ``at``
+    (len(at) x kinds): one pass over half the pairs, a block of rows with the rows after them at a time, each pair's
+    level as each of its two rows has it."""
+    rows = members[kinds.first]
+    out = np.zeros((len(at), rows.size), dtype=np.intp)
+    step = max(1, SIMILARITY_BLOCK // rows.size)
+    for start in range(0, rows.size, step):
+        stop = min(rows.size, start + step)
+        as_rows, as_columns = levels.both(rows[start:stop], rows[start:], kinds=kinds.merged)
+        after = as_columns[:, stop - start :]  # the pairs with rows after the block, counted for those rows here
         for k, level in enumerate(at):
-            out[k, start : start + block.shape[0]] = (block >= level).sum(axis=1)
+            out[k, start:stop] += kinds.count(as_rows >= level, 1, kinds.weight[start:])
+            out[k, stop:] += kinds.count(after >= level, 0, kinds.weight[start:stop])
+        del as_rows, as_columns, after  # not held while the next block is worked out
     return out
 
 
@@ -282,31 +431,46 @@ def cluster(levels: Levels, members: np.ndarray, level: int, degree: np.ndarray 
     centre, and the biggest groups form first. Deterministic: ties go to the
     earlier answer. ``degree``: the members' degrees at ``level``, if known.
 
-    The levels are worked out as they are needed, a block at a time: once for
-    every pair, to count each answer's alike ones, and then for the rows of
-    each centre and of the answers left against those it took.
+    The levels are worked out as they are needed, a block at a time, for one
+    answer of each kind: once for half the pairs, to count each answer's alike
+    ones, and then for the rows of each centre and of the answers left against
+    those it took.
     """
     members = np.asarray(members, dtype=np.intp)
     if members.size == 0:
         return []
-    degree = _degrees(levels, members, (level,))[0] if degree is None else degree.copy()
-    alive = np.ones(members.size, dtype=bool)
+    kinds = _Kinds.of(levels, members)
+    try:
+        return _cluster(levels, members, level, kinds, degree)
+    except _Mixed:  # a kind's answers told apart by a cosine's last bits near a threshold: one by one, as they are
+        return _cluster(levels, members, level, _Kinds.one_by_one(members.size), degree)
+
+
+def _cluster(levels: Levels, members: np.ndarray, level: int, kinds: _Kinds, degree: np.ndarray | None) -> list[np.ndarray]:
+    """``cluster``, a kind at a time (``degree``: the members', or the kinds' when given by ``_regrouped``)."""
+    rows = members[kinds.first]
+    if degree is None:
+        degree = _degrees(levels, members, (level,), kinds)[0]
+    elif degree.size == members.size:
+        degree = degree[kinds.first]  # a copy
+    alive = np.ones(rows.size, dtype=bool)
     groups = []
     while alive.any():
         live = np.flatnonzero(alive)
         if degree[live].max() == 1:  # no answer left is alike to another: each its own group, in order, as taken one by one
-            groups += [members[i : i + 1] for i in live]
+            groups += [members[kinds.first[i : i + 1]] for i in live]
             break
         centre = int(live[np.argmax(degree[live])])
-        taken = live[levels.block(members[[centre]], members[live])[0] >= level]
+        taken = live[levels.block(rows[[centre]], rows[live], kinds=kinds.merged)[0] >= level]
         alive[taken] = False
         live = np.flatnonzero(alive)
         if live.size:  # the answers left lose those taken they are alike to (each pair's level as the one left has it)
             step = max(1, SIMILARITY_BLOCK // live.size)
             for start in range(0, taken.size, step):
-                near = levels.block(members[taken[start : start + step]], members[live], by_columns=True) >= level
-                degree[live] -= near.sum(axis=0)
-        groups.append(members[taken])
+                some = taken[start : start + step]
+                near = levels.block(rows[some], rows[live], by_columns=True, kinds=kinds.merged) >= level
+                degree[live] -= kinds.count(near, 0, kinds.weight[some])
+        groups.append(members[kinds.positions(taken)])
     groups.sort(key=lambda g: (-g.size, int(g[0])))
     return groups
 
@@ -316,16 +480,27 @@ def split(levels: Levels, members: np.ndarray, x: np.ndarray) -> list[np.ndarray
     members = np.asarray(members, dtype=np.intp)
     if members.size < 2:
         return [members]
-    at = range(2, 2 + len(SPLIT_STEPS))
-    for level, degree in zip(at, _degrees(levels, members, at)):
-        if degree.max() < members.size:  # no answer alike to all the others: regrouped at this level, more than one group
-            return cluster(levels, members, level, degree)
+    try:
+        parts = _regrouped(levels, members, _Kinds.of(levels, members))
+    except _Mixed:  # as in ``cluster``
+        parts = _regrouped(levels, members, _Kinds.one_by_one(members.size))
+    if parts is not None:
+        return parts
     order = members[np.argsort(x[members], kind="stable")]
     gaps = np.diff(x[order])
     if gaps.size and gaps.max() > 0:
         cut = int(np.argmax(gaps)) + 1
         return sorted([order[:cut], order[cut:]], key=lambda g: -g.size)
     return [members[i : i + 1] for i in range(members.size)]
+
+
+def _regrouped(levels: Levels, members: np.ndarray, kinds: _Kinds) -> list[np.ndarray] | None:
+    """A group regrouped at the first stricter level that parts it, if one does."""
+    at = range(2, 2 + len(SPLIT_STEPS))
+    for level, degree in zip(at, _degrees(levels, members, at, kinds)):
+        if degree.max() < members.size:  # no answer alike to all the others: regrouped at this level, more than one group
+            return _cluster(levels, members, level, kinds, degree)
+    return None
 
 
 # --- what the marks teach -------------------------------------------------------------------------

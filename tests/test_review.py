@@ -203,8 +203,11 @@ class _NoLevels(Levels):
     def __init__(self):
         self.top = 4
 
-    def block(self, rows, columns, by_columns=False):
+    def block(self, rows, columns, by_columns=False, kinds=False):
         return np.full((len(rows), len(columns)), self.top, dtype=np.uint8)
+
+    def both(self, rows, columns, kinds=False):
+        return self.block(rows, columns), self.block(rows, columns)
 
 
 @pytest.mark.parametrize("match, doubt", [("meaning", None), ("keyword", None), ("meaning", 0.05)])
@@ -246,8 +249,11 @@ class _MatrixLevels(Levels):
     def __init__(self, matrix: np.ndarray):
         self.matrix, self.top = matrix, int(matrix.max())
 
-    def block(self, rows, columns, by_columns=False):
+    def block(self, rows, columns, by_columns=False, kinds=False):
         return self.matrix[np.ix_(columns, rows)].T if by_columns else self.matrix[np.ix_(rows, columns)]
+
+    def both(self, rows, columns, kinds=False):
+        return self.block(rows, columns), self.block(rows, columns, by_columns=True)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -262,6 +268,123 @@ def test_grouping_takes_each_centre_with_what_is_left_alike_to_it(seed):
         for level in range(1, 5):
             got = cluster(_MatrixLevels(levels), members, level)
             assert [g.tolist() for g in got] == [g.tolist() for g in _dense_cluster(levels.astype(float), members, level)]
+
+
+class _KindLevels(_MatrixLevels):
+    """Levels read from a whole matrix whose answers of a kind are alike in everything: each kind read once."""
+
+    def __init__(self, matrix: np.ndarray, kind: np.ndarray):
+        super().__init__(matrix)
+        self.kind = kind
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grouping_reads_each_pair_as_its_own_row_has_it_and_each_kind_once(seed, monkeypatch):
+    """The degrees are counted over half the pairs, each pair read once for both its answers, and answers of one kind
+    once for all of them: where a pair's two halves differ (a cosine's last bits) and answers repeat, the groups are
+    still the whole matrix's, read row by row."""
+    import grader.review as review
+
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 7 * 400)  # blocks of seven rows (or more, of kinds)
+    rng = np.random.default_rng(seed)
+    distinct = 120
+    base = rng.integers(0, 5, (distinct, distinct)) * (rng.random((distinct, distinct)) < rng.choice([0.05, 0.3]))
+    base = np.maximum(base, base.T)
+    a, b = rng.integers(0, distinct, (2, 2000))
+    base[a, b] = np.clip(base[a, b] + rng.choice([-1, 1], 2000), 0, 4)  # one half of many pairs a level apart
+    np.fill_diagonal(base, 4)
+    kind = rng.integers(0, distinct, 400)  # 400 answers of at most 120 kinds
+    levels = base[np.ix_(kind, kind)].astype(np.uint8)  # a kind's answers at the top with each other, alike to the rest
+    assert (levels != levels.T).any()
+    for members in [np.arange(kind.size), rng.permutation(kind.size)[: kind.size // 3]]:
+        for level in range(1, 5):
+            expected = [g.tolist() for g in _dense_cluster(levels.astype(float), members, level)]
+            assert [g.tolist() for g in cluster(_MatrixLevels(levels), members, level)] == expected
+            assert [g.tolist() for g in cluster(_KindLevels(levels, kind), members, level)] == expected
+        x = rng.random(kind.size)
+        for group in cluster(_MatrixLevels(levels), members, 1)[:6]:
+            assert [p.tolist() for p in split(_KindLevels(levels, kind), group, x)] == [p.tolist() for p in split(_MatrixLevels(levels), group, x)]
+
+
+def _repeated_answers() -> list[str]:
+    """Answers most of which another student gave too, word for word or in other case and punctuation."""
+    rng = np.random.default_rng(7)
+    distinct = _varied_answers()
+    picked = [distinct[i] for i in rng.integers(0, len(distinct), 3 * len(distinct))]
+    return [a.upper() if i % 5 == 0 else f"{a}!" if i % 7 == 0 else a for i, a in enumerate(picked)]
+
+
+@pytest.mark.parametrize("match", ["meaning", "keyword"])
+def test_repeated_answers_are_worked_out_once_and_grouped_as_before(seed_deck, match, monkeypatch):
+    """Two of every three answers in the bench's class repeat another: an answer alike to another in all the
+    similarity reads of them (their words, in order; their credits) is worked out once for both, with the groups and
+    splits of the whole matrix."""
+    import grader.review as review
+
+    grader = KeywordGrader(GradingSettings(match=match))
+    answers = _repeated_answers()
+    grades = grader.grade_many(seed_deck.cards[2], answers)
+    n = len(answers)
+    dense = Similarity(answers, grades, grader.vectors).rows(0, n)
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 7 * n)
+    thresholds = grouping_thresholds(0.7 if match == "meaning" else 0.55)
+    similarity = Similarity(answers, grades, grader.vectors)
+    kinds = np.unique(similarity.kind).size
+    assert kinds < len(set(answers)) < n / 2  # "ISOLATION" is "isolation!"
+    levels = Levels(similarity, thresholds)
+    worked: list[int] = []
+    pairs = similarity.pairs
+    monkeypatch.setattr(similarity, "pairs", lambda rows, columns=None: worked.append(np.size(pairs(rows, columns))) or pairs(rows, columns))
+    everyone = np.arange(n)
+    first = cluster(levels, everyone, 1)
+    assert [g.tolist() for g in first] == [g.tolist() for g in _dense_cluster(dense, everyone, thresholds[0])]
+    assert sum(worked) < 2 * kinds * kinds < n * n / 4, f"{sum(worked)} pairs"
+    x = review.calibration_input(grades)
+    for members in [np.sort(np.random.default_rng(1).choice(n, n // 2, replace=False)), *first[:3]]:
+        for level, t in enumerate(thresholds, start=1):
+            assert [g.tolist() for g in cluster(levels, members, level)] == [g.tolist() for g in _dense_cluster(dense, members, t)]
+    for group in first[:8]:
+        assert [p.tolist() for p in split(levels, group, x)] == [p.tolist() for p in _dense_split(dense, group, thresholds, x)]
+
+
+def test_a_kind_a_first_pass_tells_apart_is_grouped_answer_by_answer(seed_deck, monkeypatch):
+    """Two answers of a kind can still differ in a cosine's last bits where the first pass worked out their rows: at a
+    threshold, that parts them, and grouping them as one would not give the groups it gave."""
+    import grader.review as review
+
+    grader = KeywordGrader(GradingSettings(match="meaning"))
+    answers = _repeated_answers()[:300]
+    grades = grader.grade_many(seed_deck.cards[2], answers)
+    n = len(answers)
+    similarity = Similarity(answers, grades, grader.vectors)
+    threshold, doubt = 0.7, 0.025  # pairs this near a threshold are worked out again (a kind stays at the top)
+    kind = similarity.kind
+    read = similarity.said & ~similarity.empty & ~similarity.read_by_words
+    sim = similarity.rows(0, n)
+    centre = int(np.argmax((sim >= threshold).sum(axis=1)))  # the first group's, the first of its kind
+    twin = int(np.flatnonzero(kind == kind[centre])[1])
+    below = np.flatnonzero(read & read[twin] & (kind != kind[centre]) & (sim[twin] < threshold) & (sim[twin] > threshold - doubt))
+    assert below.size > 5
+    monkeypatch.setattr(review, "DOUBT", doubt)
+    rows = Similarity.rows
+
+    def first_pass(self, start, stop):  # where the twin's row was worked out, these pairs came out just over it
+        out = rows(self, start, stop)
+        if start <= twin < stop:
+            out[twin - start, below] = threshold + 1e-12
+        return out
+
+    monkeypatch.setattr(Similarity, "rows", first_pass)
+    dense = similarity.rows(0, n)
+    as_one = dense.copy()
+    as_one[twin] = dense[centre]
+    as_one[twin, [centre, twin]] = 1.0
+    everyone = np.arange(n)
+    expected = [g.tolist() for g in _dense_cluster(dense, everyone, threshold)]
+    assert expected != [g.tolist() for g in _dense_cluster(as_one, everyone, threshold)]  # the twin's row makes the groups
+    monkeypatch.setattr(review, "SIMILARITY_BLOCK", 7 * n)
+    levels = Levels(Similarity(answers, grades, grader.vectors), grouping_thresholds(threshold))
+    assert [g.tolist() for g in cluster(levels, everyone, 1)] == expected
 
 
 @pytest.mark.parametrize("match", ["meaning", "keyword"])
