@@ -275,7 +275,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     terms = _with_sides(card, terms, stems)
     if stemming_language() == "english":  # its order words are English
         terms = [_with_order(term, stems) for term in terms]
-    terms = [_with_denied(term, stems, frozenset().union(*(t.rows for t in terms if t is not term))) for term in terms]
+    terms = [_with_denied(term, stems, terms) for term in terms]
     abbreviations = _abbreviation_index([w if i in plain_rows else "" for i, w in enumerate(words)], stems, highlighted_rows)
     for letters, candidates in expansions.items():  # an answer's acronym meets a term's words as an abbreviation does
         if stem(letters) in question_stems:  # the question's own, said back ("VMM stands for ...")
@@ -383,11 +383,14 @@ def _with_order(term: _Term, stems: list[str]) -> _Term:
     return replace(term, order=(at[0].lower(), first, second))
 
 
-def _with_denied(term: _Term, stems: list[str], others: frozenset[int]) -> _Term:
+def _with_denied(term: _Term, stems: list[str], terms: list[_Term]) -> _Term:
     """A highlighted term marked with its negations and the word each denies first (``_Term.denied``): "starvation" of
     *not starvation free*, "deterministic" of *non-deterministic choice*. Not a word its other words say too
     ("promotes specific words, penalises non-specific words" says both), nor one another term of the card says (*with
     labels* beside *unsupervised, with no labels*): said alone, such a word is that term's."""
+    if not any(part.denials for alternative in term.alternatives for part in alternative):
+        return term
+    others = frozenset().union(*(t.rows for t in terms if t is not term))
     units = []
     for alternative in term.alternatives:
         for part in alternative:
@@ -1057,7 +1060,7 @@ def _given_to_the_other(
 def _names_of_swapped_sides(terms: Sequence[_Term], evidence: list[Evidence]) -> list[int]:
     """The side names an answer earns while it gives every description it says to the wrong side: "safety means
     something good eventually happens and liveness means nothing bad ever happens" names both properties only to swap
-    what they mean. None where some description earns credit."""
+    what they mean. None of them where some description earns credit."""
     if any(term.sides is not None and e.coverage > 0.0 for term, e in zip(terms, evidence)):
         return []
     return [i for i, (term, e) in enumerate(zip(terms, evidence)) if term.names_a_side and e.coverage > 0.0]
