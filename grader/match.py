@@ -834,6 +834,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     # The clause of each content word, made once a contrast asks for it: a side named before a colon begins one too.
     side_clauses: tuple[list[int], list[str]] | None = None
     said_stems: set[str] | None = None  # the answer's stems, made once a term's opposites are looked for
+    swapped_share = 0.0  # the most of a description the answer gives to the wrong side (see _names_of_swapped_sides)
     for term, (turned, opposites) in zip(compiled.terms, compiled.opposable):
         if found.keys().isdisjoint(term.rows):
             out.append(term.missing)
@@ -859,6 +860,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
             if _given_to_the_other(term.sides, found, {p + shift for p in positions}, *side_clauses):
                 span = (tokens[ends[0]].start, tokens[ends[1]].end)
                 out.append(_new_tuple(Evidence, (term.term, term.weight, 0.0, span, None, "other side")))
+                swapped_share = max(swapped_share, coverage)
                 continue
         if ends and coverage > 0.0 and term.denied and (dropped := _denial_dropped(term, found, said, ends)) is not None:
             lo, hi = min(ends[0], dropped), max(ends[1], dropped)
@@ -886,7 +888,7 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = _refused(out[i], "inside another term")
-    if any(e.refused == "other side" for e in out):
+    if swapped_share >= SWAPPED_DESCRIPTION_SHARE:
         for i in _names_of_swapped_sides(compiled.terms, out):
             out[i] = _refused(out[i], "swapped")
     if len(placed) > 1:
@@ -1055,6 +1057,12 @@ def _given_to_the_other(
         if clause in stems_of and p not in positions:
             stems_of[clause].add(s)
     return not any(_names(stems, own) for stems in stems_of.values())
+
+
+# How much of a description an answer must give to the wrong side for its naming of the sides to be a swap, not a
+# stray word of it ("static binary translation and dnyamic binary translation": one word of *translates one/few
+# instructions*, in the static clause).
+SWAPPED_DESCRIPTION_SHARE = 0.75
 
 
 def _names_of_swapped_sides(terms: Sequence[_Term], evidence: list[Evidence]) -> list[int]:

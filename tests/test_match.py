@@ -1068,6 +1068,18 @@ def test_naming_the_sides_earns_nothing_where_every_description_is_swapped(answe
     assert grade_answer(SAFETY, answer).score == score
 
 
+def test_a_stray_word_given_to_the_wrong_side_leaves_the_names_their_credit():
+    """"translation" in the static clause is one word of *translates one/few instructions* (dynamic's): refused there,
+    but no swap of what the two types mean, so naming both still earns them."""
+    card = highlighted_card(
+        "What are 2 possible types of binary translation? What is the difference?",
+        "- ==static==: converts the ==entirety of the code without running it first==\n"
+        "- ==dynamic==: only ==translates one/few instructions== and ==caches== them",
+    )
+    grade = grade_answer(card, "static binary translation and dnyamic binary translation")
+    assert [t.credit for t in grade.terms] == [1.0, 0.0, 1.0, 0.0, 0.0] and grade.terms[3].refused == "other side"
+
+
 def test_a_mention_across_two_clauses_belongs_where_most_of_its_words_stand():
     """"snaps the region" names RoI align and holds one word of RoI align's *bi-linear sampling at regular points of each
     sub region*; the clause that holds the rest names RoI pool: the description is given to pool."""
