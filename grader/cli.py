@@ -112,12 +112,13 @@ def _decks(paths: list[Path] | None) -> list[Deck]:
 def _refuse_piped(paths: list[Path] | None, why: str) -> None:
     """Refuse a deck read from a pipe or standard input for a command that keeps or reads the history, which is kept
     by the deck's file: a pipe has none, and another pipe of the same deck would be another deck (``decks.is_piped``)."""
-    from .decks import STDIN, STDIN_NAME, is_piped
+    from .decks import is_piped
     from .errors import InputError
+    from .files import shown_name
 
     for path in paths or ():
         if is_piped(path):
-            raise InputError(f"{why}, and a deck read from a pipe has none: give the deck's file", path=STDIN_NAME if str(path) == STDIN else path)
+            raise InputError(f"{why}, and a deck read from a pipe has none: give the deck's file", path=shown_name(path))
 
 
 def _version(value: bool) -> None:
@@ -358,8 +359,9 @@ def grade(
         _check_gradebook(gradebook, {"the deck": deck, "the answers file": answers, "the report": report, "the output": output})
     _check_writable(output=output, report=report, gradebook=gradebook, whole=False)
     from .class_outputs import ClassOutputs
+    from .files import shown_name
 
-    class_outputs = ClassOutputs(report, gradebook, student, "<stdin>" if str(answers) == "-" else str(answers), output)
+    class_outputs = ClassOutputs(report, gradebook, student, shown_name(answers), output)
 
     def writers(the_deck: Deck, fields: list[str]) -> list[Writer[GradedAnswer]]:
         chosen: list[Writer[GradedAnswer]] = class_outputs.start(the_deck, fields)

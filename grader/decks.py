@@ -21,13 +21,11 @@ from pathlib import Path
 
 from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, in_language, question_image_paths, without_code
 from .errors import DeckError
-from .files import decode_text, is_stream, read_stream, read_text
+from .files import STDIN, decode_text, is_stream, read_stream, read_text, shown_name
 from .keyterms import clean_markdown
 from .models import Deck
 from .resources import bundled, missing
 
-STDIN = "-"  # a deck named so is read from standard input
-STDIN_NAME = "<stdin>"
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 PLAIN_SUFFIXES = {".yaml", ".yml", ".json"}
 ANKI_SUFFIXES = {".apkg", ".colpkg"}
@@ -205,16 +203,22 @@ def parse_deck(path: str | Path) -> ParsedDeck:
     if is_piped(path):
         return _parse_piped(path)
     suffix = path.suffix.lower()
-    with _cycle_collector_paused():
-        if suffix in ANKI_SUFFIXES:
-            from .formats.anki import parse_package
+    if suffix in ANKI_SUFFIXES:
+        from .formats.anki import parse_package
 
-            parsed = parse_package(path)
-        else:
-            parsed = parse_text(read_text(path, what="deck", error=DeckError), str(path))
+        return _checked(lambda: parse_package(path), suffix, path, images=True)
+    return _checked(lambda: parse_text(read_text(path, what="deck", error=DeckError), str(path)), suffix, path, images=True)
+
+
+def _checked(parse: Callable[[], ParsedDeck], suffix: str, path: str | Path, *, images: bool) -> ParsedDeck:
+    """A deck parsed (``_cycle_collector_paused``), refused if it has no cards, and read in its language: what a file and
+    a pipe share. With ``images``, its findings include the images that are missing (a pipe has no folder to look in)."""
+    with _cycle_collector_paused():
+        parsed = parse()
         if not parsed.deck.cards:
             raise DeckError(f"deck has no cards ({_NO_CARDS_HINT.get(suffix, _NO_CARDS_HINT['.md'])})", path=path, line=1)
-        parsed.findings[:] = sorted([*parsed.findings, *_missing_images(parsed.deck)], key=lambda f: f.line)
+        if images:
+            parsed.findings[:] = sorted([*parsed.findings, *_missing_images(parsed.deck)], key=lambda f: f.line)
         parsed.deck = in_its_language(parsed.deck)
     return parsed
 
@@ -229,7 +233,7 @@ def _parse_piped(path: Path) -> ParsedDeck:
     """A deck from a pipe or standard input, read once, to its end; its format from its name's extension, if it has
     one (``mkfifo deck.yaml``), else from its text (``sniffed_suffix``). Its images are not looked for: there is no
     folder to look in."""
-    name = STDIN_NAME if str(path) == STDIN else str(path)
+    name = shown_name(path)
     data = _piped_bytes(path, name)
     if data.startswith(b"PK\x03\x04"):
         raise DeckError("an Anki package cannot be read from a pipe (its images are read from the file later): give the file", path=name)
@@ -237,12 +241,7 @@ def _parse_piped(path: Path) -> ParsedDeck:
     suffix = Path(name).suffix.lower()
     if suffix not in DECK_SUFFIXES:
         suffix = sniffed_suffix(text)
-    with _cycle_collector_paused():
-        parsed = parse_text(text, name, suffix=suffix)
-        if not parsed.deck.cards:
-            raise DeckError(f"deck has no cards ({_NO_CARDS_HINT.get(suffix, _NO_CARDS_HINT['.md'])})", path=name, line=1)
-        parsed.deck = in_its_language(parsed.deck)
-    return parsed
+    return _checked(lambda: parse_text(text, name, suffix=suffix), suffix, name, images=False)
 
 
 def _piped_bytes(path: Path, name: str) -> bytes:
@@ -487,7 +486,7 @@ def lint_files(paths: Sequence[str | Path]) -> Iterator[str]:
     answers = answers_files(parsed_decks)
     twins = twin_files(parsed_decks, answers)
     for path, parsed, _ in read:
-        path = Path(STDIN_NAME) if str(path) == STDIN else path
+        path = Path(shown_name(path))
         if isinstance(parsed, DeckError):
             yield str(parsed)
         elif isinstance(parsed, ParsedDeck) and parsed.deck.path in answers:

@@ -20,6 +20,8 @@ from .errors import GraderError, InputError
 MAX_FILE_BYTES = 20 * 1024 * 1024
 BOM = codecs.BOM_UTF8
 CHUNK_BYTES = 1024 * 1024
+STDIN = "-"  # an input named so is read from standard input
+STDIN_NAME = "<stdin>"  # what errors and reports call it
 
 
 def read_text(
@@ -50,6 +52,11 @@ def read_text(
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
     return decode_text(data, path, what=what, error=error)
+
+
+def shown_name(path: str | Path) -> str:
+    """What errors and reports call an input: ``<stdin>`` for ``-``, else its path."""
+    return STDIN_NAME if str(path) == STDIN else str(path)
 
 
 def read_stream(

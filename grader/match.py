@@ -103,7 +103,6 @@ class _Part:
     # Each negation among its words with the words it denies (indices into ``rows``): met together or not at all.
     denials: tuple[tuple[int, tuple[int, ...]], ...] = ()
     repeats: tuple[tuple[int, int], ...] = ()  # each word it says more than once ("end to end"): its row, how many times more
-    highlighted: bool = False  # of an author's highlighted term, not one derived from a reference
     shares: dict[tuple[bool, ...], float] = field(default_factory=dict, compare=False)  # see _share
 
 
@@ -258,7 +257,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
                 long = phrase_words(toks) >= LONG_PHRASE_WORDS
                 denials = () if affirmative else _denial_units(term, part.text, toks)
                 repeats = tuple((row, rows.count(row) - 1) for row in dict.fromkeys(rows) if rows.count(row) > 1)
-                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials, repeats, not term.derived))
+                parts.append(_Part(part.weight, rows, np.array(weights), compounds, affirmative, long, spaceless, denials, repeats))
             alternatives.append(tuple(parts))
         first = alternatives[0]
         weight = term.weight * sum(p.weight * float(p.row_weights.mean()) for p in first) / sum(p.weight for p in first)
@@ -1188,7 +1187,7 @@ def _best_mention(term: _Term, found: Found, affirmed: Found) -> Mention:
     best_cov, best_pos, best_alt = 0.0, [], None
     refused: list[int] = []
     for alt in term.alternatives:
-        cov, pos, named_else = _alternative_coverage(alt, found, affirmed)
+        cov, pos, named_else = _alternative_coverage(alt, found, affirmed, in_order_only=not term.term.derived)
         refused += named_else
         if cov > best_cov:
             best_cov, best_pos, best_alt = cov, pos, alt
@@ -1313,9 +1312,10 @@ def _best_centre(
     return near, chosen, centre
 
 
-def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found) -> tuple[float, list[int], list[int]]:
+def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Found, in_order_only: bool = False) -> tuple[float, list[int], list[int]]:
     """Weighted share of an alternative's words found near each other, their positions, and the positions of the
-    words of a part the answer says with another word in a missing one's place (``_substituted``)."""
+    words of a part the answer says with another word in a missing one's place (``_substituted``; ``in_order_only``
+    for an author's highlighted terms)."""
     total = 0.0
     positions: list[int] = []
     refused: list[int] = []
@@ -1345,7 +1345,7 @@ def _alternative_coverage(parts: tuple[_Part, ...], found: Found, affirmed: Foun
         near, chosen = _around(mentions, centre, window, part.denials)
         if RECENTRED and len(chosen) < len(first):
             near, chosen, centre = _best_centre(part, mentions, near, chosen, centre, window)
-        if not (part.long or part.spaceless) and _substituted(near, chosen, part.highlighted):
+        if not (part.long or part.spaceless) and _substituted(near, chosen, in_order_only):
             refused += chosen
             continue
         total += part.weight * _share(part, tuple(near))
