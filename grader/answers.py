@@ -34,7 +34,7 @@ from .errors import AnswersError, InputError
 from .files import STDIN, STDIN_NAME, is_stream, open_text, read_text
 from .models import AnswerRow, Card, Deck
 
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv", ".yaml": "yaml", ".yml": "yaml"}
 MAX_DEPTH = 64  # levels of nesting in a row (a row is 1, a list in one of its fields 2, ...)
 TOO_DEEP = f"row is nested more than {MAX_DEPTH} levels deep"
 TOO_LONG_NUMBER = f"a number has more than {sys.get_int_max_str_digits():,} digits (write it as text, in quotes)"

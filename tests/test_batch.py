@@ -116,6 +116,7 @@ def test_a_bad_answers_file_is_one_line_naming_file_and_line(tmp_path, name, con
         ("a.csv", '\ufeffStudent;Card;Answer\r\nann;3;"sharing; aggregation, emulation"\r\nbo;1;a,b\r\n',
          [(2, "3", "sharing; aggregation, emulation", {"Student": "ann"}), (3, "1", "a,b", {"Student": "bo"})]),
         ("a.csv", "question\tanswer\nWhat is VM migration?\tlive, offline\n", [(2, None, "live, offline", {})]),
+        ("a.tsv", "student\tcard\tanswer\nann\t15\tlive; offline, too\n", [(2, "15", "live; offline, too", {"student": "ann"})]),  # a spreadsheet's tab-separated export
         ("a.csv", "card,answer,note;2\n3,a;b,c\n", [(2, "3", "a;b", {"note;2": "c"})]),  # the commas give an answer column
         # Excel pads rows to the sheet's used range: unnamed columns and rows of empty cells hold nothing to grade
         ("a.csv", "\ufeffStudent,Card,Answer,,\r\nann,3,sharing,,\r\n,,,,\r\n , ,,,\r\n", [(2, "3", "sharing", {"Student": "ann"})]),
