@@ -669,6 +669,9 @@ def _activity_chart(activity: list[DayCount]) -> Text:
     )
 
 
+MASTERY_BAR = 6  # characters: the wide decks table then holds a 14-letter title ("Virtualization") on 80 columns
+
+
 def _decks_table(decks: list[DeckStats]) -> Table:
     table = Table(title="Decks", title_justify="left")
     table.add_column("deck", overflow="fold", max_width=24)  # a long title folds rather than push the table off a 100-column screen
@@ -678,7 +681,8 @@ def _decks_table(decks: list[DeckStats]) -> Table:
     for d in decks:
         table.add_row(
             Text(clean_line(d.title)), str(d.cards), str(d.new), str(d.learning), str(d.young), str(d.mature), str(d.due_today),
-            Text.assemble((bar(d.mastery, 10), "green"), f" {d.mastery:4.0%}"),
+            Text.assemble((bar(d.mastery, MASTERY_BAR), "green"), f"\u00a0{d.mastery:4.0%}"),  # one unbreakable cell: rich
+            # measured it as two words, chose this table at 80 columns and squeezed the title ("Virtualiza" / "tion")
         )  # fmt: skip
     return table
 
