@@ -3,6 +3,7 @@
     python eval/bench_review.py --against /tmp/base             # 100,000 answers: about five minutes on 2 cores
     python eval/bench_review.py --rows 5000 --repeat 5
     python eval/bench_review.py --against /tmp/base --rows 0 --one-question 50000   # one question's 50,000 answers
+    python eval/bench_review.py --against /tmp/base --rows 0 --one-question 50000 --match keyword   # by words alone
 
 ``--against DIR`` is another checkout (a directory holding ``grader/``, e.g.
 ``git archive main | tar -x -C /tmp/base``); each figure is measured for it
@@ -94,13 +95,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each figure, the median kept (default 3)")
     parser.add_argument("--against", type=Path, help="a baseline checkout, measured in the same run")
     parser.add_argument("--one-question", type=int, default=0, metavar="N", help="also N answers to one question (e.g. 50000)")
+    parser.add_argument("--match", choices=("meaning", "keyword"), default="meaning", help="grader's --match (keyword: every answer compared by its words)")
     args = parser.parse_args()
     trees = {"this": ROOT}
     if args.against is not None:
         if not (args.against / "grader").is_dir():
             raise SystemExit(f"{args.against}: no grader/ in it")
         trees["baseline"] = args.against.resolve()
-    print(f"grader review bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {args.rows:,} answers\n")
+    print(f"grader review bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {args.rows:,} answers, --match {args.match}\n")
     with tempfile.TemporaryDirectory(prefix="grader-bench-review-") as tmp:
         answers = Path(tmp) / "class.jsonl"
         if args.rows:
@@ -120,13 +122,13 @@ def main() -> None:
                     raise SystemExit(f"{tree}: grader is imported from {imported_from(tree, work / 'home')} instead")
                 exports = ["--output", str(work / EXPORTS[0]), "--report", str(work / EXPORTS[1]), "--gradebook", str(work / EXPORTS[2])]
                 if args.rows:
-                    review = ["review", str(DECK), str(answers)]
+                    review = ["review", str(DECK), str(answers), "--match", args.match]
                     first = run(tree, [*review, "--decisions", str(work / "first.jsonl")], "q\n", work / "home")
                     exported = run(tree, [*review, "--decisions", str(work / "d.jsonl"), "--export-only", *exports], "", work / "home")
                     measured(name, "first group", first)
                     measured(name, "exports", exported)
                 if single is not None:
-                    review = ["review", str(DECK), str(single), "--decisions", str(work / "one.jsonl")]
+                    review = ["review", str(DECK), str(single), "--decisions", str(work / "one.jsonl"), "--match", args.match]
                     measured(name, "one question", run(tree, review, ACCEPTED, work / "home"))
                     one = [f"one-{f}" for f in EXPORTS]
                     run(tree, [*review, "--export-only", "--output", str(work / one[0]), "--report", str(work / one[1]), "--gradebook", str(work / one[2])], "", work / "home")

@@ -115,8 +115,7 @@ class Similarity:
         self.read_by_words = np.zeros(self.n, dtype=bool)
         self.read_by_words[self.by_words] = True
         if self.by_words.size:
-            stems = [{t.stem for t in ts} for ts in distinct]
-            self.words: _WordSets | None = _WordSets([stems[i] for i in text])
+            self.words: _WordSets | None = _WordSets([{t.stem for t in ts} for ts in distinct], text)
         else:
             self.words = None
         facts = _as_facts(grades)
@@ -190,27 +189,35 @@ class Similarity:
 
 
 class _WordSets:
-    """Answers' sets of words, for the Jaccard similarity of two (two empty sets are alike)."""
+    """Answers' sets of words, for the Jaccard similarity of two (two empty sets are alike).
 
-    def __init__(self, words: list[set[str]]):
-        counts = Counter(w for ws in words for w in ws)
+    One row per distinct text, not per answer (``text``: each answer's): a class repeats its answers, and 50,000
+    answers to one question held a row each, most of the memory a review took without the semantic tier.
+    """
+
+    def __init__(self, words: list[set[str]], text: np.ndarray):
+        said_by = np.bincount(text, minlength=len(words))  # how many answers have each text
+        counts: Counter[str] = Counter()
+        for ws, times in zip(words, said_by):
+            counts.update(dict.fromkeys(ws, int(times)))
         # Only a word two answers share is ever in both of them: the rest count in an answer's size alone.
         shared = {w: i for i, w in enumerate(sorted(w for w, c in counts.items() if c > 1))}
         self.matrix = np.zeros((len(words), max(1, len(shared))), dtype=np.float32)  # 0 and 1: their products add up exactly
         for i, ws in enumerate(words):
             self.matrix[i, [shared[w] for w in ws if w in shared]] = 1.0
-        self.size = np.array([len(ws) for ws in words], dtype=np.float64)
+        self.text = text
+        self.size = np.array([len(ws) for ws in words], dtype=np.float64)[text]
 
     def overlap(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """The similarity of each set of ``rows`` with each of ``columns`` (rows x columns)."""
-        mine = self.matrix[rows]
+        mine = self.matrix[self.text[rows]]
         if columns.size == self.size.size:
-            both = (mine @ self.matrix.T).astype(np.float64)
+            both = (mine @ self.matrix.T)[:, self.text[columns]].astype(np.float64)
         else:  # the columns' sets copied a few at a time: all of them were as many floats as the answers' sets
             both = np.empty((rows.size, columns.size))
             step = max(1, SIMILARITY_BLOCK // self.matrix.shape[1])
             for start in range(0, columns.size, step):
-                both[:, start : start + step] = mine @ self.matrix[columns[start : start + step]].T
+                both[:, start : start + step] = mine @ self.matrix[self.text[columns[start : start + step]]].T
         either = self.size[rows, None] + self.size[None, columns] - both
         return np.where(either > 0, both / np.maximum(either, 1.0), 1.0)
 
