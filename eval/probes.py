@@ -14,7 +14,9 @@ of twelve decks, and was written and labelled blind after all six had; the eight
 answers cards none of the seven answer, of twelve decks in eight folders, written and labelled blind after all seven had
 tuned the grader; the ninth (every file in ``eval/probes/ninth/``) answers 34 cards none of the eight answer and 5 they do
 (CV has no gradable card left unanswered), of twelve decks in eight folders, written and labelled blind after all eight
-had tuned the grader. Each answer is graded as ``grader grade DECK``
+had tuned the grader; the tenth (every file in ``eval/probes/tenth/``) answers 26 cards none of the nine answer and 11
+one of them does (CV and most decks have no gradable card left unanswered), of twelve decks in eight folders, written and
+labelled blind after all nine had tuned the grader. Each answer is graded as ``grader grade DECK``
 grades it, settings as shipped, knowing the deck's other cards (``KeywordGrader.use_deck``: a list of guesses keeps
 only its own card's share). Reads the decks where they are; writes nothing.
 """
@@ -36,6 +38,7 @@ SIXTH = PROBES / "sixth"
 SEVENTH = PROBES / "seventh"
 EIGHTH = PROBES / "eighth"
 NINTH = PROBES / "ninth"
+TENTH = PROBES / "tenth"
 CORPUS = ROOT.parent / "shared" / "decks-corpus"
 SECOND = frozenset(
     {
@@ -107,14 +110,15 @@ def probe_files() -> list[tuple[Path, str]]:
     sixth = [(path, "sixth") for path in sorted(SIXTH.glob("*.jsonl"))]
     seventh = [(path, "seventh") for path in sorted(SEVENTH.glob("*.jsonl"))]
     eighth = [(path, "eighth") for path in sorted(EIGHTH.glob("*.jsonl"))]
-    return top + sixth + seventh + eighth + [(path, "ninth") for path in sorted(NINTH.glob("*.jsonl"))]
+    ninth = [(path, "ninth") for path in sorted(NINTH.glob("*.jsonl"))]
+    return top + sixth + seventh + eighth + ninth + [(path, "tenth") for path in sorted(TENTH.glob("*.jsonl"))]
 
 
 def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
-    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh", "eighth", "ninth")}
+    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh", "eighth", "ninth", "tenth")}
     for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
