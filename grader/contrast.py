@@ -123,6 +123,21 @@ def listed_sides(answer: str) -> Sides | None:
     return _distinct_sides(x_words, y_words)
 
 
+def described_sides(answer: str) -> tuple[Sides, tuple[str, str]] | None:
+    """Where a reference lists exactly two highlighted names, each with a description it leaves unhighlighted
+    ("- ==perspective==: natural but mathematically complex", "- ==orthographic==: object size independent of the
+    distance"): the stems that name each side, and the two descriptions as written. None otherwise, and where a
+    description is highlighted (``listed_sides`` reads those)."""
+    items = list(_NAMED_ITEM.finditer(answer))
+    if len(items) != 2 or any("==" in m["rest"] for m in items):
+        return None
+    x_words, y_words = (content_tokens(m["name"].replace("==", " ")) for m in items)
+    if not 0 < len(x_words) <= NAME_WORDS or not 0 < len(y_words) <= NAME_WORDS:
+        return None
+    sides = _distinct_sides(x_words, y_words)
+    return None if sides is None else (sides, (items[0]["rest"], items[1]["rest"]))
+
+
 def _with_solid_compound(side: frozenset[str], words: list[Token]) -> frozenset[str]:
     """A side of two or more words is also named by them written as one ("wordform" for *word form*); a negation is
     no word of it."""

@@ -41,8 +41,9 @@ from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .cardtext import question_words
-from .contrast import clause_of_each, contrasted_sides, listed_sides, side_stems, term_side
-from .models import Card, HowFound, KeyTerm, Refusal
+from .contrast import Sides, clause_of_each, contrasted_sides, described_sides, listed_sides, side_stems, term_side
+from .keyterms import clean_markdown
+from .models import Card, HowFound, KeyTerm, Refusal, TermPart
 
 if TYPE_CHECKING:
     from .semantic import WordVectors
@@ -173,6 +174,10 @@ class CompiledCard:
     # The stems the card itself says "free" after ("context-free"), which an answer's "X-free" does not deny; None where
     # an answer's denials are read for every term alike (``_highlights_affirmed``): another language, or no highlight.
     free_of: frozenset[str] | None = None
+    # The descriptions a reference leaves unhighlighted beside two highlighted names ("- ==perspective==: natural but
+    # mathematically complex"), as terms marked with their sides: they earn nothing, but an answer that gives them to
+    # the wrong names earns nothing for the names (``_unhighlighted_swap``).
+    side_descriptions: tuple[_Term, ...] = ()
     # Answer word -> the (table row, how) pairs it meets: answers share most of their words, so each is compared once.
     known: dict[str, Meets] = field(default_factory=dict, compare=False)
 
@@ -227,7 +232,8 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
     single_chars: dict[str, int] = {}  # a term word that is one character of a script without spaces -> its row
     blends: dict[str, list[tuple[str, str, tuple[int, int]]]] = {}  # see _blended
     terms = []
-    for term in card.key_terms:
+    sides, descriptions = _side_descriptions(card)
+    for term in (*card.key_terms, *descriptions):
         alternatives = []
         for alt in term.alternatives:
             parts = []
@@ -271,7 +277,10 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
             terms.append(_Term(term, weight, tuple(alternatives), rows, missing))
     words = [w for w, _ in table]
     stems = [s for _, s in table]
+    terms, described = terms[: len(card.key_terms)], terms[len(card.key_terms) :]
     terms = _with_sides(card, terms, stems)
+    if sides is not None:
+        terms, described = _with_described_sides(terms, described, sides, stems)
     if stemming_language() == "english":  # its order words are English
         terms = [_with_order(term, stems) for term in terms]
     terms = [_with_denied(term, stems, terms) for term in terms]
@@ -325,6 +334,7 @@ def compile_card(card: Card, vectors: WordVectors | None = None) -> CompiledCard
         single_chars=single_chars,
         free_of=_said_free(card) if highlighted_rows and english else None,
         blends=blends,
+        side_descriptions=tuple(described),
     )
 
 
@@ -356,6 +366,38 @@ def _with_sides(card: Card, terms: list[_Term], stems: list[str]) -> list[_Term]
         else replace(term, sides=(described, sides[side], sides[1 - side]))
         for term, side, described in marked
     ]
+
+
+def _side_descriptions(card: Card) -> tuple[Sides | None, list[KeyTerm]]:
+    """The two sides a highlighted card lists by name with descriptions left unhighlighted (``described_sides``), and
+    those descriptions as terms, where neither the question nor highlighted descriptions set the sides already."""
+    if not card.key_terms or card.key_terms[0].derived or contrasted_sides(card.question) or listed_sides(card.answer):
+        return None, []
+    listed = described_sides(card.answer)
+    if listed is None:
+        return None, []
+    texts = [clean_markdown(text).strip(" \t-:=") for text in listed[1]]
+    if not all(content_tokens(text) for text in texts):
+        return None, []
+    return listed[0], [KeyTerm(text=text, alternatives=[[TermPart(text=text, weight=1.0)]], derived=True) for text in texts]
+
+
+def _with_described_sides(terms: list[_Term], described: list[_Term], sides: Sides, stems: list[str]) -> tuple[list[_Term], list[_Term]]:
+    """The highlighted terms, each that only names a side marked so, and the unhighlighted descriptions marked with
+    their sides, each by the words the other does not say too ("based", "ratings" describe neither of *user based*
+    and *item based*); none where a description has no word of its own."""
+    named = sides[0] | sides[1]
+    said = [{stems[row] for alt in d.alternatives for part in alt for row in part.rows} - named for d in described]
+    own = [frozenset(row for alt in d.alternatives for part in alt for row in part.rows if stems[row] in said[i] - said[1 - i]) for i, d in enumerate(described)]
+    if not all(own):
+        return terms, []
+    marked = [
+        replace(term, names_a_side=True)
+        if any(stems[row] in named for row in term.rows) and sum(stems[row] not in named for row in term.rows) < SIDE_DESCRIPTION_WORDS
+        else term
+        for term in terms
+    ]
+    return marked, [replace(d, sides=(own[i], sides[i], sides[1 - i])) for i, d in enumerate(described)]
 
 
 # Words that order what stands before them against what stands after: "X works better than Y", "first X then Y",
@@ -887,6 +929,8 @@ def _evidence(compiled: CompiledCard, met: Mapping[str, Meets], text: str, words
     if whole and len(placed) > 1 and BORROWED_WORDS_COST:
         for i in _borrowed(placed, found):
             out[i] = _refused(out[i], "inside another term")
+    if compiled.side_descriptions and swapped_share < SWAPPED_DESCRIPTION_SHARE:
+        swapped_share = _unhighlighted_swap(compiled.side_descriptions, found, affirmed, text, tokens)
     if swapped_share >= SWAPPED_DESCRIPTION_SHARE:
         for i in _names_of_swapped_sides(compiled.terms, out):
             out[i] = _refused(out[i], "swapped")
@@ -1071,6 +1115,29 @@ def _names_of_swapped_sides(terms: Sequence[_Term], evidence: list[Evidence]) ->
     if any(term.sides is not None and e.coverage > 0.0 for term, e in zip(terms, evidence)):
         return []
     return [i for i, (term, e) in enumerate(zip(terms, evidence)) if term.names_a_side and e.coverage > 0.0]
+
+
+def _unhighlighted_swap(descriptions: Sequence[_Term], found: Found, affirmed: Found, text: str, tokens: list[Token]) -> float:
+    """How much of a description the reference leaves unhighlighted the answer gives to the wrong side at most, or 0
+    where it gives one to its own: "perspective: the object size does not depend on the distance" swaps what
+    *orthographic* means."""
+    clauses: tuple[list[int], list[str]] | None = None
+    share = 0.0
+    for description in descriptions:
+        assert description.sides is not None  # every one is marked (``_with_described_sides``)
+        if found.keys().isdisjoint(description.rows):
+            continue
+        coverage, ends, _, positions, shift = _mention(description, found, affirmed)
+        at = {p + shift for p in positions}
+        if not ends or coverage <= 0.0 or not any(at.intersection(found.get(row, ())) for row in description.sides[0]):
+            continue  # not said, or only in words both descriptions say
+        if clauses is None:
+            named = description.sides[1] | description.sides[2]
+            clauses = clause_of_each(text, tokens, named), side_stems(tokens, named)
+        if not _given_to_the_other(description.sides, found, at, *clauses):
+            return 0.0
+        share = max(share, coverage)
+    return share
 
 
 def _names(said: set[str], side: frozenset[str]) -> bool:

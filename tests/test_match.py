@@ -1049,6 +1049,39 @@ def test_naming_the_sides_earns_nothing_where_every_description_is_swapped(answe
     assert grade_answer(SAFETY, answer).score == score
 
 
+PROJECTIONS = highlighted_card(
+    "What are the main projection types?",
+    "Two types:\n- ==perspective==: natural but mathematically complex\n"
+    "- ==orthographic==:  object size independent of the distance from the capturing device",
+)
+
+
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("perspective: natural but mathematically complex; orthographic: object size doesn't depend on the distance", 1.0),
+        ("perspective and orthographic", 1.0),  # the author highlighted only the names: they are the answer
+        # The descriptions the author left unhighlighted, each given to the other name: the names earn nothing.
+        ("perspective: the object size does not depend on the distance; orthographic: natural but mathematically complex", 0.0),
+        ("perspective (natural but mathematically complex) and orthographic", 1.0),  # one said for its own name
+    ],
+)
+def test_descriptions_left_unhighlighted_swapped_between_two_names_leave_the_names_nothing(answer, score):
+    assert grade_answer(PROJECTIONS, answer).score == score
+
+
+def test_one_word_of_its_own_tells_an_unhighlighted_description_s_side():
+    """Both descriptions say *object*, which tells neither side; *life* is the server's alone, and is enough."""
+    card = highlighted_card(
+        "How is the lifetime of remote objects managed?",
+        "- ==server based==: object has its own life\n- ==client based==: object created only to execute the remote procedure",
+    )
+    swapped = grade_answer(card, "server based: the object is created only to execute the remote procedure; client based: it has its own life")
+    assert [t.refused for t in swapped.terms] == ["swapped", "swapped"]
+    right = grade_answer(card, "server based: the object has its own life; client based: created only to execute the remote procedure")
+    assert [t.credit for t in right.terms] == [1.0, 1.0]
+
+
 def test_a_stray_word_given_to_the_wrong_side_leaves_the_names_their_credit():
     """"translation" in the static clause is one word of *translates one/few instructions* (dynamic's): refused there,
     but no swap of what the two types mean, so naming both still earns them."""
