@@ -39,7 +39,7 @@ from .errors import AnswersError, GraderError
 from .models import AnswerRow, Card, Deck, Grade, check_types
 from .scoring import facts_grade
 from .workers import AnswerToGrade, GradeAndLines, GradingWorkers, Shard, gc_tuned_for_a_batch, grade_chunk_by_card
-from .writers import GradedAnswer, GradedLines, LineFormat, LineWriter, is_blank
+from .writers import GradedAnswer, GradedLines, LineFormat, LineWriter, NoAnswers, unanswered
 
 if TYPE_CHECKING:
     from .answers import AnswersSource, RowValues
@@ -245,7 +245,7 @@ class _Resume:
     report_end: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)
     score_sum: float = 0.0
-    blank: int = 0  # of the rows, answers left blank (``writers.is_blank``)
+    none: NoAnswers = field(default_factory=NoAnswers)  # of the rows, those that are no answer (``writers.unanswered``)
 
 
 def grade_file(
@@ -415,7 +415,7 @@ def _check_rows_and_results(
         try:
             done.verdicts[str(record["verdict"])] += 1
             done.score_sum += float(record["score"])
-            done.blank += is_blank(record.get("answer"))
+            done.none.add(unanswered(record))
         except (KeyError, TypeError, ValueError):
             raise GraderError("not a result line of 'grader grade'", path=output, line=line) from None
         done.rows, done.output_end = i + 1, end
@@ -518,7 +518,7 @@ def _open_report(report: Path, deck: Deck, answers_name: str, total: int, done: 
         os.truncate(report, done.report_end)  # drop the "incomplete" line, and any row the results lack
     except OSError as exc:
         raise GraderError(f"cannot write report: {exc.strerror}", path=report) from None
-    return MarkdownReport.append(report, total, done.verdicts, done.score_sum, done.blank)
+    return MarkdownReport.append(report, total, done.verdicts, done.score_sum, done.none)
 
 
 _Graded = TypeVar("_Graded", GradedAnswer, GradedLines)

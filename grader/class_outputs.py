@@ -48,20 +48,11 @@ class Collector:
 
 
 def output_records(output: Path, fmt: str) -> Iterator[dict[str, Any]]:
-    """Every record of a finished ``--output`` file (CSV cells read back as the text they were written from, and as
-    numbers where ours are), one at a time: the summary keeps what it needs of each, not the records."""
+    """Every record of a finished ``--output`` file (CSV cells read back as the values they were written from), one
+    at a time: the summary keeps what it needs of each, not the records."""
     from .resume import written_results
-    from .writers import written_text
 
     for _, _, record in written_results(output, fmt):
-        if fmt == "csv":
-            cells: dict[str, Any] = {name: written_text(cell) for name, cell in record.items()}
-            try:
-                cells["score"] = float(cells["score"])
-                cells["number"] = int(cells["number"])
-            except (KeyError, ValueError):
-                raise GraderError("not a result line of 'grader grade'", path=output) from None
-            record = cells
         yield record
 
 

@@ -33,7 +33,7 @@ from .errors import GraderError
 from .files import write_whole
 from .models import Card, Deck
 from .scoring import GradingSettings, correct_from
-from .writers import answers_count, guesses_note, is_blank, md_code, md_text, rounded, shown_percent, shown_score
+from .writers import NoAnswers, Unanswered, answers_count, guesses_note, md_code, md_text, rounded, shown_percent, shown_score, unanswered
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -79,15 +79,12 @@ class Row:
     student: str | None
     graded_by: str = "grader"
     uncertain: bool = False
+    unanswered: Unanswered | None = None  # no answer (left blank, or a non-answer): a row scored 0, not an answer
+
 
     @property
     def self_graded(self) -> bool:
         return self.verdict == SELF_GRADED
-
-    @property
-    def blank(self) -> bool:
-        """Nothing written (or only spaces): a row of the answers file, scored 0, but no answer (``is_blank``)."""
-        return is_blank(self.answer)
 
     @classmethod
     def from_record(cls, position: int, record: dict[str, Any], student: str | None, passthrough: Sequence[str]) -> Row:
@@ -112,6 +109,7 @@ class Row:
             student=None if student is None else ("" if value is None else str(value).strip()),
             graded_by=str(record.get("graded_by", "grader")),
             uncertain=bool(record.get("uncertain", False)),
+            unanswered=unanswered(record),
         )
 
 
@@ -142,8 +140,8 @@ class QuestionSummary:
     number: int
     card: str
     question: str
-    answers: int = 0  # rows, blank ones too: each is in the mean, as a 0
-    blank: int = 0  # of them, left blank: not answered
+    answers: int = 0  # rows, those that are no answer too: each is in the mean, as a 0
+    none: NoAnswers = field(default_factory=NoAnswers)  # of them, left blank or non-answers: not answered
     self_graded: int = 0
     mean: float | None = None
     verdicts: Counter[str] = field(default_factory=Counter)
@@ -167,8 +165,8 @@ class StudentTotal:
 
     @property
     def answered(self) -> int:
-        """The questions the student wrote an answer to: a blank one is no answer (it still counts in out of, as a 0)."""
-        return sum(1 for r in self.answers.values() if not r.blank)
+        """The questions the student answered: one left blank or a non-answer is none (it still counts in out of, as a 0)."""
+        return sum(1 for r in self.answers.values() if r.unanswered is None)
 
     @property
     def self_graded(self) -> int:
@@ -223,8 +221,9 @@ class ClassSummary:
         return Counter(r.verdict for r in self.rows)
 
     @property
-    def blank(self) -> int:
-        return sum(r.blank for r in self.rows)
+    def none(self) -> NoAnswers:
+        """The rows that are no answer, by why."""
+        return NoAnswers.of(r.unanswered for r in self.rows)
 
     @property
     def sources(self) -> Counter[str]:
@@ -267,7 +266,7 @@ def _question(rows: list[Row], card: Any) -> QuestionSummary:
         question = first.question or (card.question if card else "")
     q = QuestionSummary(first.number, first.card, question)
     q.answers = len(rows)
-    q.blank = sum(r.blank for r in rows)
+    q.none = NoAnswers.of(r.unanswered for r in rows)
     graded = [r for r in rows if not r.self_graded]
     q.self_graded = q.answers - len(graded)
     q.verdicts = Counter(r.verdict for r in rows)
@@ -385,6 +384,11 @@ def who(row: Row) -> str:
     return " · ".join(str(p) for p in parts)
 
 
+def _listed(parts: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
+
+
 def _tally(verdicts: Counter[str]) -> str:
     return ", ".join(f"{verdicts[v]} {v}" for v in (*VERDICTS, SELF_GRADED) if verdicts.get(v))
 
@@ -397,11 +401,12 @@ def markdown(summary: ClassSummary) -> str:
     out = ["", "## Class summary", ""]
     graded = summary.graded
     self_graded = len(summary.rows) - len(graded)
-    # A blank answer is no answer: counted apart, as the rows' summary and each question count it, yet a 0 in the mean.
-    out.append(f"{answers_count(len(summary.rows), summary.blank, 'answers')} to {len(summary.questions)} questions: {_tally(summary.verdicts)}.")
-    graded_blank = sum(r.blank for r in graded)
-    left_blank = f" and {graded_blank} left blank, each a 0" if graded_blank else ""
-    out.append(f"Mean score {percent(summary.mean)} over {len(graded) - graded_blank} graded answers{left_blank}" + (
+    # A blank answer or a non-answer is no answer: counted apart, as the rows' summary and each question count it,
+    # yet a 0 in the mean.
+    out.append(f"{answers_count(len(summary.rows), summary.none, 'answers')} to {len(summary.questions)} questions: {_tally(summary.verdicts)}.")
+    none = NoAnswers.of(r.unanswered for r in graded)
+    over = _listed([f"{len(graded) - none.total} graded answers", *none.parts("left blank")]) + (", each a 0" if none.total else "")
+    out.append(f"Mean score {percent(summary.mean)} over {over}" + (
         f"; {self_graded} self-graded (image cards) are counted apart, not in any mean." if self_graded else "."
     ))
     sources = summary.sources
@@ -415,7 +420,7 @@ def markdown(summary: ClassSummary) -> str:
         dist = " / ".join(str(q.verdicts.get(v, 0)) for v in VERDICTS) + (f" (+{q.self_graded} self-graded)" if q.self_graded else "")
         missed = ", ".join(f"{md_text(t)} ({n})" for t, n in q.missed)
         wrong = "; ".join(f"“{md_text(short(t, 80))}” ({n})" for t, n in q.wrong)
-        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {answers_count(q.answers, q.blank)} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
+        out.append(f"| {q.number} | {md_text(short(q.question, 100))} | {answers_count(q.answers, q.none)} | {percent(q.mean)} | {dist} | {missed} | {wrong} |")
     if summary.students:
         out += ["", f"### Per student ({md_text(summary.student_field)})", "", "| student | answered | total | out of | percent | verdicts |", "|---|---|---|---|---|---|"]
         for s in summary.students:
@@ -504,13 +509,16 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         f'<p class="meta">Answers: <code>{_e(s.answers_name)}</code></p>',
     ]
     cards = [
-        ("answers", str(len(s.rows) - s.blank)),  # those left blank have their own card
+        ("answers", str(len(s.rows) - s.none.total)),  # those left blank and the non-answers have their own cards
         ("questions", str(len(s.questions))),
         ("mean score", percent(s.mean)),
         *((v, str(s.verdicts.get(v, 0))) for v in VERDICTS),
     ]
-    if s.blank:
-        cards.append(("left blank, each a 0", str(s.blank)))
+    none = s.none
+    if none.blank:
+        cards.append(("left blank, each a 0", str(none.blank)))
+    if none.non_answers:
+        cards.append(("non-answers, each a 0", str(none.non_answers)))
     if self_graded:
         cards.append(("self-graded, not in means", str(self_graded)))
     if s.students:
@@ -530,7 +538,7 @@ def html_lines(summary: ClassSummary) -> Iterator[str]:
         missed = "<ul>" + "".join(f"<li>{_e(t)} <span class=\"note\">({n})</span></li>" for t, n in q.missed) + "</ul>" if q.missed else ""
         wrong = "<ul>" + "".join(f"<li>“{_e(short(t, 90))}” <span class=\"note\">({n})</span></li>" for t, n in q.wrong) + "</ul>" if q.wrong else ""
         body.append(
-            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{_e(answers_count(q.answers, q.blank))}</td>'
+            f'<tr><td class="n">{q.number}</td><td>{_e(short(q.question, 140))}</td><td class="n">{_e(answers_count(q.answers, q.none))}</td>'
             f'<td class="n">{percent(q.mean)}</td><td>{dist}{_bar(q.verdicts, q.answers)}{extra}</td>'
             f"<td>{_histogram(q.histogram) if q.mean is not None else ''}</td><td>{missed}</td><td>{wrong}</td></tr>"
         )

@@ -28,7 +28,8 @@ def output_format(path: str | Path) -> str | None:
 def written_results(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(line, offset just past it, record) of each whole result in an output file, in order.
 
-    A CSV file's header is not a result; its columns are checked by ``csv_header``.
+    A CSV file's header is not a result; its columns are checked by ``csv_header``. A CSV record holds what its
+    cells were written from, as JSON would: text without a formula's apostrophe, numbers, ``answered`` (``True`` or ``False``) a bool.
     """
     if fmt == "csv":
         rows = _csv_records(path)
@@ -39,7 +40,7 @@ def written_results(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, 
         for line, end, cells in rows:
             if len(cells) != len(columns):
                 raise GraderError(f"row has {len(cells)} cells; the header has {len(columns)}", path=path, line=line)
-            yield line, end, dict(zip(columns, cells))
+            yield line, end, _csv_values(dict(zip(columns, cells)), path, line)
         return
     end = 0
     with path.open("rb") as f:
@@ -54,6 +55,21 @@ def written_results(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, 
             if not isinstance(record, dict):
                 raise GraderError("not a line of 'grader grade' results", path=path, line=line_no)
             yield line_no, end, record
+
+
+def _csv_values(cells: dict[str, str], path: Path, line: int) -> dict[str, Any]:
+    """A CSV result as the values its cells were written from (``writers.csv_cell``)."""
+    from .writers import written_text
+
+    record: dict[str, Any] = {name: written_text(cell) for name, cell in cells.items()}
+    try:
+        record["score"] = float(record["score"])
+        record["number"] = int(record["number"])
+    except (KeyError, ValueError):
+        raise GraderError("not a result line of 'grader grade'", path=path, line=line) from None
+    if "answered" in record:
+        record["answered"] = record["answered"] != "False"
+    return record
 
 
 def whole_results(path: Path, fmt: str) -> int:

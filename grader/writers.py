@@ -13,11 +13,12 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 from .errors import GraderError
 from .models import AnswerRow, Card, Grade
@@ -310,10 +311,10 @@ class CsvFormat:
         return self._text(self.columns)
 
     def line(self, card: Card, answer: str, extra: dict[str, Any], grade: Grade | GradeFacts) -> str:
-        score, verdict, _, terms, _, _ = grade_facts(grade) if isinstance(grade, Grade) else grade
+        score, verdict, answered, terms, _, _ = grade_facts(grade) if isinstance(grade, Grade) else grade
         cells = {passthrough_name(k): v for k, v in extra.items()}
         cells.update(
-            card=card.id, number=card.number, score=score, verdict=verdict, answer=answer,
+            card=card.id, number=card.number, score=score, verdict=verdict, answer=answer, answered=answered,
             matched="; ".join([t[0] for t in terms if t[1]]), missing="; ".join([t[0] for t in terms if not t[1]]),
         )  # fmt: skip
         return self._text([csv_cell(cells.get(column, "")) for column in self.columns])
@@ -418,8 +419,9 @@ def guesses_note(foreign_terms: list[str]) -> str:
 
 
 def csv_columns(extra_columns: list[str]) -> list[str]:
-    """The header of ``grade --csv``: our columns, the input's own, then the answer."""
-    return ["card", "number", "score", "verdict", "matched", "missing", *dict.fromkeys(extra_columns), "answer"]
+    """The header of ``grade --csv``: our columns, the input's own, then the answer. ``answered`` is there so that
+    a report made from an ``--output FILE.csv`` counts non-answers as the records do (``unanswered``)."""
+    return ["card", "number", "score", "verdict", "matched", "missing", "answered", *dict.fromkeys(extra_columns), "answer"]
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula ("=HYPERLINK(...)"):
@@ -486,16 +488,56 @@ def csv_cell(value: Any) -> Any:
 
 
 def is_blank(answer: object) -> bool:
-    """Nothing written (empty, or only spaces): a row of the answers file, scored 0, but no answer. Every count of
-    answers, in the report's rows summary and its class sections alike, leaves these apart."""
+    """Nothing written (empty, or only spaces)."""
     return not str(answer or "").strip()
 
 
-def answers_count(rows: int, blank: int, noun: str = "") -> str:
-    """How many answers some rows hold, as every report says it: those written, and apart those left blank
-    ("2 (+1 blank)", "3 answers (+2 blank)")."""
-    written = f"{rows - blank} {noun}".rstrip()
-    return f"{written} (+{blank} blank)" if blank else written
+Unanswered = Literal["blank", "non-answer"]
+
+
+def unanswered(record: dict[str, Any]) -> Unanswered | None:
+    """Why a graded row is no answer, or None for an answer: left blank, or a non-answer ("idk", "no idea", "?":
+    the record's ``answered`` is false). The one rule every count of answers follows, in the report's rows summary,
+    its class sections, its HTML page and its per-student "answered" alike: such a row is scored 0 and in every
+    mean, but counted apart. (A blank answer to a self-graded card is ``answered``, as it has no score, yet blank.)"""
+    if is_blank(record.get("answer")):
+        return "blank"
+    return "non-answer" if record.get("answered") is False else None
+
+
+@dataclass
+class NoAnswers:
+    """How many rows are no answer, by why (``unanswered``), and how every output says it."""
+
+    blank: int = 0
+    non_answers: int = 0
+
+    @classmethod
+    def of(cls, whys: Iterable[Unanswered | None]) -> NoAnswers:
+        counted = Counter(whys)
+        return cls(counted["blank"], counted["non-answer"])
+
+    def add(self, why: Unanswered | None) -> None:
+        self.blank += why == "blank"
+        self.non_answers += why == "non-answer"
+
+    @property
+    def total(self) -> int:
+        return self.blank + self.non_answers
+
+    def parts(self, blank: str = "blank") -> list[str]:
+        """Each kind there is, counted: ["2 blank", "1 non-answer"]."""
+        plural = "" if self.non_answers == 1 else "s"
+        return [*([f"{self.blank} {blank}"] if self.blank else []), *([f"{self.non_answers} non-answer{plural}"] if self.non_answers else [])]
+
+
+def answers_count(rows: int, none: NoAnswers, noun: str = "", *, bold: bool = False) -> str:
+    """How many answers some rows hold, as every report says it: those answered, and apart those left blank or
+    non-answers ("2 (+1 blank)", "3 answers (+2 blank, +1 non-answer)"; ``bold``: "**3 answers** (+2 blank)")."""
+    written = f"{rows - none.total} {noun}".rstrip()
+    written = f"**{written}**" if bold else written
+    apart = ", ".join(f"+{part}" for part in none.parts())
+    return f"{written} ({apart})" if apart else written
 
 
 class MarkdownReport:
@@ -521,8 +563,8 @@ class MarkdownReport:
         return cls(out, total)
 
     @classmethod
-    def append(cls, path: Path, total: int | None, verdicts: Counter[str], score_sum: float, blank: int = 0) -> MarkdownReport:
-        """Go on with a report whose rows so far (tallied in ``verdicts``, ``score_sum`` and ``blank``) are in ``path``."""
+    def append(cls, path: Path, total: int | None, verdicts: Counter[str], score_sum: float, none: NoAnswers) -> MarkdownReport:
+        """Go on with a report whose rows so far (tallied in ``verdicts``, ``score_sum`` and ``none``) are in ``path``."""
         try:
             out = path.open("a", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
@@ -531,7 +573,7 @@ class MarkdownReport:
         report.verdicts.update(verdicts)
         report.score_sum = score_sum
         report.self_graded = verdicts.get("self-graded", 0)
-        report.blank = blank
+        report.none = none
         return report
 
     def __init__(self, out: IO[str], total: int | None = None):
@@ -540,7 +582,7 @@ class MarkdownReport:
         self.verdicts: Counter[str] = Counter()
         self.score_sum = 0.0
         self.self_graded = 0
-        self.blank = 0  # rows left blank: in the tally and the mean (as 0s), not counted as answers
+        self.none = NoAnswers()  # rows left blank or non-answers: in the tally and the mean (as 0s), not counted as answers
 
     @property
     def rows(self) -> int:
@@ -552,7 +594,7 @@ class MarkdownReport:
         self.score_sum += record["score"]
         if record["verdict"] == "self-graded":
             self.self_graded += 1
-        self.blank += is_blank(record["answer"])
+        self.none.add(unanswered(record))
         # Who (the row's own fields) and what (the answer, cut short); a partly found term shows with its credit.
         # Every piece of text from the answers or the deck is escaped (md_text): an answer is text, never markup.
         who = " · ".join(f"{k}: {v}" for k, v in record.items() if k not in RECORD_FIELDS and k != "llm" and v not in (None, ""))
@@ -581,8 +623,8 @@ class MarkdownReport:
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
             mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
-            blank = f" (+{self.blank} blank)" if self.blank else ""  # as the class sections count answers (``answers_count``)
-            self.out.write(f"\n**{n - self.blank} answers**{blank}: {tally}; {mean}{apart}.\n")
+            # Bold, which is how the class sections find this line; answers counted as they count them.
+            self.out.write(f"\n{answers_count(n, self.none, 'answers', bold=True)}: {tally}; {mean}{apart}.\n")
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()

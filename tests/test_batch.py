@@ -723,7 +723,7 @@ def test_resume_after_any_cut_gives_the_uninterrupted_output(tmp_path, suffix):
     full, full_report = tmp_path / f"full{suffix}", tmp_path / "full.md"
     assert run_cli("grade", DECK, answers, "--output", str(full), "--report", str(full_report)).returncode == 0
     expected, expected_report = full.read_bytes(), full_report.read_bytes()
-    assert expected.count(b"\n") >= len(SEED_ROWS) and b"**113 answers** (+4 blank):" in expected_report  # 4 of the 117 left blank
+    assert expected.count(b"\n") >= len(SEED_ROWS) and b"**107 answers** (+4 blank, +6 non-answers):" in expected_report  # of the 117, 4 left blank and 6 "I don't know"s
     out, report = tmp_path / f"out{suffix}", tmp_path / "out.md"
     for cut in cut_points(expected):
         out.write_bytes(expected[:cut])
@@ -753,7 +753,7 @@ def test_resume_keeps_only_rows_both_the_results_and_the_report_hold(tmp_path):
     [
         ("other", (), 1, "Error: {out}:1: result 1 is not for line 1 of {answers} (card 3): was it written from other answers?"),
         ("longer", (), 1, "Error: {out}: holds more results than {answers} has rows (2): was it written from other answers?"),
-        ("columns", (), 1, "Error: {out}:1: its columns are not the ones this run writes (card, number, score, verdict, matched, missing, answer)"),
+        ("columns", (), 1, "Error: {out}:1: its columns are not the ones this run writes (card, number, score, verdict, matched, missing, answered, answer)"),
         ("garbage", (), 1, "Error: {out}:1: not a line of 'grader grade' results"),
         ("none", ("--output", "{answers}"), 1, "Error: {answers}: will not write over the answers file; choose another file"),
         ("none", ("--output", "{tmp}/r.md", "--report", "{tmp}/r.md"), 2, "--output must end in .jsonl or .csv"),
@@ -1020,7 +1020,7 @@ def test_input_fields_named_like_ours_are_all_kept_under_names_of_their_own(tmp_
     record = json.loads(result.stdout)
     assert {k: record[k] for k in kept} == kept and record["score"] == 0.3333
     lines = run_cli("grade", DECK, answers, "--csv", *flags).stdout.splitlines()
-    assert lines[0].endswith(",missing,input_score,input_input_score,input_final_score,input_llm,student,answer")
+    assert lines[0].endswith(",missing,answered,input_score,input_input_score,input_final_score,input_llm,student,answer")
     assert lines[1].endswith(",5,orig,abc,mine,ann,portability")
 
 

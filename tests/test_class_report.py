@@ -233,6 +233,76 @@ def test_every_output_counts_a_blank_answer_apart_and_agrees(tmp_path):
     assert [cells[r["student"], r["number"]] for r in blank] == ["0.00", "0.00"]
 
 
+NO_ANSWERS = [
+    ("ann", 1, "portability, managed execution, increased security"),
+    ("ann", 15, "   "),  # only spaces: left blank
+    ("bo", 1, "idk"),  # the grader's non-answers
+    ("bo", 15, "offline migration and live migration"),
+    ("cy", 1, "portability"),
+    ("cy", 15, "no idea, sorry"),
+]
+
+
+def test_every_output_counts_a_non_answer_apart_as_its_record_says(tmp_path):
+    """A non-answer ("idk") is ``answered: false`` in its record, but the reports counted it as an answer: the
+    rows' line read "**4 answers** (+1 blank)", each question "2" where one said "no idea", and a student who wrote
+    only "idk" had "answered" 1. Every output now counts it apart, as a blank answer is, and all agree with the
+    records; the report made from an ``--output FILE.csv`` reads ``answered`` back from its own column."""
+    answers = class_csv(tmp_path, NO_ANSWERS)
+    md, md_json, html, out, out_json, book = (tmp_path / n for n in ("r.md", "j.md", "r.html", "out.csv", "out.jsonl", "g.csv"))
+    result = run_cli("grade", DECK, str(answers), "--json", "--report", str(html))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert run_cli("grade", DECK, str(answers), "--report", str(md), "--output", str(out), "--gradebook", str(book)).returncode == 0
+    assert run_cli("grade", DECK, str(answers), "--report", str(md_json), "--output", str(out_json)).returncode == 0
+
+    blank = [not r["answer"].strip() for r in records]
+    non_answer = [not b and not r["answered"] for r, b in zip(records, blank)]
+    answered = [not b and not n for b, n in zip(blank, non_answer)]
+    written, left, nothing = sum(answered), sum(blank), sum(non_answer)
+    assert (written, left, nothing) == (3, 1, 2)  # the class as meant: "idk" and "no idea, sorry" are non-answers
+    assert all(r["score"] == 0 for r, a in zip(records, answered) if not a)  # scores as they were: rows scored 0
+    mean = sum(r["score"] for r in records) / len(records)  # each in it, as a 0
+
+    # The results CSV carries each record's answered, which is what a report made from it reads.
+    results = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert [r["answered"] for r in results] == [str(r["answered"]) for r in records]
+    text = md.read_text(encoding="utf-8")
+    assert text == md_json.read_text(encoding="utf-8")  # from --output FILE.csv as from FILE.jsonl
+    apart = f"(+{left} blank, +{nothing} non-answers)"
+    assert f"\n**{written} answers** {apart}: 2 correct, 3 incorrect, 1 partial; mean score {mean:.2f}.\n" in text
+    assert f"\n{written} answers {apart} to 2 questions: 2 correct, 1 partial, 3 incorrect.\n" in text
+    assert f"\nMean score {mean:.0%} over {written} graded answers, {left} left blank and {nothing} non-answers, each a 0.\n" in text
+
+    def expected_count(number: int) -> str:
+        mine = [i for i, r in enumerate(records) if r["number"] == number]
+        kinds = [f"+{n} {k}" for n, k in ((sum(blank[i] for i in mine), "blank"), (sum(non_answer[i] for i in mine), "non-answer")) if n]
+        return f"{sum(answered[i] for i in mine)}" + (f" ({', '.join(kinds)})" if kinds else "")
+
+    def expected_answered(student: str) -> str:
+        return str(sum(a for r, a in zip(records, answered) if r["student"] == student))
+
+    per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
+    questions = [(line.split("|")[1].strip(), line.split("|")[3].strip()) for line in per_question]
+    assert questions == [(n, expected_count(int(n))) for n in ("1", "15")]
+    per_student = text[text.index("### Per student") :].split("\n\n")[1].splitlines()[2:]
+    students = [(line.split("|")[1].strip(), line.split("|")[2].strip()) for line in per_student]
+    assert students == [(s, expected_answered(s)) for s in ("ann", "bo", "cy")]
+
+    page = html.read_text(encoding="utf-8")
+    for value, card in ((written, "answers"), (left, "left blank, each a 0"), (nothing, "non-answers, each a 0")):
+        assert f"<b>{value}</b><span>{card}</span>" in page
+    table = page[page.index('id="questions"') : page.index('id="students"')]
+    assert re.findall(r'<tr><td class="n">(\d+)</td><td>[^<]*</td><td class="n">([^<]*)</td>', table) == questions
+    table = page[page.index('id="students"') : page.index('id="boundary"')]
+    assert re.findall(r'<tr><td>([^<]*)</td><td class="n">(\d+)</td>', table) == students
+
+    # The gradebook has no count of answers: each row that is no answer is a cell of 0.00, in out of.
+    _, *rows = csv.reader(io.StringIO(book.read_text(encoding="utf-8")))
+    cells = {(r[0], q): r[i] for r in rows for i, q in ((1, 1), (2, 15))}
+    assert [cells[r["student"], r["number"]] for r, a in zip(records, answered) if not a] == ["0.00"] * (left + nothing)
+
+
 def test_markdown_report_shows_a_partly_found_term_with_its_credit(tmp_path):
     report = tmp_path / "r.md"
     answers = class_csv(tmp_path, [("eve", 1, "security and portability")])
