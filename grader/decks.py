@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, in_language, question_image_paths, without_code
 from .errors import DeckError
-from .files import STDIN, decode_text, is_stream, read_stream, read_text, shown_name
+from .files import STDIN, decode_text, is_stream, read_stream, read_text, shown_name, untitled
 from .keyterms import clean_markdown
 from .models import Deck
 from .resources import bundled, missing
@@ -85,7 +85,7 @@ def parse_markdown(text: str, path: str = "<deck>") -> ParsedDeck:
         findings,
     )
     title_match = _TITLE.search(text)
-    title = clean_markdown(title_match.group(1)) if title_match else Path(path).stem
+    title = clean_markdown(title_match.group(1)) if title_match else untitled(path)
     return ParsedDeck(Deck(path=path, title=title, cards=cards), sorted(findings, key=lambda f: f.line))
 
 

@@ -59,6 +59,24 @@ def shown_name(path: str | Path) -> str:
     return STDIN_NAME if str(path) == STDIN else str(path)
 
 
+# What a shell hands a program for ``<(command)`` (bash's /dev/fd/63, zsh's /proc/self/fd/12): a descriptor's name,
+# which says nothing of what comes through it.
+_DESCRIPTOR = re.compile(r"/(?:dev|proc/(?:self|\d+))/fd/\d+|/dev/stdin")
+
+
+def untitled(path: str | Path) -> str:
+    """What a deck that gives itself no title (no heading, no ``title:``) is called: its file's name without the
+    extension (``networking.yaml`` is "networking"). A deck from standard input or through ``<(cat deck.md)`` has
+    no name of its own (``<stdin>``, ``/dev/fd/63``): it is an untitled deck, said with where it came from, never
+    "63" or "<stdin>". (A named pipe, ``mkfifo nets.yaml``, is called by its name, as a file is.)"""
+    name = str(path)
+    if name in (STDIN, STDIN_NAME):
+        return "untitled deck (standard input)"
+    if _DESCRIPTOR.fullmatch(name):
+        return f"untitled deck ({name})"
+    return Path(name).stem
+
+
 def read_stream(
     source: IO[bytes], name: str | Path, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES, error: type[InputError] = InputError
 ) -> bytes:

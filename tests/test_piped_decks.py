@@ -142,3 +142,65 @@ def test_an_anki_package_through_a_pipe_is_refused_in_one_line(tmp_path):
         1,
         f"Error: {fifo}: an Anki package cannot be read from a pipe (its images are read from the file later): give the file\n",
     )
+
+
+@contextmanager
+def descriptor_of(data: str) -> Iterator[str]:
+    """What bash hands a program for ``<(cat deck)``: ``/dev/fd/N``, the read end of a pipe fed ``data`` once."""
+    read, write = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(write, "wb") as out:
+            out.write(data.encode("utf-8"))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        yield f"/dev/fd/{read}"
+    finally:
+        thread.join(timeout=30)
+        os.close(read)
+
+
+DECKS_AND_TITLES = [  # (extension of its file, the deck, its own title: None for a deck that gives none)
+    (".md", MARKDOWN, "Nets"),
+    (".md", MARKDOWN.removeprefix("# Nets\n\n"), None),
+    (".yaml", YAML, "Nets"),
+    (".yaml", YAML.removeprefix("title: Nets\n"), None),
+    (".json", JSON, None),
+    (".csv", CSV, None),
+    (".txt", ANKI_TEXT, None),
+    (".txt", ANKI_TEXT.replace("#html:false\n", "#html:false\n#deck:Nets\n"), "Nets"),
+    (".md", "#flashcards/nets\n\nWhat carries frames?::The data link layer\n", "nets"),  # Obsidian: the tag's path
+    (".md", "#flashcards\n\nWhat carries frames?::The data link layer\n", None),
+    (".md", "title:: Nets\n\n- What carries frames? #card\n  - The ==data link layer==.\n", "Nets"),  # Logseq
+    (".md", "- What carries frames? #card\n  - The ==data link layer==.\n", None),
+]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="needs /dev/fd")
+@pytest.mark.parametrize("suffix, text, title", DECKS_AND_TITLES)
+def test_a_deck_through_a_pipe_has_its_own_title_as_its_file_has_or_is_called_untitled(tmp_path, suffix, text, title):
+    """A deck through a pipe that gives itself no title was called by the pipe's name, as a file deck is called by its
+    file's: "# Grading report: 63" (``<(cat deck.md)`` is /dev/fd/63) or "<stdin>". One with a title of its own (a
+    heading, ``title:``, an Anki ``#deck:``, an Obsidian tag's path, a Logseq ``title::``) has it, as from its file."""
+    from grader.decks import load_deck
+
+    deck_file = tmp_path / f"nets{suffix}"
+    deck_file.write_text(text, encoding="utf-8")
+    assert load_deck(deck_file).title == (title or "nets")  # a file deck: its own title, else its file's name
+    answers = tmp_path / "class.csv"
+    answers.write_text("student,card,answer\nann,1,the data link layer\n", encoding="utf-8")
+    md, html = tmp_path / "r.md", tmp_path / "r.html"
+
+    result = run_cli("grade", "-", str(answers), "--report", str(md), input=text)
+    assert result.returncode == 0, result.stderr
+    shown = title or "untitled deck (standard input)"
+    assert md.read_text(encoding="utf-8").splitlines()[0] == f"# Grading report: {shown}"
+    with descriptor_of(text) as deck:
+        result = run_cli("grade", deck, str(answers), "--json", "--report", str(html))
+    assert result.returncode == 0, result.stderr
+    shown = title or f"untitled deck ({deck})"
+    assert f"<title>Class report: {shown}</title>" in html.read_text(encoding="utf-8")
+    with descriptor_of(text) as deck:  # the title `cards` draws its table under, at a terminal
+        assert load_deck(deck).title == (title or f"untitled deck ({deck})")

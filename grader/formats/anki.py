@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths, question_image_paths
 from ..errors import DeckError
+from ..files import untitled
 from ..models import Deck
 from .anki_notes import answer_side, cloze_terms, empty_cloze, html_to_text, pick_sides, render
 
@@ -132,14 +133,14 @@ def _title(names: list[str], path: Path) -> str:
     """The deck the cards are in, or the deepest one they share; else the file name."""
     parts = [n.split("::") for n in names if n]
     if not parts:
-        return path.stem
+        return untitled(path)
     shared = parts[0]
     for p in parts[1:]:
         k = 0
         while k < min(len(shared), len(p)) and shared[k] == p[k]:
             k += 1
         shared = shared[:k]
-    return "::".join(shared) if shared and shared != ["Default"] else path.stem
+    return "::".join(shared) if shared and shared != ["Default"] else untitled(path)
 
 
 # --- The collection ------------------------------------------------------------------

@@ -21,10 +21,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards
 from ..errors import DeckError
+from ..files import untitled
 from ..models import Deck
 from .anki_notes import cloze_numbers, has_zero_cloze, row_cards
 
@@ -75,7 +75,7 @@ def parse_anki_text(text: str, path: str) -> ParsedDeck:
         cards, cloze = row_cards(line, names, values, notetype, html, findings)
         raw += cards
         as_given += [cloze] * len(cards)
-    title = next((d for d in decks if d), "") or Path(path).stem
+    title = next((d for d in decks if d), "") or untitled(path)
     cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
     return ParsedDeck(Deck(path=path, title=title, cards=cards, language=_language(lines[:body_line], path)), findings)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards, highlights, image_paths, question_image_paths, without_code
+from ..files import untitled
 from ..keyterms import clean_markdown
 from ..models import Deck
 
@@ -64,7 +64,7 @@ def _tagged_card(block: _Block) -> bool:
 def parse_logseq(text: str, path: str) -> ParsedDeck:
     """The cards of a Logseq page, one per ``#card`` block, in order."""
     preamble, blocks = _outline(text)
-    title = next((m.group(1).strip() for line in preamble if (m := _TITLE.match(line))), "") or Path(path).stem
+    title = next((m.group(1).strip() for line in preamble if (m := _TITLE.match(line))), "") or untitled(path)
     raw: list[RawCard] = []
     as_given: list[bool] = []
     findings: list[Finding] = []

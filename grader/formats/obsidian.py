@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from pathlib import Path
 
 from ..cardtext import (
     Finding, ParsedDeck, RawCard, build_cards, fenced_blocks, highlights, image_paths, question_image_paths, without_code, without_code_or_math,
 )  # fmt: skip
+from ..files import untitled
 from ..keyterms import clean_markdown
 from ..models import Deck
 from .anki_notes import ZERO_CLOZE, Cloze, cloze_texts, empty_cloze, parse_clozes, render_cloze, walk_clozes
@@ -110,8 +110,8 @@ def _title(text: str, front: str, structure: list[str], path: str) -> str:
     for line in structure:
         heading = _HEADING.match(line)
         if heading and len(heading.group(1)) == 1:
-            return clean_markdown(_TAG.sub("", heading.group(2))) or Path(path).stem
-    return Path(path).stem
+            return clean_markdown(_TAG.sub("", heading.group(2))) or untitled(path)
+    return untitled(path)
 
 
 def _block_cards(block: list[int], lines: list[str], structure: list[str], findings: list[Finding]) -> list[tuple[RawCard, bool]]:

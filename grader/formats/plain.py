@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 
 from ..cardtext import DeckSchemaError, Finding, ParsedDeck, build_cards, highlights, image_paths, question_image_paths
 from ..errors import DeckError
-from ..files import MAX_FILE_BYTES, has_lone_surrogate, lone_surrogate_line
+from ..files import MAX_FILE_BYTES, has_lone_surrogate, lone_surrogate_line, untitled
 from ..keyterms import clean_markdown
 from ..models import Deck, PlainCard, PlainDeck
 
@@ -70,7 +69,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
                 left = "" if terms else "; with no term left, the card can only be self-graded"
                 findings.append(Finding(lines[i], f"key_terms has {what} left out{left}"))
         raw.append((lines[i], clean_markdown(card.question), card.answer.strip(), image_paths(card.answer), terms, question_image_paths(card.question)))
-    title = plain.title or Path(path).stem
+    title = plain.title or untitled(path)
     cards = build_cards(
         raw,
         findings,

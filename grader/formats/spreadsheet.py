@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..cardtext import Finding, ParsedDeck, RawCard, build_cards
 from ..errors import DeckError
+from ..files import untitled
 from ..models import Deck
 from .anki_notes import BACK_NAMES, FRONT_NAMES, cloze_numbers, has_zero_cloze, row_cards
 
@@ -48,7 +49,7 @@ def parse_spreadsheet(text: str, path: str) -> ParsedDeck:
     separator = excel.group(1) if excel else choose_separator(body, path, body_line)
     rows = _rows(body, separator, path, body_line)
     if not rows:
-        return ParsedDeck(Deck(path=path, title=Path(path).stem, cards=[]), [])
+        return ParsedDeck(Deck(path=path, title=untitled(path), cards=[]), [])
     first_line, first = rows[0]
     header = is_header(first)
     if "answer" in _names(first) and (answers := ANSWERS_COLUMNS & _names(first)):
@@ -72,7 +73,7 @@ def parse_spreadsheet(text: str, path: str) -> ParsedDeck:
         raw += cards
         as_given += [cloze] * len(cards)
     cards = build_cards(raw, findings, derived_note=False, side_notes=False, terms_as_given=as_given)
-    return ParsedDeck(Deck(path=path, title=Path(path).stem, cards=cards), findings)
+    return ParsedDeck(Deck(path=path, title=untitled(path), cards=cards), findings)
 
 
 def is_header(cells: list[str]) -> bool:
