@@ -657,31 +657,31 @@ def cards(
 
     if due:
         _refuse_piped([deck] if deck else None, "--due reads your history, kept by the deck's file")
-    # What "due now" means (learn-ahead, the hour a study day starts), as practice reads it: only --due needs it.
-    settings = load_schedule_settings() if due else None
-    _warn_of_unused_settings("cards", *(["practice"] if due else []))
+    # When a card is due (learn-ahead, the hour a study day starts), as practice reads it: for the due column and --due.
+    settings = load_schedule_settings()
+    _warn_of_unused_settings("cards", "practice")
     the_deck = load_deck(deck or bundled_deck())
     now = _now()
     # What matching the deck with the history found is said on stderr, as stats says it: stdout is the list. A deck
     # from a pipe has no history to show (it is kept by the deck's file): it is listed as one never practised.
     piped = deck is not None and is_piped(deck)
     progress = {} if piped else card_progress(the_deck, now=now, say=lambda note: print(clean_line(note), file=sys.stderr))
-    shown = [c for c in the_deck.cards if settings is None or is_due_now(progress.get(c.id), now=now, settings=settings)]
+    shown = [c for c in the_deck.cards if not due or is_due_now(progress.get(c.id), now=now, settings=settings)]
     if json_out:
         import json
 
         from .writers import card_record, json_line
 
         for card in shown:
-            sys.stdout.write(json_line(json.dumps({**card_record(card), **progress_record(progress.get(card.id))}, ensure_ascii=False)))
+            sys.stdout.write(json_line(json.dumps({**card_record(card), **progress_record(progress.get(card.id), settings)}, ensure_ascii=False)))
         return
     from .render import card_lines, cards_table, make_console
 
     console = make_console()
     if console.is_terminal:
-        console.print(cards_table(shown, the_deck.title, progress, now=now))
+        console.print(cards_table(shown, the_deck.title, progress, now=now, settings=settings))
     else:
-        sys.stdout.writelines(card_lines(shown, progress, now=now))
+        sys.stdout.writelines(card_lines(shown, progress, now=now, settings=settings))
 
 
 @app.command()

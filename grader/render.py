@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .images import Image
     from .llm.schema import LLMResult
     from .practice import SessionSummary
+    from .schedule import ScheduleSettings
     from .scoring import GradeFacts
     from .session import RatingKeys, Shown
     from .stats import DayCount, DeckStats, MissedTerm, StatsReport
@@ -428,14 +429,17 @@ _COLUMN_LAYOUT: dict[str, dict[str, Any]] = {
 _NARROW_COLUMNS = ("#", "id", "question", "due")
 
 
-def cards_table(cards: list[Card], title: str, progress: Mapping[str, CardProgress | None] | None = None, *, now=None) -> RenderableType:
-    """The ``cards`` table; with ``progress`` (by card id) also each card's due date, last grade and lapses.
+def cards_table(
+    cards: list[Card], title: str, progress: Mapping[str, CardProgress | None] | None = None, *, now=None, settings: ScheduleSettings | None = None
+) -> RenderableType:
+    """The ``cards`` table; with ``progress`` (by card id) also each card's due date (when practice will ask it, by
+    ``settings``, the defaults if None), last grade and lapses.
 
     On a terminal too narrow for every column, without a border: number, id, question and when it is due. Squeezed,
     rich drew every column of the whole table empty at 20 columns and cut the ids at 60.
     """
     columns = (*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ()))
-    rows = [dict(zip(columns, _card_cells(c, progress, now))) for c in cards]
+    rows = [dict(zip(columns, _card_cells(c, progress, now, settings))) for c in cards]
 
     def table(names: tuple[str, ...], rows: list[dict] = rows, **box: Any) -> Table:
         drawn = Table(title=Text(clean_line(title)), **box)
@@ -479,17 +483,20 @@ def _min_width(cell: str | Text) -> int:
     return max(map(cell_len, words)) if words else max(map(cell_len, plain.splitlines()), default=0)
 
 
-def card_lines(cards: list[Card], progress: Mapping[str, CardProgress | None] | None = None, *, now=None) -> Iterator[str]:
+def card_lines(
+    cards: list[Card], progress: Mapping[str, CardProgress | None] | None = None, *, now=None, settings: ScheduleSettings | None = None
+) -> Iterator[str]:
     """The ``cards`` table as tab-separated lines, a header first: for a pipe, where a drawn table would wrap every
     cell into many lines and a large deck's would take seconds to lay out (rich measures every cell)."""
     yield "\t".join((*CARD_COLUMNS, *(PROGRESS_COLUMNS if progress is not None else ()))) + "\n"
     for c in cards:
-        yield "\t".join([str(cell) for cell in _card_cells(c, progress, now)]) + "\n"
+        yield "\t".join([str(cell) for cell in _card_cells(c, progress, now, settings)]) + "\n"
 
 
-def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, now) -> list:
+def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, now, settings: ScheduleSettings | None) -> list:
     """A card's cells in the ``cards`` listing, each text on one line (tabs made spaces), styled for the table."""
-    from .schedule import describe_due
+    from .schedule import ScheduleSettings, describe_due
+    from .stats import asked_at
 
     terms = Text(clean_line("; ".join(t.text for t in card.key_terms)))
     if card.key_terms and card.key_terms[0].derived:
@@ -498,14 +505,16 @@ def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, 
     if progress is None:
         return row
     p = progress.get(card.id)
+    # Due when practice will ask it (learn-ahead, the study day's start: what ``cards --due`` lists by), not FSRS's due.
+    at = asked_at(p, settings or ScheduleSettings()) if p is not None else None
     if p is not None and p.suspended:  # a card set aside before it was ever answered too
         due = Text("suspended", style="yellow")
-    elif p is None or p.state is None:
+    elif p is not None and p.buried_until is not None and now is not None and p.buried_until > now:
+        due = Text(f"buried, {describe_due(at or p.buried_until, now=now)}", style="yellow")  # a new card: its burial's end
+    elif at is None:
         due = Text("new", style="dim")
     else:
-        due = Text(describe_due(p.state.due, now=now) if now else f"{p.state.due:%Y-%m-%d %H:%M}")
-    if p is not None and p.buried_until is not None and now is not None and p.buried_until > now and not p.suspended:
-        due = Text(f"buried, {describe_due(p.buried_until, now=now)}", style="yellow")
+        due = Text(describe_due(at, now=now) if now else f"{at:%Y-%m-%d %H:%M}")
     last = Text(p.last_verdict.value, style=VERDICT_STYLE[p.last_verdict]) if p and p.last_verdict else Text("—", style="dim")
     return [*row, due, last, str(p.state.lapses) if p and p.state else "0"]
 

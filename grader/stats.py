@@ -291,17 +291,26 @@ def card_progress(
     return {card_id: p for (k, card_id), p in progress.items() if k == key}
 
 
+def asked_at(p: CardProgress | None, settings: ScheduleSettings) -> datetime | None:
+    """When practice will ask a card by its schedule (``schedule.next_asked``, set-aside included): when ``cards``
+    says it is due, and what ``cards --due`` lists by. None for a card never answered, or suspended."""
+    return None if p is None else next_asked(p.state, settings=settings, suspended=p.suspended, buried_until=p.buried_until)
+
+
 def is_due_now(p: CardProgress | None, *, now: datetime, settings: ScheduleSettings) -> bool:
     """Whether a card would be asked now for its schedule: reviewed before, due, and not set aside."""
-    at = next_asked(p.state, settings=settings, suspended=p.suspended, buried_until=p.buried_until) if p is not None else None
+    at = asked_at(p, settings)
     return at is not None and at <= now
 
 
-def progress_record(p: CardProgress | None) -> dict:
-    """The history fields ``cards --json`` adds to a card's record (null, "new" or 0 for a card never answered)."""
+def progress_record(p: CardProgress | None, settings: ScheduleSettings) -> dict:
+    """The history fields ``cards --json`` adds to a card's record (null, "new" or 0 for a card never answered):
+    ``due`` is FSRS's due time, ``next_asked`` when practice will ask the card (``asked_at``)."""
     state = p.state if p is not None else None
+    at = asked_at(p, settings)
     return {
         "due": state.due.isoformat() if state else None,
+        "next_asked": at.isoformat() if at else None,
         "phase": state.phase.value if state else "new",
         "last_verdict": p.last_verdict.value if p is not None and p.last_verdict else None,
         "last_score": p.last_score if p is not None else None,

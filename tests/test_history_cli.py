@@ -57,10 +57,11 @@ SEED_ANSWERS = str(SEED_DECK.parent.parent / "eval" / "seed_dev.jsonl")
             "Warning: {file}:8: [llm] timeout: Input should be greater than 0 (stats does not use [llm]; fix it for the commands that do)",
             "Warning: {file}:2: [grading] has no setting 'partial_at' (stats does not use [grading]; fix it for the commands that do)",
         ]),
-        # cards reads [practice] only for --due.
-        (["cards", DECK, "--json"], "[practice]\nnew_cards = 3\n", 0,
-         ["Warning: {file}:2: [practice] has no setting 'new_cards' (cards does not use [practice]; fix it for the commands that do)"]),
+        # cards reads [practice] for when each card is due (learn-ahead, the hour a study day starts), as practice does.
+        (["cards", DECK, "--json"], "[practice]\nnew_cards = 3\n", 1, ["Error: {file}:2: [practice] has no setting 'new_cards'"]),
         (["cards", DECK, "--due"], "[practice]\nnew_cards = 3\n", 1, ["Error: {file}:2: [practice] has no setting 'new_cards'"]),
+        (["cards", DECK], "[grading]\npartial_at = 0.3\n", 0,
+         ["Warning: {file}:2: [grading] has no setting 'partial_at' (cards does not use [grading]; fix it for the commands that do)"]),
         # A command's own table is its error, as before.
         (["stats"], "[practice]\nnew_cards = 3\n", 1, ["Error: {file}:2: [practice] has no setting 'new_cards'"]),
         (["llm", "check"], "[llm]\ntimeout = -1\n", 1, ["Error: {file}:2: [llm] timeout: Input should be greater than 0"]),

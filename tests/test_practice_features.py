@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -351,6 +351,48 @@ def test_cards_due_are_the_cards_practice_would_ask_by_the_users_settings(tmp_pa
     assert (due.returncode, due.stdout) == (0, "")
     (isolated_env / "settings.toml").write_text("[practice]\nlearn_ahead_minutes = 20\n")  # the default: both are due
     assert [json.loads(line)["number"] for line in run_cli("cards", str(deck), "--due", "--json").stdout.splitlines()] == [1, 3]
+
+
+def test_cards_says_a_card_is_due_when_practice_would_ask_it(tmp_path, isolated_env, utc_local_time, monkeypatch):
+    """``cards`` showed FSRS's due time, while practice (and ``cards --due``) asks a learning card up to its
+    learn-ahead early and a review card from the start of its study day: a learning card read "in 10 min" that
+    practice asked in 5, and a review card due at noon read "in 6 h" at six in the morning, when practice asks it."""
+    import grader.cli
+    from grader.store import default_path
+
+    path = tmp_path / "migration.md"
+    path.write_text(DECK, encoding="utf-8")
+    deck = load_deck(path)
+    (isolated_env / "settings.toml").write_text("[practice]\nlearn_ahead_minutes = 5\n")
+    with Store.open(default_path()) as store:
+        practise(store, deck, ScriptedUser(["offline and live migration", ""], keys=["4"], interactive=True), cards=[1])  # Easy
+        practise(store, deck, ScriptedUser(["isolation, portability and consolidation"]), cards=[3])  # Good: in 10 min
+
+    def listed(now: datetime) -> tuple[dict[int, str], list[int], dict[int, dict]]:
+        """The due column of ``cards``, the cards ``cards --due`` lists and the records of ``cards --json``, at ``now``."""
+        monkeypatch.setattr(grader.cli, "_now", lambda: now)
+        lines = run_cli("cards", str(path)).stdout.splitlines()
+        column = lines[0].split("\t").index("due")
+        due = [json.loads(line)["number"] for line in run_cli("cards", str(path), "--due", "--json").stdout.splitlines()]
+        records = {r["number"]: r for r in map(json.loads, run_cli("cards", str(path), "--json").stdout.splitlines())}
+        return {int(line.split("\t")[0]): line.split("\t")[column] for line in lines[1:]}, due, records
+
+    _, _, records = listed(NOW)
+    assert [records[n]["phase"] for n in (1, 2, 3)] == ["review", "new", "learning"]
+    learning, review = (datetime.fromisoformat(records[n]["due"]) for n in (3, 1))
+    assert (learning - NOW).total_seconds() // 60 == 10 and review.hour == 12  # FSRS's due times, kept in "due"
+    moments = [
+        (NOW + timedelta(minutes=1), {3: "in 4 min"}),  # asked 5 min before its due time
+        (NOW + timedelta(minutes=6), {3: "now"}),  # 4 min before it: practice asks it now
+        (review - timedelta(hours=9), {1: "in 1 h", 3: "now"}),  # 03:00: its study day starts at 04:00
+        (review - timedelta(hours=6), {1: "now", 3: "now"}),  # 06:00: its study day has begun
+    ]
+    for now, expected in moments:
+        cells, due, records = listed(now)
+        assert {n: cells[n] for n in expected} == expected and cells[2] == "new"
+        assert due == [n for n in (1, 2, 3) if cells[n] == "now"]  # the due column and --due agree
+        # --json keeps FSRS's due and says when practice will ask the card.
+        assert records[3]["next_asked"] == (learning - timedelta(minutes=5)).isoformat() and records[2]["next_asked"] is None
 
 
 def test_cards_creates_no_history(tmp_path, isolated_env):
