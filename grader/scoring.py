@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .cardtext import question_words
 from .foreign import guessing_share
 from .models import Card, Grade, HowFound, Refusal, TermMatch, Verdict
-from .normalize import is_non_answer, restates_question
+from .normalize import NUMBER_WORDS, is_non_answer, restates_question
 
 if TYPE_CHECKING:  # the matcher loads numpy and rapidfuzz: not for whoever only needs the settings
     from .match import Evidence
@@ -84,17 +84,68 @@ def verdict_for(score: float, settings: GradingSettings) -> Verdict:
 # How many things a question asks for, where it says so: a number right after what asks ("What are 3 main
 # characteristics?", "Name two ...", "Describe the 5 steps") or alone in parentheses ("possible solutions (2)"). Other
 # numbers count nothing: "if 2 nodes solve a block", "the problem mentioned in 6", "Transactional Locking 2", "O(n^2)".
-_COUNT = r"(?:[2-9]|two|three|four|five|six|seven|eight|nine|ten)"
+_COUNT = r"[2-9]|two|three|four|five|six|seven|eight|nine|ten"
 _STATED_COUNT = re.compile(
     r"\b(?:what(?:\s+(?:are|were))?|which\s+(?:are|were)|name|list|give|describe|explain|mention|state|identify|introduce"
-    rf"|enumerate|provide|discuss|outline)\s+(?:the\s+)?(?:briefly\s+)?{_COUNT}\b(?!-)|\(\s*{_COUNT}\s*\)",
+    rf"|enumerate|provide|discuss|outline)\s+(?:the\s+)?(?:briefly\s+)?(?P<asked>{_COUNT})\b(?!-)|\(\s*(?P<counted>{_COUNT})\s*\)",
     re.IGNORECASE,
 )
 
 
 @lru_cache(maxsize=4096)
+def _stated_count(question: str) -> int | None:
+    """How many things the question says it asks for, or None."""
+    found = _STATED_COUNT.search(question)
+    if found is None:
+        return None
+    said = (found["asked"] or found["counted"]).lower()
+    return int(NUMBER_WORDS.get(said, said))
+
+
 def _states_a_count(question: str) -> bool:
-    return _STATED_COUNT.search(question) is not None
+    return _stated_count(question) is not None
+
+
+# A list item of a reference answer ("- ==dispatcher: entry point==", "1. ==offline migration==").
+_LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
+_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
+
+
+@lru_cache(maxsize=4096)
+def _counted_items(question: str, answer: str, terms: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    """Each item's highlighted terms (their indices in ``terms``), where the question says how many things it asks
+    for and the reference lists exactly that many items with highlights ("What are the 3 main components?" over
+    three items): each item is one of the things asked. Nothing otherwise."""
+    from .keyterms import clean_term
+
+    count = _stated_count(question)
+    if count is None:
+        return ()
+    items = [[_folded(clean_term(h)) for h in _HIGHLIGHT.findall(m["item"])] for m in _LIST_ITEM.finditer(answer)]
+    items = [highlights for highlights in items if highlights]
+    if len(items) != count:
+        return ()
+    # A term is its highlight, or holds it with the words before it ("RoI ==pool==" is *RoI pool*).
+    held = [tuple(i for i, term in enumerate(map(_folded, terms)) if any(h in term or term in h for h in highlights)) for highlights in items]
+    if not all(held) or len({i for item in held for i in item}) < sum(map(len, held)):  # an item without, or a term in two
+        return ()
+    return tuple(held)
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _verdict_of(score: float, credits: list[float], settings: GradingSettings, card: Card) -> str:
+    """The verdict of a score on ``card`` whose terms earned ``credits``: never correct while the answer says nothing
+    of one of the things the question counts (``_counted_items``): "dispatcher = entry point, interpreter runs
+    privileged instructions" names two of the *3 main components*."""
+    verdict = _verdict_value(score, settings, card)
+    if verdict == _CORRECT and card.key_terms and not card.key_terms[0].derived:
+        items = _counted_items(card.question, card.answer, tuple(t.text for t in card.key_terms))
+        if any(all(credits[i] == 0.0 for i in item) for item in items):
+            return _PARTIAL
+    return verdict
 
 
 def correct_from(settings: GradingSettings, card: Card) -> float:
@@ -246,7 +297,7 @@ def facts_from_evidence(
         possible.append(weight)
     got, total = terms_share(earned, possible, card.required)
     score = combined_score(got / total if total else 0.0, similarity, card, settings)
-    return score, _verdict_value(score, settings, card), True, tuple(terms), None if similarity is None else round(similarity, 4), ()
+    return score, _verdict_of(score, [t[2] for t in terms], settings, card), True, tuple(terms), None if similarity is None else round(similarity, 4), ()
 
 
 def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettings, card: Card) -> GradeFacts:
@@ -257,7 +308,7 @@ def guessed(facts: GradeFacts, foreign: tuple[str, ...], settings: GradingSettin
     if share >= 1.0:
         return facts
     score = _round4(score * share)
-    return score, _verdict_value(score, settings, card), answered, terms, similarity, foreign
+    return score, _verdict_of(score, [t[2] for t in terms], settings, card), answered, terms, similarity, foreign
 
 
 def _round4(x: float) -> float:

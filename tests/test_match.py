@@ -701,6 +701,44 @@ def highlighted_card(question: str, answer: str) -> Card:
     return Card(id="c1", number=1, question=question, answer=answer, key_terms=[parse_term(t) for t in re.findall("==(.+?)==", answer)])
 
 
+HYPERVISOR_PARTS = highlighted_card(
+    "What is the structure of a hypervisor? What are the 3 main components?",
+    "Components:\n- ==dispatcher: entry point==\n- ==allocator: for resources==\n"
+    "- ==interpreter==: executes ==privileged instructions== in place of the VM",
+)
+
+
+@pytest.mark.parametrize(
+    "question, answer, verdict",
+    [
+        # Two of the three components the question counts: 0.75, but one thing asked for is not said at all.
+        (HYPERVISOR_PARTS.question, "dispatcher = entry point, interpreter runs privileged instructions for the VM", Verdict.partial),
+        (HYPERVISOR_PARTS.question, "dispatcher: entry point, allocator: for resources, interpreter", Verdict.correct),  # each said
+        # Without a count the list is no rubric of things asked for: the score's line alone decides.
+        ("What is the structure of a hypervisor?", "dispatcher = entry point, interpreter runs privileged instructions for the VM", Verdict.correct),
+    ],
+)
+def test_an_answer_that_says_nothing_of_a_counted_item_is_not_correct(question, answer, verdict):
+    card = HYPERVISOR_PARTS.model_copy(update={"question": question})
+    grade = grade_answer(card, answer)
+    assert grade.score >= 0.7 and grade.verdict == verdict
+
+
+def test_a_counted_item_is_its_highlighted_words_with_the_name_before_them():
+    """*RoI pool* is the highlight ==pool== with the word before it: it is that item's, so naming both ways is whole."""
+    from grader.decks import parse_markdown
+
+    deck = parse_markdown(
+        "<details><summary>What are 2 ways of projecting regions onto the feature map?</summary>\n\n"
+        "- RoI ==pool==: we snap a region to the closest cells; ==different sub-regions might have different dimensions==\n"
+        "- RoI ==align==: instead, ==bi-linear sampling at regular points of each sub region==\n</details>\n"
+    ).deck
+    card = deck.cards[0]
+    assert [t.text for t in card.key_terms][::2] == ["RoI pool", "RoI align"]
+    grade = grade_answer(card, "RoI pooling (snap the region to the grid cells) and RoI align (bilinear interpolation at regular points of each sub region)")
+    assert grade.verdict == Verdict.correct
+
+
 CONTRAST = highlighted_card(
     "What is the difference between word types and word tokens?",
     "Word types: ==set of distinct words in a corpus==. Word tokens instead are ==the collection of all the words used==.",

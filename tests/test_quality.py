@@ -29,8 +29,8 @@ def agreement(rows, deck) -> float:
 
 
 def test_dev_set_agreement_floor(seed_deck):
-    # Measured 0.838 (98 of 117) when this floor was set; paraphrases with no shared words are the misses.
-    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 98 / 117
+    # Measured 0.846 (99 of 117) when this floor was set; paraphrases with no shared words are the misses.
+    assert agreement(labelled("seed_dev.jsonl"), seed_deck) >= 99 / 117
 
 
 def test_held_out_agreement_meets_the_goal(seed_deck):
@@ -67,7 +67,7 @@ def test_agreement_on_other_decks_holds():
     150 agreed when it was added. The tenth (``eval/probes/tenth/``, likewise) answers 37 cards, 26 of them none of the
     other nine answers, and was written and labelled blind after all nine had tuned the grader: 85 of its 143 agreed
     when it was added. Each is graded as ``grader grade DECK`` grades it, knowing the deck's other cards.
-    The floor is the 944 of 1,359 that agree now."""
+    The floor is the 945 of 1,359 that agree now."""
     if not CORPUS.is_dir():
         pytest.skip(f"no corpus decks at {CORPUS}")
     hits = total = 0
@@ -81,5 +81,5 @@ def test_agreement_on_other_decks_holds():
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         hits += sum(grader.grade(deck.cards[r["card"] - 1], r["answer"]).verdict.value == r["verdict"] for r in rows)
         total += len(rows)
-    assert total == 1359 and hits >= 944
+    assert total == 1359 and hits >= 945
 
