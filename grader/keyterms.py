@@ -200,7 +200,7 @@ _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\n\"“”„‚‘«»‹›，。�
 MAX_DERIVED_TERMS = 6
 MAX_ITEM_WORDS = 4
 OTHER_WORD_WEIGHT = 0.25
-_LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
+LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)  # an item of a list, bulleted or numbered
 _IMAGE_OR_MATH = re.compile(r"!?\[[^\[\]]*\]\([^)\]]*\)|\$\$.*?\$\$|\$[^$\n]*\$", re.DOTALL)
 MAX_PHRASE_WORDS = 3
 # Words that open remarks rather than carry the answer.
@@ -256,7 +256,7 @@ def derive_key_terms(
         raise ValueError(f"n_docs must be a number of answers, 0 or more, not {n_docs}")
     language = stemming_language()
     text = _IMAGE_OR_MATH.sub(" ", answer)
-    items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in _LIST_ITEM.finditer(text)]
+    items = [re.sub(r"\s+([,;.])", r"\1", clean_markdown(m["item"])) for m in LIST_ITEM.finditer(text)]
     items = [i.strip(_EDGE_PUNCT) for i in items if content_tokens(i)]
     if len(items) >= 2:
         phrases = []

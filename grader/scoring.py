@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .cardtext import question_words
+from .cardtext import highlights, question_words
 from .foreign import guessing_share
+from .keyterms import LIST_ITEM, clean_term
 from .models import Card, Grade, HowFound, Refusal, TermMatch, Verdict
 from .normalize import NUMBER_WORDS, is_non_answer, restates_question
 
@@ -106,22 +107,15 @@ def _states_a_count(question: str) -> bool:
     return _stated_count(question) is not None
 
 
-# A list item of a reference answer ("- ==dispatcher: entry point==", "1. ==offline migration==").
-_LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+]|\d+[.)])[ \t]+(?P<item>.+)$", re.MULTILINE)
-_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
-
-
 @lru_cache(maxsize=4096)
 def _counted_items(question: str, answer: str, terms: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     """Each item's highlighted terms (their indices in ``terms``), where the question says how many things it asks
     for and the reference lists exactly that many items with highlights ("What are the 3 main components?" over
     three items): each item is one of the things asked. Nothing otherwise."""
-    from .keyterms import clean_term
-
     count = _stated_count(question)
     if count is None:
         return ()
-    items = [[_folded(clean_term(h)) for h in _HIGHLIGHT.findall(m["item"])] for m in _LIST_ITEM.finditer(answer)]
+    items = [[_folded(clean_term(h)) for h in highlights(m["item"], 0, [])] for m in LIST_ITEM.finditer(answer)]
     items = [highlights for highlights in items if highlights]
     if len(items) != count:
         return ()
@@ -141,7 +135,7 @@ def _verdict_of(score: float, credits: list[float], settings: GradingSettings, c
     of one of the things the question counts (``_counted_items``): "dispatcher = entry point, interpreter runs
     privileged instructions" names two of the *3 main components*."""
     verdict = _verdict_value(score, settings, card)
-    if verdict == _CORRECT and card.key_terms and not card.key_terms[0].derived:
+    if verdict == _CORRECT and card.key_terms and not card.key_terms[0].derived and card.required is None:
         items = _counted_items(card.question, card.answer, tuple(t.text for t in card.key_terms))
         if any(all(credits[i] == 0.0 for i in item) for item in items):
             return _PARTIAL
