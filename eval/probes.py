@@ -16,9 +16,11 @@ tuned the grader; the ninth (every file in ``eval/probes/ninth/``) answers 34 ca
 (CV has no gradable card left unanswered), of twelve decks in eight folders, written and labelled blind after all eight
 had tuned the grader; the tenth (every file in ``eval/probes/tenth/``) answers 26 cards none of the nine answer and 11
 one of them does (CV and most decks have no gradable card left unanswered), of twelve decks in eight folders, written and
-labelled blind after all nine had tuned the grader. Each answer is graded as ``grader grade DECK``
-grades it, settings as shipped, knowing the deck's other cards (``KeywordGrader.use_deck``: a list of guesses keeps
-only its own card's share). Reads the decks where they are; writes nothing.
+labelled blind after all nine had tuned the grader; the eleventh (every file in ``eval/probes/eleventh/``)
+answers 17 cards none of the ten answer and 18 one of them does (most decks have no gradable card left unanswered), of
+twelve decks in eight folders, written and labelled blind after all ten had tuned the grader. Each answer is graded as
+``grader grade DECK`` grades it, settings as shipped, knowing the deck's other cards (``KeywordGrader.use_deck``: a list
+of guesses keeps only its own card's share). Reads the decks where they are; writes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ SEVENTH = PROBES / "seventh"
 EIGHTH = PROBES / "eighth"
 NINTH = PROBES / "ninth"
 TENTH = PROBES / "tenth"
+ELEVENTH = PROBES / "eleventh"
 CORPUS = ROOT.parent / "shared" / "decks-corpus"
 SECOND = frozenset(
     {
@@ -111,14 +114,17 @@ def probe_files() -> list[tuple[Path, str]]:
     seventh = [(path, "seventh") for path in sorted(SEVENTH.glob("*.jsonl"))]
     eighth = [(path, "eighth") for path in sorted(EIGHTH.glob("*.jsonl"))]
     ninth = [(path, "ninth") for path in sorted(NINTH.glob("*.jsonl"))]
-    return top + sixth + seventh + eighth + ninth + [(path, "tenth") for path in sorted(TENTH.glob("*.jsonl"))]
+    tenth = [(path, "tenth") for path in sorted(TENTH.glob("*.jsonl"))]
+    eleventh = [(path, "eleventh") for path in sorted(ELEVENTH.glob("*.jsonl"))]
+    return top + sixth + seventh + eighth + ninth + tenth + eleventh
 
 
 def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"no corpus decks at {CORPUS}")
     misses = "--misses" in sys.argv[1:]
-    totals = {kind: [0, 0] for kind in ("first", *LATER_SETS, "sixth", "seventh", "eighth", "ninth", "tenth")}
+    kinds = ("first", *LATER_SETS, "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh")
+    totals = {kind: [0, 0] for kind in kinds}
     for path, kind in probe_files():
         folder, _, name = path.stem.partition("-")
         deck = load_deck(CORPUS / folder.upper() / f"{name}.md")
