@@ -386,11 +386,12 @@ def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]
     found inside a folder that turns out not to be one (a ``config.yml``
     with a syntax error, an unreadable note) is passed to ``warn`` and left out,
     so one bad file does not stop a whole notes folder; if nothing is left, the
-    first error is raised. So is a ``.csv`` found there that answers another
-    deck (``answers_files``), or asks the same questions as another ``.csv`` found (``twin_files``).
+    first error is raised (and not also warned of: it was said twice). So is a ``.csv`` found there that answers
+    another deck (``answers_files``), or asks the same questions as another ``.csv`` found (``twin_files``).
     """
     read: list[tuple[Deck, bool]] = []
     errors = []
+    warnings: list[DeckError] = []  # said once the outcome is known, so the error raised is not said as a warning too
     for path, named in deck_files(paths):
         try:
             read.append((load_deck(path), named))
@@ -398,18 +399,22 @@ def load_decks(paths: Sequence[str | Path], *, warn: Callable[[DeckError], None]
             if named:
                 raise
             errors.append(exc)
-            warn(exc)
+            warnings.append(exc)
     answers = answers_files(read)
     for deck, owner in answers.items():
-        warn(DeckError(f"answers to {owner}, not a deck: each of its questions is a card there; name the file to read it as a deck", path=deck))
+        warnings.append(DeckError(f"answers to {owner}, not a deck: each of its questions is a card there; name the file to read it as a deck", path=deck))
     twins = twin_files(read, answers)
     for deck, others in twins.items():
         error = DeckError(_twins_message(others), path=deck)
-        warn(error)
+        warnings.append(error)
         errors.append(error)  # raised if no deck is left: the folder held nothing that could be told a deck
     decks = [deck for deck, _ in read if deck.path not in answers and deck.path not in twins]
-    if not decks and errors:
-        raise errors[0]
+    raised = errors[0] if not decks and errors else None
+    for warning in warnings:
+        if warning is not raised:
+            warn(warning)
+    if raised is not None:
+        raise raised
     return decks
 
 

@@ -768,3 +768,18 @@ def test_an_obsidian_nested_cloze_among_highlights(tmp_path):
         ("Over IP, [...] is reliable and UDP is not.", ["TCP"]),
         ("Over IP, TCP is reliable and [...] is not.", ["UDP"]),
     ]
+
+
+
+@pytest.mark.parametrize("command", ["practice", "stats"])
+def test_a_folder_with_no_good_deck_says_each_files_error_once(tmp_path, command):
+    """The first bad file was a warning ("... (left out)") and then, nothing being left, the same text again as the error."""
+    (tmp_path / "net.yaml").write_text("title: Networking\ncards:\n  - question: What is a socket?\n    anwser: An endpoint.\n")
+    (tmp_path / "old.yaml").write_text("cards:\n  - question: What is a port?\n    answr: A number.\n")
+    result = run_cli(command, str(tmp_path), input="/quit\n")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert lines[-1].startswith(f"Error: {tmp_path / 'net.yaml'}:3: cards.0.anwser: unknown field")
+    assert [line for line in lines if "net.yaml" in line] == lines[-1:]  # once, as the error
+    assert [line for line in lines if "old.yaml" in line] == [line for line in lines if line.startswith("Warning: ")]
+    assert len(lines) == 2 and lines[0].startswith(f"Warning: {tmp_path / 'old.yaml'}:2:") and lines[0].endswith("(left out)")
