@@ -678,7 +678,9 @@ def cards(
     from .render import card_lines, cards_table, make_console
 
     console = make_console()
-    if console.is_terminal:
+    if console.is_terminal and due and not shown:  # an empty table, its columns squeezed, said nothing of why
+        console.print(f"No card of {clean_line(the_deck.title)} is due now; see `grader stats` for when cards come due.", markup=False)
+    elif console.is_terminal:
         console.print(cards_table(shown, the_deck.title, progress, now=now, settings=settings))
     else:
         sys.stdout.writelines(card_lines(shown, progress, now=now, settings=settings))

@@ -353,6 +353,27 @@ def test_cards_due_are_the_cards_practice_would_ask_by_the_users_settings(tmp_pa
     assert [json.loads(line)["number"] for line in run_cli("cards", str(deck), "--due", "--json").stdout.splitlines()] == [1, 3]
 
 
+def test_cards_due_at_a_terminal_with_nothing_due_says_so(tmp_path):
+    """At a terminal ``cards --due`` with nothing due drew an empty table, its columns squeezed to "id", "question"
+    and no word of why; piped it stays the header alone, for scripts."""
+    import os
+    import sys
+
+    import pexpect
+
+    deck = tmp_path / "deck.md"
+    deck.write_text(DECK)
+    args = ["-m", "grader", "cards", str(deck), "--due"]
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    shown, code = pexpect.run(sys.executable, args=args, env=env, encoding="utf-8", timeout=60, withexitstatus=True)
+    assert code == 0 and shown.strip() == "No card of Migration is due now; see `grader stats` for when cards come due."
+    piped = run_cli("cards", str(deck), "--due")
+    assert (piped.returncode, piped.stdout.splitlines()) == (0, ["#\tid\tquestion\tkey terms\tgraded\tdue\tlast\tlapses"])
+    run_cli("practice", str(deck), "--cards", "1", input="no idea\n")
+    listed = pexpect.run(sys.executable, args=args, env=env, encoding="utf-8", timeout=60)
+    assert "due now" not in listed and "now" in listed.split() and "new" not in listed.split()  # card 1, due again in minutes
+
+
 def test_cards_says_a_card_is_due_when_practice_would_ask_it(tmp_path, isolated_env, utc_local_time, monkeypatch):
     """``cards`` showed FSRS's due time, while practice (and ``cards --due``) asks a learning card up to its
     learn-ahead early and a review card from the start of its study day: a learning card read "in 10 min" that
