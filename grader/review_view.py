@@ -38,8 +38,10 @@ def group_view(g: GroupShown, width: int = 100) -> Panel:
     inner = width - 4  # the panel's border and padding
     lead = 5 + (17 if any(_who(item) for _, item, _, _ in g.members) else 0) + 5 + 10  # number, who, score, verdict
     narrow = inner - lead < ANSWER_MIN
-    question = short(shown_question(g.question), 2 * (inner - 4) if narrow else max(30, width - 20))
-    head = Text.assemble((f"Q{g.question.number} ", "bold"), Text(clean_line(question), style="bold"))
+    label = f"Q{g.question.number} "
+    # On one line beside its number, as much as fits (it was cut 20 columns short whatever room was left); narrow, two.
+    question = short(shown_question(g.question), 2 * (inner - 4) if narrow else max(30, inner - len(label)))
+    head = Text.assemble((label, "bold"), Text(clean_line(question), style="bold"))
     tally = ", ".join(f"{n} {v}" for v, n in g.grader.most_common())
     proposal = Text.assemble(
         ("Proposed: ", "dim"),

@@ -745,6 +745,20 @@ def test_more_shows_every_answer_whole(tmp_path):
     assert "│      computer, running many programs on one computer, and also emulation,    │\n│      isolation    " in whole
 
 
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_a_question_that_fits_the_panel_is_shown_whole(tmp_path, columns):
+    """The question was cut 20 columns short of the panel whatever room was left: at 80 columns "Q1 What are 3 main
+    characteristics of virtualization…" with 23 empty cells beside it. One longer than the line is still cut to it."""
+    question = "What are 3 main characteristics of virtualization environments?"
+    long_card = 9  # What is the structure of a hypervisor? What the 3 main components?
+    answers = class_csv(tmp_path, [("ann", 1, "managed execution"), ("bo", long_card, "a dispatcher")])
+    result = run_cli("review", DECK, str(answers), input="n\nq\n", env={"COLUMNS": str(columns)})
+    lines = result.stdout.splitlines()
+    assert lines[1] == f"│ Q1 {question}".ljust(columns - 1) + "│"
+    q9 = next(line for line in lines if line.startswith("│ Q9 "))
+    assert len(q9) == columns and "hypervisor?" in q9  # on its one line, whole or cut to it
+
+
 def test_marking_some_answers_of_a_group(tmp_path):
     answers = class_csv(tmp_path)
     result = run_cli("review", DECK, str(answers), "--decisions", str(tmp_path / "mine.jsonl"), input="o i 2\nq\n")
