@@ -803,3 +803,19 @@ def test_a_paid_llm_run_is_agreed_to_first(monkeypatch, answer, asked):
         with pytest.raises(GraderError, match="a paid LLM run needs confirmation"):
             run_eval(request, DEFAULTS, hooks)
     assert len(shown) == 1 and "LLM requests to fake-model at http://llm.example.test/v1" in shown[0]
+
+
+@pytest.mark.parametrize(
+    "text, n, shown",
+    [
+        ("What are 3 necessary properties of VMM? What is their meaning?", 50, "What are 3 necessary properties of VMM? What is…"),
+        ("What are 2 possible types of binary translation? What is the difference?", 50, "What are 2 possible types of binary translation?…"),
+        ("How does  live\nmigration work?", 50, "How does live migration work?"),
+        ("Supercalifragilisticexpialidocious is one word", 12, "Supercalifr…"),  # no space near: cut in the word
+    ],
+)
+def test_a_question_or_answer_cut_for_a_table_is_cut_at_a_word(text, n, shown):
+    """``eval``'s by-question table cut questions in the middle of a word ("What is t…", "translation? …")."""
+    from grader.evaluation.report import one_line
+
+    assert one_line(text, n) == shown and len(shown) <= n

@@ -57,9 +57,13 @@ def fmt(m: Metric | None, interval: bool = True) -> str:
 
 
 def one_line(text: str, n: int) -> str:
-    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
+    """``text`` on one line, cut to ``n`` characters with an ellipsis, at a word where one ends past the middle
+    (cut anywhere, a question read "What is t…")."""
     text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
+    if len(text) <= n:
+        return text
+    space = text.rfind(" ", 0, n)
+    return text[: space if space > n // 2 else n - 1].rstrip() + "…"
 
 
 def task_heading(task: TaskResult) -> str:
