@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 from .errors import GraderError
-from .models import AnswerRow, Card, Grade
+from .models import AnswerRow, Card, Grade, Verdict
 from .scoring import GradeFacts, TermFacts, facts_grade, grade_facts
 
 if TYPE_CHECKING:
@@ -619,7 +619,10 @@ class MarkdownReport:
                 "Run the command again with `--output` and `--resume` to finish it.\n"
             )
         elif n:
-            tally = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
+            # In the verdicts' own order, as the class summary under it lists them (sorted, the same counts read otherwise).
+            order = [v.value for v in Verdict]
+            ranked = sorted(self.verdicts, key=lambda k: (order.index(k) if k in order else len(order), k))
+            tally = ", ".join(f"{self.verdicts[k]} {k}" for k in ranked if self.verdicts[k])
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
             mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""

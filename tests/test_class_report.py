@@ -158,7 +158,7 @@ def test_markdown_report_shows_who_and_what_and_the_class_sections(tmp_path):
     assert result.returncode == 0, result.stderr
     text = report.read_text(encoding="utf-8")
     assert "| 2 | 1 | student: bo | What are 3 main characteristics of virtualization environments? | portability |" in text
-    assert "**9 answers**: 3 correct, 3 incorrect, 1 partial, 2 self-graded; mean score" in text
+    assert "**9 answers**: 3 correct, 1 partial, 3 incorrect, 2 self-graded; mean score" in text
     assert "(2 self-graded, not in the mean)" in text
     for section in ("## Class summary", "### Per question", "### Per student (student)", "### Near a verdict boundary"):
         assert section in text, section
@@ -216,7 +216,7 @@ def test_every_output_counts_a_blank_answer_apart_and_agrees(tmp_path):
     mean = sum(float(r["score"]) for r in results) / len(results)  # blanks in it, as 0s
 
     text = md.read_text(encoding="utf-8")
-    assert f"\n**{written} answers** (+{left} blank): 2 correct, 2 incorrect, 1 partial; mean score {mean:.2f}.\n" in text
+    assert f"\n**{written} answers** (+{left} blank): 2 correct, 1 partial, 2 incorrect; mean score {mean:.2f}.\n" in text
     assert f"\n{written} answers (+{left} blank) to 2 questions: 2 correct, 1 partial, 2 incorrect.\n" in text
     assert f"\nMean score {mean:.0%} over {written} graded answers and {left} left blank, each a 0.\n" in text
     per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
@@ -270,7 +270,7 @@ def test_every_output_counts_a_non_answer_apart_as_its_record_says(tmp_path):
     text = md.read_text(encoding="utf-8")
     assert text == md_json.read_text(encoding="utf-8")  # from --output FILE.csv as from FILE.jsonl
     apart = f"(+{left} blank, +{nothing} non-answers)"
-    assert f"\n**{written} answers** {apart}: 2 correct, 3 incorrect, 1 partial; mean score {mean:.2f}.\n" in text
+    assert f"\n**{written} answers** {apart}: 2 correct, 1 partial, 3 incorrect; mean score {mean:.2f}.\n" in text
     assert f"\n{written} answers {apart} to 2 questions: 2 correct, 1 partial, 3 incorrect.\n" in text
     assert f"\nMean score {mean:.0%} over {written} graded answers, {left} left blank and {nothing} non-answers, each a 0.\n" in text
 
@@ -761,3 +761,14 @@ def test_a_students_percent_reads_the_same_in_the_report_and_the_gradebook(seed_
         exact = 100 * s.total / s.out_of
         up = (exact + Decimal("0.05")).quantize(Decimal("0.1"))  # a half rounded up, as by hand
         assert s.percent == up and book[s.student] == str(up)
+
+
+def test_the_rows_line_and_the_class_summary_list_the_verdicts_in_one_order(tmp_path):
+    """The rows' closing line listed the verdicts alphabetically ("2 correct, 3 incorrect, 7 partial") and the class
+    summary under it in their own order ("2 correct, 7 partial, 3 incorrect"): the same counts read as different."""
+    report = tmp_path / "r.md"
+    assert run_cli("grade", DECK, str(class_csv(tmp_path)), "--report", str(report)).returncode == 0
+    text = report.read_text(encoding="utf-8")
+    rows_tally = re.search(r"\n\*\*\d+ answers\*\*[^:]*: ([^;]*);", text).group(1)
+    class_tally = re.search(r"\n\d+ answers[^:]* to \d+ questions: (.*)\.\n", text).group(1)
+    assert rows_tally == class_tally and rows_tally.index("partial") < rows_tally.index("incorrect")
