@@ -950,8 +950,9 @@ def history_export(file: Optional[Path] = typer.Argument(None, help="File to wri
         with Store.open(read_only=True) as store:
             export(store, sys.stdout, now=_now())
         return
-    lines = export_file(file, now=_now())
-    print(f"Exported {lines} lines to {file}", file=sys.stderr)
+    exported = export_file(file, now=_now())
+    answers, cards = exported.answers, exported.cards
+    print(f"Exported {answers} answer{'s' * (answers != 1)} and {cards} card{'s' * (cards != 1)} to {file}", file=sys.stderr)
 
 
 @history_app.command("import")

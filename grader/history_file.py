@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Annotated, Final, Literal
+from typing import IO, Annotated, Final, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -52,16 +52,23 @@ _ExportLine = TypeAdapter(Annotated[ExportHeader | StoredCard | Attempt, Field(d
 _ExportHeaderLine = TypeAdapter(ExportHeader)
 
 
-def export(store: Store, out: IO[str], *, now: datetime) -> int:
-    """Write the whole history as JSON Lines (a header, the cards, the attempts); return the line count."""
-    lines = [ExportHeader(exported_at=now), *store.cards(), *store.attempts()]
-    for record in lines:
+class Exported(NamedTuple):
+    """What an export holds, to say so in the words ``import`` uses."""
+
+    cards: int
+    answers: int
+
+
+def export(store: Store, out: IO[str], *, now: datetime) -> Exported:
+    """Write the whole history as JSON Lines (a header, the cards, the attempts); return how many cards and answers."""
+    cards, attempts = store.cards(), store.attempts()
+    for record in (ExportHeader(exported_at=now), *cards, *attempts):
         out.write(record.model_dump_json() + "\n")
-    return len(lines)
+    return Exported(len(cards), len(attempts))
 
 
-def export_file(file: Path, *, now: datetime, history: Path | None = None) -> int:
-    """Export the history (``history``: the store's file, default the user's) to ``file``; return the line count.
+def export_file(file: Path, *, now: datetime, history: Path | None = None) -> Exported:
+    """Export the history (``history``: the store's file, default the user's) to ``file``; return how many cards and answers.
 
     The file is ``written_whole``, so a failed export never leaves half a file
     under the real name (a device or a pipe, ``/dev/stdout`` say, is written as it

@@ -100,7 +100,8 @@ def test_history_export_and_import_move_a_history(tmp_path, isolated_env):
 
     backup = tmp_path / "backup.jsonl"
     exported = run_cli("history", "export", str(backup))
-    assert exported.returncode == 0 and exported.stderr == f"Exported 20 lines to {backup}\n"
+    # In the words import uses ("20 lines" said nothing of what they held: a header, 18 cards, 1 answer).
+    assert exported.returncode == 0 and exported.stderr == f"Exported 1 answer and 18 cards to {backup}\n"
     assert not (tmp_path / "backup.jsonl.partial").exists()
 
     other = {"GRADER_HOME": str(tmp_path / "other-machine")}
