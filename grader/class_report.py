@@ -403,7 +403,8 @@ def markdown(summary: ClassSummary) -> str:
     self_graded = len(summary.rows) - len(graded)
     # A blank answer or a non-answer is no answer: counted apart, as the rows' summary and each question count it,
     # yet a 0 in the mean.
-    out.append(f"{answers_count(len(summary.rows), summary.none, 'answers')} to {len(summary.questions)} questions: {_tally(summary.verdicts)}.")
+    verdicts = f"; verdicts of all {len(summary.rows)} rows: " if summary.none.total else ": "  # as the rows' line says them
+    out.append(f"{answers_count(len(summary.rows), summary.none, 'answers')} to {len(summary.questions)} questions{verdicts}{_tally(summary.verdicts)}.")
     none = NoAnswers.of(r.unanswered for r in graded)
     over = _listed([f"{len(graded) - none.total} graded answers", *none.parts("left blank")]) + (", each a 0" if none.total else "")
     out.append(f"Mean score {percent(summary.mean)} over {over}" + (

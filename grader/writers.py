@@ -626,8 +626,10 @@ class MarkdownReport:
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
             mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
-            # Bold, which is how the class sections find this line; answers counted as they count them.
-            self.out.write(f"\n{answers_count(n, self.none, 'answers', bold=True)}: {tally}; {mean}{apart}.\n")
+            # Bold, which is how the class sections find this line; answers counted as they count them, and the
+            # verdicts said to be of every row where some rows are no answer (their incorrects are among them).
+            verdicts = f"; verdicts of all {n} rows: {tally}" if self.none.total else f": {tally}"
+            self.out.write(f"\n{answers_count(n, self.none, 'answers', bold=True)}{verdicts}; {mean}{apart}.\n")
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()

@@ -723,7 +723,7 @@ def test_resume_after_any_cut_gives_the_uninterrupted_output(tmp_path, suffix):
     full, full_report = tmp_path / f"full{suffix}", tmp_path / "full.md"
     assert run_cli("grade", DECK, answers, "--output", str(full), "--report", str(full_report)).returncode == 0
     expected, expected_report = full.read_bytes(), full_report.read_bytes()
-    assert expected.count(b"\n") >= len(SEED_ROWS) and b"**107 answers** (+4 blank, +6 non-answers):" in expected_report  # of the 117, 4 left blank and 6 "I don't know"s
+    assert expected.count(b"\n") >= len(SEED_ROWS) and b"**107 answers** (+4 blank, +6 non-answers); verdicts of all 117 rows:" in expected_report  # of the 117, 4 left blank and 6 "I don't know"s
     out, report = tmp_path / f"out{suffix}", tmp_path / "out.md"
     for cut in cut_points(expected):
         out.write_bytes(expected[:cut])

@@ -188,7 +188,7 @@ def test_a_blank_answer_is_not_counted_as_answered_but_still_counts_as_a_0(tmp_p
         students = [tuple(cell.strip() for cell in line.split("|")[1:5]) for line in per_student]
         per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
         questions = [tuple(cell.strip() for cell in line.split("|")[1:4:2]) for line in per_question]
-        assert "3 answers (+2 blank) to 2 questions:" in text
+        assert "3 answers (+2 blank) to 2 questions; verdicts of all 5 rows:" in text
     else:
         table = text[text.index('id="students"') : text.index('id="boundary"')]
         rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"n\">(\d+)</td><td class=\"n\">([\d.]+)</td><td class=\"n\">(\d+)</td>", table)
@@ -216,8 +216,8 @@ def test_every_output_counts_a_blank_answer_apart_and_agrees(tmp_path):
     mean = sum(float(r["score"]) for r in results) / len(results)  # blanks in it, as 0s
 
     text = md.read_text(encoding="utf-8")
-    assert f"\n**{written} answers** (+{left} blank): 2 correct, 1 partial, 2 incorrect; mean score {mean:.2f}.\n" in text
-    assert f"\n{written} answers (+{left} blank) to 2 questions: 2 correct, 1 partial, 2 incorrect.\n" in text
+    assert f"\n**{written} answers** (+{left} blank); verdicts of all 5 rows: 2 correct, 1 partial, 2 incorrect; mean score {mean:.2f}.\n" in text
+    assert f"\n{written} answers (+{left} blank) to 2 questions; verdicts of all 5 rows: 2 correct, 1 partial, 2 incorrect.\n" in text
     assert f"\nMean score {mean:.0%} over {written} graded answers and {left} left blank, each a 0.\n" in text
     per_question = text[text.index("### Per question") :].split("\n\n")[1].splitlines()[2:]
     counts = [re.fullmatch(r"(\d+)(?: \(\+(\d+) blank\))?", line.split("|")[3].strip()).groups("0") for line in per_question]
@@ -270,8 +270,9 @@ def test_every_output_counts_a_non_answer_apart_as_its_record_says(tmp_path):
     text = md.read_text(encoding="utf-8")
     assert text == md_json.read_text(encoding="utf-8")  # from --output FILE.csv as from FILE.jsonl
     apart = f"(+{left} blank, +{nothing} non-answers)"
-    assert f"\n**{written} answers** {apart}: 2 correct, 1 partial, 3 incorrect; mean score {mean:.2f}.\n" in text
-    assert f"\n{written} answers {apart} to 2 questions: 2 correct, 1 partial, 3 incorrect.\n" in text
+    # The verdicts are of every row, the blank and the non-answers among the incorrect: said so, as 3 + 3 is no 3 answers.
+    assert f"\n**{written} answers** {apart}; verdicts of all 6 rows: 2 correct, 1 partial, 3 incorrect; mean score {mean:.2f}.\n" in text
+    assert f"\n{written} answers {apart} to 2 questions; verdicts of all 6 rows: 2 correct, 1 partial, 3 incorrect.\n" in text
     assert f"\nMean score {mean:.0%} over {written} graded answers, {left} left blank and {nothing} non-answers, each a 0.\n" in text
 
     def expected_count(number: int) -> str:
