@@ -356,8 +356,9 @@ def test_an_unknown_field_of_a_plain_deck_is_named_with_the_fields_it_may_have_m
     path.write_text(text)
     card_fields = "(a card's fields are question, answer, key_terms, required, reference_answers)"
     assert run_cli("lint", str(path)).stdout.splitlines() == [
-        f"{path}:{3 if suffix == '.yaml' else 2}: cards.0.anwser: unknown field: did you mean 'answer'? {card_fields}",
-        f"{path}:{3 if suffix == '.yaml' else 2}: cards.0.colour: unknown field {card_fields}",
+        # YAML knows where each field is written: the misspelt one's own line (JSON: the card's "question" line).
+        f"{path}:{4 if suffix == '.yaml' else 2}: cards.0.anwser: unknown field: did you mean 'answer'? {card_fields}",
+        f"{path}:{5 if suffix == '.yaml' else 2}: cards.0.colour: unknown field {card_fields}",
         f"{path}:1: titel: unknown field: did you mean 'title'? (a deck's fields are title, language, cards)",
     ]
 
@@ -377,7 +378,8 @@ def test_lint_names_the_line_each_plain_card_starts_on(tmp_path, suffix, text):
     path.write_text(text)
     first, second, third = (3, 6, 8) if suffix == ".yaml" else (2, 3, 4)
     result = run_cli("lint", str(path))
-    assert result.stdout == f"{path}:{third}: cards.2.required: Input should be greater than or equal to 1\n"
+    required = 10 if suffix == ".yaml" else third  # YAML: the field's own line; JSON has the card's
+    assert result.stdout == f"{path}:{required}: cards.2.required: Input should be greater than or equal to 1\n"
     path.write_text(text.replace("0", "1"))
     assert [c.line for c in load_deck(path).cards] == [first, second, third]
     assert run_cli("lint", str(path)).stdout.startswith(f"{path}:{second}: card answer is empty")
@@ -399,7 +401,7 @@ def test_required_is_a_whole_number_as_written(tmp_path, value, expected):
     if isinstance(expected, int):
         assert load_deck(path).cards[0].required == expected
     else:
-        assert run_cli("lint", str(path)).stdout == f"{path}:2: {expected}\n"
+        assert run_cli("lint", str(path)).stdout == f"{path}:4: {expected}\n"  # the line of required: itself
 
 
 def test_find_decks_recurses_and_skips_non_decks(tmp_path):

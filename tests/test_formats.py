@@ -779,7 +779,7 @@ def test_a_folder_with_no_good_deck_says_each_files_error_once(tmp_path, command
     result = run_cli(command, str(tmp_path), input="/quit\n")
     lines = result.stderr.splitlines()
     assert result.returncode == 1
-    assert lines[-1].startswith(f"Error: {tmp_path / 'net.yaml'}:3: cards.0.anwser: unknown field")
+    assert lines[-1].startswith(f"Error: {tmp_path / 'net.yaml'}:4: cards.0.anwser: unknown field")
     assert [line for line in lines if "net.yaml" in line] == lines[-1:]  # once, as the error
     assert [line for line in lines if "old.yaml" in line] == [line for line in lines if line.startswith("Warning: ")]
-    assert len(lines) == 2 and lines[0].startswith(f"Warning: {tmp_path / 'old.yaml'}:2:") and lines[0].endswith("(left out)")
+    assert len(lines) == 2 and lines[0].startswith(f"Warning: {tmp_path / 'old.yaml'}:3:") and lines[0].endswith("(left out)")

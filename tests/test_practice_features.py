@@ -442,7 +442,7 @@ def test_lint_reports_every_problem_in_every_file(tmp_path):
     result = run_cli("lint", str(tmp_path))
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{tmp_path / 'cards.yaml'}:2: cards.0.answr: unknown field: did you mean 'answer'? (a card's fields are question, answer, key_terms, required, reference_answers)",
+        f"{tmp_path / 'cards.yaml'}:3: cards.0.answr: unknown field: did you mean 'answer'? (a card's fields are question, answer, key_terms, required, reference_answers)",
         f"{tmp_path / 'cards.yaml'}:4: cards.1.question: Field required",  # the card without a question is on line 4
         f"{tmp_path / 'config.yml'}:2: invalid YAML: expected ',' or ']', but got '<stream end>'",
         f"{tmp_path / 'config.yml'}:1: cards: Field required" if False else f"{tmp_path / 'deck.md'}:9: card answer is only an image (and a note): it can only be self-graded",

@@ -85,7 +85,7 @@ def test_a_reference_answers_field_of_the_wrong_type_is_one_line(tmp_path):
     path.write_text("cards:\n  - question: Q?\n    answer: A\n    reference_answers: just one\n", encoding="utf-8")
     result = run_cli("cards", str(path))
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert f"{path}:2: cards.0.reference_answers: Input should be a valid list" in result.stderr
+    assert f"{path}:4: cards.0.reference_answers: Input should be a valid list" in result.stderr
 
 
 def test_practice_shows_what_else_is_accepted(tree_deck):

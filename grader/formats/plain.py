@@ -27,7 +27,7 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
     error is reported, not only the first.
     """
     try:
-        data, lines = _load(text, suffix)
+        data, lines, field_lines = _load(text, suffix)
     except json.JSONDecodeError as exc:
         raise DeckError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows only the offset
@@ -54,6 +54,8 @@ def parse_plain(text: str, path: str, suffix: str) -> ParsedDeck:
             message = _message(err)
             loc = err["loc"]
             line = lines[loc[1]] if len(loc) >= 2 and loc[0] == "cards" and isinstance(loc[1], int) and loc[1] < len(lines) else 1
+            if len(loc) >= 3 and loc[0] == "cards" and isinstance(loc[1], int) and loc[1] < len(field_lines):  # the field's own line
+                line = field_lines[loc[1]].get(str(loc[2]), line)
             problems.append(Finding(line, f"{where}: {message}" if where else message))
         raise DeckSchemaError(problems, path=path) from None
     lines = (lines + [1] * len(plain.cards))[: len(plain.cards)]
@@ -136,16 +138,17 @@ def _unknown_field(name: str, *, in_card: bool) -> str:
 _JSON_QUESTION = re.compile(r'(?<!\\)"question"\s*:')  # a key: inside a string its quotes would be escaped
 
 
-def _load(text: str, suffix: str) -> tuple[Any, list[int]]:
-    """The parsed deck, and the line each card starts on as far as it can be told (YAML: its node; JSON: its
-    ``"question"`` key, as the parser gives no positions)."""
+def _load(text: str, suffix: str) -> tuple[Any, list[int], list[dict[str, int]]]:
+    """The parsed deck, the line each card starts on as far as it can be told (YAML: its node; JSON: its
+    ``"question"`` key, as the parser gives no positions), and (YAML) the line of each of a card's fields, so that a
+    misspelt field is reported where it is written."""
     if suffix == ".json":
         data = json.loads(text)
         lines, line, pos = [], 1, 0
         for m in _JSON_QUESTION.finditer(text):
             line, pos = line + text.count("\n", pos, m.start()), m.start()
             lines.append(line)
-        return data, lines
+        return data, lines, []
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -154,4 +157,10 @@ def _load(text: str, suffix: str) -> tuple[Any, list[int]]:
         loader.dispose()
     if isinstance(node, yaml.MappingNode):
         node = next((value for key, value in node.value if isinstance(key, yaml.ScalarNode) and key.value == "cards"), None)
-    return data, [card.start_mark.line + 1 for card in node.value] if isinstance(node, yaml.SequenceNode) else []
+    if not isinstance(node, yaml.SequenceNode):
+        return data, [], []
+    fields = [
+        {key.value: key.start_mark.line + 1 for key, _ in card.value if isinstance(key, yaml.ScalarNode)} if isinstance(card, yaml.MappingNode) else {}
+        for card in node.value
+    ]
+    return data, [card.start_mark.line + 1 for card in node.value], fields
