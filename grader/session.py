@@ -444,6 +444,7 @@ class PracticeSession:
                 step = _Done(position, deck, card)
                 if command is Command.skip:
                     self.outcomes.append(Outcome(card=card.id, number=card.number, skipped=True))
+                    self.io.show(Notice("Skipped: not graded, and its schedule is as it was."))  # else the next card just followed
                 elif command in (Command.suspend, Command.bury):
                     step.set_aside = self._set_aside(deck, card, command)
                     if step.set_aside is None:  # the history stayed locked: not made, and the card is asked again

@@ -167,6 +167,15 @@ def test_scripted_sessions(store, deck, lines, asked, saved, summary):
     assert len(session.outcomes) == (summary[0] if summary else 0)
 
 
+def test_a_skip_is_said(store, deck):
+    """A skipped card was followed by the next question with no word, so a scripted or fast user could not tell the
+    skip from a lost answer."""
+    user = ScriptedUser(["/skip", "/quit"])
+    practise(store, deck, user)
+    assert [n.text for n in user.of(Notice) if "Skipped" in n.text] == ["Skipped: not graded, and its schedule is as it was."]
+    assert attempts(store, deck) == []
+
+
 @pytest.mark.parametrize(
     "lines, counts, rows",
     [
