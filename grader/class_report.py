@@ -33,7 +33,7 @@ from .errors import GraderError
 from .files import write_whole
 from .models import Card, Deck
 from .scoring import GradingSettings, correct_from
-from .writers import NoAnswers, Unanswered, answers_count, guesses_note, md_code, md_text, rounded, shown_percent, shown_score, unanswered
+from .writers import NoAnswers, Unanswered, answers_count, guesses_note, md_code, md_text, rounded, shown_percent, shown_score, unanswered, verdicts_lead
 
 # A pass-through column that names the student, first found (``--student`` chooses another).
 STUDENT_FIELDS = ("student", "student_id", "name", "email", "username", "user", "login", "sis_id", "sis_user_id")
@@ -80,7 +80,6 @@ class Row:
     graded_by: str = "grader"
     uncertain: bool = False
     unanswered: Unanswered | None = None  # no answer (left blank, or a non-answer): a row scored 0, not an answer
-
 
     @property
     def self_graded(self) -> bool:
@@ -403,8 +402,8 @@ def markdown(summary: ClassSummary) -> str:
     self_graded = len(summary.rows) - len(graded)
     # A blank answer or a non-answer is no answer: counted apart, as the rows' summary and each question count it,
     # yet a 0 in the mean.
-    verdicts = f"; verdicts of all {len(summary.rows)} rows: " if summary.none.total else ": "  # as the rows' line says them
-    out.append(f"{answers_count(len(summary.rows), summary.none, 'answers')} to {len(summary.questions)} questions{verdicts}{_tally(summary.verdicts)}.")
+    lead = verdicts_lead(len(summary.rows), summary.none)
+    out.append(f"{answers_count(len(summary.rows), summary.none, 'answers')} to {len(summary.questions)} questions{lead}{_tally(summary.verdicts)}.")
     none = NoAnswers.of(r.unanswered for r in graded)
     over = _listed([f"{len(graded) - none.total} graded answers", *none.parts("left blank")]) + (", each a 0" if none.total else "")
     out.append(f"Mean score {percent(summary.mean)} over {over}" + (

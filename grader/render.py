@@ -506,7 +506,7 @@ def _card_cells(card: Card, progress: Mapping[str, CardProgress | None] | None, 
         return row
     p = progress.get(card.id)
     # Due when practice will ask it (learn-ahead, the study day's start: what ``cards --due`` lists by), not FSRS's due.
-    at = asked_at(p, settings or ScheduleSettings()) if p is not None else None
+    at = asked_at(p, settings or ScheduleSettings())
     if p is not None and p.suspended:  # a card set aside before it was ever answered too
         due = Text("suspended", style="yellow")
     elif p is not None and p.buried_until is not None and now is not None and p.buried_until > now:

@@ -540,6 +540,12 @@ def answers_count(rows: int, none: NoAnswers, noun: str = "", *, bold: bool = Fa
     return f"{written} ({apart})" if apart else written
 
 
+def verdicts_lead(rows: int, none: NoAnswers) -> str:
+    """What goes between an ``answers_count`` and the verdicts of its rows: where some rows are no answer, the
+    verdicts are said to be of every row (their incorrects are among them), or the two would not add up."""
+    return f"; verdicts of all {rows} rows: " if none.total else ": "
+
+
 class MarkdownReport:
     """A Markdown report written row by row, with a summary appended at the end.
 
@@ -626,10 +632,8 @@ class MarkdownReport:
             graded = n - self.self_graded  # a self-graded card has no score: out of the mean, counted apart
             mean = f"mean score {shown_score(self.score_sum / graded)}" if graded else "no graded answers"
             apart = f" ({self.self_graded} self-graded, not in the mean)" if self.self_graded else ""
-            # Bold, which is how the class sections find this line; answers counted as they count them, and the
-            # verdicts said to be of every row where some rows are no answer (their incorrects are among them).
-            verdicts = f"; verdicts of all {n} rows: {tally}" if self.none.total else f": {tally}"
-            self.out.write(f"\n{answers_count(n, self.none, 'answers', bold=True)}{verdicts}; {mean}{apart}.\n")
+            # Bold, which is how the class sections find this line; answers counted as they count them.
+            self.out.write(f"\n{answers_count(n, self.none, 'answers', bold=True)}{verdicts_lead(n, self.none)}{tally}; {mean}{apart}.\n")
         if footer:
             self.out.write(f"\n{footer}.\n")
         self.out.close()
